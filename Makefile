@@ -1,0 +1,50 @@
+# weir: two commands on a fresh Debian 12 machine.
+#   make run    installs what is missing, builds Release, starts the server with a demo config
+#   make test   installs what is missing, builds, runs every test (unit + integration)
+#   make bench  builds Release and runs the benchmarks (figures printed, see docs/performance.md)
+
+SHELL := /bin/bash
+BUILD_TYPE ?= Release
+BUILD_DIR  ?= build
+JOBS       ?= $(shell nproc)
+
+# Debian 12 packages the build, the tests and the benchmarks need.
+DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
+  libyaml-cpp-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev \
+  libhowardhinnant-date-dev libspdlog-dev libfmt-dev libcli11-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl python3 procps
+
+.PHONY: all deps build run test bench clean
+
+all: build
+
+# Installs only the packages that are missing (dpkg-query is cheap; apt-get runs only if needed).
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	./scripts/run-demo.sh $(BUILD_DIR)/weir
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	./bench/run-all.sh $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR)

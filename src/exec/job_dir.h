@@ -1,0 +1,86 @@
+// The job directory: its layout (one function per path, as drawn below) and the set-up pipeline
+// that fills it and generates the run script.
+//
+//   <jobs dir>/<job id>/
+//     run                      generated bash script, the job's entry point
+//     stdout  stderr           the command's output
+//     <job setup file, configs, dependencies, attachments>   flat in the job dir
+//     initFailureDetails.txt   only when set-up failed
+//     genie/
+//       genie.done             {"exitCode": "N"}, written atomically when the command ends
+//       kill-reason            {"killReason": "..."} when the service killed it
+//       pid                    "<pid> <start time in clock ticks>" written at launch
+//       logs/genie.log         output of the run script itself (set-up messages)
+//       logs/env.log           the environment just before the command starts
+//       cluster/<id>/          setup file, config/, dependencies/
+//       command/<id>/          same
+//       applications/<id>/     same, one folder per application in setup order
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "model/config.h"
+#include "model/job.h"
+
+namespace weir::exec {
+
+namespace paths {
+std::filesystem::path JobDir(const std::filesystem::path& jobs_root, const std::string& job_id);
+std::filesystem::path RunScript(const std::filesystem::path& job_dir);
+std::filesystem::path Stdout(const std::filesystem::path& job_dir);
+std::filesystem::path Stderr(const std::filesystem::path& job_dir);
+std::filesystem::path GenieDir(const std::filesystem::path& job_dir);
+std::filesystem::path DoneFile(const std::filesystem::path& job_dir);
+std::filesystem::path KillReasonFile(const std::filesystem::path& job_dir);
+std::filesystem::path PidFile(const std::filesystem::path& job_dir);
+std::filesystem::path GenieLog(const std::filesystem::path& job_dir);
+std::filesystem::path EnvLog(const std::filesystem::path& job_dir);
+std::filesystem::path InitFailureFile(const std::filesystem::path& job_dir);
+std::filesystem::path EntityDir(const std::filesystem::path& job_dir, model::Kind kind,
+                                const std::string& id);
+}  // namespace paths
+
+// A file the client attached to the submission, already stored on local disk.
+struct Attachment {
+  std::string name;                  // sanitised file name, no path components
+  std::filesystem::path staged_path; // where the bytes are now
+  int64_t size = 0;
+};
+
+// Everything set-up needs to build one job's directory.
+struct JobSpec {
+  model::JobRecord record;                         // request + resolution
+  model::ConfigEntity cluster;
+  model::ConfigEntity command;
+  std::vector<model::ConfigEntity> applications;   // setup order
+  std::vector<Attachment> attachments;
+  std::string weir_version;                        // exported as GENIE_VERSION
+};
+
+// Copies a resource named by URI into a destination file. file:// and plain absolute paths here;
+// http(s):// and s3:// come with the fetch module. The message names the URI and the cause.
+class Fetcher {
+ public:
+  virtual ~Fetcher() = default;
+  virtual Status Fetch(const std::string& uri, const std::filesystem::path& dest) = 0;
+};
+std::unique_ptr<Fetcher> NewLocalFileFetcher();
+
+// The bash run script for `spec`, with the job directory at `job_dir` (golden-tested: the same
+// spec gives the same bytes). It exports the GENIE_* variables, sources set-up files in order
+// cluster, applications, command, job, logs the environment to genie/logs/env.log, runs
+// `<executable> <args>` with stdout/stderr redirected, and writes genie/genie.done atomically.
+std::string GenerateRunScript(const JobSpec& spec, const std::filesystem::path& job_dir);
+
+// Builds the job directory: folders, set-up files, configs and dependencies fetched into their
+// places, attachments moved in, the run script written (mode 0755). On failure, writes
+// initFailureDetails.txt naming the step and the cause, and returns that error.
+// Runs the ordered pipeline of SetupSteps (see setup_step.h), each adding to the directory.
+Status PrepareJobDirectory(const JobSpec& spec, const std::filesystem::path& job_dir,
+                           Fetcher& fetcher);
+
+}  // namespace weir::exec

@@ -1,0 +1,136 @@
+// Metadata store: the durable record of configuration resources and jobs.
+//
+// One interface, several backends (sqlite/ is the embedded default; postgres/ comes later). Every
+// backend passes the contract tests in store_contract_test.cc. A write that returned OK survives
+// a crash of the server process (SQLite WAL; fsync policy documented in docs/operations.md).
+//
+// Thread-safety: all methods may be called from any thread; implementations serialise internally.
+// Errors: kNotFound for unknown ids, kAlreadyExists for a duplicate id on create,
+// kFailedPrecondition for link violations (unknown linked id, deleting a linked application),
+// kInvalidArgument for bad filters (unknown sort field), kInternal for storage failures.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "model/config.h"
+#include "model/job.h"
+
+namespace weir::store {
+
+struct SortKey {
+  std::string field;  // wire name: "updated", "created", "name", "status", "started", ...
+  bool ascending = false;
+};
+
+struct PageRequest {
+  int page = 0;   // 0-based
+  int size = 10;  // ≥ 1
+  std::vector<SortKey> sort;  // empty: the resource's default order
+};
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  int64_t total = 0;  // all matches, not only this page
+};
+
+// String fields: a value containing '%' is a LIKE match, otherwise equality.
+struct ConfigFilter {
+  std::optional<std::string> name;
+  std::optional<std::string> user;
+  std::optional<std::string> type;           // applications only
+  std::vector<std::string> statuses;         // OR-ed; empty = any
+  std::vector<std::string> tags;             // AND-ed: all must be present
+  std::optional<TimePoint> min_updated;      // inclusive
+  std::optional<TimePoint> max_updated;      // exclusive
+};
+
+class ConfigStore {
+ public:
+  virtual ~ConfigStore() = default;
+
+  // REQUIRES: e.id non-empty, e validated and tags normalised by the caller.
+  virtual Status Create(const model::ConfigEntity& e) = 0;
+  virtual Result<model::ConfigEntity> Get(model::Kind kind, const std::string& id) = 0;
+  // Replaces every field but id and created. kNotFound if absent.
+  virtual Status Update(const model::ConfigEntity& e) = 0;
+  // Deleting an application linked to a command: kFailedPrecondition naming the commands.
+  // Deleting a command or cluster drops its links.
+  virtual Status Delete(model::Kind kind, const std::string& id) = 0;
+  // Deletes every entity of the kind; for applications kFailedPrecondition if any is linked.
+  virtual Status DeleteAll(model::Kind kind) = 0;
+  // Default order: updated desc. Sort fields: id, name, user, version, status, created, updated.
+  virtual Result<Page<model::ConfigEntity>> Search(model::Kind kind, const ConfigFilter& filter,
+                                                   const PageRequest& page) = 0;
+
+  // Ordered links. Set* replaces the whole list (every id must exist: kFailedPrecondition);
+  // the list has no duplicates (adding a present id keeps its position).
+  virtual Result<std::vector<std::string>> GetCommandApplications(const std::string& command_id) = 0;
+  virtual Status SetCommandApplications(const std::string& command_id,
+                                        const std::vector<std::string>& application_ids) = 0;
+  virtual Result<std::vector<std::string>> GetClusterCommands(const std::string& cluster_id) = 0;
+  virtual Status SetClusterCommands(const std::string& cluster_id,
+                                    const std::vector<std::string>& command_ids) = 0;
+  // Reverse lookups; `statuses` empty = any.
+  virtual Result<std::vector<model::ConfigEntity>> CommandsForApplication(
+      const std::string& application_id, const std::vector<std::string>& statuses) = 0;
+  virtual Result<std::vector<model::ConfigEntity>> ClustersForCommand(
+      const std::string& command_id, const std::vector<std::string>& statuses) = 0;
+
+  // Resolution input: every UP cluster having all `cluster_tags`, each with its linked ACTIVE
+  // commands (in the cluster's order) that have all `command_tags`. Clusters with no such
+  // command are left out.
+  struct Candidate {
+    model::ConfigEntity cluster;
+    std::vector<model::ConfigEntity> commands;  // cluster's priority order
+  };
+  virtual Result<std::vector<Candidate>> FindCandidates(
+      const std::vector<std::string>& cluster_tags,
+      const std::vector<std::string>& command_tags) = 0;
+};
+
+struct JobFilter {
+  std::optional<std::string> id, name, user;  // '%' → LIKE
+  std::vector<model::JobStatus> statuses;     // OR-ed
+  std::vector<std::string> tags;              // AND-ed
+  std::optional<std::string> cluster_name, cluster_id, command_name, command_id;
+  std::optional<std::string> grouping, grouping_instance;
+  std::optional<TimePoint> min_started, max_started;    // min inclusive, max exclusive
+  std::optional<TimePoint> min_finished, max_finished;
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // kAlreadyExists when the id is taken.
+  virtual Status CreateJob(const model::JobRecord& r) = 0;
+  virtual Result<model::JobRecord> GetJob(const std::string& id) = 0;
+  // Replaces job, execution, metadata and updated of an existing record. A record in a final
+  // status is never changed again: kFailedPrecondition.
+  virtual Status UpdateJob(const model::JobRecord& r) = 0;
+  // Default order: created desc. Sort fields: id, name, user, status, created, updated, started,
+  // finished, clusterName, commandName.
+  virtual Result<Page<model::JobRecord>> SearchJobs(const JobFilter& f, const PageRequest& p) = 0;
+  // Jobs in the given statuses, oldest created first (recovery and the queue).
+  virtual Result<std::vector<model::JobRecord>> JobsWithStatus(
+      const std::vector<model::JobStatus>& statuses) = 0;
+  // Number of INIT/RUNNING jobs of `user` (the per-user limit).
+  virtual Result<int64_t> CountActiveJobs(const std::string& user) = 0;
+};
+
+// Opens (creating if needed) an SQLite database file, WAL mode, schema migrated.
+// Both interfaces share one connection.
+struct SqliteStores {
+  std::shared_ptr<ConfigStore> config;
+  std::shared_ptr<JobStore> jobs;
+};
+Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock);
+
+}  // namespace weir::store
