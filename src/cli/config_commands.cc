@@ -1,0 +1,6 @@
+// Placeholder until the owning module lands its commands.
+#include "cli/cli.h"
+
+namespace weir::cli {
+void AddConfigCommands(CLI::App&, Globals&) {}
+}  // namespace weir::cli
