@@ -29,6 +29,10 @@ namespace weir::service {
 
 struct JobServiceOptions {
   std::filesystem::path jobs_dir;          // <data dir>/jobs
+  // Where a submission's attachments wait (one folder per job id) until set-up moves them into
+  // the job directory; they survive a restart so queued jobs keep them. Empty: a folder
+  // "job-attachments" beside jobs_dir.
+  std::filesystem::path attachments_dir;
   std::string host_name;                   // recorded in JobExecution
   std::string weir_version;
   int default_job_memory_mb = 1024;
@@ -43,6 +47,9 @@ struct JobServiceOptions {
 
 struct Submission {
   model::JobRequest request;
+  // Files already on local disk. When Submit() succeeds the service owns (moves) them; when it
+  // fails they are left where they were for the caller to remove. Names must be plain file names
+  // (no '/', not "." or ".."), distinct within the submission.
   std::vector<exec::Attachment> attachments;
   std::string client_host;
   std::string user_agent;

@@ -1,0 +1,774 @@
+// The job service: admission (limits, capacity, queue) in memory, set-up on a small worker pool,
+// supervision through the Executor, every status change written to the JobStore.
+//
+// In-memory state (under mu_) holds every active job of this node: its latest record, its phase
+// and whether its memory is counted against the node's capacity. It is rebuilt from the store by
+// Recover(), so admission never scans the database.
+//
+//   Submit ──► kQueued ──(capacity frees, FIFO)──┐
+//         └──► kAccepted ◄───────────────────────┘
+//                  │ set-up worker picks it
+//              kSettingUp ──(PrepareJobDirectory)──► kLaunching ──(Launch, RUNNING written)──►
+//              kRunning ──(executor listener)──► final
+//
+// Writes for one job are ordered by its phase: the listener never writes before the worker has
+// recorded RUNNING (an end that arrives during kLaunching is parked in pending_end), and the store
+// refuses to change a final record, so a late write cannot undo an end.
+#include "service/job_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "common/fs.h"
+#include "common/ids.h"
+
+namespace weir::service {
+
+namespace {
+
+namespace fs = std::filesystem;
+using model::JobRecord;
+using model::JobStatus;
+
+constexpr std::string_view kMsgRestartedBeforeStart =
+    "Job failed: the server restarted before the job could start; submit it again";
+constexpr size_t kMaxStatusMsg = 255;
+
+std::string Truncate(std::string s, size_t max) {
+  if (s.size() <= max) return s;
+  s.resize(max);
+  // Do not leave half a UTF-8 sequence at the end.
+  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
+  if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
+  return s;
+}
+
+bool IsPlainFileName(std::string_view name) {
+  if (name.empty() || name.size() > 255 || name == "." || name == "..") return false;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\') return false;
+  }
+  return true;
+}
+
+enum class Phase { kQueued, kAccepted, kSettingUp, kLaunching, kRunning };
+
+struct ActiveJob {
+  JobRecord record;  // the latest state written (or about to be)
+  std::string user;
+  Phase phase = Phase::kAccepted;
+  int memory_mb = 0;
+  bool holds_capacity = false;  // memory_mb counted in used_memory_
+  bool persisted = false;       // CreateJob done; before that the job is not dispatched
+  bool kill_requested = false;  // asked while launching: kill as soon as RUNNING is recorded
+  std::optional<exec::JobEnd> pending_end;  // the end arrived while launching
+  // Known at submit; after a restart (queued jobs) they are read again from the ConfigStore.
+  std::optional<model::ConfigEntity> cluster, command;
+  std::vector<exec::Attachment> attachments;
+};
+
+class JobServiceImpl final : public JobService {
+ public:
+  JobServiceImpl(JobServiceOptions options, std::shared_ptr<store::ConfigStore> config,
+                 std::shared_ptr<store::JobStore> jobs, std::unique_ptr<exec::Executor> executor,
+                 std::unique_ptr<exec::Fetcher> fetcher,
+                 std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors, Clock& clock)
+      : options_(std::move(options)),
+        config_(std::move(config)),
+        jobs_(std::move(jobs)),
+        executor_(std::move(executor)),
+        fetcher_(std::move(fetcher)),
+        selectors_(std::move(selectors)),
+        clock_(clock) {
+    if (options_.attachments_dir.empty()) {
+      options_.attachments_dir = options_.jobs_dir.parent_path() / "job-attachments";
+    }
+    for (auto& s : selectors_) selector_ptrs_.push_back(s.get());
+    executor_->SetListener([this](const exec::JobEnd& end) { OnJobEnd(end); });
+    int n = std::max(1, options_.setup_threads);
+    for (int i = 0; i < n; ++i) workers_.emplace_back([this] { SetupWorker(); });
+  }
+
+  ~JobServiceImpl() override { Shutdown(); }
+
+  Status Recover() override;
+  Result<std::string> Submit(Submission submission) override;
+  Status Kill(const std::string& job_id) override;
+  Result<JobRecord> Get(const std::string& job_id) override { return jobs_->GetJob(job_id); }
+  Result<JobRecord> WaitFinal(const std::string& job_id, Millis timeout) override;
+  fs::path JobDirectory(const std::string& job_id) const override {
+    return exec::paths::JobDir(options_.jobs_dir, job_id);
+  }
+  void Shutdown() override;
+
+ private:
+  exec::LaunchOptions LaunchOptionsFor(const JobRecord& r) const {
+    exec::LaunchOptions lo = options_.launch;
+    lo.timeout = std::chrono::seconds(r.request.timeout.value_or(model::kDefaultJobTimeoutSeconds));
+    return lo;
+  }
+  fs::path StagingDir(const std::string& id) const { return options_.attachments_dir / id; }
+
+  // Records a job that is final from the start (no match, invalid memory).
+  Status CreateFinal(JobRecord& rec, JobStatus status, std::string msg);
+  Status StageAttachments(const std::string& id, std::vector<exec::Attachment>& attachments);
+  void RemoveStaging(const std::string& id);
+  std::vector<exec::Attachment> StagedAttachments(const std::string& id);
+
+  // REQUIRES: mu_ held. Moves queued jobs that now fit into the set-up queue, in FIFO order.
+  void DrainQueueLocked();
+  // REQUIRES: mu_ held. Drops the job from the active set, releasing its user slot and memory.
+  ActiveJob TakeLocked(std::unordered_map<std::string, ActiveJob>::iterator it);
+
+  // Ends an active job: takes it out of the active set, applies `finish` to its record and writes
+  // it. Returns false if the job was no longer active.
+  template <typename F>
+  bool FinishJob(const std::string& id, F finish);
+  void RecordEnd(const exec::JobEnd& end);
+  void FailSetup(const std::string& id, const Status& cause);
+  void NotifyFinal();
+
+  void OnJobEnd(const exec::JobEnd& end);
+  void SetupWorker();
+  void SetUp(const std::string& id);
+
+  JobServiceOptions options_;
+  std::shared_ptr<store::ConfigStore> config_;
+  std::shared_ptr<store::JobStore> jobs_;
+  std::unique_ptr<exec::Executor> executor_;
+  std::unique_ptr<exec::Fetcher> fetcher_;
+  std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors_;
+  std::vector<resolve::ClusterSelector*> selector_ptrs_;
+  Clock& clock_;
+
+  std::mutex mu_;
+  std::condition_variable setup_cv_;
+  std::unordered_map<std::string, ActiveJob> active_;   // GUARDED_BY(mu_)
+  std::unordered_map<std::string, int> user_active_;     // GUARDED_BY(mu_)
+  int64_t used_memory_mb_ = 0;                           // GUARDED_BY(mu_)
+  std::deque<std::string> queue_;                        // GUARDED_BY(mu_) FIFO, waiting jobs
+  std::deque<std::string> setup_queue_;                  // GUARDED_BY(mu_) accepted jobs
+  bool stopping_ = false;                                // GUARDED_BY(mu_)
+  std::vector<std::thread> workers_;
+  std::mutex shutdown_mu_;
+  bool shut_down_ = false;  // GUARDED_BY(shutdown_mu_)
+
+  // Final transitions, for WaitFinal (no polling).
+  std::mutex wait_mu_;
+  std::condition_variable wait_cv_;
+  uint64_t final_seq_ = 0;  // GUARDED_BY(wait_mu_)
+};
+
+// --- submission --------------------------------------------------------------------------------
+
+Status JobServiceImpl::CreateFinal(JobRecord& rec, JobStatus status, std::string msg) {
+  rec.job.status = status;
+  rec.job.status_msg = Truncate(std::move(msg), kMaxStatusMsg);
+  rec.job.finished = rec.created;
+  Status st = jobs_->CreateJob(rec);
+  if (st.ok()) NotifyFinal();
+  return st;
+}
+
+Result<std::string> JobServiceImpl::Submit(Submission submission) {
+  model::JobRequest& req = submission.request;
+  WEIR_RETURN_IF_ERROR(model::Validate(req));
+  {
+    std::set<std::string> names;
+    for (const auto& a : submission.attachments) {
+      if (!IsPlainFileName(a.name)) {
+        return InvalidArgument("attachment '" + a.name +
+                               "': must be a plain file name (no '/', not '.' or '..')");
+      }
+      if (!names.insert(a.name).second) {
+        return InvalidArgument("attachment '" + a.name +
+                               "': sent twice; give each attachment a distinct file name");
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Unavailable("job service: shutting down; retry on another node");
+  }
+  if (req.id.empty()) {
+    req.id = NewUuid();
+  } else {
+    auto existing = jobs_->GetJob(req.id);
+    if (existing.ok()) {
+      return AlreadyExists("job '" + req.id + "': already exists; choose another id or omit it");
+    }
+    if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  }
+
+  const std::string id = req.id;
+  JobRecord rec;
+  rec.id = id;
+  rec.created = rec.updated = clock_.Now();
+  rec.request = req;
+  rec.execution.host_name = options_.host_name;
+  rec.execution.timeout = req.timeout.value_or(model::kDefaultJobTimeoutSeconds);
+  rec.metadata.client_host = submission.client_host;
+  rec.metadata.user_agent = submission.user_agent;
+  rec.metadata.num_attachments = static_cast<int>(submission.attachments.size());
+  for (const auto& a : submission.attachments) rec.metadata.total_size_of_attachments += a.size;
+
+  auto resolution = resolve::Resolve(
+      req,
+      [this](const std::vector<std::string>& cluster_tags,
+             const std::vector<std::string>& command_tags) {
+        return config_->FindCandidates(cluster_tags, command_tags);
+      },
+      [this](const std::string& command_id) {
+        return config_->GetCommandApplications(command_id);
+      },
+      selector_ptrs_);
+  if (!resolution) {
+    if (resolution.status().code() != StatusCode::kFailedPrecondition) return resolution.status();
+    WEIR_RETURN_IF_ERROR(CreateFinal(rec, JobStatus::kFailed, std::string(model::kMsgNoMatch)));
+    return resolution.status();
+  }
+  rec.job.cluster_id = resolution->cluster.id;
+  rec.job.cluster_name = resolution->cluster.name;
+  rec.job.command_id = resolution->command.id;
+  rec.job.command_name = resolution->command.name;
+  rec.job.application_ids = resolution->application_ids;
+  rec.execution.check_delay = resolution->command.check_delay;
+
+  const int memory = req.memory           ? *req.memory
+                     : resolution->command.memory ? *resolution->command.memory
+                                                  : options_.default_job_memory_mb;
+  rec.execution.memory = memory;
+  if (memory > options_.max_job_memory_mb) {
+    std::string msg = "memory: " + std::to_string(memory) +
+                      " MB exceeds the maximum job memory of " +
+                      std::to_string(options_.max_job_memory_mb) + " MB";
+    WEIR_RETURN_IF_ERROR(CreateFinal(rec, JobStatus::kInvalid, msg));
+    return FailedPrecondition(msg);
+  }
+
+  // Admission, in memory: the per-user limit, then the node's capacity or the queue.
+  const int64_t capacity = options_.max_system_memory_mb;
+  Phase phase;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return Unavailable("job service: shutting down; retry on another node");
+    if (active_.count(id)) {
+      return AlreadyExists("job '" + id + "': already exists; choose another id or omit it");
+    }
+    int& user_jobs = user_active_[req.user];
+    if (options_.max_active_jobs_per_user > 0 && user_jobs >= options_.max_active_jobs_per_user) {
+      std::string msg = "user '" + req.user + "': " + std::to_string(user_jobs) +
+                        " active jobs reach the limit of " +
+                        std::to_string(options_.max_active_jobs_per_user) +
+                        "; wait for some to finish";
+      if (user_jobs == 0) user_active_.erase(req.user);
+      return ResourceExhausted(msg);
+    }
+    const bool fits =
+        capacity <= 0 || (queue_.empty() && used_memory_mb_ + memory <= capacity);
+    if (fits) {
+      phase = Phase::kAccepted;
+    } else {
+      std::string why;
+      if (!options_.queue_enabled) {
+        why = "node at capacity: " + std::to_string(used_memory_mb_) + " of " +
+              std::to_string(capacity) + " MB in use, the job needs " + std::to_string(memory) +
+              " MB; retry later";
+      } else if (memory > capacity) {
+        why = "memory: the job needs " + std::to_string(memory) + " MB but this node has " +
+              std::to_string(capacity) + " MB in all";
+      } else if (queue_.size() >= static_cast<size_t>(std::max(0, options_.max_queued_jobs))) {
+        why = "queue full: " + std::to_string(queue_.size()) +
+              " jobs wait for capacity on this node; retry later";
+      }
+      if (!why.empty()) {
+        if (user_jobs == 0) user_active_.erase(req.user);
+        return Unavailable(why);
+      }
+      phase = Phase::kQueued;
+    }
+    ++user_jobs;
+    ActiveJob a;
+    a.user = req.user;
+    a.phase = phase;
+    a.memory_mb = memory;
+    if (phase == Phase::kAccepted) {
+      a.holds_capacity = true;
+      used_memory_mb_ += memory;
+    } else {
+      queue_.push_back(id);
+    }
+    rec.job.status_msg = std::string(phase == Phase::kQueued ? model::kMsgQueued
+                                                              : model::kMsgAccepted);
+    a.cluster = std::move(resolution->cluster);
+    a.command = std::move(resolution->command);
+    active_.emplace(id, std::move(a));
+  }
+
+  // Persist outside the lock. On failure, undo the admission and leave the files to the caller.
+  std::vector<exec::Attachment> attachments = std::move(submission.attachments);
+  Status st = StageAttachments(id, attachments);
+  if (st.ok()) st = jobs_->CreateJob(rec);
+  if (!st.ok()) {
+    RemoveStaging(id);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = active_.find(id);
+    if (it != active_.end()) TakeLocked(it);
+    queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
+    DrainQueueLocked();
+    return st;
+  }
+
+  bool kill_now = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = active_.find(id);
+    if (it != active_.end()) {
+      ActiveJob& a = it->second;
+      a.record = std::move(rec);
+      a.attachments = std::move(attachments);
+      a.persisted = true;
+      if (a.kill_requested) {
+        kill_now = true;
+      } else if (a.phase == Phase::kAccepted) {
+        setup_queue_.push_back(id);
+        setup_cv_.notify_one();
+      } else {
+        DrainQueueLocked();
+      }
+    }
+  }
+  if (kill_now) WEIR_RETURN_IF_ERROR(Kill(id));
+  return id;
+}
+
+Status JobServiceImpl::StageAttachments(const std::string& id,
+                                        std::vector<exec::Attachment>& attachments) {
+  if (attachments.empty()) return Status::Ok();
+  fs::path dir = StagingDir(id);
+  WEIR_RETURN_IF_ERROR(MakeDirs(dir));
+  for (auto& a : attachments) {
+    fs::path dest = dir / a.name;
+    std::error_code ec;
+    fs::rename(a.staged_path, dest, ec);
+    if (ec == std::errc::cross_device_link) {
+      ec.clear();
+      fs::copy_file(a.staged_path, dest, fs::copy_options::overwrite_existing, ec);
+      if (!ec) fs::remove(a.staged_path, ec);
+      ec.clear();
+    }
+    if (ec) {
+      return ErrnoStatus("attachment '" + a.name + "': stage " + a.staged_path.string(),
+                         ec.value());
+    }
+    a.staged_path = dest;
+  }
+  return Status::Ok();
+}
+
+void JobServiceImpl::RemoveStaging(const std::string& id) {
+  std::error_code ec;
+  fs::remove_all(StagingDir(id), ec);
+}
+
+std::vector<exec::Attachment> JobServiceImpl::StagedAttachments(const std::string& id) {
+  std::vector<exec::Attachment> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(StagingDir(id), ec)) {
+    if (!entry.is_regular_file(ec)) continue;
+    exec::Attachment a;
+    a.name = entry.path().filename().string();
+    a.staged_path = entry.path();
+    a.size = static_cast<int64_t>(entry.file_size(ec));
+    out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const exec::Attachment& x, const exec::Attachment& y) { return x.name < y.name; });
+  return out;
+}
+
+// --- admission bookkeeping ---------------------------------------------------------------------
+
+ActiveJob JobServiceImpl::TakeLocked(std::unordered_map<std::string, ActiveJob>::iterator it) {
+  ActiveJob a = std::move(it->second);
+  active_.erase(it);
+  if (a.holds_capacity) used_memory_mb_ -= a.memory_mb;
+  auto u = user_active_.find(a.user);
+  if (u != user_active_.end() && --u->second <= 0) user_active_.erase(u);
+  return a;
+}
+
+void JobServiceImpl::DrainQueueLocked() {
+  const int64_t capacity = options_.max_system_memory_mb;
+  while (!queue_.empty()) {
+    auto it = active_.find(queue_.front());
+    if (it == active_.end() || it->second.phase != Phase::kQueued) {
+      queue_.pop_front();  // killed while waiting
+      continue;
+    }
+    ActiveJob& a = it->second;
+    if (!a.persisted) break;  // its submit is still writing; keep FIFO order
+    if (capacity > 0 && used_memory_mb_ + a.memory_mb > capacity) break;
+    used_memory_mb_ += a.memory_mb;
+    a.holds_capacity = true;
+    a.phase = Phase::kAccepted;
+    setup_queue_.push_back(it->first);
+    queue_.pop_front();
+    setup_cv_.notify_one();
+  }
+}
+
+void JobServiceImpl::NotifyFinal() {
+  std::lock_guard<std::mutex> lock(wait_mu_);
+  ++final_seq_;
+  wait_cv_.notify_all();
+}
+
+template <typename F>
+bool JobServiceImpl::FinishJob(const std::string& id, F finish) {
+  ActiveJob a;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = active_.find(id);
+    if (it == active_.end()) return false;
+    a = TakeLocked(it);
+    if (a.phase == Phase::kQueued) {
+      queue_.erase(std::remove(queue_.begin(), queue_.end(), id), queue_.end());
+    }
+    DrainQueueLocked();
+  }
+  JobRecord& rec = a.record;
+  finish(rec);
+  rec.updated = clock_.Now();
+  if (rec.job.status == JobStatus::kInit || rec.job.status == JobStatus::kRunning) {
+    spdlog::error("job {}: finish without a final status", id);
+  }
+  rec.job.status_msg = Truncate(rec.job.status_msg, kMaxStatusMsg);
+  Status st = jobs_->UpdateJob(rec);
+  if (!st.ok()) spdlog::error("job {}: record end: {}", id, st.ToString());
+  RemoveStaging(id);
+  NotifyFinal();
+  return true;
+}
+
+void JobServiceImpl::RecordEnd(const exec::JobEnd& end) {
+  FinishJob(end.job_id, [&](JobRecord& rec) {
+    rec.job.status = end.status;
+    rec.job.status_msg = end.status_msg;
+    rec.job.finished = end.finished;
+    rec.execution.exit_code = end.exit_code;
+    rec.metadata.std_out_size = end.stdout_size;
+    rec.metadata.std_err_size = end.stderr_size;
+  });
+}
+
+void JobServiceImpl::FailSetup(const std::string& id, const Status& cause) {
+  TimePoint now = clock_.Now();
+  FinishJob(id, [&](JobRecord& rec) {
+    rec.job.status = JobStatus::kFailed;
+    rec.job.status_msg = "Job failed at set-up: " + cause.message();
+    rec.job.finished = now;
+  });
+}
+
+void JobServiceImpl::OnJobEnd(const exec::JobEnd& end) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = active_.find(end.job_id);
+    if (it == active_.end()) return;
+    if (it->second.phase != Phase::kRunning) {
+      // RUNNING is being written by the set-up worker; it records this end right after.
+      it->second.pending_end = end;
+      return;
+    }
+  }
+  RecordEnd(end);
+}
+
+// --- set-up workers ----------------------------------------------------------------------------
+
+void JobServiceImpl::SetupWorker() {
+  while (true) {
+    std::string id;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      setup_cv_.wait(lock, [this] { return stopping_ || !setup_queue_.empty(); });
+      // Jobs still waiting at shutdown stay INIT: a restart re-queues or fails them.
+      if (stopping_) return;
+      id = std::move(setup_queue_.front());
+      setup_queue_.pop_front();
+    }
+    SetUp(id);
+  }
+}
+
+void JobServiceImpl::SetUp(const std::string& id) {
+  JobRecord rec;
+  std::optional<model::ConfigEntity> cluster, command;
+  std::vector<exec::Attachment> attachments;
+  bool was_queued;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = active_.find(id);
+    if (it == active_.end() || it->second.phase != Phase::kAccepted) return;  // killed
+    ActiveJob& a = it->second;
+    a.phase = Phase::kSettingUp;
+    was_queued = a.record.job.status_msg == model::kMsgQueued;
+    if (was_queued) a.record.job.status_msg = std::string(model::kMsgAccepted);
+    rec = a.record;
+    cluster = a.cluster;
+    command = a.command;
+    attachments = a.attachments;
+  }
+  if (was_queued) {
+    // From here a restart fails the job instead of queueing it again: set-up has begun.
+    rec.updated = clock_.Now();
+    Status st = jobs_->UpdateJob(rec);
+    if (!st.ok()) {
+      if (st.code() != StatusCode::kFailedPrecondition) FailSetup(id, st);
+      return;  // already final (killed meanwhile)
+    }
+  }
+
+  exec::JobSpec spec;
+  spec.record = rec;
+  spec.weir_version = options_.weir_version;
+  spec.attachments = std::move(attachments);
+  auto fetch = [&](model::Kind kind, const std::string& eid) -> Result<model::ConfigEntity> {
+    auto e = config_->Get(kind, eid);
+    if (!e) {
+      return FailedPrecondition(std::string(model::KindName(kind)) + " '" + eid +
+                                "': " + e.status().message());
+    }
+    return e;
+  };
+  Status st;
+  if (cluster) {
+    spec.cluster = std::move(*cluster);
+  } else if (auto c = fetch(model::Kind::kCluster, rec.job.cluster_id); c) {
+    spec.cluster = std::move(*c);
+  } else {
+    st = c.status();
+  }
+  if (st.ok()) {
+    if (command) {
+      spec.command = std::move(*command);
+    } else if (auto c = fetch(model::Kind::kCommand, rec.job.command_id); c) {
+      spec.command = std::move(*c);
+    } else {
+      st = c.status();
+    }
+  }
+  for (size_t i = 0; st.ok() && i < rec.job.application_ids.size(); ++i) {
+    auto app = fetch(model::Kind::kApplication, rec.job.application_ids[i]);
+    if (app) {
+      spec.applications.push_back(std::move(*app));
+    } else {
+      st = app.status();
+    }
+  }
+  const fs::path dir = JobDirectory(id);
+  if (st.ok()) st = exec::PrepareJobDirectory(spec, dir, *fetcher_);
+  if (!st.ok()) {
+    FailSetup(id, st);
+    return;
+  }
+
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = active_.find(id);
+    if (it == active_.end()) return;  // killed during set-up: never launched
+    it->second.phase = Phase::kLaunching;
+  }
+  auto launched = executor_->Launch(id, dir, LaunchOptionsFor(rec));
+  if (!launched) {
+    FailSetup(id, launched.status().WithContext("launch"));
+    return;
+  }
+  rec.job.status = JobStatus::kRunning;
+  rec.job.status_msg = std::string(model::kMsgRunning);
+  rec.job.started = launched->started;
+  rec.execution.process_id = launched->pid;
+  rec.updated = clock_.Now();
+  Status written = jobs_->UpdateJob(rec);
+  if (!written.ok()) spdlog::error("job {}: record RUNNING: {}", id, written.ToString());
+
+  std::optional<exec::JobEnd> pending;
+  bool kill = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = active_.find(id);
+    if (it == active_.end()) return;
+    ActiveJob& a = it->second;
+    a.record = rec;
+    a.phase = Phase::kRunning;
+    a.attachments.clear();
+    pending = std::move(a.pending_end);
+    kill = a.kill_requested;
+  }
+  if (pending) {
+    RecordEnd(*pending);
+  } else if (kill) {
+    Status k = executor_->Kill(id, model::kMsgKilledByUser);
+    if (!k.ok() && k.code() != StatusCode::kNotFound) {
+      spdlog::error("job {}: kill after launch: {}", id, k.ToString());
+    }
+  }
+}
+
+// --- kill, wait, recover, shutdown -------------------------------------------------------------
+
+Status JobServiceImpl::Kill(const std::string& job_id) {
+  bool running = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = active_.find(job_id);
+    if (it != active_.end()) {
+      ActiveJob& a = it->second;
+      if (!a.persisted || a.phase == Phase::kLaunching) {
+        a.kill_requested = true;  // acted on as soon as the record / RUNNING is written
+        return Status::Ok();
+      }
+      running = a.phase == Phase::kRunning;
+    }
+  }
+  if (running) {
+    Status st = executor_->Kill(job_id, model::kMsgKilledByUser);
+    if (st.code() == StatusCode::kNotFound) return Status::Ok();  // it just ended
+    return st;
+  }
+  // INIT and not launched (queued, waiting for set-up, or in set-up): killed right here.
+  TimePoint now = clock_.Now();
+  bool killed = FinishJob(job_id, [&](JobRecord& rec) {
+    rec.job.status = JobStatus::kKilled;
+    rec.job.status_msg = std::string(model::kMsgKilledByUser);
+    rec.job.finished = now;
+    rec.execution.exit_code = model::kExitKilled;
+  });
+  if (killed) return Status::Ok();
+  // Not active here: a final job (no-op) or an unknown id.
+  auto r = jobs_->GetJob(job_id);
+  if (!r) {
+    if (r.status().code() == StatusCode::kNotFound) {
+      return NotFound("job '" + job_id + "': not found");
+    }
+    return r.status();
+  }
+  return Status::Ok();
+}
+
+Result<JobRecord> JobServiceImpl::WaitFinal(const std::string& job_id, Millis timeout) {
+  // A real wait on a condition variable: the deadline is steady time, not the injected Clock
+  // (a FakeClock would never let it expire).
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock<std::mutex> lock(wait_mu_);
+  while (true) {
+    const uint64_t seen = final_seq_;
+    lock.unlock();
+    auto r = jobs_->GetJob(job_id);
+    if (!r) return r.status();
+    if (!model::IsActive(r->job.status)) return r;
+    lock.lock();
+    if (!wait_cv_.wait_until(lock, deadline, [&] { return final_seq_ != seen; })) {
+      return DeadlineExceeded("job '" + job_id + "': still " +
+                              std::string(model::JobStatusName(r->job.status)) + " after " +
+                              std::to_string(timeout.count()) + " ms");
+    }
+  }
+}
+
+Status JobServiceImpl::Recover() {
+  auto running = jobs_->JobsWithStatus({JobStatus::kRunning});
+  if (!running) return running.status().WithContext("recover running jobs");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const JobRecord& r : *running) {
+      if (active_.count(r.id)) continue;
+      ActiveJob a;
+      a.record = r;
+      a.user = r.request.user;
+      a.phase = Phase::kRunning;
+      a.persisted = true;
+      a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
+      a.holds_capacity = true;
+      used_memory_mb_ += a.memory_mb;
+      ++user_active_[r.request.user];
+      active_.emplace(r.id, std::move(a));
+    }
+  }
+  // Outside the lock: the executor may report an end (read from genie.done) right away.
+  for (const JobRecord& r : *running) {
+    executor_->Recover(r.id, JobDirectory(r.id), LaunchOptionsFor(r),
+                       r.job.started.value_or(r.created));
+  }
+
+  auto waiting = jobs_->JobsWithStatus({JobStatus::kInit});
+  if (!waiting) return waiting.status().WithContext("recover waiting jobs");
+  for (JobRecord& r : *waiting) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (active_.count(r.id)) continue;
+    }
+    if (r.job.status_msg == model::kMsgQueued) {
+      ActiveJob a;
+      a.record = r;
+      a.user = r.request.user;
+      a.phase = Phase::kQueued;
+      a.persisted = true;
+      a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
+      a.attachments = StagedAttachments(r.id);
+      std::lock_guard<std::mutex> lock(mu_);
+      ++user_active_[r.request.user];
+      queue_.push_back(r.id);  // JobsWithStatus is oldest first: FIFO order is kept
+      active_.emplace(r.id, std::move(a));
+      continue;
+    }
+    r.job.status = JobStatus::kFailed;
+    r.job.status_msg = std::string(kMsgRestartedBeforeStart);
+    r.job.finished = clock_.Now();
+    r.updated = *r.job.finished;
+    Status st = jobs_->UpdateJob(r);
+    if (!st.ok()) spdlog::error("job {}: fail after restart: {}", r.id, st.ToString());
+    RemoveStaging(r.id);
+    NotifyFinal();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  DrainQueueLocked();
+  return Status::Ok();
+}
+
+void JobServiceImpl::Shutdown() {
+  std::lock_guard<std::mutex> once(shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  setup_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  executor_->Shutdown();
+}
+
+}  // namespace
+
+std::unique_ptr<JobService> NewJobService(
+    JobServiceOptions options, std::shared_ptr<store::ConfigStore> config,
+    std::shared_ptr<store::JobStore> jobs, std::unique_ptr<exec::Executor> executor,
+    std::unique_ptr<exec::Fetcher> fetcher,
+    std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors, Clock& clock) {
+  return std::make_unique<JobServiceImpl>(std::move(options), std::move(config), std::move(jobs),
+                                          std::move(executor), std::move(fetcher),
+                                          std::move(selectors), clock);
+}
+
+}  // namespace weir::service
