@@ -1,0 +1,31 @@
+// JSON encodings of the parts of a stored value that are not search columns. Private to the
+// store (Boost.JSON stays behind this header). Keys are camelCase like the wire, but the format
+// is the store's own: it changes only together with a schema migration.
+//
+// Decoders fill only the fields their encoder wrote and leave the others untouched; a malformed
+// document is kInternal naming `what` (the stored value is damaged, the caller cannot fix it).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "model/config.h"
+#include "model/job.h"
+
+namespace weir::store::sqlite {
+
+// description, metadata, tags, setupFile, configs, dependencies, executable, checkDelay, memory.
+std::string EncodeConfigBody(const model::ConfigEntity& e);
+Status DecodeConfigBody(std::string_view json, std::string_view what, model::ConfigEntity* e);
+
+// The whole request.
+std::string EncodeJobRequest(const model::JobRequest& r);
+Status DecodeJobRequest(std::string_view json, std::string_view what, model::JobRequest* r);
+
+// The parts of a record's state that are not columns: statusMsg, archiveLocation,
+// applicationIds, the execution and the metadata.
+std::string EncodeJobState(const model::JobRecord& r);
+Status DecodeJobState(std::string_view json, std::string_view what, model::JobRecord* r);
+
+}  // namespace weir::store::sqlite

@@ -1,0 +1,139 @@
+#include "store/sqlite/schema.h"
+
+#include <string>
+#include <vector>
+
+namespace weir::store::sqlite {
+namespace {
+
+// One table per kind, all with the same columns: the searchable fields as columns, the rest of
+// the entity (description, metadata, tags, setup file, configs, dependencies, command fields) as
+// a JSON `body`. Tags are repeated in <kind>_tags, whose (tag, entity_id) index answers an
+// AND-ed tag search with one GROUP BY … HAVING COUNT(*) = n.
+std::string EntityTables(const std::string& table, const std::string& singular) {
+  return "CREATE TABLE " + table + " (\n"
+         "  id TEXT PRIMARY KEY NOT NULL,\n"
+         "  name TEXT NOT NULL,\n"
+         "  user TEXT NOT NULL,\n"
+         "  version TEXT NOT NULL,\n"
+         "  status TEXT NOT NULL,\n"
+         "  type TEXT,\n"
+         "  created INTEGER NOT NULL,\n"
+         "  updated INTEGER NOT NULL,\n"
+         "  body TEXT NOT NULL\n"
+         ");\n"
+         "CREATE INDEX " + table + "_updated ON " + table + "(updated, id);\n"
+         "CREATE INDEX " + table + "_name ON " + table + "(name);\n"
+         "CREATE INDEX " + table + "_status ON " + table + "(status);\n"
+         "CREATE TABLE " + singular + "_tags (\n"
+         "  entity_id TEXT NOT NULL REFERENCES " + table + "(id) ON DELETE CASCADE,\n"
+         "  tag TEXT NOT NULL,\n"
+         "  PRIMARY KEY (entity_id, tag)\n"
+         ") WITHOUT ROWID;\n"
+         "CREATE INDEX " + singular + "_tags_tag ON " + singular + "_tags(tag, entity_id);\n";
+}
+
+std::string V1() {
+  std::string sql = EntityTables("applications", "application") +
+                    EntityTables("commands", "command") + EntityTables("clusters", "cluster");
+  sql += R"sql(
+-- Ordered links. An application still linked to a command cannot be deleted (no ON DELETE
+-- action: the store checks first to name the commands, the foreign key is the backstop);
+-- deleting a command or a cluster drops its links.
+CREATE TABLE command_applications (
+  command_id TEXT NOT NULL REFERENCES commands(id) ON DELETE CASCADE,
+  application_id TEXT NOT NULL REFERENCES applications(id),
+  position INTEGER NOT NULL,
+  PRIMARY KEY (command_id, application_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX command_applications_order ON command_applications(command_id, position);
+CREATE INDEX command_applications_application ON command_applications(application_id);
+
+CREATE TABLE cluster_commands (
+  cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+  command_id TEXT NOT NULL REFERENCES commands(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  PRIMARY KEY (cluster_id, command_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX cluster_commands_order ON cluster_commands(cluster_id, position);
+CREATE INDEX cluster_commands_command ON cluster_commands(command_id);
+
+-- Jobs: every JobFilter field and sort field is a column; the request (written once) and the
+-- rest of the state (execution, metadata, job details) are JSON. Times are epoch milliseconds.
+CREATE TABLE jobs (
+  id TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  user TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  started INTEGER,
+  finished INTEGER,
+  cluster_name TEXT NOT NULL,
+  cluster_id TEXT NOT NULL,
+  command_name TEXT NOT NULL,
+  command_id TEXT NOT NULL,
+  grouping TEXT,
+  grouping_instance TEXT,
+  request TEXT NOT NULL,
+  state TEXT NOT NULL
+);
+CREATE INDEX jobs_status ON jobs(status, created);
+CREATE INDEX jobs_user_status ON jobs(user, status);
+CREATE INDEX jobs_created ON jobs(created, id);
+CREATE INDEX jobs_grouping ON jobs(grouping, grouping_instance);
+
+CREATE TABLE job_tags (
+  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  PRIMARY KEY (job_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX job_tags_tag ON job_tags(tag, job_id);
+)sql";
+  return sql;
+}
+
+// Migration i (1-based) brings the schema from version i-1 to i. Append only: a released
+// migration never changes.
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {V1()};
+  return kMigrations;
+}
+
+}  // namespace
+
+Status Migrate(Database& db) {
+  const std::string context = "sqlite '" + db.path() + "': schema";
+  for (;;) {
+    // Each step re-reads the version inside its own write transaction: a concurrent opener
+    // either migrated already (we see its version) or waits for us.
+    WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(db, /*write=*/true));
+    Status s = db.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    if (!s.ok()) return s.WithContext(context);
+    int64_t version = 0;
+    {
+      WEIR_ASSIGN_OR_RETURN(Stmt q, db.Prepare("SELECT MAX(version) FROM schema_version"));
+      WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (row && !q.IsNull(0)) version = q.Int(0);
+    }
+    const auto& migrations = Migrations();
+    if (version > static_cast<int64_t>(migrations.size())) {
+      return FailedPrecondition(context + ": version " + std::to_string(version) +
+                                " was written by a newer weir (this one knows up to " +
+                                std::to_string(migrations.size()) + "); upgrade weir");
+    }
+    if (version == static_cast<int64_t>(migrations.size())) return tx.Commit();
+    s = db.Exec(migrations[static_cast<size_t>(version)]);
+    if (!s.ok()) return s.WithContext(context + ": migration to version " +
+                                      std::to_string(version + 1));
+    {
+      WEIR_ASSIGN_OR_RETURN(Stmt del, db.Prepare("DELETE FROM schema_version"));
+      WEIR_RETURN_IF_ERROR(del.Run());
+      WEIR_ASSIGN_OR_RETURN(Stmt ins, db.Prepare("INSERT INTO schema_version(version) VALUES (?)"));
+      WEIR_RETURN_IF_ERROR(ins.Bind(version + 1).Run());
+    }
+    WEIR_RETURN_IF_ERROR(tx.Commit());
+  }
+}
+
+}  // namespace weir::store::sqlite

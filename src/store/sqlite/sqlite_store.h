@@ -1,0 +1,94 @@
+// The embedded metadata store: ConfigStore and JobStore over one SQLite file.
+//
+// One object implements both interfaces over one connection guarded by one mutex (OpenSqlite in
+// store.h hands out the two interfaces of the same object). SQLite serialises writers anyway,
+// and a single connection keeps every prepared statement hot: a GetJob is one cached statement,
+// one row and two small JSON documents. Other processes may open the same file (WAL mode lets
+// readers run beside the one writer; busy_timeout makes a writer wait instead of failing).
+//
+// Durability: WAL with synchronous=NORMAL. A call that returned OK survives a crash of the
+// process; a power loss may lose the last commits but never corrupts the file.
+//
+// Times: the store persists the `created`/`updated` values it is given; it never reads the
+// clock itself (callers own the timestamps, so tests and replays are exact).
+//
+// Errors as in store.h, plus kUnavailable when another process keeps the database locked longer
+// than the busy timeout, and kFailedPrecondition at open when the file's schema is newer than
+// this build.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "store/sqlite/database.h"
+#include "store/store.h"
+
+namespace weir::store::sqlite {
+
+struct SqliteOptions {
+  // How long a statement waits for a lock held by another process before kUnavailable.
+  int busy_timeout_ms = 5000;
+};
+
+class SqliteStore final : public ConfigStore, public JobStore {
+ public:
+  static Result<std::shared_ptr<SqliteStore>> Open(const std::string& path,
+                                                   const SqliteOptions& options = {});
+
+  // ConfigStore
+  Status Create(const model::ConfigEntity& e) override;
+  Result<model::ConfigEntity> Get(model::Kind kind, const std::string& id) override;
+  Status Update(const model::ConfigEntity& e) override;
+  Status Delete(model::Kind kind, const std::string& id) override;
+  Status DeleteAll(model::Kind kind) override;
+  Result<Page<model::ConfigEntity>> Search(model::Kind kind, const ConfigFilter& filter,
+                                           const PageRequest& page) override;
+  Result<std::vector<std::string>> GetCommandApplications(const std::string& command_id) override;
+  Status SetCommandApplications(const std::string& command_id,
+                                const std::vector<std::string>& application_ids) override;
+  Result<std::vector<std::string>> GetClusterCommands(const std::string& cluster_id) override;
+  Status SetClusterCommands(const std::string& cluster_id,
+                            const std::vector<std::string>& command_ids) override;
+  Result<std::vector<model::ConfigEntity>> CommandsForApplication(
+      const std::string& application_id, const std::vector<std::string>& statuses) override;
+  Result<std::vector<model::ConfigEntity>> ClustersForCommand(
+      const std::string& command_id, const std::vector<std::string>& statuses) override;
+  Result<std::vector<Candidate>> FindCandidates(
+      const std::vector<std::string>& cluster_tags,
+      const std::vector<std::string>& command_tags) override;
+
+  // JobStore
+  Status CreateJob(const model::JobRecord& r) override;
+  Result<model::JobRecord> GetJob(const std::string& id) override;
+  Status UpdateJob(const model::JobRecord& r) override;
+  Result<Page<model::JobRecord>> SearchJobs(const JobFilter& f, const PageRequest& p) override;
+  Result<std::vector<model::JobRecord>> JobsWithStatus(
+      const std::vector<model::JobStatus>& statuses) override;
+  Result<int64_t> CountActiveJobs(const std::string& user) override;
+
+ private:
+  explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  // Helpers below REQUIRE mu_ held.
+  Result<bool> Exists(model::Kind kind, const std::string& id);
+  Status ReplaceTags(model::Kind kind, const std::string& id, const std::vector<std::string>& tags);
+  Status SetLinks(model::Kind owner_kind, const std::string& owner_id, model::Kind member_kind,
+                  const std::vector<std::string>& member_ids);
+  Result<std::vector<std::string>> GetLinks(model::Kind owner_kind, const std::string& owner_id);
+  Result<std::vector<model::ConfigEntity>> Reverse(model::Kind member_kind,
+                                                   const std::string& member_id,
+                                                   model::Kind owner_kind,
+                                                   const std::vector<std::string>& statuses);
+
+  std::mutex mu_;
+  std::unique_ptr<Database> db_;  // GUARDED_BY(mu_)
+};
+
+// LIKE pattern → GLOB pattern with the same meaning ('%' any run, '_' one character, everything
+// else literal and case-sensitive). GLOB is used because SQLite's LIKE ignores ASCII case,
+// while equality filters and other backends' LIKE do not. Exposed for tests.
+std::string LikeToGlob(std::string_view like);
+
+}  // namespace weir::store::sqlite
