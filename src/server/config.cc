@@ -1,0 +1,159 @@
+#include "server/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <map>
+
+#include "common/fs.h"
+#include "common/strings.h"
+
+namespace weir::server {
+
+namespace {
+
+using Setter = std::function<Status(const YAML::Node&, ServerConfig&)>;
+
+template <typename T>
+Setter Field(T ServerConfig::*member, std::string key) {
+  return [member, key](const YAML::Node& n, ServerConfig& c) -> Status {
+    try {
+      if constexpr (std::is_same_v<T, std::filesystem::path>) {
+        c.*member = n.as<std::string>();
+      } else {
+        c.*member = n.as<T>();
+      }
+    } catch (const YAML::Exception&) {
+      return InvalidArgument("config " + key + ": expected " +
+                             (std::is_same_v<T, bool>       ? "true or false"
+                              : std::is_integral_v<T>       ? "a whole number"
+                                                            : "a string"));
+    }
+    return Status::Ok();
+  };
+}
+
+const std::map<std::string, std::map<std::string, Setter>>& Schema() {
+  static const auto* schema = new std::map<std::string, std::map<std::string, Setter>>{
+      {"server",
+       {{"listen",
+         [](const YAML::Node& n, ServerConfig& c) -> Status {
+           if (!n.IsScalar()) return InvalidArgument("config server.listen: expected HOST:PORT");
+           return ParseListen(n.Scalar(), c);
+         }},
+        {"http_threads", Field(&ServerConfig::http_threads, "server.http_threads")},
+        {"data_dir", Field(&ServerConfig::data_dir, "server.data_dir")},
+        {"host_name", Field(&ServerConfig::host_name, "server.host_name")},
+        {"log_level", Field(&ServerConfig::log_level, "server.log_level")}}},
+      {"store",
+       {{"type", Field(&ServerConfig::store_type, "store.type")},
+        {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")}}},
+      {"jobs",
+       {{"default_memory_mb", Field(&ServerConfig::default_job_memory_mb, "jobs.default_memory_mb")},
+        {"max_memory_mb", Field(&ServerConfig::max_job_memory_mb, "jobs.max_memory_mb")},
+        {"max_system_memory_mb",
+         Field(&ServerConfig::max_system_memory_mb, "jobs.max_system_memory_mb")},
+        {"max_active_jobs_per_user",
+         Field(&ServerConfig::max_active_jobs_per_user, "jobs.max_active_jobs_per_user")},
+        {"queue_enabled", Field(&ServerConfig::queue_enabled, "jobs.queue_enabled")},
+        {"max_queued_jobs", Field(&ServerConfig::max_queued_jobs, "jobs.max_queued_jobs")},
+        {"max_stdout_bytes", Field(&ServerConfig::max_stdout_bytes, "jobs.max_stdout_bytes")},
+        {"max_stderr_bytes", Field(&ServerConfig::max_stderr_bytes, "jobs.max_stderr_bytes")},
+        {"kill_grace_ms", Field(&ServerConfig::kill_grace_ms, "jobs.kill_grace_ms")},
+        {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")}}},
+      {"attachments",
+       {{"max_file_bytes", Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
+        {"max_total_bytes",
+         Field(&ServerConfig::max_total_attachment_bytes, "attachments.max_total_bytes")}}},
+      {"assets", {{"max_upload_bytes", Field(&ServerConfig::max_asset_bytes, "assets.max_upload_bytes")}}},
+  };
+  return *schema;
+}
+
+Status CheckRanges(const ServerConfig& c) {
+  if (c.http_threads < 1 || c.http_threads > 64) {
+    return InvalidArgument("config server.http_threads: must be 1 to 64");
+  }
+  if (c.store_type != "sqlite") {
+    return InvalidArgument("config store.type: '" + c.store_type + "' is not supported (use sqlite)");
+  }
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
+  bool level_ok = false;
+  for (const char* l : kLevels) level_ok |= c.log_level == l;
+  if (!level_ok) {
+    return InvalidArgument("config server.log_level: must be trace, debug, info, warn or error");
+  }
+  if (c.default_job_memory_mb <= 0 || c.max_job_memory_mb <= 0 || c.max_system_memory_mb <= 0) {
+    return InvalidArgument("config jobs: memory settings must be positive");
+  }
+  if (c.default_job_memory_mb > c.max_job_memory_mb) {
+    return InvalidArgument("config jobs.default_memory_mb: must not exceed jobs.max_memory_mb");
+  }
+  if (c.setup_threads < 1) return InvalidArgument("config jobs.setup_threads: must be at least 1");
+  if (c.kill_grace_ms < 0) return InvalidArgument("config jobs.kill_grace_ms: must be ≥ 0");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ParseListen(std::string_view listen, ServerConfig& config) {
+  size_t colon = listen.rfind(':');
+  long long port = 0;
+  if (colon == std::string_view::npos || !ParseInt64(listen.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return InvalidArgument("listen '" + std::string(listen) +
+                           "': expected HOST:PORT such as 127.0.0.1:8080 (port 0 picks a free one)");
+  }
+  std::string host(listen.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  config.listen_host = host;
+  config.listen_port = static_cast<uint16_t>(port);
+  return Status::Ok();
+}
+
+Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig c) {
+  if (yaml_text.size() > (1 << 20)) return InvalidArgument("config: file larger than 1 MiB");
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument("config: line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (root.IsNull()) return c;
+  if (!root.IsMap()) return InvalidArgument("config: expected a mapping of sections");
+  const auto& schema = Schema();
+  for (const auto& section : root) {
+    std::string name = section.first.as<std::string>();
+    auto s = schema.find(name);
+    if (s == schema.end()) {
+      return InvalidArgument("config: unknown section '" + name +
+                             "' (sections: server, store, jobs, attachments, assets)");
+    }
+    if (section.second.IsNull()) continue;
+    if (!section.second.IsMap()) return InvalidArgument("config " + name + ": expected a mapping");
+    for (const auto& kv : section.second) {
+      std::string key = kv.first.as<std::string>();
+      auto f = s->second.find(key);
+      if (f == s->second.end()) {
+        std::vector<std::string> known;
+        for (const auto& [k, _] : s->second) known.push_back(k);
+        return InvalidArgument("config " + name + "." + key + ": unknown setting (known: " +
+                               Join(known, ", ") + ")");
+      }
+      WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
+    }
+  }
+  WEIR_RETURN_IF_ERROR(CheckRanges(c));
+  return c;
+}
+
+Result<ServerConfig> LoadServerConfig(const std::filesystem::path& file) {
+  auto text = ReadFile(file);
+  if (!text.ok()) return text.status().WithContext("config file");
+  auto c = ParseServerConfig(*text);
+  if (!c.ok()) return c.status().WithContext(file.string());
+  return c;
+}
+
+}  // namespace weir::server

@@ -1,0 +1,60 @@
+// ServerConfig: every setting of `weir server`, read from a YAML file and overridden by flags.
+// Each setting is documented in docs/operations.md (keep the two in step). Unknown keys are an
+// error naming the key, so a typo never silently falls back to a default.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "common/result.h"
+
+namespace weir::server {
+
+struct ServerConfig {
+  // server:
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;
+  int http_threads = 1;
+  std::filesystem::path data_dir = ".weir";   // store, jobs, blobs, spool live below it
+  std::string host_name;                      // recorded on jobs; default: gethostname()
+  std::string log_level = "info";             // trace, debug, info, warn, error
+
+  // store:
+  std::string store_type = "sqlite";          // only sqlite in this version
+  std::filesystem::path sqlite_path;          // default <data_dir>/weir.db
+
+  // jobs:
+  int default_job_memory_mb = 1024;
+  int max_job_memory_mb = 30720;
+  int64_t max_system_memory_mb = 30720;
+  int max_active_jobs_per_user = 100;
+  bool queue_enabled = false;
+  int max_queued_jobs = 10000;
+  int64_t max_stdout_bytes = 8LL << 30;
+  int64_t max_stderr_bytes = 8LL << 30;
+  int64_t kill_grace_ms = 5000;
+  int setup_threads = 2;
+
+  // attachments:
+  int64_t max_attachment_bytes = 100LL << 20;        // per file
+  int64_t max_total_attachment_bytes = 200LL << 20;  // per job
+
+  // assets:
+  int64_t max_asset_bytes = 2LL << 30;
+
+  std::filesystem::path JobsDir() const { return data_dir / "jobs"; }
+  std::filesystem::path BlobsDir() const { return data_dir / "blobs"; }
+  std::filesystem::path SpoolDir() const { return data_dir / "spool"; }
+  std::filesystem::path SqlitePath() const {
+    return sqlite_path.empty() ? data_dir / "weir.db" : sqlite_path;
+  }
+};
+
+// Parses the YAML text of a config file (see docs/operations.md). Errors name the key.
+Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig base = {});
+Result<ServerConfig> LoadServerConfig(const std::filesystem::path& file);
+// "host:port" → host and port; errors name the flag.
+Status ParseListen(std::string_view listen, ServerConfig& config);
+
+}  // namespace weir::server

@@ -1,0 +1,60 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+namespace weir::server {
+namespace {
+
+TEST(ServerConfig, DefaultsAreSafe) {
+  auto c = ParseServerConfig("");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->listen_host, "127.0.0.1");  // not reachable from other machines by default
+  EXPECT_EQ(c->listen_port, 8080);
+  EXPECT_EQ(c->SqlitePath(), std::filesystem::path(".weir") / "weir.db");
+  EXPECT_FALSE(c->queue_enabled);
+}
+
+TEST(ServerConfig, ReadsEverySection) {
+  auto c = ParseServerConfig(R"(
+server:
+  listen: 0.0.0.0:9090
+  data_dir: /var/lib/weir
+  http_threads: 2
+store:
+  sqlite_path: /tmp/x.db
+jobs:
+  queue_enabled: true
+  max_memory_mb: 4096
+  default_memory_mb: 512
+attachments:
+  max_file_bytes: 1000
+assets:
+  max_upload_bytes: 5000
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->listen_host, "0.0.0.0");
+  EXPECT_EQ(c->listen_port, 9090);
+  EXPECT_EQ(c->JobsDir(), std::filesystem::path("/var/lib/weir/jobs"));
+  EXPECT_EQ(c->SqlitePath(), std::filesystem::path("/tmp/x.db"));
+  EXPECT_TRUE(c->queue_enabled);
+  EXPECT_EQ(c->max_job_memory_mb, 4096);
+  EXPECT_EQ(c->max_attachment_bytes, 1000);
+  EXPECT_EQ(c->max_asset_bytes, 5000);
+}
+
+TEST(ServerConfig, ErrorsNameTheSetting) {
+  auto typo = ParseServerConfig("jobs:\n  queue_enabld: true\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("jobs.queue_enabld"), std::string::npos);
+  auto type = ParseServerConfig("jobs:\n  max_memory_mb: lots\n");
+  ASSERT_FALSE(type.ok());
+  EXPECT_NE(type.status().message().find("jobs.max_memory_mb"), std::string::npos);
+  auto listen = ParseServerConfig("server:\n  listen: nowhere\n");
+  ASSERT_FALSE(listen.ok());
+  EXPECT_NE(listen.status().message().find("HOST:PORT"), std::string::npos);
+  EXPECT_FALSE(ParseServerConfig("server: [unclosed").ok());
+  EXPECT_FALSE(ParseServerConfig("jobs:\n  default_memory_mb: 9999999\n").ok());
+}
+
+}  // namespace
+}  // namespace weir::server
