@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/result.h"
 #include "common/status.h"
 
 namespace weir::api {
@@ -82,6 +83,11 @@ class Router {
     bool method_mismatch = false;  // path matched under another method
   };
   Match Find(std::string_view method, std::string_view path) const;
+  // Same, over already-split, percent-decoded segments (what the server uses, so that an
+  // encoded '/' stays inside its segment: DELETE /tags/a%2Fb removes the tag "a/b").
+  // When several patterns match, the most literal one wins (`/jobs/{id}/status` over
+  // `/jobs/{id}/{rest*}`); a trailing slash is ignored when only the path without it matches.
+  Match FindSegments(std::string_view method, const std::vector<std::string>& segments) const;
 
  private:
   struct Route {
@@ -89,9 +95,27 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
     RouteOptions options;
+    // Per segment: 0 literal, 1 {name}, 2 {name*}; names hold the parameter names.
+    std::vector<int> kinds;
+    std::vector<std::string> names;
   };
+  // Matches `segments` against one route; fills `params` when given. Returns a specificity
+  // score (higher = more literal) or -1.
+  static int MatchRoute(const Route& r, const std::vector<std::string>& segments,
+                        std::map<std::string, std::string>* params);
   std::vector<Route> routes_;
 };
+
+// Percent-decoding of a URL component; with plus_is_space, '+' becomes ' ' (query strings).
+// kInvalidArgument for a '%' not followed by two hex digits.
+Result<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+// Percent-encodes every byte but RFC 3986 unreserved characters and, in `keep`, a few safe
+// delimiters: PercentEncode(id) for a path segment, PercentEncode(v, ":,") for a query value.
+std::string PercentEncode(std::string_view s, std::string_view keep = "");
+// Fills req.target, req.path (decoded) and req.query (decoded, '+' as space) from a request
+// target, and `segments` with the decoded path segments for Router::FindSegments.
+// kInvalidArgument when the target is not an absolute path or holds a bad percent-escape.
+Status ParseTarget(std::string_view target, HttpRequest& req, std::vector<std::string>& segments);
 
 // The one place a Status becomes an HTTP status:
 //   kInvalidArgument 400, kNotFound 404, kDeadlineExceeded 408, kAlreadyExists 409,
@@ -101,6 +125,9 @@ int HttpStatusFor(const Status& s);
 // Genie's error body: {"status":N,"error":"Reason Phrase","message":...,"path":...,"timestamp":...}
 HttpResponse ErrorResponse(const Status& s, const HttpRequest& req);
 HttpResponse ErrorResponse(int http_status, std::string_view message, const HttpRequest& req);
+
+// The standard reason phrase ("Not Found"); "Unknown" for codes without one.
+std::string_view ReasonPhrase(int http_status);
 
 // "http://host:port" as the client sees the server: X-Forwarded-Proto/Host/Port, else Host.
 std::string BaseUrl(const HttpRequest& req);

@@ -1,0 +1,591 @@
+// The Beast HTTP/1.1 server: the only file of weir that includes Boost.Beast (server side).
+//
+// One io_context run by `threads` threads. Each connection is a C++20 coroutine on its own
+// strand (no strand when there is a single thread: the io_context is then an implicit strand).
+// Per request: read the header, route, check the body size against the route's limit before
+// reading any of the body (413), read the body into memory or spool it to a file, call the
+// handler, write the response (files streamed in chunks). Parse errors answer 400, oversized
+// headers 431; a throwing handler answers 500 and the server carries on.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "api/http.h"
+#include "common/ids.h"
+
+namespace weir::api {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
+constexpr auto kIdleTimeout = std::chrono::seconds(60);   // keep-alive wait for the next request
+constexpr auto kIoTimeout = std::chrono::seconds(60);     // per read/write of a request in progress
+constexpr auto kStopGrace = std::chrono::seconds(10);     // Stop() waits this long for responses
+constexpr size_t kFileChunk = 64 * 1024;
+constexpr size_t kLingerMaxBytes = 4 * 1024 * 1024;
+
+class BeastServer;
+
+struct Session {
+  Session(BeastServer* s, tcp::socket sock) : server(s), stream(std::move(sock)) {}
+  ~Session();
+
+  BeastServer* server;
+  beast::tcp_stream stream;
+  beast::flat_buffer buffer;
+  bool idle = true;  // waiting for a new request; only touched on the session's executor
+  std::string peer;
+  HttpRequest req;  // reused from request to request (keeps capacity)
+  std::vector<std::string> segments;
+  std::unique_ptr<char[]> chunk;
+};
+
+class BeastServer final : public HttpServer {
+ public:
+  BeastServer(HttpServerOptions options, std::shared_ptr<const Router> router)
+      : options_(std::move(options)),
+        router_(std::move(router)),
+        ioc_(options_.threads > 0 ? options_.threads : 1),
+        acceptor_(options_.threads > 1 ? asio::any_io_executor(asio::make_strand(ioc_))
+                                       : asio::any_io_executor(ioc_.get_executor())) {
+    if (options_.threads < 1) options_.threads = 1;
+    if (options_.spool_dir.empty()) {
+      std::error_code ec;
+      options_.spool_dir = std::filesystem::temp_directory_path(ec);
+      if (ec) options_.spool_dir = "/tmp";
+    }
+  }
+  ~BeastServer() override { Stop(); }
+
+  Status Start() override;
+  void Stop() override;
+  uint16_t port() const override { return port_; }
+
+  const HttpServerOptions& options() const { return options_; }
+  const Router& router() const { return *router_; }
+  bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
+
+  void Register(const std::shared_ptr<Session>& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sessions_[s.get()] = s;
+  }
+  void Unregister(Session* s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sessions_.erase(s);
+    if (sessions_.empty()) cv_.notify_all();
+  }
+  std::filesystem::path NewSpoolPath() {
+    return options_.spool_dir /
+           ("weir-body-" + std::to_string(spool_counter_.fetch_add(1)) + "-" + NewUuid());
+  }
+
+ private:
+  asio::awaitable<void> AcceptLoop();
+
+  HttpServerOptions options_;
+  std::shared_ptr<const Router> router_;
+  // Declared before ioc_ so that sessions destroyed with the io_context can still unregister.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  bool accepting_ = false;  // guarded by mu_
+  std::atomic<uint64_t> spool_counter_{0};
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+  bool stopped_ = false;
+  uint16_t port_ = 0;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+};
+
+Session::~Session() { server->Unregister(this); }
+
+// ---- responses ----
+
+std::string CleanHeaderValue(std::string v) {
+  for (char& c : v) {
+    if (c == '\r' || c == '\n' || c == '\0') c = ' ';
+  }
+  return v;
+}
+
+bool IsTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+template <class Body>
+void ApplyHeaders(http::response<Body>& res, HttpResponse& resp) {
+  for (auto& [name, value] : resp.headers) {
+    bool ok = !name.empty();
+    for (char c : name) ok = ok && IsTokenChar(c);
+    if (!ok) continue;
+    res.set(name, CleanHeaderValue(std::move(value)));
+  }
+}
+
+unsigned SafeStatus(int status) { return status >= 100 && status <= 599 ? status : 500; }
+
+// Writes a string response. Returns false when the connection broke.
+asio::awaitable<bool> WriteResponse(Session& s, HttpResponse& resp, unsigned version, bool keep,
+                                    bool head) {
+  unsigned status = SafeStatus(resp.status);
+  if (head || status == 204 || status == 304) {
+    http::response<http::empty_body> res;
+    res.version(version);
+    res.result(status);
+    ApplyHeaders(res, resp);
+    if (head && status != 204 && status != 304) res.content_length(resp.body.size());
+    res.keep_alive(keep);
+    s.stream.expires_after(kIoTimeout);
+    auto [ec, n] = co_await http::async_write(s.stream, res, kTok);
+    co_return !ec;
+  }
+  http::response<http::string_body> res;
+  res.version(version);
+  res.result(status);
+  ApplyHeaders(res, resp);
+  res.body() = std::move(resp.body);
+  res.keep_alive(keep);
+  res.prepare_payload();
+  s.stream.expires_after(kIoTimeout);
+  auto [ec, n] = co_await http::async_write(s.stream, res, kTok);
+  co_return !ec;
+}
+
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Streams [offset, offset+length) of a file in chunks. Returns false when the connection must
+// be closed (broken connection, or the file shrank under us).
+asio::awaitable<bool> WriteFileResponse(Session& s, HttpResponse& resp, const HttpRequest& req,
+                                        unsigned version, bool keep, bool head) {
+  const FileBody& fb = *resp.file;
+  int fd = ::open(fb.path.c_str(), O_RDONLY | O_CLOEXEC);
+  FdCloser closer{fd};
+  struct stat st {};
+  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      fb.offset > static_cast<uint64_t>(st.st_size) ||
+      fb.length > static_cast<uint64_t>(st.st_size) - fb.offset) {
+    HttpResponse err = ErrorResponse(fd < 0 && errno == ENOENT ? 404 : 500,
+                                     "response file: cannot read the requested bytes", req);
+    co_return co_await WriteResponse(s, err, version, keep, head);
+  }
+  http::response<http::buffer_body> res;
+  res.version(version);
+  res.result(SafeStatus(resp.status));
+  ApplyHeaders(res, resp);
+  res.content_length(fb.length);
+  res.keep_alive(keep);
+  res.body().data = nullptr;
+  res.body().more = !head && fb.length > 0;
+  http::response_serializer<http::buffer_body> sr{res};
+  s.stream.expires_after(kIoTimeout);
+  {
+    auto [ec, n] = co_await http::async_write_header(s.stream, sr, kTok);
+    if (ec) co_return false;
+  }
+  if (head || fb.length == 0) co_return true;
+  if (!s.chunk) s.chunk = std::make_unique<char[]>(kFileChunk);
+  uint64_t pos = fb.offset;
+  uint64_t remaining = fb.length;
+  while (remaining > 0) {
+    size_t want = remaining < kFileChunk ? static_cast<size_t>(remaining) : kFileChunk;
+    ssize_t got = ::pread(fd, s.chunk.get(), want, static_cast<off_t>(pos));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) co_return false;  // the file shrank: the announced length cannot be kept
+    pos += static_cast<uint64_t>(got);
+    remaining -= static_cast<uint64_t>(got);
+    res.body().data = s.chunk.get();
+    res.body().size = static_cast<size_t>(got);
+    res.body().more = remaining > 0;
+    s.stream.expires_after(kIoTimeout);
+    auto [ec, n] = co_await http::async_write(s.stream, sr, kTok);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec) co_return false;
+  }
+  if (!sr.is_done()) {
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = false;
+    auto [ec, n] = co_await http::async_write(s.stream, sr, kTok);
+    if (ec && ec != http::error::need_buffer) co_return false;
+  }
+  co_return true;
+}
+
+// Closes gracefully: stop sending, then read and discard whatever the client still sends (an
+// unread body) for a short while, so that the kernel does not answer with a reset that could
+// destroy the response before the client reads it.
+asio::awaitable<void> LingerClose(Session& s) {
+  beast::error_code ec;
+  s.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec) {
+    size_t discarded = 0;
+    s.stream.expires_after(std::chrono::seconds(2));
+    while (discarded < kLingerMaxBytes) {
+      if (!s.chunk) s.chunk = std::make_unique<char[]>(kFileChunk);
+      auto [rec, n] =
+          co_await s.stream.async_read_some(asio::buffer(s.chunk.get(), kFileChunk), kTok);
+      if (rec) break;
+      discarded += n;
+    }
+  }
+  s.stream.close();
+}
+
+bool IsParseError(const beast::error_code& ec) {
+  static const auto& cat = http::make_error_code(http::error::bad_target).category();
+  return ec.category() == cat && ec != http::error::end_of_stream &&
+         ec != http::error::partial_message;
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void LowerInto(std::string& out, std::string_view in) {
+  out.resize(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+}
+
+HttpResponse RunHandler(const Handler& handler, HttpRequest& req) {
+  try {
+    return handler(req);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "http: handler for %s %s threw: %s\n", req.method.c_str(),
+                 req.path.c_str(), e.what());
+    return ErrorResponse(500, std::string("internal error: ") + e.what(), req);
+  } catch (...) {
+    std::fprintf(stderr, "http: handler for %s %s threw a non-standard exception\n",
+                 req.method.c_str(), req.path.c_str());
+    return ErrorResponse(500, "internal error: unexpected failure while handling the request",
+                         req);
+  }
+}
+
+std::string TooLargeMessage(uint64_t size, uint64_t limit, bool known) {
+  if (known) {
+    return "request body: " + std::to_string(size) + " bytes exceeds the limit of " +
+           std::to_string(limit) + " bytes";
+  }
+  return "request body: exceeds the limit of " + std::to_string(limit) + " bytes";
+}
+
+// Reads the rest of the body through `parser`. Returns the error, if any.
+template <class Parser>
+asio::awaitable<beast::error_code> ReadBody(Session& s, Parser& parser) {
+  while (!parser.is_done()) {
+    s.stream.expires_after(kIoTimeout);
+    auto [ec, n] = co_await http::async_read_some(s.stream, s.buffer, parser, kTok);
+    if (ec) co_return ec;
+  }
+  co_return beast::error_code{};
+}
+
+// One request on the connection. Returns false when the connection must close.
+asio::awaitable<bool> ServeOne(Session& s) {
+  BeastServer& srv = *s.server;
+  http::request_parser<http::empty_body> hp;
+  hp.header_limit(static_cast<std::uint32_t>(
+      std::min<uint64_t>(srv.options().max_header_bytes, UINT32_MAX)));
+  hp.body_limit(boost::none);
+
+  s.idle = true;
+  s.stream.expires_after(kIdleTimeout);
+  auto [rec, rn] = co_await http::async_read_header(s.stream, s.buffer, hp, kTok);
+  s.idle = false;
+  HttpRequest& req = s.req;
+  req.method.clear();
+  req.path.clear();
+  req.target.clear();
+  req.query.clear();
+  req.headers.clear();
+  req.body.clear();
+  req.body_file.clear();
+  req.params.clear();
+  req.peer_address = s.peer;
+  if (rec) {
+    if (rec == http::error::header_limit) {
+      HttpResponse r = ErrorResponse(
+          431, "request header: larger than " + std::to_string(srv.options().max_header_bytes) +
+                   " bytes",
+          req);
+      co_await WriteResponse(s, r, 11, false, false);
+      co_await LingerClose(s);
+    } else if (IsParseError(rec)) {
+      HttpResponse r =
+          ErrorResponse(400, "request: malformed HTTP/1.1 request (" + rec.message() + ")", req);
+      co_await WriteResponse(s, r, 11, false, false);
+      co_await LingerClose(s);
+    }
+    co_return false;
+  }
+
+  auto& h = hp.get();
+  const unsigned version = h.version();
+  const bool head = h.method() == http::verb::head;
+  req.method.assign(h.method_string().data(), h.method_string().size());
+  req.headers.reserve(8);
+  for (const auto& f : h) {
+    req.headers.emplace_back();
+    LowerInto(req.headers.back().first, f.name_string());
+    req.headers.back().second.assign(f.value().data(), f.value().size());
+  }
+  Status target_status = ParseTarget(h.target(), req, s.segments);
+
+  const boost::optional<uint64_t> content_length = hp.content_length();
+  const bool has_body = !hp.is_done();
+  bool keep = hp.keep_alive() && !srv.stopping();
+
+  HttpResponse resp;
+  bool responded = false;
+  bool body_consumed = !has_body;
+  if (!target_status.ok()) {
+    resp = ErrorResponse(400, target_status.message(), req);
+    responded = true;
+  } else {
+    Router::Match m = srv.router().FindSegments(req.method, s.segments);
+    if (!m.handler && head) m = srv.router().FindSegments("GET", s.segments);
+    if (!m.handler) {
+      resp = m.method_mismatch
+                 ? ErrorResponse(405, "request: method " + req.method + " is not allowed on " +
+                                          req.path, req)
+                 : ErrorResponse(404, "request: no resource at " + req.path, req);
+      responded = true;
+    } else {
+      const uint64_t limit = m.options->max_body_bytes;
+      if (content_length && *content_length > limit) {
+        resp = ErrorResponse(413, TooLargeMessage(*content_length, limit, true), req);
+        responded = true;
+      } else if (has_body) {
+        auto expect = h[http::field::expect];
+        if (!expect.empty() && IEquals(expect, "100-continue")) {
+          http::response<http::empty_body> cont{http::status::continue_, version};
+          s.stream.expires_after(kIoTimeout);
+          auto [wec, wn] = co_await http::async_write(s.stream, cont, kTok);
+          if (wec) co_return false;
+        }
+        if (m.options->spool_body_to_file) {
+          std::filesystem::path path = srv.NewSpoolPath();
+          http::request_parser<http::file_body> fp(std::move(hp));
+          fp.body_limit(limit);
+          beast::error_code fec;
+          fp.get().body().open(path.c_str(), beast::file_mode::write_new, fec);
+          if (fec) {
+            resp = ErrorResponse(500, "request body: cannot spool to " +
+                                          srv.options().spool_dir.string() + ": " +
+                                          fec.message(), req);
+            keep = false;
+            co_await WriteResponse(s, resp, version, false, head);
+            co_await LingerClose(s);
+            co_return false;
+          }
+          beast::error_code bec = co_await ReadBody(s, fp);
+          beast::error_code cec;
+          fp.get().body().file().close(cec);
+          if (bec || cec) {
+            std::error_code rm;
+            std::filesystem::remove(path, rm);
+            if (bec == http::error::body_limit) {
+              resp = ErrorResponse(413, TooLargeMessage(0, limit, false), req);
+              co_await WriteResponse(s, resp, version, false, head);
+              co_await LingerClose(s);
+            }
+            co_return false;  // client went away (or the disk failed): no handler call
+          }
+          req.body_file = path;
+          body_consumed = true;
+        } else {
+          http::request_parser<http::string_body> sp(std::move(hp));
+          sp.body_limit(limit);
+          beast::error_code bec = co_await ReadBody(s, sp);
+          if (bec) {
+            if (bec == http::error::body_limit) {
+              resp = ErrorResponse(413, TooLargeMessage(0, limit, false), req);
+              co_await WriteResponse(s, resp, version, false, head);
+              co_await LingerClose(s);
+            }
+            co_return false;
+          }
+          req.body = std::move(sp.get().body());
+          body_consumed = true;
+        }
+      }
+      if (!responded) {
+        resp = RunHandler(*m.handler, req);
+        if (!req.body_file.empty()) {
+          std::error_code rm;
+          std::filesystem::remove(req.body_file, rm);
+        }
+        responded = true;
+      }
+    }
+  }
+
+  // A response sent before the body was read leaves the body on the wire: close after it.
+  if (!body_consumed) keep = false;
+  if (srv.stopping()) keep = false;
+
+  bool ok;
+  if (resp.file) {
+    ok = co_await WriteFileResponse(s, resp, req, version, keep, head);
+  } else {
+    ok = co_await WriteResponse(s, resp, version, keep, head);
+  }
+  if (!ok) co_return false;
+  if (!keep) {
+    co_await LingerClose(s);
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<void> RunSession(std::shared_ptr<Session> s) {
+  beast::error_code ec;
+  auto ep = s->stream.socket().remote_endpoint(ec);
+  if (!ec) s->peer = ep.address().to_string();
+  try {
+    while (!s->server->stopping()) {
+      if (!co_await ServeOne(*s)) break;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "http: connection from %s ended on an error: %s\n", s->peer.c_str(),
+                 e.what());
+  }
+  s->stream.socket().close(ec);
+}
+
+asio::awaitable<void> BeastServer::AcceptLoop() {
+  for (;;) {
+    auto exec = options_.threads > 1 ? asio::any_io_executor(asio::make_strand(ioc_))
+                                     : asio::any_io_executor(ioc_.get_executor());
+    auto [ec, sock] = co_await acceptor_.async_accept(exec, kTok);
+    if (ec) {
+      if (stopping() || ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+      // Out of descriptors or a transient error: back off briefly instead of spinning.
+      asio::steady_timer t(acceptor_.get_executor(), std::chrono::milliseconds(50));
+      co_await t.async_wait(kTok);
+      continue;
+    }
+    if (stopping()) break;
+    beast::error_code oec;
+    sock.set_option(tcp::no_delay(true), oec);
+    auto session = std::make_shared<Session>(this, std::move(sock));
+    Register(session);
+    asio::co_spawn(session->stream.get_executor(), RunSession(session), asio::detached);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  accepting_ = false;
+  cv_.notify_all();
+}
+
+Status BeastServer::Start() {
+  if (started_) return FailedPrecondition("http server: already started");
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(options_.host, ec);
+  if (ec) {
+    return InvalidArgument("http server: host '" + options_.host +
+                           "' is not an IP address; use e.g. 127.0.0.1 or 0.0.0.0");
+  }
+  tcp::endpoint ep(addr, options_.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    return Unavailable("http server: cannot listen on " + options_.host + ":" +
+                       std::to_string(options_.port) + ": " + ec.message());
+  }
+  port_ = acceptor_.local_endpoint(ec).port();
+  started_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    accepting_ = true;
+  }
+  asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached);
+  threads_.reserve(options_.threads);
+  for (int i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([this] { ioc_.run(); });
+  }
+  return Status::Ok();
+}
+
+void BeastServer::Stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  stopping_ = true;
+  asio::post(acceptor_.get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  });
+  // Close idle keep-alive connections now; busy ones close after their response.
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [ptr, weak] : sessions_) {
+      if (auto sp = weak.lock()) live.push_back(std::move(sp));
+    }
+  }
+  for (auto& sp : live) {
+    asio::post(sp->stream.get_executor(), [sp] {
+      if (sp->idle) {
+        beast::error_code ec;
+        sp->stream.socket().close(ec);
+      }
+    });
+  }
+  live.clear();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, kStopGrace, [this] { return sessions_.empty() && !accepting_; });
+  }
+  ioc_.stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+}  // namespace
+
+std::unique_ptr<HttpServer> NewHttpServer(HttpServerOptions options,
+                                          std::shared_ptr<const Router> router) {
+  return std::make_unique<BeastServer>(std::move(options), std::move(router));
+}
+
+}  // namespace weir::api
