@@ -1,0 +1,180 @@
+#include "weir_process.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace weir::testing {
+
+namespace fs = std::filesystem;
+
+fs::path WeirBinary() { return fs::path(WEIR_BINARY_DIR) / "weir"; }
+
+TempDir::TempDir() {
+  std::random_device rd;
+  path_ = fs::temp_directory_path() /
+          ("weir-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+WeirServer::WeirServer(fs::path data_dir, std::string config_yaml)
+    : data_dir_(std::move(data_dir)), config_yaml_(std::move(config_yaml)) {}
+
+WeirServer::~WeirServer() {
+  if (pid_ > 0) Stop();
+}
+
+namespace {
+
+pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, const fs::path& cwd) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc == 0 ? pid : -1;
+}
+
+int WaitExit(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
+void WeirServer::Start() {
+  fs::create_directories(data_dir_);
+  std::vector<std::string> args = {WeirBinary().string(), "server", "--data-dir",
+                                   data_dir_.string(), "--listen",
+                                   "127.0.0.1:" + std::to_string(port_to_reuse_)};
+  if (!config_yaml_.empty()) {
+    fs::path cfg = data_dir_ / "test-config.yaml";
+    std::ofstream(cfg) << config_yaml_;
+    args.push_back("--config");
+    args.push_back(cfg.string());
+  }
+  int pipefd[2];
+  ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+  int log = ::open((data_dir_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                   0644);
+  pid_ = Spawn(args, pipefd[1], log, {});
+  ::close(pipefd[1]);
+  ::close(log);
+  ASSERT_GT(pid_, 0) << "could not start " << WeirBinary();
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const std::string marker = "listening on http://127.0.0.1:";
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{pipefd[0], POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      char buf[512];
+      ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+      if (n <= 0) break;
+      out.append(buf, static_cast<size_t>(n));
+      size_t at = out.find(marker);
+      if (at != std::string::npos && out.find('\n', at) != std::string::npos) {
+        port_ = std::stoi(out.substr(at + marker.size()));
+        port_to_reuse_ = port_;
+        ::close(pipefd[0]);
+        return;
+      }
+    }
+  }
+  ::close(pipefd[0]);
+  std::ifstream in(data_dir_ / "server.log");
+  std::stringstream log_text;
+  log_text << in.rdbuf();
+  FAIL() << "weir server did not start; stdout: " << out << "\nlog: " << log_text.str();
+}
+
+void WeirServer::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  WaitExit(pid_);
+  pid_ = -1;
+}
+
+void WeirServer::Kill9() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  WaitExit(pid_);
+  pid_ = -1;
+}
+
+CommandResult RunWeir(const std::string& server_url, const std::vector<std::string>& args,
+                      const fs::path& cwd) {
+  TempDir tmp;
+  fs::path out = tmp.path() / "out", err = tmp.path() / "err";
+  int ofd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  int efd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  std::vector<std::string> full = {WeirBinary().string()};
+  if (!server_url.empty()) {
+    full.push_back("--server");
+    full.push_back(server_url);
+  }
+  full.insert(full.end(), args.begin(), args.end());
+  pid_t pid = Spawn(full, ofd, efd, cwd);
+  ::close(ofd);
+  ::close(efd);
+  CommandResult r;
+  if (pid < 0) return r;
+  r.exit_code = WaitExit(pid);
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+std::vector<pid_t> ProcessesInGroup(pid_t pgid) {
+  std::vector<pid_t> out;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat;
+    std::getline(in, stat);
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    long ppid = 0, pg = 0;
+    rest >> state >> ppid >> pg;
+    if (pg == pgid && state != "Z") out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+}  // namespace weir::testing

@@ -1,0 +1,64 @@
+// Test harness: starts the real `weir server` binary on a free port with its own data folder,
+// and runs `weir` CLI commands, so integration tests drive weir exactly as users do.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace weir::testing {
+
+// The weir binary built with the tests.
+std::filesystem::path WeirBinary();
+// A fresh, empty folder under /tmp, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class WeirServer {
+ public:
+  // `data_dir` holds the database and job folders; `config_yaml` (optional) is written to a file
+  // passed with --config.
+  explicit WeirServer(std::filesystem::path data_dir, std::string config_yaml = "");
+  ~WeirServer();  // SIGTERM and wait, if still running
+
+  // Starts the server and waits (≤ 20 s) for its "listening" line. Aborts the test on failure.
+  void Start();
+  // SIGTERM, wait for exit.
+  void Stop();
+  // SIGKILL, wait for exit: a crash (jobs keep running).
+  void Kill9();
+  pid_t pid() const { return pid_; }
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+
+ private:
+  std::filesystem::path data_dir_;
+  std::string config_yaml_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int port_to_reuse_ = 0;  // a restart keeps the port
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs `weir --server <server_url> <args...>` and collects its output (≤ 120 s).
+CommandResult RunWeir(const std::string& server_url, const std::vector<std::string>& args,
+                      const std::filesystem::path& cwd = {});
+
+// Process ids of live processes whose process group is `pgid`.
+std::vector<pid_t> ProcessesInGroup(pid_t pgid);
+
+}  // namespace weir::testing
