@@ -36,7 +36,7 @@ class GatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
     server_ = std::make_unique<WeirServer>(dir_.path() / "data", Config());
-    server_->Start();
+    ASSERT_EQ(server_->Start(), "");
     http_ = std::make_unique<client::HttpClient>(server_->url());
     auto applied = RunWeir(server_->url(), {"apply", "-f", kDemo});
     ASSERT_EQ(applied.exit_code, 0) << applied.err;
@@ -187,7 +187,7 @@ TEST_F(GatewayTest, ServerCrashWhileJobsRunRecordsEveryTrueOutcome) {
   WaitRunning(long_one);
   server_->Kill9();
   std::this_thread::sleep_for(2500ms);  // the first two end while the server is down
-  server_->Start();
+  ASSERT_EQ(server_->Start(), "");
   EXPECT_EQ(WaitFinal(ok), "SUCCEEDED");
   EXPECT_EQ(http_->Get("/api/v3/jobs/" + ok + "/output/stdout")->body, "done\n");
   EXPECT_EQ(WaitFinal(bad), "FAILED");

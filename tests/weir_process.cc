@@ -1,7 +1,6 @@
 #include "weir_process.h"
 
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -70,7 +69,7 @@ int WaitExit(pid_t pid) {
 
 }  // namespace
 
-void WeirServer::Start() {
+std::string WeirServer::Start() {
   fs::create_directories(data_dir_);
   std::vector<std::string> args = {WeirBinary().string(), "server", "--data-dir",
                                    data_dir_.string(), "--listen",
@@ -82,13 +81,13 @@ void WeirServer::Start() {
     args.push_back(cfg.string());
   }
   int pipefd[2];
-  ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return "pipe failed";
   int log = ::open((data_dir_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                    0644);
   pid_ = Spawn(args, pipefd[1], log, {});
   ::close(pipefd[1]);
   ::close(log);
-  ASSERT_GT(pid_, 0) << "could not start " << WeirBinary();
+  if (pid_ <= 0) return "could not start " + WeirBinary().string();
   std::string out;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   const std::string marker = "listening on http://127.0.0.1:";
@@ -104,7 +103,7 @@ void WeirServer::Start() {
         port_ = std::stoi(out.substr(at + marker.size()));
         port_to_reuse_ = port_;
         ::close(pipefd[0]);
-        return;
+        return "";
       }
     }
   }
@@ -112,7 +111,7 @@ void WeirServer::Start() {
   std::ifstream in(data_dir_ / "server.log");
   std::stringstream log_text;
   log_text << in.rdbuf();
-  FAIL() << "weir server did not start; stdout: " << out << "\nlog: " << log_text.str();
+  return "weir server did not start; stdout: " + out + "\nlog: " + log_text.str();
 }
 
 void WeirServer::Stop() {

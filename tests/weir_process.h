@@ -1,4 +1,4 @@
-// Test harness: starts the real `weir server` binary on a free port with its own data folder,
+// Test and benchmark harness (no GoogleTest dependency): starts the real `weir server` binary on a free port with its own data folder,
 // and runs `weir` CLI commands, so integration tests drive weir exactly as users do.
 #pragma once
 
@@ -30,8 +30,9 @@ class WeirServer {
   explicit WeirServer(std::filesystem::path data_dir, std::string config_yaml = "");
   ~WeirServer();  // SIGTERM and wait, if still running
 
-  // Starts the server and waits (≤ 20 s) for its "listening" line. Aborts the test on failure.
-  void Start();
+  // Starts the server and waits (≤ 20 s) for its "listening" line. Returns "" on success, else
+  // what went wrong with the server's log (tests: ASSERT_EQ(server.Start(), "")).
+  std::string Start();
   // SIGTERM, wait for exit.
   void Stop();
   // SIGKILL, wait for exit: a crash (jobs keep running).

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, each printing `name: value` lines (see docs/performance.md).
+set -euo pipefail
+build="${1:-build}"
+here="$(cd "$(dirname "$0")" && pwd)"
+echo "== gateway (J1 J2 J3)"; "$build/bench/gateway_bench" "${@:2}"
+echo "== api (A1)"; "$here/api_bench.sh" "$build"
+if [ -x "$build/bench/workflow_bench" ]; then echo "== workflow (W1)"; "$build/bench/workflow_bench"; fi
