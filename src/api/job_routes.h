@@ -1,0 +1,90 @@
+// The jobs API of Genie v3 (/api/v3/jobs...): submission (JSON or multipart with attachments),
+// search, the job's resources (request, execution, metadata, status, cluster, command,
+// applications), its output directory (listing, file download with byte ranges) and kill.
+//
+//   POST   /api/v3/jobs                       202 + Location; 400/409/412/413/429/503
+//   GET    /api/v3/jobs                       search page (_embedded.jobSearchResultList)
+//   GET    /api/v3/jobs/{id}                  the Job, with its 9 HAL links
+//   GET    /api/v3/jobs/{id}/status           {"status": "..."}
+//   GET    /api/v3/jobs/{id}/request|execution|metadata|cluster|command|applications
+//   GET    /api/v3/jobs/{id}/output[/{path}]  directory listing (JSON, or HTML when Accept
+//                                             prefers it) or the file's bytes (Range honoured)
+//   DELETE /api/v3/jobs/{id}                  kill: 202; 404 for an unknown job
+//
+// Output paths are resolved with ResolveInside: "..", absolute paths and symlinks that leave the
+// job directory answer 4xx and nothing outside the directory is ever read.
+//
+// Threading: handlers run on the server's I/O threads; they call JobService (thread-safe) and
+// the stores (thread-safe) and never block on a job.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/http.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "service/job_service.h"
+#include "store/store.h"
+
+namespace weir::api {
+
+struct JobRoutesOptions {
+  // Where uploaded attachments are written (one folder per submission) before the service
+  // takes them. Empty: the system temp folder. Should be on the jobs' file system (renames).
+  std::filesystem::path spool_dir;
+  uint64_t max_request_bytes = 256ULL << 20;          // a whole submission, multipart included
+  uint64_t max_json_bytes = 8ULL << 20;               // the job request document
+  uint64_t max_attachment_bytes = 100ULL << 20;       // each attached file
+  uint64_t max_total_attachment_bytes = 200ULL << 20; // all attached files together
+  Clock* clock = &SystemClock::Instance();            // "now" for the runtime of running jobs
+};
+
+void RegisterJobRoutes(Router& router, service::JobService& service,
+                       std::shared_ptr<store::JobStore> jobs,
+                       std::shared_ptr<store::ConfigStore> config, JobRoutesOptions options);
+
+// ---- Helpers of the routes, exposed for their unit tests ----
+
+// One part of a multipart/form-data body; `data` points into the parsed body.
+struct MultipartPart {
+  std::string name;                     // Content-Disposition name
+  std::optional<std::string> filename;  // Content-Disposition filename (filename* preferred)
+  std::string content_type;             // empty when the part has none
+  std::string_view data;
+};
+
+// The boundary parameter of a multipart/form-data Content-Type. kInvalidArgument otherwise.
+Result<std::string> MultipartBoundary(std::string_view content_type);
+// Splits a multipart body (RFC 7578 / RFC 2046, CRLF line ends). kInvalidArgument naming what is
+// malformed (no opening boundary, a part without headers end, no closing boundary, a part
+// without Content-Disposition name).
+Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body,
+                                                  std::string_view boundary);
+// The file name an attachment gets in the job directory: any directory part ('/' or '\\') is
+// dropped; empty, ".", "..", control characters, invalid UTF-8 and more than 255 bytes are
+// kInvalidArgument.
+Result<std::string> SanitizeAttachmentName(std::string_view filename);
+
+// A Range header against a file of `size` bytes. Only one range ("bytes=a-b", "a-", "-n") is
+// honoured; anything else serves the whole file.
+struct RangeAnswer {
+  enum Kind { kWhole, kPartial, kUnsatisfiable } kind = kWhole;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+RangeAnswer ParseRange(std::string_view header, uint64_t size);
+
+// True when the Accept header ranks text/html above application/json.
+bool PrefersHtml(std::string_view accept);
+
+// A content type guessed from the file name (and, for names without a known extension, from
+// whether `head` looks like text).
+std::string GuessContentType(std::string_view file_name, std::string_view head);
+
+}  // namespace weir::api
