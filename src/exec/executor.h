@@ -3,8 +3,8 @@
 // Contract (every executor — local/ now, slurm/ later — passes executor_contract_test.cc):
 // - Launch() starts `<job dir>/run` in its own session and process group, stdout/stderr of the
 //   command go to `<job dir>/stdout` and `<job dir>/stderr` (the run script redirects them), and
-//   returns at once with the pid. The run script writes `genie/genie.done` ({"exitCode":"N"})
-//   atomically when the command ends, so an end is known even if the server was down.
+//   returns at once with the pid. The run script writes `genie/genie.done` ({"exitCode":"N"},
+//   see job_dir.h) when the command ends, so an end is known even if the server was down.
 // - The listener is told of each end exactly once, as soon as the process exits (pidfd on an
 //   epoll loop: no polling lag), with the final status:
 //     exit 0 → SUCCEEDED; other exit → FAILED (exit code kept);
@@ -21,6 +21,29 @@
 //
 // Thread-safety: all methods are thread-safe. The listener runs on the executor's own thread;
 // it must not call back into the executor synchronously with a lock held.
+//
+// The local executor (NewLocalExecutor):
+// - One supervisor thread runs an epoll loop over one pidfd per job and a queue of deadlines
+//   (timeout, SIGKILL after the grace, output-size checks). No thread and no polling per job:
+//   output sizes are two stat() calls per job every output_check_interval, and the checks of all
+//   jobs fall on the same ticks (a grid of that interval), so 1,000 sleeping jobs cost one wake-up
+//   per interval. Deadlines come from the injected Clock (`started` and Now()); the wait itself
+//   runs on the real steady clock, so tests of timeouts use real short timeouts.
+// - The run script is `/bin/bash <job dir>/run`, spawned (posix_spawn, vfork-fast) in a new
+//   session (its pid is the process group id), cwd the job dir, stdin/stdout/stderr /dev/null
+//   (the script redirects its own output), every descriptor above 2 closed, signal mask empty
+//   and all dispositions default (a server that blocks or ignores SIGTERM/SIGPIPE does not pass
+//   that on). `genie/pid` holds "<pid> <start time>" for Recover().
+// - Containment is the process group. Processes that leave it on purpose (setsid, setpgid,
+//   `set -m` job control, daemons) are not tracked: catching them needs a cgroup per job (a
+//   future executor) or making the server a child subreaper, which would make it the parent of
+//   every orphan of every job and require reaping them all; neither is done here. The group is
+//   SIGKILLed as soon as the run script ends, before it is reaped, so its pid cannot be reused
+//   meanwhile. For a re-adopted job (not our child) the leader is reaped by its new parent: the
+//   group pid stays reserved while any member lives, so the final SIGKILL reaches the job's own
+//   group.
+// - Exit codes of KILLED jobs are 999 whatever the reason (user, timeout, output limit).
+// - Do not destroy the executor or call Shutdown() from the listener.
 #pragma once
 
 #include <chrono>
@@ -30,6 +53,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -54,6 +78,10 @@ struct JobEnd {
   int64_t stderr_size = 0;
   TimePoint finished{};
 };
+
+// Status message of a job whose process ended without genie.done or kill-reason (exit 666).
+inline constexpr std::string_view kMsgProcessLost =
+    "Job process ended without recording its exit code.";
 
 struct Launched {
   int pid = 0;
