@@ -79,6 +79,9 @@ class SqliteBackend : public Backend {
   FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
 };
 
+// Test names and failure messages show the backend's name, not its bytes.
+void PrintTo(const BackendFactory& b, std::ostream* os) { *os << b.name; }
+
 std::vector<BackendFactory> Backends() {
   return {
       {"Sqlite", [] { return std::make_unique<SqliteBackend>(); }},

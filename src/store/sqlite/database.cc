@@ -108,13 +108,14 @@ std::optional<int64_t> Stmt::OptInt(int col) const {
 
 // ---- Database ---------------------------------------------------------------------------------
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int busy_timeout_ms) {
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int busy_timeout_ms,
+                                                 size_t max_cached) {
   sqlite3* raw = nullptr;
   // NOMUTEX: the owner serialises access, SQLite's own mutex would only add cost.
   int rc = sqlite3_open_v2(path.c_str(), &raw,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
-  std::unique_ptr<Database> db(new Database(raw, path));
+  std::unique_ptr<Database> db(new Database(raw, path, max_cached));
   const std::string context = "sqlite '" + path + "'";
   if (rc != SQLITE_OK) {
     Status s = SqliteStatus(raw, rc, context);
@@ -124,12 +125,15 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int bu
   sqlite3_busy_timeout(raw, busy_timeout_ms);
   // journal_mode answers the mode in force; anything but "wal" (e.g. a read-only medium or an
   // in-memory database) is reported rather than silently running without WAL.
-  WEIR_ASSIGN_OR_RETURN(Stmt wal, db->Prepare("PRAGMA journal_mode=WAL"));
-  Result<bool> row = wal.Step();
+  // The first statement reads the file's header: this is where a file that is not a database
+  // shows up.
+  Result<Stmt> prepared = db->Prepare("PRAGMA journal_mode=WAL");
+  Result<bool> row = prepared.ok() ? prepared->Step() : Result<bool>(prepared.status());
   if (!row) {
     return Status(row.status().code(),
                   context + ": not a usable database file (" + row.status().message() + ")");
   }
+  Stmt& wal = *prepared;
   if (*row && wal.Text(0) != "wal" && path != ":memory:") {
     return Internal(context + ": could not switch to WAL mode (mode is '" + wal.String(0) + "')");
   }
@@ -175,7 +179,7 @@ Result<Stmt> Database::Prepare(std::string_view sql) {
     // The cached copy is busy (a nested use of the same SQL): this one is private.
     return Stmt(db_, stmt, nullptr, true);
   }
-  if (cache_.size() >= kMaxCached) DropIdleStatements();
+  if (cache_.size() >= max_cached_) DropIdleStatements();
   auto cached = std::make_unique<Cached>();
   cached->stmt = stmt;
   cached->in_use = true;

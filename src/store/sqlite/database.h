@@ -73,7 +73,10 @@ class Database {
  public:
   // Opens or creates the file with journal_mode=WAL, synchronous=NORMAL, foreign_keys=ON and a
   // busy timeout. kInternal naming the path when the file cannot be opened or is not a database.
-  static Result<std::unique_ptr<Database>> Open(const std::string& path, int busy_timeout_ms);
+  // `max_cached` bounds the statement cache: dynamic searches produce many SQL texts, and past
+  // this many the idle ones are dropped.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path, int busy_timeout_ms,
+                                                size_t max_cached);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -95,14 +98,13 @@ class Database {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
-  // Dynamic searches produce many SQL texts; past this many the cache is emptied.
-  static constexpr size_t kMaxCached = 512;
-
-  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Database(sqlite3* db, std::string path, size_t max_cached)
+      : db_(db), path_(std::move(path)), max_cached_(max_cached) {}
   void DropIdleStatements();
 
   sqlite3* db_;
   std::string path_;
+  size_t max_cached_;
   std::unordered_map<std::string, std::unique_ptr<Cached>, Hash, std::equal_to<>> cache_;
 };
 

@@ -211,7 +211,8 @@ Result<Page<T>> RunPaged(Database& db, const std::string& from, const std::strin
 Result<std::shared_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                        const SqliteOptions& options) {
   WEIR_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
-                        Database::Open(path, options.busy_timeout_ms));
+                        Database::Open(path, options.busy_timeout_ms,
+                                                         options.max_cached_statements));
   WEIR_RETURN_IF_ERROR(Migrate(*db));
   return std::shared_ptr<SqliteStore>(new SqliteStore(std::move(db)));
 }

@@ -30,6 +30,9 @@ namespace weir::store::sqlite {
 struct SqliteOptions {
   // How long a statement waits for a lock held by another process before kUnavailable.
   int busy_timeout_ms = 5000;
+  // Prepared statements kept per connection (searches with different filters are different
+  // statements); past this the idle ones are dropped and prepared again when next used.
+  size_t max_cached_statements = 512;
 };
 
 class SqliteStore final : public ConfigStore, public JobStore {
