@@ -1,0 +1,498 @@
+// JobService against the real SQLite store and the real local executor, in a temp folder.
+#include "service/job_service.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "common/fs.h"
+#include "common/ids.h"
+
+namespace weir::service {
+namespace {
+
+namespace fs = std::filesystem;
+using model::JobStatus;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+constexpr Millis kWait = 30s;
+
+model::ConfigEntity Entity(model::Kind kind, const std::string& id,
+                           std::vector<std::string> tags) {
+  model::ConfigEntity e;
+  e.kind = kind;
+  e.id = id;
+  e.name = id;
+  e.user = "admin";
+  e.version = "1";
+  e.tags = std::move(tags);
+  e.status = kind == model::Kind::kCluster ? "UP" : "ACTIVE";
+  model::NormalizeTags(e);
+  return e;
+}
+
+class JobServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::path("/tmp") / ("weir-jobsvc-" + NewUuid());
+    ASSERT_TRUE(MakeDirs(root_ / "jobs").ok());
+    auto stores = store::OpenSqlite((root_ / "weir.db").string(), SystemClock::Instance());
+    ASSERT_TRUE(stores.ok()) << stores.status();
+    stores_ = *stores;
+    auto cluster = Entity(model::Kind::kCluster, "local", {"sched:sla"});
+    auto bash = Entity(model::Kind::kCommand, "bash", {"type:bash"});
+    bash.executable = "/bin/bash -c";
+    auto small = Entity(model::Kind::kCommand, "small", {"type:small"});
+    small.executable = "/bin/bash -c";
+    small.memory = 512;
+    ASSERT_TRUE(stores_.config->Create(cluster).ok());
+    ASSERT_TRUE(stores_.config->Create(bash).ok());
+    ASSERT_TRUE(stores_.config->Create(small).ok());
+    ASSERT_TRUE(stores_.config->SetClusterCommands("local", {"bash", "small"}).ok());
+    options_.jobs_dir = root_ / "jobs";
+    options_.host_name = "test-host";
+    options_.weir_version = "test";
+    options_.launch.kill_grace = 500ms;
+  }
+
+  void TearDown() override {
+    if (service_) service_->Shutdown();
+    service_.reset();
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  void Start() {
+    if (service_) service_->Shutdown();
+    std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
+    selectors.push_back(resolve::NewRandomSelector(1));
+    service_ = NewJobService(options_, stores_.config, stores_.jobs,
+                             exec::NewLocalExecutor(SystemClock::Instance()),
+                             exec::NewLocalFileFetcher(), std::move(selectors),
+                             SystemClock::Instance());
+    ASSERT_TRUE(service_->Recover().ok());
+  }
+
+  static model::JobRequest Request(const std::string& script,
+                                   const std::string& user = "alice") {
+    model::JobRequest r;
+    r.name = "test job";
+    r.user = user;
+    r.version = "1";
+    r.cluster_criterias = {{{"sched:sla"}}};
+    r.command_criteria = {"type:bash"};
+    r.command_arguments = {script};
+    return r;
+  }
+
+  Result<std::string> Submit(model::JobRequest r, std::vector<exec::Attachment> att = {}) {
+    Submission s;
+    s.request = std::move(r);
+    s.attachments = std::move(att);
+    s.client_host = "10.0.0.1";
+    s.user_agent = "test-agent";
+    return service_->Submit(std::move(s));
+  }
+
+  model::JobRecord Final(const std::string& id) {
+    auto r = service_->WaitFinal(id, kWait);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : model::JobRecord{};
+  }
+
+  // Real processes: a short real wait for the job to be recorded RUNNING.
+  void WaitRunning(const std::string& id) {
+    auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = service_->Get(id);
+      ASSERT_TRUE(r.ok());
+      if (r->job.status == JobStatus::kRunning) return;
+      ASSERT_TRUE(model::IsActive(r->job.status)) << model::JobStatusName(r->job.status);
+      std::this_thread::sleep_for(10ms);
+    }
+    FAIL() << "job " << id << " never reached RUNNING";
+  }
+
+  std::string Stdout(const std::string& id) {
+    return ReadFile(exec::paths::Stdout(service_->JobDirectory(id))).value_or("<missing>");
+  }
+
+  fs::path root_;
+  store::SqliteStores stores_;
+  JobServiceOptions options_;
+  std::unique_ptr<JobService> service_;
+};
+
+TEST_F(JobServiceTest, EchoSucceedsWithOutputAndFullRecord) {
+  Start();
+  auto id = Submit(Request("echo hi"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(id->size(), 36u);  // a UUID was assigned
+  model::JobRecord r = Final(*id);
+  EXPECT_EQ(r.job.status, JobStatus::kSucceeded);
+  EXPECT_EQ(r.job.status_msg, model::kMsgSucceeded);
+  EXPECT_EQ(r.execution.exit_code, 0);
+  EXPECT_EQ(Stdout(*id), "hi\n");
+  EXPECT_EQ(r.metadata.std_out_size, 3);
+  EXPECT_EQ(r.metadata.std_err_size, 0);
+  EXPECT_EQ(r.metadata.client_host, "10.0.0.1");
+  EXPECT_EQ(r.metadata.user_agent, "test-agent");
+  EXPECT_EQ(r.job.cluster_name, "local");
+  EXPECT_EQ(r.job.command_name, "bash");
+  EXPECT_EQ(r.execution.host_name, "test-host");
+  EXPECT_EQ(r.execution.memory, 1024);  // the node default
+  ASSERT_TRUE(r.execution.process_id.has_value());
+  EXPECT_GT(*r.execution.process_id, 0);
+  ASSERT_TRUE(r.job.started && r.job.finished);
+  EXPECT_LE(*r.job.started, *r.job.finished);
+  EXPECT_LE(r.created, *r.job.started);
+}
+
+TEST_F(JobServiceTest, ClientIdIsKeptAndADuplicateIsRefused) {
+  Start();
+  auto req = Request("true");
+  req.id = "my-job-1";
+  auto id = Submit(req);
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, "my-job-1");
+  auto dup = Submit(req);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(Final("my-job-1").job.status, JobStatus::kSucceeded);
+}
+
+TEST_F(JobServiceTest, NonZeroExitFailsWithTheExitCode) {
+  Start();
+  auto id = Submit(Request("echo bad >&2; exit 3"));
+  ASSERT_TRUE(id.ok());
+  model::JobRecord r = Final(*id);
+  EXPECT_EQ(r.job.status, JobStatus::kFailed);
+  EXPECT_EQ(r.job.status_msg, model::kMsgFailed);
+  EXPECT_EQ(r.execution.exit_code, 3);
+  EXPECT_EQ(r.metadata.std_err_size, 4);
+}
+
+TEST_F(JobServiceTest, InvalidRequestIsRefusedWithoutARecord) {
+  Start();
+  auto req = Request("true");
+  req.command_criteria.clear();
+  req.id = "invalid-1";
+  auto id = Submit(req);
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(id.status().message(), HasSubstr("commandCriteria"));
+  EXPECT_EQ(stores_.jobs->GetJob("invalid-1").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(JobServiceTest, NoMatchIsRecordedFailed) {
+  Start();
+  auto req = Request("true");
+  req.id = "nomatch";
+  req.cluster_criterias = {{{"no:such"}}, {{"nor:this"}}};
+  auto id = Submit(req);
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(id.status().message(), model::kMsgNoMatch);
+  auto r = service_->Get("nomatch");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->job.status, JobStatus::kFailed);
+  EXPECT_EQ(r->job.status_msg, model::kMsgNoMatch);
+  EXPECT_TRUE(r->job.finished.has_value());
+  EXPECT_TRUE(service_->WaitFinal("nomatch", 1s).ok());
+}
+
+TEST_F(JobServiceTest, MemoryComesFromRequestThenCommandAndAboveMaximumIsInvalid) {
+  options_.max_job_memory_mb = 2048;
+  Start();
+  auto small = Request("true");
+  small.command_criteria = {"type:small"};
+  auto a = Submit(small);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(Final(*a).execution.memory, 512);  // the command's default
+
+  small.memory = 700;
+  auto b = Submit(small);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(Final(*b).execution.memory, 700);  // the request wins
+
+  auto big = Request("true");
+  big.id = "too-big";
+  big.memory = 4096;
+  auto c = Submit(big);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(c.status().message(), "memory: 4096 MB exceeds the maximum job memory of 2048 MB");
+  auto r = service_->Get("too-big");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->job.status, JobStatus::kInvalid);
+  EXPECT_EQ(r->job.status_msg, c.status().message());
+}
+
+TEST_F(JobServiceTest, PerUserActiveLimit) {
+  options_.max_active_jobs_per_user = 2;
+  Start();
+  auto a = Submit(Request("sleep 30"));
+  auto b = Submit(Request("sleep 30"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto c = Submit(Request("sleep 30"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(c.status().message(), HasSubstr("alice"));
+  auto other = Submit(Request("true", "bob"));
+  EXPECT_TRUE(other.ok()) << other.status();
+  // A finished job frees its slot.
+  ASSERT_TRUE(service_->Kill(*a).ok());
+  EXPECT_EQ(Final(*a).job.status, JobStatus::kKilled);
+  auto d = Submit(Request("true"));
+  EXPECT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE(service_->Kill(*b).ok());
+  Final(*b);
+}
+
+TEST_F(JobServiceTest, AtCapacityWithoutQueueIsUnavailable) {
+  options_.max_system_memory_mb = 2048;
+  Start();
+  auto a = Submit(Request("sleep 30"));
+  auto b = Submit(Request("sleep 30"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto req = Request("true");
+  req.id = "no-room";
+  auto c = Submit(req);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(c.status().message(), HasSubstr("capacity"));
+  EXPECT_EQ(stores_.jobs->GetJob("no-room").status().code(), StatusCode::kNotFound);
+  // Smaller jobs fit in what is left? None is left: 2048 of 2048 used.
+  ASSERT_TRUE(service_->Kill(*a).ok());
+  Final(*a);
+  auto d = Submit(req);
+  EXPECT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE(service_->Kill(*b).ok());
+  Final(*b);
+  Final(*d);
+}
+
+TEST_F(JobServiceTest, QueuedJobsWaitInitAndStartInOrderAsCapacityFrees) {
+  options_.max_system_memory_mb = 1024;
+  options_.queue_enabled = true;
+  options_.max_queued_jobs = 2;
+  Start();
+  auto a = Submit(Request("sleep 1"));
+  auto b = Submit(Request("echo b"));
+  auto c = Submit(Request("echo c"));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  for (const std::string& id : {*b, *c}) {
+    auto r = service_->Get(id);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->job.status, JobStatus::kInit);
+    EXPECT_EQ(r->job.status_msg, model::kMsgQueued);
+  }
+  auto full = Submit(Request("true"));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(full.status().message(), HasSubstr("queue"));
+
+  model::JobRecord ra = Final(*a), rb = Final(*b), rc = Final(*c);
+  EXPECT_EQ(ra.job.status, JobStatus::kSucceeded);
+  EXPECT_EQ(rb.job.status, JobStatus::kSucceeded);
+  EXPECT_EQ(rc.job.status, JobStatus::kSucceeded);
+  EXPECT_EQ(Stdout(*c), "c\n");
+  // One at a time, in submission order.
+  EXPECT_GE(*rb.job.started, *ra.job.finished);
+  EXPECT_GE(*rc.job.started, *rb.job.finished);
+}
+
+TEST_F(JobServiceTest, KillQueuedJobEndsItAtOnce) {
+  options_.max_system_memory_mb = 1024;
+  options_.queue_enabled = true;
+  Start();
+  auto a = Submit(Request("sleep 30"));
+  auto b = Submit(Request("echo never"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(service_->Kill(*b).ok());
+  auto r = service_->Get(*b);  // no wait: killed directly
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->job.status, JobStatus::kKilled);
+  EXPECT_EQ(r->job.status_msg, model::kMsgKilledByUser);
+  EXPECT_EQ(r->execution.exit_code, model::kExitKilled);
+  EXPECT_FALSE(r->job.started.has_value());
+  EXPECT_FALSE(fs::exists(service_->JobDirectory(*b)));  // never set up
+  ASSERT_TRUE(service_->Kill(*a).ok());
+  EXPECT_EQ(Final(*a).job.status, JobStatus::kKilled);
+}
+
+TEST_F(JobServiceTest, KillRunningJob) {
+  Start();
+  auto id = Submit(Request("sleep 30"));
+  ASSERT_TRUE(id.ok());
+  WaitRunning(*id);
+  ASSERT_TRUE(service_->Kill(*id).ok());
+  model::JobRecord r = Final(*id);
+  EXPECT_EQ(r.job.status, JobStatus::kKilled);
+  EXPECT_EQ(r.job.status_msg, model::kMsgKilledByUser);
+  EXPECT_EQ(r.execution.exit_code, model::kExitKilled);
+  // Killing a finished job is a no-op; an unknown job is NotFound.
+  EXPECT_TRUE(service_->Kill(*id).ok());
+  EXPECT_EQ(service_->Kill("no-such-job").code(), StatusCode::kNotFound);
+}
+
+TEST_F(JobServiceTest, KillRightAfterSubmitNeverLeavesTheJobActive) {
+  Start();
+  for (int i = 0; i < 5; ++i) {
+    auto id = Submit(Request("sleep 30"));
+    ASSERT_TRUE(id.ok());
+    ASSERT_TRUE(service_->Kill(*id).ok());
+    EXPECT_EQ(Final(*id).job.status, JobStatus::kKilled);
+  }
+}
+
+TEST_F(JobServiceTest, SetupFailureIsRecordedWithTheCause) {
+  Start();
+  auto req = Request("true");
+  req.setup_file = (root_ / "no-such-setup.sh").string();
+  auto id = Submit(req);
+  ASSERT_TRUE(id.ok()) << id.status();
+  model::JobRecord r = Final(*id);
+  EXPECT_EQ(r.job.status, JobStatus::kFailed);
+  EXPECT_THAT(r.job.status_msg, HasSubstr("no-such-setup.sh"));
+  EXPECT_TRUE(fs::exists(exec::paths::InitFailureFile(service_->JobDirectory(*id))));
+}
+
+TEST_F(JobServiceTest, AttachmentsReachTheJobDirectory) {
+  Start();
+  fs::path staged = root_ / "upload-1";
+  ASSERT_TRUE(MakeDirs(staged).ok());
+  { std::ofstream(staged / "data.txt") << "line1\nline2\n"; }
+  exec::Attachment att{"data.txt", staged / "data.txt", 12};
+  auto id = Submit(Request("wc -l < data.txt"), {att});
+  ASSERT_TRUE(id.ok()) << id.status();
+  model::JobRecord r = Final(*id);
+  EXPECT_EQ(r.job.status, JobStatus::kSucceeded);
+  EXPECT_EQ(Stdout(*id), "2\n");
+  EXPECT_EQ(r.metadata.num_attachments, 1);
+  EXPECT_EQ(r.metadata.total_size_of_attachments, 12);
+  EXPECT_FALSE(fs::exists(staged / "data.txt"));  // the service took the file
+}
+
+TEST_F(JobServiceTest, BadAttachmentNamesAreRefused) {
+  Start();
+  for (const std::string& name : {std::string(".."), std::string("a/b"), std::string("")}) {
+    exec::Attachment att{name, root_ / "x", 1};
+    auto id = Submit(Request("true"), {att});
+    ASSERT_FALSE(id.ok()) << name;
+    EXPECT_EQ(id.status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
+TEST_F(JobServiceTest, RestartReadoptsRunningJobsAndFailsJobsThatNeverStarted) {
+  Start();
+  auto a = Submit(Request("sleep 2; echo done-a"));
+  auto b = Submit(Request("sleep 2; exit 4"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  WaitRunning(*a);
+  WaitRunning(*b);
+  service_->Shutdown();
+  service_.reset();
+
+  // Jobs a crash left behind: one accepted but never launched, one waiting in the queue.
+  model::JobRecord stuck;
+  stuck.id = "stuck";
+  stuck.created = stuck.updated = SystemClock::Instance().Now();
+  stuck.request = Request("true");
+  stuck.request.id = "stuck";
+  stuck.job.status_msg = std::string(model::kMsgAccepted);
+  stuck.job.cluster_id = stuck.job.cluster_name = "local";
+  stuck.job.command_id = stuck.job.command_name = "bash";
+  stuck.execution.memory = 1024;
+  ASSERT_TRUE(stores_.jobs->CreateJob(stuck).ok());
+  model::JobRecord queued = stuck;
+  queued.id = queued.request.id = "queued";
+  queued.request.command_arguments = {"echo from-queue"};
+  queued.job.status_msg = std::string(model::kMsgQueued);
+  ASSERT_TRUE(stores_.jobs->CreateJob(queued).ok());
+
+  Start();  // a new service and executor on the same store and folders; Recover()
+  model::JobRecord ra = Final(*a), rb = Final(*b);
+  EXPECT_EQ(ra.job.status, JobStatus::kSucceeded);
+  EXPECT_EQ(Stdout(*a), "done-a\n");
+  EXPECT_EQ(rb.job.status, JobStatus::kFailed);
+  EXPECT_EQ(rb.execution.exit_code, 4);
+
+  auto rs = service_->Get("stuck");
+  ASSERT_TRUE(rs.ok());
+  EXPECT_EQ(rs->job.status, JobStatus::kFailed);
+  EXPECT_THAT(rs->job.status_msg, HasSubstr("restarted before the job could start"));
+
+  model::JobRecord rq = Final("queued");
+  EXPECT_EQ(rq.job.status, JobStatus::kSucceeded);
+  EXPECT_EQ(Stdout("queued"), "from-queue\n");
+}
+
+TEST_F(JobServiceTest, RecoveredJobsCountAgainstCapacityAndUserLimit) {
+  options_.max_active_jobs_per_user = 1;
+  Start();
+  auto a = Submit(Request("sleep 30"));
+  ASSERT_TRUE(a.ok());
+  WaitRunning(*a);
+  service_->Shutdown();
+  service_.reset();
+  Start();
+  auto b = Submit(Request("true"));
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), StatusCode::kResourceExhausted);
+  ASSERT_TRUE(service_->Kill(*a).ok());  // the re-adopted job can be killed
+  EXPECT_EQ(Final(*a).job.status, JobStatus::kKilled);
+  EXPECT_TRUE(Submit(Request("true")).ok());
+}
+
+TEST_F(JobServiceTest, WaitFinalTimesOutAndSubmitAfterShutdownIsUnavailable) {
+  Start();
+  auto id = Submit(Request("sleep 30"));
+  ASSERT_TRUE(id.ok());
+  auto w = service_->WaitFinal(*id, 50ms);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(service_->WaitFinal("nope", 50ms).status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(service_->Kill(*id).ok());
+  Final(*id);
+  service_->Shutdown();
+  auto late = Submit(Request("true"));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(JobServiceTest, ManyConcurrentSubmitsAllFinish) {
+  options_.setup_threads = 2;
+  options_.max_system_memory_mb = 1 << 20;  // room for all of them
+  Start();
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::string>> ids(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto id = Submit(Request("true", "user" + std::to_string(t)));
+        if (id.ok()) {
+          ids[t].push_back(*id);
+        } else {
+          ADD_FAILURE() << id.status();
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  int n = 0;
+  for (const auto& list : ids) {
+    for (const auto& id : list) {
+      EXPECT_EQ(Final(id).job.status, JobStatus::kSucceeded);
+      ++n;
+    }
+  }
+  EXPECT_EQ(n, 100);
+}
+
+}  // namespace
+}  // namespace weir::service
