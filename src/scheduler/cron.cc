@@ -20,8 +20,8 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 using LocalMin = date::local_time<minutes>;
 
-constexpr std::array<std::string_view, 12> kMonthNames = {
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
+constexpr std::array<std::string_view, 12> kMonthNames = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+                                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
 constexpr std::array<std::string_view, 7> kDayNames = {"SUN", "MON", "TUE", "WED",
                                                        "THU", "FRI", "SAT"};
 
@@ -55,13 +55,13 @@ struct ParsedField {
 };
 
 bool AllDigits(std::string_view s) {
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool IsName(std::string_view s) {
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalpha(static_cast<unsigned char>(c));
+  });
 }
 
 std::string Upper(std::string_view s) {
@@ -98,7 +98,12 @@ std::string WrapSuggestion(const FieldSpec& f, std::string_view a, std::string_v
   bool names = f.names != nullptr && IsName(a) && IsName(b);
   std::string last = names ? std::string(f.names[f.last - f.name_base]) : std::to_string(f.last);
   std::string first = names ? std::string(f.names[0]) : std::to_string(f.min);
-  return std::string(a) + "-" + last + "," + first + "-" + std::string(b);
+  auto part = [](std::string_view from, const std::string& to) {
+    return Upper(from) == Upper(to) ? std::string(from) : std::string(from) + "-" + to;
+  };
+  std::string head = part(a, last);
+  std::string tail = Upper(first) == Upper(b) ? std::string(b) : first + "-" + std::string(b);
+  return head + "," + tail;
 }
 
 Status ParseElement(const FieldSpec& f, std::string_view elem, ParsedField* out) {
@@ -132,14 +137,18 @@ Status ParseElement(const FieldSpec& f, std::string_view elem, ParsedField* out)
     std::string_view a = base.substr(0, dash);
     std::string_view b = base.substr(dash + 1);
     if (a.empty() || b.empty()) {
-      return InvalidArgument("'" + std::string(elem) + "': a range needs a value on both sides of '-'");
+      return InvalidArgument("'" + std::string(elem) +
+                             "': a range needs a value on both sides of '-'");
     }
     WEIR_ASSIGN_OR_RETURN(lo, ParseValue(f, a, elem));
     WEIR_ASSIGN_OR_RETURN(hi, ParseValue(f, b, elem));
+    // Sunday ends a week: MON-SUN and 5-0 mean up to 7.
+    if (f.max == 7 && hi == 0 && lo > 0) hi = 7;
     if (lo > hi) {
       return InvalidArgument("range " + std::string(base) +
                              " runs backwards (start after end); for a range that wraps around "
-                             "write " + WrapSuggestion(f, a, b));
+                             "write " +
+                             WrapSuggestion(f, a, b));
     }
   } else {
     WEIR_ASSIGN_OR_RETURN(lo, ParseValue(f, base, elem));
@@ -288,7 +297,9 @@ std::optional<LocalMin> PrevLocalMatch(const CronExpr& e, LocalMin t, LocalMin l
         y -= date::years{1};
         prev = PrevBit(e.months(), 12);
       }
-      t = LocalMin(date::local_days((y / date::month(static_cast<unsigned>(prev)) + date::months{1}) / 1)) - kOne;
+      t = LocalMin(date::local_days(
+              (y / date::month(static_cast<unsigned>(prev)) + date::months{1}) / 1)) -
+          kOne;
       continue;
     }
     unsigned d = static_cast<unsigned>(ymd.day());
@@ -365,9 +376,9 @@ Status CheckArgs(const CronExpr& e, const date::time_zone* tz, TimePoint t) {
 }
 
 Status NoFire(const CronExpr& e, std::string_view direction, TimePoint t) {
-  return NotFound(Context(e) + ": no fire time " + std::string(direction) + " " +
-                  FormatIso8601(t) + " within " + std::to_string(kSearchYears) +
-                  " years and years 1-9999");
+  return NotFound(Context(e) + ": no fire time " + std::string(direction) + " " + FormatIso8601(t) +
+                  " within " + std::to_string(kSearchYears) +
+                  " years and the supported years 1-9999");
 }
 
 }  // namespace
@@ -388,25 +399,23 @@ Result<CronExpr> ParseCron(std::string_view text) {
   expr.text_ = std::string(trimmed);
   std::string context = "cron '" + expr.text_ + "'";
   std::vector<std::string_view> fields = SplitWhitespace(trimmed);
-  std::string_view expanded;
   if (!fields.empty() && fields[0].front() == '@') {
     std::string lower = ToLower(fields[0]);
     if (lower == "@reboot") {
       return InvalidArgument(context + ": @reboot is not a time schedule; use one of " +
-                             std::string(kMacroList) + " or 5 fields (" +
-                             std::string(kFieldList) + ")");
+                             std::string(kMacroList) + " or 5 fields (" + std::string(kFieldList) +
+                             ")");
     }
     std::optional<std::string_view> macro = ExpandMacro(lower);
     if (!macro) {
-      return InvalidArgument(context + ": unknown macro '" + std::string(fields[0]) + "'; use one of " +
-                             std::string(kMacroList) + " or @annually");
+      return InvalidArgument(context + ": unknown macro '" + std::string(fields[0]) +
+                             "'; use one of " + std::string(kMacroList) + " or @annually");
     }
     if (fields.size() > 1) {
-      return InvalidArgument(context + ": a macro stands alone; remove '" +
-                             std::string(fields[1]) + "'");
+      return InvalidArgument(context + ": a macro stands alone; remove '" + std::string(fields[1]) +
+                             "'");
     }
-    expanded = *macro;
-    fields = SplitWhitespace(expanded);
+    fields = SplitWhitespace(*macro);
   }
   if (fields.size() != 5) {
     return InvalidArgument(context + ": expected 5 fields (" + std::string(kFieldList) +
@@ -461,7 +470,8 @@ Result<const date::time_zone*> LocateZone(std::string_view name) {
     date::get_tzdb();
   } catch (const std::exception& ex) {
     return Internal(std::string("timezone database: cannot load /usr/share/zoneinfo (install the "
-                                "tzdata package): ") + ex.what());
+                                "tzdata package): ") +
+                    ex.what());
   }
   try {
     return date::locate_zone(name);
@@ -492,8 +502,8 @@ Result<TimePoint> NextFire(const CronExpr& expr, const date::time_zone* tz, Time
       if (period_end >= search_end) return NoFire(expr, "after", after);
       date::sys_seconds boundary = info.end;
       date::sys_info next = tz->get_info(boundary);
-      if (next.offset > info.offset &&
-          NextLocalMatch(expr, CeilLocal(boundary, info.offset), CeilLocal(boundary, next.offset))) {
+      if (next.offset > info.offset && NextLocalMatch(expr, CeilLocal(boundary, info.offset),
+                                                      CeilLocal(boundary, next.offset))) {
         return TimePoint(boundary);
       }
       from = expr.interval() ? CeilLocal(boundary, next.offset) : FirstNewWallTime(*tz, next);
@@ -519,16 +529,16 @@ Result<TimePoint> PrevFire(const CronExpr& expr, const date::time_zone* tz, Time
         date::local_time<Millis>{last.time_since_epoch() + info.offset});
     LocalMin search_start = std::max(upto - kSearchSpan, kFirstSupported);
     while (true) {
-      LocalMin period_start = expr.interval() ? CeilLocal(info.begin, info.offset)
-                                              : FirstNewWallTime(*tz, info);
+      LocalMin period_start =
+          expr.interval() ? CeilLocal(info.begin, info.offset) : FirstNewWallTime(*tz, info);
       if (auto m = PrevLocalMatch(expr, upto, std::max(period_start, search_start))) {
         return ToInstant(*m, info.offset);
       }
       if (period_start <= search_start) return NoFire(expr, "before", before);
       date::sys_seconds boundary = info.begin;
       date::sys_info prev = tz->get_info(boundary - seconds{1});
-      if (info.offset > prev.offset &&
-          NextLocalMatch(expr, CeilLocal(boundary, prev.offset), CeilLocal(boundary, info.offset))) {
+      if (info.offset > prev.offset && NextLocalMatch(expr, CeilLocal(boundary, prev.offset),
+                                                      CeilLocal(boundary, info.offset))) {
         return TimePoint(boundary);
       }
       upto = CeilLocal(boundary, prev.offset) - minutes{1};

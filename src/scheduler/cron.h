@@ -5,10 +5,10 @@
 // each a comma list of elements: `*`, a value `v`, a range `a-b`, a step `*/n`, `a-b/n` or
 // `a/n` (from a to the field's last value: 59, 23, 31, 12, SAT). Months may be written JAN-DEC
 // and days SUN-SAT (three letters, any case), also inside ranges; day-of-week 0 and 7 are both
-// Sunday, and `*` or `a/n` there stops at SAT (6). A range must not run backwards: write
-// `22-23,0-2` rather than `22-2`. Macros: @hourly, @daily (= @midnight), @weekly (Sunday),
-// @monthly, @yearly (= @annually). Expressions that can never fire (`0 0 30 2 *`) are rejected
-// here rather than discovered by a search.
+// Sunday (a range may end on Sunday: MON-SUN), and `*` or `a/n` there stops at SAT (6). A range
+// must not run backwards: write `22-23,0-2` rather than `22-2`. Macros: @hourly, @daily
+// (= @midnight), @weekly (Sunday), @monthly, @yearly (= @annually). Expressions that can never
+// fire (`0 0 30 2 *`) are rejected here rather than discovered by a search.
 //
 // Days (Vixie cron): a day matches when its day-of-month AND its day-of-week match, except
 // when both fields are restricted: then a day matches if EITHER does (`0 0 13 * FRI` fires on

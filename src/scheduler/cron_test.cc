@@ -120,6 +120,9 @@ TEST(ParseCron, AcceptsEverySyntax) {
       {"0 0 * * */2", "m=0 h=0 dom=* mon=* dow=0,2,4,6"},
       {"0 0 * * 1/2", "m=0 h=0 dom=* mon=* dow=1,3,5"},
       {"0 0 * * MON-SUN", "m=0 h=0 dom=* mon=* dow=*"},
+      {"0 0 * * FRI-SUN", "m=0 h=0 dom=* mon=* dow=0,5,6"},
+      {"0 0 * * 5-0", "m=0 h=0 dom=* mon=* dow=0,5,6"},
+      {"0 0 * * 0-2", "m=0 h=0 dom=* mon=* dow=0-2"},
       {"  0\t0   *  * *  ", "m=0 h=0 dom=* mon=* dow=*"},
       {"@hourly", "m=0 h=* dom=* mon=* dow=*"},
       {"@daily", "m=0 h=0 dom=* mon=* dow=*"},
@@ -177,12 +180,10 @@ TEST(ParseCron, ErrorsNameFieldTextAndAllowedValues) {
       {"9999999999 * * * *", "cron '9999999999 * * * *': minute: 9999999999 is outside 0-59"},
       {"x * * * *", "cron 'x * * * *': minute: 'x' is not a number"},
       {"MON * * * *", "cron 'MON * * * *': minute: 'MON' is not a number"},
-      {"-1 * * * *",
-       "cron '-1 * * * *': minute: '-1': a range needs a value on both sides of '-'"},
+      {"-1 * * * *", "cron '-1 * * * *': minute: '-1': a range needs a value on both sides of '-'"},
       {"1- * * * *", "cron '1- * * * *': minute: '1-': a range needs a value on both sides of '-'"},
       {"1-2-3 * * * *", "cron '1-2-3 * * * *': minute: '2-3' is not a number"},
-      {"* * * FOO *",
-       "cron '* * * FOO *': month: 'FOO' is not a number or a month name (JAN-DEC)"},
+      {"* * * FOO *", "cron '* * * FOO *': month: 'FOO' is not a number or a month name (JAN-DEC)"},
       {"* * * * MONDAY",
        "cron '* * * * MONDAY': day-of-week: 'MONDAY' is not a number or a day name (SUN-SAT)"},
       {"* * * JAN-XYZ *",
@@ -198,6 +199,15 @@ TEST(ParseCron, ErrorsNameFieldTextAndAllowedValues) {
       {"0 0 * * FRI-MON",
        "cron '0 0 * * FRI-MON': day-of-week: range FRI-MON runs backwards (start after end); for "
        "a range that wraps around write FRI-SAT,SUN-MON"},
+      {"0 0 * * SAT-MON",
+       "cron '0 0 * * SAT-MON': day-of-week: range SAT-MON runs backwards (start after end); for "
+       "a range that wraps around write SAT,SUN-MON"},
+      {"0 0 * DEC-JAN *",
+       "cron '0 0 * DEC-JAN *': month: range DEC-JAN runs backwards (start after end); for a "
+       "range that wraps around write DEC,JAN"},
+      {"0 23-0 * * *",
+       "cron '0 23-0 * * *': hour: range 23-0 runs backwards (start after end); for a range that "
+       "wraps around write 23,0"},
       {"0 0 * NOV-FEB *",
        "cron '0 0 * NOV-FEB *': month: range NOV-FEB runs backwards (start after end); for a "
        "range that wraps around write NOV-DEC,JAN-FEB"},
@@ -214,7 +224,8 @@ TEST(ParseCron, ErrorsNameFieldTextAndAllowedValues) {
        "cron '@reboot': @reboot is not a time schedule; use one of @hourly, @daily, @midnight, "
        "@weekly, @monthly, @yearly or 5 fields (minute hour day-of-month month day-of-week)"},
       {"@daily 5", "cron '@daily 5': a macro stands alone; remove '5'"},
-      {"0 0 30 2 *", "cron '0 0 30 2 *': never fires: day-of-month '30' does not occur in month '2'"},
+      {"0 0 30 2 *",
+       "cron '0 0 30 2 *': never fires: day-of-month '30' does not occur in month '2'"},
       {"0 0 31 4,6,9,11 *",
        "cron '0 0 31 4,6,9,11 *': never fires: day-of-month '31' does not occur in month "
        "'4,6,9,11'"},
@@ -238,8 +249,8 @@ TEST(ParseCron, MatchesAppliesTheDayRules) {
   EXPECT_FALSE(ored.Matches(2026, 1, 13, 0, 1));
   CronExpr anded = MustParse("0 0 */2 * MON");  // odd days that are Mondays
   EXPECT_TRUE(anded.Matches(2026, 1, 5, 0, 0));
-  EXPECT_FALSE(anded.Matches(2026, 1, 12, 0, 0));  // Monday, even
-  EXPECT_FALSE(anded.Matches(2026, 1, 7, 0, 0));   // odd, Wednesday
+  EXPECT_FALSE(anded.Matches(2026, 1, 12, 0, 0));                   // Monday, even
+  EXPECT_FALSE(anded.Matches(2026, 1, 7, 0, 0));                    // odd, Wednesday
   EXPECT_FALSE(MustParse("* * * * *").Matches(2026, 2, 30, 0, 0));  // no such date
 }
 
@@ -267,8 +278,8 @@ TEST(LocateZone, FindsIanaZonesAndExplainsUnknownOnes) {
 
 TEST(NextFire, RejectsMissingOrUnknownZones) {
   CronExpr e = MustParse("@daily");
-  Result<TimePoint> null_zone = NextFire(e, static_cast<const date::time_zone*>(nullptr),
-                                         Utc("2026-01-01T00:00:00Z"));
+  Result<TimePoint> null_zone =
+      NextFire(e, static_cast<const date::time_zone*>(nullptr), Utc("2026-01-01T00:00:00Z"));
   ASSERT_FALSE(null_zone.ok());
   EXPECT_EQ(null_zone.status().message(), "cron '@daily': no time zone given");
   Result<TimePoint> by_name = NextFire(e, "Mars/Base", Utc("2026-01-01T00:00:00Z"));
@@ -378,9 +389,9 @@ TEST(NextFire, StopsAtTheEndOfTheSupportedRange) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Daylight saving time. Europe/Berlin: 2026-03-29 02:00 CET → 03:00 CEST, 2026-10-25 03:00 CEST
-// → 02:00 CET. America/New_York: 2026-03-08 02:00 EST → 03:00 EDT, 2026-11-01 02:00 EDT → 01:00
-// EST.
+// Daylight saving time.
+// Europe/Berlin: 2026-03-29 02:00 CET -> 03:00 CEST, 2026-10-25 03:00 CEST -> 02:00 CET.
+// America/New_York: 2026-03-08 02:00 EST -> 03:00 EDT, 2026-11-01 02:00 EDT -> 01:00 EST.
 
 struct DstCase {
   std::string zone;
@@ -392,63 +403,107 @@ struct DstCase {
 TEST(NextFire, DstTable) {
   const std::vector<DstCase> cases = {
       // Fixed time inside the skipped hour: once, right after the gap.
-      {"Europe/Berlin", "30 2 * * *", "2026-03-27T12:00:00Z",
+      {"Europe/Berlin",
+       "30 2 * * *",
+       "2026-03-27T12:00:00Z",
        {"2026-03-28 02:30 CET", "2026-03-29 03:00 CEST", "2026-03-30 02:30 CEST"}},
       // Fixed time inside the repeated hour: its first occurrence only.
-      {"Europe/Berlin", "30 2 * * *", "2026-10-23T12:00:00Z",
+      {"Europe/Berlin",
+       "30 2 * * *",
+       "2026-10-23T12:00:00Z",
        {"2026-10-24 02:30 CEST", "2026-10-25 02:30 CEST", "2026-10-26 02:30 CET"}},
       // ... also when asked from inside the repeated hour.
       {"Europe/Berlin", "30 2 * * *", "2026-10-25T00:45:00Z", {"2026-10-26 02:30 CET"}},
       {"Europe/Berlin", "30 2 * * *", "2026-10-25T01:10:00Z", {"2026-10-26 02:30 CET"}},
       // Several skipped times fire once.
-      {"Europe/Berlin", "0,30 2 * * *", "2026-03-28T12:00:00Z",
+      {"Europe/Berlin",
+       "0,30 2 * * *",
+       "2026-03-28T12:00:00Z",
        {"2026-03-29 03:00 CEST", "2026-03-30 02:00 CEST", "2026-03-30 02:30 CEST"}},
       // Interval schedules keep their real-time pace.
-      {"Europe/Berlin", "*/15 * * * *", "2026-03-29T00:30:00Z",
+      {"Europe/Berlin",
+       "*/15 * * * *",
+       "2026-03-29T00:30:00Z",
        {"2026-03-29 01:45 CET", "2026-03-29 03:00 CEST", "2026-03-29 03:15 CEST"}},
-      {"Europe/Berlin", "*/15 * * * *", "2026-10-25T00:15:00Z",
+      {"Europe/Berlin",
+       "*/15 * * * *",
+       "2026-10-25T00:15:00Z",
        {"2026-10-25 02:30 CEST", "2026-10-25 02:45 CEST", "2026-10-25 02:00 CET",
         "2026-10-25 02:15 CET", "2026-10-25 02:30 CET", "2026-10-25 02:45 CET",
         "2026-10-25 03:00 CET"}},
-      {"Europe/Berlin", "0 * * * *", "2026-03-28T23:30:00Z",
+      {"Europe/Berlin",
+       "0 * * * *",
+       "2026-03-28T23:30:00Z",
        {"2026-03-29 01:00 CET", "2026-03-29 03:00 CEST", "2026-03-29 04:00 CEST"}},
-      {"Europe/Berlin", "0 * * * *", "2026-10-24T23:30:00Z",
+      {"Europe/Berlin",
+       "0 * * * *",
+       "2026-10-24T23:30:00Z",
        {"2026-10-25 02:00 CEST", "2026-10-25 02:00 CET", "2026-10-25 03:00 CET"}},
-      {"Europe/Berlin", "0 */2 * * *", "2026-03-28T22:30:00Z",
+      {"Europe/Berlin",
+       "0 */2 * * *",
+       "2026-03-28T22:30:00Z",
        {"2026-03-29 00:00 CET", "2026-03-29 03:00 CEST", "2026-03-29 04:00 CEST"}},
       // Midnight is untouched; the day of the change is 23 or 25 hours long.
-      {"Europe/Berlin", "@daily", "2026-03-27T12:00:00Z",
+      {"Europe/Berlin",
+       "@daily",
+       "2026-03-27T12:00:00Z",
        {"2026-03-28 00:00 CET", "2026-03-29 00:00 CET", "2026-03-30 00:00 CEST"}},
-      {"Europe/Berlin", "@daily", "2026-10-24T12:00:00Z",
+      {"Europe/Berlin",
+       "@daily",
+       "2026-10-24T12:00:00Z",
        {"2026-10-25 00:00 CEST", "2026-10-26 00:00 CET"}},
       // Day rules and calendar gaps in a zone.
-      {"Europe/Berlin", "0 0 13 * FRI", "2026-03-10T00:00:00Z",
+      {"Europe/Berlin",
+       "0 0 13 * FRI",
+       "2026-03-10T00:00:00Z",
        {"2026-03-13 00:00 CET", "2026-03-20 00:00 CET", "2026-03-27 00:00 CET",
         "2026-04-03 00:00 CEST", "2026-04-10 00:00 CEST", "2026-04-13 00:00 CEST"}},
-      {"Europe/Berlin", "0 0 31 * *", "2026-01-31T12:00:00Z",
+      {"Europe/Berlin",
+       "0 0 31 * *",
+       "2026-01-31T12:00:00Z",
        {"2026-03-31 00:00 CEST", "2026-05-31 00:00 CEST", "2026-07-31 00:00 CEST"}},
-      {"Europe/Berlin", "0 0 29 2 *", "2026-01-01T00:00:00Z",
+      {"Europe/Berlin",
+       "0 0 29 2 *",
+       "2026-01-01T00:00:00Z",
        {"2028-02-29 00:00 CET", "2032-02-29 00:00 CET"}},
 
-      {"America/New_York", "30 2 * * *", "2026-03-06T12:00:00Z",
+      {"America/New_York",
+       "30 2 * * *",
+       "2026-03-06T12:00:00Z",
        {"2026-03-07 02:30 EST", "2026-03-08 03:00 EDT", "2026-03-09 02:30 EDT"}},
       // 02:30 exists once on 2026-11-01 in New York; 01:30 is the repeated one.
-      {"America/New_York", "30 2 * * *", "2026-10-30T12:00:00Z",
+      {"America/New_York",
+       "30 2 * * *",
+       "2026-10-30T12:00:00Z",
        {"2026-10-31 02:30 EDT", "2026-11-01 02:30 EST", "2026-11-02 02:30 EST"}},
-      {"America/New_York", "30 1 * * *", "2026-10-30T12:00:00Z",
+      {"America/New_York",
+       "30 1 * * *",
+       "2026-10-30T12:00:00Z",
        {"2026-10-31 01:30 EDT", "2026-11-01 01:30 EDT", "2026-11-02 01:30 EST"}},
-      {"America/New_York", "*/15 * * * *", "2026-03-08T06:30:00Z",
+      {"America/New_York",
+       "*/15 * * * *",
+       "2026-03-08T06:30:00Z",
        {"2026-03-08 01:45 EST", "2026-03-08 03:00 EDT", "2026-03-08 03:15 EDT"}},
-      {"America/New_York", "*/15 * * * *", "2026-11-01T05:30:00Z",
+      {"America/New_York",
+       "*/15 * * * *",
+       "2026-11-01T05:30:00Z",
        {"2026-11-01 01:45 EDT", "2026-11-01 01:00 EST", "2026-11-01 01:15 EST",
         "2026-11-01 01:30 EST", "2026-11-01 01:45 EST", "2026-11-01 02:00 EST"}},
-      {"America/New_York", "0 * * * *", "2026-11-01T04:30:00Z",
+      {"America/New_York",
+       "0 * * * *",
+       "2026-11-01T04:30:00Z",
        {"2026-11-01 01:00 EDT", "2026-11-01 01:00 EST", "2026-11-01 02:00 EST"}},
-      {"America/New_York", "0 * * * *", "2026-03-08T05:30:00Z",
+      {"America/New_York",
+       "0 * * * *",
+       "2026-03-08T05:30:00Z",
        {"2026-03-08 01:00 EST", "2026-03-08 03:00 EDT", "2026-03-08 04:00 EDT"}},
-      {"America/New_York", "@daily", "2026-03-07T12:00:00Z",
+      {"America/New_York",
+       "@daily",
+       "2026-03-07T12:00:00Z",
        {"2026-03-08 00:00 EST", "2026-03-09 00:00 EDT"}},
-      {"America/New_York", "0 0 31 * *", "2026-10-31T12:00:00Z",
+      {"America/New_York",
+       "0 0 31 * *",
+       "2026-10-31T12:00:00Z",
        {"2026-12-31 00:00 EST", "2027-01-31 00:00 EST", "2027-03-31 00:00 EDT"}},
       {"America/New_York", "0 0 29 2 *", "2026-01-01T00:00:00Z", {"2028-02-29 00:00 EST"}},
   };
@@ -479,10 +534,10 @@ std::vector<TimePoint> OracleFires(const CronExpr& e, const date::time_zone* tz,
     date::local_days day = std::chrono::floor<date::days>(wall);
     date::year_month_day ymd{day};
     date::hh_mm_ss<std::chrono::seconds> tod{wall - day};
-    bool match = e.Matches(static_cast<int>(ymd.year()), static_cast<int>(unsigned(ymd.month())),
-                           static_cast<int>(unsigned(ymd.day())),
-                           static_cast<int>(tod.hours().count()),
-                           static_cast<int>(tod.minutes().count()));
+    bool match =
+        e.Matches(static_cast<int>(ymd.year()), static_cast<int>(unsigned(ymd.month())),
+                  static_cast<int>(unsigned(ymd.day())), static_cast<int>(tod.hours().count()),
+                  static_cast<int>(tod.minutes().count()));
     if (!match) continue;
     date::local_info li = tz->get_info(wall);
     bool repeat = li.result == date::local_info::ambiguous && info.offset == li.second.offset;
@@ -512,10 +567,10 @@ std::vector<TimePoint> OracleFires(const CronExpr& e, const date::time_zone* tz,
 }
 
 TEST(NextFire, AgreesWithMinuteByMinuteOracleAroundEveryTransition) {
-  const std::vector<std::string> zones = {
-      "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",  // 30-minute DST shift
-      "America/Santiago",                                          // changes at midnight
-      "Asia/Kathmandu", "UTC"};
+  const std::vector<std::string> zones = {"Europe/Berlin",       "America/New_York",
+                                          "Australia/Lord_Howe",  // 30-minute DST shift
+                                          "America/Santiago",     // changes at midnight
+                                          "Asia/Kathmandu",      "UTC"};
   const std::vector<std::string> exprs = {
       "30 2 * * *",    "0,30 2 * * *", "*/15 * * * *", "0 * * * *",   "@daily",
       "*/7 1-3 * * *", "15 */2 * * *", "45 1 * * *",   "0 0 * * SUN", "* 2 * * *",
@@ -592,15 +647,15 @@ TEST(FiresBetween, ExcludesFromIncludesToAndStopsAtMax) {
   ASSERT_EQ(capped->size(), 10u);
   EXPECT_EQ(FormatIso8601(capped->front()), "2026-01-01T00:01:00.000Z");
   EXPECT_EQ(FormatIso8601(capped->back()), "2026-01-01T00:10:00.000Z");
-  Result<std::vector<TimePoint>> week = FiresBetween(
-      MustParse("* * * * *"), utc, Utc("2026-01-01T00:00:00Z"), Utc("2026-01-08T00:00:00Z"),
-      100000);
+  Result<std::vector<TimePoint>> week =
+      FiresBetween(MustParse("* * * * *"), utc, Utc("2026-01-01T00:00:00Z"),
+                   Utc("2026-01-08T00:00:00Z"), 100000);
   ASSERT_TRUE(week.ok());
   EXPECT_EQ(week->size(), 7u * 24 * 60);
 
-  EXPECT_FALSE(FiresBetween(quarter, nullptr, Utc("2026-01-01T00:00:00Z"),
-                            Utc("2026-01-01T01:00:00Z"), 10)
-                   .ok());
+  EXPECT_FALSE(
+      FiresBetween(quarter, nullptr, Utc("2026-01-01T00:00:00Z"), Utc("2026-01-01T01:00:00Z"), 10)
+          .ok());
 }
 
 TEST(FiresBetween, CountsDstDaysInRealTime) {
@@ -608,10 +663,11 @@ TEST(FiresBetween, CountsDstDaysInRealTime) {
   const date::time_zone* berlin = Zone("Europe/Berlin");
   CronExpr quarter = MustParse("*/15 * * * *");
   auto day = [&](int m, int d) {
-    return TimePoint(date::make_zoned(berlin, date::local_days(date::year{2026} / m / d))
-                         .get_sys_time());
+    return TimePoint(
+        date::make_zoned(berlin, date::local_days(date::year{2026} / m / d)).get_sys_time());
   };
-  Result<std::vector<TimePoint>> spring = FiresBetween(quarter, berlin, day(3, 29), day(3, 30), 1000);
+  Result<std::vector<TimePoint>> spring =
+      FiresBetween(quarter, berlin, day(3, 29), day(3, 30), 1000);
   ASSERT_TRUE(spring.ok());
   EXPECT_EQ(spring->size(), 92u);
   Result<std::vector<TimePoint>> autumn =
