@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   weir::cli::AddAssetCommands(app, g);
   weir::cli::AddProjectCommands(app, g);
   weir::cli::AddWorkflowCommands(app, g);
+  weir::cli::AddSchedulerCommands(app, g);
   weir::cli::AddSampleCommands(app, g);
 
   try {
