@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "common/strings.h"
 #include "fetch/uri.h"
 
@@ -44,6 +45,9 @@ Result<GetOutcome> HttpFetcher::Get(const std::string& uri, const std::filesyste
   }
   if (!conditions.if_modified_since.empty()) {
     request.headers.emplace_back("If-Modified-Since", conditions.if_modified_since);
+  }
+  if (!dest.parent_path().empty()) {
+    WEIR_RETURN_IF_ERROR(MakeDirs(dest.parent_path()).WithContext(Context(uri)));
   }
   std::filesystem::path tmp = TempPathBeside(dest);
   request.response_file = tmp;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <system_error>
 
+#include "common/fs.h"
 #include "common/strings.h"
 #include "fetch/digest.h"
 #include "fetch/http_fetcher.h"
@@ -308,6 +309,9 @@ Result<GetOutcome> S3Client::GetObject(const std::string& bucket, const std::str
   }
   if (!conditions.if_modified_since.empty()) {
     call.headers.emplace_back("If-Modified-Since", conditions.if_modified_since);
+  }
+  if (!dest.parent_path().empty()) {
+    WEIR_RETURN_IF_ERROR(MakeDirs(dest.parent_path()).WithContext(ctx));
   }
   std::filesystem::path tmp = TempPathBeside(dest);
   call.response_file = tmp;
