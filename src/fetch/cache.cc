@@ -267,7 +267,7 @@ DependencyCache::Refreshed DependencyCache::DoRefresh(const std::string& uri,
   }
   r.bytes_downloaded = got->bytes_downloaded;
   if (got->not_modified) {
-    if (!old.has_value()) {  // a 304 to an unconditional request: the server is confused
+    if (!old.has_value()) {  // sources refuse this; a test fake might not
       *status = Unavailable(Context(uri) + ": HTTP 304 Not Modified to a request without "
                             "validators");
       return r;

@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <fstream>
 #include <thread>
 
@@ -55,7 +57,17 @@ class CacheTest : public ::testing::Test {
     source_ = std::make_shared<HttpFetcher>(http);
   }
 
+  ~CacheTest() override { Release(); }  // never leave a server thread waiting
+
+  void Release() {
+    if (!released_.exchange(true)) release_.set_value();
+  }
+
   TestResponse Route(const TestRequest& r) {
+    if (r.path == "/a.jar" && hold_a_) {
+      a_held_ = true;
+      gate_.wait();
+    }
     if (r.path == "/a.jar") return a_.Handle(r);
     if (r.path == "/b.jar") return b_.Handle(r);
     if (r.path == "/c.jar") return c_.Handle(r);
@@ -78,6 +90,12 @@ class CacheTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  // While hold_a_, requests for /a.jar wait until release_ is set.
+  std::atomic<bool> hold_a_{false};
+  std::atomic<bool> a_held_{false};
+  std::atomic<bool> released_{false};
+  std::promise<void> release_;
+  std::shared_future<void> gate_ = release_.get_future().share();
   StaticResource a_, b_, c_, big_;
   TestHttpServer server_;
   FakeClock clock_;
@@ -228,7 +246,7 @@ TEST_F(CacheTest, FiftyConcurrentFetchesDownloadOnce) {
 
 TEST_F(CacheTest, AFailedFlightFailsEveryWaiterWithTheSameMessage) {
   big_.status = 404;
-  big_.delay = Millis(500);
+  big_.delay = Millis(1000);
   auto cache = Open();
   std::string uri = server_.Url("/big.jar");
   std::vector<std::thread> threads;
@@ -276,13 +294,15 @@ TEST_F(CacheTest, AnEntryInUseIsNotEvicted) {
   auto cache = Open(o);
   std::string a = server_.Url("/a.jar"), b = server_.Url("/b.jar");
   ASSERT_TRUE(cache->Fetch(a, Job(1, "a.jar")).ok());
-  a_.delay = Millis(800);  // a's revalidation is slow: a stays pinned meanwhile
+  hold_a_ = true;  // a's revalidation hangs until released: a stays pinned meanwhile
   Status a_status;
   std::thread user([&] { a_status = cache->Fetch(a, Job(2, "a.jar")); });
-  ASSERT_TRUE(Eventually([&] { return a_.gets() == 2; }));
+  ASSERT_TRUE(Eventually([&] { return a_held_.load(); }));
   // b arrives while a is in use: a is older, but pinned, so b goes once its job has it.
-  ASSERT_TRUE(cache->Fetch(b, Job(2, "b.jar")).ok());
+  Status b_status = cache->Fetch(b, Job(2, "b.jar"));
+  Release();
   user.join();
+  ASSERT_TRUE(b_status.ok()) << b_status;
   ASSERT_TRUE(a_status.ok()) << a_status;
   EXPECT_TRUE(fs::exists(cache->DataPath(a)));
   EXPECT_FALSE(fs::exists(cache->DataPath(b)));

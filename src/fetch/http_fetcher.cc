@@ -61,6 +61,10 @@ Result<GetOutcome> HttpFetcher::Get(const std::string& uri, const std::filesyste
   outcome.bytes_downloaded = response->body_bytes;
   if (response->status == 304) {
     ::unlink(tmp.c_str());
+    if (conditions.if_none_match.empty() && conditions.if_modified_since.empty()) {
+      return Unavailable(Context(uri) + ": HTTP 304 Not Modified to a request without "
+                         "validators");
+    }
     outcome.not_modified = true;
     outcome.meta.size = -1;  // a 304 has no body; its Content-Length, if any, is not the file's
     return outcome;

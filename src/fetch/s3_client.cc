@@ -325,6 +325,10 @@ Result<GetOutcome> S3Client::GetObject(const std::string& bucket, const std::str
   outcome.bytes_downloaded = response->body_bytes;
   if (response->status == 304) {
     ::unlink(tmp.c_str());
+    if (conditions.if_none_match.empty() && conditions.if_modified_since.empty()) {
+      return Unavailable(ctx + ": HTTP 304 Not Modified to a request without "
+                         "validators");
+    }
     outcome.not_modified = true;
     outcome.meta.size = -1;
     return outcome;
