@@ -72,9 +72,10 @@ std::string ParseField(const Field& f, std::string_view text, std::vector<bool>&
       if (!ParseValue(f, range.substr(0, dash), &lo) || !ParseValue(f, range.substr(dash + 1), &hi)) {
         return "'" + std::string(range) + "' is not a range of values";
       }
+      if (f.max == 7 && hi == 0 && lo > 0) hi = 7;  // MON-SUN: a range may end on Sunday
     } else {
       if (!ParseValue(f, range, &lo)) return "'" + std::string(range) + "' is not a value";
-      hi = item.find('/') != std::string::npos ? f.max : lo;
+      hi = item.find('/') == std::string::npos ? lo : (f.max == 7 ? 6 : f.max);
     }
     for (int v : {lo, hi}) {
       if (v < f.min || v > f.max) {
@@ -131,6 +132,20 @@ Result<CronSpec> ParseCron(std::string_view expr_in) {
   }
   spec.day_of_month_star = stars[2];
   spec.day_of_week_star = stars[4];
+  // With only the day of month restricted, some chosen month must have one of the chosen days
+  // ("0 0 30 2 *" would never fire). February counts 29 days: leap years come.
+  if (!spec.day_of_month_star && spec.day_of_week_star) {
+    static constexpr int kDays[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool fires = false;
+    for (int m = 1; m <= 12 && !fires; ++m) {
+      for (int d = 1; d <= kDays[m] && !fires; ++d) {
+        fires = spec.months[m] && spec.days_of_month[d];
+      }
+    }
+    if (!fires) {
+      return InvalidArgument(context + ": never fires (no chosen month has the chosen days)");
+    }
+  }
   return spec;
 }
 

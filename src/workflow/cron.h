@@ -4,8 +4,10 @@
 // `*`, `N`, `N-M`, optionally followed by `/STEP` (`*/15`, `1-30/5`, `5/10` = from 5 to the end
 // of the range); months may be JAN..DEC and weekdays SUN..SAT (any case); weekday 7 is Sunday
 // like 0. Macros: @hourly, @daily, @weekly, @monthly. As in Vixie cron, when both day fields are
-// restricted a day matches if either matches (CronSpec::day_or). Pure and thread-safe; this
-// is the syntax half the scheduler's trigger engine builds on (it computes fire times).
+// restricted a day matches if either matches (CronSpec::day_or). Expressions that can never
+// fire ("0 0 30 2 *") are refused. This is the static check of `weir project test`; the
+// scheduler's engine (src/scheduler/cron.h) computes fire times and accepts this syntax (plus
+// @yearly/@annually/@midnight, which workflows do not use). Pure and thread-safe.
 #pragma once
 
 #include <bitset>

@@ -172,7 +172,7 @@ class Validator {
     JobTemplate job;
     job.id = key.Scalar();
     job.line = LineOf(key);
-    const std::string ctx = "job '" + job.id + "'";
+    const std::string ctx = "jobs." + job.id;
     if (!IsWorkflowIdent(job.id)) {
       check_.Error(key, ctx + ": id must be 1..100 of [A-Za-z0-9_-]");
     }
@@ -428,7 +428,7 @@ class Validator {
       if (!known(e.from)) {
         if (!e.from_dag) {
           check_.ErrorAt(e.line, e.column,
-                         "job '" + e.to + "'.depends_on: unknown job '" + e.from + "'",
+                         "jobs." + e.to + ".depends_on: unknown job '" + e.from + "'",
                          ClosestNames(e.from, ids));
         }
         continue;
