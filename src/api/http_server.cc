@@ -386,6 +386,7 @@ asio::awaitable<bool> ServeOne(Session& s) {
                  : ErrorResponse(404, "request: no resource at " + req.path, req);
       responded = true;
     } else {
+      req.params = std::move(m.params);
       const uint64_t limit = m.options->max_body_bytes;
       if (content_length && *content_length > limit) {
         resp = ErrorResponse(413, TooLargeMessage(*content_length, limit, true), req);
