@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
 #include <vector>
 
 #include "common/fs.h"
@@ -104,6 +105,11 @@ Status DependencyCache::Load() {
   for (const char* sub : {"data", "meta", "tmp"}) {
     WEIR_RETURN_IF_ERROR(MakeDirs(options_.dir / sub));
   }
+  // Metadata holds URIs, which may carry credentials; jobs reach entries only through the links
+  // and copies placed in their own folders.
+  if (::chmod(options_.dir.c_str(), 0700) != 0) {
+    return ErrnoStatus("dependency cache dir '" + options_.dir.string() + "'", errno);
+  }
   std::error_code ec;
   for (const auto& item : fs::directory_iterator(TmpDir(), ec)) fs::remove_all(item.path(), ec);
 
@@ -148,11 +154,10 @@ Status DependencyCache::Load() {
     loaded.push_back({key, e, MtimeNs(st)});
   }
   // Data without metadata cannot be revalidated: drop it.
+  std::set<std::string> known;
+  for (const Loaded& l : loaded) known.insert(l.key);
   for (const auto& item : fs::directory_iterator(options_.dir / "data", ec)) {
-    std::string key = item.path().filename().string();
-    bool known = std::any_of(loaded.begin(), loaded.end(),
-                             [&](const Loaded& l) { return l.key == key; });
-    if (!known) fs::remove(item.path(), ec);
+    if (known.count(item.path().filename().string()) == 0) fs::remove(item.path(), ec);
   }
   std::sort(loaded.begin(), loaded.end(),
             [](const Loaded& a, const Loaded& b) { return a.last_use_ns < b.last_use_ns; });

@@ -7,6 +7,8 @@
 //   <dir>/meta/<sha256(uri)>   uri, ETag, Last-Modified, size, fetch/validation times, data mtime;
 //                              the file's own mtime is the entry's last use (for LRU on restart)
 //   <dir>/tmp/                 downloads in progress, emptied when the cache opens
+// <dir> is made 0700: metadata holds URIs (possibly with credentials), and jobs need no access
+// to it, only to the links and copies placed in their own folders.
 //
 // Freshness. An entry validated less than `fresh_for` ago is used as is. Otherwise the server is
 // asked, never downloading an unchanged body when it sent validators:

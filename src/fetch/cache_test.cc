@@ -370,6 +370,28 @@ TEST_F(CacheTest, EntriesSurviveARestartAndKeepTheirLruOrder) {
   EXPECT_TRUE(fs::exists(cache->DataPath(a)));
 }
 
+TEST_F(CacheTest, OpenDropsLeftoversAndBrokenEntries) {
+  std::string a = server_.Url("/a.jar"), b = server_.Url("/b.jar");
+  fs::path b_data;
+  {
+    auto cache = Open();
+    ASSERT_TRUE(cache->Fetch(a, Job(1, "a.jar")).ok());
+    ASSERT_TRUE(cache->Fetch(b, Job(1, "b.jar")).ok());
+    b_data = cache->DataPath(b);
+  }
+  std::ofstream(dir_ / "cache/tmp/half-download") << "partial";
+  std::ofstream(dir_ / "cache/data/0123456789abcdef") << "no metadata";
+  fs::remove(dir_ / "cache/meta" / b_data.filename());  // b loses its metadata
+  auto cache = Open();
+  CacheStats s = cache->Stats();
+  EXPECT_EQ(s.entries, 1);
+  EXPECT_EQ(s.bytes, 1000);
+  EXPECT_TRUE(fs::is_empty(dir_ / "cache/tmp"));
+  EXPECT_FALSE(fs::exists(dir_ / "cache/data/0123456789abcdef"));
+  EXPECT_FALSE(fs::exists(b_data));
+  EXPECT_EQ(Stat(dir_ / "cache").st_mode & 0777, 0700u);
+}
+
 TEST_F(CacheTest, ATamperedEntryIsDownloadedAgain) {
   auto cache = Open();
   std::string uri = server_.Url("/a.jar");
