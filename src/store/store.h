@@ -8,6 +8,12 @@
 // Errors: kNotFound for unknown ids, kAlreadyExists for a duplicate id on create,
 // kFailedPrecondition for link violations (unknown linked id, deleting a linked application),
 // kInvalidArgument for bad filters (unknown sort field), kInternal for storage failures.
+// kUnavailable when another process holds the database locked past the backend's wait (retry).
+//
+// Searches (every backend alike): equality and LIKE are case-sensitive; in a LIKE value '%' matches
+// any run and '_' one character. Results are ordered by the sort keys, then by id ascending, so
+// paging is stable; an absent time (started/finished) sorts as the smallest value. Times are
+// stored as given: the store never sets created/updated itself.
 #pragma once
 
 #include <cstdint>
@@ -119,6 +125,7 @@ class JobStore {
   // finished, clusterName, commandName.
   virtual Result<Page<model::JobRecord>> SearchJobs(const JobFilter& f, const PageRequest& p) = 0;
   // Jobs in the given statuses, oldest created first (recovery and the queue).
+  // Equal `created` times keep creation order (first come, first served); no statuses: empty.
   virtual Result<std::vector<model::JobRecord>> JobsWithStatus(
       const std::vector<model::JobStatus>& statuses) = 0;
   // Number of INIT/RUNNING jobs of `user` (the per-user limit).
@@ -126,7 +133,7 @@ class JobStore {
 };
 
 // Opens (creating if needed) an SQLite database file, WAL mode, schema migrated.
-// Both interfaces share one connection.
+// Both interfaces share one connection. `clock` is not read: callers set the record times.
 struct SqliteStores {
   std::shared_ptr<ConfigStore> config;
   std::shared_ptr<JobStore> jobs;

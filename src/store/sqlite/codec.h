@@ -3,7 +3,8 @@
 // is the store's own: it changes only together with a schema migration.
 //
 // Decoders fill only the fields their encoder wrote and leave the others untouched; a malformed
-// document is kInternal naming `what` (the stored value is damaged, the caller cannot fix it).
+// document is kInternal naming the value ("job 'x'"; the stored value is damaged, the caller
+// cannot fix it). The name is built only on failure: decoding sits on the GetJob fast path.
 #pragma once
 
 #include <string>
@@ -17,15 +18,17 @@ namespace weir::store::sqlite {
 
 // description, metadata, tags, setupFile, configs, dependencies, executable, checkDelay, memory.
 std::string EncodeConfigBody(const model::ConfigEntity& e);
-Status DecodeConfigBody(std::string_view json, std::string_view what, model::ConfigEntity* e);
+// REQUIRES: e->kind and e->id set (they name the entity in errors).
+Status DecodeConfigBody(std::string_view json, model::ConfigEntity* e);
 
 // The whole request.
 std::string EncodeJobRequest(const model::JobRequest& r);
-Status DecodeJobRequest(std::string_view json, std::string_view what, model::JobRequest* r);
+Status DecodeJobRequest(std::string_view json, std::string_view job_id, model::JobRequest* r);
 
 // The parts of a record's state that are not columns: statusMsg, archiveLocation,
 // applicationIds, the execution and the metadata.
 std::string EncodeJobState(const model::JobRecord& r);
-Status DecodeJobState(std::string_view json, std::string_view what, model::JobRecord* r);
+// REQUIRES: r->id set.
+Status DecodeJobState(std::string_view json, model::JobRecord* r);
 
 }  // namespace weir::store::sqlite

@@ -63,7 +63,7 @@ Status ReadEntity(const Stmt& q, int first, Kind kind, ConfigEntity* e) {
   e->type = q.OptString(first + 5);
   e->created = FromEpochMillis(q.Int(first + 6));
   e->updated = FromEpochMillis(q.Int(first + 7));
-  return DecodeConfigBody(q.Text(first + 8), Named(kind, e->id), e);
+  return DecodeConfigBody(q.Text(first + 8), e);
 }
 
 Result<std::vector<ConfigEntity>> ReadEntities(Stmt& q, Kind kind) {
@@ -132,9 +132,8 @@ std::optional<TimePoint> OptTime(const Stmt& q, int col) {
 
 Status ReadJob(const Stmt& q, JobRecord* r) {
   r->id = q.String(0);
-  std::string what = "job '" + r->id + "'";
   Result<JobStatus> status = model::ParseJobStatus(q.Text(1));
-  if (!status) return Internal(what + ": stored status '" + q.String(1) + "' is unknown");
+  if (!status) return Internal("job '" + r->id + "': stored status '" + q.String(1) + "' is unknown");
   r->job.status = *status;
   r->created = FromEpochMillis(q.Int(2));
   r->updated = FromEpochMillis(q.Int(3));
@@ -144,8 +143,8 @@ Status ReadJob(const Stmt& q, JobRecord* r) {
   r->job.cluster_id = q.String(7);
   r->job.command_name = q.String(8);
   r->job.command_id = q.String(9);
-  WEIR_RETURN_IF_ERROR(DecodeJobRequest(q.Text(10), what, &r->request));
-  return DecodeJobState(q.Text(11), what, r);
+  WEIR_RETURN_IF_ERROR(DecodeJobRequest(q.Text(10), r->id, &r->request));
+  return DecodeJobState(q.Text(11), r);
 }
 
 Result<std::vector<JobRecord>> ReadJobs(Stmt& q) {
@@ -267,8 +266,12 @@ Status SqliteStore::Create(const ConfigEntity& e) {
 
 Result<ConfigEntity> SqliteStore::Get(Kind kind, const std::string& id) {
   std::lock_guard lock(mu_);
-  WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("SELECT " + EntityColumns("") + " FROM " +
-                                             Tables(kind).table + " WHERE id = ?"));
+  static const std::string kSql[] = {
+      "SELECT " + EntityColumns("") + " FROM applications WHERE id = ?",
+      "SELECT " + EntityColumns("") + " FROM commands WHERE id = ?",
+      "SELECT " + EntityColumns("") + " FROM clusters WHERE id = ?",
+  };
+  WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare(kSql[static_cast<int>(kind)]));
   q.Bind(id);
   WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return NotFound(Named(kind, id) + ": not found");
@@ -557,8 +560,8 @@ Status SqliteStore::CreateJob(const JobRecord& r) {
 
 Result<JobRecord> SqliteStore::GetJob(const std::string& id) {
   std::lock_guard lock(mu_);
-  WEIR_ASSIGN_OR_RETURN(Stmt q,
-                        db_->Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?"));
+  static const std::string kSql = std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?";
+  WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare(kSql));
   q.Bind(id);
   WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return NotFound("job '" + id + "': not found");
