@@ -23,7 +23,8 @@
 // Size bound: after each placement and each release, least-recently-used entries are evicted
 // until the total is at most max_bytes. An entry that a Fetch is using (checking, downloading or
 // linking) is pinned and never evicted; so an entry larger than the bound is served once, then
-// evicted.
+// evicted. max_bytes bounds the cache's own entries: an evicted or replaced file stays on disk
+// while job folders still hold hard links to it, until those jobs' folders are deleted.
 // Atomicity: downloads land in tmp/ and are renamed into data/; a cut or failed download leaves
 // no entry (and any previous entry as it was). The job's file appears at `dest` by rename too.
 // Protection: data files are 0444, so a job cannot write through its hard link by accident. A job
