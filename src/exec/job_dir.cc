@@ -425,31 +425,28 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
   w.Line("# Run script of a weir job, generated at set-up. It sources the set-up files (cluster,");
   w.Line("# applications, command, job), then runs the command with its output in stdout and");
   w.Line("# stderr. Its own messages go to genie/logs/genie.log; genie/genie.done records the exit");
-  w.Line("# code. On SIGTERM it waits for the command, which gets the same signal, to end.");
+  w.Line("# code. It traps no signal: a trap is inherited by a forked child until that child execs,");
+  w.Line("# so a SIGTERM landing in between would be lost and the command would run on. The");
+  w.Line("# executor signals the whole process group and gives the command its grace period.");
   w.Line("");
-  w.Line("exec </dev/null >>" + q(paths::GenieLog(job_dir)) + " 2>&1 || exit 1");
+  std::string log = q(paths::GenieLog(job_dir));
+  w.Line("exec </dev/null >>" + log + " 2>&1 || exit 1");
   w.Line("cd " + q(job_dir) + " || exit 1");
   w.Line("");
   w.Line("__weir_log() {");
   w.Line("  builtin printf '%(%Y-%m-%dT%H:%M:%S%z)T %s\\n' -1 \"$*\"");
   w.Line("}");
-  w.Line("__weir_finish() {");
+  w.Line("__weir_exit() {");
   w.Line("  __weir_log \"Run script ends with exit code $1\"");
   w.Line("  builtin printf '{\"exitCode\": \"%s\"}\\n' \"$1\" >" + q(paths::DoneFile(job_dir)));
+  w.Line("  exit \"$1\"");
   w.Line("}");
-  w.Line("__weir_terminated=0");
   w.Line("__weir_after_setup() {");
-  w.Line("  if [ \"$__weir_terminated\" = 1 ]; then");
-  w.Line("    __weir_log \"Terminated during set-up: the command is not run\"");
-  w.Line("    exit 143");
-  w.Line("  fi");
   w.Line("  if [ \"$1\" != 0 ]; then");
   w.Line("    __weir_log \"Set-up of $2 failed with exit code $1\"");
-  w.Line("    exit \"$1\"");
+  w.Line("    __weir_exit \"$1\"");
   w.Line("  fi");
   w.Line("}");
-  w.Line("trap '__weir_finish \"$?\"' EXIT");
-  w.Line("trap '__weir_log \"Received SIGTERM\"; __weir_terminated=1' TERM");
   w.Line("");
 
   // Environment, in the order of the spec's list.
@@ -510,7 +507,6 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
     if (name) SourceSetup(w, "job " + rec.id, job_dir / *name);
     else w.Line("__weir_after_setup 1 " + ShellQuote("job " + rec.id));
   }
-  w.Line("__weir_after_setup 0 ''");
   w.Line("");
 
   // The environment as the command sees it, written with builtins only (no fork).
@@ -535,9 +531,7 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
     w.Line(command_line);
   }
   w.Line("} >" + q(paths::Stdout(job_dir)) + " 2>" + q(paths::Stderr(job_dir)));
-  w.Line("__weir_rc=$?");
-  w.Line("__weir_log \"Command exited with code $__weir_rc\"");
-  w.Line("exit \"$__weir_rc\"");
+  w.Line("__weir_exit \"$?\"");
   return std::move(w.text());
 }
 

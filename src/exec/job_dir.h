@@ -16,11 +16,13 @@
 //       command/<id>/          same
 //       applications/<id>/     same, one folder per application in setup order
 //
-// genie.done is written by the run script's builtin printf in one write() (no temp file + mv:
-// an `mv` fork costs ~1.6 ms of CPU per job, half of bash's own start-up, measured on the
-// 2-core target machine). A reader can therefore see it missing, empty, or complete, never a
-// wrong code; ReadDoneExitCode treats empty or malformed as absent. The executor reads it only
-// after the run script has exited, when it is complete.
+// genie.done is written by the run script's builtin printf in one write() when the command (or
+// a failing set-up file) ends. Not through temp file + mv: an `mv` fork costs ~1.6 ms of CPU per
+// job, half of bash's own start-up, measured on the 2-core target machine. A reader can see it
+// missing, empty or complete, never a wrong code; ReadDoneExitCode treats empty or malformed as
+// absent, and the executor reads it only after the run script has exited. The script traps no
+// signal (see GenerateRunScript), so it is not written when the script is killed, nor when a
+// set-up file calls `exit`: the executor then uses the kill reason or the wait status.
 #pragma once
 
 #include <filesystem>

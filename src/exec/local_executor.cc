@@ -1,5 +1,6 @@
 // The local executor: runs job directories' run scripts as child processes of the server and
 // supervises them from one epoll thread. See executor.h for the contract and the design.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -38,6 +39,11 @@ namespace {
 using Steady = std::chrono::steady_clock;
 constexpr Steady::time_point kNever = Steady::time_point::max();
 constexpr uint64_t kWakeKey = 0;  // epoll key of the eventfd; jobs count from 1
+// While a killed job's group outlives its run script: how often to look whether it is gone
+// (only during kills; backing off), and how long to wait for it after the SIGKILL.
+constexpr Millis kDrainPollMin{10};
+constexpr Millis kDrainPollMax{200};
+constexpr Millis kDrainAfterSigkill{1000};
 
 // glibc 2.36 has no wrappers (and its <sys/pidfd.h> lacks extern "C").
 int PidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
@@ -79,6 +85,36 @@ std::optional<ProcStat> ReadProcStat(pid_t pid) {
     p = end;
   }
   return st;
+}
+
+// True when /proc shows a process of group `pgid` that is not a zombie.
+bool GroupHasLiveMember(pid_t pgid) {
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return true;  // cannot tell: assume it runs until the SIGKILL
+  bool found = false;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    char path[300];
+    std::snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char buf[512];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    char* p = std::strrchr(buf, ')');
+    if (p == nullptr) continue;
+    char state = '?';
+    int ppid = 0, pgrp = 0;
+    if (std::sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
+    if (pgrp == pgid && state != 'Z' && state != 'X') {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return found;
 }
 
 int64_t FileSize(const fs::path& path) {
@@ -344,7 +380,9 @@ class LocalExecutor final : public Executor {
     WakeLoop();
     if (thread_.joinable()) thread_.join();
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [key, job] : jobs_) ::close(job->pidfd);
+    for (auto& [key, job] : jobs_) {
+      if (job->pidfd >= 0) ::close(job->pidfd);
+    }
     jobs_.clear();
     by_id_.clear();
     pending_.clear();
@@ -367,8 +405,16 @@ class LocalExecutor final : public Executor {
     Steady::time_point output_check_at = kNever;
     Steady::time_point kill_at = kNever;  // SIGKILL the group (grace over)
     std::optional<std::string> kill_reason;
+    // Killed, the run script gone, the rest of the group still running: its grace goes on.
+    bool draining = false;
+    Steady::time_point drain_check_at = kNever;
+    Steady::time_point drain_until = kNever;  // after the SIGKILL: report even if not gone
+    Millis drain_poll = kDrainPollMin;
+    std::optional<int> wait_status;
     Steady::time_point scheduled = kNever;  // time of its live entry in wakes_
   };
+
+  using JobMap = std::unordered_map<uint64_t, std::unique_ptr<Job>>;
 
   struct WakeEntry {
     Steady::time_point at;
@@ -437,7 +483,7 @@ class LocalExecutor final : public Executor {
   // Puts the job's next deadline on the queue (if it changed) and wakes the loop if that is
   // earlier than what it waits for.
   void ScheduleLocked(Job& job) {
-    Steady::time_point next = job.kill_at;
+    Steady::time_point next = std::min(job.kill_at, job.drain_check_at);
     if (!job.kill_reason) next = std::min({next, job.timeout_at, job.output_check_at});
     if (next == job.scheduled) return;
     job.scheduled = next;
@@ -522,7 +568,7 @@ class LocalExecutor final : public Executor {
           HandleExit(events[i].data.u64, ends);
         }
       }
-      HandleDeadlines();
+      HandleDeadlines(ends);
       Listener listener;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -563,33 +609,75 @@ class LocalExecutor final : public Executor {
     }
   }
 
-  // The run script exited: SIGKILL what is left of its group, reap it, report.
+  // True while a process of group `pgid` runs; zombies do not count (an orphan's zombie waits
+  // for init, which may reap late). Called only while a kill is in progress.
+  static bool GroupRunning(pid_t pgid) {
+    // The group's zombies that are our children (when the server is pid 1 or a subreaper).
+    // P_PGID cannot reap another module's children: they are in other groups.
+    while (true) {
+      siginfo_t info{};
+      if (::waitid(P_PGID, static_cast<id_t>(pgid), &info, WEXITED | WNOHANG) != 0) break;
+      if (info.si_pid == 0) break;
+    }
+    if (::kill(-pgid, 0) != 0 && errno == ESRCH) return false;
+    return GroupHasLiveMember(pgid);
+  }
+
+  static std::optional<int> Reap(pid_t pid) {
+    int st = 0;
+    pid_t r;
+    do {
+      r = ::waitpid(pid, &st, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r == pid) return st;
+    return std::nullopt;  // ECHILD: SIGCHLD ignored, reaped by the kernel
+  }
+
+  // The run script exited. Normally: SIGKILL what is left of its group, reap, report. When the
+  // job is being killed, the rest of the group keeps its grace period (see Drain).
   void HandleExit(uint64_t key, std::vector<JobEnd>& ends) {
     std::unique_ptr<Job> job;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = jobs_.find(key);
-      if (it == jobs_.end()) return;
+      if (it == jobs_.end() || it->second->pidfd < 0) return;
+      Job& j = *it->second;
+      if (j.kill_reason && j.signal_group) {
+        ::close(j.pidfd);  // also leaves the epoll set
+        j.pidfd = -1;
+        if (j.own_child) j.wait_status = Reap(j.pid);
+        if (GroupRunning(j.pid)) {
+          Steady::time_point now = Steady::now();
+          j.draining = true;
+          if (j.kill_at == kNever) j.drain_until = now + kDrainAfterSigkill;  // already SIGKILLed
+          j.drain_check_at = now + j.drain_poll;
+          ScheduleLocked(j);
+          return;
+        }
+        ends.push_back(FinishLocked(it));
+        return;
+      }
       job = std::move(it->second);
       jobs_.erase(it);
       by_id_.erase(job->id);
     }
     // Before reaping: the unreaped leader keeps the group id from being reused.
     if (job->signal_group) ::kill(-job->pid, SIGKILL);
-    std::optional<int> wait_status;
-    if (job->own_child) {
-      int st = 0;
-      pid_t r;
-      do {
-        r = ::waitpid(job->pid, &st, 0);
-      } while (r < 0 && errno == EINTR);
-      if (r == job->pid) wait_status = st;  // ECHILD: SIGCHLD ignored, reaped by the kernel
-    }
+    if (job->own_child) job->wait_status = Reap(job->pid);
     ::close(job->pidfd);  // also leaves the epoll set
-    ends.push_back(EndOf(job->id, job->dir, job->kill_reason, wait_status, clock_.Now()));
+    ends.push_back(EndOf(job->id, job->dir, job->kill_reason, job->wait_status, clock_.Now()));
   }
 
-  void HandleDeadlines() {
+  // Removes a job whose processes are gone and returns its end.
+  JobEnd FinishLocked(JobMap::iterator it) {
+    std::unique_ptr<Job> job = std::move(it->second);
+    jobs_.erase(it);
+    by_id_.erase(job->id);
+    if (job->pidfd >= 0) ::close(job->pidfd);
+    return EndOf(job->id, job->dir, job->kill_reason, job->wait_status, clock_.Now());
+  }
+
+  void HandleDeadlines(std::vector<JobEnd>& ends) {
     struct OutputCheck {
       uint64_t key;
       fs::path dir;
@@ -610,6 +698,18 @@ class LocalExecutor final : public Executor {
         if (job.kill_at <= now) {
           SignalLocked(job, SIGKILL);
           job.kill_at = kNever;
+          if (job.draining) {
+            job.drain_until = now + kDrainAfterSigkill;
+            job.drain_check_at = now;
+          }
+        }
+        if (job.draining && job.drain_check_at <= now) {
+          if (!GroupRunning(job.pid) || now >= job.drain_until) {
+            ends.push_back(FinishLocked(it));
+            continue;
+          }
+          job.drain_poll = std::min(job.drain_poll * 2, kDrainPollMax);
+          job.drain_check_at = now + job.drain_poll;
         }
         if (!job.kill_reason && job.timeout_at <= now) {
           timed_out.push_back(job.key);
@@ -642,7 +742,7 @@ class LocalExecutor final : public Executor {
   bool stopping_ = false;                                      // GUARDED_BY(mu_)
   bool shut_down_ = false;                                     // GUARDED_BY(mu_)
   uint64_t next_key_ = 1;                                      // GUARDED_BY(mu_)
-  std::unordered_map<uint64_t, std::unique_ptr<Job>> jobs_;    // GUARDED_BY(mu_)
+  JobMap jobs_;                                                // GUARDED_BY(mu_)
   std::unordered_map<std::string, uint64_t> by_id_;            // GUARDED_BY(mu_), incl. spawning
   std::unordered_map<uint64_t, std::string> early_kills_;      // GUARDED_BY(mu_)
   std::priority_queue<WakeEntry, std::vector<WakeEntry>, std::greater<WakeEntry>>

@@ -1,0 +1,447 @@
+// The Executor contract (executor.h), run against every executor with real processes, plus the
+// local executor's own recovery cases.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/strings.h"
+#include "exec/exec_test_util.h"
+#include "exec/executor.h"
+#include "exec/job_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace weir::exec {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using testing::EndCollector;
+using testing::Eventually;
+using testing::ProcessesInGroup;
+using testing::ReadText;
+using testing::SimpleSpec;
+using testing::TempDir;
+using testing::WriteText;
+
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<Executor>(Clock&)> make;
+};
+
+class ExecutorContractTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    executor_ = GetParam().make(SystemClock::Instance());
+    executor_->SetListener(ends_.Listener());
+  }
+  void TearDown() override {
+    // Nothing a test started may outlive it.
+    for (int pgid : groups_) {
+      if (!ProcessesInGroup(pgid).empty()) ::kill(-pgid, SIGKILL);
+    }
+    executor_->Shutdown();
+  }
+
+  // Sets up a job directory running `executable args`.
+  fs::path Prepare(const std::string& id, const std::string& executable,
+                   const std::string& args = "") {
+    fs::path dir = paths::JobDir(tmp_.path() / "jobs", id);
+    auto fetcher = NewLocalFileFetcher();
+    Status s = PrepareJobDirectory(SimpleSpec(id, executable, args), dir, *fetcher);
+    EXPECT_TRUE(s.ok()) << s;
+    return dir;
+  }
+
+  Launched Launch(const std::string& id, const fs::path& dir, LaunchOptions options = {}) {
+    Result<Launched> r = executor_->Launch(id, dir, options);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return {};
+    groups_.push_back(r->pid);
+    return *r;
+  }
+
+  JobEnd Run(const std::string& id, const std::string& executable, const std::string& args = "",
+             LaunchOptions options = {}) {
+    fs::path dir = Prepare(id, executable, args);
+    Launch(id, dir, options);
+    std::optional<JobEnd> end = ends_.WaitFor(id);
+    EXPECT_TRUE(end.has_value()) << "job " << id << " not reported";
+    return end.value_or(JobEnd{});
+  }
+
+  TempDir tmp_;
+  EndCollector ends_;
+  std::unique_ptr<Executor> executor_;
+  std::vector<int> groups_;
+};
+
+TEST_P(ExecutorContractTest, ExitZeroSucceeds) {
+  JobEnd end = Run("ok", "true");
+  EXPECT_EQ(end.status, model::JobStatus::kSucceeded);
+  EXPECT_EQ(end.status_msg, model::kMsgSucceeded);
+  EXPECT_EQ(end.exit_code, 0);
+  EXPECT_EQ(executor_->RunningCount(), 0u);
+}
+
+TEST_P(ExecutorContractTest, NonZeroExitFailsWithTheCode) {
+  JobEnd end = Run("three", "exit", "3");
+  EXPECT_EQ(end.status, model::JobStatus::kFailed);
+  EXPECT_EQ(end.status_msg, model::kMsgFailed);
+  EXPECT_EQ(end.exit_code, 3);
+}
+
+TEST_P(ExecutorContractTest, OutputLandsInFilesAndTheCommandSeesTheGenieEnvironment) {
+  JobEnd end = Run("env-job", "sh -c",
+                   "'echo \"id=$GENIE_JOB_ID cluster=$GENIE_CLUSTER_ID\"; echo oops >&2'");
+  fs::path dir = paths::JobDir(tmp_.path() / "jobs", "env-job");
+  EXPECT_EQ(end.status, model::JobStatus::kSucceeded);
+  EXPECT_EQ(ReadText(paths::Stdout(dir)), "id=env-job cluster=c1\n");
+  EXPECT_EQ(ReadText(paths::Stderr(dir)), "oops\n");
+  EXPECT_EQ(end.stdout_size, 22);
+  EXPECT_EQ(end.stderr_size, 5);
+  EXPECT_THAT(ReadText(paths::EnvLog(dir)), HasSubstr("GENIE_JOB_ID=env-job\n"));
+}
+
+TEST_P(ExecutorContractTest, FailingSetupFailsWithItsExitCode) {
+  WriteText(tmp_.path() / "setup.sh", "(exit 5)\n");
+  JobSpec spec = SimpleSpec("bad-setup", "touch", "ran");
+  spec.cluster.setup_file = "file://" + (tmp_.path() / "setup.sh").string();
+  fs::path dir = tmp_.path() / "jobs" / "bad-setup";
+  auto fetcher = NewLocalFileFetcher();
+  ASSERT_TRUE(PrepareJobDirectory(spec, dir, *fetcher).ok());
+  Launch("bad-setup", dir);
+  std::optional<JobEnd> end = ends_.WaitFor("bad-setup");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kFailed);
+  EXPECT_EQ(end->exit_code, 5);
+  EXPECT_FALSE(fs::exists(dir / "ran"));
+  EXPECT_THAT(ReadText(paths::GenieLog(dir)), HasSubstr("failed with exit code 5"));
+}
+
+TEST_P(ExecutorContractTest, TimeoutKills) {
+  LaunchOptions o;
+  o.timeout = 1s;
+  auto t0 = std::chrono::steady_clock::now();
+  JobEnd end = Run("slow", "sleep", "30", o);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(end.status, model::JobStatus::kKilled);
+  EXPECT_EQ(end.status_msg, model::kMsgTimeout);
+  EXPECT_EQ(end.exit_code, model::kExitKilled);
+  EXPECT_GE(took, 900ms);
+  EXPECT_LT(took, 15s);
+}
+
+TEST_P(ExecutorContractTest, KillOfProcessesIgnoringTermEndsTheWholeGroup) {
+  fs::path dir = Prepare("stubborn", "bash -c",
+                         "'trap \"\" TERM; (trap \"\" TERM; sleep 300) & sleep 300'");
+  LaunchOptions o;
+  o.kill_grace = 500ms;
+  Launched l = Launch("stubborn", dir, o);
+  // Both sleeps started, so that every process ignoring TERM exists before the kill.
+  ASSERT_TRUE(Eventually([&] {
+    int sleeps = 0;
+    for (int pid : ProcessesInGroup(l.pid)) {
+      if (ReadText("/proc/" + std::to_string(pid) + "/comm") == "sleep\n") ++sleeps;
+    }
+    return sleeps >= 2;
+  }));
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(executor_->Kill("stubborn", model::kMsgKilledByUser).ok());
+  std::optional<JobEnd> end = ends_.WaitFor("stubborn");
+  auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kKilled);
+  EXPECT_EQ(end->status_msg, model::kMsgKilledByUser);
+  EXPECT_EQ(end->exit_code, model::kExitKilled);
+  EXPECT_GE(took, 400ms) << "the grace period was not given";
+  EXPECT_TRUE(ProcessesInGroup(l.pid).empty());
+  EXPECT_THAT(ReadText(paths::KillReasonFile(dir)), HasSubstr(model::kMsgKilledByUser));
+}
+
+TEST_P(ExecutorContractTest, KillGivesTheCommandItsGraceToCleanUp) {
+  fs::path dir = Prepare("graceful", "bash -c",
+                         "'trap \"sleep 0.2; echo cleaned > cleaned; exit 0\" TERM; "
+                         "touch started; sleep 300 & wait'");
+  LaunchOptions o;
+  o.kill_grace = 10s;
+  Launch("graceful", dir, o);
+  ASSERT_TRUE(Eventually([&] { return fs::exists(dir / "started"); }));
+  ASSERT_TRUE(executor_->Kill("graceful", model::kMsgKilledByUser).ok());
+  std::optional<JobEnd> end = ends_.WaitFor("graceful");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kKilled);
+  EXPECT_EQ(ReadText(dir / "cleaned"), "cleaned\n");
+}
+
+TEST_P(ExecutorContractTest, StdoutLimitKills) {
+  LaunchOptions o;
+  o.max_stdout_bytes = 1000;
+  o.output_check_interval = 100ms;
+  JobEnd end = Run("chatty", "sh -c", "'head -c 100000 /dev/zero; sleep 300'", o);
+  EXPECT_EQ(end.status, model::JobStatus::kKilled);
+  EXPECT_EQ(end.status_msg, model::kMsgStdoutLimit);
+  EXPECT_EQ(end.exit_code, model::kExitKilled);
+  EXPECT_EQ(end.stdout_size, 100000);
+}
+
+TEST_P(ExecutorContractTest, StderrLimitKills) {
+  LaunchOptions o;
+  o.max_stderr_bytes = 10;
+  o.output_check_interval = 100ms;
+  JobEnd end = Run("noisy", "sh -c", "'echo a long complaint >&2; sleep 300'", o);
+  EXPECT_EQ(end.status, model::JobStatus::kKilled);
+  EXPECT_EQ(end.status_msg, model::kMsgStderrLimit);
+}
+
+TEST_P(ExecutorContractTest, EndIsReportedPromptly) {
+  JobEnd end = Run("prompt", "sleep", "0.3");
+  fs::path dir = paths::JobDir(tmp_.path() / "jobs", "prompt");
+  EXPECT_EQ(end.status, model::JobStatus::kSucceeded);
+  auto done_at = fs::last_write_time(paths::DoneFile(dir));
+  auto done_sys = std::chrono::file_clock::to_sys(done_at);
+  auto lag = ends_.ReportedAt("prompt") - done_sys;
+  // Typically well under 10 ms; loose so that a loaded machine does not fail the test.
+  EXPECT_LT(lag, 2s);
+}
+
+TEST_P(ExecutorContractTest, KillOfUnknownJobIsNotFound) {
+  EXPECT_EQ(executor_->Kill("nobody", model::kMsgKilledByUser).code(), StatusCode::kNotFound);
+}
+
+TEST_P(ExecutorContractTest, LaunchRequiresARunScriptAndAUniqueId) {
+  Result<Launched> r = executor_->Launch("none", tmp_.path() / "empty", {});
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  fs::path dir = Prepare("twice", "sleep", "30");
+  Launch("twice", dir);
+  EXPECT_EQ(executor_->Launch("twice", dir, {}).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(executor_->RunningCount(), 1u);
+  ASSERT_TRUE(executor_->Kill("twice", model::kMsgKilledByUser).ok());
+  ASSERT_TRUE(ends_.WaitFor("twice"));
+}
+
+TEST_P(ExecutorContractTest, ManyConcurrentJobsAreEachReportedOnce) {
+  constexpr int kJobs = 200;
+  for (int i = 0; i < kJobs; ++i) Prepare("many-" + std::to_string(i), "true");
+  for (int i = 0; i < kJobs; ++i) {
+    std::string id = "many-" + std::to_string(i);
+    Launch(id, paths::JobDir(tmp_.path() / "jobs", id));
+  }
+  ASSERT_TRUE(ends_.WaitForCount(kJobs, 60s)) << ends_.All().size() << " reported";
+  std::this_thread::sleep_for(100ms);  // room for a duplicate to show up
+  std::map<std::string, int> seen;
+  for (const JobEnd& e : ends_.All()) {
+    ++seen[e.job_id];
+    EXPECT_EQ(e.status, model::JobStatus::kSucceeded) << e.job_id;
+  }
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kJobs));
+  for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(executor_->RunningCount(), 0u);
+}
+
+// ---- Recover ----
+
+TEST_P(ExecutorContractTest, RecoverReadoptsARunningJobAfterShutdown) {
+  fs::path dir = Prepare("survivor", "sh -c",
+                         "'while [ ! -e go ]; do sleep 0.02; done; echo finished'");
+  Launched l = Launch("survivor", dir);
+  executor_->Shutdown();  // the job keeps running
+  EXPECT_FALSE(ProcessesInGroup(l.pid).empty());
+
+  auto next = GetParam().make(SystemClock::Instance());
+  EndCollector ends;
+  next->SetListener(ends.Listener());
+  next->Recover("survivor", dir, {}, l.started);
+  EXPECT_EQ(next->RunningCount(), 1u);
+  WriteText(dir / "go", "");
+  std::optional<JobEnd> end = ends.WaitFor("survivor");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kSucceeded);
+  EXPECT_EQ(end->exit_code, 0);
+  EXPECT_EQ(ReadText(paths::Stdout(dir)), "finished\n");
+  EXPECT_TRUE(ends_.All().empty()) << "the shut-down executor reported";
+  next->Shutdown();
+}
+
+TEST_P(ExecutorContractTest, RecoverReportsAJobThatEndedUnwatched) {
+  fs::path dir = Prepare("ended", "sh -c", "'while [ ! -e go ]; do sleep 0.02; done; exit 3'");
+  Launched l = Launch("ended", dir);
+  executor_->Shutdown();
+  WriteText(dir / "go", "");
+  // Reaped here, as the init process would after a server restart.
+  int st;
+  ASSERT_EQ(::waitpid(l.pid, &st, 0), l.pid);
+  ASSERT_TRUE(ReadDoneExitCode(dir).has_value());
+
+  auto next = GetParam().make(SystemClock::Instance());
+  EndCollector ends;
+  next->SetListener(ends.Listener());
+  next->Recover("ended", dir, {}, l.started);
+  std::optional<JobEnd> end = ends.WaitFor("ended");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kFailed);
+  EXPECT_EQ(end->exit_code, 3);
+  EXPECT_EQ(next->RunningCount(), 0u);
+}
+
+TEST_P(ExecutorContractTest, RecoverWithNeitherProcessNorDoneFileIsNodeLost) {
+  fs::path dir = Prepare("lost", "true");
+  // A pid file naming a process that no longer exists.
+  pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  ASSERT_TRUE(WritePidFile(dir, PidRecord{gone, 12345}).ok());
+
+  executor_->Recover("lost", dir, {}, SystemClock::Instance().Now());
+  std::optional<JobEnd> end = ends_.WaitFor("lost");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kFailed);
+  EXPECT_EQ(end->exit_code, model::kExitNodeLost);
+  EXPECT_EQ(end->status_msg, kMsgProcessLost);
+}
+
+TEST_P(ExecutorContractTest, RecoverOfAKilledJobReportsTheKill) {
+  fs::path dir = Prepare("was-killed", "true");
+  ASSERT_TRUE(WriteKillReason(dir, model::kMsgTimeout).ok());
+  executor_->Recover("was-killed", dir, {}, SystemClock::Instance().Now());
+  std::optional<JobEnd> end = ends_.WaitFor("was-killed");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kKilled);
+  EXPECT_EQ(end->status_msg, model::kMsgTimeout);
+  EXPECT_EQ(end->exit_code, model::kExitKilled);
+}
+
+TEST_P(ExecutorContractTest, RecoveredTimeoutCountsFromTheOriginalStart) {
+  fs::path dir = Prepare("old", "sleep", "300");
+  Launched l = Launch("old", dir);
+  executor_->Shutdown();
+  // The job started 59 s ago by the injected clock; 60 s timeout: ~1 s left.
+  FakeClock clock(l.started + 59s);
+  auto next = GetParam().make(clock);
+  EndCollector ends;
+  next->SetListener(ends.Listener());
+  LaunchOptions o;
+  o.timeout = 60s;
+  auto t0 = std::chrono::steady_clock::now();
+  next->Recover("old", dir, o, l.started);
+  std::optional<JobEnd> end = ends.WaitFor("old");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status_msg, model::kMsgTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s);
+  EXPECT_TRUE(ProcessesInGroup(l.pid).empty());
+  next->Shutdown();
+}
+
+INSTANTIATE_TEST_SUITE_P(Local, ExecutorContractTest,
+                         ::testing::Values(Backend{"local",
+                                                   [](Clock& c) { return NewLocalExecutor(c); }}),
+                         [](const auto& info) { return info.param.name; });
+
+// ---- local executor only ----
+
+TEST(LocalExecutorTest, WritesPidFileWithStartTime) {
+  TempDir tmp;
+  fs::path dir = tmp.path() / "p";
+  auto fetcher = NewLocalFileFetcher();
+  ASSERT_TRUE(PrepareJobDirectory(SimpleSpec("p", "sleep", "30"), dir, *fetcher).ok());
+  auto executor = NewLocalExecutor(SystemClock::Instance());
+  EndCollector ends;
+  executor->SetListener(ends.Listener());
+  Result<Launched> l = executor->Launch("p", dir, {});
+  ASSERT_TRUE(l.ok());
+  std::optional<PidRecord> rec = ReadPidFile(dir);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->pid, l->pid);
+  EXPECT_EQ(rec->start_time, testing::StartTimeOf(l->pid));
+  EXPECT_EQ(::getpgid(l->pid), l->pid);  // leads its own process group
+  EXPECT_EQ(::getsid(l->pid), l->pid);   // and its own session
+  ASSERT_TRUE(executor->Kill("p", model::kMsgKilledByUser).ok());
+  ASSERT_TRUE(ends.WaitFor("p"));
+}
+
+// The realistic restart: the run script is not a child of the recovering process.
+TEST(LocalExecutorTest, RecoverWatchesAJobThatIsNotItsChild) {
+  TempDir tmp;
+  fs::path dir = tmp.path() / "orphan";
+  auto fetcher = NewLocalFileFetcher();
+  ASSERT_TRUE(PrepareJobDirectory(
+                  SimpleSpec("orphan", "sh -c", "'while [ ! -e go ]; do sleep 0.02; done'"), dir,
+                  *fetcher)
+                  .ok());
+  // The shell exits at once, so the run script is re-parented away from this process.
+  std::string cmd = "setsid bash " + ShellQuote(paths::RunScript(dir).string()) +
+                    " </dev/null >/dev/null 2>&1 & echo $! > " +
+                    ShellQuote((tmp.path() / "pid").string());
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  int pid = std::atoi(ReadText(tmp.path() / "pid").c_str());
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(Eventually([&] { return ::getpgid(pid) == pid; }));
+  ASSERT_TRUE(WritePidFile(dir, PidRecord{pid, testing::StartTimeOf(pid)}).ok());
+
+  auto executor = NewLocalExecutor(SystemClock::Instance());
+  EndCollector ends;
+  executor->SetListener(ends.Listener());
+  executor->Recover("orphan", dir, {}, SystemClock::Instance().Now());
+  ASSERT_EQ(executor->RunningCount(), 1u);
+  WriteText(dir / "go", "");
+  std::optional<JobEnd> end = ends.WaitFor("orphan");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kSucceeded);
+  EXPECT_EQ(end->exit_code, 0);
+}
+
+TEST(LocalExecutorTest, KillOfARecoveredNonChildJob) {
+  TempDir tmp;
+  fs::path dir = tmp.path() / "orphan";
+  auto fetcher = NewLocalFileFetcher();
+  ASSERT_TRUE(PrepareJobDirectory(SimpleSpec("orphan", "sleep", "300"), dir, *fetcher).ok());
+  std::string cmd = "setsid bash " + ShellQuote(paths::RunScript(dir).string()) +
+                    " </dev/null >/dev/null 2>&1 & echo $! > " +
+                    ShellQuote((tmp.path() / "pid").string());
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  int pid = std::atoi(ReadText(tmp.path() / "pid").c_str());
+  ASSERT_TRUE(Eventually([&] { return ProcessesInGroup(pid).size() >= 2; }));
+  ASSERT_TRUE(WritePidFile(dir, PidRecord{pid, testing::StartTimeOf(pid)}).ok());
+
+  auto executor = NewLocalExecutor(SystemClock::Instance());
+  EndCollector ends;
+  executor->SetListener(ends.Listener());
+  executor->Recover("orphan", dir, {}, SystemClock::Instance().Now());
+  ASSERT_TRUE(executor->Kill("orphan", model::kMsgKilledByUser).ok());
+  std::optional<JobEnd> end = ends.WaitFor("orphan");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kKilled);
+  EXPECT_EQ(end->exit_code, model::kExitKilled);
+  EXPECT_TRUE(Eventually([&] { return ProcessesInGroup(pid).empty(); }, 5s));
+}
+
+TEST(LocalExecutorTest, RecoverIgnoresAnUnrelatedProcessReusingThePid) {
+  TempDir tmp;
+  fs::path dir = tmp.path() / "reused";
+  auto fetcher = NewLocalFileFetcher();
+  ASSERT_TRUE(PrepareJobDirectory(SimpleSpec("reused", "true"), dir, *fetcher).ok());
+  // This test process stands in for the unrelated process: right pid, wrong start time.
+  ASSERT_TRUE(WritePidFile(dir, PidRecord{::getpid(), testing::StartTimeOf(::getpid()) + 1}).ok());
+  auto executor = NewLocalExecutor(SystemClock::Instance());
+  EndCollector ends;
+  executor->SetListener(ends.Listener());
+  executor->Recover("reused", dir, {}, SystemClock::Instance().Now());
+  std::optional<JobEnd> end = ends.WaitFor("reused");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->exit_code, model::kExitNodeLost);
+}
+
+}  // namespace
+}  // namespace weir::exec
