@@ -4,6 +4,8 @@
 // any number of independent connections (the durability and multi-process tests reopen the same
 // storage). Add a backend by adding a BackendFactory to Backends() below; every TEST_P here then
 // runs against it. Nothing here is timed.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,9 +19,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "common/clock.h"
 #include "model/config.h"
@@ -336,17 +335,26 @@ TEST_P(StoreContractTest, SearchStringFiltersUseLikeOnlyWithPercent) {
   EXPECT_THAT(by_name("spark%"), ElementsAre("1", "2"));
   EXPECT_THAT(by_name("%spark"), ElementsAre("1", "4"));
   EXPECT_THAT(by_name("%spark%"), ElementsAre("1", "2", "4"));
-  EXPECT_THAT(by_name("%park"), ElementsAre("1", "3", "4"));  // LIKE is case-sensitive too
+  EXPECT_THAT(by_name("%park"), ElementsAre("1", "3", "4"));   // LIKE is case-sensitive too
   EXPECT_THAT(by_name("spa_k%"), ElementsAre("1", "2", "5"));  // '_' is one character in LIKE
-  EXPECT_THAT(by_name("sp*%"), ElementsAre("6"));  // other characters are literal
+  EXPECT_THAT(by_name("sp*%"), ElementsAre("6"));              // other characters are literal
   EXPECT_THAT(by_name("%"), ElementsAre("1", "2", "3", "4", "5", "6"));
   EXPECT_THAT(by_name("nothing%"), IsEmpty());
 }
 
 TEST_P(StoreContractTest, SearchByUserAndType) {
-  Put(App("a", [](ConfigEntity& e) { e.user = "alice"; e.type = "spark"; }));
-  Put(App("b", [](ConfigEntity& e) { e.user = "bob"; e.type = "spark"; }));
-  Put(App("c", [](ConfigEntity& e) { e.user = "bob"; e.type = "hive"; }));
+  Put(App("a", [](ConfigEntity& e) {
+    e.user = "alice";
+    e.type = "spark";
+  }));
+  Put(App("b", [](ConfigEntity& e) {
+    e.user = "bob";
+    e.type = "spark";
+  }));
+  Put(App("c", [](ConfigEntity& e) {
+    e.user = "bob";
+    e.type = "hive";
+  }));
   Put(App("d", [](ConfigEntity& e) { e.user = "bobby"; }));
   ConfigFilter f;
   f.user = "bob";
@@ -406,10 +414,25 @@ TEST_P(StoreContractTest, SearchUpdatedBoundsMinInclusiveMaxExclusive) {
 }
 
 TEST_P(StoreContractTest, SearchFiltersCombine) {
-  Put(App("a", [](ConfigEntity& e) { e.name = "spark"; e.tags = {"t"}; e.status = "ACTIVE"; }));
-  Put(App("b", [](ConfigEntity& e) { e.name = "spark"; e.tags = {"t"}; e.status = "INACTIVE"; }));
-  Put(App("c", [](ConfigEntity& e) { e.name = "spark"; e.status = "ACTIVE"; }));
-  Put(App("d", [](ConfigEntity& e) { e.name = "hive"; e.tags = {"t"}; e.status = "ACTIVE"; }));
+  Put(App("a", [](ConfigEntity& e) {
+    e.name = "spark";
+    e.tags = {"t"};
+    e.status = "ACTIVE";
+  }));
+  Put(App("b", [](ConfigEntity& e) {
+    e.name = "spark";
+    e.tags = {"t"};
+    e.status = "INACTIVE";
+  }));
+  Put(App("c", [](ConfigEntity& e) {
+    e.name = "spark";
+    e.status = "ACTIVE";
+  }));
+  Put(App("d", [](ConfigEntity& e) {
+    e.name = "hive";
+    e.tags = {"t"};
+    e.status = "ACTIVE";
+  }));
   ConfigFilter f;
   f.name = "spark";
   f.tags = {"t"};
@@ -460,15 +483,32 @@ TEST_P(StoreContractTest, SearchPagesCarryTheTotal) {
 
 TEST_P(StoreContractTest, SearchSortsOnSeveralFieldsBothWays) {
   Put(App("a", [](ConfigEntity& e) {
-    e.name = "n2"; e.user = "u1"; e.version = "3"; e.status = "ACTIVE"; e.created = At(3); e.updated = At(1);
+    e.name = "n2";
+    e.user = "u1";
+    e.version = "3";
+    e.status = "ACTIVE";
+    e.created = At(3);
+    e.updated = At(1);
   }));
   Put(App("b", [](ConfigEntity& e) {
-    e.name = "n1"; e.user = "u2"; e.version = "1"; e.status = "INACTIVE"; e.created = At(1); e.updated = At(3);
+    e.name = "n1";
+    e.user = "u2";
+    e.version = "1";
+    e.status = "INACTIVE";
+    e.created = At(1);
+    e.updated = At(3);
   }));
   Put(App("c", [](ConfigEntity& e) {
-    e.name = "n3"; e.user = "u1"; e.version = "2"; e.status = "DEPRECATED"; e.created = At(2); e.updated = At(2);
+    e.name = "n3";
+    e.user = "u1";
+    e.version = "2";
+    e.status = "DEPRECATED";
+    e.created = At(2);
+    e.updated = At(2);
   }));
-  auto sorted = [&](std::vector<SortKey> keys) { return Search(Kind::kApplication, {}, All(keys)); };
+  auto sorted = [&](std::vector<SortKey> keys) {
+    return Search(Kind::kApplication, {}, All(keys));
+  };
   EXPECT_THAT(sorted({{"name", true}}), ElementsAre("b", "a", "c"));
   EXPECT_THAT(sorted({{"name", false}}), ElementsAre("c", "a", "b"));
   EXPECT_THAT(sorted({{"created", true}}), ElementsAre("b", "c", "a"));
@@ -487,16 +527,13 @@ TEST_P(StoreContractTest, SearchRejectsUnknownSortFieldAndBadPage) {
   Result<Page<ConfigEntity>> r = config_->Search(Kind::kCommand, {}, p);
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(r.status().message(), HasSubstr("'executable'"));
-  EXPECT_THAT(r.status().message(),
-              HasSubstr("id, name, user, version, status, created, updated"));
+  EXPECT_THAT(r.status().message(), HasSubstr("id, name, user, version, status, created, updated"));
   PageRequest bad;
   bad.size = 0;
-  EXPECT_EQ(config_->Search(Kind::kCommand, {}, bad).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(config_->Search(Kind::kCommand, {}, bad).status().code(), StatusCode::kInvalidArgument);
   bad.size = 10;
   bad.page = -1;
-  EXPECT_EQ(config_->Search(Kind::kCommand, {}, bad).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(config_->Search(Kind::kCommand, {}, bad).status().code(), StatusCode::kInvalidArgument);
 }
 
 // ---- links ------------------------------------------------------------------------------------
@@ -647,9 +684,7 @@ class FindCandidatesTest : public StoreContractTest {
   void SetUp() override {
     StoreContractTest::SetUp();
     if (HasFatalFailure()) return;
-    auto tags = [](std::vector<std::string> t) {
-      return [t](ConfigEntity& e) { e.tags = t; };
-    };
+    auto tags = [](std::vector<std::string> t) { return [t](ConfigEntity& e) { e.tags = t; }; };
     Put(Cluster("sla", tags({"sched:sla", "type:yarn"})));
     Put(Cluster("adhoc", tags({"sched:adhoc", "type:yarn"})));
     Put(Cluster("oos", [](ConfigEntity& e) {
@@ -723,15 +758,18 @@ TEST_P(FindCandidatesTest, ReturnsWholeEntities) {
               e.tags = {"sched:adhoc", "type:yarn"};
             }));
   ASSERT_EQ((*r)[0].commands.size(), 1u);
-  EXPECT_EQ((*r)[0].commands[0],
-            Cmd("spark2", [](ConfigEntity& e) { e.tags = {"type:spark", "ver:2"}; }));
+  EXPECT_EQ((*r)[0].commands[0], Cmd("spark2", [](ConfigEntity& e) {
+              e.tags = {"type:spark", "ver:2"};
+            }));
 }
 
 TEST_P(FindCandidatesTest, FollowsStatusAndLinkChanges) {
-  ASSERT_TRUE(config_->Update(Cluster("adhoc", [](ConfigEntity& e) {
-                        e.tags = {"sched:adhoc", "type:yarn"};
-                        e.status = "TERMINATED";
-                      }))
+  ASSERT_TRUE(config_
+                  ->Update(Cluster("adhoc",
+                                   [](ConfigEntity& e) {
+                                     e.tags = {"sched:adhoc", "type:yarn"};
+                                     e.status = "TERMINATED";
+                                   }))
                   .ok());
   ASSERT_TRUE(config_->SetClusterCommands("sla", {"spark2", "spark3"}).ok());
   EXPECT_EQ(Find({"type:yarn"}, {"type:spark"}),
@@ -833,8 +871,8 @@ TEST_P(StoreContractTest, UpdateJobReplacesStateButNotRequestOrCreated) {
 }
 
 TEST_P(StoreContractTest, FinalStatusNeverChanges) {
-  for (JobStatus final_status : {JobStatus::kSucceeded, JobStatus::kKilled, JobStatus::kFailed,
-                                 JobStatus::kInvalid}) {
+  for (JobStatus final_status :
+       {JobStatus::kSucceeded, JobStatus::kKilled, JobStatus::kFailed, JobStatus::kInvalid}) {
     const std::string id = "j-" + std::string(model::JobStatusName(final_status));
     Put(Job(id, At(1)));
     JobRecord r = *jobs_->GetJob(id);
@@ -954,12 +992,26 @@ TEST_P(JobSearchTest, EveryFilterField) {
       {"user like", f([](auto& x) { x.user = "%o%"; }), {"j4", "j2"}},
       {"one status", f([](auto& x) { x.statuses = {JobStatus::kRunning}; }), {"j3"}},
       {"statuses or-ed",
-       f([](auto& x) { x.statuses = {JobStatus::kInit, JobStatus::kSucceeded, JobStatus::kKilled}; }),
+       f([](auto& x) {
+         x.statuses = {JobStatus::kInit, JobStatus::kSucceeded, JobStatus::kKilled};
+       }),
        {"j5", "j4", "j1"}},
       {"one tag", f([](auto& x) { x.tags = {"team:etl"}; }), {"j5", "j2", "j1"}},
-      {"tags and-ed", f([](auto& x) { x.tags = {"team:etl", "sched:daily"}; }), {"j5", "j1"}},
-      {"three tags", f([](auto& x) { x.tags = {"team:etl", "sched:daily", "prio:high"}; }), {"j5"}},
-      {"unknown tag", f([](auto& x) { x.tags = {"team:etl", "nope"}; }), {}},
+      {"tags and-ed",
+       f([](auto& x) {
+         x.tags = {"team:etl", "sched:daily"};
+       }),
+       {"j5", "j1"}},
+      {"three tags",
+       f([](auto& x) {
+         x.tags = {"team:etl", "sched:daily", "prio:high"};
+       }),
+       {"j5"}},
+      {"unknown tag",
+       f([](auto& x) {
+         x.tags = {"team:etl", "nope"};
+       }),
+       {}},
       {"clusterName", f([](auto& x) { x.cluster_name = "sla-cluster"; }), {"j5", "j3", "j1"}},
       {"clusterName like", f([](auto& x) { x.cluster_name = "%hoc%"; }), {"j2"}},
       {"clusterId", f([](auto& x) { x.cluster_id = "adhoc"; }), {"j2"}},
@@ -971,11 +1023,19 @@ TEST_P(JobSearchTest, EveryFilterField) {
       {"groupingInstance like", f([](auto& x) { x.grouping_instance = "pipe-%"; }), {"j2", "j1"}},
       {"minStarted inclusive", f([](auto& x) { x.min_started = At(12); }), {"j5", "j3"}},
       {"maxStarted exclusive", f([](auto& x) { x.max_started = At(12); }), {"j2", "j1"}},
-      {"started window", f([](auto& x) { x.min_started = At(11); x.max_started = At(20); }),
+      {"started window",
+       f([](auto& x) {
+         x.min_started = At(11);
+         x.max_started = At(20);
+       }),
        {"j3", "j2"}},
       {"minFinished inclusive", f([](auto& x) { x.min_finished = At(21); }), {"j5", "j2"}},
       {"maxFinished exclusive", f([](auto& x) { x.max_finished = At(20); }), {"x6"}},
-      {"finished window", f([](auto& x) { x.min_finished = At(20); x.max_finished = At(30); }),
+      {"finished window",
+       f([](auto& x) {
+         x.min_finished = At(20);
+         x.max_finished = At(30);
+       }),
        {"j5", "j1"}},
       {"combined",
        f([](auto& x) {
@@ -991,7 +1051,8 @@ TEST_P(JobSearchTest, EveryFilterField) {
 
 TEST_P(JobSearchTest, SortsOnEveryWireField) {
   auto sorted = [&](std::string field, bool asc) { return SearchJobs({}, All({{field, asc}})); };
-  EXPECT_EQ(sorted("created", true), (std::vector<std::string>{"j1", "j2", "j3", "j4", "j5", "x6"}));
+  EXPECT_EQ(sorted("created", true),
+            (std::vector<std::string>{"j1", "j2", "j3", "j4", "j5", "x6"}));
   EXPECT_EQ(sorted("id", false), (std::vector<std::string>{"x6", "j5", "j4", "j3", "j2", "j1"}));
   // Ties fall back to id ascending.
   EXPECT_EQ(sorted("name", true), (std::vector<std::string>{"x6", "j4", "j1", "j5", "j2", "j3"}));
@@ -999,10 +1060,13 @@ TEST_P(JobSearchTest, SortsOnEveryWireField) {
   EXPECT_EQ(sorted("user", true), (std::vector<std::string>{"j1", "j3", "j5", "x6", "j2", "j4"}));
   EXPECT_EQ(sorted("status", true),  // FAILED, INIT, INVALID, KILLED, RUNNING, SUCCEEDED
             (std::vector<std::string>{"j2", "j4", "x6", "j5", "j3", "j1"}));
-  EXPECT_EQ(sorted("updated", false), (std::vector<std::string>{"x6", "j5", "j4", "j3", "j2", "j1"}));
+  EXPECT_EQ(sorted("updated", false),
+            (std::vector<std::string>{"x6", "j5", "j4", "j3", "j2", "j1"}));
   // Absent times sort as the smallest value: first ascending, last descending.
-  EXPECT_EQ(sorted("started", true), (std::vector<std::string>{"j4", "x6", "j1", "j2", "j3", "j5"}));
-  EXPECT_EQ(sorted("started", false), (std::vector<std::string>{"j5", "j3", "j2", "j1", "j4", "x6"}));
+  EXPECT_EQ(sorted("started", true),
+            (std::vector<std::string>{"j4", "x6", "j1", "j2", "j3", "j5"}));
+  EXPECT_EQ(sorted("started", false),
+            (std::vector<std::string>{"j5", "j3", "j2", "j1", "j4", "x6"}));
   EXPECT_EQ(sorted("finished", false),
             (std::vector<std::string>{"j2", "j5", "j1", "x6", "j3", "j4"}));
   EXPECT_EQ(sorted("clusterName", true),
@@ -1088,7 +1152,10 @@ TEST_P(StoreContractTest, CountActiveJobsCountsInitAndRunningOfOneUser) {
 // ---- durability and sharing -------------------------------------------------------------------
 
 TEST_P(StoreContractTest, EverythingSurvivesReopening) {
-  ConfigEntity app = App("a", [](ConfigEntity& e) { e.tags = {"t"}; e.metadata_json = "{}"; });
+  ConfigEntity app = App("a", [](ConfigEntity& e) {
+    e.tags = {"t"};
+    e.metadata_json = "{}";
+  });
   ConfigEntity cmd = Cmd("c", [](ConfigEntity& e) { e.memory = 512; });
   ConfigEntity cluster = Cluster("cl", [](ConfigEntity& e) { e.tags = {"sched:sla"}; });
   Put(app);
@@ -1220,7 +1287,8 @@ std::string BackendName(const ::testing::TestParamInfo<BackendFactory>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::ValuesIn(Backends()), BackendName);
-INSTANTIATE_TEST_SUITE_P(Backends, FindCandidatesTest, ::testing::ValuesIn(Backends()), BackendName);
+INSTANTIATE_TEST_SUITE_P(Backends, FindCandidatesTest, ::testing::ValuesIn(Backends()),
+                         BackendName);
 INSTANTIATE_TEST_SUITE_P(Backends, JobSearchTest, ::testing::ValuesIn(Backends()), BackendName);
 
 }  // namespace

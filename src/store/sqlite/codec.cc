@@ -1,7 +1,6 @@
 #include "store/sqlite/codec.h"
 
 #include <boost/json.hpp>
-
 #include <optional>
 #include <vector>
 
@@ -67,7 +66,9 @@ std::vector<std::string> List(const json::value* v) {
   }
   return out;
 }
-std::vector<std::string> List(const json::object& o, std::string_view k) { return List(Find(o, k)); }
+std::vector<std::string> List(const json::object& o, std::string_view k) {
+  return List(Find(o, k));
+}
 
 // A parsed document whose nodes live in a stack buffer first (one row's JSON is a few hundred
 // bytes), so decoding a record costs no heap allocation for the DOM itself.

@@ -112,9 +112,9 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int bu
                                                  size_t max_cached) {
   sqlite3* raw = nullptr;
   // NOMUTEX: the owner serialises access, SQLite's own mutex would only add cost.
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<Database> db(new Database(raw, path, max_cached));
   const std::string context = "sqlite '" + path + "'";
   if (rc != SQLITE_OK) {

@@ -11,13 +11,24 @@ std::string LikeToGlob(std::string_view like) {
   out.reserve(like.size() + 8);
   for (char c : like) {
     switch (c) {
-      case '%': out += '*'; break;
-      case '_': out += '?'; break;
+      case '%':
+        out += '*';
+        break;
+      case '_':
+        out += '?';
+        break;
       // GLOB's own wildcards become one-character sets, which match themselves literally.
-      case '*': out += "[*]"; break;
-      case '?': out += "[?]"; break;
-      case '[': out += "[[]"; break;
-      default: out += c;
+      case '*':
+        out += "[*]";
+        break;
+      case '?':
+        out += "[?]";
+        break;
+      case '[':
+        out += "[[]";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -63,8 +74,8 @@ void Where::AllTags(std::string_view id_expr, std::string_view tag_table, std::s
   std::vector<std::string> unique = Unique(tags);
   std::string c = std::string(id_expr) + " IN (SELECT " + std::string(fk) + " FROM " +
                   std::string(tag_table) + " WHERE tag IN (" + Placeholders(unique.size()) +
-                  ") GROUP BY " + std::string(fk) + " HAVING COUNT(*) = " +
-                  std::to_string(unique.size()) + ")";
+                  ") GROUP BY " + std::string(fk) +
+                  " HAVING COUNT(*) = " + std::to_string(unique.size()) + ")";
   clauses_.push_back(std::move(c));
   for (auto& t : unique) params_.emplace_back(std::move(t));
 }

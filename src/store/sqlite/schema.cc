@@ -1,6 +1,7 @@
 #include "store/sqlite/schema.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace weir::store::sqlite {
@@ -11,26 +12,35 @@ namespace {
 // a JSON `body`. Tags are repeated in <kind>_tags, whose (tag, entity_id) index answers an
 // AND-ed tag search with one GROUP BY … HAVING COUNT(*) = n.
 std::string EntityTables(const std::string& table, const std::string& singular) {
-  return "CREATE TABLE " + table + " (\n"
-         "  id TEXT PRIMARY KEY NOT NULL,\n"
-         "  name TEXT NOT NULL,\n"
-         "  user TEXT NOT NULL,\n"
-         "  version TEXT NOT NULL,\n"
-         "  status TEXT NOT NULL,\n"
-         "  type TEXT,\n"
-         "  created INTEGER NOT NULL,\n"
-         "  updated INTEGER NOT NULL,\n"
-         "  body TEXT NOT NULL\n"
-         ");\n"
-         "CREATE INDEX " + table + "_updated ON " + table + "(updated, id);\n"
-         "CREATE INDEX " + table + "_name ON " + table + "(name);\n"
-         "CREATE INDEX " + table + "_status ON " + table + "(status);\n"
-         "CREATE TABLE " + singular + "_tags (\n"
-         "  entity_id TEXT NOT NULL REFERENCES " + table + "(id) ON DELETE CASCADE,\n"
-         "  tag TEXT NOT NULL,\n"
-         "  PRIMARY KEY (entity_id, tag)\n"
-         ") WITHOUT ROWID;\n"
-         "CREATE INDEX " + singular + "_tags_tag ON " + singular + "_tags(tag, entity_id);\n";
+  std::string sql = R"sql(
+CREATE TABLE $T (
+  id TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  user TEXT NOT NULL,
+  version TEXT NOT NULL,
+  status TEXT NOT NULL,
+  type TEXT,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX $T_updated ON $T(updated, id);
+CREATE INDEX $T_name ON $T(name);
+CREATE INDEX $T_status ON $T(status);
+CREATE TABLE $S_tags (
+  entity_id TEXT NOT NULL REFERENCES $T(id) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  PRIMARY KEY (entity_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX $S_tags_tag ON $S_tags(tag, entity_id);
+)sql";
+  for (auto [mark, value] : {std::pair{"$T", &table}, std::pair{"$S", &singular}}) {
+    for (size_t at = sql.find(mark); at != std::string::npos; at = sql.find(mark, at)) {
+      sql.replace(at, 2, *value);
+      at += value->size();
+    }
+  }
+  return sql;
 }
 
 std::string V1() {
@@ -124,8 +134,8 @@ Status Migrate(Database& db) {
     }
     if (version == static_cast<int64_t>(migrations.size())) return tx.Commit();
     s = db.Exec(migrations[static_cast<size_t>(version)]);
-    if (!s.ok()) return s.WithContext(context + ": migration to version " +
-                                      std::to_string(version + 1));
+    if (!s.ok())
+      return s.WithContext(context + ": migration to version " + std::to_string(version + 1));
     {
       WEIR_ASSIGN_OR_RETURN(Stmt del, db.Prepare("DELETE FROM schema_version"));
       WEIR_RETURN_IF_ERROR(del.Run());

@@ -25,9 +25,12 @@ struct KindTables {
 
 KindTables Tables(Kind kind) {
   switch (kind) {
-    case Kind::kApplication: return {"applications", "application_tags"};
-    case Kind::kCommand: return {"commands", "command_tags"};
-    case Kind::kCluster: return {"clusters", "cluster_tags"};
+    case Kind::kApplication:
+      return {"applications", "application_tags"};
+    case Kind::kCommand:
+      return {"commands", "command_tags"};
+    case Kind::kCluster:
+      return {"clusters", "cluster_tags"};
   }
   return {"applications", "application_tags"};
 }
@@ -133,7 +136,8 @@ std::optional<TimePoint> OptTime(const Stmt& q, int col) {
 Status ReadJob(const Stmt& q, JobRecord* r) {
   r->id = q.String(0);
   Result<JobStatus> status = model::ParseJobStatus(q.Text(1));
-  if (!status) return Internal("job '" + r->id + "': stored status '" + q.String(1) + "' is unknown");
+  if (!status)
+    return Internal("job '" + r->id + "': stored status '" + q.String(1) + "' is unknown");
   r->job.status = *status;
   r->created = FromEpochMillis(q.Int(2));
   r->updated = FromEpochMillis(q.Int(3));
@@ -192,9 +196,8 @@ Result<Page<T>> RunPaged(Database& db, const std::string& from, const std::strin
   }
   const int64_t offset = static_cast<int64_t>(page.page) * page.size;
   if (offset < out.total) {
-    WEIR_ASSIGN_OR_RETURN(
-        Stmt q, db.Prepare("SELECT " + columns + " FROM " + from + where.Sql() + order +
-                           " LIMIT ? OFFSET ?"));
+    WEIR_ASSIGN_OR_RETURN(Stmt q, db.Prepare("SELECT " + columns + " FROM " + from + where.Sql() +
+                                             order + " LIMIT ? OFFSET ?"));
     where.BindTo(q);
     q.Bind(static_cast<int64_t>(page.size)).Bind(offset);
     WEIR_ASSIGN_OR_RETURN(out.items, read(q));
@@ -209,9 +212,9 @@ Result<Page<T>> RunPaged(Database& db, const std::string& from, const std::strin
 
 Result<std::shared_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
                                                        const SqliteOptions& options) {
-  WEIR_ASSIGN_OR_RETURN(std::unique_ptr<Database> db,
-                        Database::Open(path, options.busy_timeout_ms,
-                                                         options.max_cached_statements));
+  WEIR_ASSIGN_OR_RETURN(
+      std::unique_ptr<Database> db,
+      Database::Open(path, options.busy_timeout_ms, options.max_cached_statements));
   WEIR_RETURN_IF_ERROR(Migrate(*db));
   return std::shared_ptr<SqliteStore>(new SqliteStore(std::move(db)));
 }
@@ -284,10 +287,10 @@ Status SqliteStore::Update(const ConfigEntity& e) {
   std::lock_guard lock(mu_);
   WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_, /*write=*/true));
   {
-    WEIR_ASSIGN_OR_RETURN(
-        Stmt up, db_->Prepare(std::string("UPDATE ") + Tables(e.kind).table +
-                              " SET name = ?, user = ?, version = ?, status = ?, type = ?,"
-                              " updated = ?, body = ? WHERE id = ?"));
+    WEIR_ASSIGN_OR_RETURN(Stmt up,
+                          db_->Prepare(std::string("UPDATE ") + Tables(e.kind).table +
+                                       " SET name = ?, user = ?, version = ?, status = ?, type = ?,"
+                                       " updated = ?, body = ? WHERE id = ?"));
     up.Bind(e.name).Bind(e.user).Bind(e.version).Bind(e.status).Bind(e.type);
     up.Bind(ToEpochMillis(e.updated)).Bind(EncodeConfigBody(e)).Bind(e.id);
     WEIR_RETURN_IF_ERROR(up.Run());
@@ -340,8 +343,7 @@ Status SqliteStore::DeleteAll(Kind kind) {
     }
   }
   {
-    WEIR_ASSIGN_OR_RETURN(Stmt del,
-                          db_->Prepare(std::string("DELETE FROM ") + Tables(kind).table));
+    WEIR_ASSIGN_OR_RETURN(Stmt del, db_->Prepare(std::string("DELETE FROM ") + Tables(kind).table));
     WEIR_RETURN_IF_ERROR(del.Run());
   }
   return tx.Commit();
@@ -373,9 +375,9 @@ Result<std::vector<std::string>> SqliteStore::GetLinks(Kind owner_kind,
   const LinkTable l = Links(owner_kind);
   std::vector<std::string> out;
   {
-    WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare(std::string("SELECT ") + l.member_column +
-                                               " FROM " + l.table + " WHERE " + l.owner_column +
-                                               " = ? ORDER BY position"));
+    WEIR_ASSIGN_OR_RETURN(
+        Stmt q, db_->Prepare(std::string("SELECT ") + l.member_column + " FROM " + l.table +
+                             " WHERE " + l.owner_column + " = ? ORDER BY position"));
     q.Bind(owner_id);
     while (true) {
       WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -399,22 +401,21 @@ Status SqliteStore::SetLinks(Kind owner_kind, const std::string& owner_id, Kind 
     if (!found) missing.push_back(id);
   }
   if (!missing.empty()) {
-    return FailedPrecondition(Named(owner_kind, owner_id) + ": " +
-                              std::string(model::KindName(member_kind)) +
-                              (missing.size() > 1 ? "s " : " ") + Quoted(missing) +
-                              (missing.size() > 1 ? " do" : " does") +
-                              " not exist; create them first or leave them out");
+    return FailedPrecondition(
+        Named(owner_kind, owner_id) + ": " + std::string(model::KindName(member_kind)) +
+        (missing.size() > 1 ? "s " : " ") + Quoted(missing) +
+        (missing.size() > 1 ? " do" : " does") + " not exist; create them first or leave them out");
   }
   const LinkTable l = Links(owner_kind);
   {
-    WEIR_ASSIGN_OR_RETURN(Stmt del, db_->Prepare(std::string("DELETE FROM ") + l.table +
-                                                 " WHERE " + l.owner_column + " = ?"));
+    WEIR_ASSIGN_OR_RETURN(Stmt del, db_->Prepare(std::string("DELETE FROM ") + l.table + " WHERE " +
+                                                 l.owner_column + " = ?"));
     WEIR_RETURN_IF_ERROR(del.Bind(owner_id).Run());
   }
   for (size_t i = 0; i < ids.size(); ++i) {
-    WEIR_ASSIGN_OR_RETURN(Stmt ins, db_->Prepare(std::string("INSERT INTO ") + l.table + " (" +
-                                                 l.owner_column + ", " + l.member_column +
-                                                 ", position) VALUES (?, ?, ?)"));
+    WEIR_ASSIGN_OR_RETURN(
+        Stmt ins, db_->Prepare(std::string("INSERT INTO ") + l.table + " (" + l.owner_column +
+                               ", " + l.member_column + ", position) VALUES (?, ?, ?)"));
     WEIR_RETURN_IF_ERROR(ins.Bind(owner_id).Bind(ids[i]).Bind(static_cast<int64_t>(i)).Run());
   }
   return tx.Commit();
@@ -509,8 +510,8 @@ Result<std::vector<ConfigStore::Candidate>> SqliteStore::FindCandidates(
     }
   }
   for (Candidate& cand : out) {
-    WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("SELECT " + EntityColumns("") +
-                                               " FROM clusters WHERE id = ?"));
+    WEIR_ASSIGN_OR_RETURN(
+        Stmt q, db_->Prepare("SELECT " + EntityColumns("") + " FROM clusters WHERE id = ?"));
     q.Bind(cand.cluster.id);
     WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) return Internal("cluster '" + cand.cluster.id + "': vanished inside a transaction");
@@ -535,7 +536,10 @@ Status SqliteStore::CreateJob(const JobRecord& r) {
                      " finished, cluster_name, cluster_id, command_name, command_id, grouping,"
                      " grouping_instance, request, state)"
                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    ins.Bind(r.id).Bind(r.request.name).Bind(r.request.user).Bind(model::JobStatusName(r.job.status));
+    ins.Bind(r.id)
+        .Bind(r.request.name)
+        .Bind(r.request.user)
+        .Bind(model::JobStatusName(r.job.status));
     ins.Bind(ToEpochMillis(r.created)).Bind(ToEpochMillis(r.updated));
     ins.Bind(OptMillis(r.job.started)).Bind(OptMillis(r.job.finished));
     ins.Bind(r.job.cluster_name).Bind(r.job.cluster_id);
@@ -551,8 +555,8 @@ Status SqliteStore::CreateJob(const JobRecord& r) {
     }
   }
   for (const auto& tag : r.request.tags) {
-    WEIR_ASSIGN_OR_RETURN(Stmt ins,
-                          db_->Prepare("INSERT OR IGNORE INTO job_tags(job_id, tag) VALUES (?, ?)"));
+    WEIR_ASSIGN_OR_RETURN(
+        Stmt ins, db_->Prepare("INSERT OR IGNORE INTO job_tags(job_id, tag) VALUES (?, ?)"));
     WEIR_RETURN_IF_ERROR(ins.Bind(r.id).Bind(tag).Run());
   }
   return tx.Commit();
@@ -648,7 +652,8 @@ namespace weir::store {
 
 Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock) {
   (void)clock;  // the store persists the times callers give it (see sqlite_store.h)
-  WEIR_ASSIGN_OR_RETURN(std::shared_ptr<sqlite::SqliteStore> store, sqlite::SqliteStore::Open(path));
+  WEIR_ASSIGN_OR_RETURN(std::shared_ptr<sqlite::SqliteStore> store,
+                        sqlite::SqliteStore::Open(path));
   SqliteStores out;
   out.config = store;
   out.jobs = store;

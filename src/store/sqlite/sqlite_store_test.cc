@@ -2,6 +2,8 @@
 // The behaviour every backend shares is in ../store_contract_test.cc.
 #include "store/sqlite/sqlite_store.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -10,9 +12,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "store/sqlite/schema.h"
 
@@ -24,7 +23,8 @@ using ::testing::HasSubstr;
 class SqliteStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "weir-sqlite-test-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "weir-sqlite-test-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     path_ = (dir_ / "weir.db").string();
@@ -87,11 +87,12 @@ TEST_F(SqliteStoreTest, NewFileIsInWalModeAtTheCurrentSchemaVersion) {
   EXPECT_EQ(Scalar(db, "SELECT group_concat(version) FROM schema_version"),
             std::to_string(kSchemaVersion));
   // The indexes the job queries rely on.
-  for (const char* index : {"jobs_status", "jobs_user_status", "jobs_created", "jobs_grouping",
-                            "job_tags_tag", "cluster_tags_tag", "command_applications_order",
-                            "cluster_commands_order"}) {
+  for (const char* index :
+       {"jobs_status", "jobs_user_status", "jobs_created", "jobs_grouping", "job_tags_tag",
+        "cluster_tags_tag", "command_applications_order", "cluster_commands_order"}) {
     EXPECT_EQ(Scalar(db, std::string("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
-                                     "name = '") + index + "'"),
+                                     "name = '") +
+                             index + "'"),
               "1")
         << index;
   }
