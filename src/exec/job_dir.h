@@ -12,7 +12,7 @@
 //       pid                    "<pid> <start time in clock ticks>" written at launch
 //       logs/genie.log         output of the run script itself (set-up messages)
 //       logs/env.log           the environment just before the command starts
-//       cluster/<id>/          setup file, config/, dependencies/
+//       cluster/<id>/          setup file, config/, dependencies/ (each made only if used)
 //       command/<id>/          same
 //       applications/<id>/     same, one folder per application in setup order
 //

@@ -373,7 +373,7 @@ TEST(PrepareJobDirectoryTest, PlacesEveryFile) {
   EXPECT_EQ(ReadText(job / "genie/cluster/c1/dependencies/cluster-dep.tar"), "tar");
   EXPECT_EQ(ReadText(job / "genie/applications/spark/app-setup.sh"), "true\n");
   EXPECT_EQ(ReadText(job / "genie/applications/spark/dependencies/spark.jar"), "jar");
-  EXPECT_TRUE(fs::is_directory(job / "genie/applications/spark/config"));
+  EXPECT_FALSE(fs::exists(job / "genie/applications/spark/config"));  // made only when used
   EXPECT_EQ(ReadText(job / "genie/command/cmd1/cmd-setup.sh"), "true\n");
   EXPECT_EQ(ReadText(job / "genie/command/cmd1/config/cmd.conf"), "conf");
   EXPECT_EQ(ReadText(job / "job-setup.sh"), "true\n");
@@ -447,6 +447,17 @@ TEST(PrepareJobDirectoryTest, RefusesADirectoryAlreadySetUp) {
   EXPECT_EQ(s.code(), StatusCode::kAlreadyExists);
   EXPECT_FALSE(fs::exists(paths::InitFailureFile(job)));
   EXPECT_THAT(ReadText(paths::RunScript(job)), HasSubstr("\ntrue\n"));
+}
+
+TEST(PrepareJobDirectoryTest, EntitiesWithoutFilesGetNoFolder) {
+  TempDir tmp;
+  auto fetcher = NewLocalFileFetcher();
+  fs::path job = tmp.path() / "j";
+  ASSERT_TRUE(PrepareJobDirectory(SimpleSpec("j", "true"), job, *fetcher).ok());
+  EXPECT_FALSE(fs::exists(job / "genie/cluster"));
+  EXPECT_FALSE(fs::exists(job / "genie/command"));
+  EXPECT_TRUE(fs::exists(paths::RunScript(job)));
+  EXPECT_EQ(RunScriptDirectly(job), 0);
 }
 
 TEST(SetupStepsTest, DefaultPipelineOrder) {

@@ -22,6 +22,7 @@
 #include <queue>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -87,11 +88,11 @@ std::optional<ProcStat> ReadProcStat(pid_t pid) {
   return st;
 }
 
-// True when /proc shows a process of group `pgid` that is not a zombie.
-bool GroupHasLiveMember(pid_t pgid) {
+// The process groups that have a member which is not a zombie, from one pass over /proc.
+std::unordered_set<pid_t> GroupsWithLiveMembers() {
+  std::unordered_set<pid_t> groups;
   DIR* d = ::opendir("/proc");
-  if (d == nullptr) return true;  // cannot tell: assume it runs until the SIGKILL
-  bool found = false;
+  if (d == nullptr) return groups;
   while (dirent* e = ::readdir(d)) {
     if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
     char path[300];
@@ -108,13 +109,10 @@ bool GroupHasLiveMember(pid_t pgid) {
     char state = '?';
     int ppid = 0, pgrp = 0;
     if (std::sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
-    if (pgrp == pgid && state != 'Z' && state != 'X') {
-      found = true;
-      break;
-    }
+    if (state != 'Z' && state != 'X') groups.insert(pgrp);
   }
   ::closedir(d);
-  return found;
+  return groups;
 }
 
 int64_t FileSize(const fs::path& path) {
@@ -609,9 +607,10 @@ class LocalExecutor final : public Executor {
     }
   }
 
-  // True while a process of group `pgid` runs; zombies do not count (an orphan's zombie waits
-  // for init, which may reap late). Called only while a kill is in progress.
-  static bool GroupRunning(pid_t pgid) {
+  // False once no process of group `pgid` exists but zombies. Only while a kill is in progress.
+  // `live_groups` is one /proc pass shared by every draining job of a deadline pass: an orphan's
+  // zombie waits for init, which may reap late, and kill(-pgid, 0) counts zombies.
+  static bool GroupRunning(pid_t pgid, std::optional<std::unordered_set<pid_t>>& live_groups) {
     // The group's zombies that are our children (when the server is pid 1 or a subreaper).
     // P_PGID cannot reap another module's children: they are in other groups.
     while (true) {
@@ -620,7 +619,8 @@ class LocalExecutor final : public Executor {
       if (info.si_pid == 0) break;
     }
     if (::kill(-pgid, 0) != 0 && errno == ESRCH) return false;
-    return GroupHasLiveMember(pgid);
+    if (!live_groups) live_groups = GroupsWithLiveMembers();
+    return live_groups->count(pgid) > 0;
   }
 
   static std::optional<int> Reap(pid_t pid) {
@@ -646,7 +646,8 @@ class LocalExecutor final : public Executor {
         ::close(j.pidfd);  // also leaves the epoll set
         j.pidfd = -1;
         if (j.own_child) j.wait_status = Reap(j.pid);
-        if (GroupRunning(j.pid)) {
+        // Zombies are told apart later, in one /proc pass for all draining jobs.
+        if (::kill(-j.pid, 0) == 0 || errno != ESRCH) {
           Steady::time_point now = Steady::now();
           j.draining = true;
           if (j.kill_at == kNever) j.drain_until = now + kDrainAfterSigkill;  // already SIGKILLed
@@ -685,6 +686,7 @@ class LocalExecutor final : public Executor {
     };
     std::vector<uint64_t> timed_out;
     std::vector<OutputCheck> checks;
+    std::optional<std::unordered_set<pid_t>> live_groups;
     Steady::time_point now = Steady::now();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -704,7 +706,7 @@ class LocalExecutor final : public Executor {
           }
         }
         if (job.draining && job.drain_check_at <= now) {
-          if (!GroupRunning(job.pid) || now >= job.drain_until) {
+          if (!GroupRunning(job.pid, live_groups) || now >= job.drain_until) {
             ends.push_back(FinishLocked(it));
             continue;
           }

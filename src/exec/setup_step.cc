@@ -100,8 +100,12 @@ Status FetchEntityFiles(SetupContext& c, const model::ConfigEntity& e) {
   std::string what = std::string(model::KindName(e.kind)) + " '" + e.id + "'";
   if (!IsSafeId(e.id)) return InvalidArgument(what + ": the id cannot name a folder");
   fs::path dir = paths::EntityDir(c.job_dir, e.kind, e.id);
-  WEIR_RETURN_IF_ERROR(MakeDirs(dir / "config"));
-  WEIR_RETURN_IF_ERROR(MakeDirs(dir / "dependencies"));
+  // Folders only when they receive files: set-up runs for every job, and each create costs
+  // ~0.6 ms of kernel CPU on the target machine's ext4 (0.01 ms on tmpfs).
+  if (!e.setup_file && e.configs.empty() && e.dependencies.empty()) return Status::Ok();
+  WEIR_RETURN_IF_ERROR(MakeDirs(dir));
+  if (!e.configs.empty()) WEIR_RETURN_IF_ERROR(MakeDirs(dir / "config"));
+  if (!e.dependencies.empty()) WEIR_RETURN_IF_ERROR(MakeDirs(dir / "dependencies"));
   static const std::set<std::string, std::less<>> kReserved = {"config", "dependencies"};
   static const std::set<std::string, std::less<>> kNone;
   if (e.setup_file) {

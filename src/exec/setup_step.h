@@ -12,6 +12,10 @@
 //   "attachments"         moved (or copied across file systems) flat into the job dir
 //   "run script"          `run`, mode 0755 (GenerateRunScript)
 //
+// A folder is made only when it receives files (an entity with no setup file, configs or
+// dependencies has none, though GENIE_<KIND>_DIR still names it): every create costs ~0.6 ms of
+// kernel CPU on the target machine's ext4, for every job.
+//
 // File names in the job dir come from the last path segment of each URI (percent-decoded); a
 // name that is empty, "." or "..", contains '/', or is reserved by the layout (run, stdout,
 // stderr, genie, initFailureDetails.txt; config and dependencies inside an entity folder) is
