@@ -12,8 +12,9 @@
 //     timeout → KILLED "Job exceeded timeout."; stdout/stderr over the limit → KILLED with
 //     "Std out length exceeded." / "Std err length exceeded.".
 // - Kill (user, timeout, limit) writes `genie/kill-reason` first, sends SIGTERM to the process
-//   group, and SIGKILL to the whole group after the grace period. When the run script ends, any
-//   process left in its group is SIGKILLed: no process is left behind.
+//   group, and SIGKILL to the whole group after the grace period; a killed job is reported once
+//   its group is gone. When the run script ends on its own, any process left in its group is
+//   SIGKILLed at once: no process is left behind.
 // - Recover() re-adopts a job launched by an earlier server process: if its pid is alive and is
 //   still that job's run script (start time recorded in `genie/pid`), it is watched like a new
 //   one; otherwise its end is read from genie.done / kill-reason (and reported at once); with
@@ -40,8 +41,15 @@
 //   every orphan of every job and require reaping them all; neither is done here. The group is
 //   SIGKILLed as soon as the run script ends, before it is reaped, so its pid cannot be reused
 //   meanwhile. For a re-adopted job (not our child) the leader is reaped by its new parent: the
-//   group pid stays reserved while any member lives, so the final SIGKILL reaches the job's own
-//   group.
+//   group id stays reserved while any member lives, so the final SIGKILL reaches the job's own
+//   group (the same holds while a killed job's group outlives its reaped run script).
+// - Kill: the run script traps no signal, so SIGTERM ends it at once; when its group lives on
+//   (a command using its grace, or ignoring SIGTERM), the job stays running until the group is
+//   gone or, after the grace, SIGKILLed. Meanwhile the group is looked at with kill(-pgid, 0)
+//   (10 ms, backing off to 200 ms), reaping its zombies that are ours, and one /proc pass per
+//   tick to tell zombies (an orphan waits for init to reap it) from live members.
+// - Recover() of a job whose run script is gone reports it from the files and signals nothing:
+//   with the leader gone the group id no longer proves that leftover processes are the job's.
 // - Exit codes of KILLED jobs are 999 whatever the reason (user, timeout, output limit).
 // - Do not destroy the executor or call Shutdown() from the listener.
 #pragma once

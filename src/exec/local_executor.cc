@@ -332,32 +332,45 @@ class LocalExecutor final : public Executor {
           job->signal_group = st2->pgrp == rec->pid;
           job->timeout_at = TimeoutDeadline(started, options.timeout);
           job->output_check_at = OutputCheckStart(options);
-          std::lock_guard<std::mutex> lock(mu_);
-          if (stopping_ || !AddToEpollLocked(*job).ok()) {
-            ::close(pidfd);
-            by_id_.erase(job_id);
-            return;
+          std::optional<std::string> early_kill;
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (stopping_ || !AddToEpollLocked(*job).ok()) {
+              ::close(pidfd);
+              by_id_.erase(job_id);
+              early_kills_.erase(key);
+              return;
+            }
+            Job& ref = *job;
+            jobs_[key] = std::move(job);
+            if (reason) {
+              // The previous server began a kill: finish it.
+              ref.kill_reason = reason;
+              SignalLocked(ref, SIGTERM);
+              ArmSigkillLocked(ref);
+            }
+            ScheduleLocked(ref);
+            auto it = early_kills_.find(key);
+            if (it != early_kills_.end()) {
+              early_kill = std::move(it->second);
+              early_kills_.erase(it);
+            }
           }
-          Job& ref = *job;
-          jobs_[key] = std::move(job);
-          if (reason) {
-            // The previous server began a kill: finish it.
-            ref.kill_reason = reason;
-            SignalLocked(ref, SIGTERM);
-            ArmSigkillLocked(ref);
-          }
-          ScheduleLocked(ref);
+          if (early_kill) (void)BeginKill(key, *early_kill);
           return;
         }
         if (pidfd >= 0) ::close(pidfd);
       }
     }
-    // The run script is gone: its end is in the files (or lost).
+    // The run script is gone: its end is in the files (or lost). A kill asked meanwhile makes
+    // no difference any more. What may be left of its group is not signalled: with the leader
+    // gone, the group id no longer proves that those processes are this job's.
     std::optional<TimePoint> mtime = FileMtime(reason ? paths::KillReasonFile(job_dir)
                                                       : paths::DoneFile(job_dir));
     JobEnd end = EndOf(job_id, job_dir, reason, std::nullopt, mtime.value_or(clock_.Now()));
     std::lock_guard<std::mutex> lock(mu_);
     by_id_.erase(job_id);
+    early_kills_.erase(key);
     if (stopping_) return;
     pending_.push_back(std::move(end));
     WakeLoop();
