@@ -41,6 +41,8 @@ struct Backend {
   std::function<std::unique_ptr<Executor>(Clock&)> make;
 };
 
+void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
+
 class ExecutorContractTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
