@@ -1,6 +1,7 @@
 // The Executor contract (executor.h), run against every executor with real processes, plus the
 // local executor's own recovery cases.
 #include <signal.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -371,6 +372,42 @@ TEST(LocalExecutorTest, WritesPidFileWithStartTime) {
   EXPECT_EQ(::getsid(l->pid), l->pid);   // and its own session
   ASSERT_TRUE(executor->Kill("p", model::kMsgKilledByUser).ok());
   ASSERT_TRUE(ends.WaitFor("p"));
+}
+
+double ProcessCpuMillis() {
+  timespec t;
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+// No per-job polling: sleeping jobs cost the supervisor next to nothing, even with frequent
+// output checks.
+TEST(LocalExecutorTest, SleepingJobsCostAlmostNoCpu) {
+  TempDir tmp;
+  auto fetcher = NewLocalFileFetcher();
+  auto executor = NewLocalExecutor(SystemClock::Instance());
+  EndCollector ends;
+  executor->SetListener(ends.Listener());
+  constexpr int kJobs = 50;
+  LaunchOptions o;
+  o.output_check_interval = 100ms;
+  o.kill_grace = 0ms;
+  for (int i = 0; i < kJobs; ++i) {
+    std::string id = "sleeper-" + std::to_string(i);
+    ASSERT_TRUE(PrepareJobDirectory(SimpleSpec(id, "sleep", "60"), tmp.path() / id, *fetcher).ok());
+    ASSERT_TRUE(executor->Launch(id, tmp.path() / id, o).ok());
+  }
+  std::this_thread::sleep_for(200ms);  // let the run scripts start
+  double before = ProcessCpuMillis();
+  std::this_thread::sleep_for(1s);
+  double used = ProcessCpuMillis() - before;
+  // Typically ~1 ms (10 ticks of 100 stat() calls); a spinning loop burns the whole second.
+  EXPECT_LT(used, 200.0);
+  EXPECT_EQ(executor->RunningCount(), static_cast<size_t>(kJobs));
+  for (int i = 0; i < kJobs; ++i) {
+    ASSERT_TRUE(executor->Kill("sleeper-" + std::to_string(i), model::kMsgKilledByUser).ok());
+  }
+  EXPECT_TRUE(ends.WaitForCount(kJobs, 30s));
 }
 
 // The realistic restart: the run script is not a child of the recovering process.

@@ -485,6 +485,16 @@ class LocalExecutor final : public Executor {
     return Status::Ok();
   }
 
+  // Leaves the epoll set explicitly: close() alone does not while another reference to the
+  // file exists, and a concurrent posix_spawn child holds a copy of every descriptor until it
+  // closes them; the closed pidfd would go on reporting (level-triggered) and spin the loop.
+  void ClosePidfd(int& pidfd) {
+    if (pidfd < 0) return;
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, pidfd, nullptr);
+    ::close(pidfd);
+    pidfd = -1;
+  }
+
   void WakeLoop() {
     uint64_t one = 1;
     ssize_t n = ::write(evfd_, &one, sizeof one);
@@ -656,8 +666,7 @@ class LocalExecutor final : public Executor {
       if (it == jobs_.end() || it->second->pidfd < 0) return;
       Job& j = *it->second;
       if (j.kill_reason && j.signal_group) {
-        ::close(j.pidfd);  // also leaves the epoll set
-        j.pidfd = -1;
+        ClosePidfd(j.pidfd);
         if (j.own_child) j.wait_status = Reap(j.pid);
         // Zombies are told apart later, in one /proc pass for all draining jobs.
         if (::kill(-j.pid, 0) == 0 || errno != ESRCH) {
@@ -678,7 +687,7 @@ class LocalExecutor final : public Executor {
     // Before reaping: the unreaped leader keeps the group id from being reused.
     if (job->signal_group) ::kill(-job->pid, SIGKILL);
     if (job->own_child) job->wait_status = Reap(job->pid);
-    ::close(job->pidfd);  // also leaves the epoll set
+    ClosePidfd(job->pidfd);
     ends.push_back(EndOf(job->id, job->dir, job->kill_reason, job->wait_status, clock_.Now()));
   }
 
@@ -687,7 +696,7 @@ class LocalExecutor final : public Executor {
     std::unique_ptr<Job> job = std::move(it->second);
     jobs_.erase(it);
     by_id_.erase(job->id);
-    if (job->pidfd >= 0) ::close(job->pidfd);
+    ClosePidfd(job->pidfd);
     return EndOf(job->id, job->dir, job->kill_reason, job->wait_status, clock_.Now());
   }
 
