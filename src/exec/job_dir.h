@@ -84,6 +84,9 @@ std::unique_ptr<Fetcher> NewLocalFileFetcher();
 // spec gives the same bytes). It exports the GENIE_* variables, sources set-up files in order
 // cluster, applications, command, job, logs the environment to genie/logs/env.log, runs
 // `<executable> <args>` with stdout/stderr redirected, and writes genie/genie.done (see above).
+// It traps no signal: a bash trap stays installed in a forked child until that child execs, and
+// a SIGTERM landing in between would be swallowed, so the command would run on unsignalled. A
+// kill ends the script at once; the executor gives the rest of the group its grace period.
 std::string GenerateRunScript(const JobSpec& spec, const std::filesystem::path& job_dir);
 
 // Builds the job directory: folders, set-up files, configs and dependencies fetched into their
