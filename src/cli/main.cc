@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
       "weir: a job gateway (Genie REST API v3) and a versioned asset and workflow service.\n"
       "Run `weir server` to start the server; the other commands talk to it over HTTP."};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--server, -o) also after the subcommand
   weir::cli::Globals g;
   if (const char* env = std::getenv("WEIR_SERVER"); env && *env) g.server = env;
   app.add_option("--server", g.server, "server URL (env WEIR_SERVER)")->capture_default_str();
