@@ -1,0 +1,628 @@
+// The DAG runner: one Tick reads the state of running jobs, admits waiting instances by their
+// run strategy, reserves and submits ready steps, retries failed ones with backoff, and finishes
+// instances. Also Stop and Restart.
+//
+// A step's launch is two-phase so that a crash never runs it twice: under `mu`, in a committed
+// transaction, the step gets its job id (a new UUID) and an attempt row (SUBMITTING); then,
+// without `mu`, the job is submitted under that id; then the step is marked submitted. A crash
+// in between leaves a RUNNING, not-submitted step whose id is submitted again by the next tick
+// (kAlreadyExists from the job service means the first submission got through: adopt it).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cmath>
+#include <set>
+
+#include "common/ids.h"
+#include "common/strings.h"
+#include "common/time_format.h"
+#include "scheduler/scheduler_internal.h"
+
+namespace weir::scheduler {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kBundleFilePrefix = "bundle://files/";
+
+bool IsHex64(std::string_view s) {
+  if (s.size() != 64) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// Rewrites every bundle://files/<sha256>/<name> in `text` to the blob's URI; the rewritten
+// URIs are appended to `found` when given.
+std::string MapBundleUris(std::string_view text, const BundleBlobs& blobs,
+                          std::vector<std::string>* found) {
+  std::string out;
+  size_t i = 0;
+  while (true) {
+    size_t p = text.find(kBundleFilePrefix, i);
+    if (p == std::string_view::npos) break;
+    size_t sha_at = p + kBundleFilePrefix.size();
+    std::string_view sha = text.substr(sha_at, 64);
+    if (!IsHex64(sha) || sha_at + 64 >= text.size() || text[sha_at + 64] != '/') {
+      out.append(text.substr(i, sha_at - i));
+      i = sha_at;
+      continue;
+    }
+    size_t name_at = sha_at + 65;
+    size_t end = text.find_first_of(" \t\r\n\"'<>", name_at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string uri = blobs.Uri(sha, text.substr(name_at, end - name_at));
+    out.append(text.substr(i, p - i));
+    out.append(uri);
+    if (found) found->push_back(uri);
+    i = end;
+  }
+  out.append(text.substr(i));
+  return out;
+}
+
+int64_t BackoffMillis(const workflow::Backoff& b, int failed_attempts) {
+  double seconds = static_cast<double>(b.initial_seconds) *
+                   std::pow(std::max(1.0, b.multiplier), std::max(0, failed_attempts - 1));
+  seconds = std::min(seconds, static_cast<double>(std::max<int64_t>(b.max_seconds, 0)));
+  seconds = std::max(seconds, 0.0);
+  return static_cast<int64_t>(seconds * 1000.0);
+}
+
+std::string Iso(int64_t ms) { return FormatIso8601(FromEpochMillis(ms)); }
+
+void AddUnique(std::vector<std::string>& v, const std::string& s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
+struct RunningStep {
+  std::string deployed_id;
+  int64_t instance = 0;
+  std::string step;
+  std::string job_id;
+  Result<StepJobState> state = InvalidArgument("unset");
+};
+
+}  // namespace
+
+Result<model::JobRequest> Scheduler::Impl::BuildRequest(const LoadedVersion& v,
+                                                        const InstanceRow& inst,
+                                                        const StepRow& s) {
+  const workflow::JobTemplate* j = v.wf.FindJob(s.step);
+  if (j == nullptr) {
+    return Internal("step '" + s.step + "': not in version " + std::to_string(v.version));
+  }
+  const Params& p = inst.params;
+  auto sub = [&](const std::string& text, std::vector<std::string>* found = nullptr) {
+    return MapBundleUris(Substitute(text, p), *blobs, found);
+  };
+  model::JobRequest r;
+  r.id = s.job_id.value_or("");
+  r.name = sub(j->name.empty() ? v.wf.id + "." + j->id : j->name);
+  r.user = std::string(Trim(v.deployer));
+  if (r.user.empty()) r.user = options.job_user;
+  r.version = std::to_string(v.version);
+  r.description = "workflow " + inst.deployed_id + " instance " +
+                  std::to_string(inst.number) + " step " + j->id + " attempt " +
+                  std::to_string(s.attempts) + " (version " + std::to_string(v.version) +
+                  ", bundle " + v.bundle_id + ")";
+  json::object meta;
+  meta["weir.workflow"] = inst.deployed_id;
+  meta["weir.instance"] = inst.number;
+  meta["weir.run"] = inst.run;
+  meta["weir.step"] = j->id;
+  meta["weir.attempt"] = s.attempts;
+  meta["weir.version"] = v.version;
+  meta["weir.bundle"] = v.bundle_id;
+  r.metadata_json = json::serialize(meta);
+  for (const std::string& t : j->tags) r.tags.push_back(sub(t));
+  for (const std::string& c : j->command) r.command_criteria.push_back(sub(c));
+  for (const auto& criterion : j->cluster) {
+    model::ClusterCriteria cc;
+    for (const std::string& t : criterion) cc.tags.push_back(sub(t));
+    r.cluster_criterias.push_back(std::move(cc));
+  }
+  // URIs the command line mentions: bundle files (mapped) and assets of the bundle.
+  std::vector<std::string> mentioned;
+  std::string command_line;
+  if (!j->command_args.empty()) {
+    r.command_args = sub(j->command_args, &mentioned);
+    command_line += *r.command_args;
+  }
+  for (const std::string& a : j->args) {
+    r.command_arguments.push_back(sub(a, &mentioned));
+    command_line += "\n" + r.command_arguments.back();
+  }
+  for (const workflow::BundleAsset& a : v.manifest.assets) {
+    if (!a.uri.empty() && command_line.find(a.uri) != std::string::npos) mentioned.push_back(a.uri);
+  }
+  for (const std::string& d : j->dependencies) AddUnique(r.dependencies, sub(d));
+  for (const std::string& c : j->configs) AddUnique(r.configs, sub(c));
+  if (j->setup_file) r.setup_file = sub(*j->setup_file);
+  for (const std::string& m : mentioned) {
+    bool elsewhere = std::find(r.configs.begin(), r.configs.end(), m) != r.configs.end() ||
+                     (r.setup_file && *r.setup_file == m);
+    if (!elsewhere) AddUnique(r.dependencies, m);
+  }
+  r.timeout = j->timeout_seconds;
+  if (j->memory_mb) r.memory = static_cast<int>(*j->memory_mb);
+  r.grouping = inst.deployed_id;
+  r.grouping_instance = InstanceId(inst.deployed_id, inst.number);
+  WEIR_RETURN_IF_ERROR(model::Validate(r).WithContext("step '" + j->id + "' job request"));
+  return r;
+}
+
+void Scheduler::Impl::FailAttempt(const LoadedVersion& v, StepRow& s, const std::string& message,
+                                  int64_t now_ms) {
+  const workflow::JobTemplate* j = v.wf.FindJob(s.step);
+  const int retries = j ? j->retries : 0;
+  s.submitted = false;
+  if (s.attempts <= retries) {
+    int64_t at = now_ms + BackoffMillis(j->backoff, s.attempts);
+    s.status = StepStatus::kWaitingRetry;
+    s.not_before_ms = at;
+    s.message = "attempt " + std::to_string(s.attempts) + " of " + std::to_string(retries + 1) +
+                " failed: " + message + "; retrying at " + Iso(at);
+  } else {
+    s.status = StepStatus::kFailed;
+    s.not_before_ms.reset();
+    s.finished_ms = now_ms;
+    s.message = s.attempts > 1 ? "failed after " + std::to_string(s.attempts) + " attempts: " +
+                                     message
+                               : message;
+  }
+}
+
+void Scheduler::Impl::RunKills(const std::vector<PendingKill>& kills) {
+  for (const PendingKill& k : kills) {
+    Status s = launcher->Kill(k.job_id);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) {
+      spdlog::warn("scheduler: kill job {} ({}): {}", k.job_id, k.why, s.ToString());
+    }
+  }
+}
+
+Status Scheduler::Impl::StopLocked(InstanceRow& row, std::string_view message, int64_t now_ms,
+                                   std::vector<PendingKill>& kills) {
+  WEIR_ASSIGN_OR_RETURN(std::vector<StepRow> steps, LoadSteps(row.deployed_id, row.number));
+  for (StepRow& s : steps) {
+    const bool running = s.status == StepStatus::kRunning;
+    if (running && s.job_id) {
+      kills.push_back({*s.job_id, std::string(message)});
+      WEIR_RETURN_IF_ERROR(FinishAttempt(*s.job_id, "KILLED", message, now_ms));
+    }
+    if (running || s.status == StepStatus::kPending || s.status == StepStatus::kWaitingRetry) {
+      s.status = StepStatus::kStopped;
+      s.submitted = false;
+      s.not_before_ms.reset();
+      if (running) s.finished_ms = now_ms;
+      s.message = std::string(message);
+      WEIR_RETURN_IF_ERROR(SaveStep(row.deployed_id, row.number, s));
+    }
+  }
+  row.status = InstanceStatus::kStopped;
+  row.message = std::string(message);
+  row.finished_ms = now_ms;
+  return SaveInstance(row, now_ms);
+}
+
+Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
+                                 std::vector<PendingLaunch>& launches) {
+  Result<std::shared_ptr<const LoadedVersion>> vr = LoadVersion(r.deployed_id, r.version);
+  if (!vr.ok()) {
+    r.status = InstanceStatus::kFailed;
+    r.message = vr.status().message();
+    r.finished_ms = now_ms;
+    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    return Status::Ok();
+  }
+  const LoadedVersion& v = **vr;
+  WEIR_ASSIGN_OR_RETURN(std::vector<StepRow> steps, LoadSteps(r.deployed_id, r.number));
+  std::map<std::string, StepStatus> status_of;
+  for (const StepRow& s : steps) status_of[s.step] = s.status;
+  const bool failing = std::any_of(steps.begin(), steps.end(), [](const StepRow& s) {
+    return s.status == StepStatus::kFailed;
+  });
+  for (StepRow& s : steps) {
+    bool ready = false;
+    if (!failing && s.status == StepStatus::kPending) {
+      ready = true;
+      if (const workflow::JobTemplate* j = v.wf.FindJob(s.step)) {
+        for (const std::string& up : j->depends_on) {
+          auto it = status_of.find(up);
+          if (it == status_of.end() || it->second != StepStatus::kSucceeded) ready = false;
+        }
+      }
+    } else if (!failing && s.status == StepStatus::kWaitingRetry) {
+      ready = s.not_before_ms.value_or(0) <= now_ms;
+    }
+    if (ready) {
+      s.attempts += 1;
+      s.job_id = NewUuid();
+      s.status = StepStatus::kRunning;
+      s.submitted = false;
+      s.not_before_ms.reset();
+      if (!s.started_ms) s.started_ms = now_ms;
+      s.finished_ms.reset();
+      s.message.clear();
+      WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
+      WEIR_RETURN_IF_ERROR(
+          InsertAttempt(r.deployed_id, r.number, s.step, r.run, s.attempts, *s.job_id, now_ms));
+      status_of[s.step] = s.status;
+    }
+    if (failing && s.status == StepStatus::kRunning && !s.submitted && s.job_id) {
+      // Reserved but never submitted (it waited for capacity): do not start it now.
+      WEIR_RETURN_IF_ERROR(FinishAttempt(*s.job_id, "NOT_SUBMITTED",
+                                         "the instance failed before submission", now_ms));
+      s.status = StepStatus::kPending;
+      s.attempts = std::max(0, s.attempts - 1);
+      s.job_id.reset();
+      s.not_before_ms.reset();
+      s.message = "not started: the instance failed";
+      WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
+      status_of[s.step] = s.status;
+    }
+    if (s.status == StepStatus::kRunning && !s.submitted &&
+        s.not_before_ms.value_or(0) <= now_ms) {
+      PendingLaunch l;
+      l.deployed_id = r.deployed_id;
+      l.instance = r.number;
+      l.step = s.step;
+      l.job_id = *s.job_id;
+      l.request = BuildRequest(v, r, s);
+      launches.push_back(std::move(l));
+    }
+  }
+  const bool all_done = std::all_of(steps.begin(), steps.end(), [](const StepRow& s) {
+    return s.status == StepStatus::kSucceeded;
+  });
+  const bool any_running = std::any_of(steps.begin(), steps.end(), [](const StepRow& s) {
+    return s.status == StepStatus::kRunning;
+  });
+  if (all_done) {
+    r.status = InstanceStatus::kSucceeded;
+    r.message = "all " + std::to_string(steps.size()) + " steps succeeded";
+    r.finished_ms = now_ms;
+    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+  } else if (failing && !any_running) {
+    std::string why;
+    for (StepRow& s : steps) {
+      if (s.status == StepStatus::kFailed && why.empty()) {
+        why = "step '" + s.step + "' failed: " + s.message;
+      }
+      if (s.status == StepStatus::kWaitingRetry) {
+        s.status = StepStatus::kFailed;
+        s.finished_ms = now_ms;
+        s.not_before_ms.reset();
+        s.message += "; not retried: the instance failed";
+        WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
+      }
+    }
+    r.status = InstanceStatus::kFailed;
+    r.message = why;
+    r.finished_ms = now_ms;
+    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+  }
+  return Status::Ok();
+}
+
+Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& launches,
+                                std::vector<PendingKill>& kills) {
+  WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+  std::vector<InstanceRow> active;
+  {
+    WEIR_ASSIGN_OR_RETURN(
+        sql::Stmt s,
+        db->Prepare("SELECT deployed_id, instance FROM wf_instances WHERE status IN "
+                    "('CREATED', 'RUNNING') ORDER BY deployed_id, instance"));
+    std::vector<std::pair<std::string, int64_t>> keys;
+    while (true) {
+      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      keys.emplace_back(s.Text(0), s.Int(1));
+    }
+    for (const auto& [id, n] : keys) {
+      WEIR_ASSIGN_OR_RETURN(InstanceRow r, LoadInstance(id, n));
+      active.push_back(std::move(r));
+    }
+  }
+
+  size_t begin = 0;
+  while (begin < active.size()) {
+    size_t end = begin;
+    while (end < active.size() && active[end].deployed_id == active[begin].deployed_id) ++end;
+    std::vector<InstanceRow*> running, waiting;
+    for (size_t k = begin; k < end; ++k) {
+      (active[k].status == InstanceStatus::kRunning ? running : waiting).push_back(&active[k]);
+    }
+
+    // Running instances first: steps that ended this tick may finish them, making room.
+    for (InstanceRow* r : running) WEIR_RETURN_IF_ERROR(StepPass(*r, now_ms, launches));
+    running.erase(std::remove_if(running.begin(), running.end(),
+                                 [](const InstanceRow* r) {
+                                   return r->status != InstanceStatus::kRunning;
+                                 }),
+                  running.end());
+
+    // Admission of waiting instances, oldest first, by the strategy of each one's version.
+    for (size_t k = 0; k < waiting.size(); ++k) {
+      InstanceRow& c = *waiting[k];
+      Result<std::shared_ptr<const LoadedVersion>> v = LoadVersion(c.deployed_id, c.version);
+      if (!v.ok()) {
+        c.status = InstanceStatus::kFailed;
+        c.message = v.status().message();
+        c.finished_ms = now_ms;
+        WEIR_RETURN_IF_ERROR(SaveInstance(c, now_ms));
+        continue;
+      }
+      const workflow::Workflow& wf = (*v)->wf;
+      bool start = false;
+      bool stop_scan = false;
+      switch (wf.run_strategy) {
+        case workflow::RunStrategy::kSequential:
+          start = running.empty();
+          stop_scan = !start;
+          break;
+        case workflow::RunStrategy::kParallel:
+          start = static_cast<int>(running.size()) < std::max(1, wf.max_concurrency);
+          stop_scan = !start;
+          break;
+        case workflow::RunStrategy::kFirstOnly:
+          if (!running.empty()) {
+            std::vector<PendingKill> none;
+            WEIR_RETURN_IF_ERROR(StopLocked(
+                c,
+                "skipped: instance " + std::to_string(running.front()->number) +
+                    " is running (run_strategy first_only)",
+                now_ms, none));
+          } else {
+            start = true;
+          }
+          break;
+        case workflow::RunStrategy::kLastOnly:
+          if (k + 1 < waiting.size()) {
+            WEIR_RETURN_IF_ERROR(StopLocked(
+                c,
+                "superseded by instance " + std::to_string(waiting.back()->number) +
+                    " (run_strategy last_only)",
+                now_ms, kills));
+          } else {
+            for (InstanceRow* r : running) {
+              std::erase_if(launches, [&](const PendingLaunch& l) {
+                return l.deployed_id == r->deployed_id && l.instance == r->number;
+              });
+              WEIR_RETURN_IF_ERROR(StopLocked(*r,
+                                              "superseded by instance " +
+                                                  std::to_string(c.number) +
+                                                  " (run_strategy last_only)",
+                                              now_ms, kills));
+            }
+            running.clear();
+            start = true;
+          }
+          break;
+      }
+      if (start) {
+        c.status = InstanceStatus::kRunning;
+        c.started_ms = now_ms;
+        WEIR_RETURN_IF_ERROR(SaveInstance(c, now_ms));
+        running.push_back(&c);
+        WEIR_RETURN_IF_ERROR(StepPass(c, now_ms, launches));
+      }
+      if (stop_scan) break;
+    }
+
+    begin = end;
+  }
+  Status committed = txn.Commit();
+  if (!committed.ok()) {
+    launches.clear();
+    kills.clear();
+  }
+  return committed;
+}
+
+Status Scheduler::Impl::TickOnce() {
+  std::lock_guard<std::mutex> tick(tick_mu);
+  const int64_t now = ToEpochMillis(clock.Now());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (Status s = FireTriggers(now); !s.ok()) spdlog::warn("scheduler: triggers: {}", s.ToString());
+  }
+
+  // 1. Read the state of every submitted, running step (without `mu`).
+  std::vector<RunningStep> polled;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
+                          db->Prepare("SELECT deployed_id, instance, step, job_id FROM wf_steps "
+                                      "WHERE status = 'RUNNING' AND submitted = 1"));
+    while (true) {
+      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      RunningStep r;
+      r.deployed_id = s.Text(0);
+      r.instance = s.Int(1);
+      r.step = s.Text(2);
+      r.job_id = s.Text(3);
+      polled.push_back(std::move(r));
+    }
+  }
+  for (RunningStep& r : polled) r.state = launcher->State(r.job_id);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+    for (RunningStep& r : polled) {
+      std::optional<std::string> failure;
+      std::string job_status;
+      if (!r.state.ok()) {
+        if (r.state.status().code() != StatusCode::kNotFound) continue;  // try again next tick
+        failure = "job " + r.job_id + ": not found in the job service";
+        job_status = "LOST";
+      } else if (model::IsActive(r.state->status)) {
+        continue;
+      } else {
+        job_status = std::string(model::JobStatusName(r.state->status));
+        if (r.state->status != model::JobStatus::kSucceeded) {
+          failure = "job " + r.job_id + " " + job_status +
+                    (r.state->message.empty() ? "" : " (" + r.state->message + ")") +
+                    (r.state->exit_code ? ", exit code " + std::to_string(*r.state->exit_code)
+                                        : "");
+        }
+      }
+      WEIR_ASSIGN_OR_RETURN(InstanceRow inst, LoadInstance(r.deployed_id, r.instance));
+      WEIR_ASSIGN_OR_RETURN(std::vector<StepRow> steps, LoadSteps(r.deployed_id, r.instance));
+      auto it = std::find_if(steps.begin(), steps.end(),
+                             [&](const StepRow& s) { return s.step == r.step; });
+      if (it == steps.end() || it->status != StepStatus::kRunning || it->job_id != r.job_id) {
+        continue;  // stopped or restarted meanwhile
+      }
+      StepRow& s = *it;
+      std::string message = r.state.ok() ? r.state->message : "";
+      WEIR_RETURN_IF_ERROR(FinishAttempt(r.job_id, job_status, failure.value_or(message), now));
+      if (!failure) {
+        s.status = StepStatus::kSucceeded;
+        s.finished_ms = now;
+        s.submitted = false;
+        s.message = message;
+      } else {
+        WEIR_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedVersion> v,
+                              LoadVersion(inst.deployed_id, inst.version));
+        FailAttempt(*v, s, *failure, now);
+      }
+      WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.instance, s));
+    }
+    WEIR_RETURN_IF_ERROR(txn.Commit());
+  }
+
+  // 2. Admission, ready steps, completion.
+  std::vector<PendingLaunch> launches;
+  std::vector<PendingKill> kills;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    WEIR_RETURN_IF_ERROR(Advance(now, launches, kills));
+  }
+  RunKills(kills);
+
+  // 3. Submissions (without `mu`), then their outcome.
+  if (launches.empty()) return Status::Ok();
+  std::vector<Status> outcomes;
+  outcomes.reserve(launches.size());
+  for (const PendingLaunch& l : launches) {
+    outcomes.push_back(l.request.ok() ? launcher->Launch(*l.request) : l.request.status());
+  }
+  std::vector<PendingKill> late_kills;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    const int64_t after = ToEpochMillis(clock.Now());
+    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+    for (size_t k = 0; k < launches.size(); ++k) {
+      const PendingLaunch& l = launches[k];
+      const Status& st = outcomes[k];
+      const bool launched = st.ok() || st.code() == StatusCode::kAlreadyExists;
+      WEIR_ASSIGN_OR_RETURN(std::vector<StepRow> steps, LoadSteps(l.deployed_id, l.instance));
+      auto it = std::find_if(steps.begin(), steps.end(),
+                             [&](const StepRow& s) { return s.step == l.step; });
+      if (it == steps.end() || it->status != StepStatus::kRunning || it->job_id != l.job_id ||
+          it->submitted) {
+        // Stopped while the submission was in flight: the job must not run.
+        if (launched) late_kills.push_back({l.job_id, "instance stopped during submission"});
+        continue;
+      }
+      StepRow& s = *it;
+      if (launched) {
+        s.submitted = true;
+        s.not_before_ms.reset();
+        WEIR_RETURN_IF_ERROR(FinishAttempt(l.job_id, "SUBMITTED", "", std::nullopt));
+      } else if (st.code() == StatusCode::kUnavailable ||
+                 st.code() == StatusCode::kResourceExhausted) {
+        s.not_before_ms = after + options.capacity_retry.count();
+        s.message = "waiting to submit: " + st.message();
+      } else {
+        WEIR_ASSIGN_OR_RETURN(InstanceRow inst, LoadInstance(l.deployed_id, l.instance));
+        WEIR_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedVersion> v,
+                              LoadVersion(inst.deployed_id, inst.version));
+        WEIR_RETURN_IF_ERROR(FinishAttempt(l.job_id, "NOT_SUBMITTED", st.message(), after));
+        FailAttempt(*v, s, "submission refused: " + st.message(), after);
+      }
+      WEIR_RETURN_IF_ERROR(SaveStep(l.deployed_id, l.instance, s));
+    }
+    WEIR_RETURN_IF_ERROR(txn.Commit());
+  }
+  RunKills(late_kills);
+  return Status::Ok();
+}
+
+// ---- stop / restart -------------------------------------------------------------------------
+
+Result<Instance> Scheduler::Stop(std::string_view deployed_id, int64_t number,
+                                 std::string_view actor) {
+  std::vector<PendingKill> kills;
+  Result<Instance> out = [&]() -> Result<Instance> {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    const int64_t now = ToEpochMillis(impl_->clock.Now());
+    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*impl_->db));
+    WEIR_RETURN_IF_ERROR(impl_->LoadDeployment(deployed_id).status());
+    WEIR_ASSIGN_OR_RETURN(InstanceRow r, impl_->LoadInstance(deployed_id, number));
+    if (IsFinal(r.status)) {
+      return FailedPrecondition("instance " + InstanceId(deployed_id, number) + ": already " +
+                                std::string(InstanceStatusName(r.status)) + "; nothing to stop");
+    }
+    std::string message = actor.empty() ? "stopped" : "stopped by " + std::string(actor);
+    WEIR_RETURN_IF_ERROR(impl_->StopLocked(r, message, now, kills));
+    WEIR_RETURN_IF_ERROR(txn.Commit());
+    return impl_->BuildInstance(r, true);
+  }();
+  impl_->RunKills(kills);
+  if (out.ok()) impl_->Wake();
+  return out;
+}
+
+Result<Instance> Scheduler::Restart(std::string_view deployed_id, int64_t number,
+                                    std::string_view actor) {
+  Result<Instance> out = [&]() -> Result<Instance> {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    const int64_t now = ToEpochMillis(impl_->clock.Now());
+    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*impl_->db));
+    WEIR_RETURN_IF_ERROR(impl_->LoadDeployment(deployed_id).status());
+    WEIR_ASSIGN_OR_RETURN(InstanceRow r, impl_->LoadInstance(deployed_id, number));
+    if (r.status == InstanceStatus::kSucceeded) {
+      return FailedPrecondition("instance " + r.deployed_id + "#" + std::to_string(number) +
+                                ": SUCCEEDED, nothing to restart; start a new run instead");
+    }
+    if (!IsFinal(r.status)) {
+      return FailedPrecondition("instance " + InstanceId(deployed_id, number) + ": still " +
+                                std::string(InstanceStatusName(r.status)) +
+                                "; stop it before restarting");
+    }
+    WEIR_ASSIGN_OR_RETURN(std::vector<StepRow> steps, impl_->LoadSteps(deployed_id, number));
+    int reset = 0;
+    for (StepRow& s : steps) {
+      if (s.status == StepStatus::kSucceeded) continue;
+      s.status = StepStatus::kPending;
+      s.attempts = 0;
+      s.job_id.reset();
+      s.submitted = false;
+      s.not_before_ms.reset();
+      s.message.clear();
+      s.started_ms.reset();
+      s.finished_ms.reset();
+      WEIR_RETURN_IF_ERROR(impl_->SaveStep(r.deployed_id, number, s));
+      ++reset;
+    }
+    r.run += 1;
+    r.status = InstanceStatus::kCreated;
+    r.message = "run " + std::to_string(r.run) + ": restarted" +
+                (actor.empty() ? std::string() : " by " + std::string(actor)) + " with " +
+                std::to_string(reset) + " incomplete step(s)";
+    r.started_ms.reset();
+    r.finished_ms.reset();
+    WEIR_RETURN_IF_ERROR(impl_->SaveInstance(r, now));
+    WEIR_RETURN_IF_ERROR(txn.Commit());
+    return impl_->BuildInstance(r, true);
+  }();
+  if (out.ok()) impl_->Wake();
+  return out;
+}
+
+}  // namespace weir::scheduler

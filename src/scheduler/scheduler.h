@@ -1,0 +1,282 @@
+// Scheduler: versioned deployments of workflows, their triggers, and their runs as DAGs of jobs.
+//
+// DEPLOYMENTS. A deployed workflow is named `<env>:<owner>.<repo>.<workflow id>` (DeployedId).
+// Deploy(bundle) parses the manifest (workflow/bundle.h), validates the rendered definition
+// (workflow/validate.h: schema, unknown dependencies, cycles → kInvalidArgument listing every
+// problem), stores uploaded repository files, then checks that EVERY asset and repository file
+// of the manifest exists in blob storage with its stated SHA-256 (BundleBlobs::Verify; a missing
+// or corrupted blob → kFailedPrecondition naming it). Only then, in ONE SQLite transaction, it
+// records version N+1 (bundle id = SHA-256 of the canonical manifest, manifest JSON, deployer,
+// dirty flag) and, unless told not to, activates it. Either the whole version exists or nothing
+// changed. A bundle whose id is already a version of that deployed workflow creates no version:
+// the existing one is returned (created = false) and activated if asked.
+// Versions are immutable; `latest` is the highest number, `active` the one new instances use.
+// Activate(v) points at any version; Rollback() activates the most recently active version
+// whose number is lower than the active one (so repeated rollbacks walk back: v3 → v2 → v1), or
+// the named lower version. Every activation is kept in a history (reason deploy / activate /
+// rollback). In-flight instances keep the version they were created with.
+// Per deployed workflow the scheduler also keeps two settings a deploy may set: the
+// environment's runtime parameters and the catch-up policy (default `latest`).
+//
+// TRIGGERS. A workflow with a `schedule` fires in its `timezone` (cron.h: DST-correct). Each
+// deployed workflow has a cursor: every fire time <= cursor has been handled. A tick handles the
+// fire times in (cursor, now] by the catch-up policy, then moves the cursor to now:
+//   none    only fire times no older than SchedulerOptions::misfire_grace (on time) fire
+//   latest  only the newest due fire time fires (one catch-up instance after downtime)
+//   all     every due fire time fires, oldest first, at most max_catchup (the newest ones)
+// Each (deployed workflow, fire time) fires at most once, also across restarts and several
+// scheduler processes on one database: a row keyed by both is inserted in the same transaction
+// that creates the instance (a second insert is ignored). Activating a version whose schedule or
+// time zone differs resets the cursor to now (past times of a new schedule never fire).
+//
+// INSTANCES are numbered per deployed workflow from 1 (instance id "<deployed id>#<n>"). Each
+// records its version, bundle id, trigger (cron + logical time, or manual), resolved runtime
+// parameters (params.h: workflow defaults ← environment ← manual overrides; built-ins
+// EXECUTION_DATE = ISO-8601 UTC of the logical trigger time, WORKFLOW_ID = deployed id,
+// INSTANCE_ID = n, ENV = environment; a manual run may set EXECUTION_DATE for a backfill) and a
+// status: CREATED (waiting for its run strategy) → RUNNING → SUCCEEDED | FAILED | STOPPED.
+// Run strategies, decided when a CREATED instance is considered:
+//   sequential  one RUNNING instance at a time; the others wait in number order
+//   parallel    up to max_concurrency RUNNING; the others wait
+//   first_only  while one runs, a new instance is not run: it ends STOPPED ("skipped")
+//   last_only   a new instance stops the running ones (their jobs are killed) and any older
+//               waiting ones ("superseded"), then runs
+// STEPS: a step is ready when all its upstream steps SUCCEEDED. It runs as a job through the
+// StepLauncher (JobService::Submit): grouping = deployed id, groupingInstance = instance id,
+// `${NAME}` parameters substituted in every field, `bundle://files/...` URIs mapped to blob
+// URIs, and every bundle asset URI the step mentions added to its dependencies. Step statuses:
+// PENDING, WAITING_RETRY, RUNNING, SUCCEEDED, FAILED, STOPPED. A failed job is retried
+// `retries` times with exponential backoff (initial, multiplier, max); when they are spent the
+// step FAILS, no further step starts, and once no step is running the instance is FAILED.
+// Stop() kills the running jobs and marks the instance STOPPED; Restart() of a FAILED or
+// STOPPED instance starts a new run of it (run + 1) from its steps that did not succeed.
+//
+// EXECUTION. Tick() does one pass: fire triggers, read the state of running jobs, admit CREATED
+// instances, start ready steps, finish instances. Start() runs Tick() on a background thread
+// every poll_interval (and at once after Deploy/Run/Restart/Stop); tests call Tick() with a
+// FakeClock instead. Job ids are chosen and recorded before submission, so a crash never
+// submits a step twice. After a restart, Recover() (then the loop) continues every RUNNING
+// instance: steps whose jobs ended while the server was down are resolved from the job service,
+// steps whose submission was interrupted are submitted again under the same job id. One
+// scheduler process should run instances per database (triggers alone are multi-process safe).
+//
+// STORAGE: tables wf_deployments, wf_versions, wf_activations, wf_fires, wf_instances, wf_steps,
+// wf_attempts in the server's SQLite file, over the scheduler's own connection (WAL, busy
+// timeout). Nothing else is touched.
+//
+// Errors: kInvalidArgument (bad manifest, definition, parameter, query), kNotFound (unknown
+// deployed workflow, version or instance), kFailedPrecondition (missing/corrupted blob, no
+// active version, nothing to roll back to, stop of a finished instance, restart of a running
+// one), kUnavailable (database busy), kInternal. Thread-safety: every method is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "scheduler/bundle_blobs.h"
+#include "scheduler/params.h"
+#include "scheduler/step_launcher.h"
+#include "workflow/bundle.h"
+
+namespace weir::scheduler {
+
+enum class CatchUp { kNone, kLatest, kAll };
+std::string_view CatchUpName(CatchUp c);  // "none", "latest", "all"
+Result<CatchUp> ParseCatchUp(std::string_view s);
+
+enum class InstanceStatus { kCreated, kRunning, kSucceeded, kFailed, kStopped };
+std::string_view InstanceStatusName(InstanceStatus s);  // "CREATED", ...
+Result<InstanceStatus> ParseInstanceStatus(std::string_view s);
+inline bool IsFinal(InstanceStatus s) {
+  return s == InstanceStatus::kSucceeded || s == InstanceStatus::kFailed ||
+         s == InstanceStatus::kStopped;
+}
+
+enum class StepStatus { kPending, kWaitingRetry, kRunning, kSucceeded, kFailed, kStopped };
+std::string_view StepStatusName(StepStatus s);  // "PENDING", "WAITING_RETRY", ...
+Result<StepStatus> ParseStepStatus(std::string_view s);
+
+// "<env>:<owner>.<repo>.<workflow id>"
+std::string DeployedId(std::string_view env, std::string_view owner, std::string_view repo,
+                       std::string_view workflow_id);
+// "<deployed id>#<n>": the job's groupingInstance.
+std::string InstanceId(std::string_view deployed_id, int64_t number);
+
+struct SchedulerOptions {
+  std::string db_path;                 // the server's SQLite file (tables are created)
+  int busy_timeout_ms = 10000;
+  Millis poll_interval{100};           // background loop period (job states are read this often)
+  Millis misfire_grace{60000};         // catch-up `none`: a fire time older than this is missed
+  int max_catchup = 100;               // catch-up `all`: at most this many instances per pass
+  Millis capacity_retry{1000};         // resubmit delay when the job service has no capacity
+  std::string job_user = "weir-scheduler";  // job user when the version's deployer is empty
+};
+
+struct DeployRequest {
+  std::string manifest_json;          // the bundle manifest (bundle.h), any key order
+  std::vector<std::string> files;     // bytes of repository files to store before verifying
+  bool activate = true;
+  std::string deployer;               // who deploys (free text, ≤ 255 bytes); also the job user
+  std::optional<Params> environment_params;  // replaces the environment's parameters when set
+  std::optional<CatchUp> catchup;            // replaces the catch-up policy when set
+};
+
+struct DeployResult {
+  std::string deployed_id;
+  int64_t version = 0;
+  std::string bundle_id;
+  bool created = false;  // false: an identical bundle was already this version
+  bool active = false;   // the version is the active one after the call
+};
+
+struct VersionInfo {
+  int64_t version = 0;
+  std::string bundle_id;
+  std::string deployer;
+  bool dirty = false;
+  std::string branch;
+  std::string commit;
+  TimePoint created{};
+  bool active = false;
+  std::string manifest_json;  // filled by GetVersion only
+};
+
+struct Activation {
+  int64_t version = 0;
+  std::optional<int64_t> previous;  // active version before, if any
+  std::string reason;               // "deploy", "activate", "rollback"
+  std::string actor;
+  TimePoint at{};
+};
+
+struct DeployedWorkflow {
+  std::string id;
+  std::string environment, owner, repo, workflow_id;
+  std::optional<int64_t> active_version;
+  int64_t latest_version = 0;
+  Params environment_params;
+  CatchUp catchup = CatchUp::kLatest;
+  // From the active version (empty / defaults without one).
+  std::optional<std::string> schedule;
+  std::string timezone;
+  std::string run_strategy;
+  int max_concurrency = 1;
+  std::optional<TimePoint> next_fire;
+  TimePoint created{};
+  TimePoint updated{};
+};
+
+struct StepAttempt {
+  std::string job_id;
+  int64_t run = 1;
+  int attempt = 1;           // 1-based within its run
+  std::string status;        // SUBMITTING, SUBMITTED, or the job's final status
+  std::string message;
+  TimePoint created{};
+  std::optional<TimePoint> finished;
+};
+
+struct StepRun {
+  std::string id;
+  StepStatus status = StepStatus::kPending;
+  std::vector<std::string> depends_on;
+  int attempts = 0;          // in the current run
+  int max_attempts = 1;      // 1 + retries
+  std::string job_id;        // of the latest attempt
+  std::string message;
+  std::optional<TimePoint> started, finished, next_attempt;
+  std::vector<std::string> assets;  // UUIDs of the bundle's assets this step references
+  std::vector<StepAttempt> history; // every attempt of every run, oldest first
+};
+
+struct Instance {
+  std::string workflow;      // deployed id
+  int64_t number = 0;
+  std::string id;            // InstanceId(workflow, number)
+  int64_t version = 0;
+  std::string bundle_id;
+  InstanceStatus status = InstanceStatus::kCreated;
+  std::string message;
+  std::string trigger;       // "cron" or "manual"
+  TimePoint trigger_time{};  // the logical time (EXECUTION_DATE)
+  std::string requested_by;
+  int64_t run = 1;
+  Params params;             // resolved runtime parameters
+  std::vector<workflow::BundleAsset> assets;  // every asset of the instance's bundle
+  std::vector<StepRun> steps;                 // file order; filled by GetInstance and Run
+  TimePoint created{};
+  std::optional<TimePoint> started, finished;
+};
+
+struct InstanceQuery {
+  std::vector<InstanceStatus> statuses;  // empty: any
+  int64_t page = 0;
+  int64_t size = 50;                     // 1..1000
+};
+
+struct InstancePage {
+  std::vector<Instance> instances;  // newest first, without steps
+  int64_t total = 0;
+};
+
+struct RunRequest {
+  Params params;              // overrides; EXECUTION_DATE (ISO-8601) sets the logical time
+  std::string requested_by;
+};
+
+class Scheduler {
+ public:
+  // Opens the tables in options.db_path (creating them). `blobs` and `launcher` are shared;
+  // `clock` must outlive the scheduler. kInternal naming the path on failure.
+  static Result<std::unique_ptr<Scheduler>> Open(SchedulerOptions options,
+                                                 std::shared_ptr<BundleBlobs> blobs,
+                                                 std::shared_ptr<StepLauncher> launcher,
+                                                 Clock& clock);
+  ~Scheduler();  // stops the background loop; running jobs keep running
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  Result<DeployResult> Deploy(const DeployRequest& request);
+
+  Result<std::vector<DeployedWorkflow>> List();
+  Result<DeployedWorkflow> Get(std::string_view deployed_id);
+  Result<std::vector<VersionInfo>> Versions(std::string_view deployed_id);  // newest first
+  Result<VersionInfo> GetVersion(std::string_view deployed_id, int64_t version);
+  Result<std::vector<Activation>> Activations(std::string_view deployed_id);  // newest first
+  Result<DeployedWorkflow> Activate(std::string_view deployed_id, int64_t version,
+                                    std::string_view actor);
+  Result<DeployedWorkflow> Rollback(std::string_view deployed_id, std::optional<int64_t> to,
+                                    std::string_view actor);
+
+  // Creates a manual instance of the active version (kFailedPrecondition without one). Unknown
+  // parameter names are allowed (they become parameters); built-ins other than EXECUTION_DATE
+  // are kInvalidArgument.
+  Result<Instance> Run(std::string_view deployed_id, const RunRequest& request);
+  Result<InstancePage> Instances(std::string_view deployed_id, const InstanceQuery& query);
+  Result<Instance> GetInstance(std::string_view deployed_id, int64_t number);
+  Result<Instance> Restart(std::string_view deployed_id, int64_t number, std::string_view actor);
+  Result<Instance> Stop(std::string_view deployed_id, int64_t number, std::string_view actor);
+
+  // Reconciles RUNNING instances with the job service after a restart (one Tick). Call once
+  // before Start().
+  Status Recover();
+  // One pass of the loop (see EXECUTION). Ticks are serialised.
+  Status Tick();
+  // Starts / stops the background loop. Start() twice is a no-op.
+  Status Start();
+  void Shutdown();
+
+ private:
+  struct Impl;
+  explicit Scheduler(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weir::scheduler

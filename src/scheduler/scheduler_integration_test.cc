@@ -1,0 +1,205 @@
+// The scheduler over the real job service (SQLite store, local executor, real bash processes)
+// and a real local blob store: a 3-step DAG end to end, its asset fetched by the job.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "blob/local_blob_store.h"
+#include "blob/sha256.h"
+#include "common/fs.h"
+#include "common/ids.h"
+#include "scheduler/scheduler.h"
+#include "service/job_service.h"
+#include "store/store.h"
+
+namespace weir::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+model::ConfigEntity Entity(model::Kind kind, const std::string& id,
+                           std::vector<std::string> tags) {
+  model::ConfigEntity e;
+  e.kind = kind;
+  e.id = id;
+  e.name = id;
+  e.user = "admin";
+  e.version = "1";
+  e.tags = std::move(tags);
+  e.status = kind == model::Kind::kCluster ? "UP" : "ACTIVE";
+  model::NormalizeTags(e);
+  return e;
+}
+
+class SchedulerIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::path("/tmp") / ("weir-sched-it-" + NewUuid());
+    ASSERT_TRUE(MakeDirs(root_ / "jobs").ok());
+    const std::string db = (root_ / "weir.db").string();
+    auto stores = store::OpenSqlite(db, SystemClock::Instance());
+    ASSERT_TRUE(stores.ok()) << stores.status();
+    stores_ = *stores;
+    auto bash = Entity(model::Kind::kCommand, "bash", {"type:bash"});
+    bash.executable = "/bin/bash -c";
+    ASSERT_TRUE(stores_.config->Create(Entity(model::Kind::kCluster, "local", {"type:local"})).ok());
+    ASSERT_TRUE(stores_.config->Create(bash).ok());
+    ASSERT_TRUE(stores_.config->SetClusterCommands("local", {"bash"}).ok());
+
+    service::JobServiceOptions o;
+    o.jobs_dir = root_ / "jobs";
+    o.host_name = "test-host";
+    o.weir_version = "test";
+    o.launch.kill_grace = 500ms;
+    std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
+    selectors.push_back(resolve::NewRandomSelector(1));
+    jobs_ = service::NewJobService(o, stores_.config, stores_.jobs,
+                                   exec::NewLocalExecutor(SystemClock::Instance()),
+                                   exec::NewLocalFileFetcher(), std::move(selectors),
+                                   SystemClock::Instance());
+    ASSERT_TRUE(jobs_->Recover().ok());
+
+    auto blobs = blob::NewLocalBlobStore(root_ / "blobs");
+    ASSERT_TRUE(blobs.ok()) << blobs.status();
+    blobs_ = std::shared_ptr<blob::BlobStore>(std::move(*blobs));
+
+    SchedulerOptions so;
+    so.db_path = db;  // the same file as the job store, like the server
+    so.poll_interval = 20ms;
+    auto s = Scheduler::Open(so, NewBlobStoreBundleBlobs(blobs_),
+                             std::shared_ptr<StepLauncher>(NewJobServiceLauncher(*jobs_)),
+                             SystemClock::Instance());
+    ASSERT_TRUE(s.ok()) << s.status();
+    sched_ = std::move(*s);
+    ASSERT_TRUE(sched_->Recover().ok());
+    ASSERT_TRUE(sched_->Start().ok());
+  }
+
+  void TearDown() override {
+    if (sched_) sched_->Shutdown();
+    sched_.reset();
+    if (jobs_) jobs_->Shutdown();
+    jobs_.reset();
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  Instance WaitFinal(const std::string& id, int64_t n) {
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto i = sched_->GetInstance(id, n);
+      EXPECT_TRUE(i.ok()) << i.status();
+      if (i.ok() && IsFinal(i->status)) return *i;
+      std::this_thread::sleep_for(20ms);
+    }
+    ADD_FAILURE() << "instance " << id << "#" << n << " did not finish";
+    return {};
+  }
+
+  fs::path root_;
+  store::SqliteStores stores_;
+  std::unique_ptr<service::JobService> jobs_;
+  std::shared_ptr<blob::BlobStore> blobs_;
+  std::unique_ptr<Scheduler> sched_;
+};
+
+TEST_F(SchedulerIntegrationTest, ThreeStepDagOfBashJobsRunsEndToEnd) {
+  const std::string bytes = "asset-bytes-v1";
+  auto put = blobs_->PutBytes(bytes);
+  ASSERT_TRUE(put.ok()) << put.status();
+  const std::string sha = put->key;
+  const std::string out = (root_ / "out.txt").string();
+  const std::string definition =
+      "id: etl\n"
+      "params:\n  TARGET: " + out + "\n"
+      "jobs:\n"
+      "  extract:\n    command: [type:bash]\n    cluster: [type:local]\n"
+      "    args: [\"echo extract ${INSTANCE_ID} >> ${TARGET}\"]\n"
+      "  transform:\n    command: [type:bash]\n    cluster: [type:local]\n"
+      "    dependencies: [\"" + blobs_->Uri(sha) + "\"]\n"
+      "    args: [\"test \\\"$(cat " + sha + ")\\\" = " + bytes +
+      " && echo transform >> ${TARGET}\"]\n"
+      "  load:\n    command: [type:bash]\n    cluster: [type:local]\n"
+      "    args: [\"echo load ${ENV} >> ${TARGET}\"]\n"
+      "dag:\n  - extract -> transform -> load\n";
+  workflow::BundleManifest m;
+  m.workflow_id = "etl";
+  m.environment = "prod";
+  m.owner = "acme";
+  m.repo = "warehouse";
+  m.branch = "main";
+  m.commit = std::string(40, 'a');
+  m.workflow_file = "etl.sch.yaml";
+  m.definition = definition;
+  m.definition_sha256 = blob::Sha256Hex(definition);
+  m.assets = {{"dataflow.txt.data.acme.warehouse.main.aaaaaaaa.1", sha, blobs_->Uri(sha)}};
+  DeployRequest dr;
+  dr.manifest_json = workflow::CanonicalJson(m);
+  dr.deployer = "alice";
+  auto d = sched_->Deploy(dr);
+  ASSERT_TRUE(d.ok()) << d.status();
+
+  auto run = sched_->Run(d->deployed_id, {});
+  ASSERT_TRUE(run.ok()) << run.status();
+  Instance i = WaitFinal(d->deployed_id, run->number);
+  ASSERT_EQ(i.status, InstanceStatus::kSucceeded) << i.message;
+  EXPECT_EQ(ReadFile(out).value_or(""), "extract 1\ntransform\nload prod\n");
+  ASSERT_EQ(i.steps.size(), 3u);
+  for (const StepRun& s : i.steps) {
+    auto job = jobs_->Get(s.job_id);
+    ASSERT_TRUE(job.ok()) << job.status();
+    EXPECT_EQ(job->job.status, model::JobStatus::kSucceeded) << s.id;
+    EXPECT_EQ(job->request.grouping, d->deployed_id);
+    EXPECT_EQ(job->request.grouping_instance, d->deployed_id + "#1");
+    EXPECT_EQ(job->request.user, "alice");
+  }
+  EXPECT_THAT(i.steps[1].assets, ::testing::ElementsAre(m.assets[0].uuid));
+}
+
+TEST_F(SchedulerIntegrationTest, StopKillsTheRunningProcess) {
+  const std::string definition =
+      "id: slow\njobs:\n  nap:\n    command: [type:bash]\n    cluster: [type:local]\n"
+      "    args: [\"sleep 60\"]\n";
+  workflow::BundleManifest m;
+  m.workflow_id = "slow";
+  m.environment = "prod";
+  m.owner = "acme";
+  m.repo = "warehouse";
+  m.branch = "main";
+  m.commit = std::string(40, 'b');
+  m.workflow_file = "slow.sch.yaml";
+  m.definition = definition;
+  m.definition_sha256 = blob::Sha256Hex(definition);
+  DeployRequest dr;
+  dr.manifest_json = workflow::CanonicalJson(m);
+  auto d = sched_->Deploy(dr);
+  ASSERT_TRUE(d.ok()) << d.status();
+  auto run = sched_->Run(d->deployed_id, {});
+  ASSERT_TRUE(run.ok());
+  std::string job;
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto i = sched_->GetInstance(d->deployed_id, 1);
+    ASSERT_TRUE(i.ok());
+    job = i->steps[0].job_id;
+    if (!job.empty()) {
+      auto r = jobs_->Get(job);
+      if (r.ok() && r->job.status == model::JobStatus::kRunning) break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_FALSE(job.empty());
+  auto stopped = sched_->Stop(d->deployed_id, 1, "test");
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  auto final = jobs_->WaitFinal(job, 30s);
+  ASSERT_TRUE(final.ok()) << final.status();
+  EXPECT_EQ(final->job.status, model::JobStatus::kKilled);
+  EXPECT_EQ(sched_->GetInstance(d->deployed_id, 1)->status, InstanceStatus::kStopped);
+}
+
+}  // namespace
+}  // namespace weir::scheduler

@@ -1,0 +1,179 @@
+// Private to src/scheduler/: the Scheduler's state and the helpers shared by scheduler.cc
+// (deployments, queries, instance creation), triggers.cc (cron fires) and runner.cc (the DAG
+// runner: admission, steps, stop, restart).
+//
+// Locking: `mu` guards the database connection and the caches; every helper below marked
+// REQUIRES: mu runs with it held. `tick_mu` serialises Tick(); it is always taken before `mu`.
+// Calls into the StepLauncher (job service) are made without `mu` held, except Kill from Stop,
+// which is also made after releasing it.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "scheduler/cron.h"
+#include "scheduler/scheduler.h"
+#include "scheduler/sql.h"
+#include "workflow/workflow.h"
+
+namespace weir::scheduler {
+
+// One parsed version: its manifest, its workflow model and what is derived from them.
+struct LoadedVersion {
+  std::string deployed_id;
+  int64_t version = 0;
+  std::string bundle_id;
+  std::string deployer;
+  workflow::BundleManifest manifest;
+  workflow::Workflow wf;
+  std::optional<CronExpr> cron;            // set when wf.schedule is
+  const date::time_zone* tz = nullptr;     // set when wf.schedule is
+  std::map<std::string, std::vector<std::string>> step_assets;  // step id → asset UUIDs
+  // "<schedule>|<timezone>", or empty without a schedule: the trigger cursor restarts when it
+  // changes between active versions.
+  std::string ScheduleKey() const;
+};
+
+struct DeploymentRow {
+  std::string id, environment, owner, repo, workflow_id;
+  std::optional<int64_t> active;
+  int64_t latest = 0;
+  Params env_params;
+  CatchUp catchup = CatchUp::kLatest;
+  int64_t next_instance = 1;
+  std::optional<int64_t> cursor_ms;
+  std::optional<std::string> schedule_key;
+  int64_t created_ms = 0, updated_ms = 0;
+};
+
+struct InstanceRow {
+  std::string deployed_id;
+  int64_t number = 0;
+  int64_t version = 0;
+  std::string bundle_id;
+  InstanceStatus status = InstanceStatus::kCreated;
+  std::string message;
+  std::string trigger;
+  int64_t trigger_ms = 0;
+  std::string requested_by;
+  int64_t run = 1;
+  Params params;
+  int64_t created_ms = 0;
+  std::optional<int64_t> started_ms, finished_ms;
+};
+
+struct StepRow {
+  std::string step;
+  int position = 0;
+  StepStatus status = StepStatus::kPending;
+  int attempts = 0;
+  std::optional<std::string> job_id;
+  bool submitted = false;
+  std::optional<int64_t> not_before_ms;
+  std::string message;
+  std::optional<int64_t> started_ms, finished_ms;
+};
+
+// A submission prepared under `mu`, made without it.
+struct PendingLaunch {
+  std::string deployed_id;
+  int64_t instance = 0;
+  std::string step;
+  std::string job_id;
+  Result<model::JobRequest> request = InvalidArgument("unset");
+};
+
+// A job kill decided under `mu`, made without it.
+struct PendingKill {
+  std::string job_id;
+  std::string why;
+};
+
+struct Scheduler::Impl {
+  SchedulerOptions options;
+  std::shared_ptr<BundleBlobs> blobs;
+  std::shared_ptr<StepLauncher> launcher;
+  Clock& clock;
+
+  std::mutex tick_mu;
+  std::mutex mu;
+  std::unique_ptr<sql::Db> db;  // GUARDED_BY(mu)
+  std::map<std::pair<std::string, int64_t>, std::shared_ptr<const LoadedVersion>>
+      versions;  // GUARDED_BY(mu)
+
+  // Background loop.
+  std::mutex loop_mu;
+  std::condition_variable loop_cv;
+  bool loop_stop = false;   // GUARDED_BY(loop_mu)
+  bool loop_wake = false;   // GUARDED_BY(loop_mu)
+  std::thread loop;
+
+  Impl(SchedulerOptions o, std::shared_ptr<BundleBlobs> b, std::shared_ptr<StepLauncher> l,
+       Clock& c)
+      : options(std::move(o)), blobs(std::move(b)), launcher(std::move(l)), clock(c) {}
+
+  void Wake();
+  void LoopMain();
+
+  // ---- scheduler.cc: rows and versions. REQUIRES: mu ----
+  Result<DeploymentRow> LoadDeployment(std::string_view id);
+  Status SaveDeploymentState(const DeploymentRow& d, int64_t now_ms);
+  Result<std::shared_ptr<const LoadedVersion>> LoadVersion(const std::string& id, int64_t version);
+  // Points the deployment at `version`, records the activation, restarts the trigger cursor
+  // when the schedule changes. Writes the deployment row.
+  Status SetActive(DeploymentRow& d, const LoadedVersion& v, std::string_view reason,
+                   std::string_view actor, int64_t now_ms);
+  Result<InstanceRow> LoadInstance(std::string_view id, int64_t number);
+  Result<std::vector<StepRow>> LoadSteps(std::string_view id, int64_t number);
+  Status SaveInstance(const InstanceRow& r, int64_t now_ms);
+  Status SaveStep(const std::string& id, int64_t number, const StepRow& s);
+  Status InsertAttempt(const std::string& id, int64_t number, const std::string& step,
+                       int64_t run, int attempt, const std::string& job_id, int64_t now_ms);
+  Status FinishAttempt(const std::string& job_id, std::string_view status,
+                       std::string_view message, std::optional<int64_t> finished_ms);
+  // Creates instance next_instance of the active version (inside the caller's transaction).
+  // Parameter problems of a manual run are returned; for cron runs they produce a FAILED
+  // instance that says why.
+  Result<InstanceRow> CreateInstance(DeploymentRow& d, std::string_view trigger,
+                                     int64_t logical_ms, const Params& overrides,
+                                     std::string_view requested_by, bool manual, int64_t now_ms);
+  Result<Instance> BuildInstance(const InstanceRow& row, bool with_steps);
+  Result<DeployedWorkflow> BuildDeployed(const DeploymentRow& d);
+
+  // ---- triggers.cc. REQUIRES: mu ----
+  Status FireTriggers(int64_t now_ms);
+  // The fire times in (cursor, now] the catch-up policy lets fire, oldest first.
+  Result<std::vector<int64_t>> DueFires(const LoadedVersion& v, CatchUp policy, int64_t cursor_ms,
+                                        int64_t now_ms);
+
+  // ---- runner.cc ----
+  Status TickOnce();
+  // REQUIRES: mu. Admission, step readiness, completion; reserves launches and kills.
+  Status Advance(int64_t now_ms, std::vector<PendingLaunch>& launches,
+                 std::vector<PendingKill>& kills);
+  // REQUIRES: mu. Reserves the ready steps of a RUNNING instance (appending their launches)
+  // and finishes it when every step succeeded or a failure left nothing running.
+  Status StepPass(InstanceRow& r, int64_t now_ms, std::vector<PendingLaunch>& launches);
+  // REQUIRES: mu. Stops one instance (rows only); the jobs to kill are appended.
+  Status StopLocked(InstanceRow& row, std::string_view message, int64_t now_ms,
+                    std::vector<PendingKill>& kills);
+  // REQUIRES: mu. Records a failed attempt: WAITING_RETRY with backoff or FAILED.
+  void FailAttempt(const LoadedVersion& v, StepRow& s, const std::string& message,
+                   int64_t now_ms);
+  Result<model::JobRequest> BuildRequest(const LoadedVersion& v, const InstanceRow& inst,
+                                         const StepRow& s);
+  void RunKills(const std::vector<PendingKill>& kills);
+};
+
+// JSON helpers for Params columns.
+std::string ParamsToJson(const Params& p);
+Params ParamsFromJson(std::string_view text);
+
+}  // namespace weir::scheduler

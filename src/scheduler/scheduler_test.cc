@@ -1,0 +1,889 @@
+// The scheduler with a FakeClock, fake blobs and a fake step launcher (the same interface the
+// job service adapter implements): deployments, triggers, DAG runs, strategies, recovery.
+#include "scheduler/scheduler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+#include <filesystem>
+#include <mutex>
+#include <set>
+
+#include "blob/sha256.h"
+#include "common/ids.h"
+#include "common/strings.h"
+#include "common/time_format.h"
+
+namespace weir::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+using model::JobStatus;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+TimePoint At(const char* iso) { return *ParseIso8601(iso); }
+
+class FakeBlobs final : public BundleBlobs {
+ public:
+  Status Verify(std::string_view sha) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!present_.count(std::string(sha))) {
+      return FailedPrecondition("blob " + std::string(sha) + ": missing from the blob store");
+    }
+    if (corrupted_.count(std::string(sha))) {
+      return FailedPrecondition("blob " + std::string(sha) + ": content does not match its hash (corrupted)");
+    }
+    return Status::Ok();
+  }
+  Status Put(std::string_view bytes, std::string_view sha) override {
+    if (blob::Sha256Hex(bytes) != sha) return InvalidArgument("hash mismatch");
+    std::lock_guard<std::mutex> lock(mu_);
+    present_.insert(std::string(sha));
+    return Status::Ok();
+  }
+  std::string Uri(std::string_view sha, std::string_view) const override {
+    return "file:///blobs/" + std::string(sha);
+  }
+  void Add(const std::string& sha) {
+    std::lock_guard<std::mutex> lock(mu_);
+    present_.insert(sha);
+  }
+  void Corrupt(const std::string& sha) {
+    std::lock_guard<std::mutex> lock(mu_);
+    corrupted_.insert(sha);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> present_, corrupted_;
+};
+
+// Jobs that end only when the test says so.
+class FakeLauncher final : public StepLauncher {
+ public:
+  struct Job {
+    model::JobRequest request;
+    JobStatus status = JobStatus::kRunning;
+    std::string message;
+    bool killed = false;
+  };
+
+  Status Launch(const model::JobRequest& request) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (jobs_.count(request.id)) return AlreadyExists("job '" + request.id + "': exists");
+    if (refuse_.has_value()) {
+      Status s = *refuse_;
+      if (--refuse_count_ <= 0) refuse_.reset();
+      if (record_refused_) {
+        jobs_[request.id].request = request;
+        order_.push_back(request.id);
+      }
+      return s;
+    }
+    jobs_[request.id].request = request;
+    order_.push_back(request.id);
+    return Status::Ok();
+  }
+  Result<StepJobState> State(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return NotFound("job '" + id + "': not found");
+    return StepJobState{it->second.status, it->second.message, std::nullopt};
+  }
+  Status Kill(const std::string& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) return NotFound("job '" + id + "': not found");
+    if (model::IsActive(it->second.status)) {
+      it->second.status = JobStatus::kKilled;
+      it->second.killed = true;
+    }
+    return Status::Ok();
+  }
+
+  void Finish(const std::string& id, JobStatus status, std::string message = "") {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSERT_TRUE(jobs_.count(id)) << id;
+    jobs_[id].status = status;
+    jobs_[id].message = std::move(message);
+  }
+  Job Get(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return jobs_.at(id);
+  }
+  size_t count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return order_.size();
+  }
+  // The next `n` launches return `s`; with `record`, the job is created anyway (a lost reply).
+  void Refuse(Status s, int n = 1, bool record = false) {
+    std::lock_guard<std::mutex> lock(mu_);
+    refuse_ = std::move(s);
+    refuse_count_ = n;
+    record_refused_ = record;
+  }
+  // Job names of every launch, in order.
+  std::vector<std::string> Names() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const auto& id : order_) out.push_back(jobs_[id].request.name);
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, Job> jobs_;
+  std::vector<std::string> order_;
+  std::optional<Status> refuse_;
+  int refuse_count_ = 0;
+  bool record_refused_ = false;
+};
+
+constexpr char kCommit[] = "39206ee8aa39206ee8aa39206ee8aa39206ee8aa";
+
+std::string Job(const std::string& id, const std::string& args, const std::string& extra = "") {
+  return "  " + id + ":\n    command: [type:bash]\n    cluster: [type:local]\n    args: [\"" +
+         args + "\"]\n" + extra;
+}
+
+const std::string kChain = "id: etl\njobs:\n" + Job("extract", "extract ${EXECUTION_DATE}") +
+                           Job("transform", "transform ${TABLE}") +
+                           Job("load", "load ${TARGET_DB}") +
+                           "params:\n  TABLE: events\n  TARGET_DB: dev_db\n"
+                           "dag:\n  - extract -> transform -> load\n";
+
+struct Blob {
+  std::string uuid;
+  std::string sha;
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path("/tmp") / ("weir-scheduler-" + NewUuid());
+    fs::create_directories(dir_);
+    Open();
+  }
+  void TearDown() override {
+    sched_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  void Open(int max_catchup = 100) {
+    sched_.reset();
+    SchedulerOptions o;
+    o.db_path = (dir_ / "weir.db").string();
+    o.misfire_grace = 60s;
+    o.max_catchup = max_catchup;
+    o.capacity_retry = 2s;
+    auto s = Scheduler::Open(o, blobs_, launcher_, clock_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    sched_ = std::move(*s);
+  }
+
+  static std::string Manifest(const std::string& definition, const std::string& env = "prod",
+                              const std::vector<workflow::BundleAsset>& assets = {},
+                              const std::vector<workflow::BundleFile>& files = {},
+                              bool dirty = false) {
+    workflow::BundleManifest m;
+    m.environment = env;
+    m.owner = "acme";
+    m.repo = "warehouse";
+    m.branch = "main";
+    m.commit = kCommit;
+    m.dirty = dirty;
+    m.workflow_file = "flows/etl.sch.yaml";
+    m.definition = definition;
+    m.definition_sha256 = blob::Sha256Hex(definition);
+    size_t id_at = definition.find("id: ") + 4;
+    m.workflow_id = definition.substr(id_at, definition.find('\n', id_at) - id_at);
+    m.assets = assets;
+    m.files = files;
+    return workflow::CanonicalJson(m);
+  }
+
+  DeployResult Deploy(const std::string& definition, const std::string& env = "prod",
+                      std::optional<Params> env_params = std::nullopt,
+                      std::optional<CatchUp> catchup = std::nullopt, bool activate = true) {
+    DeployRequest r;
+    r.manifest_json = Manifest(definition, env);
+    r.deployer = "alice";
+    r.environment_params = std::move(env_params);
+    r.catchup = catchup;
+    r.activate = activate;
+    auto d = sched_->Deploy(r);
+    EXPECT_TRUE(d.ok()) << d.status();
+    return d.ok() ? *d : DeployResult{};
+  }
+
+  void Tick() {
+    Status s = sched_->Tick();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  Instance Run(const std::string& id, Params params = {}) {
+    RunRequest r;
+    r.params = std::move(params);
+    r.requested_by = "bob";
+    auto i = sched_->Run(id, r);
+    EXPECT_TRUE(i.ok()) << i.status();
+    return i.ok() ? *i : Instance{};
+  }
+
+  Instance Inst(const std::string& id, int64_t n) {
+    auto i = sched_->GetInstance(id, n);
+    EXPECT_TRUE(i.ok()) << i.status();
+    return i.ok() ? *i : Instance{};
+  }
+
+  static const StepRun& Step(const Instance& i, const std::string& step) {
+    for (const StepRun& s : i.steps) {
+      if (s.id == step) return s;
+    }
+    static StepRun missing;
+    ADD_FAILURE() << "no step " << step;
+    return missing;
+  }
+
+  std::string JobOf(const std::string& id, int64_t n, const std::string& step) {
+    return Step(Inst(id, n), step).job_id;
+  }
+
+  // Ends the step's current job and ticks.
+  void Complete(const std::string& id, int64_t n, const std::string& step,
+                JobStatus status = JobStatus::kSucceeded) {
+    std::string job = JobOf(id, n, step);
+    ASSERT_FALSE(job.empty()) << step << " has no job";
+    launcher_->Finish(job, status, status == JobStatus::kSucceeded ? "ok" : "Job failed.");
+    Tick();
+  }
+
+  int64_t CountInstances(const std::string& id) {
+    auto p = sched_->Instances(id, {});
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? p->total : -1;
+  }
+
+  void Sql(const std::string& statement) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "weir.db").c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+
+  fs::path dir_;
+  FakeClock clock_{At("2026-03-02T10:00:00Z")};
+  std::shared_ptr<FakeBlobs> blobs_ = std::make_shared<FakeBlobs>();
+  std::shared_ptr<FakeLauncher> launcher_ = std::make_shared<FakeLauncher>();
+  std::unique_ptr<Scheduler> sched_;
+};
+
+const std::string kEtl = "prod:acme.warehouse.etl";
+
+// ---- deployments ----------------------------------------------------------------------------
+
+TEST_F(SchedulerTest, DeployRecordsAnActiveVersionUnderItsDeployedId) {
+  DeployResult d = Deploy(kChain);
+  EXPECT_EQ(d.deployed_id, kEtl);
+  EXPECT_EQ(d.version, 1);
+  EXPECT_TRUE(d.created);
+  EXPECT_TRUE(d.active);
+  EXPECT_EQ(d.bundle_id, blob::Sha256Hex(Manifest(kChain)));
+  auto w = sched_->Get(kEtl);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->active_version, 1);
+  EXPECT_EQ(w->latest_version, 1);
+  EXPECT_EQ(w->environment, "prod");
+  EXPECT_EQ(w->run_strategy, "sequential");
+  EXPECT_EQ(w->catchup, CatchUp::kLatest);
+  auto v = sched_->GetVersion(kEtl, 1);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->deployer, "alice");
+  EXPECT_EQ(v->commit, kCommit);
+  EXPECT_EQ(v->manifest_json, Manifest(kChain));
+}
+
+TEST_F(SchedulerTest, IdenticalBundleCreatesNoNewVersion) {
+  DeployResult a = Deploy(kChain);
+  DeployResult b = Deploy(kChain);
+  EXPECT_EQ(b.version, a.version);
+  EXPECT_FALSE(b.created);
+  EXPECT_EQ(b.bundle_id, a.bundle_id);
+  auto versions = sched_->Versions(kEtl);
+  ASSERT_TRUE(versions.ok());
+  EXPECT_EQ(versions->size(), 1u);
+  // The dirty flag is part of the bundle: another version.
+  DeployRequest r;
+  r.manifest_json = Manifest(kChain, "prod", {}, {}, /*dirty=*/true);
+  auto c = sched_->Deploy(r);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->version, 2);
+  EXPECT_TRUE(c->created);
+}
+
+TEST_F(SchedulerTest, MissingOrCorruptedBlobIsRefusedAndNothingChanges) {
+  const std::string sha_ok = blob::Sha256Hex("jar v1");
+  const std::string sha_bad = blob::Sha256Hex("jar v2");
+  blobs_->Add(sha_ok);
+  const workflow::BundleAsset good{"dataflow.jar.etl.acme.warehouse.main.39206ee8.1", sha_ok,
+                                   "file:///blobs/" + sha_ok};
+  const workflow::BundleAsset bad{"dataflow.jar.etl.acme.warehouse.main.39206ee8.2", sha_bad,
+                                  "file:///blobs/" + sha_bad};
+  // Missing blob on a first deploy: no deployed workflow appears.
+  DeployRequest r;
+  r.manifest_json = Manifest(kChain, "prod", {bad});
+  auto d = sched_->Deploy(r);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(d.status().message(), HasSubstr(bad.uuid));
+  EXPECT_THAT(d.status().message(), HasSubstr("missing"));
+  EXPECT_EQ(sched_->Get(kEtl).status().code(), StatusCode::kNotFound);
+
+  // With v1 deployed, a corrupted blob changes neither versions nor the active one.
+  r.manifest_json = Manifest(kChain, "prod", {good});
+  ASSERT_TRUE(sched_->Deploy(r).ok());
+  blobs_->Add(sha_bad);
+  blobs_->Corrupt(sha_bad);
+  r.manifest_json = Manifest(kChain, "prod", {good, bad});
+  d = sched_->Deploy(r);
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(d.status().message(), HasSubstr("corrupt"));
+  auto versions = sched_->Versions(kEtl);
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_EQ(sched_->Get(kEtl)->active_version, 1);
+
+  // A missing repository file is refused too; uploading it with the deploy makes it pass.
+  const std::string sql = "select 1;";
+  workflow::BundleFile file{"flows/load.sql", blob::Sha256Hex(sql), 9,
+                            "bundle://files/" + blob::Sha256Hex(sql) + "/load.sql"};
+  r.manifest_json = Manifest(kChain, "prod", {good}, {file});
+  d = sched_->Deploy(r);
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(d.status().message(), HasSubstr("flows/load.sql"));
+  r.files = {sql};
+  d = sched_->Deploy(r);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->version, 2);
+}
+
+TEST_F(SchedulerTest, CycleAndUnknownDependencyAreRefused) {
+  const std::string cycle = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") +
+                            "dag:\n  - a -> b -> a\n";
+  DeployRequest r;
+  r.manifest_json = Manifest(cycle);
+  auto d = sched_->Deploy(r);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(d.status().message(), HasSubstr("cycle"));
+  const std::string unknown = "id: etl\njobs:\n" + Job("a", "a", "    depends_on: [ghost]\n");
+  r.manifest_json = Manifest(unknown);
+  d = sched_->Deploy(r);
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(d.status().message(), HasSubstr("ghost"));
+  EXPECT_EQ(sched_->Get(kEtl).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, DeployWithoutActivationThenActivate) {
+  Deploy(kChain);
+  const std::string v2 = kChain + "# v2\n";
+  DeployResult d = Deploy(v2, "prod", std::nullopt, std::nullopt, /*activate=*/false);
+  EXPECT_EQ(d.version, 2);
+  EXPECT_FALSE(d.active);
+  EXPECT_EQ(sched_->Get(kEtl)->active_version, 1);
+  EXPECT_EQ(sched_->Get(kEtl)->latest_version, 2);
+  auto a = sched_->Activate(kEtl, 2, "carol");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->active_version, 2);
+  EXPECT_EQ(sched_->Activate(kEtl, 9, "carol").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, RollbackWalksBackThroughEarlierActiveVersions) {
+  Deploy(kChain);
+  Deploy(kChain + "# v2\n");
+  Deploy(kChain + "# v3\n");
+  auto r = sched_->Rollback(kEtl, std::nullopt, "carol");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->active_version, 2);
+  r = sched_->Rollback(kEtl, std::nullopt, "carol");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->active_version, 1);
+  r = sched_->Rollback(kEtl, std::nullopt, "carol");
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(sched_->Rollback(kEtl, 3, "carol").status().code(), StatusCode::kInvalidArgument);
+  auto history = sched_->Activations(kEtl);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 5u);
+  EXPECT_EQ((*history)[0].version, 1);
+  EXPECT_EQ((*history)[0].previous, 2);
+  EXPECT_EQ((*history)[0].reason, "rollback");
+  EXPECT_EQ((*history)[0].actor, "carol");
+  EXPECT_EQ((*history)[4].reason, "deploy");
+}
+
+// ---- DAG runs -------------------------------------------------------------------------------
+
+TEST_F(SchedulerTest, SequentialDagRunsStepsInOrderAsJobs) {
+  Deploy(kChain, "prod", Params{{"TARGET_DB", "prod_db"}});
+  Instance i = Run(kEtl);
+  EXPECT_EQ(i.number, 1);
+  EXPECT_EQ(i.id, kEtl + "#1");
+  EXPECT_EQ(i.status, InstanceStatus::kCreated);
+  EXPECT_EQ(i.trigger, "manual");
+  Tick();
+  i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kRunning);
+  EXPECT_EQ(Step(i, "extract").status, StepStatus::kRunning);
+  EXPECT_EQ(Step(i, "transform").status, StepStatus::kPending);
+  ASSERT_EQ(launcher_->count(), 1u);
+
+  FakeLauncher::Job job = launcher_->Get(Step(i, "extract").job_id);
+  EXPECT_EQ(job.request.name, "etl.extract");
+  EXPECT_EQ(job.request.grouping, kEtl);
+  EXPECT_EQ(job.request.grouping_instance, kEtl + "#1");
+  EXPECT_EQ(job.request.user, "alice");
+  EXPECT_EQ(job.request.version, "1");
+  EXPECT_THAT(job.request.command_arguments, ElementsAre("extract 2026-03-02T10:00:00.000Z"));
+  EXPECT_THAT(job.request.command_criteria, ElementsAre("type:bash"));
+  ASSERT_EQ(job.request.cluster_criterias.size(), 1u);
+  EXPECT_THAT(job.request.cluster_criterias[0].tags, ElementsAre("type:local"));
+
+  Complete(kEtl, 1, "extract");
+  EXPECT_EQ(Step(Inst(kEtl, 1), "transform").status, StepStatus::kRunning);
+  Complete(kEtl, 1, "transform");
+  Complete(kEtl, 1, "load");
+  i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kSucceeded);
+  EXPECT_THAT(launcher_->Names(), ElementsAre("etl.extract", "etl.transform", "etl.load"));
+  EXPECT_THAT(launcher_->Get(Step(i, "load").job_id).request.command_arguments,
+              ElementsAre("load prod_db"));
+  EXPECT_EQ(i.params.at("TABLE"), "events");
+  EXPECT_EQ(i.params.at("WORKFLOW_ID"), kEtl);
+  EXPECT_EQ(i.params.at("INSTANCE_ID"), "1");
+  EXPECT_EQ(i.params.at("ENV"), "prod");
+  EXPECT_TRUE(i.finished.has_value());
+}
+
+TEST_F(SchedulerTest, ParallelBranchesStartTogetherAndJoin) {
+  const std::string diamond = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") + Job("c", "c") +
+                              Job("d", "d", "    depends_on: [b, c]\n") +
+                              "dag:\n  - a -> b, c\n";
+  Deploy(diamond);
+  Run(kEtl);
+  Tick();
+  Complete(kEtl, 1, "a");
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(Step(i, "b").status, StepStatus::kRunning);
+  EXPECT_EQ(Step(i, "c").status, StepStatus::kRunning);
+  EXPECT_EQ(Step(i, "d").status, StepStatus::kPending);
+  Complete(kEtl, 1, "b");
+  EXPECT_EQ(Step(Inst(kEtl, 1), "d").status, StepStatus::kPending);
+  Complete(kEtl, 1, "c");
+  EXPECT_EQ(Step(Inst(kEtl, 1), "d").status, StepStatus::kRunning);
+  Complete(kEtl, 1, "d");
+  EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kSucceeded);
+}
+
+TEST_F(SchedulerTest, FailureStartsNoNewStepsAndFailsTheInstanceWhenRunningOnesEnd) {
+  const std::string two = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") + Job("c", "c") +
+                          Job("d", "d") + "dag:\n  - a -> b\n  - c -> d\n";
+  Deploy(two);
+  Run(kEtl);
+  Tick();
+  Complete(kEtl, 1, "a", JobStatus::kFailed);
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(Step(i, "a").status, StepStatus::kFailed);
+  EXPECT_EQ(Step(i, "b").status, StepStatus::kPending);
+  EXPECT_EQ(Step(i, "c").status, StepStatus::kRunning);
+  EXPECT_EQ(i.status, InstanceStatus::kRunning);  // c still runs
+  Complete(kEtl, 1, "c");
+  i = Inst(kEtl, 1);
+  EXPECT_EQ(Step(i, "d").status, StepStatus::kPending);  // not started after the failure
+  EXPECT_EQ(i.status, InstanceStatus::kFailed);
+  EXPECT_THAT(i.message, HasSubstr("step 'a' failed"));
+  EXPECT_EQ(launcher_->count(), 2u);
+}
+
+TEST_F(SchedulerTest, RetriesTwiceWithExponentialBackoffThenSucceeds) {
+  const std::string flaky = "id: etl\njobs:\n" +
+                            Job("a", "a", "    retries: {count: 2, backoff: 10s, multiplier: 3}\n");
+  Deploy(flaky);
+  Run(kEtl);
+  Tick();
+  std::string first = JobOf(kEtl, 1, "a");
+  Complete(kEtl, 1, "a", JobStatus::kFailed);
+  StepRun s = Step(Inst(kEtl, 1), "a");
+  EXPECT_EQ(s.status, StepStatus::kWaitingRetry);
+  EXPECT_EQ(s.next_attempt, clock_.Now() + 10s);
+  clock_.Advance(9s);
+  Tick();
+  EXPECT_EQ(launcher_->count(), 1u);
+  clock_.Advance(1s);
+  Tick();
+  EXPECT_EQ(launcher_->count(), 2u);
+  std::string second = JobOf(kEtl, 1, "a");
+  EXPECT_NE(second, first);
+  Complete(kEtl, 1, "a", JobStatus::kFailed);
+  EXPECT_EQ(Step(Inst(kEtl, 1), "a").next_attempt, clock_.Now() + 30s);
+  clock_.Advance(30s);
+  Tick();
+  Complete(kEtl, 1, "a");
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kSucceeded);
+  s = Step(i, "a");
+  EXPECT_EQ(s.attempts, 3);
+  EXPECT_EQ(s.max_attempts, 3);
+  ASSERT_EQ(s.history.size(), 3u);
+  EXPECT_EQ(s.history[0].job_id, first);
+  EXPECT_EQ(s.history[0].status, "FAILED");
+  EXPECT_EQ(s.history[2].status, "SUCCEEDED");
+}
+
+TEST_F(SchedulerTest, RetriesSpentFailTheInstance) {
+  Deploy("id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 1, backoff: 5s}\n") +
+         Job("b", "b", "    depends_on: [a]\n"));
+  Run(kEtl);
+  Tick();
+  Complete(kEtl, 1, "a", JobStatus::kFailed);
+  clock_.Advance(5s);
+  Tick();
+  Complete(kEtl, 1, "a", JobStatus::kFailed);
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kFailed);
+  EXPECT_THAT(Step(i, "a").message, HasSubstr("failed after 2 attempts"));
+  EXPECT_EQ(Step(i, "b").status, StepStatus::kPending);
+}
+
+TEST_F(SchedulerTest, RestartRunsOnlyTheIncompleteSteps) {
+  Deploy(kChain);
+  Run(kEtl);
+  Tick();
+  std::string extract_job = JobOf(kEtl, 1, "extract");
+  Complete(kEtl, 1, "extract");
+  Complete(kEtl, 1, "transform", JobStatus::kFailed);
+  ASSERT_EQ(Inst(kEtl, 1).status, InstanceStatus::kFailed);
+  auto r = sched_->Restart(kEtl, 1, "dave");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->run, 2);
+  EXPECT_EQ(r->status, InstanceStatus::kCreated);
+  EXPECT_EQ(Step(*r, "extract").status, StepStatus::kSucceeded);
+  EXPECT_EQ(Step(*r, "transform").status, StepStatus::kPending);
+  Tick();
+  Complete(kEtl, 1, "transform");
+  Complete(kEtl, 1, "load");
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(Step(i, "extract").job_id, extract_job);
+  EXPECT_EQ(Step(i, "transform").history.size(), 2u);
+  EXPECT_EQ(Step(i, "transform").history[1].run, 2);
+  EXPECT_THAT(launcher_->Names(),
+              ElementsAre("etl.extract", "etl.transform", "etl.transform", "etl.load"));
+  EXPECT_EQ(sched_->Restart(kEtl, 1, "dave").status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SchedulerTest, StopKillsRunningJobsAndStartsNothingMore) {
+  const std::string fork = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") +
+                           Job("c", "c", "    depends_on: [a, b]\n");
+  Deploy(fork);
+  Run(kEtl);
+  Tick();
+  std::string a = JobOf(kEtl, 1, "a"), b = JobOf(kEtl, 1, "b");
+  auto s = sched_->Stop(kEtl, 1, "erin");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->status, InstanceStatus::kStopped);
+  EXPECT_EQ(s->message, "stopped by erin");
+  EXPECT_TRUE(launcher_->Get(a).killed);
+  EXPECT_TRUE(launcher_->Get(b).killed);
+  Tick();
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kStopped);
+  EXPECT_EQ(Step(i, "a").status, StepStatus::kStopped);
+  EXPECT_EQ(Step(i, "c").status, StepStatus::kStopped);
+  EXPECT_EQ(launcher_->count(), 2u);
+  EXPECT_EQ(sched_->Stop(kEtl, 1, "erin").status().code(), StatusCode::kFailedPrecondition);
+  // A stopped instance can be restarted.
+  ASSERT_TRUE(sched_->Restart(kEtl, 1, "erin").ok());
+  Tick();
+  EXPECT_EQ(launcher_->count(), 4u);
+}
+
+TEST_F(SchedulerTest, RollbackNextInstanceUsesV1WhileInFlightV2FinishesOnV2) {
+  const std::string v1 = "id: etl\njobs:\n" + Job("a", "version one");
+  const std::string v2 = "id: etl\njobs:\n" + Job("a", "version two");
+  Deploy(v1);
+  Deploy(v2);
+  Run(kEtl);
+  Tick();
+  ASSERT_EQ(Inst(kEtl, 1).version, 2);
+  auto rb = sched_->Rollback(kEtl, std::nullopt, "ops");
+  ASSERT_TRUE(rb.ok()) << rb.status();
+  EXPECT_EQ(rb->active_version, 1);
+  Instance second = Run(kEtl);
+  EXPECT_EQ(second.version, 1);
+  Tick();
+  EXPECT_EQ(Inst(kEtl, 2).status, InstanceStatus::kCreated);  // sequential: waits for #1
+  Complete(kEtl, 1, "a");
+  Instance first = Inst(kEtl, 1);
+  EXPECT_EQ(first.status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(first.version, 2);
+  EXPECT_THAT(launcher_->Get(Step(first, "a").job_id).request.command_arguments,
+              ElementsAre("version two"));
+  Instance next = Inst(kEtl, 2);
+  EXPECT_EQ(next.status, InstanceStatus::kRunning);
+  EXPECT_THAT(launcher_->Get(Step(next, "a").job_id).request.command_arguments,
+              ElementsAre("version one"));
+  EXPECT_EQ(next.bundle_id, sched_->GetVersion(kEtl, 1)->bundle_id);
+}
+
+TEST_F(SchedulerTest, TwoEnvironmentsRunSideBySideWithTheirOwnParameters) {
+  Deploy(kChain, "prod", Params{{"TARGET_DB", "warehouse_prod"}});
+  Deploy(kChain, "branch:feature/x", Params{{"TARGET_DB", "warehouse_x"}});
+  const std::string branch = "branch:feature/x:acme.warehouse.etl";
+  EXPECT_EQ(sched_->Get(branch)->active_version, 1);
+  EXPECT_EQ(sched_->Get(kEtl)->active_version, 1);
+  Run(kEtl);
+  Run(branch);
+  Tick();
+  for (const std::string& id : {kEtl, branch}) {
+    Complete(id, 1, "extract");
+    Complete(id, 1, "transform");
+  }
+  Instance p = Inst(kEtl, 1), b = Inst(branch, 1);
+  EXPECT_THAT(launcher_->Get(Step(p, "load").job_id).request.command_arguments,
+              ElementsAre("load warehouse_prod"));
+  EXPECT_THAT(launcher_->Get(Step(b, "load").job_id).request.command_arguments,
+              ElementsAre("load warehouse_x"));
+  EXPECT_EQ(b.params.at("ENV"), "branch:feature/x");
+  EXPECT_EQ(launcher_->Get(Step(b, "load").job_id).request.grouping, branch);
+  auto list = sched_->List();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 2u);
+}
+
+TEST_F(SchedulerTest, ManualRunParametersAndBackfillDate) {
+  Deploy(kChain);
+  Instance i = Run(kEtl, {{"TABLE", "clicks"}, {"EXECUTION_DATE", "2026-01-31T00:00:00Z"}});
+  EXPECT_EQ(i.params.at("TABLE"), "clicks");
+  EXPECT_EQ(i.params.at("EXECUTION_DATE"), "2026-01-31T00:00:00.000Z");
+  EXPECT_EQ(i.trigger_time, At("2026-01-31T00:00:00Z"));
+  RunRequest bad;
+  bad.params = {{"ENV", "other"}};
+  EXPECT_EQ(sched_->Run(kEtl, bad).status().code(), StatusCode::kInvalidArgument);
+  bad.params = {{"EXECUTION_DATE", "yesterday"}};
+  EXPECT_EQ(sched_->Run(kEtl, bad).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(sched_->Run("prod:acme.warehouse.nope", {}).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, StepsGetBundleAssetsAsDependenciesAndFileUrisMapped) {
+  const std::string jar = blob::Sha256Hex("jar"), sql = blob::Sha256Hex("sql");
+  blobs_->Add(jar);
+  blobs_->Add(sql);
+  const workflow::BundleAsset asset{"dataflow.jar.etl.acme.warehouse.main.39206ee8.4", jar,
+                                    "file:///assets/etl.jar"};
+  const workflow::BundleFile file{"flows/load.sql", sql, 3,
+                                  "bundle://files/" + sql + "/load.sql"};
+  const std::string def = "id: etl\njobs:\n" +
+                          Job("a", "java -jar file:///assets/etl.jar --sql " + file.uri) +
+                          Job("b", "b");
+  DeployRequest r;
+  r.manifest_json = Manifest(def, "prod", {asset}, {file});
+  ASSERT_TRUE(sched_->Deploy(r).ok());
+  Run(kEtl);
+  Tick();
+  Instance i = Inst(kEtl, 1);
+  ASSERT_EQ(i.assets.size(), 1u);
+  EXPECT_EQ(i.assets[0].uuid, asset.uuid);
+  EXPECT_THAT(Step(i, "a").assets, ElementsAre(asset.uuid));
+  EXPECT_TRUE(Step(i, "b").assets.empty());
+  model::JobRequest req = launcher_->Get(Step(i, "a").job_id).request;
+  EXPECT_THAT(req.command_arguments,
+              ElementsAre("java -jar file:///assets/etl.jar --sql file:///blobs/" + sql));
+  EXPECT_THAT(req.dependencies, ElementsAre("file:///blobs/" + sql, "file:///assets/etl.jar"));
+}
+
+// ---- run strategies -------------------------------------------------------------------------
+
+TEST_F(SchedulerTest, FirstOnlySkipsNewInstancesWhileOneRuns) {
+  Deploy("id: etl\nrun_strategy: first_only\njobs:\n" + Job("a", "a"));
+  Run(kEtl);
+  Tick();
+  Run(kEtl);
+  Tick();
+  Instance skipped = Inst(kEtl, 2);
+  EXPECT_EQ(skipped.status, InstanceStatus::kStopped);
+  EXPECT_THAT(skipped.message, HasSubstr("skipped"));
+  EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kRunning);
+  EXPECT_EQ(launcher_->count(), 1u);
+}
+
+TEST_F(SchedulerTest, LastOnlyStopsTheRunningInstanceForTheNewOne) {
+  Deploy("id: etl\nrun_strategy: last_only\njobs:\n" + Job("a", "a"));
+  Run(kEtl);
+  Tick();
+  std::string old_job = JobOf(kEtl, 1, "a");
+  Run(kEtl);
+  Run(kEtl);
+  Tick();
+  EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kStopped);
+  EXPECT_THAT(Inst(kEtl, 1).message, HasSubstr("superseded by instance 3"));
+  EXPECT_EQ(Inst(kEtl, 2).status, InstanceStatus::kStopped);
+  EXPECT_EQ(Inst(kEtl, 3).status, InstanceStatus::kRunning);
+  EXPECT_TRUE(launcher_->Get(old_job).killed);
+  EXPECT_EQ(launcher_->count(), 2u);
+}
+
+TEST_F(SchedulerTest, ParallelRunsUpToMaxConcurrency) {
+  Deploy("id: etl\nrun_strategy: parallel\nmax_concurrency: 2\njobs:\n" + Job("a", "a"));
+  for (int k = 0; k < 3; ++k) Run(kEtl);
+  Tick();
+  EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kRunning);
+  EXPECT_EQ(Inst(kEtl, 2).status, InstanceStatus::kRunning);
+  EXPECT_EQ(Inst(kEtl, 3).status, InstanceStatus::kCreated);
+  Complete(kEtl, 2, "a");
+  EXPECT_EQ(Inst(kEtl, 3).status, InstanceStatus::kRunning);
+}
+
+// ---- triggers -------------------------------------------------------------------------------
+
+const std::string kHourly =
+    "id: etl\nschedule: \"0 * * * *\"\ntimezone: UTC\njobs:\n" + Job("a", "at ${EXECUTION_DATE}");
+
+TEST_F(SchedulerTest, CronFiresOnceAcrossARestartAndAcrossTwoSchedulers) {
+  Deploy(kHourly);
+  EXPECT_EQ(sched_->Get(kEtl)->next_fire, At("2026-03-02T11:00:00Z"));
+  clock_.Set(At("2026-03-02T10:59:59Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 0);
+  clock_.Set(At("2026-03-02T11:00:00Z"));
+  Tick();
+  ASSERT_EQ(CountInstances(kEtl), 1);
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(i.trigger, "cron");
+  EXPECT_EQ(i.trigger_time, At("2026-03-02T11:00:00Z"));
+  EXPECT_EQ(i.params.at("EXECUTION_DATE"), "2026-03-02T11:00:00.000Z");
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 1);
+
+  // A restart: a new scheduler over the same database does not fire 11:00 again.
+  Open();
+  clock_.Set(At("2026-03-02T11:00:30Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 1);
+
+  // A second scheduler whose cursor lags (e.g. it read the row before the first one fired):
+  // the (workflow, fire time) row stops the duplicate.
+  clock_.Set(At("2026-03-02T12:00:00Z"));
+  Tick();
+  ASSERT_EQ(CountInstances(kEtl), 2);
+  Sql("UPDATE wf_deployments SET cursor_ms = " +
+      std::to_string(ToEpochMillis(At("2026-03-02T11:30:00Z"))));
+  SchedulerOptions o;
+  o.db_path = (dir_ / "weir.db").string();
+  auto other = Scheduler::Open(o, blobs_, launcher_, clock_);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->Tick().ok());
+  EXPECT_EQ(CountInstances(kEtl), 2);
+}
+
+TEST_F(SchedulerTest, CatchUpPoliciesAfterDowntime) {
+  const std::string none_env = "staging", all_env = "sandbox:alice";
+  Deploy(kHourly, "prod", std::nullopt, CatchUp::kLatest);
+  Deploy(kHourly, none_env, std::nullopt, CatchUp::kNone);
+  Deploy(kHourly, all_env, std::nullopt, CatchUp::kAll);
+  const std::string none_id = "staging:acme.warehouse.etl";
+  const std::string all_id = "sandbox:alice:acme.warehouse.etl";
+  sched_.reset();                                  // the server is down ...
+  clock_.Set(At("2026-03-02T15:30:00Z"));          // ... while 11:00 to 15:00 pass
+  Open();
+  Tick();
+  ASSERT_EQ(CountInstances(kEtl), 1);
+  EXPECT_EQ(Inst(kEtl, 1).trigger_time, At("2026-03-02T15:00:00Z"));
+  EXPECT_EQ(CountInstances(none_id), 0);
+  ASSERT_EQ(CountInstances(all_id), 5);
+  for (int n = 1; n <= 5; ++n) {
+    EXPECT_EQ(Inst(all_id, n).trigger_time,
+              At("2026-03-02T11:00:00Z") + std::chrono::hours(n - 1));
+  }
+  // On time again: every policy fires the next hour once.
+  clock_.Set(At("2026-03-02T16:00:10Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 2);
+  EXPECT_EQ(CountInstances(none_id), 1);
+  EXPECT_EQ(CountInstances(all_id), 6);
+}
+
+TEST_F(SchedulerTest, CatchUpAllIsBounded) {
+  Open(/*max_catchup=*/3);
+  Deploy(kHourly, "prod", std::nullopt, CatchUp::kAll);
+  clock_.Set(At("2026-03-03T10:00:00Z"));  // 24 fire times missed
+  Tick();
+  ASSERT_EQ(CountInstances(kEtl), 3);
+  EXPECT_EQ(Inst(kEtl, 1).trigger_time, At("2026-03-03T08:00:00Z"));
+  EXPECT_EQ(Inst(kEtl, 3).trigger_time, At("2026-03-03T10:00:00Z"));
+}
+
+TEST_F(SchedulerTest, ANewScheduleDoesNotFireForTimesBeforeItsActivation) {
+  Deploy("id: etl\njobs:\n" + Job("a", "a"));
+  clock_.Set(At("2026-03-02T12:30:00Z"));
+  Deploy(kHourly);
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 0);
+  clock_.Set(At("2026-03-02T13:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 1);
+}
+
+// ---- recovery -------------------------------------------------------------------------------
+
+TEST_F(SchedulerTest, RecoverResolvesJobsThatEndedWhileDown) {
+  Deploy(kChain);
+  Run(kEtl);
+  Tick();
+  std::string job = JobOf(kEtl, 1, "extract");
+  sched_.reset();                                   // down
+  launcher_->Finish(job, JobStatus::kSucceeded);     // the job ends meanwhile
+  Open();
+  ASSERT_TRUE(sched_->Recover().ok());
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(Step(i, "extract").status, StepStatus::kSucceeded);
+  EXPECT_EQ(Step(i, "transform").status, StepStatus::kRunning);
+}
+
+TEST_F(SchedulerTest, AnInterruptedSubmissionIsRetriedUnderTheSameJobIdAndAdopted) {
+  Deploy(kChain);
+  Run(kEtl);
+  // The job service took the job but the answer was lost (as in a crash right after Submit).
+  launcher_->Refuse(Unavailable("connection lost"), 1, /*record=*/true);
+  Tick();
+  StepRun s = Step(Inst(kEtl, 1), "extract");
+  EXPECT_EQ(s.status, StepStatus::kRunning);
+  EXPECT_THAT(s.message, HasSubstr("waiting to submit"));
+  clock_.Advance(2s);
+  Tick();
+  EXPECT_EQ(launcher_->count(), 1u);  // adopted, not launched twice
+  EXPECT_EQ(Step(Inst(kEtl, 1), "extract").history.back().status, "SUBMITTED");
+  Complete(kEtl, 1, "extract");
+  EXPECT_EQ(Step(Inst(kEtl, 1), "transform").status, StepStatus::kRunning);
+}
+
+TEST_F(SchedulerTest, ARefusedSubmissionFailsTheAttempt) {
+  Deploy("id: etl\njobs:\n" + Job("a", "a"));
+  Run(kEtl);
+  launcher_->Refuse(FailedPrecondition("No cluster/command combination found"));
+  Tick();
+  Tick();
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kFailed);
+  EXPECT_THAT(Step(i, "a").message, HasSubstr("No cluster/command"));
+}
+
+}  // namespace
+}  // namespace weir::scheduler

@@ -1,0 +1,52 @@
+// StepLauncher: the scheduler's only way to run a workflow step. The real one goes through
+// JobService::Submit, the one code path for every job of weir (NewJobServiceLauncher); tests use
+// a fake with the same contract.
+//
+//   Launch(request)  submits a job whose id the scheduler chose (request.id, a UUID recorded in
+//                    the scheduler's tables BEFORE the call, so a crash between the two never
+//                    launches a step twice: after a restart the same id is submitted again and
+//                    kAlreadyExists means "already running, adopt it").
+//                    Errors: kAlreadyExists (adopt), kUnavailable / kResourceExhausted (no
+//                    capacity now: the scheduler retries the submission later without spending an
+//                    attempt), anything else fails the attempt (e.g. kFailedPrecondition: no
+//                    cluster or command matches).
+//   State(job_id)    the job's current status; kNotFound for an unknown id.
+//   Kill(job_id)     asks the job to stop; a finished job is OK; kNotFound for an unknown id.
+//
+// The scheduler learns of job ends by calling State() for its running steps on every tick (see
+// docs/scheduler.md: JobService has no completion callback; a poll reads one row of the job
+// store). Thread-safety: implementations must be thread-safe.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/result.h"
+#include "model/job.h"
+
+namespace weir::service {
+class JobService;
+}  // namespace weir::service
+
+namespace weir::scheduler {
+
+struct StepJobState {
+  model::JobStatus status = model::JobStatus::kInit;
+  std::string message;           // the job's status message
+  std::optional<int> exit_code;
+};
+
+class StepLauncher {
+ public:
+  virtual ~StepLauncher() = default;
+  virtual Status Launch(const model::JobRequest& request) = 0;
+  virtual Result<StepJobState> State(const std::string& job_id) = 0;
+  virtual Status Kill(const std::string& job_id) = 0;
+};
+
+// Over a JobService (which must outlive the launcher). Submissions carry client host
+// "weir-scheduler" and user agent "weir-scheduler".
+std::unique_ptr<StepLauncher> NewJobServiceLauncher(service::JobService& jobs);
+
+}  // namespace weir::scheduler

@@ -1,0 +1,102 @@
+// Cron triggers: which fire times of a deployed workflow are due, and firing each at most once.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "scheduler/scheduler_internal.h"
+
+namespace weir::scheduler {
+
+Result<std::vector<int64_t>> Scheduler::Impl::DueFires(const LoadedVersion& v, CatchUp policy,
+                                                       int64_t cursor_ms, int64_t now_ms) {
+  std::vector<int64_t> newest_first;
+  if (!v.cron || v.tz == nullptr) return newest_first;
+  size_t limit = 1;
+  if (policy == CatchUp::kAll) limit = static_cast<size_t>(options.max_catchup);
+  if (policy == CatchUp::kNone) limit = static_cast<size_t>(options.max_catchup);
+  const int64_t oldest_on_time = now_ms - options.misfire_grace.count();
+  // Walk back from now (inclusive) to the cursor (exclusive).
+  TimePoint before = FromEpochMillis(now_ms + 1);
+  while (newest_first.size() < limit) {
+    Result<TimePoint> t = PrevFire(*v.cron, v.tz, before);
+    if (!t.ok()) {
+      if (t.status().code() == StatusCode::kNotFound) break;
+      return t.status();
+    }
+    int64_t ms = ToEpochMillis(*t);
+    if (ms <= cursor_ms) break;
+    if (policy == CatchUp::kNone && ms < oldest_on_time) break;
+    newest_first.push_back(ms);
+    before = *t;
+  }
+  std::reverse(newest_first.begin(), newest_first.end());
+  return newest_first;
+}
+
+Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
+  std::vector<DeploymentRow> scheduled;
+  {
+    WEIR_ASSIGN_OR_RETURN(
+        sql::Stmt s,
+        db->Prepare("SELECT deployed_id FROM wf_deployments WHERE active_version IS NOT NULL "
+                    "AND schedule_key IS NOT NULL AND (cursor_ms IS NULL OR cursor_ms < ?)"));
+    s.Bind(now_ms);
+    std::vector<std::string> ids;
+    while (true) {
+      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      ids.push_back(s.Text(0));
+    }
+    for (const std::string& id : ids) {
+      WEIR_ASSIGN_OR_RETURN(DeploymentRow d, LoadDeployment(id));
+      scheduled.push_back(std::move(d));
+    }
+  }
+  for (DeploymentRow& d : scheduled) {
+    Result<std::shared_ptr<const LoadedVersion>> v = LoadVersion(d.id, *d.active);
+    if (!v.ok()) {
+      spdlog::error("scheduler: {}: {}", d.id, v.status().ToString());
+      continue;
+    }
+    if (!(*v)->cron) continue;
+    const int64_t cursor = d.cursor_ms.value_or(now_ms);
+    // Cheap check first: most ticks have nothing due.
+    Result<TimePoint> next = NextFire(*(*v)->cron, (*v)->tz, FromEpochMillis(cursor));
+    if (!next.ok() || ToEpochMillis(*next) > now_ms) {
+      if (!d.cursor_ms) {
+        WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+        d.cursor_ms = now_ms;
+        WEIR_RETURN_IF_ERROR(SaveDeploymentState(d, now_ms));
+        WEIR_RETURN_IF_ERROR(txn.Commit());
+      }
+      continue;
+    }
+    WEIR_ASSIGN_OR_RETURN(std::vector<int64_t> fires, DueFires(**v, d.catchup, cursor, now_ms));
+
+    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+    // Re-read inside the write transaction: another process may have fired and moved on.
+    WEIR_ASSIGN_OR_RETURN(d, LoadDeployment(d.id));
+    if (!d.active || *d.active != (*v)->version) continue;  // changed under us; next tick
+    int created = 0;
+    for (int64_t fire : fires) {
+      if (d.cursor_ms && fire <= *d.cursor_ms) continue;
+      WEIR_ASSIGN_OR_RETURN(sql::Stmt ins,
+                            db->Prepare("INSERT OR IGNORE INTO wf_fires (deployed_id, fire_ms, "
+                                        "instance, created_ms) VALUES (?, ?, ?, ?)"));
+      ins.Bind(d.id).Bind(fire).Bind(d.next_instance).Bind(now_ms);
+      WEIR_RETURN_IF_ERROR(ins.Run());
+      if (db->Changes() == 0) continue;  // fired before (another process, or before a restart)
+      WEIR_ASSIGN_OR_RETURN(InstanceRow r,
+                            CreateInstance(d, "cron", fire, {}, "scheduler", false, now_ms));
+      (void)r;
+      ++created;
+    }
+    d.cursor_ms = std::max(now_ms, d.cursor_ms.value_or(now_ms));
+    WEIR_RETURN_IF_ERROR(SaveDeploymentState(d, now_ms));
+    WEIR_RETURN_IF_ERROR(txn.Commit());
+    if (created > 0) spdlog::info("scheduler: {}: {} cron instance(s)", d.id, created);
+  }
+  return Status::Ok();
+}
+
+}  // namespace weir::scheduler
