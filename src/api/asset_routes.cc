@@ -113,8 +113,7 @@ class AssetRoutes {
     if (!s.ok()) return ErrorResponse(s, req);
     auto length = req.Header("content-length");
     if (!length) {
-      return ErrorResponse(411, "request: Content-Length is required (the size of the asset)",
-                           req);
+      return ErrorResponse(411, "request: Content-Length is required (the size of the asset)", req);
     }
     long long declared = 0;
     if (!ParseInt64(*length, &declared) || declared < 0) {
@@ -140,8 +139,11 @@ class AssetRoutes {
       // Name every missing field at once.
       std::vector<std::string> missing;
       for (auto [name, value] : {std::pair<const char*, const std::string*>{"type", &p.type},
-                                 {"namespace", &p.ns}, {"owner", &p.owner}, {"repo", &p.repo},
-                                 {"branch", &p.branch}, {"commit", &p.commit}}) {
+                                 {"namespace", &p.ns},
+                                 {"owner", &p.owner},
+                                 {"repo", &p.repo},
+                                 {"branch", &p.branch},
+                                 {"commit", &p.commit}}) {
         if (value->empty()) missing.push_back(name);
       }
       if (!missing.empty()) {
@@ -220,9 +222,9 @@ class AssetRoutes {
     } else {
       // A remote backend: relay small blobs; large ones are fetched from the URI directly.
       if (record->size > kMaxInMemoryContent) {
-        return ErrorResponse(Unimplemented("asset " + record->uuid + ": fetch the content from " +
-                                           record->uri),
-                             req);
+        return ErrorResponse(
+            Unimplemented("asset " + record->uuid + ": fetch the content from " + record->uri),
+            req);
       }
       auto reader = registry_->blobs().Open(record->sha256);
       if (!reader.ok()) return ErrorResponse(reader.status(), req);
@@ -275,7 +277,8 @@ class AssetRoutes {
     const std::string prefix = std::string(kBase) + "/";
     if (!StartsWith(path, prefix)) return {};
     path.remove_prefix(prefix.size());
-    if (content && EndsWith(path, "/content")) path.remove_suffix(std::string_view("/content").size());
+    if (content && EndsWith(path, "/content"))
+      path.remove_suffix(std::string_view("/content").size());
     return std::string(path);
   }
 
@@ -311,7 +314,8 @@ void RegisterAssetRoutes(Router& router, std::shared_ptr<AssetRegistry> registry
   RouteOptions upload;
   upload.max_body_bytes = options.max_upload_bytes;
   upload.spool_body_to_file = true;
-  router.Add("POST", base, [routes](HttpRequest& r) { return routes->Publish(r); }, upload);
+  router.Add(
+      "POST", base, [routes](HttpRequest& r) { return routes->Publish(r); }, upload);
   router.Add("GET", base, [routes](HttpRequest& r) { return routes->List(r); });
   router.Add("GET", base + ":resolve", [routes](HttpRequest& r) { return routes->Resolve(r); });
   router.Add("GET", base + ":suggest", [routes](HttpRequest& r) { return routes->Suggest(r); });

@@ -3,11 +3,10 @@
 #include "api/asset_routes.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -53,8 +52,8 @@ class AssetRoutesTest : public ::testing::Test {
     server_options.spool_dir = dir_ / "spool";
     server_ = NewHttpServer(server_options, router);
     ASSERT_TRUE(server_->Start().ok());
-    client_ = std::make_unique<client::HttpClient>("http://127.0.0.1:" +
-                                                   std::to_string(server_->port()));
+    client_ =
+        std::make_unique<client::HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
   }
   void TearDown() override {
     client_.reset();
@@ -114,8 +113,7 @@ class AssetRoutesTest : public ::testing::Test {
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
         if (n <= 0) break;
         got.append(buf, static_cast<size_t>(n));
-        if (got.find("\r\n\r\n") != std::string::npos &&
-            got.find("}") != std::string::npos) {
+        if (got.find("\r\n\r\n") != std::string::npos && got.find("}") != std::string::npos) {
           break;
         }
       }
@@ -194,8 +192,9 @@ TEST_F(AssetRoutesTest, PublishListShowDownloadResolve) {
 }
 
 TEST_F(AssetRoutesTest, BranchWithSlashIsReachableEncodedOrNot) {
-  std::string q = "/api/weir/v1/assets?type=jar&namespace=etl&owner=user&repo=repo"
-                  "&branch=feature%2Fx&commit=39206ee8";
+  std::string q =
+      "/api/weir/v1/assets?type=jar&namespace=etl&owner=user&repo=repo"
+      "&branch=feature%2Fx&commit=39206ee8";
   auto r = Upload(q, "x");
   ASSERT_EQ(r.status, 201) << r.body;
   std::string uuid = "dataflow.jar.etl.user.repo.feature%2Fx.39206ee8.1";

@@ -32,8 +32,10 @@ std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
 // Parses a build number: decimal digits only, no sign or leading zero, 1..2^62.
 Result<int64_t> ParseBuild(std::string_view s, std::string_view context) {
   if (s.empty() || s.size() > 18 || s[0] == '0') {
-    return InvalidArgument(std::string(context) + ": build must be a number >= 1 without leading "
-                           "zeros, got " + Quote(s));
+    return InvalidArgument(std::string(context) +
+                           ": build must be a number >= 1 without leading "
+                           "zeros, got " +
+                           Quote(s));
   }
   for (char c : s) {
     if (c < '0' || c > '9') {
@@ -61,9 +63,8 @@ Status ValidateComponent(std::string_view field, std::string_view value) {
     return InvalidArgument(std::string(field) + ": must not be empty");
   }
   if (value.size() > kMaxComponentLength) {
-    return InvalidArgument(std::string(field) + ": at most " +
-                           std::to_string(kMaxComponentLength) + " characters, got " +
-                           std::to_string(value.size()));
+    return InvalidArgument(std::string(field) + ": at most " + std::to_string(kMaxComponentLength) +
+                           " characters, got " + std::to_string(value.size()));
   }
   for (char c : value) {
     if (!IsSafeChar(c)) {
@@ -78,8 +79,8 @@ Status ValidateComponent(std::string_view field, std::string_view value) {
 Status ValidateBranch(std::string_view branch) {
   if (branch.empty()) return InvalidArgument("branch: must not be empty");
   if (branch.size() > kMaxBranchLength) {
-    return InvalidArgument("branch: at most " + std::to_string(kMaxBranchLength) +
-                           " bytes, got " + std::to_string(branch.size()));
+    return InvalidArgument("branch: at most " + std::to_string(kMaxBranchLength) + " bytes, got " +
+                           std::to_string(branch.size()));
   }
   if (!IsValidUtf8(branch)) return InvalidArgument("branch: must be valid UTF-8");
   for (unsigned char c : branch) {
@@ -194,17 +195,19 @@ std::string FormatUuid(const AssetVersionId& id) {
 }
 
 Result<AssetVersionId> ParseUuid(std::string_view uuid) {
-  const std::string context = "asset uuid " + (IsValidUtf8(uuid) && uuid.size() <= 1024
-                                                   ? Quote(uuid)
-                                                   : std::string("(unprintable)"));
+  const std::string context =
+      "asset uuid " +
+      (IsValidUtf8(uuid) && uuid.size() <= 1024 ? Quote(uuid) : std::string("(unprintable)"));
   if (!StartsWith(uuid, kPrefix)) {
     return InvalidArgument(context + ": must start with 'dataflow.'");
   }
   std::vector<std::string> parts = Split(uuid, '.');
   if (parts.size() != 8) {
-    return InvalidArgument(context + ": expected 8 dot-separated fields "
+    return InvalidArgument(context +
+                           ": expected 8 dot-separated fields "
                            "dataflow.<type>.<namespace>.<owner>.<repo>.<branch>.<commit>.<build>, "
-                           "got " + std::to_string(parts.size()));
+                           "got " +
+                           std::to_string(parts.size()));
   }
   AssetVersionId id;
   id.type = parts[1];
@@ -255,8 +258,8 @@ bool LooksLikeAssetRef(std::string_view text) {
 
 Result<AssetRef> ParseRef(std::string_view text) {
   const std::string context =
-      "asset reference " + (IsValidUtf8(text) && text.size() <= 1024 ? Quote(text)
-                                                                      : std::string("(unprintable)"));
+      "asset reference " +
+      (IsValidUtf8(text) && text.size() <= 1024 ? Quote(text) : std::string("(unprintable)"));
   if (IsFileRef(text)) {
     return InvalidArgument(context + ": a file reference, not an asset reference");
   }
@@ -279,7 +282,8 @@ Result<AssetRef> ParseRef(std::string_view text) {
       return ref;
     }
     if (parts.size() != 3) {
-      return InvalidArgument(context + ": expected dataflow.<type>.<namespace>[@<branch>[#<build>]] "
+      return InvalidArgument(context +
+                             ": expected dataflow.<type>.<namespace>[@<branch>[#<build>]] "
                              "or a full asset uuid dataflow.<type>.<namespace>.<owner>.<repo>."
                              "<branch>.<commit>.<build>");
     }

@@ -13,7 +13,8 @@ AssetVersionId Example() {
 }
 
 TEST(AssetIdTest, FormatsTheSpecExample) {
-  EXPECT_EQ(FormatUuid(Example()), "dataflow.jar.scala-workflow.user.stranger-data.master.39206ee8.11");
+  EXPECT_EQ(FormatUuid(Example()),
+            "dataflow.jar.scala-workflow.user.stranger-data.master.39206ee8.11");
 }
 
 TEST(AssetIdTest, ParseIsTheInverseOfFormat) {
@@ -31,7 +32,8 @@ TEST(AssetIdTest, ParseIsTheInverseOfFormat) {
 TEST(AssetIdTest, EncodesSlashInBranch) {
   AssetVersionId id = Example();
   id.branch = "feature/x";
-  EXPECT_EQ(FormatUuid(id), "dataflow.jar.scala-workflow.user.stranger-data.feature%2Fx.39206ee8.11");
+  EXPECT_EQ(FormatUuid(id),
+            "dataflow.jar.scala-workflow.user.stranger-data.feature%2Fx.39206ee8.11");
   EXPECT_EQ(LayoutPath(id, "jar"),
             "assets/jar/scala-workflow/user/stranger-data/feature%2Fx/39206ee8/11.jar");
 }
@@ -60,7 +62,8 @@ TEST(AssetIdTest, ParseRefusesNonCanonicalOrBrokenUuids) {
 
 TEST(AssetIdTest, ComponentsRefusePathTricks) {
   EXPECT_TRUE(ValidateComponent("namespace", "scala-workflow_2").ok());
-  for (std::string bad : std::vector<std::string>{"..", "../etc", "a/b", "a.b", "", std::string(101, 'a'), "a b"}) {
+  for (std::string bad :
+       std::vector<std::string>{"..", "../etc", "a/b", "a.b", "", std::string(101, 'a'), "a b"}) {
     Status s = ValidateComponent("namespace", bad);
     EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_TRUE(StartsWith(s.message(), "namespace: ")) << s;
@@ -103,9 +106,10 @@ TEST(AssetRefTest, ParsesTheFourForms) {
 }
 
 TEST(AssetRefTest, RefusesMalformedReferences) {
-  for (std::string bad : {"dataflow.jar", "dataflow.jar.a.b", "dataflow.jar.ns@", "dataflow.jar.ns@main#",
-                          "dataflow.jar.ns@main#0", "dataflow.jar.n/s", "dataflow.file:x.sql",
-                          "other.jar.ns", "dataflow.jar.ns.user.repo.main.zzzzzzzz.1"}) {
+  for (std::string bad :
+       {"dataflow.jar", "dataflow.jar.a.b", "dataflow.jar.ns@", "dataflow.jar.ns@main#",
+        "dataflow.jar.ns@main#0", "dataflow.jar.n/s", "dataflow.file:x.sql", "other.jar.ns",
+        "dataflow.jar.ns.user.repo.main.zzzzzzzz.1"}) {
     EXPECT_EQ(ParseRef(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_TRUE(IsFileRef("dataflow.file:sql/x.sql"));

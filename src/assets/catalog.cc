@@ -115,7 +115,8 @@ std::vector<std::string> SuggestInList(const std::vector<AssetRecord>& records,
     for (const std::string& t : other_types) {
       out.push_back("namespace " + Quote(ref.ns) + " (" + t + ")");
     }
-    for (const auto& [d, ns] : close) out.push_back("namespace " + Quote(ns) + " (" + ref.type + ")");
+    for (const auto& [d, ns] : close)
+      out.push_back("namespace " + Quote(ns) + " (" + ref.type + ")");
     if (out.size() > kMaxSuggestions) out.resize(kMaxSuggestions);
     return out;
   }
@@ -151,8 +152,7 @@ struct MemoryCatalog::State {
 
 MemoryCatalog::MemoryCatalog() : state_(std::make_shared<State>()) {}
 
-MemoryCatalog::MemoryCatalog(std::vector<AssetRecord> records)
-    : state_(std::make_shared<State>()) {
+MemoryCatalog::MemoryCatalog(std::vector<AssetRecord> records) : state_(std::make_shared<State>()) {
   state_->records = std::move(records);
 }
 

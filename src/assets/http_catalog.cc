@@ -86,8 +86,7 @@ Result<AssetRecord> PublishViaHttp(client::HttpClient& client, const PublishRequ
   AddParam(q, "file", request.file_name);
   AddParam(q, "extension", request.extension);
   AddParam(q, "publisher", request.publisher);
-  client::Headers headers = {{"Content-Type", "application/octet-stream"},
-                             {"X-Weir-Sha256", sha}};
+  client::Headers headers = {{"Content-Type", "application/octet-stream"}, {"X-Weir-Sha256", sha}};
   auto r = client.UploadFile("POST", std::string(kAssetsApi) + q, file, headers);
   return RecordOrError(r);
 }
@@ -150,8 +149,8 @@ Status DownloadViaHttp(client::HttpClient& client, const AssetRecord& record,
   std::filesystem::rename(tmp, dest, ec);
   if (ec) {
     std::filesystem::remove(tmp, ec);
-    return Internal("asset " + record.uuid + ": cannot write '" + dest.string() + "': " +
-                    ec.message());
+    return Internal("asset " + record.uuid + ": cannot write '" + dest.string() +
+                    "': " + ec.message());
   }
   return Status::Ok();
 }

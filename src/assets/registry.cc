@@ -260,14 +260,16 @@ struct AssetRegistry::Impl {
     if (explicit_build) {
       std::string uuid = FormatUuid(id);
       if (id.build < next) {
-        return AlreadyExists("asset " + Quote(uuid) + ": already published; versions are "
+        return AlreadyExists("asset " + Quote(uuid) +
+                             ": already published; versions are "
                              "immutable, publish without a uuid to get build " +
                              std::to_string(next));
       }
       if (id.build > next) {
-        return FailedPrecondition("asset " + Quote(uuid) + ": builds are consecutive; the next "
-                                  "build on branch " + Quote(id.branch) + " is " +
-                                  std::to_string(next));
+        return FailedPrecondition("asset " + Quote(uuid) +
+                                  ": builds are consecutive; the next "
+                                  "build on branch " +
+                                  Quote(id.branch) + " is " + std::to_string(next));
       }
     }
     id.build = next;
@@ -275,12 +277,24 @@ struct AssetRegistry::Impl {
     r.id = id;
     r.uuid = FormatUuid(id);
     r.created = FromEpochMillis(now);
-    WEIR_ASSIGN_OR_RETURN(
-        Stmt ins, Prepare(std::string("INSERT INTO assets (") + kColumns +
-                          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    ins.Bind(r.uuid).Bind(id.type).Bind(id.ns).Bind(id.owner).Bind(id.repo).Bind(id.branch)
-        .Bind(id.commit).Bind(id.build).Bind(r.sha256).Bind(r.size).Bind(r.file_name)
-        .Bind(r.extension).Bind(int64_t{r.dirty ? 1 : 0}).Bind(r.publisher).Bind(now);
+    WEIR_ASSIGN_OR_RETURN(Stmt ins,
+                          Prepare(std::string("INSERT INTO assets (") + kColumns +
+                                  ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    ins.Bind(r.uuid)
+        .Bind(id.type)
+        .Bind(id.ns)
+        .Bind(id.owner)
+        .Bind(id.repo)
+        .Bind(id.branch)
+        .Bind(id.commit)
+        .Bind(id.build)
+        .Bind(r.sha256)
+        .Bind(r.size)
+        .Bind(r.file_name)
+        .Bind(r.extension)
+        .Bind(int64_t{r.dirty ? 1 : 0})
+        .Bind(r.publisher)
+        .Bind(now);
     Status s = ins.Run();
     if (!s.ok()) return s.WithContext("asset " + Quote(r.uuid));
     r.uri = blobs->Uri(r.sha256);
@@ -302,12 +316,12 @@ Result<std::unique_ptr<AssetRegistry>> AssetRegistry::Open(const std::string& db
   impl->path = db_path;
   impl->blobs = std::move(blobs);
   impl->clock = &clock;
-  int rc = sqlite3_open_v2(db_path.c_str(), &impl->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(db_path.c_str(), &impl->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    Status s = Internal("asset registry: open '" + db_path + "': " +
-                        (impl->db ? sqlite3_errmsg(impl->db) : sqlite3_errstr(rc)));
+    Status s = Internal("asset registry: open '" + db_path +
+                        "': " + (impl->db ? sqlite3_errmsg(impl->db) : sqlite3_errstr(rc)));
     return s;
   }
   sqlite3_busy_timeout(impl->db, busy_timeout_ms);
@@ -415,8 +429,8 @@ Result<AssetRecord> AssetRegistry::Get(std::string_view uuid) {
   auto parsed = ParseUuid(uuid);
   if (!parsed.ok()) return parsed.status();
   std::lock_guard<std::mutex> lock(impl_->mu);
-  WEIR_ASSIGN_OR_RETURN(Stmt q, impl_->Prepare(std::string("SELECT ") + kColumns +
-                                               " FROM assets WHERE uuid = ?"));
+  WEIR_ASSIGN_OR_RETURN(
+      Stmt q, impl_->Prepare(std::string("SELECT ") + kColumns + " FROM assets WHERE uuid = ?"));
   q.Bind(uuid);
   WEIR_ASSIGN_OR_RETURN(std::vector<AssetRecord> rows, impl_->Rows(q));
   if (rows.empty()) return NotFound("asset " + Quote(uuid) + ": not found");
@@ -446,10 +460,10 @@ Result<ListPage> AssetRegistry::List(const ListQuery& query) {
   for (const auto& b : binds) count.Bind(b);
   WEIR_ASSIGN_OR_RETURN(bool row, count.Step());
   page.total = row ? count.Int(0) : 0;
-  WEIR_ASSIGN_OR_RETURN(Stmt q, impl_->Prepare(std::string("SELECT ") + kColumns +
-                                               " FROM assets" + where +
-                                               " ORDER BY created_ms DESC, seq DESC LIMIT ? "
-                                               "OFFSET ?"));
+  WEIR_ASSIGN_OR_RETURN(Stmt q,
+                        impl_->Prepare(std::string("SELECT ") + kColumns + " FROM assets" + where +
+                                       " ORDER BY created_ms DESC, seq DESC LIMIT ? "
+                                       "OFFSET ?"));
   for (const auto& b : binds) q.Bind(b);
   q.Bind(query.size).Bind(query.page * query.size);
   WEIR_ASSIGN_OR_RETURN(page.records, impl_->Rows(q));

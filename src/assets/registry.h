@@ -61,13 +61,13 @@ struct PublishRequest {
 };
 
 struct ListQuery {
-  std::string type;    // empty = any; likewise for every filter
+  std::string type;  // empty = any; likewise for every filter
   std::string ns;
   std::string branch;  // as git names it
   std::string owner;
   std::string repo;
-  int64_t page = 0;    // 0-based
-  int64_t size = 50;   // 1..1000
+  int64_t page = 0;   // 0-based
+  int64_t size = 50;  // 1..1000
 };
 
 struct ListPage {

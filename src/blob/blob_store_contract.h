@@ -164,8 +164,8 @@ TEST_P(BlobStoreContractTest, MissingAndMalformedKeys) {
   std::filesystem::path dest = scratch_ / "dest";
   EXPECT_EQ(store_->CopyTo(missing, dest).code(), StatusCode::kNotFound);
   EXPECT_FALSE(std::filesystem::exists(dest));
-  for (std::string bad : std::vector<std::string>{"../../etc/passwd", "", "ABC", std::string(64, 'g'),
-                          "../" + missing.substr(3)}) {
+  for (std::string bad : std::vector<std::string>{
+           "../../etc/passwd", "", "ABC", std::string(64, 'g'), "../" + missing.substr(3)}) {
     EXPECT_EQ(store_->Stat(bad).status().code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_EQ(store_->Open(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }

@@ -73,7 +73,9 @@ class LocalReader final : public BlobReader {
  public:
   LocalReader(int fd, int64_t size, std::string context)
       : fd_(fd), size_(size), context_(std::move(context)) {}
-  Result<size_t> Read(char* buf, size_t n) override { return ReadSome(fd_.get(), buf, n, context_); }
+  Result<size_t> Read(char* buf, size_t n) override {
+    return ReadSome(fd_.get(), buf, n, context_);
+  }
   int64_t size() const override { return size_; }
 
  private:

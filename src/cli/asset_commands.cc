@@ -1,7 +1,6 @@
 // `weir asset list|show|get`: published asset versions from the command line, over the asset API
 // (/api/weir/v1/assets, see docs/api.md).
 #include <CLI/CLI.hpp>
-
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -56,20 +55,20 @@ int List(const ListFlags& f, Globals& g) {
     for (const auto& r : page->records) items.push_back(assets::RecordToJsonObject(r));
     json::object out;
     out["assets"] = std::move(items);
-    out["page"] = json::object{{"number", page->page}, {"size", page->size},
-                               {"totalElements", page->total}};
+    out["page"] =
+        json::object{{"number", page->page}, {"size", page->size}, {"totalElements", page->total}};
     std::cout << json::serialize(out) << "\n";
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : page->records) {
-    rows.push_back({r.uuid, HumanSize(r.size), r.sha256.substr(0, 12),
-                    FormatIso8601(r.created), r.dirty ? "dirty" : "", r.publisher});
+    rows.push_back({r.uuid, HumanSize(r.size), r.sha256.substr(0, 12), FormatIso8601(r.created),
+                    r.dirty ? "dirty" : "", r.publisher});
   }
   PrintTable(std::cout, {"UUID", "SIZE", "SHA256", "CREATED", "TREE", "PUBLISHER"}, rows);
   if (page->total > static_cast<int64_t>(page->records.size())) {
-    std::cerr << "showing " << page->records.size() << " of " << page->total
-              << " versions (page " << page->page << "; --page and --size for more)\n";
+    std::cerr << "showing " << page->records.size() << " of " << page->total << " versions (page "
+              << page->page << "; --page and --size for more)\n";
   }
   return 0;
 }
@@ -108,9 +107,9 @@ int GetContent(const std::string& uuid, const std::string& output, Globals& g) {
   bool to_stdout = output == "-";
   std::filesystem::path dest = output;
   if (output.empty()) {
-    dest = !r->file_name.empty() ? std::filesystem::path(r->file_name).filename()
-                                 : std::filesystem::path(
-                                       r->uuid + (r->extension.empty() ? "" : "." + r->extension));
+    dest = !r->file_name.empty()
+               ? std::filesystem::path(r->file_name).filename()
+               : std::filesystem::path(r->uuid + (r->extension.empty() ? "" : "." + r->extension));
   } else if (to_stdout) {
     dest = std::filesystem::temp_directory_path() / ("weir-asset-" + NewUuid());
   }
@@ -131,7 +130,8 @@ int GetContent(const std::string& uuid, const std::string& output, Globals& g) {
     o["file"] = dest.string();
     std::cout << json::serialize(o) << "\n";
   } else {
-    std::cout << dest.string() << "\t" << r->size << " bytes\tsha256 " << r->sha256 << " (verified)\n";
+    std::cout << dest.string() << "\t" << r->size << " bytes\tsha256 " << r->sha256
+              << " (verified)\n";
   }
   return 0;
 }
@@ -155,8 +155,9 @@ void AddAssetCommands(CLI::App& app, Globals& g) {
 
   auto show_uuid = std::make_shared<std::string>();
   CLI::App* show = asset->add_subcommand("show", "Show one asset version");
-  show->add_option("UUID", *show_uuid, "dataflow.<type>.<namespace>.<owner>.<repo>.<branch>."
-                                       "<commit>.<build>")
+  show->add_option("UUID", *show_uuid,
+                   "dataflow.<type>.<namespace>.<owner>.<repo>.<branch>."
+                   "<commit>.<build>")
       ->required();
   show->callback([show_uuid, &g] { g.exit_code = Show(*show_uuid, g); });
 
