@@ -1,6 +1,374 @@
-// Placeholder until the owning module lands its commands.
+// `weir project list|test|build|deploy`: a Dataflow project (a git repository with dataflow.yaml)
+// from the command line. The project is found from the current folder (or -C DIR); asset builds
+// and tests run locally with bash; rendering asks the server (--server) for asset versions.
+// Format of dataflow.yaml and of the outputs: docs/dataflow.md.
+#include <CLI/CLI.hpp>
+
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "assets/http_catalog.h"
+#include "blob/sha256.h"
 #include "cli/cli.h"
+#include "cli/cli_util.h"
+#include "client/http_client.h"
+#include "common/fs.h"
+#include "common/strings.h"
+#include "workflow/bundle.h"
+#include "workflow/project.h"
+#include "workflow/project_ops.h"
 
 namespace weir::cli {
-void AddProjectCommands(CLI::App&, Globals&) {}
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+namespace wf = weir::workflow;
+
+struct ProjectFlags {
+  std::string dir = ".";
+  std::string what;  // list: "", "assets" or "workflows"
+  std::string env;
+  bool offline = false;
+  bool skip_tests = false;
+  bool dry_run = false;
+  bool assets_only = false;
+  bool allow_dirty = false;
+  std::vector<std::string> assets;  // build: only these
+};
+
+void PrintDiagnostics(const std::vector<wf::Diagnostic>& diagnostics) {
+  for (const wf::Diagnostic& d : diagnostics) std::cout << "  " << d.ToString() << "\n";
+}
+
+// The environment a command targets: --env, else the branch's environment.
+Result<std::string> TargetEnvironment(const wf::Project& p, const std::string& flag) {
+  std::string env = flag.empty() ? wf::EnvironmentForBranch(p.spec, p.git.branch) : flag;
+  WEIR_RETURN_IF_ERROR(wf::ValidateEnvironmentName(env).WithContext("--env"));
+  return env;
+}
+
+// The workflow's id as written in the source. Unrendered sources need not be valid YAML
+// (`[${dataflow.x.y}]`), so a top-level `id:` line is the fallback.
+std::string WorkflowIdOf(const fs::path& file) {
+  Result<std::string> text = ReadFile(file);
+  if (!text) return "";
+  wf::LoadedYaml y = wf::LoadYaml(*text, file.string());
+  if (y.ok() && y.root.IsMap() && y.root["id"] && y.root["id"].IsScalar()) {
+    return y.root["id"].Scalar();
+  }
+  for (const std::string& line : Split(*text, '\n')) {
+    if (StartsWith(line, "id:")) {
+      std::string id(Trim(std::string_view(line).substr(3)));
+      if (id.size() >= 2 && (id.front() == '"' || id.front() == '\'') && id.back() == id.front()) {
+        id = id.substr(1, id.size() - 2);
+      }
+      return id;
+    }
+  }
+  return "";
+}
+
+int List(const ProjectFlags& f, const Globals& g) {
+  Result<wf::Project> p = wf::LoadProject(f.dir);
+  if (!p) return Fail(p.status());
+  bool assets = f.what.empty() || f.what == "assets";
+  bool workflows = f.what.empty() || f.what == "workflows";
+  std::vector<std::string> files;
+  if (workflows) {
+    Result<std::vector<std::string>> found = wf::FindWorkflows(p->root, p->spec);
+    if (!found) return Fail(found.status());
+    files = *found;
+  }
+  if (g.output == "json") {
+    json::object out;
+    if (assets) {
+      json::array a;
+      for (const wf::AssetSpec& s : p->spec.assets) {
+        a.push_back(json::object{{"name", s.name}, {"type", s.type}, {"namespace", s.ns},
+                                 {"file", s.file}, {"build", s.build}, {"test", s.test},
+                                 {"dir", s.dir}});
+      }
+      out["assets"] = std::move(a);
+    }
+    if (workflows) {
+      json::array w;
+      for (const std::string& file : files) {
+        w.push_back(json::object{{"file", file}, {"id", WorkflowIdOf(p->root / file)}});
+      }
+      out["workflows"] = std::move(w);
+    }
+    std::cout << json::serialize(out) << "\n";
+    return 0;
+  }
+  if (assets) {
+    std::vector<std::vector<std::string>> rows;
+    for (const wf::AssetSpec& s : p->spec.assets) {
+      rows.push_back({s.name, s.type, s.ns, s.file, s.build.empty() ? "-" : s.build,
+                      s.test.empty() ? "-" : s.test});
+    }
+    PrintTable(std::cout, {"ASSET", "TYPE", "NAMESPACE", "FILE", "BUILD", "TEST"}, rows);
+  }
+  if (assets && workflows) std::cout << "\n";
+  if (workflows) {
+    std::vector<std::vector<std::string>> rows;
+    for (const std::string& file : files) {
+      std::string id = WorkflowIdOf(p->root / file);
+      rows.push_back({file, id.empty() ? "?" : id});
+    }
+    PrintTable(std::cout, {"WORKFLOW FILE", "ID"}, rows);
+  }
+  return 0;
+}
+
+// Runs every selected asset's build command and checks its output; false when one failed.
+bool BuildAssets(const wf::Project& p, const std::vector<std::string>& only,
+                 std::vector<std::pair<const wf::AssetSpec*, fs::path>>* built) {
+  bool ok = true;
+  for (const std::string& name : only) {
+    if (p.spec.FindAsset(name) == nullptr) {
+      Fail("build: no asset named '" + name + "' in dataflow.yaml");
+      ok = false;
+    }
+  }
+  for (const wf::AssetSpec& a : p.spec.assets) {
+    if (!only.empty() && std::find(only.begin(), only.end(), a.name) == only.end()) continue;
+    if (!a.build.empty()) {
+      std::cout << "BUILD " << a.name << ": " << a.build << std::endl;
+      Result<int> rc = wf::RunAssetCommand(p, a, a.build);
+      if (!rc) {
+        Fail(rc.status());
+        ok = false;
+        continue;
+      }
+      if (*rc != 0) {
+        Fail("build " + a.name + ": the build command exited with " + std::to_string(*rc));
+        ok = false;
+        continue;
+      }
+    }
+    Result<fs::path> file = wf::BuiltFile(p, a);
+    if (!file) {
+      Fail(file.status());
+      ok = false;
+      continue;
+    }
+    built->emplace_back(&a, *file);
+  }
+  return ok;
+}
+
+int Build(const ProjectFlags& f) {
+  Result<wf::Project> p = wf::LoadProject(f.dir);
+  if (!p) return Fail(p.status());
+  std::vector<std::pair<const wf::AssetSpec*, fs::path>> built;
+  bool ok = BuildAssets(*p, f.assets, &built);
+  for (const auto& [asset, file] : built) {
+    std::error_code ec;
+    auto size = fs::file_size(file, ec);
+    Result<std::string> sha = blob::Sha256File(file);
+    std::cout << "BUILT " << asset->name << " " << asset->file << " (" << size << " bytes, sha256 "
+              << (sha ? *sha : "?") << ")\n";
+  }
+  return ok ? 0 : 1;
+}
+
+// Renders, validates and writes .workflows/<id>.rendered.yaml; returns the checks.
+std::vector<wf::WorkflowCheck> RenderAll(const wf::Project& p, assets::AssetCatalog& catalog,
+                                         const std::string& env, bool write, int* failures) {
+  Result<std::vector<std::string>> files = wf::FindWorkflows(p.root, p.spec);
+  if (!files) {
+    Fail(files.status());
+    ++*failures;
+    return {};
+  }
+  std::vector<wf::WorkflowCheck> checks = wf::CheckProject(p, *files, catalog, env);
+  for (const wf::WorkflowCheck& c : checks) {
+    if (write && c.checked.render.ok()) {
+      fs::path out = wf::RenderedPath(p, c);
+      Status st = MakeDirs(out.parent_path());
+      if (st.ok()) st = WriteFileAtomic(out, c.checked.render.text);
+      if (!st.ok()) {
+        Fail(st);
+        ++*failures;
+      }
+    }
+    if (c.ok()) {
+      std::cout << "VALID " << c.file;
+      if (write) std::cout << " -> " << fs::relative(wf::RenderedPath(p, c), p.root).string();
+      std::cout << "\n";
+    } else {
+      ++*failures;
+      std::cout << "INVALID " << c.file << " (" << c.checked.validation.problems.size()
+                << " problem" << (c.checked.validation.problems.size() == 1 ? "" : "s") << ")\n";
+      PrintDiagnostics(c.checked.validation.problems);
+    }
+  }
+  return checks;
+}
+
+int Test(const ProjectFlags& f, const Globals& g) {
+  Result<wf::Project> p = wf::LoadProject(f.dir);
+  if (!p) return Fail(p.status());
+  Result<std::string> env = TargetEnvironment(*p, f.env);
+  if (!env) return Fail(env.status());
+
+  int tests_run = 0, tests_failed = 0;
+  if (!f.skip_tests) {
+    for (const wf::AssetSpec& a : p->spec.assets) {
+      if (a.test.empty()) continue;
+      ++tests_run;
+      std::cout << "TEST " << a.name << ": " << a.test << std::endl;
+      Result<int> rc = wf::RunAssetCommand(*p, a, a.test);
+      bool passed = rc.ok() && *rc == 0;
+      if (!rc) Fail(rc.status());
+      if (!passed) ++tests_failed;
+      std::cout << (passed ? "PASSED " : "FAILED ") << a.name
+                << (rc.ok() && *rc != 0 ? " (exit " + std::to_string(*rc) + ")" : "") << "\n";
+    }
+  }
+
+  std::unique_ptr<client::HttpClient> http;
+  std::unique_ptr<assets::AssetCatalog> server;
+  if (!f.offline) {
+    http = std::make_unique<client::HttpClient>(g.server);
+    server = assets::NewHttpCatalog(*http);
+  }
+  std::unique_ptr<wf::CachingCatalog> cached;
+  if (server) cached = std::make_unique<wf::CachingCatalog>(*server);
+  wf::ProjectCatalog catalog(*p, cached.get());
+  int invalid = 0;
+  std::vector<wf::WorkflowCheck> checks = RenderAll(*p, catalog, *env, true, &invalid);
+
+  std::cout << "SUMMARY " << (tests_run - tests_failed) << "/" << tests_run
+            << " asset tests passed, " << (checks.size() - std::min<size_t>(invalid, checks.size()))
+            << "/" << checks.size() << " workflows valid (environment " << *env << ")\n";
+  return tests_failed == 0 && invalid == 0 ? 0 : 1;
+}
+
+int Deploy(const ProjectFlags& f, const Globals& g) {
+  Result<wf::Project> p = wf::LoadProject(f.dir);
+  if (!p) return Fail(p.status());
+  if (p->git.dirty && !f.allow_dirty) {
+    return Fail("deploy: " + p->root.string() +
+                " has uncommitted changes; commit them, or pass --allow-dirty (recorded as "
+                "dirty in every asset version and bundle)");
+  }
+  Result<std::string> env = TargetEnvironment(*p, f.env);
+  if (!env) return Fail(env.status());
+
+  std::vector<std::pair<const wf::AssetSpec*, fs::path>> built;
+  if (!BuildAssets(*p, {}, &built)) return 1;
+
+  client::HttpClient http(g.server);
+  json::array published;
+  for (const auto& [asset, file] : built) {
+    if (f.dry_run) {
+      std::cout << "WOULD PUBLISH " << asset->name << " " << asset->file << "\n";
+      continue;
+    }
+    assets::PublishRequest req;
+    req.type = asset->type;
+    req.ns = asset->ns;
+    req.owner = p->owner;
+    req.repo = p->repo;
+    req.branch = p->git.branch;
+    req.commit = p->git.commit;
+    req.dirty = p->git.dirty;
+    req.file_name = file.filename().string();
+    if (const char* user = std::getenv("USER"); user != nullptr) req.publisher = user;
+    Result<assets::AssetRecord> rec = assets::PublishViaHttp(http, req, file);
+    if (!rec) return Fail(rec.status().WithContext("deploy: publish " + asset->name));
+    published.push_back(json::object{{"asset", asset->name}, {"uuid", rec->uuid},
+                                     {"sha256", rec->sha256}, {"uri", rec->uri}});
+    if (g.output != "json") std::cout << "DEPLOYED AS " << rec->uuid << "\n";
+  }
+  if (f.assets_only) {
+    if (g.output == "json") std::cout << json::serialize(json::object{{"assets", published}}) << "\n";
+    return 0;
+  }
+
+  // Workflows: render against the server (a dry run also sees this project's unpublished
+  // assets), validate, and write one verified bundle per workflow.
+  std::unique_ptr<assets::AssetCatalog> server = assets::NewHttpCatalog(http);
+  wf::CachingCatalog cached(*server);
+  wf::ProjectCatalog overlay(*p, &cached);
+  assets::AssetCatalog& catalog = f.dry_run ? static_cast<assets::AssetCatalog&>(overlay) : cached;
+  int invalid = 0;
+  std::vector<wf::WorkflowCheck> checks = RenderAll(*p, catalog, *env, false, &invalid);
+  if (invalid > 0) return Fail("deploy: " + std::to_string(invalid) + " workflow file(s) invalid");
+  json::array bundles;
+  for (const wf::WorkflowCheck& c : checks) {
+    wf::BundleManifest m = wf::MakeManifest(c.id, *env, p->owner, p->repo, p->git.branch,
+                                            p->git.commit, p->git.dirty, c.file, c.checked.render);
+    std::string id = wf::BundleId(m);
+    std::string deployed_id = *env + ":" + p->owner + "." + p->repo + "." + c.id;
+    if (!f.dry_run) {
+      Result<fs::path> dir = wf::WriteBundleDir(p->root / ".workflows" / "bundles", m,
+                                                wf::RepositoryFileContent(p->root));
+      if (!dir) return Fail(dir.status().WithContext("deploy: bundle for " + c.file));
+    }
+    std::cout << (f.dry_run ? "WOULD DEPLOY " : "BUNDLE ") << deployed_id << " " << id << "\n";
+    bundles.push_back(json::object{{"workflow", deployed_id}, {"bundle", id}});
+  }
+  if (g.output == "json") {
+    std::cout << json::serialize(json::object{{"assets", published}, {"bundles", bundles}})
+              << "\n";
+  }
+  if (f.dry_run || checks.empty()) return 0;
+  // Registering versions is the scheduler's API (docs/dataflow.md, "Deployment bundle"); until
+  // the server offers it the bundles stay in .workflows/bundles and the deploy is incomplete.
+  return Fail("deploy: bundles are written to .workflows/bundles, but this server does not "
+              "accept workflow bundles yet; use --assets-only to publish assets only");
+}
+
+}  // namespace
+
+void AddProjectCommands(CLI::App& app, Globals& g) {
+  CLI::App* project = app.add_subcommand(
+      "project", "A Dataflow project: dataflow.yaml, its assets and workflows (list, test, build, deploy)");
+  project->require_subcommand(1);
+  auto add_dir = [](CLI::App* cmd, ProjectFlags& f) {
+    cmd->add_option("-C,--project", f.dir, "Project folder (default: the current folder)");
+  };
+
+  auto lf = std::make_shared<ProjectFlags>();
+  CLI::App* list = project->add_subcommand("list", "List the project's assets and/or workflows");
+  list->add_option("WHAT", lf->what, "assets or workflows (default: both)")
+      ->check(CLI::IsMember({"assets", "workflows"}));
+  add_dir(list, *lf);
+  list->callback([lf, &g] { g.exit_code = List(*lf, g); });
+
+  auto tf = std::make_shared<ProjectFlags>();
+  CLI::App* test = project->add_subcommand(
+      "test", "Run asset tests, render every workflow to .workflows/, validate; exit 1 on failure");
+  add_dir(test, *tf);
+  test->add_option("--env", tf->env, "Environment whose parameters apply (default: the branch's)");
+  test->add_flag("--offline", tf->offline,
+                 "Do not ask the server; only this project's own assets resolve");
+  test->add_flag("--skip-tests", tf->skip_tests, "Only render and validate");
+  test->callback([tf, &g] { g.exit_code = Test(*tf, g); });
+
+  auto bf = std::make_shared<ProjectFlags>();
+  CLI::App* build = project->add_subcommand("build", "Run the assets' build commands");
+  add_dir(build, *bf);
+  build->add_option("ASSET", bf->assets, "Only these assets (default: all)");
+  build->callback([bf, &g] { g.exit_code = Build(*bf); });
+
+  auto df = std::make_shared<ProjectFlags>();
+  CLI::App* deploy = project->add_subcommand(
+      "deploy", "Build and publish the assets, then bundle every workflow for an environment");
+  add_dir(deploy, *df);
+  deploy->add_option("--env", df->env, "prod, staging, sandbox:<user> or branch:<branch> "
+                                        "(default: from the branch)");
+  deploy->add_flag("--dry-run", df->dry_run, "Build, render and validate; publish nothing");
+  deploy->add_flag("--assets-only", df->assets_only, "Publish the assets, skip the workflows");
+  deploy->add_flag("--allow-dirty", df->allow_dirty,
+                   "Deploy a work tree with uncommitted changes (recorded as dirty)");
+  deploy->callback([df, &g] { g.exit_code = Deploy(*df, g); });
+}
+
 }  // namespace weir::cli

@@ -139,12 +139,16 @@ class Renderer {
     Result<assets::AssetRecord> record = catalog_.Resolve(*ref);
     if (!record) {
       std::vector<std::string> suggestions;
+      std::string message = record.status().message();
       if (record.status().code() == StatusCode::kNotFound) {
         suggestions = catalog_.Suggestions(*ref);
+      } else if (!StartsWith(message, "asset '")) {
+        // A failing store or server: still name the reference the user has to look at.
+        message = "asset '" + key + "': cannot resolve: " + message;
       }
       asset_cache_[key] = "";
-      error_cache_[key] = {record.status().message(), suggestions};
-      Error(pos, key, record.status().message(), std::move(suggestions));
+      error_cache_[key] = {message, suggestions};
+      Error(pos, key, message, std::move(suggestions));
       return std::nullopt;
     }
     asset_cache_[key] = record->uri;
