@@ -1,0 +1,511 @@
+// The workflow API: thin translation between HTTP/JSON and scheduler::Scheduler.
+#include "api/workflow_routes.h"
+
+#include <boost/json.hpp>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/job_routes.h"  // ParseMultipart
+#include "common/strings.h"
+#include "common/time_format.h"
+
+namespace weir::api {
+namespace {
+
+namespace json = boost::json;
+using scheduler::Scheduler;
+
+constexpr std::string_view kBase = "/api/weir/v1/workflows";
+
+HttpResponse JsonOf(int status, const json::value& v) {
+  return HttpResponse::Json(status, json::serialize(v));
+}
+
+json::value OptTime(const std::optional<TimePoint>& t) {
+  return t ? json::value(FormatIso8601(*t)) : json::value(nullptr);
+}
+
+json::object ParamsJson(const scheduler::Params& p) {
+  json::object o;
+  for (const auto& [k, v] : p) o[k] = v;
+  return o;
+}
+
+json::object DeployedJson(const scheduler::DeployedWorkflow& w) {
+  json::object o;
+  o["id"] = w.id;
+  o["environment"] = w.environment;
+  o["owner"] = w.owner;
+  o["repo"] = w.repo;
+  o["workflowId"] = w.workflow_id;
+  o["activeVersion"] = w.active_version ? json::value(*w.active_version) : json::value(nullptr);
+  o["latestVersion"] = w.latest_version;
+  o["environmentParams"] = ParamsJson(w.environment_params);
+  o["catchup"] = scheduler::CatchUpName(w.catchup);
+  o["schedule"] = w.schedule ? json::value(*w.schedule) : json::value(nullptr);
+  o["timezone"] = w.timezone;
+  o["runStrategy"] = w.run_strategy;
+  o["maxConcurrency"] = w.max_concurrency;
+  o["nextFire"] = OptTime(w.next_fire);
+  o["created"] = FormatIso8601(w.created);
+  o["updated"] = FormatIso8601(w.updated);
+  return o;
+}
+
+json::object VersionJson(const scheduler::VersionInfo& v) {
+  json::object o;
+  o["version"] = v.version;
+  o["bundleId"] = v.bundle_id;
+  o["deployer"] = v.deployer;
+  o["dirty"] = v.dirty;
+  o["branch"] = v.branch;
+  o["commit"] = v.commit;
+  o["created"] = FormatIso8601(v.created);
+  o["active"] = v.active;
+  if (!v.manifest_json.empty()) {
+    boost::system::error_code ec;
+    json::value m = json::parse(v.manifest_json, ec);
+    o["manifest"] = ec ? json::value(v.manifest_json) : std::move(m);
+  }
+  return o;
+}
+
+json::object ActivationJson(const scheduler::Activation& a) {
+  json::object o;
+  o["version"] = a.version;
+  o["previous"] = a.previous ? json::value(*a.previous) : json::value(nullptr);
+  o["reason"] = a.reason;
+  o["actor"] = a.actor;
+  o["at"] = FormatIso8601(a.at);
+  return o;
+}
+
+json::object StepJson(const scheduler::StepRun& s) {
+  json::object o;
+  o["id"] = s.id;
+  o["status"] = scheduler::StepStatusName(s.status);
+  json::array deps;
+  for (const auto& d : s.depends_on) deps.emplace_back(d);
+  o["dependsOn"] = std::move(deps);
+  o["attempts"] = s.attempts;
+  o["maxAttempts"] = s.max_attempts;
+  o["jobId"] = s.job_id.empty() ? json::value(nullptr) : json::value(s.job_id);
+  o["message"] = s.message;
+  o["started"] = OptTime(s.started);
+  o["finished"] = OptTime(s.finished);
+  o["nextAttempt"] = OptTime(s.next_attempt);
+  json::array assets;
+  for (const auto& a : s.assets) assets.emplace_back(a);
+  o["assets"] = std::move(assets);
+  json::array history;
+  for (const auto& h : s.history) {
+    json::object a;
+    a["jobId"] = h.job_id;
+    a["run"] = h.run;
+    a["attempt"] = h.attempt;
+    a["status"] = h.status;
+    a["message"] = h.message;
+    a["created"] = FormatIso8601(h.created);
+    a["finished"] = OptTime(h.finished);
+    history.push_back(std::move(a));
+  }
+  o["history"] = std::move(history);
+  return o;
+}
+
+json::object InstanceJson(const scheduler::Instance& i, bool with_steps) {
+  json::object o;
+  o["workflow"] = i.workflow;
+  o["number"] = i.number;
+  o["id"] = i.id;
+  o["version"] = i.version;
+  o["bundleId"] = i.bundle_id;
+  o["status"] = scheduler::InstanceStatusName(i.status);
+  o["message"] = i.message;
+  o["trigger"] = i.trigger;
+  o["triggerTime"] = FormatIso8601(i.trigger_time);
+  o["requestedBy"] = i.requested_by;
+  o["run"] = i.run;
+  o["params"] = ParamsJson(i.params);
+  json::array assets;
+  for (const auto& a : i.assets) {
+    json::object ao;
+    ao["uuid"] = a.uuid;
+    ao["sha256"] = a.sha256;
+    ao["uri"] = a.uri;
+    assets.push_back(std::move(ao));
+  }
+  o["assets"] = std::move(assets);
+  o["created"] = FormatIso8601(i.created);
+  o["started"] = OptTime(i.started);
+  o["finished"] = OptTime(i.finished);
+  if (with_steps) {
+    json::array steps;
+    for (const auto& s : i.steps) steps.push_back(StepJson(s));
+    o["steps"] = std::move(steps);
+  }
+  return o;
+}
+
+std::string InstancePath(const scheduler::Instance& i) {
+  return std::string(kBase) + "/" + PercentEncode(i.workflow) + "/instances/" +
+         std::to_string(i.number);
+}
+
+// The body as a JSON object; an empty body is an empty object.
+Result<json::object> BodyObject(const HttpRequest& req, std::string_view context) {
+  if (Trim(req.body).empty()) return json::object();
+  boost::system::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec) return InvalidArgument(std::string(context) + ": invalid JSON: " + ec.message());
+  if (!v.is_object()) return InvalidArgument(std::string(context) + ": expected a JSON object");
+  return std::move(v.as_object());
+}
+
+Status CheckKeys(const json::object& o, std::string_view context,
+                 const std::set<std::string_view>& known) {
+  for (const auto& [k, v] : o) {
+    if (!known.contains(k)) {
+      return InvalidArgument(std::string(context) + ": unknown field '" + std::string(k) +
+                             "'; allowed: " +
+                             Join(std::vector<std::string>(known.begin(), known.end()), ", "));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> OptString(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return std::string();
+  if (!v->is_string()) return InvalidArgument(std::string(key) + ": must be a string");
+  return std::string(v->as_string());
+}
+
+Result<std::optional<int64_t>> OptInt(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return std::optional<int64_t>();
+  if (v->is_int64()) return std::optional<int64_t>(v->as_int64());
+  if (v->is_uint64() && v->as_uint64() <= INT64_MAX) {
+    return std::optional<int64_t>(static_cast<int64_t>(v->as_uint64()));
+  }
+  return InvalidArgument(std::string(key) + ": must be an integer");
+}
+
+Result<std::optional<scheduler::Params>> OptParams(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return std::optional<scheduler::Params>();
+  if (!v->is_object()) {
+    return InvalidArgument(std::string(key) + ": must be an object of name: string value");
+  }
+  scheduler::Params p;
+  for (const auto& [k, val] : v->as_object()) {
+    if (val.is_string()) {
+      p[std::string(k)] = std::string(val.as_string());
+    } else if (val.is_int64() || val.is_uint64() || val.is_double() || val.is_bool()) {
+      p[std::string(k)] = json::serialize(val);
+    } else {
+      return InvalidArgument(std::string(key) + " '" + std::string(k) +
+                             "': must be a string (or a number or boolean)");
+    }
+  }
+  return std::optional<scheduler::Params>(std::move(p));
+}
+
+// Fills the deploy options from a JSON object (the body, or the multipart `options` part).
+Status ReadDeployOptions(const json::object& o, scheduler::DeployRequest& r) {
+  if (const json::value* a = o.if_contains("activate"); a != nullptr && !a->is_null()) {
+    if (!a->is_bool()) return InvalidArgument("activate: must be true or false");
+    r.activate = a->as_bool();
+  }
+  WEIR_ASSIGN_OR_RETURN(r.deployer, OptString(o, "deployer"));
+  WEIR_ASSIGN_OR_RETURN(r.environment_params, OptParams(o, "environmentParams"));
+  WEIR_ASSIGN_OR_RETURN(std::string catchup, OptString(o, "catchup"));
+  if (!catchup.empty()) {
+    WEIR_ASSIGN_OR_RETURN(scheduler::CatchUp c, scheduler::ParseCatchUp(catchup));
+    r.catchup = c;
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> PathNumber(const HttpRequest& req, const std::string& name) {
+  long long n = 0;
+  const std::string& text = req.Param(name);
+  if (!ParseInt64(text, &n) || n < 1) {
+    return InvalidArgument(name + " '" + text + "': must be a positive integer");
+  }
+  return static_cast<int64_t>(n);
+}
+
+class WorkflowRoutes {
+ public:
+  explicit WorkflowRoutes(std::shared_ptr<Scheduler> s) : s_(std::move(s)) {}
+
+  HttpResponse Deploy(HttpRequest& req) {
+    scheduler::DeployRequest r;
+    const std::string content_type = ToLower(req.Header("content-type").value_or(""));
+    if (StartsWith(Trim(content_type), "multipart/form-data")) {
+      auto boundary = MultipartBoundary(req.Header("content-type").value_or(""));
+      if (!boundary.ok()) return ErrorResponse(boundary.status(), req);
+      auto parts = ParseMultipart(req.body, *boundary);
+      if (!parts.ok()) return ErrorResponse(parts.status(), req);
+      bool have_manifest = false;
+      for (const MultipartPart& p : *parts) {
+        if (p.name == "manifest") {
+          r.manifest_json = std::string(p.data);
+          have_manifest = true;
+        } else if (p.name == "options") {
+          boost::system::error_code ec;
+          json::value v = json::parse(p.data, ec);
+          if (ec || !v.is_object()) {
+            return ErrorResponse(InvalidArgument("options part: expected a JSON object"), req);
+          }
+          Status s = CheckKeys(v.as_object(), "options part",
+                               {"activate", "deployer", "environmentParams", "catchup"});
+          if (s.ok()) s = ReadDeployOptions(v.as_object(), r);
+          if (!s.ok()) return ErrorResponse(s, req);
+        } else if (p.name == "file") {
+          r.files.emplace_back(p.data);
+        } else {
+          return ErrorResponse(InvalidArgument("part '" + p.name +
+                                               "': unknown; send manifest, options and file parts"),
+                               req);
+        }
+      }
+      if (!have_manifest) {
+        return ErrorResponse(InvalidArgument("deploy: the 'manifest' part is required"), req);
+      }
+    } else {
+      auto body = BodyObject(req, "deploy");
+      if (!body.ok()) return ErrorResponse(body.status(), req);
+      Status s = CheckKeys(*body, "deploy",
+                           {"manifest", "activate", "deployer", "environmentParams", "catchup"});
+      if (s.ok()) s = ReadDeployOptions(*body, r);
+      if (!s.ok()) return ErrorResponse(s, req);
+      const json::value* m = body->if_contains("manifest");
+      if (m == nullptr || m->is_null()) {
+        return ErrorResponse(InvalidArgument("deploy: 'manifest' is required"), req);
+      }
+      r.manifest_json = m->is_string() ? std::string(m->as_string()) : json::serialize(*m);
+    }
+    auto d = s_->Deploy(r);
+    if (!d.ok()) return ErrorResponse(d.status(), req);
+    json::object o;
+    o["deployedId"] = d->deployed_id;
+    o["version"] = d->version;
+    o["bundleId"] = d->bundle_id;
+    o["created"] = d->created;
+    o["active"] = d->active;
+    auto w = s_->Get(d->deployed_id);
+    if (w.ok()) o["workflow"] = DeployedJson(*w);
+    HttpResponse resp = JsonOf(d->created ? 201 : 200, o);
+    resp.SetHeader("Location", BaseUrl(req) + std::string(kBase) + "/" +
+                                   PercentEncode(d->deployed_id) + "/versions/" +
+                                   std::to_string(d->version));
+    return resp;
+  }
+
+  HttpResponse List(HttpRequest& req) {
+    auto list = s_->List();
+    if (!list.ok()) return ErrorResponse(list.status(), req);
+    json::array items;
+    for (const auto& w : *list) items.push_back(DeployedJson(w));
+    json::object o;
+    o["workflows"] = std::move(items);
+    return JsonOf(200, o);
+  }
+
+  HttpResponse Get(HttpRequest& req) {
+    auto w = s_->Get(req.Param("id"));
+    if (!w.ok()) return ErrorResponse(w.status(), req);
+    return JsonOf(200, DeployedJson(*w));
+  }
+
+  HttpResponse Versions(HttpRequest& req) {
+    auto versions = s_->Versions(req.Param("id"));
+    if (!versions.ok()) return ErrorResponse(versions.status(), req);
+    auto activations = s_->Activations(req.Param("id"));
+    if (!activations.ok()) return ErrorResponse(activations.status(), req);
+    json::array vs, as;
+    for (const auto& v : *versions) vs.push_back(VersionJson(v));
+    for (const auto& a : *activations) as.push_back(ActivationJson(a));
+    json::object o;
+    o["versions"] = std::move(vs);
+    o["activations"] = std::move(as);
+    return JsonOf(200, o);
+  }
+
+  HttpResponse Version(HttpRequest& req) {
+    auto n = PathNumber(req, "version");
+    if (!n.ok()) return ErrorResponse(n.status(), req);
+    auto v = s_->GetVersion(req.Param("id"), *n);
+    if (!v.ok()) return ErrorResponse(v.status(), req);
+    return JsonOf(200, VersionJson(*v));
+  }
+
+  HttpResponse Activate(HttpRequest& req) {
+    auto body = BodyObject(req, "activate");
+    if (!body.ok()) return ErrorResponse(body.status(), req);
+    if (Status s = CheckKeys(*body, "activate", {"version", "actor"}); !s.ok()) {
+      return ErrorResponse(s, req);
+    }
+    auto version = OptInt(*body, "version");
+    if (!version.ok()) return ErrorResponse(version.status(), req);
+    if (!*version) return ErrorResponse(InvalidArgument("activate: 'version' is required"), req);
+    auto actor = OptString(*body, "actor");
+    if (!actor.ok()) return ErrorResponse(actor.status(), req);
+    auto w = s_->Activate(req.Param("id"), **version, *actor);
+    if (!w.ok()) return ErrorResponse(w.status(), req);
+    return JsonOf(200, DeployedJson(*w));
+  }
+
+  HttpResponse Rollback(HttpRequest& req) {
+    auto body = BodyObject(req, "rollback");
+    if (!body.ok()) return ErrorResponse(body.status(), req);
+    if (Status s = CheckKeys(*body, "rollback", {"version", "actor"}); !s.ok()) {
+      return ErrorResponse(s, req);
+    }
+    auto version = OptInt(*body, "version");
+    if (!version.ok()) return ErrorResponse(version.status(), req);
+    auto actor = OptString(*body, "actor");
+    if (!actor.ok()) return ErrorResponse(actor.status(), req);
+    auto w = s_->Rollback(req.Param("id"), *version, *actor);
+    if (!w.ok()) return ErrorResponse(w.status(), req);
+    return JsonOf(200, DeployedJson(*w));
+  }
+
+  HttpResponse Run(HttpRequest& req) {
+    auto body = BodyObject(req, "run");
+    if (!body.ok()) return ErrorResponse(body.status(), req);
+    if (Status s = CheckKeys(*body, "run", {"params", "requestedBy"}); !s.ok()) {
+      return ErrorResponse(s, req);
+    }
+    scheduler::RunRequest r;
+    auto params = OptParams(*body, "params");
+    if (!params.ok()) return ErrorResponse(params.status(), req);
+    if (*params) r.params = std::move(**params);
+    auto by = OptString(*body, "requestedBy");
+    if (!by.ok()) return ErrorResponse(by.status(), req);
+    r.requested_by = *by;
+    auto i = s_->Run(req.Param("id"), r);
+    if (!i.ok()) return ErrorResponse(i.status(), req);
+    HttpResponse resp = JsonOf(201, InstanceJson(*i, true));
+    resp.SetHeader("Location", BaseUrl(req) + InstancePath(*i));
+    return resp;
+  }
+
+  HttpResponse Instances(HttpRequest& req) {
+    for (const auto& [k, v] : req.query) {
+      if (k != "status" && k != "page" && k != "size") {
+        return ErrorResponse(InvalidArgument("query parameter '" + k +
+                                             "': unknown; allowed: page, size, status"),
+                             req);
+      }
+    }
+    scheduler::InstanceQuery q;
+    for (const std::string& value : req.QueryAll("status")) {
+      for (const std::string& s : Split(value, ',')) {
+        if (Trim(s).empty()) continue;
+        auto st = scheduler::ParseInstanceStatus(ToUpperAscii(std::string(Trim(s))));
+        if (!st.ok()) return ErrorResponse(st.status(), req);
+        q.statuses.push_back(*st);
+      }
+    }
+    for (auto [name, field] : {std::pair<const char*, int64_t*>{"page", &q.page}, {"size", &q.size}}) {
+      if (auto v = req.Query(name)) {
+        long long n = 0;
+        if (!ParseInt64(*v, &n)) {
+          return ErrorResponse(InvalidArgument(std::string(name) + ": must be an integer"), req);
+        }
+        *field = n;
+      }
+    }
+    auto page = s_->Instances(req.Param("id"), q);
+    if (!page.ok()) return ErrorResponse(page.status(), req);
+    json::array items;
+    for (const auto& i : page->instances) items.push_back(InstanceJson(i, false));
+    json::object p;
+    p["size"] = q.size;
+    p["totalElements"] = page->total;
+    p["totalPages"] = (page->total + q.size - 1) / q.size;
+    p["number"] = q.page;
+    json::object o;
+    o["instances"] = std::move(items);
+    o["page"] = std::move(p);
+    return JsonOf(200, o);
+  }
+
+  HttpResponse Instance(HttpRequest& req) {
+    auto n = PathNumber(req, "n");
+    if (!n.ok()) return ErrorResponse(n.status(), req);
+    auto i = s_->GetInstance(req.Param("id"), *n);
+    if (!i.ok()) return ErrorResponse(i.status(), req);
+    return JsonOf(200, InstanceJson(*i, true));
+  }
+
+  template <typename F>
+  HttpResponse InstanceAction(HttpRequest& req, std::string_view what, F action) {
+    auto n = PathNumber(req, "n");
+    if (!n.ok()) return ErrorResponse(n.status(), req);
+    auto body = BodyObject(req, what);
+    if (!body.ok()) return ErrorResponse(body.status(), req);
+    if (Status s = CheckKeys(*body, what, {"actor"}); !s.ok()) return ErrorResponse(s, req);
+    auto actor = OptString(*body, "actor");
+    if (!actor.ok()) return ErrorResponse(actor.status(), req);
+    auto i = action(req.Param("id"), *n, *actor);
+    if (!i.ok()) return ErrorResponse(i.status(), req);
+    return JsonOf(200, InstanceJson(*i, true));
+  }
+
+  HttpResponse Restart(HttpRequest& req) {
+    return InstanceAction(req, "restart", [&](const std::string& id, int64_t n,
+                                              const std::string& actor) {
+      return s_->Restart(id, n, actor);
+    });
+  }
+
+  HttpResponse Stop(HttpRequest& req) {
+    return InstanceAction(req, "stop", [&](const std::string& id, int64_t n,
+                                           const std::string& actor) {
+      return s_->Stop(id, n, actor);
+    });
+  }
+
+ private:
+  static std::string ToUpperAscii(std::string s) {
+    for (char& c : s) {
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    }
+    return s;
+  }
+
+  std::shared_ptr<Scheduler> s_;
+};
+
+}  // namespace
+
+void RegisterWorkflowRoutes(Router& router, std::shared_ptr<scheduler::Scheduler> scheduler,
+                            WorkflowRouteOptions options) {
+  auto routes = std::make_shared<WorkflowRoutes>(std::move(scheduler));
+  const std::string base(kBase);
+  auto bind = [routes](HttpResponse (WorkflowRoutes::*m)(HttpRequest&)) {
+    return [routes, m](HttpRequest& r) { return ((*routes).*m)(r); };
+  };
+  RouteOptions deploy;
+  deploy.max_body_bytes = options.max_deploy_bytes;
+  router.Add("POST", base, bind(&WorkflowRoutes::Deploy), deploy);
+  router.Add("GET", base, bind(&WorkflowRoutes::List));
+  router.Add("GET", base + "/{id}", bind(&WorkflowRoutes::Get));
+  router.Add("GET", base + "/{id}/versions", bind(&WorkflowRoutes::Versions));
+  router.Add("GET", base + "/{id}/versions/{version}", bind(&WorkflowRoutes::Version));
+  router.Add("POST", base + "/{id}/activate", bind(&WorkflowRoutes::Activate));
+  router.Add("POST", base + "/{id}/rollback", bind(&WorkflowRoutes::Rollback));
+  router.Add("POST", base + "/{id}/run", bind(&WorkflowRoutes::Run));
+  router.Add("GET", base + "/{id}/instances", bind(&WorkflowRoutes::Instances));
+  router.Add("GET", base + "/{id}/instances/{n}", bind(&WorkflowRoutes::Instance));
+  router.Add("POST", base + "/{id}/instances/{n}/restart", bind(&WorkflowRoutes::Restart));
+  router.Add("POST", base + "/{id}/instances/{n}/stop", bind(&WorkflowRoutes::Stop));
+}
+
+}  // namespace weir::api
