@@ -171,6 +171,27 @@ TEST(ProjectTest, RefusesDeepNesting) {
   EXPECT_THAT(p.errors[0].message, HasSubstr("nesting deeper than 64"));
 }
 
+TEST(ProjectTest, RefusesDeepBlockNestingToo) {
+  // Indentation only: no brackets, no aliases (the single-parse path).
+  std::string doc = "project:\n";
+  for (int i = 1; i <= 100; ++i) doc += std::string(2 * i, ' ') + "k" + std::to_string(i) + ":\n";
+  ParsedProject p = ParseProject(doc);
+  ASSERT_EQ(p.errors.size(), 1u) << Errors(p);
+  EXPECT_THAT(p.errors[0].message, HasSubstr("nesting deeper than 64"));
+}
+
+TEST(ProjectTest, AliasesInBlockSequencesAreCounted) {
+  std::string doc = "a0: &a0\n";
+  for (int k = 0; k < 20; ++k) doc += "  - x\n";
+  for (int i = 1; i <= 6; ++i) {
+    doc += "a" + std::to_string(i) + ": &a" + std::to_string(i) + "\n";
+    for (int k = 0; k < 20; ++k) doc += "  - *a" + std::to_string(i - 1) + "\n";
+  }
+  ParsedProject p = ParseProject(doc);
+  ASSERT_EQ(p.errors.size(), 1u) << Errors(p);
+  EXPECT_THAT(p.errors[0].message, HasSubstr("once aliases are expanded"));
+}
+
 TEST(ProjectTest, RefusesInvalidUtf8WithPosition) {
   ParsedProject p = ParseProject("project:\n  owner: ac\xC3\x28me\n");
   ASSERT_EQ(p.errors.size(), 1u) << Errors(p);

@@ -120,6 +120,62 @@ std::string NodeKind(const YAML::Node& n) {
   }
 }
 
+// True unless the text certainly holds no alias, no document marker and no deep flow nesting:
+// an alias is a '*' where a node may start (after ':', '-', '[', '{', ',', '?', '!' or at a line
+// start, spaces skipped) followed by a name; a second document needs a line starting "---" or
+// "..."; brackets are counted without regard to quotes. Conservative: a quoted '*' may trigger
+// the full scan, which is only slower.
+bool NeedsEventScan(std::string_view s, int max_depth) {
+  int flow = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '[' || c == '{') {
+      if (++flow > max_depth / 2) return true;
+    } else if ((c == ']' || c == '}') && flow > 0) {
+      --flow;
+    }
+    if ((c == '-' || c == '.') && (i == 0 || s[i - 1] == '\n') && s.substr(i, 3).size() == 3 &&
+        (s.substr(i, 3) == "---" || s.substr(i, 3) == "...")) {
+      return true;
+    }
+    if (c != '*') continue;
+    if (i + 1 >= s.size() || s[i + 1] == ' ' || s[i + 1] == '\n' || s[i + 1] == '\t' ||
+        s[i + 1] == '\r') {
+      continue;
+    }
+    size_t j = i;
+    while (j > 0 && (s[j - 1] == ' ' || s[j - 1] == '\t')) --j;
+    if (j == 0) return true;
+    char before = s[j - 1];
+    if (before == ':' || before == '-' || before == '[' || before == '{' || before == ',' ||
+        before == '?' || before == '\n' || before == '!' || before == '\r') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The mark of a node nested deeper than `max_depth`, if any (iterative: no recursion).
+std::optional<YAML::Mark> TooDeep(const YAML::Node& root, int max_depth) {
+  std::vector<std::pair<YAML::Node, int>> stack;
+  stack.emplace_back(root, 0);
+  while (!stack.empty()) {
+    auto [node, depth] = stack.back();
+    stack.pop_back();
+    if (!node.IsMap() && !node.IsSequence()) continue;
+    if (depth >= max_depth) return node.Mark();
+    if (node.IsMap()) {
+      for (const auto& kv : node) {
+        stack.emplace_back(kv.first, depth + 1);
+        stack.emplace_back(kv.second, depth + 1);
+      }
+    } else {
+      for (const YAML::Node& item : node) stack.emplace_back(item, depth + 1);
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 size_t FirstInvalidUtf8(std::string_view s) {
@@ -177,15 +233,22 @@ LoadedYaml LoadYaml(std::string_view text, const std::string& file, const YamlLi
     return out;
   }
   std::string owned(text);
+  // yaml-cpp parsing is the main cost of rendering many workflows, so the event scan (a second
+  // parse) runs only when the text could hold an alias, a second document or deep flow
+  // nesting; otherwise the tree's depth is checked after one parse (without aliases nodes
+  // cannot multiply, and yaml-cpp's own depth guard bounds its recursion).
+  const bool scan = NeedsEventScan(owned, limits.max_depth);
   try {
-    std::istringstream in(owned);
-    YAML::Parser parser(in);
-    LimitScanner scanner(limits);
-    parser.HandleNextDocument(scanner);
-    LimitScanner second(limits);
-    if (parser.HandleNextDocument(second)) {
-      out.errors.push_back(Diag(file, 0, 0, "yaml: more than one document; put one per file"));
-      return out;
+    if (scan) {
+      std::istringstream in(owned);
+      YAML::Parser parser(in);
+      LimitScanner scanner(limits);
+      parser.HandleNextDocument(scanner);
+      LimitScanner second(limits);
+      if (parser.HandleNextDocument(second)) {
+        out.errors.push_back(Diag(file, 0, 0, "yaml: more than one document; put one per file"));
+        return out;
+      }
     }
   } catch (const LimitExceeded& e) {
     out.errors.push_back(MakeDiag(file, e.mark, e.message));
@@ -199,6 +262,16 @@ LoadedYaml LoadYaml(std::string_view text, const std::string& file, const YamlLi
   } catch (const YAML::Exception& e) {
     out.errors.push_back(MakeDiag(file, e.mark, "yaml: " + e.msg));
     out.root = YAML::Node();
+    return out;
+  }
+  if (!scan) {
+    if (std::optional<YAML::Mark> deep = TooDeep(out.root, limits.max_depth)) {
+      out.errors.push_back(MakeDiag(file, *deep,
+                                    "yaml: nesting deeper than " +
+                                        std::to_string(limits.max_depth) +
+                                        " levels is not allowed"));
+      out.root = YAML::Node();
+    }
   }
   return out;
 }
