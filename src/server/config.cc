@@ -65,7 +65,22 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
        {{"max_file_bytes", Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
         {"max_total_bytes",
          Field(&ServerConfig::max_total_attachment_bytes, "attachments.max_total_bytes")}}},
-      {"assets", {{"max_upload_bytes", Field(&ServerConfig::max_asset_bytes, "assets.max_upload_bytes")}}},
+      {"assets",
+       {{"max_upload_bytes", Field(&ServerConfig::max_asset_bytes, "assets.max_upload_bytes")},
+        {"blob_backend", Field(&ServerConfig::blob_backend, "assets.blob_backend")}}},
+      {"fetch",
+       {{"cache_enabled", Field(&ServerConfig::cache_enabled, "fetch.cache_enabled")},
+        {"cache_dir", Field(&ServerConfig::cache_dir, "fetch.cache_dir")},
+        {"cache_max_bytes", Field(&ServerConfig::cache_max_bytes, "fetch.cache_max_bytes")},
+        {"connect_timeout_ms",
+         Field(&ServerConfig::fetch_connect_timeout_ms, "fetch.connect_timeout_ms")},
+        {"stall_timeout_ms", Field(&ServerConfig::fetch_stall_timeout_ms, "fetch.stall_timeout_ms")}}},
+      {"s3",
+       {{"endpoint", Field(&ServerConfig::s3_endpoint, "s3.endpoint")},
+        {"region", Field(&ServerConfig::s3_region, "s3.region")},
+        {"addressing", Field(&ServerConfig::s3_addressing, "s3.addressing")},
+        {"access_key_id", Field(&ServerConfig::s3_access_key_id, "s3.access_key_id")},
+        {"secret_access_key", Field(&ServerConfig::s3_secret_access_key, "s3.secret_access_key")}}},
   };
   return *schema;
 }
@@ -91,6 +106,10 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (c.setup_threads < 1) return InvalidArgument("config jobs.setup_threads: must be at least 1");
   if (c.kill_grace_ms < 0) return InvalidArgument("config jobs.kill_grace_ms: must be ≥ 0");
+  if (c.s3_addressing != "auto" && c.s3_addressing != "path" && c.s3_addressing != "virtual") {
+    return InvalidArgument("config s3.addressing: must be auto, path or virtual");
+  }
+  if (c.cache_max_bytes <= 0) return InvalidArgument("config fetch.cache_max_bytes: must be positive");
   return Status::Ok();
 }
 
@@ -128,7 +147,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
     auto s = schema.find(name);
     if (s == schema.end()) {
       return InvalidArgument("config: unknown section '" + name +
-                             "' (sections: server, store, jobs, attachments, assets)");
+                             "' (sections: server, store, jobs, attachments, assets, fetch, s3)");
     }
     if (section.second.IsNull()) continue;
     if (!section.second.IsMap()) return InvalidArgument("config " + name + ": expected a mapping");

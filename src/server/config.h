@@ -42,10 +42,29 @@ struct ServerConfig {
 
   // assets:
   int64_t max_asset_bytes = 2LL << 30;
+  std::string blob_backend = "local";
+
+  // fetch: dependencies, configs and setup files named by URI (file, http(s), s3).
+  bool cache_enabled = true;
+  std::filesystem::path cache_dir;             // default <data_dir>/cache
+  int64_t cache_max_bytes = 10LL << 30;
+  int64_t fetch_connect_timeout_ms = 10000;
+  int64_t fetch_stall_timeout_ms = 30000;
+
+  // s3: endpoint and addressing for s3:// URIs; credentials come from the AWS_* environment
+  // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) unless set here.
+  std::string s3_endpoint;                     // "" → AWS; e.g. http://127.0.0.1:4568
+  std::string s3_region;                       // "" → AWS_REGION or us-east-1
+  std::string s3_addressing = "auto";          // auto, path, virtual
+  std::string s3_access_key_id;
+  std::string s3_secret_access_key;
 
   std::filesystem::path JobsDir() const { return data_dir / "jobs"; }
   std::filesystem::path BlobsDir() const { return data_dir / "blobs"; }
   std::filesystem::path SpoolDir() const { return data_dir / "spool"; }
+  std::filesystem::path CacheDir() const {
+    return cache_dir.empty() ? data_dir / "cache" : cache_dir;
+  }
   std::filesystem::path SqlitePath() const {
     return sqlite_path.empty() ? data_dir / "weir.db" : sqlite_path;
   }

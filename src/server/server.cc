@@ -5,14 +5,18 @@
 
 #include <atomic>
 
+#include "api/asset_routes.h"
 #include "api/config_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
 #include "api/root_routes.h"
+#include "assets/registry.h"
+#include "blob/blob_store.h"
 #include "common/clock.h"
 #include "common/fs.h"
 #include "exec/executor.h"
 #include "exec/job_dir.h"
+#include "fetch/fetcher.h"
 #include "resolve/resolve.h"
 #include "service/job_service.h"
 #include "store/store.h"
@@ -55,10 +59,12 @@ class ServerImpl final : public Server {
     jo.launch.max_stdout_bytes = config_.max_stdout_bytes;
     jo.launch.max_stderr_bytes = config_.max_stderr_bytes;
     jo.launch.kill_grace = std::chrono::milliseconds(config_.kill_grace_ms);
+    auto fetcher = NewNodeFetcher(clock);
+    if (!fetcher.ok()) return fetcher.status();
     std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
     selectors.push_back(resolve::NewRandomSelector());
     jobs_ = service::NewJobService(jo, stores_.config, stores_.jobs, exec::NewLocalExecutor(clock),
-                                   exec::NewLocalFileFetcher(), std::move(selectors), clock);
+                                   std::move(*fetcher), std::move(selectors), clock);
     if (Status s = jobs_->Recover(); !s.ok()) return s.WithContext("recovering jobs");
 
     auto router = std::make_shared<api::Router>();
@@ -69,6 +75,16 @@ class ServerImpl final : public Server {
     jro.max_attachment_bytes = config_.max_attachment_bytes;
     jro.max_total_attachment_bytes = config_.max_total_attachment_bytes;
     api::RegisterJobRoutes(*router, *jobs_, stores_.jobs, stores_.config, jro);
+
+    auto blobs = blob::NewBlobStore(config_.blob_backend, blob::BlobStoreConfig{config_.BlobsDir(), {}});
+    if (!blobs.ok()) return blobs.status().WithContext("assets.blob_backend");
+    blobs_ = std::move(*blobs);
+    auto registry = assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
+    if (!registry.ok()) return registry.status().WithContext("asset registry");
+    registry_ = std::move(*registry);
+    api::AssetRouteOptions ao;
+    ao.max_upload_bytes = static_cast<uint64_t>(config_.max_asset_bytes);
+    api::RegisterAssetRoutes(*router, registry_, ao);
 
     api::HttpServerOptions ho;
     ho.host = config_.listen_host;
@@ -93,10 +109,35 @@ class ServerImpl final : public Server {
   uint16_t port() const override { return http_ ? http_->port() : 0; }
 
  private:
+  // file, http(s) and s3 URIs, remote ones through the node's dependency cache.
+  Result<std::unique_ptr<exec::Fetcher>> NewNodeFetcher(Clock& clock) {
+    fetch::FetchOptions fo;
+    fo.http.connect_timeout = Millis(config_.fetch_connect_timeout_ms);
+    fo.http.low_speed_timeout = Millis(config_.fetch_stall_timeout_ms);
+    fo.s3.endpoint = config_.s3_endpoint;
+    fo.s3.region = config_.s3_region;
+    fo.s3.addressing = config_.s3_addressing == "path"      ? fetch::S3Addressing::kPath
+                       : config_.s3_addressing == "virtual" ? fetch::S3Addressing::kVirtualHost
+                                                            : fetch::S3Addressing::kAuto;
+    fo.s3.credentials.access_key_id = config_.s3_access_key_id;
+    fo.s3.credentials.secret_access_key = config_.s3_secret_access_key;
+    if (config_.cache_enabled) {
+      fetch::CacheOptions co;
+      co.dir = std::filesystem::absolute(config_.CacheDir());
+      co.max_bytes = config_.cache_max_bytes;
+      fo.cache = co;
+    }
+    auto f = fetch::NewFetcher(fo, clock);
+    if (!f.ok()) return f.status().WithContext("fetch/s3 settings");
+    return std::unique_ptr<exec::Fetcher>(std::move(*f));
+  }
+
   ServerConfig config_;
   std::atomic<bool> ready_{false};
   store::SqliteStores stores_;
   std::unique_ptr<service::JobService> jobs_;
+  std::shared_ptr<blob::BlobStore> blobs_;
+  std::shared_ptr<assets::AssetRegistry> registry_;
   std::unique_ptr<api::HttpServer> http_;
 };
 
