@@ -1,0 +1,145 @@
+// The operations behind `weir project`: the local overlay catalog, project-wide checks, asset
+// commands and built files, on a real git repository in a temporary folder.
+#include "workflow/project_ops.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "blob/local_blob_store.h"
+#include "blob/sha256.h"
+#include "common/fs.h"
+#include "common/ids.h"
+
+namespace weir::workflow {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::HasSubstr;
+
+class ProjectDir {
+ public:
+  ProjectDir() : root_(fs::temp_directory_path() / ("weir-project-ops-" + NewUuid())) {
+    fs::create_directories(root_);
+  }
+  ~ProjectDir() {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+  void Write(const std::string& rel, const std::string& text) {
+    fs::create_directories((root_ / rel).parent_path());
+    ASSERT_TRUE(WriteFileAtomic(root_ / rel, text).ok());
+  }
+  void Commit() {
+    for (std::vector<std::string> args :
+         {std::vector<std::string>{"git", "init", "-q", "-b", "main"},
+          {"git", "add", "-A"},
+          {"git", "-c", "user.name=T", "-c", "user.email=t@weir.local", "commit", "-q", "-m", "x"}}) {
+      Result<ProcessResult> r = RunCapture(args, root_);
+      ASSERT_TRUE(r.ok() && r->exit_code == 0) << args[1];
+    }
+  }
+  Project Load() {
+    Result<Project> p = LoadProject(root_);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *p : Project{};
+  }
+  const fs::path& root() const { return root_; }
+
+ private:
+  fs::path root_;
+};
+
+constexpr char kProject[] = R"(project: {owner: acme, repo: pipes}
+assets:
+  - {name: etl, type: python, namespace: etl, build: "mkdir -p dist && echo built > dist/etl.zip", file: dist/etl.zip, test: "test \"$WEIR_ASSET_NAMESPACE\" = etl"}
+  - {name: broken, type: sql, namespace: q, build: "exit 3", file: q.sql}
+environments:
+  prod: {params: {TARGET_DB: warehouse}}
+)";
+
+assets::AssetRecord Published(const std::string& uuid) {
+  assets::AssetRecord r;
+  r.id = *assets::ParseUuid(uuid);
+  r.uuid = uuid;
+  r.sha256 = blob::Sha256Hex(uuid);
+  r.uri = "s3://bucket/" + uuid;
+  return r;
+}
+
+TEST(ProjectOpsTest, OwnAssetsResolveLocallyOthersAskTheServer) {
+  ProjectDir d;
+  d.Write("dataflow.yaml", kProject);
+  d.Commit();
+  Project p = d.Load();
+  assets::MemoryCatalog server({Published("dataflow.python.etl.acme.pipes.main.0a1b2c3d.4"),
+                                Published("dataflow.jar.other.x.y.main.0a1b2c3d.1")});
+  ProjectCatalog catalog(p, &server);
+
+  Result<assets::AssetRecord> local = catalog.Resolve(*assets::ParseRef("dataflow.python.etl"));
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_EQ(local->uuid, "local:etl");
+  EXPECT_EQ(local->uri, blob::FileUri(p.root / "dist/etl.zip"));
+  EXPECT_EQ(catalog.Resolve(*assets::ParseRef("dataflow.python.etl@main"))->uuid, "local:etl");
+  // A pinned build and other projects' assets come from the server.
+  EXPECT_EQ(catalog.Resolve(*assets::ParseRef("dataflow.python.etl@main#4"))->uri,
+            "s3://bucket/dataflow.python.etl.acme.pipes.main.0a1b2c3d.4");
+  EXPECT_TRUE(catalog.Resolve(*assets::ParseRef("dataflow.jar.other")).ok());
+
+  ProjectCatalog offline(p, nullptr);
+  EXPECT_EQ(offline.Resolve(*assets::ParseRef("dataflow.jar.other")).status().code(),
+            StatusCode::kUnavailable);
+  EXPECT_TRUE(offline.Resolve(*assets::ParseRef("dataflow.python.etl")).ok());
+}
+
+TEST(ProjectOpsTest, CheckProjectValidatesEveryFileAndRefusesDuplicateIds) {
+  ProjectDir d;
+  d.Write("dataflow.yaml", kProject);
+  const std::string flow =
+      "id: same\njobs:\n  a:\n    command: x\n    cluster: y\n"
+      "    dependencies: [\"${dataflow.python.etl}\"]\n    args: [\"${TARGET_DB}\"]\n";
+  d.Write("flows/a.sch.yaml", flow);
+  d.Write("flows/b.sch.yaml", flow);
+  d.Commit();
+  Project p = d.Load();
+  ProjectCatalog catalog(p, nullptr);
+  std::vector<std::string> files = *FindWorkflows(p.root, p.spec);
+  ASSERT_EQ(files.size(), 2u);
+
+  std::vector<WorkflowCheck> checks = CheckProject(p, files, catalog, "prod");
+  ASSERT_EQ(checks.size(), 2u);
+  EXPECT_TRUE(checks[0].ok()) << FormatDiagnostics(checks[0].checked.validation.problems);
+  EXPECT_EQ(checks[0].id, "same");
+  EXPECT_EQ(RenderedPath(p, checks[0]), p.root / ".workflows/same.rendered.yaml");
+  ASSERT_FALSE(checks[1].ok());
+  EXPECT_THAT(FormatDiagnostics(checks[1].checked.validation.problems),
+              HasSubstr("flows/b.sch.yaml:1:5: id 'same': also the id of flows/a.sch.yaml"));
+  EXPECT_EQ(checks[1].id, "b");
+
+  // In staging TARGET_DB is not defined.
+  checks = CheckProject(p, {files[0]}, catalog, "staging");
+  EXPECT_THAT(FormatDiagnostics(checks[0].checked.validation.problems),
+              HasSubstr("parameter '${TARGET_DB}': not defined"));
+}
+
+TEST(ProjectOpsTest, AssetCommandsRunInTheProjectWithTheirEnvironment) {
+  ProjectDir d;
+  d.Write("dataflow.yaml", kProject);
+  d.Commit();
+  Project p = d.Load();
+  const AssetSpec& etl = *p.spec.FindAsset("etl");
+  const AssetSpec& broken = *p.spec.FindAsset("broken");
+
+  EXPECT_EQ(BuiltFile(p, etl).status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(BuiltFile(p, etl).status().message(), HasSubstr("check the build command"));
+  EXPECT_EQ(*RunAssetCommand(p, etl, etl.build), 0);
+  Result<fs::path> built = BuiltFile(p, etl);
+  ASSERT_TRUE(built.ok()) << built.status();
+  EXPECT_EQ(*ReadFile(*built), "built\n");
+  EXPECT_EQ(*RunAssetCommand(p, etl, etl.test), 0);
+  EXPECT_EQ(*RunAssetCommand(p, broken, broken.build), 3);
+}
+
+}  // namespace
+}  // namespace weir::workflow
