@@ -143,6 +143,14 @@ bool IsDnsCompatibleBucket(const std::string& bucket) {
   return bucket.front() != '-' && bucket.back() != '-';
 }
 
+void AddPutHeaders(const S3PutOptions& options,
+                   std::vector<std::pair<std::string, std::string>>* headers) {
+  if (!options.content_type.empty()) headers->emplace_back("Content-Type", options.content_type);
+  for (const auto& [name, value] : options.metadata) {
+    headers->emplace_back("x-amz-meta-" + ToLower(name), value);
+  }
+}
+
 Result<int64_t> FileSize(const std::filesystem::path& path) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
@@ -355,12 +363,27 @@ Result<S3ObjectInfo> S3Client::HeadObject(const std::string& bucket, const std::
     return S3HttpError(*response).WithContext(ctx);
   }
   RemoteMeta meta = MetaFromResponse(*response);
-  return S3ObjectInfo{key, meta.size, meta.etag, meta.last_modified};
+  S3ObjectInfo info{key, meta.size, meta.etag, meta.last_modified, {}};
+  constexpr std::string_view kMetaPrefix = "x-amz-meta-";
+  for (const auto& [name, value] : response->headers) {
+    if (StartsWith(name, kMetaPrefix)) {
+      info.metadata.emplace_back(name.substr(kMetaPrefix.size()), value);
+    }
+  }
+  return info;
 }
 
 Result<S3ObjectInfo> S3Client::PutObject(const std::string& bucket, const std::string& key,
                                          const std::filesystem::path& source,
                                          const std::string& content_type) {
+  S3PutOptions options;
+  options.content_type = content_type;
+  return PutObject(bucket, key, source, options);
+}
+
+Result<S3ObjectInfo> S3Client::PutObject(const std::string& bucket, const std::string& key,
+                                         const std::filesystem::path& source,
+                                         const S3PutOptions& options) {
   std::string ctx = OpContext("PutObject", bucket, key);
   Result<int64_t> size = FileSize(source);
   if (!size.ok()) return size.status().WithContext(ctx);
@@ -369,23 +392,25 @@ Result<S3ObjectInfo> S3Client::PutObject(const std::string& bucket, const std::s
   call.bucket = bucket;
   call.key = key;
   call.body_file = source;
-  if (!content_type.empty()) call.headers.emplace_back("Content-Type", content_type);
+  AddPutHeaders(options, &call.headers);
   Result<HttpResponse> response = Send(call);
   if (!response.ok()) return response.status().WithContext(ctx);
   if (response->status < 200 || response->status >= 300) {
     return S3HttpError(*response).WithContext(ctx);
   }
-  return S3ObjectInfo{key, *size, response->Header("etag"), ""};
+  return S3ObjectInfo{key, *size, response->Header("etag"), "", {}};
 }
 
 Result<std::string> S3Client::CreateMultipartUpload(const std::string& bucket,
-                                                     const std::string& key) {
+                                                     const std::string& key,
+                                                     const S3PutOptions& options) {
   std::string ctx = OpContext("CreateMultipartUpload", bucket, key);
   Call call;
   call.method = "POST";
   call.bucket = bucket;
   call.key = key;
   call.query = {{"uploads", ""}};
+  AddPutHeaders(options, &call.headers);
   Result<HttpResponse> response = Send(call);
   if (!response.ok()) return response.status().WithContext(ctx);
   if (response->status < 200 || response->status >= 300) {
@@ -475,13 +500,19 @@ Status S3Client::AbortMultipartUpload(const std::string& bucket, const std::stri
 
 Result<S3ObjectInfo> S3Client::UploadFile(const std::string& bucket, const std::string& key,
                                           const std::filesystem::path& source) {
+  return UploadFile(bucket, key, source, S3PutOptions{});
+}
+
+Result<S3ObjectInfo> S3Client::UploadFile(const std::string& bucket, const std::string& key,
+                                          const std::filesystem::path& source,
+                                          const S3PutOptions& options) {
   Result<int64_t> size = FileSize(source);
   if (!size.ok()) return size.status().WithContext(OpContext("UploadFile", bucket, key));
-  if (*size <= config_.multipart_threshold) return PutObject(bucket, key, source);
+  if (*size <= config_.multipart_threshold) return PutObject(bucket, key, source, options);
 
   int64_t part_size = config_.part_size;
   while ((*size + part_size - 1) / part_size > kMaxParts) part_size *= 2;
-  WEIR_ASSIGN_OR_RETURN(std::string upload_id, CreateMultipartUpload(bucket, key));
+  WEIR_ASSIGN_OR_RETURN(std::string upload_id, CreateMultipartUpload(bucket, key, options));
   std::vector<S3CompletedPart> parts;
   for (int64_t offset = 0; offset < *size; offset += part_size) {
     int number = static_cast<int>(parts.size()) + 1;

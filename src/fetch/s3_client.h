@@ -60,6 +60,15 @@ struct S3ObjectInfo {
   int64_t size = -1;
   std::string etag;           // as S3 sends it, quotes included
   std::string last_modified;  // HTTP-date from GET/HEAD, ISO 8601 from listings
+  // User metadata from HeadObject (x-amz-meta-<name>: names lower-cased, without the prefix).
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+// Settings of a new object: its Content-Type and user metadata, sent as x-amz-meta-<name>
+// headers (names are lower-cased; values should be ASCII, as S3 requires).
+struct S3PutOptions {
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> metadata;
 };
 
 struct S3CompletedPart {
@@ -88,8 +97,16 @@ class S3Client {
   // PutObject, or a multipart upload above multipart_threshold (aborted on any failure).
   Result<S3ObjectInfo> UploadFile(const std::string& bucket, const std::string& key,
                                   const std::filesystem::path& source);
+  // The same with a Content-Type and user metadata (kept on multipart uploads too).
+  Result<S3ObjectInfo> PutObject(const std::string& bucket, const std::string& key,
+                                 const std::filesystem::path& source,
+                                 const S3PutOptions& options);
+  Result<S3ObjectInfo> UploadFile(const std::string& bucket, const std::string& key,
+                                  const std::filesystem::path& source,
+                                  const S3PutOptions& options);
 
-  Result<std::string> CreateMultipartUpload(const std::string& bucket, const std::string& key);
+  Result<std::string> CreateMultipartUpload(const std::string& bucket, const std::string& key,
+                                            const S3PutOptions& options = {});
   // Uploads `length` bytes of `source` from `offset` as part `part_number` (1..10000); returns
   // the part's ETag.
   Result<std::string> UploadPart(const std::string& bucket, const std::string& key,
