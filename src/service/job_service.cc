@@ -91,10 +91,14 @@ class JobServiceImpl final : public JobService {
     if (options_.attachments_dir.empty()) {
       options_.attachments_dir = options_.jobs_dir.parent_path() / "job-attachments";
     }
+    if (options_.archived_marks_dir.empty()) {
+      options_.archived_marks_dir = options_.jobs_dir.parent_path() / "job-archived";
+    }
     for (auto& s : selectors_) selector_ptrs_.push_back(s.get());
     executor_->SetListener([this](const exec::JobEnd& end) { OnJobEnd(end); });
     int n = std::max(1, options_.setup_threads);
     for (int i = 0; i < n; ++i) workers_.emplace_back([this] { SetupWorker(); });
+    if (options_.archiver) archive_worker_ = std::thread([this] { ArchiveWorker(); });
   }
 
   ~JobServiceImpl() override { Shutdown(); }
@@ -108,6 +112,8 @@ class JobServiceImpl final : public JobService {
     return exec::paths::JobDir(options_.jobs_dir, job_id);
   }
   void Shutdown() override;
+  Result<SweepResult> SweepJobDirectories() override;
+  Status WaitArchivesIdle(Millis timeout) override;
 
  private:
   exec::LaunchOptions LaunchOptionsFor(const JobRecord& r) const {
@@ -140,6 +146,16 @@ class JobServiceImpl final : public JobService {
   void SetupWorker();
   void SetUp(const std::string& id);
 
+  // Archives (see job_service.h).
+  fs::path ArchivedMark(const std::string& id) const { return options_.archived_marks_dir / id; }
+  // A final record keeps its archive_location only if there is a directory to archive.
+  void DropArchiveLocationWithoutDirectory(JobRecord& rec) const;
+  // Hands a final job to the archive worker; false if it is already waiting or being written.
+  bool EnqueueArchive(const std::string& id);
+  void ArchiveWorker();
+  void ArchiveOne(const std::string& id);
+  void SweepLoop();
+
   JobServiceOptions options_;
   std::shared_ptr<store::ConfigStore> config_;
   std::shared_ptr<store::JobStore> jobs_;
@@ -160,6 +176,19 @@ class JobServiceImpl final : public JobService {
   std::vector<std::thread> workers_;
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // GUARDED_BY(shutdown_mu_)
+
+  // Archive worker and directory sweep.
+  std::mutex archive_mu_;
+  std::condition_variable archive_cv_;       // work arrived, or stopping
+  std::condition_variable archive_idle_cv_;  // a job left the worker
+  std::deque<std::string> archive_queue_;    // GUARDED_BY(archive_mu_)
+  std::set<std::string> archive_pending_;    // GUARDED_BY(archive_mu_) queued or in flight
+  bool archive_stopping_ = false;            // GUARDED_BY(archive_mu_)
+  std::thread archive_worker_;
+  std::mutex sweep_mu_;
+  std::condition_variable sweep_cv_;
+  bool sweep_stopping_ = false;              // GUARDED_BY(sweep_mu_)
+  std::thread sweeper_;
 
   // Final transitions, for WaitFinal (no polling).
   std::mutex wait_mu_;
@@ -252,6 +281,9 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
                       std::to_string(options_.max_job_memory_mb) + " MB";
     WEIR_RETURN_IF_ERROR(CreateFinal(rec, JobStatus::kInvalid, msg));
     return FailedPrecondition(msg);
+  }
+  if (options_.archiver && !req.disable_log_archival) {
+    rec.job.archive_location = options_.archiver->ArchiveUri(id);
   }
 
   // Admission, in memory: the per-user limit, then the node's capacity or the queue.
@@ -452,10 +484,12 @@ bool JobServiceImpl::FinishJob(const std::string& id, F finish) {
     spdlog::error("job {}: finish without a final status", id);
   }
   rec.job.status_msg = Truncate(rec.job.status_msg, kMaxStatusMsg);
+  DropArchiveLocationWithoutDirectory(rec);
   Status st = jobs_->UpdateJob(rec);
   if (!st.ok()) spdlog::error("job {}: record end: {}", id, st.ToString());
   RemoveStaging(id);
   NotifyFinal();
+  if (st.ok() && rec.job.archive_location) EnqueueArchive(id);
   return true;
 }
 
@@ -735,13 +769,20 @@ Status JobServiceImpl::Recover() {
     r.job.status_msg = std::string(kMsgRestartedBeforeStart);
     r.job.finished = clock_.Now();
     r.updated = *r.job.finished;
+    DropArchiveLocationWithoutDirectory(r);  // a started set-up is archived by the sweep
     Status st = jobs_->UpdateJob(r);
     if (!st.ok()) spdlog::error("job {}: fail after restart: {}", r.id, st.ToString());
     RemoveStaging(r.id);
     NotifyFinal();
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  DrainQueueLocked();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    DrainQueueLocked();
+  }
+  if (options_.archiver && options_.sweep_interval.count() > 0) {
+    std::lock_guard<std::mutex> lock(sweep_mu_);
+    if (!sweeper_.joinable() && !sweep_stopping_) sweeper_ = std::thread([this] { SweepLoop(); });
+  }
   return Status::Ok();
 }
 
@@ -756,7 +797,168 @@ void JobServiceImpl::Shutdown() {
   setup_cv_.notify_all();
   for (auto& t : workers_) t.join();
   workers_.clear();
+  {
+    std::lock_guard<std::mutex> lock(sweep_mu_);
+    sweep_stopping_ = true;
+  }
+  sweep_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
+  {
+    std::lock_guard<std::mutex> lock(archive_mu_);
+    archive_stopping_ = true;
+  }
+  archive_cv_.notify_all();
+  if (archive_worker_.joinable()) archive_worker_.join();
   executor_->Shutdown();
+}
+
+// --- archives and the directory sweep ----------------------------------------------------------
+
+void JobServiceImpl::DropArchiveLocationWithoutDirectory(JobRecord& rec) const {
+  if (!rec.job.archive_location) return;
+  std::error_code ec;
+  if (!fs::is_directory(JobDirectory(rec.id), ec)) rec.job.archive_location.reset();
+}
+
+bool JobServiceImpl::EnqueueArchive(const std::string& id) {
+  if (!options_.archiver) return false;
+  std::lock_guard<std::mutex> lock(archive_mu_);
+  if (archive_stopping_ || !archive_pending_.insert(id).second) return false;
+  archive_queue_.push_back(id);
+  archive_cv_.notify_one();
+  return true;
+}
+
+void JobServiceImpl::ArchiveWorker() {
+  std::unique_lock<std::mutex> lock(archive_mu_);
+  while (true) {
+    archive_cv_.wait(lock, [this] { return archive_stopping_ || !archive_queue_.empty(); });
+    // Waiting archives are left to the sweep after a restart (they are not marked yet).
+    if (archive_stopping_) break;
+    std::string id = std::move(archive_queue_.front());
+    archive_queue_.pop_front();
+    lock.unlock();
+    ArchiveOne(id);
+    lock.lock();
+    archive_pending_.erase(id);
+    archive_idle_cv_.notify_all();
+  }
+  archive_queue_.clear();
+  archive_pending_.clear();
+  archive_idle_cv_.notify_all();
+}
+
+void JobServiceImpl::ArchiveOne(const std::string& id) {
+  auto rec = jobs_->GetJob(id);
+  if (!rec) {
+    spdlog::error("job {}: archive: {}", id, rec.status().ToString());
+    return;
+  }
+  if (model::IsActive(rec->job.status) || !rec->job.archive_location) return;
+  const fs::path dir = JobDirectory(id);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  const auto started = clock_.SteadyNow();
+  auto stats = options_.archiver->ArchiveJob(*rec, dir);
+  if (!stats) {
+    spdlog::error("job {}: archive to {}: {} (retried by the next directory sweep)", id,
+                  *rec->job.archive_location, stats.status().ToString());
+    return;
+  }
+  Status marked = MakeDirs(options_.archived_marks_dir);
+  if (marked.ok()) marked = WriteFileAtomic(ArchivedMark(id), "");
+  if (!marked.ok()) {
+    spdlog::error("job {}: archived, but marking it failed: {}", id, marked.ToString());
+    return;
+  }
+  spdlog::info("job {}: archived {} files ({} bytes, {} compressed) to {} in {} ms", id,
+               stats->files, stats->bytes, stats->archive_bytes, *rec->job.archive_location,
+               std::chrono::duration_cast<Millis>(clock_.SteadyNow() - started).count());
+}
+
+Result<SweepResult> JobServiceImpl::SweepJobDirectories() {
+  SweepResult result;
+  if (!options_.archiver) return result;
+  const TimePoint now = clock_.Now();
+  std::error_code ec;
+  std::vector<std::string> ids;
+  for (fs::directory_iterator it(options_.jobs_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code dec;
+    if (it->is_directory(dec)) ids.push_back(it->path().filename().string());
+  }
+  if (ec) return ErrnoStatus("job sweep: list " + options_.jobs_dir.string(), ec.value());
+  for (const std::string& id : ids) {
+    if (!IsSafeId(id)) continue;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (active_.count(id)) continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(archive_mu_);
+      if (archive_pending_.count(id)) {
+        ++result.kept;
+        continue;
+      }
+    }
+    auto rec = jobs_->GetJob(id);
+    if (!rec) {
+      if (rec.status().code() != StatusCode::kNotFound) {
+        spdlog::warn("job sweep: {}: {}", id, rec.status().ToString());
+      }
+      continue;  // a folder no record names: not ours to remove
+    }
+    if (model::IsActive(rec->job.status)) continue;
+    if (!rec->job.archive_location) {
+      ++result.kept;
+      continue;
+    }
+    std::error_code mec;
+    if (!fs::exists(ArchivedMark(id), mec)) {
+      if (EnqueueArchive(id)) ++result.queued_archives;
+      continue;
+    }
+    const TimePoint finished = rec->job.finished.value_or(rec->updated);
+    if (options_.job_dir_retention.count() < 0 || now - finished < options_.job_dir_retention) {
+      ++result.kept;
+      continue;
+    }
+    std::error_code rec_ec;
+    fs::remove_all(JobDirectory(id), rec_ec);
+    if (rec_ec) {
+      spdlog::error("job sweep: remove {}: {}", JobDirectory(id).string(), rec_ec.message());
+      continue;
+    }
+    fs::remove(ArchivedMark(id), rec_ec);
+    ++result.removed;
+  }
+  return result;
+}
+
+void JobServiceImpl::SweepLoop() {
+  std::unique_lock<std::mutex> lock(sweep_mu_);
+  while (!sweep_stopping_) {
+    lock.unlock();
+    auto r = SweepJobDirectories();
+    if (!r) {
+      spdlog::error("{}", r.status().ToString());
+    } else if (r->removed > 0 || r->queued_archives > 0) {
+      spdlog::info("job sweep: {} directories removed, {} jobs queued for archiving",
+                   r->removed, r->queued_archives);
+    }
+    lock.lock();
+    // Real time between passes; what is due is decided by the injected Clock.
+    sweep_cv_.wait_for(lock, options_.sweep_interval, [this] { return sweep_stopping_; });
+  }
+}
+
+Status JobServiceImpl::WaitArchivesIdle(Millis timeout) {
+  std::unique_lock<std::mutex> lock(archive_mu_);
+  if (!archive_idle_cv_.wait_for(lock, timeout, [this] { return archive_pending_.empty(); })) {
+    return DeadlineExceeded("job service: " + std::to_string(archive_pending_.size()) +
+                            " archives still waiting or being written after " +
+                            std::to_string(timeout.count()) + " ms");
+  }
+  return Status::Ok();
 }
 
 }  // namespace

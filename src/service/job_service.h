@@ -8,15 +8,29 @@
 // recorded INVALID); kResourceExhausted per-user active-job limit; kUnavailable node at capacity
 // and no queue (or the queue is full).
 //
+// Archives and retention (when JobServiceOptions::archiver is set): a job admitted without
+// disableLogArchival gets archive_location = archiver->ArchiveUri(id) on its record from the
+// start (as Genie records it). When the job ends (any final status) and its directory exists, an
+// archive worker (not the executor's thread, not a set-up worker) writes the directory as tar.gz
+// to that location and then marks it archived (an empty file <archived_marks_dir>/<id>). A job
+// whose directory was never made keeps no archive_location. The directory sweep
+// (SweepJobDirectories, run every sweep_interval by a background thread and once after Recover)
+// removes a final job's directory once it is archived and job_dir_retention has passed since the
+// job finished (by the injected Clock), and archives final jobs that have a location but no mark
+// (their end arrived while the server was down, or archiving failed: retried each sweep).
+// Directories of jobs without an archive location are never removed by the sweep.
+//
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "archive/job_archive.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "exec/executor.h"
@@ -43,6 +57,24 @@ struct JobServiceOptions {
   int max_queued_jobs = 10000;
   int setup_threads = 2;                   // workers that build job directories
   exec::LaunchOptions launch;              // limits and grace (timeout comes from the request)
+
+  // Archiving (see above). Null: jobs are not archived and their directories are kept.
+  std::shared_ptr<const archive::JobArchiver> archiver;
+  // How long a final, archived job's directory stays on the node after the job finished.
+  // Negative: forever; 0: removed by the first sweep after archiving.
+  Millis job_dir_retention{3LL * 24 * 3600 * 1000};
+  // Real time between two background sweeps; 0 or negative: no background sweeps (tests call
+  // SweepJobDirectories themselves).
+  Millis sweep_interval{10LL * 60 * 1000};
+  // Marks of archived jobs. Empty: a folder "job-archived" beside jobs_dir.
+  std::filesystem::path archived_marks_dir;
+};
+
+// What one SweepJobDirectories pass did.
+struct SweepResult {
+  int removed = 0;         // job directories deleted (archived, retention passed)
+  int queued_archives = 0; // final jobs found unarchived and handed to the archive worker
+  int kept = 0;            // final jobs whose directories stay (retention not reached, or none)
 };
 
 struct Submission {
@@ -70,8 +102,17 @@ class JobService {
   // Blocks until the job is final or `timeout` passes (kDeadlineExceeded). For tests/CLI.
   virtual Result<model::JobRecord> WaitFinal(const std::string& job_id, Millis timeout) = 0;
   virtual std::filesystem::path JobDirectory(const std::string& job_id) const = 0;
-  // Stops accepting work and supervising (running jobs keep running).
+  // Stops accepting work and supervising (running jobs keep running). An archive being written
+  // is finished; archives still waiting are written by a sweep after the restart.
   virtual void Shutdown() = 0;
+
+  // One pass of the job-directory sweep (see above). Decisions use the injected Clock.
+  virtual Result<SweepResult> SweepJobDirectories() {
+    return Unimplemented("job service: no directory sweep");
+  }
+  // Blocks until no archive is waiting or being written, or `timeout` passes
+  // (kDeadlineExceeded). For tests and the CLI.
+  virtual Status WaitArchivesIdle(Millis timeout) { return Status::Ok(); }
 };
 
 std::unique_ptr<JobService> NewJobService(JobServiceOptions options,
