@@ -32,10 +32,11 @@ bool IsHex64(std::string_view s) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-// Rewrites every bundle://files/<sha256>/<name> in `text` to the blob's URI; the rewritten
-// URIs are appended to `found` when given.
-std::string MapBundleUris(std::string_view text, const BundleBlobs& blobs,
-                          std::vector<std::string>* found) {
+// Rewrites every bundle://files/<sha256>/<name> in `text` to a URI the job service fetches (named
+// <name>); the rewritten URIs are appended to `found` when given. The first failure is kept in
+// `error` (the text is then returned unchanged at that place).
+std::string MapBundleUris(std::string_view text, BundleBlobs& blobs,
+                          std::vector<std::string>* found, Status& error) {
   std::string out;
   size_t i = 0;
   while (true) {
@@ -51,10 +52,15 @@ std::string MapBundleUris(std::string_view text, const BundleBlobs& blobs,
     size_t name_at = sha_at + 65;
     size_t end = text.find_first_of(" \t\r\n\"'<>", name_at);
     if (end == std::string_view::npos) end = text.size();
-    std::string uri = blobs.Uri(sha, text.substr(name_at, end - name_at));
+    Result<std::string> uri = blobs.FileUri(sha, text.substr(name_at, end - name_at));
     out.append(text.substr(i, p - i));
-    out.append(uri);
-    if (found) found->push_back(uri);
+    if (uri.ok()) {
+      out.append(*uri);
+      if (found) found->push_back(*uri);
+    } else {
+      if (error.ok()) error = uri.status();
+      out.append(text.substr(p, end - p));
+    }
     i = end;
   }
   out.append(text.substr(i));
@@ -93,8 +99,9 @@ Result<model::JobRequest> Scheduler::Impl::BuildRequest(const LoadedVersion& v,
     return Internal("step '" + s.step + "': not in version " + std::to_string(v.version));
   }
   const Params& p = inst.params;
+  Status mapping;  // the first bundle file that could not be mapped
   auto sub = [&](const std::string& text, std::vector<std::string>* found = nullptr) {
-    return MapBundleUris(Substitute(text, p), *blobs, found);
+    return MapBundleUris(Substitute(text, p), *blobs, found, mapping);
   };
   model::JobRequest r;
   r.id = s.job_id.value_or("");
@@ -148,6 +155,7 @@ Result<model::JobRequest> Scheduler::Impl::BuildRequest(const LoadedVersion& v,
   if (j->memory_mb) r.memory = static_cast<int>(*j->memory_mb);
   r.grouping = inst.deployed_id;
   r.grouping_instance = InstanceId(inst.deployed_id, inst.number);
+  WEIR_RETURN_IF_ERROR(mapping.WithContext("step '" + j->id + "'"));
   WEIR_RETURN_IF_ERROR(model::Validate(r).WithContext("step '" + j->id + "' job request"));
   return r;
 }

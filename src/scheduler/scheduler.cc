@@ -365,7 +365,13 @@ Params ParamsFromJson(std::string_view text) {
 
 Scheduler::Scheduler(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Scheduler::~Scheduler() { Shutdown(); }
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->waker->mu);
+    impl_->waker->wake = nullptr;
+  }
+  Shutdown();
+}
 
 Result<std::unique_ptr<Scheduler>> Scheduler::Open(SchedulerOptions options,
                                                    std::shared_ptr<BundleBlobs> blobs,
@@ -381,6 +387,11 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Open(SchedulerOptions options,
   if (Status s = impl->db->Exec(kSchema); !s.ok()) {
     return Internal("scheduler database '" + options.db_path + "': " + s.message());
   }
+  impl->waker->wake = [raw = impl.get()] { raw->Wake(); };
+  impl->launcher->SetEndListener([waker = impl->waker] {
+    std::lock_guard<std::mutex> lock(waker->mu);
+    if (waker->wake) waker->wake();
+  });
   return std::unique_ptr<Scheduler>(new Scheduler(std::move(impl)));
 }
 
@@ -821,10 +832,15 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
     WEIR_RETURN_IF_ERROR(impl_->blobs->Put(bytes, sha).WithContext("file " + sha));
   }
   for (const workflow::BundleAsset& a : m.assets) {
-    WEIR_RETURN_IF_ERROR(impl_->blobs->Verify(a.sha256).WithContext("bundle asset " + a.uuid));
+    WEIR_RETURN_IF_ERROR(
+        impl_->blobs->VerifyAsset(a.uuid, a.sha256).WithContext("bundle asset " + a.uuid));
   }
   for (const workflow::BundleFile& f : m.files) {
     WEIR_RETURN_IF_ERROR(impl_->blobs->Verify(f.sha256).WithContext("bundle file " + f.path));
+    // Steps fetch it under its own name: make sure that works before the version exists.
+    const std::string name = f.uri.substr(f.uri.rfind('/') + 1);
+    Result<std::string> uri = impl_->blobs->FileUri(f.sha256, name);
+    if (!uri.ok()) return uri.status().WithContext("bundle file " + f.path);
   }
 
   DeployResult result;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "blob/local_blob_store.h"
@@ -70,7 +71,7 @@ class SchedulerIntegrationTest : public ::testing::Test {
     SchedulerOptions so;
     so.db_path = db;  // the same file as the job store, like the server
     so.poll_interval = 20ms;
-    auto s = Scheduler::Open(so, NewBlobStoreBundleBlobs(blobs_),
+    auto s = Scheduler::Open(so, NewBlobStoreBundleBlobs(blobs_, root_ / "bundle-files"),
                              std::shared_ptr<StepLauncher>(NewJobServiceLauncher(*jobs_)),
                              SystemClock::Instance());
     ASSERT_TRUE(s.ok()) << s.status();
@@ -113,6 +114,8 @@ TEST_F(SchedulerIntegrationTest, ThreeStepDagOfBashJobsRunsEndToEnd) {
   ASSERT_TRUE(put.ok()) << put.status();
   const std::string sha = put->key;
   const std::string out = (root_ / "out.txt").string();
+  const std::string sql = "select 1;";
+  const std::string sql_sha = blob::Sha256Hex(sql);
   const std::string definition =
       "id: etl\n"
       "params:\n  TARGET: " + out + "\n"
@@ -124,7 +127,8 @@ TEST_F(SchedulerIntegrationTest, ThreeStepDagOfBashJobsRunsEndToEnd) {
       "    args: [\"test \\\"$(cat " + sha + ")\\\" = " + bytes +
       " && echo transform >> ${TARGET}\"]\n"
       "  load:\n    command: [type:bash]\n    cluster: [type:local]\n"
-      "    args: [\"echo load ${ENV} >> ${TARGET}\"]\n"
+      "    configs: [\"bundle://files/" + sql_sha + "/load.sql\"]\n"
+      "    args: [\"echo load ${ENV} $(cat load.sql) >> ${TARGET}\"]\n"
       "dag:\n  - extract -> transform -> load\n";
   workflow::BundleManifest m;
   m.workflow_id = "etl";
@@ -137,9 +141,12 @@ TEST_F(SchedulerIntegrationTest, ThreeStepDagOfBashJobsRunsEndToEnd) {
   m.definition = definition;
   m.definition_sha256 = blob::Sha256Hex(definition);
   m.assets = {{"dataflow.txt.data.acme.warehouse.main.aaaaaaaa.1", sha, blobs_->Uri(sha)}};
+  m.files = {{"flows/load.sql", sql_sha, static_cast<int64_t>(sql.size()),
+              "bundle://files/" + sql_sha + "/load.sql"}};
   DeployRequest dr;
   dr.manifest_json = workflow::CanonicalJson(m);
   dr.deployer = "alice";
+  dr.files = {sql};  // uploaded with the deploy
   auto d = sched_->Deploy(dr);
   ASSERT_TRUE(d.ok()) << d.status();
 
@@ -147,7 +154,7 @@ TEST_F(SchedulerIntegrationTest, ThreeStepDagOfBashJobsRunsEndToEnd) {
   ASSERT_TRUE(run.ok()) << run.status();
   Instance i = WaitFinal(d->deployed_id, run->number);
   ASSERT_EQ(i.status, InstanceStatus::kSucceeded) << i.message;
-  EXPECT_EQ(ReadFile(out).value_or(""), "extract 1\ntransform\nload prod\n");
+  EXPECT_EQ(ReadFile(out).value_or(""), "extract 1\ntransform\nload prod select 1;\n");
   ASSERT_EQ(i.steps.size(), 3u);
   for (const StepRun& s : i.steps) {
     auto job = jobs_->Get(s.job_id);
@@ -199,6 +206,46 @@ TEST_F(SchedulerIntegrationTest, StopKillsTheRunningProcess) {
   ASSERT_TRUE(final.ok()) << final.status();
   EXPECT_EQ(final->job.status, model::JobStatus::kKilled);
   EXPECT_EQ(sched_->GetInstance(d->deployed_id, 1)->status, InstanceStatus::kStopped);
+}
+
+TEST_F(SchedulerIntegrationTest, BundleBlobsOverTheLocalStoreVerifyHashesAndNameFiles) {
+  std::map<std::string, std::string> registry;
+  auto bb = NewBlobStoreBundleBlobs(blobs_, root_ / "named",
+                                    [&](std::string_view uuid) -> Result<std::string> {
+                                      auto it = registry.find(std::string(uuid));
+                                      if (it == registry.end()) return NotFound("no");
+                                      return it->second;
+                                    });
+  const std::string good = blobs_->PutBytes("good bytes")->key;
+  const std::string bad = blobs_->PutBytes("soon corrupted")->key;
+  const std::string absent = blob::Sha256Hex("never stored");
+  EXPECT_TRUE(bb->Verify(good).ok());
+  EXPECT_EQ(bb->Verify(absent).code(), StatusCode::kFailedPrecondition);
+  // Corrupt the stored blob behind the store's back.
+  auto path = blob::PathFromFileUri(blobs_->Uri(bad));
+  ASSERT_TRUE(path.ok());
+  fs::permissions(*path, fs::perms::owner_write, fs::perm_options::add);
+  ASSERT_TRUE(WriteFileAtomic(*path, "tampered").ok());
+  Status corrupted = bb->Verify(bad);
+  EXPECT_EQ(corrupted.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(corrupted.message(), ::testing::HasSubstr("corrupted"));
+
+  const std::string uuid = "dataflow.txt.data.acme.warehouse.main.aaaaaaaa.1";
+  EXPECT_THAT(bb->VerifyAsset(uuid, good).message(), ::testing::HasSubstr("not published"));
+  registry[uuid] = absent;
+  EXPECT_THAT(bb->VerifyAsset(uuid, good).message(), ::testing::HasSubstr("registered with"));
+  registry[uuid] = good;
+  EXPECT_TRUE(bb->VerifyAsset(uuid, good).ok());
+
+  auto uri = bb->FileUri(good, "my%20file.sql");
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  auto named = blob::PathFromFileUri(*uri);
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(named->filename(), "my file.sql");
+  EXPECT_EQ(ReadFile(*named).value_or(""), "good bytes");
+  EXPECT_EQ(bb->FileUri(good, "my%20file.sql").value_or(""), *uri);  // idempotent
+  EXPECT_EQ(bb->FileUri(good, "..").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bb->FileUri(absent, "x").status().code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

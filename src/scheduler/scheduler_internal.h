@@ -9,6 +9,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -96,6 +97,13 @@ struct PendingKill {
   std::string why;
 };
 
+// Lets the launcher's end listener reach the scheduler only while it exists (the job service
+// may outlive it).
+struct Waker {
+  std::mutex mu;
+  std::function<void()> wake;  // GUARDED_BY(mu); empty once the scheduler is gone
+};
+
 struct Scheduler::Impl {
   SchedulerOptions options;
   std::shared_ptr<BundleBlobs> blobs;
@@ -114,6 +122,7 @@ struct Scheduler::Impl {
   bool loop_stop = false;   // GUARDED_BY(loop_mu)
   bool loop_wake = false;   // GUARDED_BY(loop_mu)
   std::thread loop;
+  std::shared_ptr<Waker> waker = std::make_shared<Waker>();
 
   Impl(SchedulerOptions o, std::shared_ptr<BundleBlobs> b, std::shared_ptr<StepLauncher> l,
        Clock& c)

@@ -45,8 +45,9 @@ class FakeBlobs final : public BundleBlobs {
     present_.insert(std::string(sha));
     return Status::Ok();
   }
-  std::string Uri(std::string_view sha, std::string_view) const override {
-    return "file:///blobs/" + std::string(sha);
+  Status VerifyAsset(std::string_view, std::string_view sha) override { return Verify(sha); }
+  Result<std::string> FileUri(std::string_view sha, std::string_view name) override {
+    return "file:///blobs/" + std::string(sha) + "/" + std::string(name);
   }
   void Add(const std::string& sha) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -705,8 +706,10 @@ TEST_F(SchedulerTest, StepsGetBundleAssetsAsDependenciesAndFileUrisMapped) {
   EXPECT_TRUE(Step(i, "b").assets.empty());
   model::JobRequest req = launcher_->Get(Step(i, "a").job_id).request;
   EXPECT_THAT(req.command_arguments,
-              ElementsAre("java -jar file:///assets/etl.jar --sql file:///blobs/" + sql));
-  EXPECT_THAT(req.dependencies, ElementsAre("file:///blobs/" + sql, "file:///assets/etl.jar"));
+              ElementsAre("java -jar file:///assets/etl.jar --sql file:///blobs/" + sql +
+                          "/load.sql"));
+  EXPECT_THAT(req.dependencies,
+              ElementsAre("file:///blobs/" + sql + "/load.sql", "file:///assets/etl.jar"));
 }
 
 // ---- run strategies -------------------------------------------------------------------------

@@ -13,11 +13,16 @@
 //   State(job_id)    the job's current status; kNotFound for an unknown id.
 //   Kill(job_id)     asks the job to stop; a finished job is OK; kNotFound for an unknown id.
 //
-// The scheduler learns of job ends by calling State() for its running steps on every tick (see
-// docs/scheduler.md: JobService has no completion callback; a poll reads one row of the job
-// store). Thread-safety: implementations must be thread-safe.
+//   SetEndListener(f) f is called (on any thread, quickly) whenever a job may have ended; the
+//                    scheduler then runs a pass at once instead of waiting for its next poll.
+//                    Optional: without it the scheduler still sees ends on its periodic pass.
+//
+// The scheduler reads the state of its running steps with State() on every pass (one row of the
+// job store each); the end listener only makes passes happen sooner.
+// Thread-safety: implementations must be thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,10 +48,14 @@ class StepLauncher {
   virtual Status Launch(const model::JobRequest& request) = 0;
   virtual Result<StepJobState> State(const std::string& job_id) = 0;
   virtual Status Kill(const std::string& job_id) = 0;
+  virtual void SetEndListener(std::function<void()> listener) { (void)listener; }
 };
 
-// Over a JobService (which must outlive the launcher). Submissions carry client host
-// "weir-scheduler" and user agent "weir-scheduler".
+// Over a JobService (which must outlive the launcher: destroy the Scheduler, then the
+// JobService). Submissions carry client host and user agent "weir-scheduler". Ends reach the
+// listener without polling: one watcher thread per running job (at most 256) blocks in
+// JobService::WaitFinal, which wakes on every final transition; jobs beyond the cap are seen by
+// the scheduler's periodic pass. The destructor joins the watchers (within ~0.5 s).
 std::unique_ptr<StepLauncher> NewJobServiceLauncher(service::JobService& jobs);
 
 }  // namespace weir::scheduler
