@@ -316,19 +316,24 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
 
 Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& launches,
                                 std::vector<PendingKill>& kills) {
-  WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
-  std::vector<InstanceRow> active;
+  // Nothing to do is the common case: check without taking the database's write lock (the job
+  // store shares the file).
+  std::vector<std::pair<std::string, int64_t>> keys;
   {
     WEIR_ASSIGN_OR_RETURN(
         sql::Stmt s,
         db->Prepare("SELECT deployed_id, instance FROM wf_instances WHERE status IN "
                     "('CREATED', 'RUNNING') ORDER BY deployed_id, instance"));
-    std::vector<std::pair<std::string, int64_t>> keys;
     while (true) {
       WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
       keys.emplace_back(s.Text(0), s.Int(1));
     }
+  }
+  if (keys.empty()) return Status::Ok();
+  WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+  std::vector<InstanceRow> active;
+  {
     for (const auto& [id, n] : keys) {
       WEIR_ASSIGN_OR_RETURN(InstanceRow r, LoadInstance(id, n));
       active.push_back(std::move(r));
@@ -457,7 +462,11 @@ Status Scheduler::Impl::TickOnce() {
     }
   }
   for (RunningStep& r : polled) r.state = launcher->State(r.job_id);
-  {
+  const bool any_ended = std::any_of(polled.begin(), polled.end(), [](const RunningStep& r) {
+    return r.state.ok() ? !model::IsActive(r.state->status)
+                        : r.state.status().code() == StatusCode::kNotFound;
+  });
+  if (any_ended) {
     std::lock_guard<std::mutex> lock(mu);
     WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
     for (RunningStep& r : polled) {

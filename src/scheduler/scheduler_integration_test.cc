@@ -208,6 +208,47 @@ TEST_F(SchedulerIntegrationTest, StopKillsTheRunningProcess) {
   EXPECT_EQ(sched_->GetInstance(d->deployed_id, 1)->status, InstanceStatus::kStopped);
 }
 
+TEST_F(SchedulerIntegrationTest, JobEndsAreNoticedWithoutWaitingForThePeriodicPass) {
+  // A scheduler whose periodic pass is a minute apart: only the job-end watchers can move the
+  // DAG along within the test's deadline.
+  sched_->Shutdown();
+  sched_.reset();
+  SchedulerOptions so;
+  so.db_path = (root_ / "weir.db").string();
+  so.poll_interval = std::chrono::minutes(1);
+  auto s = Scheduler::Open(so, NewBlobStoreBundleBlobs(blobs_, root_ / "bundle-files"),
+                           std::shared_ptr<StepLauncher>(NewJobServiceLauncher(*jobs_)),
+                           SystemClock::Instance());
+  ASSERT_TRUE(s.ok()) << s.status();
+  sched_ = std::move(*s);
+  ASSERT_TRUE(sched_->Start().ok());
+  std::string definition = "id: chain\njobs:\n";
+  for (const char* step : {"a", "b", "c"}) {
+    definition += std::string("  ") + step +
+                  ":\n    command: [type:bash]\n    cluster: [type:local]\n    args: [\"true\"]\n";
+  }
+  definition += "dag:\n  - a -> b -> c\n";
+  workflow::BundleManifest m;
+  m.workflow_id = "chain";
+  m.environment = "staging";
+  m.owner = "acme";
+  m.repo = "warehouse";
+  m.branch = "main";
+  m.commit = std::string(40, 'c');
+  m.workflow_file = "chain.sch.yaml";
+  m.definition = definition;
+  m.definition_sha256 = blob::Sha256Hex(definition);
+  DeployRequest dr;
+  dr.manifest_json = workflow::CanonicalJson(m);
+  auto d = sched_->Deploy(dr);
+  ASSERT_TRUE(d.ok()) << d.status();
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(sched_->Run(d->deployed_id, {}).ok());
+  Instance i = WaitFinal(d->deployed_id, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kSucceeded) << i.message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+}
+
 TEST_F(SchedulerIntegrationTest, BundleBlobsOverTheLocalStoreVerifyHashesAndNameFiles) {
   std::map<std::string, std::string> registry;
   auto bb = NewBlobStoreBundleBlobs(blobs_, root_ / "named",

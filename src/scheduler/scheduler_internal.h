@@ -116,6 +116,14 @@ struct Scheduler::Impl {
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<const LoadedVersion>>
       versions;  // GUARDED_BY(mu)
 
+  // Trigger fast path: the next fire time computed for a deployment's cursor and schedule.
+  struct NextFireEntry {
+    int64_t cursor_ms = 0;
+    std::string schedule_key;
+    int64_t next_ms = 0;
+  };
+  std::map<std::string, NextFireEntry> next_fire_cache;  // GUARDED_BY(mu)
+
   // Background loop.
   std::mutex loop_mu;
   std::condition_variable loop_cv;

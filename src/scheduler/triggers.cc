@@ -34,43 +34,59 @@ Result<std::vector<int64_t>> Scheduler::Impl::DueFires(const LoadedVersion& v, C
 }
 
 Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
-  std::vector<DeploymentRow> scheduled;
+  struct Candidate {
+    std::string id;
+    int64_t version = 0;
+    std::optional<int64_t> cursor_ms;
+    std::string schedule_key;
+  };
+  std::vector<Candidate> candidates;
   {
     WEIR_ASSIGN_OR_RETURN(
         sql::Stmt s,
-        db->Prepare("SELECT deployed_id FROM wf_deployments WHERE active_version IS NOT NULL "
-                    "AND schedule_key IS NOT NULL AND (cursor_ms IS NULL OR cursor_ms < ?)"));
+        db->Prepare("SELECT deployed_id, active_version, cursor_ms, schedule_key FROM "
+                    "wf_deployments WHERE active_version IS NOT NULL AND schedule_key IS NOT "
+                    "NULL AND (cursor_ms IS NULL OR cursor_ms < ?)"));
     s.Bind(now_ms);
-    std::vector<std::string> ids;
     while (true) {
       WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      ids.push_back(s.Text(0));
-    }
-    for (const std::string& id : ids) {
-      WEIR_ASSIGN_OR_RETURN(DeploymentRow d, LoadDeployment(id));
-      scheduled.push_back(std::move(d));
+      candidates.push_back({s.Text(0), s.Int(1), s.OptInt(2), s.Text(3)});
     }
   }
-  for (DeploymentRow& d : scheduled) {
-    Result<std::shared_ptr<const LoadedVersion>> v = LoadVersion(d.id, *d.active);
+  for (const Candidate& c : candidates) {
+    // Most passes have nothing due: the next fire time after a cursor is computed once.
+    if (c.cursor_ms) {
+      auto it = next_fire_cache.find(c.id);
+      if (it != next_fire_cache.end() && it->second.cursor_ms == *c.cursor_ms &&
+          it->second.schedule_key == c.schedule_key && it->second.next_ms > now_ms) {
+        continue;
+      }
+    }
+    Result<std::shared_ptr<const LoadedVersion>> v = LoadVersion(c.id, c.version);
     if (!v.ok()) {
-      spdlog::error("scheduler: {}: {}", d.id, v.status().ToString());
+      spdlog::error("scheduler: {}: {}", c.id, v.status().ToString());
       continue;
     }
     if (!(*v)->cron) continue;
-    const int64_t cursor = d.cursor_ms.value_or(now_ms);
-    // Cheap check first: most ticks have nothing due.
+    const int64_t cursor = c.cursor_ms.value_or(now_ms);
     Result<TimePoint> next = NextFire(*(*v)->cron, (*v)->tz, FromEpochMillis(cursor));
-    if (!next.ok() || ToEpochMillis(*next) > now_ms) {
-      if (!d.cursor_ms) {
+    const int64_t next_ms = next.ok() ? ToEpochMillis(*next) : INT64_MAX;
+    next_fire_cache[c.id] = {cursor, c.schedule_key, next_ms};
+    if (next_ms > now_ms) {
+      if (!c.cursor_ms) {
         WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
-        d.cursor_ms = now_ms;
-        WEIR_RETURN_IF_ERROR(SaveDeploymentState(d, now_ms));
+        WEIR_ASSIGN_OR_RETURN(DeploymentRow d, LoadDeployment(c.id));
+        if (!d.cursor_ms) {
+          d.cursor_ms = now_ms;
+          WEIR_RETURN_IF_ERROR(SaveDeploymentState(d, now_ms));
+        }
         WEIR_RETURN_IF_ERROR(txn.Commit());
       }
       continue;
     }
+    WEIR_ASSIGN_OR_RETURN(DeploymentRow d, LoadDeployment(c.id));
+    if (!d.active || *d.active != (*v)->version) continue;
     WEIR_ASSIGN_OR_RETURN(std::vector<int64_t> fires, DueFires(**v, d.catchup, cursor, now_ms));
 
     WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
