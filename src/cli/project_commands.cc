@@ -37,6 +37,7 @@ struct ProjectFlags {
   bool dry_run = false;
   bool assets_only = false;
   bool allow_dirty = false;
+  bool no_activate = false;
   std::vector<std::string> assets;  // build: only these
 };
 
@@ -292,7 +293,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   }
 
   // Workflows: render against the server (a dry run also sees this project's unpublished
-  // assets), validate, and write one verified bundle per workflow.
+  // assets), validate, and deploy one bundle per workflow to the scheduler.
   std::unique_ptr<assets::AssetCatalog> server = assets::NewHttpCatalog(http);
   wf::CachingCatalog cached(*server);
   wf::ProjectCatalog overlay(*p, &cached);
@@ -301,28 +302,68 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   std::vector<wf::WorkflowCheck> checks = RenderAll(*p, catalog, *env, false, &invalid);
   if (invalid > 0) return Fail("deploy: " + std::to_string(invalid) + " workflow file(s) invalid");
   json::array bundles;
+  std::string deployer;
+  if (const char* user = std::getenv("USER"); user != nullptr) deployer = user;
+  json::object env_params;
+  for (const auto& [k, v] : wf::ParamsForEnvironment(p->spec, *env)) env_params[k] = v;
   for (const wf::WorkflowCheck& c : checks) {
     wf::BundleManifest m = wf::MakeManifest(c.id, *env, p->owner, p->repo, p->git.branch,
                                             p->git.commit, p->git.dirty, c.file, c.checked.render);
     std::string id = wf::BundleId(m);
     std::string deployed_id = *env + ":" + p->owner + "." + p->repo + "." + c.id;
-    if (!f.dry_run) {
+    if (f.dry_run) {
+      // Written locally (verified) so the bundle can be inspected; nothing is sent.
       Result<fs::path> dir = wf::WriteBundleDir(p->root / ".workflows" / "bundles", m,
                                                 wf::RepositoryFileContent(p->root));
       if (!dir) return Fail(dir.status().WithContext("deploy: bundle for " + c.file));
+      std::cout << "WOULD DEPLOY " << deployed_id << " bundle " << id << " ("
+                << fs::relative(*dir, p->root).string() << ")\n";
+      bundles.push_back(json::object{{"workflow", deployed_id}, {"bundle", id}});
+      continue;
     }
-    std::cout << (f.dry_run ? "WOULD DEPLOY " : "BUNDLE ") << deployed_id << " " << id << "\n";
-    bundles.push_back(json::object{{"workflow", deployed_id}, {"bundle", id}});
+    // One request per workflow: the manifest, the options and the bytes of every repository
+    // file; the scheduler verifies all of it and records the version in one transaction.
+    std::vector<client::Part> parts;
+    parts.push_back({"manifest", "", "application/json", wf::CanonicalJson(m), {}});
+    json::object options{{"activate", !f.no_activate}, {"deployer", deployer},
+                         {"environmentParams", env_params}};
+    parts.push_back({"options", "", "application/json", json::serialize(options), {}});
+    wf::FileContent content = wf::RepositoryFileContent(p->root);
+    for (const wf::BundleFile& file : m.files) {
+      Result<std::string> bytes = content(file);
+      if (!bytes) return Fail(bytes.status().WithContext("deploy: " + c.file));
+      if (blob::Sha256Hex(*bytes) != file.sha256) {
+        return Fail("deploy: " + file.path + " changed since it was rendered; deploy again");
+      }
+      parts.push_back({"file", fs::path(file.path).filename().string(),
+                       "application/octet-stream", std::move(*bytes), {}});
+    }
+    Result<client::Response> r = http.PostMultipart("/api/weir/v1/workflows", parts);
+    if (!r) return Fail(r.status().WithContext("deploy " + deployed_id));
+    if (Status st = client::ToStatus(*r); !st.ok()) {
+      return Fail(st.WithContext("deploy " + deployed_id));
+    }
+    Result<json::value> body = ParseJson(r->body, "deploy");
+    if (!body) return Fail(body.status());
+    std::string version = Str(*body, "version");
+    bool created = Str(*body, "created") == "true";
+    bool active = Str(*body, "active") == "true";
+    if (g.output != "json") {
+      std::cout << "DEPLOYED " << Str(*body, "deployedId") << " VERSION " << version
+                << (created ? "" : " (unchanged: identical bundle)")
+                << (active ? " active" : " not active") << " bundle " << id << "\n";
+    }
+    bundles.push_back(json::object{{"workflow", Str(*body, "deployedId")},
+                                   {"version", version},
+                                   {"bundle", id},
+                                   {"created", created},
+                                   {"active", active}});
   }
   if (g.output == "json") {
-    std::cout << json::serialize(json::object{{"assets", published}, {"bundles", bundles}})
+    std::cout << json::serialize(json::object{{"assets", published}, {"workflows", bundles}})
               << "\n";
   }
-  if (f.dry_run || checks.empty()) return 0;
-  // Registering versions is the scheduler's API (docs/dataflow.md, "Deployment bundle"); until
-  // the server offers it the bundles stay in .workflows/bundles and the deploy is incomplete.
-  return Fail("deploy: bundles are written to .workflows/bundles, but this server does not "
-              "accept workflow bundles yet; use --assets-only to publish assets only");
+  return 0;
 }
 
 }  // namespace
@@ -366,6 +407,8 @@ void AddProjectCommands(CLI::App& app, Globals& g) {
                                         "(default: from the branch)");
   deploy->add_flag("--dry-run", df->dry_run, "Build, render and validate; publish nothing");
   deploy->add_flag("--assets-only", df->assets_only, "Publish the assets, skip the workflows");
+  deploy->add_flag("--no-activate", df->no_activate,
+                   "Record the new versions without making them active");
   deploy->add_flag("--allow-dirty", df->allow_dirty,
                    "Deploy a work tree with uncommitted changes (recorded as dirty)");
   deploy->callback([df, &g] { g.exit_code = Deploy(*df, g); });
