@@ -80,17 +80,35 @@ std::vector<WorkflowCheck> CheckProject(const Project& project,
       continue;
     }
     c.checked = RenderAndValidate(*source, file, catalog, hasher, env_params);
-    // The id is needed for the output name even when the file has other problems.
-    LoadedYaml y = LoadYaml(c.checked.render.text, file);
-    if (y.ok() && y.root.IsMap() && y.root["id"] && y.root["id"].IsScalar() &&
-        IsWorkflowIdent(y.root["id"].Scalar())) {
-      c.id = y.root["id"].Scalar();
+    // The id is needed for the output name even when the file has other problems (then the
+    // rendered text is read once more just for it).
+    std::string id;
+    int id_line = 0, id_column = 0;
+    if (c.checked.validation.workflow) {
+      id = c.checked.validation.workflow->id;
+    } else {
+      LoadedYaml y = LoadYaml(c.checked.render.text, file);
+      if (y.ok() && y.root.IsMap() && y.root["id"] && y.root["id"].IsScalar()) {
+        id = y.root["id"].Scalar();
+        id_line = LineOf(y.root["id"]);
+        id_column = ColumnOf(y.root["id"]);
+      }
+    }
+    if (IsWorkflowIdent(id)) {
+      c.id = id;
       auto [it, inserted] = id_files.emplace(c.id, file);
       if (!inserted) {
+        if (id_line == 0) {
+          LoadedYaml y = LoadYaml(c.checked.render.text, file);
+          if (y.ok() && y.root.IsMap() && y.root["id"]) {
+            id_line = LineOf(y.root["id"]);
+            id_column = ColumnOf(y.root["id"]);
+          }
+        }
         Diagnostic d;
         d.file = file;
-        d.line = LineOf(y.root["id"]);
-        d.column = ColumnOf(y.root["id"]);
+        d.line = id_line;
+        d.column = id_column;
         d.message = "id '" + c.id + "': also the id of " + it->second +
                     "; workflow ids must be unique in a project";
         c.checked.validation.problems.push_back(d);
