@@ -269,6 +269,9 @@ class JobRoutes {
   HttpResponse Listing(const HttpRequest& req, const std::string& id, const fs::path& root,
                        const fs::path& dir, const std::string& rel);
   HttpResponse ServeFile(const HttpRequest& req, const fs::path& file, const struct stat& st);
+  // A listing or a file of the output rooted at `root` (the job dir or its extracted archive).
+  HttpResponse ServeOutput(const HttpRequest& req, const std::string& id, const fs::path& root,
+                           const std::string& rel);
   // Reads a multipart submission into `sub`, writing attachments under `attach_dir`.
   // Returns an error response, or nullopt on success.
   std::optional<HttpResponse> ReadMultipart(const HttpRequest& req, std::string_view body,
@@ -622,13 +625,35 @@ HttpResponse JobRoutes::Output(HttpRequest& req) {
   // "genie/" and "genie" name the same folder; a leading '/' is kept so it is refused.
   while (!rel.empty() && rel.back() == '/') rel.pop_back();
 
-  const fs::path root = service_.JobDirectory(id);
+  fs::path root = service_.JobDirectory(id);
+  bool from_archive = false;
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
-    return ErrorResponse(NotFound("job '" + id + "': no output yet; the job directory is made "
-                                  "when its set-up starts"),
-                         req);
+    if (model::IsActive(r->job.status)) {
+      return ErrorResponse(NotFound("job '" + id + "': no output yet; the job directory is made "
+                                    "when its set-up starts"),
+                           req);
+    }
+    if (!r->job.archive_location || options_.archived_outputs == nullptr) {
+      return ErrorResponse(
+          NotFound("job '" + id + "': its directory is not on this node and " +
+                   (r->job.archive_location ? std::string("this server reads no archives")
+                                            : std::string("it was not archived")) +
+                   "; no output can be shown"),
+          req);
+    }
+    auto extracted = options_.archived_outputs->Open(id, *r->job.archive_location);
+    if (!extracted) return ErrorResponse(extracted.status(), req);
+    root = *extracted;
+    from_archive = true;
   }
+  HttpResponse resp = ServeOutput(req, id, root, rel);
+  if (from_archive) resp.SetHeader("X-Weir-Output-Source", "archive");
+  return resp;
+}
+
+HttpResponse JobRoutes::ServeOutput(const HttpRequest& req, const std::string& id,
+                                    const fs::path& root, const std::string& rel) {
   auto target = ResolveInside(root, rel);
   if (!target) return ErrorResponse(target.status(), req);
   struct stat st {};

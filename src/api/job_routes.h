@@ -11,6 +11,14 @@
 //                                             prefers it) or the file's bytes (Range honoured)
 //   DELETE /api/v3/jobs/{id}                  kill: 202; 404 for an unknown job
 //
+// Output of a finished job whose directory is gone from this node (removed after its retention,
+// or the job ran on a lost node) is served from its archive (archive_location on the record)
+// through JobRoutesOptions::archived_outputs: the archive is extracted once into a local cache
+// folder (see archive/archived_outputs.h for why whole) and then listed and served like the
+// directory itself, Range included; such answers carry "X-Weir-Output-Source: archive". An
+// archive that cannot be read answers with the cause (404 when it is missing, 503 when S3 is
+// unreachable).
+//
 // Output paths are resolved with ResolveInside: "..", absolute paths and symlinks that leave the
 // job directory answer 4xx and nothing outside the directory is ever read.
 //
@@ -27,6 +35,7 @@
 #include <vector>
 
 #include "api/http.h"
+#include "archive/archived_outputs.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "service/job_service.h"
@@ -43,6 +52,8 @@ struct JobRoutesOptions {
   uint64_t max_attachment_bytes = 100ULL << 20;       // each attached file
   uint64_t max_total_attachment_bytes = 200ULL << 20; // all attached files together
   Clock* clock = &SystemClock::Instance();            // "now" for the runtime of running jobs
+  // Reads archived output when a job directory is gone; null: such output answers 404.
+  std::shared_ptr<archive::ArchivedOutputs> archived_outputs;
 };
 
 void RegisterJobRoutes(Router& router, service::JobService& service,

@@ -488,8 +488,9 @@ bool JobServiceImpl::FinishJob(const std::string& id, F finish) {
   Status st = jobs_->UpdateJob(rec);
   if (!st.ok()) spdlog::error("job {}: record end: {}", id, st.ToString());
   RemoveStaging(id);
-  NotifyFinal();
+  // Queued before waiters learn of the end, so WaitFinal then WaitArchivesIdle sees the archive.
   if (st.ok() && rec.job.archive_location) EnqueueArchive(id);
+  NotifyFinal();
   return true;
 }
 
