@@ -13,9 +13,9 @@ DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libyaml-cpp-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev \
   libhowardhinnant-date-dev libspdlog-dev libfmt-dev libcli11-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl python3 procps
+  libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl python3 procps awscli
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run test bench clean s3-test-deps
 
 all: build
 
@@ -40,7 +40,17 @@ build: deps $(BUILD_DIR)/build.ninja
 run: build
 	./scripts/run-demo.sh $(BUILD_DIR)/weir
 
-test: build
+# The storage tests start s3rver (npm, pinned in tests/s3/package-lock.json) on loopback.
+s3-test-deps:
+	@if [ ! -d tests/s3/node_modules ]; then \
+	  if ! command -v npm >/dev/null; then \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; \
+	  fi; \
+	  npm ci --prefix tests/s3 --no-audit --no-fund; \
+	fi
+
+test: build s3-test-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # Benchmarks also need wrk and nginx (A1 compares weir with nginx in the same run).
