@@ -190,6 +190,30 @@ TEST_F(JobStorageTest, JobSeesTheBytesOfAnS3Dependency) {
   EXPECT_EQ(cache_->Stats().misses, 1);
 }
 
+TEST_F(JobStorageTest, EntitySetupFilesConfigsAndDependenciesComeOverHttpAndS3) {
+  REQUIRE_S3RVER();
+  PutS3("deps", "cluster/site.xml", "<site/>\n");
+  fetch::testing::StaticResource setup("export FROM_SETUP=over-http\n");
+  fetch::testing::StaticResource tool(std::string(20000, 't'));
+  fetch::testing::TestHttpServer http([&](const fetch::testing::TestRequest& r) {
+    return r.path == "/setup.sh" ? setup.Handle(r) : tool.Handle(r);
+  });
+  auto cluster = *stores_.config->Get(model::Kind::kCluster, "local");
+  cluster.configs = {"s3://deps/cluster/site.xml"};
+  ASSERT_TRUE(stores_.config->Update(cluster).ok());
+  auto command = *stores_.config->Get(model::Kind::kCommand, "bash");
+  command.setup_file = http.Url("/setup.sh");
+  command.dependencies = {http.Url("/tools/tool.bin")};
+  ASSERT_TRUE(stores_.config->Update(command).ok());
+  Start(FetchOptionsWithCache());
+  const std::string id = Submit(Request(
+      "echo $FROM_SETUP; cat $GENIE_CLUSTER_DIR/config/site.xml; "
+      "stat -c %s $GENIE_COMMAND_DIR/dependencies/tool.bin"));
+  model::JobRecord r = Final(id);
+  EXPECT_EQ(r.job.status, JobStatus::kSucceeded) << r.job.status_msg << InitFailure(id);
+  EXPECT_EQ(Stdout(id), "over-http\n<site/>\n20000\n");
+}
+
 TEST_F(JobStorageTest, MissingS3ObjectFailsTheJobInSetUpNamingTheUri) {
   REQUIRE_S3RVER();
   Start(FetchOptionsWithCache());
