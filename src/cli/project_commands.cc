@@ -250,6 +250,29 @@ int Test(const ProjectFlags& f, const Globals& g) {
   return tests_failed == 0 && invalid == 0 ? 0 : 1;
 }
 
+// The newest version of the asset on this branch when it was built from this commit, with the
+// same dirty flag and the same bytes; kNotFound otherwise (also when the server cannot list).
+Result<assets::AssetRecord> ExistingVersion(client::HttpClient& http,
+                                            const assets::PublishRequest& req,
+                                            const fs::path& file) {
+  assets::ListQuery q;
+  q.type = req.type;
+  q.ns = req.ns;
+  q.branch = req.branch;
+  q.owner = req.owner;
+  q.repo = req.repo;
+  q.size = 1;
+  Result<assets::ListPage> page = assets::ListViaHttp(http, q);
+  if (!page || page->records.empty()) return NotFound("no version yet");
+  const assets::AssetRecord& newest = page->records.front();
+  Result<std::string> sha = blob::Sha256File(file);
+  if (!sha || newest.sha256 != *sha || newest.dirty != req.dirty ||
+      !StartsWith(req.commit, newest.id.commit)) {
+    return NotFound("changed");
+  }
+  return newest;
+}
+
 int Deploy(const ProjectFlags& f, const Globals& g) {
   Result<wf::Project> p = wf::LoadProject(f.dir);
   if (!p) return Fail(p.status());
@@ -281,11 +304,19 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     req.dirty = p->git.dirty;
     req.file_name = file.filename().string();
     if (const char* user = std::getenv("USER"); user != nullptr) req.publisher = user;
-    Result<assets::AssetRecord> rec = assets::PublishViaHttp(http, req, file);
+    // Deploying the same commit twice reuses the version it published (same bytes, same clean
+    // or dirty state), so the rendered workflows and their bundles come out identical and the
+    // scheduler records no new version.
+    Result<assets::AssetRecord> rec = ExistingVersion(http, req, file);
+    bool reused = rec.ok();
+    if (!reused) rec = assets::PublishViaHttp(http, req, file);
     if (!rec) return Fail(rec.status().WithContext("deploy: publish " + asset->name));
     published.push_back(json::object{{"asset", asset->name}, {"uuid", rec->uuid},
-                                     {"sha256", rec->sha256}, {"uri", rec->uri}});
-    if (g.output != "json") std::cout << "DEPLOYED AS " << rec->uuid << "\n";
+                                     {"sha256", rec->sha256}, {"uri", rec->uri},
+                                     {"reused", reused}});
+    if (g.output != "json") {
+      std::cout << "DEPLOYED AS " << rec->uuid << (reused ? " (already published)" : "") << "\n";
+    }
   }
   if (f.assets_only) {
     if (g.output == "json") std::cout << json::serialize(json::object{{"assets", published}}) << "\n";
