@@ -3,9 +3,11 @@
 // DEPLOYMENTS. A deployed workflow is named `<env>:<owner>.<repo>.<workflow id>` (DeployedId).
 // Deploy(bundle) parses the manifest (workflow/bundle.h), validates the rendered definition
 // (workflow/validate.h: schema, unknown dependencies, cycles → kInvalidArgument listing every
-// problem), stores uploaded repository files, then checks that EVERY asset and repository file
-// of the manifest exists in blob storage with its stated SHA-256 (BundleBlobs::Verify; a missing
-// or corrupted blob → kFailedPrecondition naming it). Only then, in ONE SQLite transaction, it
+// problem), stores uploaded repository files, then checks that EVERY asset of the manifest is
+// published with its stated SHA-256 and its blob is intact (BundleBlobs::VerifyAsset), and that
+// every repository file's blob exists, re-hashes to its SHA-256 and can be named for jobs
+// (Verify, FileUri); a missing or corrupted blob → kFailedPrecondition naming the asset UUID or
+// file path. Only then, in ONE SQLite transaction, it
 // records version N+1 (bundle id = SHA-256 of the canonical manifest, manifest JSON, deployer,
 // dirty flag) and, unless told not to, activates it. Either the whole version exists or nothing
 // changed. A bundle whose id is already a version of that deployed workflow creates no version:
@@ -53,8 +55,9 @@
 //
 // EXECUTION. Tick() does one pass: fire triggers, read the state of running jobs, admit CREATED
 // instances, start ready steps, finish instances. Start() runs Tick() on a background thread
-// every poll_interval (and at once after Deploy/Run/Restart/Stop); tests call Tick() with a
-// FakeClock instead. Job ids are chosen and recorded before submission, so a crash never
+// every poll_interval, and at once after Deploy/Activate/Rollback/Run/Restart/Stop and whenever
+// the launcher's end listener reports that a job may have ended (no polling lag); tests call
+// Tick() with a FakeClock instead. Job ids are chosen and recorded before submission, so a crash never
 // submits a step twice. After a restart, Recover() (then the loop) continues every RUNNING
 // instance: steps whose jobs ended while the server was down are resolved from the job service,
 // steps whose submission was interrupted are submitted again under the same job id. One
