@@ -98,7 +98,7 @@ TEST_P(BlobStoreContractTest, KeyIsTheSha256OfTheContent) {
 
 TEST_P(BlobStoreContractTest, PutFileRoundTripsLargeContent) {
   std::string data;
-  for (int i = 0; i < 300000; ++i) data += static_cast<char>((i * 7919) % 251);
+  for (int64_t i = 0; i < 300000; ++i) data += static_cast<char>((i * 7919) % 251);
   std::filesystem::path src = WriteScratch("big.bin", data);
   auto info = store_->PutFile(src, Sha256Hex(data));
   ASSERT_TRUE(info.ok()) << info.status();
