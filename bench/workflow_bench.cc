@@ -59,10 +59,18 @@ std::string Workflow(int w, int refs) {
     std::string ns = "ns" + std::to_string(n);
     std::string out;
     switch (ref++ % 4) {
-      case 0: out = "${dataflow.jar." + ns + "}"; break;
-      case 1: out = "${dataflow.jar." + ns + "@main}"; break;
-      case 2: out = "${dataflow.jar." + ns + "@dev#2}"; break;
-      default: out = "${dataflow.jar." + ns + ".acme.pipelines.main.0a1b2c3d.3}"; break;
+      case 0:
+        out = "${dataflow.jar." + ns + "}";
+        break;
+      case 1:
+        out = "${dataflow.jar." + ns + "@main}";
+        break;
+      case 2:
+        out = "${dataflow.jar." + ns + "@dev#2}";
+        break;
+      default:
+        out = "${dataflow.jar." + ns + ".acme.pipelines.main.0a1b2c3d.3}";
+        break;
     }
     return out;
   };
@@ -95,9 +103,12 @@ int main(int argc, char** argv) {
   int workflows = 1000, refs = 20, rounds = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     int v = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--workflows") == 0) workflows = v;
-    else if (std::strcmp(argv[i], "--refs") == 0) refs = v;
-    else if (std::strcmp(argv[i], "--rounds") == 0) rounds = v;
+    if (std::strcmp(argv[i], "--workflows") == 0)
+      workflows = v;
+    else if (std::strcmp(argv[i], "--refs") == 0)
+      refs = v;
+    else if (std::strcmp(argv[i], "--rounds") == 0)
+      rounds = v;
   }
   std::vector<std::string> texts;
   for (int w = 0; w < workflows; ++w) texts.push_back(Workflow(w, refs));
@@ -111,9 +122,9 @@ int main(int argc, char** argv) {
   for (int r = 0; r < rounds; ++r) {
     auto t0 = std::chrono::steady_clock::now();
     for (int w = 0; w < workflows; ++w) {
-      CheckedWorkflow c = weir::workflow::RenderAndValidate(
-          texts[w], "flows/wf-" + std::to_string(w) + ".sch.yaml", catalog, no_files,
-          {"TARGET_DB"});
+      CheckedWorkflow c =
+          weir::workflow::RenderAndValidate(texts[w], "flows/wf-" + std::to_string(w) + ".sch.yaml",
+                                            catalog, no_files, {"TARGET_DB"});
       if (!c.ok()) ++invalid;
       resolved += c.render.assets.size();
     }

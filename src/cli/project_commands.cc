@@ -3,7 +3,6 @@
 // and tests run locally with bash; rendering asks the server (--server) for asset versions.
 // Format of dataflow.yaml and of the outputs: docs/dataflow.md.
 #include <CLI/CLI.hpp>
-
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -89,8 +88,12 @@ int List(const ProjectFlags& f, const Globals& g) {
     if (assets) {
       json::array a;
       for (const wf::AssetSpec& s : p->spec.assets) {
-        a.push_back(json::object{{"name", s.name}, {"type", s.type}, {"namespace", s.ns},
-                                 {"file", s.file}, {"build", s.build}, {"test", s.test},
+        a.push_back(json::object{{"name", s.name},
+                                 {"type", s.type},
+                                 {"namespace", s.ns},
+                                 {"file", s.file},
+                                 {"build", s.build},
+                                 {"test", s.test},
                                  {"dir", s.dir}});
       }
       out["assets"] = std::move(a);
@@ -311,15 +314,18 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     bool reused = rec.ok();
     if (!reused) rec = assets::PublishViaHttp(http, req, file);
     if (!rec) return Fail(rec.status().WithContext("deploy: publish " + asset->name));
-    published.push_back(json::object{{"asset", asset->name}, {"uuid", rec->uuid},
-                                     {"sha256", rec->sha256}, {"uri", rec->uri},
+    published.push_back(json::object{{"asset", asset->name},
+                                     {"uuid", rec->uuid},
+                                     {"sha256", rec->sha256},
+                                     {"uri", rec->uri},
                                      {"reused", reused}});
     if (g.output != "json") {
       std::cout << "DEPLOYED AS " << rec->uuid << (reused ? " (already published)" : "") << "\n";
     }
   }
   if (f.assets_only) {
-    if (g.output == "json") std::cout << json::serialize(json::object{{"assets", published}}) << "\n";
+    if (g.output == "json")
+      std::cout << json::serialize(json::object{{"assets", published}}) << "\n";
     return 0;
   }
 
@@ -356,8 +362,8 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     // file; the scheduler verifies all of it and records the version in one transaction.
     std::vector<client::Part> parts;
     parts.push_back({"manifest", "", "application/json", wf::CanonicalJson(m), {}});
-    json::object options{{"activate", !f.no_activate}, {"deployer", deployer},
-                         {"environmentParams", env_params}};
+    json::object options{
+        {"activate", !f.no_activate}, {"deployer", deployer}, {"environmentParams", env_params}};
     parts.push_back({"options", "", "application/json", json::serialize(options), {}});
     wf::FileContent content = wf::RepositoryFileContent(p->root);
     for (const wf::BundleFile& file : m.files) {
@@ -366,8 +372,11 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
       if (blob::Sha256Hex(*bytes) != file.sha256) {
         return Fail("deploy: " + file.path + " changed since it was rendered; deploy again");
       }
-      parts.push_back({"file", fs::path(file.path).filename().string(),
-                       "application/octet-stream", std::move(*bytes), {}});
+      parts.push_back({"file",
+                       fs::path(file.path).filename().string(),
+                       "application/octet-stream",
+                       std::move(*bytes),
+                       {}});
     }
     Result<client::Response> r = http.PostMultipart("/api/weir/v1/workflows", parts);
     if (!r) return Fail(r.status().WithContext("deploy " + deployed_id));
@@ -401,7 +410,8 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
 
 void AddProjectCommands(CLI::App& app, Globals& g) {
   CLI::App* project = app.add_subcommand(
-      "project", "A Dataflow project: dataflow.yaml, its assets and workflows (list, test, build, deploy)");
+      "project",
+      "A Dataflow project: dataflow.yaml, its assets and workflows (list, test, build, deploy)");
   project->require_subcommand(1);
   auto add_dir = [](CLI::App* cmd, ProjectFlags& f) {
     cmd->add_option("-C,--project", f.dir, "Project folder (default: the current folder)");
@@ -434,8 +444,9 @@ void AddProjectCommands(CLI::App& app, Globals& g) {
   CLI::App* deploy = project->add_subcommand(
       "deploy", "Build and publish the assets, then bundle every workflow for an environment");
   add_dir(deploy, *df);
-  deploy->add_option("--env", df->env, "prod, staging, sandbox:<user> or branch:<branch> "
-                                        "(default: from the branch)");
+  deploy->add_option("--env", df->env,
+                     "prod, staging, sandbox:<user> or branch:<branch> "
+                     "(default: from the branch)");
   deploy->add_flag("--dry-run", df->dry_run, "Build, render and validate; publish nothing");
   deploy->add_flag("--assets-only", df->assets_only, "Publish the assets, skip the workflows");
   deploy->add_flag("--no-activate", df->no_activate,

@@ -3,7 +3,6 @@
 // variable) and makes it a git repository with one commit, so `weir project test` and
 // `weir project deploy` work in it at once. Recipes need only bash, python3 or sqlite3.
 #include <CLI/CLI.hpp>
-
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -40,7 +39,8 @@ Status GitInit(const fs::path& dir, const std::string& recipe) {
   WEIR_RETURN_IF_ERROR(git({"init", "-q", "-b", "main"}));
   WEIR_RETURN_IF_ERROR(git({"add", "-A"}));
   // Commit as the user when git knows them, else under a neutral sample identity.
-  Result<workflow::ProcessResult> email = workflow::RunCapture({"git", "config", "user.email"}, dir);
+  Result<workflow::ProcessResult> email =
+      workflow::RunCapture({"git", "config", "user.email"}, dir);
   std::vector<std::string> commit = {"commit", "-q", "-m", "weir sample project (" + recipe + ")"};
   if (!email.ok() || email->exit_code != 0 || email->out.empty()) {
     commit.insert(commit.begin(),

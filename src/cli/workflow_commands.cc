@@ -3,7 +3,6 @@
 // `workflow` command group; the scheduler's verbs (versions, activate, run, ...) are added to it
 // by AddSchedulerCommands.
 #include <CLI/CLI.hpp>
-
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -50,8 +49,8 @@ int Render(const RenderFlags& f, const Globals& g) {
     fs::path root = fs::canonical(project->root, ec);
     fs::path canon = fs::canonical(file, ec);
     std::string rel = canon.lexically_relative(root).generic_string();
-    std::string env = f.env.empty() ? wf::EnvironmentForBranch(project->spec, project->git.branch)
-                                    : f.env;
+    std::string env =
+        f.env.empty() ? wf::EnvironmentForBranch(project->spec, project->git.branch) : f.env;
     if (Status s = wf::ValidateEnvironmentName(env); !s.ok()) return Fail(s.WithContext("--env"));
     wf::ProjectCatalog catalog(*project, cached.get());
     std::vector<wf::WorkflowCheck> checks = wf::CheckProject(*project, {rel}, catalog, env);
@@ -88,7 +87,8 @@ void AddWorkflowCommands(CLI::App& app, Globals& g) {
   CLI::App* render = workflow->add_subcommand(
       "render", "Render a *.sch.yaml file (asset variables → URIs) and validate it");
   render->add_option("FILE", rf->file, "The workflow file")->required();
-  render->add_option("--env", rf->env, "Environment whose parameters apply (default: the branch's)");
+  render->add_option("--env", rf->env,
+                     "Environment whose parameters apply (default: the branch's)");
   render->add_flag("--offline", rf->offline,
                    "Do not ask the server; only the project's own assets resolve");
   render->callback([rf, &g] { g.exit_code = Render(*rf, g); });

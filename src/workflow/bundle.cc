@@ -26,13 +26,27 @@ void AppendString(std::string& out, std::string_view s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -117,8 +131,8 @@ Result<BundleManifest> VerifyDir(const fs::path& dir, std::string_view expected_
     Result<std::string> hash = blob::Sha256File(dir / "files" / f.sha256);
     if (!hash) return Internal("bundle " + dir.string() + ": file " + f.path + " is missing");
     if (*hash != f.sha256) {
-      return Internal("bundle " + dir.string() + ": file " + f.path + " is corrupt (hash " +
-                      *hash + ")");
+      return Internal("bundle " + dir.string() + ": file " + f.path + " is corrupt (hash " + *hash +
+                      ")");
     }
   }
   return m;
@@ -165,11 +179,12 @@ Status ValidateManifest(const BundleManifest& m) {
     return InvalidArgument(ctx + ": format " + std::to_string(m.format) + " is not supported (" +
                            std::to_string(kBundleFormatVersion) + " is)");
   }
-  for (auto [field, value] : {std::pair<const char*, const std::string*>{"workflow_id", &m.workflow_id},
-                              {"owner", &m.owner},
-                              {"repo", &m.repo},
-                              {"branch", &m.branch},
-                              {"workflow_file", &m.workflow_file}}) {
+  for (auto [field, value] :
+       {std::pair<const char*, const std::string*>{"workflow_id", &m.workflow_id},
+        {"owner", &m.owner},
+        {"repo", &m.repo},
+        {"branch", &m.branch},
+        {"workflow_file", &m.workflow_file}}) {
     if (value->empty()) return InvalidArgument(ctx + ": '" + field + "' must not be empty");
   }
   WEIR_RETURN_IF_ERROR(ValidateEnvironmentName(m.environment).WithContext(ctx));
@@ -269,8 +284,8 @@ Result<BundleManifest> ParseManifest(std::string_view text) {
   }
   const json::object& o = v.as_object();
   static const std::set<std::string> kKeys = {
-      "assets",   "branch", "commit", "definition", "definition_sha256", "dirty",        "environment",
-      "files",    "format", "owner",  "repo",       "workflow_file",     "workflow_id"};
+      "assets", "branch", "commit", "definition", "definition_sha256", "dirty",      "environment",
+      "files",  "format", "owner",  "repo",       "workflow_file",     "workflow_id"};
   for (const auto& kv : o) {
     if (!kKeys.count(std::string(kv.key()))) {
       return InvalidArgument("bundle manifest: unknown key '" + std::string(kv.key()) + "'");
@@ -431,8 +446,8 @@ Result<BundleManifest> VerifyBundleBlobs(blob::BlobStore& store, std::string_vie
   for (const BundleFile& f : m.files) {
     Result<blob::BlobInfo> info = store.Stat(f.sha256);
     if (!info) {
-      return FailedPrecondition("bundle " + std::string(bundle_id) + ": file '" + f.path +
-                                "' (" + f.sha256 + ") is not stored");
+      return FailedPrecondition("bundle " + std::string(bundle_id) + ": file '" + f.path + "' (" +
+                                f.sha256 + ") is not stored");
     }
     if (info->size != f.size) {
       return FailedPrecondition("bundle " + std::string(bundle_id) + ": file '" + f.path +

@@ -42,31 +42,31 @@ namespace weir::workflow {
 inline constexpr int kBundleFormatVersion = 1;
 
 struct BundleAsset {
-  std::string uuid;    // dataflow.<type>.<namespace>.<owner>.<repo>.<branch>.<commit>.<build>
+  std::string uuid;  // dataflow.<type>.<namespace>.<owner>.<repo>.<branch>.<commit>.<build>
   std::string sha256;
   std::string uri;
   friend bool operator==(const BundleAsset&, const BundleAsset&) = default;
 };
 
 struct BundleFile {
-  std::string path;    // repository-relative, '/' separated
+  std::string path;  // repository-relative, '/' separated
   std::string sha256;
   int64_t size = 0;
-  std::string uri;     // FileUri(sha256, basename)
+  std::string uri;  // FileUri(sha256, basename)
   friend bool operator==(const BundleFile&, const BundleFile&) = default;
 };
 
 struct BundleManifest {
   int format = kBundleFormatVersion;
   std::string workflow_id;
-  std::string environment;        // "prod", "staging", "sandbox:<user>", "branch:<branch>"
+  std::string environment;  // "prod", "staging", "sandbox:<user>", "branch:<branch>"
   std::string owner;
   std::string repo;
   std::string branch;
-  std::string commit;             // full 40 hex digits
-  bool dirty = false;             // deployed from a tree with uncommitted changes
-  std::string workflow_file;      // repository-relative path of the *.sch.yaml source
-  std::string definition;         // the rendered workflow text
+  std::string commit;         // full 40 hex digits
+  bool dirty = false;         // deployed from a tree with uncommitted changes
+  std::string workflow_file;  // repository-relative path of the *.sch.yaml source
+  std::string definition;     // the rendered workflow text
   std::string definition_sha256;
   std::vector<BundleAsset> assets;  // sorted by uuid (Normalize)
   std::vector<BundleFile> files;    // sorted by path (Normalize)
@@ -75,10 +75,9 @@ struct BundleManifest {
 
 // The manifest of one rendered workflow: sets definition_sha256, copies assets and files from
 // the render result, and sorts them.
-BundleManifest MakeManifest(std::string workflow_id, std::string environment,
-                            std::string owner, std::string repo, std::string branch,
-                            std::string commit, bool dirty, std::string workflow_file,
-                            const RenderResult& render);
+BundleManifest MakeManifest(std::string workflow_id, std::string environment, std::string owner,
+                            std::string repo, std::string branch, std::string commit, bool dirty,
+                            std::string workflow_file, const RenderResult& render);
 
 // Sorts assets and files and removes exact duplicates (the canonical order).
 void Normalize(BundleManifest& m);

@@ -77,11 +77,12 @@ TEST(BundleTest, CanonicalJsonIsSortedCompactAndStable) {
   tiny.workflow_file = "w.sch.yaml";
   tiny.definition = "id: \"w\"\n\t\x01";
   tiny.definition_sha256 = "abc";
-  EXPECT_EQ(CanonicalJson(tiny),
-            "{\"assets\":[],\"branch\":\"feature/x\",\"commit\":\"" + std::string(40, '0') +
-                "\",\"definition\":\"id: \\\"w\\\"\\n\\t\\u0001\",\"definition_sha256\":\"abc\","
-                "\"dirty\":false,\"environment\":\"branch:feature/x\",\"files\":[],\"format\":1,"
-                "\"owner\":\"o\",\"repo\":\"r\",\"workflow_file\":\"w.sch.yaml\",\"workflow_id\":\"w\"}");
+  EXPECT_EQ(
+      CanonicalJson(tiny),
+      "{\"assets\":[],\"branch\":\"feature/x\",\"commit\":\"" + std::string(40, '0') +
+          "\",\"definition\":\"id: \\\"w\\\"\\n\\t\\u0001\",\"definition_sha256\":\"abc\","
+          "\"dirty\":false,\"environment\":\"branch:feature/x\",\"files\":[],\"format\":1,"
+          "\"owner\":\"o\",\"repo\":\"r\",\"workflow_file\":\"w.sch.yaml\",\"workflow_id\":\"w\"}");
   EXPECT_EQ(json.rfind("{\"assets\":[{\"sha256\":", 0), 0u) << json;
   EXPECT_THAT(json, HasSubstr("\"definition\":\"id: daily\\njobs: {}\\n\""));
   EXPECT_LT(json.find("0a1b2c3d.1"), json.find("0a1b2c3d.2")) << "assets sorted by uuid";

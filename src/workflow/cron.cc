@@ -15,8 +15,8 @@ struct Field {
   const char* const* names;  // names for min.., or nullptr
 };
 
-const char* const kMonthNames[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                   "jul", "aug", "sep", "oct", "nov", "dec", nullptr};
+const char* const kMonthNames[] = {"jan", "feb", "mar", "apr", "may", "jun",  "jul",
+                                   "aug", "sep", "oct", "nov", "dec", nullptr};
 const char* const kDayNames[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", nullptr};
 
 const Field kFields[5] = {{"minute", 0, 59, nullptr},
@@ -45,8 +45,7 @@ bool ParseValue(const Field& f, std::string_view s, int* out) {
 }
 
 // Parses one field into `bits` (indexed by value); returns an error detail or "".
-std::string ParseField(const Field& f, std::string_view text, std::vector<bool>& bits,
-                       bool* star) {
+std::string ParseField(const Field& f, std::string_view text, std::vector<bool>& bits, bool* star) {
   *star = false;
   bits.assign(f.max + 1, false);
   for (const std::string& item : Split(text, ',')) {
@@ -69,7 +68,8 @@ std::string ParseField(const Field& f, std::string_view text, std::vector<bool>&
       hi = f.max == 7 ? 6 : f.max;
       if (step == 1 && text == item) *star = true;
     } else if (size_t dash = range.find('-'); dash != std::string_view::npos && dash > 0) {
-      if (!ParseValue(f, range.substr(0, dash), &lo) || !ParseValue(f, range.substr(dash + 1), &hi)) {
+      if (!ParseValue(f, range.substr(0, dash), &lo) ||
+          !ParseValue(f, range.substr(dash + 1), &hi)) {
         return "'" + std::string(range) + "' is not a range of values";
       }
       if (f.max == 7 && hi == 0 && lo > 0) hi = 7;  // MON-SUN: a range may end on Sunday
@@ -97,11 +97,16 @@ Result<CronSpec> ParseCron(std::string_view expr_in) {
   std::string text(expr);
   if (!expr.empty() && expr[0] == '@') {
     std::string macro = ToLower(expr);
-    if (macro == "@hourly") text = "0 * * * *";
-    else if (macro == "@daily") text = "0 0 * * *";
-    else if (macro == "@weekly") text = "0 0 * * 0";
-    else if (macro == "@monthly") text = "0 0 1 * *";
-    else return InvalidArgument(context + ": unknown macro; use @hourly, @daily, @weekly or @monthly");
+    if (macro == "@hourly")
+      text = "0 * * * *";
+    else if (macro == "@daily")
+      text = "0 0 * * *";
+    else if (macro == "@weekly")
+      text = "0 0 * * 0";
+    else if (macro == "@monthly")
+      text = "0 0 1 * *";
+    else
+      return InvalidArgument(context + ": unknown macro; use @hourly, @daily, @weekly or @monthly");
   }
   std::vector<std::string> parts;
   for (std::string& p : Split(text, ' ')) {
@@ -110,8 +115,10 @@ Result<CronSpec> ParseCron(std::string_view expr_in) {
     }
   }
   if (parts.size() != 5) {
-    return InvalidArgument(context + ": needs 5 fields (minute hour day-of-month month "
-                                     "day-of-week), found " + std::to_string(parts.size()));
+    return InvalidArgument(context +
+                           ": needs 5 fields (minute hour day-of-month month "
+                           "day-of-week), found " +
+                           std::to_string(parts.size()));
   }
   CronSpec spec;
   std::vector<bool> bits;
@@ -122,11 +129,21 @@ Result<CronSpec> ParseCron(std::string_view expr_in) {
     for (size_t v = 0; v < bits.size(); ++v) {
       if (!bits[v]) continue;
       switch (i) {
-        case 0: spec.minutes.set(v); break;
-        case 1: spec.hours.set(v); break;
-        case 2: spec.days_of_month.set(v); break;
-        case 3: spec.months.set(v); break;
-        case 4: spec.days_of_week.set(v % 7); break;
+        case 0:
+          spec.minutes.set(v);
+          break;
+        case 1:
+          spec.hours.set(v);
+          break;
+        case 2:
+          spec.days_of_month.set(v);
+          break;
+        case 3:
+          spec.months.set(v);
+          break;
+        case 4:
+          spec.days_of_week.set(v % 7);
+          break;
       }
     }
   }

@@ -20,10 +20,10 @@ namespace weir::workflow {
 struct CronSpec {
   std::bitset<60> minutes;
   std::bitset<24> hours;
-  std::bitset<32> days_of_month;  // bits 1..31
-  std::bitset<13> months;         // bits 1..12
-  std::bitset<7> days_of_week;    // 0 = Sunday
-  bool day_of_month_star = false; // the field was `*` (or `*/1`)
+  std::bitset<32> days_of_month;   // bits 1..31
+  std::bitset<13> months;          // bits 1..12
+  std::bitset<7> days_of_week;     // 0 = Sunday
+  bool day_of_month_star = false;  // the field was `*` (or `*/1`)
   bool day_of_week_star = false;
   // True when both day fields are restricted: a day matches if either field matches.
   bool day_or() const { return !day_of_month_star && !day_of_week_star; }

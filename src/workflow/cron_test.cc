@@ -10,10 +10,10 @@ namespace {
 using testing::HasSubstr;
 
 TEST(CronTest, AcceptsTheSpecifiedForms) {
-  for (const char* ok : {"* * * * *", "0 3 * * *", "*/15 * * * *", "0 9-17/2 * * MON-FRI",
-                         "30 2 1,15 jan,Jul *", "0 0 * * 7", "5/10 * * * *", "0 0 29 2 *",
-                         "0 0 * * MON-SUN", " 0  3 * * * ", "@hourly", "@daily", "@weekly",
-                         "@monthly"}) {
+  for (const char* ok :
+       {"* * * * *", "0 3 * * *", "*/15 * * * *", "0 9-17/2 * * MON-FRI", "30 2 1,15 jan,Jul *",
+        "0 0 * * 7", "5/10 * * * *", "0 0 29 2 *", "0 0 * * MON-SUN", " 0  3 * * * ", "@hourly",
+        "@daily", "@weekly", "@monthly"}) {
     EXPECT_TRUE(ParseCron(ok).ok()) << ok << ": " << ParseCron(ok).status();
   }
 }

@@ -11,8 +11,8 @@ namespace fs = std::filesystem;
 // git with a stable, non-interactive environment (English messages, no prompts, no pager).
 Result<ProcessResult> Git(const fs::path& dir, std::vector<std::string> args) {
   args.insert(args.begin(), {"git", "-C", dir.string()});
-  Result<ProcessResult> r = RunCapture(
-      args, {}, {{"LC_ALL", "C"}, {"GIT_TERMINAL_PROMPT", "0"}, {"GIT_PAGER", "cat"}});
+  Result<ProcessResult> r =
+      RunCapture(args, {}, {{"LC_ALL", "C"}, {"GIT_TERMINAL_PROMPT", "0"}, {"GIT_PAGER", "cat"}});
   if (!r && r.status().code() == StatusCode::kNotFound) {
     return NotFound("git: the git program is not installed or not on PATH; install git");
   }

@@ -146,8 +146,8 @@ TEST(GitTest, OriginUrlForms) {
     ASSERT_TRUE(r.ok()) << c.url << ": " << r.status();
     EXPECT_EQ(*r, (RepoName{c.owner, c.repo})) << c.url;
   }
-  for (const char* bad : {"", "https://github.com/", "https://github.com/onlyone",
-                          "git@github.com:repo.git"}) {
+  for (const char* bad :
+       {"", "https://github.com/", "https://github.com/onlyone", "git@github.com:repo.git"}) {
     EXPECT_EQ(ParseOriginUrl(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
 }

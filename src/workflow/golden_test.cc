@@ -100,8 +100,8 @@ TEST_P(GoldenTest, RenderAndValidateMatchGoldenFiles) {
       listing += "file " + f.path + " " + std::to_string(f.size) + " " + f.uri + "\n";
     }
     for (const auto& p : checked.render.params) {
-      listing += "param " + p.name + " " + std::to_string(p.line) + ":" +
-                 std::to_string(p.column) + "\n";
+      listing +=
+          "param " + p.name + " " + std::to_string(p.line) + ":" + std::to_string(p.column) + "\n";
     }
     Golden(rendered, checked.render.text);
     Golden(refs, listing);

@@ -46,7 +46,10 @@ void ParseAsset(const YAML::Node& node, YamlChecker& c, ProjectSpec& spec,
   auto optional = [&](const char* key, std::string* out) {
     if (const YAML::Node v = node[key]) {
       std::optional<std::string> s = c.Scalar(v, std::string("asset.") + key, true);
-      if (s) *out = *s; else ok = false;
+      if (s)
+        *out = *s;
+      else
+        ok = false;
     }
   };
   required("name", &a.name);
@@ -92,8 +95,8 @@ void ParseParams(const YAML::Node& node, YamlChecker& c, const std::string& wher
     if (!kv.first.IsScalar()) continue;
     const std::string& name = kv.first.Scalar();
     if (!IsParamName(name)) {
-      c.Error(kv.first, where + ": parameter name '" + name +
-                            "' must match [A-Za-z_][A-Za-z0-9_]*");
+      c.Error(kv.first,
+              where + ": parameter name '" + name + "' must match [A-Za-z_][A-Za-z0-9_]*");
       continue;
     }
     if (IsBuiltinParam(name)) {
@@ -302,20 +305,20 @@ Result<Project> LoadProject(const fs::path& dir) {
     p.repo = *p.spec.repo;
   } else {
     if (p.git.origin_url.empty()) {
-      return FailedPrecondition("project: the repository has no 'origin' remote; add one (git "
-                                "remote add origin URL) or set project.owner and project.repo in "
-                                "dataflow.yaml");
+      return FailedPrecondition(
+          "project: the repository has no 'origin' remote; add one (git "
+          "remote add origin URL) or set project.owner and project.repo in "
+          "dataflow.yaml");
     }
     WEIR_ASSIGN_OR_RETURN(RepoName name, ParseOriginUrl(p.git.origin_url));
     p.owner = p.spec.owner.value_or(name.owner);
     p.repo = p.spec.repo.value_or(name.repo);
   }
-  for (auto [field, value] : {std::pair<const char*, const std::string*>{"owner", &p.owner},
-                              {"repo", &p.repo}}) {
+  for (auto [field, value] :
+       {std::pair<const char*, const std::string*>{"owner", &p.owner}, {"repo", &p.repo}}) {
     if (Status s = assets::ValidateComponent(field, *value); !s.ok()) {
-      return FailedPrecondition("project: " + s.message() + " (from origin '" +
-                                p.git.origin_url + "'); set project." + field +
-                                " in dataflow.yaml");
+      return FailedPrecondition("project: " + s.message() + " (from origin '" + p.git.origin_url +
+                                "'); set project." + field + " in dataflow.yaml");
     }
   }
   return p;

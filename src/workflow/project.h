@@ -37,7 +37,8 @@ struct AssetSpec {
 };
 
 struct EnvironmentSpec {
-  std::string name;  // "prod", "staging", "sandbox:<user>", "branch:<branch>", "sandbox:*", "branch:*"
+  std::string
+      name;  // "prod", "staging", "sandbox:<user>", "branch:<branch>", "sandbox:*", "branch:*"
   std::map<std::string, std::string> params;
 };
 

@@ -23,8 +23,9 @@ std::string Stem(const std::string& file) {
 Result<assets::AssetRecord> ProjectCatalog::Resolve(const assets::AssetRef& ref) {
   for (const AssetSpec& a : project_.spec.assets) {
     if (a.type != ref.type || a.ns != ref.ns) continue;
-    bool local = ref.form == assets::RefForm::kLatest ||
-                 (ref.form == assets::RefForm::kLatestOnBranch && ref.branch == project_.git.branch);
+    bool local =
+        ref.form == assets::RefForm::kLatest ||
+        (ref.form == assets::RefForm::kLatestOnBranch && ref.branch == project_.git.branch);
     if (!local) break;
     assets::AssetRecord r;
     r.id.type = a.type;
@@ -145,8 +146,7 @@ Result<fs::path> BuiltFile(const Project& project, const AssetSpec& asset) {
   Result<fs::path> p = ResolveInside(project.root, asset.file);
   if (!p) {
     if (p.status().code() == StatusCode::kNotFound) {
-      return NotFound("asset '" + asset.name + "': built file '" + asset.file +
-                      "' does not exist" +
+      return NotFound("asset '" + asset.name + "': built file '" + asset.file + "' does not exist" +
                       (asset.build.empty() ? std::string("; add a build command or commit the file")
                                            : "; check the build command writes it"));
     }

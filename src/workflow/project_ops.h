@@ -40,8 +40,8 @@ class ProjectCatalog final : public assets::AssetCatalog {
 };
 
 struct WorkflowCheck {
-  std::string file;          // repository-relative path of the *.sch.yaml file
-  std::string id;            // the workflow id, or the file's stem when the id is unusable
+  std::string file;  // repository-relative path of the *.sch.yaml file
+  std::string id;    // the workflow id, or the file's stem when the id is unusable
   CheckedWorkflow checked;
   bool ok() const { return checked.ok(); }
 };

@@ -35,7 +35,8 @@ class ProjectDir {
     for (std::vector<std::string> args :
          {std::vector<std::string>{"git", "init", "-q", "-b", "main"},
           {"git", "add", "-A"},
-          {"git", "-c", "user.name=T", "-c", "user.email=t@weir.local", "commit", "-q", "-m", "x"}}) {
+          {"git", "-c", "user.name=T", "-c", "user.email=t@weir.local", "commit", "-q", "-m",
+           "x"}}) {
       Result<ProcessResult> r = RunCapture(args, root_);
       ASSERT_TRUE(r.ok() && r->exit_code == 0) << args[1];
     }

@@ -48,7 +48,8 @@ class Renderer {
                                    ? std::string_view()
                                    : text_.substr(dollar + 2, close - dollar - 2);
       bool unterminated = close == std::string_view::npos || text_[close] == '\n';
-      std::string_view head = text_.substr(dollar + 2, std::min<size_t>(9, text_.size() - dollar - 2));
+      std::string_view head =
+          text_.substr(dollar + 2, std::min<size_t>(9, text_.size() - dollar - 2));
       if (head == "dataflow.") {
         if (unterminated) {
           size_t end = close == std::string_view::npos ? text_.size() : close;
@@ -64,7 +65,8 @@ class Renderer {
           value = RenderAsset(dollar, inner);
         }
         Flush(copied, dollar);
-        Replace(dollar, close + 1 - dollar, value ? *value : std::string(text_.substr(dollar, close + 1 - dollar)));
+        Replace(dollar, close + 1 - dollar,
+                value ? *value : std::string(text_.substr(dollar, close + 1 - dollar)));
         i = copied = close + 1;
         continue;
       }
@@ -192,9 +194,8 @@ class Renderer {
     }
     Result<FileRef> hashed = hash_file_(path);
     if (!hashed) {
-      std::string detail = hashed.status().code() == StatusCode::kNotFound
-                               ? "not found"
-                               : hashed.status().message();
+      std::string detail =
+          hashed.status().code() == StatusCode::kNotFound ? "not found" : hashed.status().message();
       Error(pos, ref, "file '" + rel + "' (" + path + "): " + detail);
       return std::nullopt;
     }

@@ -38,7 +38,7 @@ struct FileRef {
   std::string path;    // relative to the repository root, '/' separated, normalised
   std::string sha256;  // 64 lower-case hex digits
   int64_t size = 0;
-  std::string uri;     // FileUri(sha256, basename of path)
+  std::string uri;  // FileUri(sha256, basename of path)
   friend bool operator==(const FileRef&, const FileRef&) = default;
 };
 
@@ -64,11 +64,11 @@ struct ParamRef {
 };
 
 struct RenderResult {
-  std::string text;                        // the rendered file (unspecified when !ok())
-  std::vector<assets::AssetRecord> assets; // each used version once, in order of first use
-  std::vector<FileRef> files;              // each file once, in order of first use
-  std::vector<ParamRef> params;            // every runtime parameter reference, in order
-  std::vector<Diagnostic> errors;          // every problem, in source order
+  std::string text;                         // the rendered file (unspecified when !ok())
+  std::vector<assets::AssetRecord> assets;  // each used version once, in order of first use
+  std::vector<FileRef> files;               // each file once, in order of first use
+  std::vector<ParamRef> params;             // every runtime parameter reference, in order
+  std::vector<Diagnostic> errors;           // every problem, in source order
 
   bool ok() const { return errors.empty(); }
   // Maps a 1-based column of line `line` of `text` back to the column of the source file
@@ -85,8 +85,8 @@ struct RenderResult {
 
 // `file` is the workflow file's path relative to the repository root ("flows/daily.sch.yaml"):
 // it names the file in diagnostics and anchors ${dataflow.file:...} paths.
-RenderResult Render(std::string_view text, const std::string& file,
-                    assets::AssetCatalog& catalog, const FileHasher& hash_file);
+RenderResult Render(std::string_view text, const std::string& file, assets::AssetCatalog& catalog,
+                    const FileHasher& hash_file);
 
 // Remembers every answer of the wrapped catalog, so all workflows rendered during one
 // `project test` or `deploy` see the same "newest" versions. Thread-safe.

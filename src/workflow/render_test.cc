@@ -35,8 +35,8 @@ FileHasher NoFiles() {
 
 TEST(RenderTest, EscapesAndRuntimeParametersAreLeftForRunTime) {
   assets::MemoryCatalog catalog;
-  RenderResult r = Render("a: $${X} ${Y} $$ $ ${} ${a-b} $${dataflow.x}\n", "w.sch.yaml",
-                          catalog, NoFiles());
+  RenderResult r =
+      Render("a: $${X} ${Y} $$ $ ${} ${a-b} $${dataflow.x}\n", "w.sch.yaml", catalog, NoFiles());
   ASSERT_TRUE(r.ok()) << FormatDiagnostics(r.errors);
   EXPECT_EQ(r.text, "a: ${X} ${Y} $$ $ ${} ${a-b} ${dataflow.x}\n");
   ASSERT_EQ(r.params.size(), 1u);
@@ -74,7 +74,8 @@ TEST(RenderTest, ValidationPositionsPointIntoTheSourceAfterSubstitutions) {
 }
 
 TEST(RenderTest, ValidWorkflowGivesTheModel) {
-  assets::MemoryCatalog catalog({Record("dataflow.py.lib.o.r.main.0a1b2c3d.1", 1, "file:///x.zip")});
+  assets::MemoryCatalog catalog(
+      {Record("dataflow.py.lib.o.r.main.0a1b2c3d.1", 1, "file:///x.zip")});
   CheckedWorkflow c = RenderAndValidate(
       "id: w\nschedule: '@daily'\njobs:\n  a: {command: x, cluster: [[p, q], [r]], "
       "dependencies: ['${dataflow.py.lib}'], timeout: 2h, memory: 2G, retries: 1}\n"

@@ -5,12 +5,12 @@ namespace {
 
 using Files = std::map<std::string, std::string>;
 
-
 constexpr char kGitignore[] = ".workflows/\ndist/\n__pycache__/\n";
 
 Files BashRecipe() {
   return {
-      {"dataflow.yaml", R"~(# A weir sample project (recipe: bash). Format: docs/dataflow.md in the weir repository.
+      {"dataflow.yaml",
+       R"~(# A weir sample project (recipe: bash). Format: docs/dataflow.md in the weir repository.
 project:
   owner: sample        # no origin remote needed: owner and repository are set here
   repo: bash-sample
@@ -45,7 +45,8 @@ if [ "$out" != "Hello, it is 2024-01-01" ]; then
 fi
 echo "greet.sh: ok"
 )~"},
-      {"flows/hello.sch.yaml", R"~(# Greets every morning, then counts the greeting's words. Variables are replaced as text
+      {"flows/hello.sch.yaml",
+       R"~(# Greets every morning, then counts the greeting's words. Variables are replaced as text
 # before the file is read as YAML, comments included: $${ writes a literal "${".
 # $${dataflow.bash.sample-greet} becomes the URI of the newest published greet.sh; a dependency
 # lands in the job folder under the last segment of its URI, hence $(basename ...).
@@ -72,7 +73,8 @@ dag:
 
 Files PythonRecipe() {
   return {
-      {"dataflow.yaml", R"~(# A weir sample project (recipe: python). Format: docs/dataflow.md in the weir repository.
+      {"dataflow.yaml",
+       R"~(# A weir sample project (recipe: python). Format: docs/dataflow.md in the weir repository.
 project:
   owner: sample        # no origin remote needed: owner and repository are set here
   repo: python-sample
@@ -91,7 +93,8 @@ environments:
   "branch:*":
     params: {TARGET_DIR: /tmp/weir-sample-python/branch}
 )~"},
-      {"src/sample_etl/__init__.py", "\"\"\"A tiny ETL package, published as a zipapp asset.\"\"\"\n"},
+      {"src/sample_etl/__init__.py",
+       "\"\"\"A tiny ETL package, published as a zipapp asset.\"\"\"\n"},
       {"src/sample_etl/transform.py", R"~("""Pure transformations, unit-tested in tests/."""
 
 
@@ -101,7 +104,8 @@ def summarize(amounts):
     count = len(amounts)
     return {"count": count, "total": total, "mean": total / count if count else 0.0}
 )~"},
-      {"src/sample_etl/cli.py", R"~("""Entry point of the zipapp: python3 sample_etl.pyz --date D --out DIR."""
+      {"src/sample_etl/cli.py",
+       R"~("""Entry point of the zipapp: python3 sample_etl.pyz --date D --out DIR."""
 import argparse
 import json
 import os
@@ -138,7 +142,8 @@ class SummarizeTest(unittest.TestCase):
 if __name__ == "__main__":
     unittest.main()
 )~"},
-      {"flows/etl.sch.yaml", R"~(# Runs the ETL zipapp every hour; the asset variable becomes its URI at render time.
+      {"flows/etl.sch.yaml",
+       R"~(# Runs the ETL zipapp every hour; the asset variable becomes its URI at render time.
 id: hourly-etl
 schedule: "@hourly"
 timezone: Europe/Amsterdam
@@ -162,7 +167,8 @@ jobs:
 
 Files SqlRecipe() {
   return {
-      {"dataflow.yaml", R"~(# A weir sample project (recipe: sql, SQLite). Format: docs/dataflow.md in the weir repository.
+      {"dataflow.yaml",
+       R"~(# A weir sample project (recipe: sql, SQLite). Format: docs/dataflow.md in the weir repository.
 project:
   owner: sample        # no origin remote needed: owner and repository are set here
   repo: sql-sample
@@ -187,7 +193,8 @@ FROM events
 GROUP BY kind
 ORDER BY kind;
 )~"},
-      {"seed/events.sql", R"~(CREATE TABLE IF NOT EXISTS events (day TEXT, kind TEXT, amount INTEGER);
+      {"seed/events.sql",
+       R"~(CREATE TABLE IF NOT EXISTS events (day TEXT, kind TEXT, amount INTEGER);
 INSERT INTO events VALUES ('2024-01-01', 'click', 1), ('2024-01-01', 'click', 2),
                           ('2024-01-01', 'sale', 40);
 )~"},
@@ -203,7 +210,8 @@ if [ "$out" != "$expected" ]; then
 fi
 echo "report.sql: ok"
 )~"},
-      {"flows/report.sch.yaml", R"~(# Loads the seed data (a repository file, stored in the deployment bundle), then runs the
+      {"flows/report.sch.yaml",
+       R"~(# Loads the seed data (a repository file, stored in the deployment bundle), then runs the
 # report asset against the environment's database.
 id: daily-report
 schedule: "30 5 * * *"

@@ -13,12 +13,12 @@
 namespace weir::workflow {
 namespace {
 
-const std::vector<std::string> kTopKeys = {"id",           "description",     "schedule",
-                                           "timezone",     "params",          "run_strategy",
-                                           "max_concurrency", "jobs",         "dag"};
-const std::vector<std::string> kJobKeys = {"name",    "command",    "cluster",  "args",
+const std::vector<std::string> kTopKeys = {"id",     "description",  "schedule",        "timezone",
+                                           "params", "run_strategy", "max_concurrency", "jobs",
+                                           "dag"};
+const std::vector<std::string> kJobKeys = {"name",         "command", "cluster",    "args",
                                            "dependencies", "configs", "setup_file", "timeout",
-                                           "memory",  "retries",    "depends_on", "tags"};
+                                           "memory",       "retries", "depends_on", "tags"};
 const std::vector<std::string> kRetryKeys = {"count", "backoff", "multiplier", "max_backoff"};
 const std::vector<std::string> kStrategies = {"sequential", "parallel", "first_only", "last_only"};
 
@@ -102,8 +102,11 @@ class Validator {
       if (auto s = check_.Scalar(rs, "run_strategy")) {
         auto it = std::find(kStrategies.begin(), kStrategies.end(), *s);
         if (it == kStrategies.end()) {
-          check_.Error(rs, "run_strategy '" + *s + "': use sequential, parallel, first_only or "
-                           "last_only", ClosestNames(*s, kStrategies));
+          check_.Error(rs,
+                       "run_strategy '" + *s +
+                           "': use sequential, parallel, first_only or "
+                           "last_only",
+                       ClosestNames(*s, kStrategies));
         } else {
           wf_.run_strategy = static_cast<RunStrategy>(it - kStrategies.begin());
         }
@@ -113,8 +116,9 @@ class Validator {
       if (auto n = check_.Int(mc, "max_concurrency", 1, 1000)) {
         wf_.max_concurrency = static_cast<int>(*n);
         if (wf_.run_strategy != RunStrategy::kParallel) {
-          check_.Error(mc, "max_concurrency: only applies to run_strategy parallel; set "
-                           "run_strategy: parallel or remove it");
+          check_.Error(mc,
+                       "max_concurrency: only applies to run_strategy parallel; set "
+                       "run_strategy: parallel or remove it");
         }
       }
     } else if (wf_.run_strategy == RunStrategy::kParallel) {
@@ -151,7 +155,8 @@ class Validator {
     }
   }
 
-  std::optional<std::vector<std::string>> UriList(const YAML::Node& node, const std::string& field) {
+  std::optional<std::vector<std::string>> UriList(const YAML::Node& node,
+                                                  const std::string& field) {
     auto list = check_.StringList(node, field, true);
     if (!list) return std::nullopt;
     for (size_t i = 0; i < list->size(); ++i) {
@@ -228,8 +233,9 @@ class Validator {
       if (auto v = check_.Scalar(t, ctx + ".timeout")) {
         int64_t secs = 0;
         if (!ParseDurationSeconds(*v, &secs) || secs < 1 || secs > 366 * 86400) {
-          check_.Error(t, ctx + ".timeout: '" + *v +
-                              "' must be a duration such as 3600, 90s, 30m, 2h or 1d (at most a year)");
+          check_.Error(
+              t, ctx + ".timeout: '" + *v +
+                     "' must be a duration such as 3600, 90s, 30m, 2h or 1d (at most a year)");
         } else {
           job.timeout_seconds = secs;
         }
@@ -247,7 +253,8 @@ class Validator {
         }
         long long n = 0;
         if (!ParseInt64(s, &n) || n < 1 || n > 16 * 1024 * 1024 / factor) {
-          check_.Error(m, ctx + ".memory: '" + *v + "' must be megabytes (512, 512M) or "
+          check_.Error(m, ctx + ".memory: '" + *v +
+                              "' must be megabytes (512, 512M) or "
                               "gigabytes (4G)");
         } else {
           job.memory_mb = n * factor;
@@ -276,8 +283,9 @@ class Validator {
       return;
     }
     if (!c.IsSequence() || c.size() == 0) {
-      check_.Error(c, field + ": give the cluster tags as a list, or a list of lists tried in "
-                              "order");
+      check_.Error(c, field +
+                          ": give the cluster tags as a list, or a list of lists tried in "
+                          "order");
       return;
     }
     bool nested = c[0].IsSequence();
@@ -451,8 +459,9 @@ class Validator {
           auto it = std::find(stack.begin(), stack.end(), e->to);
           std::vector<std::string> cycle(it, stack.end());
           cycle.push_back(e->to);
-          check_.ErrorAt(e->line, e->column, "dependency cycle: " + Join(cycle, " -> ") +
-                                                 "; remove one of these dependencies");
+          check_.ErrorAt(
+              e->line, e->column,
+              "dependency cycle: " + Join(cycle, " -> ") + "; remove one of these dependencies");
         } else if (state[e->to] == 0) {
           visit(e->to);
         }
@@ -477,9 +486,10 @@ class Validator {
       d.line = p.line;
       d.column = p.column;
       d.reference = p.name;
-      d.message = "parameter '${" + p.name + "}': not defined; add it to the workflow's params "
-                  "or to the environment's params in dataflow.yaml (or write $${" + p.name +
-                  "} for a literal ${)";
+      d.message = "parameter '${" + p.name +
+                  "}': not defined; add it to the workflow's params "
+                  "or to the environment's params in dataflow.yaml (or write $${" +
+                  p.name + "} for a literal ${)";
       d.suggestions = ClosestNames(p.name, defined);
       param_problems_.push_back(std::move(d));
     }
@@ -535,11 +545,24 @@ bool ParseDurationSeconds(std::string_view text, int64_t* seconds) {
   if (text.empty()) return false;
   int64_t unit = 1;
   switch (text.back()) {
-    case 's': unit = 1; text.remove_suffix(1); break;
-    case 'm': unit = 60; text.remove_suffix(1); break;
-    case 'h': unit = 3600; text.remove_suffix(1); break;
-    case 'd': unit = 86400; text.remove_suffix(1); break;
-    default: break;
+    case 's':
+      unit = 1;
+      text.remove_suffix(1);
+      break;
+    case 'm':
+      unit = 60;
+      text.remove_suffix(1);
+      break;
+    case 'h':
+      unit = 3600;
+      text.remove_suffix(1);
+      break;
+    case 'd':
+      unit = 86400;
+      text.remove_suffix(1);
+      break;
+    default:
+      break;
   }
   long long n = 0;
   if (text.empty() || text[0] == '-' || text[0] == '+' || !ParseInt64(text, &n)) return false;

@@ -27,15 +27,15 @@
 namespace weir::workflow {
 
 struct ValidateOptions {
-  std::string file;                         // names the file in diagnostics
-  const RenderResult* render = nullptr;     // runtime parameter uses, positions, render errors
-  std::set<std::string> environment_params; // parameters the target environment defines
+  std::string file;                          // names the file in diagnostics
+  const RenderResult* render = nullptr;      // runtime parameter uses, positions, render errors
+  std::set<std::string> environment_params;  // parameters the target environment defines
   YamlLimits limits;
 };
 
 struct Validation {
-  std::optional<Workflow> workflow;   // set only when `problems` is empty
-  std::vector<Diagnostic> problems;   // sorted by position
+  std::optional<Workflow> workflow;  // set only when `problems` is empty
+  std::vector<Diagnostic> problems;  // sorted by position
   bool ok() const { return problems.empty(); }
 };
 

@@ -19,17 +19,21 @@ bool IsParamName(std::string_view name) {
 bool IsWorkflowIdent(std::string_view id) {
   if (id.empty() || id.size() > 100) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
   });
 }
 
 std::string_view RunStrategyName(RunStrategy s) {
   switch (s) {
-    case RunStrategy::kSequential: return "sequential";
-    case RunStrategy::kParallel: return "parallel";
-    case RunStrategy::kFirstOnly: return "first_only";
-    case RunStrategy::kLastOnly: return "last_only";
+    case RunStrategy::kSequential:
+      return "sequential";
+    case RunStrategy::kParallel:
+      return "parallel";
+    case RunStrategy::kFirstOnly:
+      return "first_only";
+    case RunStrategy::kLastOnly:
+      return "last_only";
   }
   return "sequential";
 }

@@ -42,34 +42,34 @@ struct Backoff {
 // One step: a job request template for the job service. Strings may still contain runtime
 // parameters (${EXECUTION_DATE}, ...); asset variables have already been rendered into URIs.
 struct JobTemplate {
-  std::string id;                                  // unique in the workflow
+  std::string id;  // unique in the workflow
   int line = 0;
-  std::string name;                                // job name; default "<workflow id>.<job id>"
-  std::vector<std::string> command;                // command criteria tags (all must match)
-  std::vector<std::vector<std::string>> cluster;   // cluster criteria, tried in order
-  std::string command_args;                        // `args: "..."`: appended to the command as is
-  std::vector<std::string> args;                   // `args: [...]`: each item one argument
-  std::vector<std::string> dependencies;           // URIs fetched into the job folder
-  std::vector<std::string> configs;                // URIs of configuration files
-  std::optional<std::string> setup_file;           // URI of a setup script
+  std::string name;                               // job name; default "<workflow id>.<job id>"
+  std::vector<std::string> command;               // command criteria tags (all must match)
+  std::vector<std::vector<std::string>> cluster;  // cluster criteria, tried in order
+  std::string command_args;                       // `args: "..."`: appended to the command as is
+  std::vector<std::string> args;                  // `args: [...]`: each item one argument
+  std::vector<std::string> dependencies;          // URIs fetched into the job folder
+  std::vector<std::string> configs;               // URIs of configuration files
+  std::optional<std::string> setup_file;          // URI of a setup script
   std::optional<int64_t> timeout_seconds;
   std::optional<int64_t> memory_mb;
-  int retries = 0;                                 // extra attempts after a failure
+  int retries = 0;  // extra attempts after a failure
   Backoff backoff;
-  std::vector<std::string> depends_on;             // upstream job ids (also from `dag:` lines)
-  std::vector<std::string> tags;                   // extra job tags
+  std::vector<std::string> depends_on;  // upstream job ids (also from `dag:` lines)
+  std::vector<std::string> tags;        // extra job tags
   friend bool operator==(const JobTemplate&, const JobTemplate&) = default;
 };
 
 struct Workflow {
   std::string id;
   std::string description;
-  std::optional<std::string> schedule;  // cron (5 fields or @hourly/@daily/@weekly/@monthly)
-  std::string timezone = "UTC";         // IANA name
+  std::optional<std::string> schedule;        // cron (5 fields or @hourly/@daily/@weekly/@monthly)
+  std::string timezone = "UTC";               // IANA name
   std::map<std::string, std::string> params;  // defaults of runtime parameters
   RunStrategy run_strategy = RunStrategy::kSequential;
-  int max_concurrency = 1;              // > 1 only with kParallel
-  std::vector<JobTemplate> jobs;        // in file order; depends_on merged from `dag:` lines
+  int max_concurrency = 1;        // > 1 only with kParallel
+  std::vector<JobTemplate> jobs;  // in file order; depends_on merged from `dag:` lines
 
   const JobTemplate* FindJob(std::string_view id) const;
   friend bool operator==(const Workflow&, const Workflow&) = default;

@@ -1,11 +1,11 @@
 #include "workflow/yaml_util.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <yaml-cpp/eventhandler.h>
 
 #include "common/strings.h"
 
@@ -34,8 +34,9 @@ class LimitScanner final : public YAML::EventHandler {
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     auto it = sizes_.find(anchor);
     if (it == sizes_.end()) {
-      throw LimitExceeded{mark, "alias: refers to an anchor that is not complete here "
-                                "(recursive aliases are not allowed)"};
+      throw LimitExceeded{mark,
+                          "alias: refers to an anchor that is not complete here "
+                          "(recursive aliases are not allowed)"};
     }
     Add(mark, it->second);
   }
@@ -112,11 +113,16 @@ Diagnostic MakeDiag(const std::string& file, const YAML::Mark& mark, std::string
 
 std::string NodeKind(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Null: return "empty";
-    case YAML::NodeType::Scalar: return "a scalar";
-    default: return "undefined";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Null:
+      return "empty";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    default:
+      return "undefined";
   }
 }
 
@@ -224,12 +230,13 @@ LoadedYaml LoadYaml(std::string_view text, const std::string& file, const YamlLi
   if (size_t bad = FirstInvalidUtf8(text); bad != std::string_view::npos) {
     int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + bad, '\n'));
     size_t line_start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
-    int column = static_cast<int>(bad - (line_start == std::string_view::npos || bad == 0
-                                             ? 0
-                                             : line_start + 1)) + 1;
-    out.errors.push_back(Diag(file, line, column,
-                              "yaml: file is not valid UTF-8 (byte " + std::to_string(bad) +
-                                  "); save it as UTF-8"));
+    int column =
+        static_cast<int>(bad -
+                         (line_start == std::string_view::npos || bad == 0 ? 0 : line_start + 1)) +
+        1;
+    out.errors.push_back(
+        Diag(file, line, column,
+             "yaml: file is not valid UTF-8 (byte " + std::to_string(bad) + "); save it as UTF-8"));
     return out;
   }
   std::string owned(text);
@@ -336,8 +343,8 @@ std::optional<std::string> YamlChecker::Scalar(const YAML::Node& node, std::stri
   return std::nullopt;
 }
 
-std::optional<int64_t> YamlChecker::Int(const YAML::Node& node, std::string_view field,
-                                        int64_t min, int64_t max) {
+std::optional<int64_t> YamlChecker::Int(const YAML::Node& node, std::string_view field, int64_t min,
+                                        int64_t max) {
   std::optional<std::string> s = Scalar(node, field);
   if (!s) return std::nullopt;
   long long v = 0;
@@ -371,8 +378,8 @@ std::optional<std::vector<std::string>> YamlChecker::StringList(const YAML::Node
   bool ok = true;
   for (const YAML::Node& item : node) {
     if (!item.IsScalar()) {
-      Error(item, std::string(field) + ": list items must be single values, found " +
-                      NodeKind(item));
+      Error(item,
+            std::string(field) + ": list items must be single values, found " + NodeKind(item));
       ok = false;
       continue;
     }

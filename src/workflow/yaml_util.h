@@ -11,13 +11,13 @@
 // a caller can report all problems of a file in one pass. Not thread-safe (one per file).
 #pragma once
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "workflow/diagnostic.h"
 
@@ -30,8 +30,8 @@ struct YamlLimits {
 };
 
 struct LoadedYaml {
-  YAML::Node root;                  // Null when the document is empty or on error
-  std::vector<Diagnostic> errors;   // empty on success
+  YAML::Node root;                 // Null when the document is empty or on error
+  std::vector<Diagnostic> errors;  // empty on success
   bool ok() const { return errors.empty(); }
 };
 
@@ -68,8 +68,8 @@ class YamlChecker {
                              int64_t max);
   std::optional<bool> Bool(const YAML::Node& node, std::string_view field);
   // A sequence of scalars; with `allow_single`, one scalar is a list of one.
-  std::optional<std::vector<std::string>> StringList(const YAML::Node& node,
-                                                     std::string_view field, bool allow_single);
+  std::optional<std::vector<std::string>> StringList(const YAML::Node& node, std::string_view field,
+                                                     bool allow_single);
 
  private:
   std::string file_;
