@@ -41,8 +41,7 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id,
-                           std::vector<std::string> tags) {
+model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
   model::ConfigEntity e;
   e.kind = kind;
   e.id = id;
@@ -85,10 +84,9 @@ Node StartNode(const fs::path& root, std::optional<fetch::CacheOptions> cache) {
   n.cache = (*fetcher)->cache();
   std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
   selectors.push_back(resolve::NewRandomSelector(1));
-  n.service = service::NewJobService(o, n.stores.config, n.stores.jobs,
-                                     exec::NewLocalExecutor(SystemClock::Instance()),
-                                     std::move(*fetcher), std::move(selectors),
-                                     SystemClock::Instance());
+  n.service = service::NewJobService(
+      o, n.stores.config, n.stores.jobs, exec::NewLocalExecutor(SystemClock::Instance()),
+      std::move(*fetcher), std::move(selectors), SystemClock::Instance());
   (void)n.service->Recover();
   return n;
 }

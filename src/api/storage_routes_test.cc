@@ -46,8 +46,7 @@ class StopS3rver : public ::testing::Environment {
 };
 const auto* const kStopS3rver = ::testing::AddGlobalTestEnvironment(new StopS3rver);
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id,
-                           std::vector<std::string> tags) {
+model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
   model::ConfigEntity e;
   e.kind = kind;
   e.id = id;
@@ -118,10 +117,10 @@ class StorageRoutesTest : public ::testing::Test {
              const fetch::DependencyCache* cache = nullptr) {
     std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
     selectors.push_back(resolve::NewRandomSelector(1));
-    service_ = service::NewJobService(service_options_, stores_.config, stores_.jobs,
-                                      exec::NewLocalExecutor(SystemClock::Instance()),
-                                      std::move(fetcher), std::move(selectors),
-                                      SystemClock::Instance());
+    service_ =
+        service::NewJobService(service_options_, stores_.config, stores_.jobs,
+                               exec::NewLocalExecutor(SystemClock::Instance()), std::move(fetcher),
+                               std::move(selectors), SystemClock::Instance());
     ASSERT_TRUE(service_->Recover().ok());
     auto router = std::make_shared<Router>();
     RegisterJobRoutes(*router, *service_, stores_.jobs, stores_.config, route_options_);
@@ -132,8 +131,8 @@ class StorageRoutesTest : public ::testing::Test {
     ho.spool_dir = root_ / "spool";
     server_ = NewHttpServer(ho, router);
     ASSERT_TRUE(server_->Start().ok());
-    http_ = std::make_unique<client::HttpClient>("http://127.0.0.1:" +
-                                                 std::to_string(server_->port()));
+    http_ =
+        std::make_unique<client::HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
   }
 
   static json::object Request(const std::string& script) {
@@ -306,8 +305,7 @@ TEST_F(StorageRoutesTest, AttachmentNamesCannotHideATraversal) {
   };
   const std::string body =
       part("name=\"request\"", json::serialize(Request("cat evil.txt win.txt"))) +
-      part("name=\"attachment\"; filename=\"x\"; filename*=UTF-8''..%2F..%2F..%2Fevil.txt",
-           "E\n") +
+      part("name=\"attachment\"; filename=\"x\"; filename*=UTF-8''..%2F..%2F..%2Fevil.txt", "E\n") +
       part("name=\"attachment\"; filename=\"..\\\\..\\\\win.txt\"", "W\n") + "--BND--\r\n";
   auto r = http_->Request("POST", "/api/v3/jobs", body,
                           {{"Content-Type", "multipart/form-data; boundary=BND"}});

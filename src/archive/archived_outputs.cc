@@ -50,8 +50,7 @@ Result<std::unique_ptr<ArchivedOutputs>> ArchivedOutputs::Create(
       new ArchivedOutputs(std::move(options), std::move(archiver), clock));
 }
 
-Result<fs::path> ArchivedOutputs::Open(const std::string& job_id,
-                                       const std::string& archive_uri) {
+Result<fs::path> ArchivedOutputs::Open(const std::string& job_id, const std::string& archive_uri) {
   if (!IsSafeId(job_id)) return InvalidArgument("job '" + job_id + "': not a valid job id");
   const fs::path folder = options_.dir / job_id;
   std::unique_lock<std::mutex> lock(mu_);

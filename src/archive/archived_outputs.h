@@ -33,9 +33,9 @@
 namespace weir::archive {
 
 struct ArchivedOutputsOptions {
-  std::filesystem::path dir;           // e.g. <data dir>/archive-cache
-  int64_t max_bytes = 2LL << 30;       // extracted bytes kept
-  Millis min_idle{60'000};             // never evict a folder used more recently than this
+  std::filesystem::path dir;      // e.g. <data dir>/archive-cache
+  int64_t max_bytes = 2LL << 30;  // extracted bytes kept
+  Millis min_idle{60'000};        // never evict a folder used more recently than this
 };
 
 class ArchivedOutputs {

@@ -197,9 +197,9 @@ Status ExtractTarGz(const fs::path& archive_path, const fs::path& dest) {
   if (reader.a == nullptr || writer.a == nullptr) return Internal(ctx + ": out of memory");
   archive_read_support_filter_gzip(reader.a);
   archive_read_support_format_tar(reader.a);
-  archive_write_disk_set_options(
-      writer.a, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                    ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+  archive_write_disk_set_options(writer.a, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
+                                               ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                               ARCHIVE_EXTRACT_SECURE_NODOTDOT);
   if (archive_read_open_filename(reader.a, archive_path.c_str(), 1 << 16) != ARCHIVE_OK) {
     std::error_code ec;
     if (!fs::exists(archive_path, ec)) return NotFound(ctx + ": no such file");
@@ -223,8 +223,8 @@ Status ExtractTarGz(const fs::path& archive_path, const fs::path& dest) {
       return InvalidArgument(ctx + ": member '" + name + "' would land outside the folder");
     }
     const mode_t perm = archive_entry_perm(entry) & 0777;
-    archive_entry_set_perm(entry, archive_entry_filetype(entry) == AE_IFDIR ? (perm | 0700)
-                                                                             : (perm | 0600));
+    archive_entry_set_perm(
+        entry, archive_entry_filetype(entry) == AE_IFDIR ? (perm | 0700) : (perm | 0600));
     archive_entry_set_pathname(entry, (root + "/" + name).c_str());
     if (const char* hardlink = archive_entry_hardlink(entry)) {
       const std::string h = hardlink;
@@ -273,15 +273,17 @@ Result<std::unique_ptr<JobArchiver>> JobArchiver::Create(ArchiverOptions options
       return InvalidArgument(shown + ": no bucket; write s3://bucket or s3://bucket/prefix");
     }
     if (s3 == nullptr) {
-      return InvalidArgument(shown + ": an s3:// location needs S3 settings (endpoint, region, "
-                                     "credentials)");
+      return InvalidArgument(shown +
+                             ": an s3:// location needs S3 settings (endpoint, region, "
+                             "credentials)");
     }
     base = loc;
   } else {
     Result<fs::path> path = LocalPathOf(loc);
     if (!path.ok()) {
-      return InvalidArgument(shown + ": write file:///absolute/folder, /absolute/folder or "
-                                     "s3://bucket/prefix");
+      return InvalidArgument(shown +
+                             ": write file:///absolute/folder, /absolute/folder or "
+                             "s3://bucket/prefix");
     }
     WEIR_RETURN_IF_ERROR(MakeDirs(*path).WithContext(shown));
     base = "file://" + EncodePath(path->lexically_normal().string());

@@ -47,10 +47,10 @@ std::vector<std::string> DefaultArchiveExcludes();
 std::vector<std::string> JobDependencyNames(const model::JobRequest& request);
 
 struct WriteStats {
-  int64_t files = 0;         // regular files stored
-  int64_t bytes = 0;         // their total size before compression
-  int64_t excluded = 0;      // entries left out by a pattern (a folder counts once)
-  int64_t archive_bytes = 0; // size of the tar.gz
+  int64_t files = 0;          // regular files stored
+  int64_t bytes = 0;          // their total size before compression
+  int64_t excluded = 0;       // entries left out by a pattern (a folder counts once)
+  int64_t archive_bytes = 0;  // size of the tar.gz
 };
 
 // Writes `dir` as a tar.gz at `out` (created or replaced; written in place, not atomically:

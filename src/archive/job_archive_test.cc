@@ -100,8 +100,8 @@ TEST(WriteTarGz, SystemTarReadsWhatWeirWrote) {
   fs::path job = MakeJobDir(tmp.path());
   ASSERT_TRUE(WriteTarGz(job, DefaultArchiveExcludes(), tmp / "a.tar.gz").ok());
   fs::create_directories(tmp / "t");
-  std::string cmd = "tar -xzf '" + (tmp / "a.tar.gz").string() + "' -C '" +
-                    (tmp / "t").string() + "' 2>&1";
+  std::string cmd =
+      "tar -xzf '" + (tmp / "a.tar.gz").string() + "' -C '" + (tmp / "t").string() + "' 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   EXPECT_EQ(Slurp(tmp / "t/stdout"), "hello from the job\n");
   EXPECT_EQ(Slurp(tmp / "t/genie/genie.done"), "{\"exitCode\": \"0\"}");

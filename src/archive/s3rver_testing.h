@@ -27,9 +27,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/fs.h"
@@ -88,8 +88,8 @@ inline std::string FindOnPath(const std::string& name) {
   size_t start = 0;
   while (start <= p.size()) {
     size_t colon = p.find(':', start);
-    std::string dir = p.substr(start, colon == std::string::npos ? std::string::npos
-                                                                  : colon - start);
+    std::string dir =
+        p.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     if (!dir.empty()) {
       std::filesystem::path candidate = std::filesystem::path(dir) / name;
       if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
@@ -101,8 +101,8 @@ inline std::string FindOnPath(const std::string& name) {
 }
 
 // Spawns argv with stdout+stderr into a pipe; returns the pid and the read end.
-inline Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                    int* out_fd) {
+inline Result<pid_t> Spawn(const std::vector<std::string>& argv,
+                           const std::vector<std::string>& env, int* out_fd) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe", errno);
   posix_spawn_file_actions_t actions;
@@ -131,7 +131,9 @@ inline Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::vect
 
 // Reads what is available within `wait`; false at end of stream.
 inline bool ReadSome(int fd, std::string* out, std::chrono::milliseconds wait) {
-  struct pollfd p {fd, POLLIN, 0};
+  struct pollfd p {
+    fd, POLLIN, 0
+  };
   int n = ::poll(&p, 1, static_cast<int>(wait.count()));
   if (n <= 0) return true;
   char buf[4096];
@@ -149,7 +151,8 @@ inline Result<std::unique_ptr<S3rverProcess>> S3rverProcess::Start(
   if (node.empty()) {
     return FailedPrecondition("s3rver: node is not installed; run `make test` (it installs it)");
   }
-  const std::filesystem::path script = std::filesystem::path(WEIR_SOURCE_DIR) / "tests/s3/node_modules/s3rver/bin/s3rver.js";
+  const std::filesystem::path script =
+      std::filesystem::path(WEIR_SOURCE_DIR) / "tests/s3/node_modules/s3rver/bin/s3rver.js";
   std::error_code ec;
   if (!std::filesystem::exists(script, ec)) {
     return FailedPrecondition("s3rver: " + script.string() +
@@ -158,8 +161,8 @@ inline Result<std::unique_ptr<S3rverProcess>> S3rverProcess::Start(
   std::unique_ptr<S3rverProcess> server(new S3rverProcess());
   server->dir_ = std::filesystem::path("/tmp") / ("weir-s3rver-" + NewUuid());
   WEIR_RETURN_IF_ERROR(MakeDirs(server->dir_));
-  std::vector<std::string> argv = {node, script.string(), "-d", server->dir_.string(),
-                                   "-a", "127.0.0.1",     "-p", "0", "-s"};
+  std::vector<std::string> argv = {
+      node, script.string(), "-d", server->dir_.string(), "-a", "127.0.0.1", "-p", "0", "-s"};
   for (const std::string& b : buckets) {
     argv.push_back("--configure-bucket");
     argv.push_back(b);

@@ -157,9 +157,9 @@ class S3BlobStore final : public BlobStore {
     WEIR_RETURN_IF_ERROR(ValidateKey(key));
     ScratchFile tmp{fetch::TempPathBeside(dest)};
     WEIR_RETURN_IF_ERROR(DownloadVerified(key, tmp.path));
-    WEIR_RETURN_IF_ERROR(fetch::PlaceAtomically(tmp.path, dest)
-                             .WithContext("blob " + std::string(key) + ": copy to '" +
-                                          dest.string() + "'"));
+    WEIR_RETURN_IF_ERROR(
+        fetch::PlaceAtomically(tmp.path, dest)
+            .WithContext("blob " + std::string(key) + ": copy to '" + dest.string() + "'"));
     tmp.path.clear();
     return Status::Ok();
   }
@@ -263,8 +263,8 @@ class S3BlobStore final : public BlobStore {
     fetch::S3PutOptions put;
     put.content_type = "application/octet-stream";
     put.metadata = {{"sha256", key}};
-    Result<fetch::S3ObjectInfo> up = client_->UploadFile(options_.bucket, ObjectKey(key),
-                                                         file.path, put);
+    Result<fetch::S3ObjectInfo> up =
+        client_->UploadFile(options_.bucket, ObjectKey(key), file.path, put);
     if (!up.ok()) return up.status();
     return BlobInfo{key, size};
   }
@@ -293,9 +293,11 @@ Result<std::unique_ptr<BlobStore>> NewS3BlobStore(S3BlobStoreOptions options,
 Result<std::unique_ptr<BlobStore>> NewS3BlobStoreFromConfig(const BlobStoreConfig& config,
                                                             Clock& clock,
                                                             const fetch::EnvLookup& env) {
-  static const std::vector<std::string> kKnown = {
-      "bucket", "prefix", "endpoint", "region", "access_key_id", "secret_access_key",
-      "addressing", "multipart_threshold", "part_size"};
+  static const std::vector<std::string> kKnown = {"bucket",        "prefix",
+                                                  "endpoint",      "region",
+                                                  "access_key_id", "secret_access_key",
+                                                  "addressing",    "multipart_threshold",
+                                                  "part_size"};
   for (const auto& [name, value] : config.settings) {
     bool known = false;
     for (const std::string& k : kKnown) known = known || k == name;
@@ -324,9 +326,9 @@ Result<std::unique_ptr<BlobStore>> NewS3BlobStoreFromConfig(const BlobStoreConfi
     return InvalidArgument("blob s3 setting 'addressing': '" + addressing +
                            "' is not one of auto, path, virtual");
   }
-  for (const auto& [name, field] : {std::pair<std::string, int64_t*>{"multipart_threshold",
-                                                                      &s3.multipart_threshold},
-                                    {"part_size", &s3.part_size}}) {
+  for (const auto& [name, field] :
+       {std::pair<std::string, int64_t*>{"multipart_threshold", &s3.multipart_threshold},
+        {"part_size", &s3.part_size}}) {
     const std::string v = get(name);
     if (v.empty()) continue;
     long long n = 0;
@@ -343,8 +345,7 @@ Result<std::unique_ptr<BlobStore>> NewS3BlobStoreFromConfig(const BlobStoreConfi
   options.bucket = get("bucket");
   options.prefix = get("prefix");
   options.scratch_dir = config.root;
-  return NewS3BlobStore(std::move(options),
-                        std::shared_ptr<fetch::S3Client>(std::move(*client)));
+  return NewS3BlobStore(std::move(options), std::shared_ptr<fetch::S3Client>(std::move(*client)));
 }
 
 }  // namespace weir::blob

@@ -46,7 +46,6 @@ Result<std::unique_ptr<BlobStore>> NewS3BlobStore(S3BlobStoreOptions options,
 // settings left out come from the AWS_* environment (see s3_client.h). config.root is the
 // scratch folder. Errors name the setting ("blob s3 setting 'part_size': ...").
 Result<std::unique_ptr<BlobStore>> NewS3BlobStoreFromConfig(
-    const BlobStoreConfig& config, Clock& clock,
-    const fetch::EnvLookup& env = fetch::ProcessEnv);
+    const BlobStoreConfig& config, Clock& clock, const fetch::EnvLookup& env = fetch::ProcessEnv);
 
 }  // namespace weir::blob

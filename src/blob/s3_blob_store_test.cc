@@ -53,8 +53,9 @@ std::shared_ptr<fetch::S3Client> Client(int64_t multipart = 64LL << 20) {
 
 Result<std::unique_ptr<BlobStore>> MakeS3Store(const fs::path& scratch) {
   if (Server() == nullptr) {
-    return FailedPrecondition("s3rver is not available: run `make test` (npm ci --prefix "
-                              "tests/s3)");
+    return FailedPrecondition(
+        "s3rver is not available: run `make test` (npm ci --prefix "
+        "tests/s3)");
   }
   S3BlobStoreOptions o;
   o.bucket = "blobs";
@@ -148,10 +149,8 @@ TEST(S3BlobStoreSettings, FromConfigValidatesAndBuilds) {
   config.settings = {{"bucket", "b"}, {"part_size", "12x"}};
   EXPECT_THAT(NewS3BlobStoreFromConfig(config, SystemClock::Instance(), env).status().message(),
               HasSubstr("'part_size'"));
-  config.settings = {{"bucket", "b"},
-                     {"prefix", "p"},
-                     {"endpoint", "http://127.0.0.1:9"},
-                     {"addressing", "path"}};
+  config.settings = {
+      {"bucket", "b"}, {"prefix", "p"}, {"endpoint", "http://127.0.0.1:9"}, {"addressing", "path"}};
   auto ok = NewS3BlobStoreFromConfig(config, SystemClock::Instance(), env);
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ((*ok)->Uri(std::string(64, 'a')), "s3://b/p/" + std::string(64, 'a'));
@@ -170,8 +169,8 @@ TEST(S3BlobStoreMultipart, LargeFilesAreSentInPartsAndSmallOnesInOnePut) {
   auto client = fetch::S3Client::Create(c, SystemClock::Instance());
   ASSERT_TRUE(client.ok());
   fetch::testing::TempDir tmp;
-  auto store = NewS3BlobStore({"b", "p", tmp.path()},
-                              std::shared_ptr<fetch::S3Client>(std::move(*client)));
+  auto store =
+      NewS3BlobStore({"b", "p", tmp.path()}, std::shared_ptr<fetch::S3Client>(std::move(*client)));
   ASSERT_TRUE(store.ok());
   std::string big((11 << 20), 'q');
   auto info = (*store)->PutBytes(big);
@@ -199,8 +198,8 @@ TEST(S3BlobStoreAuth, WrongCredentialsArePermissionDenied) {
   auto client = fetch::S3Client::Create(c, SystemClock::Instance());
   ASSERT_TRUE(client.ok());
   fetch::testing::TempDir tmp;
-  auto store = NewS3BlobStore({"b", "", tmp.path()},
-                              std::shared_ptr<fetch::S3Client>(std::move(*client)));
+  auto store =
+      NewS3BlobStore({"b", "", tmp.path()}, std::shared_ptr<fetch::S3Client>(std::move(*client)));
   ASSERT_TRUE(store.ok());
   auto put = (*store)->PutBytes("x");
   EXPECT_EQ(put.status().code(), StatusCode::kPermissionDenied) << put.status();

@@ -49,8 +49,7 @@ class StopS3rver : public ::testing::Environment {
 };
 const auto* const kStopS3rver = ::testing::AddGlobalTestEnvironment(new StopS3rver);
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id,
-                           std::vector<std::string> tags) {
+model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
   model::ConfigEntity e;
   e.kind = kind;
   e.id = id;
@@ -111,9 +110,8 @@ class JobStorageTest : public ::testing::Test {
     cache_ = (*fetcher)->cache();
     std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
     selectors.push_back(resolve::NewRandomSelector(1));
-    service_ = NewJobService(options_, stores_.config, stores_.jobs,
-                             exec::NewLocalExecutor(clock), std::move(*fetcher),
-                             std::move(selectors), clock);
+    service_ = NewJobService(options_, stores_.config, stores_.jobs, exec::NewLocalExecutor(clock),
+                             std::move(*fetcher), std::move(selectors), clock);
     ASSERT_TRUE(service_->Recover().ok());
   }
 
@@ -159,8 +157,7 @@ class JobStorageTest : public ::testing::Test {
     return ReadFile(exec::paths::Stdout(service_->JobDirectory(id))).value_or("<missing>");
   }
   std::string InitFailure(const std::string& id) {
-    return ReadFile(exec::paths::InitFailureFile(service_->JobDirectory(id)))
-        .value_or("<missing>");
+    return ReadFile(exec::paths::InitFailureFile(service_->JobDirectory(id))).value_or("<missing>");
   }
 
   fs::path root_;
@@ -170,9 +167,10 @@ class JobStorageTest : public ::testing::Test {
   fetch::DependencyCache* cache_ = nullptr;
 };
 
-#define REQUIRE_S3RVER()                                                               \
-  if (Server() == nullptr) GTEST_SKIP() << "s3rver is not available: run `make test` " \
-                                           "(npm ci --prefix tests/s3)"
+#define REQUIRE_S3RVER()                                      \
+  if (Server() == nullptr)                                    \
+  GTEST_SKIP() << "s3rver is not available: run `make test` " \
+                  "(npm ci --prefix tests/s3)"
 
 // --- fetching ------------------------------------------------------------------------------------
 
@@ -206,9 +204,9 @@ TEST_F(JobStorageTest, EntitySetupFilesConfigsAndDependenciesComeOverHttpAndS3) 
   command.dependencies = {http.Url("/tools/tool.bin")};
   ASSERT_TRUE(stores_.config->Update(command).ok());
   Start(FetchOptionsWithCache());
-  const std::string id = Submit(Request(
-      "echo $FROM_SETUP; cat $GENIE_CLUSTER_DIR/config/site.xml; "
-      "stat -c %s $GENIE_COMMAND_DIR/dependencies/tool.bin"));
+  const std::string id =
+      Submit(Request("echo $FROM_SETUP; cat $GENIE_CLUSTER_DIR/config/site.xml; "
+                     "stat -c %s $GENIE_COMMAND_DIR/dependencies/tool.bin"));
   model::JobRecord r = Final(id);
   EXPECT_EQ(r.job.status, JobStatus::kSucceeded) << r.job.status_msg << InitFailure(id);
   EXPECT_EQ(Stdout(id), "over-http\n<site/>\n20000\n");
