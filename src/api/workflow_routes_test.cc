@@ -36,8 +36,9 @@ class FakeBlobs final : public scheduler::BundleBlobs {
     present_.insert(std::string(sha));
     return Status::Ok();
   }
-  std::string Uri(std::string_view sha, std::string_view) const override {
-    return "file:///blobs/" + std::string(sha);
+  Status VerifyAsset(std::string_view, std::string_view sha) override { return Verify(sha); }
+  Result<std::string> FileUri(std::string_view sha, std::string_view name) override {
+    return "file:///blobs/" + std::string(sha) + "/" + std::string(name);
   }
 
  private:
