@@ -17,6 +17,9 @@
 #include "fetch/fetcher.h"
 #include "fetch/test_http_server.h"
 #include "service/job_service.h"
+#ifdef WEIR_HAVE_BLOB_S3
+#include "blob/s3_blob_store.h"
+#endif
 
 namespace weir::service {
 namespace {
@@ -211,6 +214,26 @@ TEST_F(JobStorageTest, EntitySetupFilesConfigsAndDependenciesComeOverHttpAndS3) 
   EXPECT_EQ(r.job.status, JobStatus::kSucceeded) << r.job.status_msg << InitFailure(id);
   EXPECT_EQ(Stdout(id), "over-http\n<site/>\n20000\n");
 }
+
+#ifdef WEIR_HAVE_BLOB_S3
+// An asset published to the S3 blob store renders to an s3:// URI that a job fetches.
+TEST_F(JobStorageTest, BlobPublishedToS3IsFetchedByAJobFromItsUri) {
+  REQUIRE_S3RVER();
+  auto store = blob::NewS3BlobStore({"deps", "assets/blobs", root_ / "blob-scratch"}, S3());
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::string content = "asset content published by weir\n";
+  auto info = (*store)->PutBytes(content);
+  ASSERT_TRUE(info.ok()) << info.status();
+  const std::string uri = (*store)->Uri(info->key);
+  EXPECT_EQ(uri, "s3://deps/assets/blobs/" + info->key);
+  Start(FetchOptionsWithCache());
+  auto req = Request("cat " + info->key);
+  req.dependencies = {uri};
+  const std::string id = Submit(req);
+  EXPECT_EQ(Final(id).job.status, JobStatus::kSucceeded) << InitFailure(id);
+  EXPECT_EQ(Stdout(id), content);
+}
+#endif
 
 TEST_F(JobStorageTest, MissingS3ObjectFailsTheJobInSetUpNamingTheUri) {
   REQUIRE_S3RVER();
