@@ -33,7 +33,8 @@ using namespace std::chrono_literals;
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
+  size_t i =
+      std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
   return v[i];
 }
 
@@ -42,8 +43,7 @@ void Print(const std::string& name, double value) {
   std::fflush(stdout);
 }
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id,
-                           std::vector<std::string> tags) {
+model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
   model::ConfigEntity e;
   e.kind = kind;
   e.id = id;
@@ -97,9 +97,9 @@ int main(int argc, char** argv) {
   jo.weir_version = "bench";
   std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
   selectors.push_back(resolve::NewRandomSelector(1));
-  auto jobs = service::NewJobService(jo, stores->config, stores->jobs,
-                                     exec::NewLocalExecutor(clock), exec::NewLocalFileFetcher(),
-                                     std::move(selectors), clock);
+  auto jobs =
+      service::NewJobService(jo, stores->config, stores->jobs, exec::NewLocalExecutor(clock),
+                             exec::NewLocalFileFetcher(), std::move(selectors), clock);
   if (Status s = jobs->Recover(); !s.ok()) return Fail("job service", s);
 
   auto blobs = blob::NewLocalBlobStore(root / "blobs");
@@ -108,8 +108,9 @@ int main(int argc, char** argv) {
   so.db_path = db;
   so.poll_interval = std::chrono::milliseconds(poll_ms);
   auto opened = scheduler::Scheduler::Open(
-      so, scheduler::NewBlobStoreBundleBlobs(std::shared_ptr<blob::BlobStore>(std::move(*blobs)),
-                                             root / "bundle-files"),
+      so,
+      scheduler::NewBlobStoreBundleBlobs(std::shared_ptr<blob::BlobStore>(std::move(*blobs)),
+                                         root / "bundle-files"),
       std::shared_ptr<scheduler::StepLauncher>(scheduler::NewJobServiceLauncher(*jobs)), clock);
   if (!opened.ok()) return Fail("scheduler", opened.status());
   std::unique_ptr<scheduler::Scheduler> sched = std::move(*opened);
@@ -166,8 +167,7 @@ int main(int argc, char** argv) {
         !second->job.started) {
       return Fail("job records", Internal("missing started/finished times"));
     }
-    start_to_running.push_back(
-        static_cast<double>((*first->job.started - before).count()));
+    start_to_running.push_back(static_cast<double>((*first->job.started - before).count()));
     end_to_next.push_back(
         static_cast<double>((*second->job.started - *first->job.finished).count()));
     start_to_submitted.push_back(static_cast<double>((first->created - before).count()));

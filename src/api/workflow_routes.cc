@@ -168,9 +168,9 @@ Status CheckKeys(const json::object& o, std::string_view context,
                  const std::set<std::string_view>& known) {
   for (const auto& [k, v] : o) {
     if (!known.contains(k)) {
-      return InvalidArgument(std::string(context) + ": unknown field '" + std::string(k) +
-                             "'; allowed: " +
-                             Join(std::vector<std::string>(known.begin(), known.end()), ", "));
+      return InvalidArgument(
+          std::string(context) + ": unknown field '" + std::string(k) +
+          "'; allowed: " + Join(std::vector<std::string>(known.begin(), known.end()), ", "));
     }
   }
   return Status::Ok();
@@ -398,9 +398,9 @@ class WorkflowRoutes {
   HttpResponse Instances(HttpRequest& req) {
     for (const auto& [k, v] : req.query) {
       if (k != "status" && k != "page" && k != "size") {
-        return ErrorResponse(InvalidArgument("query parameter '" + k +
-                                             "': unknown; allowed: page, size, status"),
-                             req);
+        return ErrorResponse(
+            InvalidArgument("query parameter '" + k + "': unknown; allowed: page, size, status"),
+            req);
       }
     }
     scheduler::InstanceQuery q;
@@ -412,7 +412,8 @@ class WorkflowRoutes {
         q.statuses.push_back(*st);
       }
     }
-    for (auto [name, field] : {std::pair<const char*, int64_t*>{"page", &q.page}, {"size", &q.size}}) {
+    for (auto [name, field] :
+         {std::pair<const char*, int64_t*>{"page", &q.page}, {"size", &q.size}}) {
       if (auto v = req.Query(name)) {
         long long n = 0;
         if (!ParseInt64(*v, &n)) {
@@ -459,17 +460,17 @@ class WorkflowRoutes {
   }
 
   HttpResponse Restart(HttpRequest& req) {
-    return InstanceAction(req, "restart", [&](const std::string& id, int64_t n,
-                                              const std::string& actor) {
-      return s_->Restart(id, n, actor);
-    });
+    return InstanceAction(req, "restart",
+                          [&](const std::string& id, int64_t n, const std::string& actor) {
+                            return s_->Restart(id, n, actor);
+                          });
   }
 
   HttpResponse Stop(HttpRequest& req) {
-    return InstanceAction(req, "stop", [&](const std::string& id, int64_t n,
-                                           const std::string& actor) {
-      return s_->Stop(id, n, actor);
-    });
+    return InstanceAction(req, "stop",
+                          [&](const std::string& id, int64_t n, const std::string& actor) {
+                            return s_->Stop(id, n, actor);
+                          });
   }
 
  private:

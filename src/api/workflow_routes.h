@@ -9,15 +9,15 @@
 //        file of the manifest whose bytes the blob store does not have yet.
 //   GET  /api/weir/v1/workflows                       {"workflows": [deployed workflows]}
 //   GET  /api/weir/v1/workflows/{id}                  one deployed workflow
-//   GET  /api/weir/v1/workflows/{id}/versions         {"versions": [newest first], "activations": [..]}
-//   GET  /api/weir/v1/workflows/{id}/versions/{v}     one version with its manifest
-//   POST /api/weir/v1/workflows/{id}/activate         {"version": N, "actor"}
-//   POST /api/weir/v1/workflows/{id}/rollback         {"version": N (optional), "actor"}
-//   POST /api/weir/v1/workflows/{id}/run              {"params": {..}, "requestedBy"} → 201 instance
-//   GET  /api/weir/v1/workflows/{id}/instances?status=&page=&size=   newest first
-//   GET  /api/weir/v1/workflows/{id}/instances/{n}    the instance with its steps
-//   POST /api/weir/v1/workflows/{id}/instances/{n}/restart   {"actor"}
-//   POST /api/weir/v1/workflows/{id}/instances/{n}/stop      {"actor"}
+//   GET  /api/weir/v1/workflows/{id}/versions         {"versions": [newest first], "activations":
+//   [..]} GET  /api/weir/v1/workflows/{id}/versions/{v}     one version with its manifest POST
+//   /api/weir/v1/workflows/{id}/activate         {"version": N, "actor"} POST
+//   /api/weir/v1/workflows/{id}/rollback         {"version": N (optional), "actor"} POST
+//   /api/weir/v1/workflows/{id}/run              {"params": {..}, "requestedBy"} → 201 instance GET
+//   /api/weir/v1/workflows/{id}/instances?status=&page=&size=   newest first GET
+//   /api/weir/v1/workflows/{id}/instances/{n}    the instance with its steps POST
+//   /api/weir/v1/workflows/{id}/instances/{n}/restart   {"actor"} POST
+//   /api/weir/v1/workflows/{id}/instances/{n}/stop      {"actor"}
 //
 // Errors (Genie's error body via ErrorResponse): 400 bad JSON, field or query parameter, invalid
 // definition (every problem listed); 404 unknown workflow, version or instance; 412 missing or

@@ -26,9 +26,9 @@ class FakeBlobs final : public scheduler::BundleBlobs {
  public:
   Status Verify(std::string_view sha) override {
     std::lock_guard<std::mutex> lock(mu_);
-    return present_.count(std::string(sha)) ? Status::Ok()
-                                            : FailedPrecondition("blob " + std::string(sha) +
-                                                                 ": missing from the blob store");
+    return present_.count(std::string(sha))
+               ? Status::Ok()
+               : FailedPrecondition("blob " + std::string(sha) + ": missing from the blob store");
   }
   Status Put(std::string_view bytes, std::string_view sha) override {
     if (blob::Sha256Hex(bytes) != sha) return InvalidArgument("hash mismatch");
@@ -111,8 +111,8 @@ class WorkflowRoutesTest : public ::testing::Test {
     so.spool_dir = dir_ / "spool";
     server_ = NewHttpServer(so, router);
     ASSERT_TRUE(server_->Start().ok());
-    client_ = std::make_unique<client::HttpClient>("http://127.0.0.1:" +
-                                                   std::to_string(server_->port()));
+    client_ =
+        std::make_unique<client::HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
   }
   void TearDown() override {
     client_.reset();
@@ -127,7 +127,9 @@ class WorkflowRoutesTest : public ::testing::Test {
     json::value body;
   };
   Reply Call(const std::string& method, const std::string& path, const std::string& body = "") {
-    auto r = method == "GET" ? client_->Get(path) : client_->Request(method, path, body, {{"Content-Type", "application/json"}});
+    auto r = method == "GET"
+                 ? client_->Get(path)
+                 : client_->Request(method, path, body, {{"Content-Type", "application/json"}});
     EXPECT_TRUE(r.ok()) << r.status();
     if (!r.ok()) return {};
     Reply out;
@@ -176,9 +178,8 @@ TEST_F(WorkflowRoutesTest, DeployListVersionsActivateRollback) {
   EXPECT_EQ(again.body.at("version").as_int64(), 1);
   // The manifest may also travel as a JSON string.
   Reply v2 = Call("POST", kWorkflows,
-                  "{\"manifest\":" + json::serialize(json::value(Manifest(kDefinition + "# 2\n",
-                                                                          "prod"))) +
-                      "}");
+                  "{\"manifest\":" +
+                      json::serialize(json::value(Manifest(kDefinition + "# 2\n", "prod"))) + "}");
   ASSERT_EQ(v2.status, 201) << json::serialize(v2.body);
   EXPECT_EQ(v2.body.at("version").as_int64(), 2);
 
@@ -254,7 +255,8 @@ TEST_F(WorkflowRoutesTest, RunShowStopRestartInstances) {
 TEST_F(WorkflowRoutesTest, BranchEnvironmentIdTravelsEncoded) {
   ASSERT_EQ(Call("POST", kWorkflows, DeployBody(Manifest(kDefinition, "branch:feature/x"))).status,
             201);
-  Reply w = Call("GET", kWorkflows + "/" + client::UrlEncode("branch:feature/x:acme.warehouse.etl"));
+  Reply w =
+      Call("GET", kWorkflows + "/" + client::UrlEncode("branch:feature/x:acme.warehouse.etl"));
   ASSERT_EQ(w.status, 200) << json::serialize(w.body);
   EXPECT_EQ(Str(w.body, "environment"), "branch:feature/x");
 }

@@ -2,7 +2,6 @@
 // workflows over the scheduler's HTTP API (/api/weir/v1/workflows, docs/api.md "Workflows").
 // ID is a deployed workflow id, "<env>:<owner>.<repo>.<workflow id>".
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -72,8 +71,8 @@ void PrintWorkflow(const json::value& w) {
 }
 
 void PrintInstanceRow(std::vector<std::vector<std::string>>& rows, const json::value& i) {
-  rows.push_back({Str(i, "number"), Str(i, "status"), "v" + Str(i, "version"),
-                  Str(i, "trigger"), Str(i, "triggerTime"), Str(i, "run"), Str(i, "message")});
+  rows.push_back({Str(i, "number"), Str(i, "status"), "v" + Str(i, "version"), Str(i, "trigger"),
+                  Str(i, "triggerTime"), Str(i, "run"), Str(i, "message")});
 }
 
 void PrintInstance(const json::value& i) {
@@ -124,8 +123,8 @@ void PrintInstance(const json::value& i) {
   rows.clear();
   if (const json::value* p = Field(i, "params"); p != nullptr && p->is_object()) {
     for (const auto& [k, v] : p->as_object()) {
-      rows.push_back({std::string(k), v.is_string() ? std::string(v.as_string())
-                                                    : json::serialize(v)});
+      rows.push_back(
+          {std::string(k), v.is_string() ? std::string(v.as_string()) : json::serialize(v)});
     }
   }
   PrintTable(std::cout, {"NAME", "VALUE"}, rows);
@@ -141,7 +140,7 @@ struct Flags {
   int64_t number = 0;
   std::optional<int64_t> to;
   std::string actor = DefaultActor();
-  std::vector<std::string> params;    // NAME=VALUE
+  std::vector<std::string> params;  // NAME=VALUE
   std::vector<std::string> statuses;
   int64_t page = 0;
   int64_t size = 20;
@@ -174,21 +173,22 @@ int Versions(const Flags& f, const Globals& g) {
     std::vector<std::vector<std::string>> rows;
     if (const json::value* vs = Field(v, "versions"); vs != nullptr && vs->is_array()) {
       for (const auto& x : vs->as_array()) {
-        const bool active = Field(x, "active") && Field(x, "active")->is_bool() &&
-                            Field(x, "active")->as_bool();
-        const bool dirty = Field(x, "dirty") && Field(x, "dirty")->is_bool() &&
-                           Field(x, "dirty")->as_bool();
-        rows.push_back({Str(x, "version") + (active ? " *" : ""), Str(x, "bundleId"),
-                        Str(x, "branch") + "@" + Short(Str(x, "commit")) + (dirty ? " (dirty)" : ""),
-                        Cell(x, "deployer"), Str(x, "created")});
+        const bool active =
+            Field(x, "active") && Field(x, "active")->is_bool() && Field(x, "active")->as_bool();
+        const bool dirty =
+            Field(x, "dirty") && Field(x, "dirty")->is_bool() && Field(x, "dirty")->as_bool();
+        rows.push_back(
+            {Str(x, "version") + (active ? " *" : ""), Str(x, "bundleId"),
+             Str(x, "branch") + "@" + Short(Str(x, "commit")) + (dirty ? " (dirty)" : ""),
+             Cell(x, "deployer"), Str(x, "created")});
       }
     }
     PrintTable(std::cout, {"VERSION", "BUNDLE", "SOURCE", "DEPLOYER", "CREATED"}, rows);
     rows.clear();
     if (const json::value* as = Field(v, "activations"); as != nullptr && as->is_array()) {
       for (const auto& a : as->as_array()) {
-        rows.push_back({Str(a, "at"), Str(a, "reason"), Cell(a, "previous") + " -> " +
-                        Str(a, "version"), Cell(a, "actor")});
+        rows.push_back({Str(a, "at"), Str(a, "reason"),
+                        Cell(a, "previous") + " -> " + Str(a, "version"), Cell(a, "actor")});
       }
     }
     std::cout << "\nACTIVATIONS (* = active)\n";
@@ -203,8 +203,8 @@ int Activate(const Flags& f, const Globals& g, bool rollback) {
   if (!rollback) body["version"] = f.version;
   if (rollback && f.to) body["version"] = *f.to;
   auto v = PostJson(http, WorkflowPath(f.id) + (rollback ? "/rollback" : "/activate"), body);
-  if (!v.ok()) return Fail(v.status().WithContext(rollback ? "workflow rollback"
-                                                           : "workflow activate"));
+  if (!v.ok())
+    return Fail(v.status().WithContext(rollback ? "workflow rollback" : "workflow activate"));
   return PrintOrJson(g, *v, PrintWorkflow);
 }
 
@@ -220,8 +220,8 @@ Result<json::value> WaitInstance(client::HttpClient& http, const std::string& pa
     if (status != last) std::cerr << Str(*v, "id") << ": " << status << "\n";
     last = status;
     if (IsFinalStatus(status)) return v;
-    if (timeout_seconds > 0 && std::chrono::steady_clock::now() - start >
-                                   std::chrono::duration<double>(timeout_seconds)) {
+    if (timeout_seconds > 0 &&
+        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_seconds)) {
       return DeadlineExceeded("instance " + Str(*v, "id") + ": still " + status + " after " +
                               std::to_string(static_cast<int>(timeout_seconds)) + " s");
     }
@@ -246,8 +246,8 @@ int Run(const Flags& f, const Globals& g) {
   auto v = PostJson(http, WorkflowPath(f.id) + "/run", body);
   if (!v.ok()) return Fail(v.status().WithContext("workflow run"));
   if (f.wait) {
-    auto final = WaitInstance(http, WorkflowPath(f.id) + "/instances/" + Str(*v, "number"),
-                              f.timeout);
+    auto final =
+        WaitInstance(http, WorkflowPath(f.id) + "/instances/" + Str(*v, "number"), f.timeout);
     if (!final.ok()) return Fail(final.status());
     PrintOrJson(g, *final, PrintInstance);
     return Str(*final, "status") == "SUCCEEDED" ? 0 : 1;
@@ -288,9 +288,8 @@ int InstanceAction(const Flags& f, const Globals& g, const std::string& action) 
   client::HttpClient http(g.server);
   json::object body;
   if (!f.actor.empty()) body["actor"] = f.actor;
-  auto v = PostJson(http,
-                    WorkflowPath(f.id) + "/instances/" + std::to_string(f.number) + "/" + action,
-                    body);
+  auto v = PostJson(
+      http, WorkflowPath(f.id) + "/instances/" + std::to_string(f.number) + "/" + action, body);
   if (!v.ok()) return Fail(v.status().WithContext("workflow " + action));
   if (g.output == "json") {
     std::cout << json::serialize(*v) << "\n";

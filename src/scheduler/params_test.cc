@@ -9,8 +9,8 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(ResolveParams, LaterLayersWinAndBuiltinsAlwaysWin) {
-  auto p = ResolveParams({{"TARGET_DB", "dev"}, {"TABLE", "events"}},
-                         {{"TARGET_DB", "prod_db"}}, {{"TABLE", "clicks"}, {"ENV", "mine"}},
+  auto p = ResolveParams({{"TARGET_DB", "dev"}, {"TABLE", "events"}}, {{"TARGET_DB", "prod_db"}},
+                         {{"TABLE", "clicks"}, {"ENV", "mine"}},
                          {{"ENV", "prod"}, {"INSTANCE_ID", "7"}});
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->at("TARGET_DB"), "prod_db");
@@ -20,8 +20,10 @@ TEST(ResolveParams, LaterLayersWinAndBuiltinsAlwaysWin) {
 }
 
 TEST(ResolveParams, ValuesExpandReferencesRecursively) {
-  auto p = ResolveParams({{"OUT", "/data/${ENV}/${TABLE}"}, {"TABLE", "${BASE}_v2"},
-                          {"BASE", "events"}, {"SHELL", "$${HOME}/x ${UNKNOWN}"}},
+  auto p = ResolveParams({{"OUT", "/data/${ENV}/${TABLE}"},
+                          {"TABLE", "${BASE}_v2"},
+                          {"BASE", "events"},
+                          {"SHELL", "$${HOME}/x ${UNKNOWN}"}},
                          {}, {}, {{"ENV", "staging"}});
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->at("OUT"), "/data/staging/events_v2");

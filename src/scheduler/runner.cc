@@ -92,8 +92,7 @@ struct RunningStep {
 }  // namespace
 
 Result<model::JobRequest> Scheduler::Impl::BuildRequest(const LoadedVersion& v,
-                                                        const InstanceRow& inst,
-                                                        const StepRow& s) {
+                                                        const InstanceRow& inst, const StepRow& s) {
   const workflow::JobTemplate* j = v.wf.FindJob(s.step);
   if (j == nullptr) {
     return Internal("step '" + s.step + "': not in version " + std::to_string(v.version));
@@ -109,10 +108,9 @@ Result<model::JobRequest> Scheduler::Impl::BuildRequest(const LoadedVersion& v,
   r.user = std::string(Trim(v.deployer));
   if (r.user.empty()) r.user = options.job_user;
   r.version = std::to_string(v.version);
-  r.description = "workflow " + inst.deployed_id + " instance " +
-                  std::to_string(inst.number) + " step " + j->id + " attempt " +
-                  std::to_string(s.attempts) + " (version " + std::to_string(v.version) +
-                  ", bundle " + v.bundle_id + ")";
+  r.description = "workflow " + inst.deployed_id + " instance " + std::to_string(inst.number) +
+                  " step " + j->id + " attempt " + std::to_string(s.attempts) + " (version " +
+                  std::to_string(v.version) + ", bundle " + v.bundle_id + ")";
   json::object meta;
   meta["weir.workflow"] = inst.deployed_id;
   meta["weir.instance"] = inst.number;
@@ -175,9 +173,9 @@ void Scheduler::Impl::FailAttempt(const LoadedVersion& v, StepRow& s, const std:
     s.status = StepStatus::kFailed;
     s.not_before_ms.reset();
     s.finished_ms = now_ms;
-    s.message = s.attempts > 1 ? "failed after " + std::to_string(s.attempts) + " attempts: " +
-                                     message
-                               : message;
+    s.message = s.attempts > 1
+                    ? "failed after " + std::to_string(s.attempts) + " attempts: " + message
+                    : message;
   }
 }
 
@@ -228,9 +226,8 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
   WEIR_ASSIGN_OR_RETURN(std::vector<StepRow> steps, LoadSteps(r.deployed_id, r.number));
   std::map<std::string, StepStatus> status_of;
   for (const StepRow& s : steps) status_of[s.step] = s.status;
-  const bool failing = std::any_of(steps.begin(), steps.end(), [](const StepRow& s) {
-    return s.status == StepStatus::kFailed;
-  });
+  const bool failing = std::any_of(
+      steps.begin(), steps.end(), [](const StepRow& s) { return s.status == StepStatus::kFailed; });
   for (StepRow& s : steps) {
     bool ready = false;
     if (!failing && s.status == StepStatus::kPending) {
@@ -270,8 +267,7 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
       WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
       status_of[s.step] = s.status;
     }
-    if (s.status == StepStatus::kRunning && !s.submitted &&
-        s.not_before_ms.value_or(0) <= now_ms) {
+    if (s.status == StepStatus::kRunning && !s.submitted && s.not_before_ms.value_or(0) <= now_ms) {
       PendingLaunch l;
       l.deployed_id = r.deployed_id;
       l.instance = r.number;
@@ -321,9 +317,8 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
   std::vector<std::pair<std::string, int64_t>> keys;
   {
     WEIR_ASSIGN_OR_RETURN(
-        sql::Stmt s,
-        db->Prepare("SELECT deployed_id, instance FROM wf_instances WHERE status IN "
-                    "('CREATED', 'RUNNING') ORDER BY deployed_id, instance"));
+        sql::Stmt s, db->Prepare("SELECT deployed_id, instance FROM wf_instances WHERE status IN "
+                                 "('CREATED', 'RUNNING') ORDER BY deployed_id, instance"));
     while (true) {
       WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
@@ -351,11 +346,10 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
 
     // Running instances first: steps that ended this tick may finish them, making room.
     for (InstanceRow* r : running) WEIR_RETURN_IF_ERROR(StepPass(*r, now_ms, launches));
-    running.erase(std::remove_if(running.begin(), running.end(),
-                                 [](const InstanceRow* r) {
-                                   return r->status != InstanceStatus::kRunning;
-                                 }),
-                  running.end());
+    running.erase(
+        std::remove_if(running.begin(), running.end(),
+                       [](const InstanceRow* r) { return r->status != InstanceStatus::kRunning; }),
+        running.end());
 
     // Admission of waiting instances, oldest first, by the strategy of each one's version.
     for (size_t k = 0; k < waiting.size(); ++k) {
@@ -383,30 +377,29 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
         case workflow::RunStrategy::kFirstOnly:
           if (!running.empty()) {
             std::vector<PendingKill> none;
-            WEIR_RETURN_IF_ERROR(StopLocked(
-                c,
-                "skipped: instance " + std::to_string(running.front()->number) +
-                    " is running (run_strategy first_only)",
-                now_ms, none));
+            WEIR_RETURN_IF_ERROR(StopLocked(c,
+                                            "skipped: instance " +
+                                                std::to_string(running.front()->number) +
+                                                " is running (run_strategy first_only)",
+                                            now_ms, none));
           } else {
             start = true;
           }
           break;
         case workflow::RunStrategy::kLastOnly:
           if (k + 1 < waiting.size()) {
-            WEIR_RETURN_IF_ERROR(StopLocked(
-                c,
-                "superseded by instance " + std::to_string(waiting.back()->number) +
-                    " (run_strategy last_only)",
-                now_ms, kills));
+            WEIR_RETURN_IF_ERROR(StopLocked(c,
+                                            "superseded by instance " +
+                                                std::to_string(waiting.back()->number) +
+                                                " (run_strategy last_only)",
+                                            now_ms, kills));
           } else {
             for (InstanceRow* r : running) {
               std::erase_if(launches, [&](const PendingLaunch& l) {
                 return l.deployed_id == r->deployed_id && l.instance == r->number;
               });
               WEIR_RETURN_IF_ERROR(StopLocked(*r,
-                                              "superseded by instance " +
-                                                  std::to_string(c.number) +
+                                              "superseded by instance " + std::to_string(c.number) +
                                                   " (run_strategy last_only)",
                                               now_ms, kills));
             }
@@ -440,7 +433,8 @@ Status Scheduler::Impl::TickOnce() {
   const int64_t now = ToEpochMillis(clock.Now());
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (Status s = FireTriggers(now); !s.ok()) spdlog::warn("scheduler: triggers: {}", s.ToString());
+    if (Status s = FireTriggers(now); !s.ok())
+      spdlog::warn("scheduler: triggers: {}", s.ToString());
   }
 
   // 1. Read the state of every submitted, running step (without `mu`).
@@ -481,10 +475,10 @@ Status Scheduler::Impl::TickOnce() {
       } else {
         job_status = std::string(model::JobStatusName(r.state->status));
         if (r.state->status != model::JobStatus::kSucceeded) {
-          failure = "job " + r.job_id + " " + job_status +
-                    (r.state->message.empty() ? "" : " (" + r.state->message + ")") +
-                    (r.state->exit_code ? ", exit code " + std::to_string(*r.state->exit_code)
-                                        : "");
+          failure =
+              "job " + r.job_id + " " + job_status +
+              (r.state->message.empty() ? "" : " (" + r.state->message + ")") +
+              (r.state->exit_code ? ", exit code " + std::to_string(*r.state->exit_code) : "");
         }
       }
       WEIR_ASSIGN_OR_RETURN(InstanceRow inst, LoadInstance(r.deployed_id, r.instance));

@@ -275,9 +275,12 @@ Result<std::shared_ptr<LoadedVersion>> ParseVersion(const workflow::BundleManife
 
 std::string_view CatchUpName(CatchUp c) {
   switch (c) {
-    case CatchUp::kNone: return "none";
-    case CatchUp::kLatest: return "latest";
-    case CatchUp::kAll: return "all";
+    case CatchUp::kNone:
+      return "none";
+    case CatchUp::kLatest:
+      return "latest";
+    case CatchUp::kAll:
+      return "all";
   }
   return "latest";
 }
@@ -291,11 +294,16 @@ Result<CatchUp> ParseCatchUp(std::string_view s) {
 
 std::string_view InstanceStatusName(InstanceStatus s) {
   switch (s) {
-    case InstanceStatus::kCreated: return "CREATED";
-    case InstanceStatus::kRunning: return "RUNNING";
-    case InstanceStatus::kSucceeded: return "SUCCEEDED";
-    case InstanceStatus::kFailed: return "FAILED";
-    case InstanceStatus::kStopped: return "STOPPED";
+    case InstanceStatus::kCreated:
+      return "CREATED";
+    case InstanceStatus::kRunning:
+      return "RUNNING";
+    case InstanceStatus::kSucceeded:
+      return "SUCCEEDED";
+    case InstanceStatus::kFailed:
+      return "FAILED";
+    case InstanceStatus::kStopped:
+      return "STOPPED";
   }
   return "FAILED";
 }
@@ -311,12 +319,18 @@ Result<InstanceStatus> ParseInstanceStatus(std::string_view s) {
 
 std::string_view StepStatusName(StepStatus s) {
   switch (s) {
-    case StepStatus::kPending: return "PENDING";
-    case StepStatus::kWaitingRetry: return "WAITING_RETRY";
-    case StepStatus::kRunning: return "RUNNING";
-    case StepStatus::kSucceeded: return "SUCCEEDED";
-    case StepStatus::kFailed: return "FAILED";
-    case StepStatus::kStopped: return "STOPPED";
+    case StepStatus::kPending:
+      return "PENDING";
+    case StepStatus::kWaitingRetry:
+      return "WAITING_RETRY";
+    case StepStatus::kRunning:
+      return "RUNNING";
+    case StepStatus::kSucceeded:
+      return "SUCCEEDED";
+    case StepStatus::kFailed:
+      return "FAILED";
+    case StepStatus::kStopped:
+      return "STOPPED";
   }
   return "FAILED";
 }
@@ -444,9 +458,8 @@ Status Scheduler::Recover() {
 // ---- rows -----------------------------------------------------------------------------------
 
 Result<DeploymentRow> Scheduler::Impl::LoadDeployment(std::string_view id) {
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s, db->Prepare(std::string("SELECT ") + kDeploymentColumns +
-                               " FROM wf_deployments WHERE deployed_id = ?"));
+  WEIR_ASSIGN_OR_RETURN(sql::Stmt s, db->Prepare(std::string("SELECT ") + kDeploymentColumns +
+                                                 " FROM wf_deployments WHERE deployed_id = ?"));
   s.Bind(id);
   WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) {
@@ -458,10 +471,9 @@ Result<DeploymentRow> Scheduler::Impl::LoadDeployment(std::string_view id) {
 
 Status Scheduler::Impl::SaveDeploymentState(const DeploymentRow& d, int64_t now_ms) {
   WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s,
-      db->Prepare("UPDATE wf_deployments SET active_version = ?, latest_version = ?, "
-                  "env_params = ?, catchup = ?, next_instance = ?, cursor_ms = ?, "
-                  "schedule_key = ?, updated_ms = ? WHERE deployed_id = ?"));
+      sql::Stmt s, db->Prepare("UPDATE wf_deployments SET active_version = ?, latest_version = ?, "
+                               "env_params = ?, catchup = ?, next_instance = ?, cursor_ms = ?, "
+                               "schedule_key = ?, updated_ms = ? WHERE deployed_id = ?"));
   s.Bind(d.active)
       .Bind(d.latest)
       .Bind(ParamsToJson(d.env_params))
@@ -490,8 +502,8 @@ Result<std::shared_ptr<const LoadedVersion>> Scheduler::Impl::LoadVersion(const 
   std::string manifest_json = s.Text(1);
   std::string deployer = s.Text(2);
   Result<workflow::BundleManifest> m = workflow::ParseManifest(manifest_json);
-  if (!m.ok()) return m.status().WithContext("workflow " + Quote(id) + " version " +
-                                             std::to_string(version));
+  if (!m.ok())
+    return m.status().WithContext("workflow " + Quote(id) + " version " + std::to_string(version));
   auto parsed = ParseVersion(*m);
   if (!parsed.ok()) {
     return parsed.status().WithContext("workflow " + Quote(id) + " version " +
@@ -506,9 +518,8 @@ Result<std::shared_ptr<const LoadedVersion>> Scheduler::Impl::LoadVersion(const 
   return std::shared_ptr<const LoadedVersion>(v);
 }
 
-Status Scheduler::Impl::SetActive(DeploymentRow& d, const LoadedVersion& v,
-                                  std::string_view reason, std::string_view actor,
-                                  int64_t now_ms) {
+Status Scheduler::Impl::SetActive(DeploymentRow& d, const LoadedVersion& v, std::string_view reason,
+                                  std::string_view actor, int64_t now_ms) {
   std::optional<int64_t> previous = d.active;
   d.active = v.version;
   std::string key = v.ScheduleKey();
@@ -519,9 +530,9 @@ Status Scheduler::Impl::SetActive(DeploymentRow& d, const LoadedVersion& v,
     d.schedule_key = key;
     d.cursor_ms = now_ms;  // a new schedule never fires for times before its activation
   }
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s, db->Prepare("INSERT INTO wf_activations (deployed_id, version, previous, "
-                               "reason, actor, created_ms) VALUES (?, ?, ?, ?, ?, ?)"));
+  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
+                        db->Prepare("INSERT INTO wf_activations (deployed_id, version, previous, "
+                                    "reason, actor, created_ms) VALUES (?, ?, ?, ?, ?, ?)"));
   s.Bind(d.id).Bind(v.version).Bind(previous).Bind(reason).Bind(actor).Bind(now_ms);
   WEIR_RETURN_IF_ERROR(s.Run());
   return SaveDeploymentState(d, now_ms);
@@ -540,10 +551,10 @@ Result<InstanceRow> Scheduler::Impl::LoadInstance(std::string_view id, int64_t n
 }
 
 Result<std::vector<StepRow>> Scheduler::Impl::LoadSteps(std::string_view id, int64_t number) {
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s, db->Prepare(std::string("SELECT ") + kStepColumns +
-                               " FROM wf_steps WHERE deployed_id = ? AND instance = ? "
-                               "ORDER BY position"));
+  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
+                        db->Prepare(std::string("SELECT ") + kStepColumns +
+                                    " FROM wf_steps WHERE deployed_id = ? AND instance = ? "
+                                    "ORDER BY position"));
   s.Bind(id).Bind(number);
   std::vector<StepRow> out;
   while (true) {
@@ -604,9 +615,8 @@ Status Scheduler::Impl::InsertAttempt(const std::string& id, int64_t number,
 Status Scheduler::Impl::FinishAttempt(const std::string& job_id, std::string_view status,
                                       std::string_view message,
                                       std::optional<int64_t> finished_ms) {
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                        db->Prepare("UPDATE wf_attempts SET status = ?, message = ?, "
-                                    "finished_ms = ? WHERE job_id = ?"));
+  WEIR_ASSIGN_OR_RETURN(sql::Stmt s, db->Prepare("UPDATE wf_attempts SET status = ?, message = ?, "
+                                                 "finished_ms = ? WHERE job_id = ?"));
   s.Bind(status).Bind(message).Bind(finished_ms).Bind(job_id);
   return s.Run();
 }
@@ -770,7 +780,8 @@ Result<DeployedWorkflow> Scheduler::Impl::BuildDeployed(const DeploymentRow& d) 
     w.max_concurrency = v->wf.max_concurrency;
     if (v->cron) {
       TimePoint after = clock.Now();
-      if (d.cursor_ms && FromEpochMillis(*d.cursor_ms) > after) after = FromEpochMillis(*d.cursor_ms);
+      if (d.cursor_ms && FromEpochMillis(*d.cursor_ms) > after)
+        after = FromEpochMillis(*d.cursor_ms);
       Result<TimePoint> next = NextFire(*v->cron, v->tz, after);
       if (next.ok()) w.next_fire = *next;
     }
@@ -814,8 +825,8 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
       std::lock_guard<std::mutex> lock(impl_->mu);
       if (auto d = impl_->LoadDeployment(id); d.ok()) env = d->env_params;
     }
-    Params builtins = {{"EXECUTION_DATE", "-"}, {"WORKFLOW_ID", id}, {"INSTANCE_ID", "-"},
-                       {"ENV", m.environment}};
+    Params builtins = {
+        {"EXECUTION_DATE", "-"}, {"WORKFLOW_ID", id}, {"INSTANCE_ID", "-"}, {"ENV", m.environment}};
     Result<Params> p = ResolveParams(v->wf.params, env, {}, builtins);
     if (!p.ok()) return p.status().WithContext("workflow definition");
   }
@@ -866,8 +877,13 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
           impl_->db->Prepare(std::string("INSERT INTO wf_deployments (") + kDeploymentColumns +
                              ") VALUES (?, ?, ?, ?, ?, NULL, 0, '{}', 'latest', 1, NULL, NULL, "
                              "?, ?)"));
-      s.Bind(d.id).Bind(d.environment).Bind(d.owner).Bind(d.repo).Bind(d.workflow_id).Bind(now).Bind(
-          now);
+      s.Bind(d.id)
+          .Bind(d.environment)
+          .Bind(d.owner)
+          .Bind(d.repo)
+          .Bind(d.workflow_id)
+          .Bind(now)
+          .Bind(now);
       WEIR_RETURN_IF_ERROR(s.Run());
     } else {
       return existing.status();
@@ -1011,9 +1027,8 @@ Result<std::vector<Activation>> Scheduler::Activations(std::string_view deployed
   std::lock_guard<std::mutex> lock(impl_->mu);
   WEIR_RETURN_IF_ERROR(impl_->LoadDeployment(deployed_id).status());
   WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s,
-      impl_->db->Prepare("SELECT version, previous, reason, actor, created_ms FROM "
-                         "wf_activations WHERE deployed_id = ? ORDER BY seq DESC"));
+      sql::Stmt s, impl_->db->Prepare("SELECT version, previous, reason, actor, created_ms FROM "
+                                      "wf_activations WHERE deployed_id = ? ORDER BY seq DESC"));
   s.Bind(deployed_id);
   std::vector<Activation> out;
   while (true) {
@@ -1155,10 +1170,10 @@ Result<InstancePage> Scheduler::Instances(std::string_view deployed_id,
   }
   std::vector<InstanceRow> rows;
   {
-    WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                          impl_->db->Prepare(std::string("SELECT ") + kInstanceColumns +
-                                             " FROM wf_instances" + where +
-                                             " ORDER BY instance DESC LIMIT ? OFFSET ?"));
+    WEIR_ASSIGN_OR_RETURN(
+        sql::Stmt s,
+        impl_->db->Prepare(std::string("SELECT ") + kInstanceColumns + " FROM wf_instances" +
+                           where + " ORDER BY instance DESC LIMIT ? OFFSET ?"));
     s.Bind(deployed_id);
     for (InstanceStatus st : query.statuses) s.Bind(InstanceStatusName(st));
     s.Bind(query.size).Bind(query.page * query.size);

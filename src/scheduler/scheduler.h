@@ -57,8 +57,8 @@
 // instances, start ready steps, finish instances. Start() runs Tick() on a background thread
 // every poll_interval, and at once after Deploy/Activate/Rollback/Run/Restart/Stop and whenever
 // the launcher's end listener reports that a job may have ended (no polling lag); tests call
-// Tick() with a FakeClock instead. Job ids are chosen and recorded before submission, so a crash never
-// submits a step twice. After a restart, Recover() (then the loop) continues every RUNNING
+// Tick() with a FakeClock instead. Job ids are chosen and recorded before submission, so a crash
+// never submits a step twice. After a restart, Recover() (then the loop) continues every RUNNING
 // instance: steps whose jobs ended while the server was down are resolved from the job service,
 // steps whose submission was interrupted are submitted again under the same job id. One
 // scheduler process should run instances per database (triggers alone are multi-process safe).
@@ -113,20 +113,20 @@ std::string DeployedId(std::string_view env, std::string_view owner, std::string
 std::string InstanceId(std::string_view deployed_id, int64_t number);
 
 struct SchedulerOptions {
-  std::string db_path;                 // the server's SQLite file (tables are created)
+  std::string db_path;  // the server's SQLite file (tables are created)
   int busy_timeout_ms = 10000;
-  Millis poll_interval{100};           // background loop period (job states are read this often)
-  Millis misfire_grace{60000};         // catch-up `none`: a fire time older than this is missed
-  int max_catchup = 100;               // catch-up `all`: at most this many instances per pass
-  Millis capacity_retry{1000};         // resubmit delay when the job service has no capacity
+  Millis poll_interval{100};    // background loop period (job states are read this often)
+  Millis misfire_grace{60000};  // catch-up `none`: a fire time older than this is missed
+  int max_catchup = 100;        // catch-up `all`: at most this many instances per pass
+  Millis capacity_retry{1000};  // resubmit delay when the job service has no capacity
   std::string job_user = "weir-scheduler";  // job user when the version's deployer is empty
 };
 
 struct DeployRequest {
-  std::string manifest_json;          // the bundle manifest (bundle.h), any key order
-  std::vector<std::string> files;     // bytes of repository files to store before verifying
+  std::string manifest_json;       // the bundle manifest (bundle.h), any key order
+  std::vector<std::string> files;  // bytes of repository files to store before verifying
   bool activate = true;
-  std::string deployer;               // who deploys (free text, ≤ 255 bytes); also the job user
+  std::string deployer;  // who deploys (free text, ≤ 255 bytes); also the job user
   std::optional<Params> environment_params;  // replaces the environment's parameters when set
   std::optional<CatchUp> catchup;            // replaces the catch-up policy when set
 };
@@ -179,8 +179,8 @@ struct DeployedWorkflow {
 struct StepAttempt {
   std::string job_id;
   int64_t run = 1;
-  int attempt = 1;           // 1-based within its run
-  std::string status;        // SUBMITTING, SUBMITTED, or the job's final status
+  int attempt = 1;     // 1-based within its run
+  std::string status;  // SUBMITTING, SUBMITTED, or the job's final status
   std::string message;
   TimePoint created{};
   std::optional<TimePoint> finished;
@@ -190,19 +190,19 @@ struct StepRun {
   std::string id;
   StepStatus status = StepStatus::kPending;
   std::vector<std::string> depends_on;
-  int attempts = 0;          // in the current run
-  int max_attempts = 1;      // 1 + retries
-  std::string job_id;        // of the latest attempt
+  int attempts = 0;      // in the current run
+  int max_attempts = 1;  // 1 + retries
+  std::string job_id;    // of the latest attempt
   std::string message;
   std::optional<TimePoint> started, finished, next_attempt;
-  std::vector<std::string> assets;  // UUIDs of the bundle's assets this step references
-  std::vector<StepAttempt> history; // every attempt of every run, oldest first
+  std::vector<std::string> assets;   // UUIDs of the bundle's assets this step references
+  std::vector<StepAttempt> history;  // every attempt of every run, oldest first
 };
 
 struct Instance {
-  std::string workflow;      // deployed id
+  std::string workflow;  // deployed id
   int64_t number = 0;
-  std::string id;            // InstanceId(workflow, number)
+  std::string id;  // InstanceId(workflow, number)
   int64_t version = 0;
   std::string bundle_id;
   InstanceStatus status = InstanceStatus::kCreated;
@@ -211,7 +211,7 @@ struct Instance {
   TimePoint trigger_time{};  // the logical time (EXECUTION_DATE)
   std::string requested_by;
   int64_t run = 1;
-  Params params;             // resolved runtime parameters
+  Params params;                              // resolved runtime parameters
   std::vector<workflow::BundleAsset> assets;  // every asset of the instance's bundle
   std::vector<StepRun> steps;                 // file order; filled by GetInstance and Run
   TimePoint created{};
@@ -221,7 +221,7 @@ struct Instance {
 struct InstanceQuery {
   std::vector<InstanceStatus> statuses;  // empty: any
   int64_t page = 0;
-  int64_t size = 50;                     // 1..1000
+  int64_t size = 50;  // 1..1000
 };
 
 struct InstancePage {
@@ -230,7 +230,7 @@ struct InstancePage {
 };
 
 struct RunRequest {
-  Params params;              // overrides; EXECUTION_DATE (ISO-8601) sets the logical time
+  Params params;  // overrides; EXECUTION_DATE (ISO-8601) sets the logical time
   std::string requested_by;
 };
 

@@ -22,8 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id,
-                           std::vector<std::string> tags) {
+model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
   model::ConfigEntity e;
   e.kind = kind;
   e.id = id;
@@ -47,7 +46,8 @@ class SchedulerIntegrationTest : public ::testing::Test {
     stores_ = *stores;
     auto bash = Entity(model::Kind::kCommand, "bash", {"type:bash"});
     bash.executable = "/bin/bash -c";
-    ASSERT_TRUE(stores_.config->Create(Entity(model::Kind::kCluster, "local", {"type:local"})).ok());
+    ASSERT_TRUE(
+        stores_.config->Create(Entity(model::Kind::kCluster, "local", {"type:local"})).ok());
     ASSERT_TRUE(stores_.config->Create(bash).ok());
     ASSERT_TRUE(stores_.config->SetClusterCommands("local", {"bash"}).ok());
 
@@ -58,10 +58,9 @@ class SchedulerIntegrationTest : public ::testing::Test {
     o.launch.kill_grace = 500ms;
     std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
     selectors.push_back(resolve::NewRandomSelector(1));
-    jobs_ = service::NewJobService(o, stores_.config, stores_.jobs,
-                                   exec::NewLocalExecutor(SystemClock::Instance()),
-                                   exec::NewLocalFileFetcher(), std::move(selectors),
-                                   SystemClock::Instance());
+    jobs_ = service::NewJobService(
+        o, stores_.config, stores_.jobs, exec::NewLocalExecutor(SystemClock::Instance()),
+        exec::NewLocalFileFetcher(), std::move(selectors), SystemClock::Instance());
     ASSERT_TRUE(jobs_->Recover().ok());
 
     auto blobs = blob::NewLocalBlobStore(root_ / "blobs");
@@ -118,16 +117,23 @@ TEST_F(SchedulerIntegrationTest, ThreeStepDagOfBashJobsRunsEndToEnd) {
   const std::string sql_sha = blob::Sha256Hex(sql);
   const std::string definition =
       "id: etl\n"
-      "params:\n  TARGET: " + out + "\n"
+      "params:\n  TARGET: " +
+      out +
+      "\n"
       "jobs:\n"
       "  extract:\n    command: [type:bash]\n    cluster: [type:local]\n"
       "    args: [\"echo extract ${INSTANCE_ID} >> ${TARGET}\"]\n"
       "  transform:\n    command: [type:bash]\n    cluster: [type:local]\n"
-      "    dependencies: [\"" + blobs_->Uri(sha) + "\"]\n"
-      "    args: [\"test \\\"$(cat " + sha + ")\\\" = " + bytes +
+      "    dependencies: [\"" +
+      blobs_->Uri(sha) +
+      "\"]\n"
+      "    args: [\"test \\\"$(cat " +
+      sha + ")\\\" = " + bytes +
       " && echo transform >> ${TARGET}\"]\n"
       "  load:\n    command: [type:bash]\n    cluster: [type:local]\n"
-      "    configs: [\"bundle://files/" + sql_sha + "/load.sql\"]\n"
+      "    configs: [\"bundle://files/" +
+      sql_sha +
+      "/load.sql\"]\n"
       "    args: [\"echo load ${ENV} $(cat load.sql) >> ${TARGET}\"]\n"
       "dag:\n  - extract -> transform -> load\n";
   workflow::BundleManifest m;

@@ -34,8 +34,8 @@ struct LoadedVersion {
   std::string deployer;
   workflow::BundleManifest manifest;
   workflow::Workflow wf;
-  std::optional<CronExpr> cron;            // set when wf.schedule is
-  const date::time_zone* tz = nullptr;     // set when wf.schedule is
+  std::optional<CronExpr> cron;                                 // set when wf.schedule is
+  const date::time_zone* tz = nullptr;                          // set when wf.schedule is
   std::map<std::string, std::vector<std::string>> step_assets;  // step id → asset UUIDs
   // "<schedule>|<timezone>", or empty without a schedule: the trigger cursor restarts when it
   // changes between active versions.
@@ -127,8 +127,8 @@ struct Scheduler::Impl {
   // Background loop.
   std::mutex loop_mu;
   std::condition_variable loop_cv;
-  bool loop_stop = false;   // GUARDED_BY(loop_mu)
-  bool loop_wake = false;   // GUARDED_BY(loop_mu)
+  bool loop_stop = false;  // GUARDED_BY(loop_mu)
+  bool loop_wake = false;  // GUARDED_BY(loop_mu)
   std::thread loop;
   std::shared_ptr<Waker> waker = std::make_shared<Waker>();
 
@@ -151,16 +151,16 @@ struct Scheduler::Impl {
   Result<std::vector<StepRow>> LoadSteps(std::string_view id, int64_t number);
   Status SaveInstance(const InstanceRow& r, int64_t now_ms);
   Status SaveStep(const std::string& id, int64_t number, const StepRow& s);
-  Status InsertAttempt(const std::string& id, int64_t number, const std::string& step,
-                       int64_t run, int attempt, const std::string& job_id, int64_t now_ms);
-  Status FinishAttempt(const std::string& job_id, std::string_view status,
-                       std::string_view message, std::optional<int64_t> finished_ms);
+  Status InsertAttempt(const std::string& id, int64_t number, const std::string& step, int64_t run,
+                       int attempt, const std::string& job_id, int64_t now_ms);
+  Status FinishAttempt(const std::string& job_id, std::string_view status, std::string_view message,
+                       std::optional<int64_t> finished_ms);
   // Creates instance next_instance of the active version (inside the caller's transaction).
   // Parameter problems of a manual run are returned; for cron runs they produce a FAILED
   // instance that says why.
-  Result<InstanceRow> CreateInstance(DeploymentRow& d, std::string_view trigger,
-                                     int64_t logical_ms, const Params& overrides,
-                                     std::string_view requested_by, bool manual, int64_t now_ms);
+  Result<InstanceRow> CreateInstance(DeploymentRow& d, std::string_view trigger, int64_t logical_ms,
+                                     const Params& overrides, std::string_view requested_by,
+                                     bool manual, int64_t now_ms);
   Result<Instance> BuildInstance(const InstanceRow& row, bool with_steps);
   Result<DeployedWorkflow> BuildDeployed(const DeploymentRow& d);
 
@@ -182,8 +182,7 @@ struct Scheduler::Impl {
   Status StopLocked(InstanceRow& row, std::string_view message, int64_t now_ms,
                     std::vector<PendingKill>& kills);
   // REQUIRES: mu. Records a failed attempt: WAITING_RETRY with backoff or FAILED.
-  void FailAttempt(const LoadedVersion& v, StepRow& s, const std::string& message,
-                   int64_t now_ms);
+  void FailAttempt(const LoadedVersion& v, StepRow& s, const std::string& message, int64_t now_ms);
   Result<model::JobRequest> BuildRequest(const LoadedVersion& v, const InstanceRow& inst,
                                          const StepRow& s);
   void RunKills(const std::vector<PendingKill>& kills);

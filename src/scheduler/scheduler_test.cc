@@ -35,7 +35,8 @@ class FakeBlobs final : public BundleBlobs {
       return FailedPrecondition("blob " + std::string(sha) + ": missing from the blob store");
     }
     if (corrupted_.count(std::string(sha))) {
-      return FailedPrecondition("blob " + std::string(sha) + ": content does not match its hash (corrupted)");
+      return FailedPrecondition("blob " + std::string(sha) +
+                                ": content does not match its hash (corrupted)");
     }
     return Status::Ok();
   }
@@ -377,8 +378,8 @@ TEST_F(SchedulerTest, MissingOrCorruptedBlobIsRefusedAndNothingChanges) {
 }
 
 TEST_F(SchedulerTest, CycleAndUnknownDependencyAreRefused) {
-  const std::string cycle = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") +
-                            "dag:\n  - a -> b -> a\n";
+  const std::string cycle =
+      "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") + "dag:\n  - a -> b -> a\n";
   DeployRequest r;
   r.manifest_json = Manifest(cycle);
   auto d = sched_->Deploy(r);
@@ -475,8 +476,7 @@ TEST_F(SchedulerTest, SequentialDagRunsStepsInOrderAsJobs) {
 
 TEST_F(SchedulerTest, ParallelBranchesStartTogetherAndJoin) {
   const std::string diamond = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") + Job("c", "c") +
-                              Job("d", "d", "    depends_on: [b, c]\n") +
-                              "dag:\n  - a -> b, c\n";
+                              Job("d", "d", "    depends_on: [b, c]\n") + "dag:\n  - a -> b, c\n";
   Deploy(diamond);
   Run(kEtl);
   Tick();
@@ -514,8 +514,8 @@ TEST_F(SchedulerTest, FailureStartsNoNewStepsAndFailsTheInstanceWhenRunningOnesE
 }
 
 TEST_F(SchedulerTest, RetriesTwiceWithExponentialBackoffThenSucceeds) {
-  const std::string flaky = "id: etl\njobs:\n" +
-                            Job("a", "a", "    retries: {count: 2, backoff: 10s, multiplier: 3}\n");
+  const std::string flaky =
+      "id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 2, backoff: 10s, multiplier: 3}\n");
   Deploy(flaky);
   Run(kEtl);
   Tick();
@@ -689,8 +689,7 @@ TEST_F(SchedulerTest, StepsGetBundleAssetsAsDependenciesAndFileUrisMapped) {
   blobs_->Add(sql);
   const workflow::BundleAsset asset{"dataflow.jar.etl.acme.warehouse.main.39206ee8.4", jar,
                                     "file:///assets/etl.jar"};
-  const workflow::BundleFile file{"flows/load.sql", sql, 3,
-                                  "bundle://files/" + sql + "/load.sql"};
+  const workflow::BundleFile file{"flows/load.sql", sql, 3, "bundle://files/" + sql + "/load.sql"};
   const std::string def = "id: etl\njobs:\n" +
                           Job("a", "java -jar file:///assets/etl.jar --sql " + file.uri) +
                           Job("b", "b");
@@ -705,9 +704,9 @@ TEST_F(SchedulerTest, StepsGetBundleAssetsAsDependenciesAndFileUrisMapped) {
   EXPECT_THAT(Step(i, "a").assets, ElementsAre(asset.uuid));
   EXPECT_TRUE(Step(i, "b").assets.empty());
   model::JobRequest req = launcher_->Get(Step(i, "a").job_id).request;
-  EXPECT_THAT(req.command_arguments,
-              ElementsAre("java -jar file:///assets/etl.jar --sql file:///blobs/" + sql +
-                          "/load.sql"));
+  EXPECT_THAT(
+      req.command_arguments,
+      ElementsAre("java -jar file:///assets/etl.jar --sql file:///blobs/" + sql + "/load.sql"));
   EXPECT_THAT(req.dependencies,
               ElementsAre("file:///blobs/" + sql + "/load.sql", "file:///assets/etl.jar"));
 }
@@ -803,8 +802,8 @@ TEST_F(SchedulerTest, CatchUpPoliciesAfterDowntime) {
   Deploy(kHourly, all_env, std::nullopt, CatchUp::kAll);
   const std::string none_id = "staging:acme.warehouse.etl";
   const std::string all_id = "sandbox:alice:acme.warehouse.etl";
-  sched_.reset();                                  // the server is down ...
-  clock_.Set(At("2026-03-02T15:30:00Z"));          // ... while 11:00 to 15:00 pass
+  sched_.reset();                          // the server is down ...
+  clock_.Set(At("2026-03-02T15:30:00Z"));  // ... while 11:00 to 15:00 pass
   Open();
   Tick();
   ASSERT_EQ(CountInstances(kEtl), 1);
@@ -812,8 +811,7 @@ TEST_F(SchedulerTest, CatchUpPoliciesAfterDowntime) {
   EXPECT_EQ(CountInstances(none_id), 0);
   ASSERT_EQ(CountInstances(all_id), 5);
   for (int n = 1; n <= 5; ++n) {
-    EXPECT_EQ(Inst(all_id, n).trigger_time,
-              At("2026-03-02T11:00:00Z") + std::chrono::hours(n - 1));
+    EXPECT_EQ(Inst(all_id, n).trigger_time, At("2026-03-02T11:00:00Z") + std::chrono::hours(n - 1));
   }
   // On time again: every policy fires the next hour once.
   clock_.Set(At("2026-03-02T16:00:10Z"));
@@ -851,8 +849,8 @@ TEST_F(SchedulerTest, RecoverResolvesJobsThatEndedWhileDown) {
   Run(kEtl);
   Tick();
   std::string job = JobOf(kEtl, 1, "extract");
-  sched_.reset();                                   // down
-  launcher_->Finish(job, JobStatus::kSucceeded);     // the job ends meanwhile
+  sched_.reset();                                 // down
+  launcher_->Finish(job, JobStatus::kSucceeded);  // the job ends meanwhile
   Open();
   ASSERT_TRUE(sched_->Recover().ok());
   Instance i = Inst(kEtl, 1);

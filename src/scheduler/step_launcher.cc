@@ -108,10 +108,10 @@ class JobServiceLauncher final : public StepLauncher {
 
   service::JobService& jobs_;
   std::mutex mu_;
-  bool stopping_ = false;                                   // GUARDED_BY(mu_)
-  std::shared_ptr<std::function<void()>> listener_;         // GUARDED_BY(mu_)
-  std::set<std::string> watching_;                          // GUARDED_BY(mu_)
-  std::list<Watcher> watchers_;                             // GUARDED_BY(mu_)
+  bool stopping_ = false;                            // GUARDED_BY(mu_)
+  std::shared_ptr<std::function<void()>> listener_;  // GUARDED_BY(mu_)
+  std::set<std::string> watching_;                   // GUARDED_BY(mu_)
+  std::list<Watcher> watchers_;                      // GUARDED_BY(mu_)
 };
 
 }  // namespace

@@ -38,7 +38,7 @@ namespace weir::scheduler {
 
 struct StepJobState {
   model::JobStatus status = model::JobStatus::kInit;
-  std::string message;           // the job's status message
+  std::string message;  // the job's status message
   std::optional<int> exit_code;
 };
 
