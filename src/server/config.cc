@@ -67,7 +67,16 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          Field(&ServerConfig::max_total_attachment_bytes, "attachments.max_total_bytes")}}},
       {"assets",
        {{"max_upload_bytes", Field(&ServerConfig::max_asset_bytes, "assets.max_upload_bytes")},
-        {"blob_backend", Field(&ServerConfig::blob_backend, "assets.blob_backend")}}},
+        {"blob_backend", Field(&ServerConfig::blob_backend, "assets.blob_backend")},
+        {"blob_s3_bucket", Field(&ServerConfig::blob_s3_bucket, "assets.blob_s3_bucket")},
+        {"blob_s3_prefix", Field(&ServerConfig::blob_s3_prefix, "assets.blob_s3_prefix")}}},
+      {"archive",
+       {{"location", Field(&ServerConfig::archive_location, "archive.location")},
+        {"output_cache_max_bytes",
+         Field(&ServerConfig::archive_output_cache_max_bytes, "archive.output_cache_max_bytes")},
+        {"job_dir_retention_hours",
+         Field(&ServerConfig::job_dir_retention_hours, "archive.job_dir_retention_hours")},
+        {"sweep_interval_s", Field(&ServerConfig::sweep_interval_s, "archive.sweep_interval_s")}}},
       {"fetch",
        {{"cache_enabled", Field(&ServerConfig::cache_enabled, "fetch.cache_enabled")},
         {"cache_dir", Field(&ServerConfig::cache_dir, "fetch.cache_dir")},
@@ -109,6 +118,13 @@ Status CheckRanges(const ServerConfig& c) {
   if (c.s3_addressing != "auto" && c.s3_addressing != "path" && c.s3_addressing != "virtual") {
     return InvalidArgument("config s3.addressing: must be auto, path or virtual");
   }
+  if (c.blob_backend != "local" && c.blob_backend != "s3") {
+    return InvalidArgument("config assets.blob_backend: must be local or s3");
+  }
+  if (c.blob_backend == "s3" && c.blob_s3_bucket.empty()) {
+    return InvalidArgument("config assets.blob_s3_bucket: required with blob_backend s3");
+  }
+  if (c.sweep_interval_s <= 0) return InvalidArgument("config archive.sweep_interval_s: must be positive");
   if (c.cache_max_bytes <= 0) return InvalidArgument("config fetch.cache_max_bytes: must be positive");
   return Status::Ok();
 }
@@ -147,7 +163,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
     auto s = schema.find(name);
     if (s == schema.end()) {
       return InvalidArgument("config: unknown section '" + name +
-                             "' (sections: server, store, jobs, attachments, assets, fetch, s3)");
+                             "' (sections: server, store, jobs, attachments, assets, archive, fetch, s3)");
     }
     if (section.second.IsNull()) continue;
     if (!section.second.IsMap()) return InvalidArgument("config " + name + ": expected a mapping");

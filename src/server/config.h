@@ -42,7 +42,15 @@ struct ServerConfig {
 
   // assets:
   int64_t max_asset_bytes = 2LL << 30;
-  std::string blob_backend = "local";
+  std::string blob_backend = "local";          // local (<data_dir>/blobs) or s3
+  std::string blob_s3_bucket;                  // with blob_backend s3 (endpoint etc. from s3:)
+  std::string blob_s3_prefix = "weir/blobs";
+
+  // archive: finished jobs' folders as tar.gz, served by the output API once the folder is gone.
+  std::string archive_location;                // "" → file://<data_dir>/archives; "none" off
+  int64_t archive_output_cache_max_bytes = 2LL << 30;
+  int64_t job_dir_retention_hours = 72;        // local folders of archived jobs; < 0 keeps them
+  int64_t sweep_interval_s = 600;
 
   // fetch: dependencies, configs and setup files named by URI (file, http(s), s3).
   bool cache_enabled = true;

@@ -5,19 +5,26 @@
 
 #include <atomic>
 
+#include "api/admin_routes.h"
 #include "api/asset_routes.h"
 #include "api/config_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
 #include "api/root_routes.h"
+#include "api/workflow_routes.h"
+#include "archive/archived_outputs.h"
+#include "archive/job_archive.h"
 #include "assets/registry.h"
 #include "blob/blob_store.h"
+#include "blob/s3_blob_store.h"
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/strings.h"
 #include "exec/executor.h"
 #include "exec/job_dir.h"
 #include "fetch/fetcher.h"
 #include "resolve/resolve.h"
+#include "scheduler/scheduler.h"
 #include "service/job_service.h"
 #include "store/store.h"
 
@@ -61,10 +68,16 @@ class ServerImpl final : public Server {
     jo.launch.kill_grace = std::chrono::milliseconds(config_.kill_grace_ms);
     auto fetcher = NewNodeFetcher(clock);
     if (!fetcher.ok()) return fetcher.status();
+    const fetch::DependencyCache* cache = (*fetcher)->cache();
+    auto s3 = fetch::S3Client::Create(fetch::S3ConfigWithEnvironment(S3Settings()), clock);
+    if (!s3.ok()) return s3.status().WithContext("s3 settings");
+    s3_ = std::move(*s3);
+    if (Status s = SetUpArchives(jo, clock); !s.ok()) return s;
     std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
     selectors.push_back(resolve::NewRandomSelector());
     jobs_ = service::NewJobService(jo, stores_.config, stores_.jobs, exec::NewLocalExecutor(clock),
-                                   std::move(*fetcher), std::move(selectors), clock);
+                                   std::unique_ptr<exec::Fetcher>(std::move(*fetcher)),
+                                   std::move(selectors), clock);
     if (Status s = jobs_->Recover(); !s.ok()) return s.WithContext("recovering jobs");
 
     auto router = std::make_shared<api::Router>();
@@ -74,9 +87,15 @@ class ServerImpl final : public Server {
     jro.spool_dir = std::filesystem::absolute(config_.SpoolDir());
     jro.max_attachment_bytes = config_.max_attachment_bytes;
     jro.max_total_attachment_bytes = config_.max_total_attachment_bytes;
+    jro.archived_outputs = archived_outputs_;
     api::RegisterJobRoutes(*router, *jobs_, stores_.jobs, stores_.config, jro);
+    api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
 
-    auto blobs = blob::NewBlobStore(config_.blob_backend, blob::BlobStoreConfig{config_.BlobsDir(), {}});
+    auto blobs = config_.blob_backend == "s3"
+                     ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,
+                                             std::filesystem::absolute(config_.SpoolDir())},
+                                            s3_)
+                     : blob::NewBlobStore("local", blob::BlobStoreConfig{config_.BlobsDir(), {}});
     if (!blobs.ok()) return blobs.status().WithContext("assets.blob_backend");
     blobs_ = std::move(*blobs);
     auto registry = assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
@@ -85,6 +104,26 @@ class ServerImpl final : public Server {
     api::AssetRouteOptions ao;
     ao.max_upload_bytes = static_cast<uint64_t>(config_.max_asset_bytes);
     api::RegisterAssetRoutes(*router, registry_, ao);
+
+    // The scheduler: deployments verified against the blob store and the registry's hashes,
+    // steps run as jobs through the same JobService as the API.
+    scheduler::SchedulerOptions so;
+    so.db_path = config_.SqlitePath().string();
+    auto bundle_blobs = scheduler::NewBlobStoreBundleBlobs(
+        blobs_, std::filesystem::absolute(config_.data_dir) / "bundle-files",
+        [registry = registry_](std::string_view uuid) -> Result<std::string> {
+          auto r = registry->Get(uuid);
+          if (!r.ok()) return r.status();
+          return r->sha256;
+        });
+    auto launcher =
+        std::shared_ptr<scheduler::StepLauncher>(scheduler::NewJobServiceLauncher(*jobs_));
+    auto sched = scheduler::Scheduler::Open(so, bundle_blobs, launcher, clock);
+    if (!sched.ok()) return sched.status().WithContext("scheduler");
+    scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
+    if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
+    api::RegisterWorkflowRoutes(*router, scheduler_);
+    if (Status s = scheduler_->Start(); !s.ok()) return s.WithContext("scheduler");
 
     api::HttpServerOptions ho;
     ho.host = config_.listen_host;
@@ -102,6 +141,9 @@ class ServerImpl final : public Server {
   void Stop() override {
     ready_ = false;
     if (http_) http_->Stop();
+    // The scheduler's launcher holds the job service: stop it first.
+    if (scheduler_) scheduler_->Shutdown();
+    scheduler_.reset();
     if (jobs_) jobs_->Shutdown();
     http_.reset();
   }
@@ -109,18 +151,52 @@ class ServerImpl final : public Server {
   uint16_t port() const override { return http_ ? http_->port() : 0; }
 
  private:
+  fetch::S3Config S3Settings() const {
+    fetch::S3Config s3;
+    s3.endpoint = config_.s3_endpoint;
+    s3.region = config_.s3_region;
+    s3.addressing = config_.s3_addressing == "path"      ? fetch::S3Addressing::kPath
+                    : config_.s3_addressing == "virtual" ? fetch::S3Addressing::kVirtualHost
+                                                         : fetch::S3Addressing::kAuto;
+    s3.credentials.access_key_id = config_.s3_access_key_id;
+    s3.credentials.secret_access_key = config_.s3_secret_access_key;
+    s3.http.connect_timeout = Millis(config_.fetch_connect_timeout_ms);
+    s3.http.low_speed_timeout = Millis(config_.fetch_stall_timeout_ms);
+    return s3;
+  }
+
+  // Archives of finished jobs, the retention sweep, and reading output back from archives.
+  Status SetUpArchives(service::JobServiceOptions& jo, Clock& clock) {
+    if (config_.archive_location == "none") return Status::Ok();
+    archive::ArchiverOptions ao;
+    ao.location = config_.archive_location.empty()
+                      ? "file://" + std::filesystem::absolute(config_.data_dir / "archives").string()
+                      : config_.archive_location;
+    ao.scratch_dir = std::filesystem::absolute(config_.SpoolDir());
+    if (StartsWith(ao.location, "file://")) {
+      WEIR_RETURN_IF_ERROR(MakeDirs(ao.location.substr(7)).WithContext("archive.location"));
+    }
+    auto archiver = archive::JobArchiver::Create(ao, s3_);
+    if (!archiver.ok()) return archiver.status().WithContext("archive.location");
+    std::shared_ptr<const archive::JobArchiver> shared = std::move(*archiver);
+    jo.archiver = shared;
+    jo.job_dir_retention = std::chrono::hours(config_.job_dir_retention_hours);
+    jo.sweep_interval = std::chrono::seconds(config_.sweep_interval_s);
+    archive::ArchivedOutputsOptions oo;
+    oo.dir = std::filesystem::absolute(config_.data_dir / "archive-cache");
+    oo.max_bytes = config_.archive_output_cache_max_bytes;
+    auto outputs = archive::ArchivedOutputs::Create(oo, shared, clock);
+    if (!outputs.ok()) return outputs.status().WithContext("archive.output_cache_max_bytes");
+    archived_outputs_ = std::move(*outputs);
+    return Status::Ok();
+  }
+
   // file, http(s) and s3 URIs, remote ones through the node's dependency cache.
-  Result<std::unique_ptr<exec::Fetcher>> NewNodeFetcher(Clock& clock) {
+  Result<std::unique_ptr<fetch::UriFetcher>> NewNodeFetcher(Clock& clock) {
     fetch::FetchOptions fo;
     fo.http.connect_timeout = Millis(config_.fetch_connect_timeout_ms);
     fo.http.low_speed_timeout = Millis(config_.fetch_stall_timeout_ms);
-    fo.s3.endpoint = config_.s3_endpoint;
-    fo.s3.region = config_.s3_region;
-    fo.s3.addressing = config_.s3_addressing == "path"      ? fetch::S3Addressing::kPath
-                       : config_.s3_addressing == "virtual" ? fetch::S3Addressing::kVirtualHost
-                                                            : fetch::S3Addressing::kAuto;
-    fo.s3.credentials.access_key_id = config_.s3_access_key_id;
-    fo.s3.credentials.secret_access_key = config_.s3_secret_access_key;
+    fo.s3 = S3Settings();
     if (config_.cache_enabled) {
       fetch::CacheOptions co;
       co.dir = std::filesystem::absolute(config_.CacheDir());
@@ -129,15 +205,18 @@ class ServerImpl final : public Server {
     }
     auto f = fetch::NewFetcher(fo, clock);
     if (!f.ok()) return f.status().WithContext("fetch/s3 settings");
-    return std::unique_ptr<exec::Fetcher>(std::move(*f));
+    return std::move(*f);
   }
 
   ServerConfig config_;
   std::atomic<bool> ready_{false};
   store::SqliteStores stores_;
   std::unique_ptr<service::JobService> jobs_;
+  std::shared_ptr<fetch::S3Client> s3_;
+  std::shared_ptr<archive::ArchivedOutputs> archived_outputs_;
   std::shared_ptr<blob::BlobStore> blobs_;
   std::shared_ptr<assets::AssetRegistry> registry_;
+  std::shared_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<api::HttpServer> http_;
 };
 
