@@ -249,11 +249,11 @@ Result<std::shared_ptr<LoadedVersion>> ParseVersion(const workflow::BundleManife
                            "manifest's workflow_id '" + m.workflow_id + "'");
   }
   if (v->wf.schedule) {
-    Result<CronExpr> cron = ParseCron(*v->wf.schedule);
-    if (!cron.ok()) return cron.status().WithContext("workflow definition");
-    Result<const date::time_zone*> tz = LocateZone(v->wf.timezone);
+    Result<cron::CronExpr> expr = cron::ParseCron(*v->wf.schedule);
+    if (!expr.ok()) return expr.status().WithContext("workflow definition");
+    Result<const date::time_zone*> tz = cron::LocateZone(v->wf.timezone);
     if (!tz.ok()) return tz.status().WithContext("workflow definition");
-    v->cron = std::move(*cron);
+    v->cron = std::move(*expr);
     v->tz = *tz;
   }
   for (const workflow::JobTemplate& j : v->wf.jobs) {
@@ -782,7 +782,7 @@ Result<DeployedWorkflow> Scheduler::Impl::BuildDeployed(const DeploymentRow& d) 
       TimePoint after = clock.Now();
       if (d.cursor_ms && FromEpochMillis(*d.cursor_ms) > after)
         after = FromEpochMillis(*d.cursor_ms);
-      Result<TimePoint> next = NextFire(*v->cron, v->tz, after);
+      Result<TimePoint> next = cron::NextFire(*v->cron, v->tz, after);
       if (next.ok()) w.next_fire = *next;
     }
   }

@@ -20,7 +20,7 @@
 // Per deployed workflow the scheduler also keeps two settings a deploy may set: the
 // environment's runtime parameters and the catch-up policy (default `latest`).
 //
-// TRIGGERS. A workflow with a `schedule` fires in its `timezone` (cron.h: DST-correct). Each
+// TRIGGERS. A workflow with a `schedule` fires in its `timezone` (cron/cron.h: DST-correct). Each
 // deployed workflow has a cursor: every fire time <= cursor has been handled. A tick handles the
 // fire times in (cursor, now] by the catch-up policy, then moves the cursor to now:
 //   none    only fire times no older than SchedulerOptions::misfire_grace (on time) fire

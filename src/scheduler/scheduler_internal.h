@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "scheduler/cron.h"
+#include "cron/cron.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/sql.h"
 #include "workflow/workflow.h"
@@ -34,7 +34,7 @@ struct LoadedVersion {
   std::string deployer;
   workflow::BundleManifest manifest;
   workflow::Workflow wf;
-  std::optional<CronExpr> cron;                                 // set when wf.schedule is
+  std::optional<cron::CronExpr> cron;                           // set when wf.schedule is
   const date::time_zone* tz = nullptr;                          // set when wf.schedule is
   std::map<std::string, std::vector<std::string>> step_assets;  // step id → asset UUIDs
   // "<schedule>|<timezone>", or empty without a schedule: the trigger cursor restarts when it

@@ -18,7 +18,7 @@ Result<std::vector<int64_t>> Scheduler::Impl::DueFires(const LoadedVersion& v, C
   // Walk back from now (inclusive) to the cursor (exclusive).
   TimePoint before = FromEpochMillis(now_ms + 1);
   while (newest_first.size() < limit) {
-    Result<TimePoint> t = PrevFire(*v.cron, v.tz, before);
+    Result<TimePoint> t = cron::PrevFire(*v.cron, v.tz, before);
     if (!t.ok()) {
       if (t.status().code() == StatusCode::kNotFound) break;
       return t.status();
@@ -70,7 +70,7 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     }
     if (!(*v)->cron) continue;
     const int64_t cursor = c.cursor_ms.value_or(now_ms);
-    Result<TimePoint> next = NextFire(*(*v)->cron, (*v)->tz, FromEpochMillis(cursor));
+    Result<TimePoint> next = cron::NextFire(*(*v)->cron, (*v)->tz, FromEpochMillis(cursor));
     const int64_t next_ms = next.ok() ? ToEpochMillis(*next) : INT64_MAX;
     next_fire_cache[c.id] = {cursor, c.schedule_key, next_ms};
     if (next_ms > now_ms) {

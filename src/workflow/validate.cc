@@ -1,14 +1,11 @@
 #include "workflow/validate.h"
 
-#include <date/tz.h>
-
 #include <algorithm>
 #include <functional>
 #include <map>
-#include <stdexcept>
 
 #include "common/strings.h"
-#include "workflow/cron.h"
+#include "cron/cron.h"
 
 namespace weir::workflow {
 namespace {
@@ -83,7 +80,7 @@ class Validator {
     }
     if (const YAML::Node s = root["schedule"]; s && !s.IsNull()) {
       if (auto text = check_.Scalar(s, "schedule")) {
-        if (Result<CronSpec> c = ParseCron(*text); !c) {
+        if (Result<cron::CronExpr> c = cron::ParseCron(*text); !c.ok()) {
           check_.Error(s, c.status().message());
         }
         wf_.schedule = *text;
@@ -532,13 +529,11 @@ Status CheckTimeZone(std::string_view name) {
   if (name.empty() || name.size() > 100) {
     return InvalidArgument("timezone '" + std::string(name) + "': not an IANA time zone name");
   }
-  try {
-    date::locate_zone(name);
-    return Status::Ok();
-  } catch (const std::exception&) {
-    return InvalidArgument("timezone '" + std::string(name) +
-                           "': unknown; use an IANA name such as UTC or Europe/Amsterdam");
-  }
+  Result<const date::time_zone*> zone = cron::LocateZone(name);
+  if (zone.ok()) return Status::Ok();
+  if (zone.status().code() != StatusCode::kInvalidArgument) return zone.status();
+  return InvalidArgument("timezone '" + std::string(name) +
+                         "': unknown; use an IANA name such as UTC or Europe/Amsterdam");
 }
 
 bool ParseDurationSeconds(std::string_view text, int64_t* seconds) {

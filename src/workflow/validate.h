@@ -4,8 +4,9 @@
 // problem it finds, each with file:line:column: YAML syntax, schema errors (missing, unknown or
 // mistyped keys, with "did you mean"), invalid ids, duplicate job ids, unknown job ids in
 // `depends_on` and `dag:` lines, dependency cycles (naming the cycle, e.g. "a -> b -> a"),
-// invalid cron expressions, unknown IANA time zones, and runtime parameters that are neither
-// built in (workflow.h), nor in the workflow's `params`, nor in the environment's parameters.
+// invalid cron expressions and unknown IANA time zones (checked by cron/cron.h, the engine the
+// scheduler fires with), and runtime parameters that are neither built in (workflow.h), nor in
+// the workflow's `params`, nor in the environment's parameters.
 // Jobs that no root reaches are allowed. Positions are mapped back to the source file through
 // the RenderResult, whose own errors (unresolvable assets and files) are included, so one call
 // gives the complete list for `weir project test`.

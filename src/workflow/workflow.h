@@ -64,7 +64,7 @@ struct JobTemplate {
 struct Workflow {
   std::string id;
   std::string description;
-  std::optional<std::string> schedule;        // cron (5 fields or @hourly/@daily/@weekly/@monthly)
+  std::optional<std::string> schedule;        // cron: 5 fields or a macro (cron/cron.h)
   std::string timezone = "UTC";               // IANA name
   std::map<std::string, std::string> params;  // defaults of runtime parameters
   RunStrategy run_strategy = RunStrategy::kSequential;

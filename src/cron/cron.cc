@@ -1,4 +1,4 @@
-#include "scheduler/cron.h"
+#include "cron/cron.h"
 
 #include <date/date.h>
 #include <date/tz.h>
@@ -13,7 +13,7 @@
 #include "common/strings.h"
 #include "common/time_format.h"
 
-namespace weir::scheduler {
+namespace weir::cron {
 namespace {
 
 using std::chrono::minutes;
@@ -567,4 +567,4 @@ Result<std::vector<TimePoint>> FiresBetween(const CronExpr& expr, const date::ti
   return fires;
 }
 
-}  // namespace weir::scheduler
+}  // namespace weir::cron

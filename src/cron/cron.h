@@ -1,4 +1,6 @@
-// Cron schedules of workflow triggers: parsing, and fire times in an IANA time zone.
+// Cron schedules of workflow triggers: parsing, and fire times in an IANA time zone. The one
+// cron engine of weir: workflow validation (`weir project test`, deploy) checks schedules with
+// ParseCron and LocateZone, and the scheduler computes fire times with the same values.
 //
 // Syntax (ParseCron). Five whitespace-separated fields
 //     minute (0-59)  hour (0-23)  day-of-month (1-31)  month (1-12)  day-of-week (0-7)
@@ -54,7 +56,7 @@ namespace date {
 class time_zone;
 }  // namespace date
 
-namespace weir::scheduler {
+namespace weir::cron {
 
 // Bound of one NextFire/PrevFire search, in years from its start.
 inline constexpr int kSearchYears = 50;
@@ -119,4 +121,4 @@ Result<TimePoint> PrevFire(const CronExpr& expr, const date::time_zone* tz, Time
 Result<std::vector<TimePoint>> FiresBetween(const CronExpr& expr, const date::time_zone* tz,
                                             TimePoint from, TimePoint to, size_t max);
 
-}  // namespace weir::scheduler
+}  // namespace weir::cron

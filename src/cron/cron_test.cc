@@ -1,4 +1,4 @@
-#include "scheduler/cron.h"
+#include "cron/cron.h"
 
 #include <date/date.h>
 #include <date/tz.h>
@@ -11,7 +11,7 @@
 
 #include "common/time_format.h"
 
-namespace weir::scheduler {
+namespace weir::cron {
 namespace {
 
 using ::testing::ElementsAre;
@@ -139,6 +139,25 @@ TEST(ParseCron, AcceptsEverySyntax) {
     ASSERT_TRUE(e.ok()) << c.text << ": " << e.status();
     EXPECT_EQ(Sets(*e), c.sets) << c.text;
   }
+}
+
+// The forms workflow validation accepted before it shared this engine (shared/spec/dataflow.md).
+TEST(ParseCron, AcceptsTheWorkflowScheduleForms) {
+  const std::vector<ParseCase> cases = {
+      {"0 9-17/2 * * MON-FRI", "m=0 h=9,11,13,15,17 dom=* mon=* dow=1-5"},
+      {"30 2 1,15 jan,Jul *", "m=30 h=2 dom=1,15 mon=1,7 dow=*"},
+      {"0 0 29 2 *", "m=0 h=0 dom=29 mon=2 dow=*"},  // fires in leap years
+      {"*/20 9-11 1,15 FEB-MAR sun,6", "m=0,20,40 h=9-11 dom=1,15 mon=2,3 dow=0,6"},
+      {"5/10 * * * *", "m=5,15,25,35,45,55 h=* dom=* mon=* dow=*"},
+  };
+  for (const ParseCase& c : cases) {
+    Result<CronExpr> e = ParseCron(c.text);
+    ASSERT_TRUE(e.ok()) << c.text << ": " << e.status();
+    EXPECT_EQ(Sets(*e), c.sets) << c.text;
+  }
+  CronExpr both = MustParse("*/20 9-11 1,15 FEB-MAR sun,6");
+  EXPECT_FALSE(both.day_of_month_star());  // both day fields restricted: days are ORed
+  EXPECT_FALSE(both.day_of_week_star());
 }
 
 TEST(ParseCron, KeepsTrimmedTextAndFlags) {
@@ -681,4 +700,4 @@ TEST(FiresBetween, CountsDstDaysInRealTime) {
 }
 
 }  // namespace
-}  // namespace weir::scheduler
+}  // namespace weir::cron
