@@ -20,10 +20,9 @@
 
 #include "blob/local_blob_store.h"
 #include "blob/sha256.h"
-#include "common/ids.h"
 #include "scheduler/scheduler.h"
 #include "service/job_service.h"
-#include "store/store.h"
+#include "service/testing/job_service_harness.h"
 
 namespace {
 
@@ -43,19 +42,6 @@ void Print(const std::string& name, double value) {
   std::fflush(stdout);
 }
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
-  model::ConfigEntity e;
-  e.kind = kind;
-  e.id = id;
-  e.name = id;
-  e.user = "bench";
-  e.version = "1";
-  e.tags = std::move(tags);
-  e.status = kind == model::Kind::kCluster ? "UP" : "ACTIVE";
-  model::NormalizeTags(e);
-  return e;
-}
-
 int Fail(const std::string& what, const Status& s) {
   std::fprintf(stderr, "scheduler_bench: %s: %s\n", what.c_str(), s.ToString().c_str());
   return 1;
@@ -70,37 +56,20 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--instances") == 0) instances = std::max(1, std::atoi(argv[i + 1]));
     if (std::strcmp(argv[i], "--poll-ms") == 0) poll_ms = std::max(1, std::atoi(argv[i + 1]));
   }
-  const std::filesystem::path root =
-      std::filesystem::temp_directory_path() / ("weir-scheduler-bench-" + NewUuid());
-  std::filesystem::create_directories(root / "jobs");
-  struct Cleanup {
-    std::filesystem::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(p, ec);
-    }
-  } cleanup{root};
   Clock& clock = SystemClock::Instance();
-  const std::string db = (root / "weir.db").string();
+  // The demo cluster "local" (type:local) with command "bash", in a temp folder removed at exit.
+  auto harness = service::testing::JobServiceHarness::Create(
+      "scheduler-bench", service::testing::HarnessConfig{.cluster_tags = {"type:local"}});
+  if (!harness.ok()) return Fail("store", harness.status());
+  const std::filesystem::path root = (*harness)->root();
+  const std::string db = (*harness)->db_path();
 
-  auto stores = store::OpenSqlite(db, clock);
-  if (!stores.ok()) return Fail("store", stores.status());
-  auto bash = Entity(model::Kind::kCommand, "bash", {"type:bash"});
-  bash.executable = "/bin/bash -c";
-  (void)stores->config->Create(Entity(model::Kind::kCluster, "local", {"type:local"}));
-  (void)stores->config->Create(bash);
-  (void)stores->config->SetClusterCommands("local", {"bash"});
-
-  service::JobServiceOptions jo;
-  jo.jobs_dir = root / "jobs";
+  service::JobServiceOptions jo = (*harness)->DefaultOptions();
   jo.host_name = "bench";
   jo.weir_version = "bench";
-  std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
-  selectors.push_back(resolve::NewRandomSelector(1));
-  auto jobs =
-      service::NewJobService(jo, stores->config, stores->jobs, exec::NewLocalExecutor(clock),
-                             exec::NewLocalFileFetcher(), std::move(selectors), clock);
-  if (Status s = jobs->Recover(); !s.ok()) return Fail("job service", s);
+  auto opened_jobs = (*harness)->NewService(jo, exec::NewLocalFileFetcher(), clock);
+  if (!opened_jobs.ok()) return Fail("job service", opened_jobs.status());
+  std::unique_ptr<service::JobService> jobs = std::move(*opened_jobs);
 
   auto blobs = blob::NewLocalBlobStore(root / "blobs");
   if (!blobs.ok()) return Fail("blobs", blobs.status());

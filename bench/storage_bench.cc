@@ -21,7 +21,7 @@
 #include "fetch/http_fetcher.h"
 #include "fetch/test_http_server.h"
 #include "service/job_service.h"
-#include "store/store.h"
+#include "service/testing/job_service_harness.h"
 
 namespace weir {
 namespace {
@@ -41,53 +41,34 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
-  model::ConfigEntity e;
-  e.kind = kind;
-  e.id = id;
-  e.name = id;
-  e.user = "bench";
-  e.version = "1";
-  e.tags = std::move(tags);
-  e.status = kind == model::Kind::kCluster ? "UP" : "ACTIVE";
-  model::NormalizeTags(e);
-  return e;
-}
-
 struct Node {
-  store::SqliteStores stores;
+  std::unique_ptr<service::testing::JobServiceHarness> harness;  // outlives the service
   std::unique_ptr<service::JobService> service;
   fetch::DependencyCache* cache = nullptr;
 };
 
-Node StartNode(const fs::path& root, std::optional<fetch::CacheOptions> cache) {
+template <typename T>
+T OrExit(Result<T> r, const char* what) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, r.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(*r);
+}
+
+// A job service with the demo cluster and command in its own temp folder (`name` in its name).
+Node StartNode(std::string_view name, std::optional<fetch::CacheOptions> cache) {
   Node n;
-  (void)MakeDirs(root / "jobs");
-  n.stores = *store::OpenSqlite((root / "weir.db").string(), SystemClock::Instance());
-  auto cluster = Entity(model::Kind::kCluster, "local", {"sched:sla"});
-  auto bash = Entity(model::Kind::kCommand, "bash", {"type:bash"});
-  bash.executable = "/bin/bash -c";
-  (void)n.stores.config->Create(cluster);
-  (void)n.stores.config->Create(bash);
-  (void)n.stores.config->SetClusterCommands("local", {"bash"});
-  service::JobServiceOptions o;
-  o.jobs_dir = root / "jobs";
+  n.harness = OrExit(service::testing::JobServiceHarness::Create(name), "node");
+  service::JobServiceOptions o = n.harness->DefaultOptions();
   o.host_name = "bench";
   o.sweep_interval = Millis(0);
   fetch::FetchOptions fo;
   fo.cache = std::move(cache);
-  auto fetcher = fetch::NewFetcher(fo, SystemClock::Instance());
-  if (!fetcher.ok()) {
-    std::fprintf(stderr, "fetcher: %s\n", fetcher.status().ToString().c_str());
-    std::exit(1);
-  }
-  n.cache = (*fetcher)->cache();
-  std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
-  selectors.push_back(resolve::NewRandomSelector(1));
-  n.service = service::NewJobService(
-      o, n.stores.config, n.stores.jobs, exec::NewLocalExecutor(SystemClock::Instance()),
-      std::move(*fetcher), std::move(selectors), SystemClock::Instance());
-  (void)n.service->Recover();
+  std::unique_ptr<fetch::UriFetcher> fetcher =
+      OrExit(fetch::NewFetcher(fo, SystemClock::Instance()), "fetcher");
+  n.cache = fetcher->cache();
+  n.service = OrExit(n.harness->NewService(o, std::move(fetcher)), "job service");
   return n;
 }
 
@@ -143,12 +124,12 @@ int Run() {
   // S1: with a warm cache and without a cache, same server, same run.
   fetch::CacheOptions co;
   co.dir = tmp / "node-cached/cache";
-  Node cached = StartNode(tmp / "node-cached", co);
+  Node cached = StartNode("storage-bench-cached", co);
   const double cold = StartLatency(*cached.service, deps);  // fills the cache
   std::vector<double> warm, uncached_runs, nodeps;
   for (int i = 0; i < kRuns; ++i) warm.push_back(StartLatency(*cached.service, deps));
   for (int i = 0; i < kRuns; ++i) nodeps.push_back(StartLatency(*cached.service, {}));
-  Node uncached = StartNode(tmp / "node-uncached", std::nullopt);
+  Node uncached = StartNode("storage-bench-uncached", std::nullopt);
   for (int i = 0; i < kRuns; ++i) uncached_runs.push_back(StartLatency(*uncached.service, deps));
   std::printf("storage.start_latency_no_deps_ms: %.1f\n", Median(nodeps));
   std::printf("storage.start_latency_5x10MB_cached_ms: %.1f\n", Median(warm));

@@ -15,8 +15,8 @@
 #include "archive/s3rver_testing.h"
 #include "client/http_client.h"
 #include "common/fs.h"
-#include "common/ids.h"
 #include "fetch/fetcher.h"
+#include "service/testing/job_service_harness.h"
 
 namespace weir::api {
 namespace {
@@ -46,37 +46,17 @@ class StopS3rver : public ::testing::Environment {
 };
 const auto* const kStopS3rver = ::testing::AddGlobalTestEnvironment(new StopS3rver);
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
-  model::ConfigEntity e;
-  e.kind = kind;
-  e.id = id;
-  e.name = id;
-  e.user = "admin";
-  e.version = "1";
-  e.tags = std::move(tags);
-  e.status = kind == model::Kind::kCluster ? "UP" : "ACTIVE";
-  model::NormalizeTags(e);
-  return e;
-}
-
 class StorageRoutesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path("/tmp") / ("weir-storage-routes-" + NewUuid());
-    ASSERT_TRUE(MakeDirs(root_ / "jobs").ok());
+    auto harness = service::testing::JobServiceHarness::Create("storage-routes");
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    harness_ = std::move(*harness);
+    root_ = harness_->root();
+    stores_ = harness_->stores();
     ASSERT_TRUE(MakeDirs(root_ / "spool").ok());
-    auto stores = store::OpenSqlite((root_ / "weir.db").string(), SystemClock::Instance());
-    ASSERT_TRUE(stores.ok()) << stores.status();
-    stores_ = *stores;
-    auto cluster = Entity(model::Kind::kCluster, "local", {"sched:sla"});
-    auto bash = Entity(model::Kind::kCommand, "bash", {"type:bash"});
-    bash.executable = "/bin/bash -c";
-    ASSERT_TRUE(stores_.config->Create(cluster).ok());
-    ASSERT_TRUE(stores_.config->Create(bash).ok());
-    ASSERT_TRUE(stores_.config->SetClusterCommands("local", {"bash"}).ok());
-    service_options_.jobs_dir = root_ / "jobs";
+    service_options_ = harness_->DefaultOptions();
     service_options_.host_name = "node-1";
-    service_options_.launch.kill_grace = 500ms;
     service_options_.sweep_interval = Millis(0);
     service_options_.job_dir_retention = Millis(0);
     route_options_.spool_dir = root_ / "spool";
@@ -87,8 +67,7 @@ class StorageRoutesTest : public ::testing::Test {
     server_.reset();
     if (service_) service_->Shutdown();
     service_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
+    harness_.reset();
   }
 
   std::shared_ptr<fetch::S3Client> S3() {
@@ -115,13 +94,9 @@ class StorageRoutesTest : public ::testing::Test {
 
   void Start(std::unique_ptr<exec::Fetcher> fetcher = exec::NewLocalFileFetcher(),
              const fetch::DependencyCache* cache = nullptr) {
-    std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
-    selectors.push_back(resolve::NewRandomSelector(1));
-    service_ =
-        service::NewJobService(service_options_, stores_.config, stores_.jobs,
-                               exec::NewLocalExecutor(SystemClock::Instance()), std::move(fetcher),
-                               std::move(selectors), SystemClock::Instance());
-    ASSERT_TRUE(service_->Recover().ok());
+    auto service = harness_->NewService(service_options_, std::move(fetcher));
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = std::move(*service);
     auto router = std::make_shared<Router>();
     RegisterJobRoutes(*router, *service_, stores_.jobs, stores_.config, route_options_);
     RegisterAdminRoutes(*router, AdminRoutesOptions{cache});
@@ -201,6 +176,7 @@ class StorageRoutesTest : public ::testing::Test {
     EXPECT_LT(escape->status, 500);
   }
 
+  std::unique_ptr<service::testing::JobServiceHarness> harness_;
   fs::path root_;
   store::SqliteStores stores_;
   service::JobServiceOptions service_options_;

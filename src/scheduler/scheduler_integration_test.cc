@@ -11,10 +11,9 @@
 #include "blob/local_blob_store.h"
 #include "blob/sha256.h"
 #include "common/fs.h"
-#include "common/ids.h"
 #include "scheduler/scheduler.h"
 #include "service/job_service.h"
-#include "store/store.h"
+#include "service/testing/job_service_harness.h"
 
 namespace weir::scheduler {
 namespace {
@@ -22,53 +21,24 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
-  model::ConfigEntity e;
-  e.kind = kind;
-  e.id = id;
-  e.name = id;
-  e.user = "admin";
-  e.version = "1";
-  e.tags = std::move(tags);
-  e.status = kind == model::Kind::kCluster ? "UP" : "ACTIVE";
-  model::NormalizeTags(e);
-  return e;
-}
-
 class SchedulerIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path("/tmp") / ("weir-sched-it-" + NewUuid());
-    ASSERT_TRUE(MakeDirs(root_ / "jobs").ok());
-    const std::string db = (root_ / "weir.db").string();
-    auto stores = store::OpenSqlite(db, SystemClock::Instance());
-    ASSERT_TRUE(stores.ok()) << stores.status();
-    stores_ = *stores;
-    auto bash = Entity(model::Kind::kCommand, "bash", {"type:bash"});
-    bash.executable = "/bin/bash -c";
-    ASSERT_TRUE(
-        stores_.config->Create(Entity(model::Kind::kCluster, "local", {"type:local"})).ok());
-    ASSERT_TRUE(stores_.config->Create(bash).ok());
-    ASSERT_TRUE(stores_.config->SetClusterCommands("local", {"bash"}).ok());
-
-    service::JobServiceOptions o;
-    o.jobs_dir = root_ / "jobs";
-    o.host_name = "test-host";
-    o.weir_version = "test";
-    o.launch.kill_grace = 500ms;
-    std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
-    selectors.push_back(resolve::NewRandomSelector(1));
-    jobs_ = service::NewJobService(
-        o, stores_.config, stores_.jobs, exec::NewLocalExecutor(SystemClock::Instance()),
-        exec::NewLocalFileFetcher(), std::move(selectors), SystemClock::Instance());
-    ASSERT_TRUE(jobs_->Recover().ok());
+    auto harness = service::testing::JobServiceHarness::Create(
+        "sched-it", service::testing::HarnessConfig{.cluster_tags = {"type:local"}});
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    harness_ = std::move(*harness);
+    root_ = harness_->root();
+    auto jobs = harness_->NewService(harness_->DefaultOptions());
+    ASSERT_TRUE(jobs.ok()) << jobs.status();
+    jobs_ = std::move(*jobs);
 
     auto blobs = blob::NewLocalBlobStore(root_ / "blobs");
     ASSERT_TRUE(blobs.ok()) << blobs.status();
     blobs_ = std::shared_ptr<blob::BlobStore>(std::move(*blobs));
 
     SchedulerOptions so;
-    so.db_path = db;  // the same file as the job store, like the server
+    so.db_path = harness_->db_path();  // the same file as the job store, like the server
     so.poll_interval = 20ms;
     auto s = Scheduler::Open(so, NewBlobStoreBundleBlobs(blobs_, root_ / "bundle-files"),
                              std::shared_ptr<StepLauncher>(NewJobServiceLauncher(*jobs_)),
@@ -84,8 +54,7 @@ class SchedulerIntegrationTest : public ::testing::Test {
     sched_.reset();
     if (jobs_) jobs_->Shutdown();
     jobs_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
+    harness_.reset();
   }
 
   Instance WaitFinal(const std::string& id, int64_t n) {
@@ -100,8 +69,8 @@ class SchedulerIntegrationTest : public ::testing::Test {
     return {};
   }
 
+  std::unique_ptr<service::testing::JobServiceHarness> harness_;
   fs::path root_;
-  store::SqliteStores stores_;
   std::unique_ptr<service::JobService> jobs_;
   std::shared_ptr<blob::BlobStore> blobs_;
   std::unique_ptr<Scheduler> sched_;

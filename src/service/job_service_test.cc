@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "common/fs.h"
-#include "common/ids.h"
+#include "service/testing/job_service_harness.h"
 
 namespace weir::service {
 namespace {
@@ -21,60 +21,32 @@ using namespace std::chrono_literals;
 
 constexpr Millis kWait = 30s;
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id,
-                           std::vector<std::string> tags) {
-  model::ConfigEntity e;
-  e.kind = kind;
-  e.id = id;
-  e.name = id;
-  e.user = "admin";
-  e.version = "1";
-  e.tags = std::move(tags);
-  e.status = kind == model::Kind::kCluster ? "UP" : "ACTIVE";
-  model::NormalizeTags(e);
-  return e;
-}
-
 class JobServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path("/tmp") / ("weir-jobsvc-" + NewUuid());
-    ASSERT_TRUE(MakeDirs(root_ / "jobs").ok());
-    auto stores = store::OpenSqlite((root_ / "weir.db").string(), SystemClock::Instance());
-    ASSERT_TRUE(stores.ok()) << stores.status();
-    stores_ = *stores;
-    auto cluster = Entity(model::Kind::kCluster, "local", {"sched:sla"});
-    auto bash = Entity(model::Kind::kCommand, "bash", {"type:bash"});
-    bash.executable = "/bin/bash -c";
-    auto small = Entity(model::Kind::kCommand, "small", {"type:small"});
+    auto harness = testing::JobServiceHarness::Create("jobsvc");
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    harness_ = std::move(*harness);
+    auto small = testing::DemoEntity(model::Kind::kCommand, "small", {"type:small"});
     small.executable = "/bin/bash -c";
     small.memory = 512;
-    ASSERT_TRUE(stores_.config->Create(cluster).ok());
-    ASSERT_TRUE(stores_.config->Create(bash).ok());
-    ASSERT_TRUE(stores_.config->Create(small).ok());
-    ASSERT_TRUE(stores_.config->SetClusterCommands("local", {"bash", "small"}).ok());
-    options_.jobs_dir = root_ / "jobs";
-    options_.host_name = "test-host";
-    options_.weir_version = "test";
-    options_.launch.kill_grace = 500ms;
+    ASSERT_TRUE(harness_->AddCommand(small).ok());
+    root_ = harness_->root();
+    stores_ = harness_->stores();
+    options_ = harness_->DefaultOptions();
   }
 
   void TearDown() override {
     if (service_) service_->Shutdown();
     service_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
+    harness_.reset();
   }
 
   void Start() {
     if (service_) service_->Shutdown();
-    std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
-    selectors.push_back(resolve::NewRandomSelector(1));
-    service_ = NewJobService(options_, stores_.config, stores_.jobs,
-                             exec::NewLocalExecutor(SystemClock::Instance()),
-                             exec::NewLocalFileFetcher(), std::move(selectors),
-                             SystemClock::Instance());
-    ASSERT_TRUE(service_->Recover().ok());
+    auto service = harness_->NewService(options_);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = std::move(*service);
   }
 
   static model::JobRequest Request(const std::string& script,
@@ -121,6 +93,7 @@ class JobServiceTest : public ::testing::Test {
     return ReadFile(exec::paths::Stdout(service_->JobDirectory(id))).value_or("<missing>");
   }
 
+  std::unique_ptr<testing::JobServiceHarness> harness_;
   fs::path root_;
   store::SqliteStores stores_;
   JobServiceOptions options_;

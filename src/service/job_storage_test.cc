@@ -17,6 +17,7 @@
 #include "fetch/fetcher.h"
 #include "fetch/test_http_server.h"
 #include "service/job_service.h"
+#include "service/testing/job_service_harness.h"
 #ifdef WEIR_HAVE_BLOB_S3
 #include "blob/s3_blob_store.h"
 #endif
@@ -52,37 +53,15 @@ class StopS3rver : public ::testing::Environment {
 };
 const auto* const kStopS3rver = ::testing::AddGlobalTestEnvironment(new StopS3rver);
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
-  model::ConfigEntity e;
-  e.kind = kind;
-  e.id = id;
-  e.name = id;
-  e.user = "admin";
-  e.version = "1";
-  e.tags = std::move(tags);
-  e.status = kind == model::Kind::kCluster ? "UP" : "ACTIVE";
-  model::NormalizeTags(e);
-  return e;
-}
-
 class JobStorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path("/tmp") / ("weir-jobstorage-" + NewUuid());
-    ASSERT_TRUE(MakeDirs(root_ / "jobs").ok());
-    auto stores = store::OpenSqlite((root_ / "weir.db").string(), SystemClock::Instance());
-    ASSERT_TRUE(stores.ok()) << stores.status();
-    stores_ = *stores;
-    auto cluster = Entity(model::Kind::kCluster, "local", {"sched:sla"});
-    auto bash = Entity(model::Kind::kCommand, "bash", {"type:bash"});
-    bash.executable = "/bin/bash -c";
-    ASSERT_TRUE(stores_.config->Create(cluster).ok());
-    ASSERT_TRUE(stores_.config->Create(bash).ok());
-    ASSERT_TRUE(stores_.config->SetClusterCommands("local", {"bash"}).ok());
-    options_.jobs_dir = root_ / "jobs";
-    options_.host_name = "test-host";
-    options_.weir_version = "test";
-    options_.launch.kill_grace = 500ms;
+    auto harness = testing::JobServiceHarness::Create("jobstorage");
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    harness_ = std::move(*harness);
+    root_ = harness_->root();
+    stores_ = harness_->stores();
+    options_ = harness_->DefaultOptions();
     options_.max_system_memory_mb = 0;  // no capacity limit: many jobs at once
     options_.max_active_jobs_per_user = 0;
     options_.sweep_interval = Millis(0);  // sweeps are called by the tests
@@ -91,8 +70,7 @@ class JobStorageTest : public ::testing::Test {
   void TearDown() override {
     if (service_) service_->Shutdown();
     service_.reset();
-    std::error_code ec;
-    fs::remove_all(root_, ec);
+    harness_.reset();
   }
 
   fetch::FetchOptions FetchOptionsWithCache(int64_t max_bytes = 1LL << 30) {
@@ -111,11 +89,9 @@ class JobStorageTest : public ::testing::Test {
     });
     ASSERT_TRUE(fetcher.ok()) << fetcher.status();
     cache_ = (*fetcher)->cache();
-    std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
-    selectors.push_back(resolve::NewRandomSelector(1));
-    service_ = NewJobService(options_, stores_.config, stores_.jobs, exec::NewLocalExecutor(clock),
-                             std::move(*fetcher), std::move(selectors), clock);
-    ASSERT_TRUE(service_->Recover().ok());
+    auto service = harness_->NewService(options_, std::move(*fetcher), clock);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = std::move(*service);
   }
 
   std::shared_ptr<fetch::S3Client> S3() {
@@ -163,6 +139,7 @@ class JobStorageTest : public ::testing::Test {
     return ReadFile(exec::paths::InitFailureFile(service_->JobDirectory(id))).value_or("<missing>");
   }
 
+  std::unique_ptr<testing::JobServiceHarness> harness_;
   fs::path root_;
   store::SqliteStores stores_;
   JobServiceOptions options_;
