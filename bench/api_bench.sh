@@ -15,7 +15,8 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 wport=$(free_port)
-"$weir" server --listen 127.0.0.1:$wport --data-dir "$tmp/weir" > "$tmp/weir.out" 2> "$tmp/weir.log" &
+printf 'jobs:\n  max_system_memory_mb: 10000000\n  max_active_jobs_per_user: 0\n' > "$tmp/weir.yaml"
+"$weir" server --config "$tmp/weir.yaml" --listen 127.0.0.1:$wport --data-dir "$tmp/weir" > "$tmp/weir.out" 2> "$tmp/weir.log" &
 pids+=($!); weir_pid=$!
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$wport/admin/health" >/dev/null 2>&1 && break; sleep 0.1; done
 url="http://127.0.0.1:$wport"

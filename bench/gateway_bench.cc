@@ -54,11 +54,13 @@ void Print(const std::string& name, double value, const char* unit = "") {
 double RawSpawnRate(const std::filesystem::path& dir, int jobs, int parallel) {
   std::filesystem::create_directories(dir);
   auto script = dir / "run";
+  // The same command weir runs for a job (`/bin/bash -c 'echo hi'`), output to files, exit code
+  // recorded: a 5-line script with no other process than the command.
   std::ofstream(script) << "#!/bin/bash\n"
-                           "cd \"$(dirname \"$0\")\"\n"
+                           "cd \"${0%/run}\"\n"
                            "export GENIE_JOB_ID=bench\n"
-                           "echo hi > stdout 2> stderr\n"
-                           "echo '{\"exitCode\":\"0\"}' > done.tmp && mv done.tmp done\n";
+                           "/bin/bash -c 'echo hi' > stdout 2> stderr\n"
+                           "echo \"{\\\"exitCode\\\":\\\"$?\\\"}\" > done\n";
   std::filesystem::permissions(script, std::filesystem::perms::owner_all);
   std::vector<std::string> dirs;
   for (int i = 0; i < parallel; ++i) {

@@ -126,6 +126,23 @@ TEST_F(GatewayTest, JsonSubmissionSucceedsWithOutput) {
   EXPECT_EQ(Field(Get("/api/v3/jobs/" + id + "/execution"), "exitCode"), "0");
 }
 
+TEST_F(GatewayTest, JobResourceFollowsStatusAndHostAfterItEnds) {
+  std::string id = Submit("sleep 1");
+  WaitRunning(id);
+  EXPECT_EQ(Field(Get("/api/v3/jobs/" + id), "status"), "RUNNING");
+  ASSERT_EQ(WaitFinal(id), "SUCCEEDED");
+  for (const std::string host : {"a.example:8080", "b.example"}) {
+    for (int i = 0; i < 2; ++i) {  // the second read of a finished job is served from memory
+      auto r = http_->Get("/api/v3/jobs/" + id, {{"Host", host}});
+      ASSERT_TRUE(r.ok());
+      json::value job = Parse(r->body);
+      EXPECT_EQ(Field(job, "status"), "SUCCEEDED");
+      EXPECT_EQ(Field(job.at("_links").at("self"), "href"),
+                "http://" + host + "/api/v3/jobs/" + id);
+    }
+  }
+}
+
 TEST_F(GatewayTest, MultipartSubmissionCopiesAttachments) {
   TempDir files;
   std::ofstream(files.path() / "data.csv") << "a,b\n1,2\n";

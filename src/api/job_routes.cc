@@ -9,7 +9,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
+#include <list>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 #include "api/job_codec.h"
@@ -232,6 +236,41 @@ double QualityOf(std::string_view accept, std::string_view type) {
 
 // ---- the routes ---------------------------------------------------------------------------------
 
+// Rendered bodies of GET /jobs/{id} for jobs in a final status. A final record never changes
+// again (the store refuses updates), so its JSON, for a given base URL, is cached: the hot read
+// path of clients polling finished jobs skips the store and the serialisation. Bounded LRU;
+// thread-safe.
+class FinalJobBodies {
+ public:
+  explicit FinalJobBodies(size_t capacity) : capacity_(capacity) {}
+
+  std::optional<std::string> Find(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = index_.find(key);
+    if (it == index_.end()) return std::nullopt;
+    order_.splice(order_.begin(), order_, it->second);
+    return it->second->second;
+  }
+
+  void Put(std::string key, std::string body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (index_.count(key)) return;
+    order_.emplace_front(key, std::move(body));
+    index_.emplace(std::move(key), order_.begin());
+    if (order_.size() > capacity_) {
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  size_t capacity_;
+  std::list<std::pair<std::string, std::string>> order_;  // most recent first
+  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator>
+      index_;
+};
+
 class JobRoutes {
  public:
   JobRoutes(service::JobService& service, std::shared_ptr<store::JobStore> jobs,
@@ -283,6 +322,7 @@ class JobRoutes {
   std::shared_ptr<store::JobStore> jobs_;
   std::shared_ptr<store::ConfigStore> config_;
   JobRoutesOptions options_;
+  FinalJobBodies final_bodies_{4096};
 };
 
 std::string JobUrl(const std::string& base, const std::string& id) {
@@ -524,13 +564,20 @@ HttpResponse JobRoutes::Search(HttpRequest& req) {
 
 HttpResponse JobRoutes::GetJob(HttpRequest& req) {
   const std::string& id = req.Param("id");
+  std::string base = BaseUrl(req);
+  std::string key = base + '\n' + id;
+  if (auto body = final_bodies_.Find(key)) {
+    return HttpResponse::Json(200, std::move(*body), std::string(kHalJson));
+  }
   auto r = jobs_->GetJob(id);
   if (!r) return ErrorResponse(r.status(), req);
   json::object o = JobToJson(*r, options_.clock->Now());
-  o["_links"] = Links(BaseUrl(req), id, "job",
+  o["_links"] = Links(base, id, "job",
                       {"output", "request", "execution", "metadata", "status", "cluster",
                        "command", "applications"});
-  return JsonResponse(200, o, kHalJson);
+  HttpResponse resp = JsonResponse(200, o, kHalJson);
+  if (!model::IsActive(r->job.status)) final_bodies_.Put(std::move(key), resp.body);
+  return resp;
 }
 
 HttpResponse JobRoutes::GetStatus(HttpRequest& req) {
