@@ -7,3 +7,4 @@ echo "== gateway (J1 J2 J3)"; "$build/bench/gateway_bench" "${@:2}"
 echo "== api (A1)"; "$here/api_bench.sh" "$build"
 if [ -x "$build/bench/workflow_bench" ]; then echo "== workflow (W1)"; "$build/bench/workflow_bench"; fi
 if [ -x "$build/bench/storage_bench" ]; then echo "== storage (S1 S2)"; "$build/bench/storage_bench"; fi
+if [ -x "$build/bench/scheduler_bench" ]; then echo "== scheduler (W2)"; "$build/bench/scheduler_bench"; fi
