@@ -20,6 +20,9 @@
 #include "scheduler/scheduler_internal.h"
 
 namespace weir::scheduler {
+
+namespace sql = store::sqlite;  // the SQLite adapter shared with the store
+
 namespace {
 
 namespace json = boost::json;
@@ -322,11 +325,11 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
     while (true) {
       WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      keys.emplace_back(s.Text(0), s.Int(1));
+      keys.emplace_back(s.String(0), s.Int(1));
     }
   }
   if (keys.empty()) return Status::Ok();
-  WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+  WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
   std::vector<InstanceRow> active;
   {
     for (const auto& [id, n] : keys) {
@@ -448,10 +451,10 @@ Status Scheduler::Impl::TickOnce() {
       WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
       RunningStep r;
-      r.deployed_id = s.Text(0);
+      r.deployed_id = s.String(0);
       r.instance = s.Int(1);
-      r.step = s.Text(2);
-      r.job_id = s.Text(3);
+      r.step = s.String(2);
+      r.job_id = s.String(3);
       polled.push_back(std::move(r));
     }
   }
@@ -462,7 +465,7 @@ Status Scheduler::Impl::TickOnce() {
   });
   if (any_ended) {
     std::lock_guard<std::mutex> lock(mu);
-    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
     for (RunningStep& r : polled) {
       std::optional<std::string> failure;
       std::string job_status;
@@ -526,7 +529,7 @@ Status Scheduler::Impl::TickOnce() {
   {
     std::lock_guard<std::mutex> lock(mu);
     const int64_t after = ToEpochMillis(clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
     for (size_t k = 0; k < launches.size(); ++k) {
       const PendingLaunch& l = launches[k];
       const Status& st = outcomes[k];
@@ -572,7 +575,7 @@ Result<Instance> Scheduler::Stop(std::string_view deployed_id, int64_t number,
   Result<Instance> out = [&]() -> Result<Instance> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*impl_->db));
+    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
     WEIR_RETURN_IF_ERROR(impl_->LoadDeployment(deployed_id).status());
     WEIR_ASSIGN_OR_RETURN(InstanceRow r, impl_->LoadInstance(deployed_id, number));
     if (IsFinal(r.status)) {
@@ -594,7 +597,7 @@ Result<Instance> Scheduler::Restart(std::string_view deployed_id, int64_t number
   Result<Instance> out = [&]() -> Result<Instance> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*impl_->db));
+    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
     WEIR_RETURN_IF_ERROR(impl_->LoadDeployment(deployed_id).status());
     WEIR_ASSIGN_OR_RETURN(InstanceRow r, impl_->LoadInstance(deployed_id, number));
     if (r.status == InstanceStatus::kSucceeded) {

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <set>
 
@@ -16,9 +17,15 @@
 #include "workflow/validate.h"
 
 namespace weir::scheduler {
+
+namespace sql = store::sqlite;  // the SQLite adapter shared with the store
+
 namespace {
 
 namespace json = boost::json;
+
+// Bound of the prepared-statement cache (the scheduler's SQL texts are few).
+constexpr size_t kMaxCachedStatements = 256;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS wf_deployments (
@@ -163,18 +170,18 @@ Status CheckParams(std::string_view field, const Params& p) {
 
 DeploymentRow ReadDeployment(const sql::Stmt& s) {
   DeploymentRow d;
-  d.id = s.Text(0);
-  d.environment = s.Text(1);
-  d.owner = s.Text(2);
-  d.repo = s.Text(3);
-  d.workflow_id = s.Text(4);
+  d.id = s.String(0);
+  d.environment = s.String(1);
+  d.owner = s.String(2);
+  d.repo = s.String(3);
+  d.workflow_id = s.String(4);
   d.active = s.OptInt(5);
   d.latest = s.Int(6);
-  d.env_params = ParamsFromJson(s.Text(7));
-  d.catchup = ParseCatchUp(s.Text(8)).value_or(CatchUp::kLatest);
+  d.env_params = ParamsFromJson(s.String(7));
+  d.catchup = ParseCatchUp(s.String(8)).value_or(CatchUp::kLatest);
   d.next_instance = s.Int(9);
   d.cursor_ms = s.OptInt(10);
-  if (!s.IsNull(11)) d.schedule_key = s.Text(11);
+  if (!s.IsNull(11)) d.schedule_key = s.String(11);
   d.created_ms = s.Int(12);
   d.updated_ms = s.Int(13);
   return d;
@@ -182,17 +189,17 @@ DeploymentRow ReadDeployment(const sql::Stmt& s) {
 
 InstanceRow ReadInstance(const sql::Stmt& s) {
   InstanceRow r;
-  r.deployed_id = s.Text(0);
+  r.deployed_id = s.String(0);
   r.number = s.Int(1);
   r.version = s.Int(2);
-  r.bundle_id = s.Text(3);
-  r.status = ParseInstanceStatus(s.Text(4)).value_or(InstanceStatus::kFailed);
-  r.message = s.Text(5);
-  r.trigger = s.Text(6);
+  r.bundle_id = s.String(3);
+  r.status = ParseInstanceStatus(s.String(4)).value_or(InstanceStatus::kFailed);
+  r.message = s.String(5);
+  r.trigger = s.String(6);
   r.trigger_ms = s.Int(7);
-  r.requested_by = s.Text(8);
+  r.requested_by = s.String(8);
   r.run = s.Int(9);
-  r.params = ParamsFromJson(s.Text(10));
+  r.params = ParamsFromJson(s.String(10));
   r.created_ms = s.Int(11);
   r.started_ms = s.OptInt(12);
   r.finished_ms = s.OptInt(13);
@@ -201,14 +208,14 @@ InstanceRow ReadInstance(const sql::Stmt& s) {
 
 StepRow ReadStep(const sql::Stmt& s) {
   StepRow r;
-  r.step = s.Text(0);
+  r.step = s.String(0);
   r.position = static_cast<int>(s.Int(1));
-  r.status = ParseStepStatus(s.Text(2)).value_or(StepStatus::kFailed);
+  r.status = ParseStepStatus(s.String(2)).value_or(StepStatus::kFailed);
   r.attempts = static_cast<int>(s.Int(3));
-  if (!s.IsNull(4)) r.job_id = s.Text(4);
+  if (!s.IsNull(4)) r.job_id = s.String(4);
   r.submitted = s.Int(5) != 0;
   r.not_before_ms = s.OptInt(6);
-  r.message = s.Text(7);
+  r.message = s.String(7);
   r.started_ms = s.OptInt(8);
   r.finished_ms = s.OptInt(9);
   return r;
@@ -269,77 +276,60 @@ Result<std::shared_ptr<LoadedVersion>> ParseVersion(const workflow::BundleManife
   return v;
 }
 
-}  // namespace
-
 // ---- names ----------------------------------------------------------------------------------
 
-std::string_view CatchUpName(CatchUp c) {
-  switch (c) {
-    case CatchUp::kNone:
-      return "none";
-    case CatchUp::kLatest:
-      return "latest";
-    case CatchUp::kAll:
-      return "all";
+// The spellings of an enum whose values are 0..N-1, in declaration order: one table serves both
+// directions, so a name always parses back to its value.
+template <typename E, size_t N>
+struct EnumNames {
+  std::array<std::string_view, N> names;
+
+  std::string_view Name(E v, std::string_view fallback) const {
+    const auto i = static_cast<size_t>(v);
+    return i < N ? names[i] : fallback;
   }
-  return "latest";
-}
+  std::optional<E> Find(std::string_view s) const {
+    for (size_t i = 0; i < N; ++i) {
+      if (names[i] == s) return static_cast<E>(i);
+    }
+    return std::nullopt;
+  }
+};
+
+constexpr EnumNames<CatchUp, 3> kCatchUpNames{{"none", "latest", "all"}};
+constexpr EnumNames<InstanceStatus, 5> kInstanceStatusNames{
+    {"CREATED", "RUNNING", "SUCCEEDED", "FAILED", "STOPPED"}};
+constexpr EnumNames<StepStatus, 6> kStepStatusNames{
+    {"PENDING", "WAITING_RETRY", "RUNNING", "SUCCEEDED", "FAILED", "STOPPED"}};
+// A value added to an enum needs its name here.
+static_assert(static_cast<size_t>(CatchUp::kAll) + 1 == kCatchUpNames.names.size());
+static_assert(static_cast<size_t>(InstanceStatus::kStopped) + 1 ==
+              kInstanceStatusNames.names.size());
+static_assert(static_cast<size_t>(StepStatus::kStopped) + 1 == kStepStatusNames.names.size());
+
+}  // namespace
+
+std::string_view CatchUpName(CatchUp c) { return kCatchUpNames.Name(c, "latest"); }
 
 Result<CatchUp> ParseCatchUp(std::string_view s) {
-  if (s == "none") return CatchUp::kNone;
-  if (s == "latest") return CatchUp::kLatest;
-  if (s == "all") return CatchUp::kAll;
+  if (std::optional<CatchUp> c = kCatchUpNames.Find(s)) return *c;
   return InvalidArgument("catchup '" + std::string(s) + "': use none, latest or all");
 }
 
 std::string_view InstanceStatusName(InstanceStatus s) {
-  switch (s) {
-    case InstanceStatus::kCreated:
-      return "CREATED";
-    case InstanceStatus::kRunning:
-      return "RUNNING";
-    case InstanceStatus::kSucceeded:
-      return "SUCCEEDED";
-    case InstanceStatus::kFailed:
-      return "FAILED";
-    case InstanceStatus::kStopped:
-      return "STOPPED";
-  }
-  return "FAILED";
+  return kInstanceStatusNames.Name(s, "FAILED");
 }
 
 Result<InstanceStatus> ParseInstanceStatus(std::string_view s) {
-  for (auto st : {InstanceStatus::kCreated, InstanceStatus::kRunning, InstanceStatus::kSucceeded,
-                  InstanceStatus::kFailed, InstanceStatus::kStopped}) {
-    if (InstanceStatusName(st) == s) return st;
-  }
+  if (std::optional<InstanceStatus> st = kInstanceStatusNames.Find(s)) return *st;
   return InvalidArgument("instance status '" + std::string(s) +
                          "': use CREATED, RUNNING, SUCCEEDED, FAILED or STOPPED");
 }
 
-std::string_view StepStatusName(StepStatus s) {
-  switch (s) {
-    case StepStatus::kPending:
-      return "PENDING";
-    case StepStatus::kWaitingRetry:
-      return "WAITING_RETRY";
-    case StepStatus::kRunning:
-      return "RUNNING";
-    case StepStatus::kSucceeded:
-      return "SUCCEEDED";
-    case StepStatus::kFailed:
-      return "FAILED";
-    case StepStatus::kStopped:
-      return "STOPPED";
-  }
-  return "FAILED";
-}
+std::string_view StepStatusName(StepStatus s) { return kStepStatusNames.Name(s, "FAILED"); }
 
 Result<StepStatus> ParseStepStatus(std::string_view s) {
-  for (auto st : {StepStatus::kPending, StepStatus::kWaitingRetry, StepStatus::kRunning,
-                  StepStatus::kSucceeded, StepStatus::kFailed, StepStatus::kStopped}) {
-    if (StepStatusName(st) == s) return st;
-  }
+  if (std::optional<StepStatus> st = kStepStatusNames.Find(s)) return *st;
   return InvalidArgument("step status '" + std::string(s) + "': unknown");
 }
 
@@ -395,8 +385,8 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Open(SchedulerOptions options,
   if (options.poll_interval <= Millis(0)) options.poll_interval = Millis(100);
   if (options.max_catchup < 1) options.max_catchup = 1;
   auto impl = std::make_unique<Impl>(options, std::move(blobs), std::move(launcher), clock);
-  auto db = sql::Db::Open(options.db_path, options.busy_timeout_ms);
-  if (!db.ok()) return db.status();
+  auto db = sql::Database::Open(options.db_path, options.busy_timeout_ms, kMaxCachedStatements);
+  if (!db.ok()) return db.status().WithContext("scheduler database");
   impl->db = std::move(*db);
   if (Status s = impl->db->Exec(kSchema); !s.ok()) {
     return Internal("scheduler database '" + options.db_path + "': " + s.message());
@@ -498,9 +488,9 @@ Result<std::shared_ptr<const LoadedVersion>> Scheduler::Impl::LoadVersion(const 
   if (!row) {
     return NotFound("workflow " + Quote(id) + ": no version " + std::to_string(version));
   }
-  std::string bundle_id = s.Text(0);
-  std::string manifest_json = s.Text(1);
-  std::string deployer = s.Text(2);
+  std::string bundle_id = s.String(0);
+  std::string manifest_json = s.String(1);
+  std::string deployer = s.String(2);
   Result<workflow::BundleManifest> m = workflow::ParseManifest(manifest_json);
   if (!m.ok())
     return m.status().WithContext("workflow " + Quote(id) + " version " + std::to_string(version));
@@ -724,14 +714,14 @@ Result<Instance> Scheduler::Impl::BuildInstance(const InstanceRow& row, bool wit
       WEIR_ASSIGN_OR_RETURN(bool more, s.Step());
       if (!more) break;
       StepAttempt a;
-      a.job_id = s.Text(1);
+      a.job_id = s.String(1);
       a.run = s.Int(2);
       a.attempt = static_cast<int>(s.Int(3));
-      a.status = s.Text(4);
-      a.message = s.Text(5);
+      a.status = s.String(4);
+      a.message = s.String(5);
       a.created = FromEpochMillis(s.Int(6));
       a.finished = OptTime(s.OptInt(7));
-      history[s.Text(0)].push_back(std::move(a));
+      history[s.String(0)].push_back(std::move(a));
     }
   }
   for (StepRow& r : steps) {
@@ -860,7 +850,7 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*impl_->db));
+    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
     Result<DeploymentRow> existing = impl_->LoadDeployment(id);
     DeploymentRow d;
     if (existing.ok()) {
@@ -984,11 +974,11 @@ Result<std::vector<VersionInfo>> Scheduler::Versions(std::string_view deployed_i
     if (!row) break;
     VersionInfo v;
     v.version = s.Int(0);
-    v.bundle_id = s.Text(1);
-    v.deployer = s.Text(2);
+    v.bundle_id = s.String(1);
+    v.deployer = s.String(2);
     v.dirty = s.Int(3) != 0;
-    v.branch = s.Text(4);
-    v.commit = s.Text(5);
+    v.branch = s.String(4);
+    v.commit = s.String(5);
     v.created = FromEpochMillis(s.Int(6));
     v.active = d.active == v.version;
     out.push_back(std::move(v));
@@ -1012,13 +1002,13 @@ Result<VersionInfo> Scheduler::GetVersion(std::string_view deployed_id, int64_t 
   }
   VersionInfo v;
   v.version = s.Int(0);
-  v.bundle_id = s.Text(1);
-  v.deployer = s.Text(2);
+  v.bundle_id = s.String(1);
+  v.deployer = s.String(2);
   v.dirty = s.Int(3) != 0;
-  v.branch = s.Text(4);
-  v.commit = s.Text(5);
+  v.branch = s.String(4);
+  v.commit = s.String(5);
   v.created = FromEpochMillis(s.Int(6));
-  v.manifest_json = s.Text(7);
+  v.manifest_json = s.String(7);
   v.active = d.active == v.version;
   return v;
 }
@@ -1037,8 +1027,8 @@ Result<std::vector<Activation>> Scheduler::Activations(std::string_view deployed
     Activation a;
     a.version = s.Int(0);
     a.previous = s.OptInt(1);
-    a.reason = s.Text(2);
-    a.actor = s.Text(3);
+    a.reason = s.String(2);
+    a.actor = s.String(3);
     a.at = FromEpochMillis(s.Int(4));
     out.push_back(std::move(a));
   }
@@ -1051,7 +1041,7 @@ Result<DeployedWorkflow> Scheduler::Activate(std::string_view deployed_id, int64
   Result<DeployedWorkflow> out = [&]() -> Result<DeployedWorkflow> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*impl_->db));
+    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
     WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
     WEIR_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedVersion> v,
                           impl_->LoadVersion(d.id, version));
@@ -1071,7 +1061,7 @@ Result<DeployedWorkflow> Scheduler::Rollback(std::string_view deployed_id,
   Result<DeployedWorkflow> out = [&]() -> Result<DeployedWorkflow> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*impl_->db));
+    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
     WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
     if (!d.active) {
       return FailedPrecondition("workflow " + Quote(d.id) +
@@ -1135,7 +1125,7 @@ Result<Instance> Scheduler::Run(std::string_view deployed_id, const RunRequest& 
   Result<Instance> out = [&]() -> Result<Instance> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*impl_->db));
+    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
     WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
     WEIR_ASSIGN_OR_RETURN(InstanceRow r,
                           impl_->CreateInstance(d, "manual", logical.value_or(now), overrides,

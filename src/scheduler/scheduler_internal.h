@@ -5,7 +5,9 @@
 // Locking: `mu` guards the database connection and the caches; every helper below marked
 // REQUIRES: mu runs with it held. `tick_mu` serialises Tick(); it is always taken before `mu`.
 // Calls into the StepLauncher (job service) are made without `mu` held, except Kill from Stop,
-// which is also made after releasing it.
+// which is also made after releasing it. The tables are reached through the store's SQLite
+// adapter (store/sqlite/database.h; constraint violations are kInternal there: every insert
+// here runs inside a write transaction that chose its keys, so one would be a bug).
 #pragma once
 
 #include <condition_variable>
@@ -21,7 +23,7 @@
 
 #include "cron/cron.h"
 #include "scheduler/scheduler.h"
-#include "scheduler/sql.h"
+#include "store/sqlite/database.h"
 #include "workflow/workflow.h"
 
 namespace weir::scheduler {
@@ -112,7 +114,7 @@ struct Scheduler::Impl {
 
   std::mutex tick_mu;
   std::mutex mu;
-  std::unique_ptr<sql::Db> db;  // GUARDED_BY(mu)
+  std::unique_ptr<store::sqlite::Database> db;  // GUARDED_BY(mu)
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<const LoadedVersion>>
       versions;  // GUARDED_BY(mu)
 

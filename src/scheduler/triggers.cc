@@ -7,6 +7,8 @@
 
 namespace weir::scheduler {
 
+namespace sql = store::sqlite;  // the SQLite adapter shared with the store
+
 Result<std::vector<int64_t>> Scheduler::Impl::DueFires(const LoadedVersion& v, CatchUp policy,
                                                        int64_t cursor_ms, int64_t now_ms) {
   std::vector<int64_t> newest_first;
@@ -51,7 +53,7 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     while (true) {
       WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      candidates.push_back({s.Text(0), s.Int(1), s.OptInt(2), s.Text(3)});
+      candidates.push_back({s.String(0), s.Int(1), s.OptInt(2), s.String(3)});
     }
   }
   for (const Candidate& c : candidates) {
@@ -75,7 +77,7 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     next_fire_cache[c.id] = {cursor, c.schedule_key, next_ms};
     if (next_ms > now_ms) {
       if (!c.cursor_ms) {
-        WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+        WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
         WEIR_ASSIGN_OR_RETURN(DeploymentRow d, LoadDeployment(c.id));
         if (!d.cursor_ms) {
           d.cursor_ms = now_ms;
@@ -89,7 +91,7 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     if (!d.active || *d.active != (*v)->version) continue;
     WEIR_ASSIGN_OR_RETURN(std::vector<int64_t> fires, DueFires(**v, d.catchup, cursor, now_ms));
 
-    WEIR_ASSIGN_OR_RETURN(sql::Txn txn, sql::Txn::Begin(*db));
+    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
     // Re-read inside the write transaction: another process may have fired and moved on.
     WEIR_ASSIGN_OR_RETURN(d, LoadDeployment(d.id));
     if (!d.active || *d.active != (*v)->version) continue;  // changed under us; next tick

@@ -1,6 +1,7 @@
 // A thin adapter over one SQLite connection: opening with weir's pragmas, a cache of prepared
 // statements, typed binding and reading, transactions, and the one place SQLite result codes
-// become Status values. Private to src/store/sqlite/.
+// become Status values. Used by the SQLite store (src/store/sqlite/) and by the scheduler for its
+// own tables in the same file (src/scheduler/).
 //
 // Threading: a Database is NOT thread-safe; its owner (SqliteStore) serialises every use behind
 // one mutex. Statements borrowed from the cache are reset when the Stmt handle goes away.
