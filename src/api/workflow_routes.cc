@@ -213,6 +213,25 @@ Result<std::optional<scheduler::Params>> OptParams(const json::object& o, std::s
   return std::optional<scheduler::Params>(std::move(p));
 }
 
+// The body of activate and rollback: {"version": n, "actor": "..."}; `what` names the action in
+// messages.
+struct VersionBody {
+  std::optional<int64_t> version;  // set when version_required
+  std::string actor;
+};
+Result<VersionBody> ReadVersionBody(const HttpRequest& req, std::string_view what,
+                                    bool version_required) {
+  WEIR_ASSIGN_OR_RETURN(json::object body, BodyObject(req, what));
+  WEIR_RETURN_IF_ERROR(CheckKeys(body, what, {"version", "actor"}));
+  VersionBody out;
+  WEIR_ASSIGN_OR_RETURN(out.version, OptInt(body, "version"));
+  if (version_required && !out.version) {
+    return InvalidArgument(std::string(what) + ": 'version' is required");
+  }
+  WEIR_ASSIGN_OR_RETURN(out.actor, OptString(body, "actor"));
+  return out;
+}
+
 // Fills the deploy options from a JSON object (the body, or the multipart `options` part).
 Status ReadDeployOptions(const json::object& o, scheduler::DeployRequest& r) {
   if (const json::value* a = o.if_contains("activate"); a != nullptr && !a->is_null()) {
@@ -345,32 +364,17 @@ class WorkflowRoutes {
   }
 
   HttpResponse Activate(HttpRequest& req) {
-    auto body = BodyObject(req, "activate");
+    auto body = ReadVersionBody(req, "activate", true);
     if (!body.ok()) return ErrorResponse(body.status(), req);
-    if (Status s = CheckKeys(*body, "activate", {"version", "actor"}); !s.ok()) {
-      return ErrorResponse(s, req);
-    }
-    auto version = OptInt(*body, "version");
-    if (!version.ok()) return ErrorResponse(version.status(), req);
-    if (!*version) return ErrorResponse(InvalidArgument("activate: 'version' is required"), req);
-    auto actor = OptString(*body, "actor");
-    if (!actor.ok()) return ErrorResponse(actor.status(), req);
-    auto w = s_->Activate(req.Param("id"), **version, *actor);
+    auto w = s_->Activate(req.Param("id"), *body->version, body->actor);
     if (!w.ok()) return ErrorResponse(w.status(), req);
     return JsonOf(200, DeployedJson(*w));
   }
 
   HttpResponse Rollback(HttpRequest& req) {
-    auto body = BodyObject(req, "rollback");
+    auto body = ReadVersionBody(req, "rollback", false);
     if (!body.ok()) return ErrorResponse(body.status(), req);
-    if (Status s = CheckKeys(*body, "rollback", {"version", "actor"}); !s.ok()) {
-      return ErrorResponse(s, req);
-    }
-    auto version = OptInt(*body, "version");
-    if (!version.ok()) return ErrorResponse(version.status(), req);
-    auto actor = OptString(*body, "actor");
-    if (!actor.ok()) return ErrorResponse(actor.status(), req);
-    auto w = s_->Rollback(req.Param("id"), *version, *actor);
+    auto w = s_->Rollback(req.Param("id"), body->version, body->actor);
     if (!w.ok()) return ErrorResponse(w.status(), req);
     return JsonOf(200, DeployedJson(*w));
   }
