@@ -1,5 +1,9 @@
 #include "blob/blob_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <sstream>
 
 #include "blob/local_blob_store.h"
@@ -21,6 +25,36 @@ Status ValidateKey(std::string_view key) {
   }
   if (key.size() > 80) shown += "...";
   return InvalidArgument("blob key '" + shown + "': must be 64 lower-case hex digits (a SHA-256)");
+}
+
+Result<BlobInfo> PutFileChunks(const std::filesystem::path& source, const ChunkedPut& put) {
+  const std::string context = "blob store: read '" + source.string() + "'";
+  const int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    Status s = ErrnoStatus(context, errno);
+    if (s.code() == StatusCode::kNotFound) return InvalidArgument(s.message());
+    return s;
+  }
+  Result<BlobInfo> info = put([&](char* buf, size_t n) -> Result<size_t> {
+    while (true) {
+      const ssize_t r = ::read(fd, buf, n);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno != EINTR) return InvalidArgument(ErrnoStatus(context, errno).message());
+    }
+  });
+  ::close(fd);
+  return info;
+}
+
+Result<BlobInfo> PutStreamChunks(std::istream& in, const ChunkedPut& put) {
+  return put([&](char* buf, size_t n) -> Result<size_t> {
+    if (in.eof()) return size_t{0};
+    in.read(buf, static_cast<std::streamsize>(n));
+    if (in.bad() || (in.fail() && !in.eof())) {
+      return InvalidArgument("blob store: the source stream failed while reading");
+    }
+    return static_cast<size_t>(in.gcount());
+  });
 }
 
 Result<std::unique_ptr<BlobStore>> NewBlobStore(std::string_view backend,

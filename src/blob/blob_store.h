@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <istream>
 #include <map>
 #include <memory>
@@ -92,5 +93,14 @@ Result<std::unique_ptr<BlobStore>> NewBlobStore(std::string_view backend,
 
 // kInvalidArgument unless `key` is 64 lower-case hex digits (context: "blob key").
 Status ValidateKey(std::string_view key);
+
+// For backends: PutFile and PutStream over one chunked Put. A ChunkSource fills `buf` with up to
+// `n` bytes and returns how many, 0 at the end; a source that cannot be read gives
+// kInvalidArgument naming it. PutFileChunks opens `source` (missing: kInvalidArgument; other
+// open errors by errno) and PutStreamChunks reads `in` to its end; both call `put` once.
+using ChunkSource = std::function<Result<size_t>(char* buf, size_t n)>;
+using ChunkedPut = std::function<Result<BlobInfo>(const ChunkSource& source)>;
+Result<BlobInfo> PutFileChunks(const std::filesystem::path& source, const ChunkedPut& put);
+Result<BlobInfo> PutStreamChunks(std::istream& in, const ChunkedPut& put);
 
 }  // namespace weir::blob

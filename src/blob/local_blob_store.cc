@@ -84,9 +84,6 @@ class LocalReader final : public BlobReader {
   std::string context_;
 };
 
-// Reads the source in chunks: returns bytes read, 0 at the end.
-using ChunkSource = std::function<Result<size_t>(char*, size_t)>;
-
 class LocalBlobStore final : public BlobStore {
  public:
   LocalBlobStore(std::filesystem::path root) : root_(std::move(root)), tmp_(root_ / "tmp") {}
@@ -95,30 +92,14 @@ class LocalBlobStore final : public BlobStore {
 
   Result<BlobInfo> PutFile(const std::filesystem::path& source,
                            std::optional<std::string> expected_sha256) override {
-    const std::string context = "blob store: read '" + source.string() + "'";
-    int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      Status s = ErrnoStatus(context, errno);
-      if (s.code() == StatusCode::kNotFound) return InvalidArgument(s.message());
-      return s;
-    }
-    Fd guard(fd);
-    return Put([&](char* buf, size_t n) { return ReadSome(fd, buf, n, context); },
-               std::move(expected_sha256));
+    return PutFileChunks(
+        source, [&](const ChunkSource& chunks) { return Put(chunks, std::move(expected_sha256)); });
   }
 
   Result<BlobInfo> PutStream(std::istream& in,
                              std::optional<std::string> expected_sha256) override {
-    return Put(
-        [&](char* buf, size_t n) -> Result<size_t> {
-          if (in.eof()) return size_t{0};
-          in.read(buf, static_cast<std::streamsize>(n));
-          if (in.bad() || (in.fail() && !in.eof())) {
-            return InvalidArgument("blob store: the source stream failed while reading");
-          }
-          return static_cast<size_t>(in.gcount());
-        },
-        std::move(expected_sha256));
+    return PutStreamChunks(
+        in, [&](const ChunkSource& chunks) { return Put(chunks, std::move(expected_sha256)); });
   }
 
   Result<BlobInfo> Stat(std::string_view key) override {

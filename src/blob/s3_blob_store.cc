@@ -81,8 +81,6 @@ class ScratchReader final : public BlobReader {
   std::string context_;
 };
 
-using ChunkSource = std::function<Result<size_t>(char*, size_t)>;
-
 class S3BlobStore final : public BlobStore {
  public:
   S3BlobStore(S3BlobStoreOptions options, std::shared_ptr<fetch::S3Client> client)
@@ -90,40 +88,16 @@ class S3BlobStore final : public BlobStore {
 
   std::string_view backend() const override { return "s3"; }
 
-  Result<BlobInfo> PutFile(const fs::path& source,
+  Result<BlobInfo> PutFile(const std::filesystem::path& source,
                            std::optional<std::string> expected_sha256) override {
-    const std::string context = "blob store: read '" + source.string() + "'";
-    int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      Status s = ErrnoStatus(context, errno);
-      if (s.code() == StatusCode::kNotFound) return InvalidArgument(s.message());
-      return s;
-    }
-    Fd guard(fd);
-    return Put(
-        [&](char* buf, size_t n) -> Result<size_t> {
-          while (true) {
-            ssize_t r = ::read(fd, buf, n);
-            if (r < 0 && errno == EINTR) continue;
-            if (r < 0) return InvalidArgument(ErrnoStatus(context, errno).message());
-            return static_cast<size_t>(r);
-          }
-        },
-        std::move(expected_sha256));
+    return PutFileChunks(
+        source, [&](const ChunkSource& chunks) { return Put(chunks, std::move(expected_sha256)); });
   }
 
   Result<BlobInfo> PutStream(std::istream& in,
                              std::optional<std::string> expected_sha256) override {
-    return Put(
-        [&](char* buf, size_t n) -> Result<size_t> {
-          if (in.eof()) return size_t{0};
-          in.read(buf, static_cast<std::streamsize>(n));
-          if (in.bad() || (in.fail() && !in.eof())) {
-            return InvalidArgument("blob store: the source stream failed while reading");
-          }
-          return static_cast<size_t>(in.gcount());
-        },
-        std::move(expected_sha256));
+    return PutStreamChunks(
+        in, [&](const ChunkSource& chunks) { return Put(chunks, std::move(expected_sha256)); });
   }
 
   Result<BlobInfo> Stat(std::string_view key) override {
