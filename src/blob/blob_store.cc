@@ -27,7 +27,8 @@ Status ValidateKey(std::string_view key) {
   return InvalidArgument("blob key '" + shown + "': must be 64 lower-case hex digits (a SHA-256)");
 }
 
-Result<BlobInfo> PutFileChunks(const std::filesystem::path& source, const ChunkedPut& put) {
+Result<BlobInfo> ChunkedBlobStore::PutFile(const std::filesystem::path& source,
+                                           std::optional<std::string> expected_sha256) {
   const std::string context = "blob store: read '" + source.string() + "'";
   const int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -35,26 +36,31 @@ Result<BlobInfo> PutFileChunks(const std::filesystem::path& source, const Chunke
     if (s.code() == StatusCode::kNotFound) return InvalidArgument(s.message());
     return s;
   }
-  Result<BlobInfo> info = put([&](char* buf, size_t n) -> Result<size_t> {
-    while (true) {
-      const ssize_t r = ::read(fd, buf, n);
-      if (r >= 0) return static_cast<size_t>(r);
-      if (errno != EINTR) return InvalidArgument(ErrnoStatus(context, errno).message());
-    }
-  });
+  Result<BlobInfo> info = PutChunks(
+      [&](char* buf, size_t n) -> Result<size_t> {
+        while (true) {
+          const ssize_t r = ::read(fd, buf, n);
+          if (r >= 0) return static_cast<size_t>(r);
+          if (errno != EINTR) return InvalidArgument(ErrnoStatus(context, errno).message());
+        }
+      },
+      std::move(expected_sha256));
   ::close(fd);
   return info;
 }
 
-Result<BlobInfo> PutStreamChunks(std::istream& in, const ChunkedPut& put) {
-  return put([&](char* buf, size_t n) -> Result<size_t> {
-    if (in.eof()) return size_t{0};
-    in.read(buf, static_cast<std::streamsize>(n));
-    if (in.bad() || (in.fail() && !in.eof())) {
-      return InvalidArgument("blob store: the source stream failed while reading");
-    }
-    return static_cast<size_t>(in.gcount());
-  });
+Result<BlobInfo> ChunkedBlobStore::PutStream(std::istream& in,
+                                             std::optional<std::string> expected_sha256) {
+  return PutChunks(
+      [&](char* buf, size_t n) -> Result<size_t> {
+        if (in.eof()) return size_t{0};
+        in.read(buf, static_cast<std::streamsize>(n));
+        if (in.bad() || (in.fail() && !in.eof())) {
+          return InvalidArgument("blob store: the source stream failed while reading");
+        }
+        return static_cast<size_t>(in.gcount());
+      },
+      std::move(expected_sha256));
 }
 
 Result<std::unique_ptr<BlobStore>> NewBlobStore(std::string_view backend,

@@ -79,6 +79,24 @@ class BlobStore {
   virtual std::string Uri(std::string_view key) const = 0;
 };
 
+// The base of backends that store content as it is read in chunks: PutFile and PutStream read
+// their source and hand it to PutChunks once. A ChunkSource fills `buf` with up to `n` bytes and
+// returns how many, 0 at the end; a source that cannot be read gives kInvalidArgument naming it
+// (a missing file too; other errors opening a file follow errno).
+class ChunkedBlobStore : public BlobStore {
+ public:
+  using ChunkSource = std::function<Result<size_t>(char* buf, size_t n)>;
+
+  Result<BlobInfo> PutFile(const std::filesystem::path& source,
+                           std::optional<std::string> expected_sha256) final;
+  Result<BlobInfo> PutStream(std::istream& in, std::optional<std::string> expected_sha256) final;
+
+ protected:
+  // Stores everything `source` yields, under the contract of PutFile above.
+  virtual Result<BlobInfo> PutChunks(const ChunkSource& source,
+                                     std::optional<std::string> expected_sha256) = 0;
+};
+
 // Backend settings. `root` is the local backend's folder (created if missing); `settings` holds
 // backend-specific options by name (e.g. an S3 bucket and endpoint later).
 struct BlobStoreConfig {
@@ -93,14 +111,5 @@ Result<std::unique_ptr<BlobStore>> NewBlobStore(std::string_view backend,
 
 // kInvalidArgument unless `key` is 64 lower-case hex digits (context: "blob key").
 Status ValidateKey(std::string_view key);
-
-// For backends: PutFile and PutStream over one chunked Put. A ChunkSource fills `buf` with up to
-// `n` bytes and returns how many, 0 at the end; a source that cannot be read gives
-// kInvalidArgument naming it. PutFileChunks opens `source` (missing: kInvalidArgument; other
-// open errors by errno) and PutStreamChunks reads `in` to its end; both call `put` once.
-using ChunkSource = std::function<Result<size_t>(char* buf, size_t n)>;
-using ChunkedPut = std::function<Result<BlobInfo>(const ChunkSource& source)>;
-Result<BlobInfo> PutFileChunks(const std::filesystem::path& source, const ChunkedPut& put);
-Result<BlobInfo> PutStreamChunks(std::istream& in, const ChunkedPut& put);
 
 }  // namespace weir::blob

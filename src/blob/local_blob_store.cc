@@ -84,23 +84,11 @@ class LocalReader final : public BlobReader {
   std::string context_;
 };
 
-class LocalBlobStore final : public BlobStore {
+class LocalBlobStore final : public ChunkedBlobStore {
  public:
   LocalBlobStore(std::filesystem::path root) : root_(std::move(root)), tmp_(root_ / "tmp") {}
 
   std::string_view backend() const override { return "local"; }
-
-  Result<BlobInfo> PutFile(const std::filesystem::path& source,
-                           std::optional<std::string> expected_sha256) override {
-    return PutFileChunks(
-        source, [&](const ChunkSource& chunks) { return Put(chunks, std::move(expected_sha256)); });
-  }
-
-  Result<BlobInfo> PutStream(std::istream& in,
-                             std::optional<std::string> expected_sha256) override {
-    return PutStreamChunks(
-        in, [&](const ChunkSource& chunks) { return Put(chunks, std::move(expected_sha256)); });
-  }
 
   Result<BlobInfo> Stat(std::string_view key) override {
     WEIR_RETURN_IF_ERROR(ValidateKey(key));
@@ -244,7 +232,8 @@ class LocalBlobStore final : public BlobStore {
     return root_ / std::string(key.substr(0, 2)) / std::string(key);
   }
 
-  Result<BlobInfo> Put(const ChunkSource& source, std::optional<std::string> expected) {
+  Result<BlobInfo> PutChunks(const ChunkSource& source,
+                             std::optional<std::string> expected) override {
     if (expected && !IsSha256Hex(*expected)) {
       return InvalidArgument("sha256: expected 64 lower-case hex digits, got '" +
                              (expected->size() <= 128 ? *expected : expected->substr(0, 128)) +

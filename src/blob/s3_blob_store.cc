@@ -81,24 +81,12 @@ class ScratchReader final : public BlobReader {
   std::string context_;
 };
 
-class S3BlobStore final : public BlobStore {
+class S3BlobStore final : public ChunkedBlobStore {
  public:
   S3BlobStore(S3BlobStoreOptions options, std::shared_ptr<fetch::S3Client> client)
       : options_(std::move(options)), client_(std::move(client)) {}
 
   std::string_view backend() const override { return "s3"; }
-
-  Result<BlobInfo> PutFile(const std::filesystem::path& source,
-                           std::optional<std::string> expected_sha256) override {
-    return PutFileChunks(
-        source, [&](const ChunkSource& chunks) { return Put(chunks, std::move(expected_sha256)); });
-  }
-
-  Result<BlobInfo> PutStream(std::istream& in,
-                             std::optional<std::string> expected_sha256) override {
-    return PutStreamChunks(
-        in, [&](const ChunkSource& chunks) { return Put(chunks, std::move(expected_sha256)); });
-  }
 
   Result<BlobInfo> Stat(std::string_view key) override {
     WEIR_RETURN_IF_ERROR(ValidateKey(key));
@@ -204,7 +192,8 @@ class S3BlobStore final : public BlobStore {
     return Status::Ok();
   }
 
-  Result<BlobInfo> Put(const ChunkSource& source, std::optional<std::string> expected) {
+  Result<BlobInfo> PutChunks(const ChunkSource& source,
+                             std::optional<std::string> expected) override {
     if (expected && !IsSha256Hex(*expected)) {
       return InvalidArgument("blob store: expected sha256 must be 64 lower-case hex digits");
     }
