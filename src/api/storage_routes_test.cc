@@ -7,7 +7,6 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
-#include <mutex>
 
 #include "api/admin_routes.h"
 #include "api/job_routes.h"
@@ -27,22 +26,11 @@ using archive::testing::S3rverProcess;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::unique_ptr<S3rverProcess>& ServerSlot() {
-  static std::unique_ptr<S3rverProcess> server;
-  return server;
-}
 // One s3rver per test process, started on first use and stopped by pid at the end.
-S3rverProcess* S3rver() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto s = S3rverProcess::Start({"archives", "deps"});
-    if (s.ok()) ServerSlot() = std::move(*s);
-  });
-  return ServerSlot().get();
-}
+S3rverProcess* S3rver() { return archive::testing::SharedS3rver({"archives", "deps"}); }
 class StopS3rver : public ::testing::Environment {
  public:
-  void TearDown() override { ServerSlot().reset(); }
+  void TearDown() override { archive::testing::StopSharedS3rver(); }
 };
 const auto* const kStopS3rver = ::testing::AddGlobalTestEnvironment(new StopS3rver);
 

@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -67,6 +68,13 @@ class S3rverProcess {
   int out_fd_ = -1;
   std::filesystem::path dir_;
 };
+
+// One server per test process, shared by its tests: the first call starts it with `buckets`
+// (node takes about a second), later calls return the same server whatever they ask. nullptr when
+// it cannot start (tests then skip). StopSharedS3rver() stops it by pid; call it when the tests
+// end, from a ::testing::Environment's TearDown. Thread-safe.
+S3rverProcess* SharedS3rver(const std::vector<std::string>& buckets);
+void StopSharedS3rver();
 
 struct CommandResult {
   int exit_code = -1;
@@ -218,6 +226,24 @@ inline fetch::S3Config S3rverProcess::Config() const {
   c.addressing = fetch::S3Addressing::kPath;
   return c;
 }
+
+namespace s3rver_internal {
+inline std::unique_ptr<S3rverProcess>& SharedSlot() {
+  static std::unique_ptr<S3rverProcess> server;
+  return server;
+}
+}  // namespace s3rver_internal
+
+inline S3rverProcess* SharedS3rver(const std::vector<std::string>& buckets) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    auto s = S3rverProcess::Start(buckets);
+    if (s.ok()) s3rver_internal::SharedSlot() = std::move(*s);
+  });
+  return s3rver_internal::SharedSlot().get();
+}
+
+inline void StopSharedS3rver() { s3rver_internal::SharedSlot().reset(); }
 
 inline std::string AwsCliPath() {
   if (::access("/usr/bin/aws", X_OK) == 0) return "/usr/bin/aws";

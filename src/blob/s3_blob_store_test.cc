@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <mutex>
 #include <random>
 
 #include "archive/s3rver_testing.h"
@@ -24,21 +23,10 @@ using ::testing::HasSubstr;
 
 // One s3rver per test process, started on first use (node takes about a second) and stopped
 // by pid when the tests end.
-std::unique_ptr<S3rverProcess>& ServerSlot() {
-  static std::unique_ptr<S3rverProcess> server;
-  return server;
-}
-S3rverProcess* Server() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto s = S3rverProcess::Start({"blobs"});
-    if (s.ok()) ServerSlot() = std::move(*s);
-  });
-  return ServerSlot().get();
-}
+S3rverProcess* Server() { return archive::testing::SharedS3rver({"blobs"}); }
 class StopS3rver : public ::testing::Environment {
  public:
-  void TearDown() override { ServerSlot().reset(); }
+  void TearDown() override { archive::testing::StopSharedS3rver(); }
 };
 const auto* const kStopS3rver = ::testing::AddGlobalTestEnvironment(new StopS3rver);
 

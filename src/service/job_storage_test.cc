@@ -34,22 +34,11 @@ using namespace std::chrono_literals;
 
 constexpr Millis kWait = 60s;
 
-std::unique_ptr<S3rverProcess>& ServerSlot() {
-  static std::unique_ptr<S3rverProcess> server;
-  return server;
-}
 // One s3rver per test process, started on first use and stopped by pid at the end.
-S3rverProcess* Server() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto s = S3rverProcess::Start({"deps", "archives"});
-    if (s.ok()) ServerSlot() = std::move(*s);
-  });
-  return ServerSlot().get();
-}
+S3rverProcess* Server() { return archive::testing::SharedS3rver({"deps", "archives"}); }
 class StopS3rver : public ::testing::Environment {
  public:
-  void TearDown() override { ServerSlot().reset(); }
+  void TearDown() override { archive::testing::StopSharedS3rver(); }
 };
 const auto* const kStopS3rver = ::testing::AddGlobalTestEnvironment(new StopS3rver);
 
