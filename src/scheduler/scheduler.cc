@@ -221,6 +221,24 @@ StepRow ReadStep(const sql::Stmt& s) {
   return r;
 }
 
+// The columns ReadVersion reads, in its order; a query may select more after them.
+constexpr const char* kVersionColumns =
+    "version, bundle_id, deployer, dirty, branch, commit_sha, created_ms";
+
+// A row of wf_versions (without the manifest) of the deployment `d`.
+VersionInfo ReadVersion(const sql::Stmt& s, const DeploymentRow& d) {
+  VersionInfo v;
+  v.version = s.Int(0);
+  v.bundle_id = s.String(1);
+  v.deployer = s.String(2);
+  v.dirty = s.Int(3) != 0;
+  v.branch = s.String(4);
+  v.commit = s.String(5);
+  v.created = FromEpochMillis(s.Int(6));
+  v.active = d.active == v.version;
+  return v;
+}
+
 std::optional<TimePoint> OptTime(const std::optional<int64_t>& ms) {
   if (!ms) return std::nullopt;
   return FromEpochMillis(*ms);
@@ -962,26 +980,15 @@ Result<DeployedWorkflow> Scheduler::Get(std::string_view deployed_id) {
 Result<std::vector<VersionInfo>> Scheduler::Versions(std::string_view deployed_id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s,
-      impl_->db->Prepare("SELECT version, bundle_id, deployer, dirty, branch, commit_sha, "
-                         "created_ms FROM wf_versions WHERE deployed_id = ? "
-                         "ORDER BY version DESC"));
+  WEIR_ASSIGN_OR_RETURN(sql::Stmt s, impl_->db->Prepare(std::string("SELECT ") + kVersionColumns +
+                                                        " FROM wf_versions WHERE deployed_id = ? "
+                                                        "ORDER BY version DESC"));
   s.Bind(deployed_id);
   std::vector<VersionInfo> out;
   while (true) {
     WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    VersionInfo v;
-    v.version = s.Int(0);
-    v.bundle_id = s.String(1);
-    v.deployer = s.String(2);
-    v.dirty = s.Int(3) != 0;
-    v.branch = s.String(4);
-    v.commit = s.String(5);
-    v.created = FromEpochMillis(s.Int(6));
-    v.active = d.active == v.version;
-    out.push_back(std::move(v));
+    out.push_back(ReadVersion(s, d));
   }
   return out;
 }
@@ -989,27 +996,18 @@ Result<std::vector<VersionInfo>> Scheduler::Versions(std::string_view deployed_i
 Result<VersionInfo> Scheduler::GetVersion(std::string_view deployed_id, int64_t version) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s,
-      impl_->db->Prepare("SELECT version, bundle_id, deployer, dirty, branch, commit_sha, "
-                         "created_ms, manifest FROM wf_versions WHERE deployed_id = ? AND "
-                         "version = ?"));
+  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
+                        impl_->db->Prepare(std::string("SELECT ") + kVersionColumns +
+                                           ", manifest FROM wf_versions WHERE deployed_id = ? "
+                                           "AND version = ?"));
   s.Bind(deployed_id).Bind(version);
   WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) {
     return NotFound("workflow " + Quote(deployed_id) + ": no version " + std::to_string(version) +
                     " (latest is " + std::to_string(d.latest) + ")");
   }
-  VersionInfo v;
-  v.version = s.Int(0);
-  v.bundle_id = s.String(1);
-  v.deployer = s.String(2);
-  v.dirty = s.Int(3) != 0;
-  v.branch = s.String(4);
-  v.commit = s.String(5);
-  v.created = FromEpochMillis(s.Int(6));
+  VersionInfo v = ReadVersion(s, d);
   v.manifest_json = s.String(7);
-  v.active = d.active == v.version;
   return v;
 }
 
