@@ -37,16 +37,39 @@ class SchedulerIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(blobs.ok()) << blobs.status();
     blobs_ = std::shared_ptr<blob::BlobStore>(std::move(*blobs));
 
+    ASSERT_NO_FATAL_FAILURE(OpenScheduler(20ms));
+    ASSERT_TRUE(sched_->Recover().ok());
+    ASSERT_TRUE(sched_->Start().ok());
+  }
+
+  // sched_: a scheduler on the job store's database file (like the server) whose periodic pass
+  // runs every `poll`; not yet recovered or started.
+  void OpenScheduler(Millis poll) {
     SchedulerOptions so;
-    so.db_path = harness_->db_path();  // the same file as the job store, like the server
-    so.poll_interval = 20ms;
+    so.db_path = harness_->db_path();
+    so.poll_interval = poll;
     auto s = Scheduler::Open(so, NewBlobStoreBundleBlobs(blobs_, root_ / "bundle-files"),
                              std::shared_ptr<StepLauncher>(NewJobServiceLauncher(*jobs_)),
                              SystemClock::Instance());
     ASSERT_TRUE(s.ok()) << s.status();
     sched_ = std::move(*s);
-    ASSERT_TRUE(sched_->Recover().ok());
-    ASSERT_TRUE(sched_->Start().ok());
+  }
+
+  // A manifest of acme/warehouse on branch main, at a commit of 40 `commit` characters, for the
+  // workflow `id` defined by `definition` in <id>.sch.yaml.
+  static workflow::BundleManifest Manifest(const std::string& id, const std::string& environment,
+                                           char commit, const std::string& definition) {
+    workflow::BundleManifest m;
+    m.workflow_id = id;
+    m.environment = environment;
+    m.owner = "acme";
+    m.repo = "warehouse";
+    m.branch = "main";
+    m.commit = std::string(40, commit);
+    m.workflow_file = id + ".sch.yaml";
+    m.definition = definition;
+    m.definition_sha256 = blob::Sha256Hex(definition);
+    return m;
   }
 
   void TearDown() override {
@@ -105,16 +128,7 @@ TEST_F(SchedulerIntegrationTest, ThreeStepDagOfBashJobsRunsEndToEnd) {
       "/load.sql\"]\n"
       "    args: [\"echo load ${ENV} $(cat load.sql) >> ${TARGET}\"]\n"
       "dag:\n  - extract -> transform -> load\n";
-  workflow::BundleManifest m;
-  m.workflow_id = "etl";
-  m.environment = "prod";
-  m.owner = "acme";
-  m.repo = "warehouse";
-  m.branch = "main";
-  m.commit = std::string(40, 'a');
-  m.workflow_file = "etl.sch.yaml";
-  m.definition = definition;
-  m.definition_sha256 = blob::Sha256Hex(definition);
+  workflow::BundleManifest m = Manifest("etl", "prod", 'a', definition);
   m.assets = {{"dataflow.txt.data.acme.warehouse.main.aaaaaaaa.1", sha, blobs_->Uri(sha)}};
   m.files = {{"flows/load.sql", sql_sha, static_cast<int64_t>(sql.size()),
               "bundle://files/" + sql_sha + "/load.sql"}};
@@ -146,16 +160,7 @@ TEST_F(SchedulerIntegrationTest, StopKillsTheRunningProcess) {
   const std::string definition =
       "id: slow\njobs:\n  nap:\n    command: [type:bash]\n    cluster: [type:local]\n"
       "    args: [\"sleep 60\"]\n";
-  workflow::BundleManifest m;
-  m.workflow_id = "slow";
-  m.environment = "prod";
-  m.owner = "acme";
-  m.repo = "warehouse";
-  m.branch = "main";
-  m.commit = std::string(40, 'b');
-  m.workflow_file = "slow.sch.yaml";
-  m.definition = definition;
-  m.definition_sha256 = blob::Sha256Hex(definition);
+  workflow::BundleManifest m = Manifest("slow", "prod", 'b', definition);
   DeployRequest dr;
   dr.manifest_json = workflow::CanonicalJson(m);
   auto d = sched_->Deploy(dr);
@@ -188,14 +193,7 @@ TEST_F(SchedulerIntegrationTest, JobEndsAreNoticedWithoutWaitingForThePeriodicPa
   // DAG along within the test's deadline.
   sched_->Shutdown();
   sched_.reset();
-  SchedulerOptions so;
-  so.db_path = (root_ / "weir.db").string();
-  so.poll_interval = std::chrono::minutes(1);
-  auto s = Scheduler::Open(so, NewBlobStoreBundleBlobs(blobs_, root_ / "bundle-files"),
-                           std::shared_ptr<StepLauncher>(NewJobServiceLauncher(*jobs_)),
-                           SystemClock::Instance());
-  ASSERT_TRUE(s.ok()) << s.status();
-  sched_ = std::move(*s);
+  ASSERT_NO_FATAL_FAILURE(OpenScheduler(std::chrono::minutes(1)));
   ASSERT_TRUE(sched_->Start().ok());
   std::string definition = "id: chain\njobs:\n";
   for (const char* step : {"a", "b", "c"}) {
@@ -203,16 +201,7 @@ TEST_F(SchedulerIntegrationTest, JobEndsAreNoticedWithoutWaitingForThePeriodicPa
                   ":\n    command: [type:bash]\n    cluster: [type:local]\n    args: [\"true\"]\n";
   }
   definition += "dag:\n  - a -> b -> c\n";
-  workflow::BundleManifest m;
-  m.workflow_id = "chain";
-  m.environment = "staging";
-  m.owner = "acme";
-  m.repo = "warehouse";
-  m.branch = "main";
-  m.commit = std::string(40, 'c');
-  m.workflow_file = "chain.sch.yaml";
-  m.definition = definition;
-  m.definition_sha256 = blob::Sha256Hex(definition);
+  workflow::BundleManifest m = Manifest("chain", "staging", 'c', definition);
   DeployRequest dr;
   dr.manifest_json = workflow::CanonicalJson(m);
   auto d = sched_->Deploy(dr);
