@@ -731,14 +731,6 @@ jobs:
   dep.Release();
 
   json::value inst = WaitInstance(id, n);
-  if (Str(inst, "status") == "FAILED" &&
-      Str(inst, "message").find("restarted before the job could start") != std::string::npos) {
-    GTEST_SKIP() << "BUG (reported): src/scheduler/runner.cc counts a job that the job service "
-                    "failed at restart because it never launched (\"the server restarted before "
-                    "the job could start\") as a failed attempt of the step, so a kill -9 during "
-                    "a step's set-up fails the instance: "
-                 << Str(inst, "message");
-  }
   EXPECT_EQ(Str(inst, "status"), "SUCCEEDED") << json::serialize(inst);
   EXPECT_EQ(StepStdout(inst, "fetch"), "fetched\n");
   EXPECT_EQ(Arr(Instances(id), "instances").size(), 1u);

@@ -493,6 +493,19 @@ Status Scheduler::Impl::TickOnce() {
       }
       StepRow& s = *it;
       std::string message = r.state.ok() ? r.state->message : "";
+      if (r.state.ok() && r.state->message == model::kMsgRestartedBeforeStart) {
+        // The job service failed this job because the server restarted before it launched: the
+        // step never ran, so it is submitted again without spending an attempt.
+        WEIR_RETURN_IF_ERROR(FinishAttempt(r.job_id, "NOT_STARTED", message, now));
+        s.status = StepStatus::kPending;
+        if (s.attempts > 0) --s.attempts;
+        s.job_id.reset();
+        s.submitted = false;
+        s.not_before_ms.reset();
+        s.message = "job " + r.job_id + " never started (server restarted); submitting again";
+        WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.instance, s));
+        continue;
+      }
       WEIR_RETURN_IF_ERROR(FinishAttempt(r.job_id, job_status, failure.value_or(message), now));
       if (!failure) {
         s.status = StepStatus::kSucceeded;

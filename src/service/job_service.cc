@@ -38,8 +38,7 @@ namespace fs = std::filesystem;
 using model::JobRecord;
 using model::JobStatus;
 
-constexpr std::string_view kMsgRestartedBeforeStart =
-    "Job failed: the server restarted before the job could start; submit it again";
+using model::kMsgRestartedBeforeStart;
 constexpr size_t kMaxStatusMsg = 255;
 
 std::string Truncate(std::string s, size_t max) {
