@@ -579,8 +579,12 @@ TEST_F(JobRoutesTest, MultipartErrors) {
 
 TEST_F(JobRoutesTest, SearchFiltersAndPages) {
   Start();
+  // `created` has millisecond resolution and ties order by id: space the submissions so the
+  // creation order the assertions rely on is unambiguous.
   std::string a = Submit(Request("true", "alice"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::string b = Submit(Request("exit 2", "alice"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
   json::object tagged = Request("true", "bob");
   tagged["tags"] = json::array{"t:a", "only:bob"};
   tagged["grouping"] = "g1";
