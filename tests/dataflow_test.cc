@@ -38,41 +38,6 @@ std::string Str(const json::value& v, const char* key) {
   return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
 }
 
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs `git ARGS` (a shell-quoted argument string) in `dir` with a fixed identity; returns the
-// exit code and the combined output.
-std::pair<int, std::string> Git(const fs::path& dir, const std::string& args) {
-  std::string cmd = "cd " + ShellQuote(dir.string()) +
-                    " && git -c user.name=e2e -c user.email=e2e@example.com "
-                    "-c init.defaultBranch=main -c commit.gpgsign=false " +
-                    args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return {-1, "popen failed"};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = ::pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
-}
-
 // Every "DEPLOYED AS <uuid>" of a deploy's output, in order.
 std::vector<std::string> DeployedUuids(const std::string& out) {
   std::vector<std::string> uuids;

@@ -50,18 +50,6 @@ const json::array& Arr(const json::value& v, const char* key) {
   return v.at(key).as_array();
 }
 
-void WriteFile(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Flips the first byte of a file (made writable first: stored blobs may be read-only).
 void CorruptFile(const fs::path& p) {
   fs::permissions(p, fs::perms::owner_write, fs::perm_options::add);
@@ -69,28 +57,6 @@ void CorruptFile(const fs::path& p) {
   ASSERT_FALSE(bytes.empty());
   bytes[0] = static_cast<char>(bytes[0] ^ 0x01);
   WriteFile(p, bytes);
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs `git ARGS` in `dir` with a fixed identity; exit code and combined output.
-std::pair<int, std::string> Git(const fs::path& dir, const std::string& args) {
-  std::string cmd = "cd " + ShellQuote(dir.string()) +
-                    " && git -c user.name=e2e -c user.email=e2e@example.com "
-                    "-c commit.gpgsign=false " +
-                    args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return {-1, "popen failed"};
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int rc = ::pclose(p);
-  return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
 }
 
 // An HTTP server on 127.0.0.1 that answers every GET with `body`, but only once Release() was

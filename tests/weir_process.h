@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace weir::testing {
@@ -58,6 +59,14 @@ struct CommandResult {
 // Runs `weir --server <server_url> <args...>` and collects its output (≤ 120 s).
 CommandResult RunWeir(const std::string& server_url, const std::vector<std::string>& args,
                       const std::filesystem::path& cwd = {});
+
+// Small file and shell helpers of the end-to-end tests.
+std::string Slurp(const std::filesystem::path& p);
+void WriteFile(const std::filesystem::path& p, const std::string& text);  // creates folders
+std::string ShellQuote(const std::string& s);
+// Runs `git ARGS` (a shell-quoted argument string) in `dir` with a fixed identity, default branch
+// main and no signing; returns the exit code and the combined output.
+std::pair<int, std::string> Git(const std::filesystem::path& dir, const std::string& args);
 
 // Process ids of live processes whose process group is `pgid`.
 std::vector<pid_t> ProcessesInGroup(pid_t pgid);
