@@ -431,6 +431,22 @@ TEST_F(SchedulerTest, RollbackWalksBackThroughEarlierActiveVersions) {
   EXPECT_EQ((*history)[4].reason, "deploy");
 }
 
+// The documented rule is "the most recently active older version", not "the next lower
+// number": after v1 is re-activated between v2 and v3, a rollback from v3 goes to v1.
+TEST_F(SchedulerTest, RollbackFollowsActivationHistoryNotVersionNumbers) {
+  Deploy(kChain);
+  Deploy(kChain + "# v2\n");
+  Deploy(kChain + "# v3\n", "prod", std::nullopt, std::nullopt, /*activate=*/false);
+  ASSERT_TRUE(sched_->Activate(kEtl, 1, "carol").ok());
+  ASSERT_TRUE(sched_->Activate(kEtl, 3, "carol").ok());
+  auto r = sched_->Rollback(kEtl, std::nullopt, "dave");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->active_version, 1);
+  // Nothing older than v1 was ever active: a further rollback has nowhere to go.
+  EXPECT_EQ(sched_->Rollback(kEtl, std::nullopt, "dave").status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
 // ---- DAG runs -------------------------------------------------------------------------------
 
 TEST_F(SchedulerTest, SequentialDagRunsStepsInOrderAsJobs) {
@@ -795,6 +811,38 @@ TEST_F(SchedulerTest, CronFiresOnceAcrossARestartAndAcrossTwoSchedulers) {
   EXPECT_EQ(CountInstances(kEtl), 2);
 }
 
+// Fire times follow the workflow's time zone: 02:30 in Kolkata (UTC+05:30) is 21:00 UTC the
+// day before, and the instance records that instant.
+TEST_F(SchedulerTest, CronFiresInTheWorkflowsTimeZone) {
+  Deploy("id: etl\nschedule: \"30 2 * * *\"\ntimezone: Asia/Kolkata\njobs:\n" +
+         Job("a", "at ${EXECUTION_DATE}"));
+  EXPECT_EQ(sched_->Get(kEtl)->next_fire, At("2026-03-02T21:00:00Z"));
+  clock_.Set(At("2026-03-02T20:59:59Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 0);
+  clock_.Set(At("2026-03-02T21:00:00Z"));
+  Tick();
+  ASSERT_EQ(CountInstances(kEtl), 1);
+  EXPECT_EQ(Inst(kEtl, 1).trigger_time, At("2026-03-02T21:00:00Z"));
+  EXPECT_EQ(Inst(kEtl, 1).params.at("EXECUTION_DATE"), "2026-03-02T21:00:00.000Z");
+}
+
+// 09:00 in New York is 14:00 UTC before the DST change of 2026-03-08 and 13:00 UTC after it.
+TEST_F(SchedulerTest, CronKeepsLocalTimeAcrossADstChange) {
+  clock_.Set(At("2026-03-07T12:00:00Z"));
+  Deploy("id: etl\nschedule: \"0 9 * * *\"\ntimezone: America/New_York\njobs:\n" +
+         Job("a", "at ${EXECUTION_DATE}"));
+  EXPECT_EQ(sched_->Get(kEtl)->next_fire, At("2026-03-07T14:00:00Z"));
+  clock_.Set(At("2026-03-07T14:00:05Z"));
+  Tick();
+  ASSERT_EQ(CountInstances(kEtl), 1);
+  EXPECT_EQ(sched_->Get(kEtl)->next_fire, At("2026-03-08T13:00:00Z"));
+  clock_.Set(At("2026-03-08T13:00:05Z"));
+  Tick();
+  ASSERT_EQ(CountInstances(kEtl), 2);
+  EXPECT_EQ(Inst(kEtl, 2).trigger_time, At("2026-03-08T13:00:00Z"));
+}
+
 TEST_F(SchedulerTest, CatchUpPoliciesAfterDowntime) {
   const std::string none_env = "staging", all_env = "sandbox:alice";
   Deploy(kHourly, "prod", std::nullopt, CatchUp::kLatest);
@@ -840,6 +888,28 @@ TEST_F(SchedulerTest, ANewScheduleDoesNotFireForTimesBeforeItsActivation) {
   clock_.Set(At("2026-03-02T13:00:00Z"));
   Tick();
   EXPECT_EQ(CountInstances(kEtl), 1);
+}
+
+// Instances are listed newest first, a page at a time, with the total of all pages.
+TEST_F(SchedulerTest, InstancesAreListedNewestFirstInPages) {
+  Deploy("id: etl\njobs:\n" + Job("a", "a"));
+  for (int n = 0; n < 5; ++n) Run(kEtl);
+  auto numbers = [&](int64_t page) {
+    InstanceQuery q;
+    q.page = page;
+    q.size = 2;
+    auto p = sched_->Instances(kEtl, q);
+    EXPECT_TRUE(p.ok()) << p.status();
+    std::vector<int64_t> out;
+    if (!p.ok()) return out;
+    EXPECT_EQ(p->total, 5);
+    for (const Instance& i : p->instances) out.push_back(i.number);
+    return out;
+  };
+  EXPECT_THAT(numbers(0), ElementsAre(5, 4));
+  EXPECT_THAT(numbers(1), ElementsAre(3, 2));
+  EXPECT_THAT(numbers(2), ElementsAre(1));
+  EXPECT_TRUE(numbers(3).empty());
 }
 
 // ---- recovery -------------------------------------------------------------------------------
