@@ -146,7 +146,9 @@ TEST_F(GatewayTest, JobResourceFollowsStatusAndHostAfterItEnds) {
 TEST_F(GatewayTest, MultipartSubmissionCopiesAttachments) {
   TempDir files;
   std::ofstream(files.path() / "data.csv") << "a,b\n1,2\n";
-  json::object req{{"name", "mp"}, {"user", "tester"}, {"version", "1"},
+  json::object req{{"name", "mp"},
+                   {"user", "tester"},
+                   {"version", "1"},
                    {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
                    {"commandCriteria", json::array{"type:bash"}},
                    {"commandArgs", "'wc -l < data.csv'"}};
@@ -193,6 +195,27 @@ TEST_F(GatewayTest, KillOfATreeIgnoringSigtermLeavesNoProcess) {
   // Killing a finished job is a no-op.
   EXPECT_EQ(http_->Delete("/api/v3/jobs/" + id)->status, 202);
   EXPECT_EQ(http_->Delete("/api/v3/jobs/no-such-job")->status, 404);
+}
+
+// jobs.kill_grace_ms (500 here) bounds how long a job may clean up after SIGTERM: a handler
+// that needs 3 s is cut short by SIGKILL, so its last line is never written.
+TEST_F(GatewayTest, KillGraceFromTheConfigCutsALongSigtermHandlerShort) {
+  std::string id = Submit(
+      "trap 'echo got-term; sleep 3; echo handler-finished; exit 0' TERM; echo ready; "
+      "sleep 300 & wait");
+  WaitRunning(id);
+  for (int i = 0; i < 250; ++i) {
+    auto out = http_->Get("/api/v3/jobs/" + id + "/output/stdout");
+    if (out.ok() && out->status == 200 && out->body.find("ready") != std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(http_->Delete("/api/v3/jobs/" + id)->status, 202);
+  EXPECT_EQ(WaitFinal(id), "KILLED");
+  auto out = http_->Get("/api/v3/jobs/" + id + "/output/stdout");
+  ASSERT_TRUE(out.ok());
+  EXPECT_NE(out->body.find("got-term"), std::string::npos) << out->body;
+  EXPECT_EQ(out->body.find("handler-finished"), std::string::npos)
+      << "SIGKILL came later than kill_grace_ms allows: " << out->body;
 }
 
 TEST_F(GatewayTest, ServerCrashWhileJobsRunRecordsEveryTrueOutcome) {
@@ -269,7 +292,10 @@ TEST_F(GatewayTest, BadInputGetsClear4xx) {
 }
 
 TEST_F(GatewayTest, NoMatchingClusterIs412AndRecordedFailed) {
-  json::object req{{"id", "nomatch-1"}, {"name", "x"}, {"user", "u"}, {"version", "1"},
+  json::object req{{"id", "nomatch-1"},
+                   {"name", "x"},
+                   {"user", "u"},
+                   {"version", "1"},
                    {"clusterCriterias", json::array{json::object{{"tags", {"no:such"}}}}},
                    {"commandCriteria", json::array{"type:bash"}}};
   auto r = http_->PostJson("/api/v3/jobs", json::serialize(req));
@@ -280,8 +306,9 @@ TEST_F(GatewayTest, NoMatchingClusterIs412AndRecordedFailed) {
 }
 
 TEST_F(GatewayTest, CliSubmitWaitPrintsOutput) {
-  auto r = RunWeir(server_->url(), {"job", "submit", "--cluster-tags", "sched:sla",
-                                    "--command-tags", "type:bash", "--wait", "--", "echo from-cli"});
+  auto r =
+      RunWeir(server_->url(), {"job", "submit", "--cluster-tags", "sched:sla", "--command-tags",
+                               "type:bash", "--wait", "--", "echo from-cli"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "from-cli\n");
   auto failed = RunWeir(server_->url(), {"job", "submit", "-c", "sched:sla", "-C", "type:bash",
@@ -308,10 +335,26 @@ TEST_F(QueueTest, JobsBeyondCapacityWaitQueuedAndStartInOrder) {
   std::string c = Submit("echo third", {{"memory", 1024}});
   json::value queued = Get("/api/v3/jobs/" + c);
   EXPECT_EQ(Field(queued, "status"), "INIT");
-  EXPECT_NE(Field(queued, "statusMsg").find("queued"), std::string::npos) << Field(queued, "statusMsg");
+  EXPECT_NE(Field(queued, "statusMsg").find("queued"), std::string::npos)
+      << Field(queued, "statusMsg");
   EXPECT_EQ(WaitFinal(c), "SUCCEEDED");
   EXPECT_EQ(WaitFinal(a), "SUCCEEDED");
   EXPECT_EQ(WaitFinal(b), "SUCCEEDED");
+}
+
+// Jobs that each need the whole node run one at a time, in the order they were submitted: each
+// queued job starts only after the one submitted before it has finished.
+TEST_F(QueueTest, QueuedJobsStartFirstInFirstOut) {
+  std::vector<std::string> ids;
+  ids.push_back(Submit("sleep 1", {{"memory", 2048}}));
+  for (int i = 0; i < 3; ++i) ids.push_back(Submit("sleep 0.2", {{"memory", 2048}}));
+  for (const std::string& id : ids) EXPECT_EQ(WaitFinal(id), "SUCCEEDED") << id;
+  for (size_t i = 1; i < ids.size(); ++i) {
+    json::value prev = Get("/api/v3/jobs/" + ids[i - 1]);
+    json::value next = Get("/api/v3/jobs/" + ids[i]);
+    EXPECT_LE(Field(prev, "finished"), Field(next, "started"))
+        << "job " << i << " started before job " << i - 1 << " (submitted earlier) ended";
+  }
 }
 
 }  // namespace

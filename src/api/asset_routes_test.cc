@@ -191,6 +191,25 @@ TEST_F(AssetRoutesTest, PublishListShowDownloadResolve) {
   EXPECT_EQ(Get("/api/weir/v1/assets/dataflow.jar.etl.user.repo.main.39206ee8.7").status, 404);
 }
 
+// Three builds in pages of two: two pages (rounded up), the last holding the oldest build.
+TEST_F(AssetRoutesTest, ListPagesCountAPartialLastPage) {
+  for (const char* bytes : {"one", "two", "three"}) {
+    ASSERT_EQ(Upload(kPublishQuery, bytes).status, 201);
+  }
+  auto first = Get("/api/weir/v1/assets?namespace=etl&page=0&size=2");
+  ASSERT_EQ(first.status, 200) << first.body;
+  json::value fv = json::parse(first.body);
+  EXPECT_EQ(fv.at("page").at("totalElements").as_int64(), 3);
+  EXPECT_EQ(fv.at("page").at("totalPages").as_int64(), 2);
+  EXPECT_EQ(fv.at("assets").as_array().size(), 2u);
+  auto last = Get("/api/weir/v1/assets?namespace=etl&page=1&size=2");
+  ASSERT_EQ(last.status, 200) << last.body;
+  json::value lv = json::parse(last.body);
+  ASSERT_EQ(lv.at("assets").as_array().size(), 1u);
+  EXPECT_EQ(lv.at("assets").as_array()[0].at("build").as_int64(), 1);
+  EXPECT_EQ(lv.at("page").at("totalPages").as_int64(), 2);
+}
+
 TEST_F(AssetRoutesTest, BranchWithSlashIsReachableEncodedOrNot) {
   std::string q =
       "/api/weir/v1/assets?type=jar&namespace=etl&owner=user&repo=repo"
