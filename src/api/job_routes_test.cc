@@ -66,11 +66,11 @@ TEST(MultipartTest, ParsesPartsWithNamesFileNamesAndBinaryData) {
 
 TEST(MultipartTest, MalformedBodiesAreRefused) {
   const std::vector<std::string> bad = {
-      "",                                                                    // nothing
-      "--B\r\nContent-Disposition: form-data; name=a\r\n\r\ndata",           // no closing
-      "--B\r\nContent-Disposition: form-data; name=a",                       // no headers end
-      "--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B--",                   // no disposition
-      "--Bjunk\r\nContent-Disposition: form-data; name=a\r\n\r\nx\r\n--B--", // bad delimiter
+      "",                                                                     // nothing
+      "--B\r\nContent-Disposition: form-data; name=a\r\n\r\ndata",            // no closing
+      "--B\r\nContent-Disposition: form-data; name=a",                        // no headers end
+      "--B\r\nContent-Type: text/plain\r\n\r\nx\r\n--B--",                    // no disposition
+      "--Bjunk\r\nContent-Disposition: form-data; name=a\r\n\r\nx\r\n--B--",  // bad delimiter
   };
   for (const std::string& body : bad) {
     auto parts = ParseMultipart(body, "B");
@@ -90,10 +90,9 @@ TEST(AttachmentNameTest, PathsAreStrippedAndBadNamesRefused) {
   EXPECT_EQ(*SanitizeAttachmentName("C:\\Users\\me\\data.csv"), "data.csv");
   EXPECT_EQ(*SanitizeAttachmentName("/abs/path/x"), "x");
   EXPECT_EQ(*SanitizeAttachmentName(".hidden"), ".hidden");
-  for (std::string bad : {std::string(""), std::string(".."), std::string("."),
-                          std::string("dir/"), std::string("a/.."), std::string("x\ny"),
-                          std::string("tab\there"), std::string(300, 'a'),
-                          std::string("\xff\xfe")}) {
+  for (std::string bad : {std::string(""), std::string(".."), std::string("."), std::string("dir/"),
+                          std::string("a/.."), std::string("x\ny"), std::string("tab\there"),
+                          std::string(300, 'a'), std::string("\xff\xfe")}) {
     auto r = SanitizeAttachmentName(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {
@@ -142,8 +141,8 @@ TEST(AcceptTest, HtmlOnlyWhenPreferred) {
   EXPECT_FALSE(PrefersHtml("application/json"));
   EXPECT_FALSE(PrefersHtml("text/html;q=0.5, application/json"));
   EXPECT_TRUE(PrefersHtml("text/html"));
-  EXPECT_TRUE(PrefersHtml(
-      "text/html,application/xhtml+xml,application/xml;q=0.9,image/webp,*/*;q=0.8"));
+  EXPECT_TRUE(
+      PrefersHtml("text/html,application/xhtml+xml,application/xml;q=0.9,image/webp,*/*;q=0.8"));
   EXPECT_TRUE(PrefersHtml("text/*, application/json;q=0.5"));
 }
 
@@ -157,8 +156,7 @@ TEST(ContentTypeTest, GuessedFromNameThenContent) {
 
 // ---- over HTTP ----------------------------------------------------------------------------------
 
-model::ConfigEntity Entity(model::Kind kind, const std::string& id,
-                           std::vector<std::string> tags) {
+model::ConfigEntity Entity(model::Kind kind, const std::string& id, std::vector<std::string> tags) {
   model::ConfigEntity e;
   e.kind = kind;
   e.id = id;
@@ -355,9 +353,9 @@ TEST_F(JobRoutesTest, JsonSubmissionAndEveryJobResource) {
   EXPECT_TRUE(std::string(job.at("started").as_string()).ends_with("Z"));
   EXPECT_TRUE(job.at("archiveLocation").is_null());
   const json::object& links = job.at("_links").as_object();
-  EXPECT_EQ(Keys(links), (std::set<std::string>{"self", "output", "request", "execution",
-                                                 "metadata", "status", "cluster", "command",
-                                                 "applications"}));
+  EXPECT_EQ(Keys(links),
+            (std::set<std::string>{"self", "output", "request", "execution", "metadata", "status",
+                                   "cluster", "command", "applications"}));
   EXPECT_EQ(links.at("self").at("href").as_string(), url);
   EXPECT_EQ(links.at("output").at("href").as_string(), url + "/output");
   EXPECT_EQ(links.at("applications").at("href").as_string(), url + "/applications");
@@ -370,8 +368,8 @@ TEST_F(JobRoutesTest, JsonSubmissionAndEveryJobResource) {
   EXPECT_EQ(request.at("commandArguments").as_array().size(), 1u);
   EXPECT_EQ(request.at("clusterCriterias").as_array()[0].at("tags").as_array()[0].as_string(),
             "sched:sla");
-  EXPECT_EQ(Keys(request.at("_links")), (std::set<std::string>{"self", "job", "execution",
-                                                                "output", "status", "metadata"}));
+  EXPECT_EQ(Keys(request.at("_links")),
+            (std::set<std::string>{"self", "job", "execution", "output", "status", "metadata"}));
   EXPECT_EQ(request.at("_links").at("self").at("href").as_string(), url + "/request");
   EXPECT_EQ(request.at("_links").at("job").at("href").as_string(), url);
 
@@ -381,17 +379,15 @@ TEST_F(JobRoutesTest, JsonSubmissionAndEveryJobResource) {
   EXPECT_EQ(execution.at("memory").to_number<int>(), 1024);
   EXPECT_GT(execution.at("processId").to_number<int>(), 0);
   EXPECT_TRUE(execution.at("timeout").is_string());
-  EXPECT_EQ(Keys(execution.at("_links")), (std::set<std::string>{"self", "job", "request",
-                                                                  "output", "status",
-                                                                  "metadata"}));
+  EXPECT_EQ(Keys(execution.at("_links")),
+            (std::set<std::string>{"self", "job", "request", "output", "status", "metadata"}));
 
   json::value metadata = GetJson("/api/v3/jobs/" + id + "/metadata");
   EXPECT_EQ(metadata.at("clientHost").as_string(), "127.0.0.1");
   EXPECT_EQ(metadata.at("numAttachments").to_number<int>(), 0);
   EXPECT_EQ(metadata.at("stdOutSize").to_number<int>(), 6);
-  EXPECT_EQ(Keys(metadata.at("_links")), (std::set<std::string>{"self", "job", "request",
-                                                                 "execution", "output",
-                                                                 "status"}));
+  EXPECT_EQ(Keys(metadata.at("_links")),
+            (std::set<std::string>{"self", "job", "request", "execution", "output", "status"}));
 
   json::value cluster = GetJson("/api/v3/jobs/" + id + "/cluster");
   EXPECT_EQ(cluster.at("id").as_string(), "local");
@@ -409,7 +405,7 @@ TEST_F(JobRoutesTest, JsonSubmissionAndEveryJobResource) {
 TEST_F(JobRoutesTest, UnknownJobsAre404) {
   Start();
   for (std::string sub : {"", "/status", "/request", "/execution", "/metadata", "/cluster",
-                                 "/command", "/applications", "/output", "/output/stdout"}) {
+                          "/command", "/applications", "/output", "/output/stdout"}) {
     auto r = http_->Get("/api/v3/jobs/no-such-job" + sub);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->status, 404) << sub;
@@ -445,8 +441,7 @@ TEST_F(JobRoutesTest, SubmissionErrorsMapToStatusCodes) {
   nomatch["clusterCriterias"] = json::array{json::object{{"tags", {"no:such"}}}};
   ExpectError(http_->PostJson("/api/v3/jobs", json::serialize(nomatch)), 412,
               "No cluster/command combination found");
-  EXPECT_EQ(GetJson("/api/v3/jobs/nomatch/status", 200, "application/json").at("status"),
-            "FAILED");
+  EXPECT_EQ(GetJson("/api/v3/jobs/nomatch/status", 200, "application/json").at("status"), "FAILED");
   // 412 memory above the maximum, recorded INVALID.
   json::object big = Request("true");
   big["id"] = "big";
@@ -497,8 +492,7 @@ TEST_F(JobRoutesTest, BadRequestsAre400NamingTheField) {
     req[c.field] = c.value;
     ExpectError(http_->PostJson("/api/v3/jobs", json::serialize(req)), 400, c.field);
   }
-  for (std::string missing : {"name", "user", "version", "clusterCriterias",
-                                     "commandCriteria"}) {
+  for (std::string missing : {"name", "user", "version", "clusterCriterias", "commandCriteria"}) {
     json::object req = Request("true");
     req.erase(missing);
     ExpectError(http_->PostJson("/api/v3/jobs", json::serialize(req)), 400, missing);
@@ -551,9 +545,9 @@ TEST_F(JobRoutesTest, MultipartErrors) {
               "request");
   ExpectError(post(req_part + part("name=\"attachment\"; filename=\"..\"", "x") + "--BND--"), 400,
               "attachment");
-  ExpectError(post(req_part + part("name=\"attachment\"; filename=\"bad\x01name\"", "x") +
-                   "--BND--"),
-              400, "control");
+  ExpectError(
+      post(req_part + part("name=\"attachment\"; filename=\"bad\x01name\"", "x") + "--BND--"), 400,
+      "control");
   ExpectError(post(req_part + part("name=\"attachment\"", "no file name") + "--BND--"), 400,
               "file name");
   ExpectError(post(req_part + part("name=\"attachment\"; filename=\"d.txt\"", "1") +
@@ -562,14 +556,14 @@ TEST_F(JobRoutesTest, MultipartErrors) {
   ExpectError(post(req_part + "--BND\r\nContent-Disposition: form-data; name=x\r\n\r\nabc"), 400,
               "multipart");
   // 413: one file over the per-file limit, then files over the total.
-  ExpectError(post(req_part + part("name=\"attachment\"; filename=\"big.bin\"",
-                                   std::string(1001, 'b')) +
-                   "--BND--"),
-              413, "big.bin");
-  ExpectError(post(req_part + part("name=\"attachment\"; filename=\"a.bin\"", std::string(800, 'a')) +
-                   part("name=\"attachment\"; filename=\"b.bin\"", std::string(800, 'b')) +
-                   "--BND--"),
-              413, "attachments");
+  ExpectError(
+      post(req_part + part("name=\"attachment\"; filename=\"big.bin\"", std::string(1001, 'b')) +
+           "--BND--"),
+      413, "big.bin");
+  ExpectError(
+      post(req_part + part("name=\"attachment\"; filename=\"a.bin\"", std::string(800, 'a')) +
+           part("name=\"attachment\"; filename=\"b.bin\"", std::string(800, 'b')) + "--BND--"),
+      413, "attachments");
   ExpectError(post(part("name=\"request\"", "{bad json") + "--BND--"), 400, "JSON");
   // Nothing was accepted and nothing is left in the spool folder.
   auto page = GetJson("/api/v3/jobs");
@@ -602,8 +596,7 @@ TEST_F(JobRoutesTest, SearchFiltersAndPages) {
   EXPECT_EQ(Keys(items[0]),
             (std::set<std::string>{"id", "name", "user", "status", "started", "finished",
                                    "clusterName", "commandName", "runtime", "_links"}));
-  EXPECT_EQ(items[0].at("_links").at("self").at("href").as_string(),
-            base_ + "/api/v3/jobs/" + c);
+  EXPECT_EQ(items[0].at("_links").at("self").at("href").as_string(), base_ + "/api/v3/jobs/" + c);
 
   auto count = [&](const std::string& query) {
     json::value v = GetJson("/api/v3/jobs?" + query);
@@ -672,7 +665,8 @@ TEST_F(JobRoutesTest, OutputListingJsonAndHtml) {
   EXPECT_EQ(sub.at("directories").as_array()[0].at("name").as_string(), "deeper/");
   EXPECT_EQ(sub.at("directories").as_array()[0].at("url").as_string(), out_url + "sub/deeper/");
   EXPECT_EQ(sub.at("files").as_array()[0].at("url").as_string(), out_url + "sub/file.txt");
-  json::value deeper = GetJson("/api/v3/jobs/" + id + "/output/sub/deeper", 200, "application/json");
+  json::value deeper =
+      GetJson("/api/v3/jobs/" + id + "/output/sub/deeper", 200, "application/json");
   EXPECT_EQ(deeper.at("parent").at("url").as_string(), out_url + "sub/");
 
   auto html = http_->Get("/api/v3/jobs/" + id + "/output",
@@ -696,9 +690,9 @@ TEST_F(JobRoutesTest, OutputFilesWithRanges) {
   EXPECT_EQ(whole->Header("accept-ranges").value_or(""), "bytes");
   EXPECT_THAT(whole->Header("content-type").value_or(""), HasSubstr("text/plain"));
   EXPECT_THAT(whole->Header("last-modified").value_or(""), HasSubstr("GMT"));
-  EXPECT_THAT(http_->Get("/api/v3/jobs/" + id + "/output/r.json")->Header("content-type")
-                  .value_or(""),
-              HasSubstr("application/json"));
+  EXPECT_THAT(
+      http_->Get("/api/v3/jobs/" + id + "/output/r.json")->Header("content-type").value_or(""),
+      HasSubstr("application/json"));
 
   struct Case {
     std::string range;
@@ -767,7 +761,25 @@ TEST_F(JobRoutesTest, RunningJobHasAGrowingRuntime) {
   json::value job = GetJson("/api/v3/jobs/" + id);
   EXPECT_EQ(job.at("status").as_string(), "RUNNING");
   EXPECT_TRUE(job.at("finished").is_null());
-  EXPECT_TRUE(std::string(job.at("runtime").as_string()).starts_with("PT"));
+  // "PT1.234S" (or "PT2M3.5S"): the seconds, as a number.
+  auto seconds = [](const json::value& j) {
+    std::string d(j.at("runtime").as_string());
+    EXPECT_TRUE(d.starts_with("PT") && d.ends_with("S")) << d;
+    double total = 0;
+    size_t at = 2;
+    for (size_t pos = at; pos < d.size(); ++pos) {
+      char unit = d[pos];
+      if (unit != 'H' && unit != 'M' && unit != 'S') continue;
+      double n = std::stod(d.substr(at, pos - at));
+      total += unit == 'H' ? n * 3600 : unit == 'M' ? n * 60 : n;
+      at = pos + 1;
+    }
+    return total;
+  };
+  const double first = seconds(job);
+  std::this_thread::sleep_for(1100ms);
+  const double later = seconds(GetJson("/api/v3/jobs/" + id));
+  EXPECT_GE(later - first, 1.0) << "runtime of a running job must follow the clock";
   EXPECT_EQ(http_->Delete("/api/v3/jobs/" + id)->status, 202);
   Final(id);
 }
