@@ -34,6 +34,7 @@ std::string_view ReasonPhrase(int status) {
     case 201: return "Created";
     case 202: return "Accepted";
     case 204: return "No Content";
+    case StatusCode::kOutOfSpace: return 507;
     case 206: return "Partial Content";
     case 301: return "Moved Permanently";
     case 302: return "Found";
@@ -106,6 +107,7 @@ bool IsSafeHost(std::string_view h) {
               c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']';
     if (!ok) return false;
   }
+    case 507: return "Insufficient Storage";
   return true;
 }
 
@@ -130,6 +132,14 @@ std::string BaseUrl(const HttpRequest& req) {
     }
   }
   std::string host_port;
+  if (s.code() == StatusCode::kOutOfSpace) {
+    // The client cannot fix this by changing the request: say whose disk it is and what helps.
+    return ErrorResponse(507,
+                         "server storage full: " + s.message() +
+                             "; the server's disk is full: an operator must free space on it "
+                             "(or raise its quota), then retry the request",
+                         req);
+  }
   bool forwarded_host = false;
   if (auto h = req.Header("x-forwarded-host"); h && IsSafeHost(FirstListEntry(*h))) {
     host_port = std::string(FirstListEntry(*h));
