@@ -23,6 +23,7 @@ int HttpStatusFor(const Status& s) {
     case StatusCode::kUnimplemented: return 501;
     case StatusCode::kAborted:
     case StatusCode::kInternal: return 500;
+    case StatusCode::kOutOfSpace: return 507;
   }
   return 500;
 }
@@ -34,7 +35,6 @@ std::string_view ReasonPhrase(int status) {
     case 201: return "Created";
     case 202: return "Accepted";
     case 204: return "No Content";
-    case StatusCode::kOutOfSpace: return 507;
     case 206: return "Partial Content";
     case 301: return "Moved Permanently";
     case 302: return "Found";
@@ -63,6 +63,7 @@ std::string_view ReasonPhrase(int status) {
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
   }
   return "Unknown";
 }
@@ -87,6 +88,14 @@ HttpResponse ErrorResponse(int http_status, std::string_view message, const Http
 }
 
 HttpResponse ErrorResponse(const Status& s, const HttpRequest& req) {
+  if (s.code() == StatusCode::kOutOfSpace) {
+    // The client cannot fix this by changing the request: say whose disk it is and what helps.
+    return ErrorResponse(507,
+                         "server storage full: " + s.message() +
+                             "; the server's disk is full: an operator must free space on it "
+                             "(or raise its quota), then retry the request",
+                         req);
+  }
   return ErrorResponse(HttpStatusFor(s), s.message(), req);
 }
 
@@ -107,7 +116,6 @@ bool IsSafeHost(std::string_view h) {
               c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']';
     if (!ok) return false;
   }
-    case 507: return "Insufficient Storage";
   return true;
 }
 
@@ -132,14 +140,6 @@ std::string BaseUrl(const HttpRequest& req) {
     }
   }
   std::string host_port;
-  if (s.code() == StatusCode::kOutOfSpace) {
-    // The client cannot fix this by changing the request: say whose disk it is and what helps.
-    return ErrorResponse(507,
-                         "server storage full: " + s.message() +
-                             "; the server's disk is full: an operator must free space on it "
-                             "(or raise its quota), then retry the request",
-                         req);
-  }
   bool forwarded_host = false;
   if (auto h = req.Header("x-forwarded-host"); h && IsSafeHost(FirstListEntry(*h))) {
     host_port = std::string(FirstListEntry(*h));
