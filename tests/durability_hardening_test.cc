@@ -161,7 +161,7 @@ class DurabilityTest : public ::testing::Test {
                         {"version", "1"},
                         {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
                         {"commandCriteria", json::array{json::value(command_tag)}},
-                        {"commandArgs", script}};
+                        {"commandArgs", "'" + script + "'"}};  // one argument of bash -c
   }
 
   std::string IdOf(const client::Response& r) {
@@ -221,7 +221,8 @@ TEST_F(DurabilityTest, AJobAcknowledgedDuringSetUpRunsAfterKill9) {
   const fs::path runs = dir_.path() / "runs";
   WriteFile(dir_.path() / "upload" / "data.txt", "from the attachment\n");
   json::object req =
-      Request("echo run >> " + runs.string() + "; cat data.txt dep.txt", "type:held");
+      Request("echo run >> " + runs.string() + "; cat data.txt $GENIE_COMMAND_DIR/dependencies/dep.txt",
+              "type:held");
   auto r = http_->PostMultipart(
       "/api/v3/jobs",
       {{"request", "", "application/json", json::serialize(req), {}},
