@@ -220,9 +220,9 @@ TEST_F(DurabilityTest, AJobAcknowledgedDuringSetUpRunsAfterKill9) {
 
   const fs::path runs = dir_.path() / "runs";
   WriteFile(dir_.path() / "upload" / "data.txt", "from the attachment\n");
-  json::object req =
-      Request("echo run >> " + runs.string() + "; cat data.txt $GENIE_COMMAND_DIR/dependencies/dep.txt",
-              "type:held");
+  json::object req = Request(
+      "echo run >> " + runs.string() + "; cat data.txt $GENIE_COMMAND_DIR/dependencies/dep.txt",
+      "type:held");
   auto r = http_->PostMultipart(
       "/api/v3/jobs",
       {{"request", "", "application/json", json::serialize(req), {}},

@@ -419,9 +419,10 @@ asio::awaitable<bool> ServeOne(Session& s) {
                                                        srv.options().spool_dir.string(),
                                                    fec.value()),
                                        req)
-                       : ErrorResponse(500, "request body: cannot spool to " +
-                                                srv.options().spool_dir.string() + ": " +
-                                                fec.message(), req);
+                       : ErrorResponse(500,
+                                       "request body: cannot spool to " +
+                                           srv.options().spool_dir.string() + ": " + fec.message(),
+                                       req);
             keep = false;
             co_await WriteResponse(s, resp, version, false, head);
             co_await LingerClose(s);

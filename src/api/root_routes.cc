@@ -27,8 +27,7 @@ void RegisterRootRoutes(Router& router, std::function<bool()> ready,
   Handler health = [ready_fn, parts_fn](HttpRequest&) {
     bool up = !*ready_fn || (*ready_fn)();
     if (!up || !*parts_fn) {
-      return HttpResponse::Json(up ? 200 : 503,
-                                up ? R"({"status":"UP"})" : R"({"status":"DOWN"})");
+      return HttpResponse::Json(up ? 200 : 503, up ? R"({"status":"UP"})" : R"({"status":"DOWN"})");
     }
     json::object parts;
     for (const HealthComponent& c : (*parts_fn)()) {
