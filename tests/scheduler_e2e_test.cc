@@ -666,8 +666,8 @@ TEST_F(SchedulerE2eTest, Kill9MidDagTheInstanceCompletesOnceAfterRestart) {
 }
 
 // The server is killed while a step's job is still in set-up (fetching a dependency, INIT): the
-// job service fails such jobs at restart ("the server restarted before the job could start;
-// submit it again"), and the step must not lose an attempt to that: the instance completes.
+// job service sets such jobs up again after the restart (acknowledged = will run), so the step
+// keeps its job and attempt and the instance completes.
 TEST_F(SchedulerE2eTest, Kill9WhileAStepIsInSetUpTheInstanceStillCompletes) {
   const char* held = R"y(id: held
 params: {DEP: "http://127.0.0.1:1/none.txt"}

@@ -23,6 +23,7 @@ int HttpStatusFor(const Status& s) {
     case StatusCode::kUnimplemented: return 501;
     case StatusCode::kAborted:
     case StatusCode::kInternal: return 500;
+    case StatusCode::kOutOfSpace: return 507;
   }
   return 500;
 }
@@ -62,6 +63,7 @@ std::string_view ReasonPhrase(int status) {
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
   }
   return "Unknown";
 }
@@ -86,6 +88,14 @@ HttpResponse ErrorResponse(int http_status, std::string_view message, const Http
 }
 
 HttpResponse ErrorResponse(const Status& s, const HttpRequest& req) {
+  if (s.code() == StatusCode::kOutOfSpace) {
+    // The client cannot fix this by changing the request: say whose disk it is and what helps.
+    return ErrorResponse(507,
+                         "server storage full: " + s.message() +
+                             "; the server's disk is full: an operator must free space on it "
+                             "(or raise its quota), then retry the request",
+                         req);
+  }
   return ErrorResponse(HttpStatusFor(s), s.message(), req);
 }
 

@@ -262,6 +262,14 @@ bool IsParseError(const beast::error_code& ec) {
          ec != http::error::partial_message;
 }
 
+// A file write that failed because the disk (or the quota) is full: the spool file's errors
+// carry the errno (system or generic category); a socket never reports these.
+bool IsDiskFull(const beast::error_code& ec) {
+  const bool errno_code = ec.category() == boost::system::system_category() ||
+                          ec.category() == boost::system::generic_category();
+  return errno_code && (ec.value() == ENOSPC || ec.value() == EDQUOT);
+}
+
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -406,9 +414,15 @@ asio::awaitable<bool> ServeOne(Session& s) {
           beast::error_code fec;
           fp.get().body().open(path.c_str(), beast::file_mode::write_new, fec);
           if (fec) {
-            resp = ErrorResponse(500, "request body: cannot spool to " +
-                                          srv.options().spool_dir.string() + ": " +
-                                          fec.message(), req);
+            resp = IsDiskFull(fec)
+                       ? ErrorResponse(ErrnoStatus("request body: cannot spool to " +
+                                                       srv.options().spool_dir.string(),
+                                                   fec.value()),
+                                       req)
+                       : ErrorResponse(500,
+                                       "request body: cannot spool to " +
+                                           srv.options().spool_dir.string() + ": " + fec.message(),
+                                       req);
             keep = false;
             co_await WriteResponse(s, resp, version, false, head);
             co_await LingerClose(s);
@@ -422,6 +436,15 @@ asio::awaitable<bool> ServeOne(Session& s) {
             std::filesystem::remove(path, rm);
             if (bec == http::error::body_limit) {
               resp = ErrorResponse(413, TooLargeMessage(0, limit, false), req);
+              co_await WriteResponse(s, resp, version, false, head);
+              co_await LingerClose(s);
+            } else if (IsDiskFull(bec) || IsDiskFull(cec)) {
+              // The spool file could not take the body: the client is owed an answer (507).
+              const beast::error_code& full = IsDiskFull(bec) ? bec : cec;
+              resp = ErrorResponse(
+                  ErrnoStatus("request body: cannot spool to " + srv.options().spool_dir.string(),
+                              full.value()),
+                  req);
               co_await WriteResponse(s, resp, version, false, head);
               co_await LingerClose(s);
             }

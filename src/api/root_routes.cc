@@ -4,7 +4,8 @@
 
 namespace weir::api {
 
-void RegisterRootRoutes(Router& router, std::function<bool()> ready) {
+void RegisterRootRoutes(Router& router, std::function<bool()> ready,
+                        std::function<std::vector<HealthComponent>()> components) {
   Handler root = [](HttpRequest& req) {
     const std::string base = BaseUrl(req) + "/api/v3";
     json::object content;
@@ -21,9 +22,28 @@ void RegisterRootRoutes(Router& router, std::function<bool()> ready) {
   router.Add("GET", "/api/v3", root);
 
   auto ready_fn = std::make_shared<std::function<bool()>>(std::move(ready));
-  Handler health = [ready_fn](HttpRequest&) {
+  auto parts_fn =
+      std::make_shared<std::function<std::vector<HealthComponent>()>>(std::move(components));
+  Handler health = [ready_fn, parts_fn](HttpRequest&) {
     bool up = !*ready_fn || (*ready_fn)();
-    return HttpResponse::Json(up ? 200 : 503, up ? R"({"status":"UP"})" : R"({"status":"DOWN"})");
+    if (!up || !*parts_fn) {
+      return HttpResponse::Json(up ? 200 : 503, up ? R"({"status":"UP"})" : R"({"status":"DOWN"})");
+    }
+    json::object parts;
+    for (const HealthComponent& c : (*parts_fn)()) {
+      json::object details;
+      for (const auto& [k, v] : c.numbers) details[k] = v;
+      for (const auto& [k, v] : c.texts) details[k] = v;
+      json::object part;
+      part["status"] = c.up ? "UP" : "DOWN";
+      part["details"] = std::move(details);
+      parts[c.name] = std::move(part);
+      up = up && c.up;
+    }
+    json::object o;
+    o["status"] = up ? "UP" : "DOWN";
+    o["components"] = std::move(parts);
+    return JsonResponse(up ? 200 : 503, o);
   };
   router.Add("GET", "/admin/health", health);
   router.Add("GET", "/actuator/health", health);

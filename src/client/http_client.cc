@@ -245,6 +245,7 @@ Status ToStatus(const Response& r) {
     case 408: return DeadlineExceeded(message);
     case 413: return ResourceExhausted(message);
     case 503: return Unavailable(message);
+    case 507: return OutOfSpace(message);
     default: break;
   }
   if (r.status >= 400 && r.status < 500) return InvalidArgument(message);

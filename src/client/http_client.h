@@ -82,8 +82,8 @@ class HttpClient {
 
 // OK for 2xx; otherwise a Status whose code follows the HTTP status (404 → kNotFound, 409 →
 // kAlreadyExists, 412 → kFailedPrecondition, 429 → kResourceExhausted, 503 → kUnavailable,
-// other 4xx → kInvalidArgument, 5xx → kInternal) and whose message is the body's "message"
-// field when the body is a weir/Genie error document, else the status line.
+// 507 → kOutOfSpace, other 4xx → kInvalidArgument, 5xx → kInternal) and whose message is the body's
+// "message" field when the body is a weir/Genie error document, else the status line.
 Status ToStatus(const Response& r);
 
 // Percent-encodes one query or path component.

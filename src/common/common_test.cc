@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 
+#include "common/disk_space.h"
 #include "common/fs.h"
 #include "common/ids.h"
 #include "common/result.h"
@@ -91,6 +93,44 @@ TEST_F(ResolveInsideTest, ServesInsideRefusesOutside) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(ResolveInside(root_ / "job", "link").status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(ResolveInside(root_ / "job", "nope").status().code(), StatusCode::kNotFound);
+}
+
+// A full disk or quota is its own code (the api answers 507), not a limit of the request.
+TEST(ErrnoStatus, FullDiskIsOutOfSpace) {
+  EXPECT_EQ(ErrnoStatus("write x", ENOSPC).code(), StatusCode::kOutOfSpace);
+  EXPECT_EQ(ErrnoStatus("write x", EDQUOT).code(), StatusCode::kOutOfSpace);
+  EXPECT_EQ(ErrnoStatus("open x", EMFILE).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrnoStatus("write x", ENOSPC).ToString(),
+            "OUT_OF_SPACE: write x: No space left on device");
+}
+
+TEST(FreeSpaceFloor, RefusesBelowTheFloorNamingTheSetting) {
+  const std::filesystem::path here = std::filesystem::temp_directory_path();
+  FreeSpaceFloor none({here}, 0, "jobs.min_free_disk_mb");
+  EXPECT_TRUE(none.Check().ok());
+  FreeSpaceFloor low({here}, 1, "jobs.min_free_disk_mb");
+  EXPECT_TRUE(low.Check().ok());
+  // No disk has an exbibyte free.
+  FreeSpaceFloor high({here}, int64_t{1} << 60, "jobs.min_free_disk_mb");
+  Status st = high.Check();
+  EXPECT_EQ(st.code(), StatusCode::kOutOfSpace);
+  EXPECT_NE(st.message().find("jobs.min_free_disk_mb: "), std::string::npos) << st;
+  EXPECT_NE(st.message().find(" free on " + here.string()), std::string::npos) << st;
+  EXPECT_NE(st.message().find("below the floor of 1024 PiB"), std::string::npos) << st;
+  auto readings = high.Read();
+  ASSERT_EQ(readings.size(), 1u);
+  EXPECT_TRUE(readings[0].ok);
+  EXPECT_GT(readings[0].total_bytes, 0);
+  // A path that does not exist is reported, not counted as full.
+  FreeSpaceFloor gone({here / "no-such-dir-weir"}, int64_t{1} << 60, "x");
+  EXPECT_TRUE(gone.Check().ok());
+  EXPECT_FALSE(gone.Read()[0].ok);
+}
+
+TEST(FormatBytes, Units) {
+  EXPECT_EQ(FormatBytes(10), "10 B");
+  EXPECT_EQ(FormatBytes(1536), "1.5 KiB");
+  EXPECT_EQ(FormatBytes(256LL << 20), "256 MiB");
 }
 
 }  // namespace

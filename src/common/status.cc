@@ -19,6 +19,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kAborted: return "ABORTED";
     case StatusCode::kUnimplemented: return "UNIMPLEMENTED";
     case StatusCode::kInternal: return "INTERNAL";
+    case StatusCode::kOutOfSpace: return "OUT_OF_SPACE";
   }
   return "UNKNOWN";
 }
@@ -49,7 +50,8 @@ Status ErrnoStatus(std::string_view context, int err) {
     case ENOENT: case ENOTDIR: return NotFound(std::move(m));
     case EEXIST: return AlreadyExists(std::move(m));
     case EACCES: case EPERM: return PermissionDenied(std::move(m));
-    case ENOSPC: case EMFILE: case ENFILE: case EDQUOT: return ResourceExhausted(std::move(m));
+    case ENOSPC: case EDQUOT: return OutOfSpace(std::move(m));
+    case EMFILE: case ENFILE: return ResourceExhausted(std::move(m));
     case EAGAIN: case EINTR: return Unavailable(std::move(m));
     default: return Internal(std::move(m));
   }

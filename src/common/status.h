@@ -12,6 +12,7 @@
 //   kPermissionDenied    the caller may not do this (namespace owned by another repository)
 //   kAborted             a concurrent change won; retry the read-modify-write
 //   kInternal            a bug or an I/O failure the caller cannot fix
+//   kOutOfSpace          the server's storage is full (disk, quota, database): free space, retry
 // Only src/api/ maps codes to HTTP statuses. Messages read "context: detail", no final period.
 #pragma once
 
@@ -35,6 +36,7 @@ enum class StatusCode {
   kAborted,
   kUnimplemented,
   kInternal,
+  kOutOfSpace,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -83,9 +85,11 @@ inline Status PermissionDenied(std::string m) {
 inline Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
 inline Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status OutOfSpace(std::string m) { return {StatusCode::kOutOfSpace, std::move(m)}; }
 
 // Status from errno: ENOENT → kNotFound, EEXIST → kAlreadyExists, EACCES → kPermissionDenied,
-// ENOSPC → kResourceExhausted, anything else kInternal. The one place errno becomes a code.
+// ENOSPC/EDQUOT → kOutOfSpace, EMFILE/ENFILE → kResourceExhausted, anything else
+// kInternal. The one place errno becomes a code.
 Status ErrnoStatus(std::string_view context, int err);
 
 }  // namespace weir

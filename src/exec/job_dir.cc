@@ -28,6 +28,7 @@ fs::path GenieDir(const fs::path& job_dir) { return job_dir / "genie"; }
 fs::path DoneFile(const fs::path& job_dir) { return GenieDir(job_dir) / "genie.done"; }
 fs::path KillReasonFile(const fs::path& job_dir) { return GenieDir(job_dir) / "kill-reason"; }
 fs::path PidFile(const fs::path& job_dir) { return GenieDir(job_dir) / "pid"; }
+fs::path LaunchMarker(const fs::path& job_dir) { return GenieDir(job_dir) / "launched"; }
 fs::path GenieLog(const fs::path& job_dir) { return GenieDir(job_dir) / "logs" / "genie.log"; }
 fs::path EnvLog(const fs::path& job_dir) { return GenieDir(job_dir) / "logs" / "env.log"; }
 fs::path InitFailureFile(const fs::path& job_dir) { return job_dir / "initFailureDetails.txt"; }

@@ -10,6 +10,8 @@
 //       genie.done             {"exitCode": "N"}, written when the run script ends
 //       kill-reason            {"killReason": "..."} when the service killed it
 //       pid                    "<pid> <start time in clock ticks>" written at launch
+//       launched               empty, made by the job service just before it launches the job:
+//                              a job dir holding it may have a process and is never set up again
 //       logs/genie.log         output of the run script itself (set-up messages)
 //       logs/env.log           the environment just before the command starts
 //       cluster/<id>/          setup file, config/, dependencies/ (each made only if used)
@@ -47,6 +49,7 @@ std::filesystem::path GenieDir(const std::filesystem::path& job_dir);
 std::filesystem::path DoneFile(const std::filesystem::path& job_dir);
 std::filesystem::path KillReasonFile(const std::filesystem::path& job_dir);
 std::filesystem::path PidFile(const std::filesystem::path& job_dir);
+std::filesystem::path LaunchMarker(const std::filesystem::path& job_dir);
 std::filesystem::path GenieLog(const std::filesystem::path& job_dir);
 std::filesystem::path EnvLog(const std::filesystem::path& job_dir);
 std::filesystem::path InitFailureFile(const std::filesystem::path& job_dir);

@@ -193,19 +193,21 @@ class AttachmentsStep final : public SetupStep {
       if (!taken.insert(a.name).second) {
         return InvalidArgument(what + ": another attachment or job file has this name");
       }
-      WEIR_RETURN_IF_ERROR(Move(a.staged_path, c.job_dir / a.name).WithContext(what));
+      WEIR_RETURN_IF_ERROR(Link(a.staged_path, c.job_dir / a.name).WithContext(what));
     }
     return Status::Ok();
   }
 
  private:
-  static Status Move(const fs::path& from, const fs::path& to) {
-    if (::rename(from.c_str(), to.c_str()) == 0) return Status::Ok();
-    if (errno != EXDEV) return ErrnoStatus("move " + from.string(), errno);
+  // A hard link costs no space and leaves the staged file for a set-up done again after a crash.
+  static Status Link(const fs::path& from, const fs::path& to) {
+    if (::link(from.c_str(), to.c_str()) == 0) return Status::Ok();
+    if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+      return ErrnoStatus("link " + from.string(), errno);
+    }
     std::error_code ec;
     fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
     if (ec) return ErrnoStatus("copy " + from.string(), ec.value());
-    fs::remove(from, ec);
     return Status::Ok();
   }
 };

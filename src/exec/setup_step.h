@@ -9,7 +9,9 @@
 //   "application files"   genie/applications/<id>/ for each application, in setup order
 //   "command files"       genie/command/<id>/
 //   "job files"           the job's setup file, configs and dependencies, flat in the job dir
-//   "attachments"         moved (or copied across file systems) flat into the job dir
+//   "attachments"         hard-linked (copied across file systems) flat into the job dir; the
+//                         staged file stays where it is, so a set-up interrupted by a crash can
+//                         be done again from it (its owner removes it once the job launched)
 //   "run script"          `run`, mode 0755 (GenerateRunScript)
 //
 // A folder is made only when it receives files (an entity with no setup file, configs or

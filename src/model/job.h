@@ -30,8 +30,9 @@ inline constexpr std::string_view kMsgKilledByUser = "Job was killed by user.";
 inline constexpr std::string_view kMsgTimeout = "Job exceeded timeout.";
 inline constexpr std::string_view kMsgStdoutLimit = "Std out length exceeded.";
 inline constexpr std::string_view kMsgStderrLimit = "Std err length exceeded.";
-// Recorded on a job that was accepted but never launched when the server restarted; callers
-// that resubmit on the client's behalf (the scheduler) recognise it: the job never ran.
+// Recorded by earlier versions on a job that was accepted but never launched when the server
+// restarted (such jobs are now set up again after a restart); callers that resubmit on the
+// client's behalf (the scheduler) still recognise it in old records: the job never ran.
 inline constexpr std::string_view kMsgRestartedBeforeStart =
     "Job failed: the server restarted before the job could start; submit it again";
 inline constexpr std::string_view kMsgNoMatch =

@@ -562,7 +562,8 @@ Status Scheduler::Impl::TickOnce() {
         s.not_before_ms.reset();
         WEIR_RETURN_IF_ERROR(FinishAttempt(l.job_id, "SUBMITTED", "", std::nullopt));
       } else if (st.code() == StatusCode::kUnavailable ||
-                 st.code() == StatusCode::kResourceExhausted) {
+                 st.code() == StatusCode::kResourceExhausted ||
+                 st.code() == StatusCode::kOutOfSpace) {
         s.not_before_ms = after + options.capacity_retry.count();
         s.message = "waiting to submit: " + st.message();
       } else {

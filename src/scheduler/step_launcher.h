@@ -6,10 +6,10 @@
 //                    the scheduler's tables BEFORE the call, so a crash between the two never
 //                    launches a step twice: after a restart the same id is submitted again and
 //                    kAlreadyExists means "already running, adopt it").
-//                    Errors: kAlreadyExists (adopt), kUnavailable / kResourceExhausted (no
-//                    capacity now: the scheduler retries the submission later without spending an
-//                    attempt), anything else fails the attempt (e.g. kFailedPrecondition: no
-//                    cluster or command matches).
+//                    Errors: kAlreadyExists (adopt), kUnavailable / kResourceExhausted /
+//                    kOutOfSpace (no capacity or disk space now: the scheduler retries the
+//                    submission later without spending an attempt), anything else fails the attempt
+//                    (e.g. kFailedPrecondition: no cluster or command matches).
 //   State(job_id)    the job's current status; kNotFound for an unknown id.
 //   Kill(job_id)     asks the job to stop; a finished job is OK; kNotFound for an unknown id.
 //

@@ -60,7 +60,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"max_stdout_bytes", Field(&ServerConfig::max_stdout_bytes, "jobs.max_stdout_bytes")},
         {"max_stderr_bytes", Field(&ServerConfig::max_stderr_bytes, "jobs.max_stderr_bytes")},
         {"kill_grace_ms", Field(&ServerConfig::kill_grace_ms, "jobs.kill_grace_ms")},
-        {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")}}},
+        {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")},
+        {"min_free_disk_mb", Field(&ServerConfig::min_free_disk_mb, "jobs.min_free_disk_mb")}}},
       {"attachments",
        {{"max_file_bytes", Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
         {"max_total_bytes",
@@ -115,6 +116,9 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (c.setup_threads < 1) return InvalidArgument("config jobs.setup_threads: must be at least 1");
   if (c.kill_grace_ms < 0) return InvalidArgument("config jobs.kill_grace_ms: must be ≥ 0");
+  if (c.min_free_disk_mb < 0 || c.min_free_disk_mb > (int64_t{1} << 40)) {
+    return InvalidArgument("config jobs.min_free_disk_mb: must be between 0 (no floor) and 2^40");
+  }
   if (c.s3_addressing != "auto" && c.s3_addressing != "path" && c.s3_addressing != "virtual") {
     return InvalidArgument("config s3.addressing: must be auto, path or virtual");
   }

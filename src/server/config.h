@@ -35,6 +35,9 @@ struct ServerConfig {
   int64_t max_stderr_bytes = 8LL << 30;
   int64_t kill_grace_ms = 5000;
   int setup_threads = 2;
+  // Free disk space (MiB) the data dir and the jobs dir must keep: below it new submissions are
+  // refused (507) while running jobs finish. 0 turns the floor off.
+  int64_t min_free_disk_mb = 256;
 
   // attachments:
   int64_t max_attachment_bytes = 100LL << 20;        // per file

@@ -12,6 +12,16 @@ TEST(ServerConfig, DefaultsAreSafe) {
   EXPECT_EQ(c->listen_port, 8080);
   EXPECT_EQ(c->SqlitePath(), std::filesystem::path(".weir") / "weir.db");
   EXPECT_FALSE(c->queue_enabled);
+  EXPECT_EQ(c->min_free_disk_mb, 256);
+}
+
+TEST(ServerConfig, MinFreeDiskFloor) {
+  auto c = ParseServerConfig("jobs:\n  min_free_disk_mb: 0\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->min_free_disk_mb, 0);
+  auto bad = ParseServerConfig("jobs:\n  min_free_disk_mb: -1\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("jobs.min_free_disk_mb"), std::string::npos);
 }
 
 TEST(ServerConfig, ReadsEverySection) {

@@ -18,6 +18,7 @@
 #include "blob/blob_store.h"
 #include "blob/s3_blob_store.h"
 #include "common/clock.h"
+#include "common/disk_space.h"
 #include "common/fs.h"
 #include "common/strings.h"
 #include "exec/executor.h"
@@ -66,6 +67,12 @@ class ServerImpl final : public Server {
     jo.launch.max_stdout_bytes = config_.max_stdout_bytes;
     jo.launch.max_stderr_bytes = config_.max_stderr_bytes;
     jo.launch.kill_grace = std::chrono::milliseconds(config_.kill_grace_ms);
+    // Free-space floor (jobs.min_free_disk_mb) on the data dir and the jobs dir; health reports it.
+    disk_floor_ = std::make_shared<FreeSpaceFloor>(
+        std::vector<std::filesystem::path>{std::filesystem::absolute(config_.data_dir),
+                                           jo.jobs_dir},
+        config_.min_free_disk_mb << 20, "jobs.min_free_disk_mb");
+    jo.free_space_floor = disk_floor_;
     auto fetcher = NewNodeFetcher(clock);
     if (!fetcher.ok()) return fetcher.status();
     const fetch::DependencyCache* cache = (*fetcher)->cache();
@@ -81,14 +88,17 @@ class ServerImpl final : public Server {
     if (Status s = jobs_->Recover(); !s.ok()) return s.WithContext("recovering jobs");
 
     auto router = std::make_shared<api::Router>();
-    api::RegisterRootRoutes(*router, [this] { return ready_.load(); });
+    api::RegisterRootRoutes(
+        *router, [this] { return ready_.load(); }, [this] { return Health(); });
     api::RegisterConfigRoutes(*router, stores_.config, clock);
     api::JobRoutesOptions jro;
     jro.spool_dir = std::filesystem::absolute(config_.SpoolDir());
     jro.max_attachment_bytes = config_.max_attachment_bytes;
     jro.max_total_attachment_bytes = config_.max_total_attachment_bytes;
     jro.archived_outputs = archived_outputs_;
-    api::RegisterJobRoutes(*router, *jobs_, stores_.jobs, stores_.config, jro);
+    // Routes read a job through the service: an end the store refused so far is already shown.
+    api::RegisterJobRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs),
+                           stores_.config, jro);
     api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
 
     auto blobs = config_.blob_backend == "s3"
@@ -151,6 +161,35 @@ class ServerImpl final : public Server {
   uint16_t port() const override { return http_ ? http_->port() : 0; }
 
  private:
+  // /admin/health details: free space against the floor, status writes the store refused.
+  std::vector<api::HealthComponent> Health() {
+    std::vector<api::HealthComponent> out;
+    api::HealthComponent disk;
+    disk.name = "diskSpace";
+    disk.numbers["threshold"] = disk_floor_->min_free_bytes();
+    bool first = true;
+    for (const DiskSpaceReading& r : disk_floor_->Read()) {
+      if (!r.ok) continue;
+      // The emptiest watched file system speaks for all.
+      if (first || r.free_bytes < disk.numbers["free"]) {
+        disk.numbers["free"] = r.free_bytes;
+        disk.numbers["total"] = r.total_bytes;
+        disk.texts["path"] = r.path.string();
+      }
+      first = false;
+    }
+    disk.up = disk_floor_->Check().ok();
+    out.push_back(std::move(disk));
+    api::HealthComponent store;
+    store.name = "jobStore";
+    service::WriteBacklog backlog = jobs_->PendingWrites();
+    store.up = backlog.records == 0;
+    store.numbers["unwrittenJobRecords"] = backlog.records;
+    if (!backlog.last_error.empty()) store.texts["error"] = backlog.last_error;
+    out.push_back(std::move(store));
+    return out;
+  }
+
   fetch::S3Config S3Settings() const {
     fetch::S3Config s3;
     s3.endpoint = config_.s3_endpoint;
@@ -210,6 +249,7 @@ class ServerImpl final : public Server {
 
   ServerConfig config_;
   std::atomic<bool> ready_{false};
+  std::shared_ptr<FreeSpaceFloor> disk_floor_;
   store::SqliteStores stores_;
   std::unique_ptr<service::JobService> jobs_;
   std::shared_ptr<fetch::S3Client> s3_;

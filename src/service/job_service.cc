@@ -16,9 +16,20 @@
 // refuses to change a final record, so a late write cannot undo an end.
 #include "service/job_service.h"
 
+//
+// Every status write goes through WriteRecord(): a write the store refuses is kept in unwritten_
+// (under write_mu_) and retried by the writer thread with backoff. Only the writer thread erases
+// an entry, and only after the store took (or finally refused) the latest version of it, so a
+// newer record for the same job is never overtaken by an older one in flight.
+#include "service/job_service.h"
+
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -38,7 +49,6 @@ namespace fs = std::filesystem;
 using model::JobRecord;
 using model::JobStatus;
 
-using model::kMsgRestartedBeforeStart;
 constexpr size_t kMaxStatusMsg = 255;
 
 std::string Truncate(std::string s, size_t max) {
@@ -56,6 +66,23 @@ bool IsPlainFileName(std::string_view name) {
     if (c < 0x20 || c == 0x7f || c == '/' || c == '\\') return false;
   }
   return true;
+}
+
+// genie/launched, made just before the launch. Not fsynced: it guards against a server crash
+// (the job's processes live on); a machine crash ends the processes as well.
+Status MarkLaunched(const fs::path& job_dir) {
+  const fs::path marker = exec::paths::LaunchMarker(job_dir);
+  int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("launch marker " + marker.string(), errno);
+  ::close(fd);
+  return Status::Ok();
+}
+
+std::optional<TimePoint> FileMtime(const fs::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FromEpochMillis(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 +
+                         st.st_mtim.tv_nsec / 1000000);
 }
 
 enum class Phase { kQueued, kAccepted, kSettingUp, kLaunching, kRunning };
@@ -98,6 +125,7 @@ class JobServiceImpl final : public JobService {
     int n = std::max(1, options_.setup_threads);
     for (int i = 0; i < n; ++i) workers_.emplace_back([this] { SetupWorker(); });
     if (options_.archiver) archive_worker_ = std::thread([this] { ArchiveWorker(); });
+    writer_ = std::thread([this] { WriterLoop(); });
   }
 
   ~JobServiceImpl() override { Shutdown(); }
@@ -105,7 +133,7 @@ class JobServiceImpl final : public JobService {
   Status Recover() override;
   Result<std::string> Submit(Submission submission) override;
   Status Kill(const std::string& job_id) override;
-  Result<JobRecord> Get(const std::string& job_id) override { return jobs_->GetJob(job_id); }
+  Result<JobRecord> Get(const std::string& job_id) override;
   Result<JobRecord> WaitFinal(const std::string& job_id, Millis timeout) override;
   fs::path JobDirectory(const std::string& job_id) const override {
     return exec::paths::JobDir(options_.jobs_dir, job_id);
@@ -113,8 +141,34 @@ class JobServiceImpl final : public JobService {
   void Shutdown() override;
   Result<SweepResult> SweepJobDirectories() override;
   Status WaitArchivesIdle(Millis timeout) override;
+  WriteBacklog PendingWrites() override;
 
  private:
+  using Steady = std::chrono::steady_clock;
+
+  // A status write the store refused, kept until it is stored (see the file comment).
+  struct Unwritten {
+    JobRecord record;
+    uint64_t version = 0;    // bumped by each newer record for the job
+    bool in_flight = false;  // the writer thread is writing `version` now
+    Steady::time_point next_attempt{};
+    Millis backoff{0};
+    int failures = 0;
+  };
+
+  // Writes a status change of a job (see job_service.h): OK when stored or kept for retry;
+  // kFailedPrecondition when the stored or kept record is final and `rec` is not (the job ended
+  // meanwhile); kNotFound when the job has no record.
+  Status WriteRecord(const JobRecord& rec);
+  // REQUIRES: write_mu_ held. Keeps `rec` for the writer thread after the store refused it.
+  void KeepLocked(const JobRecord& rec, const Status& refused);
+  void WriterLoop();
+  // After a record was stored: a final one is handed to the archive worker.
+  void OnStored(const JobRecord& rec);
+  // Shutdown: one last try for each kept record.
+  void FlushUnwritten();
+  // Re-adoption after a restart of an INIT job that left launch evidence (see job_service.h).
+  bool LaunchedBeforeRestart(JobRecord& rec);
   exec::LaunchOptions LaunchOptionsFor(const JobRecord& r) const {
     exec::LaunchOptions lo = options_.launch;
     lo.timeout = std::chrono::seconds(r.request.timeout.value_or(model::kDefaultJobTimeoutSeconds));
@@ -189,6 +243,15 @@ class JobServiceImpl final : public JobService {
   bool sweep_stopping_ = false;              // GUARDED_BY(sweep_mu_)
   std::thread sweeper_;
 
+  // Status writes the store refused, retried by writer_.
+  std::mutex write_mu_;
+  std::condition_variable write_cv_;
+  std::unordered_map<std::string, Unwritten> unwritten_;  // GUARDED_BY(write_mu_)
+  uint64_t write_version_ = 0;                            // GUARDED_BY(write_mu_)
+  std::string last_write_error_;                          // GUARDED_BY(write_mu_)
+  bool writer_stopping_ = false;                          // GUARDED_BY(write_mu_)
+  std::thread writer_;
+
   // Final transitions, for WaitFinal (no polling).
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;
@@ -226,6 +289,7 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Unavailable("job service: shutting down; retry on another node");
   }
+  if (options_.free_space_floor) WEIR_RETURN_IF_ERROR(options_.free_space_floor->Check());
   if (req.id.empty()) {
     req.id = NewUuid();
   } else {
@@ -484,11 +548,10 @@ bool JobServiceImpl::FinishJob(const std::string& id, F finish) {
   }
   rec.job.status_msg = Truncate(rec.job.status_msg, kMaxStatusMsg);
   DropArchiveLocationWithoutDirectory(rec);
-  Status st = jobs_->UpdateJob(rec);
+  // Stored now, or kept and retried until the store takes it (then archived by OnStored).
+  Status st = WriteRecord(rec);
   if (!st.ok()) spdlog::error("job {}: record end: {}", id, st.ToString());
   RemoveStaging(id);
-  // Queued before waiters learn of the end, so WaitFinal then WaitArchivesIdle sees the archive.
-  if (st.ok() && rec.job.archive_location) EnqueueArchive(id);
   NotifyFinal();
   return true;
 }
@@ -563,13 +626,10 @@ void JobServiceImpl::SetUp(const std::string& id) {
     attachments = a.attachments;
   }
   if (was_queued) {
-    // From here a restart fails the job instead of queueing it again: set-up has begun.
+    // The job left the queue (a restart queues it again all the same).
     rec.updated = clock_.Now();
-    Status st = jobs_->UpdateJob(rec);
-    if (!st.ok()) {
-      if (st.code() != StatusCode::kFailedPrecondition) FailSetup(id, st);
-      return;  // already final (killed meanwhile)
-    }
+    Status st = WriteRecord(rec);
+    if (!st.ok()) return;  // already final (killed meanwhile)
   }
 
   exec::JobSpec spec;
@@ -622,6 +682,11 @@ void JobServiceImpl::SetUp(const std::string& id) {
     if (it == active_.end()) return;  // killed during set-up: never launched
     it->second.phase = Phase::kLaunching;
   }
+  // From here the job may have a process: a restart re-adopts it instead of setting it up again.
+  if (Status marked = MarkLaunched(dir); !marked.ok()) {
+    FailSetup(id, marked);
+    return;
+  }
   auto launched = executor_->Launch(id, dir, LaunchOptionsFor(rec));
   if (!launched) {
     FailSetup(id, launched.status().WithContext("launch"));
@@ -632,8 +697,9 @@ void JobServiceImpl::SetUp(const std::string& id) {
   rec.job.started = launched->started;
   rec.execution.process_id = launched->pid;
   rec.updated = clock_.Now();
-  Status written = jobs_->UpdateJob(rec);
+  Status written = WriteRecord(rec);
   if (!written.ok()) spdlog::error("job {}: record RUNNING: {}", id, written.ToString());
+  RemoveStaging(id);  // the job directory holds its own links to the attachments
 
   std::optional<exec::JobEnd> pending;
   bool kill = false;
@@ -688,8 +754,8 @@ Status JobServiceImpl::Kill(const std::string& job_id) {
     rec.execution.exit_code = model::kExitKilled;
   });
   if (killed) return Status::Ok();
-  // Not active here: a final job (no-op) or an unknown id.
-  auto r = jobs_->GetJob(job_id);
+  // Not active here: a final job (no-op, also when its end is not stored yet) or an unknown id.
+  auto r = Get(job_id);
   if (!r) {
     if (r.status().code() == StatusCode::kNotFound) {
       return NotFound("job '" + job_id + "': not found");
@@ -707,7 +773,7 @@ Result<JobRecord> JobServiceImpl::WaitFinal(const std::string& job_id, Millis ti
   while (true) {
     const uint64_t seen = final_seq_;
     lock.unlock();
-    auto r = jobs_->GetJob(job_id);
+    auto r = Get(job_id);
     if (!r) return r.status();
     if (!model::IsActive(r->job.status)) return r;
     lock.lock();
@@ -719,12 +785,42 @@ Result<JobRecord> JobServiceImpl::WaitFinal(const std::string& job_id, Millis ti
   }
 }
 
+bool JobServiceImpl::LaunchedBeforeRestart(JobRecord& rec) {
+  const fs::path dir = JobDirectory(rec.id);
+  std::optional<TimePoint> started = FileMtime(exec::paths::PidFile(dir));
+  if (!started) started = FileMtime(exec::paths::LaunchMarker(dir));
+  if (!started) return false;
+  rec.job.status = JobStatus::kRunning;
+  rec.job.status_msg = std::string(model::kMsgRunning);
+  rec.job.started = *started;
+  if (auto pid = exec::ReadPidFile(dir)) rec.execution.process_id = pid->pid;
+  rec.updated = clock_.Now();
+  return true;
+}
+
 Status JobServiceImpl::Recover() {
   auto running = jobs_->JobsWithStatus({JobStatus::kRunning});
   if (!running) return running.status().WithContext("recover running jobs");
+  auto waiting = jobs_->JobsWithStatus({JobStatus::kInit});
+  if (!waiting) return waiting.status().WithContext("recover waiting jobs");
+
+  // INIT jobs that reached their launch before the crash (RUNNING was not recorded): re-adopted
+  // like RUNNING ones, never set up or started again.
+  std::vector<JobRecord> adopt = std::move(*running);
+  std::vector<JobRecord> requeue;
+  for (JobRecord& r : *waiting) {
+    if (LaunchedBeforeRestart(r)) {
+      spdlog::info("job {}: launched before the restart; re-adopting it", r.id);
+      Status st = WriteRecord(r);
+      if (!st.ok()) spdlog::error("job {}: record RUNNING after restart: {}", r.id, st.ToString());
+      adopt.push_back(std::move(r));
+    } else {
+      requeue.push_back(std::move(r));
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const JobRecord& r : *running) {
+    for (const JobRecord& r : adopt) {
       if (active_.count(r.id)) continue;
       ActiveJob a;
       a.record = r;
@@ -739,41 +835,38 @@ Status JobServiceImpl::Recover() {
     }
   }
   // Outside the lock: the executor may report an end (read from genie.done) right away.
-  for (const JobRecord& r : *running) {
+  for (const JobRecord& r : adopt) {
     executor_->Recover(r.id, JobDirectory(r.id), LaunchOptionsFor(r),
                        r.job.started.value_or(r.created));
   }
 
-  auto waiting = jobs_->JobsWithStatus({JobStatus::kInit});
-  if (!waiting) return waiting.status().WithContext("recover waiting jobs");
-  for (JobRecord& r : *waiting) {
+  // Acknowledged jobs that never launched (queued, waiting for set-up, or caught in set-up) wait
+  // again in their original order; a half-built directory is cleared for a new set-up.
+  for (JobRecord& r : requeue) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (active_.count(r.id)) continue;
     }
-    if (r.job.status_msg == model::kMsgQueued) {
-      ActiveJob a;
-      a.record = r;
-      a.user = r.request.user;
-      a.phase = Phase::kQueued;
-      a.persisted = true;
-      a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
-      a.attachments = StagedAttachments(r.id);
-      std::lock_guard<std::mutex> lock(mu_);
-      ++user_active_[r.request.user];
-      queue_.push_back(r.id);  // JobsWithStatus is oldest first: FIFO order is kept
-      active_.emplace(r.id, std::move(a));
-      continue;
+    const fs::path dir = JobDirectory(r.id);
+    std::error_code ec;
+    if (fs::exists(dir, ec)) {
+      spdlog::info("job {}: set-up was interrupted by the restart; setting it up again", r.id);
+      fs::remove_all(dir, ec);
+      if (ec) {
+        spdlog::error("job {}: remove half-built {}: {}", r.id, dir.string(), ec.message());
+      }
     }
-    r.job.status = JobStatus::kFailed;
-    r.job.status_msg = std::string(kMsgRestartedBeforeStart);
-    r.job.finished = clock_.Now();
-    r.updated = *r.job.finished;
-    DropArchiveLocationWithoutDirectory(r);  // a started set-up is archived by the sweep
-    Status st = jobs_->UpdateJob(r);
-    if (!st.ok()) spdlog::error("job {}: fail after restart: {}", r.id, st.ToString());
-    RemoveStaging(r.id);
-    NotifyFinal();
+    ActiveJob a;
+    a.record = r;
+    a.user = r.request.user;
+    a.phase = Phase::kQueued;
+    a.persisted = true;
+    a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
+    a.attachments = StagedAttachments(r.id);
+    std::lock_guard<std::mutex> lock(mu_);
+    ++user_active_[r.request.user];
+    queue_.push_back(r.id);  // JobsWithStatus is oldest first: FIFO order is kept
+    active_.emplace(r.id, std::move(a));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -810,6 +903,171 @@ void JobServiceImpl::Shutdown() {
   archive_cv_.notify_all();
   if (archive_worker_.joinable()) archive_worker_.join();
   executor_->Shutdown();
+  // No end can arrive any more: stop the writer and give each kept record a last try.
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    writer_stopping_ = true;
+  }
+  write_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  FlushUnwritten();
+}
+
+// --- status writes that the store refused ------------------------------------------------------
+
+Result<JobRecord> JobServiceImpl::Get(const std::string& job_id) {
+  std::optional<JobRecord> kept;
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    auto it = unwritten_.find(job_id);
+    if (it != unwritten_.end()) kept = it->second.record;
+  }
+  auto stored = jobs_->GetJob(job_id);
+  if (!kept) return stored;
+  // A kept active record that lost to a stored end (killed meanwhile) is about to be dropped.
+  if (stored.ok() && !model::IsActive(stored->job.status) && model::IsActive(kept->job.status)) {
+    return stored;
+  }
+  return *kept;
+}
+
+WriteBacklog JobServiceImpl::PendingWrites() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  WriteBacklog b;
+  b.records = static_cast<int64_t>(unwritten_.size());
+  if (b.records > 0) b.last_error = last_write_error_;
+  return b;
+}
+
+Status JobServiceImpl::WriteRecord(const JobRecord& rec) {
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    auto it = unwritten_.find(rec.id);
+    if (it != unwritten_.end()) {
+      // Earlier writes of this job wait: this one joins them (the writer stores the latest).
+      Unwritten& u = it->second;
+      if (!model::IsActive(u.record.job.status) && model::IsActive(rec.job.status)) {
+        return FailedPrecondition("job '" + rec.id + "': status " +
+                                  std::string(model::JobStatusName(u.record.job.status)) +
+                                  " is final and never changes");
+      }
+      u.record = rec;
+      u.version = ++write_version_;
+      u.next_attempt = Steady::now();
+      write_cv_.notify_all();
+      return Status::Ok();
+    }
+  }
+  Status st = jobs_->UpdateJob(rec);
+  if (st.ok()) {
+    OnStored(rec);
+    return st;
+  }
+  if (st.code() == StatusCode::kFailedPrecondition || st.code() == StatusCode::kNotFound) {
+    return st;
+  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  KeepLocked(rec, st);
+  return Status::Ok();
+}
+
+void JobServiceImpl::KeepLocked(const JobRecord& rec, const Status& refused) {
+  last_write_error_ = refused.ToString();
+  auto [it, fresh] = unwritten_.try_emplace(rec.id);
+  Unwritten& u = it->second;
+  // Two writers of one job racing (a kill and a set-up worker): a final record stays.
+  if (!fresh && !model::IsActive(u.record.job.status) && model::IsActive(rec.job.status)) return;
+  u.record = rec;
+  u.version = ++write_version_;
+  if (fresh) {
+    u.backoff = options_.write_retry_initial;
+    u.next_attempt = Steady::now() + u.backoff;
+    u.failures = 1;
+  }
+  spdlog::error("job {}: record {}: {} (kept in memory and retried until the store takes it)",
+                rec.id, model::JobStatusName(rec.job.status), refused.ToString());
+  write_cv_.notify_all();
+}
+
+void JobServiceImpl::OnStored(const JobRecord& rec) {
+  if (model::IsActive(rec.job.status)) return;
+  // Queued before waiters see the stored end, so WaitFinal then WaitArchivesIdle sees it.
+  if (rec.job.archive_location) EnqueueArchive(rec.id);
+}
+
+void JobServiceImpl::WriterLoop() {
+  std::unique_lock<std::mutex> lock(write_mu_);
+  while (!writer_stopping_) {
+    const Steady::time_point now = Steady::now();
+    Steady::time_point earliest = Steady::time_point::max();
+    Unwritten* due = nullptr;
+    for (auto& [id, u] : unwritten_) {
+      if (u.in_flight) continue;
+      if (u.next_attempt <= now) {
+        due = &u;
+        break;
+      }
+      earliest = std::min(earliest, u.next_attempt);
+    }
+    if (due == nullptr) {
+      if (earliest == Steady::time_point::max()) {
+        write_cv_.wait(lock);
+      } else {
+        write_cv_.wait_until(lock, earliest);
+      }
+      continue;
+    }
+    due->in_flight = true;
+    const JobRecord rec = due->record;
+    const uint64_t version = due->version;
+    lock.unlock();
+    Status st = jobs_->UpdateJob(rec);
+    lock.lock();
+    auto it = unwritten_.find(rec.id);  // only this thread erases
+    Unwritten& u = it->second;
+    u.in_flight = false;
+    const bool settled = st.ok() || st.code() == StatusCode::kFailedPrecondition ||
+                         st.code() == StatusCode::kNotFound;
+    if (settled && u.version == version) {
+      if (st.ok()) {
+        spdlog::info("job {}: {} recorded after {} refused writes", rec.id,
+                     model::JobStatusName(rec.job.status), u.failures);
+      } else {
+        spdlog::warn("job {}: kept {} dropped: {}", rec.id, model::JobStatusName(rec.job.status),
+                     st.ToString());
+      }
+      unwritten_.erase(it);
+      if (unwritten_.empty()) last_write_error_.clear();
+      lock.unlock();
+      if (st.ok()) OnStored(rec);
+      NotifyFinal();
+      lock.lock();
+      continue;
+    }
+    if (u.version != version) {
+      u.next_attempt = Steady::now();  // a newer record waits: write it at once
+      continue;
+    }
+    last_write_error_ = st.ToString();
+    ++u.failures;
+    u.backoff = std::min(options_.write_retry_max, std::max(Millis(1), u.backoff * 2));
+    u.next_attempt = Steady::now() + u.backoff;
+  }
+}
+
+void JobServiceImpl::FlushUnwritten() {
+  std::unordered_map<std::string, Unwritten> left;
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    left.swap(unwritten_);
+  }
+  for (auto& [id, u] : left) {
+    Status st = jobs_->UpdateJob(u.record);
+    if (st.ok() || st.code() == StatusCode::kFailedPrecondition) continue;
+    // Still RUNNING (or INIT) in the store: the next start reads the end from the job directory.
+    spdlog::error("job {}: {} not recorded at shutdown: {} (recovered at the next start)", id,
+                  model::JobStatusName(u.record.job.status), st.ToString());
+  }
 }
 
 // --- archives and the directory sweep ----------------------------------------------------------
@@ -961,7 +1219,36 @@ Status JobServiceImpl::WaitArchivesIdle(Millis timeout) {
   return Status::Ok();
 }
 
+// GetJob through the service; everything else straight to the store.
+class CurrentRecordsStore final : public store::JobStore {
+ public:
+  CurrentRecordsStore(JobService& service, std::shared_ptr<store::JobStore> store)
+      : service_(service), store_(std::move(store)) {}
+  Status CreateJob(const JobRecord& r) override { return store_->CreateJob(r); }
+  Result<JobRecord> GetJob(const std::string& id) override { return service_.Get(id); }
+  Status UpdateJob(const JobRecord& r) override { return store_->UpdateJob(r); }
+  Result<store::Page<JobRecord>> SearchJobs(const store::JobFilter& f,
+                                            const store::PageRequest& p) override {
+    return store_->SearchJobs(f, p);
+  }
+  Result<std::vector<JobRecord>> JobsWithStatus(const std::vector<JobStatus>& s) override {
+    return store_->JobsWithStatus(s);
+  }
+  Result<int64_t> CountActiveJobs(const std::string& user) override {
+    return store_->CountActiveJobs(user);
+  }
+
+ private:
+  JobService& service_;
+  std::shared_ptr<store::JobStore> store_;
+};
+
 }  // namespace
+
+std::shared_ptr<store::JobStore> CurrentRecords(JobService& service,
+                                                std::shared_ptr<store::JobStore> store) {
+  return std::make_shared<CurrentRecordsStore>(service, std::move(store));
+}
 
 std::unique_ptr<JobService> NewJobService(
     JobServiceOptions options, std::shared_ptr<store::ConfigStore> config,

@@ -6,7 +6,28 @@
 // Submit() errors (the api maps them): kInvalidArgument bad request; kAlreadyExists duplicate id;
 // kFailedPrecondition no cluster/command (job recorded FAILED) or memory above the maximum (job
 // recorded INVALID); kResourceExhausted per-user active-job limit; kUnavailable node at capacity
-// and no queue (or the queue is full).
+// and no queue (or the queue is full); kOutOfSpace free disk space below the floor
+// (free_space_floor) or the store's disk is full (nothing was acknowledged).
+//
+// Status writes are never dropped. Once a job is acknowledged, each change of its status (set-up
+// begun after the queue, RUNNING, its end, a recovery write) is written to the JobStore; when the
+// store refuses the write (disk full, I/O error) the record is kept in memory and a writer thread
+// retries it with backoff (write_retry_initial doubling to write_retry_max) until the store takes
+// it, without a restart. Meanwhile Get(), WaitFinal() and CurrentRecords() serve the kept record
+// (a job whose end is not yet stored already reads as ended; searches read the store and show it
+// as it was), Kill() of such a job is the no-op of a finished job, and PendingWrites() reports
+// the backlog (the health route shows it). A newer record of the same job replaces a kept one; a
+// final record is never replaced by an active one. Shutdown() tries each kept record once more; a
+// kept end that is still not stored at exit is found again after the restart (the job is still
+// RUNNING in the store, and the executor reads its end from genie/genie.done or kill-reason).
+//
+// Acknowledged = will run. Recover() after a restart: RUNNING jobs are re-adopted through the
+// executor. An INIT job whose directory holds genie/launched (made just before launch) or
+// genie/pid may have a process: it is recorded RUNNING and re-adopted the same way, never started
+// twice. Every other INIT job (accepted, queued, or caught in set-up) is queued again in its
+// original order: a half-built job directory is removed and set up again, with the attachments
+// still staged (set-up links them into the directory; the staged copies are removed once the job
+// has launched or ended).
 //
 // Archives and retention (when JobServiceOptions::archiver is set): a job admitted without
 // disableLogArchival gets archive_location = archiver->ArchiveUri(id) on its record from the
@@ -32,6 +53,7 @@
 
 #include "archive/job_archive.h"
 #include "common/clock.h"
+#include "common/disk_space.h"
 #include "common/result.h"
 #include "exec/executor.h"
 #include "exec/job_dir.h"
@@ -68,6 +90,20 @@ struct JobServiceOptions {
   Millis sweep_interval{10LL * 60 * 1000};
   // Marks of archived jobs. Empty: a folder "job-archived" beside jobs_dir.
   std::filesystem::path archived_marks_dir;
+
+  // Below this floor of free disk space new submissions are refused with kOutOfSpace (running
+  // and queued jobs go on, their ends are recorded). Null: no floor.
+  std::shared_ptr<FreeSpaceFloor> free_space_floor;
+  // Backoff of a status write the store refused (see above): the first retry after
+  // write_retry_initial, each next one after twice as long, at most write_retry_max (real time).
+  Millis write_retry_initial{100};
+  Millis write_retry_max{10000};
+};
+
+// Status writes waiting for the store (see above).
+struct WriteBacklog {
+  int64_t records = 0;     // jobs whose latest record is not stored yet
+  std::string last_error;  // the store's last refusal while records > 0
 };
 
 // What one SweepJobDirectories pass did.
@@ -91,8 +127,8 @@ class JobService {
  public:
   virtual ~JobService() = default;
 
-  // Re-adopts RUNNING jobs, fails INIT jobs that never launched ("...server restarted before
-  // the job started"), restarts the queue. Call once before serving.
+  // Re-adopts RUNNING jobs and INIT jobs that launched, queues the other INIT jobs again (set-up
+  // starts over), restarts the queue (see above). Call once before serving.
   virtual Status Recover() = 0;
   // Returns the new job's id (202 Accepted: the job is INIT, set-up runs in the background).
   virtual Result<std::string> Submit(Submission submission) = 0;
@@ -113,7 +149,16 @@ class JobService {
   // Blocks until no archive is waiting or being written, or `timeout` passes
   // (kDeadlineExceeded). For tests and the CLI.
   virtual Status WaitArchivesIdle(Millis timeout) { return Status::Ok(); }
+
+  // Status writes kept in memory because the store refused them (see above). Cheap (no I/O).
+  virtual WriteBacklog PendingWrites() { return {}; }
 };
+
+// A JobStore for readers (the HTTP routes): GetJob() answers with the service's Get() (a record
+// kept in memory while the store refuses writes wins), every other call goes to `store`. The
+// service must outlive it.
+std::shared_ptr<store::JobStore> CurrentRecords(JobService& service,
+                                                std::shared_ptr<store::JobStore> store);
 
 std::unique_ptr<JobService> NewJobService(JobServiceOptions options,
                                           std::shared_ptr<store::ConfigStore> config,

@@ -4,11 +4,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <thread>
 
+#include "common/disk_space.h"
 #include "common/fs.h"
+#include "resolve/resolve.h"
 #include "service/testing/job_service_harness.h"
 
 namespace weir::service {
@@ -48,6 +51,29 @@ class JobServiceTest : public ::testing::Test {
     ASSERT_TRUE(service.ok()) << service.status();
     service_ = std::move(*service);
   }
+  // A service like Start()'s, on `jobs` instead of the harness's own job store.
+  void StartOn(std::shared_ptr<store::JobStore> jobs) {
+    if (service_) service_->Shutdown();
+    std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
+    selectors.push_back(resolve::NewRandomSelector(1));
+    service_ = NewJobService(
+        options_, stores_.config, std::move(jobs), exec::NewLocalExecutor(SystemClock::Instance()),
+        exec::NewLocalFileFetcher(), std::move(selectors), SystemClock::Instance());
+    Status st = service_->Recover();
+    ASSERT_TRUE(st.ok()) << st;
+  }
+
+  // Waits (real time, with a deadline that fails loudly) until `pred` holds.
+  template <typename P>
+  static bool WaitFor(P pred) {
+    auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return pred();
+  }
+
 
   static model::JobRequest Request(const std::string& script,
                                    const std::string& user = "alice") {
@@ -361,7 +387,7 @@ TEST_F(JobServiceTest, BadAttachmentNamesAreRefused) {
   }
 }
 
-TEST_F(JobServiceTest, RestartReadoptsRunningJobsAndFailsJobsThatNeverStarted) {
+TEST_F(JobServiceTest, RestartReadoptsRunningJobsAndRunsJobsThatNeverStarted) {
   Start();
   auto a = Submit(Request("sleep 2; echo done-a"));
   auto b = Submit(Request("sleep 2; exit 4"));
@@ -375,7 +401,7 @@ TEST_F(JobServiceTest, RestartReadoptsRunningJobsAndFailsJobsThatNeverStarted) {
   model::JobRecord stuck;
   stuck.id = "stuck";
   stuck.created = stuck.updated = SystemClock::Instance().Now();
-  stuck.request = Request("true");
+  stuck.request = Request("echo from-stuck");
   stuck.request.id = "stuck";
   stuck.job.status_msg = std::string(model::kMsgAccepted);
   stuck.job.cluster_id = stuck.job.cluster_name = "local";
@@ -395,10 +421,10 @@ TEST_F(JobServiceTest, RestartReadoptsRunningJobsAndFailsJobsThatNeverStarted) {
   EXPECT_EQ(rb.job.status, JobStatus::kFailed);
   EXPECT_EQ(rb.execution.exit_code, 4);
 
-  auto rs = service_->Get("stuck");
-  ASSERT_TRUE(rs.ok());
-  EXPECT_EQ(rs->job.status, JobStatus::kFailed);
-  EXPECT_THAT(rs->job.status_msg, HasSubstr("restarted before the job could start"));
+  // Acknowledged = will run: the job that never launched is set up and run after the restart.
+  model::JobRecord rs = Final("stuck");
+  EXPECT_EQ(rs.job.status, JobStatus::kSucceeded) << rs.job.status_msg;
+  EXPECT_EQ(Stdout("stuck"), "from-stuck\n");
 
   model::JobRecord rq = Final("queued");
   EXPECT_EQ(rq.job.status, JobStatus::kSucceeded);
@@ -465,6 +491,164 @@ TEST_F(JobServiceTest, ManyConcurrentSubmitsAllFinish) {
     }
   }
   EXPECT_EQ(n, 100);
+}
+
+// A job store on a full disk while `full` is set: every write is refused as SQLite refuses it
+// (`full_updates`: only updates, so a job can still be submitted).
+class FullDiskJobStore final : public store::JobStore {
+ public:
+  explicit FullDiskJobStore(std::shared_ptr<store::JobStore> s) : s_(std::move(s)) {}
+  std::atomic<bool> full{false};
+  std::atomic<bool> full_updates{false};
+  std::atomic<int> refused{0};
+
+  Status CreateJob(const model::JobRecord& r) override {
+    if (full) return Refuse();
+    return s_->CreateJob(r);
+  }
+  Result<model::JobRecord> GetJob(const std::string& id) override { return s_->GetJob(id); }
+  Status UpdateJob(const model::JobRecord& r) override {
+    if (full || full_updates) return Refuse();
+    return s_->UpdateJob(r);
+  }
+  Result<store::Page<model::JobRecord>> SearchJobs(const store::JobFilter& f,
+                                                   const store::PageRequest& p) override {
+    return s_->SearchJobs(f, p);
+  }
+  Result<std::vector<model::JobRecord>> JobsWithStatus(
+      const std::vector<JobStatus>& statuses) override {
+    return s_->JobsWithStatus(statuses);
+  }
+  Result<int64_t> CountActiveJobs(const std::string& user) override {
+    return s_->CountActiveJobs(user);
+  }
+
+ private:
+  Status Refuse() {
+    ++refused;
+    return OutOfSpace("sqlite: database or disk is full; free disk space");
+  }
+  std::shared_ptr<store::JobStore> s_;
+};
+
+// The disk fills while a job runs: its end cannot be stored. It is kept, shown, and stored by
+// the retries once space is back, without a restart.
+TEST_F(JobServiceTest, AnEndTheStoreRefusesIsRetriedUntilStored) {
+  options_.write_retry_initial = 5ms;
+  options_.write_retry_max = 40ms;
+  auto disk = std::make_shared<FullDiskJobStore>(stores_.jobs);
+  StartOn(disk);
+  const fs::path gate = root_ / "gate";
+  auto id = Submit(Request("while [ ! -e " + gate.string() + " ]; do sleep 0.02; done; echo end"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  WaitRunning(*id);
+
+  disk->full = true;
+  { std::ofstream(gate) << "go"; }
+  // The end is known at once, although the store refuses it.
+  model::JobRecord r = Final(*id);
+  EXPECT_EQ(r.job.status, JobStatus::kSucceeded);
+  EXPECT_EQ(r.execution.exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return disk->refused.load() >= 3; })) << "the write is not retried";
+  EXPECT_EQ(stores_.jobs->GetJob(*id)->job.status, JobStatus::kRunning);
+  WriteBacklog backlog = service_->PendingWrites();
+  EXPECT_EQ(backlog.records, 1);
+  EXPECT_THAT(backlog.last_error, HasSubstr("OUT_OF_SPACE"));
+  // A kill of the ended job is the no-op of a finished job and changes nothing.
+  EXPECT_TRUE(service_->Kill(*id).ok());
+  EXPECT_EQ(service_->Get(*id)->job.status, JobStatus::kSucceeded);
+  // Through the readers' view too.
+  EXPECT_EQ(CurrentRecords(*service_, disk)->GetJob(*id)->job.status, JobStatus::kSucceeded);
+  // New submissions meanwhile are refused with the store's answer (nothing acknowledged).
+  auto refused = Submit(Request("true"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kOutOfSpace);
+
+  disk->full = false;
+  ASSERT_TRUE(WaitFor([&] {
+    auto stored = stores_.jobs->GetJob(*id);
+    return stored.ok() && stored->job.status == JobStatus::kSucceeded;
+  })) << "the end was never stored";
+  EXPECT_EQ(stores_.jobs->GetJob(*id)->execution.exit_code, 0);
+  EXPECT_TRUE(WaitFor([&] { return service_->PendingWrites().records == 0; }));
+  EXPECT_TRUE(Submit(Request("true")).ok());
+}
+
+// RUNNING cannot be stored; the end arrives while it waits and replaces it.
+TEST_F(JobServiceTest, ARefusedRunningWriteIsReplacedByTheEnd) {
+  options_.write_retry_initial = 5ms;
+  options_.write_retry_max = 20ms;
+  auto disk = std::make_shared<FullDiskJobStore>(stores_.jobs);
+  StartOn(disk);
+  const fs::path gate = root_ / "gate";
+  disk->full_updates = true;
+  auto id = Submit(Request("while [ ! -e " + gate.string() + " ]; do sleep 0.02; done; exit 3"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(WaitFor([&] { return service_->Get(*id)->job.status == JobStatus::kRunning; }));
+  EXPECT_EQ(stores_.jobs->GetJob(*id)->job.status, JobStatus::kInit);
+  { std::ofstream(gate) << "go"; }
+  EXPECT_EQ(Final(*id).job.status, JobStatus::kFailed);
+  disk->full_updates = false;
+  ASSERT_TRUE(WaitFor([&] { return stores_.jobs->GetJob(*id)->job.status == JobStatus::kFailed; }));
+  EXPECT_EQ(stores_.jobs->GetJob(*id)->execution.exit_code, 3);
+}
+
+TEST_F(JobServiceTest, SubmissionsBelowTheFreeSpaceFloorAreRefused) {
+  options_.free_space_floor = std::make_shared<FreeSpaceFloor>(
+      std::vector<fs::path>{root_}, int64_t{1} << 60, "jobs.min_free_disk_mb");
+  Start();
+  auto id = Submit(Request("true"));
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), StatusCode::kOutOfSpace);
+  EXPECT_THAT(id.status().message(), HasSubstr("jobs.min_free_disk_mb: "));
+  EXPECT_THAT(id.status().message(), HasSubstr("below the floor of"));
+}
+
+// After a crash: a job that reached its launch (genie/launched, its end in genie.done) is
+// re-adopted and never run again; a job caught half-way through set-up is set up again from
+// scratch, with the attachment it was submitted with.
+TEST_F(JobServiceTest, RestartNeverRunsALaunchedJobTwiceAndRebuildsAHalfBuiltOne) {
+  auto record = [&](const std::string& id, const std::string& script) {
+    model::JobRecord r;
+    r.id = id;
+    r.created = r.updated = SystemClock::Instance().Now();
+    r.request = Request(script);
+    r.request.id = id;
+    r.job.status_msg = std::string(model::kMsgAccepted);
+    r.job.cluster_id = r.job.cluster_name = "local";
+    r.job.command_id = r.job.command_name = "bash";
+    r.execution.memory = 1024;
+    ASSERT_TRUE(stores_.jobs->CreateJob(r).ok());
+  };
+  const fs::path again = root_ / "ran-again";
+  record("launched", "echo twice > " + again.string());
+  const fs::path launched = options_.jobs_dir / "launched";
+  ASSERT_TRUE(MakeDirs(launched / "genie" / "logs").ok());
+  { std::ofstream(launched / "genie" / "launched"); }
+  {
+    std::ofstream(launched / "genie" / "genie.done") << R"({"exitCode": "0"})"
+                                                     << "\n";
+  }
+  { std::ofstream(launched / "stdout") << "once\n"; }
+
+  record("half", "cat data.txt");
+  const fs::path half = options_.jobs_dir / "half";
+  ASSERT_TRUE(MakeDirs(half / "genie" / "logs").ok());  // set-up was interrupted here
+  const fs::path staged = root_ / "job-attachments" / "half";
+  ASSERT_TRUE(MakeDirs(staged).ok());
+  { std::ofstream(staged / "data.txt") << "attached\n"; }
+
+  Start();  // Recover()
+  model::JobRecord l = Final("launched");
+  EXPECT_EQ(l.job.status, JobStatus::kSucceeded) << l.job.status_msg;
+  EXPECT_EQ(l.execution.exit_code, 0);
+  EXPECT_EQ(Stdout("launched"), "once\n");
+  EXPECT_FALSE(fs::exists(again)) << "a launched job ran again";
+
+  model::JobRecord h = Final("half");
+  EXPECT_EQ(h.job.status, JobStatus::kSucceeded) << h.job.status_msg;
+  EXPECT_EQ(Stdout("half"), "attached\n");
+  EXPECT_FALSE(fs::exists(staged)) << "staged attachments outlive the job";
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "store/sqlite/database.h"
 
+#include <cerrno>
 #include <utility>
 
 namespace weir::store::sqlite {
@@ -13,7 +14,14 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view context) {
     case SQLITE_LOCKED:
       return Unavailable(msg + "; the database is locked by another process, retry later");
     case SQLITE_FULL:
-      return ResourceExhausted(msg + "; free disk space");
+      return OutOfSpace(msg + "; free disk space");
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN: {
+      // A write that hit a full disk can surface as an I/O error (e.g. growing the WAL index).
+      const int err = db != nullptr ? sqlite3_system_errno(db) : 0;
+      if (err == ENOSPC || err == EDQUOT) return OutOfSpace(msg + "; free disk space");
+      return Internal(msg);
+    }
     default:
       return Internal(msg);
   }

@@ -6,7 +6,8 @@
 // Threading: a Database is NOT thread-safe; its owner (SqliteStore) serialises every use behind
 // one mutex. Statements borrowed from the cache are reset when the Stmt handle goes away.
 // Errors: SQLITE_BUSY/LOCKED (another process held the lock past busy_timeout) → kUnavailable,
-// SQLITE_FULL → kResourceExhausted, anything else → kInternal with SQLite's message.
+// SQLITE_FULL, and an I/O error whose system errno is ENOSPC or EDQUOT → kOutOfSpace (the disk
+// or quota is full: free space and retry), anything else → kInternal with SQLite's message.
 #pragma once
 
 #include <sqlite3.h>
