@@ -167,8 +167,11 @@ bool IsFinal(const std::string& status) {
 class SchedulerE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<WeirServer>(dir_.path() / "data",
-                                           "jobs:\n  kill_grace_ms: 500\n");
+    // Steps fetch dependencies from HTTP servers on 127.0.0.1 (HeldHttpServer): job requests
+    // need that network allowed (fetch/perimeter.h).
+    server_ = std::make_unique<WeirServer>(
+        dir_.path() / "data",
+        "jobs:\n  kill_grace_ms: 500\nfetch:\n  allowed_networks: [127.0.0.0/8]\n");
     ASSERT_EQ(server_->Start(), "");
     http_ = std::make_unique<client::HttpClient>(server_->url());
     auto applied = Weir({"apply", "-f", kDemo});

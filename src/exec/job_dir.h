@@ -76,10 +76,22 @@ struct JobSpec {
 
 // Copies a resource named by URI into a destination file. file:// and plain absolute paths here;
 // http(s):// and s3:// come with the fetch module. The message names the URI and the cause.
+//
+// Trust. Fetch() takes URIs of admin-made configuration (cluster, command and application
+// files): trusted, never restricted. FetchForJob() takes URIs a job request named (its setup
+// file, configs and dependencies): a fetcher with a perimeter (fetch::UriFetcher, see
+// fetch/perimeter.h) refuses those that reach outside it, with kPermissionDenied naming the
+// setting. CheckJobUri() is the same rule at submission, on the URI as written and the file
+// system as it is then, without network I/O: OK, or kPermissionDenied / kInvalidArgument with
+// the reason (callers add the field). The defaults apply no perimeter (fetchers of tests).
 class Fetcher {
  public:
   virtual ~Fetcher() = default;
   virtual Status Fetch(const std::string& uri, const std::filesystem::path& dest) = 0;
+  virtual Status FetchForJob(const std::string& uri, const std::filesystem::path& dest) {
+    return Fetch(uri, dest);
+  }
+  virtual Status CheckJobUri(const std::string& uri) const { return Status::Ok(); }
 };
 std::unique_ptr<Fetcher> NewLocalFileFetcher();
 

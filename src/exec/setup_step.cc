@@ -67,10 +67,13 @@ Status WriteWhole(const fs::path& path, std::string_view data, mode_t mode) {
   return Status::Ok();
 }
 
+// Whether a URI comes from admin-made configuration or from the job request (see Fetcher).
+enum class Origin { kAdmin, kJobRequest };
+
 // Fetches `uri` into `folder` under its local name, refusing reserved names and collisions.
 Status FetchInto(Fetcher& fetcher, const std::string& uri, const fs::path& folder,
                  NameClaims& claims, const std::set<std::string, std::less<>>& reserved,
-                 std::string_view what) {
+                 std::string_view what, Origin origin = Origin::kAdmin) {
   Result<std::string> name = LocalFileName(uri);
   if (!name) return name.status().WithContext(what);
   if (reserved.count(*name) > 0) {
@@ -79,7 +82,10 @@ Status FetchInto(Fetcher& fetcher, const std::string& uri, const fs::path& folde
   }
   WEIR_ASSIGN_OR_RETURN(bool fresh, claims.Claim(*name, uri));
   if (!fresh) return Status::Ok();
-  return fetcher.Fetch(uri, folder / *name).WithContext(what);
+  const fs::path dest = folder / *name;
+  Status fetched =
+      origin == Origin::kJobRequest ? fetcher.FetchForJob(uri, dest) : fetcher.Fetch(uri, dest);
+  return fetched.WithContext(what);
 }
 
 class CreateLayoutStep final : public SetupStep {
@@ -149,14 +155,29 @@ class CommandFilesStep final : public SetupStep {
   Status Run(SetupContext& c) override { return FetchEntityFiles(c, c.spec.command); }
 };
 
-// Every URI of the job itself, in fetch order: setup file, configs, dependencies.
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> JobUris(const model::JobRequest& r) {
-  std::vector<std::pair<std::string, std::string>> out;  // (what, uri)
-  if (r.setup_file) out.emplace_back("job setup file", *r.setup_file);
-  for (const std::string& u : r.configs) out.emplace_back("job config", u);
-  for (const std::string& u : r.dependencies) out.emplace_back("job dependency", u);
+  std::vector<std::pair<std::string, std::string>> out;  // (field, uri)
+  if (r.setup_file) out.emplace_back("setupFile", *r.setup_file);
+  for (size_t i = 0; i < r.configs.size(); ++i) {
+    out.emplace_back("configs[" + std::to_string(i) + "]", r.configs[i]);
+  }
+  for (size_t i = 0; i < r.dependencies.size(); ++i) {
+    out.emplace_back("dependencies[" + std::to_string(i) + "]", r.dependencies[i]);
+  }
   return out;
 }
+
+Status CheckJobRequestUris(const model::JobRequest& request, const Fetcher& fetcher) {
+  for (const auto& [field, uri] : JobUris(request)) {
+    Status s = fetcher.CheckJobUri(uri);
+    if (!s.ok()) return InvalidArgument(field + ": " + s.message());
+  }
+  return Status::Ok();
+}
+
+namespace {
 
 class JobFilesStep final : public SetupStep {
  public:
@@ -164,8 +185,8 @@ class JobFilesStep final : public SetupStep {
   Status Run(SetupContext& c) override {
     NameClaims claims("job directory");
     for (const auto& [what, uri] : JobUris(c.spec.record.request)) {
-      WEIR_RETURN_IF_ERROR(
-          FetchInto(c.fetcher, uri, c.job_dir, claims, ReservedJobDirNames(), what));
+      WEIR_RETURN_IF_ERROR(FetchInto(c.fetcher, uri, c.job_dir, claims, ReservedJobDirNames(), what,
+                                     Origin::kJobRequest));
     }
     return Status::Ok();
   }

@@ -8,7 +8,8 @@
 //   "cluster files"       genie/cluster/<id>/: setup file, config/, dependencies/
 //   "application files"   genie/applications/<id>/ for each application, in setup order
 //   "command files"       genie/command/<id>/
-//   "job files"           the job's setup file, configs and dependencies, flat in the job dir
+//   "job files"           the job's setup file, configs and dependencies, flat in the job dir,
+//                         fetched with Fetcher::FetchForJob (the request's URIs, untrusted)
 //   "attachments"         hard-linked (copied across file systems) flat into the job dir; the
 //                         staged file stays where it is, so a set-up interrupted by a crash can
 //                         be done again from it (its owner removes it once the job launched)
@@ -29,7 +30,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -53,6 +56,16 @@ class SetupStep {
 
 // The pipeline PrepareJobDirectory runs, in order (see above).
 std::vector<std::unique_ptr<SetupStep>> DefaultSetupSteps();
+
+// The URIs a job request names, in fetch order, with the request field each came from:
+// ("setupFile", uri), ("configs[0]", uri)..., ("dependencies[0]", uri)...
+std::vector<std::pair<std::string, std::string>> JobUris(const model::JobRequest& request);
+
+// Submission-time check of every URI the request names (Fetcher::CheckJobUri): the first
+// refusal as kInvalidArgument "dependencies[0]: file:///etc/passwd is outside
+// fetch.allowed_file_roots; ...". The "job files" step fetches these with FetchForJob, so the
+// rule holds again at set-up (a refusal there fails the job).
+Status CheckJobRequestUris(const model::JobRequest& request, const Fetcher& fetcher);
 
 // Runs `steps` in order. On the first failure writes initFailureDetails.txt and returns the
 // step's error with the code kept and the message "set-up step '<name>': <cause>".

@@ -179,13 +179,21 @@ bool DependencyCache::Intact(const Entry& entry, const std::string& key) const {
 }
 
 Status DependencyCache::Fetch(const std::string& uri, const fs::path& dest) {
+  return FetchFrom(uri, dest, /*job_request=*/false);
+}
+
+Status DependencyCache::FetchForJob(const std::string& uri, const fs::path& dest) {
+  return FetchFrom(uri, dest, /*job_request=*/true);
+}
+
+Status DependencyCache::FetchFrom(const std::string& uri, const fs::path& dest, bool job_request) {
   if (uri.find_first_of("\r\n") != std::string::npos) {
     return InvalidArgument(Context(uri) + ": line breaks are not allowed in a URI");
   }
   const std::string key = Sha256Hex(uri);
   std::unique_lock<std::mutex> lock(mu_);
   ++pins_[key];
-  Status status = EnsureFresh(lock, uri, key);
+  Status status = EnsureFresh(lock, uri, key, job_request);
   if (status.ok()) {
     Entry& e = entries_.at(key);
     e.use_seq = next_seq_++;
@@ -200,8 +208,9 @@ Status DependencyCache::Fetch(const std::string& uri, const fs::path& dest) {
 }
 
 Status DependencyCache::EnsureFresh(std::unique_lock<std::mutex>& lock, const std::string& uri,
-                                    const std::string& key) {
-  if (auto f = flights_.find(key); f != flights_.end()) {
+                                    const std::string& key, bool job_request) {
+  const std::string flight_key = job_request ? "job:" + key : key;
+  if (auto f = flights_.find(flight_key); f != flights_.end()) {
     std::shared_ptr<Flight> flight = f->second;
     flight->cv.wait(lock, [&] { return flight->done; });
     if (flight->status.ok()) ++stats_.hits;
@@ -217,10 +226,10 @@ Status DependencyCache::EnsureFresh(std::unique_lock<std::mutex>& lock, const st
     old = it->second;
   }
   auto flight = std::make_shared<Flight>();
-  flights_[key] = flight;
+  flights_[flight_key] = flight;
   lock.unlock();
   Status status;
-  Refreshed r = DoRefresh(uri, key, old, &status);
+  Refreshed r = DoRefresh(uri, key, old, job_request, &status);
   lock.lock();
   stats_.revalidations += r.revalidations;
   stats_.bytes_downloaded += r.bytes_downloaded;
@@ -236,7 +245,7 @@ Status DependencyCache::EnsureFresh(std::unique_lock<std::mutex>& lock, const st
   }
   flight->done = true;
   flight->status = status;
-  flights_.erase(key);
+  flights_.erase(flight_key);
   flight->cv.notify_all();
   return status;
 }
@@ -244,17 +253,18 @@ Status DependencyCache::EnsureFresh(std::unique_lock<std::mutex>& lock, const st
 DependencyCache::Refreshed DependencyCache::DoRefresh(const std::string& uri,
                                                       const std::string& key,
                                                       const std::optional<Entry>& old,
-                                                      Status* status) {
+                                                      bool job_request, Status* status) {
   Refreshed r;
   const int64_t now = ToEpochMillis(clock_.Now());
   const fs::path download = TmpDir() / (key + "." + NewUuid().substr(0, 8));
   Conditions conditions;
+  conditions.from_job_request = job_request;
   if (old.has_value()) {
     if (!old->etag.empty() || !old->last_modified.empty()) {
       conditions.if_none_match = old->etag;
       conditions.if_modified_since = old->last_modified;
       ++r.revalidations;
-    } else if (now - old->fetched_ms < options_.unvalidated_max_age.count()) {
+    } else if (!job_request && now - old->fetched_ms < options_.unvalidated_max_age.count()) {
       ++r.revalidations;
       Result<RemoteMeta> head = source_->Head(uri);
       if (head.ok() && head->size == old->size && head->etag.empty() &&

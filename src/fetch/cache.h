@@ -32,6 +32,12 @@
 // the data file's size, mtime, mode and owner are still what the cache wrote, and downloads it
 // again otherwise. Set hard_links = false to give each job a private copy instead (needed when
 // job folders are chowned to other users: a chown would reach the cache's inode).
+// Job requests: FetchForJob passes Conditions::from_job_request to the source for every check
+// and download (the source applies its perimeter), never joins a flight started for admin
+// configuration (nor the other way round), and skips the HEAD shortcut above (a HEAD carries no
+// conditions), so an entry that admin configuration brought in is served to a job request only
+// after the source, under the perimeter, confirmed it. An entry still within fresh_for is served
+// without asking: the caller checks the URI's host before (UriFetcher does).
 // Errors: those of the RemoteSource ("fetch '<uri>': HTTP 404 Not Found", ...), or
 // "fetch '<uri>': place into '<dest>': <errno text>". Thread-safe.
 #pragma once
@@ -81,6 +87,7 @@ class DependencyCache final : public exec::Fetcher {
 
   // REQUIRES: `uri` is one the source handles (http, https or s3 for the node's source).
   Status Fetch(const std::string& uri, const std::filesystem::path& dest) override;
+  Status FetchForJob(const std::string& uri, const std::filesystem::path& dest) override;
 
   CacheStats Stats() const;
   // Where the bytes of `uri` live when cached (whether or not they are there now).
@@ -115,10 +122,11 @@ class DependencyCache final : public exec::Fetcher {
       : options_(std::move(options)), source_(std::move(source)), clock_(clock) {}
 
   Status Load();
+  Status FetchFrom(const std::string& uri, const std::filesystem::path& dest, bool job_request);
   Status EnsureFresh(std::unique_lock<std::mutex>& lock, const std::string& uri,
-                     const std::string& key);
+                     const std::string& key, bool job_request);
   Refreshed DoRefresh(const std::string& uri, const std::string& key,
-                      const std::optional<Entry>& old, Status* status);
+                      const std::optional<Entry>& old, bool job_request, Status* status);
   Status PlaceEntry(const std::string& key, const std::filesystem::path& downloaded,
                     Entry* entry);
   Status Materialize(const std::string& uri, const std::filesystem::path& data,
@@ -138,6 +146,7 @@ class DependencyCache final : public exec::Fetcher {
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;                    // GUARDED_BY(mu_), by key
   std::map<std::string, int> pins_;                         // GUARDED_BY(mu_)
+  // By key, with a "job:" prefix for flights of job requests.
   std::map<std::string, std::shared_ptr<Flight>> flights_;  // GUARDED_BY(mu_)
   uint64_t next_seq_ = 1;                                   // GUARDED_BY(mu_)
   int64_t total_bytes_ = 0;                                 // GUARDED_BY(mu_)

@@ -32,7 +32,21 @@ struct Transfer {
   int64_t body_pos = 0;
   int64_t body_left = 0;
   int read_errno = 0;
+  // The first connection refused by request->peer_check.
+  Status refused;
 };
+
+curl_socket_t OnOpenSocket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+  auto* t = static_cast<Transfer*>(user);
+  if (purpose == CURLSOCKTYPE_IPCXN && t->request->peer_check) {
+    Status s = t->request->peer_check(&address->addr, address->addrlen);
+    if (!s.ok()) {
+      if (t->refused.ok()) t->refused = s;
+      return CURL_SOCKET_BAD;
+    }
+  }
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
 
 size_t OnHeader(char* data, size_t size, size_t nitems, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -291,6 +305,11 @@ Result<HttpResponse> Perform(const HttpRequest& request, const HttpOptions& opti
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnWrite);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+  if (request.peer_check) {
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, OnOpenSocket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_PROXY, "");
+  }
 
   bool has_body_method = request.method == "PUT" || request.method == "POST";
   if (request.method == "HEAD") {
@@ -335,7 +354,9 @@ Result<HttpResponse> Perform(const HttpRequest& request, const HttpOptions& opti
 
   CURLcode code = curl_easy_perform(curl);
   Status result;
-  if (code != CURLE_OK) {
+  if (code == CURLE_COULDNT_CONNECT && !t.refused.ok()) {
+    result = t.refused;
+  } else if (code != CURLE_OK) {
     result = TransportError(code, curl, errbuf, t, request, options);
   } else if (t.response.status >= 200 && t.response.status < 300 &&
              !request.response_file.empty()) {

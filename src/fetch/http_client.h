@@ -10,13 +10,17 @@
 //                       after N of M bytes", TLS and other network failures
 //   kDeadlineExceeded   "timed out after N s connecting", "timed out after N s without data"
 //   kFailedPrecondition "more than N redirects"
+//   (peer_check's)      a connection refused by HttpRequest::peer_check
 //   (ErrnoStatus)       writing the response file failed
 // HTTP error statuses are not transport failures: callers turn them into a Status with
 // HttpStatusError. Thread-safe: each call uses its own curl handle.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,6 +55,12 @@ struct HttpRequest {
   int64_t body_length = -1;  // -1: to the end of the file
   // Where a 2xx response body goes; empty keeps it in HttpResponse::body.
   std::filesystem::path response_file;
+  // When set, called with the peer address of every connection the transfer is about to open
+  // (each address tried, each redirect hop), before connecting. A non-OK status refuses that
+  // connection; when no connection could be made the request fails with the first refusal's
+  // status and message. Proxies from the environment are not used then: the check must see the
+  // real peer, not a proxy.
+  std::function<Status(const sockaddr*, socklen_t)> peer_check;
 };
 
 struct HttpResponse {

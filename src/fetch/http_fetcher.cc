@@ -24,6 +24,11 @@ Status CheckHttpUri(const std::string& uri) {
 
 }  // namespace
 
+HttpFetcher::HttpFetcher(HttpOptions options, std::shared_ptr<const Perimeter> perimeter)
+    : options_(std::move(options)), perimeter_(std::move(perimeter)) {
+  if (perimeter_ == nullptr) perimeter_ = std::make_shared<const Perimeter>(*Perimeter::Create({}));
+}
+
 RemoteMeta MetaFromResponse(const HttpResponse& response) {
   RemoteMeta meta;
   long long size = -1;
@@ -40,6 +45,13 @@ Result<GetOutcome> HttpFetcher::Get(const std::string& uri, const std::filesyste
   HttpRequest request;
   request.method = "GET";
   request.url = uri;
+  if (conditions.from_job_request) {
+    request.peer_check = [perimeter = perimeter_](const sockaddr* addr, socklen_t len) -> Status {
+      Result<IpAddress> address = IpAddress::FromSockaddr(addr, len);
+      if (!address.ok()) return PermissionDenied(address.status().message());
+      return perimeter->CheckAddress(*address);
+    };
+  }
   if (!conditions.if_none_match.empty()) {
     request.headers.emplace_back("If-None-Match", conditions.if_none_match);
   }

@@ -12,7 +12,11 @@
 //   kDeadlineExceeded (timeouts), kInvalidArgument (a malformed URI), kFailedPrecondition
 //   (other HTTP errors, too many redirects).
 // - Thread-safe: many Get/Head calls may run at once.
-// Fetch() (from exec::Fetcher) is an unconditional Get.
+// - Conditions::from_job_request marks a URI that a job request named: a source that reaches a
+//   network applies its perimeter to it (HttpFetcher: see perimeter.h). S3 sources ignore it
+//   (their endpoint is admin configuration).
+// Fetch() (from exec::Fetcher) is an unconditional Get; FetchForJob() one with
+// from_job_request set.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +39,7 @@ struct RemoteMeta {
 struct Conditions {
   std::string if_none_match;      // an ETag previously received
   std::string if_modified_since;  // a Last-Modified previously received
+  bool from_job_request = false;  // a job request named the URI: the source's perimeter applies
 };
 
 struct GetOutcome {
@@ -52,6 +57,12 @@ class RemoteSource : public exec::Fetcher {
 
   Status Fetch(const std::string& uri, const std::filesystem::path& dest) override {
     Result<GetOutcome> r = Get(uri, dest, Conditions{});
+    return r.ok() ? Status::Ok() : r.status();
+  }
+  Status FetchForJob(const std::string& uri, const std::filesystem::path& dest) override {
+    Conditions conditions;
+    conditions.from_job_request = true;
+    Result<GetOutcome> r = Get(uri, dest, conditions);
     return r.ok() ? Status::Ok() : r.status();
   }
 };

@@ -7,6 +7,7 @@
 
 #include "common/fs.h"
 #include "common/strings.h"
+#include "fetch/perimeter.h"
 
 namespace weir::server {
 
@@ -33,6 +34,23 @@ Setter Field(T ServerConfig::*member, std::string key) {
   };
 }
 
+// A YAML sequence of strings ("[a, b]" or a block list); an empty or null value clears it.
+Setter ListField(std::vector<std::string> ServerConfig::*member, std::string key) {
+  return [member, key](const YAML::Node& n, ServerConfig& c) -> Status {
+    std::vector<std::string> out;
+    if (!n.IsNull()) {
+      if (!n.IsSequence()) return InvalidArgument("config " + key + ": expected a list of strings");
+      for (const YAML::Node& item : n) {
+        if (!item.IsScalar())
+          return InvalidArgument("config " + key + ": expected a list of strings");
+        out.push_back(item.Scalar());
+      }
+    }
+    c.*member = std::move(out);
+    return Status::Ok();
+  };
+}
+
 const std::map<std::string, std::map<std::string, Setter>>& Schema() {
   static const auto* schema = new std::map<std::string, std::map<std::string, Setter>>{
       {"server",
@@ -49,7 +67,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
        {{"type", Field(&ServerConfig::store_type, "store.type")},
         {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")}}},
       {"jobs",
-       {{"default_memory_mb", Field(&ServerConfig::default_job_memory_mb, "jobs.default_memory_mb")},
+       {{"default_memory_mb",
+         Field(&ServerConfig::default_job_memory_mb, "jobs.default_memory_mb")},
         {"max_memory_mb", Field(&ServerConfig::max_job_memory_mb, "jobs.max_memory_mb")},
         {"max_system_memory_mb",
          Field(&ServerConfig::max_system_memory_mb, "jobs.max_system_memory_mb")},
@@ -63,7 +82,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")},
         {"min_free_disk_mb", Field(&ServerConfig::min_free_disk_mb, "jobs.min_free_disk_mb")}}},
       {"attachments",
-       {{"max_file_bytes", Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
+       {{"max_file_bytes",
+         Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
         {"max_total_bytes",
          Field(&ServerConfig::max_total_attachment_bytes, "attachments.max_total_bytes")}}},
       {"assets",
@@ -84,7 +104,12 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"cache_max_bytes", Field(&ServerConfig::cache_max_bytes, "fetch.cache_max_bytes")},
         {"connect_timeout_ms",
          Field(&ServerConfig::fetch_connect_timeout_ms, "fetch.connect_timeout_ms")},
-        {"stall_timeout_ms", Field(&ServerConfig::fetch_stall_timeout_ms, "fetch.stall_timeout_ms")}}},
+        {"stall_timeout_ms",
+         Field(&ServerConfig::fetch_stall_timeout_ms, "fetch.stall_timeout_ms")},
+        {"allowed_file_roots",
+         ListField(&ServerConfig::fetch_allowed_file_roots, "fetch.allowed_file_roots")},
+        {"allowed_networks",
+         ListField(&ServerConfig::fetch_allowed_networks, "fetch.allowed_networks")}}},
       {"s3",
        {{"endpoint", Field(&ServerConfig::s3_endpoint, "s3.endpoint")},
         {"region", Field(&ServerConfig::s3_region, "s3.region")},
@@ -130,6 +155,16 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (c.sweep_interval_s <= 0) return InvalidArgument("config archive.sweep_interval_s: must be positive");
   if (c.cache_max_bytes <= 0) return InvalidArgument("config fetch.cache_max_bytes: must be positive");
+  for (const std::string& root : c.fetch_allowed_file_roots) {
+    if (root.empty() || root.front() != '/') {
+      return InvalidArgument("config fetch.allowed_file_roots: '" + root +
+                             "' is not an absolute folder");
+    }
+  }
+  for (const std::string& network : c.fetch_allowed_networks) {
+    Result<fetch::IpNetwork> parsed = fetch::IpNetwork::Parse(network);
+    if (!parsed.ok()) return parsed.status().WithContext("config fetch.allowed_networks");
+  }
   return Status::Ok();
 }
 

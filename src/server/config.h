@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 
@@ -61,6 +62,15 @@ struct ServerConfig {
   int64_t cache_max_bytes = 10LL << 30;
   int64_t fetch_connect_timeout_ms = 10000;
   int64_t fetch_stall_timeout_ms = 30000;
+  // The perimeter of URIs that job requests name (setupFile, configs, dependencies; admin-made
+  // configuration is not restricted). See src/fetch/perimeter.h.
+  // Absolute folders whose files job requests may name by file:// URI or path (canonical path,
+  // symlinks resolved, checked again on the file opened at set-up). Empty (default): none beyond
+  // the server's own blob and bundle-file folders, which are always allowed.
+  std::vector<std::string> fetch_allowed_file_roots;
+  // CIDRs (10.0.0.0/8, fd00::/8, 127.0.0.1) exempt from the refusal of loopback, link-local,
+  // private, shared and unspecified addresses for http(s). Empty (default): none.
+  std::vector<std::string> fetch_allowed_networks;
 
   // s3: endpoint and addressing for s3:// URIs; credentials come from the AWS_* environment
   // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) unless set here.
@@ -72,6 +82,7 @@ struct ServerConfig {
 
   std::filesystem::path JobsDir() const { return data_dir / "jobs"; }
   std::filesystem::path BlobsDir() const { return data_dir / "blobs"; }
+  std::filesystem::path BundleFilesDir() const { return data_dir / "bundle-files"; }
   std::filesystem::path SpoolDir() const { return data_dir / "spool"; }
   std::filesystem::path CacheDir() const {
     return cache_dir.empty() ? data_dir / "cache" : cache_dir;

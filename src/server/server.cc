@@ -120,7 +120,7 @@ class ServerImpl final : public Server {
     scheduler::SchedulerOptions so;
     so.db_path = config_.SqlitePath().string();
     auto bundle_blobs = scheduler::NewBlobStoreBundleBlobs(
-        blobs_, std::filesystem::absolute(config_.data_dir) / "bundle-files",
+        blobs_, std::filesystem::absolute(config_.BundleFilesDir()),
         [registry = registry_](std::string_view uuid) -> Result<std::string> {
           auto r = registry->Get(uuid);
           if (!r.ok()) return r.status();
@@ -236,6 +236,20 @@ class ServerImpl final : public Server {
     fo.http.connect_timeout = Millis(config_.fetch_connect_timeout_ms);
     fo.http.low_speed_timeout = Millis(config_.fetch_stall_timeout_ms);
     fo.s3 = S3Settings();
+    // Job requests' URIs: the server's own blob and bundle-file folders (asset and workflow
+    // file URIs point there) are always readable, plus what the administrator allows.
+    for (const std::string& root : config_.fetch_allowed_file_roots) {
+      fo.perimeter.allowed_file_roots.emplace_back(root);
+    }
+    if (config_.blob_backend == "local") {
+      fo.perimeter.allowed_file_roots.push_back(std::filesystem::absolute(config_.BlobsDir()));
+    }
+    fo.perimeter.allowed_file_roots.push_back(std::filesystem::absolute(config_.BundleFilesDir()));
+    for (const std::string& network : config_.fetch_allowed_networks) {
+      auto parsed = fetch::IpNetwork::Parse(network);
+      if (!parsed.ok()) return parsed.status().WithContext("fetch.allowed_networks");
+      fo.perimeter.allowed_networks.push_back(*parsed);
+    }
     if (config_.cache_enabled) {
       fetch::CacheOptions co;
       co.dir = std::filesystem::absolute(config_.CacheDir());

@@ -40,6 +40,7 @@
 
 #include "common/fs.h"
 #include "common/ids.h"
+#include "exec/setup_step.h"
 
 namespace weir::service {
 
@@ -272,6 +273,8 @@ Status JobServiceImpl::CreateFinal(JobRecord& rec, JobStatus status, std::string
 Result<std::string> JobServiceImpl::Submit(Submission submission) {
   model::JobRequest& req = submission.request;
   WEIR_RETURN_IF_ERROR(model::Validate(req));
+  // A job request's own URIs may not reach outside the fetch perimeter (fetch/perimeter.h).
+  WEIR_RETURN_IF_ERROR(exec::CheckJobRequestUris(req, *fetcher_));
   {
     std::set<std::string> names;
     for (const auto& a : submission.attachments) {

@@ -73,6 +73,11 @@ class JobStorageTest : public ::testing::Test {
   }
 
   void Start(fetch::FetchOptions fo, Clock& clock = SystemClock::Instance()) {
+    // These tests are about transports and the cache, with servers on 127.0.0.1 and local paths
+    // in job requests: the perimeter allows both (it is tested in fetch/perimeter_test.cc and
+    // tests/fetch_hardening_test.cc).
+    fo.perimeter.allowed_file_roots = {"/"};
+    fo.perimeter.allowed_networks = {*fetch::IpNetwork::Parse("127.0.0.0/8")};
     auto fetcher = fetch::NewFetcher(fo, clock, [](std::string_view) {
       return std::optional<std::string>();  // nothing from the environment
     });
