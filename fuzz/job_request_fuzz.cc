@@ -2,7 +2,8 @@
 // Input: the request document as sent.
 // Invariants: a request that parses, written back with JobRequestToJson and parsed again, is the
 // same request (what GET /jobs/{id}/request shows is what was submitted); every writer of the
-// job's resources accepts whatever the parser accepted.
+// job's resources accepts whatever the parser accepted; the execution's kill date (started +
+// timeout) is a date that parses, not before the start.
 #include <boost/json.hpp>
 
 #include "api/job_codec.h"
@@ -36,7 +37,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rec.execution.timeout = req.timeout;
   rec.execution.memory = req.memory;
   (void)boost::json::serialize(api::JobToJson(rec, rec.created));
-  (void)boost::json::serialize(api::JobExecutionToJson(rec));
+  boost::json::object execution = api::JobExecutionToJson(rec);
+  if (const auto* kill = execution["timeout"].if_string()) {
+    // The kill date a client reads back must be a date, and not before the job started.
+    auto at = ParseIso8601(std::string(*kill));
+    FUZZ_CHECK(at.ok() && *at >= *rec.job.started,
+               "execution timeout " + std::string(*kill) + " for a timeout of " +
+                   std::to_string(req.timeout.value_or(0)) + " s");
+  }
   (void)boost::json::serialize(api::JobMetadataToJson(rec));
   (void)boost::json::serialize(api::JobSearchResultToJson(rec, rec.created));
   return 0;

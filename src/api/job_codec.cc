@@ -121,6 +121,18 @@ json::value Metadata(const std::string& text) {
   return v;
 }
 
+// started + timeout_seconds as ISO-8601; null when that is past 9999-12-31 (or overflows), so
+// that a huge timeout never shows as a wrapped or five-digit-year date.
+json::value KillDate(TimePoint started, int64_t timeout_seconds) {
+  constexpr int64_t kMaxMillis = 253402300799999;  // 9999-12-31T23:59:59.999Z
+  int64_t ms = 0;
+  if (__builtin_mul_overflow(timeout_seconds, int64_t{1000}, &ms) ||
+      __builtin_add_overflow(ToEpochMillis(started), ms, &ms) || ms > kMaxMillis) {
+    return nullptr;
+  }
+  return json::value(FormatIso8601(FromEpochMillis(ms)));
+}
+
 void Common(const model::JobRecord& r, json::object& o) {
   o["id"] = r.id;
   o["created"] = FormatIso8601(r.created);
@@ -185,8 +197,8 @@ Result<model::JobRequest> ParseJobRequest(std::string_view text) {
 std::string JobRuntime(const model::Job& job, TimePoint now) {
   if (!job.started) return FormatIsoDuration(Millis(0));
   TimePoint end = job.finished.value_or(now);
-  Millis d = end > *job.started ? std::chrono::duration_cast<Millis>(end - *job.started)
-                                : Millis(0);
+  Millis d =
+      end > *job.started ? std::chrono::duration_cast<Millis>(end - *job.started) : Millis(0);
   return FormatIsoDuration(d);
 }
 
@@ -254,11 +266,8 @@ json::object JobExecutionToJson(const model::JobRecord& r) {
   o["hostName"] = e.host_name;
   o["processId"] = e.process_id ? json::value(*e.process_id) : json::value(nullptr);
   o["checkDelay"] = e.check_delay;
-  if (e.timeout && r.job.started) {
-    o["timeout"] = FormatIso8601(*r.job.started + std::chrono::seconds(*e.timeout));
-  } else {
-    o["timeout"] = nullptr;
-  }
+  o["timeout"] =
+      e.timeout && r.job.started ? KillDate(*r.job.started, *e.timeout) : json::value(nullptr);
   o["exitCode"] = e.exit_code ? json::value(*e.exit_code) : json::value(nullptr);
   o["memory"] = e.memory ? json::value(*e.memory) : json::value(nullptr);
   return o;
