@@ -121,6 +121,22 @@ json::value Metadata(const std::string& text) {
   return v;
 }
 
+// False when a number in `v` overflowed to infinity while parsing (e.g. 1e400): serialized, it
+// would no longer be JSON, and the stored metadata would come back as a string.
+bool AllNumbersFinite(const json::value& v) {
+  if (v.is_double()) return std::isfinite(v.get_double());
+  if (const json::array* a = v.if_array()) {
+    for (const json::value& item : *a) {
+      if (!AllNumbersFinite(item)) return false;
+    }
+  } else if (const json::object* o = v.if_object()) {
+    for (const auto& member : *o) {
+      if (!AllNumbersFinite(member.value())) return false;
+    }
+  }
+  return true;
+}
+
 // started + timeout_seconds as ISO-8601; null when that is past 9999-12-31 (or overflows), so
 // that a huge timeout never shows as a wrapped or five-digit-year date.
 json::value KillDate(TimePoint started, int64_t timeout_seconds) {
@@ -156,6 +172,9 @@ Result<model::JobRequest> ParseJobRequest(std::string_view text) {
   WEIR_RETURN_IF_ERROR(rd.OptString("description", &r.description));
   if (const json::value* m = rd.Find("metadata")) {
     if (!m->is_object()) return InvalidArgument("metadata: must be a JSON object");
+    if (!AllNumbersFinite(*m)) {
+      return InvalidArgument("metadata: a number is out of range (beyond ±1.8e308)");
+    }
     r.metadata_json = json::serialize(*m);
   }
   WEIR_RETURN_IF_ERROR(rd.StringList("tags", &r.tags, /*unique=*/true));
