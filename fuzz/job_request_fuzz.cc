@@ -3,7 +3,7 @@
 // Invariants: a request that parses, written back with JobRequestToJson and parsed again, is the
 // same request (what GET /jobs/{id}/request shows is what was submitted); every writer of the
 // job's resources accepts whatever the parser accepted; the execution's kill date (started +
-// timeout) is a date that parses, not before the start.
+// timeout) is a date that parses, not before the start, for timeouts Validate accepts.
 #include <boost/json.hpp>
 
 #include "api/job_codec.h"
@@ -38,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rec.execution.memory = req.memory;
   (void)boost::json::serialize(api::JobToJson(rec, rec.created));
   boost::json::object execution = api::JobExecutionToJson(rec);
-  if (const auto* kill = execution["timeout"].if_string()) {
+  const bool positive_timeout = req.timeout && *req.timeout > 0;  // model::Validate's rule
+  if (const auto* kill = execution["timeout"].if_string(); kill && positive_timeout) {
     // The kill date a client reads back must be a date, and not before the job started.
     auto at = ParseIso8601(std::string(*kill));
     FUZZ_CHECK(at.ok() && *at >= *rec.job.started,
