@@ -2,6 +2,8 @@
 #   make run    installs what is missing, builds Release, starts the server with a demo config
 #   make test   installs what is missing, builds, runs every test (unit + integration)
 #   make bench  builds Release and runs the benchmarks (figures printed, see docs/performance.md)
+#   make fuzz   builds the libFuzzer targets with clang-14 + ASan/UBSan in build-fuzz and runs
+#               each for FUZZ_SECONDS (FUZZ_TARGETS="cron uri" for some); see fuzz/README.md
 
 SHELL := /bin/bash
 BUILD_TYPE ?= Release
@@ -15,7 +17,7 @@ DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
   libhowardhinnant-date-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl python3 procps awscli
 
-.PHONY: all deps build run test bench clean s3-test-deps
+.PHONY: all deps build run test bench clean s3-test-deps fuzz fuzz-deps
 
 all: build
 
@@ -63,6 +65,28 @@ bench: build
 	if [ -n "$$missing" ]; then SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi
 	./bench/run-all.sh $(BUILD_DIR)
+
+# Fuzzing: a separate build dir with clang-14 (sanitizers and libFuzzer come with
+# libclang-rt-14-dev); the normal build replays the same targets' corpora in `make test`.
+FUZZ_PACKAGES  := clang-14 libclang-rt-14-dev
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS   ?= 60
+FUZZ_TARGETS   ?=
+
+fuzz-deps: deps
+	@missing=""; for p in $(FUZZ_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi
+
+$(FUZZ_BUILD_DIR)/build.ninja:
+	cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DWEIR_FUZZ=ON \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+
+fuzz: fuzz-deps $(FUZZ_BUILD_DIR)/build.ninja
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz_all
+	./fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -121,6 +121,34 @@ json::value Metadata(const std::string& text) {
   return v;
 }
 
+// False when a number in `v` overflowed to infinity while parsing (e.g. 1e400): serialized, it
+// would no longer be JSON, and the stored metadata would come back as a string.
+bool AllNumbersFinite(const json::value& v) {
+  if (v.is_double()) return std::isfinite(v.get_double());
+  if (const json::array* a = v.if_array()) {
+    for (const json::value& item : *a) {
+      if (!AllNumbersFinite(item)) return false;
+    }
+  } else if (const json::object* o = v.if_object()) {
+    for (const auto& member : *o) {
+      if (!AllNumbersFinite(member.value())) return false;
+    }
+  }
+  return true;
+}
+
+// started + timeout_seconds as ISO-8601; null when that is past 9999-12-31 (or overflows), so
+// that a huge timeout never shows as a wrapped or five-digit-year date.
+json::value KillDate(TimePoint started, int64_t timeout_seconds) {
+  constexpr int64_t kMaxMillis = 253402300799999;  // 9999-12-31T23:59:59.999Z
+  int64_t ms = 0;
+  if (__builtin_mul_overflow(timeout_seconds, int64_t{1000}, &ms) ||
+      __builtin_add_overflow(ToEpochMillis(started), ms, &ms) || ms > kMaxMillis) {
+    return nullptr;
+  }
+  return json::value(FormatIso8601(FromEpochMillis(ms)));
+}
+
 void Common(const model::JobRecord& r, json::object& o) {
   o["id"] = r.id;
   o["created"] = FormatIso8601(r.created);
@@ -144,6 +172,9 @@ Result<model::JobRequest> ParseJobRequest(std::string_view text) {
   WEIR_RETURN_IF_ERROR(rd.OptString("description", &r.description));
   if (const json::value* m = rd.Find("metadata")) {
     if (!m->is_object()) return InvalidArgument("metadata: must be a JSON object");
+    if (!AllNumbersFinite(*m)) {
+      return InvalidArgument("metadata: a number is out of range (beyond ±1.8e308)");
+    }
     r.metadata_json = json::serialize(*m);
   }
   WEIR_RETURN_IF_ERROR(rd.StringList("tags", &r.tags, /*unique=*/true));
@@ -185,8 +216,8 @@ Result<model::JobRequest> ParseJobRequest(std::string_view text) {
 std::string JobRuntime(const model::Job& job, TimePoint now) {
   if (!job.started) return FormatIsoDuration(Millis(0));
   TimePoint end = job.finished.value_or(now);
-  Millis d = end > *job.started ? std::chrono::duration_cast<Millis>(end - *job.started)
-                                : Millis(0);
+  Millis d =
+      end > *job.started ? std::chrono::duration_cast<Millis>(end - *job.started) : Millis(0);
   return FormatIsoDuration(d);
 }
 
@@ -254,11 +285,8 @@ json::object JobExecutionToJson(const model::JobRecord& r) {
   o["hostName"] = e.host_name;
   o["processId"] = e.process_id ? json::value(*e.process_id) : json::value(nullptr);
   o["checkDelay"] = e.check_delay;
-  if (e.timeout && r.job.started) {
-    o["timeout"] = FormatIso8601(*r.job.started + std::chrono::seconds(*e.timeout));
-  } else {
-    o["timeout"] = nullptr;
-  }
+  o["timeout"] =
+      e.timeout && r.job.started ? KillDate(*r.job.started, *e.timeout) : json::value(nullptr);
   o["exitCode"] = e.exit_code ? json::value(*e.exit_code) : json::value(nullptr);
   o["memory"] = e.memory ? json::value(*e.memory) : json::value(nullptr);
   return o;

@@ -30,7 +30,8 @@ std::string JobRuntime(const model::Job& job, TimePoint now);
 boost::json::object JobRequestToJson(const model::JobRecord& r);
 // The Job resource (status, times, resolution, runtime...).
 boost::json::object JobToJson(const model::JobRecord& r, TimePoint now);
-// The JobExecution resource; `timeout` is the date the job is killed (started + timeout).
+// The JobExecution resource; `timeout` is the date the job is killed (started + timeout), null
+// before the start or when that date would be past 9999-12-31.
 boost::json::object JobExecutionToJson(const model::JobRecord& r);
 boost::json::object JobMetadataToJson(const model::JobRecord& r);
 // One item of a job search: id, name, user, status, started, finished, clusterName,
