@@ -57,13 +57,13 @@ std::unique_ptr<testing::WeirServer> StartDemoServer(const fs::path& data_dir) {
   return s;
 }
 
-std::string BashJobJson(const std::string& args, int memory_mb) {
+std::string BashJobJson(const std::string& script, int memory_mb) {
   json::object req{{"name", "bench"},
                    {"user", "bench"},
                    {"version", "1"},
                    {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
                    {"commandCriteria", json::array{"type:bash"}},
-                   {"commandArgs", args}};
+                   {"commandArgs", testing::ShellQuote(script)}};
   if (memory_mb > 0) req["memory"] = memory_mb;
   return json::serialize(req);
 }
@@ -75,8 +75,7 @@ std::string IdFromLocation(const client::Response& r) {
 }
 
 bool IsFinal(const std::string& status) {
-  return status == "SUCCEEDED" || status == "FAILED" || status == "KILLED" ||
-         status == "INVALID";
+  return status == "SUCCEEDED" || status == "FAILED" || status == "KILLED" || status == "INVALID";
 }
 
 namespace {
@@ -121,8 +120,7 @@ JobOutcome FetchOutcome(client::HttpClient& http, const std::string& id) {
   o.started = !Str(job, "started").empty();
   if (!IsFinal(o.status)) return o;
   o.exit_code = OptInt(GetJson(http, "/api/v3/jobs/" + id + "/execution", nullptr), "exitCode");
-  o.stdout_bytes =
-      OptInt(GetJson(http, "/api/v3/jobs/" + id + "/metadata", nullptr), "stdOutSize");
+  o.stdout_bytes = OptInt(GetJson(http, "/api/v3/jobs/" + id + "/metadata", nullptr), "stdOutSize");
   return o;
 }
 

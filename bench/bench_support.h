@@ -43,19 +43,19 @@ extern const char* const kBenchConfig;
 // when either fails: a benchmark without its server has nothing to report.
 std::unique_ptr<testing::WeirServer> StartDemoServer(const std::filesystem::path& data_dir);
 
-// A Genie job request running `bash -c ARGS` on the demo cluster; `memory_mb` 0 leaves the
-// default.
-std::string BashJobJson(const std::string& args, int memory_mb = 0);
+// A Genie job request running `bash -c SCRIPT` on the demo cluster (the script is shell-quoted
+// into commandArgs, which the command line takes as words); `memory_mb` 0 leaves the default.
+std::string BashJobJson(const std::string& script, int memory_mb = 0);
 
 // The id at the end of a 202 answer's Location header; "" when absent.
 std::string IdFromLocation(const client::Response& r);
 
 // A job's outcome as the server reports it.
 struct JobOutcome {
-  int http_status = 0;      // of GET /api/v3/jobs/{id}; 0: no answer (transport error)
-  std::string status;       // e.g. "SUCCEEDED"
+  int http_status = 0;  // of GET /api/v3/jobs/{id}; 0: no answer (transport error)
+  std::string status;   // e.g. "SUCCEEDED"
   std::string status_msg;
-  bool started = false;     // the record has a `started` time (the job was launched)
+  bool started = false;                 // the record has a `started` time (the job was launched)
   std::optional<int64_t> exit_code;     // from /execution
   std::optional<int64_t> stdout_bytes;  // from /metadata (recorded when the job ends)
 };

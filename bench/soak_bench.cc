@@ -44,8 +44,7 @@ int64_t CountEntries(const fs::path& dir) {
 }
 
 Sample Take(const weir::testing::WeirServer& server) {
-  return {weir::bench::SampleProcess(server.pid()),
-          weir::bench::DatabaseBytes(server.data_dir()),
+  return {weir::bench::SampleProcess(server.pid()), weir::bench::DatabaseBytes(server.data_dir()),
           CountEntries(server.data_dir() / "archives")};
 }
 
@@ -98,9 +97,12 @@ int main(int argc, char** argv) {
   int batch = 1000, checkpoints = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--jobs" || a == "--soak-jobs") total = std::atoll(argv[i + 1]);
-    else if (a == "--batch") batch = std::atoi(argv[i + 1]);
-    else if (a == "--checkpoints") checkpoints = std::atoi(argv[i + 1]);
+    if (a == "--jobs" || a == "--soak-jobs")
+      total = std::atoll(argv[i + 1]);
+    else if (a == "--batch")
+      batch = std::atoi(argv[i + 1]);
+    else if (a == "--checkpoints")
+      checkpoints = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
