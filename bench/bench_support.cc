@@ -41,8 +41,9 @@ const char* const kBenchConfig =
     "  max_system_memory_mb: 100000000\n"
     "  setup_threads: 2\n";
 
-std::unique_ptr<testing::WeirServer> StartDemoServer(const fs::path& data_dir) {
-  auto s = std::make_unique<testing::WeirServer>(data_dir, kBenchConfig);
+std::unique_ptr<testing::WeirServer> StartDemoServer(const fs::path& data_dir,
+                                                     const std::string& extra_config) {
+  auto s = std::make_unique<testing::WeirServer>(data_dir, kBenchConfig + extra_config);
   std::string err = s->Start();
   if (!err.empty()) {
     std::fprintf(stderr, "%s\n", err.c_str());

@@ -38,10 +38,12 @@ double Percentile(std::vector<double> v, double p);
 // so a submission is refused only when something is wrong.
 extern const char* const kBenchConfig;
 
-// Starts `weir server` on `data_dir` with kBenchConfig and applies examples/demo.yaml (bash
-// command on the local cluster, tags sched:sla / type:bash). Exits the process with a message
-// when either fails: a benchmark without its server has nothing to report.
-std::unique_ptr<testing::WeirServer> StartDemoServer(const std::filesystem::path& data_dir);
+// Starts `weir server` on `data_dir` with kBenchConfig plus `extra_config` (more YAML sections)
+// and applies examples/demo.yaml (bash command on the local cluster, tags sched:sla /
+// type:bash). Exits the process with a message when either fails: a benchmark without its
+// server has nothing to report.
+std::unique_ptr<testing::WeirServer> StartDemoServer(const std::filesystem::path& data_dir,
+                                                     const std::string& extra_config = "");
 
 // A Genie job request running `bash -c SCRIPT` on the demo cluster (the script is shell-quoted
 // into commandArgs, which the command line takes as words); `memory_mb` 0 leaves the default.

@@ -271,7 +271,10 @@ int RunCrashLoop(int kills, int clients, int deadline_s, uint32_t seed, const fs
     } else if (!weir::bench::IsFinal(o.status)) {
       stuck.push_back(e.id + "(" + o.status + ")");
     } else if (o.status_msg.find("restarted before") != std::string::npos || !o.started) {
-      never_ran.push_back(e.id + "(" + e.kind + ", " + o.status + ": " + o.status_msg + ")");
+      bool restarted = o.status_msg.find("restarted before") != std::string::npos;
+      never_ran.push_back(
+          e.id + "(" + e.kind +
+          (restarted ? ", restarted before start)" : ", never started: " + o.status + ")"));
     } else if (o.status != e.status || o.exit_code != std::optional<int64_t>(e.exit_code)) {
       wrong.push_back(e.id + "(" + e.kind + ": " + o.status + "/" +
                       (o.exit_code ? std::to_string(*o.exit_code) : "none") + ", expected " +
