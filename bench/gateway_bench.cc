@@ -220,14 +220,10 @@ int main(int argc, char** argv) {
   std::string only = "j1,j2,j3";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--jobs")
-      jobs = std::atoi(argv[i + 1]);
-    else if (a == "--rounds")
-      rounds = std::atoi(argv[i + 1]);
-    else if (a == "--sleepers")
-      sleepers = std::atoi(argv[i + 1]);
-    else if (a == "--only")
-      only = argv[i + 1];
+    if (a == "--jobs") jobs = std::atoi(argv[i + 1]);
+    else if (a == "--rounds") rounds = std::atoi(argv[i + 1]);
+    else if (a == "--sleepers") sleepers = std::atoi(argv[i + 1]);
+    else if (a == "--only") only = argv[i + 1];
   }
   TempDir tmp;
   double headline = 0;
