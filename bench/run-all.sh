@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark, each printing `name: value` lines (see docs/performance.md).
+# SOAK_JOBS (default 10000) sizes the soak; the documented full soak is `soak_bench --jobs 50000`.
 set -euo pipefail
 build="${1:-build}"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -8,3 +9,5 @@ echo "== api (A1)"; "$here/api_bench.sh" "$build"
 if [ -x "$build/bench/workflow_bench" ]; then echo "== workflow (W1)"; "$build/bench/workflow_bench"; fi
 if [ -x "$build/bench/storage_bench" ]; then echo "== storage (S1 S2)"; "$build/bench/storage_bench"; fi
 if [ -x "$build/bench/scheduler_bench" ]; then echo "== scheduler (W2)"; "$build/bench/scheduler_bench"; fi
+if [ -x "$build/bench/crash_loop" ]; then echo "== crash loop and R1"; "$build/bench/crash_loop"; fi
+if [ -x "$build/bench/soak_bench" ]; then echo "== soak"; "$build/bench/soak_bench" --jobs "${SOAK_JOBS:-10000}"; fi
