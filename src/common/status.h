@@ -12,6 +12,8 @@
 //   kPermissionDenied    the caller may not do this (namespace owned by another repository)
 //   kAborted             a concurrent change won; retry the read-modify-write
 //   kInternal            a bug or an I/O failure the caller cannot fix
+//   kPayloadTooLarge     the request itself (or what it would make) is over a size limit:
+//                        JSON Patch result, metadata; the message names the limit
 // Only src/api/ maps codes to HTTP statuses. Messages read "context: detail", no final period.
 #pragma once
 
@@ -35,6 +37,7 @@ enum class StatusCode {
   kAborted,
   kUnimplemented,
   kInternal,
+  kPayloadTooLarge,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -83,6 +86,9 @@ inline Status PermissionDenied(std::string m) {
 inline Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
 inline Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status PayloadTooLarge(std::string m) {
+  return {StatusCode::kPayloadTooLarge, std::move(m)};
+}
 
 // Status from errno: ENOENT → kNotFound, EEXIST → kAlreadyExists, EACCES → kPermissionDenied,
 // ENOSPC → kResourceExhausted, anything else kInternal. The one place errno becomes a code.

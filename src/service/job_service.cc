@@ -120,7 +120,9 @@ class JobServiceImpl final : public JobService {
     lo.timeout = std::chrono::seconds(r.request.timeout.value_or(model::kDefaultJobTimeoutSeconds));
     return lo;
   }
-  fs::path StagingDir(const std::string& id) const { return options_.attachments_dir / id; }
+  fs::path StagingDir(const std::string& id) const {
+    return options_.attachments_dir / IdFileName(id);
+  }
 
   // Records a job that is final from the start (no match, invalid memory).
   Status CreateFinal(JobRecord& rec, JobStatus status, std::string msg);
@@ -146,7 +148,9 @@ class JobServiceImpl final : public JobService {
   void SetUp(const std::string& id);
 
   // Archives (see job_service.h).
-  fs::path ArchivedMark(const std::string& id) const { return options_.archived_marks_dir / id; }
+  fs::path ArchivedMark(const std::string& id) const {
+    return options_.archived_marks_dir / IdFileName(id);
+  }
   // A final record keeps its archive_location only if there is a directory to archive.
   void DropArchiveLocationWithoutDirectory(JobRecord& rec) const;
   // Hands a final job to the archive worker; false if it is already waiting or being written.
@@ -282,7 +286,7 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
     return FailedPrecondition(msg);
   }
   if (options_.archiver && !req.disable_log_archival) {
-    rec.job.archive_location = options_.archiver->ArchiveUri(id);
+    WEIR_ASSIGN_OR_RETURN(rec.job.archive_location, options_.archiver->ArchiveUri(id));
   }
 
   // Admission, in memory: the per-user limit, then the node's capacity or the queue.
@@ -722,6 +726,26 @@ Result<JobRecord> JobServiceImpl::WaitFinal(const std::string& job_id, Millis ti
 Status JobServiceImpl::Recover() {
   auto running = jobs_->JobsWithStatus({JobStatus::kRunning});
   if (!running) return running.status().WithContext("recover running jobs");
+  // A record whose id breaks the id rule (stored by an older version) is never adopted and no
+  // path or URI is built from it: it ends FAILED, without an archive.
+  auto drop_invalid = [this](std::vector<JobRecord>& records) {
+    std::erase_if(records, [this](JobRecord& r) {
+      if (IsSafeId(r.id)) return false;
+      spdlog::error("job {}: the id does not follow the id rule; not recovered",
+                    IdFileName(r.id));
+      r.job.status = JobStatus::kFailed;
+      r.job.status_msg = "Job failed: its id does not follow the id rule of this server version "
+                         "(1 to 128 characters from A-Z a-z 0-9 . _ -); it was not recovered";
+      r.job.finished = clock_.Now();
+      r.updated = *r.job.finished;
+      r.job.archive_location.reset();
+      Status st = jobs_->UpdateJob(r);
+      if (!st.ok()) spdlog::error("job {}: fail: {}", IdFileName(r.id), st.ToString());
+      NotifyFinal();
+      return true;
+    });
+  };
+  drop_invalid(*running);
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const JobRecord& r : *running) {
@@ -746,6 +770,7 @@ Status JobServiceImpl::Recover() {
 
   auto waiting = jobs_->JobsWithStatus({JobStatus::kInit});
   if (!waiting) return waiting.status().WithContext("recover waiting jobs");
+  drop_invalid(*waiting);
   for (JobRecord& r : *waiting) {
     {
       std::lock_guard<std::mutex> lock(mu_);
