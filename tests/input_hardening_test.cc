@@ -27,8 +27,16 @@ const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
 
 // The ids of the issue that wrote outside the archive folder, plus a too long one.
 std::vector<std::string> HostileIds() {
-  return {"..%2fweir.db#2", "..%2f..%2fetc", "victim.tar.gz#", "q?x=1", std::string(255, 'i'),
-          "..", ".hidden", "-rf", "a/b", "a b"};
+  return {"..%2fweir.db#2",
+          "..%2f..%2fetc",
+          "victim.tar.gz#",
+          "q?x=1",
+          std::string(255, 'i'),
+          "..",
+          ".hidden",
+          "-rf",
+          "a/b",
+          "a b"};
 }
 
 json::value Parse(const std::string& s) {
@@ -148,8 +156,8 @@ TEST_F(InputHardeningTest, HostileIdsAre400AndNothingIsWrittenOutsideTheFolders)
               std::string::npos)
         << r.body;
     // Configuration entities follow the same rule (Genie answers 412 for an invalid entity).
-    json::object app{{"id", id}, {"name", "n"}, {"user", "u"}, {"version", "1"},
-                     {"status", "ACTIVE"}};
+    json::object app{
+        {"id", id}, {"name", "n"}, {"user", "u"}, {"version", "1"}, {"status", "ACTIVE"}};
     auto a = Post("/api/v3/applications", json::serialize(app));
     EXPECT_EQ(a.status, 412) << id << ": " << a.body;
     EXPECT_EQ(Message(a).rfind("id: ", 0), 0u) << a.body;
@@ -244,9 +252,9 @@ TEST_F(InputHardeningTest, NumbersOutOfRangeAre400NamingTheField) {
   }
   EXPECT_EQ(Get("/api/v3/jobs").at("page").at("totalElements").as_int64(), 0);
   // Paging numbers of every search.
-  for (std::string path : {"/api/v3/jobs?size=100000", "/api/v3/applications?page=-1",
-                           "/api/weir/v1/assets?size=5000",
-                           "/api/weir/v1/assets?page=9223372036854775807"}) {
+  for (std::string path :
+       {"/api/v3/jobs?size=100000", "/api/v3/applications?page=-1", "/api/weir/v1/assets?size=5000",
+        "/api/weir/v1/assets?page=9223372036854775807"}) {
     auto r = http_->Get(path);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->status, 400) << path << ": " << r->body;
@@ -268,8 +276,7 @@ TEST_F(InputHardeningTest, NumbersOutOfRangeAre400NamingTheField) {
 }
 
 TEST_F(InputHardeningTest, JsonPatchAmplificationIs413AndStoresNothing) {
-  const std::string app =
-      R"({"id":"amp","name":"n","user":"u","version":"1","status":"ACTIVE"})";
+  const std::string app = R"({"id":"amp","name":"n","user":"u","version":"1","status":"ACTIVE"})";
   ASSERT_EQ(Post("/api/v3/applications", app).status, 201);
   json::array ops;
   ops.push_back(json::object{
@@ -284,8 +291,7 @@ TEST_F(InputHardeningTest, JsonPatchAmplificationIs413AndStoresNothing) {
   auto r = http_->PatchJson("/api/v3/applications/amp", body);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 413) << r->body;
-  EXPECT_EQ(Message(*r).rfind("json patch: result is larger than 1048576 bytes", 0), 0u)
-      << r->body;
+  EXPECT_EQ(Message(*r).rfind("json patch: result is larger than 1048576 bytes", 0), 0u) << r->body;
   EXPECT_TRUE(Get("/api/v3/applications/amp").at("metadata").is_null());
   // At 8 copies the result (256 KB) is under the patch limit but over the metadata limit.
   ops.resize(9);
@@ -325,8 +331,8 @@ TEST_F(InputHardeningTest, StoredRecordsWithInvalidIdsDoNotStopTheServer) {
     ASSERT_TRUE(stores.ok()) << stores.status();
     const std::string archives = "file://" + fs::absolute(data() / "archives").string();
     int n = 0;
-    for (std::string id : {"..%2fweir.db#2", "..%2f..%2fetc", "victim.tar.gz#", "q?x=1",
-                           std::string(255, 'i')}) {
+    for (std::string id :
+         {"..%2fweir.db#2", "..%2f..%2fetc", "victim.tar.gz#", "q?x=1", std::string(255, 'i')}) {
       model::JobRecord r;
       r.id = id;
       r.request.id = id;

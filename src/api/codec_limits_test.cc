@@ -188,8 +188,8 @@ TEST(JobRequestLimits, ControlCharactersAre400NamingTheField) {
 }
 
 TEST(JobRequestLimits, IdsFollowTheRule) {
-  for (std::string id : {"..%2fweir.db#2", "..%2f..%2fetc", "victim.tar.gz#", "q?x=1", "..",
-                         "-x", std::string(255, 'i')}) {
+  for (std::string id : {"..%2fweir.db#2", "..%2f..%2fetc", "victim.tar.gz#", "q?x=1", "..", "-x",
+                         std::string(255, 'i')}) {
     Status st = Check(Job(R"(,"id":")" + id + "\""));
     EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << id;
     EXPECT_THAT(st.message(), StartsWith("id: ")) << id;
@@ -228,8 +228,7 @@ TEST(ConfigLimits, NumbersControlCharactersAndMetadata) {
       {R"(,"checkDelay":86400001)", StatusCode::kFailedPrecondition, "checkDelay: 86400001"},
       {R"(,"memory":0)", StatusCode::kFailedPrecondition, "memory: 0 is out of range"},
       {R"(,"memory":16777217)", StatusCode::kFailedPrecondition, "memory: 16777217"},
-      {R"(,"tags":["a\u0000"])", StatusCode::kFailedPrecondition,
-       "tags: control character U+0000"},
+      {R"(,"tags":["a\u0000"])", StatusCode::kFailedPrecondition, "tags: control character U+0000"},
       {R"(,"name":"n\n")", StatusCode::kFailedPrecondition, "name: control character U+000A"},
       {R"(,"executable":"x\u0000")", StatusCode::kFailedPrecondition,
        "executable: control character U+0000"},

@@ -459,8 +459,10 @@ size_t StringJsonSize(std::string_view s) {
 size_t ScalarJsonSize(const json::value& v) {
   char buf[32];
   switch (v.kind()) {
-    case json::kind::null: return 4;
-    case json::kind::bool_: return v.get_bool() ? 4 : 5;
+    case json::kind::null:
+      return 4;
+    case json::kind::bool_:
+      return v.get_bool() ? 4 : 5;
     case json::kind::int64: {
       auto r = std::to_chars(buf, buf + sizeof buf, v.get_int64());
       return static_cast<size_t>(r.ptr - buf);
@@ -469,9 +471,12 @@ size_t ScalarJsonSize(const json::value& v) {
       auto r = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
       return static_cast<size_t>(r.ptr - buf);
     }
-    case json::kind::double_: return json::serialize(v).size();
-    case json::kind::string: return StringJsonSize(v.get_string());
-    default: return 0;
+    case json::kind::double_:
+      return json::serialize(v).size();
+    case json::kind::string:
+      return StringJsonSize(v.get_string());
+    default:
+      return 0;
   }
 }
 
@@ -713,8 +718,8 @@ bool JsonEqual(const json::value& a, const json::value& b) {
 
 }  // namespace
 
-Result<json::value> ApplyJsonPatch(const json::value& doc, const json::value& patch,
-                                   size_t max_ops, size_t max_bytes) {
+Result<json::value> ApplyJsonPatch(const json::value& doc, const json::value& patch, size_t max_ops,
+                                   size_t max_bytes) {
   if (!patch.is_array()) {
     return InvalidArgument("patch: expected a JSON Patch array such as "
                            "[{\"op\":\"replace\",\"path\":\"/user\",\"value\":\"x\"}]");

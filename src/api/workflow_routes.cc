@@ -425,10 +425,10 @@ class WorkflowRoutes {
       if (auto v = req.Query(b.name)) {
         long long n = 0;
         if (!ParseInt64(*v, &n) || n < b.min || n > b.max) {
-          return ErrorResponse(InvalidArgument(std::string(b.name) + ": must be an integer from " +
-                                               std::to_string(b.min) + " to " +
-                                               std::to_string(b.max)),
-                               req);
+          return ErrorResponse(
+              InvalidArgument(std::string(b.name) + ": must be an integer from " +
+                              std::to_string(b.min) + " to " + std::to_string(b.max)),
+              req);
         }
         *b.field = n;
       }

@@ -83,8 +83,8 @@ Status Validate(const JobRequest& r) {
   }
   if (r.metadata_json.size() > kMaxMetadataBytes) {
     return PayloadTooLarge("metadata: " + std::to_string(r.metadata_json.size()) +
-                           " bytes is more than the limit of " +
-                           std::to_string(kMaxMetadataBytes) + " bytes");
+                           " bytes is more than the limit of " + std::to_string(kMaxMetadataBytes) +
+                           " bytes");
   }
   if (r.cluster_criterias.empty()) {
     return InvalidArgument("clusterCriterias: at least one criterion with tags is required");
@@ -110,7 +110,9 @@ Status Validate(const JobRequest& r) {
   }
   for (size_t i = 0; i < r.command_arguments.size(); ++i) {
     const std::string field = Indexed("commandArguments", i);
-    if (!IsValidUtf8(r.command_arguments[i])) return InvalidArgument(field + ": must be valid UTF-8");
+    if (!IsValidUtf8(r.command_arguments[i])) {
+      return InvalidArgument(field + ": must be valid UTF-8");
+    }
     WEIR_RETURN_IF_ERROR(CheckNoControlChars(field, r.command_arguments[i], /*allow_tab=*/true));
   }
   WEIR_RETURN_IF_ERROR(OptText("setupFile", r.setup_file, 4096));

@@ -80,7 +80,7 @@ inline constexpr int64_t kDefaultJobTimeoutSeconds = 604800;
 
 // Bounds on the numbers of a request (inclusive).
 inline constexpr int64_t kMaxJobTimeoutSeconds = 10LL * 365 * 24 * 3600;  // 10 years
-inline constexpr int kMaxJobMemoryMb = 1 << 24;                            // 16 TiB
+inline constexpr int kMaxJobMemoryMb = 1 << 24;                           // 16 TiB
 inline constexpr int kMaxJobCpu = 4096;
 // Bytes of the serialized `metadata` object of a job request or a configuration entity.
 inline constexpr size_t kMaxMetadataBytes = 256 * 1024;

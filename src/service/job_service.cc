@@ -731,11 +731,11 @@ Status JobServiceImpl::Recover() {
   auto drop_invalid = [this](std::vector<JobRecord>& records) {
     std::erase_if(records, [this](JobRecord& r) {
       if (IsSafeId(r.id)) return false;
-      spdlog::error("job {}: the id does not follow the id rule; not recovered",
-                    IdFileName(r.id));
+      spdlog::error("job {}: the id does not follow the id rule; not recovered", IdFileName(r.id));
       r.job.status = JobStatus::kFailed;
-      r.job.status_msg = "Job failed: its id does not follow the id rule of this server version "
-                         "(1 to 128 characters from A-Z a-z 0-9 . _ -); it was not recovered";
+      r.job.status_msg =
+          "Job failed: its id does not follow the id rule of this server version "
+          "(1 to 128 characters from A-Z a-z 0-9 . _ -); it was not recovered";
       r.job.finished = clock_.Now();
       r.updated = *r.job.finished;
       r.job.archive_location.reset();
