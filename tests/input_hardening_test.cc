@@ -331,8 +331,8 @@ TEST_F(InputHardeningTest, StoredRecordsWithInvalidIdsDoNotStopTheServer) {
     ASSERT_TRUE(stores.ok()) << stores.status();
     const std::string archives = "file://" + fs::absolute(data() / "archives").string();
     int n = 0;
-    for (std::string id :
-         {"..%2fweir.db#2", "..%2f..%2fetc", "victim.tar.gz#", "q?x=1", std::string(255, 'i')}) {
+    for (std::string id : std::vector<std::string>{
+             "..%2fweir.db#2", "..%2f..%2fetc", "victim.tar.gz#", "q?x=1", std::string(255, 'i')}) {
       model::JobRecord r;
       r.id = id;
       r.request.id = id;

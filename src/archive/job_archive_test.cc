@@ -198,7 +198,7 @@ TEST(JobArchiver, ArchiveUrisParseBackToTheFolderAndTheId) {
   o.location = folder.string();
   auto archiver = JobArchiver::Create(o, nullptr);
   ASSERT_TRUE(archiver.ok()) << archiver.status();
-  for (std::string id : {"3f2504e0-4f89-41d3-9a0c-0305e82c3301", "name_2026-12-01_x", "a.b-c",
+  for (std::string id : std::vector<std::string>{"3f2504e0-4f89-41d3-9a0c-0305e82c3301", "name_2026-12-01_x", "a.b-c",
                          std::string(kMaxIdLength, 'z')}) {
     auto uri = (*archiver)->ArchiveUri(id);
     ASSERT_TRUE(uri.ok()) << uri.status();
@@ -206,7 +206,7 @@ TEST(JobArchiver, ArchiveUrisParseBackToTheFolderAndTheId) {
     ASSERT_TRUE(path.ok()) << path.status();
     EXPECT_EQ(*path, folder.lexically_normal() / (id + ".tar.gz")) << *uri;
   }
-  for (std::string id : {"..%2fweir.db#2", "..%2f..%2fetc", "victim.tar.gz#", "q?x=1", "..",
+  for (std::string id : std::vector<std::string>{"..%2fweir.db#2", "..%2f..%2fetc", "victim.tar.gz#", "q?x=1", "..",
                          std::string(255, 'a'), std::string("a\0b", 3)}) {
     auto uri = (*archiver)->ArchiveUri(id);
     ASSERT_FALSE(uri.ok()) << id << " -> " << *uri;
