@@ -348,6 +348,8 @@ TEST_F(InputHardeningTest, StoredRecordsWithInvalidIdsDoNotStopTheServer) {
       r.job.started = r.created;
       r.job.archive_location = archives + "/" + id + ".tar.gz";  // as older versions built it
       ASSERT_TRUE(stores->jobs->CreateJob(r).ok());
+      // Its folder, as an older version made it: archiving it would write through the id.
+      WriteFile(data() / "jobs" / id / "stdout", "old output\n");
     }
   }
   ASSERT_EQ(server_->Start(), "");
