@@ -57,12 +57,14 @@ Result<bool> ParseBool(std::string_view field, std::string_view v) {
 }
 
 Result<int64_t> ParseNonNegative(std::string_view field, std::optional<std::string> v,
-                                 int64_t fallback) {
+                                 int64_t fallback, int64_t max) {
   if (!v) return fallback;
   long long n = 0;
-  if (!ParseInt64(*v, &n) || n < 0) {
-    return InvalidArgument(std::string(field) + ": must be a non-negative integer, got '" + *v +
-                           "'");
+  if (!ParseInt64(*v, &n) || n < 0 || n > max) {
+    std::string shown = v->size() > 32 ? v->substr(0, 32) + "..." : *v;
+    if (!IsValidUtf8(shown)) shown = "?";
+    return InvalidArgument(std::string(field) + ": must be an integer from 0 to " +
+                           std::to_string(max) + ", got '" + shown + "'");
   }
   return static_cast<int64_t>(n);
 }
@@ -184,9 +186,9 @@ class AssetRoutes {
     q.branch = QueryOr(req, "branch");
     q.owner = QueryOr(req, "owner");
     q.repo = QueryOr(req, "repo");
-    auto page = ParseNonNegative("page", req.Query("page"), 0);
+    auto page = ParseNonNegative("page", req.Query("page"), 0, 1000000);
     if (!page.ok()) return ErrorResponse(page.status(), req);
-    auto size = ParseNonNegative("size", req.Query("size"), 50);
+    auto size = ParseNonNegative("size", req.Query("size"), 50, 1000);
     if (!size.ok()) return ErrorResponse(size.status(), req);
     q.page = *page;
     q.size = *size;

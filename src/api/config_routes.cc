@@ -121,9 +121,8 @@ void AddResourceRoutes(Router& r, const std::shared_ptr<Ctx>& ctx, Kind kind) {
           WEIR_ASSIGN_OR_RETURN(json::value v, ParseJsonBody(req));
           WEIR_ASSIGN_OR_RETURN(ConfigEntity e, ConfigFromJson(kind, v));
           if (e.id.empty()) e.id = NewUuid();
-          if (!IsSafeId(e.id)) {
-            return FailedPrecondition("id: 1 to 255 characters, no '/', whitespace or control "
-                                      "characters; or leave it out to get a UUID");
+          if (Status id_ok = ValidateId("id", e.id); !id_ok.ok()) {
+            return FailedPrecondition(id_ok.message() + "; or leave it out to get a UUID");
           }
           e.created = e.updated = ctx->clock->Now();
           model::NormalizeTags(e);

@@ -77,7 +77,12 @@ class Reader {
     } else if (v->is_double() && std::isfinite(v->get_double()) &&
                std::trunc(v->get_double()) == v->get_double() &&
                std::fabs(v->get_double()) < 9.0e15) {
-      *out = static_cast<int64_t>(v->get_double());
+      *out = static_cast<int64_t>(v->get_double());  // 3600.0 from a client that sends floats
+    } else if (v->is_number()) {
+      return InvalidArgument(std::string(key) + ": must be an integer from " +
+                             std::to_string(std::numeric_limits<int64_t>::min()) + " to " +
+                             std::to_string(std::numeric_limits<int64_t>::max()) +
+                             " without a fraction");
     } else {
       return InvalidArgument(std::string(key) + ": must be an integer");
     }
@@ -88,7 +93,8 @@ class Reader {
     WEIR_RETURN_IF_ERROR(Int64(key, &v));
     if (!v) return Status::Ok();
     if (*v < std::numeric_limits<int>::min() || *v > std::numeric_limits<int>::max()) {
-      return InvalidArgument(std::string(key) + ": out of range");
+      return InvalidArgument(std::string(key) + ": " + std::to_string(*v) +
+                             " is out of range; must be below 2^31");
     }
     *out = static_cast<int>(*v);
     return Status::Ok();

@@ -665,6 +665,10 @@ HttpResponse JobRoutes::Kill(HttpRequest& req) {
 
 HttpResponse JobRoutes::Output(HttpRequest& req) {
   const std::string& id = req.Param("id");
+  // No path is built from an id that breaks the id rule (an old record may still hold one).
+  if (Status valid = ValidateId("id", id); !valid.ok()) {
+    return ErrorResponse(NotFound("job output: " + valid.message()), req);
+  }
   auto r = jobs_->GetJob(id);
   if (!r) return ErrorResponse(r.status(), req);
   auto pit = req.params.find("path");

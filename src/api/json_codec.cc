@@ -1,7 +1,9 @@
 #include "api/json_codec.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <limits>
 
 #include "common/strings.h"
 #include "common/time_format.h"
@@ -288,7 +290,11 @@ Status CheckUri(std::string_view field, const std::string& v) {
 }  // namespace
 
 Status ValidateConfig(const model::ConfigEntity& e) {
-  if (Status s = model::Validate(e); !s.ok()) return FailedPrecondition(s.message());
+  if (Status s = model::Validate(e); !s.ok()) {
+    // Genie answers 412 for an entity that breaks a constraint; a size limit stays 413.
+    if (s.code() == StatusCode::kInvalidArgument) return FailedPrecondition(s.message());
+    return s;
+  }
   if (e.setup_file) {
     if (e.setup_file->size() > 1024) {
       return FailedPrecondition("setupFile: at most 1024 characters");
@@ -432,6 +438,81 @@ json::object SearchPage(const HttpRequest& req, std::string_view list_name, json
   return out;
 }
 
+// ---- serialized sizes ----
+
+namespace {
+
+size_t StringJsonSize(std::string_view s) {
+  size_t n = 2;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
+      n += 2;
+    } else if (c < 0x20) {
+      n += 6;  // \u00XX
+    } else {
+      n += 1;
+    }
+  }
+  return n;
+}
+
+size_t ScalarJsonSize(const json::value& v) {
+  char buf[32];
+  switch (v.kind()) {
+    case json::kind::null:
+      return 4;
+    case json::kind::bool_:
+      return v.get_bool() ? 4 : 5;
+    case json::kind::int64: {
+      auto r = std::to_chars(buf, buf + sizeof buf, v.get_int64());
+      return static_cast<size_t>(r.ptr - buf);
+    }
+    case json::kind::uint64: {
+      auto r = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+      return static_cast<size_t>(r.ptr - buf);
+    }
+    case json::kind::double_:
+      return json::serialize(v).size();
+    case json::kind::string:
+      return StringJsonSize(v.get_string());
+    default:
+      return 0;
+  }
+}
+
+// Adds the size of `v` to `*total`; false once *total is over `limit`.
+bool AddJsonSize(const json::value& v, size_t limit, size_t* total) {
+  if (v.is_array()) {
+    const auto& a = v.get_array();
+    *total += 2 + (a.empty() ? 0 : a.size() - 1);
+    if (*total > limit) return false;
+    for (const auto& item : a) {
+      if (!AddJsonSize(item, limit, total)) return false;
+    }
+    return true;
+  }
+  if (v.is_object()) {
+    const auto& o = v.get_object();
+    *total += 2 + (o.empty() ? 0 : o.size() - 1);
+    for (const auto& kv : o) {
+      *total += StringJsonSize(kv.key()) + 1;
+      if (*total > limit) return false;
+      if (!AddJsonSize(kv.value(), limit, total)) return false;
+    }
+    return *total <= limit;
+  }
+  *total += ScalarJsonSize(v);
+  return *total <= limit;
+}
+
+}  // namespace
+
+size_t JsonSizeUpTo(const json::value& v, size_t limit) {
+  size_t total = 0;
+  AddJsonSize(v, limit, &total);
+  return total;
+}
+
 // ---- JSON Patch ----
 
 namespace {
@@ -533,15 +614,29 @@ Result<json::value*> Locate(json::value& doc, const std::vector<std::string>& to
   return FailedPrecondition("patch: path " + PointerText(tokens) + " does not exist");
 }
 
-Status AddAt(json::value& doc, const std::vector<std::string>& tokens, json::value value) {
+// Adds `value` (whose serialized size is `value_size`) at `tokens`; `*delta` receives how many
+// bytes the serialized document grows (negative when it shrinks).
+Status AddAt(json::value& doc, const std::vector<std::string>& tokens, json::value value,
+             size_t value_size, int64_t* delta) {
   if (tokens.empty()) {
+    *delta = static_cast<int64_t>(value_size) -
+             static_cast<int64_t>(JsonSizeUpTo(doc, std::numeric_limits<size_t>::max()));
     doc = std::move(value);
     return Status::Ok();
   }
   WEIR_ASSIGN_OR_RETURN(json::value * parent, Parent(doc, tokens));
   const std::string& last = tokens.back();
   if (parent->is_object()) {
-    parent->get_object()[last] = std::move(value);
+    auto& o = parent->get_object();
+    auto it = o.find(last);
+    if (it != o.end()) {
+      *delta = static_cast<int64_t>(value_size) -
+               static_cast<int64_t>(JsonSizeUpTo(it->value(), std::numeric_limits<size_t>::max()));
+      it->value() = std::move(value);
+    } else {
+      *delta = static_cast<int64_t>(StringJsonSize(last) + 1 + value_size + (o.empty() ? 0 : 1));
+      o[last] = std::move(value);
+    }
     return Status::Ok();
   }
   if (parent->is_array()) {
@@ -550,20 +645,27 @@ Status AddAt(json::value& doc, const std::vector<std::string>& tokens, json::val
     if (!ParseIndex(last, a.size(), true, &idx) || idx > a.size()) {
       return FailedPrecondition("patch: index " + PointerText(tokens) + " is out of range");
     }
+    *delta = static_cast<int64_t>(value_size + (a.empty() ? 0 : 1));
     a.insert(a.begin() + static_cast<std::ptrdiff_t>(idx), std::move(value));
     return Status::Ok();
   }
   return FailedPrecondition("patch: path " + PointerText(tokens) + " does not exist");
 }
 
-Result<json::value> RemoveAt(json::value& doc, const std::vector<std::string>& tokens) {
+// Removes and returns the value at `tokens`; `*delta` receives the (negative) change of the
+// serialized document's size.
+Result<json::value> RemoveAt(json::value& doc, const std::vector<std::string>& tokens,
+                             int64_t* delta) {
   if (tokens.empty()) return FailedPrecondition("patch: cannot remove the whole document");
   WEIR_ASSIGN_OR_RETURN(json::value * parent, Parent(doc, tokens));
   const std::string& last = tokens.back();
+  constexpr size_t kAll = std::numeric_limits<size_t>::max();
   if (parent->is_object()) {
     auto& o = parent->get_object();
     auto it = o.find(last);
     if (it != o.end()) {
+      *delta = -static_cast<int64_t>(StringJsonSize(last) + 1 + JsonSizeUpTo(it->value(), kAll) +
+                                     (o.size() > 1 ? 1 : 0));
       json::value out = std::move(it->value());
       o.erase(it);
       return out;
@@ -572,6 +674,7 @@ Result<json::value> RemoveAt(json::value& doc, const std::vector<std::string>& t
     auto& a = parent->get_array();
     size_t idx;
     if (ParseIndex(last, a.size(), false, &idx) && idx < a.size()) {
+      *delta = -static_cast<int64_t>(JsonSizeUpTo(a[idx], kAll) + (a.size() > 1 ? 1 : 0));
       json::value out = std::move(a[idx]);
       a.erase(a.begin() + static_cast<std::ptrdiff_t>(idx));
       return out;
@@ -615,12 +718,24 @@ bool JsonEqual(const json::value& a, const json::value& b) {
 
 }  // namespace
 
-Result<json::value> ApplyJsonPatch(const json::value& doc, const json::value& patch) {
+Result<json::value> ApplyJsonPatch(const json::value& doc, const json::value& patch, size_t max_ops,
+                                   size_t max_bytes) {
   if (!patch.is_array()) {
     return InvalidArgument("patch: expected a JSON Patch array such as "
                            "[{\"op\":\"replace\",\"path\":\"/user\",\"value\":\"x\"}]");
   }
+  if (patch.get_array().size() > max_ops) {
+    return PayloadTooLarge("json patch: " + std::to_string(patch.get_array().size()) +
+                           " operations are more than the limit of " + std::to_string(max_ops));
+  }
+  const std::string too_large =
+      "json patch: result is larger than " + std::to_string(max_bytes) + " bytes";
   json::value out = doc;
+  // The serialized size of `out`, kept up to date operation by operation, so that no operation
+  // builds a document over the limit (a `copy` is refused before it copies).
+  int64_t size = static_cast<int64_t>(JsonSizeUpTo(out, max_bytes));
+  const int64_t limit = static_cast<int64_t>(max_bytes);
+  if (size > limit) return PayloadTooLarge(too_large + " before the patch");
   size_t n = 0;
   for (const auto& opv : patch.get_array()) {
     std::string at = "patch: operation " + std::to_string(n++);
@@ -648,16 +763,27 @@ Result<json::value> ApplyJsonPatch(const json::value& doc, const json::value& pa
       }
       return ParsePointer(ToStd(from_it->value().get_string()), "from");
     };
+    // The size a copied value may have so that the document stays within the limit (checked
+    // before copying; the exact growth is checked after every operation).
+    auto room = [&]() -> size_t { return static_cast<size_t>(std::max<int64_t>(0, limit - size)); };
+    int64_t delta = 0;
     if (op == "add") {
       WEIR_RETURN_IF_ERROR(need_value());
-      WEIR_RETURN_IF_ERROR(AddAt(out, path, value_it->value()));
+      // The value is already in memory (it came with the request): only the result counts.
+      const size_t value_size = JsonSizeUpTo(value_it->value(), max_bytes);
+      if (value_size > max_bytes) return PayloadTooLarge(too_large + " (" + at + ")");
+      WEIR_RETURN_IF_ERROR(AddAt(out, path, value_it->value(), value_size, &delta));
     } else if (op == "remove") {
-      WEIR_ASSIGN_OR_RETURN(auto removed, RemoveAt(out, path));
+      WEIR_ASSIGN_OR_RETURN(auto removed, RemoveAt(out, path, &delta));
       (void)removed;
     } else if (op == "replace") {
       WEIR_RETURN_IF_ERROR(need_value());
       WEIR_ASSIGN_OR_RETURN(json::value * target, Locate(out, path));
+      const size_t old_size = JsonSizeUpTo(*target, std::numeric_limits<size_t>::max());
+      const size_t value_size = JsonSizeUpTo(value_it->value(), max_bytes);
+      if (value_size > max_bytes) return PayloadTooLarge(too_large + " (" + at + ")");
       *target = value_it->value();
+      delta = static_cast<int64_t>(value_size) - static_cast<int64_t>(old_size);
     } else if (op == "move") {
       WEIR_ASSIGN_OR_RETURN(auto from, from_tokens());
       if (path.size() > from.size() && std::equal(from.begin(), from.end(), path.begin())) {
@@ -669,13 +795,18 @@ Result<json::value> ApplyJsonPatch(const json::value& doc, const json::value& pa
         (void)exists;
         continue;
       }
-      WEIR_ASSIGN_OR_RETURN(json::value moved, RemoveAt(out, from));
-      WEIR_RETURN_IF_ERROR(AddAt(out, path, std::move(moved)));
+      int64_t removed_delta = 0;
+      WEIR_ASSIGN_OR_RETURN(json::value moved, RemoveAt(out, from, &removed_delta));
+      const size_t moved_size = JsonSizeUpTo(moved, std::numeric_limits<size_t>::max());
+      WEIR_RETURN_IF_ERROR(AddAt(out, path, std::move(moved), moved_size, &delta));
+      delta += removed_delta;
     } else if (op == "copy") {
       WEIR_ASSIGN_OR_RETURN(auto from, from_tokens());
       WEIR_ASSIGN_OR_RETURN(json::value * src, Locate(out, from));
+      const size_t src_size = JsonSizeUpTo(*src, room());
+      if (src_size > room()) return PayloadTooLarge(too_large + " (" + at + ")");
       json::value copy = *src;
-      WEIR_RETURN_IF_ERROR(AddAt(out, path, std::move(copy)));
+      WEIR_RETURN_IF_ERROR(AddAt(out, path, std::move(copy), src_size, &delta));
     } else if (op == "test") {
       WEIR_RETURN_IF_ERROR(need_value());
       WEIR_ASSIGN_OR_RETURN(json::value * target, Locate(out, path));
@@ -687,6 +818,8 @@ Result<json::value> ApplyJsonPatch(const json::value& doc, const json::value& pa
       return InvalidArgument(at + ": unknown op '" + op.substr(0, 32) +
                              "'; use add, remove, replace, move, copy or test");
     }
+    size += delta;
+    if (size > limit) return PayloadTooLarge(too_large + " (" + at + ")");
   }
   return out;
 }

@@ -136,9 +136,23 @@ Result<std::optional<TimePoint>> QueryEpochMillis(const HttpRequest& req, std::s
 // ---------------------------------------------------------------------------------------------
 // JSON Patch (RFC 6902) with JSON Pointer (RFC 6901)
 
+// Bounds of one patch: its number of operations, and the serialized size of the document after
+// every operation (checked as it is applied, so an amplifying `copy` stops before it copies).
+inline constexpr size_t kMaxPatchOps = 1000;
+inline constexpr size_t kMaxPatchedDocumentBytes = 1 << 20;
+
 // Applies `patch` (an array of {op, path, from?, value?} with op add, remove, replace, move,
 // copy, test) to a copy of `doc`. A malformed patch is kInvalidArgument; a path that does not
-// exist, an index out of range or a failed `test` is kFailedPrecondition. All or nothing.
-Result<json::value> ApplyJsonPatch(const json::value& doc, const json::value& patch);
+// exist, an index out of range or a failed `test` is kFailedPrecondition; more than
+// `max_ops` operations, or a document that would grow over `max_bytes` serialized, is
+// kPayloadTooLarge naming the limit ("json patch: result is larger than 1048576 bytes ...").
+// All or nothing.
+Result<json::value> ApplyJsonPatch(const json::value& doc, const json::value& patch,
+                                   size_t max_ops = kMaxPatchOps,
+                                   size_t max_bytes = kMaxPatchedDocumentBytes);
+
+// The number of bytes json::serialize writes for `v`, or any number above `limit` once the walk
+// has seen more than `limit` bytes (it stops there: O(min(size, limit))).
+size_t JsonSizeUpTo(const json::value& v, size_t limit);
 
 }  // namespace weir::api

@@ -416,14 +416,21 @@ class WorkflowRoutes {
         q.statuses.push_back(*st);
       }
     }
-    for (auto [name, field] :
-         {std::pair<const char*, int64_t*>{"page", &q.page}, {"size", &q.size}}) {
-      if (auto v = req.Query(name)) {
+    struct Bound {
+      const char* name;
+      int64_t* field;
+      long long min, max;
+    };
+    for (const Bound& b : {Bound{"page", &q.page, 0, 1000000}, Bound{"size", &q.size, 1, 1000}}) {
+      if (auto v = req.Query(b.name)) {
         long long n = 0;
-        if (!ParseInt64(*v, &n)) {
-          return ErrorResponse(InvalidArgument(std::string(name) + ": must be an integer"), req);
+        if (!ParseInt64(*v, &n) || n < b.min || n > b.max) {
+          return ErrorResponse(
+              InvalidArgument(std::string(b.name) + ": must be an integer from " +
+                              std::to_string(b.min) + " to " + std::to_string(b.max)),
+              req);
         }
-        *field = n;
+        *b.field = n;
       }
     }
     auto page = s_->Instances(req.Param("id"), q);

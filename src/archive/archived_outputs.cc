@@ -51,8 +51,8 @@ Result<std::unique_ptr<ArchivedOutputs>> ArchivedOutputs::Create(
 }
 
 Result<fs::path> ArchivedOutputs::Open(const std::string& job_id, const std::string& archive_uri) {
-  if (!IsSafeId(job_id)) return InvalidArgument("job '" + job_id + "': not a valid job id");
-  const fs::path folder = options_.dir / job_id;
+  WEIR_RETURN_IF_ERROR(ValidateId("job id", job_id));
+  const fs::path folder = options_.dir / IdFileName(job_id);
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     auto it = entries_.find(job_id);
@@ -117,7 +117,7 @@ Status ArchivedOutputs::Extract(const std::string& job_id, const std::string& ar
   const fs::path extracted = tmp / "job";
   WEIR_RETURN_IF_ERROR(ExtractTarGz(archive_file, extracted).WithContext(ctx));
   *bytes = TreeBytes(extracted);
-  const fs::path folder = options_.dir / job_id;
+  const fs::path folder = options_.dir / IdFileName(job_id);
   RemoveTree(folder);  // a leftover of an earlier, evicted extraction
   std::error_code ec;
   fs::rename(extracted, folder, ec);

@@ -38,7 +38,7 @@ class ArchivedOutputsTest : public ::testing::Test {
     fs::path dir = tmp_ / "jobs" / id;
     Write(dir / "stdout", stdout_data);
     Write(dir / "genie/logs/genie.log", "log of " + id);
-    std::string uri = archiver_->ArchiveUri(id);
+    std::string uri = archiver_->ArchiveUri(id).value();
     auto st = archiver_->Archive(dir, uri, {});
     EXPECT_TRUE(st.ok()) << st.status();
     return uri;
@@ -98,7 +98,7 @@ TEST_F(ArchivedOutputsTest, ConcurrentOpensShareOneExtraction) {
 
 TEST_F(ArchivedOutputsTest, MissingArchiveIsNotFoundAndLeavesNothing) {
   auto outputs = Outputs(1 << 20);
-  auto r = outputs->Open("gone", archiver_->ArchiveUri("gone"));
+  auto r = outputs->Open("gone", archiver_->ArchiveUri("gone").value());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound) << r.status();
   EXPECT_THAT(r.status().message(), HasSubstr("job 'gone'"));
   EXPECT_TRUE(fs::is_empty(tmp_ / "cache"));

@@ -93,6 +93,35 @@ Status FsyncFile(const fs::path& path) {
 
 bool IsS3(std::string_view uri) { return StartsWith(uri, "s3://"); }
 
+// A stored archive location must name "<folder>/<id>.tar.gz" for a valid id once parsed: a
+// record from an older version may hold one built by pasting a hostile id into the URI.
+Status CheckArchiveUriOf(const std::string& id, const std::string& uri) {
+  const std::string ctx = "job archive location '" + fetch::RedactUri(uri) + "'";
+  if (!IsSafeId(id)) {
+    return FailedPrecondition(ctx + ": the job id does not follow the id rule; not archived");
+  }
+  const std::string file = id + ".tar.gz";
+  if (IsS3(uri)) {
+    std::string bucket, key;
+    WEIR_RETURN_IF_ERROR(fetch::ParseS3Uri(uri, &bucket, &key).WithContext(ctx));
+    if (key != file && !EndsWith(key, "/" + file)) {
+      return FailedPrecondition(ctx + ": does not end with /" + file + "; not archived");
+    }
+    return Status::Ok();
+  }
+  Result<fs::path> path = LocalPathOf(uri);
+  if (!path.ok()) return FailedPrecondition(ctx + ": " + path.status().message());
+  if (path->filename() != file) {
+    return FailedPrecondition(ctx + ": does not name a file " + file + "; not archived");
+  }
+  for (const fs::path& part : *path) {
+    if (part == "..") {
+      return FailedPrecondition(ctx + ": has a '..' component; not archived");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::vector<std::string> DefaultArchiveExcludes() {
@@ -294,8 +323,9 @@ Result<std::unique_ptr<JobArchiver>> JobArchiver::Create(ArchiverOptions options
   return archiver;
 }
 
-std::string JobArchiver::ArchiveUri(const std::string& job_id) const {
-  return base_uri_ + "/" + job_id + ".tar.gz";
+Result<std::string> JobArchiver::ArchiveUri(const std::string& job_id) const {
+  WEIR_RETURN_IF_ERROR(ValidateId("job id", job_id));
+  return base_uri_ + "/" + EncodeUriSegment(job_id) + ".tar.gz";
 }
 
 Result<WriteStats> JobArchiver::Archive(const fs::path& job_dir, const std::string& archive_uri,
@@ -345,6 +375,7 @@ Result<WriteStats> JobArchiver::ArchiveJob(const model::JobRecord& record,
   if (!record.job.archive_location || record.job.archive_location->empty()) {
     return FailedPrecondition("job '" + record.id + "': no archive location on its record");
   }
+  WEIR_RETURN_IF_ERROR(CheckArchiveUriOf(record.id, *record.job.archive_location));
   std::vector<std::string> extra;
   if (options_.exclude_job_dependencies) {
     for (const std::string& name : JobDependencyNames(record.request)) {

@@ -83,8 +83,10 @@ class JobArchiver {
   static Result<std::unique_ptr<JobArchiver>> Create(ArchiverOptions options,
                                                      std::shared_ptr<fetch::S3Client> s3);
 
-  // "<location>/<job id>.tar.gz" ("file:///..." for a local location).
-  std::string ArchiveUri(const std::string& job_id) const;
+  // "<location>/<job id>.tar.gz" ("file:///..." for a local location), the id percent-encoded
+  // as one path segment: parsing the URI back (LocalPathOf, or the S3 key) gives exactly
+  // "<location>/<job id>.tar.gz". kInvalidArgument when the id breaks the id rule (common/ids.h).
+  Result<std::string> ArchiveUri(const std::string& job_id) const;
 
   // Archives `job_dir` to `archive_uri` (file:// or s3://, usually ArchiveUri(id)), leaving out
   // the configured patterns plus `extra_excludes` (member names or patterns).
@@ -93,7 +95,9 @@ class JobArchiver {
 
   // Archives a finished job: its directory to the archive_location on its record, leaving out
   // its dependency files when so configured. kFailedPrecondition when the record has no
-  // archive_location.
+  // archive_location, or when its id breaks the id rule or its archive_location does not name
+  // "<folder>/<id>.tar.gz" (a record written by an older version from a hostile id: archiving
+  // it could overwrite another file).
   Result<WriteStats> ArchiveJob(const model::JobRecord& record,
                                 const std::filesystem::path& job_dir) const;
 

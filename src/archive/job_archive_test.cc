@@ -166,7 +166,7 @@ TEST(JobArchiver, LocalFolderLocation) {
   o.location = "file://" + (tmp / "archives").string() + "/";
   auto archiver = JobArchiver::Create(o, nullptr);
   ASSERT_TRUE(archiver.ok()) << archiver.status();
-  const std::string uri = (*archiver)->ArchiveUri("job-1");
+  const std::string uri = (*archiver)->ArchiveUri("job-1").value();
   EXPECT_EQ(uri, "file://" + (tmp / "archives/job-1.tar.gz").string());
   EXPECT_FALSE(*(*archiver)->Exists(uri));
   auto stats = (*archiver)->ArchiveJob(Record("job-1", uri), job);
@@ -187,7 +187,63 @@ TEST(JobArchiver, LocalFolderLocation) {
   o.location = (tmp / "archives2").string();
   auto plain = JobArchiver::Create(o, nullptr);
   ASSERT_TRUE(plain.ok());
-  EXPECT_EQ((*plain)->ArchiveUri("j"), "file://" + (tmp / "archives2/j.tar.gz").string());
+  EXPECT_EQ((*plain)->ArchiveUri("j").value(), "file://" + (tmp / "archives2/j.tar.gz").string());
+}
+
+TEST(JobArchiver, ArchiveUrisParseBackToTheFolderAndTheId) {
+  TempDir tmp;
+  // A location whose folder name needs encoding must still round-trip.
+  const fs::path folder = tmp / "arch ives%2f#?";
+  ArchiverOptions o;
+  o.location = folder.string();
+  auto archiver = JobArchiver::Create(o, nullptr);
+  ASSERT_TRUE(archiver.ok()) << archiver.status();
+  for (std::string id : std::vector<std::string>{"3f2504e0-4f89-41d3-9a0c-0305e82c3301", "name_2026-12-01_x", "a.b-c",
+                         std::string(kMaxIdLength, 'z')}) {
+    auto uri = (*archiver)->ArchiveUri(id);
+    ASSERT_TRUE(uri.ok()) << uri.status();
+    auto path = LocalPathOf(*uri);
+    ASSERT_TRUE(path.ok()) << path.status();
+    EXPECT_EQ(*path, folder.lexically_normal() / (id + ".tar.gz")) << *uri;
+  }
+  for (std::string id : std::vector<std::string>{"..%2fweir.db#2", "..%2f..%2fetc", "victim.tar.gz#", "q?x=1", "..",
+                         std::string(255, 'a'), std::string("a\0b", 3)}) {
+    auto uri = (*archiver)->ArchiveUri(id);
+    ASSERT_FALSE(uri.ok()) << id << " -> " << *uri;
+    EXPECT_EQ(uri.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(uri.status().message(), HasSubstr("job id: "));
+  }
+}
+
+TEST(JobArchiver, ARecordWithAHostileStoredLocationIsNotArchived) {
+  // Records written by an older version pasted the raw id into the URI.
+  TempDir tmp;
+  fs::path job = MakeJobDir(tmp.path());
+  ArchiverOptions o;
+  o.location = (tmp / "archives").string();
+  auto archiver = JobArchiver::Create(o, nullptr);
+  ASSERT_TRUE(archiver.ok());
+  Write(tmp / "weir.db", "precious");
+  const std::string base = "file://" + (tmp / "archives").string();
+  struct Case {
+    std::string id, uri;
+  };
+  const std::vector<Case> cases = {
+      {"..%2fweir.db#2", base + "/..%2fweir.db#2.tar.gz"},
+      {"..%2f..%2fetc", base + "/..%2f..%2fetc.tar.gz"},
+      {"victim.tar.gz#", base + "/victim.tar.gz#.tar.gz"},
+      {"q?x=1", base + "/q?x=1.tar.gz"},
+      {"ok-id", base + "/../weir.db"},           // a valid id with a location naming another file
+      {"ok-id", base + "/%2e%2e/ok-id.tar.gz"},  // or leaving the folder
+  };
+  for (const Case& c : cases) {
+    auto stats = (*archiver)->ArchiveJob(Record(c.id, c.uri), job);
+    ASSERT_FALSE(stats.ok()) << c.id << " " << c.uri;
+    EXPECT_EQ(stats.status().code(), StatusCode::kFailedPrecondition) << stats.status();
+  }
+  EXPECT_EQ(Slurp(tmp / "weir.db"), "precious");
+  EXPECT_FALSE(fs::exists(tmp / "archives/q"));
+  EXPECT_FALSE(fs::exists(tmp / "archives/victim.tar.gz"));
 }
 
 TEST(JobArchiver, KeepsDependenciesWhenConfigured) {
@@ -199,7 +255,7 @@ TEST(JobArchiver, KeepsDependenciesWhenConfigured) {
   o.exclude_job_dependencies = false;
   auto archiver = JobArchiver::Create(o, nullptr);
   ASSERT_TRUE(archiver.ok());
-  const std::string uri = (*archiver)->ArchiveUri("job-1");
+  const std::string uri = (*archiver)->ArchiveUri("job-1").value();
   ASSERT_TRUE((*archiver)->ArchiveJob(Record("job-1", uri), job).ok());
   ASSERT_TRUE(ExtractTarGz(tmp / "archives/job-1.tar.gz", tmp / "x").ok());
   EXPECT_TRUE(fs::exists(tmp / "x/job-dep.jar"));
@@ -278,7 +334,7 @@ TEST_F(S3ArchiveTest, AwsCliReadsTheArchiveWeirWrote) {
   fs::path job = MakeJobDir(tmp_.path());
   auto archiver = Archiver("s3://archives/weir/jobs/");
   ASSERT_NE(archiver, nullptr);
-  const std::string uri = archiver->ArchiveUri("job-1");
+  const std::string uri = archiver->ArchiveUri("job-1").value();
   EXPECT_EQ(uri, "s3://archives/weir/jobs/job-1.tar.gz");
   ASSERT_TRUE(archiver->ArchiveJob(Record("job-1", uri), job).ok());
   EXPECT_TRUE(*archiver->Exists(uri));
@@ -303,7 +359,7 @@ TEST_F(S3ArchiveTest, LargeArchiveGoesUpInPartsAndComesBackWhole) {
   Write(job / "stdout", data);
   auto archiver = Archiver("s3://archives/big");
   ASSERT_NE(archiver, nullptr);
-  const std::string uri = archiver->ArchiveUri("big-job");
+  const std::string uri = archiver->ArchiveUri("big-job").value();
   auto stats = archiver->Archive(job, uri, {});
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_GT(stats->archive_bytes, 10 << 20);
@@ -321,7 +377,7 @@ TEST_F(S3ArchiveTest, LargeArchiveGoesUpInPartsAndComesBackWhole) {
 TEST_F(S3ArchiveTest, MissingArchiveIsReportedAsSuch) {
   auto archiver = Archiver("s3://archives/none");
   ASSERT_NE(archiver, nullptr);
-  const std::string uri = archiver->ArchiveUri("never");
+  const std::string uri = archiver->ArchiveUri("never").value();
   auto exists = archiver->Exists(uri);
   ASSERT_TRUE(exists.ok()) << exists.status();
   EXPECT_FALSE(*exists);
@@ -335,7 +391,7 @@ TEST_F(S3ArchiveTest, MissingBucketFailsTheArchiveClearly) {
   fs::path job = MakeJobDir(tmp_.path());
   auto archiver = Archiver("s3://no-such-bucket/p");
   ASSERT_NE(archiver, nullptr);
-  const std::string uri = archiver->ArchiveUri("job-1");
+  const std::string uri = archiver->ArchiveUri("job-1").value();
   auto r = archiver->ArchiveJob(Record("job-1", uri), job);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("no-such-bucket"));

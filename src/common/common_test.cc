@@ -3,6 +3,8 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "common/disk_space.h"
 #include "common/fs.h"
@@ -43,12 +45,96 @@ TEST(Ids, UuidsAreWellFormedAndDistinct) {
   EXPECT_NE(a, b);
 }
 
-TEST(Ids, SafeIds) {
-  EXPECT_TRUE(IsSafeId("job-1.2_x"));
-  EXPECT_FALSE(IsSafeId(""));
-  EXPECT_FALSE(IsSafeId(".."));
-  EXPECT_FALSE(IsSafeId("a/b"));
-  EXPECT_FALSE(IsSafeId(std::string(256, 'a')));
+TEST(Ids, TheIdRuleIsAnAllowList) {
+  struct Case {
+    std::string id;
+    bool ok;
+    std::string message;  // a part of ValidateId's message when refused
+  };
+  const std::vector<Case> cases = {
+      {"3f2504e0-4f89-41d3-9a0c-0305e82c3301", true, ""},
+      {"name_2026-12-01_x", true, ""},
+      {"a.b-c", true, ""},
+      {"job-1.2_x", true, ""},
+      {"A", true, ""},
+      {"x..y", true, ""},  // dots inside are harmless: one path component, never "." or ".."
+      {std::string(kMaxIdLength, 'a'), true, ""},
+      {"", false, "must not be empty"},
+      {std::string(kMaxIdLength + 1, 'a'), false, "129 characters is too long"},
+      {std::string(255, 'a'), false, "too long"},
+      {".", false, "must not start with '.'"},
+      {"..", false, "must not start with '.'"},
+      {".hidden", false, "must not start with '.'"},
+      {"-rf", false, "must not start with '-'"},
+      {"a/b", false, "character '/' is not allowed"},
+      {"..%2fweir.db#2", false, "character '%' is not allowed"},
+      {"..%2f..%2fetc", false, "character '%' is not allowed"},
+      {"victim.tar.gz#", false, "character '#' is not allowed"},
+      {"q?x=1", false, "character '?' is not allowed"},
+      {"a\\b", false, "character '\\' is not allowed"},
+      {"a b", false, "byte 0x20 is not allowed"},
+      {std::string("a\0b", 3), false, "byte 0x00 is not allowed"},
+      {"caf\xc3\xa9", false, "byte 0xC3 is not allowed"},
+      {"user@host", false, "character '@' is not allowed"},
+      {"a:b", false, "character ':' is not allowed"},
+  };
+  for (const Case& c : cases) {
+    Status st = ValidateId("id", c.id);
+    EXPECT_EQ(st.ok(), c.ok) << c.id;
+    EXPECT_EQ(IsSafeId(c.id), c.ok) << c.id;
+    if (!c.ok) {
+      EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+      EXPECT_EQ(st.message().rfind("id: ", 0), 0u) << st.message();
+      EXPECT_NE(st.message().find(c.message), std::string::npos) << st.message();
+      EXPECT_NE(st.message().find("ids are 1 to 128 characters from A-Z a-z 0-9 . _ -"),
+                std::string::npos)
+          << st.message();
+    }
+  }
+  // "<id>.tar.gz" and other derived names stay well under NAME_MAX.
+  EXPECT_LT(kMaxIdLength + std::string_view(".tar.gz").size() + 64, 255u);
+}
+
+TEST(Ids, FileNamesNeverLeaveTheirFolder) {
+  EXPECT_EQ(IdFileName("a.b-c"), "a.b-c");
+  for (std::string bad : {std::string(".."), std::string("."), std::string("a/../../etc"),
+                          std::string("..%2fweir.db#2"), std::string(255, 'x'), std::string()}) {
+    const std::string name = IdFileName(bad);
+    EXPECT_EQ(name.rfind("-invalid-id-", 0), 0u) << bad;
+    EXPECT_EQ(name.find('/'), std::string::npos);
+    EXPECT_LE(name.size(), 29u);
+    EXPECT_FALSE(IsSafeId(name));  // no valid id maps to the same name
+  }
+  EXPECT_NE(IdFileName("a#1"), IdFileName("a#2"));
+  auto p = IdPath("/data/archives", "job-1", ".tar.gz");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->string(), "/data/archives/job-1.tar.gz");
+  auto bad = IdPath("/data/archives", "../weir.db", ".tar.gz");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Ids, UriSegmentsAreEncoded) {
+  EXPECT_EQ(EncodeUriSegment("name_2026-12-01_x"), "name_2026-12-01_x");
+  EXPECT_EQ(EncodeUriSegment("..%2fweir.db#2"), "..%252fweir.db%232");
+  EXPECT_EQ(EncodeUriSegment("q?x=1"), "q%3Fx%3D1");
+  EXPECT_EQ(EncodeUriSegment("a/b c"), "a%2Fb%20c");
+}
+
+TEST(Strings, ControlCharactersAreNamed) {
+  EXPECT_TRUE(CheckNoControlChars("name", "plain name, caf\xc3\xa9").ok());
+  Status st = CheckNoControlChars("commandArguments[2]", std::string("a\0b", 3));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(), "commandArguments[2]: control character U+0000 is not allowed");
+  EXPECT_EQ(CheckNoControlChars("tags", "a\nb").message(),
+            "tags: control character U+000A is not allowed");
+  EXPECT_EQ(CheckNoControlChars("tags", "a\x7f").message(),
+            "tags: control character U+007F is not allowed");
+  EXPECT_EQ(CheckNoControlChars("tags", "a\xc2\x85").message(),
+            "tags: control character U+0085 is not allowed");
+  EXPECT_FALSE(CheckNoControlChars("name", "a\tb").ok());
+  EXPECT_TRUE(CheckNoControlChars("commandArgs", "a\tb", /*allow_tab=*/true).ok());
+  EXPECT_FALSE(CheckNoControlChars("commandArgs", "a\rb", /*allow_tab=*/true).ok());
 }
 
 TEST(Strings, ShellQuoteSurvivesQuotes) {

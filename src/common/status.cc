@@ -20,6 +20,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kUnimplemented: return "UNIMPLEMENTED";
     case StatusCode::kInternal: return "INTERNAL";
     case StatusCode::kOutOfSpace: return "OUT_OF_SPACE";
+    case StatusCode::kPayloadTooLarge: return "PAYLOAD_TOO_LARGE";
   }
   return "UNKNOWN";
 }

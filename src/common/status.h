@@ -13,6 +13,8 @@
 //   kAborted             a concurrent change won; retry the read-modify-write
 //   kInternal            a bug or an I/O failure the caller cannot fix
 //   kOutOfSpace          the server's storage is full (disk, quota, database): free space, retry
+//   kPayloadTooLarge     the request itself (or what it would make) is over a size limit:
+//                        JSON Patch result, metadata; the message names the limit
 // Only src/api/ maps codes to HTTP statuses. Messages read "context: detail", no final period.
 #pragma once
 
@@ -37,6 +39,7 @@ enum class StatusCode {
   kUnimplemented,
   kInternal,
   kOutOfSpace,
+  kPayloadTooLarge,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -86,6 +89,9 @@ inline Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m
 inline Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status OutOfSpace(std::string m) { return {StatusCode::kOutOfSpace, std::move(m)}; }
+inline Status PayloadTooLarge(std::string m) {
+  return {StatusCode::kPayloadTooLarge, std::move(m)};
+}
 
 // Status from errno: ENOENT → kNotFound, EEXIST → kAlreadyExists, EACCES → kPermissionDenied,
 // ENOSPC/EDQUOT → kOutOfSpace, EMFILE/ENFILE → kResourceExhausted, anything else

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 
 namespace weir {
 
@@ -86,6 +87,27 @@ bool ParseInt64(std::string_view s, long long* out) {
   if (*b == '+') ++b;
   auto [p, ec] = std::from_chars(b, e, *out);
   return ec == std::errc() && p == e;
+}
+
+Status CheckNoControlChars(std::string_view field, std::string_view s, bool allow_tab) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    unsigned code = 0x110000;
+    if (c < 0x20 || c == 0x7f) {
+      if (c == '\t' && allow_tab) continue;
+      code = c;
+    } else if (c == 0xc2 && i + 1 < s.size()) {
+      const unsigned char n = static_cast<unsigned char>(s[i + 1]);
+      if (n >= 0x80 && n <= 0x9f) code = n;
+    }
+    if (code != 0x110000) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "%04X", code);
+      return InvalidArgument(std::string(field) + ": control character U+" + buf +
+                             " is not allowed");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace weir

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
+
 namespace weir {
 
 std::vector<std::string> Split(std::string_view s, char sep);
@@ -19,5 +21,10 @@ std::string ShellQuote(std::string_view s);
 bool IsValidUtf8(std::string_view s);
 // Parses a whole decimal integer; false on anything else (sign allowed, no spaces).
 bool ParseInt64(std::string_view s, long long* out);
+// OK when `s` holds no control character: U+0000..U+001F, U+007F or U+0080..U+009F (as UTF-8
+// C2 80..C2 9F); `allow_tab` admits U+0009. Otherwise kInvalidArgument
+// "<field>: control character U+0000 is not allowed". For every client field that reaches a run
+// script, an environment variable, a log line or a path.
+Status CheckNoControlChars(std::string_view field, std::string_view s, bool allow_tab = false);
 
 }  // namespace weir

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/fs.h"
+#include "common/ids.h"
 #include "common/strings.h"
 #include "exec/setup_step.h"
 
@@ -20,7 +21,9 @@ namespace weir::exec {
 namespace fs = std::filesystem;
 
 namespace paths {
-fs::path JobDir(const fs::path& jobs_root, const std::string& job_id) { return jobs_root / job_id; }
+fs::path JobDir(const fs::path& jobs_root, const std::string& job_id) {
+  return jobs_root / IdFileName(job_id);
+}
 fs::path RunScript(const fs::path& job_dir) { return job_dir / "run"; }
 fs::path Stdout(const fs::path& job_dir) { return job_dir / "stdout"; }
 fs::path Stderr(const fs::path& job_dir) { return job_dir / "stderr"; }
@@ -34,11 +37,11 @@ fs::path EnvLog(const fs::path& job_dir) { return GenieDir(job_dir) / "logs" / "
 fs::path InitFailureFile(const fs::path& job_dir) { return job_dir / "initFailureDetails.txt"; }
 fs::path EntityDir(const fs::path& job_dir, model::Kind kind, const std::string& id) {
   switch (kind) {
-    case model::Kind::kCluster: return GenieDir(job_dir) / "cluster" / id;
-    case model::Kind::kCommand: return GenieDir(job_dir) / "command" / id;
-    case model::Kind::kApplication: return GenieDir(job_dir) / "applications" / id;
+    case model::Kind::kCluster: return GenieDir(job_dir) / "cluster" / IdFileName(id);
+    case model::Kind::kCommand: return GenieDir(job_dir) / "command" / IdFileName(id);
+    case model::Kind::kApplication: return GenieDir(job_dir) / "applications" / IdFileName(id);
   }
-  return GenieDir(job_dir) / "unknown" / id;
+  return GenieDir(job_dir) / "unknown" / IdFileName(id);
 }
 }  // namespace paths
 

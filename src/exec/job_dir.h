@@ -41,6 +41,8 @@
 namespace weir::exec {
 
 namespace paths {
+// `jobs_root / IdFileName(job_id)` (common/ids.h): a stored id that breaks the id rule never
+// names a path outside jobs_root.
 std::filesystem::path JobDir(const std::filesystem::path& jobs_root, const std::string& job_id);
 std::filesystem::path RunScript(const std::filesystem::path& job_dir);
 std::filesystem::path Stdout(const std::filesystem::path& job_dir);

@@ -43,7 +43,7 @@ Status CheckText(std::string_view field, const std::string& v, size_t max, bool 
     return InvalidArgument(std::string(field) + ": at most " + std::to_string(max) + " characters");
   }
   if (!IsValidUtf8(v)) return InvalidArgument(std::string(field) + ": must be valid UTF-8");
-  return Status::Ok();
+  return CheckNoControlChars(field, v);
 }
 }  // namespace
 
@@ -51,10 +51,18 @@ Status Validate(const ConfigEntity& e) {
   WEIR_RETURN_IF_ERROR(CheckText("name", e.name, 255, true));
   WEIR_RETURN_IF_ERROR(CheckText("user", e.user, 255, true));
   WEIR_RETURN_IF_ERROR(CheckText("version", e.version, 255, true));
-  if (e.description) WEIR_RETURN_IF_ERROR(CheckText("description", *e.description, 1000, false));
-  if (!e.id.empty() && !IsSafeId(e.id)) {
-    return InvalidArgument("id: 1 to 255 characters, no '/', whitespace or control characters");
+  if (e.description) {
+    if (e.description->size() > 1000) {
+      return InvalidArgument("description: at most 1000 characters");
+    }
+    if (!IsValidUtf8(*e.description)) return InvalidArgument("description: must be valid UTF-8");
+    std::string flat = *e.description;
+    for (char& c : flat) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    WEIR_RETURN_IF_ERROR(CheckNoControlChars("description", flat, /*allow_tab=*/true));
   }
+  if (!e.id.empty()) WEIR_RETURN_IF_ERROR(ValidateId("id", e.id));
   if (!IsValidStatus(e.kind, e.status)) {
     return InvalidArgument(std::string(KindName(e.kind)) + " '" + e.name + "': status must be " +
                            Join(ValidStatuses(e.kind), ", "));
@@ -62,11 +70,29 @@ Status Validate(const ConfigEntity& e) {
   if (e.kind == Kind::kCommand && Trim(e.executable).empty()) {
     return InvalidArgument("executable: must not be blank");
   }
-  if (e.kind == Kind::kCommand && e.check_delay <= 0) {
-    return InvalidArgument("checkDelay: must be positive");
+  if (e.kind == Kind::kCommand) {
+    WEIR_RETURN_IF_ERROR(CheckNoControlChars("executable", e.executable, /*allow_tab=*/true));
+    if (e.check_delay < 1 || e.check_delay > kMaxCheckDelayMs) {
+      return InvalidArgument("checkDelay: " + std::to_string(e.check_delay) +
+                             " is out of range; must be from 1 to " +
+                             std::to_string(kMaxCheckDelayMs) + " ms");
+    }
   }
-  if (e.memory && *e.memory <= 0) return InvalidArgument("memory: must be positive");
+  if (e.memory && (*e.memory < 1 || *e.memory > kMaxCommandMemoryMb)) {
+    return InvalidArgument("memory: " + std::to_string(*e.memory) +
+                           " is out of range; must be from 1 to " +
+                           std::to_string(kMaxCommandMemoryMb) + " MB");
+  }
   for (const auto& t : e.tags) WEIR_RETURN_IF_ERROR(CheckText("tags", t, 1024, true));
+  if (e.type) WEIR_RETURN_IF_ERROR(CheckNoControlChars("type", *e.type));
+  if (e.setup_file) WEIR_RETURN_IF_ERROR(CheckNoControlChars("setupFile", *e.setup_file));
+  for (const auto& c : e.configs) WEIR_RETURN_IF_ERROR(CheckNoControlChars("configs", c));
+  for (const auto& d : e.dependencies) WEIR_RETURN_IF_ERROR(CheckNoControlChars("dependencies", d));
+  if (e.metadata_json.size() > kMaxConfigMetadataBytes) {
+    return PayloadTooLarge("metadata: " + std::to_string(e.metadata_json.size()) +
+                           " bytes is more than the limit of " +
+                           std::to_string(kMaxConfigMetadataBytes) + " bytes");
+  }
   return Status::Ok();
 }
 

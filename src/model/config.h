@@ -6,6 +6,7 @@
 // behaviour beyond validation; the store persists them and src/api maps them to JSON.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -54,9 +55,19 @@ struct ConfigEntity {
   friend bool operator==(const ConfigEntity&, const ConfigEntity&) = default;
 };
 
+// Bounds of a command's numbers (inclusive).
+inline constexpr int64_t kMaxCheckDelayMs = 24LL * 3600 * 1000;  // one day
+inline constexpr int kMaxCommandMemoryMb = 1 << 24;              // 16 TiB
+// Bytes of an entity's serialized metadata.
+inline constexpr size_t kMaxConfigMetadataBytes = 256 * 1024;
+
 // Checks the invariants every stored entity keeps: name, user, version non-blank and ≤255,
-// description ≤1000, valid status, command executable non-blank, tags ≤1024 characters each.
-// The message names the field and the allowed values.
+// description ≤1000, id following the id rule (common/ids.h), valid status, command executable
+// non-blank, checkDelay 1..kMaxCheckDelayMs, memory 1..kMaxCommandMemoryMb, tags ≤1024 characters
+// each, and no control character (U+0000..U+001F, U+007F..U+009F) in name, user, version, tags,
+// type, executable, setupFile, configs or dependencies (description: tab and line breaks only).
+// kInvalidArgument naming the field and the allowed values; kPayloadTooLarge when metadata is
+// over kMaxConfigMetadataBytes.
 Status Validate(const ConfigEntity& e);
 
 // Sorts and dedups tags, drops any old genie.id:/genie.name: tags and adds the current

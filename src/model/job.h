@@ -2,6 +2,7 @@
 // (Job, JobExecution, JobMetadata), gathered in one JobRecord, the unit the store persists.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -78,8 +79,21 @@ struct JobRequest {
 
 inline constexpr int64_t kDefaultJobTimeoutSeconds = 604800;
 
-// Validates a request as submitted: name/user/version non-blank ≤255, clusterCriterias and
-// commandCriteria present and non-empty, memory/timeout positive, id safe when given.
+// Bounds on the numbers of a request (inclusive).
+inline constexpr int64_t kMaxJobTimeoutSeconds = 10LL * 365 * 24 * 3600;  // 10 years
+inline constexpr int kMaxJobMemoryMb = 1 << 24;                           // 16 TiB
+inline constexpr int kMaxJobCpu = 4096;
+// Bytes of the serialized `metadata` object of a job request or a configuration entity.
+inline constexpr size_t kMaxMetadataBytes = 256 * 1024;
+
+// Validates a request as submitted. kInvalidArgument naming the field for: an id that breaks
+// the id rule (common/ids.h); name/user/version blank or over 255 characters; clusterCriterias
+// or commandCriteria missing or empty; timeout outside 1..kMaxJobTimeoutSeconds, memory outside
+// 1..kMaxJobMemoryMb, cpu outside 1..kMaxJobCpu; invalid UTF-8; a control character (U+0000..
+// U+001F, U+007F..U+009F) in any text that reaches the run script, its environment or a path
+// (tab is allowed in commandArgs/commandArguments, tab and line breaks in description); an
+// application id that breaks the id rule. kPayloadTooLarge when metadata is over
+// kMaxMetadataBytes.
 Status Validate(const JobRequest& r);
 
 // The command line arguments as they go into the run script: commandArgs as is, then each of

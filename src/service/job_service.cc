@@ -175,7 +175,9 @@ class JobServiceImpl final : public JobService {
     lo.timeout = std::chrono::seconds(r.request.timeout.value_or(model::kDefaultJobTimeoutSeconds));
     return lo;
   }
-  fs::path StagingDir(const std::string& id) const { return options_.attachments_dir / id; }
+  fs::path StagingDir(const std::string& id) const {
+    return options_.attachments_dir / IdFileName(id);
+  }
 
   // Records a job that is final from the start (no match, invalid memory).
   Status CreateFinal(JobRecord& rec, JobStatus status, std::string msg);
@@ -201,7 +203,9 @@ class JobServiceImpl final : public JobService {
   void SetUp(const std::string& id);
 
   // Archives (see job_service.h).
-  fs::path ArchivedMark(const std::string& id) const { return options_.archived_marks_dir / id; }
+  fs::path ArchivedMark(const std::string& id) const {
+    return options_.archived_marks_dir / IdFileName(id);
+  }
   // A final record keeps its archive_location only if there is a directory to archive.
   void DropArchiveLocationWithoutDirectory(JobRecord& rec) const;
   // Hands a final job to the archive worker; false if it is already waiting or being written.
@@ -349,7 +353,7 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
     return FailedPrecondition(msg);
   }
   if (options_.archiver && !req.disable_log_archival) {
-    rec.job.archive_location = options_.archiver->ArchiveUri(id);
+    WEIR_ASSIGN_OR_RETURN(rec.job.archive_location, options_.archiver->ArchiveUri(id));
   }
 
   // Admission, in memory: the per-user limit, then the node's capacity or the queue.
@@ -804,8 +808,29 @@ bool JobServiceImpl::LaunchedBeforeRestart(JobRecord& rec) {
 Status JobServiceImpl::Recover() {
   auto running = jobs_->JobsWithStatus({JobStatus::kRunning});
   if (!running) return running.status().WithContext("recover running jobs");
+  // A record whose id breaks the id rule (stored by an older version) is never adopted and no
+  // path or URI is built from it: it ends FAILED, without an archive.
+  auto drop_invalid = [this](std::vector<JobRecord>& records) {
+    std::erase_if(records, [this](JobRecord& r) {
+      if (IsSafeId(r.id)) return false;
+      spdlog::error("job {}: the id does not follow the id rule; not recovered", IdFileName(r.id));
+      r.job.status = JobStatus::kFailed;
+      r.job.status_msg =
+          "Job failed: its id does not follow the id rule of this server version "
+          "(1 to 128 characters from A-Z a-z 0-9 . _ -); it was not recovered";
+      r.job.finished = clock_.Now();
+      r.updated = *r.job.finished;
+      r.job.archive_location.reset();
+      Status st = WriteRecord(r);
+      if (!st.ok()) spdlog::error("job {}: fail: {}", IdFileName(r.id), st.ToString());
+      NotifyFinal();
+      return true;
+    });
+  };
+  drop_invalid(*running);
   auto waiting = jobs_->JobsWithStatus({JobStatus::kInit});
   if (!waiting) return waiting.status().WithContext("recover waiting jobs");
+  drop_invalid(*waiting);
 
   // INIT jobs that reached their launch before the crash (RUNNING was not recorded): re-adopted
   // like RUNNING ones, never set up or started again.
