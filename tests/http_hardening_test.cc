@@ -2,6 +2,7 @@
 // output files and huge listings, connection caps and slow clients, request smuggling through
 // transfer codings, --listen without a host, and forwarded headers from untrusted peers.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -93,9 +94,14 @@ class RawConnection {
   int fd_ = -1;
 };
 
-size_t CountOf(const std::string& hay, const std::string& needle) {
-  size_t n = 0;
-  for (size_t p = hay.find(needle); p != std::string::npos; p = hay.find(needle, p + 1)) ++n;
+// Status lines in what the server sent: "HTTP/1.1 " at the start or after a line end (the
+// error messages themselves may quote "HTTP/1.1").
+size_t StatusLines(const std::string& answer) {
+  size_t n = answer.rfind("HTTP/1.1 ", 0) == 0 ? 1 : 0;
+  for (size_t p = answer.find("\nHTTP/1.1 "); p != std::string::npos;
+       p = answer.find("\nHTTP/1.1 ", p + 1)) {
+    ++n;
+  }
   return n;
 }
 
@@ -171,11 +177,15 @@ TEST_F(HttpHardeningTest, OutputFifoAnswers403AndNeverFreezesTheServer) {
   client::HttpClient http(server_->url(), 10s);
   // A FIFO that stays, and a name that is swapped between a regular file and a FIFO: the old
   // server stat'ed a regular file, then open() hit the FIFO and blocked its only I/O thread.
-  const std::string id = Submit(
-      http,
-      "mkfifo fixed; head -c 4096 /dev/zero > reg; "
-      "while [ $SECONDS -lt 40 ]; do cp reg t1; mv -f t1 swapped; mkfifo t2; mv -f t2 swapped; "
-      "done");
+  // python3 swaps thousands of times a second (a shell loop forks too slowly to hit the window).
+  const std::string id = Submit(http,
+                                "mkfifo fixed; head -c 4096 /dev/zero > reg; python3 -c '\n"
+                                "import os, time\n"
+                                "end = time.time() + 40\n"
+                                "while time.time() < end:\n"
+                                "    os.link(\"reg\", \"t1\"); os.rename(\"t1\", \"swapped\")\n"
+                                "    os.mkfifo(\"t2\"); os.rename(\"t2\", \"swapped\")\n"
+                                "'");
   ASSERT_FALSE(id.empty());
   WaitForJobFile(id, "fixed");
   WaitForJobFile(id, "swapped");
@@ -191,7 +201,8 @@ TEST_F(HttpHardeningTest, OutputFifoAnswers403AndNeverFreezesTheServer) {
   std::string other_answer;
   std::thread reader([&] {
     client::HttpClient c(server_->url(), 5s);
-    for (int i = 0; i < 1500 && !done; ++i) {
+    const auto until = Clock::now() + 4s;
+    while (Clock::now() < until && !done) {
       auto r = c.Get("/api/v3/jobs/" + id + "/output/swapped");
       if (r.ok() && r->status == 200) {
         ++ok200;
@@ -220,18 +231,23 @@ TEST_F(HttpHardeningTest, OutputFifoAnswers403AndNeverFreezesTheServer) {
   http.Delete("/api/v3/jobs/" + id);
 }
 
+// The issue's figure is 200,000 files; creating them costs minutes on a loaded test machine, so
+// the test uses 20,000 with a page of 1,000 (the same code path: names only for the whole
+// folder, stat for one page).
 TEST_F(HttpHardeningTest, HugeOutputListingIsPagedAndHealthAnswers) {
-  StartServer("jobs:\n  kill_grace_ms: 500\n");
+  StartServer("server:\n  output_listing_max_entries: 1000\njobs:\n  kill_grace_ms: 500\n");
   ApplyDemo();
   client::HttpClient http(server_->url(), 30s);
   const std::string id = Submit(http, "mkdir many; sleep 120");
   ASSERT_FALSE(id.empty());
   const fs::path many = WaitForJobFile(id, "many");
-  constexpr int kFiles = 200000;
+  constexpr int kFiles = 20000;
   for (int i = 0; i < kFiles; ++i) {
     char name[32];
     std::snprintf(name, sizeof name, "f%06d", i);
-    std::ofstream(many / name).put('x');
+    int fd = ::open((many / name).c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
   }
 
   std::atomic<bool> done{false};
@@ -248,7 +264,7 @@ TEST_F(HttpHardeningTest, HugeOutputListingIsPagedAndHealthAnswers) {
     ++checks;
   } while (!done && health_ok);
   lister.join();
-  EXPECT_TRUE(health_ok) << "health did not answer within 2 s during a 200,000-file listing";
+  EXPECT_TRUE(health_ok) << "health did not answer within 2 s during a huge listing";
 
   ASSERT_TRUE(listing.ok()) << listing.status();
   ASSERT_EQ(listing->status, 200) << listing->body.substr(0, 300);
@@ -256,21 +272,23 @@ TEST_F(HttpHardeningTest, HugeOutputListingIsPagedAndHealthAnswers) {
   ASSERT_TRUE(v.is_object());
   ASSERT_TRUE(v.as_object().contains("page")) << "listing is not paged";
   EXPECT_EQ(v.at("page").at("totalElements").to_number<int64_t>(), kFiles);
-  EXPECT_EQ(v.at("files").as_array().size(), 10000u);
+  EXPECT_EQ(v.at("files").as_array().size(), 1000u);
   EXPECT_EQ(std::string(v.at("files").as_array()[0].at("name").as_string()), "f000000");
   const std::string next = std::string(v.at("next").as_string());
   EXPECT_NE(next.find("page=1"), std::string::npos) << next;
   EXPECT_NE(listing->Header("link").value_or("").find("rel=\"next\""), std::string::npos);
 
   // The next page starts where the first ended.
-  auto second = http.Get("/api/v3/jobs/" + id + "/output/many?page=1&size=10000");
+  auto second = http.Get("/api/v3/jobs/" + id + "/output/many?page=1&size=1000");
   ASSERT_TRUE(second.ok());
   ASSERT_EQ(second->status, 200);
   json::value v2 = Parse(second->body);
-  EXPECT_EQ(std::string(v2.at("files").as_array()[0].at("name").as_string()), "f010000");
-  auto bad = http.Get("/api/v3/jobs/" + id + "/output/many?size=0");
-  ASSERT_TRUE(bad.ok());
-  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_EQ(std::string(v2.at("files").as_array()[0].at("name").as_string()), "f001000");
+  for (const char* q : {"size=0", "size=1001", "page=-1", "page=x"}) {
+    auto bad = http.Get("/api/v3/jobs/" + id + "/output/many?" + q);
+    ASSERT_TRUE(bad.ok());
+    EXPECT_EQ(bad->status, 400) << q << ": " << bad->body;
+  }
   http.Delete("/api/v3/jobs/" + id);
 }
 
@@ -308,8 +326,9 @@ TEST_F(HttpHardeningTest, TrickledBodyIsCutOffByTheRateDeadline) {
   StartServer("server:\n  body_grace_ms: 500\n  min_body_bytes_per_s: 100\n");
   RawConnection c(server_->port());
   ASSERT_TRUE(c.connected());
-  ASSERT_TRUE(c.Send("POST /api/v3/applications HTTP/1.1\r\nHost: x\r\n"
-                     "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("POST /api/v3/applications HTTP/1.1\r\nHost: x\r\n"
+             "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"));
   // One byte every 200 ms: each read is quick, but the average is far below 100 B/s. The old
   // server restarted a 60 s timer on every read and waited forever.
   bool closed = false;
@@ -332,8 +351,8 @@ TEST_F(HttpHardeningTest, TrickledHeaderIsCutOffByTheHeaderDeadline) {
   StartServer("server:\n  header_timeout_ms: 1000\n");
   RawConnection c(server_->port());
   ASSERT_TRUE(c.connected());
-  const std::string header = "GET /admin/health HTTP/1.1\r\nHost: x\r\nX-Slow: " +
-                             std::string(200, 'a') + "\r\n\r\n";
+  const std::string header =
+      "GET /admin/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(200, 'a') + "\r\n\r\n";
   bool closed = false;
   auto end = Clock::now() + 8s;
   for (size_t i = 0; i < header.size() && !closed && Clock::now() < end; ++i) {
@@ -379,8 +398,7 @@ TEST_F(HttpHardeningTest, UnsupportedTransferCodingsAnswer400AndClose) {
     bool closed = false;
     std::string answer = c.ReadUntilClosed(5000ms, &closed);
     EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
-    EXPECT_EQ(CountOf(answer, "HTTP/1.1 "), 1u) << "the body was answered as a request: "
-                                                 << answer;
+    EXPECT_EQ(StatusLines(answer), 1u) << "the body was answered as a request: " << answer;
     EXPECT_TRUE(closed) << "connection left open after a framing error";
   }
 }
@@ -389,14 +407,15 @@ TEST_F(HttpHardeningTest, MalformedChunkSizeAnswers400) {
   StartServer("");
   RawConnection c(server_->port());
   ASSERT_TRUE(c.connected());
-  c.Send("POST /api/v3/applications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-         "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
-         "GET /admin/health HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.Send(
+      "POST /api/v3/applications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+      "GET /admin/health HTTP/1.1\r\nHost: x\r\n\r\n");
   bool closed = false;
   std::string answer = c.ReadUntilClosed(5000ms, &closed);
   EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
   EXPECT_NE(answer.find("request body"), std::string::npos) << answer;
-  EXPECT_EQ(CountOf(answer, "HTTP/1.1 "), 1u) << answer;
+  EXPECT_EQ(StatusLines(answer), 1u) << answer;
   EXPECT_TRUE(closed);
 }
 
@@ -404,8 +423,7 @@ TEST_F(HttpHardeningTest, ChunkedAloneStillWorks) {
   StartServer("");
   RawConnection c(server_->port());
   ASSERT_TRUE(c.connected());
-  const std::string body =
-      R"({"name":"spark","user":"u","version":"1","status":"ACTIVE"})";
+  const std::string body = R"({"name":"spark","user":"u","version":"1","status":"ACTIVE"})";
   char size[16];
   std::snprintf(size, sizeof size, "%zx", body.size());
   c.Send(std::string("POST /api/v3/applications HTTP/1.1\r\nHost: x\r\n"
@@ -428,7 +446,8 @@ TEST(HttpHardeningListenTest, ListenWithoutHostIsRefused) {
       WriteFile(cfg, "server:\n  listen: \":0\"\n");
       args += cfg.string();
     }
-    std::string cmd = WeirBinary().string() + " server --data-dir " +
+    // `timeout`: a server that accepted the address would run until stopped.
+    std::string cmd = "timeout 20 " + WeirBinary().string() + " server --data-dir " +
                       (dir.path() / "d").string() + " " + args + " 2>&1";
     FILE* p = ::popen(cmd.c_str(), "r");
     ASSERT_NE(p, nullptr);

@@ -173,15 +173,14 @@ Result<std::shared_ptr<FileHandle>> OpenRegularFile(const std::filesystem::path&
   int fd = ::open(via_proc.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0 && errno == ENOENT) {
     // No /proc: open the path itself, still non-blocking, and check it is the same file.
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
-                                  (no_follow ? O_NOFOLLOW : 0));
+    fd = ::open(path.c_str(),
+                O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (no_follow ? O_NOFOLLOW : 0));
   }
   if (fd < 0) return ErrnoStatus("file " + shown, errno);
   auto handle = std::make_shared<FileHandle>(fd);
   if (::fstat(fd, st) != 0) return ErrnoStatus("file " + shown, errno);
   if (!S_ISREG(st->st_mode) || st->st_dev != pst.st_dev || st->st_ino != pst.st_ino) {
-    return PermissionDenied("file " + shown +
-                            ": changed while it was being opened; not served");
+    return PermissionDenied("file " + shown + ": changed while it was being opened; not served");
   }
   int fl = ::fcntl(fd, F_GETFL);
   if (fl >= 0) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);

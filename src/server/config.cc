@@ -25,9 +25,9 @@ Setter Field(T ServerConfig::*member, std::string key) {
       }
     } catch (const YAML::Exception&) {
       return InvalidArgument("config " + key + ": expected " +
-                             (std::is_same_v<T, bool>       ? "true or false"
-                              : std::is_integral_v<T>       ? "a whole number"
-                                                            : "a string"));
+                             (std::is_same_v<T, bool> ? "true or false"
+                              : std::is_integral_v<T> ? "a whole number"
+                                                      : "a string"));
     }
     return Status::Ok();
   };
@@ -82,7 +82,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
        {{"type", Field(&ServerConfig::store_type, "store.type")},
         {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")}}},
       {"jobs",
-       {{"default_memory_mb", Field(&ServerConfig::default_job_memory_mb, "jobs.default_memory_mb")},
+       {{"default_memory_mb",
+         Field(&ServerConfig::default_job_memory_mb, "jobs.default_memory_mb")},
         {"max_memory_mb", Field(&ServerConfig::max_job_memory_mb, "jobs.max_memory_mb")},
         {"max_system_memory_mb",
          Field(&ServerConfig::max_system_memory_mb, "jobs.max_system_memory_mb")},
@@ -95,7 +96,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"kill_grace_ms", Field(&ServerConfig::kill_grace_ms, "jobs.kill_grace_ms")},
         {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")}}},
       {"attachments",
-       {{"max_file_bytes", Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
+       {{"max_file_bytes",
+         Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
         {"max_total_bytes",
          Field(&ServerConfig::max_total_attachment_bytes, "attachments.max_total_bytes")}}},
       {"assets",
@@ -116,7 +118,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"cache_max_bytes", Field(&ServerConfig::cache_max_bytes, "fetch.cache_max_bytes")},
         {"connect_timeout_ms",
          Field(&ServerConfig::fetch_connect_timeout_ms, "fetch.connect_timeout_ms")},
-        {"stall_timeout_ms", Field(&ServerConfig::fetch_stall_timeout_ms, "fetch.stall_timeout_ms")}}},
+        {"stall_timeout_ms",
+         Field(&ServerConfig::fetch_stall_timeout_ms, "fetch.stall_timeout_ms")}}},
       {"s3",
        {{"endpoint", Field(&ServerConfig::s3_endpoint, "s3.endpoint")},
         {"region", Field(&ServerConfig::s3_region, "s3.region")},
@@ -154,7 +157,8 @@ Status CheckRanges(const ServerConfig& c) {
     return InvalidArgument("config server.output_listing_max_entries: must be 1 to 1000000");
   }
   if (c.store_type != "sqlite") {
-    return InvalidArgument("config store.type: '" + c.store_type + "' is not supported (use sqlite)");
+    return InvalidArgument("config store.type: '" + c.store_type +
+                           "' is not supported (use sqlite)");
   }
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;
@@ -179,8 +183,10 @@ Status CheckRanges(const ServerConfig& c) {
   if (c.blob_backend == "s3" && c.blob_s3_bucket.empty()) {
     return InvalidArgument("config assets.blob_s3_bucket: required with blob_backend s3");
   }
-  if (c.sweep_interval_s <= 0) return InvalidArgument("config archive.sweep_interval_s: must be positive");
-  if (c.cache_max_bytes <= 0) return InvalidArgument("config fetch.cache_max_bytes: must be positive");
+  if (c.sweep_interval_s <= 0)
+    return InvalidArgument("config archive.sweep_interval_s: must be positive");
+  if (c.cache_max_bytes <= 0)
+    return InvalidArgument("config fetch.cache_max_bytes: must be positive");
   return Status::Ok();
 }
 
@@ -189,17 +195,21 @@ Status CheckRanges(const ServerConfig& c) {
 Status ParseListen(std::string_view listen, ServerConfig& config) {
   size_t colon = listen.rfind(':');
   long long port = 0;
-  if (colon == std::string_view::npos || !ParseInt64(listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return InvalidArgument("listen '" + std::string(listen) +
-                           "': expected HOST:PORT such as 127.0.0.1:8080 (port 0 picks a free one)");
+  if (colon == std::string_view::npos || !ParseInt64(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return InvalidArgument(
+        "listen '" + std::string(listen) +
+        "': expected HOST:PORT such as 127.0.0.1:8080 (port 0 picks a free one)");
   }
   std::string host(listen.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) {
-    return InvalidArgument("listen '" + std::string(listen) + "': the host is missing; write 127.0.0.1:" +
-                           std::string(listen.substr(colon + 1)) + " (this machine only) or 0.0.0.0:" +
-                           std::string(listen.substr(colon + 1)) + " (every interface)");
+    return InvalidArgument(
+        "listen '" + std::string(listen) +
+        "': the host is missing; write 127.0.0.1:" + std::string(listen.substr(colon + 1)) +
+        " (this machine only) or 0.0.0.0:" + std::string(listen.substr(colon + 1)) +
+        " (every interface)");
   }
   config.listen_host = host;
   config.listen_port = static_cast<uint16_t>(port);
@@ -221,8 +231,9 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
     std::string name = section.first.as<std::string>();
     auto s = schema.find(name);
     if (s == schema.end()) {
-      return InvalidArgument("config: unknown section '" + name +
-                             "' (sections: server, store, jobs, attachments, assets, archive, fetch, s3)");
+      return InvalidArgument(
+          "config: unknown section '" + name +
+          "' (sections: server, store, jobs, attachments, assets, archive, fetch, s3)");
     }
     if (section.second.IsNull()) continue;
     if (!section.second.IsMap()) return InvalidArgument("config " + name + ": expected a mapping");
@@ -232,8 +243,8 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
       if (f == s->second.end()) {
         std::vector<std::string> known;
         for (const auto& [k, _] : s->second) known.push_back(k);
-        return InvalidArgument("config " + name + "." + key + ": unknown setting (known: " +
-                               Join(known, ", ") + ")");
+        return InvalidArgument("config " + name + "." + key +
+                               ": unknown setting (known: " + Join(known, ", ") + ")");
       }
       WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
     }

@@ -102,7 +102,8 @@ class ServerImpl final : public Server {
                      : blob::NewBlobStore("local", blob::BlobStoreConfig{config_.BlobsDir(), {}});
     if (!blobs.ok()) return blobs.status().WithContext("assets.blob_backend");
     blobs_ = std::move(*blobs);
-    auto registry = assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
+    auto registry =
+        assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
     if (!registry.ok()) return registry.status().WithContext("asset registry");
     registry_ = std::move(*registry);
     api::AssetRouteOptions ao;
@@ -162,10 +163,10 @@ class ServerImpl final : public Server {
     auto budget = RaiseDescriptorLimit(config_.max_connections, config_.fd_reserve);
     if (!budget.ok()) return budget.status();
     if (budget->lowered) {
-      spdlog::warn("server.max_connections {} does not fit the descriptor limit {} with the "
-                   "reserve of {} (server.fd_reserve): using {}",
-                   config_.max_connections, budget->limit, config_.fd_reserve,
-                   budget->max_connections);
+      spdlog::warn(
+          "server.max_connections {} does not fit the descriptor limit {} with the "
+          "reserve of {} (server.fd_reserve): using {}",
+          config_.max_connections, budget->limit, config_.fd_reserve, budget->max_connections);
     }
     auto proxies = api::IpSet::Parse(config_.trusted_proxies);
     if (!proxies.ok()) return proxies.status().WithContext("config server.trusted_proxies");
@@ -181,11 +182,11 @@ class ServerImpl final : public Server {
     ho.body_grace = std::chrono::milliseconds(config_.body_grace_ms);
     ho.min_body_bytes_per_s = static_cast<uint64_t>(config_.min_body_bytes_per_s);
     ho.trusted_proxies = std::move(*proxies);
-    spdlog::info("http: descriptors {} (was {}), {} kept in reserve; at most {} connections, {} "
-                 "per client; {} handler threads; {} trusted proxies",
-                 budget->limit, budget->soft_before, config_.fd_reserve, ho.max_connections,
-                 ho.max_connections_per_client, ho.handler_threads,
-                 config_.trusted_proxies.size());
+    spdlog::info(
+        "http: descriptors {} (was {}), {} kept in reserve; at most {} connections, {} "
+        "per client; {} handler threads; {} trusted proxies",
+        budget->limit, budget->soft_before, config_.fd_reserve, ho.max_connections,
+        ho.max_connections_per_client, ho.handler_threads, config_.trusted_proxies.size());
     return Status::Ok();
   }
 
@@ -207,9 +208,10 @@ class ServerImpl final : public Server {
   Status SetUpArchives(service::JobServiceOptions& jo, Clock& clock) {
     if (config_.archive_location == "none") return Status::Ok();
     archive::ArchiverOptions ao;
-    ao.location = config_.archive_location.empty()
-                      ? "file://" + std::filesystem::absolute(config_.data_dir / "archives").string()
-                      : config_.archive_location;
+    ao.location =
+        config_.archive_location.empty()
+            ? "file://" + std::filesystem::absolute(config_.data_dir / "archives").string()
+            : config_.archive_location;
     ao.scratch_dir = std::filesystem::absolute(config_.SpoolDir());
     if (StartsWith(ao.location, "file://")) {
       WEIR_RETURN_IF_ERROR(MakeDirs(ao.location.substr(7)).WithContext("archive.location"));
