@@ -28,9 +28,9 @@
 namespace weir::api {
 
 struct HttpRequest {
-  std::string method;  // upper case: "GET", "POST", ...
-  std::string target;  // as received: "/api/v3/jobs?page=1"
-  std::string path;    // percent-decoded path without the query: "/api/v3/jobs"
+  std::string method;   // upper case: "GET", "POST", ...
+  std::string target;   // as received: "/api/v3/jobs?page=1"
+  std::string path;     // percent-decoded path without the query: "/api/v3/jobs"
   std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // names lower case
   std::string body;                 // the body, unless spooled to body_file
@@ -201,8 +201,8 @@ void ApplyForwardedPolicy(HttpRequest& req, const IpSet& trusted_proxies);
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;             // 0: pick a free port (see HttpServer::port())
-  int threads = 1;                  // I/O threads: socket reads and writes only
+  uint16_t port = 8080;  // 0: pick a free port (see HttpServer::port())
+  int threads = 1;       // I/O threads: socket reads and writes only
   int handler_threads = 0;          // the handler pool; 0: max(4, 2 × cores)
   std::filesystem::path spool_dir;  // where spooled bodies are written
   uint64_t max_header_bytes = 64 * 1024;

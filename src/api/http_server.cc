@@ -39,9 +39,9 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-constexpr auto kIdleTimeout = std::chrono::seconds(60);  // keep-alive wait for the next request
-constexpr auto kIoTimeout = std::chrono::seconds(60);    // per read/write of a request in progress
-constexpr auto kStopGrace = std::chrono::seconds(10);    // Stop() waits this long for responses
+constexpr auto kIdleTimeout = std::chrono::seconds(60);   // keep-alive wait for the next request
+constexpr auto kIoTimeout = std::chrono::seconds(60);     // per read/write of a request in progress
+constexpr auto kStopGrace = std::chrono::seconds(10);     // Stop() waits this long for responses
 constexpr size_t kFileChunk = 64 * 1024;
 constexpr size_t kLingerMaxBytes = 4 * 1024 * 1024;
 constexpr size_t kFirstRead = 4096;
@@ -371,7 +371,8 @@ HttpResponse RunHandler(const Handler& handler, HttpRequest& req) {
   } catch (...) {
     std::fprintf(stderr, "http: handler for %s %s threw a non-standard exception\n",
                  req.method.c_str(), req.path.c_str());
-    return ErrorResponse(500, "internal error: unexpected failure while handling the request", req);
+    return ErrorResponse(500, "internal error: unexpected failure while handling the request",
+                         req);
   }
 }
 
@@ -455,8 +456,8 @@ asio::awaitable<void> RefuseAndClose(Session& s, const HttpRequest& req, std::st
 asio::awaitable<bool> ServeOne(Session& s) {
   BeastServer& srv = *s.server;
   http::request_parser<http::empty_body> hp;
-  hp.header_limit(
-      static_cast<std::uint32_t>(std::min<uint64_t>(srv.options().max_header_bytes, UINT32_MAX)));
+  hp.header_limit(static_cast<std::uint32_t>(
+      std::min<uint64_t>(srv.options().max_header_bytes, UINT32_MAX)));
   hp.body_limit(boost::none);
 
   // Wait for the first byte of a request with the keep-alive idle timeout; from then on the whole
@@ -485,10 +486,10 @@ asio::awaitable<bool> ServeOne(Session& s) {
   req.peer_address = s.peer;
   if (rec) {
     if (rec == http::error::header_limit) {
-      HttpResponse r = ErrorResponse(431,
-                                     "request header: larger than " +
-                                         std::to_string(srv.options().max_header_bytes) + " bytes",
-                                     req);
+      HttpResponse r = ErrorResponse(
+          431, "request header: larger than " + std::to_string(srv.options().max_header_bytes) +
+                   " bytes",
+          req);
       co_await WriteResponse(s, r, 11, false, false);
       co_await LingerClose(s);
     } else if (IsParseError(rec)) {
@@ -530,8 +531,8 @@ asio::awaitable<bool> ServeOne(Session& s) {
     if (!m.handler && head) m = srv.router().FindSegments("GET", s.segments);
     if (!m.handler) {
       resp = m.method_mismatch
-                 ? ErrorResponse(
-                       405, "request: method " + req.method + " is not allowed on " + req.path, req)
+                 ? ErrorResponse(405, "request: method " + req.method + " is not allowed on " +
+                                          req.path, req)
                  : ErrorResponse(404, "request: no resource at " + req.path, req);
       responded = true;
     } else {
@@ -555,10 +556,9 @@ asio::awaitable<bool> ServeOne(Session& s) {
           beast::error_code fec;
           fp.get().body().open(path.c_str(), beast::file_mode::write_new, fec);
           if (fec) {
-            resp = ErrorResponse(500,
-                                 "request body: cannot spool to " +
-                                     srv.options().spool_dir.string() + ": " + fec.message(),
-                                 req);
+            resp = ErrorResponse(500, "request body: cannot spool to " +
+                                          srv.options().spool_dir.string() + ": " +
+                                          fec.message(), req);
             keep = false;
             co_await WriteResponse(s, resp, version, false, head);
             co_await LingerClose(s);

@@ -71,18 +71,9 @@ TEST(RouterTest, OtherMethodIsAMismatchNotAMiss) {
 TEST(RouterTest, MostLiteralPatternWins) {
   Router r;
   int hit = 0;
-  r.Add("GET", "/jobs/{id}/{rest*}", [&](HttpRequest&) {
-    hit = 1;
-    return Text("");
-  });
-  r.Add("GET", "/jobs/{id}/status", [&](HttpRequest&) {
-    hit = 2;
-    return Text("");
-  });
-  r.Add("GET", "/jobs/{id}/{what}", [&](HttpRequest&) {
-    hit = 3;
-    return Text("");
-  });
+  r.Add("GET", "/jobs/{id}/{rest*}", [&](HttpRequest&) { hit = 1; return Text(""); });
+  r.Add("GET", "/jobs/{id}/status", [&](HttpRequest&) { hit = 2; return Text(""); });
+  r.Add("GET", "/jobs/{id}/{what}", [&](HttpRequest&) { hit = 3; return Text(""); });
   HttpRequest req;
   auto m = r.Find("GET", "/jobs/x/status");
   ASSERT_NE(m.handler, nullptr);
@@ -227,7 +218,8 @@ TEST(BaseUrlTest, HostAndForwardedHeaders) {
 }
 
 TEST(ClientHostTest, FirstForwardedForElsePeer) {
-  EXPECT_EQ(ClientHost(WithHeaders({{"x-forwarded-for", "192.168.1.5, 10.0.0.1"}})), "192.168.1.5");
+  EXPECT_EQ(ClientHost(WithHeaders({{"x-forwarded-for", "192.168.1.5, 10.0.0.1"}})),
+            "192.168.1.5");
   EXPECT_EQ(ClientHost(WithHeaders({})), "10.0.0.9");
 }
 
@@ -304,10 +296,9 @@ class HttpServerTest : public ::testing::Test {
       if (auto q = req.Query("greeting")) body += " " + *q;
       return Text(body);
     });
-    router_->Add(
-        "POST", "/echo",
-        [](HttpRequest& req) { return Text(std::to_string(req.body.size()) + ":" + req.body); },
-        RouteOptions{1000, false});
+    router_->Add("POST", "/echo",
+                 [](HttpRequest& req) { return Text(std::to_string(req.body.size()) + ":" + req.body); },
+                 RouteOptions{1000, false});
     router_->Add(
         "PUT", "/spool",
         [this](HttpRequest& req) {
@@ -315,13 +306,13 @@ class HttpServerTest : public ::testing::Test {
           spooled_path_ = req.body_file;
           std::ifstream in(req.body_file, std::ios::binary);
           std::string content((std::istreambuf_iterator<char>(in)), {});
-          return Text(std::to_string(content.size()) + ":" +
-                      (req.body.empty() ? "mem-empty" : "mem-full") + ":" +
-                      (content.size() > 10 ? content.substr(0, 10) : content));
+          return Text(std::to_string(content.size()) + ":" + (req.body.empty() ? "mem-empty" : "mem-full") +
+                      ":" + (content.size() > 10 ? content.substr(0, 10) : content));
         },
         RouteOptions{64 << 20, true});
-    router_->Add("GET", "/throw",
-                 [](HttpRequest&) -> HttpResponse { throw std::runtime_error("boom"); });
+    router_->Add("GET", "/throw", [](HttpRequest&) -> HttpResponse {
+      throw std::runtime_error("boom");
+    });
     router_->Add("GET", "/file", [this](HttpRequest& req) {
       HttpResponse r;
       r.status = 200;
@@ -522,8 +513,9 @@ TEST_F(HttpServerTest, MalformedRequestsAre400) {
 }
 
 TEST_F(HttpServerTest, OversizedHeaderIs431) {
-  std::string out = RawExchange(server_->port(), "GET /hello/x HTTP/1.1\r\nHost: x\r\nX-Big: " +
-                                                     std::string(10000, 'h') + "\r\n\r\n");
+  std::string out = RawExchange(
+      server_->port(), "GET /hello/x HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(10000, 'h') +
+                           "\r\n\r\n");
   EXPECT_THAT(out, HasSubstr("HTTP/1.1 431"));
 }
 

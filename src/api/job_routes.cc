@@ -112,23 +112,12 @@ std::string HtmlEscape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
     }
   }
   return out;
@@ -140,8 +129,8 @@ std::string EncodePath(std::string_view rel) {
   size_t start = 0;
   while (true) {
     size_t slash = rel.find('/', start);
-    out += PercentEncode(
-        rel.substr(start, slash == std::string_view::npos ? rel.npos : slash - start));
+    out += PercentEncode(rel.substr(start, slash == std::string_view::npos ? rel.npos
+                                                                            : slash - start));
     if (slash == std::string_view::npos) break;
     out += '/';
     start = slash + 1;
@@ -278,7 +267,8 @@ class FinalJobBodies {
   std::mutex mu_;
   size_t capacity_;
   std::list<std::pair<std::string, std::string>> order_;  // most recent first
-  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> index_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator>
+      index_;
 };
 
 class JobRoutes {
@@ -325,7 +315,8 @@ class JobRoutes {
   // Returns an error response, or nullopt on success.
   std::optional<HttpResponse> ReadMultipart(const HttpRequest& req, std::string_view body,
                                             const std::string& content_type,
-                                            const fs::path& attach_dir, service::Submission& sub);
+                                            const fs::path& attach_dir,
+                                            service::Submission& sub);
 
   service::JobService& service_;
   std::shared_ptr<store::JobStore> jobs_;
@@ -423,7 +414,8 @@ HttpResponse JobRoutes::Submit(HttpRequest& req) {
   return resp;
 }
 
-std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req, std::string_view body,
+std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req,
+                                                     std::string_view body,
                                                      const std::string& content_type,
                                                      const fs::path& attach_dir,
                                                      service::Submission& sub) {
@@ -462,7 +454,8 @@ std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req, std
         return ErrorResponse(413,
                              "attachment '" + *name + "': " + std::to_string(p.data.size()) +
                                  " bytes, more than the limit of " +
-                                 std::to_string(options_.max_attachment_bytes) + " bytes per file",
+                                 std::to_string(options_.max_attachment_bytes) +
+                                 " bytes per file",
                              req);
       }
       total += p.data.size();
@@ -482,11 +475,12 @@ std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req, std
                          req);
   }
   if (request_part->data.size() > options_.max_json_bytes) {
-    return ErrorResponse(
-        413,
-        "request: the job request is " + std::to_string(request_part->data.size()) +
-            " bytes, more than the limit of " + std::to_string(options_.max_json_bytes),
-        req);
+    return ErrorResponse(413,
+                         "request: the job request is " +
+                             std::to_string(request_part->data.size()) +
+                             " bytes, more than the limit of " +
+                             std::to_string(options_.max_json_bytes),
+                         req);
   }
   auto parsed = ParseJobRequest(request_part->data);
   if (!parsed) return ErrorResponse(parsed.status(), req);
@@ -508,9 +502,9 @@ std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req, std
 
 HttpResponse JobRoutes::Search(HttpRequest& req) {
   static const std::vector<std::string> kFilters = {
-      "id",          "name",        "user",        "status",    "tag",
-      "clusterName", "clusterId",   "commandName", "commandId", "minStarted",
-      "maxStarted",  "minFinished", "maxFinished", "grouping",  "groupingInstance"};
+      "id",          "name",      "user",       "status",      "tag",
+      "clusterName", "clusterId", "commandName", "commandId",  "minStarted",
+      "maxStarted",  "minFinished", "maxFinished", "grouping", "groupingInstance"};
   auto page = ParsePageQuery(req, 10, "created,desc");
   if (!page) return ErrorResponse(page.status(), req);
 
@@ -543,9 +537,10 @@ HttpResponse JobRoutes::Search(HttpRequest& req) {
     std::string_view name;
     std::optional<TimePoint>* dst;
   };
-  for (const TimeFilter& tf :
-       {TimeFilter{"minStarted", &f.min_started}, TimeFilter{"maxStarted", &f.max_started},
-        TimeFilter{"minFinished", &f.min_finished}, TimeFilter{"maxFinished", &f.max_finished}}) {
+  for (const TimeFilter& tf : {TimeFilter{"minStarted", &f.min_started},
+                               TimeFilter{"maxStarted", &f.max_started},
+                               TimeFilter{"minFinished", &f.min_finished},
+                               TimeFilter{"maxFinished", &f.max_finished}}) {
     auto t = QueryEpochMillis(req, tf.name);
     if (!t) return ErrorResponse(t.status(), req);
     *tf.dst = *t;
@@ -578,8 +573,8 @@ HttpResponse JobRoutes::GetJob(HttpRequest& req) {
   if (!r) return ErrorResponse(r.status(), req);
   json::object o = JobToJson(*r, options_.clock->Now());
   o["_links"] = Links(base, id, "job",
-                      {"output", "request", "execution", "metadata", "status", "cluster", "command",
-                       "applications"});
+                      {"output", "request", "execution", "metadata", "status", "cluster",
+                       "command", "applications"});
   HttpResponse resp = JsonResponse(200, o, kHalJson);
   if (!model::IsActive(r->job.status)) final_bodies_.Put(std::move(key), resp.body);
   return resp;
@@ -626,12 +621,13 @@ HttpResponse JobRoutes::GetEntity(HttpRequest& req, model::Kind kind) {
   const std::string& id = req.Param("id");
   auto r = jobs_->GetJob(id);
   if (!r) return ErrorResponse(r.status(), req);
-  const std::string& eid = kind == model::Kind::kCluster ? r->job.cluster_id : r->job.command_id;
+  const std::string& eid =
+      kind == model::Kind::kCluster ? r->job.cluster_id : r->job.command_id;
   const std::string what(model::KindName(kind));
   if (eid.empty()) {
-    return ErrorResponse(
-        NotFound("job '" + id + "': no " + what + " was selected for it (it did not match any)"),
-        req);
+    return ErrorResponse(NotFound("job '" + id + "': no " + what +
+                                  " was selected for it (it did not match any)"),
+                         req);
   }
   auto e = config_->Get(kind, eid);
   if (!e) {
@@ -681,8 +677,7 @@ HttpResponse JobRoutes::Output(HttpRequest& req) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
     if (model::IsActive(r->job.status)) {
-      return ErrorResponse(NotFound("job '" + id +
-                                    "': no output yet; the job directory is made "
+      return ErrorResponse(NotFound("job '" + id + "': no output yet; the job directory is made "
                                     "when its set-up starts"),
                            req);
     }
@@ -722,8 +717,9 @@ HttpResponse JobRoutes::ServeOutput(const HttpRequest& req, const std::string& i
 // select a slice, "page" in the JSON (and a Link: rel="next" header) tells how to get the rest.
 // Only names and d_type are read for the whole folder; stat and the link check run for the
 // entries of the answered page only.
-HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id, const fs::path& root,
-                                const fs::path& dir, const std::string& rel) {
+HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
+                                const fs::path& root, const fs::path& dir,
+                                const std::string& rel) {
   struct Entry {
     std::string name;  // directories end in '/'
     std::string url;
@@ -788,7 +784,8 @@ HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id, c
     std::error_code cec;
     fs::path canon = fs::canonical(p, cec);
     if (cec) continue;  // a dangling link
-    auto [ri, ci] = std::mismatch(canon_root.begin(), canon_root.end(), canon.begin(), canon.end());
+    auto [ri, ci] = std::mismatch(canon_root.begin(), canon_root.end(), canon.begin(),
+                                  canon.end());
     if (ri != canon_root.end()) continue;  // a link out of the job directory: not shown
     struct stat st {};
     if (::stat(canon.c_str(), &st) != 0) continue;
@@ -887,11 +884,10 @@ HttpResponse JobRoutes::ServeFile(const HttpRequest& req, const fs::path& file,
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   RangeAnswer range = ParseRange(req.Header("range").value_or(""), size);
   if (range.kind == RangeAnswer::kUnsatisfiable) {
-    HttpResponse resp =
-        ErrorResponse(416,
-                      "range: '" + req.Header("range").value_or("") + "' is outside the file's " +
-                          std::to_string(size) + " bytes",
-                      req);
+    HttpResponse resp = ErrorResponse(
+        416, "range: '" + req.Header("range").value_or("") + "' is outside the file's " +
+                 std::to_string(size) + " bytes",
+        req);
     resp.SetHeader("Content-Range", "bytes */" + std::to_string(size));
     return resp;
   }
@@ -973,7 +969,8 @@ Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body,
     size_t end = body.find(next, content);
     if (end == std::string_view::npos) {
       return InvalidArgument("multipart: no closing boundary after part " +
-                             std::to_string(parts.size() + 1) + " (the body may be truncated)");
+                             std::to_string(parts.size() + 1) +
+                             " (the body may be truncated)");
     }
     MultipartPart part;
     part.data = body.substr(content, end - content);
@@ -1082,39 +1079,23 @@ bool PrefersHtml(std::string_view accept) {
 
 std::string GuessContentType(std::string_view file_name, std::string_view head) {
   static const std::pair<std::string_view, std::string_view> kTypes[] = {
-      {"txt", "text/plain; charset=utf-8"},
-      {"log", "text/plain; charset=utf-8"},
-      {"out", "text/plain; charset=utf-8"},
-      {"err", "text/plain; charset=utf-8"},
-      {"sh", "text/plain; charset=utf-8"},
-      {"py", "text/plain; charset=utf-8"},
-      {"sql", "text/plain; charset=utf-8"},
-      {"hql", "text/plain; charset=utf-8"},
-      {"properties", "text/plain; charset=utf-8"},
-      {"conf", "text/plain; charset=utf-8"},
-      {"md", "text/markdown; charset=utf-8"},
-      {"csv", "text/csv; charset=utf-8"},
+      {"txt", "text/plain; charset=utf-8"},   {"log", "text/plain; charset=utf-8"},
+      {"out", "text/plain; charset=utf-8"},   {"err", "text/plain; charset=utf-8"},
+      {"sh", "text/plain; charset=utf-8"},    {"py", "text/plain; charset=utf-8"},
+      {"sql", "text/plain; charset=utf-8"},   {"hql", "text/plain; charset=utf-8"},
+      {"properties", "text/plain; charset=utf-8"}, {"conf", "text/plain; charset=utf-8"},
+      {"md", "text/markdown; charset=utf-8"}, {"csv", "text/csv; charset=utf-8"},
       {"tsv", "text/tab-separated-values; charset=utf-8"},
-      {"json", "application/json"},
-      {"xml", "application/xml"},
-      {"yaml", "application/yaml"},
-      {"yml", "application/yaml"},
-      {"html", "text/html; charset=utf-8"},
-      {"htm", "text/html; charset=utf-8"},
-      {"css", "text/css; charset=utf-8"},
-      {"js", "text/javascript; charset=utf-8"},
-      {"png", "image/png"},
-      {"jpg", "image/jpeg"},
-      {"jpeg", "image/jpeg"},
-      {"gif", "image/gif"},
-      {"svg", "image/svg+xml"},
-      {"pdf", "application/pdf"},
-      {"zip", "application/zip"},
-      {"gz", "application/gzip"},
-      {"tgz", "application/gzip"},
-      {"tar", "application/x-tar"},
-      {"jar", "application/java-archive"},
-      {"parquet", "application/vnd.apache.parquet"},
+      {"json", "application/json"},           {"xml", "application/xml"},
+      {"yaml", "application/yaml"},           {"yml", "application/yaml"},
+      {"html", "text/html; charset=utf-8"},   {"htm", "text/html; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},     {"js", "text/javascript; charset=utf-8"},
+      {"png", "image/png"},                   {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},                 {"gif", "image/gif"},
+      {"svg", "image/svg+xml"},               {"pdf", "application/pdf"},
+      {"zip", "application/zip"},             {"gz", "application/gzip"},
+      {"tgz", "application/gzip"},            {"tar", "application/x-tar"},
+      {"jar", "application/java-archive"},    {"parquet", "application/vnd.apache.parquet"},
   };
   size_t dot = file_name.rfind('.');
   if (dot != std::string_view::npos && dot + 1 < file_name.size()) {
@@ -1144,8 +1125,8 @@ void RegisterJobRoutes(Router& router, service::JobService& service,
   RouteOptions submit_options;
   submit_options.max_body_bytes = options.max_request_bytes;
   submit_options.spool_body_to_file = true;
-  auto routes =
-      std::make_shared<JobRoutes>(service, std::move(jobs), std::move(config), std::move(options));
+  auto routes = std::make_shared<JobRoutes>(service, std::move(jobs), std::move(config),
+                                            std::move(options));
   auto bind = [routes](HttpResponse (JobRoutes::*method)(HttpRequest&)) {
     return [routes, method](HttpRequest& req) { return ((*routes).*method)(req); };
   };

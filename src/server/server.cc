@@ -102,8 +102,7 @@ class ServerImpl final : public Server {
                      : blob::NewBlobStore("local", blob::BlobStoreConfig{config_.BlobsDir(), {}});
     if (!blobs.ok()) return blobs.status().WithContext("assets.blob_backend");
     blobs_ = std::move(*blobs);
-    auto registry =
-        assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
+    auto registry = assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
     if (!registry.ok()) return registry.status().WithContext("asset registry");
     registry_ = std::move(*registry);
     api::AssetRouteOptions ao;
@@ -208,10 +207,9 @@ class ServerImpl final : public Server {
   Status SetUpArchives(service::JobServiceOptions& jo, Clock& clock) {
     if (config_.archive_location == "none") return Status::Ok();
     archive::ArchiverOptions ao;
-    ao.location =
-        config_.archive_location.empty()
-            ? "file://" + std::filesystem::absolute(config_.data_dir / "archives").string()
-            : config_.archive_location;
+    ao.location = config_.archive_location.empty()
+                      ? "file://" + std::filesystem::absolute(config_.data_dir / "archives").string()
+                      : config_.archive_location;
     ao.scratch_dir = std::filesystem::absolute(config_.SpoolDir());
     if (StartsWith(ao.location, "file://")) {
       WEIR_RETURN_IF_ERROR(MakeDirs(ao.location.substr(7)).WithContext("archive.location"));
