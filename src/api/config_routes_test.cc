@@ -53,6 +53,9 @@ class ConfigRoutesTest : public ::testing::Test {
     HttpServerOptions opts;
     opts.port = 0;
     opts.spool_dir = dir_;
+    // The test client stands in for a reverse proxy: its forwarded headers are believed only
+    // because loopback is a trusted proxy (server.trusted_proxies).
+    opts.trusted_proxies = IpSet::Parse({"127.0.0.1"}).value();
     server_ = NewHttpServer(opts, router);
     ASSERT_TRUE(server_->Start().ok());
     base_ = "http://127.0.0.1:" + std::to_string(server_->port());

@@ -2,10 +2,15 @@
 // and the helpers every route file uses. Only http_server.cc includes Beast (each Beast source
 // costs ~15 s to compile), so route files stay cheap.
 //
-// Threading: HttpServer runs handlers on its I/O threads; a handler must not block for long
-// (no job runs inside a handler). Handlers are called concurrently when threads > 1.
+// Threading: HttpServer keeps its I/O threads for socket I/O only and runs every handler on a
+// bounded pool of handler threads, so a handler that blocks (store, file system) delays only its
+// own request. Handlers are called concurrently, up to the pool's size; a handler must still not
+// block without bound (no job runs inside a handler) since each one holds a pool thread.
 #pragma once
 
+#include <sys/stat.h>
+
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -31,6 +36,8 @@ struct HttpRequest {
   std::string body;                 // the body, unless spooled to body_file
   std::filesystem::path body_file;  // set when the route spools bodies to disk; removed after
   std::string peer_address;         // "127.0.0.1"
+  // Before the handler runs, the server drops the X-Forwarded-* and Forwarded headers unless the
+  // peer is one of HttpServerOptions::trusted_proxies (see ApplyForwardedPolicy).
   std::map<std::string, std::string> params;  // path parameters filled by the router
 
   // First header of that (case-insensitive) name.
@@ -43,11 +50,38 @@ struct HttpRequest {
   const std::string& Param(const std::string& name) const;
 };
 
-// A response body served from a file: [offset, offset+length) of `path`.
+// An open file descriptor, closed when the last owner lets go.
+class FileHandle {
+ public:
+  explicit FileHandle(int fd) : fd_(fd) {}
+  ~FileHandle();
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Opens `path` for reading without ever blocking on it (a FIFO's open() would wait for a writer
+// forever), O_NOFOLLOW when `no_follow` (a symlink swapped in after the path was
+// resolved is refused), then fstat. Only a regular file is accepted: a FIFO, socket, device or
+// directory is kPermissionDenied naming the file (as `name`, default the path) and its kind; a
+// missing file kNotFound. The file is never opened for reading unless it is regular (the type
+// is checked on an O_PATH descriptor first). Fills `st` with the fstat of the opened file. The
+// returned descriptor is in blocking mode.
+Result<std::shared_ptr<FileHandle>> OpenRegularFile(const std::filesystem::path& path,
+                                                    bool no_follow, struct stat* st,
+                                                    std::string_view name = {});
+
+// A response body served from a file: [offset, offset+length) of `path`. When `handle` is set
+// (from OpenRegularFile), the bytes are read from that descriptor and `path` only names the
+// file in messages; otherwise the server opens `path` with OpenRegularFile itself.
 struct FileBody {
   std::filesystem::path path;
   uint64_t offset = 0;
   uint64_t length = 0;
+  std::shared_ptr<FileHandle> handle;
 };
 
 struct HttpResponse {
@@ -131,21 +165,76 @@ HttpResponse ErrorResponse(int http_status, std::string_view message, const Http
 std::string_view ReasonPhrase(int http_status);
 
 // "http://host:port" as the client sees the server: X-Forwarded-Proto/Host/Port, else Host.
+// The server removes forwarded headers from untrusted peers first (ApplyForwardedPolicy), so
+// only a trusted proxy can change the links and Location headers of a response.
 std::string BaseUrl(const HttpRequest& req);
 
-// The client address Genie records: first X-Forwarded-For entry, else the peer address.
+// The client address Genie records: first X-Forwarded-For entry (after ApplyForwardedPolicy:
+// the nearest address no trusted proxy vouches for), else the peer address.
 std::string ClientHost(const HttpRequest& req);
+
+// A set of IP addresses and CIDR ranges ("127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8").
+// IPv4 addresses also match their IPv4-mapped IPv6 form ("::ffff:10.1.2.3"). Immutable after
+// Parse, so safe to share between threads.
+class IpSet {
+ public:
+  // kInvalidArgument naming the first entry that is not an address or CIDR range.
+  static Result<IpSet> Parse(const std::vector<std::string>& entries);
+  // False for anything that is not an IP address literal.
+  bool Contains(std::string_view address) const;
+  bool empty() const { return ranges_.empty(); }
+
+ private:
+  struct Range {
+    unsigned char bytes[16];  // IPv6, or IPv4-mapped IPv6
+    int prefix_bits;          // of the 128
+  };
+  std::vector<Range> ranges_;
+};
+
+// The forwarded-header rule, applied by the server to each request before routing: when the
+// peer is not in `trusted_proxies`, every X-Forwarded-* and Forwarded header is removed (a client
+// cannot choose the host of our links or the recorded clientHost). When it is trusted, the
+// headers stay, and X-Forwarded-For is reduced to its rightmost entry that is not itself a
+// trusted proxy (the client as the nearest trusted proxy saw it; entries to its left are
+// client-supplied and not believed).
+void ApplyForwardedPolicy(HttpRequest& req, const IpSet& trusted_proxies);
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: pick a free port (see HttpServer::port())
-  int threads = 1;
+  int threads = 1;       // I/O threads: socket reads and writes only
+  int handler_threads = 0;          // the handler pool; 0: max(4, 2 × cores)
   std::filesystem::path spool_dir;  // where spooled bodies are written
   uint64_t max_header_bytes = 64 * 1024;
+
+  // Connection limits. Past either cap a new connection is answered 503 (JSON error body,
+  // Retry-After, Connection: close) and closed without reading a request.
+  int max_connections = 4096;
+  int max_connections_per_client = 256;  // per peer IP address
+  // The whole request header (from its first byte) must arrive within this time, however the
+  // bytes trickle in; otherwise the connection is closed without an answer.
+  std::chrono::milliseconds header_timeout{10000};
+  // An idle keep-alive connection is closed after this time without a new request.
+  std::chrono::milliseconds idle_timeout{60000};
+  // The body must arrive at min_body_bytes_per_s on average after a grace time: at every
+  // moment t since the body started, received ≥ (t − grace) × rate, so a trickle cannot extend
+  // the deadline. 0 disables the rate (each read then only has the 60 s stall timeout). A body
+  // that falls behind is cut off: the connection is closed and the handler never runs.
+  std::chrono::milliseconds body_grace{10000};
+  uint64_t min_body_bytes_per_s = 1024;
+
+  // Peers whose X-Forwarded-* headers are believed (see ApplyForwardedPolicy); empty: none.
+  IpSet trusted_proxies;
 };
 
 // A Beast HTTP/1.1 server with keep-alive. Start() binds and returns at once; Stop() closes the
 // listener, finishes in-flight responses and joins the threads.
+//
+// Framing is strict (RFC 9112 §6): a request body is framed by Content-Length or by
+// `Transfer-Encoding: chunked` alone. Any other transfer coding, a repeated Transfer-Encoding,
+// Transfer-Encoding with Content-Length, differing Content-Length values or a malformed chunk
+// answer 400 and close the connection; nothing after them is read as a request.
 class HttpServer {
  public:
   virtual ~HttpServer() = default;

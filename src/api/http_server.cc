@@ -1,11 +1,15 @@
 // The Beast HTTP/1.1 server: the only file of weir that includes Boost.Beast (server side).
 //
-// One io_context run by `threads` threads. Each connection is a C++20 coroutine on its own
-// strand (no strand when there is a single thread: the io_context is then an implicit strand).
-// Per request: read the header, route, check the body size against the route's limit before
-// reading any of the body (413), read the body into memory or spool it to a file, call the
-// handler, write the response (files streamed in chunks). Parse errors answer 400, oversized
-// headers 431; a throwing handler answers 500 and the server carries on.
+// One io_context run by `threads` threads does socket I/O only. Each connection is a C++20
+// coroutine on its own strand (no strand when there is a single thread: the io_context is then an
+// implicit strand). Per request: wait (idle timeout) for its first byte, read the header within
+// the header deadline, check the framing (strict, RFC 9112 §6), route, check the body size
+// against the route's limit before reading any of the body (413), read the body (at a minimum
+// average rate) into memory or spool it to a file, run the handler on the handler pool while the
+// coroutine waits, write the response (files opened and read on the pool, streamed in chunks).
+// Parse and framing errors answer 400 and close, oversized headers 431; a throwing handler
+// answers 500 and the server carries on. Connections past the overall or per-client cap are
+// answered 503 at accept and closed.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,18 +44,21 @@ constexpr auto kIoTimeout = std::chrono::seconds(60);     // per read/write of a
 constexpr auto kStopGrace = std::chrono::seconds(10);     // Stop() waits this long for responses
 constexpr size_t kFileChunk = 64 * 1024;
 constexpr size_t kLingerMaxBytes = 4 * 1024 * 1024;
+constexpr size_t kFirstRead = 4096;
+constexpr int kMaxRejecting = 256;  // refused connections being answered 503 at once; more: closed
 
 class BeastServer;
 
 struct Session {
-  Session(BeastServer* s, tcp::socket sock) : server(s), stream(std::move(sock)) {}
+  Session(BeastServer* s, tcp::socket sock, std::string peer_address)
+      : server(s), stream(std::move(sock)), peer(std::move(peer_address)) {}
   ~Session();
 
   BeastServer* server;
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
   bool idle = true;  // waiting for a new request; only touched on the session's executor
-  std::string peer;
+  const std::string peer;
   HttpRequest req;  // reused from request to request (keeps capacity)
   std::vector<std::string> segments;
   std::unique_ptr<char[]> chunk;
@@ -66,6 +73,13 @@ class BeastServer final : public HttpServer {
         acceptor_(options_.threads > 1 ? asio::any_io_executor(asio::make_strand(ioc_))
                                        : asio::any_io_executor(ioc_.get_executor())) {
     if (options_.threads < 1) options_.threads = 1;
+    if (options_.handler_threads < 1) {
+      options_.handler_threads =
+          std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+    }
+    if (options_.max_connections < 1) options_.max_connections = 1;
+    if (options_.max_connections_per_client < 1) options_.max_connections_per_client = 1;
+    pool_ = std::make_unique<asio::thread_pool>(static_cast<size_t>(options_.handler_threads));
     if (options_.spool_dir.empty()) {
       std::error_code ec;
       options_.spool_dir = std::filesystem::temp_directory_path(ec);
@@ -82,6 +96,28 @@ class BeastServer final : public HttpServer {
   const Router& router() const { return *router_; }
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
 
+  asio::thread_pool::executor_type pool() { return pool_->get_executor(); }
+
+  // Counts a new connection from `peer` unless a cap is reached; then returns the message of the
+  // 503 answer instead.
+  std::optional<std::string> Admit(const std::string& peer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (open_connections_ >= options_.max_connections) {
+      return "server: " + std::to_string(open_connections_) +
+             " connections are open, the limit (server.max_connections) is " +
+             std::to_string(options_.max_connections) + "; retry later";
+    }
+    int& mine = per_client_[peer];
+    if (mine >= options_.max_connections_per_client) {
+      return "server: client " + peer + " has " + std::to_string(mine) +
+             " connections open, the limit (server.max_connections_per_client) is " +
+             std::to_string(options_.max_connections_per_client) +
+             "; reuse connections or close idle ones";
+    }
+    ++mine;
+    ++open_connections_;
+    return std::nullopt;
+  }
   void Register(const std::shared_ptr<Session>& s) {
     std::lock_guard<std::mutex> lock(mu_);
     sessions_[s.get()] = s;
@@ -89,8 +125,19 @@ class BeastServer final : public HttpServer {
   void Unregister(Session* s) {
     std::lock_guard<std::mutex> lock(mu_);
     sessions_.erase(s);
+    --open_connections_;
+    auto it = per_client_.find(s->peer);
+    if (it != per_client_.end() && --it->second <= 0) per_client_.erase(it);
     if (sessions_.empty()) cv_.notify_all();
   }
+  bool TryStartRejecting() {
+    if (rejecting_.fetch_add(1) >= kMaxRejecting) {
+      rejecting_.fetch_sub(1);
+      return false;
+    }
+    return true;
+  }
+  void DoneRejecting() { rejecting_.fetch_sub(1); }
   std::filesystem::path NewSpoolPath() {
     return options_.spool_dir /
            ("weir-body-" + std::to_string(spool_counter_.fetch_add(1)) + "-" + NewUuid());
@@ -105,6 +152,9 @@ class BeastServer final : public HttpServer {
   std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  int open_connections_ = 0;                         // guarded by mu_
+  std::unordered_map<std::string, int> per_client_;  // guarded by mu_
+  std::atomic<int> rejecting_{0};
   bool accepting_ = false;  // guarded by mu_
   std::atomic<uint64_t> spool_counter_{0};
   std::atomic<bool> stopping_{false};
@@ -114,7 +164,23 @@ class BeastServer final : public HttpServer {
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<asio::thread_pool> pool_;  // handlers and file reads; joined by Stop()
 };
+
+// Runs `f` on the handler pool; the calling coroutine resumes on its own executor with the
+// result. `f` must not throw.
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> OnPool(BeastServer& srv, F f) {
+  using R = std::invoke_result_t<F&>;
+  // co_spawn needs a default-constructible result (Result<T> is not): carry it in an optional.
+  std::optional<R> r = co_await asio::co_spawn(
+      srv.pool(),
+      [f = std::move(f)]() mutable -> asio::awaitable<std::optional<R>> {
+        co_return std::optional<R>(f());
+      },
+      asio::use_awaitable);
+  co_return std::move(*r);
+}
 
 Session::~Session() { server->Unregister(this); }
 
@@ -171,28 +237,36 @@ asio::awaitable<bool> WriteResponse(Session& s, HttpResponse& resp, unsigned ver
   co_return !ec;
 }
 
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-// Streams [offset, offset+length) of a file in chunks. Returns false when the connection must
-// be closed (broken connection, or the file shrank under us).
+// Streams [offset, offset+length) of a file in chunks; the file is opened (unless the handler
+// opened it) and read on the handler pool, never on the I/O thread. Returns false when the
+// connection must be closed (broken connection, or the file shrank under us).
 asio::awaitable<bool> WriteFileResponse(Session& s, HttpResponse& resp, const HttpRequest& req,
                                         unsigned version, bool keep, bool head) {
   const FileBody& fb = *resp.file;
-  int fd = ::open(fb.path.c_str(), O_RDONLY | O_CLOEXEC);
-  FdCloser closer{fd};
+  std::shared_ptr<FileHandle> handle = fb.handle;
   struct stat st {};
-  if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-      fb.offset > static_cast<uint64_t>(st.st_size) ||
+  Status open_status;
+  if (handle) {
+    if (::fstat(handle->fd(), &st) != 0) open_status = ErrnoStatus("response file", errno);
+  } else {
+    auto opened = co_await OnPool(*s.server, [&]() -> Result<std::shared_ptr<FileHandle>> {
+      return OpenRegularFile(fb.path, /*no_follow=*/false, &st);
+    });
+    if (opened.ok()) {
+      handle = std::move(*opened);
+    } else {
+      open_status = opened.status();
+    }
+  }
+  if (!open_status.ok() || !S_ISREG(st.st_mode) || fb.offset > static_cast<uint64_t>(st.st_size) ||
       fb.length > static_cast<uint64_t>(st.st_size) - fb.offset) {
-    HttpResponse err = ErrorResponse(fd < 0 && errno == ENOENT ? 404 : 500,
-                                     "response file: cannot read the requested bytes", req);
+    HttpResponse err =
+        open_status.ok() || open_status.code() == StatusCode::kInternal
+            ? ErrorResponse(500, "response file: cannot read the requested bytes", req)
+            : ErrorResponse(open_status, req);
     co_return co_await WriteResponse(s, err, version, keep, head);
   }
+  const int fd = handle->fd();
   http::response<http::buffer_body> res;
   res.version(version);
   res.result(SafeStatus(resp.status));
@@ -213,8 +287,14 @@ asio::awaitable<bool> WriteFileResponse(Session& s, HttpResponse& resp, const Ht
   uint64_t remaining = fb.length;
   while (remaining > 0) {
     size_t want = remaining < kFileChunk ? static_cast<size_t>(remaining) : kFileChunk;
-    ssize_t got = ::pread(fd, s.chunk.get(), want, static_cast<off_t>(pos));
-    if (got < 0 && errno == EINTR) continue;
+    char* dst = s.chunk.get();
+    ssize_t got = co_await OnPool(*s.server, [fd, dst, want, pos]() -> ssize_t {
+      ssize_t n;
+      do {
+        n = ::pread(fd, dst, want, static_cast<off_t>(pos));
+      } while (n < 0 && errno == EINTR);
+      return n;
+    });
     if (got <= 0) co_return false;  // the file shrank: the announced length cannot be kept
     pos += static_cast<uint64_t>(got);
     remaining -= static_cast<uint64_t>(got);
@@ -312,15 +392,72 @@ std::string TooLargeMessage(uint64_t size, uint64_t limit, bool known) {
   return "request body: exceeds the limit of " + std::to_string(limit) + " bytes";
 }
 
-// Reads the rest of the body through `parser`. Returns the error, if any.
+// Reads the rest of the body through `parser`. Returns the error, if any. Each read waits at
+// most kIoTimeout, and never past the rate deadline: by time t after the body started, at least
+// (t - grace) x min_body_bytes_per_s bytes must have come, so a trickle cannot extend it. A
+// missed deadline is beast::error::timeout (the stream has closed the socket).
 template <class Parser>
 asio::awaitable<beast::error_code> ReadBody(Session& s, Parser& parser) {
+  const HttpServerOptions& o = s.server->options();
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t received = 0;
   while (!parser.is_done()) {
-    s.stream.expires_after(kIoTimeout);
+    auto deadline = std::chrono::steady_clock::now() + kIoTimeout;
+    if (o.min_body_bytes_per_s > 0) {
+      const uint64_t rate = o.min_body_bytes_per_s;
+      auto earned = std::chrono::seconds(received / rate) +
+                    std::chrono::microseconds((received % rate) * 1000000 / rate);
+      deadline = std::min(deadline, start + o.body_grace + earned);
+    }
+    s.stream.expires_at(deadline);
     auto [ec, n] = co_await http::async_read_some(s.stream, s.buffer, parser, kTok);
+    received += n;
     if (ec) co_return ec;
   }
   co_return beast::error_code{};
+}
+
+// Strict message framing (RFC 9112 §6.1, §6.3) beyond what Beast checks: Beast reads an unknown
+// transfer coding as "no body" and would parse the body as the next request. Returns the 400
+// message, or "" when the framing is acceptable.
+std::string FramingError(const http::request_parser<http::empty_body>::value_type& h) {
+  int te_count = 0;
+  std::string_view te;
+  bool has_length = false;
+  for (const auto& f : h) {
+    if (f.name() == http::field::transfer_encoding) {
+      ++te_count;
+      te = std::string_view(f.value().data(), f.value().size());
+    } else if (f.name() == http::field::content_length) {
+      has_length = true;  // Beast already refused bad or differing values
+    }
+  }
+  if (te_count == 0) return "";
+  if (te_count > 1) {
+    return "request framing: Transfer-Encoding is repeated; send one 'Transfer-Encoding: chunked' "
+           "or a Content-Length";
+  }
+  while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+  while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+  if (!IEquals(te, "chunked")) {
+    return "request framing: Transfer-Encoding '" + std::string(te.substr(0, 100)) +
+           "' is not supported; frame the body with 'Transfer-Encoding: chunked' alone or with "
+           "Content-Length";
+  }
+  if (has_length) {
+    return "request framing: Transfer-Encoding and Content-Length together; send only one";
+  }
+  if (h.version() < 11) {
+    return "request framing: Transfer-Encoding needs HTTP/1.1; send a Content-Length";
+  }
+  return "";
+}
+
+// Answers 400 with `message`, then closes (lingering so the client reads the answer).
+asio::awaitable<void> RefuseAndClose(Session& s, const HttpRequest& req, std::string message,
+                                     unsigned version) {
+  HttpResponse r = ErrorResponse(400, message, req);
+  if (co_await WriteResponse(s, r, version, false, false)) co_await LingerClose(s);
 }
 
 // One request on the connection. Returns false when the connection must close.
@@ -331,10 +468,20 @@ asio::awaitable<bool> ServeOne(Session& s) {
       std::min<uint64_t>(srv.options().max_header_bytes, UINT32_MAX)));
   hp.body_limit(boost::none);
 
-  s.idle = true;
-  s.stream.expires_after(kIdleTimeout);
-  auto [rec, rn] = co_await http::async_read_header(s.stream, s.buffer, hp, kTok);
+  // Wait for the first byte of a request with the keep-alive idle timeout; from then on the whole
+  // header must arrive before one deadline that further reads do not move.
+  if (s.buffer.size() == 0) {
+    s.idle = true;
+    s.stream.expires_after(srv.options().idle_timeout);
+    auto [fec, fn] = co_await s.stream.async_read_some(s.buffer.prepare(kFirstRead), kTok);
+    s.buffer.commit(fn);
+    s.idle = false;
+    if (fec && fn == 0) co_return false;
+    if (srv.stopping()) co_return false;
+  }
   s.idle = false;
+  s.stream.expires_after(srv.options().header_timeout);
+  auto [rec, rn] = co_await http::async_read_header(s.stream, s.buffer, hp, kTok);
   HttpRequest& req = s.req;
   req.method.clear();
   req.path.clear();
@@ -354,15 +501,17 @@ asio::awaitable<bool> ServeOne(Session& s) {
       co_await WriteResponse(s, r, 11, false, false);
       co_await LingerClose(s);
     } else if (IsParseError(rec)) {
-      HttpResponse r =
-          ErrorResponse(400, "request: malformed HTTP/1.1 request (" + rec.message() + ")", req);
-      co_await WriteResponse(s, r, 11, false, false);
-      co_await LingerClose(s);
+      co_await RefuseAndClose(s, req, "request: malformed HTTP/1.1 request (" + rec.message() + ")",
+                              11);
     }
     co_return false;
   }
 
   auto& h = hp.get();
+  if (std::string framing = FramingError(h); !framing.empty()) {
+    co_await RefuseAndClose(s, req, std::move(framing), h.version());
+    co_return false;
+  }
   const unsigned version = h.version();
   const bool head = h.method() == http::verb::head;
   req.method.assign(h.method_string().data(), h.method_string().size());
@@ -373,6 +522,7 @@ asio::awaitable<bool> ServeOne(Session& s) {
     req.headers.back().second.assign(f.value().data(), f.value().size());
   }
   Status target_status = ParseTarget(h.target(), req, s.segments);
+  ApplyForwardedPolicy(req, srv.options().trusted_proxies);
 
   const boost::optional<uint64_t> content_length = hp.content_length();
   const bool has_body = !hp.is_done();
@@ -447,8 +597,10 @@ asio::awaitable<bool> ServeOne(Session& s) {
                   req);
               co_await WriteResponse(s, resp, version, false, head);
               co_await LingerClose(s);
+            } else if (IsParseError(bec)) {
+              co_await RefuseAndClose(s, req, "request body: " + bec.message(), version);
             }
-            co_return false;  // client went away (or the disk failed): no handler call
+            co_return false;  // client went away, too slow (or the disk failed): no handler call
           }
           req.body_file = path;
           body_consumed = true;
@@ -461,6 +613,8 @@ asio::awaitable<bool> ServeOne(Session& s) {
               resp = ErrorResponse(413, TooLargeMessage(0, limit, false), req);
               co_await WriteResponse(s, resp, version, false, head);
               co_await LingerClose(s);
+            } else if (IsParseError(bec)) {
+              co_await RefuseAndClose(s, req, "request body: " + bec.message(), version);
             }
             co_return false;
           }
@@ -469,11 +623,15 @@ asio::awaitable<bool> ServeOne(Session& s) {
         }
       }
       if (!responded) {
-        resp = RunHandler(*m.handler, req);
-        if (!req.body_file.empty()) {
-          std::error_code rm;
-          std::filesystem::remove(req.body_file, rm);
-        }
+        const Handler* handler = m.handler;
+        resp = co_await OnPool(srv, [handler, &req]() {
+          HttpResponse r = RunHandler(*handler, req);
+          if (!req.body_file.empty()) {
+            std::error_code rm;
+            std::filesystem::remove(req.body_file, rm);
+          }
+          return r;
+        });
         responded = true;
       }
     }
@@ -499,8 +657,6 @@ asio::awaitable<bool> ServeOne(Session& s) {
 
 asio::awaitable<void> RunSession(std::shared_ptr<Session> s) {
   beast::error_code ec;
-  auto ep = s->stream.socket().remote_endpoint(ec);
-  if (!ec) s->peer = ep.address().to_string();
   try {
     while (!s->server->stopping()) {
       if (!co_await ServeOne(*s)) break;
@@ -510,6 +666,44 @@ asio::awaitable<void> RunSession(std::shared_ptr<Session> s) {
                  e.what());
   }
   s->stream.socket().close(ec);
+}
+
+// Answers a connection refused by a cap: 503, then close. Short deadlines: a refused client gets
+// no time to hold the descriptor.
+asio::awaitable<void> Refuse(BeastServer* srv, tcp::socket sock, std::string message) {
+  struct Done {
+    BeastServer* srv;
+    ~Done() { srv->DoneRejecting(); }
+  } done{srv};
+  beast::tcp_stream stream(std::move(sock));
+  HttpRequest req;
+  HttpResponse r = ErrorResponse(503, message, req);
+  http::response<http::string_body> res;
+  res.version(11);
+  res.result(http::status::service_unavailable);
+  ApplyHeaders(res, r);
+  res.set(http::field::retry_after, "5");
+  res.body() = std::move(r.body);
+  res.keep_alive(false);
+  res.prepare_payload();
+  stream.expires_after(std::chrono::seconds(2));
+  auto [ec, n] = co_await http::async_write(stream, res, kTok);
+  if (!ec) {
+    // Read (and drop) a little of what the client sent, so that closing does not reset the
+    // connection before the client has read the answer.
+    beast::error_code sec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, sec);
+    stream.expires_after(std::chrono::seconds(1));
+    char sink[4096];
+    size_t total = 0;
+    while (total < 64 * 1024) {
+      auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), kTok);
+      if (rec) break;
+      total += rn;
+    }
+  }
+  beast::error_code cec;
+  stream.socket().close(cec);
 }
 
 asio::awaitable<void> BeastServer::AcceptLoop() {
@@ -527,7 +721,18 @@ asio::awaitable<void> BeastServer::AcceptLoop() {
     if (stopping()) break;
     beast::error_code oec;
     sock.set_option(tcp::no_delay(true), oec);
-    auto session = std::make_shared<Session>(this, std::move(sock));
+    std::string peer;
+    auto ep = sock.remote_endpoint(oec);
+    if (!oec) peer = ep.address().to_string();
+    if (auto refusal = Admit(peer)) {
+      if (TryStartRejecting()) {
+        asio::co_spawn(exec, Refuse(this, std::move(sock), std::move(*refusal)), asio::detached);
+      } else {
+        sock.close(oec);
+      }
+      continue;
+    }
+    auto session = std::make_shared<Session>(this, std::move(sock), std::move(peer));
     Register(session);
     asio::co_spawn(session->stream.get_executor(), RunSession(session), asio::detached);
   }
@@ -603,6 +808,8 @@ void BeastServer::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // Handlers still running finish; their results go to the stopped io_context and are dropped.
+  pool_->join();
 }
 
 }  // namespace

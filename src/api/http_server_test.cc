@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "api/http.h"
@@ -571,6 +573,119 @@ TEST(HttpServerStartTest, PortInUseFailsWithStatus) {
   opts.host = "not-an-ip";
   opts.port = 0;
   EXPECT_EQ(NewHttpServer(opts, router)->Start().code(), StatusCode::kInvalidArgument);
+}
+
+// ---- the handler pool, trusted proxies, response files ----
+
+TEST(HttpServerPoolTest, BlockingHandlerDoesNotStopOtherConnections) {
+  auto router = std::make_shared<Router>();
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> blocked{false};
+  router->Add("GET", "/block", [&](HttpRequest&) {
+    blocked = true;
+    released.wait();
+    return Text("unblocked");
+  });
+  router->Add("GET", "/fast", [](HttpRequest&) { return Text("fast"); });
+  HttpServerOptions opts;
+  opts.port = 0;
+  opts.threads = 1;  // one I/O thread: a handler run on it would stop every connection
+  auto server = NewHttpServer(opts, router);
+  ASSERT_TRUE(server->Start().ok());
+  const std::string base = "http://127.0.0.1:" + std::to_string(server->port());
+  std::thread slow([&] {
+    client::HttpClient c(base, std::chrono::seconds(30));
+    auto r = c.Get("/block");
+    EXPECT_TRUE(r.ok() && r->body == "unblocked");
+  });
+  ASSERT_TRUE(WaitFor([&] { return blocked.load(); }));
+  client::HttpClient c(base, std::chrono::seconds(2));
+  auto r = c.Get("/fast");
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (r.ok()) EXPECT_EQ(r->body, "fast");
+  release.set_value();
+  slow.join();
+  server->Stop();
+}
+
+TEST(IpSetTest, AddressesAndRanges) {
+  auto set = IpSet::Parse({"127.0.0.1", "10.0.0.0/8", "fd00::/8", " 192.168.1.0/24 "});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_TRUE(set->Contains("127.0.0.1"));
+  EXPECT_TRUE(set->Contains("::ffff:127.0.0.1"));
+  EXPECT_FALSE(set->Contains("127.0.0.2"));
+  EXPECT_TRUE(set->Contains("10.200.3.4"));
+  EXPECT_FALSE(set->Contains("11.0.0.1"));
+  EXPECT_TRUE(set->Contains("192.168.1.77"));
+  EXPECT_FALSE(set->Contains("192.168.2.1"));
+  EXPECT_TRUE(set->Contains("fd12::1"));
+  EXPECT_FALSE(set->Contains("fe80::1"));
+  EXPECT_FALSE(set->Contains("evil.example"));
+  EXPECT_FALSE(IpSet::Parse({}).value().Contains("127.0.0.1"));
+  for (const char* bad : {"localhost", "10.0.0.0/33", "10.0.0.0/", "::1/129", "1.2.3.4/x"}) {
+    auto r = IpSet::Parse({bad});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(r.status().message(), HasSubstr(bad));
+  }
+}
+
+TEST(ForwardedPolicyTest, UntrustedPeersCannotChooseLinksOrClientHost) {
+  HttpRequest req = WithHeaders({{"host", "127.0.0.1:8080"},
+                                 {"x-forwarded-host", "evil.example"},
+                                 {"x-forwarded-proto", "https"},
+                                 {"x-forwarded-for", "6.6.6.6"},
+                                 {"forwarded", "host=evil.example"}});
+  ApplyForwardedPolicy(req, IpSet());
+  EXPECT_EQ(BaseUrl(req), "http://127.0.0.1:8080");
+  EXPECT_EQ(ClientHost(req), "10.0.0.9");
+  EXPECT_EQ(req.Header("forwarded"), std::nullopt);
+}
+
+TEST(ForwardedPolicyTest, TrustedProxyIsBelievedUpToTheFirstUntrustedHop) {
+  auto proxies = IpSet::Parse({"10.0.0.0/24"});
+  ASSERT_TRUE(proxies.ok());
+  HttpRequest req = WithHeaders({{"host", "internal:8080"},
+                                 {"x-forwarded-host", "genie.example.com"},
+                                 {"x-forwarded-proto", "https"},
+                                 {"x-forwarded-for", "1.2.3.4, 5.6.7.8"},
+                                 {"x-forwarded-for", "10.0.0.3"}});
+  ApplyForwardedPolicy(req, *proxies);
+  EXPECT_EQ(BaseUrl(req), "https://genie.example.com");
+  // 1.2.3.4 is what the client claimed; 5.6.7.8 is what our proxy saw.
+  EXPECT_EQ(ClientHost(req), "5.6.7.8");
+}
+
+TEST(OpenRegularFileTest, RefusesFifosWithoutBlockingAndServesFiles) {
+  fs::path dir = fs::temp_directory_path() / ("weir-open-test-" + NewUuid());
+  fs::create_directories(dir);
+  ASSERT_EQ(::mkfifo((dir / "pipe").c_str(), 0600), 0);
+  std::ofstream(dir / "file") << "hello";
+  fs::create_symlink(dir / "file", dir / "link");
+  // A blocking open of the FIFO would never return: run it apart and fail loudly instead.
+  auto fifo = std::async(std::launch::async, [&] {
+    struct stat st {};
+    return OpenRegularFile(dir / "pipe", true, &st, "out/pipe").status();
+  });
+  ASSERT_EQ(fifo.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "OpenRegularFile blocked on a FIFO";
+  Status s = fifo.get();
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(s.message(), HasSubstr("'out/pipe'"));
+  EXPECT_THAT(s.message(), HasSubstr("FIFO"));
+
+  struct stat st {};
+  auto file = OpenRegularFile(dir / "file", true, &st);
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(st.st_size, 5);
+  char buf[8];
+  EXPECT_EQ(::pread((*file)->fd(), buf, sizeof buf, 0), 5);
+  EXPECT_EQ(OpenRegularFile(dir / "link", true, &st).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_TRUE(OpenRegularFile(dir / "link", false, &st).ok());
+  EXPECT_EQ(OpenRegularFile(dir / "missing", true, &st).status().code(), StatusCode::kNotFound);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 }  // namespace

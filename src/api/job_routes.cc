@@ -307,7 +307,7 @@ class JobRoutes {
                      const std::vector<std::string_view>& rels) const;
   HttpResponse Listing(const HttpRequest& req, const std::string& id, const fs::path& root,
                        const fs::path& dir, const std::string& rel);
-  HttpResponse ServeFile(const HttpRequest& req, const fs::path& file, const struct stat& st);
+  HttpResponse ServeFile(const HttpRequest& req, const fs::path& file, const std::string& rel);
   // A listing or a file of the output rooted at `root` (the job dir or its extracted archive).
   HttpResponse ServeOutput(const HttpRequest& req, const std::string& id, const fs::path& root,
                            const std::string& rel);
@@ -708,16 +708,19 @@ HttpResponse JobRoutes::ServeOutput(const HttpRequest& req, const std::string& i
   auto target = ResolveInside(root, rel);
   if (!target) return ErrorResponse(target.status(), req);
   struct stat st {};
+  // stat never opens the file, so a FIFO or device cannot block or be touched here.
   if (::stat(target->c_str(), &st) != 0) {
     return ErrorResponse(NotFound("path '" + rel + "': not found"), req);
   }
   if (S_ISDIR(st.st_mode)) return Listing(req, id, root, *target, rel);
-  if (!S_ISREG(st.st_mode)) {
-    return ErrorResponse(PermissionDenied("path '" + rel + "': not a regular file"), req);
-  }
-  return ServeFile(req, *target, st);
+  return ServeFile(req, *target, rel);
 }
 
+// The listing answers at most options_.max_listing_entries entries (directories first, then
+// files, each sorted by name) per response; `?page=N` (0-based) and `?size=` (1..that limit)
+// select a slice, "page" in the JSON (and a Link: rel="next" header) tells how to get the rest.
+// Only names and d_type are read for the whole folder; stat and the link check run for the
+// entries of the answered page only.
 HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
                                 const fs::path& root, const fs::path& dir,
                                 const std::string& rel) {
@@ -727,15 +730,61 @@ HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
     uint64_t size = 0;
     TimePoint modified{};
   };
+  const uint64_t max_size = std::max<uint64_t>(1, options_.max_listing_entries);
+  uint64_t page_number = 0;
+  uint64_t page_size = max_size;
+  auto read_param = [&req](const char* key, uint64_t lo, uint64_t hi, uint64_t* out) -> Status {
+    auto v = req.Query(key);
+    if (!v) return Status::Ok();
+    long long n = 0;
+    if (!ParseInt64(*v, &n) || n < static_cast<long long>(lo) || static_cast<uint64_t>(n) > hi) {
+      return InvalidArgument("output listing: " + std::string(key) + " must be " +
+                             std::to_string(lo) + " to " + std::to_string(hi));
+    }
+    *out = static_cast<uint64_t>(n);
+    return Status::Ok();
+  };
+  if (Status st = read_param("page", 0, UINT32_MAX, &page_number); !st.ok()) {
+    return ErrorResponse(st, req);
+  }
+  if (Status st = read_param("size", 1, max_size, &page_size); !st.ok()) {
+    return ErrorResponse(st, req);
+  }
   std::error_code ec;
   const fs::path canon_root = fs::canonical(root, ec);
   if (ec) return ErrorResponse(ErrnoStatus("output: " + root.string(), ec.value()), req);
   const std::string output_url = JobUrl(BaseUrl(req), id) + "/output/";
   const std::string dir_url = output_url + (rel.empty() ? "" : EncodePath(rel) + "/");
 
-  std::vector<Entry> dirs, files;
+  // Pass 1: names and kinds only (d_type; a stat only for links and unknown types).
+  std::vector<std::string> dir_names, file_names;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const fs::path& p = it->path();
+    std::error_code tec;
+    fs::file_status fst = it->symlink_status(tec);
+    if (tec) continue;
+    if (fs::is_symlink(fst) || fst.type() == fs::file_type::unknown) {
+      fst = it->status(tec);
+      if (tec) continue;  // a dangling link
+    }
+    if (fs::is_directory(fst)) {
+      dir_names.push_back(it->path().filename().string());
+    } else if (fs::is_regular_file(fst)) {
+      file_names.push_back(it->path().filename().string());
+    }
+  }
+  if (ec) return ErrorResponse(ErrnoStatus("output: list " + rel, ec.value()), req);
+  std::sort(dir_names.begin(), dir_names.end());
+  std::sort(file_names.begin(), file_names.end());
+  const uint64_t total = dir_names.size() + file_names.size();
+  const uint64_t first = std::min<uint64_t>(total, page_number * page_size);
+  const uint64_t last = std::min<uint64_t>(total, first + page_size);
+
+  // Pass 2: the page's entries, checked and stat'ed.
+  std::vector<Entry> dirs, files;
+  for (uint64_t i = first; i < last; ++i) {
+    const bool is_dir_name = i < dir_names.size();
+    const std::string& name = is_dir_name ? dir_names[i] : file_names[i - dir_names.size()];
+    const fs::path p = dir / name;
     std::error_code cec;
     fs::path canon = fs::canonical(p, cec);
     if (cec) continue;  // a dangling link
@@ -744,7 +793,6 @@ HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
     if (ri != canon_root.end()) continue;  // a link out of the job directory: not shown
     struct stat st {};
     if (::stat(canon.c_str(), &st) != 0) continue;
-    const std::string name = p.filename().string();
     Entry e;
     e.modified = ModifiedTime(st);
     if (S_ISDIR(st.st_mode)) {
@@ -758,7 +806,12 @@ HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
       files.push_back(std::move(e));
     }
   }
-  if (ec) return ErrorResponse(ErrnoStatus("output: list " + rel, ec.value()), req);
+  const uint64_t total_pages = (total + page_size - 1) / page_size;
+  std::string next_url;
+  if (page_number + 1 < total_pages) {
+    next_url =
+        dir_url + "?page=" + std::to_string(page_number + 1) + "&size=" + std::to_string(page_size);
+  }
   auto by_name = [](const Entry& a, const Entry& b) { return a.name < b.name; };
   std::sort(dirs.begin(), dirs.end(), by_name);
   std::sort(files.begin(), files.end(), by_name);
@@ -790,8 +843,16 @@ HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
     if (parent) row(*parent, true);
     for (const Entry& e : dirs) row(e, true);
     for (const Entry& e : files) row(e, false);
-    html += "</table></body></html>";
-    return HttpResponse::Json(200, std::move(html), "text/html; charset=utf-8");
+    html += "</table>";
+    if (!next_url.empty()) {
+      html += "<p>Entries " + std::to_string(first + 1) + " to " + std::to_string(last) + " of " +
+              std::to_string(total) + ". <a href=\"" + HtmlEscape(next_url) +
+              "\">Next page</a></p>";
+    }
+    html += "</body></html>";
+    HttpResponse resp = HttpResponse::Json(200, std::move(html), "text/html; charset=utf-8");
+    if (!next_url.empty()) resp.SetHeader("Link", "<" + next_url + ">; rel=\"next\"");
+    return resp;
   }
 
   auto to_json = [](const Entry& e) {
@@ -807,11 +868,23 @@ HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
   for (const Entry& e : files) jf.push_back(to_json(e));
   o["directories"] = std::move(jd);
   o["files"] = std::move(jf);
-  return JsonResponse(200, o, kJsonType);
+  o["page"] = json::object{{"size", page_size},
+                           {"totalElements", total},
+                           {"totalPages", total_pages},
+                           {"number", page_number}};
+  if (!next_url.empty()) o["next"] = next_url;
+  HttpResponse resp = JsonResponse(200, o, kJsonType);
+  if (!next_url.empty()) resp.SetHeader("Link", "<" + next_url + ">; rel=\"next\"");
+  return resp;
 }
 
 HttpResponse JobRoutes::ServeFile(const HttpRequest& req, const fs::path& file,
-                                  const struct stat& st) {
+                                  const std::string& rel) {
+  // Opened without blocking and without following a link swapped in since ResolveInside: a
+  // FIFO, socket or device answers 403 and is never opened for reading.
+  struct stat st {};
+  auto handle = OpenRegularFile(file, /*no_follow=*/true, &st, rel);
+  if (!handle) return ErrorResponse(handle.status(), req);
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   RangeAnswer range = ParseRange(req.Header("range").value_or(""), size);
   if (range.kind == RangeAnswer::kUnsatisfiable) {
@@ -824,16 +897,12 @@ HttpResponse JobRoutes::ServeFile(const HttpRequest& req, const fs::path& file,
   }
   std::string head;
   if (size > 0) {
-    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      head.resize(512);
-      ssize_t n = ::pread(fd, head.data(), head.size(), 0);
-      head.resize(n > 0 ? static_cast<size_t>(n) : 0);
-      ::close(fd);
-    }
+    head.resize(512);
+    ssize_t n = ::pread((*handle)->fd(), head.data(), head.size(), 0);
+    head.resize(n > 0 ? static_cast<size_t>(n) : 0);
   }
   HttpResponse resp;
-  resp.file = FileBody{file, 0, size};
+  resp.file = FileBody{file, 0, size, std::move(*handle)};
   resp.status = 200;
   if (range.kind == RangeAnswer::kPartial) {
     resp.status = 206;

@@ -8,7 +8,10 @@
 //   GET    /api/v3/jobs/{id}/status           {"status": "..."}
 //   GET    /api/v3/jobs/{id}/request|execution|metadata|cluster|command|applications
 //   GET    /api/v3/jobs/{id}/output[/{path}]  directory listing (JSON, or HTML when Accept
-//                                             prefers it) or the file's bytes (Range honoured)
+//                                             prefers it; paged: ?page=&size=, see
+//                                             JobRoutesOptions::max_listing_entries) or the
+//                                             file's bytes (Range honoured); a FIFO, socket or
+//                                             device answers 403 and is never opened
 //   DELETE /api/v3/jobs/{id}                  kill: 202; 404 for an unknown job
 //
 // Output of a finished job whose directory is gone from this node (removed after its retention,
@@ -22,7 +25,7 @@
 // Output paths are resolved with ResolveInside: "..", absolute paths and symlinks that leave the
 // job directory answer 4xx and nothing outside the directory is ever read.
 //
-// Threading: handlers run on the server's I/O threads; they call JobService (thread-safe) and
+// Threading: handlers run on the server's handler pool; they call JobService (thread-safe) and
 // the stores (thread-safe) and never block on a job.
 #pragma once
 
@@ -52,6 +55,10 @@ struct JobRoutesOptions {
   uint64_t max_attachment_bytes = 100ULL << 20;       // each attached file
   uint64_t max_total_attachment_bytes = 200ULL << 20; // all attached files together
   Clock* clock = &SystemClock::Instance();            // "now" for the runtime of running jobs
+  // Output listings answer at most this many entries per response (`?page=`/`?size=` and the
+  // "page"/"next" fields of the listing give the rest), so one huge folder cannot hold a
+  // handler thread or the response memory for long.
+  uint64_t max_listing_entries = 10000;
   // Reads archived output when a job directory is gone; null: such output answers 404.
   std::shared_ptr<archive::ArchivedOutputs> archived_outputs;
 };

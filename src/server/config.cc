@@ -57,8 +57,41 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
        {{"listen",
          [](const YAML::Node& n, ServerConfig& c) -> Status {
            if (!n.IsScalar()) return InvalidArgument("config server.listen: expected HOST:PORT");
-           return ParseListen(n.Scalar(), c);
+           return ParseListen(n.Scalar(), c).WithContext("config server.listen");
          }},
+        {"handler_threads", Field(&ServerConfig::handler_threads, "server.handler_threads")},
+        {"max_connections", Field(&ServerConfig::max_connections, "server.max_connections")},
+        {"max_connections_per_client",
+         Field(&ServerConfig::max_connections_per_client, "server.max_connections_per_client")},
+        {"header_timeout_ms", Field(&ServerConfig::header_timeout_ms, "server.header_timeout_ms")},
+        {"idle_timeout_ms", Field(&ServerConfig::idle_timeout_ms, "server.idle_timeout_ms")},
+        {"body_grace_ms", Field(&ServerConfig::body_grace_ms, "server.body_grace_ms")},
+        {"min_body_bytes_per_s",
+         Field(&ServerConfig::min_body_bytes_per_s, "server.min_body_bytes_per_s")},
+        {"fd_reserve", Field(&ServerConfig::fd_reserve, "server.fd_reserve")},
+        {"trusted_proxies",
+         [](const YAML::Node& n, ServerConfig& c) -> Status {
+           c.trusted_proxies.clear();
+           if (n.IsNull()) return Status::Ok();
+           if (n.IsScalar()) {
+             c.trusted_proxies.push_back(n.Scalar());
+             return Status::Ok();
+           }
+           if (!n.IsSequence()) {
+             return InvalidArgument(
+                 "config server.trusted_proxies: expected a list of IP addresses or CIDR ranges");
+           }
+           for (const auto& item : n) {
+             if (!item.IsScalar()) {
+               return InvalidArgument(
+                   "config server.trusted_proxies: expected a list of IP addresses or CIDR ranges");
+             }
+             c.trusted_proxies.push_back(item.Scalar());
+           }
+           return Status::Ok();
+         }},
+        {"output_listing_max_entries",
+         Field(&ServerConfig::output_listing_max_entries, "server.output_listing_max_entries")},
         {"http_threads", Field(&ServerConfig::http_threads, "server.http_threads")},
         {"data_dir", Field(&ServerConfig::data_dir, "server.data_dir")},
         {"host_name", Field(&ServerConfig::host_name, "server.host_name")},
@@ -124,6 +157,28 @@ Status CheckRanges(const ServerConfig& c) {
   if (c.http_threads < 1 || c.http_threads > 64) {
     return InvalidArgument("config server.http_threads: must be 1 to 64");
   }
+  if (c.handler_threads < 0 || c.handler_threads > 1024) {
+    return InvalidArgument("config server.handler_threads: must be 0 (automatic) to 1024");
+  }
+  if (c.max_connections < 1) return InvalidArgument("config server.max_connections: must be ≥ 1");
+  if (c.max_connections_per_client < 1 || c.max_connections_per_client > c.max_connections) {
+    return InvalidArgument(
+        "config server.max_connections_per_client: must be 1 to server.max_connections");
+  }
+  for (auto [v, key] : {std::pair{c.header_timeout_ms, "server.header_timeout_ms"},
+                        std::pair{c.idle_timeout_ms, "server.idle_timeout_ms"},
+                        std::pair{c.body_grace_ms, "server.body_grace_ms"}}) {
+    if (v < 1 || v > 3600 * 1000) {
+      return InvalidArgument(std::string("config ") + key + ": must be 1 to 3600000 (ms)");
+    }
+  }
+  if (c.min_body_bytes_per_s < 0) {
+    return InvalidArgument("config server.min_body_bytes_per_s: must be ≥ 0 (0 turns it off)");
+  }
+  if (c.fd_reserve < 64) return InvalidArgument("config server.fd_reserve: must be ≥ 64");
+  if (c.output_listing_max_entries < 1 || c.output_listing_max_entries > 1000000) {
+    return InvalidArgument("config server.output_listing_max_entries: must be 1 to 1000000");
+  }
   if (c.store_type != "sqlite") {
     return InvalidArgument("config store.type: '" + c.store_type + "' is not supported (use sqlite)");
   }
@@ -180,7 +235,13 @@ Status ParseListen(std::string_view listen, ServerConfig& config) {
   }
   std::string host(listen.substr(0, colon));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
+  if (host.empty()) {
+    return InvalidArgument(
+        "listen '" + std::string(listen) +
+        "': the host is missing; write 127.0.0.1:" + std::string(listen.substr(colon + 1)) +
+        " (this machine only) or 0.0.0.0:" + std::string(listen.substr(colon + 1)) +
+        " (every interface)");
+  }
   config.listen_host = host;
   config.listen_port = static_cast<uint16_t>(port);
   return Status::Ok();

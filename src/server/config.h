@@ -21,6 +21,19 @@ struct ServerConfig {
   std::string host_name;                      // recorded on jobs; default: gethostname()
   std::string log_level = "info";             // trace, debug, info, warn, error
 
+  // server: the HTTP layer's limits against hostile or broken clients (docs/operations.md,
+  // "Limits and hostile input"; api/http.h HttpServerOptions states each contract).
+  int handler_threads = 0;                     // handler pool; 0: max(4, 2 x cores)
+  int max_connections = 4096;                  // lowered at start to fit the descriptor limit
+  int max_connections_per_client = 256;        // per peer IP address; past it: 503
+  int64_t header_timeout_ms = 10000;           // whole request header, from its first byte
+  int64_t idle_timeout_ms = 60000;             // keep-alive wait for the next request
+  int64_t body_grace_ms = 10000;               // body: this long before the rate applies...
+  int64_t min_body_bytes_per_s = 1024;         // ...then at least this average rate; 0: off
+  int fd_reserve = 1024;                       // descriptors kept free of connections
+  std::vector<std::string> trusted_proxies;    // IPs/CIDRs whose X-Forwarded-* are believed
+  int64_t output_listing_max_entries = 10000;  // entries per output listing response
+
   // store:
   std::string store_type = "sqlite";          // only sqlite in this version
   std::filesystem::path sqlite_path;          // default <data_dir>/weir.db
@@ -95,7 +108,8 @@ struct ServerConfig {
 // Parses the YAML text of a config file (see docs/operations.md). Errors name the key.
 Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig base = {});
 Result<ServerConfig> LoadServerConfig(const std::filesystem::path& file);
-// "host:port" → host and port; errors name the flag.
+// "host:port" → host and port. The host is required (":8080" is refused rather than silently
+// binding every interface); errors say to write 127.0.0.1:PORT or 0.0.0.0:PORT.
 Status ParseListen(std::string_view listen, ServerConfig& config);
 
 }  // namespace weir::server

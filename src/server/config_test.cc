@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "server/descriptors.h"
+
 namespace weir::server {
 namespace {
 
@@ -64,6 +66,56 @@ TEST(ServerConfig, ErrorsNameTheSetting) {
   EXPECT_NE(listen.status().message().find("HOST:PORT"), std::string::npos);
   EXPECT_FALSE(ParseServerConfig("server: [unclosed").ok());
   EXPECT_FALSE(ParseServerConfig("jobs:\n  default_memory_mb: 9999999\n").ok());
+}
+
+TEST(ServerConfig, ListenNeedsAnExplicitHost) {
+  ServerConfig c;
+  Status s = ParseListen(":8080", c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("127.0.0.1:8080"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("0.0.0.0:8080"), std::string::npos) << s.message();
+  auto from_file = ParseServerConfig("server:\n  listen: \":8080\"\n");
+  ASSERT_FALSE(from_file.ok());
+  EXPECT_NE(from_file.status().message().find("server.listen"), std::string::npos);
+  EXPECT_TRUE(ParseListen("[::1]:8080", c).ok());
+  EXPECT_EQ(c.listen_host, "::1");
+}
+
+TEST(ServerConfig, HttpLimits) {
+  auto c = ParseServerConfig(R"(
+server:
+  max_connections: 100
+  max_connections_per_client: 10
+  header_timeout_ms: 2000
+  min_body_bytes_per_s: 0
+  trusted_proxies: [10.0.0.0/8, 127.0.0.1]
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_connections, 100);
+  EXPECT_EQ(c->max_connections_per_client, 10);
+  EXPECT_EQ(c->header_timeout_ms, 2000);
+  EXPECT_EQ(c->min_body_bytes_per_s, 0);
+  EXPECT_EQ(c->trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "127.0.0.1"}));
+  EXPECT_TRUE(ParseServerConfig("").value().trusted_proxies.empty());
+  auto per_client = ParseServerConfig("server:\n  max_connections_per_client: 0\n");
+  ASSERT_FALSE(per_client.ok());
+  EXPECT_NE(per_client.status().message().find("max_connections_per_client"), std::string::npos);
+  EXPECT_FALSE(ParseServerConfig("server:\n  header_timeout_ms: 0\n").ok());
+  EXPECT_FALSE(ParseServerConfig("server:\n  trusted_proxies: {a: b}\n").ok());
+}
+
+TEST(Descriptors, ConnectionCapFitsUnderTheLimitWithTheReserve) {
+  auto roomy = FitConnections(1 << 20, 4096, 1024);
+  ASSERT_TRUE(roomy.ok());
+  EXPECT_EQ(roomy->max_connections, 4096);
+  EXPECT_FALSE(roomy->lowered);
+  auto tight = FitConnections(1024, 4096, 512);
+  ASSERT_TRUE(tight.ok());
+  EXPECT_EQ(tight->max_connections, 256);  // (1024 - 512) / 2 descriptors per connection
+  EXPECT_TRUE(tight->lowered);
+  auto none = FitConnections(1024, 4096, 1024);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("server.fd_reserve"), std::string::npos);
 }
 
 }  // namespace

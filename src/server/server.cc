@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <thread>
 
 #include "api/admin_routes.h"
 #include "api/asset_routes.h"
@@ -26,6 +28,7 @@
 #include "fetch/fetcher.h"
 #include "resolve/resolve.h"
 #include "scheduler/scheduler.h"
+#include "server/descriptors.h"
 #include "service/job_service.h"
 #include "store/store.h"
 
@@ -96,6 +99,7 @@ class ServerImpl final : public Server {
     jro.max_attachment_bytes = config_.max_attachment_bytes;
     jro.max_total_attachment_bytes = config_.max_total_attachment_bytes;
     jro.archived_outputs = archived_outputs_;
+    jro.max_listing_entries = static_cast<uint64_t>(config_.output_listing_max_entries);
     // Routes read a job through the service: an end the store refused so far is already shown.
     api::RegisterJobRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs),
                            stores_.config, jro);
@@ -140,6 +144,7 @@ class ServerImpl final : public Server {
     ho.port = config_.listen_port;
     ho.threads = config_.http_threads;
     ho.spool_dir = std::filesystem::absolute(config_.SpoolDir());
+    if (Status s = SetHttpLimits(ho); !s.ok()) return s;
     http_ = api::NewHttpServer(ho, router);
     if (Status s = http_->Start(); !s.ok()) return s.WithContext("server.listen");
     ready_ = true;
@@ -188,6 +193,39 @@ class ServerImpl final : public Server {
     if (!backlog.last_error.empty()) store.texts["error"] = backlog.last_error;
     out.push_back(std::move(store));
     return out;
+  }
+
+  // The HTTP layer's limits (server.* settings): the descriptor limit raised and the connection
+  // cap fitted under it, deadlines, trusted proxies. Logs the figures.
+  Status SetHttpLimits(api::HttpServerOptions& ho) {
+    auto budget = RaiseDescriptorLimit(config_.max_connections, config_.fd_reserve);
+    if (!budget.ok()) return budget.status();
+    if (budget->lowered) {
+      spdlog::warn(
+          "server.max_connections {} does not fit the descriptor limit {} with the "
+          "reserve of {} (server.fd_reserve): using {}",
+          config_.max_connections, budget->limit, config_.fd_reserve, budget->max_connections);
+    }
+    auto proxies = api::IpSet::Parse(config_.trusted_proxies);
+    if (!proxies.ok()) return proxies.status().WithContext("config server.trusted_proxies");
+    ho.handler_threads =
+        config_.handler_threads > 0
+            ? config_.handler_threads
+            : std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
+    ho.max_connections = budget->max_connections;
+    ho.max_connections_per_client =
+        std::min(config_.max_connections_per_client, budget->max_connections);
+    ho.header_timeout = std::chrono::milliseconds(config_.header_timeout_ms);
+    ho.idle_timeout = std::chrono::milliseconds(config_.idle_timeout_ms);
+    ho.body_grace = std::chrono::milliseconds(config_.body_grace_ms);
+    ho.min_body_bytes_per_s = static_cast<uint64_t>(config_.min_body_bytes_per_s);
+    ho.trusted_proxies = std::move(*proxies);
+    spdlog::info(
+        "http: descriptors {} (was {}), {} kept in reserve; at most {} connections, {} "
+        "per client; {} handler threads; {} trusted proxies",
+        budget->limit, budget->soft_before, config_.fd_reserve, ho.max_connections,
+        ho.max_connections_per_client, ho.handler_threads, config_.trusted_proxies.size());
+    return Status::Ok();
   }
 
   fetch::S3Config S3Settings() const {
