@@ -109,7 +109,7 @@ std::string WeirServer::Start() {
   ::close(log);
   if (pid_ <= 0) return "could not start " + WeirBinary().string();
   std::string out;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   const std::string marker = "listening on http://127.0.0.1:";
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd p{pipefd[0], POLLIN, 0};

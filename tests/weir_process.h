@@ -32,8 +32,9 @@ class WeirServer {
   explicit WeirServer(std::filesystem::path data_dir, std::string config_yaml = "");
   ~WeirServer();  // SIGTERM and wait, if still running
 
-  // Starts the server and waits (≤ 20 s) for its "listening" line. Returns "" on success, else
-  // what went wrong with the server's log (tests: ASSERT_EQ(server.Start(), "")).
+  // Starts the server and waits (≤ 60 s: sanitizer builds on a busy machine start slowly) for its
+  // "listening" line. Returns "" on success, else what went wrong with the server's log (tests:
+  // ASSERT_EQ(server.Start(), "")).
   std::string Start();
   // SIGTERM, wait for exit. Both end the test process if the server's log holds a sanitizer
   // report (see FailOnSanitizerReport).
