@@ -4,6 +4,8 @@
 #   make bench  builds Release and runs the benchmarks (figures printed, see docs/performance.md)
 #   make fuzz   builds the libFuzzer targets with clang-14 + ASan/UBSan in build-fuzz and runs
 #               each for FUZZ_SECONDS (FUZZ_TARGETS="cron uri" for some); see fuzz/README.md
+#   make test-asan  the whole test suite built with ASan + UBSan (build-asan/); any report fails
+#   make test-tsan  the threaded modules' tests built with TSan (build-tsan/); any report fails
 
 SHELL := /bin/bash
 BUILD_TYPE ?= Release
@@ -17,13 +19,15 @@ DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
   libhowardhinnant-date-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl python3 procps awscli
 
-.PHONY: all deps build run test bench clean s3-test-deps fuzz fuzz-deps
+.PHONY: all deps san-deps build run test bench clean s3-test-deps build-asan test-asan \
+  build-tsan test-tsan fuzz fuzz-deps
 
 all: build
 
-# Installs only the packages that are missing (dpkg-query is cheap; apt-get runs only if needed).
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+# $(call install-missing,PACKAGES): installs only the packages that are missing (dpkg-query is
+# cheap; apt-get runs only if needed).
+define install-missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -31,6 +35,10 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install-missing,$(DEB_PACKAGES))
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
@@ -59,11 +67,7 @@ test: build s3-test-deps
 BENCH_PACKAGES := wrk nginx-light
 
 bench: build
-	@missing=""; for p in $(BENCH_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi
+	$(call install-missing,$(BENCH_PACKAGES))
 	./bench/run-all.sh $(BUILD_DIR)
 
 # Fuzzing: a separate build dir with clang-14 (sanitizers and libFuzzer come with
@@ -74,11 +78,7 @@ FUZZ_SECONDS   ?= 60
 FUZZ_TARGETS   ?=
 
 fuzz-deps: deps
-	@missing=""; for p in $(FUZZ_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; fi
+	$(call install-missing,$(FUZZ_PACKAGES))
 
 $(FUZZ_BUILD_DIR)/build.ninja:
 	cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DWEIR_FUZZ=ON \
@@ -88,5 +88,39 @@ fuzz: fuzz-deps $(FUZZ_BUILD_DIR)/build.ninja
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzz_all
 	./fuzz/run.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# Sanitizer builds (cmake/sanitizers.cmake): gcc's own runtimes (no clang needed), -O1 with debug
+# information and assertions on, no benchmarks. The runtime options are compiled into the binaries
+# (cmake/sanitizer_options.cc): any report makes the process, and so its test, fail.
+SAN_PACKAGES := libasan8 liblsan0 libubsan1 libtsan2
+SAN_CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+  -DWEIR_BUILD_BENCH=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+# Tests get more time than in Release: ASan runs the code ~2-3x slower, TSan ~5-10x.
+SAN_TEST_TIMEOUT := 1500
+
+san-deps: deps
+	$(call install-missing,$(SAN_PACKAGES))
+
+build-asan/build.ninja:
+	cmake -S . -B build-asan $(SAN_CMAKE_FLAGS) -DWEIR_SANITIZE=address
+
+build-asan: san-deps build-asan/build.ninja
+	cmake --build build-asan -j $(JOBS)
+
+# The whole suite, unit and integration (the `weir` server the integration tests start is the
+# instrumented one in build-asan/).
+test-asan: build-asan s3-test-deps
+	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout $(SAN_TEST_TIMEOUT)
+
+build-tsan/build.ninja:
+	cmake -S . -B build-tsan $(SAN_CMAKE_FLAGS) -DWEIR_SANITIZE=thread
+
+# Only the test binaries labelled `tsan` (WEIR_TSAN_TESTS in CMakeLists.txt) are built and run:
+# the modules with threads of their own (exec, service, scheduler, fetch cache, HTTP server).
+build-tsan: san-deps build-tsan/build.ninja
+	cmake --build build-tsan -j $(JOBS) --target weir_tsan_tests
+
+test-tsan: build-tsan s3-test-deps
+	cd build-tsan && ctest --output-on-failure -j $(JOBS) --timeout $(SAN_TEST_TIMEOUT) -L tsan
+
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz

@@ -7,11 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 extern char** environ;
@@ -32,6 +35,22 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);
+}
+
+void FailOnSanitizerReport(const std::string& who, const std::string& stderr_text) {
+  static constexpr std::string_view kMarkers[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                                  "WARNING: ThreadSanitizer",
+                                                  "SUMMARY: UndefinedBehaviorSanitizer"};
+  size_t at = std::string::npos;
+  for (std::string_view m : kMarkers) at = std::min(at, stderr_text.find(m));
+  if (at == std::string::npos) return;
+  // A UBSan report's own line comes before its SUMMARY: show some context above the marker.
+  size_t from = stderr_text.rfind('\n', at > 4096 ? at - 4096 : 0);
+  from = from == std::string::npos ? 0 : from + 1;
+  std::fprintf(stderr, "\n%s printed a sanitizer report, failing the test:\n%s\n", who.c_str(),
+               stderr_text.substr(from, 32768).c_str());
+  std::fflush(stderr);
+  std::abort();
 }
 
 WeirServer::WeirServer(fs::path data_dir, std::string config_yaml)
@@ -72,9 +91,9 @@ int WaitExit(pid_t pid) {
 
 std::string WeirServer::Start() {
   fs::create_directories(data_dir_);
-  std::vector<std::string> args = {WeirBinary().string(), "server", "--data-dir",
-                                   data_dir_.string(), "--listen",
-                                   "127.0.0.1:" + std::to_string(port_to_reuse_)};
+  std::vector<std::string> args = {
+      WeirBinary().string(), "server",   "--data-dir",
+      data_dir_.string(),    "--listen", "127.0.0.1:" + std::to_string(port_to_reuse_)};
   if (!config_yaml_.empty()) {
     fs::path cfg = data_dir_ / "test-config.yaml";
     std::ofstream(cfg) << config_yaml_;
@@ -83,14 +102,14 @@ std::string WeirServer::Start() {
   }
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return "pipe failed";
-  int log = ::open((data_dir_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                   0644);
+  int log =
+      ::open((data_dir_ / "server.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   pid_ = Spawn(args, pipefd[1], log, {});
   ::close(pipefd[1]);
   ::close(log);
   if (pid_ <= 0) return "could not start " + WeirBinary().string();
   std::string out;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   const std::string marker = "listening on http://127.0.0.1:";
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd p{pipefd[0], POLLIN, 0};
@@ -120,6 +139,7 @@ void WeirServer::Stop() {
   ::kill(pid_, SIGTERM);
   WaitExit(pid_);
   pid_ = -1;
+  FailOnSanitizerReport("weir server", Slurp(data_dir_ / "server.log"));
 }
 
 void WeirServer::Kill9() {
@@ -127,6 +147,7 @@ void WeirServer::Kill9() {
   ::kill(pid_, SIGKILL);
   WaitExit(pid_);
   pid_ = -1;
+  FailOnSanitizerReport("weir server", Slurp(data_dir_ / "server.log"));
 }
 
 CommandResult RunWeir(const std::string& server_url, const std::vector<std::string>& args,
@@ -155,6 +176,7 @@ CommandResult RunWeir(const std::string& server_url, const std::vector<std::stri
   };
   r.out = slurp(out);
   r.err = slurp(err);
+  FailOnSanitizerReport("weir " + (args.empty() ? std::string() : args.front()), r.err);
   return r;
 }
 

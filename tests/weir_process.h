@@ -1,5 +1,6 @@
-// Test and benchmark harness (no GoogleTest dependency): starts the real `weir server` binary on a free port with its own data folder,
-// and runs `weir` CLI commands, so integration tests drive weir exactly as users do.
+// Test and benchmark harness (no GoogleTest dependency): starts the real `weir server` binary on a
+// free port with its own data folder, and runs `weir` CLI commands, so integration tests drive weir
+// exactly as users do.
 #pragma once
 
 #include <sys/types.h>
@@ -31,10 +32,12 @@ class WeirServer {
   explicit WeirServer(std::filesystem::path data_dir, std::string config_yaml = "");
   ~WeirServer();  // SIGTERM and wait, if still running
 
-  // Starts the server and waits (≤ 20 s) for its "listening" line. Returns "" on success, else
-  // what went wrong with the server's log (tests: ASSERT_EQ(server.Start(), "")).
+  // Starts the server and waits (≤ 60 s: sanitizer builds on a busy machine start slowly) for its
+  // "listening" line. Returns "" on success, else what went wrong with the server's log (tests:
+  // ASSERT_EQ(server.Start(), "")).
   std::string Start();
-  // SIGTERM, wait for exit.
+  // SIGTERM, wait for exit. Both end the test process if the server's log holds a sanitizer
+  // report (see FailOnSanitizerReport).
   void Stop();
   // SIGKILL, wait for exit: a crash (jobs keep running).
   void Kill9();
@@ -56,9 +59,17 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
-// Runs `weir --server <server_url> <args...>` and collects its output (≤ 120 s).
+// Runs `weir --server <server_url> <args...>` and collects its output (≤ 120 s). A sanitizer
+// report on its stderr ends the test process (see FailOnSanitizerReport).
 CommandResult RunWeir(const std::string& server_url, const std::vector<std::string>& args,
                       const std::filesystem::path& cwd = {});
+
+// In a sanitizer build (cmake/sanitizers.cmake) a weir process that hits a bug prints a report on
+// its stderr and exits non-zero, which a test need not look at (a server's stderr is its log, and a
+// test may expect a command to fail). So when `stderr_text` of the weir process `who` holds an
+// ASan, LSan, UBSan or TSan report, this prints the report and aborts the test process: the test
+// that started the process fails, and says why. Does nothing otherwise.
+void FailOnSanitizerReport(const std::string& who, const std::string& stderr_text);
 
 // Small file and shell helpers of the end-to-end tests.
 std::string Slurp(const std::filesystem::path& p);
