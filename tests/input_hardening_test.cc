@@ -214,7 +214,7 @@ TEST_F(InputHardeningTest, ControlCharactersAre400AndNoJobFolderIsMade) {
       {"tags", json::array{"ok", json::string(nul)}, "tags: control character U+0000"},
       {"commandArguments", json::array{"echo", "x", json::string(nul)},
        "commandArguments[2]: control character U+0000 is not allowed"},
-      {"commandArgs", json::value("echo 1\nrm -rf ~"), "commandArgs: control character U+000A"},
+      {"commandArgs", json::value("echo 1\rrm -rf ~"), "commandArgs: control character U+000D"},
       {"grouping", json::value("g\r\n"), "grouping: control character U+000D"},
   };
   for (const Case& c : cases) {
@@ -226,6 +226,12 @@ TEST_F(InputHardeningTest, ControlCharactersAre400AndNoJobFolderIsMade) {
   }
   EXPECT_TRUE(Tree(data() / "jobs").empty());
   EXPECT_EQ(Get("/api/v3/jobs").at("page").at("totalElements").as_int64(), 0);
+
+  // Line breaks and tabs stay usable where a job's text is a script or a query.
+  json::object multi = JobRequest("true");
+  multi["commandArguments"] = json::array{"printf 'a\\tb\\n'\necho second-line"};
+  auto ok = Post("/api/v3/jobs", json::serialize(multi));
+  EXPECT_EQ(ok.status, 202) << ok.body;
 }
 
 TEST_F(InputHardeningTest, NumbersOutOfRangeAre400NamingTheField) {

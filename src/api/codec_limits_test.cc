@@ -162,7 +162,7 @@ TEST(JobRequestLimits, ControlCharactersAre400NamingTheField) {
       {R"(,"tags":["ok","b\u0000"])", "tags: control character U+0000 is not allowed"},
       {R"(,"commandArguments":["a","b","c\u0000d"])",
        "commandArguments[2]: control character U+0000 is not allowed"},
-      {R"(,"commandArgs":"-e \"x\"\n rm -rf /")", "commandArgs: control character U+000A"},
+      {R"(,"commandArgs":"-e \"x\"\r rm -rf /")", "commandArgs: control character U+000D"},
       {R"(,"grouping":"g\r")", "grouping: control character U+000D"},
       {R"(,"groupingInstance":"g\u001b[31m")", "groupingInstance: control character U+001B"},
       {R"(,"email":"a@b\u0000")", "email: control character U+0000"},

@@ -89,12 +89,14 @@ bool ParseInt64(std::string_view s, long long* out) {
   return ec == std::errc() && p == e;
 }
 
-Status CheckNoControlChars(std::string_view field, std::string_view s, bool allow_tab) {
+Status CheckNoControlChars(std::string_view field, std::string_view s, bool allow_tab,
+                           bool allow_newline) {
   for (size_t i = 0; i < s.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     unsigned code = 0x110000;
     if (c < 0x20 || c == 0x7f) {
       if (c == '\t' && allow_tab) continue;
+      if (c == '\n' && allow_newline) continue;
       code = c;
     } else if (c == 0xc2 && i + 1 < s.size()) {
       const unsigned char n = static_cast<unsigned char>(s[i + 1]);

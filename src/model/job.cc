@@ -106,14 +106,16 @@ Status Validate(const JobRequest& r) {
   }
   if (r.command_args) {
     if (!IsValidUtf8(*r.command_args)) return InvalidArgument("commandArgs: must be valid UTF-8");
-    WEIR_RETURN_IF_ERROR(CheckNoControlChars("commandArgs", *r.command_args, /*allow_tab=*/true));
+    WEIR_RETURN_IF_ERROR(CheckNoControlChars("commandArgs", *r.command_args, /*allow_tab=*/true,
+                                             /*allow_newline=*/true));
   }
   for (size_t i = 0; i < r.command_arguments.size(); ++i) {
     const std::string field = Indexed("commandArguments", i);
     if (!IsValidUtf8(r.command_arguments[i])) {
       return InvalidArgument(field + ": must be valid UTF-8");
     }
-    WEIR_RETURN_IF_ERROR(CheckNoControlChars(field, r.command_arguments[i], /*allow_tab=*/true));
+    WEIR_RETURN_IF_ERROR(CheckNoControlChars(field, r.command_arguments[i], /*allow_tab=*/true,
+                                             /*allow_newline=*/true));
   }
   WEIR_RETURN_IF_ERROR(OptText("setupFile", r.setup_file, 4096));
   for (size_t i = 0; i < r.configs.size(); ++i) {
