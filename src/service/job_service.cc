@@ -34,6 +34,7 @@
 #include <deque>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -77,6 +78,37 @@ Status MarkLaunched(const fs::path& job_dir) {
   if (fd < 0) return ErrnoStatus("launch marker " + marker.string(), errno);
   ::close(fd);
   return Status::Ok();
+}
+
+// The process group leader whose working folder is `job_dir` (the executor starts the run script
+// there in a session of its own), with its start time from /proc/<pid>/stat: a launch the server
+// was killed in the middle of, after the spawn and before genie/pid was written.
+std::optional<exec::PidRecord> FindRunScriptProcess(const fs::path& job_dir) {
+  std::error_code ec;
+  const fs::path want = fs::canonical(job_dir, ec);
+  if (ec) return std::nullopt;
+  for (const fs::directory_entry& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::error_code lec;
+    if (fs::read_symlink(e.path() / "cwd", lec) != want || lec) continue;
+    Result<std::string> stat = ReadFile(e.path() / "stat");
+    if (!stat.ok()) continue;
+    const size_t paren = stat->rfind(')');
+    if (paren == std::string::npos) continue;
+    // After "pid (comm)": state ppid pgrp session ... field 22 is the start time.
+    std::istringstream fields(stat->substr(paren + 1));
+    std::string field;
+    long long pgrp = 0, start_time = 0;
+    for (int i = 3; i <= 22 && fields >> field; ++i) {
+      if (i == 5) pgrp = std::atoll(field.c_str());
+      if (i == 22) start_time = std::atoll(field.c_str());
+    }
+    const int pid = std::atoi(name.c_str());
+    if (pgrp != pid || start_time == 0) continue;
+    return exec::PidRecord{pid, start_time};
+  }
+  return std::nullopt;
 }
 
 std::optional<TimePoint> FileMtime(const fs::path& path) {
@@ -795,7 +827,21 @@ Result<JobRecord> JobServiceImpl::WaitFinal(const std::string& job_id, Millis ti
 bool JobServiceImpl::LaunchedBeforeRestart(JobRecord& rec) {
   const fs::path dir = JobDirectory(rec.id);
   std::optional<TimePoint> started = FileMtime(exec::paths::PidFile(dir));
-  if (!started) started = FileMtime(exec::paths::LaunchMarker(dir));
+  if (!started && FileMtime(exec::paths::LaunchMarker(dir))) {
+    // The server died during the launch. A run script that already ended left genie.done; one
+    // that runs is found by its working folder and gets the pid file the server never wrote;
+    // otherwise the spawn never happened and the job is set up again (it never ran).
+    if (std::optional<exec::PidRecord> found = FindRunScriptProcess(dir)) {
+      Status written = exec::WritePidFile(dir, *found);
+      if (!written.ok()) spdlog::error("job {}: {}", rec.id, written.ToString());
+      started = FileMtime(exec::paths::LaunchMarker(dir));
+    } else if (FileMtime(exec::paths::DoneFile(dir))) {
+      started = FileMtime(exec::paths::LaunchMarker(dir));
+    } else {
+      spdlog::info("job {}: the server stopped before its launch; setting it up again", rec.id);
+      return false;
+    }
+  }
   if (!started) return false;
   rec.job.status = JobStatus::kRunning;
   rec.job.status_msg = std::string(model::kMsgRunning);

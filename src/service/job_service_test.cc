@@ -638,7 +638,16 @@ TEST_F(JobServiceTest, RestartNeverRunsALaunchedJobTwiceAndRebuildsAHalfBuiltOne
   ASSERT_TRUE(MakeDirs(staged).ok());
   { std::ofstream(staged / "data.txt") << "attached\n"; }
 
+  // Killed between the launch marker and the spawn: no process, no pid file, no genie.done.
+  record("never-spawned", "echo ran-after-restart");
+  const fs::path never = options_.jobs_dir / "never-spawned";
+  ASSERT_TRUE(MakeDirs(never / "genie" / "logs").ok());
+  { std::ofstream(never / "genie" / "launched"); }
+
   Start();  // Recover()
+  model::JobRecord n = Final("never-spawned");
+  EXPECT_EQ(n.job.status, JobStatus::kSucceeded) << n.job.status_msg;
+  EXPECT_EQ(Stdout("never-spawned"), "ran-after-restart\n");
   model::JobRecord l = Final("launched");
   EXPECT_EQ(l.job.status, JobStatus::kSucceeded) << l.job.status_msg;
   EXPECT_EQ(l.execution.exit_code, 0);
