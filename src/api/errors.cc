@@ -22,6 +22,7 @@ int HttpStatusFor(const Status& s) {
     case StatusCode::kUnavailable: return 503;
     case StatusCode::kUnimplemented: return 501;
     case StatusCode::kPayloadTooLarge: return 413;
+    case StatusCode::kUnauthenticated: return 401;
     case StatusCode::kAborted:
     case StatusCode::kInternal: return 500;
     case StatusCode::kOutOfSpace: return 507;

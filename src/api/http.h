@@ -154,8 +154,9 @@ Status ParseTarget(std::string_view target, HttpRequest& req, std::vector<std::s
 // The one place a Status becomes an HTTP status:
 //   kInvalidArgument 400, kNotFound 404, kDeadlineExceeded 408, kAlreadyExists 409,
 //   kFailedPrecondition 412, kResourceExhausted 429, kPermissionDenied 403 (403 for paths that
-//   leave their folder), kUnavailable 503, kUnimplemented 501, kOutOfSpace 507 (the message
-//   then says that the server's storage is full and to free space), others 500.
+//   leave their folder), kUnauthenticated 401, kUnavailable 503, kUnimplemented 501,
+//   kOutOfSpace 507 (the message then says that the server's storage is full and to free
+//   space), others 500.
 int HttpStatusFor(const Status& s);
 // Genie's error body: {"status":N,"error":"Reason Phrase","message":...,"path":...,"timestamp":...}
 HttpResponse ErrorResponse(const Status& s, const HttpRequest& req);

@@ -15,6 +15,9 @@
 //   kOutOfSpace          the server's storage is full (disk, quota, database): free space, retry
 //   kPayloadTooLarge     the request itself (or what it would make) is over a size limit:
 //                        JSON Patch result, metadata; the message names the limit
+//   kUnauthenticated     the request carries no valid credentials (missing, expired or forged
+//                        token): authenticate and retry; never used for "not allowed" (that is
+//                        kPermissionDenied)
 // Only src/api/ maps codes to HTTP statuses. Messages read "context: detail", no final period.
 #pragma once
 
@@ -40,6 +43,7 @@ enum class StatusCode {
   kInternal,
   kOutOfSpace,
   kPayloadTooLarge,
+  kUnauthenticated,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -91,6 +95,9 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 inline Status OutOfSpace(std::string m) { return {StatusCode::kOutOfSpace, std::move(m)}; }
 inline Status PayloadTooLarge(std::string m) {
   return {StatusCode::kPayloadTooLarge, std::move(m)};
+}
+inline Status Unauthenticated(std::string m) {
+  return {StatusCode::kUnauthenticated, std::move(m)};
 }
 
 // Status from errno: ENOENT → kNotFound, EEXIST → kAlreadyExists, EACCES → kPermissionDenied,
