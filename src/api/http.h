@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/auth.h"
 #include "common/result.h"
 #include "common/status.h"
 
@@ -39,6 +40,12 @@ struct HttpRequest {
   // Before the handler runs, the server drops the X-Forwarded-* and Forwarded headers unless the
   // peer is one of HttpServerOptions::trusted_proxies (see ApplyForwardedPolicy).
   std::map<std::string, std::string> params;  // path parameters filled by the router
+  // The subject of the client certificate the TLS layer verified; "" without one (plain HTTP, or
+  // TLS without client certificates).
+  std::string client_cert_subject;
+  // Who sent the request, set by HttpServerOptions::gate (authentication) before routing; null
+  // when no gate is configured.
+  std::shared_ptr<const auth::Principal> principal;
 
   // First header of that (case-insensitive) name.
   std::optional<std::string> Header(std::string_view name) const;
@@ -227,6 +234,15 @@ struct HttpServerOptions {
 
   // Peers whose X-Forwarded-* headers are believed (see ApplyForwardedPolicy); empty: none.
   IpSet trusted_proxies;
+
+  // Runs on the handler pool for every request whose target parses, after the head is read and
+  // before routing and before the body is read (authentication, rate limits: nothing costly
+  // happens for a refused request). It may set req.principal. A returned response answers the
+  // request instead of the route; the unread body is then discarded with the connection.
+  std::function<std::optional<HttpResponse>(HttpRequest&)> gate;
+  // Runs on the handler pool after the gate refused a request or a route's handler answered it
+  // (audit records); not for answers of the server itself (404, 405, 413, framing errors).
+  std::function<void(const HttpRequest&, const HttpResponse&)> observer;
 };
 
 // A Beast HTTP/1.1 server with keep-alive. Start() binds and returns at once; Stop() closes the

@@ -534,7 +534,25 @@ asio::awaitable<bool> ServeOne(Session& s) {
   if (!target_status.ok()) {
     resp = ErrorResponse(400, target_status.message(), req);
     responded = true;
-  } else {
+  } else if (srv.options().gate) {
+    std::optional<HttpResponse> refused = co_await OnPool(srv, [&srv, &req]() {
+      std::optional<HttpResponse> r;
+      try {
+        r = srv.options().gate(req);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "http: request gate for %s %s threw: %s\n", req.method.c_str(),
+                     req.path.c_str(), e.what());
+        r = ErrorResponse(500, "request: internal error", req);
+      }
+      if (r && srv.options().observer) srv.options().observer(req, *r);
+      return r;
+    });
+    if (refused) {
+      resp = std::move(*refused);
+      responded = true;
+    }
+  }
+  if (!responded) {
     Router::Match m = srv.router().FindSegments(req.method, s.segments);
     if (!m.handler && head) m = srv.router().FindSegments("GET", s.segments);
     if (!m.handler) {
@@ -624,8 +642,9 @@ asio::awaitable<bool> ServeOne(Session& s) {
       }
       if (!responded) {
         const Handler* handler = m.handler;
-        resp = co_await OnPool(srv, [handler, &req]() {
+        resp = co_await OnPool(srv, [handler, &req, &srv]() {
           HttpResponse r = RunHandler(*handler, req);
+          if (srv.options().observer) srv.options().observer(req, r);
           if (!req.body_file.empty()) {
             std::error_code rm;
             std::filesystem::remove(req.body_file, rm);
