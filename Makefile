@@ -6,6 +6,7 @@
 #               each for FUZZ_SECONDS (FUZZ_TARGETS="cron uri" for some); see fuzz/README.md
 #   make test-asan  the whole test suite built with ASan + UBSan (build-asan/); any report fails
 #   make test-tsan  the threaded modules' tests built with TSan (build-tsan/); any report fails
+#   make mutate     plants each bug of tests/mutations.toml in turn; fails if a test misses one
 
 SHELL := /bin/bash
 BUILD_TYPE ?= Release
@@ -19,7 +20,7 @@ DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
   libhowardhinnant-date-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl python3 procps awscli
 
-.PHONY: all deps san-deps build run test bench clean s3-test-deps build-asan test-asan \
+.PHONY: all deps san-deps build run test bench clean s3-test-deps build-asan test-asan mutate \
   build-tsan test-tsan fuzz fuzz-deps
 
 all: build
@@ -124,3 +125,10 @@ test-tsan: build-tsan s3-test-deps
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz
+
+# Mutation testing: plants each bug of tests/mutations.toml in turn, rebuilds only the test
+# binaries built from the mutated file, runs them, and fails when any mutation survives.
+# MUTATIONS="id1,id2" runs some. See docs/testing.md.
+MUTATIONS ?=
+mutate: build
+	python3 scripts/mutate.py --build-dir $(BUILD_DIR) $(if $(MUTATIONS),--only $(MUTATIONS))

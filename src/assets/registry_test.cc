@@ -160,6 +160,13 @@ TEST_F(RegistryTest, ExplicitUuidMustBeNewAndNext) {
   auto dup = Publish(again, "other content");
   EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists) << dup.status();
   EXPECT_EQ(registry_->Get(first->uuid)->sha256, blob::Sha256Hex("a"));
+  // The same build number from another commit is taken too: a branch's builds are used once,
+  // never silently renumbered.
+  PublishRequest same_build;
+  same_build.uuid = "dataflow.jar.ns.user.repo.main.0badc0de.1";
+  auto taken = Publish(same_build, "other commit");
+  EXPECT_EQ(taken.status().code(), StatusCode::kAlreadyExists) << taken.status();
+  EXPECT_EQ(registry_->List({})->total, 1);
 
   PublishRequest skip;
   skip.uuid = "dataflow.jar.ns.user.repo.main.39206ee8.5";
