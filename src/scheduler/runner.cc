@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -35,6 +36,12 @@ bool IsHex64(std::string_view s) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
+// The characters of an encoded bundle file name (see workflow::FileUri).
+bool IsBundleNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '~' ||
+         c == '-' || c == '%';
+}
+
 // Rewrites every bundle://files/<sha256>/<name> in `text` to a URI the job service fetches (named
 // <name>); the rewritten URIs are appended to `found` when given. The first failure is kept in
 // `error` (the text is then returned unchanged at that place).
@@ -52,9 +59,11 @@ std::string MapBundleUris(std::string_view text, BundleBlobs& blobs,
       i = sha_at;
       continue;
     }
+    // The name is what workflow::FileUri wrote: unreserved characters and %XX escapes only,
+    // so it ends at the first other character (a shell's `)` or `;`, a quote, a space).
     size_t name_at = sha_at + 65;
-    size_t end = text.find_first_of(" \t\r\n\"'<>", name_at);
-    if (end == std::string_view::npos) end = text.size();
+    size_t end = name_at;
+    while (end < text.size() && IsBundleNameChar(text[end])) ++end;
     Result<std::string> uri = blobs.FileUri(sha, text.substr(name_at, end - name_at));
     out.append(text.substr(i, p - i));
     if (uri.ok()) {
