@@ -1,6 +1,7 @@
-// Every sample recipe as a new data engineer meets it: `weir sample workflow RECIPE`, `weir project
-// deploy`, then `weir workflow run --wait` against the real server with the demo configuration.
-// Each step's job must succeed and print what the recipe promises.
+// Every sample recipe as a new data engineer meets it: `weir sample workflow RECIPE`,
+// `weir project deploy --dry-run`, `weir project deploy`, then `weir workflow run --wait`
+// against the real server with the demo configuration. Each step's job must succeed and print
+// what the recipe promises.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -56,6 +57,15 @@ TEST_P(SamplesEndToEnd, DeploysAndRunsToSuccess) {
   auto sample = RunWeir(url, {"sample", "workflow", recipe.name, "project"}, dir_.path());
   ASSERT_EQ(sample.exit_code, 0) << sample.out << sample.err;
   const fs::path project = dir_.path() / "project";
+
+  // A dry run builds, renders and writes the bundle locally, and changes nothing on the server.
+  auto dry = RunWeir(url, {"project", "deploy", "--dry-run"}, project);
+  ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+  EXPECT_NE(dry.out.find("WOULD DEPLOY " + recipe.workflow), std::string::npos) << dry.out;
+  auto none = http_->Get("/api/weir/v1/workflows/" + recipe.workflow);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->status, 404) << none->body;
+  EXPECT_EQ(GetJson("/api/weir/v1/assets").at("page").at("totalElements"), 0);
 
   auto deploy = RunWeir(url, {"project", "deploy"}, project);
   ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "blob/local_blob_store.h"
+#include "blob/sha256.h"
 #include "common/fs.h"
 #include "common/strings.h"
 
@@ -37,6 +38,13 @@ Result<assets::AssetRecord> ProjectCatalog::Resolve(const assets::AssetRef& ref)
     r.uuid = "local:" + a.name;
     r.uri = blob::FileUri(project_.root / a.file);
     r.file_name = fs::path(a.file).filename().string();
+    // The built file's hash, as the registry would record it, so that a bundle made from this
+    // rendering (deploy --dry-run) is as complete as a real one. Not built yet: left empty.
+    std::error_code ec;
+    if (Result<std::string> sha = blob::Sha256File(project_.root / a.file); sha.ok()) {
+      r.sha256 = *sha;
+      r.size = static_cast<int64_t>(fs::file_size(project_.root / a.file, ec));
+    }
     r.dirty = project_.git.dirty;
     return r;
   }
