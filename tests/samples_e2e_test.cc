@@ -3,8 +3,11 @@
 // against the real server with the demo configuration. Each step's job must succeed and print
 // what the recipe promises.
 #include <gtest/gtest.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <string>
 
 #include "client/http_client.h"
@@ -104,6 +107,39 @@ TEST_P(SamplesEndToEnd, DeploysAndRunsToSuccess) {
   for (const json::value& dep : request.at("dependencies").as_array()) {
     std::string uri(dep.as_string());
     EXPECT_EQ(uri.find("%29"), std::string::npos) << uri;
+  }
+}
+
+// Cron, containers and `env -i` leave $USER unset: the deployer and the user the steps run as are
+// then the local account's name, never empty and never the scheduler's own name.
+TEST_F(SamplesEndToEnd, WithoutUserVariablesTheAccountNameIsTheDeployer) {
+  const std::string url = server_->url();
+  ASSERT_EQ(RunWeir(url, {"sample", "workflow", "bash", "project"}, dir_.path()).exit_code, 0);
+  const fs::path project = dir_.path() / "project";
+  const std::string account = [] {
+    passwd* pw = ::getpwuid(::getuid());
+    return pw != nullptr ? std::string(pw->pw_name) : std::string();
+  }();
+  ASSERT_FALSE(account.empty());
+  const std::string weir = ShellQuote(WeirBinary().string());
+  for (const std::string& args :
+       {std::string("project deploy"),
+        std::string("workflow run prod:sample.bash-sample.hello-bash --wait --timeout 120")}) {
+    const std::string cmd = "cd " + ShellQuote(project.string()) + " && env -u USER -u LOGNAME " +
+                            weir + " --server " + url + " " + args + " >/dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  json::value versions =
+      GetJson("/api/weir/v1/workflows/prod:sample.bash-sample.hello-bash/versions");
+  ASSERT_TRUE(versions.is_object()) << json::serialize(versions);
+  EXPECT_EQ(versions.at("versions").at(0).at("deployer"), account.c_str())
+      << json::serialize(versions);
+  json::value instance =
+      GetJson("/api/weir/v1/workflows/prod:sample.bash-sample.hello-bash/instances/1");
+  for (const json::value& step : instance.at("steps").as_array()) {
+    ASSERT_TRUE(step.at("jobId").is_string()) << json::serialize(step);
+    json::value job = GetJson("/api/v3/jobs/" + std::string(step.at("jobId").as_string()));
+    EXPECT_EQ(job.at("user"), account.c_str()) << json::serialize(job);
   }
 }
 

@@ -1,6 +1,10 @@
 #include "cli/cli_util.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 namespace weir::cli {
@@ -55,6 +59,19 @@ void PrintTable(std::ostream& out, const std::vector<std::string>& header,
   };
   line(header);
   for (const auto& row : rows) line(row);
+}
+
+std::string LocalUserName() {
+  for (const char* name : {"USER", "LOGNAME"}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+  }
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(::getuid(), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return "";
 }
 
 }  // namespace weir::cli

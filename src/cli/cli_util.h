@@ -3,7 +3,6 @@
 #pragma once
 
 #include <boost/json.hpp>
-
 #include <iosfwd>
 #include <string>
 #include <string_view>
@@ -25,6 +24,11 @@ Result<boost::json::value> ParseJson(std::string_view text, std::string_view con
 
 // A string field of an object, or "" (numbers are printed, null is "").
 std::string Str(const boost::json::value& v, std::string_view key);
+
+// The local account name recorded as a job's user, an asset's publisher or a deployer: $USER,
+// else $LOGNAME, else the name of the process's real user id (cron, containers and `env -i`
+// leave both variables unset); "" only when even that has no name.
+std::string LocalUserName();
 
 // Prints rows under a header, columns padded to the widest cell.
 void PrintTable(std::ostream& out, const std::vector<std::string>& header,

@@ -1,7 +1,7 @@
 // `weir job submit|status|wait|output|kill|list`: the job gateway from the command line.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -22,7 +22,7 @@ struct SubmitFlags {
   std::vector<std::string> cluster_tags;  // each occurrence: one criterion, comma-separated tags
   std::string command_tags;
   std::string args;
-  std::vector<std::string> arguments;     // after `--`: each one argument, shell-quoted
+  std::vector<std::string> arguments;  // after `--`: each one argument, shell-quoted
   std::vector<std::string> attachments, tags, dependencies;
   std::string grouping, grouping_instance, setup_file;
   int memory = 0;
@@ -67,8 +67,8 @@ Result<std::string> WaitForFinal(client::HttpClient& http, const std::string& id
 
 int PrintOutput(client::HttpClient& http, const std::string& id, const std::string& path,
                 std::ostream& out) {
-  auto r = http.Get("/api/v3/jobs/" + client::UrlEncode(id) + "/output/" + path,
-                    {{"Accept", "*/*"}});
+  auto r =
+      http.Get("/api/v3/jobs/" + client::UrlEncode(id) + "/output/" + path, {{"Accept", "*/*"}});
   if (!r.ok()) return Fail(r.status());
   if (Status s = client::ToStatus(*r); !s.ok()) return Fail(s);
   auto ct = r->Header("content-type").value_or("");
@@ -87,16 +87,16 @@ int PrintOutput(client::HttpClient& http, const std::string& id, const std::stri
 }
 
 int Submit(const SubmitFlags& f, Globals& g) {
-  if (f.cluster_tags.empty()) return Fail("job submit: --cluster-tags is required (e.g. sched:sla)");
-  if (f.command_tags.empty()) return Fail("job submit: --command-tags is required (e.g. type:bash)");
+  if (f.cluster_tags.empty())
+    return Fail("job submit: --cluster-tags is required (e.g. sched:sla)");
+  if (f.command_tags.empty())
+    return Fail("job submit: --command-tags is required (e.g. type:bash)");
   json::object req;
   if (!f.id.empty()) req["id"] = f.id;
   req["name"] = f.name;
   std::string user = f.user;
-  if (user.empty()) {
-    const char* u = std::getenv("USER");
-    user = u && *u ? u : "weir";
-  }
+  if (user.empty()) user = LocalUserName();
+  if (user.empty()) user = "weir";
   req["user"] = user;
   req["version"] = f.version;
   json::array criterias;
@@ -153,7 +153,8 @@ int Submit(const SubmitFlags& f, Globals& g) {
   std::cout.flush();
   PrintOutput(http, id, "stderr", std::cerr);
   auto job = GetJson(http, "/api/v3/jobs/" + client::UrlEncode(id));
-  if (job.ok()) std::cerr << "job " << id << ": " << *final << " (" << Str(*job, "statusMsg") << ")\n";
+  if (job.ok())
+    std::cerr << "job " << id << ": " << *final << " (" << Str(*job, "statusMsg") << ")\n";
   return *final == "SUCCEEDED" ? 0 : 1;
 }
 
@@ -165,14 +166,15 @@ int ShowStatus(const std::string& id, Globals& g) {
   if (g.output == "json") {
     json::object o = job->as_object();
     o.erase("_links");
-    if (exec.ok()) o["exitCode"] = exec->as_object().contains("exitCode") ? exec->at("exitCode") : nullptr;
+    if (exec.ok())
+      o["exitCode"] = exec->as_object().contains("exitCode") ? exec->at("exitCode") : nullptr;
     std::cout << json::serialize(o) << "\n";
     return 0;
   }
-  PrintTable(std::cout, {"ID", "STATUS", "MESSAGE", "CLUSTER", "COMMAND", "EXIT", "RUNTIME"},
-             {{Str(*job, "id"), Str(*job, "status"), Str(*job, "statusMsg"),
-               Str(*job, "clusterName"), Str(*job, "commandName"),
-               exec.ok() ? Str(*exec, "exitCode") : "", Str(*job, "runtime")}});
+  PrintTable(
+      std::cout, {"ID", "STATUS", "MESSAGE", "CLUSTER", "COMMAND", "EXIT", "RUNTIME"},
+      {{Str(*job, "id"), Str(*job, "status"), Str(*job, "statusMsg"), Str(*job, "clusterName"),
+        Str(*job, "commandName"), exec.ok() ? Str(*exec, "exitCode") : "", Str(*job, "runtime")}});
   return 0;
 }
 
@@ -213,15 +215,18 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   job->require_subcommand(1);
 
   auto f = std::make_shared<SubmitFlags>();
-  CLI::App* submit = job->add_subcommand(
-      "submit",
-      "Submit a job by tags. Example:\n"
-      "  weir job submit --cluster-tags sched:sla --command-tags type:bash --args 'echo hi' --wait\n"
-      "Arguments after `--` are passed one by one, each shell-quoted.");
-  submit->add_option("-c,--cluster-tags", f->cluster_tags,
-                     "cluster criterion: comma-separated tags; repeat for fallbacks, tried in order")
+  CLI::App* submit =
+      job->add_subcommand("submit",
+                          "Submit a job by tags. Example:\n"
+                          "  weir job submit --cluster-tags sched:sla --command-tags type:bash "
+                          "--args 'echo hi' --wait\n"
+                          "Arguments after `--` are passed one by one, each shell-quoted.");
+  submit
+      ->add_option("-c,--cluster-tags", f->cluster_tags,
+                   "cluster criterion: comma-separated tags; repeat for fallbacks, tried in order")
       ->required();
-  submit->add_option("-C,--command-tags", f->command_tags, "command criterion: comma-separated tags")
+  submit
+      ->add_option("-C,--command-tags", f->command_tags, "command criterion: comma-separated tags")
       ->required();
   submit->add_option("-a,--args", f->args, "arguments appended to the command's executable");
   submit->add_option("--name", f->name, "job name")->capture_default_str();
@@ -249,8 +254,8 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   status->callback([id, &g] { g.exit_code = ShowStatus(*id, g); });
 
   auto wait_timeout = std::make_shared<double>(0);
-  CLI::App* wait = job->add_subcommand(
-      "wait", "Wait until a job ends; exit code 0 only if it SUCCEEDED");
+  CLI::App* wait =
+      job->add_subcommand("wait", "Wait until a job ends; exit code 0 only if it SUCCEEDED");
   wait->add_option("ID", *id, "job id")->required();
   wait->add_option("--timeout", *wait_timeout, "give up after this many seconds (0: never)");
   wait->callback([id, wait_timeout, &g] {

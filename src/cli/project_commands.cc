@@ -306,7 +306,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     req.commit = p->git.commit;
     req.dirty = p->git.dirty;
     req.file_name = file.filename().string();
-    if (const char* user = std::getenv("USER"); user != nullptr) req.publisher = user;
+    req.publisher = LocalUserName();
     // Deploying the same commit twice reuses the version it published (same bytes, same clean
     // or dirty state), so the rendered workflows and their bundles come out identical and the
     // scheduler records no new version.
@@ -339,8 +339,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   std::vector<wf::WorkflowCheck> checks = RenderAll(*p, catalog, *env, false, &invalid);
   if (invalid > 0) return Fail("deploy: " + std::to_string(invalid) + " workflow file(s) invalid");
   json::array bundles;
-  std::string deployer;
-  if (const char* user = std::getenv("USER"); user != nullptr) deployer = user;
+  const std::string deployer = LocalUserName();
   json::object env_params;
   for (const auto& [k, v] : wf::ParamsForEnvironment(p->spec, *env)) env_params[k] = v;
   for (const wf::WorkflowCheck& c : checks) {

@@ -25,10 +25,7 @@ std::string WorkflowPath(const std::string& id) {
   return std::string(kBase) + "/" + client::UrlEncode(id);
 }
 
-std::string DefaultActor() {
-  const char* user = std::getenv("USER");
-  return user != nullptr && *user ? user : "";
-}
+std::string DefaultActor() { return LocalUserName(); }
 
 // POST with a JSON body; the 2xx reply parsed.
 Result<json::value> PostJson(client::HttpClient& http, const std::string& path,
