@@ -62,7 +62,9 @@ WeirServer::~WeirServer() {
 
 namespace {
 
-pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, const fs::path& cwd) {
+// `envp` null: this process's environment.
+pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, const fs::path& cwd,
+            char* const* envp = nullptr) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -73,7 +75,7 @@ pid_t Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, const 
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp ? envp : environ);
   posix_spawn_file_actions_destroy(&fa);
   return rc == 0 ? pid : -1;
 }
@@ -150,34 +152,54 @@ void WeirServer::Kill9() {
   FailOnSanitizerReport("weir server", Slurp(data_dir_ / "server.log"));
 }
 
-CommandResult RunWeir(const std::string& server_url, const std::vector<std::string>& args,
-                      const fs::path& cwd) {
+namespace {
+
+// Runs `full` (argv, binary first) with stdout and stderr collected in files.
+CommandResult RunCollected(const std::vector<std::string>& full, const std::string& who,
+                           const fs::path& cwd, char* const* envp) {
   TempDir tmp;
   fs::path out = tmp.path() / "out", err = tmp.path() / "err";
   int ofd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   int efd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  pid_t pid = Spawn(full, ofd, efd, cwd, envp);
+  ::close(ofd);
+  ::close(efd);
+  CommandResult r;
+  if (pid < 0) return r;
+  r.exit_code = WaitExit(pid);
+  r.out = Slurp(out);
+  r.err = Slurp(err);
+  FailOnSanitizerReport(who, r.err);
+  return r;
+}
+
+}  // namespace
+
+CommandResult RunWeir(const std::string& server_url, const std::vector<std::string>& args,
+                      const fs::path& cwd) {
   std::vector<std::string> full = {WeirBinary().string()};
   if (!server_url.empty()) {
     full.push_back("--server");
     full.push_back(server_url);
   }
   full.insert(full.end(), args.begin(), args.end());
-  pid_t pid = Spawn(full, ofd, efd, cwd);
-  ::close(ofd);
-  ::close(efd);
-  CommandResult r;
-  if (pid < 0) return r;
-  r.exit_code = WaitExit(pid);
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
-  r.out = slurp(out);
-  r.err = slurp(err);
-  FailOnSanitizerReport("weir " + (args.empty() ? std::string() : args.front()), r.err);
-  return r;
+  return RunCollected(full, "weir " + (args.empty() ? std::string() : args.front()), cwd, nullptr);
+}
+
+CommandResult RunWeirWithEnv(const std::vector<std::string>& args,
+                             const std::vector<std::string>& env, const fs::path& cwd) {
+  std::vector<std::string> vars;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::string_view(*e).rfind("WEIR_SERVER=", 0) != 0) vars.emplace_back(*e);
+  }
+  vars.insert(vars.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& v : vars) envp.push_back(v.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> full = {WeirBinary().string()};
+  full.insert(full.end(), args.begin(), args.end());
+  return RunCollected(full, "weir " + (args.empty() ? std::string() : args.front()), cwd,
+                      envp.data());
 }
 
 std::string Slurp(const fs::path& p) {

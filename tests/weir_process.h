@@ -63,6 +63,12 @@ struct CommandResult {
 // report on its stderr ends the test process (see FailOnSanitizerReport).
 CommandResult RunWeir(const std::string& server_url, const std::vector<std::string>& args,
                       const std::filesystem::path& cwd = {});
+// Runs `weir <args...>` WITHOUT adding --server, in this process's environment minus
+// WEIR_SERVER plus `env` (NAME=VALUE entries, e.g. {"WEIR_SERVER=" + server.url()}), so a test
+// can check how the CLI picks its server. Same collection, limit and sanitizer check as RunWeir.
+CommandResult RunWeirWithEnv(const std::vector<std::string>& args,
+                             const std::vector<std::string>& env,
+                             const std::filesystem::path& cwd = {});
 
 // In a sanitizer build (cmake/sanitizers.cmake) a weir process that hits a bug prints a report on
 // its stderr and exits non-zero, which a test need not look at (a server's stderr is its log, and a
