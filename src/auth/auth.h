@@ -55,12 +55,20 @@ class Authenticator {
 
 // JSON Web Tokens (RFC 7519) signed with RS256, PS256, ES256, EdDSA or HS256.
 struct JwtConfig {
-  // Keys: a JWKS document (RFC 7517) from a file, or from a URL fetched at start and again when
-  // a token names an unknown `kid` (at most once per jwks_min_refresh_interval).
+  // Keys: a JWKS document (RFC 7517) from a file (read once, at start), or from a URL fetched at
+  // start and again when a token names an unknown `kid` (at most once per
+  // jwks_min_refresh_interval, measured on the Clock's SteadyNow from the last attempt;
+  // concurrent requests share one fetch; a failed fetch keeps the keys in use). Exactly one of
+  // the two. The URL must be https:// (http:// only to 127.0.0.1, localhost or [::1]);
+  // redirects are not followed; the document may hold at most 1 MiB.
   // Each key is bound to one algorithm, from its `alg` member (required for HS256 `oct` keys;
   // for RSA keys without `alg`, RS256; EC P-256: ES256; OKP Ed25519: EdDSA). A token whose
   // header `alg` differs from its key's algorithm is refused: the token never picks the
-  // algorithm, and `none` is always refused.
+  // algorithm, and `none` is always refused. Keys for other uses or algorithms (`use: enc`,
+  // RS384, P-384...) are skipped; RSA keys need 2048 bits, HS256 secrets 32 bytes.
+  // The token's `kid` (an opaque string, compared byte for byte) chooses the key; a token
+  // without `kid` is accepted only when the set holds exactly one key. The header parameters
+  // `jku`, `x5u`, `jwk` and `x5c` are ignored (never fetched, never used); any `crit` is refused.
   std::filesystem::path jwks_file;
   std::string jwks_uri;
   std::chrono::seconds jwks_min_refresh_interval{60};
@@ -81,10 +89,16 @@ struct JwtConfig {
   size_t max_token_bytes = 16 * 1024;
 };
 
-// A JWT authenticator over `config`. kInvalidArgument naming the setting when the config is
-// unusable (no key source, no issuer or audience, an unreadable JWKS file, a JWKS key without a
-// usable algorithm). With jwks_uri, the first fetch happens here; a failure is kUnavailable.
-// Verified tokens may be cached by their hash until their `exp`.
+// A JWT authenticator over `config`. kInvalidArgument naming the setting ("auth.jwks_uri: ...")
+// when the config is unusable (no key source or both, no issuer or audience, an unreadable or
+// malformed JWKS file, a JWKS key without a usable algorithm, a plain-http URL to another host).
+// With jwks_uri, the first fetch happens here; any failure of it (transport, HTTP status, a
+// malformed document) is kUnavailable.
+// Verified tokens are cached by the SHA-256 of the whole token until `exp` + leeway (at most
+// 10,000 entries); a hit costs a hash and a lookup. Only successes are cached, so a token that
+// differs in any byte from a verified one is verified in full. A refresh that replaces the keys
+// empties the cache. Checks run cheapest first and the payload is read only after the signature
+// verified. Refusals never echo the token or its header values.
 Result<std::unique_ptr<Authenticator>> NewJwtAuthenticator(JwtConfig config, const Clock& clock);
 
 }  // namespace weir::auth
