@@ -29,6 +29,10 @@ class Where {
                const std::vector<std::string>& tags);
   void AtLeast(std::string_view column, const std::optional<TimePoint>& t);  // inclusive
   void Before(std::string_view column, const std::optional<TimePoint>& t);   // exclusive
+  void IntAtLeast(std::string_view column, const std::optional<int64_t>& v);  // inclusive
+  void IntAtMost(std::string_view column, const std::optional<int64_t>& v);   // inclusive
+  // The column starts with `prefix`, taken literally (no pattern characters).
+  void Prefix(std::string_view column, const std::optional<std::string>& prefix);
 
   // " WHERE a AND b", or "" when there is no condition.
   std::string Sql() const;
