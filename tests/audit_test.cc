@@ -65,8 +65,11 @@ class AuditTest : public ::testing::Test {
 
   // The writes of the scenario; fills the ids they created.
   void DoWrites() {
-    json::object app{{"id", "audit-app"}, {"name", "audit-app"}, {"user", "cfg-admin"},
-                     {"version", "1"},    {"status", "ACTIVE"}};
+    json::object app{{"id", "audit-app"},
+                     {"name", "audit-app"},
+                     {"user", "cfg-admin"},
+                     {"version", "1"},
+                     {"status", "ACTIVE"}};
     auto created = http_->PostJson("/api/v3/applications", json::serialize(app));
     ASSERT_TRUE(created.ok());
     ASSERT_EQ(created->status, 201) << created->body;
@@ -92,11 +95,11 @@ class AuditTest : public ::testing::Test {
     ASSERT_TRUE(killed.ok());
     ASSERT_EQ(killed->status, 202) << killed->body;
 
-    auto published = http_->Request(
-        "POST",
-        "/api/weir/v1/assets?type=bash&namespace=audit&owner=o&repo=r&branch=main"
-        "&commit=0123abcd&file=x.sh",
-        "echo hi\n", {{"Content-Type", "application/octet-stream"}});
+    auto published =
+        http_->Request("POST",
+                       "/api/weir/v1/assets?type=bash&namespace=audit&owner=o&repo=r&branch=main"
+                       "&commit=0123abcd&file=x.sh",
+                       "echo hi\n", {{"Content-Type", "application/octet-stream"}});
     ASSERT_TRUE(published.ok());
     ASSERT_EQ(published->status, 201) << published->body;
     asset_uuid_ = Field(Parse(published->body), "uuid");

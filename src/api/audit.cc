@@ -145,14 +145,15 @@ HttpResponse ListAudit(store::AuditStore& store, const HttpRequest& req) {
     int* field;
     long long min, max;
   };
-  for (const Bound& b : {Bound{"page", &page.page, 0, 1000000}, Bound{"size", &page.size, 1, 1000}}) {
+  for (const Bound& b :
+       {Bound{"page", &page.page, 0, 1000000}, Bound{"size", &page.size, 1, 1000}}) {
     if (auto v = req.Query(b.name)) {
       long long n = 0;
       if (!ParseInt64(*v, &n) || n < b.min || n > b.max) {
-        return ErrorResponse(InvalidArgument(std::string(b.name) + ": must be an integer from " +
-                                             std::to_string(b.min) + " to " +
-                                             std::to_string(b.max)),
-                             req);
+        return ErrorResponse(
+            InvalidArgument(std::string(b.name) + ": must be an integer from " +
+                            std::to_string(b.min) + " to " + std::to_string(b.max)),
+            req);
       }
       *b.field = static_cast<int>(n);
     }

@@ -18,8 +18,7 @@ class MemoryAudit final : public store::AuditStore {
     return records.back().seq;
   }
   Result<store::Page<store::AuditRecord>> SearchAudit(const store::AuditFilter& f,
-                                                      const store::PageRequest&,
-                                                      bool) override {
+                                                      const store::PageRequest&, bool) override {
     last_filter = f;
     store::Page<store::AuditRecord> p;
     p.items = records;
@@ -141,8 +140,11 @@ TEST(AuditRouteTest, FiltersReachTheStoreAndBadOnesAre400) {
   Router router;
   RegisterAuditRoutes(router, store);
   HttpRequest req = Req("GET", "/api/weir/v1/admin/audit");
-  req.query = {{"principal", "alice"}, {"outcome", "failure"}, {"path", "/api/v3/jobs"},
-               {"since", "2026-12-06T10:00:00Z"}, {"until", "1700000000000"}};
+  req.query = {{"principal", "alice"},
+               {"outcome", "failure"},
+               {"path", "/api/v3/jobs"},
+               {"since", "2026-12-06T10:00:00Z"},
+               {"until", "1700000000000"}};
   ASSERT_EQ(StatusOf(router, req), 200);
   EXPECT_EQ(store->last_filter.principal, "alice");
   EXPECT_EQ(store->last_filter.min_status, 400);

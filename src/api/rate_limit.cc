@@ -37,8 +37,8 @@ std::optional<std::chrono::milliseconds> RateLimiter::Acquire(const std::string&
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     // A sweep at least as often as a bucket takes to refill, and whenever the map is full.
-    const auto refill_time = std::chrono::duration<double>(options_.burst /
-                                                           options_.requests_per_second);
+    const auto refill_time =
+        std::chrono::duration<double>(options_.burst / options_.requests_per_second);
     if (buckets_.size() >= options_.max_keys || now - last_sweep_ >= refill_time) Sweep(now);
     it = buckets_.emplace(key, Bucket{options_.burst, now}).first;
   }
@@ -71,11 +71,10 @@ std::function<std::optional<HttpResponse>(HttpRequest&)> MakeRateLimitGate(
     std::optional<std::chrono::milliseconds> wait = limiter->Acquire(RateLimitKey(req));
     if (!wait) return std::nullopt;
     const int64_t seconds = std::max<int64_t>(1, (wait->count() + 999) / 1000);
-    HttpResponse resp = ErrorResponse(
-        429,
-        "rate limit: too many requests; retry after " + std::to_string(seconds) +
-            " s (server.rate_limit)",
-        req);
+    HttpResponse resp = ErrorResponse(429,
+                                      "rate limit: too many requests; retry after " +
+                                          std::to_string(seconds) + " s (server.rate_limit)",
+                                      req);
     resp.SetHeader("Retry-After", std::to_string(seconds));
     return resp;
   };

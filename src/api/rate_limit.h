@@ -56,7 +56,7 @@ class RateLimiter {
   const RateLimitOptions options_;
   const Clock& clock_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, Bucket> buckets_;   // GUARDED_BY(mu_)
   std::chrono::steady_clock::time_point last_sweep_;  // GUARDED_BY(mu_)
 };
 

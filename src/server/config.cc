@@ -298,8 +298,9 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
     std::string name = section.first.as<std::string>();
     auto s = schema.find(name);
     if (s == schema.end()) {
-      return InvalidArgument("config: unknown section '" + name +
-                             "' (sections: server, audit, store, jobs, attachments, assets, archive, fetch, s3)");
+      return InvalidArgument(
+          "config: unknown section '" + name +
+          "' (sections: server, audit, store, jobs, attachments, assets, archive, fetch, s3)");
     }
     if (section.second.IsNull()) continue;
     if (!section.second.IsMap()) return InvalidArgument("config " + name + ": expected a mapping");

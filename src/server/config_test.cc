@@ -39,11 +39,11 @@ TEST(ServerConfig, RateLimitAndAuditRetention) {
   EXPECT_EQ(c->rate_limit_requests_per_second, 2.5);
   EXPECT_EQ(c->rate_limit_burst, 7);
   EXPECT_EQ(c->audit_retention_days, 30);
-  for (const char* bad : {"server:\n  rate_limit:\n    rps: 1\n",
-                          "server:\n  rate_limit:\n    requests_per_second: -1\n",
-                          "server:\n  rate_limit:\n    burst: 0\n",
-                          "server:\n  rate_limit:\n    burst: lots\n",
-                          "audit:\n  retention_days: -1\n"}) {
+  for (const char* bad :
+       {"server:\n  rate_limit:\n    rps: 1\n",
+        "server:\n  rate_limit:\n    requests_per_second: -1\n",
+        "server:\n  rate_limit:\n    burst: 0\n", "server:\n  rate_limit:\n    burst: lots\n",
+        "audit:\n  retention_days: -1\n"}) {
     auto r = ParseServerConfig(bad);
     ASSERT_FALSE(r.ok()) << bad;
     const bool named = r.status().message().find("server.rate_limit") != std::string::npos ||

@@ -247,8 +247,8 @@ class ServerImpl final : public Server {
     ao.store = stores_.audit;
     ao.clock = &clock;
     ao.on_error = [](const Status& s, const store::AuditRecord& r) {
-      spdlog::error("audit: FAILED to record {} {} (status {}) by {} from {}: {}", r.method,
-                    r.path, r.status, r.principal, r.source, s.message());
+      spdlog::error("audit: FAILED to record {} {} (status {}) by {} from {}: {}", r.method, r.path,
+                    r.status, r.principal, r.source, s.message());
     };
     ho.observer = api::MakeAuditObserver(std::move(ao));
     if (config_.audit_retention_days > 0) {

@@ -144,8 +144,7 @@ TEST_P(AuditStoreContractTest, FiltersMatchAndCombine) {
 
   AuditFilter f;
   f.principal = "alice";
-  EXPECT_THAT(Paths(f),
-              ElementsAre("/api/v3/applications", "/api/v3/jobs/job-1", "/api/v3/jobs"));
+  EXPECT_THAT(Paths(f), ElementsAre("/api/v3/applications", "/api/v3/jobs/job-1", "/api/v3/jobs"));
   f = {};
   f.since = At(2);
   f.until = At(4);  // since inclusive, until exclusive

@@ -134,14 +134,14 @@ class JobStore {
 
 // One write request as the audit log keeps it (api/audit.h decides what is recorded).
 struct AuditRecord {
-  int64_t seq = 0;          // set by Append: increases with every record, never reused
-  TimePoint time;           // when the request was answered
-  std::string principal;    // who: the authenticated principal, or as api/audit.h says
-  std::string source;       // the client address (api ClientHost)
-  std::string method;       // "POST", "PUT", "PATCH", "DELETE"
-  std::string path;         // the request path, percent-decoded, without the query
-  std::string target;       // the entity written (job id, asset uuid, ...); "" when unknown
-  int status = 0;           // the HTTP status answered
+  int64_t seq = 0;        // set by Append: increases with every record, never reused
+  TimePoint time;         // when the request was answered
+  std::string principal;  // who: the authenticated principal, or as api/audit.h says
+  std::string source;     // the client address (api ClientHost)
+  std::string method;     // "POST", "PUT", "PATCH", "DELETE"
+  std::string path;       // the request path, percent-decoded, without the query
+  std::string target;     // the entity written (job id, asset uuid, ...); "" when unknown
+  int status = 0;         // the HTTP status answered
 };
 
 // All fields optional and AND-ed.
