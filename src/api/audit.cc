@@ -2,6 +2,9 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <utility>
 
 #include "api/json_codec.h"
@@ -16,13 +19,25 @@ namespace {
 constexpr size_t kMaxUserBodyBytes = 1 << 20;
 
 // The `user` member of a JSON object body (Genie's requests), else its `actor` member (the
-// workflow routes'); "" when there is neither.
+// workflow routes'); "" when there is neither or the body is not JSON (multipart submissions).
 std::string BodyUser(const HttpRequest& req) {
-  if (req.body.empty() || req.body.size() > kMaxUserBodyBytes) return "";
-  size_t first = req.body.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos || req.body[first] != '{') return "";
+  // Only JSON requests: an uploaded asset that happens to be JSON names nobody.
+  if (!StartsWith(ToLower(req.Header("content-type").value_or("")), "application/json")) return "";
+  std::string spooled;
+  if (req.body.empty() && !req.body_file.empty()) {
+    // Spooled bodies (job submit) are still on disk while observers run.
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(req.body_file, ec);
+    if (ec || size == 0 || size > kMaxUserBodyBytes) return "";
+    std::ifstream in(req.body_file, std::ios::binary);
+    spooled.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string& body = req.body.empty() ? spooled : req.body;
+  if (body.empty() || body.size() > kMaxUserBodyBytes) return "";
+  size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || body[first] != '{') return "";
   boost::system::error_code ec;
-  json::value v = json::parse(req.body, ec);
+  json::value v = json::parse(body, ec);
   if (ec || !v.is_object()) return "";
   for (const char* name : {"user", "actor"}) {
     const json::value* who = v.as_object().if_contains(name);

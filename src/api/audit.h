@@ -8,7 +8,7 @@
 //   time       when the answer was made (the injected Clock)
 //   principal  req.principal's name; without one (auth.mode none) the `user` member of a JSON
 //              request body (job submit, config create) or else its `actor` member (workflow
-//              deploy, activate, stop...), else "anonymous"
+//              deploy, activate, stop...), else "anonymous" (multipart bodies: "anonymous")
 //   source     ClientHost(req): X-Forwarded-For only from trusted proxies
 //   method, path (percent-decoded, without the query)
 //   target     the entity written, where known: the last path segment of a Location header

@@ -2,8 +2,11 @@
 #include "api/audit.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
 
 namespace weir::api {
 namespace {
@@ -52,16 +55,34 @@ FakeClock clock_at_start{FromEpochMillis(1'700'000'000'000)};
 TEST(AuditRecordTest, PrincipalComesFirstThenTheBodyUserThenAnonymous) {
   HttpResponse ok = HttpResponse::Empty(202);
   HttpRequest req = Req("POST", "/api/v3/jobs");
+  req.headers.emplace_back("content-type", "application/json");
   req.body = R"({"user": "from-body", "name": "x"})";
   EXPECT_EQ(AuditRecordFor(req, ok, clock_at_start).principal, "from-body");
   req.principal = Named("alice");
   EXPECT_EQ(AuditRecordFor(req, ok, clock_at_start).principal, "alice");
   HttpRequest bare = Req("DELETE", "/api/v3/jobs/j1");
   EXPECT_EQ(AuditRecordFor(bare, ok, clock_at_start).principal, "anonymous");
+  bare.body = R"({"actor": "erin"})";  // not declared JSON (an uploaded file): nobody
+  EXPECT_EQ(AuditRecordFor(bare, ok, clock_at_start).principal, "anonymous");
+  bare.headers.emplace_back("content-type", "application/json; charset=utf-8");
   bare.body = R"({"actor": "erin"})";
   EXPECT_EQ(AuditRecordFor(bare, ok, clock_at_start).principal, "erin");
   bare.body = "not json {";
   EXPECT_EQ(AuditRecordFor(bare, ok, clock_at_start).principal, "anonymous");
+}
+
+TEST(AuditRecordTest, ASpooledJsonBodyNamesTheUserToo) {
+  HttpRequest req = Req("POST", "/api/v3/jobs");
+  req.headers.emplace_back("content-type", "application/json");
+  req.body_file = std::filesystem::temp_directory_path() /
+                  ("weir-audit-body-" + std::to_string(::getpid()) + ".json");
+  {
+    std::ofstream out(req.body_file);
+    out << R"({"name": "x", "user": "spooled-user"})";
+  }
+  EXPECT_EQ(AuditRecordFor(req, HttpResponse::Empty(202), clock_at_start).principal,
+            "spooled-user");
+  std::filesystem::remove(req.body_file);
 }
 
 TEST(AuditRecordTest, TargetFromLocationElseFromTheRouteParameters) {
