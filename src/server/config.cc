@@ -90,12 +90,38 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
            }
            return Status::Ok();
          }},
+        {"rate_limit",
+         [](const YAML::Node& n, ServerConfig& c) -> Status {
+           if (n.IsNull()) return Status::Ok();
+           if (!n.IsMap()) {
+             return InvalidArgument(
+                 "config server.rate_limit: expected a mapping (requests_per_second, burst)");
+           }
+           for (const auto& kv : n) {
+             const std::string key = kv.first.as<std::string>();
+             double* field = key == "requests_per_second" ? &c.rate_limit_requests_per_second
+                             : key == "burst"             ? &c.rate_limit_burst
+                                                          : nullptr;
+             if (field == nullptr) {
+               return InvalidArgument("config server.rate_limit." + key +
+                                      ": unknown setting (known: burst, requests_per_second)");
+             }
+             try {
+               *field = kv.second.as<double>();
+             } catch (const YAML::Exception&) {
+               return InvalidArgument("config server.rate_limit." + key + ": expected a number");
+             }
+           }
+           return Status::Ok();
+         }},
         {"output_listing_max_entries",
          Field(&ServerConfig::output_listing_max_entries, "server.output_listing_max_entries")},
         {"http_threads", Field(&ServerConfig::http_threads, "server.http_threads")},
         {"data_dir", Field(&ServerConfig::data_dir, "server.data_dir")},
         {"host_name", Field(&ServerConfig::host_name, "server.host_name")},
         {"log_level", Field(&ServerConfig::log_level, "server.log_level")}}},
+      {"audit",
+       {{"retention_days", Field(&ServerConfig::audit_retention_days, "audit.retention_days")}}},
       {"store",
        {{"type", Field(&ServerConfig::store_type, "store.type")},
         {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")}}},
@@ -178,6 +204,16 @@ Status CheckRanges(const ServerConfig& c) {
   if (c.fd_reserve < 64) return InvalidArgument("config server.fd_reserve: must be ≥ 64");
   if (c.output_listing_max_entries < 1 || c.output_listing_max_entries > 1000000) {
     return InvalidArgument("config server.output_listing_max_entries: must be 1 to 1000000");
+  }
+  if (!(c.rate_limit_requests_per_second >= 0) || c.rate_limit_requests_per_second > 1e9) {
+    return InvalidArgument(
+        "config server.rate_limit.requests_per_second: must be 0 (off) to 1000000000");
+  }
+  if (!(c.rate_limit_burst >= 1) || c.rate_limit_burst > 1e9) {
+    return InvalidArgument("config server.rate_limit.burst: must be 1 to 1000000000");
+  }
+  if (c.audit_retention_days < 0 || c.audit_retention_days > 100000) {
+    return InvalidArgument("config audit.retention_days: must be 0 (keep all) to 100000");
   }
   if (c.store_type != "sqlite") {
     return InvalidArgument("config store.type: '" + c.store_type + "' is not supported (use sqlite)");
@@ -262,8 +298,9 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
     std::string name = section.first.as<std::string>();
     auto s = schema.find(name);
     if (s == schema.end()) {
-      return InvalidArgument("config: unknown section '" + name +
-                             "' (sections: server, store, jobs, attachments, assets, archive, fetch, s3)");
+      return InvalidArgument(
+          "config: unknown section '" + name +
+          "' (sections: server, audit, store, jobs, attachments, assets, archive, fetch, s3)");
     }
     if (section.second.IsNull()) continue;
     if (!section.second.IsMap()) return InvalidArgument("config " + name + ": expected a mapping");

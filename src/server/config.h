@@ -33,10 +33,17 @@ struct ServerConfig {
   int fd_reserve = 1024;                       // descriptors kept free of connections
   std::vector<std::string> trusted_proxies;    // IPs/CIDRs whose X-Forwarded-* are believed
   int64_t output_listing_max_entries = 10000;  // entries per output listing response
+  // server.rate_limit: a token bucket per principal (client address without one), see
+  // api/rate_limit.h. Over it: 429 with Retry-After. 0 requests per second: off.
+  double rate_limit_requests_per_second = 0;
+  double rate_limit_burst = 20;               // requests allowed at once (bucket size)
 
   // store:
   std::string store_type = "sqlite";          // only sqlite in this version
   std::filesystem::path sqlite_path;          // default <data_dir>/weir.db
+
+  // audit: every write request recorded in the store (api/audit.h).
+  int64_t audit_retention_days = 90;          // records older are pruned hourly; 0 keeps all
 
   // jobs:
   int default_job_memory_mb = 1024;

@@ -26,6 +26,32 @@ TEST(ServerConfig, MinFreeDiskFloor) {
   EXPECT_NE(bad.status().message().find("jobs.min_free_disk_mb"), std::string::npos);
 }
 
+TEST(ServerConfig, RateLimitAndAuditRetention) {
+  auto d = ParseServerConfig("");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->rate_limit_requests_per_second, 0);  // off by default
+  EXPECT_EQ(d->rate_limit_burst, 20);
+  EXPECT_EQ(d->audit_retention_days, 90);
+  auto c = ParseServerConfig(
+      "server:\n  rate_limit:\n    requests_per_second: 2.5\n    burst: 7\n"
+      "audit:\n  retention_days: 30\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->rate_limit_requests_per_second, 2.5);
+  EXPECT_EQ(c->rate_limit_burst, 7);
+  EXPECT_EQ(c->audit_retention_days, 30);
+  for (const char* bad :
+       {"server:\n  rate_limit:\n    rps: 1\n",
+        "server:\n  rate_limit:\n    requests_per_second: -1\n",
+        "server:\n  rate_limit:\n    burst: 0\n", "server:\n  rate_limit:\n    burst: lots\n",
+        "audit:\n  retention_days: -1\n"}) {
+    auto r = ParseServerConfig(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    const bool named = r.status().message().find("server.rate_limit") != std::string::npos ||
+                       r.status().message().find("audit.retention_days") != std::string::npos;
+    EXPECT_TRUE(named) << r.status().message();
+  }
+}
+
 TEST(ServerConfig, ReadsEverySection) {
   auto c = ParseServerConfig(R"(
 server:

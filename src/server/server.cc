@@ -5,13 +5,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "api/admin_routes.h"
 #include "api/asset_routes.h"
+#include "api/audit.h"
 #include "api/config_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
+#include "api/rate_limit.h"
 #include "api/root_routes.h"
 #include "api/workflow_routes.h"
 #include "archive/archived_outputs.h"
@@ -104,6 +108,7 @@ class ServerImpl final : public Server {
     api::RegisterJobRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs),
                            stores_.config, jro);
     api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
+    api::RegisterAuditRoutes(*router, stores_.audit);
 
     auto blobs = config_.blob_backend == "s3"
                      ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,
@@ -145,6 +150,7 @@ class ServerImpl final : public Server {
     ho.threads = config_.http_threads;
     ho.spool_dir = std::filesystem::absolute(config_.SpoolDir());
     if (Status s = SetHttpLimits(ho); !s.ok()) return s;
+    SetUpAuditAndRateLimit(ho, clock);
     http_ = api::NewHttpServer(ho, router);
     if (Status s = http_->Start(); !s.ok()) return s.WithContext("server.listen");
     ready_ = true;
@@ -156,6 +162,12 @@ class ServerImpl final : public Server {
   void Stop() override {
     ready_ = false;
     if (http_) http_->Stop();
+    {
+      std::lock_guard lock(prune_mu_);
+      stopping_ = true;
+    }
+    prune_cv_.notify_all();
+    if (pruner_.joinable()) pruner_.join();
     // The scheduler's launcher holds the job service: stop it first.
     if (scheduler_) scheduler_->Shutdown();
     scheduler_.reset();
@@ -226,6 +238,49 @@ class ServerImpl final : public Server {
         budget->limit, budget->soft_before, config_.fd_reserve, ho.max_connections,
         ho.max_connections_per_client, ho.handler_threads, config_.trusted_proxies.size());
     return Status::Ok();
+  }
+
+  // The audit observer (every write recorded in the store), the audit retention sweep
+  // (audit.retention_days) and, when server.rate_limit is on, the rate-limit gate.
+  void SetUpAuditAndRateLimit(api::HttpServerOptions& ho, Clock& clock) {
+    api::AuditOptions ao;
+    ao.store = stores_.audit;
+    ao.clock = &clock;
+    ao.on_error = [](const Status& s, const store::AuditRecord& r) {
+      spdlog::error("audit: FAILED to record {} {} (status {}) by {} from {}: {}", r.method, r.path,
+                    r.status, r.principal, r.source, s.message());
+    };
+    ho.observer = api::MakeAuditObserver(std::move(ao));
+    if (config_.audit_retention_days > 0) {
+      pruner_ = std::thread([this, &clock] { PruneAuditLoop(clock); });
+    }
+    if (config_.rate_limit_requests_per_second > 0) {
+      api::RateLimitOptions ro;
+      ro.requests_per_second = config_.rate_limit_requests_per_second;
+      ro.burst = config_.rate_limit_burst;
+      ho.gate = api::MakeRateLimitGate(std::make_shared<api::RateLimiter>(ro, clock));
+      spdlog::info("http: rate limit {} requests/s per principal or client, burst {}",
+                   ro.requests_per_second, ro.burst);
+    }
+  }
+
+  // Removes audit records past audit.retention_days at start and then every hour.
+  void PruneAuditLoop(Clock& clock) {
+    const auto retention = std::chrono::hours(24) * config_.audit_retention_days;
+    std::unique_lock lock(prune_mu_);
+    while (!stopping_) {
+      lock.unlock();
+      Result<int64_t> removed = stores_.audit->PruneAudit(clock.Now() - retention);
+      if (!removed.ok()) {
+        spdlog::error("audit: pruning records older than {} days failed: {}",
+                      config_.audit_retention_days, removed.status().message());
+      } else if (*removed > 0) {
+        spdlog::info("audit: pruned {} records older than {} days", *removed,
+                     config_.audit_retention_days);
+      }
+      lock.lock();
+      prune_cv_.wait_for(lock, std::chrono::hours(1), [this] { return stopping_; });
+    }
   }
 
   fetch::S3Config S3Settings() const {
@@ -310,6 +365,10 @@ class ServerImpl final : public Server {
   std::shared_ptr<assets::AssetRegistry> registry_;
   std::shared_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<api::HttpServer> http_;
+  std::mutex prune_mu_;
+  std::condition_variable prune_cv_;
+  bool stopping_ = false;  // GUARDED_BY(prune_mu_)
+  std::thread pruner_;
 };
 
 }  // namespace

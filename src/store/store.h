@@ -132,11 +132,52 @@ class JobStore {
   virtual Result<int64_t> CountActiveJobs(const std::string& user) = 0;
 };
 
+// One write request as the audit log keeps it (api/audit.h decides what is recorded).
+struct AuditRecord {
+  int64_t seq = 0;        // set by Append: increases with every record, never reused
+  TimePoint time;         // when the request was answered
+  std::string principal;  // who: the authenticated principal, or as api/audit.h says
+  std::string source;     // the client address (api ClientHost)
+  std::string method;     // "POST", "PUT", "PATCH", "DELETE"
+  std::string path;       // the request path, percent-decoded, without the query
+  std::string target;     // the entity written (job id, asset uuid, ...); "" when unknown
+  int status = 0;         // the HTTP status answered
+};
+
+// All fields optional and AND-ed.
+struct AuditFilter {
+  std::optional<std::string> principal;    // equality
+  std::optional<TimePoint> since;          // time ≥ since
+  std::optional<TimePoint> until;          // time < until
+  std::optional<std::string> path_prefix;  // path starts with it (a plain prefix, no patterns)
+  std::optional<std::string> target;       // equality
+  std::optional<int> min_status;           // status ≥ min_status
+  std::optional<int> max_status;           // status ≤ max_status
+};
+
+// The audit log: append-only records of write requests, kept until pruned.
+// Thread-safe. Errors: kInternal/kUnavailable/kOutOfSpace for storage failures, kInvalidArgument
+// for a bad page.
+class AuditStore {
+ public:
+  virtual ~AuditStore() = default;
+  // Stores `r` (its seq is ignored) and returns the seq given to it; seqs increase in the order
+  // of Append calls. Durable once OK, like every store write.
+  virtual Result<int64_t> AppendAudit(const AuditRecord& r) = 0;
+  // Matching records in Append order (seq ascending), or newest first when `newest_first`.
+  // Only `page.page` and `page.size` are read.
+  virtual Result<Page<AuditRecord>> SearchAudit(const AuditFilter& f, const PageRequest& page,
+                                                bool newest_first = false) = 0;
+  // Removes every record with time < `before`; returns how many.
+  virtual Result<int64_t> PruneAudit(TimePoint before) = 0;
+};
+
 // Opens (creating if needed) an SQLite database file, WAL mode, schema migrated.
-// Both interfaces share one connection. `clock` is not read: callers set the record times.
+// The interfaces share one connection. `clock` is not read: callers set the record times.
 struct SqliteStores {
   std::shared_ptr<ConfigStore> config;
   std::shared_ptr<JobStore> jobs;
+  std::shared_ptr<AuditStore> audit;
 };
 Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock);
 

@@ -92,6 +92,27 @@ void Where::Before(std::string_view column, const std::optional<TimePoint>& t) {
   params_.emplace_back(ToEpochMillis(*t));
 }
 
+void Where::IntAtLeast(std::string_view column, const std::optional<int64_t>& v) {
+  if (!v) return;
+  clauses_.push_back(std::string(column) + " >= ?");
+  params_.emplace_back(*v);
+}
+
+void Where::IntAtMost(std::string_view column, const std::optional<int64_t>& v) {
+  if (!v) return;
+  clauses_.push_back(std::string(column) + " <= ?");
+  params_.emplace_back(*v);
+}
+
+void Where::Prefix(std::string_view column, const std::optional<std::string>& prefix) {
+  if (!prefix || prefix->empty()) return;
+  // Byte-exact: substr of a BLOB counts bytes (of TEXT, characters); LIKE would ignore case and
+  // GLOB would need escaping.
+  clauses_.push_back("substr(CAST(" + std::string(column) + " AS BLOB), 1, ?) = CAST(? AS BLOB)");
+  params_.emplace_back(static_cast<int64_t>(prefix->size()));
+  params_.emplace_back(*prefix);
+}
+
 std::string Where::Sql() const {
   std::string s;
   for (size_t i = 0; i < clauses_.size(); ++i) {

@@ -27,8 +27,12 @@ class Where {
   // `id_expr` names an entity having every tag in `tags` (rows of `tag_table`(`fk`, tag)).
   void AllTags(std::string_view id_expr, std::string_view tag_table, std::string_view fk,
                const std::vector<std::string>& tags);
-  void AtLeast(std::string_view column, const std::optional<TimePoint>& t);  // inclusive
-  void Before(std::string_view column, const std::optional<TimePoint>& t);   // exclusive
+  void AtLeast(std::string_view column, const std::optional<TimePoint>& t);   // inclusive
+  void Before(std::string_view column, const std::optional<TimePoint>& t);    // exclusive
+  void IntAtLeast(std::string_view column, const std::optional<int64_t>& v);  // inclusive
+  void IntAtMost(std::string_view column, const std::optional<int64_t>& v);   // inclusive
+  // The column starts with `prefix`, taken literally (no pattern characters).
+  void Prefix(std::string_view column, const std::optional<std::string>& prefix);
 
   // " WHERE a AND b", or "" when there is no condition.
   std::string Sql() const;

@@ -103,10 +103,29 @@ CREATE INDEX job_tags_tag ON job_tags(tag, job_id);
   return sql;
 }
 
+// The audit log (store.h AuditStore). AUTOINCREMENT: a seq is never reused, even after the
+// newest records are pruned, so a reader paging by seq never sees one twice.
+std::string V2() {
+  return R"sql(
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  time INTEGER NOT NULL,
+  principal TEXT NOT NULL,
+  source TEXT NOT NULL,
+  method TEXT NOT NULL,
+  path TEXT NOT NULL,
+  target TEXT NOT NULL,
+  status INTEGER NOT NULL
+);
+CREATE INDEX audit_time ON audit(time);
+CREATE INDEX audit_principal ON audit(principal, seq);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only: a released
 // migration never changes.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1()};
+  static const std::vector<std::string> kMigrations = {V1(), V2()};
   return kMigrations;
 }
 

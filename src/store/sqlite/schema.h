@@ -11,7 +11,7 @@
 
 namespace weir::store::sqlite {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 Status Migrate(Database& db);
 

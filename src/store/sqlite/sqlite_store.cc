@@ -646,6 +646,72 @@ Result<int64_t> SqliteStore::CountActiveJobs(const std::string& user) {
   return row ? q.Int(0) : 0;
 }
 
+// ---- AuditStore -------------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kAuditColumns = "seq, time, principal, source, method, path, target, status";
+
+Result<std::vector<AuditRecord>> ReadAudit(Stmt& q) {
+  std::vector<AuditRecord> out;
+  while (true) {
+    WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    AuditRecord r;
+    r.seq = q.Int(0);
+    r.time = FromEpochMillis(q.Int(1));
+    r.principal = q.String(2);
+    r.source = q.String(3);
+    r.method = q.String(4);
+    r.path = q.String(5);
+    r.target = q.String(6);
+    r.status = static_cast<int>(q.Int(7));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<int64_t> SqliteStore::AppendAudit(const AuditRecord& r) {
+  std::lock_guard lock(mu_);
+  WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("INSERT INTO audit(time, principal, source, method, "
+                                             "path, target, status) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  WEIR_RETURN_IF_ERROR(q.Bind(ToEpochMillis(r.time))
+                           .Bind(r.principal)
+                           .Bind(r.source)
+                           .Bind(r.method)
+                           .Bind(r.path)
+                           .Bind(r.target)
+                           .Bind(static_cast<int64_t>(r.status))
+                           .Run());
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_->handle()));
+}
+
+Result<Page<AuditRecord>> SqliteStore::SearchAudit(const AuditFilter& f, const PageRequest& page,
+                                                   bool newest_first) {
+  WEIR_RETURN_IF_ERROR(CheckPage(page));
+  Where where;
+  if (f.principal) where.Equals("principal", *f.principal);
+  where.AtLeast("time", f.since);
+  where.Before("time", f.until);
+  where.Prefix("path", f.path_prefix);
+  if (f.target) where.Equals("target", *f.target);
+  where.IntAtLeast("status", f.min_status);
+  where.IntAtMost("status", f.max_status);
+  std::lock_guard lock(mu_);
+  return RunPaged<AuditRecord>(*db_, "audit", kAuditColumns, where,
+                               newest_first ? " ORDER BY seq DESC" : " ORDER BY seq ASC", page,
+                               [](Stmt& q) { return ReadAudit(q); });
+}
+
+Result<int64_t> SqliteStore::PruneAudit(TimePoint before) {
+  std::lock_guard lock(mu_);
+  WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("DELETE FROM audit WHERE time < ?"));
+  WEIR_RETURN_IF_ERROR(q.Bind(ToEpochMillis(before)).Run());
+  return db_->Changes();
+}
+
 }  // namespace weir::store::sqlite
 
 namespace weir::store {
@@ -657,6 +723,7 @@ Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock) {
   SqliteStores out;
   out.config = store;
   out.jobs = store;
+  out.audit = store;
   return out;
 }
 

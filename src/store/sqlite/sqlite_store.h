@@ -1,4 +1,4 @@
-// The embedded metadata store: ConfigStore and JobStore over one SQLite file.
+// The embedded metadata store: ConfigStore, JobStore and AuditStore over one SQLite file.
 //
 // One object implements both interfaces over one connection guarded by one mutex (OpenSqlite in
 // store.h hands out the two interfaces of the same object). SQLite serialises writers anyway,
@@ -35,7 +35,7 @@ struct SqliteOptions {
   size_t max_cached_statements = 512;
 };
 
-class SqliteStore final : public ConfigStore, public JobStore {
+class SqliteStore final : public ConfigStore, public JobStore, public AuditStore {
  public:
   static Result<std::shared_ptr<SqliteStore>> Open(const std::string& path,
                                                    const SqliteOptions& options = {});
@@ -70,6 +70,12 @@ class SqliteStore final : public ConfigStore, public JobStore {
   Result<std::vector<model::JobRecord>> JobsWithStatus(
       const std::vector<model::JobStatus>& statuses) override;
   Result<int64_t> CountActiveJobs(const std::string& user) override;
+
+  // AuditStore
+  Result<int64_t> AppendAudit(const AuditRecord& r) override;
+  Result<Page<AuditRecord>> SearchAudit(const AuditFilter& f, const PageRequest& page,
+                                        bool newest_first) override;
+  Result<int64_t> PruneAudit(TimePoint before) override;
 
  private:
   explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}

@@ -125,6 +125,24 @@ TEST_F(SqliteStoreTest, ConcurrentFirstOpensMigrateOnce) {
             std::to_string(kSchemaVersion));
 }
 
+TEST_F(SqliteStoreTest, AVersionOneFileGainsTheAuditTableAndKeepsItsJobs) {
+  {
+    auto store = SqliteStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->CreateJob(Job("j")).ok());
+  }
+  // What a file of the previous release looks like: no audit table, version 1.
+  Exec(Raw(), "DROP TABLE audit; UPDATE schema_version SET version = 1");
+  TearDownRaw();
+  auto store = SqliteStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->GetJob("j").ok());
+  AuditRecord r;
+  r.principal = "alice";
+  ASSERT_TRUE((*store)->AppendAudit(r).ok());
+  EXPECT_EQ(Scalar(Raw(), "SELECT version FROM schema_version"), "2");
+}
+
 TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
   ASSERT_TRUE(SqliteStore::Open(path_).ok());
   Exec(Raw(), "UPDATE schema_version SET version = 99");
