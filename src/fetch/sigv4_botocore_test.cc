@@ -12,6 +12,7 @@
 //
 // botocore missing: WEIR_MISSING_SERVICE("botocore", ...) (a failure under WEIR_REQUIRE_SERVICES).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <boost/json.hpp>
 #include <cstdlib>
@@ -118,7 +119,9 @@ json::object CaseJson(const Row& row) {
 }
 
 // Runs tests/s3/botocore_sign.py with Debian's python3 (python3-botocore), else the first python3
-// on PATH. Sets *missing (and returns {}) when no python3 with botocore is found.
+// on PATH. Sets *missing (and returns {}) when no python3 with botocore is found (the script exits
+// 3 when it cannot import botocore, the shell 127 when there is no python3); any other failure of
+// the script is a test failure.
 std::vector<Signed> SignWithBotocore(const json::array& cases, std::string* missing) {
   TempDir dir;
   std::ofstream(dir / "in.json") << json::serialize(cases);
@@ -128,26 +131,34 @@ std::vector<Signed> SignWithBotocore(const json::array& cases, std::string* miss
     const std::string cmd = python + " '" + script + "' < '" + (dir / "in.json").string() +
                             "' > '" + (dir / "out.json").string() + "' 2> '" +
                             (dir / "err.txt").string() + "'";
-    int rc = std::system(cmd.c_str());
-    if (rc == 0) {
-      boost::system::error_code ec;
-      json::value v = json::parse(Slurp(dir / "out.json"), ec);
-      EXPECT_FALSE(ec) << "botocore_sign.py printed no JSON: " << Slurp(dir / "out.json");
-      std::vector<Signed> out;
-      if (ec || !v.is_array()) return out;
-      for (const json::value& s : v.as_array()) {
-        auto str = [&](const char* k) { return std::string(s.at(k).as_string()); };
-        out.push_back({str("url"), str("authorization"), str("x_amz_date"),
-                       str("x_amz_content_sha256"), str("x_amz_security_token"),
-                       str("canonical_request")});
-      }
+    const int rc = std::system(cmd.c_str());
+    const int exit_code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    if (exit_code == 3 || exit_code == 127) {
+      tried +=
+          "\n" + python + ": exit " + std::to_string(exit_code) + ": " + Slurp(dir / "err.txt");
+      continue;
+    }
+    std::vector<Signed> out;
+    if (exit_code != 0) {
+      ADD_FAILURE() << "botocore_sign.py failed (exit " << exit_code
+                    << "): " << Slurp(dir / "err.txt");
       return out;
     }
-    tried += "\n" + python + ": exit " + std::to_string(rc) + ": " + Slurp(dir / "err.txt");
+    boost::system::error_code ec;
+    json::value v = json::parse(Slurp(dir / "out.json"), ec);
+    EXPECT_FALSE(ec) << "botocore_sign.py printed no JSON: " << Slurp(dir / "out.json");
+    if (ec || !v.is_array()) return out;
+    for (const json::value& s : v.as_array()) {
+      auto str = [&](const char* k) { return std::string(s.at(k).as_string()); };
+      out.push_back({str("url"), str("authorization"), str("x_amz_date"),
+                     str("x_amz_content_sha256"), str("x_amz_security_token"),
+                     str("canonical_request")});
+    }
+    return out;
   }
   *missing =
-      "no python3 could run tests/s3/botocore_sign.py (Debian package python3-botocore; "
-      "make deps installs it):" +
+      "no python3 could import botocore for tests/s3/botocore_sign.py (Debian package "
+      "python3-botocore; make deps installs it):" +
       tried;
   return {};
 }
