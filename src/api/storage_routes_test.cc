@@ -185,7 +185,7 @@ TEST_F(StorageRoutesTest, OutputComesFromALocalArchiveOnceTheDirectoryIsGone) {
 }
 
 TEST_F(StorageRoutesTest, OutputComesFromAnS3ArchiveOnceTheDirectoryIsGone) {
-  if (S3rver() == nullptr) GTEST_SKIP() << "s3rver is not available (make test installs it)";
+  if (S3rver() == nullptr) WEIR_MISSING_SERVICE("s3rver", archive::testing::SharedS3rverError());
   UseArchives("s3://archives/api", S3());
   Start();
   const std::string id = RunArchiveAndRemove("printf 0123456789");
@@ -215,7 +215,7 @@ TEST_F(StorageRoutesTest, MissingArchiveAndUnarchivedJobsAnswer404WithTheCause) 
 }
 
 TEST_F(StorageRoutesTest, CacheCountersAreVisibleToTheOperator) {
-  if (S3rver() == nullptr) GTEST_SKIP() << "s3rver is not available (make test installs it)";
+  if (S3rver() == nullptr) WEIR_MISSING_SERVICE("s3rver", archive::testing::SharedS3rverError());
   {
     fs::path f = root_ / "dep.bin";
     std::ofstream(f) << std::string(5000, 'd');

@@ -304,7 +304,7 @@ class S3ArchiveTest : public ::testing::Test {
     server_ = nullptr;
   }
   void SetUp() override {
-    if (server_ == nullptr) GTEST_SKIP() << *skip_reason_;
+    if (server_ == nullptr) WEIR_MISSING_SERVICE("s3rver", *skip_reason_);
     fetch::S3Config c = server_->Config();
     c.multipart_threshold = 5 << 20;
     c.part_size = 5 << 20;

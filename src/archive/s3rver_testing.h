@@ -7,7 +7,12 @@
 // not verify SigV4 signatures (any secret is accepted) and answers AbortMultipartUpload with 405.
 //
 // Header-only (test binaries of several modules include it without linking anything more);
-// needs WEIR_SOURCE_DIR, which weir_test defines, to find tests/s3/node_modules.
+// needs WEIR_SOURCE_DIR, which weir_test defines, to find tests/s3/node_modules. The environment
+// variable WEIR_S3RVER_JS, when set, names the s3rver script instead (tests of the "missing
+// service" rule point it at a path that does not exist).
+//
+// A test that cannot get its s3rver reports it with WEIR_MISSING_SERVICE("s3rver", why)
+// (common/testing/required_services.h): a failure under WEIR_REQUIRE_SERVICES=1 (CI), else a skip.
 //
 // RunAwsCli runs the standard S3 client from Debian's awscli package (/usr/bin/aws, else the
 // first `aws` on PATH) against the server: dummy credentials, path-style addressing, the
@@ -36,6 +41,7 @@
 #include "common/fs.h"
 #include "common/ids.h"
 #include "common/result.h"
+#include "common/testing/required_services.h"
 #include "fetch/s3_client.h"
 
 extern char** environ;
@@ -71,10 +77,13 @@ class S3rverProcess {
 
 // One server per test process, shared by its tests: the first call starts it with `buckets`
 // (node takes about a second), later calls return the same server whatever they ask. nullptr when
-// it cannot start (tests then skip). StopSharedS3rver() stops it by pid; call it when the tests
-// end, from a ::testing::Environment's TearDown. Thread-safe.
+// it cannot start (tests then call WEIR_MISSING_SERVICE("s3rver", SharedS3rverError())).
+// StopSharedS3rver() stops it by pid; call it when the tests end, from a ::testing::Environment's
+// TearDown. Thread-safe.
 S3rverProcess* SharedS3rver(const std::vector<std::string>& buckets);
 void StopSharedS3rver();
+// Why the shared server did not start ("" before the first SharedS3rver call or when it did).
+std::string SharedS3rverError();
 
 struct CommandResult {
   int exit_code = -1;
@@ -159,8 +168,11 @@ inline Result<std::unique_ptr<S3rverProcess>> S3rverProcess::Start(
   if (node.empty()) {
     return FailedPrecondition("s3rver: node is not installed; run `make test` (it installs it)");
   }
+  const char* script_override = std::getenv("WEIR_S3RVER_JS");
   const std::filesystem::path script =
-      std::filesystem::path(WEIR_SOURCE_DIR) / "tests/s3/node_modules/s3rver/bin/s3rver.js";
+      script_override != nullptr && *script_override != '\0'
+          ? std::filesystem::path(script_override)
+          : std::filesystem::path(WEIR_SOURCE_DIR) / "tests/s3/node_modules/s3rver/bin/s3rver.js";
   std::error_code ec;
   if (!std::filesystem::exists(script, ec)) {
     return FailedPrecondition("s3rver: " + script.string() +
@@ -232,18 +244,28 @@ inline std::unique_ptr<S3rverProcess>& SharedSlot() {
   static std::unique_ptr<S3rverProcess> server;
   return server;
 }
+inline std::string& SharedError() {
+  static std::string error;
+  return error;
+}
 }  // namespace s3rver_internal
 
 inline S3rverProcess* SharedS3rver(const std::vector<std::string>& buckets) {
   static std::once_flag once;
   std::call_once(once, [&] {
     auto s = S3rverProcess::Start(buckets);
-    if (s.ok()) s3rver_internal::SharedSlot() = std::move(*s);
+    if (s.ok()) {
+      s3rver_internal::SharedSlot() = std::move(*s);
+    } else {
+      s3rver_internal::SharedError() = s.status().ToString();
+    }
   });
   return s3rver_internal::SharedSlot().get();
 }
 
 inline void StopSharedS3rver() { s3rver_internal::SharedSlot().reset(); }
+
+inline std::string SharedS3rverError() { return s3rver_internal::SharedError(); }
 
 inline std::string AwsCliPath() {
   if (::access("/usr/bin/aws", X_OK) == 0) return "/usr/bin/aws";

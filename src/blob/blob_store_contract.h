@@ -2,10 +2,12 @@
 //
 //   INSTANTIATE_TEST_SUITE_P(Local, BlobStoreContractTest,
 //       ::testing::Values(BlobBackendFactory{"local", [](const std::filesystem::path& scratch) {
-//         return NewLocalBlobStore(scratch / "blobs"); }}),
+//         return NewLocalBlobStore(scratch / "blobs"); }, {}}),
 //       [](const auto& info) { return info.param.name; });
 //
-// `scratch` is a fresh empty folder per test, removed afterwards.
+// `scratch` is a fresh empty folder per test, removed afterwards. A backend that needs an outside
+// service (s3rver) sets `missing_service`: it names the service when it is not available (the test
+// then fails or skips by the rule of common/testing/required_services.h), "" when it is.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -25,17 +27,24 @@
 #include "blob/blob_store.h"
 #include "blob/sha256.h"
 #include "common/ids.h"
+#include "common/testing/required_services.h"
 
 namespace weir::blob {
 
 struct BlobBackendFactory {
   std::string name;
   std::function<Result<std::unique_ptr<BlobStore>>(const std::filesystem::path& scratch)> make;
+  // {service, why} when a service the backend needs is missing; {} when none is.
+  std::function<std::pair<std::string, std::string>()> missing_service;
 };
 
 class BlobStoreContractTest : public ::testing::TestWithParam<BlobBackendFactory> {
  protected:
   void SetUp() override {
+    if (GetParam().missing_service) {
+      auto [service, why] = GetParam().missing_service();
+      if (!service.empty()) WEIR_MISSING_SERVICE(service, why);
+    }
     scratch_ = std::filesystem::temp_directory_path() / ("weir-blob-contract-" + NewUuid());
     std::filesystem::create_directories(scratch_);
     auto store = GetParam().make(scratch_);

@@ -14,7 +14,8 @@ INSTANTIATE_TEST_SUITE_P(
     Local, BlobStoreContractTest,
     ::testing::Values(BlobBackendFactory{
         "local",
-        [](const std::filesystem::path& scratch) { return NewLocalBlobStore(scratch / "blobs"); }}),
+        [](const std::filesystem::path& scratch) { return NewLocalBlobStore(scratch / "blobs"); },
+        {}}),
     [](const ::testing::TestParamInfo<BlobBackendFactory>& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(
@@ -22,7 +23,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BlobBackendFactory{"factory",
                                          [](const std::filesystem::path& scratch) {
                                            return NewBlobStore("local", {scratch / "b", {}});
-                                         }}),
+                                         },
+                                         {}}),
     [](const ::testing::TestParamInfo<BlobBackendFactory>& info) { return info.param.name; });
 
 class LocalBlobStoreTest : public ::testing::Test {

@@ -42,8 +42,7 @@ std::shared_ptr<fetch::S3Client> Client(int64_t multipart = 64LL << 20) {
 Result<std::unique_ptr<BlobStore>> MakeS3Store(const fs::path& scratch) {
   if (Server() == nullptr) {
     return FailedPrecondition(
-        "s3rver is not available: run `make test` (npm ci --prefix "
-        "tests/s3)");
+        testenv::MissingServiceMessage("s3rver", archive::testing::SharedS3rverError()));
   }
   S3BlobStoreOptions o;
   o.bucket = "blobs";
@@ -54,13 +53,20 @@ Result<std::unique_ptr<BlobStore>> MakeS3Store(const fs::path& scratch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(S3, BlobStoreContractTest,
-                         ::testing::Values(BlobBackendFactory{"s3", MakeS3Store}),
+                         ::testing::Values(BlobBackendFactory{
+                             "s3", MakeS3Store,
+                             []() -> std::pair<std::string, std::string> {
+                               if (Server() != nullptr) return {};
+                               return {"s3rver", archive::testing::SharedS3rverError()};
+                             }}),
                          [](const auto& info) { return info.param.name; });
 
 class S3BlobStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (Server() == nullptr) GTEST_SKIP() << "s3rver is not available (make test installs it)";
+    if (Server() == nullptr) {
+      WEIR_MISSING_SERVICE("s3rver", archive::testing::SharedS3rverError());
+    }
   }
   fetch::testing::TempDir tmp_;
 };

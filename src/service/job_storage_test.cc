@@ -141,10 +141,8 @@ class JobStorageTest : public ::testing::Test {
   fetch::DependencyCache* cache_ = nullptr;
 };
 
-#define REQUIRE_S3RVER()                                      \
-  if (Server() == nullptr)                                    \
-  GTEST_SKIP() << "s3rver is not available: run `make test` " \
-                  "(npm ci --prefix tests/s3)"
+#define REQUIRE_S3RVER() \
+  if (Server() == nullptr) WEIR_MISSING_SERVICE("s3rver", archive::testing::SharedS3rverError())
 
 // --- fetching ------------------------------------------------------------------------------------
 
