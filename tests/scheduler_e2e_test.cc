@@ -140,9 +140,10 @@ environments:
 )";
 
 // Two steps; `first` runs the asset after sleeping ${DELAY} seconds, `second` echoes the target.
-std::string ChainWorkflow(const std::string& first_script) {
+// `extra_params` declares more parameters (", NAME: value, ...").
+std::string ChainWorkflow(const std::string& first_script, const std::string& extra_params = "") {
   return R"(id: chain
-params: {DELAY: "0"}
+params: {DELAY: "0")" + extra_params + R"(}
 jobs:
   first:
     command: [type:bash]
@@ -441,7 +442,11 @@ TEST_F(SchedulerE2eTest, RollbackAfterARegressionWhileAnInstanceOfTheBadVersionR
 }
 
 TEST_F(SchedulerE2eTest, TwoEnvironmentsOfOneWorkflowRunSideBySideWithTheirParameters) {
-  fs::path repo = MakeProject({{"chain.sch.yaml", ChainWorkflow(kGoodFirst)}});
+  // The first steps wait for a gate file (or for the test's folder to go) before their work.
+  const std::string gated_first =
+      "while [ ! -e ${GATE} ]; do sleep 0.05; [ -d ${TEST_DIR} ] || exit 9; done; " + kGoodFirst;
+  fs::path repo = MakeProject(
+      {{"chain.sch.yaml", ChainWorkflow(gated_first, R"(, GATE: "/", TEST_DIR: "/")")}});
   std::string prod_out = Deploy(repo);
   std::string staging_out = Deploy(repo, {"--env", "staging"});
   const std::string staging = "staging:acme.pipes.chain";
@@ -450,13 +455,18 @@ TEST_F(SchedulerE2eTest, TwoEnvironmentsOfOneWorkflowRunSideBySideWithTheirParam
       << staging_out;
   EXPECT_EQ(Str(Workflow(staging).at("environmentParams"), "TARGET"), "staging-db");
 
-  int p = Run(kChainId, {{"DELAY", "2"}});
-  int s = Run(staging, {{"DELAY", "2"}});
+  const fs::path gate = dir_.path() / "gate";
+  json::object gated{{"GATE", gate.string()}, {"TEST_DIR", dir_.path().string()}};
+  int p = Run(kChainId, gated);
+  int s = Run(staging, gated);
   ASSERT_EQ(p, 1);
   ASSERT_EQ(s, 1);
-  // Both are running at the same time.
+  // Both first steps' jobs are running at the same time; then the gate opens.
   ASSERT_TRUE(WaitStepRunning(kChainId, p, "first"));
   ASSERT_TRUE(WaitStepRunning(staging, s, "first"));
+  ASSERT_TRUE(WaitJobRunning(Str(*Step(Instance(kChainId, p), "first"), "jobId")));
+  ASSERT_TRUE(WaitJobRunning(Str(*Step(Instance(staging, s), "first"), "jobId")));
+  WriteFile(gate, "");
   json::value prod_inst = WaitInstance(kChainId, p);
   json::value staging_inst = WaitInstance(staging, s);
   ASSERT_EQ(Str(prod_inst, "status"), "SUCCEEDED") << json::serialize(prod_inst);
