@@ -143,13 +143,15 @@ environments:
 // `extra_params` declares more parameters (", NAME: value, ...").
 std::string ChainWorkflow(const std::string& first_script, const std::string& extra_params = "") {
   return R"(id: chain
-params: {DELAY: "0")" + extra_params + R"(}
+params: {DELAY: "0")" +
+         extra_params + R"(}
 jobs:
   first:
     command: [type:bash]
     cluster: [type:local]
     dependencies: ["${dataflow.bash.e2e-tool}"]
-    args: [")" + first_script + R"("]
+    args: [")" +
+         first_script + R"("]
   second:
     command: [type:bash]
     cluster: [type:local]
