@@ -286,13 +286,18 @@ TEST_F(GatewayTest, OutputNeverLeavesTheJobDirectory) {
   ASSERT_EQ(WaitFinal(id), "SUCCEEDED");
   auto listing = Get("/api/v3/jobs/" + id + "/output");
   EXPECT_TRUE(listing.as_object().contains("files"));
-  for (const std::string& path :
-       {"/output/../../weir.db", "/output/%2e%2e/%2e%2e/weir.db", "/output//etc/passwd",
-        "/output/escape", "/output/genie/../../x"}) {
+  // A literal "../" is removed by the client (libcurl squashes dot segments): the request names
+  // another route, which does not exist (404). Encoded dots and an absolute path are refused
+  // (400); a link leading out of the folder is forbidden (403).
+  for (const auto& [path, want] : std::vector<std::pair<std::string, int>>{
+           {"/output/../../weir.db", 404},
+           {"/output/%2e%2e/%2e%2e/weir.db", 400},
+           {"/output//etc/passwd", 400},
+           {"/output/escape", 403},
+           {"/output/genie/../../x", 404}}) {
     auto r = http_->Get("/api/v3/jobs/" + id + path);
     ASSERT_TRUE(r.ok());
-    EXPECT_GE(r->status, 400) << path;
-    EXPECT_LT(r->status, 500) << path;
+    EXPECT_EQ(r->status, want) << path << ": " << r->body;
     EXPECT_EQ(r->body.find("root:"), std::string::npos) << path;
   }
   EXPECT_EQ(http_->Get("/api/v3/jobs/" + id + "/output/inside.txt")->body, "x\n");
@@ -309,7 +314,7 @@ TEST_F(GatewayTest, BadInputGetsClear4xx) {
   EXPECT_NE(wrong_type->body.find("clusterCriterias"), std::string::npos) << wrong_type->body;
   auto missing = http_->PostJson(
       "/api/v3/jobs", R"({"name":"x","user":"u","version":"1","commandCriteria":["type:bash"]})");
-  EXPECT_GE(missing->status, 400);
+  EXPECT_EQ(missing->status, 400) << missing->body;
   EXPECT_NE(missing->body.find("clusterCriterias"), std::string::npos) << missing->body;
   std::string huge(8 << 20, 'x');
   auto big = http_->PostJson("/api/v3/applications", "{\"name\":\"" + huge + "\"}");
