@@ -289,12 +289,12 @@ TEST_F(GatewayTest, OutputNeverLeavesTheJobDirectory) {
   // A literal "../" is removed by the client (libcurl squashes dot segments): the request names
   // another route, which does not exist (404). Encoded dots and an absolute path are refused
   // (400); a link leading out of the folder is forbidden (403).
-  for (const auto& [path, want] : std::vector<std::pair<std::string, int>>{
-           {"/output/../../weir.db", 404},
-           {"/output/%2e%2e/%2e%2e/weir.db", 400},
-           {"/output//etc/passwd", 400},
-           {"/output/escape", 403},
-           {"/output/genie/../../x", 404}}) {
+  for (const auto& [path, want] :
+       std::vector<std::pair<std::string, int>>{{"/output/../../weir.db", 404},
+                                                {"/output/%2e%2e/%2e%2e/weir.db", 400},
+                                                {"/output//etc/passwd", 400},
+                                                {"/output/escape", 403},
+                                                {"/output/genie/../../x", 404}}) {
     auto r = http_->Get("/api/v3/jobs/" + id + path);
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->status, want) << path << ": " << r->body;
