@@ -161,6 +161,10 @@ jobs:
 }
 const std::string kGoodFirst =
     "sleep ${DELAY}; bash $(basename ${dataflow.bash.e2e-tool}) ${TARGET}";
+// `first` waits for the file ${GATE} (or for the folder ${TEST_DIR} to go) before its work;
+// declare both with ChainWorkflow's `extra_params`.
+const std::string kGatedFirst =
+    "while [ ! -e ${GATE} ]; do sleep 0.05; [ -d ${TEST_DIR} ] || exit 9; done; " + kGoodFirst;
 const std::string kChainId = "prod:acme.pipes.chain";
 
 bool IsFinal(const std::string& status) {
@@ -444,11 +448,8 @@ TEST_F(SchedulerE2eTest, RollbackAfterARegressionWhileAnInstanceOfTheBadVersionR
 }
 
 TEST_F(SchedulerE2eTest, TwoEnvironmentsOfOneWorkflowRunSideBySideWithTheirParameters) {
-  // The first steps wait for a gate file (or for the test's folder to go) before their work.
-  const std::string gated_first =
-      "while [ ! -e ${GATE} ]; do sleep 0.05; [ -d ${TEST_DIR} ] || exit 9; done; " + kGoodFirst;
   fs::path repo = MakeProject(
-      {{"chain.sch.yaml", ChainWorkflow(gated_first, R"(, GATE: "/", TEST_DIR: "/")")}});
+      {{"chain.sch.yaml", ChainWorkflow(kGatedFirst, R"(, GATE: "/", TEST_DIR: "/")")}});
   std::string prod_out = Deploy(repo);
   std::string staging_out = Deploy(repo, {"--env", "staging"});
   const std::string staging = "staging:acme.pipes.chain";
@@ -651,15 +652,20 @@ jobs:
 }
 
 TEST_F(SchedulerE2eTest, Kill9MidDagTheInstanceCompletesOnceAfterRestart) {
-  fs::path repo = MakeProject({{"chain.sch.yaml", ChainWorkflow(kGoodFirst)}});
+  fs::path repo = MakeProject(
+      {{"chain.sch.yaml", ChainWorkflow(kGatedFirst, R"(, GATE: "/", TEST_DIR: "/")")}});
   Deploy(repo);
-  int n = Run(kChainId, {{"DELAY", "3"}});
+  const fs::path gate = dir_.path() / "gate";
+  int n = Run(kChainId, {{"GATE", gate.string()}, {"TEST_DIR", dir_.path().string()}});
   ASSERT_EQ(n, 1);
   ASSERT_TRUE(WaitStepRunning(kChainId, n, "first"));
   std::string first_job = Str(*Step(Instance(kChainId, n), "first"), "jobId");
-  ASSERT_TRUE(WaitJobRunning(first_job));  // its process runs `sleep 3`
+  ASSERT_TRUE(WaitJobRunning(first_job));  // its process waits for the gate
   server_->Kill9();
   ASSERT_EQ(server_->Start(), "");
+  // Re-adopted while still running; then it may finish.
+  EXPECT_EQ(Str(GetJson("/api/v3/jobs/" + first_job + "/status"), "status"), "RUNNING");
+  WriteFile(gate, "");
 
   json::value inst = WaitInstance(kChainId, n);
   EXPECT_EQ(Str(inst, "status"), "SUCCEEDED") << json::serialize(inst);
