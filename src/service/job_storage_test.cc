@@ -385,7 +385,8 @@ TEST_F(JobStorageTest, FailedSetUpIsArchivedWithItsDetails) {
   while (!fs::exists(tar) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(20ms);
   }
-  ASSERT_TRUE(fs::exists(tar)) << "no archive of the failed set-up after " << kWait.count() << " ms";
+  ASSERT_TRUE(fs::exists(tar)) << "no archive of the failed set-up after " << kWait.count()
+                               << " ms";
   ASSERT_TRUE(archive::ExtractTarGz(tar, root_ / "x").ok());
   EXPECT_THAT(Slurp(root_ / "x/initFailureDetails.txt"), HasSubstr("/no/such/file.jar"));
 }
