@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <barrier>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
@@ -100,10 +101,11 @@ const char* kBashSampleGreet = "dataflow.bash.sample-greet";
 class DataflowTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<WeirServer>(dir_.path() / "data");
+    server_ = std::make_unique<WeirServer>(dir_.path() / "data", Config());
     ASSERT_EQ(server_->Start(), "");
     http_ = std::make_unique<client::HttpClient>(server_->url());
   }
+  virtual std::string Config() { return ""; }
 
   CommandResult Weir(const std::vector<std::string>& args, const fs::path& cwd = {}) {
     return RunWeir(server_->url(), args, cwd);
@@ -404,31 +406,66 @@ TEST_F(DataflowTest, PublishedBytesNeverChange) {
   EXPECT_EQ(content->Header("x-weir-sha256").value_or(""), sha);
 }
 
-TEST_F(DataflowTest, ConcurrentPublishesOfOneNamespaceGetDistinctConsecutiveBuilds) {
+// Publishes that really overlap: a server with several I/O and handler threads, and eight
+// connections that each send all of their request but the last body byte, wait until every other
+// connection has done the same, then send it. All eight requests are open in the server at once
+// and their handlers are dispatched in one burst.
+class ThreadedDataflowTest : public DataflowTest {
+ protected:
+  std::string Config() override { return "server:\n  http_threads: 4\n  handler_threads: 8\n"; }
+};
+
+TEST_F(ThreadedDataflowTest, ConcurrentPublishesOfOneNamespaceGetDistinctConsecutiveBuilds) {
   constexpr int kPublishers = 8;
-  std::vector<int> statuses(kPublishers);
-  std::vector<std::string> uuids(kPublishers);
+  std::vector<std::string> answers(kPublishers);
+  std::vector<char> held_open(kPublishers, 0);  // not vector<bool>: written by several threads
+  std::barrier all_open(kPublishers);
   std::vector<std::thread> threads;
   for (int i = 0; i < kPublishers; ++i) {
     threads.emplace_back([&, i] {
-      client::HttpClient c(server_->url());
-      auto r = c.Request("POST",
-                         "/api/weir/v1/assets?type=bash&namespace=busy&owner=o&repo=r&branch=main"
-                         "&commit=0123abcd&file=x.sh",
-                         "echo " + std::to_string(i) + "\n",
-                         {{"Content-Type", "application/octet-stream"}});
-      if (!r.ok()) return;
-      statuses[i] = r->status;
-      boost::system::error_code ec;
-      json::value v = json::parse(r->body, ec);
-      if (!ec) uuids[i] = Str(v, "uuid");
+      const std::string body = "echo " + std::to_string(i) + "\n";
+      const std::string head =
+          "POST /api/weir/v1/assets?type=bash&namespace=busy&owner=o&repo=r&branch=main"
+          "&commit=0123abcd&file=x.sh HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          "Content-Type: application/octet-stream\r\nConnection: close\r\n"
+          "Content-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n";
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      const std::string first = head + body.substr(0, body.size() - 1);
+      ok = ok && ::send(fd, first.data(), first.size(), MSG_NOSIGNAL) ==
+                     static_cast<ssize_t>(first.size());
+      // The server cannot answer a request whose body is incomplete: nothing to read yet.
+      pollfd p{fd, POLLIN, 0};
+      held_open[i] = ok && ::poll(&p, 1, 0) == 0;
+      all_open.arrive_and_wait();
+      ok = ok && ::send(fd, body.data() + body.size() - 1, 1, MSG_NOSIGNAL) == 1;
+      auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (ok && std::chrono::steady_clock::now() < end) {
+        pollfd q{fd, POLLIN, 0};
+        if (::poll(&q, 1, 100) <= 0) continue;
+        char buf[4096];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;  // Connection: close ends the answer
+        answers[i].append(buf, static_cast<size_t>(n));
+      }
+      if (fd >= 0) ::close(fd);
     });
   }
   for (auto& t : threads) t.join();
   std::set<std::string> builds;
   for (int i = 0; i < kPublishers; ++i) {
-    EXPECT_EQ(statuses[i], 201) << i;
-    builds.insert(uuids[i].substr(uuids[i].rfind('.') + 1));
+    EXPECT_TRUE(held_open[i]) << i;
+    const std::string& a = answers[i];
+    EXPECT_EQ(a.rfind("HTTP/1.1 201", 0), 0u) << i << ": " << a;
+    size_t body_at = a.find("\r\n\r\n");
+    ASSERT_NE(body_at, std::string::npos) << i << ": " << a;
+    std::string uuid = Str(Parse(a.substr(body_at + 4)), "uuid");
+    builds.insert(uuid.substr(uuid.rfind('.') + 1));
   }
   std::set<std::string> want;
   for (int i = 1; i <= kPublishers; ++i) want.insert(std::to_string(i));

@@ -140,15 +140,18 @@ environments:
 )";
 
 // Two steps; `first` runs the asset after sleeping ${DELAY} seconds, `second` echoes the target.
-std::string ChainWorkflow(const std::string& first_script) {
+// `extra_params` declares more parameters (", NAME: value, ...").
+std::string ChainWorkflow(const std::string& first_script, const std::string& extra_params = "") {
   return R"(id: chain
-params: {DELAY: "0"}
+params: {DELAY: "0")" +
+         extra_params + R"(}
 jobs:
   first:
     command: [type:bash]
     cluster: [type:local]
     dependencies: ["${dataflow.bash.e2e-tool}"]
-    args: [")" + first_script + R"("]
+    args: [")" +
+         first_script + R"("]
   second:
     command: [type:bash]
     cluster: [type:local]
@@ -158,6 +161,10 @@ jobs:
 }
 const std::string kGoodFirst =
     "sleep ${DELAY}; bash $(basename ${dataflow.bash.e2e-tool}) ${TARGET}";
+// `first` waits for the file ${GATE} (or for the folder ${TEST_DIR} to go) before its work;
+// declare both with ChainWorkflow's `extra_params`.
+const std::string kGatedFirst =
+    "while [ ! -e ${GATE} ]; do sleep 0.05; [ -d ${TEST_DIR} ] || exit 9; done; " + kGoodFirst;
 const std::string kChainId = "prod:acme.pipes.chain";
 
 bool IsFinal(const std::string& status) {
@@ -441,7 +448,8 @@ TEST_F(SchedulerE2eTest, RollbackAfterARegressionWhileAnInstanceOfTheBadVersionR
 }
 
 TEST_F(SchedulerE2eTest, TwoEnvironmentsOfOneWorkflowRunSideBySideWithTheirParameters) {
-  fs::path repo = MakeProject({{"chain.sch.yaml", ChainWorkflow(kGoodFirst)}});
+  fs::path repo = MakeProject(
+      {{"chain.sch.yaml", ChainWorkflow(kGatedFirst, R"(, GATE: "/", TEST_DIR: "/")")}});
   std::string prod_out = Deploy(repo);
   std::string staging_out = Deploy(repo, {"--env", "staging"});
   const std::string staging = "staging:acme.pipes.chain";
@@ -450,13 +458,18 @@ TEST_F(SchedulerE2eTest, TwoEnvironmentsOfOneWorkflowRunSideBySideWithTheirParam
       << staging_out;
   EXPECT_EQ(Str(Workflow(staging).at("environmentParams"), "TARGET"), "staging-db");
 
-  int p = Run(kChainId, {{"DELAY", "2"}});
-  int s = Run(staging, {{"DELAY", "2"}});
+  const fs::path gate = dir_.path() / "gate";
+  json::object gated{{"GATE", gate.string()}, {"TEST_DIR", dir_.path().string()}};
+  int p = Run(kChainId, gated);
+  int s = Run(staging, gated);
   ASSERT_EQ(p, 1);
   ASSERT_EQ(s, 1);
-  // Both are running at the same time.
+  // Both first steps' jobs are running at the same time; then the gate opens.
   ASSERT_TRUE(WaitStepRunning(kChainId, p, "first"));
   ASSERT_TRUE(WaitStepRunning(staging, s, "first"));
+  ASSERT_TRUE(WaitJobRunning(Str(*Step(Instance(kChainId, p), "first"), "jobId")));
+  ASSERT_TRUE(WaitJobRunning(Str(*Step(Instance(staging, s), "first"), "jobId")));
+  WriteFile(gate, "");
   json::value prod_inst = WaitInstance(kChainId, p);
   json::value staging_inst = WaitInstance(staging, s);
   ASSERT_EQ(Str(prod_inst, "status"), "SUCCEEDED") << json::serialize(prod_inst);
@@ -639,15 +652,20 @@ jobs:
 }
 
 TEST_F(SchedulerE2eTest, Kill9MidDagTheInstanceCompletesOnceAfterRestart) {
-  fs::path repo = MakeProject({{"chain.sch.yaml", ChainWorkflow(kGoodFirst)}});
+  fs::path repo = MakeProject(
+      {{"chain.sch.yaml", ChainWorkflow(kGatedFirst, R"(, GATE: "/", TEST_DIR: "/")")}});
   Deploy(repo);
-  int n = Run(kChainId, {{"DELAY", "3"}});
+  const fs::path gate = dir_.path() / "gate";
+  int n = Run(kChainId, {{"GATE", gate.string()}, {"TEST_DIR", dir_.path().string()}});
   ASSERT_EQ(n, 1);
   ASSERT_TRUE(WaitStepRunning(kChainId, n, "first"));
   std::string first_job = Str(*Step(Instance(kChainId, n), "first"), "jobId");
-  ASSERT_TRUE(WaitJobRunning(first_job));  // its process runs `sleep 3`
+  ASSERT_TRUE(WaitJobRunning(first_job));  // its process waits for the gate
   server_->Kill9();
   ASSERT_EQ(server_->Start(), "");
+  // Re-adopted while still running; then it may finish.
+  EXPECT_EQ(Str(GetJson("/api/v3/jobs/" + first_job + "/status"), "status"), "RUNNING");
+  WriteFile(gate, "");
 
   json::value inst = WaitInstance(kChainId, n);
   EXPECT_EQ(Str(inst, "status"), "SUCCEEDED") << json::serialize(inst);

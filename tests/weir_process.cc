@@ -235,6 +235,15 @@ std::pair<int, std::string> Git(const fs::path& dir, const std::string& args) {
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
 }
 
+bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 std::vector<pid_t> ProcessesInGroup(pid_t pgid) {
   std::vector<pid_t> out;
   for (const auto& e : fs::directory_iterator("/proc")) {

@@ -5,7 +5,9 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,6 +86,12 @@ std::string ShellQuote(const std::string& s);
 // Runs `git ARGS` (a shell-quoted argument string) in `dir` with a fixed identity, default branch
 // main and no signing; returns the exit code and the combined output.
 std::pair<int, std::string> Git(const std::filesystem::path& dir, const std::string& args);
+
+// Polls `condition` (every 20 ms) until it is true or `limit` has passed; returns its last value.
+// Tests wait on the condition itself rather than sleeping, and fail loudly when it never holds:
+//   ASSERT_TRUE(WaitFor([&] { return ...; }, 30s)) << "what never happened";
+bool WaitFor(const std::function<bool()>& condition,
+             std::chrono::milliseconds limit = std::chrono::seconds(30));
 
 // Process ids of live processes whose process group is `pgid`.
 std::vector<pid_t> ProcessesInGroup(pid_t pgid);

@@ -389,8 +389,12 @@ TEST_F(JobServiceTest, BadAttachmentNamesAreRefused) {
 
 TEST_F(JobServiceTest, RestartReadoptsRunningJobsAndRunsJobsThatNeverStarted) {
   Start();
-  auto a = Submit(Request("sleep 2; echo done-a"));
-  auto b = Submit(Request("sleep 2; exit 4"));
+  // Both jobs wait for a gate that opens only after the restart: they are re-adopted running.
+  const fs::path gate = root_ / "gate";
+  const std::string wait_gate = "while [ ! -e " + gate.string() + " ]; do sleep 0.02; [ -d " +
+                                root_.string() + " ] || exit 9; done; ";
+  auto a = Submit(Request(wait_gate + "echo done-a"));
+  auto b = Submit(Request(wait_gate + "exit 4"));
   ASSERT_TRUE(a.ok() && b.ok());
   WaitRunning(*a);
   WaitRunning(*b);
@@ -415,6 +419,9 @@ TEST_F(JobServiceTest, RestartReadoptsRunningJobsAndRunsJobsThatNeverStarted) {
   ASSERT_TRUE(stores_.jobs->CreateJob(queued).ok());
 
   Start();  // a new service and executor on the same store and folders; Recover()
+  EXPECT_EQ(service_->Get(*a)->job.status, JobStatus::kRunning);
+  EXPECT_EQ(service_->Get(*b)->job.status, JobStatus::kRunning);
+  { std::ofstream(gate) << "go"; }
   model::JobRecord ra = Final(*a), rb = Final(*b);
   EXPECT_EQ(ra.job.status, JobStatus::kSucceeded);
   EXPECT_EQ(Stdout(*a), "done-a\n");

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "archive/job_archive.h"
 #include "archive/s3rver_testing.h"
@@ -375,8 +376,16 @@ TEST_F(JobStorageTest, FailedSetUpIsArchivedWithItsDetails) {
   model::JobRecord r = Final(id);
   EXPECT_EQ(r.job.status, JobStatus::kFailed);
   ASSERT_TRUE(r.job.archive_location.has_value());
-  ASSERT_TRUE(service_->WaitArchivesIdle(kWait).ok());
-  ASSERT_TRUE(archive::ExtractTarGz(root_ / "archives" / (id + ".tar.gz"), root_ / "x").ok());
+  // The final status can be read before the archive is queued, so WaitArchivesIdle may return
+  // before it is written: wait for the archive itself (renamed into place when complete).
+  const fs::path tar = root_ / "archives" / (id + ".tar.gz");
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!fs::exists(tar) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(fs::exists(tar)) << "no archive of the failed set-up after " << kWait.count()
+                               << " ms";
+  ASSERT_TRUE(archive::ExtractTarGz(tar, root_ / "x").ok());
   EXPECT_THAT(Slurp(root_ / "x/initFailureDetails.txt"), HasSubstr("/no/such/file.jar"));
 }
 
