@@ -269,31 +269,58 @@ std::optional<std::string> ParseJsonString(std::string_view text, size_t p) {
   return std::nullopt;
 }
 
-// Writes `data` to a temporary file beside `path` and renames it over `path`, without fsync.
-Status WriteFileReplace(const fs::path& path, std::string_view data) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("write " + tmp.string(), errno);
+// genie/ of `job_dir`, opened without following a link there. The job may own its directory
+// (run-as-user, see run_as.h): the server, as root, then reaches genie/ files only through this
+// descriptor, so a link the job made cannot send a read or write elsewhere.
+int OpenGenieDir(const fs::path& job_dir) {
+  return ::open(paths::GenieDir(job_dir).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+// Writes `data` to genie/<name>.tmp (made anew: never a file or link already there) and renames
+// it over genie/<name>, without fsync.
+Status WriteGenieFile(const fs::path& job_dir, const char* name, std::string_view data) {
+  const fs::path shown = paths::GenieDir(job_dir) / name;
+  int dfd = OpenGenieDir(job_dir);
+  if (dfd < 0) return ErrnoStatus("write " + shown.string(), errno);
+  const std::string tmp = std::string(name) + ".tmp";
+  ::unlinkat(dfd, tmp.c_str(), 0);
+  int fd = ::openat(dfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int err = errno;
+    ::close(dfd);
+    return ErrnoStatus("write " + shown.string() + ".tmp", err);
+  }
   ssize_t n = ::write(fd, data.data(), data.size());
   int err = errno;
   ::close(fd);
   if (n != static_cast<ssize_t>(data.size())) {
-    ::unlink(tmp.c_str());
-    return ErrnoStatus("write " + tmp.string(), n < 0 ? err : EIO);
+    ::unlinkat(dfd, tmp.c_str(), 0);
+    ::close(dfd);
+    return ErrnoStatus("write " + shown.string() + ".tmp", n < 0 ? err : EIO);
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::renameat(dfd, tmp.c_str(), dfd, name) != 0) {
     err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus("rename " + path.string(), err);
+    ::unlinkat(dfd, tmp.c_str(), 0);
+    ::close(dfd);
+    return ErrnoStatus("rename " + shown.string(), err);
   }
+  ::close(dfd);
   return Status::Ok();
 }
 
-// Reads a small file whole (at most 64 KiB); nullopt when it cannot be opened.
-std::optional<std::string> ReadSmallFile(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Reads a small regular file genie/<name> whole (at most 64 KiB); nullopt when it cannot be
+// opened or is not a regular file (a link, a FIFO: never followed, never waited on).
+std::optional<std::string> ReadGenieFile(const fs::path& job_dir, const char* name) {
+  int dfd = OpenGenieDir(job_dir);
+  if (dfd < 0) return std::nullopt;
+  int fd = ::openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  ::close(dfd);
   if (fd < 0) return std::nullopt;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return std::nullopt;
+  }
   std::string out;
   char buf[4096];
   while (out.size() < (64u << 10)) {
@@ -366,7 +393,7 @@ Result<std::string> LocalFileName(std::string_view uri) {
 }
 
 std::optional<int> ReadDoneExitCode(const fs::path& job_dir) {
-  std::optional<std::string> text = ReadSmallFile(paths::DoneFile(job_dir));
+  std::optional<std::string> text = ReadGenieFile(job_dir, "genie.done");
   if (!text) return std::nullopt;
   size_t p = FindValue(*text, "exitCode");
   if (p == std::string::npos) return std::nullopt;
@@ -390,12 +417,12 @@ std::optional<int> ReadDoneExitCode(const fs::path& job_dir) {
 }
 
 Status WriteKillReason(const fs::path& job_dir, std::string_view reason) {
-  return WriteFileReplace(paths::KillReasonFile(job_dir),
+  return WriteGenieFile(job_dir, "kill-reason",
                           "{\"killReason\": " + JsonString(reason) + "}\n");
 }
 
 std::optional<std::string> ReadKillReason(const fs::path& job_dir) {
-  std::optional<std::string> text = ReadSmallFile(paths::KillReasonFile(job_dir));
+  std::optional<std::string> text = ReadGenieFile(job_dir, "kill-reason");
   if (!text) return std::nullopt;
   size_t p = FindValue(*text, "killReason");
   if (p == std::string::npos) return std::nullopt;
@@ -403,12 +430,12 @@ std::optional<std::string> ReadKillReason(const fs::path& job_dir) {
 }
 
 Status WritePidFile(const fs::path& job_dir, PidRecord record) {
-  return WriteFileReplace(paths::PidFile(job_dir), std::to_string(record.pid) + " " +
+  return WriteGenieFile(job_dir, "pid", std::to_string(record.pid) + " " +
                                                        std::to_string(record.start_time) + "\n");
 }
 
 std::optional<PidRecord> ReadPidFile(const fs::path& job_dir) {
-  std::optional<std::string> text = ReadSmallFile(paths::PidFile(job_dir));
+  std::optional<std::string> text = ReadGenieFile(job_dir, "pid");
   if (!text) return std::nullopt;
   std::vector<std::string> parts = Split(Trim(*text), ' ');
   long long pid = 0, start = 0;

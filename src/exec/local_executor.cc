@@ -2,6 +2,7 @@
 // supervises them from one epoll thread. See executor.h for the contract and the design.
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
@@ -115,6 +116,15 @@ std::unordered_set<pid_t> GroupsWithLiveMembers() {
   return groups;
 }
 
+// Whether process `pid` belongs to the owner of `job_dir`: a job that owns its folder
+// (run-as-user) could write any pid into genie/pid, and a re-adopted process is signalled by root.
+bool OwnedByJobDirOwner(pid_t pid, const fs::path& job_dir) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d", pid);
+  struct stat ps, ds;
+  return ::stat(path, &ps) == 0 && ::stat(job_dir.c_str(), &ds) == 0 && ps.st_uid == ds.st_uid;
+}
+
 int64_t FileSize(const fs::path& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
@@ -219,7 +229,8 @@ class LocalExecutor final : public Executor {
       early_kills_.erase(key);
     };
 
-    Result<pid_t> spawned = Spawn(job_dir);
+    Result<pid_t> spawned =
+        options.run_as ? SpawnAs(job_dir, *options.run_as) : Spawn(job_dir);
     if (!spawned) {
       unreserve();
       return spawned.status().WithContext(context);
@@ -320,7 +331,7 @@ class LocalExecutor final : public Executor {
         int pidfd = PidfdOpen(rec->pid);
         // Checked again with the pidfd held: the pidfd now pins the process we verified.
         std::optional<ProcStat> st2 = pidfd >= 0 ? ReadProcStat(rec->pid) : std::nullopt;
-        if (st2 && st2->start_time == rec->start_time) {
+        if (st2 && st2->start_time == rec->start_time && OwnedByJobDirOwner(rec->pid, job_dir)) {
           auto job = std::make_unique<Job>();
           job->key = key;
           job->id = job_id;
@@ -460,6 +471,96 @@ class LocalExecutor final : public Executor {
     posix_spawnattr_destroy(&attr);
     if (rc != 0) return ErrnoStatus("posix_spawn /bin/bash " + run, rc);
     return pid;
+  }
+
+  // The steps of the run-as child, reported through the error pipe when one fails.
+  enum ChildStep : int { kSetsid, kSetgroups, kSetresgid, kSetresuid, kChdir, kDevNull, kExec };
+
+  // The run-as child: only async-signal-safe calls from here to execve (see executor.h).
+  [[noreturn]] static void ChildExec(int err_fd, const RunAsAccount& a, const char* dir,
+                                     char* const argv[], char* const envp[]) {
+    auto fail = [err_fd](int step) {
+      int report[2] = {step, errno};
+      ssize_t n = ::write(err_fd, report, sizeof report);
+      (void)n;
+      ::_exit(127);
+    };
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // EINVAL: not ours
+    if (::setsid() < 0) fail(kSetsid);
+    if (::syscall(SYS_setgroups, a.groups.size(), a.groups.data()) != 0) fail(kSetgroups);
+    if (::syscall(SYS_setresgid, a.gid, a.gid, a.gid) != 0) fail(kSetresgid);
+    if (::syscall(SYS_setresuid, a.uid, a.uid, a.uid) != 0) fail(kSetresuid);
+    if (::chdir(dir) != 0) fail(kChdir);
+    int in = ::open("/dev/null", O_RDONLY);
+    int out = ::open("/dev/null", O_WRONLY);
+    if (in < 0 || out < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) {
+      fail(kDevNull);
+    }
+    // Everything above 2 but the error pipe, which closes itself on exec.
+    if (err_fd > 3) ::close_range(3, static_cast<unsigned>(err_fd - 1), 0);
+    ::close_range(static_cast<unsigned>(err_fd + 1), ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve("/bin/bash", argv, envp);
+    fail(kExec);
+    ::_exit(127);
+  }
+
+  static Result<pid_t> SpawnAs(const fs::path& job_dir, const RunAsAccount& account) {
+    static const char* kStepNames[] = {"setsid", "setgroups", "setresgid", "setresuid",
+                                       "chdir to the job directory", "open /dev/null",
+                                       "exec /bin/bash"};
+    const std::string context = "run as '" + account.name + "'";
+    std::string run = paths::RunScript(job_dir).string();
+    std::string dir = job_dir.string();
+    // Everything the child uses is made before the fork.
+    std::vector<std::string> env;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      std::string_view v(*e);
+      if (v.starts_with("HOME=") || v.starts_with("USER=") || v.starts_with("LOGNAME=")) continue;
+      env.emplace_back(v);
+    }
+    env.push_back("HOME=" + account.home);
+    env.push_back("USER=" + account.name);
+    env.push_back("LOGNAME=" + account.name);
+    std::vector<char*> envp;
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    char arg0[] = "bash";
+    char* argv[] = {arg0, run.data(), nullptr};
+    int err_pipe[2];
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoStatus(context + ": pipe", errno);
+    // All signals blocked across the fork: none runs a server handler in the child before it
+    // resets them.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = ::fork();
+    if (pid == 0) ChildExec(err_pipe[1], account, dir.c_str(), argv, envp.data());
+    int fork_err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ::close(err_pipe[1]);
+    if (pid < 0) {
+      ::close(err_pipe[0]);
+      return ErrnoStatus(context + ": fork", fork_err);
+    }
+    int report[2] = {0, 0};
+    ssize_t n;
+    do {
+      n = ::read(err_pipe[0], report, sizeof report);
+    } while (n < 0 && errno == EINTR);
+    ::close(err_pipe[0]);
+    if (n == 0) return pid;  // exec'd: the pipe closed
+    int st;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (n != static_cast<ssize_t>(sizeof report) || report[0] < 0 || report[0] > kExec) {
+      return Internal(context + ": the child failed before exec");
+    }
+    return ErrnoStatus(context + ": " + kStepNames[report[0]], report[1]);
   }
 
   Steady::time_point TimeoutDeadline(TimePoint started, std::chrono::seconds timeout) const {

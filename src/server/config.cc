@@ -7,6 +7,7 @@
 
 #include "common/fs.h"
 #include "common/strings.h"
+#include "exec/run_as.h"
 #include "fetch/perimeter.h"
 
 namespace weir::server {
@@ -113,7 +114,12 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"max_stderr_bytes", Field(&ServerConfig::max_stderr_bytes, "jobs.max_stderr_bytes")},
         {"kill_grace_ms", Field(&ServerConfig::kill_grace_ms, "jobs.kill_grace_ms")},
         {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")},
-        {"min_free_disk_mb", Field(&ServerConfig::min_free_disk_mb, "jobs.min_free_disk_mb")}}},
+        {"min_free_disk_mb", Field(&ServerConfig::min_free_disk_mb, "jobs.min_free_disk_mb")},
+        {"run_as_user", Field(&ServerConfig::run_as_user, "jobs.run_as_user")},
+        {"run_as_user_map", Field(&ServerConfig::run_as_user_map, "jobs.run_as_user_map")},
+        {"run_as_min_uid", Field(&ServerConfig::run_as_min_uid, "jobs.run_as_min_uid")},
+        {"create_missing_users",
+         Field(&ServerConfig::create_missing_users, "jobs.create_missing_users")}}},
       {"attachments",
        {{"max_file_bytes",
          Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
@@ -198,6 +204,12 @@ Status CheckRanges(const ServerConfig& c) {
   if (c.kill_grace_ms < 0) return InvalidArgument("config jobs.kill_grace_ms: must be ≥ 0");
   if (c.min_free_disk_mb < 0 || c.min_free_disk_mb > (int64_t{1} << 40)) {
     return InvalidArgument("config jobs.min_free_disk_mb: must be between 0 (no floor) and 2^40");
+  }
+  if (!exec::ParseUserMapRule(c.run_as_user_map).ok()) {
+    return InvalidArgument("config jobs.run_as_user_map: must be strip-domain or exact");
+  }
+  if (c.run_as_min_uid < 1 || c.run_as_min_uid > (int64_t{1} << 31)) {
+    return InvalidArgument("config jobs.run_as_min_uid: must be 1 to 2^31 (root is always refused)");
   }
   if (c.s3_addressing != "auto" && c.s3_addressing != "path" && c.s3_addressing != "virtual") {
     return InvalidArgument("config s3.addressing: must be auto, path or virtual");

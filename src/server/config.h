@@ -52,6 +52,12 @@ struct ServerConfig {
   // Free disk space (MiB) the data dir and the jobs dir must keep: below it new submissions are
   // refused (507) while running jobs finish. 0 turns the floor off.
   int64_t min_free_disk_mb = 256;
+  // Run-as-user (exec/run_as.h): each job's run script runs as the Unix account mapped from its
+  // user; the server must be root. Off: jobs run as the server's user.
+  bool run_as_user = false;
+  std::string run_as_user_map = "strip-domain";  // strip-domain or exact
+  int64_t run_as_min_uid = 1000;                  // accounts below it are refused
+  bool create_missing_users = false;              // useradd an unknown account
 
   // attachments:
   int64_t max_attachment_bytes = 100LL << 20;        // per file

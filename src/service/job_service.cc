@@ -309,6 +309,9 @@ Status JobServiceImpl::CreateFinal(JobRecord& rec, JobStatus status, std::string
 Result<std::string> JobServiceImpl::Submit(Submission submission) {
   model::JobRequest& req = submission.request;
   WEIR_RETURN_IF_ERROR(model::Validate(req));
+  if (options_.run_as.enabled) {
+    WEIR_RETURN_IF_ERROR(exec::ResolveRunAsAccount(req.user, options_.run_as).status());
+  }
   // A job request's own URIs may not reach outside the fetch perimeter (fetch/perimeter.h).
   WEIR_RETURN_IF_ERROR(exec::CheckJobRequestUris(req, *fetcher_));
   {
@@ -710,6 +713,15 @@ void JobServiceImpl::SetUp(const std::string& id) {
   }
   const fs::path dir = JobDirectory(id);
   if (st.ok()) st = exec::PrepareJobDirectory(spec, dir, *fetcher_);
+  exec::LaunchOptions launch_options = LaunchOptionsFor(rec);
+  if (st.ok() && options_.run_as.enabled) {
+    // The account may have gone since the submission, or this is a job queued before a restart.
+    auto account = exec::ResolveRunAsAccount(rec.request.user, options_.run_as);
+    if (account) st = exec::HandOverJobDirectory(dir, *account);
+    else st = account.status();
+    if (st.ok()) launch_options.run_as = std::move(*account);
+    else st = st.WithContext("run as user");
+  }
   if (!st.ok()) {
     FailSetup(id, st);
     return;
@@ -726,7 +738,7 @@ void JobServiceImpl::SetUp(const std::string& id) {
     FailSetup(id, marked);
     return;
   }
-  auto launched = executor_->Launch(id, dir, LaunchOptionsFor(rec));
+  auto launched = executor_->Launch(id, dir, launch_options);
   if (!launched) {
     FailSetup(id, launched.status().WithContext("launch"));
     return;

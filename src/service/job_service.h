@@ -79,6 +79,12 @@ struct JobServiceOptions {
   int max_queued_jobs = 10000;
   int setup_threads = 2;                   // workers that build job directories
   exec::LaunchOptions launch;              // limits and grace (timeout comes from the request)
+  // Run-as-user (exec/run_as.h). When enabled, Submit() refuses a job whose user maps to no
+  // allowed account (kInvalidArgument bad name, kPermissionDenied root or a system account,
+  // kFailedPrecondition no such account; nothing is recorded), and set-up resolves the account
+  // again, hands the job directory over to it and launches the run script as it (a refusal
+  // there fails the job: "Job failed at set-up: run as user: ...").
+  exec::RunAsOptions run_as;
 
   // Archiving (see above). Null: jobs are not archived and their directories are kept.
   std::shared_ptr<const archive::JobArchiver> archiver;
