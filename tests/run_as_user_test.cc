@@ -195,7 +195,9 @@ TEST_F(RunAsUserTest, AJobCannotReadAnotherUsersJobNorTheServersData) {
   const std::string b_out = (JobDir(b) / "stdout").string();
   const std::string db = (data / "weir.db").string();
   const std::string jobs = (data / "jobs").string();
-  std::string a = Submit(user_a_, "cat " + ShellQuote(b_out) + "; cat " + ShellQuote(db) +
+  const std::string b_dir = JobDir(b).string();
+  std::string a = Submit(user_a_, "cat " + ShellQuote(b_out) + "; ls " + ShellQuote(b_dir) +
+                                      "; cat " + ShellQuote(db) +
                                       " >/dev/null; ls " + ShellQuote(jobs) + "; ls " +
                                       ShellQuote(data.string()) + "; echo end");
   ASSERT_EQ(WaitFinal(a), "SUCCEEDED");
@@ -204,7 +206,10 @@ TEST_F(RunAsUserTest, AJobCannotReadAnotherUsersJobNorTheServersData) {
   EXPECT_EQ(out, "end\n") << "job A read something it must not: " << out;
   EXPECT_NE(err.find("cat: " + b_out + ": Permission denied\n"), std::string::npos) << err;
   EXPECT_NE(err.find("cat: " + db + ": Permission denied\n"), std::string::npos) << err;
-  // Folders may be passed through, not listed.
+  EXPECT_NE(err.find("ls: cannot open directory '" + b_dir + "': Permission denied\n"),
+            std::string::npos)
+      << err;
+  // Folders above may be passed through, not listed.
   EXPECT_NE(err.find("ls: cannot open directory '" + jobs + "': Permission denied\n"),
             std::string::npos)
       << err;
