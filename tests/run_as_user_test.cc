@@ -31,9 +31,7 @@ std::string Field(const json::value& v, const char* key) {
   return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
 }
 
-std::string AccountName(char which) {
-  return "weirt_" + std::to_string(::getpid()) + "_" + which;
-}
+std::string AccountName(char which) { return "weirt_" + std::to_string(::getpid()) + "_" + which; }
 
 int Shell(const std::string& command) { return std::system(command.c_str()); }
 
@@ -94,8 +92,7 @@ class RunAsUserTest : public ::testing::Test {
     return {r->status, r->status == 202 ? loc.substr(loc.rfind('/') + 1) : r->body};
   }
 
-  std::string Submit(const std::string& user, const std::string& script,
-                     json::object extra = {}) {
+  std::string Submit(const std::string& user, const std::string& script, json::object extra = {}) {
     json::object req = Request(user, script);
     for (auto& [k, v] : extra) req[k] = v;
     auto [status, id] = Post(req);
@@ -172,8 +169,7 @@ TEST_F(RunAsUserTest, EachJobRunsAsItsOwnAccountInAPrivateFolder) {
   ASSERT_EQ(WaitFinal(b), "SUCCEEDED") << Output(b, "stderr");
   passwd* pw = ::getpwnam(user_a_.c_str());
   ASSERT_NE(pw, nullptr);
-  EXPECT_EQ(Output(a, "stdout"),
-            user_a_ + "\n" + pw->pw_dir + " " + user_a_ + " " + user_a_ + "\n")
+  EXPECT_EQ(Output(a, "stdout"), user_a_ + "\n" + pw->pw_dir + " " + user_a_ + " " + user_a_ + "\n")
       << "HOME, USER and LOGNAME come from the account";
   EXPECT_EQ(Output(b, "stdout"), user_b_ + "\n");
 
@@ -196,10 +192,10 @@ TEST_F(RunAsUserTest, AJobCannotReadAnotherUsersJobNorTheServersData) {
   const std::string db = (data / "weir.db").string();
   const std::string jobs = (data / "jobs").string();
   const std::string b_dir = JobDir(b).string();
-  std::string a = Submit(user_a_, "cat " + ShellQuote(b_out) + "; ls " + ShellQuote(b_dir) +
-                                      "; cat " + ShellQuote(db) +
-                                      " >/dev/null; ls " + ShellQuote(jobs) + "; ls " +
-                                      ShellQuote(data.string()) + "; echo end");
+  std::string a =
+      Submit(user_a_, "cat " + ShellQuote(b_out) + "; ls " + ShellQuote(b_dir) + "; cat " +
+                          ShellQuote(db) + " >/dev/null; ls " + ShellQuote(jobs) + "; ls " +
+                          ShellQuote(data.string()) + "; echo end");
   ASSERT_EQ(WaitFinal(a), "SUCCEEDED");
   std::string out = Output(a, "stdout");
   std::string err = Output(a, "stderr");

@@ -163,8 +163,10 @@ JobEnd EndOf(const std::string& job_id, const fs::path& dir,
   code = ReadDoneExitCode(dir);
   if (!code && wait_status) {
     int st = *wait_status;
-    if (WIFEXITED(st)) code = WEXITSTATUS(st);
-    else if (WIFSIGNALED(st)) code = 128 + WTERMSIG(st);
+    if (WIFEXITED(st))
+      code = WEXITSTATUS(st);
+    else if (WIFSIGNALED(st))
+      code = 128 + WTERMSIG(st);
   }
   if (!code) {
     end.status = model::JobStatus::kFailed;
@@ -229,8 +231,7 @@ class LocalExecutor final : public Executor {
       early_kills_.erase(key);
     };
 
-    Result<pid_t> spawned =
-        options.run_as ? SpawnAs(job_dir, *options.run_as) : Spawn(job_dir);
+    Result<pid_t> spawned = options.run_as ? SpawnAs(job_dir, *options.run_as) : Spawn(job_dir);
     if (!spawned) {
       unreserve();
       return spawned.status().WithContext(context);
@@ -312,8 +313,8 @@ class LocalExecutor final : public Executor {
     return BeginKill(key, std::string(reason));
   }
 
-  void Recover(const std::string& job_id, const fs::path& job_dir_in,
-               const LaunchOptions& options, TimePoint started) override {
+  void Recover(const std::string& job_id, const fs::path& job_dir_in, const LaunchOptions& options,
+               TimePoint started) override {
     std::error_code ec;
     fs::path job_dir = fs::absolute(job_dir_in, ec);
     if (ec) job_dir = job_dir_in;
@@ -376,8 +377,8 @@ class LocalExecutor final : public Executor {
     // The run script is gone: its end is in the files (or lost). A kill asked meanwhile makes
     // no difference any more. What may be left of its group is not signalled: with the leader
     // gone, the group id no longer proves that those processes are this job's.
-    std::optional<TimePoint> mtime = FileMtime(reason ? paths::KillReasonFile(job_dir)
-                                                      : paths::DoneFile(job_dir));
+    std::optional<TimePoint> mtime =
+        FileMtime(reason ? paths::KillReasonFile(job_dir) : paths::DoneFile(job_dir));
     JobEnd end = EndOf(job_id, job_dir, reason, std::nullopt, mtime.value_or(clock_.Now()));
     std::lock_guard<std::mutex> lock(mu_);
     by_id_.erase(job_id);
@@ -461,8 +462,8 @@ class LocalExecutor final : public Executor {
     sigfillset(&all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char arg0[] = "bash";
     char* argv[] = {arg0, run.data(), nullptr};
     pid_t pid = 0;
@@ -510,9 +511,9 @@ class LocalExecutor final : public Executor {
   }
 
   static Result<pid_t> SpawnAs(const fs::path& job_dir, const RunAsAccount& account) {
-    static const char* kStepNames[] = {"setsid", "setgroups", "setresgid", "setresuid",
-                                       "chdir to the job directory", "open /dev/null",
-                                       "exec /bin/bash"};
+    static const char* kStepNames[] = {
+        "setsid",         "setgroups",     "setresgid", "setresuid", "chdir to the job directory",
+        "open /dev/null", "exec /bin/bash"};
     const std::string context = "run as '" + account.name + "'";
     std::string run = paths::RunScript(job_dir).string();
     std::string dir = job_dir.string();
@@ -566,8 +567,8 @@ class LocalExecutor final : public Executor {
   Steady::time_point TimeoutDeadline(TimePoint started, std::chrono::seconds timeout) const {
     if (timeout.count() <= 0) return kNever;
     // Far-off deadlines are capped so that the arithmetic cannot overflow.
-    auto remaining = std::min<Millis>(timeout - (clock_.Now() - started),
-                                      std::chrono::hours(24 * 365 * 100));
+    auto remaining =
+        std::min<Millis>(timeout - (clock_.Now() - started), std::chrono::hours(24 * 365 * 100));
     return Steady::now() + remaining;
   }
 
@@ -615,8 +616,10 @@ class LocalExecutor final : public Executor {
   }
 
   void SignalLocked(const Job& job, int sig) {
-    if (job.signal_group) ::kill(-job.pid, sig);
-    else PidfdSendSignal(job.pidfd, sig);
+    if (job.signal_group)
+      ::kill(-job.pid, sig);
+    else
+      PidfdSendSignal(job.pidfd, sig);
   }
 
   void ArmSigkillLocked(Job& job) {
@@ -706,8 +709,7 @@ class LocalExecutor final : public Executor {
           std::fprintf(stderr, "local executor: listener threw for job '%s': %s\n",
                        end.job_id.c_str(), e.what());
         } catch (...) {
-          std::fprintf(stderr, "local executor: listener threw for job '%s'\n",
-                       end.job_id.c_str());
+          std::fprintf(stderr, "local executor: listener threw for job '%s'\n", end.job_id.c_str());
         }
       }
       ends.clear();
@@ -840,8 +842,8 @@ class LocalExecutor final : public Executor {
           timed_out.push_back(job.key);
           job.timeout_at = kNever;
         } else if (!job.kill_reason && job.output_check_at <= now) {
-          checks.push_back({job.key, job.dir, job.options.max_stdout_bytes,
-                            job.options.max_stderr_bytes});
+          checks.push_back(
+              {job.key, job.dir, job.options.max_stdout_bytes, job.options.max_stderr_bytes});
           job.output_check_at = NextTick(now, job.options.output_check_interval);
         }
         ScheduleLocked(job);
@@ -863,17 +865,17 @@ class LocalExecutor final : public Executor {
   std::thread thread_;
 
   mutable std::mutex mu_;
-  Listener listener_;                                          // GUARDED_BY(mu_)
-  bool stopping_ = false;                                      // GUARDED_BY(mu_)
-  bool shut_down_ = false;                                     // GUARDED_BY(mu_)
-  uint64_t next_key_ = 1;                                      // GUARDED_BY(mu_)
-  JobMap jobs_;                                                // GUARDED_BY(mu_)
-  std::unordered_map<std::string, uint64_t> by_id_;            // GUARDED_BY(mu_), incl. spawning
-  std::unordered_map<uint64_t, std::string> early_kills_;      // GUARDED_BY(mu_)
+  Listener listener_;                                      // GUARDED_BY(mu_)
+  bool stopping_ = false;                                  // GUARDED_BY(mu_)
+  bool shut_down_ = false;                                 // GUARDED_BY(mu_)
+  uint64_t next_key_ = 1;                                  // GUARDED_BY(mu_)
+  JobMap jobs_;                                            // GUARDED_BY(mu_)
+  std::unordered_map<std::string, uint64_t> by_id_;        // GUARDED_BY(mu_), incl. spawning
+  std::unordered_map<uint64_t, std::string> early_kills_;  // GUARDED_BY(mu_)
   std::priority_queue<WakeEntry, std::vector<WakeEntry>, std::greater<WakeEntry>>
-      wakes_;                                                  // GUARDED_BY(mu_)
-  Steady::time_point planned_wake_ = kNever;                   // GUARDED_BY(mu_)
-  std::vector<JobEnd> pending_;                                // GUARDED_BY(mu_)
+      wakes_;                                 // GUARDED_BY(mu_)
+  Steady::time_point planned_wake_ = kNever;  // GUARDED_BY(mu_)
+  std::vector<JobEnd> pending_;               // GUARDED_BY(mu_)
 };
 
 }  // namespace

@@ -60,8 +60,8 @@ Status CreateAccount(const std::string& name) {
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, out[1], 2);
   posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-  const char* argv[] = {"useradd",       "--no-create-home", "--shell", "/usr/sbin/nologin",
-                        "--user-group",  name.c_str(),       nullptr};
+  const char* argv[] = {"useradd",      "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        "--user-group", name.c_str(),       nullptr};
   char path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
   char* envp[] = {path_env, nullptr};
   pid_t pid = 0;
@@ -85,10 +85,10 @@ Status CreateAccount(const std::string& name) {
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return Status::Ok();
-  return Internal("useradd " + name + ": " +
-                  (WIFEXITED(st) ? "exit code " + std::to_string(WEXITSTATUS(st))
-                                 : std::string("killed")) +
-                  (text.empty() ? "" : ": " + std::string(Trim(text))));
+  return Internal(
+      "useradd " + name + ": " +
+      (WIFEXITED(st) ? "exit code " + std::to_string(WEXITSTATUS(st)) : std::string("killed")) +
+      (text.empty() ? "" : ": " + std::string(Trim(text))));
 }
 
 std::mutex& CreationMutex() {
@@ -104,7 +104,8 @@ Status MakeReadOnly(const fs::path& path, const struct stat& st) {
 }
 
 Status GiveFolder(const fs::path& path, const RunAsAccount& a) {
-  if (::lchown(path.c_str(), a.uid, a.gid) != 0) return ErrnoStatus("chown " + path.string(), errno);
+  if (::lchown(path.c_str(), a.uid, a.gid) != 0)
+    return ErrnoStatus("chown " + path.string(), errno);
   if (::chmod(path.c_str(), 0700) != 0) return ErrnoStatus("chmod " + path.string(), errno);
   return Status::Ok();
 }
@@ -190,8 +191,10 @@ Status HandOverJobDirectory(const fs::path& job_dir, const RunAsAccount& account
     struct stat st;
     if (::lstat(p.c_str(), &st) != 0) return ErrnoStatus(context + ": " + p.string(), errno);
     Status s = Status::Ok();
-    if (S_ISDIR(st.st_mode)) s = GiveFolder(p, account);
-    else if (S_ISREG(st.st_mode)) s = MakeReadOnly(p, st);
+    if (S_ISDIR(st.st_mode))
+      s = GiveFolder(p, account);
+    else if (S_ISREG(st.st_mode))
+      s = MakeReadOnly(p, st);
     if (!s.ok()) return s.WithContext(context);
   }
   if (ec) return ErrnoStatus(context, ec.value());

@@ -61,7 +61,7 @@ struct RunAsAccount {
 struct RunAsOptions {
   bool enabled = false;  // jobs.run_as_user
   UserMapRule map_rule = UserMapRule::kStripDomain;
-  uint32_t min_uid = 1000;           // jobs.run_as_min_uid
+  uint32_t min_uid = 1000;            // jobs.run_as_min_uid
   bool create_missing_users = false;  // jobs.create_missing_users
 };
 

@@ -23,15 +23,14 @@ TEST(RunAsMapTest, StripDomainDropsTheDomainAndLowerCases) {
 TEST(RunAsMapTest, ExactKeepsTheUserAsIs) {
   EXPECT_EQ(MapJobUser("carol", UserMapRule::kExact).value(), "carol");
   // Upper case and a domain are not account names.
-  EXPECT_EQ(MapJobUser("Carol", UserMapRule::kExact).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(MapJobUser("Carol", UserMapRule::kExact).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(MapJobUser("carol@corp", UserMapRule::kExact).status().code(),
             StatusCode::kInvalidArgument);
 }
 
 TEST(RunAsMapTest, NamesOutsideThePatternAreRefused) {
-  for (const char* user : {"", "@corp", "1abc", "-rf", "a b", "../etc", "a/b", "a;id", "a$b",
-                           "é", "a.b", "abcdefghijklmnopqrstuvwxyz0123456"}) {
+  for (const char* user : {"", "@corp", "1abc", "-rf", "a b", "../etc", "a/b", "a;id", "a$b", "é",
+                           "a.b", "abcdefghijklmnopqrstuvwxyz0123456"}) {
     Result<std::string> r = MapJobUser(user, UserMapRule::kStripDomain);
     EXPECT_FALSE(r.ok()) << "'" << user << "' mapped to '" << r.value_or("") << "'";
     if (!r.ok()) {
@@ -63,8 +62,7 @@ TEST(RunAsAccountTest, RootAndSystemAccountsAreRefused) {
   EXPECT_EQ(CheckAccountAllowed(Account(0, 1000), 1000).code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(CheckAccountAllowed(Account(999, 999), 1000).code(), StatusCode::kPermissionDenied);
   EXPECT_TRUE(CheckAccountAllowed(Account(1000, 1000), 1000).ok());
-  EXPECT_EQ(CheckAccountAllowed(Account(65534, 65534), 1000).code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckAccountAllowed(Account(65534, 65534), 1000).code(), StatusCode::kPermissionDenied);
   // The floor is a setting.
   EXPECT_TRUE(CheckAccountAllowed(Account(999, 999), 500).ok());
   EXPECT_EQ(CheckAccountAllowed(Account(1500, 1500), 2000).code(), StatusCode::kPermissionDenied);

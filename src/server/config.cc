@@ -27,9 +27,9 @@ Setter Field(T ServerConfig::*member, std::string key) {
       }
     } catch (const YAML::Exception&) {
       return InvalidArgument("config " + key + ": expected " +
-                             (std::is_same_v<T, bool>       ? "true or false"
-                              : std::is_integral_v<T>       ? "a whole number"
-                                                            : "a string"));
+                             (std::is_same_v<T, bool> ? "true or false"
+                              : std::is_integral_v<T> ? "a whole number"
+                                                      : "a string"));
     }
     return Status::Ok();
   };
@@ -186,7 +186,8 @@ Status CheckRanges(const ServerConfig& c) {
     return InvalidArgument("config server.output_listing_max_entries: must be 1 to 1000000");
   }
   if (c.store_type != "sqlite") {
-    return InvalidArgument("config store.type: '" + c.store_type + "' is not supported (use sqlite)");
+    return InvalidArgument("config store.type: '" + c.store_type +
+                           "' is not supported (use sqlite)");
   }
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;
@@ -209,7 +210,8 @@ Status CheckRanges(const ServerConfig& c) {
     return InvalidArgument("config jobs.run_as_user_map: must be strip-domain or exact");
   }
   if (c.run_as_min_uid < 1 || c.run_as_min_uid > (int64_t{1} << 31)) {
-    return InvalidArgument("config jobs.run_as_min_uid: must be 1 to 2^31 (root is always refused)");
+    return InvalidArgument(
+        "config jobs.run_as_min_uid: must be 1 to 2^31 (root is always refused)");
   }
   if (c.s3_addressing != "auto" && c.s3_addressing != "path" && c.s3_addressing != "virtual") {
     return InvalidArgument("config s3.addressing: must be auto, path or virtual");
@@ -220,8 +222,10 @@ Status CheckRanges(const ServerConfig& c) {
   if (c.blob_backend == "s3" && c.blob_s3_bucket.empty()) {
     return InvalidArgument("config assets.blob_s3_bucket: required with blob_backend s3");
   }
-  if (c.sweep_interval_s <= 0) return InvalidArgument("config archive.sweep_interval_s: must be positive");
-  if (c.cache_max_bytes <= 0) return InvalidArgument("config fetch.cache_max_bytes: must be positive");
+  if (c.sweep_interval_s <= 0)
+    return InvalidArgument("config archive.sweep_interval_s: must be positive");
+  if (c.cache_max_bytes <= 0)
+    return InvalidArgument("config fetch.cache_max_bytes: must be positive");
   for (const std::string& root : c.fetch_allowed_file_roots) {
     if (root.empty() || root.front() != '/') {
       return InvalidArgument("config fetch.allowed_file_roots: '" + root +
@@ -240,13 +244,15 @@ Status CheckRanges(const ServerConfig& c) {
 Status ParseListen(std::string_view listen, ServerConfig& config) {
   size_t colon = listen.rfind(':');
   long long port = 0;
-  if (colon == std::string_view::npos || !ParseInt64(listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return InvalidArgument("listen '" + std::string(listen) +
-                           "': expected HOST:PORT such as 127.0.0.1:8080 (port 0 picks a free one)");
+  if (colon == std::string_view::npos || !ParseInt64(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return InvalidArgument(
+        "listen '" + std::string(listen) +
+        "': expected HOST:PORT such as 127.0.0.1:8080 (port 0 picks a free one)");
   }
   std::string host(listen.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) {
     return InvalidArgument(
         "listen '" + std::string(listen) +
@@ -274,8 +280,9 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
     std::string name = section.first.as<std::string>();
     auto s = schema.find(name);
     if (s == schema.end()) {
-      return InvalidArgument("config: unknown section '" + name +
-                             "' (sections: server, store, jobs, attachments, assets, archive, fetch, s3)");
+      return InvalidArgument(
+          "config: unknown section '" + name +
+          "' (sections: server, store, jobs, attachments, assets, archive, fetch, s3)");
     }
     if (section.second.IsNull()) continue;
     if (!section.second.IsMap()) return InvalidArgument("config " + name + ": expected a mapping");
@@ -285,8 +292,8 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
       if (f == s->second.end()) {
         std::vector<std::string> known;
         for (const auto& [k, _] : s->second) known.push_back(k);
-        return InvalidArgument("config " + name + "." + key + ": unknown setting (known: " +
-                               Join(known, ", ") + ")");
+        return InvalidArgument("config " + name + "." + key +
+                               ": unknown setting (known: " + Join(known, ", ") + ")");
       }
       WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
     }

@@ -4,10 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <thread>
 
 #include "api/admin_routes.h"
@@ -131,7 +130,8 @@ class ServerImpl final : public Server {
                      : blob::NewBlobStore("local", blob::BlobStoreConfig{config_.BlobsDir(), {}});
     if (!blobs.ok()) return blobs.status().WithContext("assets.blob_backend");
     blobs_ = std::move(*blobs);
-    auto registry = assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
+    auto registry =
+        assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
     if (!registry.ok()) return registry.status().WithContext("asset registry");
     registry_ = std::move(*registry);
     api::AssetRouteOptions ao;
@@ -261,8 +261,10 @@ class ServerImpl final : public Server {
     if (StartsWith(config_.archive_location, "file://")) {
       WEIR_RETURN_IF_ERROR(private_to_server(config_.archive_location.substr(7)));
     }
-    spdlog::info("jobs run as their users; {} and {} are 0711, the rest of the data dir is the "
-                 "server's alone", data.string(), config_.JobsDir().string());
+    spdlog::info(
+        "jobs run as their users; {} and {} are 0711, the rest of the data dir is the "
+        "server's alone",
+        data.string(), config_.JobsDir().string());
     return Status::Ok();
   }
 
@@ -317,9 +319,10 @@ class ServerImpl final : public Server {
   Status SetUpArchives(service::JobServiceOptions& jo, Clock& clock) {
     if (config_.archive_location == "none") return Status::Ok();
     archive::ArchiverOptions ao;
-    ao.location = config_.archive_location.empty()
-                      ? "file://" + std::filesystem::absolute(config_.data_dir / "archives").string()
-                      : config_.archive_location;
+    ao.location =
+        config_.archive_location.empty()
+            ? "file://" + std::filesystem::absolute(config_.data_dir / "archives").string()
+            : config_.archive_location;
     ao.scratch_dir = std::filesystem::absolute(config_.SpoolDir());
     if (StartsWith(ao.location, "file://")) {
       WEIR_RETURN_IF_ERROR(MakeDirs(ao.location.substr(7)).WithContext("archive.location"));
