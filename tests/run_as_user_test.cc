@@ -4,11 +4,14 @@
 // where it fails instead.
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -35,20 +38,52 @@ std::string AccountName(char which) { return "weirt_" + std::to_string(::getpid(
 
 int Shell(const std::string& command) { return std::system(command.c_str()); }
 
+// useradd/userdel, retried while another process holds the lock on /etc/passwd (ctest runs this
+// suite's tests as parallel processes, each making its own accounts): exit code 10 of shadow's
+// tools. Any other failure, or 30 s of it, is returned.
+int AccountCommand(const std::string& command) {
+  auto end = std::chrono::steady_clock::now() + 30s;
+  int rc;
+  while ((rc = Shell(command + " >/dev/null 2>&1")) != 0 && WIFEXITED(rc) &&
+         WEXITSTATUS(rc) == 10 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(50ms);
+  }
+  return rc;
+}
+
+// SIGKILLs every process of `uid` (the suite's own accounts only), so that userdel may run.
+void KillProcessesOf(uid_t uid) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.empty() || name[0] < '1' || name[0] > '9') continue;
+    struct stat st {};
+    if (::stat(e.path().c_str(), &st) == 0 && st.st_uid == uid) {
+      ::kill(static_cast<pid_t>(std::stoi(name)), SIGKILL);
+    }
+  }
+}
+
 class RunAsUserTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (::geteuid() != 0) return;
     for (char which : {'a', 'b'}) {
       std::string name = AccountName(which);
-      int rc = Shell("useradd --no-create-home --shell /usr/sbin/nologin --user-group " + name +
-                     " >/dev/null 2>&1");
-      if (rc == 0) created_.push_back(name);
+      if (AccountCommand("useradd --no-create-home --shell /usr/sbin/nologin --user-group " +
+                         name) == 0) {
+        created_.push_back(name);
+      }
     }
   }
   static void TearDownTestSuite() {
     for (const std::string& name : created_) {
-      Shell("userdel -r " + name + " >/dev/null 2>&1");
+      if (passwd* pw = ::getpwnam(name.c_str())) KillProcessesOf(pw->pw_uid);
+      // -r exits 12 for the home folder that --no-create-home never made: the account is gone.
+      int rc = AccountCommand("userdel -r " + name);
+      if (rc != 0 && ::getpwnam(name.c_str()) != nullptr) {
+        std::fprintf(stderr, "run_as_user_test: userdel %s failed (%d): remove it by hand\n",
+                     name.c_str(), rc);
+      }
     }
     created_.clear();
   }
