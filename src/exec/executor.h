@@ -35,6 +35,18 @@
 //   (the script redirects its own output), every descriptor above 2 closed, signal mask empty
 //   and all dispositions default (a server that blocks or ignores SIGTERM/SIGPIPE does not pass
 //   that on). `genie/pid` holds "<pid> <start time>" for Recover().
+// - With LaunchOptions::run_as the script runs as that account. posix_spawn cannot change
+//   credentials, so such a launch forks instead: the child (of a multi-threaded server, so it
+//   calls only async-signal-safe functions on data prepared before the fork) makes its session,
+//   sets the account's groups, gid and uid with the raw setgroups/setresgid/setresuid system
+//   calls (no glibc cross-thread credential broadcast in a forked child), changes to the job
+//   dir as that account, opens /dev/null as 0-2, closes every other descriptor, resets signal
+//   dispositions and mask, and execs /bin/bash with the server's environment but HOME, USER and
+//   LOGNAME of the account. A step that fails is reported through a close-on-exec pipe: Launch
+//   returns the error ("run as 'ana': setresuid: ...") and nothing runs. The server, as root,
+//   still signals the job's group (kill, timeout, output limits) and reads its files.
+// - Recover() re-adopts a pid from genie/pid only when the process belongs to the owner of the
+//   job directory (a job that owns its folder could otherwise name any process there).
 // - Containment is the process group. Processes that leave it on purpose (setsid, setpgid,
 //   `set -m` job control, daemons) are not tracked: catching them needs a cgroup per job (a
 //   future executor) or making the server a child subreaper, which would make it the parent of
@@ -65,6 +77,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "exec/run_as.h"
 #include "model/job.h"
 
 namespace weir::exec {
@@ -75,6 +88,9 @@ struct LaunchOptions {
   int64_t max_stderr_bytes = 8LL << 30;
   std::chrono::milliseconds kill_grace{5000};  // SIGTERM → SIGKILL
   std::chrono::milliseconds output_check_interval{1000};
+  // Run the script as this account (run_as.h; the server must be root, and the job directory
+  // handed over with HandOverJobDirectory). Unset: as the server's own user.
+  std::optional<RunAsAccount> run_as;
 };
 
 struct JobEnd {

@@ -37,9 +37,12 @@ fs::path EnvLog(const fs::path& job_dir) { return GenieDir(job_dir) / "logs" / "
 fs::path InitFailureFile(const fs::path& job_dir) { return job_dir / "initFailureDetails.txt"; }
 fs::path EntityDir(const fs::path& job_dir, model::Kind kind, const std::string& id) {
   switch (kind) {
-    case model::Kind::kCluster: return GenieDir(job_dir) / "cluster" / IdFileName(id);
-    case model::Kind::kCommand: return GenieDir(job_dir) / "command" / IdFileName(id);
-    case model::Kind::kApplication: return GenieDir(job_dir) / "applications" / IdFileName(id);
+    case model::Kind::kCluster:
+      return GenieDir(job_dir) / "cluster" / IdFileName(id);
+    case model::Kind::kCommand:
+      return GenieDir(job_dir) / "command" / IdFileName(id);
+    case model::Kind::kApplication:
+      return GenieDir(job_dir) / "applications" / IdFileName(id);
   }
   return GenieDir(job_dir) / "unknown" / IdFileName(id);
 }
@@ -137,8 +140,8 @@ class LocalFileFetcher final : public Fetcher {
       return InvalidArgument(context + ": not a regular file");
     }
     // Permission bits are kept so that an executable dependency stays executable.
-    int out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                     (st.st_mode & 0777) | 0600);
+    int out =
+        ::open(dest.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (st.st_mode & 0777) | 0600);
     if (out < 0) {
       int err = errno;
       ::close(in);
@@ -158,8 +161,8 @@ class LocalFileFetcher final : public Fetcher {
       ssize_t n;
       if (use_range) {
         n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-                      errno == EOPNOTSUPP)) {
+        if (n < 0 &&
+            (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
           use_range = false;
           continue;
         }
@@ -188,10 +191,14 @@ std::string JsonString(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     unsigned char u = static_cast<unsigned char>(c);
-    if (c == '"') out += "\\\"";
-    else if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
+    if (c == '"')
+      out += "\\\"";
+    else if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
     else if (u < 0x20) {
       char esc[8];
       std::snprintf(esc, sizeof esc, "\\u%04x", u);
@@ -243,14 +250,30 @@ std::optional<std::string> ParseJsonString(std::string_view text, size_t p) {
     }
     if (++p >= text.size()) return std::nullopt;
     switch (text[p]) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
       case 'u': {
         if (p + 4 >= text.size()) return std::nullopt;
         uint32_t cp = 0;
@@ -263,37 +286,65 @@ std::optional<std::string> ParseJsonString(std::string_view text, size_t p) {
         p += 4;
         break;
       }
-      default: return std::nullopt;
+      default:
+        return std::nullopt;
     }
   }
   return std::nullopt;
 }
 
-// Writes `data` to a temporary file beside `path` and renames it over `path`, without fsync.
-Status WriteFileReplace(const fs::path& path, std::string_view data) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("write " + tmp.string(), errno);
+// genie/ of `job_dir`, opened without following a link there. The job may own its directory
+// (run-as-user, see run_as.h): the server, as root, then reaches genie/ files only through this
+// descriptor, so a link the job made cannot send a read or write elsewhere.
+int OpenGenieDir(const fs::path& job_dir) {
+  return ::open(paths::GenieDir(job_dir).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+// Writes `data` to genie/<name>.tmp (made anew: never a file or link already there) and renames
+// it over genie/<name>, without fsync.
+Status WriteGenieFile(const fs::path& job_dir, const char* name, std::string_view data) {
+  const fs::path shown = paths::GenieDir(job_dir) / name;
+  int dfd = OpenGenieDir(job_dir);
+  if (dfd < 0) return ErrnoStatus("write " + shown.string(), errno);
+  const std::string tmp = std::string(name) + ".tmp";
+  ::unlinkat(dfd, tmp.c_str(), 0);
+  int fd = ::openat(dfd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    int err = errno;
+    ::close(dfd);
+    return ErrnoStatus("write " + shown.string() + ".tmp", err);
+  }
   ssize_t n = ::write(fd, data.data(), data.size());
   int err = errno;
   ::close(fd);
   if (n != static_cast<ssize_t>(data.size())) {
-    ::unlink(tmp.c_str());
-    return ErrnoStatus("write " + tmp.string(), n < 0 ? err : EIO);
+    ::unlinkat(dfd, tmp.c_str(), 0);
+    ::close(dfd);
+    return ErrnoStatus("write " + shown.string() + ".tmp", n < 0 ? err : EIO);
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (::renameat(dfd, tmp.c_str(), dfd, name) != 0) {
     err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus("rename " + path.string(), err);
+    ::unlinkat(dfd, tmp.c_str(), 0);
+    ::close(dfd);
+    return ErrnoStatus("rename " + shown.string(), err);
   }
+  ::close(dfd);
   return Status::Ok();
 }
 
-// Reads a small file whole (at most 64 KiB); nullopt when it cannot be opened.
-std::optional<std::string> ReadSmallFile(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// Reads a small regular file genie/<name> whole (at most 64 KiB); nullopt when it cannot be
+// opened or is not a regular file (a link, a FIFO: never followed, never waited on).
+std::optional<std::string> ReadGenieFile(const fs::path& job_dir, const char* name) {
+  int dfd = OpenGenieDir(job_dir);
+  if (dfd < 0) return std::nullopt;
+  int fd = ::openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  ::close(dfd);
   if (fd < 0) return std::nullopt;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return std::nullopt;
+  }
   std::string out;
   char buf[4096];
   while (out.size() < (64u << 10)) {
@@ -355,8 +406,7 @@ Result<std::string> LocalFileName(std::string_view uri) {
     }
   }
   size_t slash = path.rfind('/');
-  std::string name =
-      PercentDecode(slash == std::string_view::npos ? path : path.substr(slash + 1));
+  std::string name = PercentDecode(slash == std::string_view::npos ? path : path.substr(slash + 1));
   if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
       name.find('\0') != std::string::npos) {
     return InvalidArgument("uri '" + std::string(uri) +
@@ -366,7 +416,7 @@ Result<std::string> LocalFileName(std::string_view uri) {
 }
 
 std::optional<int> ReadDoneExitCode(const fs::path& job_dir) {
-  std::optional<std::string> text = ReadSmallFile(paths::DoneFile(job_dir));
+  std::optional<std::string> text = ReadGenieFile(job_dir, "genie.done");
   if (!text) return std::nullopt;
   size_t p = FindValue(*text, "exitCode");
   if (p == std::string::npos) return std::nullopt;
@@ -390,12 +440,11 @@ std::optional<int> ReadDoneExitCode(const fs::path& job_dir) {
 }
 
 Status WriteKillReason(const fs::path& job_dir, std::string_view reason) {
-  return WriteFileReplace(paths::KillReasonFile(job_dir),
-                          "{\"killReason\": " + JsonString(reason) + "}\n");
+  return WriteGenieFile(job_dir, "kill-reason", "{\"killReason\": " + JsonString(reason) + "}\n");
 }
 
 std::optional<std::string> ReadKillReason(const fs::path& job_dir) {
-  std::optional<std::string> text = ReadSmallFile(paths::KillReasonFile(job_dir));
+  std::optional<std::string> text = ReadGenieFile(job_dir, "kill-reason");
   if (!text) return std::nullopt;
   size_t p = FindValue(*text, "killReason");
   if (p == std::string::npos) return std::nullopt;
@@ -403,12 +452,12 @@ std::optional<std::string> ReadKillReason(const fs::path& job_dir) {
 }
 
 Status WritePidFile(const fs::path& job_dir, PidRecord record) {
-  return WriteFileReplace(paths::PidFile(job_dir), std::to_string(record.pid) + " " +
-                                                       std::to_string(record.start_time) + "\n");
+  return WriteGenieFile(
+      job_dir, "pid", std::to_string(record.pid) + " " + std::to_string(record.start_time) + "\n");
 }
 
 std::optional<PidRecord> ReadPidFile(const fs::path& job_dir) {
-  std::optional<std::string> text = ReadSmallFile(paths::PidFile(job_dir));
+  std::optional<std::string> text = ReadGenieFile(job_dir, "pid");
   if (!text) return std::nullopt;
   std::vector<std::string> parts = Split(Trim(*text), ' ');
   long long pid = 0, start = 0;
@@ -428,8 +477,10 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
   w.Line("#!/bin/bash");
   w.Line("# Run script of a weir job, generated at set-up. It sources the set-up files (cluster,");
   w.Line("# applications, command, job), then runs the command with its output in stdout and");
-  w.Line("# stderr. Its own messages go to genie/logs/genie.log; genie/genie.done records the exit");
-  w.Line("# code. It traps no signal: a trap is inherited by a forked child until that child execs,");
+  w.Line(
+      "# stderr. Its own messages go to genie/logs/genie.log; genie/genie.done records the exit");
+  w.Line(
+      "# code. It traps no signal: a trap is inherited by a forked child until that child execs,");
   w.Line("# so a SIGTERM landing in between would be lost and the command would run on. The");
   w.Line("# executor signals the whole process group and gives the command its grace period.");
   w.Line("");
@@ -455,9 +506,12 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
 
   // Environment, in the order of the spec's list.
   std::string memory;
-  if (rec.execution.memory) memory = std::to_string(*rec.execution.memory);
-  else if (req.memory) memory = std::to_string(*req.memory);
-  else if (spec.command.memory) memory = std::to_string(*spec.command.memory);
+  if (rec.execution.memory)
+    memory = std::to_string(*rec.execution.memory);
+  else if (req.memory)
+    memory = std::to_string(*req.memory);
+  else if (spec.command.memory)
+    memory = std::to_string(*spec.command.memory);
   fs::path cluster_dir = paths::EntityDir(job_dir, model::Kind::kCluster, spec.cluster.id);
   fs::path command_dir = paths::EntityDir(job_dir, model::Kind::kCommand, spec.command.id);
   std::string requested_cluster_tags = "[";
@@ -508,8 +562,10 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
   entity_setup(spec.command);
   if (req.setup_file) {
     Result<std::string> name = LocalFileName(*req.setup_file);
-    if (name) SourceSetup(w, "job " + rec.id, job_dir / *name);
-    else w.Line("__weir_after_setup 1 " + ShellQuote("job " + rec.id));
+    if (name)
+      SourceSetup(w, "job " + rec.id, job_dir / *name);
+    else
+      w.Line("__weir_after_setup 1 " + ShellQuote("job " + rec.id));
   }
   w.Line("");
 

@@ -118,10 +118,14 @@ Status PrepareJobDirectory(const JobSpec& spec, const std::filesystem::path& job
 // a NUL.
 Result<std::string> LocalFileName(std::string_view uri);
 
+// The genie/ files below are read and written through genie/ opened without following a link,
+// never following one at the file either, and reads open nothing but regular files without
+// blocking: with run-as-user (run_as.h) the job owns its folder and may have replaced them.
+//
 // The exit code recorded in genie/genie.done; nullopt when the file is missing, empty or
 // malformed.
 std::optional<int> ReadDoneExitCode(const std::filesystem::path& job_dir);
-// Writes genie/kill-reason ({"killReason": "..."}) by temp file + rename, without fsync (it
+// Writes genie/kill-reason ({"killReason": "..."}) by a new temp file + rename, without fsync (it
 // matters only while the job's processes exist, which a machine crash ends anyway).
 Status WriteKillReason(const std::filesystem::path& job_dir, std::string_view reason);
 // The reason in genie/kill-reason; nullopt when missing or malformed.

@@ -2,6 +2,7 @@
 // supervises them from one epoll thread. See executor.h for the contract and the design.
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
@@ -115,6 +116,15 @@ std::unordered_set<pid_t> GroupsWithLiveMembers() {
   return groups;
 }
 
+// Whether process `pid` belongs to the owner of `job_dir`: a job that owns its folder
+// (run-as-user) could write any pid into genie/pid, and a re-adopted process is signalled by root.
+bool OwnedByJobDirOwner(pid_t pid, const fs::path& job_dir) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d", pid);
+  struct stat ps, ds;
+  return ::stat(path, &ps) == 0 && ::stat(job_dir.c_str(), &ds) == 0 && ps.st_uid == ds.st_uid;
+}
+
 int64_t FileSize(const fs::path& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
@@ -153,8 +163,10 @@ JobEnd EndOf(const std::string& job_id, const fs::path& dir,
   code = ReadDoneExitCode(dir);
   if (!code && wait_status) {
     int st = *wait_status;
-    if (WIFEXITED(st)) code = WEXITSTATUS(st);
-    else if (WIFSIGNALED(st)) code = 128 + WTERMSIG(st);
+    if (WIFEXITED(st))
+      code = WEXITSTATUS(st);
+    else if (WIFSIGNALED(st))
+      code = 128 + WTERMSIG(st);
   }
   if (!code) {
     end.status = model::JobStatus::kFailed;
@@ -219,7 +231,7 @@ class LocalExecutor final : public Executor {
       early_kills_.erase(key);
     };
 
-    Result<pid_t> spawned = Spawn(job_dir);
+    Result<pid_t> spawned = options.run_as ? SpawnAs(job_dir, *options.run_as) : Spawn(job_dir);
     if (!spawned) {
       unreserve();
       return spawned.status().WithContext(context);
@@ -301,8 +313,8 @@ class LocalExecutor final : public Executor {
     return BeginKill(key, std::string(reason));
   }
 
-  void Recover(const std::string& job_id, const fs::path& job_dir_in,
-               const LaunchOptions& options, TimePoint started) override {
+  void Recover(const std::string& job_id, const fs::path& job_dir_in, const LaunchOptions& options,
+               TimePoint started) override {
     std::error_code ec;
     fs::path job_dir = fs::absolute(job_dir_in, ec);
     if (ec) job_dir = job_dir_in;
@@ -320,7 +332,7 @@ class LocalExecutor final : public Executor {
         int pidfd = PidfdOpen(rec->pid);
         // Checked again with the pidfd held: the pidfd now pins the process we verified.
         std::optional<ProcStat> st2 = pidfd >= 0 ? ReadProcStat(rec->pid) : std::nullopt;
-        if (st2 && st2->start_time == rec->start_time) {
+        if (st2 && st2->start_time == rec->start_time && OwnedByJobDirOwner(rec->pid, job_dir)) {
           auto job = std::make_unique<Job>();
           job->key = key;
           job->id = job_id;
@@ -365,8 +377,8 @@ class LocalExecutor final : public Executor {
     // The run script is gone: its end is in the files (or lost). A kill asked meanwhile makes
     // no difference any more. What may be left of its group is not signalled: with the leader
     // gone, the group id no longer proves that those processes are this job's.
-    std::optional<TimePoint> mtime = FileMtime(reason ? paths::KillReasonFile(job_dir)
-                                                      : paths::DoneFile(job_dir));
+    std::optional<TimePoint> mtime =
+        FileMtime(reason ? paths::KillReasonFile(job_dir) : paths::DoneFile(job_dir));
     JobEnd end = EndOf(job_id, job_dir, reason, std::nullopt, mtime.value_or(clock_.Now()));
     std::lock_guard<std::mutex> lock(mu_);
     by_id_.erase(job_id);
@@ -450,8 +462,8 @@ class LocalExecutor final : public Executor {
     sigfillset(&all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char arg0[] = "bash";
     char* argv[] = {arg0, run.data(), nullptr};
     pid_t pid = 0;
@@ -462,11 +474,101 @@ class LocalExecutor final : public Executor {
     return pid;
   }
 
+  // The steps of the run-as child, reported through the error pipe when one fails.
+  enum ChildStep : int { kSetsid, kSetgroups, kSetresgid, kSetresuid, kChdir, kDevNull, kExec };
+
+  // The run-as child: only async-signal-safe calls from here to execve (see executor.h).
+  [[noreturn]] static void ChildExec(int err_fd, const RunAsAccount& a, const char* dir,
+                                     char* const argv[], char* const envp[]) {
+    auto fail = [err_fd](int step) {
+      int report[2] = {step, errno};
+      ssize_t n = ::write(err_fd, report, sizeof report);
+      (void)n;
+      ::_exit(127);
+    };
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // EINVAL: not ours
+    if (::setsid() < 0) fail(kSetsid);
+    if (::syscall(SYS_setgroups, a.groups.size(), a.groups.data()) != 0) fail(kSetgroups);
+    if (::syscall(SYS_setresgid, a.gid, a.gid, a.gid) != 0) fail(kSetresgid);
+    if (::syscall(SYS_setresuid, a.uid, a.uid, a.uid) != 0) fail(kSetresuid);
+    if (::chdir(dir) != 0) fail(kChdir);
+    int in = ::open("/dev/null", O_RDONLY);
+    int out = ::open("/dev/null", O_WRONLY);
+    if (in < 0 || out < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) {
+      fail(kDevNull);
+    }
+    // Everything above 2 but the error pipe, which closes itself on exec.
+    if (err_fd > 3) ::close_range(3, static_cast<unsigned>(err_fd - 1), 0);
+    ::close_range(static_cast<unsigned>(err_fd + 1), ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve("/bin/bash", argv, envp);
+    fail(kExec);
+    ::_exit(127);
+  }
+
+  static Result<pid_t> SpawnAs(const fs::path& job_dir, const RunAsAccount& account) {
+    static const char* kStepNames[] = {
+        "setsid",         "setgroups",     "setresgid", "setresuid", "chdir to the job directory",
+        "open /dev/null", "exec /bin/bash"};
+    const std::string context = "run as '" + account.name + "'";
+    std::string run = paths::RunScript(job_dir).string();
+    std::string dir = job_dir.string();
+    // Everything the child uses is made before the fork.
+    std::vector<std::string> env;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      std::string_view v(*e);
+      if (v.starts_with("HOME=") || v.starts_with("USER=") || v.starts_with("LOGNAME=")) continue;
+      env.emplace_back(v);
+    }
+    env.push_back("HOME=" + account.home);
+    env.push_back("USER=" + account.name);
+    env.push_back("LOGNAME=" + account.name);
+    std::vector<char*> envp;
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    char arg0[] = "bash";
+    char* argv[] = {arg0, run.data(), nullptr};
+    int err_pipe[2];
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0) return ErrnoStatus(context + ": pipe", errno);
+    // All signals blocked across the fork: none runs a server handler in the child before it
+    // resets them.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = ::fork();
+    if (pid == 0) ChildExec(err_pipe[1], account, dir.c_str(), argv, envp.data());
+    int fork_err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    ::close(err_pipe[1]);
+    if (pid < 0) {
+      ::close(err_pipe[0]);
+      return ErrnoStatus(context + ": fork", fork_err);
+    }
+    int report[2] = {0, 0};
+    ssize_t n;
+    do {
+      n = ::read(err_pipe[0], report, sizeof report);
+    } while (n < 0 && errno == EINTR);
+    ::close(err_pipe[0]);
+    if (n == 0) return pid;  // exec'd: the pipe closed
+    int st;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (n != static_cast<ssize_t>(sizeof report) || report[0] < 0 || report[0] > kExec) {
+      return Internal(context + ": the child failed before exec");
+    }
+    return ErrnoStatus(context + ": " + kStepNames[report[0]], report[1]);
+  }
+
   Steady::time_point TimeoutDeadline(TimePoint started, std::chrono::seconds timeout) const {
     if (timeout.count() <= 0) return kNever;
     // Far-off deadlines are capped so that the arithmetic cannot overflow.
-    auto remaining = std::min<Millis>(timeout - (clock_.Now() - started),
-                                      std::chrono::hours(24 * 365 * 100));
+    auto remaining =
+        std::min<Millis>(timeout - (clock_.Now() - started), std::chrono::hours(24 * 365 * 100));
     return Steady::now() + remaining;
   }
 
@@ -514,8 +616,10 @@ class LocalExecutor final : public Executor {
   }
 
   void SignalLocked(const Job& job, int sig) {
-    if (job.signal_group) ::kill(-job.pid, sig);
-    else PidfdSendSignal(job.pidfd, sig);
+    if (job.signal_group)
+      ::kill(-job.pid, sig);
+    else
+      PidfdSendSignal(job.pidfd, sig);
   }
 
   void ArmSigkillLocked(Job& job) {
@@ -605,8 +709,7 @@ class LocalExecutor final : public Executor {
           std::fprintf(stderr, "local executor: listener threw for job '%s': %s\n",
                        end.job_id.c_str(), e.what());
         } catch (...) {
-          std::fprintf(stderr, "local executor: listener threw for job '%s'\n",
-                       end.job_id.c_str());
+          std::fprintf(stderr, "local executor: listener threw for job '%s'\n", end.job_id.c_str());
         }
       }
       ends.clear();
@@ -739,8 +842,8 @@ class LocalExecutor final : public Executor {
           timed_out.push_back(job.key);
           job.timeout_at = kNever;
         } else if (!job.kill_reason && job.output_check_at <= now) {
-          checks.push_back({job.key, job.dir, job.options.max_stdout_bytes,
-                            job.options.max_stderr_bytes});
+          checks.push_back(
+              {job.key, job.dir, job.options.max_stdout_bytes, job.options.max_stderr_bytes});
           job.output_check_at = NextTick(now, job.options.output_check_interval);
         }
         ScheduleLocked(job);
@@ -762,17 +865,17 @@ class LocalExecutor final : public Executor {
   std::thread thread_;
 
   mutable std::mutex mu_;
-  Listener listener_;                                          // GUARDED_BY(mu_)
-  bool stopping_ = false;                                      // GUARDED_BY(mu_)
-  bool shut_down_ = false;                                     // GUARDED_BY(mu_)
-  uint64_t next_key_ = 1;                                      // GUARDED_BY(mu_)
-  JobMap jobs_;                                                // GUARDED_BY(mu_)
-  std::unordered_map<std::string, uint64_t> by_id_;            // GUARDED_BY(mu_), incl. spawning
-  std::unordered_map<uint64_t, std::string> early_kills_;      // GUARDED_BY(mu_)
+  Listener listener_;                                      // GUARDED_BY(mu_)
+  bool stopping_ = false;                                  // GUARDED_BY(mu_)
+  bool shut_down_ = false;                                 // GUARDED_BY(mu_)
+  uint64_t next_key_ = 1;                                  // GUARDED_BY(mu_)
+  JobMap jobs_;                                            // GUARDED_BY(mu_)
+  std::unordered_map<std::string, uint64_t> by_id_;        // GUARDED_BY(mu_), incl. spawning
+  std::unordered_map<uint64_t, std::string> early_kills_;  // GUARDED_BY(mu_)
   std::priority_queue<WakeEntry, std::vector<WakeEntry>, std::greater<WakeEntry>>
-      wakes_;                                                  // GUARDED_BY(mu_)
-  Steady::time_point planned_wake_ = kNever;                   // GUARDED_BY(mu_)
-  std::vector<JobEnd> pending_;                                // GUARDED_BY(mu_)
+      wakes_;                                 // GUARDED_BY(mu_)
+  Steady::time_point planned_wake_ = kNever;  // GUARDED_BY(mu_)
+  std::vector<JobEnd> pending_;               // GUARDED_BY(mu_)
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "common/fs.h"
 #include "common/strings.h"
+#include "exec/run_as.h"
 #include "fetch/perimeter.h"
 
 namespace weir::server {
@@ -26,9 +27,9 @@ Setter Field(T ServerConfig::*member, std::string key) {
       }
     } catch (const YAML::Exception&) {
       return InvalidArgument("config " + key + ": expected " +
-                             (std::is_same_v<T, bool>       ? "true or false"
-                              : std::is_integral_v<T>       ? "a whole number"
-                                                            : "a string"));
+                             (std::is_same_v<T, bool> ? "true or false"
+                              : std::is_integral_v<T> ? "a whole number"
+                                                      : "a string"));
     }
     return Status::Ok();
   };
@@ -139,7 +140,12 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"max_stderr_bytes", Field(&ServerConfig::max_stderr_bytes, "jobs.max_stderr_bytes")},
         {"kill_grace_ms", Field(&ServerConfig::kill_grace_ms, "jobs.kill_grace_ms")},
         {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")},
-        {"min_free_disk_mb", Field(&ServerConfig::min_free_disk_mb, "jobs.min_free_disk_mb")}}},
+        {"min_free_disk_mb", Field(&ServerConfig::min_free_disk_mb, "jobs.min_free_disk_mb")},
+        {"run_as_user", Field(&ServerConfig::run_as_user, "jobs.run_as_user")},
+        {"run_as_user_map", Field(&ServerConfig::run_as_user_map, "jobs.run_as_user_map")},
+        {"run_as_min_uid", Field(&ServerConfig::run_as_min_uid, "jobs.run_as_min_uid")},
+        {"create_missing_users",
+         Field(&ServerConfig::create_missing_users, "jobs.create_missing_users")}}},
       {"attachments",
        {{"max_file_bytes",
          Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
@@ -216,7 +222,8 @@ Status CheckRanges(const ServerConfig& c) {
     return InvalidArgument("config audit.retention_days: must be 0 (keep all) to 100000");
   }
   if (c.store_type != "sqlite") {
-    return InvalidArgument("config store.type: '" + c.store_type + "' is not supported (use sqlite)");
+    return InvalidArgument("config store.type: '" + c.store_type +
+                           "' is not supported (use sqlite)");
   }
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;
@@ -235,6 +242,13 @@ Status CheckRanges(const ServerConfig& c) {
   if (c.min_free_disk_mb < 0 || c.min_free_disk_mb > (int64_t{1} << 40)) {
     return InvalidArgument("config jobs.min_free_disk_mb: must be between 0 (no floor) and 2^40");
   }
+  if (!exec::ParseUserMapRule(c.run_as_user_map).ok()) {
+    return InvalidArgument("config jobs.run_as_user_map: must be strip-domain or exact");
+  }
+  if (c.run_as_min_uid < 1 || c.run_as_min_uid > (int64_t{1} << 31)) {
+    return InvalidArgument(
+        "config jobs.run_as_min_uid: must be 1 to 2^31 (root is always refused)");
+  }
   if (c.s3_addressing != "auto" && c.s3_addressing != "path" && c.s3_addressing != "virtual") {
     return InvalidArgument("config s3.addressing: must be auto, path or virtual");
   }
@@ -244,8 +258,10 @@ Status CheckRanges(const ServerConfig& c) {
   if (c.blob_backend == "s3" && c.blob_s3_bucket.empty()) {
     return InvalidArgument("config assets.blob_s3_bucket: required with blob_backend s3");
   }
-  if (c.sweep_interval_s <= 0) return InvalidArgument("config archive.sweep_interval_s: must be positive");
-  if (c.cache_max_bytes <= 0) return InvalidArgument("config fetch.cache_max_bytes: must be positive");
+  if (c.sweep_interval_s <= 0)
+    return InvalidArgument("config archive.sweep_interval_s: must be positive");
+  if (c.cache_max_bytes <= 0)
+    return InvalidArgument("config fetch.cache_max_bytes: must be positive");
   for (const std::string& root : c.fetch_allowed_file_roots) {
     if (root.empty() || root.front() != '/') {
       return InvalidArgument("config fetch.allowed_file_roots: '" + root +
@@ -264,13 +280,15 @@ Status CheckRanges(const ServerConfig& c) {
 Status ParseListen(std::string_view listen, ServerConfig& config) {
   size_t colon = listen.rfind(':');
   long long port = 0;
-  if (colon == std::string_view::npos || !ParseInt64(listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return InvalidArgument("listen '" + std::string(listen) +
-                           "': expected HOST:PORT such as 127.0.0.1:8080 (port 0 picks a free one)");
+  if (colon == std::string_view::npos || !ParseInt64(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return InvalidArgument(
+        "listen '" + std::string(listen) +
+        "': expected HOST:PORT such as 127.0.0.1:8080 (port 0 picks a free one)");
   }
   std::string host(listen.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) {
     return InvalidArgument(
         "listen '" + std::string(listen) +
@@ -310,8 +328,8 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
       if (f == s->second.end()) {
         std::vector<std::string> known;
         for (const auto& [k, _] : s->second) known.push_back(k);
-        return InvalidArgument("config " + name + "." + key + ": unknown setting (known: " +
-                               Join(known, ", ") + ")");
+        return InvalidArgument("config " + name + "." + key +
+                               ": unknown setting (known: " + Join(known, ", ") + ")");
       }
       WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
     }

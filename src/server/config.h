@@ -17,9 +17,9 @@ struct ServerConfig {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
   int http_threads = 1;
-  std::filesystem::path data_dir = ".weir";   // store, jobs, blobs, spool live below it
-  std::string host_name;                      // recorded on jobs; default: gethostname()
-  std::string log_level = "info";             // trace, debug, info, warn, error
+  std::filesystem::path data_dir = ".weir";  // store, jobs, blobs, spool live below it
+  std::string host_name;                     // recorded on jobs; default: gethostname()
+  std::string log_level = "info";            // trace, debug, info, warn, error
 
   // server: the HTTP layer's limits against hostile or broken clients (docs/operations.md,
   // "Limits and hostile input"; api/http.h HttpServerOptions states each contract).
@@ -39,8 +39,8 @@ struct ServerConfig {
   double rate_limit_burst = 20;               // requests allowed at once (bucket size)
 
   // store:
-  std::string store_type = "sqlite";          // only sqlite in this version
-  std::filesystem::path sqlite_path;          // default <data_dir>/weir.db
+  std::string store_type = "sqlite";  // only sqlite in this version
+  std::filesystem::path sqlite_path;  // default <data_dir>/weir.db
 
   // audit: every write request recorded in the store (api/audit.h).
   int64_t audit_retention_days = 90;          // records older are pruned hourly; 0 keeps all
@@ -59,6 +59,12 @@ struct ServerConfig {
   // Free disk space (MiB) the data dir and the jobs dir must keep: below it new submissions are
   // refused (507) while running jobs finish. 0 turns the floor off.
   int64_t min_free_disk_mb = 256;
+  // Run-as-user (exec/run_as.h): each job's run script runs as the Unix account mapped from its
+  // user; the server must be root. Off: jobs run as the server's user.
+  bool run_as_user = false;
+  std::string run_as_user_map = "strip-domain";  // strip-domain or exact
+  int64_t run_as_min_uid = 1000;                 // accounts below it are refused
+  bool create_missing_users = false;             // useradd an unknown account
 
   // attachments:
   int64_t max_attachment_bytes = 100LL << 20;        // per file
@@ -66,19 +72,19 @@ struct ServerConfig {
 
   // assets:
   int64_t max_asset_bytes = 2LL << 30;
-  std::string blob_backend = "local";          // local (<data_dir>/blobs) or s3
-  std::string blob_s3_bucket;                  // with blob_backend s3 (endpoint etc. from s3:)
+  std::string blob_backend = "local";  // local (<data_dir>/blobs) or s3
+  std::string blob_s3_bucket;          // with blob_backend s3 (endpoint etc. from s3:)
   std::string blob_s3_prefix = "weir/blobs";
 
   // archive: finished jobs' folders as tar.gz, served by the output API once the folder is gone.
-  std::string archive_location;                // "" → file://<data_dir>/archives; "none" off
+  std::string archive_location;  // "" → file://<data_dir>/archives; "none" off
   int64_t archive_output_cache_max_bytes = 2LL << 30;
-  int64_t job_dir_retention_hours = 72;        // local folders of archived jobs; < 0 keeps them
+  int64_t job_dir_retention_hours = 72;  // local folders of archived jobs; < 0 keeps them
   int64_t sweep_interval_s = 600;
 
   // fetch: dependencies, configs and setup files named by URI (file, http(s), s3).
   bool cache_enabled = true;
-  std::filesystem::path cache_dir;             // default <data_dir>/cache
+  std::filesystem::path cache_dir;  // default <data_dir>/cache
   int64_t cache_max_bytes = 10LL << 30;
   int64_t fetch_connect_timeout_ms = 10000;
   int64_t fetch_stall_timeout_ms = 30000;
@@ -94,9 +100,9 @@ struct ServerConfig {
 
   // s3: endpoint and addressing for s3:// URIs; credentials come from the AWS_* environment
   // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) unless set here.
-  std::string s3_endpoint;                     // "" → AWS; e.g. http://127.0.0.1:4568
-  std::string s3_region;                       // "" → AWS_REGION or us-east-1
-  std::string s3_addressing = "auto";          // auto, path, virtual
+  std::string s3_endpoint;             // "" → AWS; e.g. http://127.0.0.1:4568
+  std::string s3_region;               // "" → AWS_REGION or us-east-1
+  std::string s3_addressing = "auto";  // auto, path, virtual
   std::string s3_access_key_id;
   std::string s3_secret_access_key;
 

@@ -52,6 +52,29 @@ TEST(ServerConfig, RateLimitAndAuditRetention) {
   }
 }
 
+TEST(ServerConfig, RunAsUserSettings) {
+  auto d = ParseServerConfig("");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_FALSE(d->run_as_user);  // jobs run as the server's user unless asked
+  EXPECT_FALSE(d->create_missing_users);
+  EXPECT_EQ(d->run_as_min_uid, 1000);
+  EXPECT_EQ(d->run_as_user_map, "strip-domain");
+  auto c = ParseServerConfig(
+      "jobs:\n  run_as_user: true\n  run_as_user_map: exact\n  run_as_min_uid: 2000\n"
+      "  create_missing_users: true\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->run_as_user);
+  EXPECT_TRUE(c->create_missing_users);
+  EXPECT_EQ(c->run_as_min_uid, 2000);
+  EXPECT_EQ(c->run_as_user_map, "exact");
+  auto bad_map = ParseServerConfig("jobs:\n  run_as_user_map: lower\n");
+  ASSERT_FALSE(bad_map.ok());
+  EXPECT_NE(bad_map.status().message().find("jobs.run_as_user_map"), std::string::npos);
+  auto bad_uid = ParseServerConfig("jobs:\n  run_as_min_uid: 0\n");
+  ASSERT_FALSE(bad_uid.ok());
+  EXPECT_NE(bad_uid.status().message().find("jobs.run_as_min_uid"), std::string::npos);
+}
+
 TEST(ServerConfig, ReadsEverySection) {
   auto c = ParseServerConfig(R"(
 server:

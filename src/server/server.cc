@@ -1,10 +1,12 @@
 #include "server/server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -56,9 +58,21 @@ class ServerImpl final : public Server {
     for (const auto& dir : {config_.data_dir, config_.JobsDir(), config_.SpoolDir()}) {
       if (Status s = MakeDirs(dir); !s.ok()) return s.WithContext("server.data_dir");
     }
+    if (config_.run_as_user) {
+      if (::geteuid() != 0) {
+        return FailedPrecondition(
+            "config jobs.run_as_user: weir server must run as root to start jobs as their users");
+      }
+      // Everything the server makes from here on is its own alone (database, WAL, blobs, spool,
+      // archives, caches); job folders are handed to their users explicitly.
+      ::umask(077);
+    }
     auto stores = store::OpenSqlite(config_.SqlitePath().string(), clock);
     if (!stores.ok()) return stores.status().WithContext("store.sqlite_path");
     stores_ = *stores;
+    if (config_.run_as_user) {
+      if (Status s = LockDownDataDir(); !s.ok()) return s;
+    }
 
     service::JobServiceOptions jo;
     jo.jobs_dir = std::filesystem::absolute(config_.JobsDir());
@@ -74,6 +88,10 @@ class ServerImpl final : public Server {
     jo.launch.max_stdout_bytes = config_.max_stdout_bytes;
     jo.launch.max_stderr_bytes = config_.max_stderr_bytes;
     jo.launch.kill_grace = std::chrono::milliseconds(config_.kill_grace_ms);
+    jo.run_as.enabled = config_.run_as_user;
+    jo.run_as.map_rule = *exec::ParseUserMapRule(config_.run_as_user_map);  // checked at parse
+    jo.run_as.min_uid = static_cast<uint32_t>(config_.run_as_min_uid);
+    jo.run_as.create_missing_users = config_.create_missing_users;
     // Free-space floor (jobs.min_free_disk_mb) on the data dir and the jobs dir; health reports it.
     disk_floor_ = std::make_shared<FreeSpaceFloor>(
         std::vector<std::filesystem::path>{std::filesystem::absolute(config_.data_dir),
@@ -117,7 +135,8 @@ class ServerImpl final : public Server {
                      : blob::NewBlobStore("local", blob::BlobStoreConfig{config_.BlobsDir(), {}});
     if (!blobs.ok()) return blobs.status().WithContext("assets.blob_backend");
     blobs_ = std::move(*blobs);
-    auto registry = assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
+    auto registry =
+        assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
     if (!registry.ok()) return registry.status().WithContext("asset registry");
     registry_ = std::move(*registry);
     api::AssetRouteOptions ao;
@@ -205,6 +224,60 @@ class ServerImpl final : public Server {
     if (!backlog.last_error.empty()) store.texts["error"] = backlog.last_error;
     out.push_back(std::move(store));
     return out;
+  }
+
+  // With jobs.run_as_user: jobs may reach their own folders and nothing else of the server's.
+  // The data dir and jobs/ become 0711 (passable, not listable: a job reaches its folder by its
+  // known path, and each job folder is 0700 of its own user); every other entry of the data dir
+  // (weir.db and its WAL, blobs, spool, caches, archives, marks) loses all group and other
+  // permissions, as do a database, cache or archive folder configured elsewhere. Every folder
+  // above the data dir must be passable by other users, or no job could reach its folder: that
+  // is refused here rather than failing each job.
+  Status LockDownDataDir() {
+    namespace fs = std::filesystem;
+    const std::string setting = "jobs.run_as_user";
+    auto chmod_to = [&](const fs::path& p, mode_t mode) -> Status {
+      if (::chmod(p.c_str(), mode) != 0 && errno != ENOENT) {
+        return ErrnoStatus("config " + setting + ": chmod " + p.string(), errno);
+      }
+      return Status::Ok();
+    };
+    auto private_to_server = [&](const fs::path& p) -> Status {
+      struct stat st;
+      if (::lstat(p.c_str(), &st) != 0 || S_ISLNK(st.st_mode)) return Status::Ok();
+      return chmod_to(p, st.st_mode & 07700);
+    };
+    const fs::path data = fs::absolute(config_.data_dir).lexically_normal();
+    for (fs::path up = data.parent_path(); !up.empty(); up = up.parent_path()) {
+      struct stat st;
+      if (::stat(up.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
+        return FailedPrecondition("config " + setting + ": " + up.string() +
+                                  " is not passable by other users, so jobs could not reach "
+                                  "their folders under server.data_dir: chmod o+x it or move "
+                                  "the data dir");
+      }
+      if (up == up.parent_path()) break;
+    }
+    WEIR_RETURN_IF_ERROR(chmod_to(data, 0711));
+    WEIR_RETURN_IF_ERROR(chmod_to(config_.JobsDir(), 0711));
+    std::error_code ec;
+    for (const fs::directory_entry& e : fs::directory_iterator(data, ec)) {
+      if (e.path().filename() == "jobs") continue;
+      WEIR_RETURN_IF_ERROR(private_to_server(e.path()));
+    }
+    if (ec) return ErrnoStatus("config " + setting + ": list " + data.string(), ec.value());
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+      WEIR_RETURN_IF_ERROR(private_to_server(config_.SqlitePath().string() + suffix));
+    }
+    WEIR_RETURN_IF_ERROR(private_to_server(config_.CacheDir()));
+    if (StartsWith(config_.archive_location, "file://")) {
+      WEIR_RETURN_IF_ERROR(private_to_server(config_.archive_location.substr(7)));
+    }
+    spdlog::info(
+        "jobs run as their users; {} and {} are 0711, the rest of the data dir is the "
+        "server's alone",
+        data.string(), config_.JobsDir().string());
+    return Status::Ok();
   }
 
   // The HTTP layer's limits (server.* settings): the descriptor limit raised and the connection
@@ -301,9 +374,10 @@ class ServerImpl final : public Server {
   Status SetUpArchives(service::JobServiceOptions& jo, Clock& clock) {
     if (config_.archive_location == "none") return Status::Ok();
     archive::ArchiverOptions ao;
-    ao.location = config_.archive_location.empty()
-                      ? "file://" + std::filesystem::absolute(config_.data_dir / "archives").string()
-                      : config_.archive_location;
+    ao.location =
+        config_.archive_location.empty()
+            ? "file://" + std::filesystem::absolute(config_.data_dir / "archives").string()
+            : config_.archive_location;
     ao.scratch_dir = std::filesystem::absolute(config_.SpoolDir());
     if (StartsWith(ao.location, "file://")) {
       WEIR_RETURN_IF_ERROR(MakeDirs(ao.location.substr(7)).WithContext("archive.location"));

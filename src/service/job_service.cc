@@ -21,8 +21,6 @@
 // (under write_mu_) and retried by the writer thread with backoff. Only the writer thread erases
 // an entry, and only after the store took (or finally refused) the latest version of it, so a
 // newer record for the same job is never overtaken by an older one in flight.
-#include "service/job_service.h"
-
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -42,6 +40,7 @@
 #include "common/fs.h"
 #include "common/ids.h"
 #include "exec/setup_step.h"
+#include "service/job_service.h"
 
 namespace weir::service {
 
@@ -257,12 +256,12 @@ class JobServiceImpl final : public JobService {
 
   std::mutex mu_;
   std::condition_variable setup_cv_;
-  std::unordered_map<std::string, ActiveJob> active_;   // GUARDED_BY(mu_)
-  std::unordered_map<std::string, int> user_active_;     // GUARDED_BY(mu_)
-  int64_t used_memory_mb_ = 0;                           // GUARDED_BY(mu_)
-  std::deque<std::string> queue_;                        // GUARDED_BY(mu_) FIFO, waiting jobs
-  std::deque<std::string> setup_queue_;                  // GUARDED_BY(mu_) accepted jobs
-  bool stopping_ = false;                                // GUARDED_BY(mu_)
+  std::unordered_map<std::string, ActiveJob> active_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, int> user_active_;   // GUARDED_BY(mu_)
+  int64_t used_memory_mb_ = 0;                         // GUARDED_BY(mu_)
+  std::deque<std::string> queue_;                      // GUARDED_BY(mu_) FIFO, waiting jobs
+  std::deque<std::string> setup_queue_;                // GUARDED_BY(mu_) accepted jobs
+  bool stopping_ = false;                              // GUARDED_BY(mu_)
   std::vector<std::thread> workers_;
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // GUARDED_BY(shutdown_mu_)
@@ -277,7 +276,7 @@ class JobServiceImpl final : public JobService {
   std::thread archive_worker_;
   std::mutex sweep_mu_;
   std::condition_variable sweep_cv_;
-  bool sweep_stopping_ = false;              // GUARDED_BY(sweep_mu_)
+  bool sweep_stopping_ = false;  // GUARDED_BY(sweep_mu_)
   std::thread sweeper_;
 
   // Status writes the store refused, retried by writer_.
@@ -309,6 +308,9 @@ Status JobServiceImpl::CreateFinal(JobRecord& rec, JobStatus status, std::string
 Result<std::string> JobServiceImpl::Submit(Submission submission) {
   model::JobRequest& req = submission.request;
   WEIR_RETURN_IF_ERROR(model::Validate(req));
+  if (options_.run_as.enabled) {
+    WEIR_RETURN_IF_ERROR(exec::ResolveRunAsAccount(req.user, options_.run_as).status());
+  }
   // A job request's own URIs may not reach outside the fetch perimeter (fetch/perimeter.h).
   WEIR_RETURN_IF_ERROR(exec::CheckJobRequestUris(req, *fetcher_));
   {
@@ -357,9 +359,7 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
              const std::vector<std::string>& command_tags) {
         return config_->FindCandidates(cluster_tags, command_tags);
       },
-      [this](const std::string& command_id) {
-        return config_->GetCommandApplications(command_id);
-      },
+      [this](const std::string& command_id) { return config_->GetCommandApplications(command_id); },
       selector_ptrs_);
   if (!resolution) {
     if (resolution.status().code() != StatusCode::kFailedPrecondition) return resolution.status();
@@ -373,7 +373,7 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
   rec.job.application_ids = resolution->application_ids;
   rec.execution.check_delay = resolution->command.check_delay;
 
-  const int memory = req.memory           ? *req.memory
+  const int memory = req.memory                   ? *req.memory
                      : resolution->command.memory ? *resolution->command.memory
                                                   : options_.default_job_memory_mb;
   rec.execution.memory = memory;
@@ -406,8 +406,7 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
       if (user_jobs == 0) user_active_.erase(req.user);
       return ResourceExhausted(msg);
     }
-    const bool fits =
-        capacity <= 0 || (queue_.empty() && used_memory_mb_ + memory <= capacity);
+    const bool fits = capacity <= 0 || (queue_.empty() && used_memory_mb_ + memory <= capacity);
     if (fits) {
       phase = Phase::kAccepted;
     } else {
@@ -440,8 +439,8 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
     } else {
       queue_.push_back(id);
     }
-    rec.job.status_msg = std::string(phase == Phase::kQueued ? model::kMsgQueued
-                                                              : model::kMsgAccepted);
+    rec.job.status_msg =
+        std::string(phase == Phase::kQueued ? model::kMsgQueued : model::kMsgAccepted);
     a.cluster = std::move(resolution->cluster);
     a.command = std::move(resolution->command);
     active_.emplace(id, std::move(a));
@@ -710,6 +709,19 @@ void JobServiceImpl::SetUp(const std::string& id) {
   }
   const fs::path dir = JobDirectory(id);
   if (st.ok()) st = exec::PrepareJobDirectory(spec, dir, *fetcher_);
+  exec::LaunchOptions launch_options = LaunchOptionsFor(rec);
+  if (st.ok() && options_.run_as.enabled) {
+    // The account may have gone since the submission, or this is a job queued before a restart.
+    auto account = exec::ResolveRunAsAccount(rec.request.user, options_.run_as);
+    if (account)
+      st = exec::HandOverJobDirectory(dir, *account);
+    else
+      st = account.status();
+    if (st.ok())
+      launch_options.run_as = std::move(*account);
+    else
+      st = st.WithContext("run as user");
+  }
   if (!st.ok()) {
     FailSetup(id, st);
     return;
@@ -726,7 +738,7 @@ void JobServiceImpl::SetUp(const std::string& id) {
     FailSetup(id, marked);
     return;
   }
-  auto launched = executor_->Launch(id, dir, LaunchOptionsFor(rec));
+  auto launched = executor_->Launch(id, dir, launch_options);
   if (!launched) {
     FailSetup(id, launched.status().WithContext("launch"));
     return;
@@ -1274,8 +1286,8 @@ void JobServiceImpl::SweepLoop() {
     if (!r) {
       spdlog::error("{}", r.status().ToString());
     } else if (r->removed > 0 || r->queued_archives > 0) {
-      spdlog::info("job sweep: {} directories removed, {} jobs queued for archiving",
-                   r->removed, r->queued_archives);
+      spdlog::info("job sweep: {} directories removed, {} jobs queued for archiving", r->removed,
+                   r->queued_archives);
     }
     lock.lock();
     // Real time between passes; what is due is decided by the injected Clock.

@@ -64,21 +64,27 @@
 namespace weir::service {
 
 struct JobServiceOptions {
-  std::filesystem::path jobs_dir;          // <data dir>/jobs
+  std::filesystem::path jobs_dir;  // <data dir>/jobs
   // Where a submission's attachments wait (one folder per job id) until set-up moves them into
   // the job directory; they survive a restart so queued jobs keep them. Empty: a folder
   // "job-attachments" beside jobs_dir.
   std::filesystem::path attachments_dir;
-  std::string host_name;                   // recorded in JobExecution
+  std::string host_name;  // recorded in JobExecution
   std::string weir_version;
   int default_job_memory_mb = 1024;
   int max_job_memory_mb = 30720;
-  int64_t max_system_memory_mb = 30720;    // node capacity: sum of active jobs' memory
-  int max_active_jobs_per_user = 100;      // 0 = unlimited
-  bool queue_enabled = false;              // at capacity: queue (INIT, "queued") instead of 503
+  int64_t max_system_memory_mb = 30720;  // node capacity: sum of active jobs' memory
+  int max_active_jobs_per_user = 100;    // 0 = unlimited
+  bool queue_enabled = false;            // at capacity: queue (INIT, "queued") instead of 503
   int max_queued_jobs = 10000;
-  int setup_threads = 2;                   // workers that build job directories
-  exec::LaunchOptions launch;              // limits and grace (timeout comes from the request)
+  int setup_threads = 2;       // workers that build job directories
+  exec::LaunchOptions launch;  // limits and grace (timeout comes from the request)
+  // Run-as-user (exec/run_as.h). When enabled, Submit() refuses a job whose user maps to no
+  // allowed account (kInvalidArgument bad name, kPermissionDenied root or a system account,
+  // kFailedPrecondition no such account; nothing is recorded), and set-up resolves the account
+  // again, hands the job directory over to it and launches the run script as it (a refusal
+  // there fails the job: "Job failed at set-up: run as user: ...").
+  exec::RunAsOptions run_as;
 
   // Archiving (see above). Null: jobs are not archived and their directories are kept.
   std::shared_ptr<const archive::JobArchiver> archiver;
@@ -108,9 +114,9 @@ struct WriteBacklog {
 
 // What one SweepJobDirectories pass did.
 struct SweepResult {
-  int removed = 0;         // job directories deleted (archived, retention passed)
-  int queued_archives = 0; // final jobs found unarchived and handed to the archive worker
-  int kept = 0;            // final jobs whose directories stay (retention not reached, or none)
+  int removed = 0;          // job directories deleted (archived, retention passed)
+  int queued_archives = 0;  // final jobs found unarchived and handed to the archive worker
+  int kept = 0;             // final jobs whose directories stay (retention not reached, or none)
 };
 
 struct Submission {
@@ -160,13 +166,10 @@ class JobService {
 std::shared_ptr<store::JobStore> CurrentRecords(JobService& service,
                                                 std::shared_ptr<store::JobStore> store);
 
-std::unique_ptr<JobService> NewJobService(JobServiceOptions options,
-                                          std::shared_ptr<store::ConfigStore> config,
-                                          std::shared_ptr<store::JobStore> jobs,
-                                          std::unique_ptr<exec::Executor> executor,
-                                          std::unique_ptr<exec::Fetcher> fetcher,
-                                          std::vector<std::unique_ptr<resolve::ClusterSelector>>
-                                              selectors,
-                                          Clock& clock);
+std::unique_ptr<JobService> NewJobService(
+    JobServiceOptions options, std::shared_ptr<store::ConfigStore> config,
+    std::shared_ptr<store::JobStore> jobs, std::unique_ptr<exec::Executor> executor,
+    std::unique_ptr<exec::Fetcher> fetcher,
+    std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors, Clock& clock);
 
 }  // namespace weir::service
