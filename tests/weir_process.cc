@@ -112,7 +112,8 @@ std::string WeirServer::Start() {
   if (pid_ <= 0) return "could not start " + WeirBinary().string();
   std::string out;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  const std::string marker = "listening on http://127.0.0.1:";
+  const std::string line_start = "listening on http";  // http:// or https://
+  const std::string marker = "://127.0.0.1:";
   while (std::chrono::steady_clock::now() < deadline) {
     pollfd p{pipefd[0], POLLIN, 0};
     if (::poll(&p, 1, 100) > 0) {
@@ -120,9 +121,11 @@ std::string WeirServer::Start() {
       ssize_t n = ::read(pipefd[0], buf, sizeof buf);
       if (n <= 0) break;
       out.append(buf, static_cast<size_t>(n));
-      size_t at = out.find(marker);
+      size_t line = out.find(line_start);
+      size_t at = line == std::string::npos ? line : out.find(marker, line);
       if (at != std::string::npos && out.find('\n', at) != std::string::npos) {
         port_ = std::stoi(out.substr(at + marker.size()));
+        scheme_ = out.substr(line + line_start.size() - 4, at - (line + line_start.size() - 4));
         port_to_reuse_ = port_;
         ::close(pipefd[0]);
         return "";

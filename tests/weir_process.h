@@ -45,7 +45,8 @@ class WeirServer {
   void Kill9();
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // http://127.0.0.1:PORT, or https:// when the server said it listens for HTTPS (server.tls).
+  std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
   const std::filesystem::path& data_dir() const { return data_dir_; }
 
  private:
@@ -54,6 +55,7 @@ class WeirServer {
   pid_t pid_ = -1;
   int port_ = 0;
   int port_to_reuse_ = 0;  // a restart keeps the port
+  std::string scheme_ = "http";
 };
 
 struct CommandResult {

@@ -208,6 +208,25 @@ class IpSet {
 // client-supplied and not believed).
 void ApplyForwardedPolicy(HttpRequest& req, const IpSet& trusted_proxies);
 
+// HTTPS for HttpServerOptions::tls. Policy: TLS 1.2 with ECDHE key exchange and AEAD ciphers
+// (AES-GCM, ChaCha20-Poly1305) only, and TLS 1.3; older protocols, RSA key exchange, CBC and
+// RC4 suites are refused at the handshake. Renegotiation and compression are off.
+struct HttpTlsOptions {
+  std::filesystem::path cert_file;  // PEM: the server certificate, then its chain; "" = no TLS
+  // PEM private key of cert_file. Start() refuses a key file that every user may read
+  // (kPermissionDenied naming the file).
+  std::filesystem::path key_file;
+  // PEM CA certificates. When set, every client must present a certificate that chains to one of
+  // them, else the handshake fails; its subject (RFC 2253, "CN=alice,O=example") then goes into
+  // HttpRequest::client_cert_subject of each request on the connection.
+  std::filesystem::path client_ca_file;
+  // The TLS handshake must finish within this time after accept, else the connection is closed
+  // (a client that never finishes cannot hold a connection slot).
+  std::chrono::milliseconds handshake_timeout{10000};
+
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: pick a free port (see HttpServer::port())
@@ -232,6 +251,11 @@ struct HttpServerOptions {
   std::chrono::milliseconds body_grace{10000};
   uint64_t min_body_bytes_per_s = 1024;
 
+  // When tls.enabled(), the port speaks only HTTPS: a plain HTTP request fails the handshake and
+  // gets no HTTP answer. Every limit above applies the same over TLS, the deadlines counting from
+  // the end of the handshake.
+  HttpTlsOptions tls;
+
   // Peers whose X-Forwarded-* headers are believed (see ApplyForwardedPolicy); empty: none.
   IpSet trusted_proxies;
 
@@ -245,8 +269,10 @@ struct HttpServerOptions {
   std::function<void(const HttpRequest&, const HttpResponse&)> observer;
 };
 
-// A Beast HTTP/1.1 server with keep-alive. Start() binds and returns at once; Stop() closes the
-// listener, finishes in-flight responses and joins the threads.
+// A Beast HTTP/1.1 server with keep-alive, over TCP or TLS (HttpServerOptions::tls). Start() loads
+// the TLS files (an unreadable, mismatched or world-readable one fails with a Status naming the
+// file), binds and returns at once; Stop() closes the listener, finishes in-flight responses and
+// joins the threads.
 //
 // Framing is strict (RFC 9112 §6): a request body is framed by Content-Length or by
 // `Transfer-Encoding: chunked` alone. Any other transfer coding, a repeated Transfer-Encoding,

@@ -1,24 +1,30 @@
 // The Beast HTTP/1.1 server: the only file of weir that includes Boost.Beast (server side).
 //
-// One io_context run by `threads` threads does socket I/O only. Each connection is a C++20
-// coroutine on its own strand (no strand when there is a single thread: the io_context is then an
-// implicit strand). Per request: wait (idle timeout) for its first byte, read the header within
-// the header deadline, check the framing (strict, RFC 9112 §6), route, check the body size
-// against the route's limit before reading any of the body (413), read the body (at a minimum
-// average rate) into memory or spool it to a file, run the handler on the handler pool while the
-// coroutine waits, write the response (files opened and read on the pool, streamed in chunks).
-// Parse and framing errors answer 400 and close, oversized headers 431; a throwing handler
+// One io_context run by `threads` threads does socket I/O only (TLS included: with
+// HttpServerOptions::tls each connection starts with a handshake under its own deadline). Each
+// connection is a C++20 coroutine on its own strand (no strand when there is a single thread: the
+// io_context is then an implicit strand). Per request: wait (idle timeout) for its first byte, read
+// the header within the header deadline, check the framing (strict, RFC 9112 §6), route, check the
+// body size against the route's limit before reading any of the body (413), read the body (at a
+// minimum average rate) into memory or spool it to a file, run the handler on the handler pool
+// while the coroutine waits, write the response (files opened and read on the pool, streamed in
+// chunks). Parse and framing errors answer 400 and close, oversized headers 431; a throwing handler
 // answers 500 and the server carries on. Connections past the overall or per-client cap are
 // answered 503 at accept and closed.
 #include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -49,20 +55,39 @@ constexpr int kMaxRejecting = 256;  // refused connections being answered 503 at
 
 class BeastServer;
 
-struct Session {
-  Session(BeastServer* s, tcp::socket sock, std::string peer_address)
-      : server(s), stream(std::move(sock)), peer(std::move(peer_address)) {}
-  ~Session();
+// What a connection keeps, whatever its stream; the server tracks connections by this base.
+struct SessionBase {
+  SessionBase(BeastServer* s, std::string peer_address)
+      : server(s), peer(std::move(peer_address)) {}
+  virtual ~SessionBase();
+  // The TCP layer (deadlines, shutdown, close), under TLS when there is TLS.
+  virtual beast::tcp_stream& tcp() = 0;
 
   BeastServer* server;
-  beast::tcp_stream stream;
   beast::flat_buffer buffer;
   bool idle = true;  // waiting for a new request; only touched on the session's executor
   const std::string peer;
-  HttpRequest req;  // reused from request to request (keeps capacity)
+  std::string client_subject;  // of the verified client certificate (TLS only)
+  HttpRequest req;             // reused from request to request (keeps capacity)
   std::vector<std::string> segments;
   std::unique_ptr<char[]> chunk;
 };
+
+// A connection over `Stream`: beast::tcp_stream (plain HTTP) or an ssl_stream over it (HTTPS).
+// The request functions below are templates over the session type, so each has one copy per
+// transport and plain HTTP pays nothing for TLS.
+template <class Stream>
+struct Session final : SessionBase {
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  template <class... Args>
+  Session(BeastServer* s, std::string peer_address, Args&&... stream_args)
+      : SessionBase(s, std::move(peer_address)), stream(std::forward<Args>(stream_args)...) {}
+  beast::tcp_stream& tcp() override { return beast::get_lowest_layer(stream); }
+
+  Stream stream;
+};
+using PlainSession = Session<beast::tcp_stream>;
+using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
 
 class BeastServer final : public HttpServer {
  public:
@@ -97,6 +122,8 @@ class BeastServer final : public HttpServer {
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
 
   asio::thread_pool::executor_type pool() { return pool_->get_executor(); }
+  // The TLS context when options().tls is enabled (after Start()), else null.
+  asio::ssl::context* ssl_context() { return ssl_ctx_.get(); }
 
   // Counts a new connection from `peer` unless a cap is reached; then returns the message of the
   // 503 answer instead.
@@ -118,11 +145,11 @@ class BeastServer final : public HttpServer {
     ++open_connections_;
     return std::nullopt;
   }
-  void Register(const std::shared_ptr<Session>& s) {
+  void Register(const std::shared_ptr<SessionBase>& s) {
     std::lock_guard<std::mutex> lock(mu_);
     sessions_[s.get()] = s;
   }
-  void Unregister(Session* s) {
+  void Unregister(SessionBase* s) {
     std::lock_guard<std::mutex> lock(mu_);
     sessions_.erase(s);
     --open_connections_;
@@ -145,13 +172,15 @@ class BeastServer final : public HttpServer {
 
  private:
   asio::awaitable<void> AcceptLoop();
+  // Builds ssl_ctx_ from options_.tls (see HttpTlsOptions for the policy).
+  Status LoadTls();
 
   HttpServerOptions options_;
   std::shared_ptr<const Router> router_;
   // Declared before ioc_ so that sessions destroyed with the io_context can still unregister.
   std::mutex mu_;
   std::condition_variable cv_;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
   int open_connections_ = 0;                         // guarded by mu_
   std::unordered_map<std::string, int> per_client_;  // guarded by mu_
   std::atomic<int> rejecting_{0};
@@ -164,7 +193,8 @@ class BeastServer final : public HttpServer {
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
-  std::unique_ptr<asio::thread_pool> pool_;  // handlers and file reads; joined by Stop()
+  std::unique_ptr<asio::thread_pool> pool_;      // handlers and file reads; joined by Stop()
+  std::unique_ptr<asio::ssl::context> ssl_ctx_;  // set by Start() when TLS is on; then read-only
 };
 
 // Runs `f` on the handler pool; the calling coroutine resumes on its own executor with the
@@ -182,7 +212,7 @@ asio::awaitable<std::invoke_result_t<F&>> OnPool(BeastServer& srv, F f) {
   co_return std::move(*r);
 }
 
-Session::~Session() { server->Unregister(this); }
+SessionBase::~SessionBase() { server->Unregister(this); }
 
 // ---- responses ----
 
@@ -211,7 +241,8 @@ void ApplyHeaders(http::response<Body>& res, HttpResponse& resp) {
 unsigned SafeStatus(int status) { return status >= 100 && status <= 599 ? status : 500; }
 
 // Writes a string response. Returns false when the connection broke.
-asio::awaitable<bool> WriteResponse(Session& s, HttpResponse& resp, unsigned version, bool keep,
+template <class S>
+asio::awaitable<bool> WriteResponse(S& s, HttpResponse& resp, unsigned version, bool keep,
                                     bool head) {
   unsigned status = SafeStatus(resp.status);
   if (head || status == 204 || status == 304) {
@@ -221,7 +252,7 @@ asio::awaitable<bool> WriteResponse(Session& s, HttpResponse& resp, unsigned ver
     ApplyHeaders(res, resp);
     if (head && status != 204 && status != 304) res.content_length(resp.body.size());
     res.keep_alive(keep);
-    s.stream.expires_after(kIoTimeout);
+    s.tcp().expires_after(kIoTimeout);
     auto [ec, n] = co_await http::async_write(s.stream, res, kTok);
     co_return !ec;
   }
@@ -232,7 +263,7 @@ asio::awaitable<bool> WriteResponse(Session& s, HttpResponse& resp, unsigned ver
   res.body() = std::move(resp.body);
   res.keep_alive(keep);
   res.prepare_payload();
-  s.stream.expires_after(kIoTimeout);
+  s.tcp().expires_after(kIoTimeout);
   auto [ec, n] = co_await http::async_write(s.stream, res, kTok);
   co_return !ec;
 }
@@ -240,7 +271,8 @@ asio::awaitable<bool> WriteResponse(Session& s, HttpResponse& resp, unsigned ver
 // Streams [offset, offset+length) of a file in chunks; the file is opened (unless the handler
 // opened it) and read on the handler pool, never on the I/O thread. Returns false when the
 // connection must be closed (broken connection, or the file shrank under us).
-asio::awaitable<bool> WriteFileResponse(Session& s, HttpResponse& resp, const HttpRequest& req,
+template <class S>
+asio::awaitable<bool> WriteFileResponse(S& s, HttpResponse& resp, const HttpRequest& req,
                                         unsigned version, bool keep, bool head) {
   const FileBody& fb = *resp.file;
   std::shared_ptr<FileHandle> handle = fb.handle;
@@ -276,7 +308,7 @@ asio::awaitable<bool> WriteFileResponse(Session& s, HttpResponse& resp, const Ht
   res.body().data = nullptr;
   res.body().more = !head && fb.length > 0;
   http::response_serializer<http::buffer_body> sr{res};
-  s.stream.expires_after(kIoTimeout);
+  s.tcp().expires_after(kIoTimeout);
   {
     auto [ec, n] = co_await http::async_write_header(s.stream, sr, kTok);
     if (ec) co_return false;
@@ -301,7 +333,7 @@ asio::awaitable<bool> WriteFileResponse(Session& s, HttpResponse& resp, const Ht
     res.body().data = s.chunk.get();
     res.body().size = static_cast<size_t>(got);
     res.body().more = remaining > 0;
-    s.stream.expires_after(kIoTimeout);
+    s.tcp().expires_after(kIoTimeout);
     auto [ec, n] = co_await http::async_write(s.stream, sr, kTok);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) co_return false;
@@ -318,22 +350,34 @@ asio::awaitable<bool> WriteFileResponse(Session& s, HttpResponse& resp, const Ht
 
 // Closes gracefully: stop sending, then read and discard whatever the client still sends (an
 // unread body) for a short while, so that the kernel does not answer with a reset that could
-// destroy the response before the client reads it.
-asio::awaitable<void> LingerClose(Session& s) {
+// destroy the response before the client reads it. Over TLS, a close_notify goes first; when the
+// client answers it with its own, nothing is left to drain.
+template <class S>
+asio::awaitable<void> LingerClose(S& s) {
+  if constexpr (S::kTls) {
+    s.tcp().expires_after(std::chrono::seconds(2));
+    auto [sec] = co_await s.stream.async_shutdown(kTok);
+    if (!sec) {
+      s.tcp().close();
+      co_return;
+    }
+    if (!s.tcp().socket().is_open()) co_return;  // the deadline passed
+  }
+  // Below TLS the bytes read are records nobody decrypts: they are only drained.
   beast::error_code ec;
-  s.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  s.tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
   if (!ec) {
     size_t discarded = 0;
-    s.stream.expires_after(std::chrono::seconds(2));
+    s.tcp().expires_after(std::chrono::seconds(2));
     while (discarded < kLingerMaxBytes) {
       if (!s.chunk) s.chunk = std::make_unique<char[]>(kFileChunk);
       auto [rec, n] =
-          co_await s.stream.async_read_some(asio::buffer(s.chunk.get(), kFileChunk), kTok);
+          co_await s.tcp().async_read_some(asio::buffer(s.chunk.get(), kFileChunk), kTok);
       if (rec) break;
       discarded += n;
     }
   }
-  s.stream.close();
+  s.tcp().close();
 }
 
 bool IsParseError(const beast::error_code& ec) {
@@ -396,8 +440,8 @@ std::string TooLargeMessage(uint64_t size, uint64_t limit, bool known) {
 // most kIoTimeout, and never past the rate deadline: by time t after the body started, at least
 // (t - grace) x min_body_bytes_per_s bytes must have come, so a trickle cannot extend it. A
 // missed deadline is beast::error::timeout (the stream has closed the socket).
-template <class Parser>
-asio::awaitable<beast::error_code> ReadBody(Session& s, Parser& parser) {
+template <class S, class Parser>
+asio::awaitable<beast::error_code> ReadBody(S& s, Parser& parser) {
   const HttpServerOptions& o = s.server->options();
   const auto start = std::chrono::steady_clock::now();
   uint64_t received = 0;
@@ -409,7 +453,7 @@ asio::awaitable<beast::error_code> ReadBody(Session& s, Parser& parser) {
                     std::chrono::microseconds((received % rate) * 1000000 / rate);
       deadline = std::min(deadline, start + o.body_grace + earned);
     }
-    s.stream.expires_at(deadline);
+    s.tcp().expires_at(deadline);
     auto [ec, n] = co_await http::async_read_some(s.stream, s.buffer, parser, kTok);
     received += n;
     if (ec) co_return ec;
@@ -454,14 +498,16 @@ std::string FramingError(const http::request_parser<http::empty_body>::value_typ
 }
 
 // Answers 400 with `message`, then closes (lingering so the client reads the answer).
-asio::awaitable<void> RefuseAndClose(Session& s, const HttpRequest& req, std::string message,
+template <class S>
+asio::awaitable<void> RefuseAndClose(S& s, const HttpRequest& req, std::string message,
                                      unsigned version) {
   HttpResponse r = ErrorResponse(400, message, req);
   if (co_await WriteResponse(s, r, version, false, false)) co_await LingerClose(s);
 }
 
 // One request on the connection. Returns false when the connection must close.
-asio::awaitable<bool> ServeOne(Session& s) {
+template <class S>
+asio::awaitable<bool> ServeOne(S& s) {
   BeastServer& srv = *s.server;
   http::request_parser<http::empty_body> hp;
   hp.header_limit(static_cast<std::uint32_t>(
@@ -472,7 +518,7 @@ asio::awaitable<bool> ServeOne(Session& s) {
   // header must arrive before one deadline that further reads do not move.
   if (s.buffer.size() == 0) {
     s.idle = true;
-    s.stream.expires_after(srv.options().idle_timeout);
+    s.tcp().expires_after(srv.options().idle_timeout);
     auto [fec, fn] = co_await s.stream.async_read_some(s.buffer.prepare(kFirstRead), kTok);
     s.buffer.commit(fn);
     s.idle = false;
@@ -480,7 +526,7 @@ asio::awaitable<bool> ServeOne(Session& s) {
     if (srv.stopping()) co_return false;
   }
   s.idle = false;
-  s.stream.expires_after(srv.options().header_timeout);
+  s.tcp().expires_after(srv.options().header_timeout);
   auto [rec, rn] = co_await http::async_read_header(s.stream, s.buffer, hp, kTok);
   HttpRequest& req = s.req;
   req.method.clear();
@@ -492,6 +538,8 @@ asio::awaitable<bool> ServeOne(Session& s) {
   req.body_file.clear();
   req.params.clear();
   req.peer_address = s.peer;
+  req.client_cert_subject = s.client_subject;
+  req.principal.reset();  // the gate sets it anew for each request
   if (rec) {
     if (rec == http::error::header_limit) {
       HttpResponse r = ErrorResponse(
@@ -571,7 +619,7 @@ asio::awaitable<bool> ServeOne(Session& s) {
         auto expect = h[http::field::expect];
         if (!expect.empty() && IEquals(expect, "100-continue")) {
           http::response<http::empty_body> cont{http::status::continue_, version};
-          s.stream.expires_after(kIoTimeout);
+          s.tcp().expires_after(kIoTimeout);
           auto [wec, wn] = co_await http::async_write(s.stream, cont, kTok);
           if (wec) co_return false;
         }
@@ -674,27 +722,53 @@ asio::awaitable<bool> ServeOne(Session& s) {
   co_return true;
 }
 
-asio::awaitable<void> RunSession(std::shared_ptr<Session> s) {
+// The subject of the client certificate the handshake verified (RFC 2253), "" without one.
+std::string PeerSubject(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return "";
+  std::string out;
+  if (BIO* bio = BIO_new(BIO_s_mem())) {
+    if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+      char* data = nullptr;
+      long n = BIO_get_mem_data(bio, &data);
+      if (n > 0 && data != nullptr) out.assign(data, static_cast<size_t>(n));
+    }
+    BIO_free(bio);
+  }
+  X509_free(cert);
+  return out;
+}
+
+// The TLS handshake, within the handshake deadline. False when it failed (a plain HTTP request,
+// an old protocol, no common cipher, a missing or untrusted client certificate) or took too long.
+asio::awaitable<bool> Handshake(TlsSession& s) {
+  s.tcp().expires_after(s.server->options().tls.handshake_timeout);
+  auto [ec] = co_await s.stream.async_handshake(asio::ssl::stream_base::server, kTok);
+  if (ec) co_return false;
+  s.client_subject = PeerSubject(s.stream.native_handle());
+  co_return true;
+}
+
+template <class S>
+asio::awaitable<void> RunSession(std::shared_ptr<S> s) {
   beast::error_code ec;
   try {
-    while (!s->server->stopping()) {
+    bool open = true;
+    if constexpr (S::kTls) open = co_await Handshake(*s);
+    while (open && !s->server->stopping()) {
       if (!co_await ServeOne(*s)) break;
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "http: connection from %s ended on an error: %s\n", s->peer.c_str(),
                  e.what());
   }
-  s->stream.socket().close(ec);
+  s->tcp().socket().close(ec);
 }
 
 // Answers a connection refused by a cap: 503, then close. Short deadlines: a refused client gets
 // no time to hold the descriptor.
-asio::awaitable<void> Refuse(BeastServer* srv, tcp::socket sock, std::string message) {
-  struct Done {
-    BeastServer* srv;
-    ~Done() { srv->DoneRejecting(); }
-  } done{srv};
-  beast::tcp_stream stream(std::move(sock));
+template <class Stream>
+asio::awaitable<void> WriteRefusal(Stream& stream, std::string message) {
   HttpRequest req;
   HttpResponse r = ErrorResponse(503, message, req);
   http::response<http::string_body> res;
@@ -705,24 +779,45 @@ asio::awaitable<void> Refuse(BeastServer* srv, tcp::socket sock, std::string mes
   res.body() = std::move(r.body);
   res.keep_alive(false);
   res.prepare_payload();
-  stream.expires_after(std::chrono::seconds(2));
+  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
+  tcp.expires_after(std::chrono::seconds(2));
   auto [ec, n] = co_await http::async_write(stream, res, kTok);
   if (!ec) {
     // Read (and drop) a little of what the client sent, so that closing does not reset the
     // connection before the client has read the answer.
     beast::error_code sec;
-    stream.socket().shutdown(tcp::socket::shutdown_send, sec);
-    stream.expires_after(std::chrono::seconds(1));
+    tcp.socket().shutdown(tcp::socket::shutdown_send, sec);
+    tcp.expires_after(std::chrono::seconds(1));
     char sink[4096];
     size_t total = 0;
     while (total < 64 * 1024) {
-      auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), kTok);
+      auto [rec, rn] = co_await tcp.async_read_some(asio::buffer(sink), kTok);
       if (rec) break;
       total += rn;
     }
   }
   beast::error_code cec;
-  stream.socket().close(cec);
+  tcp.socket().close(cec);
+}
+
+// Answers a connection refused by a cap: 503, then close (over TLS after a handshake, so that
+// the client can read why). Short deadlines: a refused client gets no time to hold the
+// descriptor.
+asio::awaitable<void> Refuse(BeastServer* srv, tcp::socket sock, std::string message) {
+  struct Done {
+    BeastServer* srv;
+    ~Done() { srv->DoneRejecting(); }
+  } done{srv};
+  if (asio::ssl::context* ctx = srv->ssl_context()) {
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(sock), *ctx);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTok);
+    if (hec) co_return;
+    co_await WriteRefusal(stream, std::move(message));
+  } else {
+    beast::tcp_stream stream(std::move(sock));
+    co_await WriteRefusal(stream, std::move(message));
+  }
 }
 
 asio::awaitable<void> BeastServer::AcceptLoop() {
@@ -751,17 +846,100 @@ asio::awaitable<void> BeastServer::AcceptLoop() {
       }
       continue;
     }
-    auto session = std::make_shared<Session>(this, std::move(sock), std::move(peer));
-    Register(session);
-    asio::co_spawn(session->stream.get_executor(), RunSession(session), asio::detached);
+    if (ssl_ctx_) {
+      auto session =
+          std::make_shared<TlsSession>(this, std::move(peer), std::move(sock), *ssl_ctx_);
+      Register(session);
+      asio::co_spawn(exec, RunSession(std::move(session)), asio::detached);
+    } else {
+      auto session = std::make_shared<PlainSession>(this, std::move(peer), std::move(sock));
+      Register(session);
+      asio::co_spawn(exec, RunSession(std::move(session)), asio::detached);
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   accepting_ = false;
   cv_.notify_all();
 }
 
+// TLS 1.2 suites: ECDHE key exchange (forward secrecy) with AEAD encryption only.
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* kTls13Suites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
+// The newest OpenSSL error as text ("no start line"), else `fallback`.
+std::string OpenSslError(const beast::error_code& fallback) {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return fallback.message();
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  return buf;
+}
+
+Status BeastServer::LoadTls() {
+  const HttpTlsOptions& t = options_.tls;
+  if (!t.enabled()) return Status::Ok();
+  const std::string cert = t.cert_file.string();
+  const std::string key = t.key_file.string();
+  if (key.empty()) return InvalidArgument("server.tls.key: required with server.tls.cert");
+  struct stat st {};
+  if (::stat(key.c_str(), &st) != 0) return ErrnoStatus("server.tls.key: " + key, errno);
+  if ((st.st_mode & S_IROTH) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return PermissionDenied("server.tls.key: " + key + " is readable by every user (mode " + mode +
+                            "); make it readable by the server's user only (chmod 600 " + key +
+                            ")");
+  }
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX* c = ctx->native_handle();
+  ERR_clear_error();
+  if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1 ||
+      SSL_CTX_set_ciphersuites(c, kTls13Suites) != 1) {
+    return Internal("server.tls: cannot set the TLS policy: " + OpenSslError({}));
+  }
+  SSL_CTX_set_options(
+      c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(cert, ec);
+  if (ec) {
+    return InvalidArgument("server.tls.cert: cannot load " + cert +
+                           " (a PEM certificate): " + OpenSslError(ec));
+  }
+  ctx->use_private_key_file(key, asio::ssl::context::pem, ec);
+  if (ec) {
+    return InvalidArgument("server.tls.key: cannot load " + key +
+                           " (a PEM private key): " + OpenSslError(ec));
+  }
+  if (SSL_CTX_check_private_key(c) != 1) {
+    return InvalidArgument("server.tls.key: " + key + " is not the key of the certificate in " +
+                           cert);
+  }
+  static const unsigned char kSessionContext[] = "weir";
+  SSL_CTX_set_session_id_context(c, kSessionContext, sizeof kSessionContext - 1);
+  if (!t.client_ca_file.empty()) {
+    const std::string ca = t.client_ca_file.string();
+    ctx->load_verify_file(ca, ec);
+    STACK_OF(X509_NAME)* names = ec ? nullptr : SSL_load_client_CA_file(ca.c_str());
+    if (ec || names == nullptr) {
+      return InvalidArgument("server.tls.client_ca: cannot load " + ca +
+                             " (PEM CA certificates): " + OpenSslError(ec));
+    }
+    SSL_CTX_set_client_CA_list(c, names);  // named in the certificate request
+    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  }
+  ssl_ctx_ = std::move(ctx);
+  return Status::Ok();
+}
+
 Status BeastServer::Start() {
   if (started_) return FailedPrecondition("http server: already started");
+  if (Status s = LoadTls(); !s.ok()) return s;
   beast::error_code ec;
   auto addr = asio::ip::make_address(options_.host, ec);
   if (ec) {
@@ -802,7 +980,7 @@ void BeastServer::Stop() {
     acceptor_.close(ec);
   });
   // Close idle keep-alive connections now; busy ones close after their response.
-  std::vector<std::shared_ptr<Session>> live;
+  std::vector<std::shared_ptr<SessionBase>> live;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [ptr, weak] : sessions_) {
@@ -810,10 +988,10 @@ void BeastServer::Stop() {
     }
   }
   for (auto& sp : live) {
-    asio::post(sp->stream.get_executor(), [sp] {
+    asio::post(sp->tcp().get_executor(), [sp] {
       if (sp->idle) {
         beast::error_code ec;
-        sp->stream.socket().close(ec);
+        sp->tcp().socket().close(ec);
       }
     });
   }

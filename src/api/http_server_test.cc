@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "api/http.h"
+#include "api/testing/test_certs.h"
 #include "client/http_client.h"
 #include "common/ids.h"
 
@@ -573,6 +574,99 @@ TEST(HttpServerStartTest, PortInUseFailsWithStatus) {
   opts.host = "not-an-ip";
   opts.port = 0;
   EXPECT_EQ(NewHttpServer(opts, router)->Start().code(), StatusCode::kInvalidArgument);
+}
+
+// ---- TLS ----
+
+class HttpsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("weir-https-test-" + NewUuid());
+    fs::create_directories(dir_);
+    ASSERT_EQ(testing::MakeTestCerts(dir_, &certs_), "");
+    router_ = std::make_shared<Router>();
+    router_->Add("GET", "/subject",
+                 [](HttpRequest& req) { return Text("subject=" + req.client_cert_subject); });
+    options_.port = 0;
+    options_.tls.cert_file = certs_.server_cert;
+    options_.tls.key_file = certs_.server_key;
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  Status Start() {
+    server_ = NewHttpServer(options_, router_);
+    return server_->Start();
+  }
+  std::string Url() const { return "https://127.0.0.1:" + std::to_string(server_->port()); }
+
+  fs::path dir_;
+  testing::TestCerts certs_;
+  std::shared_ptr<Router> router_;
+  HttpServerOptions options_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpsServerTest, HandlersSeeTheVerifiedClientCertificateSubject) {
+  options_.tls.client_ca_file = certs_.ca;
+  ASSERT_TRUE(Start().ok());
+  client::ClientOptions with_cert;
+  with_cert.ca_file = certs_.ca;
+  with_cert.client_cert = certs_.client_cert;
+  with_cert.client_key = certs_.client_key;
+  client::HttpClient alice(Url(), with_cert);
+  for (int i = 0; i < 2; ++i) {  // and again on the kept-alive connection
+    auto r = alice.Get("/subject");
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(r->body, "subject=CN=alice,O=weir-test");
+  }
+
+  client::ClientOptions no_cert;
+  no_cert.ca_file = certs_.ca;
+  auto refused = client::HttpClient(Url(), no_cert).Get("/subject");
+  EXPECT_FALSE(refused.ok()) << "status " << refused->status << " body " << refused->body;
+
+  client::ClientOptions foreign = with_cert;
+  foreign.client_cert = certs_.other_client_cert;
+  foreign.client_key = certs_.other_client_key;
+  auto untrusted = client::HttpClient(Url(), foreign).Get("/subject");
+  EXPECT_FALSE(untrusted.ok()) << "status " << untrusted->status << " body " << untrusted->body;
+}
+
+TEST_F(HttpsServerTest, WithoutClientCaTheSubjectIsEmptyAndPlainHttpGetsNoAnswer) {
+  ASSERT_TRUE(Start().ok());
+  client::ClientOptions trust;
+  trust.ca_file = certs_.ca;
+  auto r = client::HttpClient(Url(), trust).Get("/subject");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body, "subject=");
+  std::string answer = RawExchange(server_->port(), "GET /subject HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(answer.find("HTTP/1.1"), std::string::npos) << answer;
+}
+
+TEST_F(HttpsServerTest, KeyReadableByEveryUserOrWrongFilesRefuseToStart) {
+  fs::permissions(certs_.server_key, fs::perms::others_read, fs::perm_options::add);
+  Status s = Start();
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(s.message(), HasSubstr(certs_.server_key.string()));
+  EXPECT_THAT(s.message(), HasSubstr("chmod 600"));
+  server_.reset();
+
+  fs::permissions(certs_.server_key, fs::perms::others_read, fs::perm_options::remove);
+  options_.tls.key_file = certs_.client_key;  // not the certificate's key
+  s = Start();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("server.tls.key"));
+  server_.reset();
+
+  options_.tls.key_file = certs_.server_key;
+  options_.tls.cert_file = dir_ / "missing.pem";
+  s = Start();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr((dir_ / "missing.pem").string()));
+  server_.reset();
 }
 
 // ---- the handler pool, trusted proxies, response files ----

@@ -138,7 +138,7 @@ int Apply(const std::string& file, Globals& g) {
     }
   }
 
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   size_t changes = 0;
   struct Link {
     std::string path;

@@ -39,7 +39,7 @@ std::string HumanSize(int64_t bytes) {
 }
 
 int List(const ListFlags& f, Globals& g) {
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   assets::ListQuery q;
   q.type = f.type;
   q.ns = f.ns;
@@ -74,7 +74,7 @@ int List(const ListFlags& f, Globals& g) {
 }
 
 int Show(const std::string& uuid, Globals& g) {
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   auto r = assets::GetViaHttp(http, uuid);
   if (!r.ok()) return Fail(r.status().WithContext("asset show"));
   if (g.output == "json") {
@@ -101,7 +101,7 @@ int Show(const std::string& uuid, Globals& g) {
 }
 
 int GetContent(const std::string& uuid, const std::string& output, Globals& g) {
-  client::HttpClient http(g.server, std::chrono::minutes(30));
+  client::HttpClient http(g.server, g.client, std::chrono::minutes(30));
   auto r = assets::GetViaHttp(http, uuid);
   if (!r.ok()) return Fail(r.status().WithContext("asset get"));
   bool to_stdout = output == "-";

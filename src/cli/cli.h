@@ -3,11 +3,14 @@
 // client (src/client), except `weir server`, which composes the server in-process.
 //
 // Conventions for every command: `--server URL` / WEIR_SERVER (default http://127.0.0.1:8080),
+// credentials (`--token`, `--token-file`) and TLS trust (`--cacert`, `--client-cert/--client-key`),
 // `--output table|json` (table for people, json for scripts), exit code 0 on success, 1 on a
 // failure the command reports (message on stderr as "weir: context: detail"), 2 on bad usage.
 #pragma once
 
 #include <string>
+
+#include "client/http_client.h"
 
 namespace CLI {
 class App;
@@ -18,7 +21,10 @@ namespace weir::cli {
 struct Globals {
   std::string server = "http://127.0.0.1:8080";
   std::string output = "table";  // "table" or "json"
-  int exit_code = 0;             // set by the command that ran
+  // Credentials and TLS trust from --token/--token-file/--cacert/--client-cert/--client-key and
+  // their environment variables (see main.cc); every command's HttpClient uses them.
+  client::ClientOptions client;
+  int exit_code = 0;  // set by the command that ran
 };
 
 void AddServerCommand(CLI::App& app, Globals& g);    // weir server          (src/server)

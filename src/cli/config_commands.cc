@@ -41,7 +41,7 @@ std::string UserTags(const boost::json::value& v) {
 }
 
 int List(const std::string& collection, const ListFlags& f, Globals& g) {
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   auto page = GetJson(http, "/api/v3/" + collection + Query(f));
   if (!page.ok()) return Fail(page.status());
   std::string list_key = collection.substr(0, collection.size() - 1) + "List";
@@ -63,7 +63,7 @@ int List(const std::string& collection, const ListFlags& f, Globals& g) {
 }
 
 int Get(const std::string& collection, const std::string& id, Globals& g) {
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   auto v = GetJson(http, "/api/v3/" + collection + "/" + client::UrlEncode(id));
   if (!v.ok()) return Fail(v.status());
   if (v->is_object()) v->as_object().erase("_links");

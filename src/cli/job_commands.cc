@@ -121,7 +121,7 @@ int Submit(const SubmitFlags& f, Globals& g) {
   if (f.memory > 0) req["memory"] = f.memory;
   if (f.timeout > 0) req["timeout"] = f.timeout;
 
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   Result<client::Response> r = Internal("job submit: no request sent");
   if (f.attachments.empty()) {
     r = http.PostJson("/api/v3/jobs", json::serialize(req));
@@ -159,7 +159,7 @@ int Submit(const SubmitFlags& f, Globals& g) {
 }
 
 int ShowStatus(const std::string& id, Globals& g) {
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   auto job = GetJson(http, "/api/v3/jobs/" + client::UrlEncode(id));
   if (!job.ok()) return Fail(job.status());
   auto exec = GetJson(http, "/api/v3/jobs/" + client::UrlEncode(id) + "/execution");
@@ -184,7 +184,7 @@ int List(const std::vector<std::string>& statuses, const std::string& user,
   for (const auto& s : statuses) q += "&status=" + client::UrlEncode(s);
   for (const auto& t : tags) q += "&tag=" + client::UrlEncode(t);
   if (!user.empty()) q += "&user=" + client::UrlEncode(user);
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   auto page = GetJson(http, q);
   if (!page.ok()) return Fail(page.status());
   json::array items;
@@ -259,7 +259,7 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   wait->add_option("ID", *id, "job id")->required();
   wait->add_option("--timeout", *wait_timeout, "give up after this many seconds (0: never)");
   wait->callback([id, wait_timeout, &g] {
-    client::HttpClient http(g.server);
+    client::HttpClient http(g.server, g.client);
     auto final = WaitForFinal(http, *id, *wait_timeout, false);
     if (!final.ok()) {
       g.exit_code = Fail(final.status());
@@ -275,14 +275,14 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   output->add_option("ID", *id, "job id")->required();
   output->add_option("PATH", *path, "path inside the job directory")->capture_default_str();
   output->callback([id, path, &g] {
-    client::HttpClient http(g.server);
+    client::HttpClient http(g.server, g.client);
     g.exit_code = PrintOutput(http, *id, *path == "/" ? "" : *path, std::cout);
   });
 
   CLI::App* kill = job->add_subcommand("kill", "Kill a job (no-op if it already ended)");
   kill->add_option("ID", *id, "job id")->required();
   kill->callback([id, &g] {
-    client::HttpClient http(g.server);
+    client::HttpClient http(g.server, g.client);
     auto r = http.Delete("/api/v3/jobs/" + client::UrlEncode(*id));
     if (!r.ok()) {
       g.exit_code = Fail(r.status());

@@ -15,6 +15,51 @@ int main(int argc, char** argv) {
   weir::cli::Globals g;
   if (const char* env = std::getenv("WEIR_SERVER"); env && *env) g.server = env;
   app.add_option("--server", g.server, "server URL (env WEIR_SERVER)")->capture_default_str();
+  // Credentials: flags beat the environment; a token beats a token file.
+  const auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  g.client.bearer_token = env("WEIR_TOKEN");
+  g.client.token_file = env("WEIR_TOKEN_FILE");
+  g.client.ca_file = env("WEIR_CACERT");
+  CLI::Option* token_opt =
+      app.add_option_function<std::string>(
+             "--token",
+             [&g](const std::string& v) {
+               g.client.bearer_token = v;
+               g.client.token_file.clear();
+             },
+             "bearer token sent as 'Authorization: Bearer TOKEN' (env WEIR_TOKEN); it shows in "
+             "the process list, so prefer --token-file on shared machines")
+          ->type_name("TEXT");
+  app.add_option_function<std::string>(
+         "--token-file",
+         [&g](const std::string& v) {
+           g.client.token_file = v;
+           g.client.bearer_token.clear();
+         },
+         "file holding the bearer token (env WEIR_TOKEN_FILE); it must not be readable by group "
+         "or others (chmod 600)")
+      ->type_name("FILE")
+      ->excludes(token_opt);
+  app.add_option_function<std::string>(
+         "--cacert", [&g](const std::string& v) { g.client.ca_file = v; },
+         "PEM CA certificate(s) to trust for an https:// server instead of the system's "
+         "(env WEIR_CACERT)")
+      ->type_name("FILE");
+  CLI::Option* cert_opt =
+      app.add_option_function<std::string>(
+             "--client-cert", [&g](const std::string& v) { g.client.client_cert = v; },
+             "PEM client certificate, for a server that requires one (mutual TLS)")
+          ->type_name("FILE");
+  CLI::Option* key_opt =
+      app.add_option_function<std::string>(
+             "--client-key", [&g](const std::string& v) { g.client.client_key = v; },
+             "PEM private key of --client-cert")
+          ->type_name("FILE");
+  cert_opt->needs(key_opt);
+  key_opt->needs(cert_opt);
   app.add_option("-o,--output", g.output, "output format: table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();

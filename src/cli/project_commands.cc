@@ -238,7 +238,7 @@ int Test(const ProjectFlags& f, const Globals& g) {
   std::unique_ptr<client::HttpClient> http;
   std::unique_ptr<assets::AssetCatalog> server;
   if (!f.offline) {
-    http = std::make_unique<client::HttpClient>(g.server);
+    http = std::make_unique<client::HttpClient>(g.server, g.client);
     server = assets::NewHttpCatalog(*http);
   }
   std::unique_ptr<wf::CachingCatalog> cached;
@@ -290,7 +290,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   std::vector<std::pair<const wf::AssetSpec*, fs::path>> built;
   if (!BuildAssets(*p, {}, &built)) return 1;
 
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   json::array published;
   for (const auto& [asset, file] : built) {
     if (f.dry_run) {

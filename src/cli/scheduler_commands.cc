@@ -146,7 +146,7 @@ struct Flags {
 };
 
 int List(const Globals& g) {
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   auto v = GetJson(http, std::string(kBase));
   if (!v.ok()) return Fail(v.status().WithContext("workflow list"));
   return PrintOrJson(g, *v, [](const json::value& v) {
@@ -163,7 +163,7 @@ int List(const Globals& g) {
 }
 
 int Versions(const Flags& f, const Globals& g) {
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   auto v = GetJson(http, WorkflowPath(f.id) + "/versions");
   if (!v.ok()) return Fail(v.status().WithContext("workflow versions"));
   return PrintOrJson(g, *v, [](const json::value& v) {
@@ -194,7 +194,7 @@ int Versions(const Flags& f, const Globals& g) {
 }
 
 int Activate(const Flags& f, const Globals& g, bool rollback) {
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   json::object body;
   if (!f.actor.empty()) body["actor"] = f.actor;
   if (!rollback) body["version"] = f.version;
@@ -236,7 +236,7 @@ int Run(const Flags& f, const Globals& g) {
     }
     params[p.substr(0, eq)] = p.substr(eq + 1);
   }
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   json::object body;
   body["params"] = std::move(params);
   if (!f.actor.empty()) body["requestedBy"] = f.actor;
@@ -261,7 +261,7 @@ int Instances(const Flags& f, const Globals& g) {
   std::string path = WorkflowPath(f.id) + "/instances?page=" + std::to_string(f.page) +
                      "&size=" + std::to_string(f.size);
   for (const std::string& s : f.statuses) path += "&status=" + client::UrlEncode(s);
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   auto v = GetJson(http, path);
   if (!v.ok()) return Fail(v.status().WithContext("workflow instances"));
   return PrintOrJson(g, *v, [](const json::value& v) {
@@ -275,14 +275,14 @@ int Instances(const Flags& f, const Globals& g) {
 }
 
 int ShowInstance(const Flags& f, const Globals& g) {
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   auto v = GetJson(http, WorkflowPath(f.id) + "/instances/" + std::to_string(f.number));
   if (!v.ok()) return Fail(v.status().WithContext("workflow instance"));
   return PrintOrJson(g, *v, PrintInstance);
 }
 
 int InstanceAction(const Flags& f, const Globals& g, const std::string& action) {
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   json::object body;
   if (!f.actor.empty()) body["actor"] = f.actor;
   auto v = PostJson(

@@ -37,7 +37,7 @@ int Render(const RenderFlags& f, const Globals& g) {
   std::unique_ptr<assets::AssetCatalog> server;
   std::unique_ptr<wf::CachingCatalog> cached;
   if (!f.offline) {
-    http = std::make_unique<client::HttpClient>(g.server);
+    http = std::make_unique<client::HttpClient>(g.server, g.client);
     server = assets::NewHttpCatalog(*http);
     cached = std::make_unique<wf::CachingCatalog>(*server);
   }

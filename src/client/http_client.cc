@@ -1,11 +1,13 @@
 #include "client/http_client.h"
 
 #include <curl/curl.h>
+#include <sys/stat.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <mutex>
 
 #include "common/strings.h"
@@ -75,7 +77,14 @@ struct HttpClient::Impl {
 };
 
 HttpClient::HttpClient(std::string base_url, std::chrono::milliseconds timeout)
-    : base_url_(std::move(base_url)), timeout_(timeout), impl_(std::make_unique<Impl>()) {
+    : HttpClient(std::move(base_url), ClientOptions{}, timeout) {}
+
+HttpClient::HttpClient(std::string base_url, ClientOptions options,
+                       std::chrono::milliseconds timeout)
+    : base_url_(std::move(base_url)),
+      options_(std::move(options)),
+      timeout_(timeout),
+      impl_(std::make_unique<Impl>()) {
   GlobalInit();
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
   impl_->curl = curl_easy_init();
@@ -89,11 +98,22 @@ namespace {
 
 // Sets the options common to every request and performs it.
 Result<Response> Perform(CURL* curl, const std::string& url, std::string_view method,
-                         const Headers& headers, std::chrono::milliseconds timeout,
-                         const std::string& base_url, Response& resp,
-                         const std::function<void(CURL*)>& body_setup) {
+                         const Result<Headers>& headers_or, const ClientOptions& options,
+                         std::chrono::milliseconds timeout, const std::string& base_url,
+                         Response& resp, const std::function<void(CURL*)>& body_setup) {
+  if (!headers_or.ok()) return headers_or.status();
+  const Headers& headers = *headers_or;
   curl_easy_reset(curl);
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  char error_text[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_text);
+  if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
+  if (!options.client_cert.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, options.client_cert.c_str());
+  }
+  if (!options.client_key.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, options.client_key.c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
@@ -119,11 +139,24 @@ Result<Response> Perform(CURL* curl, const std::string& url, std::string_view me
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
   if (body_setup) body_setup(curl);
   CURLcode rc = curl_easy_perform(curl);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);  // error_text goes out of scope
   curl_slist_free_all(list);
   if (rc != CURLE_OK) {
-    std::string msg = "server " + base_url + ": " + curl_easy_strerror(rc);
+    std::string msg =
+        "server " + base_url + ": " + (*error_text ? error_text : curl_easy_strerror(rc));
     if (rc == CURLE_COULDNT_CONNECT) {
       return Unavailable(msg + "; is `weir server` running there? (set --server or WEIR_SERVER)");
+    }
+    if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+      return Unavailable(msg +
+                         "; to trust the CA that signed the server's certificate, pass --cacert "
+                         "FILE (or set WEIR_CACERT)");
+    }
+    if ((rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR) && options.client_cert.empty() &&
+        base_url.rfind("https:", 0) == 0) {
+      return Unavailable(msg +
+                         "; if the server requires a client certificate, pass --client-cert "
+                         "FILE and --client-key FILE");
     }
     if (rc == CURLE_OPERATION_TIMEDOUT) return DeadlineExceeded(msg);
     return Unavailable(msg);
@@ -141,8 +174,8 @@ Result<Response> HttpClient::Request(std::string_view method, std::string_view p
   Response resp;
   std::string b(body);
   bool send_body = !(method == "GET" || method == "HEAD") || !body.empty();
-  return Perform(impl_->curl, base_url_ + std::string(path), method, headers, timeout_, base_url_,
-                 resp, [&](CURL* c) {
+  return Perform(impl_->curl, base_url_ + std::string(path), method, WithCredentials(headers),
+                 options_, timeout_, base_url_, resp, [&](CURL* c) {
                    if (send_body) {
                      curl_easy_setopt(c, CURLOPT_POSTFIELDS, b.data());
                      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -158,15 +191,14 @@ size_t ReadFromFile(char* p, size_t size, size_t n, void* user) {
 }  // namespace
 
 Result<Response> HttpClient::UploadFile(std::string_view method, std::string_view path,
-                                        const std::filesystem::path& file,
-                                        const Headers& headers) {
+                                        const std::filesystem::path& file, const Headers& headers) {
   std::FILE* f = std::fopen(file.c_str(), "rb");
   if (!f) return ErrnoStatus("upload " + file.string(), errno);
   std::error_code ec;
   auto size = std::filesystem::file_size(file, ec);
   Response resp;
-  auto r = Perform(impl_->curl, base_url_ + std::string(path), method, headers, timeout_,
-                   base_url_, resp, [&](CURL* c) {
+  auto r = Perform(impl_->curl, base_url_ + std::string(path), method, WithCredentials(headers),
+                   options_, timeout_, base_url_, resp, [&](CURL* c) {
                      curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
                      curl_easy_setopt(c, CURLOPT_READFUNCTION, ReadFromFile);
                      curl_easy_setopt(c, CURLOPT_READDATA, f);
@@ -191,8 +223,9 @@ Result<Response> HttpClient::PostMultipart(std::string_view path, const std::vec
     if (!p.filename.empty()) curl_mime_filename(part, p.filename.c_str());
     if (!p.content_type.empty()) curl_mime_type(part, p.content_type.c_str());
   }
-  auto r = Perform(impl_->curl, base_url_ + std::string(path), "POST", {}, timeout_, base_url_,
-                   resp, [&](CURL* c) { curl_easy_setopt(c, CURLOPT_MIMEPOST, mime); });
+  auto r = Perform(impl_->curl, base_url_ + std::string(path), "POST", WithCredentials({}),
+                   options_, timeout_, base_url_, resp,
+                   [&](CURL* c) { curl_easy_setopt(c, CURLOPT_MIMEPOST, mime); });
   curl_mime_free(mime);
   return r;
 }
@@ -208,8 +241,8 @@ Result<Response> HttpClient::Download(std::string_view path, const std::filesyst
   sink.file = f;
   sink.error_body = &resp.body;
   sink.curl = impl_->curl;
-  auto r = Perform(impl_->curl, base_url_ + std::string(path), "GET", headers, timeout_,
-                   base_url_, resp, [&](CURL* c) {
+  auto r = Perform(impl_->curl, base_url_ + std::string(path), "GET", WithCredentials(headers),
+                   options_, timeout_, base_url_, resp, [&](CURL* c) {
                      curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteDownload);
                      curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
                    });
@@ -222,6 +255,47 @@ Result<Response> HttpClient::Download(std::string_view path, const std::filesyst
     std::filesystem::remove(tmp);
   }
   return r;
+}
+
+Result<std::string> ReadTokenFile(const std::filesystem::path& file) {
+  const std::string name = "token file " + file.string();
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return ErrnoStatus(name, errno);
+  if (!S_ISREG(st.st_mode)) return InvalidArgument(name + ": not a regular file");
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return PermissionDenied(name + ": readable or writable by group or others (mode " + mode +
+                            "); make it private with chmod 600 " + file.string());
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) return ErrnoStatus(name, errno);
+  std::string token(Trim(text));
+  if (token.empty()) return InvalidArgument(name + ": empty; it should hold the bearer token");
+  return token;
+}
+
+Result<Headers> HttpClient::WithCredentials(const Headers& headers) {
+  if (options_.bearer_token.empty() && !options_.token_file.empty()) {
+    auto token = ReadTokenFile(options_.token_file);
+    if (!token.ok()) return token.status();
+    options_.bearer_token = std::move(*token);
+  }
+  if (options_.bearer_token.empty()) return headers;
+  for (char c : options_.bearer_token) {
+    if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f) {
+      return InvalidArgument(
+          "bearer token: holds spaces or control characters; give the token alone (--token, "
+          "WEIR_TOKEN or the token file)");
+    }
+  }
+  for (const auto& [k, v] : headers) {
+    if (ToLower(k) == "authorization") return headers;
+  }
+  Headers out = headers;
+  out.emplace_back("Authorization", "Bearer " + options_.bearer_token);
+  return out;
 }
 
 Status ToStatus(const Response& r) {
@@ -237,16 +311,28 @@ Status ToStatus(const Response& r) {
     message += ": " + std::string(Trim(r.body));
   }
   switch (r.status) {
-    case 404: return NotFound(message);
-    case 409: return AlreadyExists(message);
-    case 412: return FailedPrecondition(message);
-    case 429: return ResourceExhausted(message);
-    case 403: return PermissionDenied(message);
-    case 408: return DeadlineExceeded(message);
-    case 413: return ResourceExhausted(message);
-    case 503: return Unavailable(message);
-    case 507: return OutOfSpace(message);
-    default: break;
+    case 401:
+      return Unauthenticated(message);
+    case 404:
+      return NotFound(message);
+    case 409:
+      return AlreadyExists(message);
+    case 412:
+      return FailedPrecondition(message);
+    case 429:
+      return ResourceExhausted(message);
+    case 403:
+      return PermissionDenied(message);
+    case 408:
+      return DeadlineExceeded(message);
+    case 413:
+      return ResourceExhausted(message);
+    case 503:
+      return Unavailable(message);
+    case 507:
+      return OutOfSpace(message);
+    default:
+      break;
   }
   if (r.status >= 400 && r.status < 500) return InvalidArgument(message);
   return Internal(message);

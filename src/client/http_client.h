@@ -1,7 +1,8 @@
 // HttpClient: a small blocking HTTP/1.1 client (libcurl) used by the CLI and the tests.
 //
 // One client keeps one connection alive to one server (base URL such as
-// "http://127.0.0.1:8080"). Not thread-safe: use one client per thread. Transport failures
+// "http://127.0.0.1:8080" or "https://weir.example.com"), with the credentials and TLS trust of
+// its ClientOptions. Not thread-safe: use one client per thread. Transport failures
 // (connection refused, timeout) are kUnavailable / kDeadlineExceeded with a message naming the
 // server; any HTTP status is a successful Result — use ToStatus() to turn a weir/Genie error body
 // into a Status.
@@ -38,10 +39,31 @@ struct Part {
   std::filesystem::path file;
 };
 
+// Credentials and TLS trust for every request of a client.
+struct ClientOptions {
+  // Sent as `Authorization: Bearer <token>` (unless the request sets Authorization itself).
+  // Never part of an error message.
+  std::string bearer_token;
+  // Used when bearer_token is empty: the token is the file's content without surrounding
+  // whitespace, read at the first request. A file readable by group or others, missing or empty
+  // fails every request with a Status naming the file (never its content).
+  std::filesystem::path token_file;
+  // PEM CA certificates trusted for https:// servers instead of the system's store.
+  std::filesystem::path ca_file;
+  // PEM client certificate and key for servers that require one (mutual TLS).
+  std::filesystem::path client_cert;
+  std::filesystem::path client_key;
+};
+
+// Reads a bearer token file under ClientOptions::token_file's rules.
+Result<std::string> ReadTokenFile(const std::filesystem::path& file);
+
 class HttpClient {
  public:
   explicit HttpClient(std::string base_url,
                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  HttpClient(std::string base_url, ClientOptions options,
+             std::chrono::milliseconds timeout = std::chrono::seconds(60));
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -75,12 +97,17 @@ class HttpClient {
 
  private:
   struct Impl;
+  // The headers of every request, or why they cannot be made (an unusable token file).
+  Result<Headers> WithCredentials(const Headers& headers);
+
   std::string base_url_;
+  ClientOptions options_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<Impl> impl_;
 };
 
-// OK for 2xx; otherwise a Status whose code follows the HTTP status (404 → kNotFound, 409 →
+// OK for 2xx; otherwise a Status whose code follows the HTTP status (401 → kUnauthenticated,
+// 404 → kNotFound, 409 →
 // kAlreadyExists, 412 → kFailedPrecondition, 429 → kResourceExhausted, 503 → kUnavailable,
 // 507 → kOutOfSpace, other 4xx → kInvalidArgument, 5xx → kInternal) and whose message is the body's
 // "message" field when the body is a weir/Genie error document, else the status line.

@@ -115,6 +115,32 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
            }
            return Status::Ok();
          }},
+        {"tls",
+         [](const YAML::Node& n, ServerConfig& c) -> Status {
+           if (n.IsNull()) return Status::Ok();
+           if (!n.IsMap()) {
+             return InvalidArgument(
+                 "config server.tls: expected a mapping (cert, key, client_ca, "
+                 "handshake_timeout_ms)");
+           }
+           static const auto* tls = new std::map<std::string, Setter>{
+               {"cert", Field(&ServerConfig::tls_cert, "server.tls.cert")},
+               {"key", Field(&ServerConfig::tls_key, "server.tls.key")},
+               {"client_ca", Field(&ServerConfig::tls_client_ca, "server.tls.client_ca")},
+               {"handshake_timeout_ms",
+                Field(&ServerConfig::tls_handshake_timeout_ms, "server.tls.handshake_timeout_ms")}};
+           for (const auto& kv : n) {
+             std::string key = kv.first.as<std::string>();
+             auto f = tls->find(key);
+             if (f == tls->end()) {
+               return InvalidArgument("config server.tls." + key +
+                                      ": unknown setting (known: cert, key, client_ca, "
+                                      "handshake_timeout_ms)");
+             }
+             WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
+           }
+           return Status::Ok();
+         }},
         {"output_listing_max_entries",
          Field(&ServerConfig::output_listing_max_entries, "server.output_listing_max_entries")},
         {"http_threads", Field(&ServerConfig::http_threads, "server.http_threads")},
@@ -197,7 +223,18 @@ Status CheckRanges(const ServerConfig& c) {
     return InvalidArgument(
         "config server.max_connections_per_client: must be 1 to server.max_connections");
   }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return InvalidArgument(
+        std::string("config ") + (c.tls_cert.empty() ? "server.tls.cert" : "server.tls.key") +
+        ": required with " + (c.tls_cert.empty() ? "server.tls.key" : "server.tls.cert"));
+  }
+  if (!c.tls_client_ca.empty() && c.tls_cert.empty()) {
+    return InvalidArgument(
+        "config server.tls.client_ca: needs server.tls.cert and server.tls.key (client "
+        "certificates are only asked for over TLS)");
+  }
   for (auto [v, key] : {std::pair{c.header_timeout_ms, "server.header_timeout_ms"},
+                        std::pair{c.tls_handshake_timeout_ms, "server.tls.handshake_timeout_ms"},
                         std::pair{c.idle_timeout_ms, "server.idle_timeout_ms"},
                         std::pair{c.body_grace_ms, "server.body_grace_ms"}}) {
     if (v < 1 || v > 3600 * 1000) {

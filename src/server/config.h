@@ -38,6 +38,13 @@ struct ServerConfig {
   double rate_limit_requests_per_second = 0;
   double rate_limit_burst = 20;               // requests allowed at once (bucket size)
 
+  // server.tls: HTTPS on the listen port (then only HTTPS). api/http.h HttpTlsOptions states the
+  // protocol policy. All three are PEM files; cert and key go together.
+  std::filesystem::path tls_cert;            // "" (default): plain HTTP
+  std::filesystem::path tls_key;             // must not be readable by every user
+  std::filesystem::path tls_client_ca;       // set: a client certificate from this CA required
+  int64_t tls_handshake_timeout_ms = 10000;  // handshake deadline from accept
+
   // store:
   std::string store_type = "sqlite";  // only sqlite in this version
   std::filesystem::path sqlite_path;  // default <data_dir>/weir.db

@@ -153,6 +153,32 @@ server:
   EXPECT_FALSE(ParseServerConfig("server:\n  trusted_proxies: {a: b}\n").ok());
 }
 
+TEST(ServerConfigTest, TlsSettingsAndTheirPairing) {
+  auto c = ParseServerConfig(
+      "server:\n  tls:\n    cert: /etc/weir/cert.pem\n    key: /etc/weir/key.pem\n"
+      "    client_ca: /etc/weir/ca.pem\n    handshake_timeout_ms: 2500\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->tls_cert, "/etc/weir/cert.pem");
+  EXPECT_EQ(c->tls_key, "/etc/weir/key.pem");
+  EXPECT_EQ(c->tls_client_ca, "/etc/weir/ca.pem");
+  EXPECT_EQ(c->tls_handshake_timeout_ms, 2500);
+  EXPECT_TRUE(ParseServerConfig("").value().tls_cert.empty());
+
+  auto no_key = ParseServerConfig("server:\n  tls:\n    cert: /c.pem\n");
+  ASSERT_FALSE(no_key.ok());
+  EXPECT_NE(no_key.status().message().find("server.tls.key: required"), std::string::npos);
+  auto ca_alone = ParseServerConfig("server:\n  tls:\n    client_ca: /ca.pem\n");
+  ASSERT_FALSE(ca_alone.ok());
+  EXPECT_NE(ca_alone.status().message().find("server.tls.client_ca"), std::string::npos);
+  auto typo = ParseServerConfig("server:\n  tls:\n    certificate: /c.pem\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("server.tls.certificate: unknown setting"),
+            std::string::npos);
+  EXPECT_FALSE(ParseServerConfig("server:\n  tls:\n    cert: /c\n    key: /k\n"
+                                 "    handshake_timeout_ms: 0\n")
+                   .ok());
+}
+
 TEST(Descriptors, ConnectionCapFitsUnderTheLimitWithTheReserve) {
   auto roomy = FitConnections(1 << 20, 4096, 1024);
   ASSERT_TRUE(roomy.ok());

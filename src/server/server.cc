@@ -171,7 +171,10 @@ class ServerImpl final : public Server {
     if (Status s = SetHttpLimits(ho); !s.ok()) return s;
     SetUpAuditAndRateLimit(ho, clock);
     http_ = api::NewHttpServer(ho, router);
-    if (Status s = http_->Start(); !s.ok()) return s.WithContext("server.listen");
+    if (Status s = http_->Start(); !s.ok()) {
+      // TLS file errors already name their setting (server.tls.*).
+      return s.message().rfind("server.tls", 0) == 0 ? s : s.WithContext("server.listen");
+    }
     ready_ = true;
     spdlog::info("weir {} serving on {}:{}, data in {}", WEIR_VERSION, config_.listen_host,
                  http_->port(), std::filesystem::absolute(config_.data_dir).string());
@@ -305,6 +308,17 @@ class ServerImpl final : public Server {
     ho.body_grace = std::chrono::milliseconds(config_.body_grace_ms);
     ho.min_body_bytes_per_s = static_cast<uint64_t>(config_.min_body_bytes_per_s);
     ho.trusted_proxies = std::move(*proxies);
+    ho.tls.cert_file = config_.tls_cert;
+    ho.tls.key_file = config_.tls_key;
+    ho.tls.client_ca_file = config_.tls_client_ca;
+    ho.tls.handshake_timeout = std::chrono::milliseconds(config_.tls_handshake_timeout_ms);
+    if (ho.tls.enabled()) {
+      spdlog::info("http: HTTPS only (TLS 1.2 ECDHE+AEAD, TLS 1.3), certificate {}{}",
+                   config_.tls_cert.string(),
+                   config_.tls_client_ca.empty()
+                       ? std::string()
+                       : ", client certificates required from " + config_.tls_client_ca.string());
+    }
     spdlog::info(
         "http: descriptors {} (was {}), {} kept in reserve; at most {} connections, {} "
         "per client; {} handler threads; {} trusted proxies",

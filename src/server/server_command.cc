@@ -1,9 +1,9 @@
 // `weir server`: loads the config file, applies flag overrides, runs the server until SIGINT or
-// SIGTERM. Prints one line "weir server listening on http://HOST:PORT" once ready (tests and
-// scripts wait for it).
-#include <CLI/CLI.hpp>
+// SIGTERM. Prints one line "weir server listening on http://HOST:PORT" (https:// with server.tls)
+// once ready (tests and scripts wait for it).
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -54,8 +54,8 @@ int RunServer(const ServerFlags& flags) {
     std::cerr << "weir: server: " << s.message() << "\n";
     return 1;
   }
-  std::printf("weir server listening on http://%s:%u\n", config.listen_host.c_str(),
-              static_cast<unsigned>(srv->port()));
+  std::printf("weir server listening on %s://%s:%u\n", config.tls_cert.empty() ? "http" : "https",
+              config.listen_host.c_str(), static_cast<unsigned>(srv->port()));
   std::fflush(stdout);
   int sig = 0;
   sigwait(&set, &sig);
