@@ -3,6 +3,7 @@
 // client (src/client), except `weir server`, which composes the server in-process.
 //
 // Conventions for every command: `--server URL` / WEIR_SERVER (default http://127.0.0.1:8080),
+// WEIR_TOKEN (sent as `Authorization: Bearer <token>` when set),
 // `--output table|json` (table for people, json for scripts), exit code 0 on success, 1 on a
 // failure the command reports (message on stderr as "weir: context: detail"), 2 on bad usage.
 #pragma once
@@ -29,6 +30,7 @@ void AddAssetCommands(CLI::App& app, Globals& g);    // weir asset list|show|get
 void AddProjectCommands(CLI::App& app, Globals& g);  // weir project list|test|build|deploy
 void AddWorkflowCommands(CLI::App& app, Globals& g); // weir workflow render|...
 void AddSampleCommands(CLI::App& app, Globals& g);   // weir sample workflow RECIPE [PATH]
+void AddAuthCommands(CLI::App& app, Globals& g);     // weir whoami
 // weir workflow versions|activate|rollback|run|instances|instance|restart|stop: adds to the
 // `workflow` subcommand created by AddWorkflowCommands (called after it).
 void AddSchedulerCommands(CLI::App& app, Globals& g);

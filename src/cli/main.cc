@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   weir::cli::AddWorkflowCommands(app, g);
   weir::cli::AddSchedulerCommands(app, g);
   weir::cli::AddSampleCommands(app, g);
+  weir::cli::AddAuthCommands(app, g);
 
   try {
     app.parse(argc, argv);

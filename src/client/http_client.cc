@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -78,6 +79,7 @@ HttpClient::HttpClient(std::string base_url, std::chrono::milliseconds timeout)
     : base_url_(std::move(base_url)), timeout_(timeout), impl_(std::make_unique<Impl>()) {
   GlobalInit();
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+  if (const char* token = std::getenv("WEIR_TOKEN"); token != nullptr) bearer_token_ = token;
   impl_->curl = curl_easy_init();
 }
 
@@ -136,12 +138,22 @@ Result<Response> Perform(CURL* curl, const std::string& url, std::string_view me
 
 }  // namespace
 
+Headers HttpClient::WithToken(const Headers& headers) const {
+  if (bearer_token_.empty()) return headers;
+  for (const auto& [k, v] : headers) {
+    if (ToLower(k) == "authorization") return headers;
+  }
+  Headers out = headers;
+  out.emplace_back("Authorization", "Bearer " + bearer_token_);
+  return out;
+}
+
 Result<Response> HttpClient::Request(std::string_view method, std::string_view path,
                                      std::string_view body, const Headers& headers) {
   Response resp;
   std::string b(body);
   bool send_body = !(method == "GET" || method == "HEAD") || !body.empty();
-  return Perform(impl_->curl, base_url_ + std::string(path), method, headers, timeout_, base_url_,
+  return Perform(impl_->curl, base_url_ + std::string(path), method, WithToken(headers), timeout_, base_url_,
                  resp, [&](CURL* c) {
                    if (send_body) {
                      curl_easy_setopt(c, CURLOPT_POSTFIELDS, b.data());
@@ -165,7 +177,7 @@ Result<Response> HttpClient::UploadFile(std::string_view method, std::string_vie
   std::error_code ec;
   auto size = std::filesystem::file_size(file, ec);
   Response resp;
-  auto r = Perform(impl_->curl, base_url_ + std::string(path), method, headers, timeout_,
+  auto r = Perform(impl_->curl, base_url_ + std::string(path), method, WithToken(headers), timeout_,
                    base_url_, resp, [&](CURL* c) {
                      curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
                      curl_easy_setopt(c, CURLOPT_READFUNCTION, ReadFromFile);
@@ -191,7 +203,7 @@ Result<Response> HttpClient::PostMultipart(std::string_view path, const std::vec
     if (!p.filename.empty()) curl_mime_filename(part, p.filename.c_str());
     if (!p.content_type.empty()) curl_mime_type(part, p.content_type.c_str());
   }
-  auto r = Perform(impl_->curl, base_url_ + std::string(path), "POST", {}, timeout_, base_url_,
+  auto r = Perform(impl_->curl, base_url_ + std::string(path), "POST", WithToken({}), timeout_, base_url_,
                    resp, [&](CURL* c) { curl_easy_setopt(c, CURLOPT_MIMEPOST, mime); });
   curl_mime_free(mime);
   return r;
@@ -208,7 +220,7 @@ Result<Response> HttpClient::Download(std::string_view path, const std::filesyst
   sink.file = f;
   sink.error_body = &resp.body;
   sink.curl = impl_->curl;
-  auto r = Perform(impl_->curl, base_url_ + std::string(path), "GET", headers, timeout_,
+  auto r = Perform(impl_->curl, base_url_ + std::string(path), "GET", WithToken(headers), timeout_,
                    base_url_, resp, [&](CURL* c) {
                      curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteDownload);
                      curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);

@@ -47,6 +47,10 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   const std::string& base_url() const { return base_url_; }
+  // The bearer token sent as `Authorization: Bearer <token>` with every request that carries
+  // no Authorization header of its own. Initially the WEIR_TOKEN environment variable's value;
+  // "" sends none.
+  void SetBearerToken(std::string token) { bearer_token_ = std::move(token); }
 
   // `path` starts with '/' and may carry a query string (already encoded).
   Result<Response> Request(std::string_view method, std::string_view path,
@@ -77,7 +81,9 @@ class HttpClient {
   struct Impl;
   std::string base_url_;
   std::chrono::milliseconds timeout_;
+  std::string bearer_token_;
   std::unique_ptr<Impl> impl_;
+  Headers WithToken(const Headers& headers) const;
 };
 
 // OK for 2xx; otherwise a Status whose code follows the HTTP status (404 → kNotFound, 409 →
