@@ -55,12 +55,13 @@ class AuthTest : public ::testing::Test {
                           HexSha256(kBob) + " bob user\n" + HexSha256(kOps) + " ops admin\n" +
                           HexSha256(kDeployer) + " release-bot user,deployer-prod\n");
     ASSERT_EQ(::chmod(tokens.c_str(), 0600), 0);
-    server_ = std::make_unique<WeirServer>(
-        dir_.path() / "data", "jobs:\n  kill_grace_ms: 500\n"
-                              "auth:\n  mode: required\n  static_tokens_file: " +
-                                  tokens.string() +
-                                  "\n  deploy_roles: {prod: deployer-prod}\n"
-                                  "assets:\n  namespace_owners: {payments: [alice]}\n");
+    server_ =
+        std::make_unique<WeirServer>(dir_.path() / "data",
+                                     "jobs:\n  kill_grace_ms: 500\n"
+                                     "auth:\n  mode: required\n  static_tokens_file: " +
+                                         tokens.string() +
+                                         "\n  deploy_roles: {prod: deployer-prod}\n"
+                                         "assets:\n  namespace_owners: {payments: [alice]}\n");
     ASSERT_EQ(server_->Start(), "");
     TokenEnv env(kOps);
     auto applied = RunWeir(server_->url(), {"apply", "-f", kDemo});
@@ -242,8 +243,7 @@ std::string ProdManifest() {
 }
 
 TEST_F(AuthTest, ProdNeedsItsDeployRoleAndTheActorIsThePrincipal) {
-  const std::string body =
-      "{\"manifest\":" + ProdManifest() + ",\"deployer\":\"someone-else\"}";
+  const std::string body = "{\"manifest\":" + ProdManifest() + ",\"deployer\":\"someone-else\"}";
   auto by_alice = Call(kAlice, "POST", "/api/weir/v1/workflows", body);
   EXPECT_EQ(by_alice.status, 403) << by_alice.body;
   EXPECT_NE(by_alice.body.find("deployer-prod"), std::string::npos) << by_alice.body;

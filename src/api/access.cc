@@ -8,8 +8,8 @@ bool Authenticated(const HttpRequest& req) { return req.principal != nullptr; }
 
 Status RequireAdmin(const HttpRequest& req, std::string_view what) {
   if (!Authenticated(req) || req.principal->IsAdmin()) return Status::Ok();
-  return PermissionDenied(std::string(what) + ": needs the role admin ('" +
-                          req.principal->name + "' does not have it)");
+  return PermissionDenied(std::string(what) + ": needs the role admin ('" + req.principal->name +
+                          "' does not have it)");
 }
 
 Result<std::string> JobUser(const HttpRequest& req, const AccessPolicy& policy,
@@ -30,8 +30,8 @@ Status CheckJobAccess(const HttpRequest& req, const AccessPolicy& policy, std::s
     return Status::Ok();
   }
   if (output && policy.output_readable_by_all) return Status::Ok();
-  return PermissionDenied("job '" + std::string(job_id) + "': " +
-                          (output ? "its output is readable" : "it may be killed") +
+  return PermissionDenied("job '" + std::string(job_id) +
+                          "': " + (output ? "its output is readable" : "it may be killed") +
                           " only by its owner '" + std::string(owner) + "' or the role admin");
 }
 

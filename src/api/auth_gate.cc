@@ -71,32 +71,32 @@ bool IsOpenRoute(std::string_view method, std::string_view path) {
 }
 
 RequestGate MakeAuthGate(std::shared_ptr<auth::Authenticator> authenticator) {
-  return [authenticator = std::move(authenticator)](
-             HttpRequest& req) -> std::optional<HttpResponse> {
-    if (IsOpenRoute(req.method, req.path)) return std::nullopt;
-    auth::Credentials c;
-    c.authorization = req.Header("authorization").value_or("");
-    c.client_cert_subject = req.client_cert_subject;
-    Result<auth::Principal> p = authenticator->Authenticate(c);
-    if (!p.ok()) {
-      if (p.status().code() == StatusCode::kUnauthenticated) return Unauthorized(p.status(), req);
-      // A verifier that could not decide (JWKS unreachable): not the client's fault.
-      return ErrorResponse(p.status(), req);
-    }
-    req.principal = std::make_shared<const auth::Principal>(std::move(*p));
-    const std::vector<std::string> seg = Segments(req.path);
-    if (!req.principal->HasRole("user") && !req.principal->IsAdmin() &&
-        req.path != kMePath) {
-      return ErrorResponse(PermissionDenied("request: needs the role user ('" +
-                                            req.principal->name + "' has no role user)"),
-                           req);
-    }
-    if (NeedsAdmin(req, seg)) {
-      Status s = RequireAdmin(req, req.method + " " + req.path);
-      if (!s.ok()) return ErrorResponse(s, req);
-    }
-    return std::nullopt;
-  };
+  return
+      [authenticator = std::move(authenticator)](HttpRequest& req) -> std::optional<HttpResponse> {
+        if (IsOpenRoute(req.method, req.path)) return std::nullopt;
+        auth::Credentials c;
+        c.authorization = req.Header("authorization").value_or("");
+        c.client_cert_subject = req.client_cert_subject;
+        Result<auth::Principal> p = authenticator->Authenticate(c);
+        if (!p.ok()) {
+          if (p.status().code() == StatusCode::kUnauthenticated)
+            return Unauthorized(p.status(), req);
+          // A verifier that could not decide (JWKS unreachable): not the client's fault.
+          return ErrorResponse(p.status(), req);
+        }
+        req.principal = std::make_shared<const auth::Principal>(std::move(*p));
+        const std::vector<std::string> seg = Segments(req.path);
+        if (!req.principal->HasRole("user") && !req.principal->IsAdmin() && req.path != kMePath) {
+          return ErrorResponse(PermissionDenied("request: needs the role user ('" +
+                                                req.principal->name + "' has no role user)"),
+                               req);
+        }
+        if (NeedsAdmin(req, seg)) {
+          Status s = RequireAdmin(req, req.method + " " + req.path);
+          if (!s.ok()) return ErrorResponse(s, req);
+        }
+        return std::nullopt;
+      };
 }
 
 void RegisterMeRoute(Router& router) {

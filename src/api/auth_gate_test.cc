@@ -1,5 +1,7 @@
 // The authentication gate on a real HttpServer (port 0): credentials, the 401 it answers, the
 // roles it needs, and that a refused request's body is never read.
+#include "api/auth_gate.h"
+
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,7 +16,6 @@
 #include <chrono>
 #include <filesystem>
 
-#include "api/auth_gate.h"
 #include "auth/authenticators.h"
 #include "client/http_client.h"
 #include "common/ids.h"

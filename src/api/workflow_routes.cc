@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "api/job_routes.h"  // ParseMultipart
-#include "workflow/bundle.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "workflow/bundle.h"
 
 namespace weir::api {
 namespace {

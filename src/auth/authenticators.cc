@@ -50,7 +50,8 @@ class ChainAuthenticator final : public Authenticator {
   Result<Principal> Authenticate(const Credentials& c) override {
     if (c.authorization.empty()) {
       if (o_.mtls && !c.client_cert_subject.empty()) return FromCertificate(c.client_cert_subject);
-      return Unauthenticated("invalid_request: no credentials (send Authorization: Bearer <token>)");
+      return Unauthenticated(
+          "invalid_request: no credentials (send Authorization: Bearer <token>)");
     }
     std::string_view value = Trim(c.authorization);
     size_t space = value.find(' ');
@@ -91,8 +92,8 @@ class ChainAuthenticator final : public Authenticator {
     p.name = name;
     p.mechanism = "mtls";
     auto it = o_.mtls->roles_by_name.find(name);
-    p.roles = NormalizeRoles(it != o_.mtls->roles_by_name.end() ? it->second
-                                                                 : o_.mtls->default_roles);
+    p.roles =
+        NormalizeRoles(it != o_.mtls->roles_by_name.end() ? it->second : o_.mtls->default_roles);
     return p;
   }
 
@@ -120,8 +121,9 @@ Result<std::vector<StaticToken>> ParseStaticTokens(std::string_view text) {
     if (f.empty()) continue;
     const std::string where = "static tokens line " + std::to_string(line_no);
     if (f.size() != 3) {
-      return InvalidArgument(where + ": expected '<sha256 hex of the token> <principal> "
-                                     "<role,role,...>'");
+      return InvalidArgument(where +
+                             ": expected '<sha256 hex of the token> <principal> "
+                             "<role,role,...>'");
     }
     if (f[0].size() != 64) {
       return InvalidArgument(where + ": the hash must be 64 hex digits (sha256sum of the token)");
@@ -177,7 +179,8 @@ std::string SubjectCommonName(std::string_view subject) {
     if (i > 0) {
       size_t j = i;
       while (j > 0 && subject[j - 1] == ' ') --j;
-      if (j > 0 && subject[j - 1] != '/' && subject[j - 1] != ',' && subject[j - 1] != '+') continue;
+      if (j > 0 && subject[j - 1] != '/' && subject[j - 1] != ',' && subject[j - 1] != '+')
+        continue;
     }
     size_t start = i + 3;
     size_t end = subject.find_first_of("/,+", start);

@@ -25,7 +25,7 @@
 namespace weir::auth {
 
 struct StaticToken {
-  std::string sha256;  // 32 raw bytes
+  std::string sha256;   // 32 raw bytes
   Principal principal;  // mechanism "token"
 };
 

@@ -24,9 +24,8 @@ std::string HexSha256(const std::string& s) {
 }
 
 TEST(StaticTokens, ParsesLinesCommentsAndRoles) {
-  auto t = ParseStaticTokens("# machines\n\n" + kCiHash +
-                             "  ci-bot  user   # the CI\r\n" + std::string(64, 'A') +
-                             "\tops admin,deployer-prod\n");
+  auto t = ParseStaticTokens("# machines\n\n" + kCiHash + "  ci-bot  user   # the CI\r\n" +
+                             std::string(64, 'A') + "\tops admin,deployer-prod\n");
   ASSERT_TRUE(t.ok()) << t.status().message();
   ASSERT_EQ(t->size(), 2u);
   EXPECT_EQ((*t)[0].principal.name, "ci-bot");
@@ -35,8 +34,7 @@ TEST(StaticTokens, ParsesLinesCommentsAndRoles) {
   EXPECT_EQ((*t)[0].sha256.size(), 32u);
   EXPECT_EQ((*t)[1].principal.name, "ops");
   // admin brings user; sorted.
-  EXPECT_EQ((*t)[1].principal.roles,
-            std::vector<std::string>({"admin", "deployer-prod", "user"}));
+  EXPECT_EQ((*t)[1].principal.roles, std::vector<std::string>({"admin", "deployer-prod", "user"}));
 }
 
 TEST(StaticTokens, RefusesMalformedLinesNamingThem) {

@@ -1,7 +1,6 @@
 // `weir whoami`: who the server takes this CLI for (GET /api/weir/v1/me), with the token from
 // WEIR_TOKEN.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/cli.h"

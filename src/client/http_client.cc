@@ -153,8 +153,8 @@ Result<Response> HttpClient::Request(std::string_view method, std::string_view p
   Response resp;
   std::string b(body);
   bool send_body = !(method == "GET" || method == "HEAD") || !body.empty();
-  return Perform(impl_->curl, base_url_ + std::string(path), method, WithToken(headers), timeout_, base_url_,
-                 resp, [&](CURL* c) {
+  return Perform(impl_->curl, base_url_ + std::string(path), method, WithToken(headers), timeout_,
+                 base_url_, resp, [&](CURL* c) {
                    if (send_body) {
                      curl_easy_setopt(c, CURLOPT_POSTFIELDS, b.data());
                      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -203,8 +203,8 @@ Result<Response> HttpClient::PostMultipart(std::string_view path, const std::vec
     if (!p.filename.empty()) curl_mime_filename(part, p.filename.c_str());
     if (!p.content_type.empty()) curl_mime_type(part, p.content_type.c_str());
   }
-  auto r = Perform(impl_->curl, base_url_ + std::string(path), "POST", WithToken({}), timeout_, base_url_,
-                   resp, [&](CURL* c) { curl_easy_setopt(c, CURLOPT_MIMEPOST, mime); });
+  auto r = Perform(impl_->curl, base_url_ + std::string(path), "POST", WithToken({}), timeout_,
+                   base_url_, resp, [&](CURL* c) { curl_easy_setopt(c, CURLOPT_MIMEPOST, mime); });
   curl_mime_free(mime);
   return r;
 }

@@ -159,8 +159,7 @@ Status MtlsSection(const YAML::Node& n, ServerConfig& c) {
     } else if (key == "roles") {
       WEIR_RETURN_IF_ERROR(StringListMap(kv.second, "auth.mtls.roles", c.mtls_roles));
     } else if (key == "default_roles") {
-      WEIR_RETURN_IF_ERROR(
-          StringList(kv.second, "auth.mtls.default_roles", c.mtls_default_roles));
+      WEIR_RETURN_IF_ERROR(StringList(kv.second, "auth.mtls.default_roles", c.mtls_default_roles));
     } else {
       return InvalidArgument("config auth.mtls." + key +
                              ": unknown setting (known: default_roles, enabled, roles)");
@@ -260,7 +259,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
            c.deploy_roles.clear();
            if (n.IsNull()) return Status::Ok();
            if (!n.IsMap()) {
-             return InvalidArgument("config auth.deploy_roles: expected a mapping of environment: role");
+             return InvalidArgument(
+                 "config auth.deploy_roles: expected a mapping of environment: role");
            }
            for (const auto& kv : n) {
              if (!kv.first.IsScalar() || !kv.second.IsScalar() || kv.second.Scalar().empty()) {
@@ -432,9 +432,10 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
     std::string name = section.first.as<std::string>();
     auto s = schema.find(name);
     if (s == schema.end()) {
-      return InvalidArgument("config: unknown section '" + name +
-                             "' (sections: server, store, jobs, attachments, assets, auth, archive, fetch, "
-                             "s3)");
+      return InvalidArgument(
+          "config: unknown section '" + name +
+          "' (sections: server, store, jobs, attachments, assets, auth, archive, fetch, "
+          "s3)");
     }
     if (section.second.IsNull()) continue;
     if (!section.second.IsMap()) return InvalidArgument("config " + name + ": expected a mapping");

@@ -69,14 +69,14 @@ struct ServerConfig {
   std::map<std::string, std::vector<std::string>> namespace_owners;
 
   // auth: authentication and authorization (docs/security.md).
-  std::string auth_mode = "none";              // none (anyone is admin) or required
-  std::filesystem::path static_tokens_file;    // "<sha256 hex> <principal> <role,...>" lines
-  std::optional<auth::JwtConfig> jwt;          // set by an auth.jwt section
-  bool mtls_enabled = false;                   // a verified client cert's CN is the principal
+  std::string auth_mode = "none";            // none (anyone is admin) or required
+  std::filesystem::path static_tokens_file;  // "<sha256 hex> <principal> <role,...>" lines
+  std::optional<auth::JwtConfig> jwt;        // set by an auth.jwt section
+  bool mtls_enabled = false;                 // a verified client cert's CN is the principal
   std::map<std::string, std::vector<std::string>> mtls_roles;  // CN → roles
   std::vector<std::string> mtls_default_roles = {"user"};      // CNs not in mtls_roles
-  bool admin_impersonation = false;            // admins may submit jobs for another user
-  bool output_readable_by_all = false;         // any user reads any job's output
+  bool admin_impersonation = false;                 // admins may submit jobs for another user
+  bool output_readable_by_all = false;              // any user reads any job's output
   std::map<std::string, std::string> deploy_roles;  // environment → role its writes need
   // Flag only (--insecure-no-auth): listen beyond loopback with auth.mode none.
   bool insecure_no_auth = false;
