@@ -1,9 +1,13 @@
 // End-to-end tests of authentication and authorization: the real `weir server` binary with
 // auth.mode required and a static tokens file written by the test, driven over real HTTP and
 // through the real CLI (WEIR_TOKEN).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -243,7 +247,8 @@ std::string ProdManifest() {
 }
 
 TEST_F(AuthTest, ProdNeedsItsDeployRoleAndTheActorIsThePrincipal) {
-  const std::string body = "{\"manifest\":" + ProdManifest() + ",\"deployer\":\"someone-else\"}";
+  const std::string body =
+      "{\"manifest\":" + ProdManifest() + ",\"deployer\":\"someone-else\",\"activate\":false}";
   auto by_alice = Call(kAlice, "POST", "/api/weir/v1/workflows", body);
   EXPECT_EQ(by_alice.status, 403) << by_alice.body;
   EXPECT_NE(by_alice.body.find("deployer-prod"), std::string::npos) << by_alice.body;
@@ -261,7 +266,8 @@ TEST_F(AuthTest, ProdNeedsItsDeployRoleAndTheActorIsThePrincipal) {
   json::value versions = Parse(Call(kAlice, "GET", path + "/versions").body);
   ASSERT_EQ(versions.at("versions").as_array().size(), 1u);
   EXPECT_EQ(Field(versions.at("versions").at(0), "deployer"), "release-bot");
-  ASSERT_FALSE(versions.at("activations").as_array().empty());
+  ASSERT_EQ(versions.at("activations").as_array().size(), 1u) << json::serialize(versions);
+  EXPECT_EQ(Field(versions.at("activations").at(0), "reason"), "activate");
   for (const json::value& a : versions.at("activations").as_array()) {
     EXPECT_EQ(Field(a, "actor"), "release-bot") << json::serialize(a);
   }
@@ -288,11 +294,34 @@ TEST_F(AuthTest, MeAndWhoAmI) {
 
 TEST(AuthExposureTest, NoAuthIsRefusedBeyondLoopbackWithoutTheFlag) {
   TempDir dir;
-  auto r = RunWeir("http://127.0.0.1:1", {"server", "--listen", "0.0.0.0:0", "--data-dir",
-                                          (dir.path() / "data").string()});
-  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_NE(r.err.find("--insecure-no-auth"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("auth.mode"), std::string::npos) << r.err;
+  const std::string err_file = (dir.path() / "stderr").string();
+  const std::string data = (dir.path() / "data").string();
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int fd = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 2);
+    ::execl(WeirBinary().c_str(), "weir", "server", "--listen", "0.0.0.0:0", "--data-dir",
+            data.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // A refusal is immediate; a server that starts anyway is killed here and the test fails.
+  int status = 0;
+  pid_t done = 0;
+  auto end = std::chrono::steady_clock::now() + 60s;
+  while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(20ms);
+  }
+  if (done == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    FAIL() << "weir server listened on 0.0.0.0 with auth.mode none: " << Slurp(err_file);
+  }
+  const std::string err = Slurp(err_file);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2) << err;
+  EXPECT_NE(err.find("--insecure-no-auth"), std::string::npos) << err;
+  EXPECT_NE(err.find("auth.mode"), std::string::npos) << err;
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "data" / "weir.db"));
 }
 
