@@ -107,7 +107,12 @@ std::string DownloadName(const AssetRecord& r) {
 class AssetRoutes {
  public:
   AssetRoutes(std::shared_ptr<AssetRegistry> registry, AssetRouteOptions options)
-      : registry_(std::move(registry)), options_(options) {}
+      : registry_(std::move(registry)), options_(std::move(options)) {}
+
+  const AccessPolicy& Policy() const {
+    static const AccessPolicy kOpen;
+    return options_.access ? *options_.access : kOpen;
+  }
 
   HttpResponse Publish(HttpRequest& req) {
     Status s = CheckQuery(req, {"type", "namespace", "owner", "repo", "branch", "commit", "dirty",
@@ -154,6 +159,20 @@ class AssetRoutes {
                              req);
       }
     }
+
+    // Only a namespace's owners publish into it (access.h); the publisher is who signed in.
+    std::vector<std::string> namespaces;
+    if (!p.ns.empty()) namespaces.push_back(p.ns);
+    if (!p.uuid.empty()) {
+      auto id = assets::ParseUuid(p.uuid);
+      if (!id.ok()) return ErrorResponse(id.status(), req);
+      namespaces.push_back(id->ns);
+    }
+    for (const std::string& ns : namespaces) {
+      Status allowed = CheckNamespacePublish(req, Policy(), ns);
+      if (!allowed.ok()) return ErrorResponse(allowed, req);
+    }
+    p.publisher = Actor(req, p.publisher);
 
     std::filesystem::path content = req.body_file;
     std::filesystem::path empty_file;

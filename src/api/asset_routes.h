@@ -13,7 +13,8 @@
 //   GET  /api/weir/v1/assets:suggest?ref=REF   {"suggestions": [...]}
 //
 // Errors (Genie's error body via ErrorResponse): 400 bad or missing field, unknown query
-// parameter, invalid UTF-8, size or hash mismatch; 403 namespace owned by another repository;
+// parameter, invalid UTF-8, size or hash mismatch; 403 namespace owned by another repository, or
+// (with authentication) a namespace the principal does not own (assets.namespace_owners);
 // 404; 409 explicit uuid already published; 411; 412 namespace of another type or a build that
 // is not the next; 413 body over the limit.
 //
@@ -25,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "api/access.h"
 #include "api/http.h"
 #include "assets/registry.h"
 
@@ -32,6 +34,9 @@ namespace weir::api {
 
 struct AssetRouteOptions {
   uint64_t max_upload_bytes = uint64_t{2} << 30;  // 2 GiB
+  // Namespace owners (access.h); null: the default policy (anyone publishes). Applies only to
+  // requests with a principal, whose name then becomes the publisher.
+  std::shared_ptr<const AccessPolicy> access;
 };
 
 // Registers the asset endpoints on `router`; the handlers share ownership of `registry`.

@@ -318,6 +318,11 @@ class JobRoutes {
                                             const fs::path& attach_dir,
                                             service::Submission& sub);
 
+  const AccessPolicy& Policy() const {
+    static const AccessPolicy kOpen;
+    return options_.access ? *options_.access : kOpen;
+  }
+
   service::JobService& service_;
   std::shared_ptr<store::JobStore> jobs_;
   std::shared_ptr<store::ConfigStore> config_;
@@ -406,6 +411,10 @@ HttpResponse JobRoutes::Submit(HttpRequest& req) {
     if (!parsed) return ErrorResponse(parsed.status(), req);
     sub.request = std::move(*parsed);
   }
+  // The job runs as the authenticated principal, whatever the body says (access.h).
+  auto user = JobUser(req, Policy(), sub.request.user);
+  if (!user) return ErrorResponse(user.status(), req);
+  sub.request.user = std::move(*user);
 
   auto id = service_.Submit(std::move(sub));
   if (!id) return ErrorResponse(id.status(), req);
@@ -658,6 +667,12 @@ HttpResponse JobRoutes::GetApplications(HttpRequest& req) {
 }
 
 HttpResponse JobRoutes::Kill(HttpRequest& req) {
+  if (Authenticated(req)) {
+    auto r = jobs_->GetJob(req.Param("id"));
+    if (!r) return ErrorResponse(r.status(), req);
+    Status allowed = CheckJobAccess(req, Policy(), r->id, r->request.user, false);
+    if (!allowed.ok()) return ErrorResponse(allowed, req);
+  }
   Status st = service_.Kill(req.Param("id"));
   if (!st.ok()) return ErrorResponse(st, req);
   return HttpResponse::Empty(202);
@@ -671,6 +686,9 @@ HttpResponse JobRoutes::Output(HttpRequest& req) {
   }
   auto r = jobs_->GetJob(id);
   if (!r) return ErrorResponse(r.status(), req);
+  if (Status allowed = CheckJobAccess(req, Policy(), id, r->request.user, true); !allowed.ok()) {
+    return ErrorResponse(allowed, req);
+  }
   auto pit = req.params.find("path");
   std::string rel = pit == req.params.end() ? std::string() : pit->second;
   // "genie/" and "genie" name the same folder; a leading '/' is kept so it is refused.

@@ -14,6 +14,11 @@
 //                                             device answers 403 and is never opened
 //   DELETE /api/v3/jobs/{id}                  kill: 202; 404 for an unknown job
 //
+// With authentication (HttpRequest::principal set), access.h decides: the job's user is the
+// principal (another `user` in the body answers 403 unless admin impersonation is allowed);
+// kill and output answer 403 to anyone but the job's owner and admins (output: unless
+// readable by all).
+//
 // Output of a finished job whose directory is gone from this node (removed after its retention,
 // or the job ran on a lost node) is served from its archive (archive_location on the record)
 // through JobRoutesOptions::archived_outputs: the archive is extracted once into a local cache
@@ -37,6 +42,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/access.h"
 #include "api/http.h"
 #include "archive/archived_outputs.h"
 #include "common/clock.h"
@@ -61,6 +67,9 @@ struct JobRoutesOptions {
   uint64_t max_listing_entries = 10000;
   // Reads archived output when a job directory is gone; null: such output answers 404.
   std::shared_ptr<archive::ArchivedOutputs> archived_outputs;
+  // Who may submit as whom, kill and read output (access.h); null: the default policy. Checks
+  // apply only to requests with a principal (an authentication gate is installed).
+  std::shared_ptr<const AccessPolicy> access;
 };
 
 void RegisterJobRoutes(Router& router, service::JobService& service,

@@ -2,6 +2,7 @@
 #include "api/workflow_routes.h"
 
 #include <boost/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -10,6 +11,7 @@
 #include "api/job_routes.h"  // ParseMultipart
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "workflow/bundle.h"
 
 namespace weir::api {
 namespace {
@@ -259,7 +261,8 @@ Result<int64_t> PathNumber(const HttpRequest& req, const std::string& name) {
 
 class WorkflowRoutes {
  public:
-  explicit WorkflowRoutes(std::shared_ptr<Scheduler> s) : s_(std::move(s)) {}
+  WorkflowRoutes(std::shared_ptr<Scheduler> s, std::shared_ptr<const AccessPolicy> access)
+      : s_(std::move(s)), policy_(access ? *access : AccessPolicy{}) {}
 
   HttpResponse Deploy(HttpRequest& req) {
     scheduler::DeployRequest r;
@@ -307,6 +310,15 @@ class WorkflowRoutes {
         return ErrorResponse(InvalidArgument("deploy: 'manifest' is required"), req);
       }
       r.manifest_json = m->is_string() ? std::string(m->as_string()) : json::serialize(*m);
+    }
+    // The environment's deploy role (access.h) and the deployer, who is also the job user of the
+    // workflow's steps: the principal, never the body's `deployer`.
+    if (Authenticated(req)) {
+      auto manifest = workflow::ParseManifest(r.manifest_json);
+      if (!manifest.ok()) return ErrorResponse(manifest.status(), req);
+      Status allowed = CheckEnvironmentWrite(req, policy_, manifest->environment, "deploy");
+      if (!allowed.ok()) return ErrorResponse(allowed, req);
+      r.deployer = Actor(req, r.deployer);
     }
     auto d = s_->Deploy(r);
     if (!d.ok()) return ErrorResponse(d.status(), req);
@@ -364,22 +376,25 @@ class WorkflowRoutes {
   }
 
   HttpResponse Activate(HttpRequest& req) {
+    if (auto refused = Guard(req, "activate")) return *refused;
     auto body = ReadVersionBody(req, "activate", true);
     if (!body.ok()) return ErrorResponse(body.status(), req);
-    auto w = s_->Activate(req.Param("id"), *body->version, body->actor);
+    auto w = s_->Activate(req.Param("id"), *body->version, Actor(req, body->actor));
     if (!w.ok()) return ErrorResponse(w.status(), req);
     return JsonOf(200, DeployedJson(*w));
   }
 
   HttpResponse Rollback(HttpRequest& req) {
+    if (auto refused = Guard(req, "rollback")) return *refused;
     auto body = ReadVersionBody(req, "rollback", false);
     if (!body.ok()) return ErrorResponse(body.status(), req);
-    auto w = s_->Rollback(req.Param("id"), body->version, body->actor);
+    auto w = s_->Rollback(req.Param("id"), body->version, Actor(req, body->actor));
     if (!w.ok()) return ErrorResponse(w.status(), req);
     return JsonOf(200, DeployedJson(*w));
   }
 
   HttpResponse Run(HttpRequest& req) {
+    if (auto refused = Guard(req, "run")) return *refused;
     auto body = BodyObject(req, "run");
     if (!body.ok()) return ErrorResponse(body.status(), req);
     if (Status s = CheckKeys(*body, "run", {"params", "requestedBy"}); !s.ok()) {
@@ -391,7 +406,7 @@ class WorkflowRoutes {
     if (*params) r.params = std::move(**params);
     auto by = OptString(*body, "requestedBy");
     if (!by.ok()) return ErrorResponse(by.status(), req);
-    r.requested_by = *by;
+    r.requested_by = Actor(req, *by);
     auto i = s_->Run(req.Param("id"), r);
     if (!i.ok()) return ErrorResponse(i.status(), req);
     HttpResponse resp = JsonOf(201, InstanceJson(*i, true));
@@ -458,6 +473,7 @@ class WorkflowRoutes {
 
   template <typename F>
   HttpResponse InstanceAction(HttpRequest& req, std::string_view what, F action) {
+    if (auto refused = Guard(req, what)) return *refused;
     auto n = PathNumber(req, "n");
     if (!n.ok()) return ErrorResponse(n.status(), req);
     auto body = BodyObject(req, what);
@@ -465,7 +481,7 @@ class WorkflowRoutes {
     if (Status s = CheckKeys(*body, what, {"actor"}); !s.ok()) return ErrorResponse(s, req);
     auto actor = OptString(*body, "actor");
     if (!actor.ok()) return ErrorResponse(actor.status(), req);
-    auto i = action(req.Param("id"), *n, *actor);
+    auto i = action(req.Param("id"), *n, Actor(req, *actor));
     if (!i.ok()) return ErrorResponse(i.status(), req);
     return JsonOf(200, InstanceJson(*i, true));
   }
@@ -485,6 +501,17 @@ class WorkflowRoutes {
   }
 
  private:
+  // With a principal: the deployed workflow's environment must allow the write (access.h).
+  // An unknown workflow answers 404 here.
+  std::optional<HttpResponse> Guard(const HttpRequest& req, std::string_view what) {
+    if (!Authenticated(req)) return std::nullopt;
+    auto w = s_->Get(req.Param("id"));
+    if (!w.ok()) return ErrorResponse(w.status(), req);
+    Status allowed = CheckEnvironmentWrite(req, policy_, w->environment, what);
+    if (!allowed.ok()) return ErrorResponse(allowed, req);
+    return std::nullopt;
+  }
+
   static std::string ToUpperAscii(std::string s) {
     for (char& c : s) {
       if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
@@ -493,13 +520,14 @@ class WorkflowRoutes {
   }
 
   std::shared_ptr<Scheduler> s_;
+  const AccessPolicy policy_;
 };
 
 }  // namespace
 
 void RegisterWorkflowRoutes(Router& router, std::shared_ptr<scheduler::Scheduler> scheduler,
                             WorkflowRouteOptions options) {
-  auto routes = std::make_shared<WorkflowRoutes>(std::move(scheduler));
+  auto routes = std::make_shared<WorkflowRoutes>(std::move(scheduler), options.access);
   const std::string base(kBase);
   auto bind = [routes](HttpResponse (WorkflowRoutes::*m)(HttpRequest&)) {
     return [routes, m](HttpRequest& r) { return ((*routes).*m)(r); };

@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "api/access.h"
 #include "api/http.h"
 #include "scheduler/scheduler.h"
 
@@ -38,6 +39,11 @@ namespace weir::api {
 
 struct WorkflowRouteOptions {
   uint64_t max_deploy_bytes = uint64_t{256} << 20;  // a deploy request, files included
+  // Environments' deploy roles (access.h); null: none. With a principal, every write (deploy,
+  // activate, rollback, run, restart, stop) in an environment of auth.deploy_roles needs its
+  // role (403 otherwise), and the recorded deployer, actor or requestedBy is the principal's
+  // name whatever the body says.
+  std::shared_ptr<const AccessPolicy> access;
 };
 
 // Registers the workflow endpoints on `router`; the handlers share ownership of `scheduler`.

@@ -38,7 +38,7 @@ int ListAudit(const AuditFlags& f, Globals& g) {
   if (f.newest_first) add("order", "desc");
   add("page", std::to_string(f.page));
   add("size", std::to_string(f.size));
-  client::HttpClient http(g.server);
+  client::HttpClient http(g.server, g.client);
   auto v = GetJson(http, "/api/weir/v1/admin/audit" + query);
   if (!v.ok()) return Fail(v.status().WithContext("audit"));
   if (g.output == "json") {

@@ -36,6 +36,7 @@ void AddProjectCommands(CLI::App& app, Globals& g);  // weir project list|test|b
 void AddWorkflowCommands(CLI::App& app, Globals& g); // weir workflow render|...
 void AddSampleCommands(CLI::App& app, Globals& g);   // weir sample workflow RECIPE [PATH]
 void AddAuditCommand(CLI::App& app, Globals& g);     // weir audit [--principal P] ...
+void AddAuthCommands(CLI::App& app, Globals& g);     // weir whoami
 // weir workflow versions|activate|rollback|run|instances|instance|restart|stop: adds to the
 // `workflow` subcommand created by AddWorkflowCommands (called after it).
 void AddSchedulerCommands(CLI::App& app, Globals& g);

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   weir::cli::AddSchedulerCommands(app, g);
   weir::cli::AddSampleCommands(app, g);
   weir::cli::AddAuditCommand(app, g);
+  weir::cli::AddAuthCommands(app, g);
 
   try {
     app.parse(argc, argv);

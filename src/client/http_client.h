@@ -69,6 +69,9 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   const std::string& base_url() const { return base_url_; }
+  // Replaces ClientOptions::bearer_token (sent as `Authorization: Bearer <token>` with every
+  // request that carries no Authorization header of its own); "" falls back to the token file.
+  void SetBearerToken(std::string token) { options_.bearer_token = std::move(token); }
 
   // `path` starts with '/' and may carry a query string (already encoded).
   Result<Response> Request(std::string_view method, std::string_view path,

@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
@@ -50,6 +51,122 @@ Setter ListField(std::vector<std::string> ServerConfig::*member, std::string key
     c.*member = std::move(out);
     return Status::Ok();
   };
+}
+
+// A mapping of string → list of strings ("ns: [alice, data-eng]"; a single string is a list
+// of one).
+Status StringListMap(const YAML::Node& n, const std::string& key,
+                     std::map<std::string, std::vector<std::string>>& out) {
+  out.clear();
+  if (n.IsNull()) return Status::Ok();
+  const std::string expected = "config " + key + ": expected a mapping of name: [names]";
+  if (!n.IsMap()) return InvalidArgument(expected);
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar()) return InvalidArgument(expected);
+    std::vector<std::string>& list = out[kv.first.Scalar()];
+    if (kv.second.IsScalar()) {
+      list.push_back(kv.second.Scalar());
+    } else if (kv.second.IsSequence()) {
+      for (const auto& item : kv.second) {
+        if (!item.IsScalar()) return InvalidArgument(expected);
+        list.push_back(item.Scalar());
+      }
+    } else if (!kv.second.IsNull()) {
+      return InvalidArgument(expected);
+    }
+  }
+  return Status::Ok();
+}
+
+Status StringList(const YAML::Node& n, const std::string& key, std::vector<std::string>& out) {
+  out.clear();
+  if (n.IsNull()) return Status::Ok();
+  if (n.IsScalar()) {
+    out.push_back(n.Scalar());
+    return Status::Ok();
+  }
+  if (!n.IsSequence()) return InvalidArgument("config " + key + ": expected a list of strings");
+  for (const auto& item : n) {
+    if (!item.IsScalar()) return InvalidArgument("config " + key + ": expected a list of strings");
+    out.push_back(item.Scalar());
+  }
+  return Status::Ok();
+}
+
+// auth.jwt: a mapping onto auth::JwtConfig.
+Status JwtSection(const YAML::Node& n, ServerConfig& c) {
+  if (n.IsNull()) {
+    c.jwt.reset();
+    return Status::Ok();
+  }
+  if (!n.IsMap()) return InvalidArgument("config auth.jwt: expected a mapping");
+  auth::JwtConfig j;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string name = "auth.jwt." + key;
+    const YAML::Node& v = kv.second;
+    auto scalar = [&](std::string& out) -> Status {
+      if (!v.IsScalar()) return InvalidArgument("config " + name + ": expected a string");
+      out = v.Scalar();
+      return Status::Ok();
+    };
+    auto seconds = [&](auto& out) -> Status {
+      long long x = 0;
+      if (!v.IsScalar() || !ParseInt64(v.Scalar(), &x) || x < 0 || x > 86400) {
+        return InvalidArgument("config " + name + ": expected whole seconds, 0 to 86400");
+      }
+      out = std::remove_reference_t<decltype(out)>(x);
+      return Status::Ok();
+    };
+    std::string text;
+    if (key == "jwks_file") {
+      WEIR_RETURN_IF_ERROR(scalar(text));
+      j.jwks_file = text;
+    } else if (key == "jwks_uri") {
+      WEIR_RETURN_IF_ERROR(scalar(j.jwks_uri));
+    } else if (key == "issuers") {
+      WEIR_RETURN_IF_ERROR(StringList(v, name, j.issuers));
+    } else if (key == "audiences") {
+      WEIR_RETURN_IF_ERROR(StringList(v, name, j.audiences));
+    } else if (key == "leeway_s") {
+      WEIR_RETURN_IF_ERROR(seconds(j.leeway));
+    } else if (key == "jwks_min_refresh_interval_s") {
+      WEIR_RETURN_IF_ERROR(seconds(j.jwks_min_refresh_interval));
+    } else if (key == "principal_claim") {
+      WEIR_RETURN_IF_ERROR(scalar(j.principal_claim));
+    } else if (key == "roles_claim") {
+      WEIR_RETURN_IF_ERROR(scalar(j.roles_claim));
+    } else if (key == "role_prefix") {
+      WEIR_RETURN_IF_ERROR(scalar(j.role_prefix));
+    } else {
+      return InvalidArgument("config " + name +
+                             ": unknown setting (known: audiences, issuers, jwks_file, "
+                             "jwks_min_refresh_interval_s, jwks_uri, leeway_s, principal_claim, "
+                             "role_prefix, roles_claim)");
+    }
+  }
+  c.jwt = std::move(j);
+  return Status::Ok();
+}
+
+// auth.mtls: {enabled, roles: {CN: [roles]}, default_roles: [roles]}.
+Status MtlsSection(const YAML::Node& n, ServerConfig& c) {
+  if (n.IsNull()) return Status::Ok();
+  if (!n.IsMap()) return InvalidArgument("config auth.mtls: expected a mapping");
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    if (key == "enabled") {
+      WEIR_RETURN_IF_ERROR(Field(&ServerConfig::mtls_enabled, "auth.mtls.enabled")(kv.second, c));
+    } else if (key == "roles") {
+      WEIR_RETURN_IF_ERROR(StringListMap(kv.second, "auth.mtls.roles", c.mtls_roles));
+    } else if (key == "default_roles") {
+      WEIR_RETURN_IF_ERROR(StringList(kv.second, "auth.mtls.default_roles", c.mtls_default_roles));
+    } else {
+      return InvalidArgument("config auth.mtls." + key +
+                             ": unknown setting (known: default_roles, enabled, roles)");
+    }
+  }
+  return Status::Ok();
 }
 
 const std::map<std::string, std::map<std::string, Setter>>& Schema() {
@@ -181,7 +298,37 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
        {{"max_upload_bytes", Field(&ServerConfig::max_asset_bytes, "assets.max_upload_bytes")},
         {"blob_backend", Field(&ServerConfig::blob_backend, "assets.blob_backend")},
         {"blob_s3_bucket", Field(&ServerConfig::blob_s3_bucket, "assets.blob_s3_bucket")},
-        {"blob_s3_prefix", Field(&ServerConfig::blob_s3_prefix, "assets.blob_s3_prefix")}}},
+        {"blob_s3_prefix", Field(&ServerConfig::blob_s3_prefix, "assets.blob_s3_prefix")},
+        {"namespace_owners",
+         [](const YAML::Node& n, ServerConfig& c) {
+           return StringListMap(n, "assets.namespace_owners", c.namespace_owners);
+         }}}},
+      {"auth",
+       {{"mode", Field(&ServerConfig::auth_mode, "auth.mode")},
+        {"static_tokens_file", Field(&ServerConfig::static_tokens_file, "auth.static_tokens_file")},
+        {"jwt", JwtSection},
+        {"mtls", MtlsSection},
+        {"admin_impersonation",
+         Field(&ServerConfig::admin_impersonation, "auth.admin_impersonation")},
+        {"output_readable_by_all",
+         Field(&ServerConfig::output_readable_by_all, "auth.output_readable_by_all")},
+        {"deploy_roles",
+         [](const YAML::Node& n, ServerConfig& c) -> Status {
+           c.deploy_roles.clear();
+           if (n.IsNull()) return Status::Ok();
+           if (!n.IsMap()) {
+             return InvalidArgument(
+                 "config auth.deploy_roles: expected a mapping of environment: role");
+           }
+           for (const auto& kv : n) {
+             if (!kv.first.IsScalar() || !kv.second.IsScalar() || kv.second.Scalar().empty()) {
+               return InvalidArgument(
+                   "config auth.deploy_roles: expected a mapping of environment: role");
+             }
+             c.deploy_roles[kv.first.Scalar()] = kv.second.Scalar();
+           }
+           return Status::Ok();
+         }}}},
       {"archive",
        {{"location", Field(&ServerConfig::archive_location, "archive.location")},
         {"output_cache_max_bytes",
@@ -286,6 +433,14 @@ Status CheckRanges(const ServerConfig& c) {
     return InvalidArgument(
         "config jobs.run_as_min_uid: must be 1 to 2^31 (root is always refused)");
   }
+  if (c.auth_mode != "none" && c.auth_mode != "required") {
+    return InvalidArgument("config auth.mode: must be none or required");
+  }
+  if (c.auth_mode == "required" && c.static_tokens_file.empty() && !c.jwt && !c.mtls_enabled) {
+    return InvalidArgument(
+        "config auth.mode: required, but no credentials are configured; set "
+        "auth.static_tokens_file, auth.jwt or auth.mtls.enabled");
+  }
   if (c.s3_addressing != "auto" && c.s3_addressing != "path" && c.s3_addressing != "virtual") {
     return InvalidArgument("config s3.addressing: must be auto, path or virtual");
   }
@@ -338,6 +493,21 @@ Status ParseListen(std::string_view listen, ServerConfig& config) {
   return Status::Ok();
 }
 
+Status CheckAuthExposure(const ServerConfig& c) {
+  if (c.auth_mode != "none" || c.insecure_no_auth) return Status::Ok();
+  const std::string& h = c.listen_host;
+  in_addr v4{};
+  if (h == "localhost" || h == "::1" ||
+      (::inet_pton(AF_INET, h.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127)) {
+    return Status::Ok();
+  }
+  return PermissionDenied(
+      "server.listen " + h +
+      ": auth.mode is none, so anyone who reaches this address can run commands as the "
+      "server's user; set auth.mode: required (docs/security.md), listen on 127.0.0.1, or "
+      "pass --insecure-no-auth to accept the risk");
+}
+
 Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig c) {
   if (yaml_text.size() > (1 << 20)) return InvalidArgument("config: file larger than 1 MiB");
   YAML::Node root;
@@ -355,7 +525,8 @@ Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig 
     if (s == schema.end()) {
       return InvalidArgument(
           "config: unknown section '" + name +
-          "' (sections: server, audit, store, jobs, attachments, assets, archive, fetch, s3)");
+          "' (sections: server, audit, store, jobs, attachments, assets, auth, archive, fetch, "
+          "s3)");
     }
     if (section.second.IsNull()) continue;
     if (!section.second.IsMap()) return InvalidArgument("config " + name + ": expected a mapping");

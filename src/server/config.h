@@ -5,9 +5,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "auth/auth.h"
 #include "common/result.h"
 
 namespace weir::server {
@@ -82,6 +85,21 @@ struct ServerConfig {
   std::string blob_backend = "local";  // local (<data_dir>/blobs) or s3
   std::string blob_s3_bucket;          // with blob_backend s3 (endpoint etc. from s3:)
   std::string blob_s3_prefix = "weir/blobs";
+  // Who may publish into a namespace: principal names or roles; "*" for unlisted namespaces.
+  std::map<std::string, std::vector<std::string>> namespace_owners;
+
+  // auth: authentication and authorization (docs/security.md).
+  std::string auth_mode = "none";            // none (anyone is admin) or required
+  std::filesystem::path static_tokens_file;  // "<sha256 hex> <principal> <role,...>" lines
+  std::optional<auth::JwtConfig> jwt;        // set by an auth.jwt section
+  bool mtls_enabled = false;                 // a verified client cert's CN is the principal
+  std::map<std::string, std::vector<std::string>> mtls_roles;  // CN → roles
+  std::vector<std::string> mtls_default_roles = {"user"};      // CNs not in mtls_roles
+  bool admin_impersonation = false;                 // admins may submit jobs for another user
+  bool output_readable_by_all = false;              // any user reads any job's output
+  std::map<std::string, std::string> deploy_roles;  // environment → role its writes need
+  // Flag only (--insecure-no-auth): listen beyond loopback with auth.mode none.
+  bool insecure_no_auth = false;
 
   // archive: finished jobs' folders as tar.gz, served by the output API once the folder is gone.
   std::string archive_location;  // "" → file://<data_dir>/archives; "none" off
@@ -128,6 +146,9 @@ struct ServerConfig {
 // Parses the YAML text of a config file (see docs/operations.md). Errors name the key.
 Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig base = {});
 Result<ServerConfig> LoadServerConfig(const std::filesystem::path& file);
+// Refuses auth.mode none on an address other machines reach (anything but 127.0.0.0/8, ::1 and
+// localhost) unless insecure_no_auth; the message names --insecure-no-auth and auth.mode.
+Status CheckAuthExposure(const ServerConfig& config);
 // "host:port" → host and port. The host is required (":8080" is refused rather than silently
 // binding every interface); errors say to write 127.0.0.1:PORT or 0.0.0.0:PORT.
 Status ParseListen(std::string_view listen, ServerConfig& config);

@@ -193,5 +193,79 @@ TEST(Descriptors, ConnectionCapFitsUnderTheLimitWithTheReserve) {
   EXPECT_NE(none.status().message().find("server.fd_reserve"), std::string::npos);
 }
 
+TEST(ServerConfig, AuthSettings) {
+  auto c = ParseServerConfig(R"(
+auth:
+  mode: required
+  static_tokens_file: /etc/weir/tokens
+  jwt:
+    jwks_file: /etc/weir/jwks.json
+    issuers: [https://idp.example]
+    audiences: weir
+    roles_claim: groups
+    role_prefix: genie_
+    leeway_s: 30
+  mtls:
+    enabled: true
+    roles: {deploy-robot: [deployer-prod]}
+  admin_impersonation: true
+  output_readable_by_all: true
+  deploy_roles: {prod: deployer-prod}
+assets:
+  namespace_owners: {payments: [alice, data-eng], "*": admin}
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->auth_mode, "required");
+  EXPECT_EQ(c->static_tokens_file, "/etc/weir/tokens");
+  ASSERT_TRUE(c->jwt.has_value());
+  EXPECT_EQ(c->jwt->issuers, std::vector<std::string>({"https://idp.example"}));
+  EXPECT_EQ(c->jwt->audiences, std::vector<std::string>({"weir"}));
+  EXPECT_EQ(c->jwt->roles_claim, "groups");
+  EXPECT_EQ(c->jwt->role_prefix, "genie_");
+  EXPECT_EQ(c->jwt->leeway.count(), 30);
+  EXPECT_TRUE(c->mtls_enabled);
+  EXPECT_EQ(c->mtls_roles.at("deploy-robot"), std::vector<std::string>({"deployer-prod"}));
+  EXPECT_TRUE(c->admin_impersonation);
+  EXPECT_TRUE(c->output_readable_by_all);
+  EXPECT_EQ(c->deploy_roles.at("prod"), "deployer-prod");
+  EXPECT_EQ(c->namespace_owners.at("payments"), std::vector<std::string>({"alice", "data-eng"}));
+  EXPECT_EQ(c->namespace_owners.at("*"), std::vector<std::string>({"admin"}));
+
+  auto defaults = ParseServerConfig("");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->auth_mode, "none");
+  EXPECT_FALSE(defaults->admin_impersonation);
+  EXPECT_FALSE(defaults->output_readable_by_all);
+
+  auto bad_mode = ParseServerConfig("auth:\n  mode: optional\n");
+  ASSERT_FALSE(bad_mode.ok());
+  EXPECT_NE(bad_mode.status().message().find("auth.mode"), std::string::npos);
+  auto nothing = ParseServerConfig("auth:\n  mode: required\n");
+  ASSERT_FALSE(nothing.ok());
+  EXPECT_NE(nothing.status().message().find("auth.static_tokens_file"), std::string::npos);
+  auto typo = ParseServerConfig("auth:\n  jwt:\n    issuer: x\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("auth.jwt.issuer"), std::string::npos);
+}
+
+TEST(ServerConfig, NoAuthOnlyOnLoopbackUnlessInsecure) {
+  ServerConfig c;
+  for (std::string host : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) {
+    c.listen_host = host;
+    EXPECT_TRUE(CheckAuthExposure(c).ok()) << host;
+  }
+  for (std::string host : {"0.0.0.0", "::", "10.1.2.3", "127.example.com"}) {
+    c.listen_host = host;
+    Status s = CheckAuthExposure(c);
+    ASSERT_FALSE(s.ok()) << host;
+    EXPECT_NE(s.message().find("--insecure-no-auth"), std::string::npos);
+  }
+  c.insecure_no_auth = true;
+  EXPECT_TRUE(CheckAuthExposure(c).ok());
+  c.insecure_no_auth = false;
+  c.auth_mode = "required";
+  EXPECT_TRUE(CheckAuthExposure(c).ok());
+}
+
 }  // namespace
 }  // namespace weir::server

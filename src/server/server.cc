@@ -11,9 +11,11 @@
 #include <mutex>
 #include <thread>
 
+#include "api/access.h"
 #include "api/admin_routes.h"
 #include "api/asset_routes.h"
 #include "api/audit.h"
+#include "api/auth_gate.h"
 #include "api/config_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
@@ -23,6 +25,7 @@
 #include "archive/archived_outputs.h"
 #include "archive/job_archive.h"
 #include "assets/registry.h"
+#include "auth/authenticators.h"
 #include "blob/blob_store.h"
 #include "blob/s3_blob_store.h"
 #include "common/clock.h"
@@ -55,6 +58,15 @@ class ServerImpl final : public Server {
 
   Status Start() override {
     Clock& clock = SystemClock::Instance();
+    // Before anything is opened: no listening without authentication where others reach us.
+    WEIR_RETURN_IF_ERROR(CheckAuthExposure(config_));
+    auto authenticator = NewAuthenticator(clock);
+    if (!authenticator.ok()) return authenticator.status();
+    auto access = std::make_shared<api::AccessPolicy>();
+    access->admin_impersonation = config_.admin_impersonation;
+    access->output_readable_by_all = config_.output_readable_by_all;
+    access->deploy_roles = config_.deploy_roles;
+    access->namespace_owners = config_.namespace_owners;
     for (const auto& dir : {config_.data_dir, config_.JobsDir(), config_.SpoolDir()}) {
       if (Status s = MakeDirs(dir); !s.ok()) return s.WithContext("server.data_dir");
     }
@@ -122,11 +134,13 @@ class ServerImpl final : public Server {
     jro.max_total_attachment_bytes = config_.max_total_attachment_bytes;
     jro.archived_outputs = archived_outputs_;
     jro.max_listing_entries = static_cast<uint64_t>(config_.output_listing_max_entries);
+    jro.access = access;
     // Routes read a job through the service: an end the store refused so far is already shown.
     api::RegisterJobRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs),
                            stores_.config, jro);
     api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
     api::RegisterAuditRoutes(*router, stores_.audit);
+    api::RegisterMeRoute(*router);
 
     auto blobs = config_.blob_backend == "s3"
                      ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,
@@ -141,6 +155,7 @@ class ServerImpl final : public Server {
     registry_ = std::move(*registry);
     api::AssetRouteOptions ao;
     ao.max_upload_bytes = static_cast<uint64_t>(config_.max_asset_bytes);
+    ao.access = access;
     api::RegisterAssetRoutes(*router, registry_, ao);
 
     // The scheduler: deployments verified against the blob store and the registry's hashes,
@@ -160,7 +175,9 @@ class ServerImpl final : public Server {
     if (!sched.ok()) return sched.status().WithContext("scheduler");
     scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
-    api::RegisterWorkflowRoutes(*router, scheduler_);
+    api::WorkflowRouteOptions wo;
+    wo.access = access;
+    api::RegisterWorkflowRoutes(*router, scheduler_, wo);
     if (Status s = scheduler_->Start(); !s.ok()) return s.WithContext("scheduler");
 
     api::HttpServerOptions ho;
@@ -170,6 +187,20 @@ class ServerImpl final : public Server {
     ho.spool_dir = std::filesystem::absolute(config_.SpoolDir());
     if (Status s = SetHttpLimits(ho); !s.ok()) return s;
     SetUpAuditAndRateLimit(ho, clock);
+    // The gates run in order: authentication first (a refused request costs nothing more), then
+    // the rate limit, which then counts per principal.
+    if (*authenticator) {
+      auto auth_gate = api::MakeAuthGate(std::move(*authenticator));
+      if (ho.gate) {
+        ho.gate = [auth_gate, rate_gate = std::move(ho.gate)](
+                      api::HttpRequest& req) -> std::optional<api::HttpResponse> {
+          if (auto refused = auth_gate(req)) return refused;
+          return rate_gate(req);
+        };
+      } else {
+        ho.gate = std::move(auth_gate);
+      }
+    }
     http_ = api::NewHttpServer(ho, router);
     if (Status s = http_->Start(); !s.ok()) {
       // TLS file errors already name their setting (server.tls.*).
@@ -281,6 +312,37 @@ class ServerImpl final : public Server {
         "server's alone",
         data.string(), config_.JobsDir().string());
     return Status::Ok();
+  }
+
+  // auth.*: the authenticator of auth.mode required (static tokens, JWT, client certificates);
+  // null with auth.mode none, which is logged as a warning.
+  Result<std::shared_ptr<auth::Authenticator>> NewAuthenticator(const Clock& clock) {
+    if (config_.auth_mode == "none") {
+      spdlog::warn(
+          "auth.mode is none: every request is served as an admin with no identity; set "
+          "auth.mode: required before others can reach this server (docs/security.md)");
+      return std::shared_ptr<auth::Authenticator>();
+    }
+    auth::ChainOptions co;
+    if (!config_.static_tokens_file.empty()) {
+      auto tokens = auth::LoadStaticTokens(config_.static_tokens_file);
+      if (!tokens.ok()) return tokens.status().WithContext("auth.static_tokens_file");
+      co.static_tokens = std::move(*tokens);
+    }
+    if (config_.jwt) {
+      auto jwt = auth::NewJwtAuthenticator(*config_.jwt, clock);
+      if (!jwt.ok()) return jwt.status().WithContext("auth.jwt");
+      co.jwt = std::move(*jwt);
+    }
+    if (config_.mtls_enabled) {
+      auth::MtlsConfig m;
+      m.roles_by_name = config_.mtls_roles;
+      m.default_roles = config_.mtls_default_roles;
+      co.mtls = std::move(m);
+    }
+    spdlog::info("auth: required; {} static tokens, JWT {}, client certificates {}",
+                 co.static_tokens.size(), co.jwt ? "on" : "off", co.mtls ? "on" : "off");
+    return std::shared_ptr<auth::Authenticator>(auth::NewChainAuthenticator(std::move(co)));
   }
 
   // The HTTP layer's limits (server.* settings): the descriptor limit raised and the connection

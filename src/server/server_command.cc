@@ -20,6 +20,7 @@ struct ServerFlags {
   std::string config_file;
   std::string listen;
   std::string data_dir;
+  bool insecure_no_auth = false;
 };
 
 int RunServer(const ServerFlags& flags) {
@@ -39,6 +40,11 @@ int RunServer(const ServerFlags& flags) {
     }
   }
   if (!flags.data_dir.empty()) config.data_dir = flags.data_dir;
+  config.insecure_no_auth = flags.insecure_no_auth;
+  if (Status s = server::CheckAuthExposure(config); !s.ok()) {
+    std::cerr << "weir: server: " << s.message() << "\n";
+    return 2;
+  }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
 
   // Block the stop signals in every thread; the main thread waits for them below.
@@ -77,6 +83,9 @@ void AddServerCommand(CLI::App& app, Globals& g) {
   cmd->add_option("--listen", flags->listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
   cmd->add_option("--data-dir", flags->data_dir,
                   "folder for the database, job folders and blobs (default ./.weir)");
+  cmd->add_flag("--insecure-no-auth", flags->insecure_no_auth,
+                "allow auth.mode none on a non-loopback address (anyone who reaches it runs "
+                "commands as the server's user)");
   cmd->callback([flags, &g] { g.exit_code = RunServer(*flags); });
 }
 
