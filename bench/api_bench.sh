@@ -56,6 +56,9 @@ curl -fsS "${auth_header[@]}" "$url/api/v3/jobs/$id" > "$tmp/job.json"
 size=$(stat -c %s "$tmp/job.json")
 
 mkdir -p "$tmp/www"; cp "$tmp/job.json" "$tmp/www/job.json"
+# nginx started as root serves as another user (nobody / www-data): let it reach the file
+# (mktemp -d makes $tmp 0700, and a 403 would be measured instead).
+chmod 711 "$tmp"; chmod 755 "$tmp/www"; chmod 644 "$tmp/www/job.json"
 nport=$(free_port)
 cat > "$tmp/nginx.conf" <<CONF
 worker_processes 1;
@@ -93,6 +96,7 @@ for conns in 16 256; do
   for r in $(seq 1 "$rounds"); do
     read -r nr np <<<"$(run_wrk "$conns" "http://127.0.0.1:$nport/job.json")"
     read -r wr wp <<<"$(run_wrk "$conns" "$url/api/v3/jobs/$id")"
+    [ -n "$nr" ] && [ -n "$wr" ] || exit 1  # run_wrk said why
     echo "$nr" >> "$tmp/n.rps"; echo "$np" >> "$tmp/n.p99"
     echo "$wr" >> "$tmp/w.rps"; echo "$wp" >> "$tmp/w.p99"
     echo "a1_c${conns}_round_$r: nginx $nr req/s, weir $wr req/s"
