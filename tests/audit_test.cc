@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "client/http_client.h"
+#include "test_json.h"
 #include "weir_process.h"
 
 namespace weir::testing {
@@ -19,19 +20,6 @@ using namespace std::chrono_literals;
 
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
 
-json::value Parse(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << s;
-  return v;
-}
-
-std::string Field(const json::value& v, const char* key) {
-  if (!v.is_object() || !v.as_object().contains(key)) return "";
-  const auto& f = v.at(key);
-  return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
-}
-
 // One audit record, as compared in the tests.
 struct Row {
   std::string method, path, target, status, principal, source;
@@ -40,8 +28,8 @@ struct Row {
 std::vector<Row> Rows(const json::value& listing) {
   std::vector<Row> out;
   for (const json::value& r : listing.at("audit").as_array()) {
-    out.push_back({Field(r, "method"), Field(r, "path"), Field(r, "target"), Field(r, "status"),
-                   Field(r, "principal"), Field(r, "source")});
+    out.push_back({Str(r, "method"), Str(r, "path"), Str(r, "target"), Str(r, "status"),
+                   Str(r, "principal"), Str(r, "source")});
   }
   return out;
 }
@@ -102,7 +90,7 @@ class AuditTest : public ::testing::Test {
                        "echo hi\n", {{"Content-Type", "application/octet-stream"}});
     ASSERT_TRUE(published.ok());
     ASSERT_EQ(published->status, 201) << published->body;
-    asset_uuid_ = Field(Parse(published->body), "uuid");
+    asset_uuid_ = Str(Parse(published->body), "uuid");
 
     // A refused write: 400 (an id with a space), recorded with its status; the request's user
     // field names the actor.
@@ -237,9 +225,9 @@ TEST_F(RateLimitTest, PastTheBurstAnswers429WithRetryAfterThenRecovers) {
   const std::string retry_after = refused->Header("retry-after").value_or("");
   EXPECT_TRUE(retry_after == "1") << "Retry-After: '" << retry_after << "'";
   json::value body = Parse(refused->body);
-  EXPECT_EQ(Field(body, "status"), "429");
-  EXPECT_EQ(Field(body, "error"), "Too Many Requests");
-  EXPECT_EQ(Field(body, "path"), "/api/v3/applications");
+  EXPECT_EQ(Str(body, "status"), "429");
+  EXPECT_EQ(Str(body, "error"), "Too Many Requests");
+  EXPECT_EQ(Str(body, "path"), "/api/v3/applications");
 
   // Recovers once a token is back.
   client::Response again = UntilAdmitted("GET", "/api/v3");

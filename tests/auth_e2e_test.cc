@@ -19,6 +19,7 @@
 #include "api/testing/test_certs.h"
 #include "client/http_client.h"
 #include "fetch/test_http_server.h"
+#include "test_json.h"
 #include "weir_process.h"
 
 namespace weir::testing {
@@ -120,19 +121,6 @@ int64_t NowSec() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-json::value Parse(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << s;
-  return ec ? json::value() : v;
-}
-
-std::string Field(const json::value& v, const char* key) {
-  if (!v.is_object() || !v.as_object().contains(key)) return "";
-  const auto& f = v.at(key);
-  return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
 }
 
 // Sets WEIR_TOKEN for the CLI processes the test starts, and clears it again.
@@ -258,13 +246,13 @@ TEST_F(JwtE2eTest, AJobSubmittedWithATokenBelongsToItsPrincipal) {
   std::string status;
   ASSERT_TRUE(WaitFor(
       [&] {
-        status = Field(Parse(Call(carol, "GET", "/api/v3/jobs/" + id + "/status").body), "status");
+        status = Str(Parse(Call(carol, "GET", "/api/v3/jobs/" + id + "/status").body), "status");
         return status == "SUCCEEDED" || status == "FAILED" || status == "KILLED";
       },
       60s))
       << "job " << id << " is still " << status;
   EXPECT_EQ(status, "SUCCEEDED");
-  EXPECT_EQ(Field(Parse(Call(Admin(), "GET", "/api/v3/jobs/" + id).body), "user"), "carol");
+  EXPECT_EQ(Str(Parse(Call(Admin(), "GET", "/api/v3/jobs/" + id).body), "user"), "carol");
   auto out = Call(carol, "GET", "/api/v3/jobs/" + id + "/output/stdout");
   EXPECT_EQ(out.status, 200);
   EXPECT_NE(out.body.find("hello-from-carol"), std::string::npos) << out.body;

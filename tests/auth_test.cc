@@ -15,6 +15,7 @@
 
 #include "blob/sha256.h"
 #include "client/http_client.h"
+#include "test_json.h"
 #include "weir_process.h"
 #include "workflow/bundle.h"
 
@@ -29,19 +30,6 @@ const std::string kAlice = "alice-7f3a9c", kBob = "bob-51e2d0", kOps = "ops-c0ff
                   kDeployer = "deployer-9d8e7f";
 
 std::string HexSha256(std::string_view s) { return blob::Sha256Hex(s); }
-
-json::value Parse(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << s;
-  return ec ? json::value() : v;
-}
-
-std::string Field(const json::value& v, const char* key) {
-  if (!v.is_object() || !v.as_object().contains(key)) return "";
-  const auto& f = v.at(key);
-  return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
-}
 
 // Sets WEIR_TOKEN for the CLI processes the test starts, and clears it again.
 class TokenEnv {
@@ -106,7 +94,7 @@ class AuthTest : public ::testing::Test {
   }
 
   std::string Status(const std::string& id) {
-    return Field(Parse(Call(kOps, "GET", "/api/v3/jobs/" + id + "/status").body), "status");
+    return Str(Parse(Call(kOps, "GET", "/api/v3/jobs/" + id + "/status").body), "status");
   }
 
   void WaitStatus(const std::string& id, const std::string& want) {
@@ -134,7 +122,7 @@ void ExpectUnauthorized(const client::Response& r, const std::string& error) {
   std::string challenge = r.Header("www-authenticate").value_or("");
   EXPECT_EQ(challenge.rfind("Bearer realm=\"weir\", error=\"" + error + "\"", 0), 0u) << challenge;
   EXPECT_NE(challenge.find("error_description=\""), std::string::npos) << challenge;
-  EXPECT_EQ(Field(Parse(r.body), "error"), "Unauthorized");
+  EXPECT_EQ(Str(Parse(r.body), "error"), "Unauthorized");
 }
 
 TEST_F(AuthTest, MissingBadOrWrongSchemeCredentialsAre401AndChangeNothing) {
@@ -170,7 +158,7 @@ TEST_F(AuthTest, OnlyAdminsChangeClusters) {
 TEST_F(AuthTest, JobsBelongToTheirPrincipal) {
   const std::string id = Submit(kAlice, "echo secret-of-alice; sleep 120");
   WaitStatus(id, "RUNNING");
-  EXPECT_EQ(Field(Parse(Call(kOps, "GET", "/api/v3/jobs/" + id).body), "user"), "alice");
+  EXPECT_EQ(Str(Parse(Call(kOps, "GET", "/api/v3/jobs/" + id).body), "user"), "alice");
 
   auto kill = Call(kBob, "DELETE", "/api/v3/jobs/" + id);
   EXPECT_EQ(kill.status, 403) << kill.body;
@@ -221,7 +209,7 @@ TEST_F(AuthTest, OnlyNamespaceOwnersPublishAndThePublisherIsThePrincipal) {
 
   auto by_alice = Call(kAlice, "POST", query, "bytes of alice");
   ASSERT_EQ(by_alice.status, 201) << by_alice.body;
-  EXPECT_EQ(Field(Parse(by_alice.body), "publisher"), "alice");
+  EXPECT_EQ(Str(Parse(by_alice.body), "publisher"), "alice");
   // Namespaces without owners stay open to every user.
   auto open = Call(kBob, "POST",
                    "/api/weir/v1/assets?type=jar&namespace=scratch&owner=acme&repo=pay"
@@ -265,18 +253,18 @@ TEST_F(AuthTest, ProdNeedsItsDeployRoleAndTheActorIsThePrincipal) {
 
   json::value versions = Parse(Call(kAlice, "GET", path + "/versions").body);
   ASSERT_EQ(versions.at("versions").as_array().size(), 1u);
-  EXPECT_EQ(Field(versions.at("versions").at(0), "deployer"), "release-bot");
+  EXPECT_EQ(Str(versions.at("versions").at(0), "deployer"), "release-bot");
   ASSERT_EQ(versions.at("activations").as_array().size(), 1u) << json::serialize(versions);
-  EXPECT_EQ(Field(versions.at("activations").at(0), "reason"), "activate");
+  EXPECT_EQ(Str(versions.at("activations").at(0), "reason"), "activate");
   for (const json::value& a : versions.at("activations").as_array()) {
-    EXPECT_EQ(Field(a, "actor"), "release-bot") << json::serialize(a);
+    EXPECT_EQ(Str(a, "actor"), "release-bot") << json::serialize(a);
   }
 }
 
 TEST_F(AuthTest, MeAndWhoAmI) {
   json::value me = Parse(Call(kDeployer, "GET", "/api/weir/v1/me").body);
-  EXPECT_EQ(Field(me, "name"), "release-bot");
-  EXPECT_EQ(Field(me, "mechanism"), "token");
+  EXPECT_EQ(Str(me, "name"), "release-bot");
+  EXPECT_EQ(Str(me, "mechanism"), "token");
   EXPECT_EQ(json::serialize(me.at("roles")), R"(["deployer-prod","user"])");
   ExpectUnauthorized(Call("", "GET", "/api/weir/v1/me"), "invalid_request");
 

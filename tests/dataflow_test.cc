@@ -18,6 +18,7 @@
 
 #include "blob/sha256.h"
 #include "client/http_client.h"
+#include "test_json.h"
 #include "weir_process.h"
 
 namespace weir::testing {
@@ -25,19 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-
-json::value Parse(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << s;
-  return v;
-}
-
-std::string Str(const json::value& v, const char* key) {
-  if (!v.is_object() || !v.as_object().contains(key)) return "";
-  const auto& f = v.at(key);
-  return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
-}
 
 // Every "DEPLOYED AS <uuid>" of a deploy's output, in order.
 std::vector<std::string> DeployedUuids(const std::string& out) {

@@ -13,6 +13,7 @@
 
 #include "client/http_client.h"
 #include "fetch/test_http_server.h"
+#include "test_json.h"
 #include "weir_process.h"
 
 namespace weir::testing {
@@ -23,19 +24,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
-
-json::value Parse(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << s;
-  return v;
-}
-
-std::string Field(const json::value& v, const char* key) {
-  if (!v.is_object() || !v.as_object().contains(key)) return "";
-  const auto& f = v.at(key);
-  return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
-}
 
 // A dependency server on 127.0.0.1 whose answers wait until Release(): a job fetching from it
 // stays in set-up meanwhile.
@@ -130,7 +118,7 @@ class FetchHardeningTest : public ::testing::Test {
     auto end = std::chrono::steady_clock::now() + 60s;
     std::string status;
     while (std::chrono::steady_clock::now() < end) {
-      status = Field(Get("/api/v3/jobs/" + id + "/status"), "status");
+      status = Str(Get("/api/v3/jobs/" + id + "/status"), "status");
       if (status != "INIT" && status != "RUNNING") return status;
       std::this_thread::sleep_for(20ms);
     }
@@ -206,7 +194,7 @@ TEST_F(FetchHardeningTest, FilesUnderAnAllowedRootAreFetchedAndASymlinkSwappedIn
   held2.Release();
   ASSERT_EQ(WaitFinal(id), "FAILED");
   json::value job = Get("/api/v3/jobs/" + id);
-  const std::string msg = Field(job, "statusMsg");
+  const std::string msg = Str(job, "statusMsg");
   EXPECT_NE(msg.find("Job failed at set-up"), std::string::npos) << msg;
   EXPECT_NE(msg.find("dependencies[1]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("is outside fetch.allowed_file_roots"), std::string::npos) << msg;
@@ -256,7 +244,7 @@ TEST_F(FetchHardeningTest, LoopbackUrlsOfJobRequestsAreRefusedByDefault) {
   json::object req = Request("cat $GENIE_COMMAND_DIR/dependencies/x.txt");
   req["commandCriteria"] = json::array{"type:with-dep"};
   std::string id = Submit(req);
-  ASSERT_EQ(WaitFinal(id), "SUCCEEDED") << Field(Get("/api/v3/jobs/" + id), "statusMsg");
+  ASSERT_EQ(WaitFinal(id), "SUCCEEDED") << Str(Get("/api/v3/jobs/" + id), "statusMsg");
   EXPECT_EQ(Stdout(id), "dep body\n");
 }
 
@@ -267,7 +255,7 @@ TEST_F(FetchHardeningTest, LoopbackUrlsAreFetchedWhenAllowedNetworksHoldThem) {
   StartServer("fetch:\n  allowed_networks: [127.0.0.0/8]\n");
   std::string id =
       Submit(Request("cat x.txt", {{"dependencies", json::array{dep_server.Url("/x.txt")}}}));
-  ASSERT_EQ(WaitFinal(id), "SUCCEEDED") << Field(Get("/api/v3/jobs/" + id), "statusMsg");
+  ASSERT_EQ(WaitFinal(id), "SUCCEEDED") << Str(Get("/api/v3/jobs/" + id), "statusMsg");
   EXPECT_EQ(Stdout(id), "dep body\n");
   // Only that block: link-local stays refused.
   auto metadata =
@@ -301,7 +289,7 @@ TEST_F(FetchHardeningTest, AHostNameThatResolvesToLoopbackFailsAtSetUp) {
       "http://" + std::string(name) + ":" + std::to_string(dep_server.port()) + "/x.txt";
   std::string id = Submit(Request("cat x.txt", {{"dependencies", json::array{url}}}));
   ASSERT_EQ(WaitFinal(id), "FAILED");
-  const std::string msg = Field(Get("/api/v3/jobs/" + id), "statusMsg");
+  const std::string msg = Str(Get("/api/v3/jobs/" + id), "statusMsg");
   EXPECT_NE(msg.find("is loopback, refused by fetch.allowed_networks"), std::string::npos) << msg;
   EXPECT_EQ(dep_server.RequestCount(), 0);
 }

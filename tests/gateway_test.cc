@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "client/http_client.h"
+#include "test_json.h"
 #include "weir_process.h"
 
 namespace weir::testing {
@@ -19,19 +20,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
-
-json::value Parse(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << s;
-  return v;
-}
-
-std::string Field(const json::value& v, const char* key) {
-  if (!v.is_object() || !v.as_object().contains(key)) return "";
-  const auto& f = v.at(key);
-  return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
-}
 
 // Live processes of the process group `pgid` whose command name (/proc/PID/comm) is `comm`.
 int CommandsInGroup(pid_t pgid, const std::string& comm) {
@@ -82,7 +70,7 @@ class GatewayTest : public ::testing::Test {
     auto end = std::chrono::steady_clock::now() + limit;
     std::string status;
     while (std::chrono::steady_clock::now() < end) {
-      status = Field(Get("/api/v3/jobs/" + id + "/status"), "status");
+      status = Str(Get("/api/v3/jobs/" + id + "/status"), "status");
       if (status != "INIT" && status != "RUNNING") return status;
       std::this_thread::sleep_for(20ms);
     }
@@ -96,7 +84,7 @@ class GatewayTest : public ::testing::Test {
 
   void WaitRunning(const std::string& id) {
     for (int i = 0; i < 500; ++i) {
-      if (Field(Get("/api/v3/jobs/" + id + "/status"), "status") == "RUNNING") return;
+      if (Str(Get("/api/v3/jobs/" + id + "/status"), "status") == "RUNNING") return;
       std::this_thread::sleep_for(20ms);
     }
     FAIL() << "job " << id << " never reached RUNNING";
@@ -108,8 +96,8 @@ class GatewayTest : public ::testing::Test {
 };
 
 TEST_F(GatewayTest, HealthAndRoot) {
-  EXPECT_EQ(Field(Get("/admin/health"), "status"), "UP");
-  EXPECT_EQ(Field(Get("/actuator/health"), "status"), "UP");
+  EXPECT_EQ(Str(Get("/admin/health"), "status"), "UP");
+  EXPECT_EQ(Str(Get("/actuator/health"), "status"), "UP");
   json::value root = Get("/api/v3");
   for (const char* rel : {"applications", "commands", "clusters", "jobs"}) {
     EXPECT_TRUE(root.at("_links").as_object().contains(rel)) << rel;
@@ -124,37 +112,37 @@ TEST_F(GatewayTest, ApplyTwiceChangesNothing) {
   json::value cmds = Get("/api/v3/clusters/local/commands");
   ASSERT_TRUE(cmds.is_array());
   ASSERT_EQ(cmds.as_array().size(), 3u);
-  EXPECT_EQ(Field(cmds.as_array()[0], "id"), "bash");
+  EXPECT_EQ(Str(cmds.as_array()[0], "id"), "bash");
 }
 
 TEST_F(GatewayTest, JsonSubmissionSucceedsWithOutput) {
   std::string id = Submit("echo hello; echo oops >&2");
   EXPECT_EQ(WaitFinal(id), "SUCCEEDED");
   json::value job = Get("/api/v3/jobs/" + id);
-  EXPECT_EQ(Field(job, "statusMsg"), "Job finished successfully.");
-  EXPECT_EQ(Field(job, "clusterName"), "local");
-  EXPECT_EQ(Field(job, "commandName"), "bash");
+  EXPECT_EQ(Str(job, "statusMsg"), "Job finished successfully.");
+  EXPECT_EQ(Str(job, "clusterName"), "local");
+  EXPECT_EQ(Str(job, "commandName"), "bash");
   EXPECT_EQ(job.at("_links").as_object().size(), 9u);
   auto out = http_->Get("/api/v3/jobs/" + id + "/output/stdout");
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->body, "hello\n");
   auto err = http_->Get("/api/v3/jobs/" + id + "/output/stderr");
   EXPECT_EQ(err->body, "oops\n");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + id + "/execution"), "exitCode"), "0");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + id + "/execution"), "exitCode"), "0");
 }
 
 TEST_F(GatewayTest, JobResourceFollowsStatusAndHostAfterItEnds) {
   std::string id = Submit("sleep 1");
   WaitRunning(id);
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + id), "status"), "RUNNING");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + id), "status"), "RUNNING");
   ASSERT_EQ(WaitFinal(id), "SUCCEEDED");
   for (const std::string host : {"a.example:8080", "b.example"}) {
     for (int i = 0; i < 2; ++i) {  // the second read of a finished job is served from memory
       auto r = http_->Get("/api/v3/jobs/" + id, {{"Host", host}});
       ASSERT_TRUE(r.ok());
       json::value job = Parse(r->body);
-      EXPECT_EQ(Field(job, "status"), "SUCCEEDED");
-      EXPECT_EQ(Field(job.at("_links").at("self"), "href"),
+      EXPECT_EQ(Str(job, "status"), "SUCCEEDED");
+      EXPECT_EQ(Str(job.at("_links").at("self"), "href"),
                 "http://" + host + "/api/v3/jobs/" + id);
     }
   }
@@ -179,20 +167,20 @@ TEST_F(GatewayTest, MultipartSubmissionCopiesAttachments) {
   EXPECT_EQ(WaitFinal(id), "SUCCEEDED");
   EXPECT_EQ(http_->Get("/api/v3/jobs/" + id + "/output/stdout")->body, "2\n");
   json::value meta = Get("/api/v3/jobs/" + id + "/metadata");
-  EXPECT_EQ(Field(meta, "numAttachments"), "1");
+  EXPECT_EQ(Str(meta, "numAttachments"), "1");
 }
 
 TEST_F(GatewayTest, ExitCodeIsKeptOnFailure) {
   std::string id = Submit("exit 3");
   EXPECT_EQ(WaitFinal(id), "FAILED");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + id + "/execution"), "exitCode"), "3");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + id), "statusMsg"), "Job failed.");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + id + "/execution"), "exitCode"), "3");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + id), "statusMsg"), "Job failed.");
 }
 
 TEST_F(GatewayTest, TimeoutKillsTheJob) {
   std::string id = Submit("sleep 60", {{"timeout", 1}});
   EXPECT_EQ(WaitFinal(id), "KILLED");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + id), "statusMsg"), "Job exceeded timeout.");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + id), "statusMsg"), "Job exceeded timeout.");
 }
 
 TEST_F(GatewayTest, KillOfATreeIgnoringSigtermLeavesNoProcess) {
@@ -207,8 +195,8 @@ TEST_F(GatewayTest, KillOfATreeIgnoringSigtermLeavesNoProcess) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 202);
   EXPECT_EQ(WaitFinal(id), "KILLED");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + id), "statusMsg"), "Job was killed by user.");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + id + "/execution"), "exitCode"), "999");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + id), "statusMsg"), "Job was killed by user.");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + id + "/execution"), "exitCode"), "999");
   EXPECT_TRUE(ProcessesInGroup(pid).empty());
   // Killing a finished job is a no-op.
   EXPECT_EQ(http_->Delete("/api/v3/jobs/" + id)->status, 202);
@@ -260,9 +248,9 @@ TEST_F(GatewayTest, ServerCrashWhileJobsRunRecordsEveryTrueOutcome) {
   EXPECT_EQ(WaitFinal(ok), "SUCCEEDED");
   EXPECT_EQ(http_->Get("/api/v3/jobs/" + ok + "/output/stdout")->body, "done\n");
   EXPECT_EQ(WaitFinal(bad), "FAILED");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + bad + "/execution"), "exitCode"), "4");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + bad + "/execution"), "exitCode"), "4");
   // The long job was re-adopted: it is still running and can be killed.
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + long_one + "/status"), "status"), "RUNNING");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + long_one + "/status"), "status"), "RUNNING");
   EXPECT_EQ(http_->Delete("/api/v3/jobs/" + long_one)->status, 202);
   EXPECT_EQ(WaitFinal(long_one), "KILLED");
 }
@@ -301,7 +289,7 @@ TEST_F(GatewayTest, OutputNeverLeavesTheJobDirectory) {
     EXPECT_EQ(r->body.find("root:"), std::string::npos) << path;
   }
   EXPECT_EQ(http_->Get("/api/v3/jobs/" + id + "/output/inside.txt")->body, "x\n");
-  EXPECT_EQ(Field(Get("/admin/health"), "status"), "UP");
+  EXPECT_EQ(Str(Get("/admin/health"), "status"), "UP");
 }
 
 TEST_F(GatewayTest, BadInputGetsClear4xx) {
@@ -322,7 +310,7 @@ TEST_F(GatewayTest, BadInputGetsClear4xx) {
   EXPECT_EQ(big->status, 413);
   EXPECT_EQ(http_->Get("/api/v3/jobs/nope")->status, 404);
   EXPECT_EQ(http_->Get("/api/v3/clusters/nope")->status, 404);
-  EXPECT_EQ(Field(Get("/admin/health"), "status"), "UP");
+  EXPECT_EQ(Str(Get("/admin/health"), "status"), "UP");
 }
 
 TEST_F(GatewayTest, NoMatchingClusterIs412AndRecordedFailed) {
@@ -334,7 +322,7 @@ TEST_F(GatewayTest, NoMatchingClusterIs412AndRecordedFailed) {
                    {"commandCriteria", json::array{"type:bash"}}};
   auto r = http_->PostJson("/api/v3/jobs", json::serialize(req));
   EXPECT_EQ(r->status, 412);
-  EXPECT_EQ(Field(Get("/api/v3/jobs/nomatch-1"), "status"), "FAILED");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/nomatch-1"), "status"), "FAILED");
   auto dup = http_->PostJson("/api/v3/jobs", json::serialize(req));
   EXPECT_EQ(dup->status, 409);
 }
@@ -368,9 +356,9 @@ TEST_F(QueueTest, JobsBeyondCapacityWaitQueuedAndStartInOrder) {
   std::string b = Submit("sleep 1", {{"memory", 1024}});
   std::string c = Submit("echo third", {{"memory", 1024}});
   json::value queued = Get("/api/v3/jobs/" + c);
-  EXPECT_EQ(Field(queued, "status"), "INIT");
-  EXPECT_NE(Field(queued, "statusMsg").find("queued"), std::string::npos)
-      << Field(queued, "statusMsg");
+  EXPECT_EQ(Str(queued, "status"), "INIT");
+  EXPECT_NE(Str(queued, "statusMsg").find("queued"), std::string::npos)
+      << Str(queued, "statusMsg");
   EXPECT_EQ(WaitFinal(c), "SUCCEEDED");
   EXPECT_EQ(WaitFinal(a), "SUCCEEDED");
   EXPECT_EQ(WaitFinal(b), "SUCCEEDED");
@@ -386,7 +374,7 @@ TEST_F(QueueTest, QueuedJobsStartFirstInFirstOut) {
   for (size_t i = 1; i < ids.size(); ++i) {
     json::value prev = Get("/api/v3/jobs/" + ids[i - 1]);
     json::value next = Get("/api/v3/jobs/" + ids[i]);
-    EXPECT_LE(Field(prev, "finished"), Field(next, "started"))
+    EXPECT_LE(Str(prev, "finished"), Str(next, "started"))
         << "job " << i << " started before job " << i - 1 << " (submitted earlier) ended";
   }
 }

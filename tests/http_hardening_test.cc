@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "client/http_client.h"
+#include "test_json.h"
 #include "weir_process.h"
 
 namespace weir::testing {
@@ -103,13 +104,6 @@ size_t StatusLines(const std::string& answer) {
     ++n;
   }
   return n;
-}
-
-json::value Parse(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << s.substr(0, 500);
-  return v;
 }
 
 // GET /admin/health on a fresh connection; true when it answers 200 within `limit`.

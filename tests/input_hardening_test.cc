@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "model/job.h"
 #include "store/store.h"
+#include "test_json.h"
 #include "weir_process.h"
 
 namespace weir::testing {
@@ -37,13 +38,6 @@ std::vector<std::string> HostileIds() {
           "-rf",
           "a/b",
           "a b"};
-}
-
-json::value Parse(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << s;
-  return v;
 }
 
 std::string Message(const client::Response& r) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "client/http_client.h"
+#include "test_json.h"
 #include "weir_process.h"
 
 namespace weir::testing {
@@ -27,12 +28,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
-
-std::string Field(const json::value& v, const char* key) {
-  if (!v.is_object() || !v.as_object().contains(key)) return "";
-  const auto& f = v.at(key);
-  return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
-}
 
 std::string AccountName(char which) { return "weirt_" + std::to_string(::getpid()) + "_" + which; }
 
@@ -153,7 +148,7 @@ class RunAsUserTest : public ::testing::Test {
     auto end = std::chrono::steady_clock::now() + limit;
     std::string status;
     while (std::chrono::steady_clock::now() < end) {
-      status = Field(Get("/api/v3/jobs/" + id + "/status"), "status");
+      status = Str(Get("/api/v3/jobs/" + id + "/status"), "status");
       if (status != "INIT" && status != "RUNNING") return status;
       std::this_thread::sleep_for(20ms);
     }
@@ -164,7 +159,7 @@ class RunAsUserTest : public ::testing::Test {
   void WaitRunning(const std::string& id) {
     auto end = std::chrono::steady_clock::now() + 60s;
     while (std::chrono::steady_clock::now() < end) {
-      if (Field(Get("/api/v3/jobs/" + id + "/status"), "status") == "RUNNING") return;
+      if (Str(Get("/api/v3/jobs/" + id + "/status"), "status") == "RUNNING") return;
       std::this_thread::sleep_for(20ms);
     }
     FAIL() << "job " << id << " never reached RUNNING";
@@ -262,7 +257,7 @@ TEST_F(RunAsUserTest, RootSystemAndUnknownAccountsAreRefusedAtSubmission) {
   // Nothing of these was recorded.
   json::value found = Get("/api/v3/jobs?user=root");
   ASSERT_TRUE(found.is_object());
-  EXPECT_EQ(Field(found.at("page"), "totalElements"), "0") << json::serialize(found);
+  EXPECT_EQ(Str(found.at("page"), "totalElements"), "0") << json::serialize(found);
 }
 
 TEST_F(RunAsUserTest, KillAndTimeoutEndJobsOfBothUsers) {
@@ -277,10 +272,10 @@ TEST_F(RunAsUserTest, KillAndTimeoutEndJobsOfBothUsers) {
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(r->status, 202);
     EXPECT_EQ(WaitFinal(killed), "KILLED") << user;
-    EXPECT_EQ(Field(Get("/api/v3/jobs/" + killed), "statusMsg"), "Job was killed by user.");
+    EXPECT_EQ(Str(Get("/api/v3/jobs/" + killed), "statusMsg"), "Job was killed by user.");
     EXPECT_TRUE(ProcessesInGroup(pid).empty()) << user << ": processes left in group " << pid;
     EXPECT_EQ(WaitFinal(timed_out), "KILLED") << user;
-    EXPECT_EQ(Field(Get("/api/v3/jobs/" + timed_out), "statusMsg"), "Job exceeded timeout.");
+    EXPECT_EQ(Str(Get("/api/v3/jobs/" + timed_out), "statusMsg"), "Job exceeded timeout.");
   }
 }
 
@@ -292,14 +287,14 @@ TEST_F(RunAsUserTest, AServerKilledWithSigkillReadoptsJobsOfOtherUsers) {
   WaitOutput(b, "started");
   server_->Kill9();
   ASSERT_EQ(server_->Start(), "");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + a + "/status"), "status"), "RUNNING");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + b + "/status"), "status"), "RUNNING");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + a + "/status"), "status"), "RUNNING");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + b + "/status"), "status"), "RUNNING");
   std::ofstream(JobDir(a) / "go") << "";
   EXPECT_EQ(WaitFinal(a), "SUCCEEDED") << Output(a, "stderr");
   EXPECT_EQ(Output(a, "stdout"), "waiting\n" + user_a_ + "\n");
   ASSERT_EQ(http_->Delete("/api/v3/jobs/" + b)->status, 202);
   EXPECT_EQ(WaitFinal(b), "KILLED");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + b), "statusMsg"), "Job was killed by user.");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + b), "statusMsg"), "Job was killed by user.");
 }
 
 }  // namespace

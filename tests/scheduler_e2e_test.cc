@@ -20,6 +20,7 @@
 
 #include "blob/sha256.h"
 #include "client/http_client.h"
+#include "test_json.h"
 #include "weir_process.h"
 
 namespace weir::testing {
@@ -30,19 +31,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
-
-json::value Parse(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << s;
-  return v;
-}
-
-std::string Str(const json::value& v, const char* key) {
-  if (!v.is_object() || !v.as_object().contains(key)) return "";
-  const auto& f = v.at(key);
-  return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
-}
 
 const json::array& Arr(const json::value& v, const char* key) {
   static const json::array kEmpty;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client/http_client.h"
+#include "test_json.h"
 #include "weir_process.h"
 
 namespace weir::testing {
@@ -27,24 +28,11 @@ using namespace std::chrono_literals;
 
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
 
-json::value Parse(const std::string& s) {
-  boost::system::error_code ec;
-  json::value v = json::parse(s, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << s.substr(0, 500);
-  return v;
-}
-
-std::string Field(const json::value& v, const char* key) {
-  if (!v.is_object() || !v.as_object().contains(key)) return "";
-  const auto& f = v.at(key);
-  return f.is_string() ? std::string(f.as_string()) : json::serialize(f);
-}
-
 // Names of the entries of a listing's "files" or "directories" (folders end in "/").
 std::set<std::string> Names(const json::value& listing, const char* key) {
   std::set<std::string> out;
   if (!listing.is_object() || !listing.as_object().contains(key)) return out;
-  for (const auto& e : listing.at(key).as_array()) out.insert(Field(e, "name"));
+  for (const auto& e : listing.at(key).as_array()) out.insert(Str(e, "name"));
   return out;
 }
 
@@ -102,7 +90,7 @@ class SettingsTest : public ::testing::Test {
 
   std::string Status(const std::string& id) {
     auto r = http_->Get("/api/v3/jobs/" + id + "/status");
-    return r.ok() && r->status == 200 ? Field(Parse(r->body), "status") : "";
+    return r.ok() && r->status == 200 ? Str(Parse(r->body), "status") : "";
   }
 
   // Waits (≤ 60 s) for the job to end; returns its final status, or the last one seen.
@@ -143,7 +131,7 @@ TEST_F(SettingsTest, ArchiveLocationPutsTheFinishedJobsArchiveInTheConfiguredFol
   EXPECT_GT(fs::file_size(archive), 0u);
   // Not in the default place.
   EXPECT_FALSE(fs::exists(data() / "archives" / (id + ".tar.gz")));
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + id), "archiveLocation"), "file://" + archive.string());
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + id), "archiveLocation"), "file://" + archive.string());
 }
 
 // ---- output served from the archive once the job folder is swept ----
@@ -198,12 +186,12 @@ TEST_F(SettingsTest, AttachmentLimitsRefuseOversizedSubmissionsWith413) {
 
   client::Response one_too_big = submit({file("big.bin", 1001)});
   EXPECT_EQ(one_too_big.status, 413) << one_too_big.body;
-  EXPECT_EQ(Field(Parse(one_too_big.body), "message"),
+  EXPECT_EQ(Str(Parse(one_too_big.body), "message"),
             "attachment 'big.bin': 1001 bytes, more than the limit of 1000 bytes per file");
 
   client::Response too_much = submit({file("a.bin", 800), file("b.bin", 701)});
   EXPECT_EQ(too_much.status, 413) << too_much.body;
-  EXPECT_EQ(Field(Parse(too_much.body), "message"),
+  EXPECT_EQ(Str(Parse(too_much.body), "message"),
             "attachments: 1501 bytes in all, more than the limit of 1500 bytes");
 
   // Exactly at both limits: accepted, and the job sees every byte.
@@ -295,7 +283,7 @@ TEST_F(SettingsTest, ASlowRequestDoesNotDelayAFastOneWithSeveralThreads) {
       << "no answer to the completed slow request: " << answer;
   ::close(fd);
   EXPECT_EQ(answer.rfind("HTTP/1.1 201", 0), 0u) << answer;
-  EXPECT_EQ(Field(Get("/api/v3/applications/slow-app"), "name"), "slow");
+  EXPECT_EQ(Str(Get("/api/v3/applications/slow-app"), "name"), "slow");
 }
 
 // ---- SIGTERM, then re-adoption ----
@@ -331,16 +319,16 @@ TEST_F(SettingsTest, JobsSurviveSigtermAndAreReadoptedByTheNextStart) {
 
   ASSERT_EQ(server_->Start(), "");
   EXPECT_EQ(WaitFinal(a), "FAILED");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + a + "/execution"), "exitCode"), "5");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + a + "/execution"), "exitCode"), "5");
   EXPECT_EQ(http_->Get("/api/v3/jobs/" + a + "/output/stdout")->body, "started\na-done\n");
 
   EXPECT_EQ(Status(b), "RUNNING");
   EXPECT_FALSE(ProcessesInGroup(pid_b).empty());
   WriteFile(gate_b, "");
   EXPECT_EQ(WaitFinal(b), "SUCCEEDED");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + b + "/execution"), "exitCode"), "0");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + b + "/execution"), "exitCode"), "0");
   EXPECT_EQ(http_->Get("/api/v3/jobs/" + b + "/output/stdout")->body, "started\nb-done\n");
-  EXPECT_EQ(Field(Get("/api/v3/jobs/" + b), "statusMsg"), "Job finished successfully.");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + b), "statusMsg"), "Job finished successfully.");
 }
 
 }  // namespace
