@@ -45,9 +45,9 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-constexpr auto kIdleTimeout = std::chrono::seconds(60);   // keep-alive wait for the next request
-constexpr auto kIoTimeout = std::chrono::seconds(60);     // per read/write of a request in progress
-constexpr auto kStopGrace = std::chrono::seconds(10);     // Stop() waits this long for responses
+constexpr auto kIdleTimeout = std::chrono::seconds(60);  // keep-alive wait for the next request
+constexpr auto kIoTimeout = std::chrono::seconds(60);    // per read/write of a request in progress
+constexpr auto kStopGrace = std::chrono::seconds(10);    // Stop() waits this long for responses
 constexpr size_t kFileChunk = 64 * 1024;
 constexpr size_t kLingerMaxBytes = 4 * 1024 * 1024;
 constexpr size_t kFirstRead = 4096;
@@ -423,9 +423,43 @@ HttpResponse RunHandler(const Handler& handler, HttpRequest& req) {
   } catch (...) {
     std::fprintf(stderr, "http: handler for %s %s threw a non-standard exception\n",
                  req.method.c_str(), req.path.c_str());
-    return ErrorResponse(500, "internal error: unexpected failure while handling the request",
-                         req);
+    return ErrorResponse(500, "internal error: unexpected failure while handling the request", req);
   }
+}
+
+// Runs the server's request gate, if any: its refusal (observed like any response), or nullopt
+// when the request may go on. Runs on the handler pool.
+std::optional<HttpResponse> RunGate(BeastServer& srv, HttpRequest& req) {
+  if (!srv.options().gate) return std::nullopt;
+  std::optional<HttpResponse> r;
+  try {
+    r = srv.options().gate(req);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "http: request gate for %s %s threw: %s\n", req.method.c_str(),
+                 req.path.c_str(), e.what());
+    r = ErrorResponse(500, "request: internal error", req);
+  }
+  if (r && srv.options().observer) srv.options().observer(req, *r);
+  return r;
+}
+
+// Runs a route's handler and the observer, then drops the spooled body. Runs on the handler pool.
+HttpResponse RunObserved(BeastServer& srv, const Handler& handler, HttpRequest& req) {
+  HttpResponse r = RunHandler(handler, req);
+  if (srv.options().observer) srv.options().observer(req, r);
+  if (!req.body_file.empty()) {
+    std::error_code rm;
+    std::filesystem::remove(req.body_file, rm);
+  }
+  return r;
+}
+
+// The answer to a request no route takes: 405 when the path exists for other methods, else 404.
+HttpResponse RouteMiss(const Router::Match& m, const HttpRequest& req) {
+  return m.method_mismatch
+             ? ErrorResponse(
+                   405, "request: method " + req.method + " is not allowed on " + req.path, req)
+             : ErrorResponse(404, "request: no resource at " + req.path, req);
 }
 
 std::string TooLargeMessage(uint64_t size, uint64_t limit, bool known) {
@@ -510,8 +544,8 @@ template <class S>
 asio::awaitable<bool> ServeOne(S& s) {
   BeastServer& srv = *s.server;
   http::request_parser<http::empty_body> hp;
-  hp.header_limit(static_cast<std::uint32_t>(
-      std::min<uint64_t>(srv.options().max_header_bytes, UINT32_MAX)));
+  hp.header_limit(
+      static_cast<std::uint32_t>(std::min<uint64_t>(srv.options().max_header_bytes, UINT32_MAX)));
   hp.body_limit(boost::none);
 
   // Wait for the first byte of a request with the keep-alive idle timeout; from then on the whole
@@ -542,10 +576,10 @@ asio::awaitable<bool> ServeOne(S& s) {
   req.principal.reset();  // the gate sets it anew for each request
   if (rec) {
     if (rec == http::error::header_limit) {
-      HttpResponse r = ErrorResponse(
-          431, "request header: larger than " + std::to_string(srv.options().max_header_bytes) +
-                   " bytes",
-          req);
+      HttpResponse r = ErrorResponse(431,
+                                     "request header: larger than " +
+                                         std::to_string(srv.options().max_header_bytes) + " bytes",
+                                     req);
       co_await WriteResponse(s, r, 11, false, false);
       co_await LingerClose(s);
     } else if (IsParseError(rec)) {
@@ -582,19 +616,23 @@ asio::awaitable<bool> ServeOne(S& s) {
   if (!target_status.ok()) {
     resp = ErrorResponse(400, target_status.message(), req);
     responded = true;
-  } else if (srv.options().gate) {
-    std::optional<HttpResponse> refused = co_await OnPool(srv, [&srv, &req]() {
-      std::optional<HttpResponse> r;
-      try {
-        r = srv.options().gate(req);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "http: request gate for %s %s threw: %s\n", req.method.c_str(),
-                     req.path.c_str(), e.what());
-        r = ErrorResponse(500, "request: internal error", req);
-      }
-      if (r && srv.options().observer) srv.options().observer(req, *r);
-      return r;
+  } else if (!has_body) {
+    // Most requests (GETs, kills) carry no body: the gate and the handler run in one pool task,
+    // so authentication costs no second hop between threads.
+    Router::Match m = srv.router().FindSegments(req.method, s.segments);
+    if (!m.handler && head) m = srv.router().FindSegments("GET", s.segments);
+    resp = co_await OnPool(srv, [&srv, &req, &m]() {
+      if (std::optional<HttpResponse> refused = RunGate(srv, req)) return std::move(*refused);
+      if (!m.handler) return RouteMiss(m, req);
+      req.params = std::move(m.params);
+      return RunObserved(srv, *m.handler, req);
     });
+    responded = true;
+  } else if (srv.options().gate) {
+    // A request with a body is judged before its body is read: a refused client never gets to
+    // send (or spool) it.
+    std::optional<HttpResponse> refused =
+        co_await OnPool(srv, [&srv, &req]() { return RunGate(srv, req); });
     if (refused) {
       resp = std::move(*refused);
       responded = true;
@@ -604,10 +642,7 @@ asio::awaitable<bool> ServeOne(S& s) {
     Router::Match m = srv.router().FindSegments(req.method, s.segments);
     if (!m.handler && head) m = srv.router().FindSegments("GET", s.segments);
     if (!m.handler) {
-      resp = m.method_mismatch
-                 ? ErrorResponse(405, "request: method " + req.method + " is not allowed on " +
-                                          req.path, req)
-                 : ErrorResponse(404, "request: no resource at " + req.path, req);
+      resp = RouteMiss(m, req);
       responded = true;
     } else {
       req.params = std::move(m.params);
@@ -690,15 +725,8 @@ asio::awaitable<bool> ServeOne(S& s) {
       }
       if (!responded) {
         const Handler* handler = m.handler;
-        resp = co_await OnPool(srv, [handler, &req, &srv]() {
-          HttpResponse r = RunHandler(*handler, req);
-          if (srv.options().observer) srv.options().observer(req, r);
-          if (!req.body_file.empty()) {
-            std::error_code rm;
-            std::filesystem::remove(req.body_file, rm);
-          }
-          return r;
-        });
+        resp = co_await OnPool(srv,
+                               [handler, &req, &srv]() { return RunObserved(srv, *handler, req); });
         responded = true;
       }
     }
