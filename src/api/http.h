@@ -23,15 +23,16 @@
 #include <vector>
 
 #include "auth/auth.h"
+#include "common/fs.h"
 #include "common/result.h"
 #include "common/status.h"
 
 namespace weir::api {
 
 struct HttpRequest {
-  std::string method;   // upper case: "GET", "POST", ...
-  std::string target;   // as received: "/api/v3/jobs?page=1"
-  std::string path;     // percent-decoded path without the query: "/api/v3/jobs"
+  std::string method;  // upper case: "GET", "POST", ...
+  std::string target;  // as received: "/api/v3/jobs?page=1"
+  std::string path;    // percent-decoded path without the query: "/api/v3/jobs"
   std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // names lower case
   std::string body;                 // the body, unless spooled to body_file
@@ -80,6 +81,14 @@ class FileHandle {
 Result<std::shared_ptr<FileHandle>> OpenRegularFile(const std::filesystem::path& path,
                                                     bool no_follow, struct stat* st,
                                                     std::string_view name = {});
+
+// The same for a file already found and opened with O_PATH (by OpenBeneath, say): the type is
+// checked on `path_fd`, which is then opened for reading through /proc/self/fd, so the file read
+// is the one found, whatever has been renamed since. Where /proc is missing, `reopen` opens it
+// again for reading (a descriptor, or -1 with errno set), and it must be the same file.
+Result<std::shared_ptr<FileHandle>> OpenRegularFileAt(UniqueFd path_fd, struct stat* st,
+                                                      std::string_view name,
+                                                      const std::function<int()>& reopen);
 
 // A response body served from a file: [offset, offset+length) of `path`. When `handle` is set
 // (from OpenRegularFile), the bytes are read from that descriptor and `path` only names the
@@ -229,8 +238,8 @@ struct HttpTlsOptions {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;  // 0: pick a free port (see HttpServer::port())
-  int threads = 1;       // I/O threads: socket reads and writes only
+  uint16_t port = 8080;             // 0: pick a free port (see HttpServer::port())
+  int threads = 1;                  // I/O threads: socket reads and writes only
   int handler_threads = 0;          // the handler pool; 0: max(4, 2 × cores)
   std::filesystem::path spool_dir;  // where spooled bodies are written
   uint64_t max_header_bytes = 64 * 1024;

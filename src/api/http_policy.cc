@@ -149,33 +149,19 @@ FileHandle::~FileHandle() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Result<std::shared_ptr<FileHandle>> OpenRegularFile(const std::filesystem::path& path,
-                                                    bool no_follow, struct stat* st,
-                                                    std::string_view name) {
-  const std::string shown = "'" + (name.empty() ? path.string() : std::string(name)) + "'";
-  // O_PATH opens nothing for reading: no FIFO wait, no device side effect. The type is checked
-  // on that descriptor, and only a regular file is then opened for reading through it.
-  int flags = O_PATH | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0);
-  int pfd = ::open(path.c_str(), flags);
-  if (pfd < 0) {
-    int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return NotFound("file " + shown + ": not found");
-    return ErrnoStatus("file " + shown, err);
-  }
-  FileHandle path_handle(pfd);
+Result<std::shared_ptr<FileHandle>> OpenRegularFileAt(UniqueFd path_fd, struct stat* st,
+                                                      std::string_view name,
+                                                      const std::function<int()>& reopen) {
+  const std::string shown = "'" + std::string(name) + "'";
   struct stat pst {};
-  if (::fstat(pfd, &pst) != 0) return ErrnoStatus("file " + shown, errno);
+  if (::fstat(path_fd.get(), &pst) != 0) return ErrnoStatus("file " + shown, errno);
   if (!S_ISREG(pst.st_mode)) {
     return PermissionDenied("file " + shown + ": " + KindOf(pst.st_mode) +
                             ", not a regular file; only regular files are served");
   }
-  const std::string via_proc = "/proc/self/fd/" + std::to_string(pfd);
+  const std::string via_proc = "/proc/self/fd/" + std::to_string(path_fd.get());
   int fd = ::open(via_proc.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0 && errno == ENOENT) {
-    // No /proc: open the path itself, still non-blocking, and check it is the same file.
-    fd = ::open(path.c_str(),
-                O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (no_follow ? O_NOFOLLOW : 0));
-  }
+  if (fd < 0 && errno == ENOENT) fd = reopen();  // no /proc: open again, checked below
   if (fd < 0) return ErrnoStatus("file " + shown, errno);
   auto handle = std::make_shared<FileHandle>(fd);
   if (::fstat(fd, st) != 0) return ErrnoStatus("file " + shown, errno);
@@ -185,6 +171,24 @@ Result<std::shared_ptr<FileHandle>> OpenRegularFile(const std::filesystem::path&
   int fl = ::fcntl(fd, F_GETFL);
   if (fl >= 0) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
   return handle;
+}
+
+Result<std::shared_ptr<FileHandle>> OpenRegularFile(const std::filesystem::path& path,
+                                                    bool no_follow, struct stat* st,
+                                                    std::string_view name) {
+  // O_PATH opens nothing for reading: no FIFO wait, no device side effect. The type is checked
+  // on that descriptor, and only a regular file is then opened for reading through it.
+  const std::string shown = name.empty() ? path.string() : std::string(name);
+  UniqueFd pfd(::open(path.c_str(), O_PATH | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0)));
+  if (!pfd.valid()) {
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return NotFound("file '" + shown + "': not found");
+    return ErrnoStatus("file '" + shown + "'", err);
+  }
+  return OpenRegularFileAt(std::move(pfd), st, shown, [&path, no_follow]() {
+    return ::open(path.c_str(),
+                  O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (no_follow ? O_NOFOLLOW : 0));
+  });
 }
 
 }  // namespace weir::api

@@ -1,5 +1,6 @@
 #include "api/job_routes.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -112,12 +113,23 @@ std::string HtmlEscape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -129,8 +141,8 @@ std::string EncodePath(std::string_view rel) {
   size_t start = 0;
   while (true) {
     size_t slash = rel.find('/', start);
-    out += PercentEncode(rel.substr(start, slash == std::string_view::npos ? rel.npos
-                                                                            : slash - start));
+    out += PercentEncode(
+        rel.substr(start, slash == std::string_view::npos ? rel.npos : slash - start));
     if (slash == std::string_view::npos) break;
     out += '/';
     start = slash + 1;
@@ -267,8 +279,7 @@ class FinalJobBodies {
   std::mutex mu_;
   size_t capacity_;
   std::list<std::pair<std::string, std::string>> order_;  // most recent first
-  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator>
-      index_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> index_;
 };
 
 class JobRoutes {
@@ -305,18 +316,20 @@ class JobRoutes {
   // Links of the job's sub-resources, `rels` in order ("self" is `self_rel`'s URL).
   json::object Links(const std::string& base, const std::string& id, std::string_view self_rel,
                      const std::vector<std::string_view>& rels) const;
-  HttpResponse Listing(const HttpRequest& req, const std::string& id, const fs::path& root,
-                       const fs::path& dir, const std::string& rel);
-  HttpResponse ServeFile(const HttpRequest& req, const fs::path& file, const std::string& rel);
-  // A listing or a file of the output rooted at `root` (the job dir or its extracted archive).
+  // Output is read through descriptors: the folder `root_fd` (O_PATH) and everything beneath
+  // it is opened with OpenBeneath, so a job that owns its folder cannot swap a link in between
+  // a check and an open and make the server read outside it.
+  HttpResponse Listing(const HttpRequest& req, const std::string& id, int root_fd, int dir_fd,
+                       const std::string& rel);
+  HttpResponse ServeFile(const HttpRequest& req, int root_fd, UniqueFd path_fd,
+                         const std::string& rel);
   HttpResponse ServeOutput(const HttpRequest& req, const std::string& id, const fs::path& root,
                            const std::string& rel);
   // Reads a multipart submission into `sub`, writing attachments under `attach_dir`.
   // Returns an error response, or nullopt on success.
   std::optional<HttpResponse> ReadMultipart(const HttpRequest& req, std::string_view body,
                                             const std::string& content_type,
-                                            const fs::path& attach_dir,
-                                            service::Submission& sub);
+                                            const fs::path& attach_dir, service::Submission& sub);
 
   const AccessPolicy& Policy() const {
     static const AccessPolicy kOpen;
@@ -423,8 +436,7 @@ HttpResponse JobRoutes::Submit(HttpRequest& req) {
   return resp;
 }
 
-std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req,
-                                                     std::string_view body,
+std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req, std::string_view body,
                                                      const std::string& content_type,
                                                      const fs::path& attach_dir,
                                                      service::Submission& sub) {
@@ -463,8 +475,7 @@ std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req,
         return ErrorResponse(413,
                              "attachment '" + *name + "': " + std::to_string(p.data.size()) +
                                  " bytes, more than the limit of " +
-                                 std::to_string(options_.max_attachment_bytes) +
-                                 " bytes per file",
+                                 std::to_string(options_.max_attachment_bytes) + " bytes per file",
                              req);
       }
       total += p.data.size();
@@ -484,12 +495,11 @@ std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req,
                          req);
   }
   if (request_part->data.size() > options_.max_json_bytes) {
-    return ErrorResponse(413,
-                         "request: the job request is " +
-                             std::to_string(request_part->data.size()) +
-                             " bytes, more than the limit of " +
-                             std::to_string(options_.max_json_bytes),
-                         req);
+    return ErrorResponse(
+        413,
+        "request: the job request is " + std::to_string(request_part->data.size()) +
+            " bytes, more than the limit of " + std::to_string(options_.max_json_bytes),
+        req);
   }
   auto parsed = ParseJobRequest(request_part->data);
   if (!parsed) return ErrorResponse(parsed.status(), req);
@@ -511,9 +521,9 @@ std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req,
 
 HttpResponse JobRoutes::Search(HttpRequest& req) {
   static const std::vector<std::string> kFilters = {
-      "id",          "name",      "user",       "status",      "tag",
-      "clusterName", "clusterId", "commandName", "commandId",  "minStarted",
-      "maxStarted",  "minFinished", "maxFinished", "grouping", "groupingInstance"};
+      "id",          "name",        "user",        "status",    "tag",
+      "clusterName", "clusterId",   "commandName", "commandId", "minStarted",
+      "maxStarted",  "minFinished", "maxFinished", "grouping",  "groupingInstance"};
   auto page = ParsePageQuery(req, 10, "created,desc");
   if (!page) return ErrorResponse(page.status(), req);
 
@@ -546,10 +556,9 @@ HttpResponse JobRoutes::Search(HttpRequest& req) {
     std::string_view name;
     std::optional<TimePoint>* dst;
   };
-  for (const TimeFilter& tf : {TimeFilter{"minStarted", &f.min_started},
-                               TimeFilter{"maxStarted", &f.max_started},
-                               TimeFilter{"minFinished", &f.min_finished},
-                               TimeFilter{"maxFinished", &f.max_finished}}) {
+  for (const TimeFilter& tf :
+       {TimeFilter{"minStarted", &f.min_started}, TimeFilter{"maxStarted", &f.max_started},
+        TimeFilter{"minFinished", &f.min_finished}, TimeFilter{"maxFinished", &f.max_finished}}) {
     auto t = QueryEpochMillis(req, tf.name);
     if (!t) return ErrorResponse(t.status(), req);
     *tf.dst = *t;
@@ -582,8 +591,8 @@ HttpResponse JobRoutes::GetJob(HttpRequest& req) {
   if (!r) return ErrorResponse(r.status(), req);
   json::object o = JobToJson(*r, options_.clock->Now());
   o["_links"] = Links(base, id, "job",
-                      {"output", "request", "execution", "metadata", "status", "cluster",
-                       "command", "applications"});
+                      {"output", "request", "execution", "metadata", "status", "cluster", "command",
+                       "applications"});
   HttpResponse resp = JsonResponse(200, o, kHalJson);
   if (!model::IsActive(r->job.status)) final_bodies_.Put(std::move(key), resp.body);
   return resp;
@@ -630,13 +639,12 @@ HttpResponse JobRoutes::GetEntity(HttpRequest& req, model::Kind kind) {
   const std::string& id = req.Param("id");
   auto r = jobs_->GetJob(id);
   if (!r) return ErrorResponse(r.status(), req);
-  const std::string& eid =
-      kind == model::Kind::kCluster ? r->job.cluster_id : r->job.command_id;
+  const std::string& eid = kind == model::Kind::kCluster ? r->job.cluster_id : r->job.command_id;
   const std::string what(model::KindName(kind));
   if (eid.empty()) {
-    return ErrorResponse(NotFound("job '" + id + "': no " + what +
-                                  " was selected for it (it did not match any)"),
-                         req);
+    return ErrorResponse(
+        NotFound("job '" + id + "': no " + what + " was selected for it (it did not match any)"),
+        req);
   }
   auto e = config_->Get(kind, eid);
   if (!e) {
@@ -699,7 +707,8 @@ HttpResponse JobRoutes::Output(HttpRequest& req) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
     if (model::IsActive(r->job.status)) {
-      return ErrorResponse(NotFound("job '" + id + "': no output yet; the job directory is made "
+      return ErrorResponse(NotFound("job '" + id +
+                                    "': no output yet; the job directory is made "
                                     "when its set-up starts"),
                            req);
     }
@@ -723,15 +732,19 @@ HttpResponse JobRoutes::Output(HttpRequest& req) {
 
 HttpResponse JobRoutes::ServeOutput(const HttpRequest& req, const std::string& id,
                                     const fs::path& root, const std::string& rel) {
-  auto target = ResolveInside(root, rel);
+  UniqueFd root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root_fd.valid()) {
+    return ErrorResponse(ErrnoStatus("job '" + id + "': output folder", errno), req);
+  }
+  // O_PATH opens nothing for reading: a FIFO or device cannot block or be touched here.
+  Result<UniqueFd> target = OpenBeneath(root_fd.get(), rel, O_PATH);
   if (!target) return ErrorResponse(target.status(), req);
   struct stat st {};
-  // stat never opens the file, so a FIFO or device cannot block or be touched here.
-  if (::stat(target->c_str(), &st) != 0) {
-    return ErrorResponse(NotFound("path '" + rel + "': not found"), req);
+  if (::fstat(target->get(), &st) != 0) {
+    return ErrorResponse(ErrnoStatus("path '" + rel + "'", errno), req);
   }
-  if (S_ISDIR(st.st_mode)) return Listing(req, id, root, *target, rel);
-  return ServeFile(req, *target, rel);
+  if (S_ISDIR(st.st_mode)) return Listing(req, id, root_fd.get(), target->get(), rel);
+  return ServeFile(req, root_fd.get(), std::move(*target), rel);
 }
 
 // The listing answers at most options_.max_listing_entries entries (directories first, then
@@ -739,9 +752,8 @@ HttpResponse JobRoutes::ServeOutput(const HttpRequest& req, const std::string& i
 // select a slice, "page" in the JSON (and a Link: rel="next" header) tells how to get the rest.
 // Only names and d_type are read for the whole folder; stat and the link check run for the
 // entries of the answered page only.
-HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
-                                const fs::path& root, const fs::path& dir,
-                                const std::string& rel) {
+HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id, int root_fd,
+                                int dir_fd, const std::string& rel) {
   struct Entry {
     std::string name;  // directories end in '/'
     std::string url;
@@ -768,49 +780,53 @@ HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
   if (Status st = read_param("size", 1, max_size, &page_size); !st.ok()) {
     return ErrorResponse(st, req);
   }
-  std::error_code ec;
-  const fs::path canon_root = fs::canonical(root, ec);
-  if (ec) return ErrorResponse(ErrnoStatus("output: " + root.string(), ec.value()), req);
   const std::string output_url = JobUrl(BaseUrl(req), id) + "/output/";
   const std::string dir_url = output_url + (rel.empty() ? "" : EncodePath(rel) + "/");
+  auto child = [&rel](const std::string& name) { return rel.empty() ? name : rel + "/" + name; };
+  // The kind of what `name` leads to, a link followed only while it stays inside the output
+  // folder; false when it leads out, dangles or vanished.
+  auto stat_beneath = [&](const std::string& child_rel, struct stat* st) {
+    Result<UniqueFd> fd = OpenBeneath(root_fd, child_rel, O_PATH);
+    return fd.ok() && ::fstat(fd->get(), st) == 0;
+  };
 
-  // Pass 1: names and kinds only (d_type; a stat only for links and unknown types).
+  // Pass 1: names and kinds only (d_type; links and unknown types are looked up beneath root).
   std::vector<std::string> dir_names, file_names;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::error_code tec;
-    fs::file_status fst = it->symlink_status(tec);
-    if (tec) continue;
-    if (fs::is_symlink(fst) || fst.type() == fs::file_type::unknown) {
-      fst = it->status(tec);
-      if (tec) continue;  // a dangling link
+  {
+    UniqueFd list_fd(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    DIR* d = list_fd.valid() ? ::fdopendir(list_fd.get()) : nullptr;
+    if (d == nullptr) return ErrorResponse(ErrnoStatus("output: list " + rel, errno), req);
+    list_fd.release();
+    while (struct dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      unsigned char type = e->d_type;
+      if (type == DT_LNK || type == DT_UNKNOWN) {
+        struct stat st {};
+        if (!stat_beneath(child(name), &st)) continue;  // dangling, or a link out: not shown
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+      }
+      if (type == DT_DIR) {
+        dir_names.push_back(name);
+      } else if (type == DT_REG) {
+        file_names.push_back(name);
+      }
     }
-    if (fs::is_directory(fst)) {
-      dir_names.push_back(it->path().filename().string());
-    } else if (fs::is_regular_file(fst)) {
-      file_names.push_back(it->path().filename().string());
-    }
+    ::closedir(d);
   }
-  if (ec) return ErrorResponse(ErrnoStatus("output: list " + rel, ec.value()), req);
   std::sort(dir_names.begin(), dir_names.end());
   std::sort(file_names.begin(), file_names.end());
   const uint64_t total = dir_names.size() + file_names.size();
   const uint64_t first = std::min<uint64_t>(total, page_number * page_size);
   const uint64_t last = std::min<uint64_t>(total, first + page_size);
 
-  // Pass 2: the page's entries, checked and stat'ed.
+  // Pass 2: the page's entries, stat'ed beneath root.
   std::vector<Entry> dirs, files;
   for (uint64_t i = first; i < last; ++i) {
     const bool is_dir_name = i < dir_names.size();
     const std::string& name = is_dir_name ? dir_names[i] : file_names[i - dir_names.size()];
-    const fs::path p = dir / name;
-    std::error_code cec;
-    fs::path canon = fs::canonical(p, cec);
-    if (cec) continue;  // a dangling link
-    auto [ri, ci] = std::mismatch(canon_root.begin(), canon_root.end(), canon.begin(),
-                                  canon.end());
-    if (ri != canon_root.end()) continue;  // a link out of the job directory: not shown
     struct stat st {};
-    if (::stat(canon.c_str(), &st) != 0) continue;
+    if (!stat_beneath(child(name), &st)) continue;  // changed since pass 1
     Entry e;
     e.modified = ModifiedTime(st);
     if (S_ISDIR(st.st_mode)) {
@@ -842,7 +858,7 @@ HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
     e.name = "../";
     e.url = output_url + (parent_rel.empty() ? "" : EncodePath(parent_rel) + "/");
     struct stat st {};
-    if (::stat(dir.parent_path().c_str(), &st) == 0) e.modified = ModifiedTime(st);
+    if (stat_beneath(parent_rel, &st)) e.modified = ModifiedTime(st);
     parent = std::move(e);
   }
 
@@ -896,20 +912,25 @@ HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
   return resp;
 }
 
-HttpResponse JobRoutes::ServeFile(const HttpRequest& req, const fs::path& file,
+HttpResponse JobRoutes::ServeFile(const HttpRequest& req, int root_fd, UniqueFd path_fd,
                                   const std::string& rel) {
-  // Opened without blocking and without following a link swapped in since ResolveInside: a
-  // FIFO, socket or device answers 403 and is never opened for reading.
+  // The type is checked on the O_PATH descriptor and only a regular file is opened for reading,
+  // without blocking: a FIFO, socket or device answers 403 and is never opened.
   struct stat st {};
-  auto handle = OpenRegularFile(file, /*no_follow=*/true, &st, rel);
+  const fs::path file = fs::path(rel).filename();
+  auto handle = OpenRegularFileAt(std::move(path_fd), &st, rel, [root_fd, &rel]() {
+    Result<UniqueFd> fd = OpenBeneath(root_fd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    return fd.ok() ? fd->release() : -1;
+  });
   if (!handle) return ErrorResponse(handle.status(), req);
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   RangeAnswer range = ParseRange(req.Header("range").value_or(""), size);
   if (range.kind == RangeAnswer::kUnsatisfiable) {
-    HttpResponse resp = ErrorResponse(
-        416, "range: '" + req.Header("range").value_or("") + "' is outside the file's " +
-                 std::to_string(size) + " bytes",
-        req);
+    HttpResponse resp =
+        ErrorResponse(416,
+                      "range: '" + req.Header("range").value_or("") + "' is outside the file's " +
+                          std::to_string(size) + " bytes",
+                      req);
     resp.SetHeader("Content-Range", "bytes */" + std::to_string(size));
     return resp;
   }
@@ -991,8 +1012,7 @@ Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body,
     size_t end = body.find(next, content);
     if (end == std::string_view::npos) {
       return InvalidArgument("multipart: no closing boundary after part " +
-                             std::to_string(parts.size() + 1) +
-                             " (the body may be truncated)");
+                             std::to_string(parts.size() + 1) + " (the body may be truncated)");
     }
     MultipartPart part;
     part.data = body.substr(content, end - content);
@@ -1101,23 +1121,39 @@ bool PrefersHtml(std::string_view accept) {
 
 std::string GuessContentType(std::string_view file_name, std::string_view head) {
   static const std::pair<std::string_view, std::string_view> kTypes[] = {
-      {"txt", "text/plain; charset=utf-8"},   {"log", "text/plain; charset=utf-8"},
-      {"out", "text/plain; charset=utf-8"},   {"err", "text/plain; charset=utf-8"},
-      {"sh", "text/plain; charset=utf-8"},    {"py", "text/plain; charset=utf-8"},
-      {"sql", "text/plain; charset=utf-8"},   {"hql", "text/plain; charset=utf-8"},
-      {"properties", "text/plain; charset=utf-8"}, {"conf", "text/plain; charset=utf-8"},
-      {"md", "text/markdown; charset=utf-8"}, {"csv", "text/csv; charset=utf-8"},
+      {"txt", "text/plain; charset=utf-8"},
+      {"log", "text/plain; charset=utf-8"},
+      {"out", "text/plain; charset=utf-8"},
+      {"err", "text/plain; charset=utf-8"},
+      {"sh", "text/plain; charset=utf-8"},
+      {"py", "text/plain; charset=utf-8"},
+      {"sql", "text/plain; charset=utf-8"},
+      {"hql", "text/plain; charset=utf-8"},
+      {"properties", "text/plain; charset=utf-8"},
+      {"conf", "text/plain; charset=utf-8"},
+      {"md", "text/markdown; charset=utf-8"},
+      {"csv", "text/csv; charset=utf-8"},
       {"tsv", "text/tab-separated-values; charset=utf-8"},
-      {"json", "application/json"},           {"xml", "application/xml"},
-      {"yaml", "application/yaml"},           {"yml", "application/yaml"},
-      {"html", "text/html; charset=utf-8"},   {"htm", "text/html; charset=utf-8"},
-      {"css", "text/css; charset=utf-8"},     {"js", "text/javascript; charset=utf-8"},
-      {"png", "image/png"},                   {"jpg", "image/jpeg"},
-      {"jpeg", "image/jpeg"},                 {"gif", "image/gif"},
-      {"svg", "image/svg+xml"},               {"pdf", "application/pdf"},
-      {"zip", "application/zip"},             {"gz", "application/gzip"},
-      {"tgz", "application/gzip"},            {"tar", "application/x-tar"},
-      {"jar", "application/java-archive"},    {"parquet", "application/vnd.apache.parquet"},
+      {"json", "application/json"},
+      {"xml", "application/xml"},
+      {"yaml", "application/yaml"},
+      {"yml", "application/yaml"},
+      {"html", "text/html; charset=utf-8"},
+      {"htm", "text/html; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},
+      {"js", "text/javascript; charset=utf-8"},
+      {"png", "image/png"},
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"gif", "image/gif"},
+      {"svg", "image/svg+xml"},
+      {"pdf", "application/pdf"},
+      {"zip", "application/zip"},
+      {"gz", "application/gzip"},
+      {"tgz", "application/gzip"},
+      {"tar", "application/x-tar"},
+      {"jar", "application/java-archive"},
+      {"parquet", "application/vnd.apache.parquet"},
   };
   size_t dot = file_name.rfind('.');
   if (dot != std::string_view::npos && dot + 1 < file_name.size()) {
@@ -1147,8 +1183,8 @@ void RegisterJobRoutes(Router& router, service::JobService& service,
   RouteOptions submit_options;
   submit_options.max_body_bytes = options.max_request_bytes;
   submit_options.spool_body_to_file = true;
-  auto routes = std::make_shared<JobRoutes>(service, std::move(jobs), std::move(config),
-                                            std::move(options));
+  auto routes =
+      std::make_shared<JobRoutes>(service, std::move(jobs), std::move(config), std::move(options));
   auto bind = [routes](HttpResponse (JobRoutes::*method)(HttpRequest&)) {
     return [routes, method](HttpRequest& req) { return ((*routes).*method)(req); };
   };

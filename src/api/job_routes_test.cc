@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
@@ -756,6 +757,46 @@ TEST_F(JobRoutesTest, OutputNeverLeavesTheJobDirectory) {
   for (const auto& d : listing.at("directories").as_array()) {
     EXPECT_NE(d.at("name"), "outdir/");
   }
+}
+
+// A job owns its folder (jobs.run_as_user) and may swap a folder for a link out of it as fast as
+// it can while output is being served: no answer ever carries what lies outside.
+TEST_F(JobRoutesTest, OutputNeverLeavesWhileTheJobSwapsFoldersForLinks) {
+  Start();
+  std::string id =
+      Submit(Request("mkdir sub; echo inside > sub/secret.txt; ln -s " + root_.string() + " out"));
+  ASSERT_EQ(Final(id).job.status, model::JobStatus::kSucceeded);
+  const fs::path dir = root_ / "jobs" / id;
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    const std::string a = (dir / "sub").string(), b = (dir / "out").string(),
+                      t = (dir / "tmp").string();
+    while (!stop.load()) {  // exchange "sub" (a folder) and "out" (a link to the server's root)
+      ::rename(a.c_str(), t.c_str());
+      ::rename(b.c_str(), a.c_str());
+      ::rename(t.c_str(), b.c_str());
+    }
+  });
+  const std::string base = "/api/v3/jobs/" + id + "/output/";
+  int served = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto file = http_->Get(base + "sub/secret.txt");
+    auto listing = http_->Get(base + "sub/");
+    if (!file.ok() || !listing.ok()) {
+      ADD_FAILURE() << "request failed";  // the swapper thread still has to be joined
+      break;
+    }
+    EXPECT_EQ(file->body.find("TOP-SECRET"), std::string::npos);
+    EXPECT_EQ(listing->body.find("weir.db"), std::string::npos) << listing->body;
+    EXPECT_EQ(listing->body.find("\"jobs/\""), std::string::npos) << listing->body;
+    if (file->status == 200) {
+      EXPECT_EQ(file->body, "inside\n");
+      ++served;
+    }
+  }
+  stop = true;
+  swapper.join();
+  EXPECT_GT(served, 0);  // the folder was in place part of the time: the race was run
 }
 
 TEST_F(JobRoutesTest, RunningJobHasAGrowingRuntime) {

@@ -2,11 +2,13 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -152,6 +154,94 @@ Result<fs::path> LocalPathOf(std::string_view uri) {
   return fs::path(path);
 }
 
+namespace {
+
+// Writes a folder tree into an archive through descriptors only: every entry is looked at with
+// fstatat and opened with openat(O_NOFOLLOW) relative to its folder's descriptor, so a job that
+// owns the folder and swaps a sub-folder for a link while it is archived never makes the server
+// read outside it. Entries come in name order, each folder before its contents.
+struct TreeWriter {
+  static constexpr int kMaxDepth = 256;  // deeper folders are left out (counted as excluded)
+
+  struct archive* a;
+  const std::vector<std::string>& excludes;
+  const std::string& ctx;
+  WriteStats* stats;
+
+  Status AddFolder(int dir_fd, const std::string& rel, int depth) {
+    std::vector<std::string> names;
+    {
+      UniqueFd list_fd(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+      DIR* d = list_fd.valid() ? ::fdopendir(list_fd.get()) : nullptr;
+      if (d == nullptr) return ErrnoStatus(ctx + ": walk " + (rel.empty() ? "." : rel), errno);
+      list_fd.release();
+      while (struct dirent* e = ::readdir(d)) {
+        const std::string_view n = e->d_name;
+        if (n != "." && n != "..") names.emplace_back(n);
+      }
+      ::closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      const std::string child = rel.empty() ? name : rel + "/" + name;
+      if (Excluded(child, excludes)) {
+        ++stats->excluded;
+        continue;
+      }
+      struct stat st {};
+      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
+      UniqueFd fd;
+      std::string link_target;
+      if (S_ISREG(st.st_mode)) {
+        fd = UniqueFd(::openat(dir_fd, name.c_str(),
+                               O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+        // Unreadable (a job may chmod 000 its files), or swapped for something else: left out.
+        if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      } else if (S_ISDIR(st.st_mode)) {
+        if (depth + 1 >= kMaxDepth) {
+          ++stats->excluded;
+          continue;
+        }
+        fd = UniqueFd(
+            ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd.valid() || ::fstat(fd.get(), &st) != 0) continue;
+      } else if (S_ISLNK(st.st_mode)) {
+        char buf[4096];
+        ssize_t n = ::readlinkat(dir_fd, name.c_str(), buf, sizeof buf);
+        if (n < 0 || static_cast<size_t>(n) >= sizeof buf) continue;
+        link_target.assign(buf, static_cast<size_t>(n));
+      } else {
+        continue;  // sockets, fifos, devices
+      }
+      WEIR_RETURN_IF_ERROR(WriteEntry(st, child, fd.get(), link_target));
+      if (S_ISDIR(st.st_mode)) WEIR_RETURN_IF_ERROR(AddFolder(fd.get(), child, depth + 1));
+    }
+    return Status::Ok();
+  }
+
+  Status WriteEntry(const struct stat& st, const std::string& rel, int fd,
+                    const std::string& link_target) {
+    struct archive_entry* entry = archive_entry_new();
+    archive_entry_copy_stat(entry, &st);
+    archive_entry_set_pathname(entry, rel.c_str());
+    archive_entry_set_nlink(entry, S_ISDIR(st.st_mode) ? 2 : 1);
+    if (!S_ISREG(st.st_mode)) archive_entry_set_size(entry, 0);
+    if (S_ISLNK(st.st_mode)) archive_entry_set_symlink(entry, link_target.c_str());
+    Status result = Status::Ok();
+    if (archive_write_header(a, entry) != ARCHIVE_OK) {
+      result = Internal(ctx + ": write header of '" + rel + "': " + ArchiveError(a));
+    } else if (S_ISREG(st.st_mode)) {
+      result = CopyFileData(a, fd, rel);
+      ++stats->files;
+      stats->bytes += st.st_size;
+    }
+    archive_entry_free(entry);
+    return result;
+  }
+};
+
+}  // namespace
+
 Result<WriteStats> WriteTarGz(const fs::path& dir, const std::vector<std::string>& excludes,
                               const fs::path& out) {
   const std::string ctx = "archive " + dir.string();
@@ -166,54 +256,17 @@ Result<WriteStats> WriteTarGz(const fs::path& dir, const std::vector<std::string
   if (archive_write_open_filename(a, out.c_str()) != ARCHIVE_OK) {
     return Internal(ctx + ": create " + out.string() + ": " + ArchiveError(a));
   }
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return NotFound(ctx + ": no such directory");
-  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end;
-  if (ec) return ErrnoStatus(ctx, ec.value());
-  for (; it != end; it.increment(ec)) {
-    if (ec) return ErrnoStatus(ctx + ": walk", ec.value());
-    const fs::path& p = it->path();
-    const std::string rel = p.lexically_relative(dir).generic_string();
-    if (Excluded(rel, excludes)) {
-      ++stats.excluded;
-      if (it->is_directory(ec) && !it->is_symlink(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0) continue;  // vanished meanwhile
-    int fd = -1;
-    std::string link_target;
-    if (S_ISREG(st.st_mode)) {
-      fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-      if (fd < 0) continue;  // unreadable (a job may chmod 000 its files): left out
-    } else if (S_ISLNK(st.st_mode)) {
-      std::error_code lec;
-      link_target = fs::read_symlink(p, lec).string();
-      if (lec) continue;
-    } else if (!S_ISDIR(st.st_mode)) {
-      continue;  // sockets, fifos, devices
-    }
-    struct archive_entry* entry = archive_entry_new();
-    archive_entry_copy_stat(entry, &st);
-    archive_entry_set_pathname(entry, rel.c_str());
-    archive_entry_set_nlink(entry, S_ISDIR(st.st_mode) ? 2 : 1);
-    if (!S_ISREG(st.st_mode)) archive_entry_set_size(entry, 0);
-    if (S_ISLNK(st.st_mode)) archive_entry_set_symlink(entry, link_target.c_str());
-    Status st_write = Status::Ok();
-    if (archive_write_header(a, entry) != ARCHIVE_OK) {
-      st_write = Internal(ctx + ": write header of '" + rel + "': " + ArchiveError(a));
-    } else if (fd >= 0) {
-      st_write = CopyFileData(a, fd, rel);
-      ++stats.files;
-      stats.bytes += st.st_size;
-    }
-    archive_entry_free(entry);
-    if (fd >= 0) ::close(fd);
-    WEIR_RETURN_IF_ERROR(st_write);
+  UniqueFd top(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!top.valid()) {
+    if (errno == ENOENT || errno == ENOTDIR) return NotFound(ctx + ": no such directory");
+    return ErrnoStatus(ctx, errno);
   }
+  TreeWriter writer{a, excludes, ctx, &stats};
+  WEIR_RETURN_IF_ERROR(writer.AddFolder(top.get(), "", 0));
   if (archive_write_close(a) != ARCHIVE_OK) {
     return Internal(ctx + ": finish " + out.string() + ": " + ArchiveError(a));
   }
+  std::error_code ec;
   stats.archive_bytes = static_cast<int64_t>(fs::file_size(out, ec));
   return stats;
 }

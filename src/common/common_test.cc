@@ -1,9 +1,12 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/disk_space.h"
@@ -146,8 +149,8 @@ TEST(Strings, Utf8Validation) {
   EXPECT_TRUE(IsValidUtf8("plain ascii"));
   EXPECT_TRUE(IsValidUtf8("h\xc3\xa9llo"));
   EXPECT_FALSE(IsValidUtf8("\xc3"));
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));        // overlong '/'
-  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));    // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));      // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));  // surrogate
 }
 
 TEST(Result, CarriesValueOrStatus) {
@@ -179,6 +182,79 @@ TEST_F(ResolveInsideTest, ServesInsideRefusesOutside) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(ResolveInside(root_ / "job", "link").status().code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(ResolveInside(root_ / "job", "nope").status().code(), StatusCode::kNotFound);
+}
+
+// Reads what OpenBeneath opened (a regular file), "" when it failed.
+std::string ReadBeneath(const std::filesystem::path& root, std::string_view rel) {
+  UniqueFd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  Result<UniqueFd> fd = OpenBeneath(dir.get(), rel, O_RDONLY);
+  if (!fd.ok()) return "";
+  char buf[64];
+  ssize_t n = ::read(fd->get(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+TEST_F(ResolveInsideTest, OpenBeneathFollowsInsideLinksAndRefusesTheWayOut) {
+  const auto job = root_ / "job";
+  std::filesystem::create_symlink("sub/f.txt", job / "inner");
+  std::filesystem::create_symlink(root_, job / "up");
+  EXPECT_EQ(ReadBeneath(job, "sub/f.txt"), "x");
+  EXPECT_EQ(ReadBeneath(job, "inner"), "x");  // a link that stays inside is followed
+  UniqueFd dir(::open(job.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  EXPECT_EQ(OpenBeneath(dir.get(), "link", O_RDONLY).status().code(),
+            StatusCode::kPermissionDenied);  // an absolute link to a file outside
+  EXPECT_EQ(OpenBeneath(dir.get(), "up/secret", O_RDONLY).status().code(),
+            StatusCode::kPermissionDenied);  // a folder link leading out
+  EXPECT_EQ(OpenBeneath(dir.get(), "../secret", O_RDONLY).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(OpenBeneath(dir.get(), "/etc/passwd", O_RDONLY).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(OpenBeneath(dir.get(), "nope", O_RDONLY).status().code(), StatusCode::kNotFound);
+  Result<UniqueFd> self = OpenBeneath(dir.get(), "", O_RDONLY | O_DIRECTORY);
+  EXPECT_TRUE(self.ok()) << self.status().ToString();
+}
+
+// The owner of a job folder swaps a sub-folder for a link to the outside as fast as it can
+// while the server opens a file inside it: no open ever reads the outside file.
+TEST_F(ResolveInsideTest, OpenBeneathNeverLeavesWhileTheTreeIsSwapped) {
+  const auto job = root_ / "job";
+  std::filesystem::create_directories(root_ / "outside");
+  ASSERT_TRUE(WriteFileAtomic(root_ / "outside" / "f.txt", "SECRET").ok());
+  std::filesystem::create_symlink(root_ / "outside", job / "swap");
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    const std::string a = (job / "sub").string(), b = (job / "swap").string(),
+                      t = (job / "tmp").string();
+    while (!stop.load()) {  // exchange "sub" (a folder) and "swap" (the link out)
+      ::rename(a.c_str(), t.c_str());
+      ::rename(b.c_str(), a.c_str());
+      ::rename(t.c_str(), b.c_str());
+    }
+  });
+  int inside = 0, outside = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string got = ReadBeneath(job, "sub/f.txt");
+    if (got == "x") ++inside;
+    if (got == "SECRET") ++outside;
+  }
+  stop = true;
+  swapper.join();
+  EXPECT_EQ(outside, 0);
+  EXPECT_GT(inside, 0);  // the race was real: the folder was there part of the time
+}
+
+TEST_F(ResolveInsideTest, RemoveTreeUnlinksLinksWithoutEnteringThem) {
+  const auto job = root_ / "job";
+  std::filesystem::create_directories(root_ / "outside" / "deep");
+  ASSERT_TRUE(WriteFileAtomic(root_ / "outside" / "deep" / "keep.txt", "k").ok());
+  std::filesystem::create_symlink(root_ / "outside", job / "sub" / "out");
+  std::filesystem::create_directories(job / "a" / "b" / "c");
+  ASSERT_TRUE(WriteFileAtomic(job / "a" / "b" / "c" / "f", "f").ok());
+  ASSERT_TRUE(RemoveTree(job).ok());
+  EXPECT_FALSE(std::filesystem::exists(job));
+  EXPECT_TRUE(std::filesystem::exists(root_ / "outside" / "deep" / "keep.txt"));
+  EXPECT_TRUE(std::filesystem::exists(root_ / "secret"));  // "link" pointed here
+  EXPECT_TRUE(RemoveTree(job).ok());                       // already gone: nothing to do
 }
 
 // A full disk or quota is its own code (the api answers 507), not a limit of the request.

@@ -937,9 +937,8 @@ Status JobServiceImpl::Recover() {
     std::error_code ec;
     if (fs::exists(dir, ec)) {
       spdlog::info("job {}: set-up was interrupted by the restart; setting it up again", r.id);
-      fs::remove_all(dir, ec);
-      if (ec) {
-        spdlog::error("job {}: remove half-built {}: {}", r.id, dir.string(), ec.message());
+      if (Status rm = RemoveTree(dir); !rm.ok()) {
+        spdlog::error("job {}: remove half-built {}: {}", r.id, dir.string(), rm.ToString());
       }
     }
     ActiveJob a;
@@ -1266,12 +1265,13 @@ Result<SweepResult> JobServiceImpl::SweepJobDirectories() {
       ++result.kept;
       continue;
     }
-    std::error_code rec_ec;
-    fs::remove_all(JobDirectory(id), rec_ec);
-    if (rec_ec) {
-      spdlog::error("job sweep: remove {}: {}", JobDirectory(id).string(), rec_ec.message());
+    // The folder may belong to the job's own account (jobs.run_as_user): RemoveTree never
+    // follows a link it may have swapped in, so the sweep cannot be steered outside it.
+    if (Status rm = RemoveTree(JobDirectory(id)); !rm.ok()) {
+      spdlog::error("job sweep: {}", rm.ToString());
       continue;
     }
+    std::error_code rec_ec;
     fs::remove(ArchivedMark(id), rec_ec);
     ++result.removed;
   }
