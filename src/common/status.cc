@@ -7,36 +7,21 @@ namespace weir {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk:
-      return "OK";
-    case StatusCode::kInvalidArgument:
-      return "INVALID_ARGUMENT";
-    case StatusCode::kNotFound:
-      return "NOT_FOUND";
-    case StatusCode::kAlreadyExists:
-      return "ALREADY_EXISTS";
-    case StatusCode::kFailedPrecondition:
-      return "FAILED_PRECONDITION";
-    case StatusCode::kResourceExhausted:
-      return "RESOURCE_EXHAUSTED";
-    case StatusCode::kUnavailable:
-      return "UNAVAILABLE";
-    case StatusCode::kDeadlineExceeded:
-      return "DEADLINE_EXCEEDED";
-    case StatusCode::kPermissionDenied:
-      return "PERMISSION_DENIED";
-    case StatusCode::kAborted:
-      return "ABORTED";
-    case StatusCode::kUnimplemented:
-      return "UNIMPLEMENTED";
-    case StatusCode::kInternal:
-      return "INTERNAL";
-    case StatusCode::kOutOfSpace:
-      return "OUT_OF_SPACE";
-    case StatusCode::kPayloadTooLarge:
-      return "PAYLOAD_TOO_LARGE";
-    case StatusCode::kUnauthenticated:
-      return "UNAUTHENTICATED";
+    case StatusCode::kOk: return "OK";
+    case StatusCode::kInvalidArgument: return "INVALID_ARGUMENT";
+    case StatusCode::kNotFound: return "NOT_FOUND";
+    case StatusCode::kAlreadyExists: return "ALREADY_EXISTS";
+    case StatusCode::kFailedPrecondition: return "FAILED_PRECONDITION";
+    case StatusCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
+    case StatusCode::kUnavailable: return "UNAVAILABLE";
+    case StatusCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
+    case StatusCode::kPermissionDenied: return "PERMISSION_DENIED";
+    case StatusCode::kAborted: return "ABORTED";
+    case StatusCode::kUnimplemented: return "UNIMPLEMENTED";
+    case StatusCode::kInternal: return "INTERNAL";
+    case StatusCode::kOutOfSpace: return "OUT_OF_SPACE";
+    case StatusCode::kPayloadTooLarge: return "PAYLOAD_TOO_LARGE";
+    case StatusCode::kUnauthenticated: return "UNAUTHENTICATED";
   }
   return "UNKNOWN";
 }
@@ -64,25 +49,13 @@ Status ErrnoStatus(std::string_view context, int err) {
   m += ": ";
   m += std::strerror(err);
   switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      return NotFound(std::move(m));
-    case EEXIST:
-      return AlreadyExists(std::move(m));
-    case EACCES:
-    case EPERM:
-      return PermissionDenied(std::move(m));
-    case ENOSPC:
-    case EDQUOT:
-      return OutOfSpace(std::move(m));
-    case EMFILE:
-    case ENFILE:
-      return ResourceExhausted(std::move(m));
-    case EAGAIN:
-    case EINTR:
-      return Unavailable(std::move(m));
-    default:
-      return Internal(std::move(m));
+    case ENOENT: case ENOTDIR: return NotFound(std::move(m));
+    case EEXIST: return AlreadyExists(std::move(m));
+    case EACCES: case EPERM: return PermissionDenied(std::move(m));
+    case ENOSPC: case EDQUOT: return OutOfSpace(std::move(m));
+    case EMFILE: case ENFILE: return ResourceExhausted(std::move(m));
+    case EAGAIN: case EINTR: return Unavailable(std::move(m));
+    default: return Internal(std::move(m));
   }
 }
 

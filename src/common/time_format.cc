@@ -25,8 +25,7 @@ Result<TimePoint> ParseIso8601(std::string_view s) {
   if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
                   &consumed) != 6 ||
       consumed != 19) {
-    return InvalidArgument("time '" + str +
-                           "': expected ISO-8601 such as 2021-02-01T19:22:39.455Z");
+    return InvalidArgument("time '" + str + "': expected ISO-8601 such as 2021-02-01T19:22:39.455Z");
   }
   std::tm tm{};
   tm.tm_year = y - 1900;
