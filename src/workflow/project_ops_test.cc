@@ -204,6 +204,11 @@ TEST_F(ResolutionPerEnvironment, BranchEnvironmentsFollowTheirListInOrder) {
   // Its own entry wins over the pattern; no build on 'solo' is an error naming what was tried.
   EXPECT_THAT(Deployed("branch:solo", "dataflow.bash.greet"),
               HasSubstr("no version on branch 'solo' (in environment branch:solo"));
+  // Another failure (here: offline) stops the search and says which branch was asked.
+  ResolvingCatalog offline(project_, nullptr, "branch:feature/x", false);
+  Result<assets::AssetRecord> r = offline.Resolve(*assets::ParseRef("dataflow.bash.greet"));
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(r.status().message(), HasSubstr("means the newest build on branch 'release' first"));
 }
 
 TEST_F(ResolutionPerEnvironment, DefaultBranchPolicyIsTheBranchThenMain) {

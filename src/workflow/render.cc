@@ -292,7 +292,14 @@ Result<assets::AssetRecord> EnvironmentCatalog::Resolve(const assets::AssetRef& 
     on_branch.form = assets::RefForm::kLatestOnBranch;
     on_branch.branch = branch;
     Result<assets::AssetRecord> r = inner_.Resolve(on_branch);
-    if (r.ok() || r.status().code() != StatusCode::kNotFound) return r;
+    if (r.ok()) return r;
+    if (r.status().code() != StatusCode::kNotFound) {
+      // Say why a reference the user wrote without a branch was asked for one.
+      return Status(r.status().code(), r.status().message() + " (in environment " + environment_ +
+                                           " '${" + ref.ToString() +
+                                           "}' means the newest build on branch '" + branch + "'" +
+                                           (branch == branches_.back() ? "" : " first") + ")");
+    }
     // A missing namespace is missing on every branch: say that, not "no version on branch".
     if (r.status().message().find(": no namespace ") != std::string::npos) {
       return NotFound("asset '" + ref.ToString() + "'" +
