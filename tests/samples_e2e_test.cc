@@ -25,6 +25,7 @@ struct Recipe {
   std::string last_step;    // the step whose stdout is checked
   std::string last_output;  // a line that step prints
   std::string out_param;    // the parameter naming where the recipe writes ("": none)
+  std::string dependency;   // the file name the last step's asset has in its job folder
 };
 
 class SamplesEndToEnd : public ::testing::TestWithParam<Recipe> {
@@ -103,11 +104,20 @@ TEST_P(SamplesEndToEnd, DeploysAndRunsToSuccess) {
 
   // The request the step's job was given names only files that exist: no dependency picked
   // up a character of the shell around ${dataflow.file:...} (a ')' once became part of one).
+  // The asset keeps its file name (the recipe runs it by that name, no $(basename ...)).
   json::value request = GetJson("/api/v3/jobs/" + last_job + "/request");
+  bool named = false;
   for (const json::value& dep : request.at("dependencies").as_array()) {
     std::string uri(dep.as_string());
     EXPECT_EQ(uri.find("%29"), std::string::npos) << uri;
+    if (uri.size() > recipe.dependency.size() &&
+        uri.compare(uri.size() - recipe.dependency.size() - 1, std::string::npos,
+                    "/" + recipe.dependency) == 0) {
+      named = true;
+    }
   }
+  EXPECT_TRUE(named) << "no dependency named " << recipe.dependency << ": "
+                     << json::serialize(request);
 }
 
 // Cron, containers and `env -i` leave $USER unset: the deployer and the user the steps run as are
@@ -145,11 +155,12 @@ TEST_F(SamplesEndToEnd, WithoutUserVariablesTheAccountNameIsTheDeployer) {
 
 INSTANTIATE_TEST_SUITE_P(
     Recipes, SamplesEndToEnd,
-    ::testing::Values(Recipe{"bash", "prod:sample.bash-sample.hello-bash", "greet", ", it is ", ""},
-                      Recipe{"python", "prod:sample.python-sample.hourly-etl", "summarize",
-                             "wrote ", "TARGET_DIR"},
-                      Recipe{"sql", "prod:sample.sql-sample.daily-report", "report", "click",
-                             "TARGET_DB"}),
+    ::testing::Values(
+        Recipe{"bash", "prod:sample.bash-sample.hello-bash", "greet", ", it is ", "", "greet.sh"},
+        // The python and sql recipes write inside their job folders by default.
+        Recipe{"python", "prod:sample.python-sample.hourly-etl", "summarize",
+               "wrote out/prod/summary-", "", "sample_etl.pyz"},
+        Recipe{"sql", "prod:sample.sql-sample.daily-report", "report", "click", "", "report.sql"}),
     [](const ::testing::TestParamInfo<Recipe>& info) { return info.param.name; });
 
 }  // namespace

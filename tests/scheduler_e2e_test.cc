@@ -8,11 +8,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <atomic>
 #include <map>
 #include <set>
 #include <sstream>
@@ -92,8 +92,7 @@ class HeldHttpServer {
         pollfd rp{c, POLLIN, 0};
         if (::poll(&rp, 1, 1000) > 0) (void)::recv(c, buf, sizeof buf, 0);
         std::string answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                             std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" +
-                             body_;
+                             std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
         (void)::send(c, answer.data(), answer.size(), MSG_NOSIGNAL);
         ::close(c);
       }
@@ -344,8 +343,7 @@ TEST_F(SchedulerE2eTest, SampleProjectRunsEveryStepAsAGroupedJobWithItsAssetUri)
     EXPECT_EQ(Str(j, "status"), "SUCCEEDED");
   }
   EXPECT_EQ(grouped, step_jobs);
-  json::value by_instance =
-      GetJson("/api/v3/jobs?size=100&groupingInstance=" + Enc(id + "#1"));
+  json::value by_instance = GetJson("/api/v3/jobs?size=100&groupingInstance=" + Enc(id + "#1"));
   EXPECT_EQ(Arr(by_instance.at("_embedded"), "jobSearchResultList").size(), 2u);
 
   const json::value* greet = Step(inst, "greet");
@@ -356,7 +354,13 @@ TEST_F(SchedulerE2eTest, SampleProjectRunsEveryStepAsAGroupedJobWithItsAssetUri)
   EXPECT_EQ(Str(request, "name"), "hello-bash.greet");
   std::set<std::string> deps;
   for (const auto& d : Arr(request, "dependencies")) deps.insert(std::string(d.as_string()));
-  EXPECT_TRUE(deps.count(uri)) << json::serialize(request);
+  // The asset's bytes, under the asset's file name (a copy of the blob named <sha256>/greet.sh).
+  const std::string sha = uri.substr(uri.find_last_of('/') + 1);
+  bool named = false;
+  for (const std::string& d : deps)
+    named |= d.size() > sha.size() + 10 &&
+             d.compare(d.size() - sha.size() - 9, std::string::npos, sha + "/greet.sh") == 0;
+  EXPECT_TRUE(named) << "no dependency <...>/" << sha << "/greet.sh: " << json::serialize(request);
   ASSERT_EQ(Arr(*greet, "assets").size(), 1u);
   ASSERT_TRUE(Arr(*greet, "assets")[0].is_string());
   EXPECT_EQ(std::string(Arr(*greet, "assets")[0].as_string()), uuid);
@@ -380,8 +384,7 @@ TEST_F(SchedulerE2eTest, SampleProjectRunsEveryStepAsAGroupedJobWithItsAssetUri)
 TEST_F(SchedulerE2eTest, RollbackAfterARegressionWhileAnInstanceOfTheBadVersionRuns) {
   fs::path repo = MakeProject({{"chain.sch.yaml", ChainWorkflow(kGoodFirst)}});
   std::string v1_out = Deploy(repo);
-  ASSERT_NE(v1_out.find("DEPLOYED " + kChainId + " VERSION 1 active"), std::string::npos)
-      << v1_out;
+  ASSERT_NE(v1_out.find("DEPLOYED " + kChainId + " VERSION 1 active"), std::string::npos) << v1_out;
   ASSERT_EQ(Weir({"workflow", "run", kChainId, "--wait", "--timeout", "60"}).exit_code, 0);
 
   // v2: the first step fails (after ${DELAY} seconds).
@@ -389,8 +392,7 @@ TEST_F(SchedulerE2eTest, RollbackAfterARegressionWhileAnInstanceOfTheBadVersionR
             ChainWorkflow("sleep ${DELAY}; echo regression; exit 1"));
   Commit(repo, "a regression");
   std::string v2_out = Deploy(repo);
-  ASSERT_NE(v2_out.find("DEPLOYED " + kChainId + " VERSION 2 active"), std::string::npos)
-      << v2_out;
+  ASSERT_NE(v2_out.find("DEPLOYED " + kChainId + " VERSION 2 active"), std::string::npos) << v2_out;
   auto failed = Weir({"workflow", "run", kChainId, "--wait", "--timeout", "60"});
   EXPECT_EQ(failed.exit_code, 1) << failed.out << failed.err;
   json::value inst2 = Instance(kChainId, 2);
@@ -480,8 +482,8 @@ TEST_F(SchedulerE2eTest, TwoEnvironmentsOfOneWorkflowRunSideBySideWithTheirParam
   EXPECT_EQ(Arr(staging_jobs.at("_embedded"), "jobSearchResultList").size(), 2u);
 
   // A manual parameter overrides the environment's.
-  auto cli = Weir({"workflow", "run", kChainId, "-p", "TARGET=override", "--wait", "--timeout",
-                   "60"});
+  auto cli =
+      Weir({"workflow", "run", kChainId, "-p", "TARGET=override", "--wait", "--timeout", "60"});
   ASSERT_EQ(cli.exit_code, 0) << cli.out << cli.err;
   EXPECT_EQ(StepStdout(Instance(kChainId, 2), "second"), "second override 2\n");
 }
@@ -613,8 +615,8 @@ jobs:
   Deploy(repo);
   const std::string id = "prod:acme.pipes.flaky";
   fs::path counter = dir_.path() / "counter";
-  auto run = Weir({"workflow", "run", id, "-p", "COUNTER=" + counter.string(), "--wait",
-                   "--timeout", "90"});
+  auto run = Weir(
+      {"workflow", "run", id, "-p", "COUNTER=" + counter.string(), "--wait", "--timeout", "90"});
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   EXPECT_EQ(Slurp(counter), "3\n");
   json::value inst = Instance(id, 1);

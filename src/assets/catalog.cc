@@ -145,6 +145,26 @@ std::vector<std::string> SuggestInList(const std::vector<AssetRecord>& records,
   return out;
 }
 
+Result<AssetRecord> ReusableVersion(AssetCatalog& catalog, const AssetVersionId& where,
+                                    std::string_view sha256, bool dirty) {
+  AssetRef ref;
+  ref.form = RefForm::kLatestOnBranch;
+  ref.type = where.type;
+  ref.ns = where.ns;
+  ref.branch = where.branch;
+  WEIR_ASSIGN_OR_RETURN(AssetRecord newest, catalog.Resolve(ref));
+  if (newest.id.owner != where.owner || newest.id.repo != where.repo) {
+    return NotFound("asset " + Quote(ref.ToString()) +
+                    ": newest build belongs to another repository");
+  }
+  if (newest.sha256 != sha256)
+    return NotFound("asset " + Quote(ref.ToString()) + ": bytes changed");
+  if (newest.dirty != dirty) {
+    return NotFound("asset " + Quote(ref.ToString()) + ": newest build differs in dirty state");
+  }
+  return newest;
+}
+
 struct MemoryCatalog::State {
   std::mutex mu;
   std::vector<AssetRecord> records;

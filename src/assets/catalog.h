@@ -63,6 +63,15 @@ Result<AssetRecord> ResolveInList(const std::vector<AssetRecord>& records, const
 std::vector<std::string> SuggestInList(const std::vector<AssetRecord>& records,
                                        const AssetRef& ref);
 
+// Version churn: the version a publish of `sha256` to (type, ns, owner, repo, branch) can reuse
+// instead of making a new one — the newest build on that branch (kLatestOnBranch through
+// `catalog`, which must not cache: a publish changes the answer) when its bytes are `sha256`, it
+// belongs to owner/repo, and its dirty flag equals `dirty` (a clean build never reuses a version
+// recorded as dirty, nor the reverse). kNotFound when there is nothing to reuse (also when the
+// branch has no build yet); the catalog's other errors as they are.
+Result<AssetRecord> ReusableVersion(AssetCatalog& catalog, const AssetVersionId& where,
+                                    std::string_view sha256, bool dirty);
+
 // A catalog over a fixed set of records (tests, dry runs). Add is thread-safe too.
 class MemoryCatalog final : public AssetCatalog {
  public:

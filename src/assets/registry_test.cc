@@ -141,6 +141,37 @@ TEST_F(RegistryTest, ResolvesTheFourReferenceForms) {
   EXPECT_EQ(ns_sugg[0], "namespace 'etl' (jar)");
 }
 
+// Version churn: a deploy whose built bytes equal the newest build on its branch reuses that
+// version; changed bytes, another branch's equal build, another dirty state or another
+// repository's namespace never do.
+TEST_F(RegistryTest, ReusableVersionIsTheNewestBuildOnTheBranchWithEqualBytes) {
+  ASSERT_TRUE(Publish(Req("etl"), "v1").ok());
+  auto v2 = Publish(Req("etl"), "v2");
+  ASSERT_TRUE(v2.ok());
+  ASSERT_TRUE(Publish(Req("etl", "feature/x"), "v3").ok());
+  AssetVersionId where{"jar", "etl", "user", "repo", "main", "", 0};
+
+  Result<AssetRecord> same = ReusableVersion(*registry_, where, v2->sha256, false);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->uuid, v2->uuid);
+  // Bytes of an older build of the branch: a new version (the newest is what "latest" means).
+  EXPECT_EQ(ReusableVersion(*registry_, where, blob::Sha256Hex("v1"), false).status().code(),
+            StatusCode::kNotFound);
+  // Bytes only feature/x has: not reused on main.
+  EXPECT_EQ(ReusableVersion(*registry_, where, blob::Sha256Hex("v3"), false).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(ReusableVersion(*registry_, where, v2->sha256, true).status().code(),
+            StatusCode::kNotFound);
+  AssetVersionId intruder = where;
+  intruder.repo = "intruder";
+  EXPECT_EQ(ReusableVersion(*registry_, intruder, v2->sha256, false).status().code(),
+            StatusCode::kNotFound);
+  AssetVersionId fresh = where;
+  fresh.branch = "new-branch";
+  EXPECT_EQ(ReusableVersion(*registry_, fresh, v2->sha256, false).status().code(),
+            StatusCode::kNotFound);
+}
+
 TEST_F(RegistryTest, NamespaceOfAnotherRepositoryIsRefused) {
   ASSERT_TRUE(Publish(Req("shared"), "x").ok());
   auto r = Publish(Req("shared", "main", "intruder"), "y");

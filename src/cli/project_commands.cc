@@ -13,6 +13,7 @@
 #include "blob/sha256.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "cli/resolution_table.h"
 #include "client/http_client.h"
 #include "common/fs.h"
 #include "common/strings.h"
@@ -243,37 +244,24 @@ int Test(const ProjectFlags& f, const Globals& g) {
   }
   std::unique_ptr<wf::CachingCatalog> cached;
   if (server) cached = std::make_unique<wf::CachingCatalog>(*server);
-  wf::ProjectCatalog catalog(*p, cached.get());
+  // The same resolution as deploy for this environment (its builds are this project's local ones).
+  wf::ResolvingCatalog catalog(*p, cached.get(), *env, /*local_builds=*/true);
   int invalid = 0;
   std::vector<wf::WorkflowCheck> checks = RenderAll(*p, catalog, *env, true, &invalid);
+  std::vector<wf::ResolvedReference> resolved = wf::ResolvedReferences(checks);
+  if (g.output == "json") {
+    std::cout << json::serialize(json::object{{"environment", *env},
+                                              {"ok", tests_failed == 0 && invalid == 0},
+                                              {"resolutions", ResolutionsJson(resolved)}})
+              << "\n";
+    return tests_failed == 0 && invalid == 0 ? 0 : 1;
+  }
+  PrintResolutions(std::cerr, *env, resolved);
 
   std::cout << "SUMMARY " << (tests_run - tests_failed) << "/" << tests_run
             << " asset tests passed, " << (checks.size() - std::min<size_t>(invalid, checks.size()))
             << "/" << checks.size() << " workflows valid (environment " << *env << ")\n";
   return tests_failed == 0 && invalid == 0 ? 0 : 1;
-}
-
-// The newest version of the asset on this branch when it was built from this commit, with the
-// same dirty flag and the same bytes; kNotFound otherwise (also when the server cannot list).
-Result<assets::AssetRecord> ExistingVersion(client::HttpClient& http,
-                                            const assets::PublishRequest& req,
-                                            const fs::path& file) {
-  assets::ListQuery q;
-  q.type = req.type;
-  q.ns = req.ns;
-  q.branch = req.branch;
-  q.owner = req.owner;
-  q.repo = req.repo;
-  q.size = 1;
-  Result<assets::ListPage> page = assets::ListViaHttp(http, q);
-  if (!page || page->records.empty()) return NotFound("no version yet");
-  const assets::AssetRecord& newest = page->records.front();
-  Result<std::string> sha = blob::Sha256File(file);
-  if (!sha || newest.sha256 != *sha || newest.dirty != req.dirty ||
-      !StartsWith(req.commit, newest.id.commit)) {
-    return NotFound("changed");
-  }
-  return newest;
 }
 
 int Deploy(const ProjectFlags& f, const Globals& g) {
@@ -291,6 +279,8 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   if (!BuildAssets(*p, {}, &built)) return 1;
 
   client::HttpClient http(g.server, g.client);
+  // Not cached: a publish changes what the reuse check must see.
+  std::unique_ptr<assets::AssetCatalog> server = assets::NewHttpCatalog(http);
   json::array published;
   for (const auto& [asset, file] : built) {
     if (f.dry_run) {
@@ -307,10 +297,14 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     req.dirty = p->git.dirty;
     req.file_name = file.filename().string();
     req.publisher = LocalUserName();
-    // Deploying the same commit twice reuses the version it published (same bytes, same clean
-    // or dirty state), so the rendered workflows and their bundles come out identical and the
+    // Version churn: bytes equal to the newest build on this branch (same clean or dirty
+    // state) reuse that version, so unrelated commits render identical workflows and the
     // scheduler records no new version.
-    Result<assets::AssetRecord> rec = ExistingVersion(http, req, file);
+    Result<std::string> sha = blob::Sha256File(file);
+    if (!sha) return Fail(sha.status().WithContext("deploy: publish " + asset->name));
+    req.sha256 = *sha;
+    Result<assets::AssetRecord> rec = assets::ReusableVersion(
+        *server, {req.type, req.ns, req.owner, req.repo, req.branch, "", 0}, *sha, req.dirty);
     bool reused = rec.ok();
     if (!reused) rec = assets::PublishViaHttp(http, req, file);
     if (!rec) return Fail(rec.status().WithContext("deploy: publish " + asset->name));
@@ -320,7 +314,11 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
                                      {"uri", rec->uri},
                                      {"reused", reused}});
     if (g.output != "json") {
-      std::cout << "DEPLOYED AS " << rec->uuid << (reused ? " (already published)" : "") << "\n";
+      std::cout << "DEPLOYED AS " << rec->uuid
+                << (reused ? " (reused: same bytes as the newest build on " + req.branch +
+                                 ", not published again)"
+                           : "")
+                << "\n";
     }
   }
   if (f.assets_only) {
@@ -331,13 +329,13 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
 
   // Workflows: render against the server (a dry run also sees this project's unpublished
   // assets), validate, and deploy one bundle per workflow to the scheduler.
-  std::unique_ptr<assets::AssetCatalog> server = assets::NewHttpCatalog(http);
   wf::CachingCatalog cached(*server);
-  wf::ProjectCatalog overlay(*p, &cached);
-  assets::AssetCatalog& catalog = f.dry_run ? static_cast<assets::AssetCatalog&>(overlay) : cached;
+  wf::ResolvingCatalog catalog(*p, &cached, *env, /*local_builds=*/f.dry_run);
   int invalid = 0;
   std::vector<wf::WorkflowCheck> checks = RenderAll(*p, catalog, *env, false, &invalid);
   if (invalid > 0) return Fail("deploy: " + std::to_string(invalid) + " workflow file(s) invalid");
+  std::vector<wf::ResolvedReference> resolved = wf::ResolvedReferences(checks);
+  if (g.output != "json") PrintResolutions(std::cerr, *env, resolved);
   json::array bundles;
   const std::string deployer = LocalUserName();
   json::object env_params;
@@ -399,7 +397,9 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
                                    {"active", active}});
   }
   if (g.output == "json") {
-    std::cout << json::serialize(json::object{{"assets", published}, {"workflows", bundles}})
+    std::cout << json::serialize(json::object{{"assets", published},
+                                              {"workflows", bundles},
+                                              {"resolutions", ResolutionsJson(resolved)}})
               << "\n";
   }
   return 0;

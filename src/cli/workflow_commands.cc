@@ -10,6 +10,7 @@
 #include "assets/http_catalog.h"
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "cli/resolution_table.h"
 #include "client/http_client.h"
 #include "common/fs.h"
 #include "workflow/project.h"
@@ -45,6 +46,8 @@ int Render(const RenderFlags& f, const Globals& g) {
   Result<wf::Project> project = wf::LoadProject(file.parent_path());
   wf::CheckedWorkflow checked;
   std::string shown;
+  std::vector<wf::ResolvedReference> resolved;
+  std::string shown_env;  // empty outside a project
   if (project.ok()) {
     fs::path root = fs::canonical(project->root, ec);
     fs::path canon = fs::canonical(file, ec);
@@ -52,8 +55,11 @@ int Render(const RenderFlags& f, const Globals& g) {
     std::string env =
         f.env.empty() ? wf::EnvironmentForBranch(project->spec, project->git.branch) : f.env;
     if (Status s = wf::ValidateEnvironmentName(env); !s.ok()) return Fail(s.WithContext("--env"));
-    wf::ProjectCatalog catalog(*project, cached.get());
+    // The same resolution as `project test` and `project deploy` for this environment.
+    wf::ResolvingCatalog catalog(*project, cached.get(), env, /*local_builds=*/true);
     std::vector<wf::WorkflowCheck> checks = wf::CheckProject(*project, {rel}, catalog, env);
+    resolved = wf::ResolvedReferences(checks);
+    shown_env = env;
     checked = std::move(checks.front().checked);
   } else {
     // Outside a project: render on its own, files relative to the file's folder, no
@@ -67,11 +73,24 @@ int Render(const RenderFlags& f, const Globals& g) {
     }
     checked = wf::RenderAndValidate(*source, file.filename().string(), *cached,
                                     wf::DiskFileHasher(file.parent_path()), {});
+    wf::WorkflowCheck c;
+    c.file = file.filename().string();
+    c.checked = checked;
+    resolved = wf::ResolvedReferences({c});
   }
   if (!checked.ok()) {
     for (const wf::Diagnostic& d : checked.validation.problems) std::cerr << d.ToString() << "\n";
     return 1;
   }
+  if (g.output == "json") {
+    std::cout << boost::json::serialize(
+                     boost::json::object{{"environment", shown_env},
+                                         {"rendered", checked.render.text},
+                                         {"resolutions", ResolutionsJson(resolved)}})
+              << "\n";
+    return 0;
+  }
+  PrintResolutions(std::cerr, shown_env, resolved);
   std::cout << checked.render.text;
   if (!checked.render.text.empty() && checked.render.text.back() != '\n') std::cout << "\n";
   return 0;

@@ -19,6 +19,7 @@
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "scheduler/scheduler_internal.h"
+#include "workflow/render.h"
 
 namespace weir::scheduler {
 
@@ -79,6 +80,21 @@ std::string MapBundleUris(std::string_view text, BundleBlobs& blobs,
   return out;
 }
 
+// A dependency keeps its asset's file name in the job folder: every asset URI of the manifest
+// that has a file_name becomes bundle://files/<sha256>/<file_name>, which MapBundleUris then
+// turns into a URI whose last segment is that name (a job's file is named after it).
+std::string NameAssetUris(std::string text, const workflow::BundleManifest& manifest) {
+  for (const workflow::BundleAsset& a : manifest.assets) {
+    if (a.file_name.empty() || a.uri.empty() || !IsHex64(a.sha256)) continue;
+    const std::string named = workflow::FileUri(a.sha256, a.file_name);
+    for (size_t at = text.find(a.uri); at != std::string::npos;
+         at = text.find(a.uri, at + named.size())) {
+      text.replace(at, a.uri.size(), named);
+    }
+  }
+  return text;
+}
+
 int64_t BackoffMillis(const workflow::Backoff& b, int failed_attempts) {
   double seconds = static_cast<double>(b.initial_seconds) *
                    std::pow(std::max(1.0, b.multiplier), std::max(0, failed_attempts - 1));
@@ -112,7 +128,7 @@ Result<model::JobRequest> Scheduler::Impl::BuildRequest(const LoadedVersion& v,
   const Params& p = inst.params;
   Status mapping;  // the first bundle file that could not be mapped
   auto sub = [&](const std::string& text, std::vector<std::string>* found = nullptr) {
-    return MapBundleUris(Substitute(text, p), *blobs, found, mapping);
+    return MapBundleUris(NameAssetUris(Substitute(text, p), v.manifest), *blobs, found, mapping);
   };
   model::JobRequest r;
   r.id = s.job_id.value_or("");

@@ -727,6 +727,28 @@ TEST_F(SchedulerTest, StepsGetBundleAssetsAsDependenciesAndFileUrisMapped) {
               ElementsAre("file:///blobs/" + sql + "/load.sql", "file:///assets/etl.jar"));
 }
 
+// An asset with a recorded file name reaches the job under that name (its URI is mapped like a
+// bundle file's), wherever the definition mentions it; the step still records the asset.
+TEST_F(SchedulerTest, AssetDependenciesKeepTheirFileName) {
+  const std::string sh = blob::Sha256Hex("greet");
+  blobs_->Add(sh);
+  const workflow::BundleAsset asset{"dataflow.bash.greet.acme.warehouse.main.39206ee8.2", sh,
+                                    "file:///store/blobs/" + sh, "greet.sh"};
+  const std::string def = "id: etl\njobs:\n" + Job("a", "bash $(basename " + asset.uri + ") x",
+                                                   "    dependencies: [\"" + asset.uri + "\"]\n");
+  DeployRequest r;
+  r.manifest_json = Manifest(def, "prod", {asset}, {});
+  ASSERT_TRUE(sched_->Deploy(r).ok());
+  Run(kEtl);
+  Tick();
+  Instance i = Inst(kEtl, 1);
+  EXPECT_THAT(Step(i, "a").assets, ElementsAre(asset.uuid));
+  model::JobRequest req = launcher_->Get(Step(i, "a").job_id).request;
+  const std::string named = "file:///blobs/" + sh + "/greet.sh";
+  EXPECT_THAT(req.dependencies, ElementsAre(named));
+  EXPECT_THAT(req.command_arguments, ElementsAre("bash $(basename " + named + ") x"));
+}
+
 // ---- run strategies -------------------------------------------------------------------------
 
 TEST_F(SchedulerTest, FirstOnlySkipsNewInstancesWhileOneRuns) {

@@ -154,15 +154,34 @@ BundleManifest MakeManifest(std::string workflow_id, std::string environment, st
   m.workflow_file = std::move(workflow_file);
   m.definition = render.text;
   m.definition_sha256 = blob::Sha256Hex(m.definition);
-  for (const assets::AssetRecord& a : render.assets) m.assets.push_back({a.uuid, a.sha256, a.uri});
+  for (const assets::AssetRecord& a : render.assets) {
+    m.assets.push_back({a.uuid, a.sha256, a.uri, DependencyFileName(a)});
+  }
   for (const FileRef& f : render.files) m.files.push_back({f.path, f.sha256, f.size, f.uri});
   Normalize(m);
   return m;
 }
 
+bool IsPlainFileName(std::string_view name) {
+  if (name.empty() || name.size() > 255 || name == "." || name == "..") return false;
+  return std::none_of(name.begin(), name.end(), [](char c) {
+    return c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  });
+}
+
+std::string DependencyFileName(const assets::AssetRecord& record) {
+  if (IsPlainFileName(record.file_name)) return record.file_name;
+  if (!record.extension.empty()) {
+    std::string name = record.id.ns + "." + record.extension;
+    if (IsPlainFileName(name)) return name;
+  }
+  return "";
+}
+
 void Normalize(BundleManifest& m) {
   auto by_asset = [](const BundleAsset& a, const BundleAsset& b) {
-    return std::tie(a.uuid, a.sha256, a.uri) < std::tie(b.uuid, b.sha256, b.uri);
+    return std::tie(a.uuid, a.sha256, a.uri, a.file_name) <
+           std::tie(b.uuid, b.sha256, b.uri, b.file_name);
   };
   std::sort(m.assets.begin(), m.assets.end(), by_asset);
   m.assets.erase(std::unique(m.assets.begin(), m.assets.end()), m.assets.end());
@@ -202,6 +221,10 @@ Status ValidateManifest(const BundleManifest& m) {
       return InvalidArgument(ctx + ": asset '" + a.uuid + "': sha256 must be 64 hex digits");
     }
     if (a.uri.empty()) return InvalidArgument(ctx + ": asset '" + a.uuid + "': uri is empty");
+    if (!a.file_name.empty() && !IsPlainFileName(a.file_name)) {
+      return InvalidArgument(ctx + ": asset '" + a.uuid + "': file_name '" + a.file_name +
+                             "' is not a plain file name");
+    }
     if (!seen.insert(a.uuid).second) {
       return InvalidArgument(ctx + ": asset '" + a.uuid + "' is listed twice");
     }
@@ -235,6 +258,7 @@ std::string CanonicalJson(const BundleManifest& in) {
       for (size_t i = 0; i < m.assets.size(); ++i) {
         if (i > 0) s += ',';
         ObjectWriter a(s);
+        if (!m.assets[i].file_name.empty()) a.Str("file_name", m.assets[i].file_name);
         a.Str("sha256", m.assets[i].sha256);
         a.Str("uri", m.assets[i].uri);
         a.Str("uuid", m.assets[i].uuid);
@@ -315,6 +339,9 @@ Result<BundleManifest> ParseManifest(std::string_view text) {
     WEIR_ASSIGN_OR_RETURN(a.uuid, GetString(item.as_object(), "uuid"));
     WEIR_ASSIGN_OR_RETURN(a.sha256, GetString(item.as_object(), "sha256"));
     WEIR_ASSIGN_OR_RETURN(a.uri, GetString(item.as_object(), "uri"));
+    if (item.as_object().contains("file_name")) {
+      WEIR_ASSIGN_OR_RETURN(a.file_name, GetString(item.as_object(), "file_name"));
+    }
     m.assets.push_back(std::move(a));
   }
   WEIR_ASSIGN_OR_RETURN(const json::array* files, GetArray(o, "files"));

@@ -45,8 +45,20 @@ struct BundleAsset {
   std::string uuid;  // dataflow.<type>.<namespace>.<owner>.<repo>.<branch>.<commit>.<build>
   std::string sha256;
   std::string uri;
+  // The name the asset's file gets in a job folder (DependencyFileName); empty in manifests made
+  // before names were recorded, and then left out of the canonical JSON, so their bundle ids
+  // do not change. The scheduler maps `uri` to a copy of the bytes under this name.
+  std::string file_name;
   friend bool operator==(const BundleAsset&, const BundleAsset&) = default;
 };
+
+// The file name an asset version keeps in a job folder: its published file name when that is a
+// plain file name ("greet.sh", "etl-1.0.jar"), else "<namespace>.<extension>" when it has an
+// extension, else empty (the job then sees the last segment of the blob's URI).
+std::string DependencyFileName(const assets::AssetRecord& record);
+// True for a name usable as one file in a folder: 1..255 bytes, no '/', NUL, or control
+// characters, not "." or "..".
+bool IsPlainFileName(std::string_view name);
 
 struct BundleFile {
   std::string path;  // repository-relative, '/' separated

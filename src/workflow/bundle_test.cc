@@ -98,6 +98,49 @@ TEST(BundleTest, CanonicalJsonIsSortedCompactAndStable) {
   EXPECT_EQ(BundleId(m), blob::Sha256Hex(json));
 }
 
+// An asset keeps its published file name in the manifest (so a job folder gets `etl.jar`, not
+// a hash); manifests without names (made before) keep their canonical JSON and id.
+TEST(BundleTest, AssetsCarryTheirDependencyFileName) {
+  assets::AssetRecord rec;
+  rec.id.ns = "etl";
+  rec.file_name = "etl-1.0.jar";
+  rec.extension = "jar";
+  EXPECT_EQ(DependencyFileName(rec), "etl-1.0.jar");
+  rec.file_name = "../x.jar";
+  EXPECT_EQ(DependencyFileName(rec), "etl.jar");
+  rec.extension = "";
+  EXPECT_EQ(DependencyFileName(rec), "");
+
+  RenderResult r;
+  r.text = "id: daily\njobs: {}\n";
+  assets::AssetRecord a;
+  a.uuid = "dataflow.jar.etl.acme.pipe.main.0a1b2c3d.2";
+  a.id.ns = "etl";
+  a.sha256 = blob::Sha256Hex("jar-2");
+  a.uri = "file:///store/blobs/" + a.sha256;
+  a.file_name = "etl.jar";
+  r.assets = {a};
+  BundleManifest named = MakeManifest("daily", "prod", "acme", "pipe", "main", std::string(40, 'a'),
+                                      false, "flows/daily.sch.yaml", r);
+  ASSERT_EQ(named.assets.size(), 1u);
+  EXPECT_EQ(named.assets[0].file_name, "etl.jar");
+  std::string json = CanonicalJson(named);
+  EXPECT_THAT(json, HasSubstr("{\"file_name\":\"etl.jar\",\"sha256\":"));
+  Result<BundleManifest> back = ParseManifest(json);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, named);
+
+  BundleManifest unnamed = named;
+  unnamed.assets[0].file_name.clear();
+  EXPECT_THAT(CanonicalJson(unnamed), testing::Not(HasSubstr("file_name")));
+  EXPECT_NE(BundleId(unnamed), BundleId(named));
+
+  BundleManifest bad = named;
+  bad.assets[0].file_name = "../../etc/passwd";
+  EXPECT_THAT(ParseManifest(CanonicalJson(bad)).status().message(),
+              HasSubstr("is not a plain file name"));
+}
+
 TEST(BundleTest, AnyChangeChangesTheId) {
   const std::string base = BundleId(Sample());
   std::vector<std::pair<const char*, std::function<void(BundleManifest&)>>> changes = {

@@ -19,9 +19,42 @@ const std::vector<std::string> kTopKeys = {"project", "assets", "workflows", "en
 const std::vector<std::string> kProjectKeys = {"owner", "repo", "main_branch"};
 const std::vector<std::string> kAssetKeys = {"name", "type", "namespace", "build",
                                              "file", "test", "dir"};
-const std::vector<std::string> kEnvironmentKeys = {"params"};
+const std::vector<std::string> kEnvironmentKeys = {"params", "resolve_latest_from"};
 
 bool IsEnvPattern(std::string_view env) { return env == "sandbox:*" || env == "branch:*"; }
+
+// `resolve_latest_from: any` or a non-empty list of branch names (a single name is a list of
+// one). nullopt (reported) otherwise.
+std::optional<LatestPolicy> ParseLatestPolicy(const YAML::Node& node, YamlChecker& c,
+                                              const std::string& field) {
+  std::optional<std::vector<std::string>> list = c.StringList(node, field, true);
+  if (!list) return std::nullopt;
+  LatestPolicy p;
+  if (list->size() == 1 && list->front() == "any") {
+    p.any = true;
+    return p;
+  }
+  if (list->empty()) {
+    c.Error(node, field + ": name at least one branch, or write `any`");
+    return std::nullopt;
+  }
+  bool ok = true;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string& b = (*list)[i];
+    const YAML::Node item = node.IsSequence() ? node[i] : node;
+    if (b == "any") {
+      c.Error(item, field + ": `any` stands alone (resolve_latest_from: any), not in a list");
+      ok = false;
+    } else if (Status s = assets::ValidateBranch(b); !s.ok()) {
+      c.Error(item, field + ": " + s.message());
+      ok = false;
+    } else if (std::find(p.branches.begin(), p.branches.end(), b) == p.branches.end()) {
+      p.branches.push_back(b);
+    }
+  }
+  if (!ok) return std::nullopt;
+  return p;
+}
 
 void ParseAsset(const YAML::Node& node, YamlChecker& c, ProjectSpec& spec,
                 std::set<std::string>& names, std::set<std::pair<std::string, std::string>>& ids) {
@@ -165,6 +198,25 @@ std::map<std::string, std::string> ParamsForEnvironment(const ProjectSpec& spec,
   return fallback ? fallback->params : std::map<std::string, std::string>{};
 }
 
+LatestPolicy LatestPolicyFor(const ProjectSpec& spec, std::string_view env) {
+  std::string pattern;
+  if (StartsWith(env, "sandbox:")) pattern = "sandbox:*";
+  if (StartsWith(env, "branch:")) pattern = "branch:*";
+  const EnvironmentSpec* fallback = nullptr;
+  for (const EnvironmentSpec& e : spec.environments) {
+    if (!e.resolve_latest_from) continue;
+    if (e.name == env) return *e.resolve_latest_from;
+    if (!pattern.empty() && e.name == pattern) fallback = &e;
+  }
+  if (fallback != nullptr) return *fallback->resolve_latest_from;
+  LatestPolicy p;
+  if (StartsWith(env, "branch:") && env.substr(7) != spec.main_branch) {
+    p.branches.emplace_back(env.substr(7));
+  }
+  p.branches.push_back(spec.main_branch);
+  return p;
+}
+
 ParsedProject ParseProject(std::string_view text, const std::string& file,
                            const YamlLimits& limits) {
   ParsedProject out;
@@ -250,6 +302,10 @@ ParsedProject ParseProject(std::string_view text, const std::string& file,
         if (!body.IsNull() && c.CheckMap(body, "environments." + env.name, kEnvironmentKeys)) {
           if (const YAML::Node params = body["params"]) {
             ParseParams(params, c, "environments." + env.name + ".params", env.params);
+          }
+          if (const YAML::Node from = body["resolve_latest_from"]) {
+            env.resolve_latest_from =
+                ParseLatestPolicy(from, c, "environments." + env.name + ".resolve_latest_from");
           }
         }
         spec.environments.push_back(std::move(env));

@@ -36,10 +36,21 @@ struct AssetSpec {
   int line = 0;           // where the asset is declared in dataflow.yaml
 };
 
+// Where the "latest" form of an asset reference (${dataflow.<type>.<namespace>}) looks for
+// versions in one environment: the newest build on `branches[0]`, else on `branches[1]`, ...;
+// with `any`, the newest version on any branch (the catalog's plain kLatest rule).
+struct LatestPolicy {
+  bool any = false;
+  std::vector<std::string> branches;  // as git names them; empty when `any`
+  friend bool operator==(const LatestPolicy&, const LatestPolicy&) = default;
+};
+
 struct EnvironmentSpec {
   std::string
       name;  // "prod", "staging", "sandbox:<user>", "branch:<branch>", "sandbox:*", "branch:*"
   std::map<std::string, std::string> params;
+  // `resolve_latest_from:` — `any` or a list of branch names; unset: LatestPolicyFor's default.
+  std::optional<LatestPolicy> resolve_latest_from;
 };
 
 struct ProjectSpec {
@@ -93,6 +104,13 @@ std::string EnvironmentForBranch(const ProjectSpec& spec, std::string_view branc
 // The parameters of `env`: its own entry, else the "sandbox:*" / "branch:*" entry; empty if none.
 std::map<std::string, std::string> ParamsForEnvironment(const ProjectSpec& spec,
                                                         std::string_view env);
+
+// How ${dataflow.<type>.<namespace>} resolves in `env`: the environment's own
+// `resolve_latest_from`, else that of its "sandbox:*" / "branch:*" entry, else the default:
+// "branch:<b>" → [b, main branch] (just [main] when b is the main branch); every other
+// environment (prod, staging, sandbox:<user>) → [main branch]. So a deploy never picks up another
+// branch's build through the "latest" form unless the project says `any`.
+LatestPolicy LatestPolicyFor(const ProjectSpec& spec, std::string_view env);
 
 // Checks a path written in a project or workflow file: relative, no "..", no empty or "."-only
 // result, no NUL, no backslash. Returns an error message, or empty when acceptable.

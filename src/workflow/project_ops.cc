@@ -19,7 +19,52 @@ std::string Stem(const std::string& file) {
   return name;
 }
 
+// Stands in for the server when there is none (offline).
+class OfflineCatalog final : public assets::AssetCatalog {
+ public:
+  Result<assets::AssetRecord> Resolve(const assets::AssetRef& ref) override {
+    return Unavailable("asset '" + ref.ToString() +
+                       "': not checked (offline); run against a server to resolve it");
+  }
+  std::vector<std::string> Suggestions(const assets::AssetRef&) override { return {}; }
+};
+
 }  // namespace
+
+ResolvingCatalog::ResolvingCatalog(const Project& project, assets::AssetCatalog* server,
+                                   const std::string& environment, bool local_builds)
+    : overlay_(project, server) {
+  if (server == nullptr) offline_ = std::make_unique<OfflineCatalog>();
+  assets::AssetCatalog* below = local_builds ? static_cast<assets::AssetCatalog*>(&overlay_)
+                                             : (server != nullptr ? server : offline_.get());
+  LatestPolicy policy = LatestPolicyFor(project.spec, environment);
+  env_ = std::make_unique<EnvironmentCatalog>(
+      *below, policy.any ? std::vector<std::string>{} : policy.branches, environment);
+}
+
+Result<assets::AssetRecord> ResolvingCatalog::Resolve(const assets::AssetRef& ref) {
+  return env_->Resolve(ref);
+}
+
+std::vector<std::string> ResolvingCatalog::Suggestions(const assets::AssetRef& ref) {
+  return env_->Suggestions(ref);
+}
+
+std::vector<ResolvedReference> ResolvedReferences(const std::vector<WorkflowCheck>& checks) {
+  std::vector<ResolvedReference> out;
+  for (const WorkflowCheck& c : checks) {
+    for (const Resolution& r : c.checked.render.resolutions) {
+      bool local = StartsWith(r.version.uuid, "local:");
+      out.push_back({c.file, r.reference, r.version.uuid, r.version.id.branch,
+                     local ? 0 : r.version.id.build, r.version.uri});
+    }
+  }
+  return out;
+}
+
+std::string BranchBuild(const ResolvedReference& r) {
+  return r.branch + "#" + (r.build == 0 ? std::string("next") : std::to_string(r.build));
+}
 
 Result<assets::AssetRecord> ProjectCatalog::Resolve(const assets::AssetRef& ref) {
   for (const AssetSpec& a : project_.spec.assets) {

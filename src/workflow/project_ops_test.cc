@@ -142,5 +142,133 @@ TEST(ProjectOpsTest, AssetCommandsRunInTheProjectWithTheirEnvironment) {
   EXPECT_EQ(*RunAssetCommand(p, broken, broken.build), 3);
 }
 
+// Main has build 3 of greet; feature/x has a newer build 5. The "latest" form follows the
+// environment: a deploy to prod never picks feature/x's build, a branch environment prefers its
+// own branch and falls back to main, `any` is the newest anywhere; the pinned forms keep their
+// exact meaning in every environment.
+constexpr char kResolveProject[] = R"(project: {owner: acme, repo: pipes}
+assets:
+  - {name: greet, type: bash, namespace: greet, file: greet.sh}
+environments:
+  staging: {resolve_latest_from: any}
+  "branch:*": {resolve_latest_from: [release, main]}
+  "branch:solo": {resolve_latest_from: [solo]}
+)";
+
+class ResolutionPerEnvironment : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    d_.Write("dataflow.yaml", kResolveProject);
+    d_.Write("greet.sh", "echo hi\n");
+    d_.Commit();
+    project_ = d_.Load();
+    assets::AssetRecord main3 = Published("dataflow.bash.greet.acme.pipes.main.0a1b2c3d.3");
+    main3.created = FromEpochMillis(1000);
+    assets::AssetRecord feature5 =
+        Published("dataflow.bash.greet.acme.pipes.feature%2Fx.0a1b2c3d.5");
+    feature5.created = FromEpochMillis(2000);  // newer than main's build
+    assets::AssetRecord release1 = Published("dataflow.bash.greet.acme.pipes.release.0a1b2c3d.1");
+    release1.created = FromEpochMillis(500);
+    server_.Add(main3);
+    server_.Add(feature5);
+    server_.Add(release1);
+  }
+
+  // The UUID `ref` becomes in `env`, as the server alone answers it (deploy), or the error.
+  std::string Deployed(const std::string& env, const std::string& ref) {
+    ResolvingCatalog catalog(project_, &server_, env, /*local_builds=*/false);
+    Result<assets::AssetRecord> r = catalog.Resolve(*assets::ParseRef(ref));
+    return r.ok() ? r->uuid : r.status().message();
+  }
+
+  ProjectDir d_;
+  Project project_;
+  assets::MemoryCatalog server_;
+};
+
+TEST_F(ResolutionPerEnvironment, ProdTakesTheMainBranchNeverANewerFeatureBuild) {
+  EXPECT_EQ(Deployed("prod", "dataflow.bash.greet"),
+            "dataflow.bash.greet.acme.pipes.main.0a1b2c3d.3");
+  // Without a policy, sandboxes also stay on the main branch.
+  EXPECT_EQ(Deployed("sandbox:alice", "dataflow.bash.greet"),
+            "dataflow.bash.greet.acme.pipes.main.0a1b2c3d.3");
+  // `any`: the newest on any branch (the catalog's plain rule).
+  EXPECT_EQ(Deployed("staging", "dataflow.bash.greet"),
+            "dataflow.bash.greet.acme.pipes.feature%2Fx.0a1b2c3d.5");
+}
+
+TEST_F(ResolutionPerEnvironment, BranchEnvironmentsFollowTheirListInOrder) {
+  // "branch:*" says [release, main]: release has a build, so it wins over main's newer one.
+  EXPECT_EQ(Deployed("branch:feature/x", "dataflow.bash.greet"),
+            "dataflow.bash.greet.acme.pipes.release.0a1b2c3d.1");
+  // Its own entry wins over the pattern; no build on 'solo' is an error naming what was tried.
+  EXPECT_THAT(Deployed("branch:solo", "dataflow.bash.greet"),
+              HasSubstr("no version on branch 'solo' (in environment branch:solo"));
+  // Another failure (here: offline) stops the search and says which branch was asked.
+  ResolvingCatalog offline(project_, nullptr, "branch:feature/x", false);
+  Result<assets::AssetRecord> r = offline.Resolve(*assets::ParseRef("dataflow.bash.greet"));
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(r.status().message(), HasSubstr("means the newest build on branch 'release' first"));
+}
+
+TEST_F(ResolutionPerEnvironment, DefaultBranchPolicyIsTheBranchThenMain) {
+  ProjectSpec spec;  // no environments: the defaults
+  EXPECT_EQ(LatestPolicyFor(spec, "prod").branches, (std::vector<std::string>{"main"}));
+  EXPECT_EQ(LatestPolicyFor(spec, "branch:feature/x").branches,
+            (std::vector<std::string>{"feature/x", "main"}));
+  EXPECT_EQ(LatestPolicyFor(spec, "branch:main").branches, (std::vector<std::string>{"main"}));
+  EXPECT_FALSE(LatestPolicyFor(spec, "prod").any);
+
+  Project plain = project_;
+  plain.spec.environments.clear();
+  ResolvingCatalog on_feature(plain, &server_, "branch:feature/x", false);
+  EXPECT_EQ(on_feature.Resolve(*assets::ParseRef("dataflow.bash.greet"))->uuid,
+            "dataflow.bash.greet.acme.pipes.feature%2Fx.0a1b2c3d.5");
+  ResolvingCatalog on_other(plain, &server_, "branch:other", false);
+  EXPECT_EQ(on_other.Resolve(*assets::ParseRef("dataflow.bash.greet"))->uuid,
+            "dataflow.bash.greet.acme.pipes.main.0a1b2c3d.3");
+}
+
+TEST_F(ResolutionPerEnvironment, PinnedFormsKeepTheirExactMeaning) {
+  for (const std::string env : {"prod", "branch:solo", "staging"}) {
+    EXPECT_EQ(Deployed(env, "dataflow.bash.greet@feature/x"),
+              "dataflow.bash.greet.acme.pipes.feature%2Fx.0a1b2c3d.5")
+        << env;
+    EXPECT_EQ(Deployed(env, "dataflow.bash.greet@main#3"),
+              "dataflow.bash.greet.acme.pipes.main.0a1b2c3d.3")
+        << env;
+    EXPECT_EQ(Deployed(env, "dataflow.bash.greet.acme.pipes.feature%2Fx.0a1b2c3d.5"),
+              "dataflow.bash.greet.acme.pipes.feature%2Fx.0a1b2c3d.5")
+        << env;
+  }
+}
+
+TEST_F(ResolutionPerEnvironment, TestAndRenderResolveLikeDeployAndReportTheTable) {
+  // The checkout is on main: for prod, the local build is main's next build (what deploy
+  // publishes and then renders); for a branch environment whose list does not include main
+  // first, the server's build of that branch.
+  d_.Write("flows/a.sch.yaml",
+           "id: a\njobs:\n  s:\n    command: x\n    cluster: y\n"
+           "    dependencies: [\"${dataflow.bash.greet}\", \"${dataflow.bash.greet@main#3}\"]\n");
+  std::vector<std::string> files = {"flows/a.sch.yaml"};
+
+  ResolvingCatalog test_prod(project_, &server_, "prod", /*local_builds=*/true);
+  std::vector<ResolvedReference> rows =
+      ResolvedReferences(CheckProject(project_, files, test_prod, "prod"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].reference, "dataflow.bash.greet");
+  EXPECT_EQ(rows[0].uuid, "local:greet");
+  EXPECT_EQ(BranchBuild(rows[0]), "main#next");
+  EXPECT_EQ(rows[1].uuid, "dataflow.bash.greet.acme.pipes.main.0a1b2c3d.3");
+  EXPECT_EQ(BranchBuild(rows[1]), "main#3");
+  EXPECT_EQ(rows[1].file, "flows/a.sch.yaml");
+
+  ResolvingCatalog test_branch(project_, &server_, "branch:feature/x", true);
+  rows = ResolvedReferences(CheckProject(project_, files, test_branch, "branch:feature/x"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].uuid, "dataflow.bash.greet.acme.pipes.release.0a1b2c3d.1");
+  EXPECT_EQ(BranchBuild(rows[0]), "release#1");
+}
+
 }  // namespace
 }  // namespace weir::workflow

@@ -137,6 +137,35 @@ branches:
   EXPECT_THAT(e, HasSubstr("dataflow.yaml:25:9: branches.main: environment 'nowhere'"));
 }
 
+TEST(ProjectTest, ResolveLatestFromIsAnyOrAListOfBranches) {
+  ParsedProject p = ParseProject(R"(environments:
+  prod: {resolve_latest_from: [main]}
+  staging: {resolve_latest_from: any}
+  "branch:*":
+    resolve_latest_from: [release, main]
+  "sandbox:*": {resolve_latest_from: develop}
+)");
+  ASSERT_TRUE(p.spec.has_value()) << Errors(p);
+  EXPECT_EQ(LatestPolicyFor(*p.spec, "prod"), (LatestPolicy{false, {"main"}}));
+  EXPECT_EQ(LatestPolicyFor(*p.spec, "staging"), (LatestPolicy{true, {}}));
+  EXPECT_EQ(LatestPolicyFor(*p.spec, "branch:feature/x"),
+            (LatestPolicy{false, {"release", "main"}}));
+  EXPECT_EQ(LatestPolicyFor(*p.spec, "sandbox:bob"), (LatestPolicy{false, {"develop"}}));
+
+  ParsedProject bad = ParseProject(R"(environments:
+  prod: {resolve_latest_from: []}
+  staging: {resolve_latest_from: [main, any]}
+  "branch:*": {resolve_latest_from: {main: 1}}
+)");
+  EXPECT_FALSE(bad.spec.has_value());
+  std::string e = Errors(bad);
+  EXPECT_THAT(e, HasSubstr("dataflow.yaml:2:31: environments.prod.resolve_latest_from: name at "
+                           "least one branch"));
+  EXPECT_THAT(e, HasSubstr("dataflow.yaml:3:41: environments.staging.resolve_latest_from: `any` "
+                           "stands alone"));
+  EXPECT_THAT(e, HasSubstr("environments.branch:*.resolve_latest_from"));
+}
+
 TEST(ProjectTest, RefusesAliasBomb) {
   // "Billion laughs": nine levels of ten aliases each expand to 10^9 nodes.
   std::string doc = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";

@@ -154,6 +154,7 @@ class Renderer {
       return std::nullopt;
     }
     asset_cache_[key] = record->uri;
+    out_.resolutions.push_back({key, *record});
     bool seen = std::any_of(out_.assets.begin(), out_.assets.end(),
                             [&](const assets::AssetRecord& r) { return r.uuid == record->uuid; });
     if (!seen) out_.assets.push_back(*record);
@@ -281,6 +282,39 @@ Result<assets::AssetRecord> CachingCatalog::Resolve(const assets::AssetRef& ref)
 }
 
 std::vector<std::string> CachingCatalog::Suggestions(const assets::AssetRef& ref) {
+  return inner_.Suggestions(ref);
+}
+
+Result<assets::AssetRecord> EnvironmentCatalog::Resolve(const assets::AssetRef& ref) {
+  if (ref.form != assets::RefForm::kLatest || branches_.empty()) return inner_.Resolve(ref);
+  for (const std::string& branch : branches_) {
+    assets::AssetRef on_branch = ref;
+    on_branch.form = assets::RefForm::kLatestOnBranch;
+    on_branch.branch = branch;
+    Result<assets::AssetRecord> r = inner_.Resolve(on_branch);
+    if (r.ok()) return r;
+    if (r.status().code() != StatusCode::kNotFound) {
+      // Say why a reference the user wrote without a branch was asked for one.
+      return Status(r.status().code(), r.status().message() + " (in environment " + environment_ +
+                                           " '${" + ref.ToString() +
+                                           "}' means the newest build on branch '" + branch + "'" +
+                                           (branch == branches_.back() ? "" : " first") + ")");
+    }
+    // A missing namespace is missing on every branch: say that, not "no version on branch".
+    if (r.status().message().find(": no namespace ") != std::string::npos) {
+      return NotFound("asset '" + ref.ToString() + "'" +
+                      r.status().message().substr(r.status().message().find(": no namespace ")));
+    }
+  }
+  std::vector<std::string> quoted;
+  for (const std::string& b : branches_) quoted.push_back("'" + b + "'");
+  return NotFound("asset '" + ref.ToString() + "': no version on branch " + Join(quoted, " or ") +
+                  " (in environment " + environment_ +
+                  " the latest form takes the newest build of these branches; pin one with @" +
+                  "<branch>, or set resolve_latest_from: any in dataflow.yaml)");
+}
+
+std::vector<std::string> EnvironmentCatalog::Suggestions(const assets::AssetRef& ref) {
   return inner_.Suggestions(ref);
 }
 

@@ -63,9 +63,17 @@ struct ParamRef {
   friend bool operator==(const ParamRef&, const ParamRef&) = default;
 };
 
+// One asset reference of the source and the version it became.
+struct Resolution {
+  std::string reference;        // as written inside ${...}, e.g. "dataflow.bash.greet@main"
+  assets::AssetRecord version;  // what the catalog answered
+  friend bool operator==(const Resolution&, const Resolution&) = default;
+};
+
 struct RenderResult {
   std::string text;                         // the rendered file (unspecified when !ok())
   std::vector<assets::AssetRecord> assets;  // each used version once, in order of first use
+  std::vector<Resolution> resolutions;      // each resolved reference once, in order of first use
   std::vector<FileRef> files;               // each file once, in order of first use
   std::vector<ParamRef> params;             // every runtime parameter reference, in order
   std::vector<Diagnostic> errors;           // every problem, in source order
@@ -100,6 +108,25 @@ class CachingCatalog final : public assets::AssetCatalog {
   assets::AssetCatalog& inner_;
   std::mutex mu_;
   std::map<std::string, Result<assets::AssetRecord>> resolved_;  // GUARDED_BY(mu_)
+};
+
+// Applies an environment's LatestPolicy (project.h) to the "latest" form: `${dataflow.<t>.<ns>}`
+// is asked of `inner` as `@<branch>` for each branch of `branches` in turn, the first found
+// wins; the other forms (`@branch`, `@branch#build`, full UUIDs) pass through unchanged, and so
+// does everything when `branches` is empty (policy `any`). When no branch has a version the
+// kNotFound message names the branches tried and the environment. Thread-safe when `inner` is.
+class EnvironmentCatalog final : public assets::AssetCatalog {
+ public:
+  EnvironmentCatalog(assets::AssetCatalog& inner, std::vector<std::string> branches,
+                     std::string environment)
+      : inner_(inner), branches_(std::move(branches)), environment_(std::move(environment)) {}
+  Result<assets::AssetRecord> Resolve(const assets::AssetRef& ref) override;
+  std::vector<std::string> Suggestions(const assets::AssetRef& ref) override;
+
+ private:
+  assets::AssetCatalog& inner_;
+  const std::vector<std::string> branches_;
+  const std::string environment_;
 };
 
 }  // namespace weir::workflow

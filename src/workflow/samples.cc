@@ -48,8 +48,8 @@ echo "greet.sh: ok"
       {"flows/hello.sch.yaml",
        R"~(# Greets every morning, then counts the greeting's words. Variables are replaced as text
 # before the file is read as YAML, comments included: $${ writes a literal "${".
-# $${dataflow.bash.sample-greet} becomes the URI of the newest published greet.sh; a dependency
-# lands in the job folder under the last segment of its URI, hence $(basename ...).
+# $${dataflow.bash.sample-greet} becomes the URI of the newest greet.sh of the environment's
+# branch; a dependency lands in the job folder under its asset's file name: greet.sh.
 id: hello-bash
 schedule: "0 6 * * *"
 timezone: UTC
@@ -58,7 +58,7 @@ jobs:
     command: [type:bash]
     cluster: [type:local]
     dependencies: ["${dataflow.bash.sample-greet}"]
-    args: ["bash $(basename ${dataflow.bash.sample-greet}) '${GREETING}' ${EXECUTION_DATE}"]
+    args: ["bash greet.sh '${GREETING}' ${EXECUTION_DATE}"]
     timeout: 5m
     retries: {count: 2, backoff: 10s}
   count:
@@ -88,10 +88,12 @@ assets:
     test: PYTHONPATH=src python3 -m unittest discover -s tests -v
 workflows: [flows]
 environments:
+  # A relative TARGET_DIR is inside the step's own job folder; point it at shared storage for
+  # real outputs.
   prod:
-    params: {TARGET_DIR: /tmp/weir-sample-python/prod}
+    params: {TARGET_DIR: out/prod}
   "branch:*":
-    params: {TARGET_DIR: /tmp/weir-sample-python/branch}
+    params: {TARGET_DIR: out/branch}
 )~"},
       {"src/sample_etl/__init__.py",
        "\"\"\"A tiny ETL package, published as a zipapp asset.\"\"\"\n"},
@@ -143,7 +145,8 @@ if __name__ == "__main__":
     unittest.main()
 )~"},
       {"flows/etl.sch.yaml",
-       R"~(# Runs the ETL zipapp every hour; the asset variable becomes its URI at render time.
+       R"~(# Runs the ETL zipapp every hour; the asset variable becomes its URI at render time, and the
+# zipapp lands in the job folder as sample_etl.pyz. It writes under ${TARGET_DIR} and lists it.
 id: hourly-etl
 schedule: "@hourly"
 timezone: Europe/Amsterdam
@@ -153,14 +156,9 @@ jobs:
     command: [type:bash]
     cluster: [type:local]
     dependencies: ["${dataflow.python.sample-etl}"]
-    args: ["python3 $(basename ${dataflow.python.sample-etl}) --date ${EXECUTION_DATE} --out ${TARGET_DIR}"]
+    args: ["python3 sample_etl.pyz --date ${EXECUTION_DATE} --out ${TARGET_DIR} && ls -l ${TARGET_DIR}"]
     timeout: 10m
     memory: 256
-  check:
-    command: [type:bash]
-    cluster: [type:local]
-    depends_on: summarize
-    args: ["ls -l ${TARGET_DIR}"]
 )~"},
   };
 }
@@ -182,10 +180,12 @@ assets:
     test: bash tests/test_report.sh
 workflows: [flows]
 environments:
+  # A relative TARGET_DB is inside the step's own job folder; point it at a shared database for
+  # real reports.
   prod:
-    params: {TARGET_DB: /tmp/weir-sample-sql/prod.db}
+    params: {TARGET_DB: prod.db}
   "branch:*":
-    params: {TARGET_DB: /tmp/weir-sample-sql/branch.db}
+    params: {TARGET_DB: branch.db}
 )~"},
       {"sql/report.sql", R"~(-- Totals per kind of event; the table is created by seed/events.sql.
 SELECT kind, COUNT(*) AS events, SUM(amount) AS total
@@ -211,25 +211,26 @@ fi
 echo "report.sql: ok"
 )~"},
       {"flows/report.sch.yaml",
-       R"~(# Loads the seed data (a repository file, stored in the deployment bundle), then runs the
-# report asset against the environment's database.
+       R"~(# Checks the seed data (a repository file, stored in the deployment bundle), then loads it into
+# the environment's database and runs the report asset against it. Dependencies keep their
+# names in the job folder: events.sql, report.sql.
 id: daily-report
 schedule: "30 5 * * *"
 timezone: UTC
 jobs:
-  load:
+  check-seed:
     command: [type:bash]
     cluster: [type:local]
     dependencies: ["${dataflow.file:../seed/events.sql}"]
-    args: ["mkdir -p $(dirname ${TARGET_DB}) && sqlite3 ${TARGET_DB} < $(basename ${dataflow.file:../seed/events.sql})"]
+    args: ["sqlite3 :memory: < events.sql && echo 'events.sql: ok'"]
   report:
     command: [type:bash]
     cluster: [type:local]
-    dependencies: ["${dataflow.sql.sample-report}"]
-    args: ["sqlite3 -header ${TARGET_DB} < $(basename ${dataflow.sql.sample-report})"]
+    dependencies: ["${dataflow.file:../seed/events.sql}", "${dataflow.sql.sample-report}"]
+    args: ["sqlite3 ${TARGET_DB} < events.sql && sqlite3 -header ${TARGET_DB} < report.sql"]
     retries: 1
 dag:
-  - load -> report
+  - check-seed -> report
 )~"},
   };
 }
