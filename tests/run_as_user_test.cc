@@ -297,5 +297,46 @@ TEST_F(RunAsUserTest, AServerKilledWithSigkillReadoptsJobsOfOtherUsers) {
   EXPECT_EQ(Str(Get("/api/v3/jobs/" + b), "statusMsg"), "Job was killed by user.");
 }
 
+// What a run-as job inherits from the server's environment is the allow-list only (a server
+// holding cloud credentials does not pass them on); an output limit kills a job of another
+// user; its folder is archived, swept and served back from the archive.
+TEST_F(RunAsUserTest, EnvironmentLimitsArchivesAndSweepsHoldForJobsOfOtherUsers) {
+  server_.reset();
+  ::setenv("AWS_SECRET_ACCESS_KEY", "server-only-secret", 1);
+  ::setenv("WEIR_RUNAS_TEST_VISIBLE", "passed-on", 1);
+  server_ = std::make_unique<WeirServer>(
+      dir_.path() / "data2",
+      "jobs:\n  kill_grace_ms: 500\n  run_as_user: true\n  max_stdout_bytes: 1048576\n"
+      "  run_as_env: [PATH, \"WEIR_RUNAS_TEST_*\"]\n"
+      "archive:\n  job_dir_retention_hours: 0\n  sweep_interval_s: 1\n");
+  const std::string started = server_->Start();
+  ::unsetenv("AWS_SECRET_ACCESS_KEY");
+  ::unsetenv("WEIR_RUNAS_TEST_VISIBLE");
+  ASSERT_EQ(started, "");
+  http_ = std::make_unique<client::HttpClient>(server_->url());
+  ASSERT_EQ(RunWeir(server_->url(), {"apply", "-f", kDemo}).exit_code, 0);
+
+  std::string a = Submit(user_a_, "env | sort; mkdir results; id -un > results/who.txt");
+  std::string b = Submit(user_b_, "head -c 3000000 /dev/zero | tr '\\0' x; exec sleep 120");
+  ASSERT_EQ(WaitFinal(a), "SUCCEEDED") << Output(a, "stderr");
+  EXPECT_EQ(WaitFinal(b), "KILLED");
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + b), "statusMsg"), "Std out length exceeded.")
+      << json::serialize(Get("/api/v3/jobs/" + b));
+
+  // Swept once archived; the output then comes from the archive the root server wrote of a
+  // folder the job's account owned.
+  ASSERT_TRUE(WaitFor([&] { return !fs::exists(JobDir(a)); }, 60s))
+      << "the retention sweep never removed " << JobDir(a);
+  auto env = http_->Get("/api/v3/jobs/" + a + "/output/stdout");
+  ASSERT_TRUE(env.ok());
+  ASSERT_EQ(env->status, 200) << env->body;
+  EXPECT_EQ(env->Header("x-weir-output-source").value_or(""), "archive");
+  EXPECT_NE(env->body.find("WEIR_RUNAS_TEST_VISIBLE=passed-on"), std::string::npos) << env->body;
+  EXPECT_NE(env->body.find("USER=" + user_a_), std::string::npos) << env->body;
+  EXPECT_EQ(env->body.find("server-only-secret"), std::string::npos) << env->body;
+  EXPECT_EQ(env->body.find("AWS_"), std::string::npos) << env->body;
+  EXPECT_EQ(Output(a, "results/who.txt"), user_a_ + "\n");
+}
+
 }  // namespace
 }  // namespace weir::testing

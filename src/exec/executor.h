@@ -41,10 +41,12 @@
 //   sets the account's groups, gid and uid with the raw setgroups/setresgid/setresuid system
 //   calls (no glibc cross-thread credential broadcast in a forked child), changes to the job
 //   dir as that account, opens /dev/null as 0-2, closes every other descriptor, resets signal
-//   dispositions and mask, and execs /bin/bash with the server's environment but HOME, USER and
-//   LOGNAME of the account. A step that fails is reported through a close-on-exec pipe: Launch
-//   returns the error ("run as 'ana': setresuid: ...") and nothing runs. The server, as root,
-//   still signals the job's group (kill, timeout, output limits) and reads its files.
+//   dispositions and mask, and execs /bin/bash with the variables of the server's environment
+//   that LaunchOptions::run_as_env allows (jobs.run_as_env; credentials the server holds stay
+//   out) and HOME, USER and LOGNAME of the account. A step that fails is reported through a
+//   close-on-exec pipe: Launch returns the error ("run as 'ana': setresuid: ...") and nothing runs.
+//   The server, as root, still signals the job's group (kill, timeout, output limits) and reads its
+//   files.
 // - Recover() re-adopts a pid from genie/pid only when the process belongs to the owner of the
 //   job directory (a job that owns its folder could otherwise name any process there).
 // - Containment is the process group. Processes that leave it on purpose (setsid, setpgid,
@@ -91,6 +93,8 @@ struct LaunchOptions {
   // Run the script as this account (run_as.h; the server must be root, and the job directory
   // handed over with HandOverJobDirectory). Unset: as the server's own user.
   std::optional<RunAsAccount> run_as;
+  // With run_as: the server's environment variables the job receives (RunAsEnvironment).
+  std::vector<std::string> run_as_env = DefaultRunAsEnv();
 };
 
 struct JobEnd {

@@ -231,7 +231,8 @@ class LocalExecutor final : public Executor {
       early_kills_.erase(key);
     };
 
-    Result<pid_t> spawned = options.run_as ? SpawnAs(job_dir, *options.run_as) : Spawn(job_dir);
+    Result<pid_t> spawned =
+        options.run_as ? SpawnAs(job_dir, *options.run_as, options.run_as_env) : Spawn(job_dir);
     if (!spawned) {
       unreserve();
       return spawned.status().WithContext(context);
@@ -510,7 +511,8 @@ class LocalExecutor final : public Executor {
     ::_exit(127);
   }
 
-  static Result<pid_t> SpawnAs(const fs::path& job_dir, const RunAsAccount& account) {
+  static Result<pid_t> SpawnAs(const fs::path& job_dir, const RunAsAccount& account,
+                               const std::vector<std::string>& env_allow) {
     static const char* kStepNames[] = {
         "setsid",         "setgroups",     "setresgid", "setresuid", "chdir to the job directory",
         "open /dev/null", "exec /bin/bash"};
@@ -518,15 +520,7 @@ class LocalExecutor final : public Executor {
     std::string run = paths::RunScript(job_dir).string();
     std::string dir = job_dir.string();
     // Everything the child uses is made before the fork.
-    std::vector<std::string> env;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-      std::string_view v(*e);
-      if (v.starts_with("HOME=") || v.starts_with("USER=") || v.starts_with("LOGNAME=")) continue;
-      env.emplace_back(v);
-    }
-    env.push_back("HOME=" + account.home);
-    env.push_back("USER=" + account.name);
-    env.push_back("LOGNAME=" + account.name);
+    std::vector<std::string> env = RunAsEnvironment(environ, env_allow, account);
     std::vector<char*> envp;
     for (std::string& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);

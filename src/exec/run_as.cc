@@ -179,6 +179,42 @@ Result<RunAsAccount> ResolveRunAsAccount(std::string_view user, const RunAsOptio
   return std::move(*found);
 }
 
+const std::vector<std::string>& DefaultRunAsEnv() {
+  static const std::vector<std::string> kDefault = {
+      "PATH",          "LANG",       "LANGUAGE",       "LC_*",        "TZ",
+      "TERM",          "TMPDIR",     "JAVA_HOME",      "HADOOP_HOME", "HADOOP_CONF_DIR",
+      "YARN_CONF_DIR", "SPARK_HOME", "SPARK_CONF_DIR", "HIVE_HOME",   "HIVE_CONF_DIR"};
+  return kDefault;
+}
+
+std::vector<std::string> RunAsEnvironment(const char* const* server_env,
+                                          const std::vector<std::string>& allow,
+                                          const RunAsAccount& account) {
+  auto allowed = [&allow](std::string_view name) {
+    for (const std::string& a : allow) {
+      if (!a.empty() && a.back() == '*') {
+        if (name.starts_with(std::string_view(a).substr(0, a.size() - 1))) return true;
+      } else if (name == a) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::vector<std::string> env;
+  for (const char* const* e = server_env; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view v(*e);
+    const size_t eq = v.find('=');
+    if (eq == std::string_view::npos || eq == 0) continue;
+    const std::string_view name = v.substr(0, eq);
+    if (name == "HOME" || name == "USER" || name == "LOGNAME" || !allowed(name)) continue;
+    env.emplace_back(v);
+  }
+  env.push_back("HOME=" + account.home);
+  env.push_back("USER=" + account.name);
+  env.push_back("LOGNAME=" + account.name);
+  return env;
+}
+
 Status HandOverJobDirectory(const fs::path& job_dir, const RunAsAccount& account) {
   std::string context = "hand the job directory to '" + account.name + "'";
   std::error_code ec;

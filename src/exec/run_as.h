@@ -58,12 +58,27 @@ struct RunAsAccount {
   std::string home;
 };
 
+// The server's environment variables a run-as job receives (jobs.run_as_env) unless configured
+// otherwise: the search path, locale, time zone, temporary folder and the homes and config
+// folders of Java, Hadoop, YARN, Spark and Hive. Everything else the server was started with
+// (cloud credentials such as AWS_*, tokens, database passwords) stays out of other users' jobs.
+const std::vector<std::string>& DefaultRunAsEnv();
+
 struct RunAsOptions {
   bool enabled = false;  // jobs.run_as_user
   UserMapRule map_rule = UserMapRule::kStripDomain;
   uint32_t min_uid = 1000;            // jobs.run_as_min_uid
   bool create_missing_users = false;  // jobs.create_missing_users
+  // jobs.run_as_env: variable names, or prefixes ending in '*' ("LC_*").
+  std::vector<std::string> env_allow = DefaultRunAsEnv();
 };
+
+// The environment a run-as job starts with: the entries of `server_env` (a NULL-terminated
+// "NAME=value" array such as `environ`) whose names `allow` lists, then HOME, USER and LOGNAME
+// of `account` (whatever the server's were).
+std::vector<std::string> RunAsEnvironment(const char* const* server_env,
+                                          const std::vector<std::string>& allow,
+                                          const RunAsAccount& account);
 
 // OK, or kPermissionDenied when `account` is a system account by the rules above.
 Status CheckAccountAllowed(const RunAsAccount& account, uint32_t min_uid);

@@ -58,6 +58,32 @@ RunAsAccount Account(uid_t uid, gid_t gid, std::vector<gid_t> groups = {}) {
   return a;
 }
 
+TEST(RunAsEnvTest, OnlyAllowedVariablesPassAndTheAccountNamesItself) {
+  const char* server_env[] = {"PATH=/usr/bin",
+                              "AWS_SECRET_ACCESS_KEY=s3cr3t",
+                              "WEIR_TOKEN=t",
+                              "LC_ALL=C.UTF-8",
+                              "LC_TIME=de_DE",
+                              "HOME=/root",
+                              "USER=root",
+                              "PATHOLOGY=x",  // a name that only starts like an allowed one
+                              "garbage-without-equals",
+                              nullptr};
+  RunAsAccount ana;
+  ana.name = "ana";
+  ana.home = "/home/ana";
+  std::vector<std::string> env = RunAsEnvironment(server_env, {"PATH", "LC_*", "HOME"}, ana);
+  EXPECT_EQ(env, (std::vector<std::string>{"PATH=/usr/bin", "LC_ALL=C.UTF-8", "LC_TIME=de_DE",
+                                           "HOME=/home/ana", "USER=ana", "LOGNAME=ana"}));
+  // The default list keeps credentials out.
+  std::vector<std::string> by_default = RunAsEnvironment(server_env, DefaultRunAsEnv(), ana);
+  for (const std::string& e : by_default) {
+    EXPECT_FALSE(e.starts_with("AWS_")) << e;
+    EXPECT_FALSE(e.starts_with("WEIR_")) << e;
+  }
+  EXPECT_EQ(by_default.front(), "PATH=/usr/bin");
+}
+
 TEST(RunAsAccountTest, RootAndSystemAccountsAreRefused) {
   EXPECT_EQ(CheckAccountAllowed(Account(0, 1000), 1000).code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(CheckAccountAllowed(Account(999, 999), 1000).code(), StatusCode::kPermissionDenied);

@@ -288,7 +288,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"run_as_user_map", Field(&ServerConfig::run_as_user_map, "jobs.run_as_user_map")},
         {"run_as_min_uid", Field(&ServerConfig::run_as_min_uid, "jobs.run_as_min_uid")},
         {"create_missing_users",
-         Field(&ServerConfig::create_missing_users, "jobs.create_missing_users")}}},
+         Field(&ServerConfig::create_missing_users, "jobs.create_missing_users")},
+        {"run_as_env", ListField(&ServerConfig::run_as_env, "jobs.run_as_env")}}},
       {"attachments",
        {{"max_file_bytes",
          Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
@@ -428,6 +429,20 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (!exec::ParseUserMapRule(c.run_as_user_map).ok()) {
     return InvalidArgument("config jobs.run_as_user_map: must be strip-domain or exact");
+  }
+  for (const std::string& name : c.run_as_env) {
+    const size_t stem = !name.empty() && name.back() == '*' ? name.size() - 1 : name.size();
+    bool ok = stem > 0 || name == "*";
+    for (size_t i = 0; i < stem; ++i) {
+      const char ch = name[i];
+      ok = ok && (ch == '_' || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                  (i > 0 && ch >= '0' && ch <= '9'));
+    }
+    if (!ok) {
+      return InvalidArgument("config jobs.run_as_env: '" + name +
+                             "' is not a variable name (letters, digits and _, or a prefix "
+                             "ending in '*' such as LC_*)");
+    }
   }
   if (c.run_as_min_uid < 1 || c.run_as_min_uid > (int64_t{1} << 31)) {
     return InvalidArgument(

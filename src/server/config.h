@@ -12,6 +12,7 @@
 
 #include "auth/auth.h"
 #include "common/result.h"
+#include "exec/run_as.h"
 
 namespace weir::server {
 
@@ -39,7 +40,7 @@ struct ServerConfig {
   // server.rate_limit: a token bucket per principal (client address without one), see
   // api/rate_limit.h. Over it: 429 with Retry-After. 0 requests per second: off.
   double rate_limit_requests_per_second = 0;
-  double rate_limit_burst = 20;               // requests allowed at once (bucket size)
+  double rate_limit_burst = 20;  // requests allowed at once (bucket size)
 
   // server.tls: HTTPS on the listen port (then only HTTPS). api/http.h HttpTlsOptions states the
   // protocol policy. All three are PEM files; cert and key go together.
@@ -53,7 +54,7 @@ struct ServerConfig {
   std::filesystem::path sqlite_path;  // default <data_dir>/weir.db
 
   // audit: every write request recorded in the store (api/audit.h).
-  int64_t audit_retention_days = 90;          // records older are pruned hourly; 0 keeps all
+  int64_t audit_retention_days = 90;  // records older are pruned hourly; 0 keeps all
 
   // jobs:
   int default_job_memory_mb = 1024;
@@ -75,6 +76,9 @@ struct ServerConfig {
   std::string run_as_user_map = "strip-domain";  // strip-domain or exact
   int64_t run_as_min_uid = 1000;                 // accounts below it are refused
   bool create_missing_users = false;             // useradd an unknown account
+  // The server's environment variables a run-as job receives: names, or prefixes ending in '*'
+  // (exec::DefaultRunAsEnv() unless set). Nothing else of the server's environment reaches jobs.
+  std::vector<std::string> run_as_env = exec::DefaultRunAsEnv();
 
   // attachments:
   int64_t max_attachment_bytes = 100LL << 20;        // per file

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "server/descriptors.h"
 
 namespace weir::server {
@@ -73,6 +75,14 @@ TEST(ServerConfig, RunAsUserSettings) {
   auto bad_uid = ParseServerConfig("jobs:\n  run_as_min_uid: 0\n");
   ASSERT_FALSE(bad_uid.ok());
   EXPECT_NE(bad_uid.status().message().find("jobs.run_as_min_uid"), std::string::npos);
+  // The environment a run-as job gets: a safe list unless set, and names checked.
+  EXPECT_NE(std::find(d->run_as_env.begin(), d->run_as_env.end(), "PATH"), d->run_as_env.end());
+  auto env = ParseServerConfig("jobs:\n  run_as_env: [PATH, LC_*, MY_APP_HOME]\n");
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->run_as_env, (std::vector<std::string>{"PATH", "LC_*", "MY_APP_HOME"}));
+  auto bad_env = ParseServerConfig("jobs:\n  run_as_env: [\"PATH=x\"]\n");
+  ASSERT_FALSE(bad_env.ok());
+  EXPECT_NE(bad_env.status().message().find("jobs.run_as_env"), std::string::npos);
 }
 
 TEST(ServerConfig, ReadsEverySection) {

@@ -104,6 +104,7 @@ class ServerImpl final : public Server {
     jo.run_as.map_rule = *exec::ParseUserMapRule(config_.run_as_user_map);  // checked at parse
     jo.run_as.min_uid = static_cast<uint32_t>(config_.run_as_min_uid);
     jo.run_as.create_missing_users = config_.create_missing_users;
+    jo.run_as.env_allow = config_.run_as_env;
     // Free-space floor (jobs.min_free_disk_mb) on the data dir and the jobs dir; health reports it.
     disk_floor_ = std::make_shared<FreeSpaceFloor>(
         std::vector<std::filesystem::path>{std::filesystem::absolute(config_.data_dir),

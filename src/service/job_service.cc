@@ -717,8 +717,10 @@ void JobServiceImpl::SetUp(const std::string& id) {
       st = exec::HandOverJobDirectory(dir, *account);
     else
       st = account.status();
-    if (st.ok())
+    if (st.ok()) {
       launch_options.run_as = std::move(*account);
+      launch_options.run_as_env = options_.run_as.env_allow;
+    }
     else
       st = st.WithContext("run as user");
   }
