@@ -37,7 +37,11 @@ void InstanceProgress::Report(const json::value& instance, std::ostream& err) {
     if (status != "PENDING" && status != "UPSTREAM_FAILED" && status != "SKIPPED") {
       err << " (attempt " << attempts << ")";
     }
-    if (const std::string m = Str(s, "message"); !m.empty() && status != "SUCCEEDED") {
+    if (std::string m = Str(s, "message"); !m.empty() && status != "SUCCEEDED") {
+      // Multi-line messages (a stderr tail) stay readable under the step's line.
+      for (size_t at = m.find('\n'); at != std::string::npos; at = m.find('\n', at + 1)) {
+        m.insert(at + 1, "    | ");
+      }
       err << " " << m;
     }
     err << "\n";
