@@ -351,7 +351,7 @@ TEST_F(SchedulerE2eTest, SampleProjectRunsEveryStepAsAGroupedJobWithItsAssetUri)
   json::value request = GetJson("/api/v3/jobs/" + Str(*greet, "jobId") + "/request");
   EXPECT_EQ(Str(request, "grouping"), id);
   EXPECT_EQ(Str(request, "groupingInstance"), id + "#1");
-  EXPECT_EQ(Str(request, "name"), "hello-bash.greet");
+  EXPECT_EQ(Str(request, "name"), "prod:hello-bash.greet");
   std::set<std::string> deps;
   for (const auto& d : Arr(request, "dependencies")) deps.insert(std::string(d.as_string()));
   // The asset's bytes, under the asset's file name (a copy of the blob named <sha256>/greet.sh).
@@ -399,7 +399,8 @@ TEST_F(SchedulerE2eTest, RollbackAfterARegressionWhileAnInstanceOfTheBadVersionR
   EXPECT_EQ(Str(inst2, "status"), "FAILED");
   EXPECT_EQ(Str(inst2, "version"), "2");
   EXPECT_EQ(Str(*Step(inst2, "first"), "status"), "FAILED");
-  EXPECT_EQ(Str(*Step(inst2, "second"), "status"), "PENDING") << json::serialize(inst2);
+  EXPECT_EQ(Str(*Step(inst2, "second"), "status"), "UPSTREAM_FAILED")
+      << json::serialize(inst2);
   EXPECT_NE(Str(inst2, "message").find("first"), std::string::npos) << Str(inst2, "message");
 
   // An instance of v2 is in flight when v1 is restored.

@@ -414,6 +414,50 @@ class WorkflowRoutes {
     return resp;
   }
 
+  // POST {id}/backfill {"from", "to", "parallel"?, "requestedBy"?} → 201
+  // {"created": [instance...], "skipped": [fire time...]}
+  HttpResponse Backfill(HttpRequest& req) {
+    if (auto refused = Guard(req, "run")) return *refused;
+    auto body = BodyObject(req, "backfill");
+    if (!body.ok()) return ErrorResponse(body.status(), req);
+    if (Status s = CheckKeys(*body, "backfill", {"from", "to", "parallel", "requestedBy"});
+        !s.ok()) {
+      return ErrorResponse(s, req);
+    }
+    scheduler::BackfillRequest r;
+    for (auto [key, field] : {std::pair{"from", &r.from}, std::pair{"to", &r.to}}) {
+      auto text = OptString(*body, key);
+      if (!text.ok()) return ErrorResponse(text.status(), req);
+      Result<TimePoint> t = ParseIso8601(*text);
+      if (!t.ok()) {
+        return ErrorResponse(InvalidArgument(std::string(key) + " '" + *text +
+                                             "': use ISO-8601 such as 2026-01-31T00:00:00Z"),
+                             req);
+      }
+      *field = *t;
+    }
+    auto parallel = OptInt(*body, "parallel");
+    if (!parallel.ok()) return ErrorResponse(parallel.status(), req);
+    if (*parallel) {
+      if (**parallel < 1 || **parallel > 100) {
+        return ErrorResponse(InvalidArgument("parallel: must be 1..100"), req);
+      }
+      r.parallel = static_cast<int>(**parallel);
+    }
+    auto by = OptString(*body, "requestedBy");
+    if (!by.ok()) return ErrorResponse(by.status(), req);
+    r.requested_by = Actor(req, *by);
+    auto b = s_->Backfill(req.Param("id"), r);
+    if (!b.ok()) return ErrorResponse(b.status(), req);
+    json::object o;
+    json::array created, skipped;
+    for (const auto& i : b->created) created.push_back(InstanceJson(i, false));
+    for (TimePoint t : b->skipped) skipped.push_back(json::value(FormatIso8601(t)));
+    o["created"] = std::move(created);
+    o["skipped"] = std::move(skipped);
+    return JsonOf(201, std::move(o));
+  }
+
   HttpResponse Instances(HttpRequest& req) {
     for (const auto& [k, v] : req.query) {
       if (k != "status" && k != "page" && k != "size") {
@@ -542,6 +586,7 @@ void RegisterWorkflowRoutes(Router& router, std::shared_ptr<scheduler::Scheduler
   router.Add("POST", base + "/{id}/activate", bind(&WorkflowRoutes::Activate));
   router.Add("POST", base + "/{id}/rollback", bind(&WorkflowRoutes::Rollback));
   router.Add("POST", base + "/{id}/run", bind(&WorkflowRoutes::Run));
+  router.Add("POST", base + "/{id}/backfill", bind(&WorkflowRoutes::Backfill));
   router.Add("GET", base + "/{id}/instances", bind(&WorkflowRoutes::Instances));
   router.Add("GET", base + "/{id}/instances/{n}", bind(&WorkflowRoutes::Instance));
   router.Add("POST", base + "/{id}/instances/{n}/restart", bind(&WorkflowRoutes::Restart));

@@ -40,5 +40,7 @@ void AddAuthCommands(CLI::App& app, Globals& g);     // weir whoami
 // weir workflow versions|activate|rollback|run|instances|instance|restart|stop: adds to the
 // `workflow` subcommand created by AddWorkflowCommands (called after it).
 void AddSchedulerCommands(CLI::App& app, Globals& g);
+// weir workflow backfill ID --from T1 --to T2 [--parallel N] (after AddSchedulerCommands).
+void AddBackfillCommand(CLI::App& app, Globals& g);
 
 }  // namespace weir::cli

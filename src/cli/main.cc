@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   weir::cli::AddProjectCommands(app, g);
   weir::cli::AddWorkflowCommands(app, g);
   weir::cli::AddSchedulerCommands(app, g);
+  weir::cli::AddBackfillCommand(app, g);
   weir::cli::AddSampleCommands(app, g);
   weir::cli::AddAuditCommand(app, g);
   weir::cli::AddAuthCommands(app, g);

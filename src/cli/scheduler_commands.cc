@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "cli/instance_progress.h"
 #include "common/strings.h"
 
 namespace weir::cli {
@@ -210,11 +211,13 @@ Result<json::value> WaitInstance(client::HttpClient& http, const std::string& pa
   auto start = std::chrono::steady_clock::now();
   auto delay = std::chrono::milliseconds(50);
   std::string last;
+  InstanceProgress progress;  // step and retry changes on stderr
   while (true) {
     auto v = GetJson(http, path);
     if (!v.ok()) return v.status();
     std::string status = Str(*v, "status");
     if (status != last) std::cerr << Str(*v, "id") << ": " << status << "\n";
+    progress.Report(*v, std::cerr);
     last = status;
     if (IsFinalStatus(status)) return v;
     if (timeout_seconds > 0 &&

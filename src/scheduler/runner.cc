@@ -13,12 +13,14 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "common/ids.h"
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "scheduler/scheduler_internal.h"
+#include "scheduler/trigger_rules.h"
 #include "workflow/render.h"
 
 namespace weir::scheduler {
@@ -109,6 +111,11 @@ void AddUnique(std::vector<std::string>& v, const std::string& s) {
   if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
 }
 
+// A refusal that no retry can change (HTTP 412 / 400 from the job service).
+bool IsConfigurationError(const Status& s) {
+  return s.code() == StatusCode::kFailedPrecondition || s.code() == StatusCode::kInvalidArgument;
+}
+
 struct RunningStep {
   std::string deployed_id;
   int64_t instance = 0;
@@ -132,7 +139,9 @@ Result<model::JobRequest> Scheduler::Impl::BuildRequest(const LoadedVersion& v,
   };
   model::JobRequest r;
   r.id = s.job_id.value_or("");
-  r.name = sub(j->name.empty() ? v.wf.id + "." + j->id : j->name);
+  // The default name carries the environment ("prod:etl.extract") so job lists tell a branch
+  // deployment's jobs from production's.
+  r.name = sub(j->name.empty() ? v.manifest.environment + ":" + v.wf.id + "." + j->id : j->name);
   r.user = std::string(Trim(v.deployer));
   if (r.user.empty()) r.user = options.job_user;
   r.version = std::to_string(v.version);
@@ -252,88 +261,151 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
   }
   const LoadedVersion& v = **vr;
   WEIR_ASSIGN_OR_RETURN(std::vector<StepRow> steps, LoadSteps(r.deployed_id, r.number));
-  std::map<std::string, StepStatus> status_of;
-  for (const StepRow& s : steps) status_of[s.step] = s.status;
-  const bool failing = std::any_of(
-      steps.begin(), steps.end(), [](const StepRow& s) { return s.status == StepStatus::kFailed; });
-  for (StepRow& s : steps) {
-    bool ready = false;
-    if (!failing && s.status == StepStatus::kPending) {
-      ready = true;
-      if (const workflow::JobTemplate* j = v.wf.FindJob(s.step)) {
-        for (const std::string& up : j->depends_on) {
-          auto it = status_of.find(up);
-          if (it == status_of.end() || it->second != StepStatus::kSucceeded) ready = false;
+  auto rule_of = [&](const StepRow& s) {
+    const workflow::JobTemplate* j = v.wf.FindJob(s.step);
+    return j ? j->trigger_rule : workflow::TriggerRule::kAllSuccess;
+  };
+  // The verdict of each PENDING step's trigger rule; steps that can never run are given their
+  // final state at once (repeated until nothing changes: one may decide its downstream steps).
+  std::map<std::string, RuleVerdict> verdict;
+  auto judge = [&]() -> Status {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      verdict.clear();
+      std::map<std::string, const StepRow*> by_id;
+      for (const StepRow& s : steps) by_id[s.step] = &s;
+      for (StepRow& s : steps) {
+        if (s.status != StepStatus::kPending) continue;
+        const workflow::JobTemplate* j = v.wf.FindJob(s.step);
+        std::vector<StepStatus> up;
+        std::string failed_up, skipped_up;
+        for (const std::string& id : j ? j->depends_on : std::vector<std::string>{}) {
+          auto it = by_id.find(id);
+          StepStatus st = it == by_id.end() ? StepStatus::kPending : it->second->status;
+          up.push_back(st);
+          if ((st == StepStatus::kFailed || st == StepStatus::kUpstreamFailed) &&
+              failed_up.empty()) {
+            failed_up = id;
+          }
+          if (st == StepStatus::kSkipped && skipped_up.empty()) skipped_up = id;
         }
-      }
-    } else if (!failing && s.status == StepStatus::kWaitingRetry) {
-      ready = s.not_before_ms.value_or(0) <= now_ms;
-    }
-    if (ready) {
-      s.attempts += 1;
-      s.job_id = NewUuid();
-      s.status = StepStatus::kRunning;
-      s.submitted = false;
-      s.not_before_ms.reset();
-      if (!s.started_ms) s.started_ms = now_ms;
-      s.finished_ms.reset();
-      s.message.clear();
-      WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
-      WEIR_RETURN_IF_ERROR(
-          InsertAttempt(r.deployed_id, r.number, s.step, r.run, s.attempts, *s.job_id, now_ms));
-      status_of[s.step] = s.status;
-    }
-    if (failing && s.status == StepStatus::kRunning && !s.submitted && s.job_id) {
-      // Reserved but never submitted (it waited for capacity): do not start it now.
-      WEIR_RETURN_IF_ERROR(FinishAttempt(*s.job_id, "NOT_SUBMITTED",
-                                         "the instance failed before submission", now_ms));
-      s.status = StepStatus::kPending;
-      s.attempts = std::max(0, s.attempts - 1);
-      s.job_id.reset();
-      s.not_before_ms.reset();
-      s.message = "not started: the instance failed";
-      WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
-      status_of[s.step] = s.status;
-    }
-    if (s.status == StepStatus::kRunning && !s.submitted && s.not_before_ms.value_or(0) <= now_ms) {
-      PendingLaunch l;
-      l.deployed_id = r.deployed_id;
-      l.instance = r.number;
-      l.step = s.step;
-      l.job_id = *s.job_id;
-      l.request = BuildRequest(v, r, s);
-      launches.push_back(std::move(l));
-    }
-  }
-  const bool all_done = std::all_of(steps.begin(), steps.end(), [](const StepRow& s) {
-    return s.status == StepStatus::kSucceeded;
-  });
-  const bool any_running = std::any_of(steps.begin(), steps.end(), [](const StepRow& s) {
-    return s.status == StepStatus::kRunning;
-  });
-  if (all_done) {
-    r.status = InstanceStatus::kSucceeded;
-    r.message = "all " + std::to_string(steps.size()) + " steps succeeded";
-    r.finished_ms = now_ms;
-    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
-  } else if (failing && !any_running) {
-    std::string why;
-    for (StepRow& s : steps) {
-      if (s.status == StepStatus::kFailed && why.empty()) {
-        why = "step '" + s.step + "' failed: " + s.message;
-      }
-      if (s.status == StepStatus::kWaitingRetry) {
-        s.status = StepStatus::kFailed;
+        const workflow::TriggerRule rule = rule_of(s);
+        const RuleVerdict d = JudgeTriggerRule(rule, up);
+        verdict[s.step] = d;
+        if (d != RuleVerdict::kUpstreamFailed && d != RuleVerdict::kSkipped) continue;
+        const std::string why =
+            " (trigger_rule " + std::string(workflow::TriggerRuleName(rule)) + ")";
+        if (d == RuleVerdict::kUpstreamFailed) {
+          s.status = StepStatus::kUpstreamFailed;
+          s.message = failed_up.empty() ? "not run: no upstream step succeeded" + why
+                                        : "not run: upstream step '" + failed_up + "' failed" + why;
+        } else {
+          s.status = StepStatus::kSkipped;
+          s.message = skipped_up.empty()
+                          ? "skipped: no upstream step failed" + why
+                          : "skipped: upstream step '" + skipped_up + "' was skipped" + why;
+        }
         s.finished_ms = now_ms;
+        WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
+        changed = true;
+      }
+    }
+    return Status::Ok();
+  };
+  // Two rounds at most: when a failure ends the instance, steps waiting for a retry are failed
+  // and the rules are judged again (a one_failed / all_done step may then run).
+  for (int round = 0; round < 2; ++round) {
+    WEIR_RETURN_IF_ERROR(judge());
+    // After a failure only steps whose rule asks for it (not all_success) still start.
+    const bool failing = std::any_of(steps.begin(), steps.end(), [](const StepRow& s) {
+      return s.status == StepStatus::kFailed;
+    });
+    for (StepRow& s : steps) {
+      const bool handler = rule_of(s) != workflow::TriggerRule::kAllSuccess;
+      bool ready = false;
+      if (s.status == StepStatus::kPending) {
+        ready = verdict[s.step] == RuleVerdict::kReady && (!failing || handler);
+      } else if (!failing && s.status == StepStatus::kWaitingRetry) {
+        ready = s.not_before_ms.value_or(0) <= now_ms;
+      }
+      if (ready) {
+        s.attempts += 1;
+        s.job_id = NewUuid();
+        s.status = StepStatus::kRunning;
+        s.submitted = false;
         s.not_before_ms.reset();
-        s.message += "; not retried: the instance failed";
+        if (!s.started_ms) s.started_ms = now_ms;
+        s.finished_ms.reset();
+        s.message.clear();
+        WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
+        WEIR_RETURN_IF_ERROR(
+            InsertAttempt(r.deployed_id, r.number, s.step, r.run, s.attempts, *s.job_id, now_ms));
+      }
+      if (failing && !handler && s.status == StepStatus::kRunning && !s.submitted && s.job_id) {
+        // Reserved but never submitted (it waited for capacity): do not start it now.
+        WEIR_RETURN_IF_ERROR(FinishAttempt(*s.job_id, "NOT_SUBMITTED",
+                                           "the instance failed before submission", now_ms));
+        s.status = StepStatus::kPending;
+        s.attempts = std::max(0, s.attempts - 1);
+        s.job_id.reset();
+        s.not_before_ms.reset();
+        s.message = "not started: the instance failed";
         WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
       }
+      if (s.status == StepStatus::kRunning && !s.submitted &&
+          s.not_before_ms.value_or(0) <= now_ms) {
+        PendingLaunch l;
+        l.deployed_id = r.deployed_id;
+        l.instance = r.number;
+        l.step = s.step;
+        l.job_id = *s.job_id;
+        l.request = BuildRequest(v, r, s);
+        launches.push_back(std::move(l));
+      }
     }
-    r.status = InstanceStatus::kFailed;
-    r.message = why;
-    r.finished_ms = now_ms;
-    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    const bool all_done = std::all_of(steps.begin(), steps.end(), [](const StepRow& s) {
+      return s.status == StepStatus::kSucceeded || s.status == StepStatus::kSkipped;
+    });
+    const bool any_running = std::any_of(steps.begin(), steps.end(), [](const StepRow& s) {
+      return s.status == StepStatus::kRunning;
+    });
+    if (all_done) {
+      const auto skipped = std::count_if(steps.begin(), steps.end(), [](const StepRow& s) {
+        return s.status == StepStatus::kSkipped;
+      });
+      r.status = InstanceStatus::kSucceeded;
+      r.message = skipped == 0 ? "all " + std::to_string(steps.size()) + " steps succeeded"
+                               : std::to_string(steps.size() - static_cast<size_t>(skipped)) +
+                                     " steps succeeded, " + std::to_string(skipped) +
+                                     " skipped by their trigger rule";
+      r.finished_ms = now_ms;
+      WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    } else if (failing && !any_running) {
+      bool retries_ended = false;
+      for (StepRow& s : steps) {
+        if (s.status == StepStatus::kWaitingRetry) {
+          s.status = StepStatus::kFailed;
+          s.finished_ms = now_ms;
+          s.not_before_ms.reset();
+          s.message += "; not retried: the instance failed";
+          WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
+          retries_ended = true;
+        }
+      }
+      if (retries_ended && round == 0) continue;  // their downstream rules change
+      std::string why;
+      for (const StepRow& s : steps) {
+        if (s.status == StepStatus::kFailed && why.empty()) {
+          why = "step '" + s.step + "' failed: " + s.message;
+        }
+      }
+      r.status = InstanceStatus::kFailed;
+      r.message = why;
+      r.finished_ms = now_ms;
+      WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    }
+    break;
   }
   return Status::Ok();
 }
@@ -367,17 +439,36 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
   while (begin < active.size()) {
     size_t end = begin;
     while (end < active.size() && active[end].deployed_id == active[begin].deployed_id) ++end;
-    std::vector<InstanceRow*> running, waiting;
+    // Backfill instances are admitted by their own bound, beside the run strategy.
+    std::vector<InstanceRow*> running, waiting, bf_running, bf_waiting;
+    std::map<const InstanceRow*, int> bf_parallel;
     for (size_t k = begin; k < end; ++k) {
-      (active[k].status == InstanceStatus::kRunning ? running : waiting).push_back(&active[k]);
+      InstanceRow* r = &active[k];
+      const bool is_running = r->status == InstanceStatus::kRunning;
+      WEIR_ASSIGN_OR_RETURN(std::optional<int> parallel,
+                            BackfillParallel(r->deployed_id, r->number));
+      if (parallel) {
+        bf_parallel[r] = *parallel;
+        (is_running ? bf_running : bf_waiting).push_back(r);
+      } else {
+        (is_running ? running : waiting).push_back(r);
+      }
     }
 
     // Running instances first: steps that ended this tick may finish them, making room.
+    auto still_running = [](const InstanceRow* r) { return r->status == InstanceStatus::kRunning; };
     for (InstanceRow* r : running) WEIR_RETURN_IF_ERROR(StepPass(*r, now_ms, launches));
-    running.erase(
-        std::remove_if(running.begin(), running.end(),
-                       [](const InstanceRow* r) { return r->status != InstanceStatus::kRunning; }),
-        running.end());
+    for (InstanceRow* r : bf_running) WEIR_RETURN_IF_ERROR(StepPass(*r, now_ms, launches));
+    std::erase_if(running, std::not_fn(still_running));
+    std::erase_if(bf_running, std::not_fn(still_running));
+    for (InstanceRow* c : bf_waiting) {
+      if (static_cast<int>(bf_running.size()) >= bf_parallel[c]) break;  // in fire-time order
+      c->status = InstanceStatus::kRunning;
+      c->started_ms = now_ms;
+      WEIR_RETURN_IF_ERROR(SaveInstance(*c, now_ms));
+      bf_running.push_back(c);
+      WEIR_RETURN_IF_ERROR(StepPass(*c, now_ms, launches));
+    }
 
     // Admission of waiting instances, oldest first, by the strategy of each one's version.
     for (size_t k = 0; k < waiting.size(); ++k) {
@@ -507,6 +598,9 @@ Status Scheduler::Impl::TickOnce() {
               "job " + r.job_id + " " + job_status +
               (r.state->message.empty() ? "" : " (" + r.state->message + ")") +
               (r.state->exit_code ? ", exit code " + std::to_string(*r.state->exit_code) : "");
+          if (!r.state->stderr_tail.empty()) {
+            *failure += "; last lines of stderr:\n" + r.state->stderr_tail;
+          }
         }
       }
       WEIR_ASSIGN_OR_RETURN(InstanceRow inst, LoadInstance(r.deployed_id, r.instance));
@@ -564,6 +658,7 @@ Status Scheduler::Impl::TickOnce() {
     outcomes.push_back(l.request.ok() ? launcher->Launch(*l.request) : l.request.status());
   }
   std::vector<PendingKill> late_kills;
+  bool refused = false;  // a step failed for good: its instance ends on the next pass
   {
     std::lock_guard<std::mutex> lock(mu);
     const int64_t after = ToEpochMillis(clock.Now());
@@ -596,13 +691,25 @@ Status Scheduler::Impl::TickOnce() {
         WEIR_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedVersion> v,
                               LoadVersion(inst.deployed_id, inst.version));
         WEIR_RETURN_IF_ERROR(FinishAttempt(l.job_id, "NOT_SUBMITTED", st.message(), after));
-        FailAttempt(*v, s, "submission refused: " + st.message(), after);
+        if (IsConfigurationError(st)) {
+          // No cluster or command matches, or the request is invalid: another attempt would be
+          // refused the same way, so the step fails now instead of spending its retries.
+          s.status = StepStatus::kFailed;
+          s.submitted = false;
+          s.not_before_ms.reset();
+          s.finished_ms = after;
+          s.message = "configuration error, not retried: submission refused: " + st.message();
+          refused = true;
+        } else {
+          FailAttempt(*v, s, "submission refused: " + st.message(), after);
+        }
       }
       WEIR_RETURN_IF_ERROR(SaveStep(l.deployed_id, l.instance, s));
     }
     WEIR_RETURN_IF_ERROR(txn.Commit());
   }
   RunKills(late_kills);
+  if (refused) Wake();
   return Status::Ok();
 }
 

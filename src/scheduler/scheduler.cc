@@ -12,6 +12,7 @@
 #include "blob/sha256.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "scheduler/logical_dates.h"
 #include "scheduler/scheduler_internal.h"
 #include "workflow/project.h"
 #include "workflow/validate.h"
@@ -73,6 +74,12 @@ CREATE TABLE IF NOT EXISTS wf_fires (
   instance INTEGER NOT NULL,
   created_ms INTEGER NOT NULL,
   PRIMARY KEY (deployed_id, fire_ms)
+);
+CREATE TABLE IF NOT EXISTS wf_backfills (
+  deployed_id TEXT NOT NULL,
+  instance INTEGER NOT NULL,
+  parallel INTEGER NOT NULL,
+  PRIMARY KEY (deployed_id, instance)
 );
 CREATE TABLE IF NOT EXISTS wf_instances (
   deployed_id TEXT NOT NULL,
@@ -317,13 +324,14 @@ struct EnumNames {
 constexpr EnumNames<CatchUp, 3> kCatchUpNames{{"none", "latest", "all"}};
 constexpr EnumNames<InstanceStatus, 5> kInstanceStatusNames{
     {"CREATED", "RUNNING", "SUCCEEDED", "FAILED", "STOPPED"}};
-constexpr EnumNames<StepStatus, 6> kStepStatusNames{
-    {"PENDING", "WAITING_RETRY", "RUNNING", "SUCCEEDED", "FAILED", "STOPPED"}};
+constexpr EnumNames<StepStatus, 8> kStepStatusNames{{"PENDING", "WAITING_RETRY", "RUNNING",
+                                                     "SUCCEEDED", "FAILED", "STOPPED",
+                                                     "UPSTREAM_FAILED", "SKIPPED"}};
 // A value added to an enum needs its name here.
 static_assert(static_cast<size_t>(CatchUp::kAll) + 1 == kCatchUpNames.names.size());
 static_assert(static_cast<size_t>(InstanceStatus::kStopped) + 1 ==
               kInstanceStatusNames.names.size());
-static_assert(static_cast<size_t>(StepStatus::kStopped) + 1 == kStepStatusNames.names.size());
+static_assert(static_cast<size_t>(StepStatus::kSkipped) + 1 == kStepStatusNames.names.size());
 
 }  // namespace
 
@@ -629,6 +637,18 @@ Status Scheduler::Impl::FinishAttempt(const std::string& job_id, std::string_vie
   return s.Run();
 }
 
+// EXECUTION_DATE_LOCAL and EXECUTION_DAY (logical_dates.h); a version's time zone was
+// validated at deploy, so a failure here only leaves them out (and is logged).
+static void AddLocalDates(Params& builtins, int64_t logical_ms, const std::string& timezone) {
+  Result<LogicalDates> dates = LocalLogicalDates(FromEpochMillis(logical_ms), timezone);
+  if (!dates.ok()) {
+    spdlog::error("scheduler: logical dates in '{}': {}", timezone, dates.status().ToString());
+    return;
+  }
+  builtins["EXECUTION_DATE_LOCAL"] = dates->local;
+  builtins["EXECUTION_DAY"] = dates->day;
+}
+
 Result<InstanceRow> Scheduler::Impl::CreateInstance(DeploymentRow& d, std::string_view trigger,
                                                     int64_t logical_ms, const Params& overrides,
                                                     std::string_view requested_by, bool manual,
@@ -651,6 +671,7 @@ Result<InstanceRow> Scheduler::Impl::CreateInstance(DeploymentRow& d, std::strin
                      {"WORKFLOW_ID", d.id},
                      {"INSTANCE_ID", std::to_string(r.number)},
                      {"ENV", d.environment}};
+  AddLocalDates(builtins, logical_ms, v->wf.timezone);
   Result<Params> params = ResolveParams(v->wf.params, d.env_params, overrides, builtins);
   if (params.ok()) {
     r.params = std::move(*params);

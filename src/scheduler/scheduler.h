@@ -102,7 +102,16 @@ inline bool IsFinal(InstanceStatus s) {
          s == InstanceStatus::kStopped;
 }
 
-enum class StepStatus { kPending, kWaitingRetry, kRunning, kSucceeded, kFailed, kStopped };
+enum class StepStatus {
+  kPending,
+  kWaitingRetry,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kStopped,
+  kUpstreamFailed,  // its trigger rule can no longer be met because an upstream step failed
+  kSkipped,         // its trigger rule can no longer be met and nothing failed (one_failed)
+};
 std::string_view StepStatusName(StepStatus s);  // "PENDING", "WAITING_RETRY", ...
 Result<StepStatus> ParseStepStatus(std::string_view s);
 
@@ -234,6 +243,18 @@ struct RunRequest {
   std::string requested_by;
 };
 
+// A backfill: one instance per fire time of the active version's schedule in [from, to].
+struct BackfillRequest {
+  TimePoint from{}, to{};  // inclusive
+  int parallel = 1;        // 1..100 backfill instances of this workflow RUNNING at once
+  std::string requested_by;
+};
+
+struct BackfillResult {
+  std::vector<Instance> created;   // in fire-time order, without steps
+  std::vector<TimePoint> skipped;  // fire times that already have an instance (cron or backfill)
+};
+
 class Scheduler {
  public:
   // Opens the tables in options.db_path (creating them). `blobs` and `launcher` are shared;
@@ -262,6 +283,15 @@ class Scheduler {
   // parameter names are allowed (they become parameters); built-ins other than EXECUTION_DATE
   // are kInvalidArgument.
   Result<Instance> Run(std::string_view deployed_id, const RunRequest& request);
+  // BACKFILL: creates one instance (trigger "backfill", EXECUTION_DATE = the fire time) for each
+  // fire time of the active version's schedule in [from, to], oldest first, except fire times
+  // that already have one (recorded like cron fires: a backfilled time never fires again, and
+  // a second backfill over the same range creates nothing). Backfill instances are admitted
+  // oldest first, at most `parallel` of this workflow's backfill instances RUNNING at once,
+  // beside (not under) the run strategy, which keeps governing the other instances.
+  // kInvalidArgument: from > to, parallel outside 1..100, more than 1000 fire times;
+  // kFailedPrecondition: no active version or no schedule; kNotFound: unknown workflow.
+  Result<BackfillResult> Backfill(std::string_view deployed_id, const BackfillRequest& request);
   Result<InstancePage> Instances(std::string_view deployed_id, const InstanceQuery& query);
   Result<Instance> GetInstance(std::string_view deployed_id, int64_t number);
   Result<Instance> Restart(std::string_view deployed_id, int64_t number, std::string_view actor);

@@ -166,6 +166,10 @@ struct Scheduler::Impl {
   Result<Instance> BuildInstance(const InstanceRow& row, bool with_steps);
   Result<DeployedWorkflow> BuildDeployed(const DeploymentRow& d);
 
+  // ---- backfill.cc. REQUIRES: mu ----
+  // The `parallel` bound of a backfill instance; nullopt for other instances.
+  Result<std::optional<int>> BackfillParallel(const std::string& id, int64_t number);
+
   // ---- triggers.cc. REQUIRES: mu ----
   Status FireTriggers(int64_t now_ms);
   // The fire times in (cursor, now] the catch-up policy lets fire, oldest first.

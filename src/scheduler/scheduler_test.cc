@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 
@@ -72,6 +73,7 @@ class FakeLauncher final : public StepLauncher {
     JobStatus status = JobStatus::kRunning;
     std::string message;
     bool killed = false;
+    std::string stderr_tail;
   };
 
   Status Launch(const model::JobRequest& request) override {
@@ -94,7 +96,8 @@ class FakeLauncher final : public StepLauncher {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return NotFound("job '" + id + "': not found");
-    return StepJobState{it->second.status, it->second.message, std::nullopt};
+    return StepJobState{it->second.status, it->second.message, std::nullopt,
+                        it->second.stderr_tail};
   }
   Status Kill(const std::string& id) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -112,6 +115,10 @@ class FakeLauncher final : public StepLauncher {
     ASSERT_TRUE(jobs_.count(id)) << id;
     jobs_[id].status = status;
     jobs_[id].message = std::move(message);
+  }
+  void SetStderrTail(const std::string& id, std::string tail) {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_[id].stderr_tail = std::move(tail);
   }
   Job Get(const std::string& id) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -464,7 +471,7 @@ TEST_F(SchedulerTest, SequentialDagRunsStepsInOrderAsJobs) {
   ASSERT_EQ(launcher_->count(), 1u);
 
   FakeLauncher::Job job = launcher_->Get(Step(i, "extract").job_id);
-  EXPECT_EQ(job.request.name, "etl.extract");
+  EXPECT_EQ(job.request.name, "prod:etl.extract");
   EXPECT_EQ(job.request.grouping, kEtl);
   EXPECT_EQ(job.request.grouping_instance, kEtl + "#1");
   EXPECT_EQ(job.request.user, "alice");
@@ -480,7 +487,8 @@ TEST_F(SchedulerTest, SequentialDagRunsStepsInOrderAsJobs) {
   Complete(kEtl, 1, "load");
   i = Inst(kEtl, 1);
   EXPECT_EQ(i.status, InstanceStatus::kSucceeded);
-  EXPECT_THAT(launcher_->Names(), ElementsAre("etl.extract", "etl.transform", "etl.load"));
+  EXPECT_THAT(launcher_->Names(),
+              ElementsAre("prod:etl.extract", "prod:etl.transform", "prod:etl.load"));
   EXPECT_THAT(launcher_->Get(Step(i, "load").job_id).request.command_arguments,
               ElementsAre("load prod_db"));
   EXPECT_EQ(i.params.at("TABLE"), "events");
@@ -518,7 +526,8 @@ TEST_F(SchedulerTest, FailureStartsNoNewStepsAndFailsTheInstanceWhenRunningOnesE
   Complete(kEtl, 1, "a", JobStatus::kFailed);
   Instance i = Inst(kEtl, 1);
   EXPECT_EQ(Step(i, "a").status, StepStatus::kFailed);
-  EXPECT_EQ(Step(i, "b").status, StepStatus::kPending);
+  EXPECT_EQ(Step(i, "b").status, StepStatus::kUpstreamFailed);
+  EXPECT_THAT(Step(i, "b").message, HasSubstr("upstream step 'a' failed"));
   EXPECT_EQ(Step(i, "c").status, StepStatus::kRunning);
   EXPECT_EQ(i.status, InstanceStatus::kRunning);  // c still runs
   Complete(kEtl, 1, "c");
@@ -576,7 +585,7 @@ TEST_F(SchedulerTest, RetriesSpentFailTheInstance) {
   Instance i = Inst(kEtl, 1);
   EXPECT_EQ(i.status, InstanceStatus::kFailed);
   EXPECT_THAT(Step(i, "a").message, HasSubstr("failed after 2 attempts"));
-  EXPECT_EQ(Step(i, "b").status, StepStatus::kPending);
+  EXPECT_EQ(Step(i, "b").status, StepStatus::kUpstreamFailed);
 }
 
 TEST_F(SchedulerTest, RestartRunsOnlyTheIncompleteSteps) {
@@ -601,8 +610,8 @@ TEST_F(SchedulerTest, RestartRunsOnlyTheIncompleteSteps) {
   EXPECT_EQ(Step(i, "extract").job_id, extract_job);
   EXPECT_EQ(Step(i, "transform").history.size(), 2u);
   EXPECT_EQ(Step(i, "transform").history[1].run, 2);
-  EXPECT_THAT(launcher_->Names(),
-              ElementsAre("etl.extract", "etl.transform", "etl.transform", "etl.load"));
+  EXPECT_THAT(launcher_->Names(), ElementsAre("prod:etl.extract", "prod:etl.transform",
+                                              "prod:etl.transform", "prod:etl.load"));
   EXPECT_EQ(sched_->Restart(kEtl, 1, "dave").status().code(), StatusCode::kFailedPrecondition);
 }
 
@@ -976,6 +985,195 @@ TEST_F(SchedulerTest, ARefusedSubmissionFailsTheAttempt) {
   Instance i = Inst(kEtl, 1);
   EXPECT_EQ(i.status, InstanceStatus::kFailed);
   EXPECT_THAT(Step(i, "a").message, HasSubstr("No cluster/command"));
+}
+
+// ---- trigger rules, fail-fast, logical dates, backfill ----------------------------------------
+
+TEST_F(SchedulerTest, TriggerRulesDecideWhatRunsAfterAFailureAndTheInstanceEndsAtOnce) {
+  // a fails: b (all_success) and its downstream c can never run; cleanup (all_done) and alert
+  // (one_failed) run; report (one_success on a) is impossible; on_ok (one_failed on d) is skipped.
+  const std::string wf =
+      "id: etl\njobs:\n" + Job("a", "a") + Job("d", "d") + Job("b", "b", "    depends_on: [a]\n") +
+      Job("c", "c", "    depends_on: [b]\n") +
+      Job("cleanup", "cleanup", "    depends_on: [a, d]\n    trigger_rule: all_done\n") +
+      Job("alert", "alert", "    depends_on: [c]\n    trigger_rule: one_failed\n") +
+      Job("report", "report", "    depends_on: [a]\n    trigger_rule: one_success\n") +
+      Job("on_ok", "on_ok", "    depends_on: [d]\n    trigger_rule: one_failed\n");
+  Deploy(wf);
+  Run(kEtl);
+  Tick();
+  Complete(kEtl, 1, "d");
+  EXPECT_EQ(Step(Inst(kEtl, 1), "on_ok").status, StepStatus::kSkipped);
+  EXPECT_EQ(Step(Inst(kEtl, 1), "cleanup").status, StepStatus::kPending);  // a still runs
+  Complete(kEtl, 1, "a", JobStatus::kFailed);
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(Step(i, "b").status, StepStatus::kUpstreamFailed);
+  EXPECT_EQ(Step(i, "c").status, StepStatus::kUpstreamFailed);
+  EXPECT_THAT(Step(i, "c").message, HasSubstr("upstream step 'b' failed"));
+  EXPECT_EQ(Step(i, "report").status, StepStatus::kUpstreamFailed);
+  EXPECT_EQ(Step(i, "cleanup").status, StepStatus::kRunning);
+  EXPECT_EQ(Step(i, "alert").status, StepStatus::kRunning);
+  EXPECT_EQ(i.status, InstanceStatus::kRunning);
+  Complete(kEtl, 1, "cleanup");
+  Complete(kEtl, 1, "alert");
+  i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kFailed);  // a handler's success does not hide a failure
+  EXPECT_THAT(i.message, HasSubstr("step 'a' failed"));
+  for (const StepRun& s : i.steps) EXPECT_NE(s.status, StepStatus::kPending) << s.id;
+}
+
+TEST_F(SchedulerTest, AFailureWithoutHandlersEndsTheInstanceWithDownstreamUpstreamFailed) {
+  Deploy(kChain);
+  Run(kEtl);
+  Tick();
+  Complete(kEtl, 1, "extract", JobStatus::kFailed);
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kFailed);
+  EXPECT_EQ(Step(i, "transform").status, StepStatus::kUpstreamFailed);
+  EXPECT_EQ(Step(i, "load").status, StepStatus::kUpstreamFailed);
+  EXPECT_TRUE(Step(i, "load").finished.has_value());
+  // A restart runs them again.
+  ASSERT_TRUE(sched_->Restart(kEtl, 1, "dave").ok());
+  Tick();
+  EXPECT_EQ(Step(Inst(kEtl, 1), "extract").status, StepStatus::kRunning);
+  EXPECT_EQ(Step(Inst(kEtl, 1), "transform").status, StepStatus::kPending);
+}
+
+TEST_F(SchedulerTest, OneFailedHandlerIsSkippedWhenEverythingSucceeds) {
+  Deploy("id: etl\njobs:\n" + Job("a", "a") +
+         Job("alert", "alert", "    depends_on: [a]\n    trigger_rule: one_failed\n"));
+  Run(kEtl);
+  Tick();
+  Complete(kEtl, 1, "a");
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(Step(i, "alert").status, StepStatus::kSkipped);
+  EXPECT_EQ(i.status, InstanceStatus::kSucceeded);
+  EXPECT_THAT(i.message, HasSubstr("1 skipped"));
+  EXPECT_EQ(launcher_->count(), 1u);
+}
+
+TEST_F(SchedulerTest, AnUnknownTriggerRuleIsRefusedAtDeploy) {
+  DeployRequest r;
+  r.manifest_json = Manifest("id: etl\njobs:\n" + Job("a", "a", "    trigger_rule: sometimes\n"));
+  auto d = sched_->Deploy(r);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(d.status().message(), HasSubstr("trigger_rule: 'sometimes'"));
+}
+
+TEST_F(SchedulerTest, ANoMatchRefusalFailsTheStepAtOnceWithoutSpendingRetries) {
+  Deploy("id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 3, backoff: 5s}\n"));
+  Run(kEtl);
+  launcher_->Refuse(FailedPrecondition("No cluster/command combination found"), 1);
+  Tick();  // the submission is refused: the step fails
+  Tick();  // and the instance ends
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kFailed);
+  EXPECT_EQ(Step(i, "a").status, StepStatus::kFailed);
+  EXPECT_EQ(Step(i, "a").attempts, 1);
+  EXPECT_THAT(Step(i, "a").message, HasSubstr("configuration error"));
+  EXPECT_THAT(Step(i, "a").message, HasSubstr("No cluster/command"));
+  EXPECT_THAT(i.message, HasSubstr("No cluster/command"));
+  // A capacity refusal still waits and a job failure still retries.
+  Deploy("id: etl\njobs:\n" + Job("a", "b", "    retries: {count: 3, backoff: 5s}\n"));
+  Run(kEtl);
+  Tick();
+  Complete(kEtl, 2, "a", JobStatus::kFailed);
+  EXPECT_EQ(Step(Inst(kEtl, 2), "a").status, StepStatus::kWaitingRetry);
+}
+
+TEST_F(SchedulerTest, LogicalDatesInTheWorkflowsTimeZone) {
+  // 01:30 UTC is 07:00 in Asia/Kolkata; 20:00 UTC is already the next day there.
+  Deploy("id: etl\nschedule: \"0 7 * * *\"\ntimezone: Asia/Kolkata\njobs:\n" +
+         Job("a", "a ${EXECUTION_DATE} ${EXECUTION_DATE_LOCAL} ${EXECUTION_DAY}"));
+  Instance i = Run(kEtl, {{"EXECUTION_DATE", "2026-03-02T01:30:00Z"}});
+  EXPECT_EQ(i.params.at("EXECUTION_DATE_LOCAL"), "2026-03-02T07:00:00+05:30");
+  EXPECT_EQ(i.params.at("EXECUTION_DAY"), "2026-03-02");
+  i = Run(kEtl, {{"EXECUTION_DATE", "2026-03-02T20:00:00Z"}});
+  EXPECT_EQ(i.params.at("EXECUTION_DATE_LOCAL"), "2026-03-03T01:30:00+05:30");
+  EXPECT_EQ(i.params.at("EXECUTION_DAY"), "2026-03-03");
+  Tick();
+  EXPECT_THAT(launcher_->Get(JobOf(kEtl, 1, "a")).request.command_arguments,
+              ElementsAre("a 2026-03-02T01:30:00.000Z 2026-03-02T07:00:00+05:30 2026-03-02"));
+  // A cron instance gets them too; and they cannot be overridden.
+  clock_.Set(At("2026-03-04T01:30:00Z"));
+  Tick();
+  EXPECT_EQ(Inst(kEtl, 3).params.at("EXECUTION_DAY"), "2026-03-04");
+  RunRequest r;
+  r.params = {{"EXECUTION_DAY", "2026-01-01"}};
+  EXPECT_EQ(sched_->Run(kEtl, r).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(SchedulerTest, BackfillCreatesOneInstancePerFireTimeBoundedAndSkipsTimesAlreadyRun) {
+  // Daily at 07:00 Asia/Kolkata = 01:30 UTC. The cron already ran 2026-03-02.
+  clock_.Set(At("2026-03-02T01:00:00Z"));
+  Deploy("id: etl\nschedule: \"0 7 * * *\"\ntimezone: Asia/Kolkata\njobs:\n" +
+         Job("a", "a ${EXECUTION_DAY}"));
+  Tick();
+  clock_.Set(At("2026-03-02T01:30:00Z"));
+  Tick();
+  ASSERT_EQ(CountInstances(kEtl), 1);
+  Complete(kEtl, 1, "a");
+  BackfillRequest b;
+  b.from = At("2026-02-27T00:00:00Z");
+  b.to = At("2026-03-02T01:30:00Z");
+  b.parallel = 2;
+  b.requested_by = "erin";
+  auto r = sched_->Backfill(kEtl, b);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->created.size(), 3u);  // 02-27, 02-28, 03-01
+  ASSERT_EQ(r->skipped.size(), 1u);
+  EXPECT_EQ(r->skipped[0], At("2026-03-02T01:30:00Z"));
+  EXPECT_EQ(r->created[0].trigger, "backfill");
+  EXPECT_EQ(r->created[0].trigger_time, At("2026-02-27T01:30:00Z"));
+  EXPECT_EQ(r->created[2].trigger_time, At("2026-03-01T01:30:00Z"));
+  EXPECT_EQ(r->created[0].params.at("EXECUTION_DAY"), "2026-02-27");
+  Tick();
+  // At most 2 at once, oldest first.
+  EXPECT_EQ(Inst(kEtl, 2).status, InstanceStatus::kRunning);
+  EXPECT_EQ(Inst(kEtl, 3).status, InstanceStatus::kRunning);
+  EXPECT_EQ(Inst(kEtl, 4).status, InstanceStatus::kCreated);
+  Complete(kEtl, 3, "a");
+  EXPECT_EQ(Inst(kEtl, 4).status, InstanceStatus::kRunning);
+  Complete(kEtl, 2, "a");
+  Complete(kEtl, 4, "a");
+  EXPECT_EQ(Inst(kEtl, 4).status, InstanceStatus::kSucceeded);
+  // The same range again creates nothing.
+  r = sched_->Backfill(kEtl, b);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->created.empty());
+  EXPECT_EQ(r->skipped.size(), 4u);
+  EXPECT_EQ(CountInstances(kEtl), 4);
+  // Bad requests.
+  b.from = At("2026-03-05T00:00:00Z");
+  EXPECT_EQ(sched_->Backfill(kEtl, b).status().code(), StatusCode::kInvalidArgument);
+  Deploy(kChain + "# no schedule\n");
+  b.from = At("2026-02-27T00:00:00Z");
+  EXPECT_EQ(sched_->Backfill(kEtl, b).status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SchedulerTest, AFailedJobsStderrTailIsInTheStepMessage) {
+  Deploy("id: etl\njobs:\n" + Job("a", "a"));
+  Run(kEtl);
+  Tick();
+  launcher_->SetStderrTail(JobOf(kEtl, 1, "a"), "Traceback\nValueError: bad row 7");
+  Complete(kEtl, 1, "a", JobStatus::kFailed);
+  Instance i = Inst(kEtl, 1);
+  EXPECT_THAT(Step(i, "a").message,
+              HasSubstr("last lines of stderr:\nTraceback\nValueError: bad row 7"));
+  EXPECT_THAT(i.message, HasSubstr("ValueError: bad row 7"));
+}
+
+TEST(TailOfFileTest, KeepsTheLastLinesWithinTheByteBound) {
+  const fs::path p = fs::path("/tmp") / ("weir-tail-" + NewUuid());
+  {
+    std::ofstream out(p);
+    for (int n = 1; n <= 30; ++n) out << "line " << n << "\n";
+  }
+  EXPECT_EQ(TailOfFile(p.string(), 3, 4096), "line 28\nline 29\nline 30");
+  EXPECT_EQ(TailOfFile(p.string(), 10, 12), "line 30");  // a partial first line is dropped
+  EXPECT_EQ(TailOfFile((p.string() + ".missing"), 3, 4096), "");
+  fs::remove(p);
 }
 
 }  // namespace

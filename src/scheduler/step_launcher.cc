@@ -1,10 +1,13 @@
 #include "scheduler/step_launcher.h"
 
 #include <atomic>
+#include <fstream>
 #include <list>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "service/job_service.h"
 
@@ -49,6 +52,10 @@ class JobServiceLauncher final : public StepLauncher {
     st.status = r->job.status;
     st.message = r->job.status_msg;
     st.exit_code = r->execution.exit_code;
+    if (!model::IsActive(st.status) && st.status != model::JobStatus::kSucceeded) {
+      st.stderr_tail = TailOfFile((jobs_.JobDirectory(job_id) / "stderr").string(),
+                                  kStderrTailLines, kStderrTailBytes);
+    }
     if (model::IsActive(st.status)) Watch(job_id);  // e.g. adopted after a restart
     return st;
   }
@@ -115,6 +122,40 @@ class JobServiceLauncher final : public StepLauncher {
 };
 
 }  // namespace
+
+std::string TailOfFile(const std::string& path, size_t max_lines, size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in || max_lines == 0 || max_bytes == 0) return "";
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size <= 0) return "";
+  const std::streamoff from = size > static_cast<std::streamoff>(max_bytes)
+                                  ? size - static_cast<std::streamoff>(max_bytes)
+                                  : 0;
+  in.seekg(from);
+  std::string text(static_cast<size_t>(size - from), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (from > 0) {
+    size_t nl = text.find('\n');
+    text = nl == std::string::npos ? "" : text.substr(nl + 1);
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  std::vector<std::string_view> lines;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    lines.push_back(rest.substr(0, nl));
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  }
+  std::string out;
+  const size_t first = lines.size() > max_lines ? lines.size() - max_lines : 0;
+  for (size_t i = first; i < lines.size(); ++i) {
+    if (i > first) out += '\n';
+    out += lines[i];
+  }
+  return out;
+}
 
 std::unique_ptr<StepLauncher> NewJobServiceLauncher(service::JobService& jobs) {
   return std::make_unique<JobServiceLauncher>(jobs);

@@ -10,7 +10,8 @@
 //                    kOutOfSpace (no capacity or disk space now: the scheduler retries the
 //                    submission later without spending an attempt), anything else fails the attempt
 //                    (e.g. kFailedPrecondition: no cluster or command matches).
-//   State(job_id)    the job's current status; kNotFound for an unknown id.
+//   State(job_id)    the job's current status; kNotFound for an unknown id. For a job that ended
+//                    and did not succeed, also the last lines of its stderr when it can be read.
 //   Kill(job_id)     asks the job to stop; a finished job is OK; kNotFound for an unknown id.
 //
 //   SetEndListener(f) f is called (on any thread, quickly) whenever a job may have ended; the
@@ -40,7 +41,15 @@ struct StepJobState {
   model::JobStatus status = model::JobStatus::kInit;
   std::string message;  // the job's status message
   std::optional<int> exit_code;
+  std::string stderr_tail;  // failed jobs: the last lines of stderr (TailOfFile), else empty
 };
+
+// The last `max_lines` lines of the file at `path`, read from at most its last `max_bytes` bytes
+// (a partial first line is dropped when the read started mid-file), without a trailing newline.
+// Empty when the file is missing, unreadable or empty.
+std::string TailOfFile(const std::string& path, size_t max_lines, size_t max_bytes);
+inline constexpr size_t kStderrTailLines = 10;
+inline constexpr size_t kStderrTailBytes = 2048;
 
 class StepLauncher {
  public:

@@ -13,9 +13,9 @@ namespace {
 const std::vector<std::string> kTopKeys = {"id",     "description",  "schedule",        "timezone",
                                            "params", "run_strategy", "max_concurrency", "jobs",
                                            "dag"};
-const std::vector<std::string> kJobKeys = {"name",         "command", "cluster",    "args",
-                                           "dependencies", "configs", "setup_file", "timeout",
-                                           "memory",       "retries", "depends_on", "tags"};
+const std::vector<std::string> kJobKeys = {
+    "name",    "command", "cluster", "args",       "dependencies", "configs",     "setup_file",
+    "timeout", "memory",  "retries", "depends_on", "tags",         "trigger_rule"};
 const std::vector<std::string> kRetryKeys = {"count", "backoff", "multiplier", "max_backoff"};
 const std::vector<std::string> kStrategies = {"sequential", "parallel", "first_only", "last_only"};
 
@@ -269,6 +269,17 @@ class Validator {
     }
     if (const YAML::Node t = body["tags"]) {
       if (auto tags = check_.StringList(t, ctx + ".tags", true)) job.tags = *tags;
+    }
+    if (const YAML::Node t = body["trigger_rule"]) {
+      if (auto v = check_.Scalar(t, ctx + ".trigger_rule")) {
+        if (std::optional<TriggerRule> rule = ParseTriggerRule(*v)) {
+          job.trigger_rule = *rule;
+        } else {
+          check_.Error(t, ctx + ".trigger_rule: '" + *v +
+                              "' is not a rule; use all_success (default), all_done, one_failed "
+                              "or one_success");
+        }
+      }
     }
     wf_.jobs.push_back(std::move(job));
   }

@@ -24,6 +24,28 @@ bool IsWorkflowIdent(std::string_view id) {
   });
 }
 
+std::string_view TriggerRuleName(TriggerRule r) {
+  switch (r) {
+    case TriggerRule::kAllSuccess:
+      return "all_success";
+    case TriggerRule::kAllDone:
+      return "all_done";
+    case TriggerRule::kOneFailed:
+      return "one_failed";
+    case TriggerRule::kOneSuccess:
+      return "one_success";
+  }
+  return "all_success";
+}
+
+std::optional<TriggerRule> ParseTriggerRule(std::string_view name) {
+  for (TriggerRule r : {TriggerRule::kAllSuccess, TriggerRule::kAllDone, TriggerRule::kOneFailed,
+                        TriggerRule::kOneSuccess}) {
+    if (TriggerRuleName(r) == name) return r;
+  }
+  return std::nullopt;
+}
+
 std::string_view RunStrategyName(RunStrategy s) {
   switch (s) {
     case RunStrategy::kSequential:

@@ -15,8 +15,9 @@
 namespace weir::workflow {
 
 // Runtime parameters every run has, whatever the workflow and environment define.
-inline constexpr std::array<std::string_view, 4> kBuiltinParams = {"EXECUTION_DATE", "WORKFLOW_ID",
-                                                                   "INSTANCE_ID", "ENV"};
+// EXECUTION_DATE_LOCAL and EXECUTION_DAY are the logical time in the workflow's `timezone`.
+inline constexpr std::array<std::string_view, 6> kBuiltinParams = {
+    "EXECUTION_DATE", "WORKFLOW_ID", "INSTANCE_ID", "ENV", "EXECUTION_DATE_LOCAL", "EXECUTION_DAY"};
 bool IsBuiltinParam(std::string_view name);
 // [A-Za-z_][A-Za-z0-9_]*: the names `${NAME}` may use.
 bool IsParamName(std::string_view name);
@@ -31,6 +32,17 @@ enum class RunStrategy {
   kLastOnly,    // stop the running instance, start the new one
 };
 std::string_view RunStrategyName(RunStrategy s);  // "sequential", "parallel", ...
+
+// When a step runs, judged from the final states of its upstream steps (`trigger_rule:`).
+enum class TriggerRule {
+  kAllSuccess,  // every upstream step succeeded (default)
+  kAllDone,     // every upstream step ended, whatever its state
+  kOneFailed,   // at least one upstream step failed (or could not run because of a failure)
+  kOneSuccess,  // at least one upstream step succeeded
+};
+std::string_view TriggerRuleName(TriggerRule r);  // "all_success", "all_done", ...
+// The rule named `name`; nullopt for an unknown name.
+std::optional<TriggerRule> ParseTriggerRule(std::string_view name);
 
 struct Backoff {
   int64_t initial_seconds = 30;  // delay before the first retry
@@ -57,7 +69,8 @@ struct JobTemplate {
   int retries = 0;  // extra attempts after a failure
   Backoff backoff;
   std::vector<std::string> depends_on;  // upstream job ids (also from `dag:` lines)
-  std::vector<std::string> tags;        // extra job tags
+  TriggerRule trigger_rule = TriggerRule::kAllSuccess;
+  std::vector<std::string> tags;  // extra job tags
   friend bool operator==(const JobTemplate&, const JobTemplate&) = default;
 };
 
