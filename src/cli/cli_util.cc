@@ -53,7 +53,15 @@ bool IsWeirError(std::string_view body) {
 
 Status CheckResponse(const client::HttpClient& c, std::string_view path,
                      const Result<client::Response>& r) {
-  if (!r.ok()) return Unreachable(r.status().message());
+  if (!r.ok()) {
+    // The transport's failures (refused, reset, TLS, timed out); a local problem such as an
+    // unusable token file keeps its own code.
+    const StatusCode code = r.status().code();
+    if (code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded) {
+      return Unreachable(r.status().message());
+    }
+    return r.status();
+  }
   if (r->status == 404 && !IsWeirError(r->body)) {
     return Unreachable("no weir server at " + c.base_url() + ": got HTTP 404 from " + c.base_url() +
                        std::string(path) + " (check --server or WEIR_SERVER)");

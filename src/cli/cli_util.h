@@ -30,7 +30,8 @@ int ExitCodeFor(const Status& s);
 Status Unreachable(std::string message);
 
 // The outcome of one request to `c` for `path`, as every command reports it: a transport error
-// (refused, reset, timed out) becomes Unreachable; a 404 whose body is not a weir error document
+// (refused, reset, TLS, timed out) becomes Unreachable (other client errors, e.g. an unusable
+// token file, keep their Status); a 404 whose body is not a weir error document
 // (a JSON object with a "message") becomes Unreachable("no weir server at URL: got HTTP 404 from
 // URL/path"); any other non-2xx becomes client::ToStatus's Status; a 2xx is Ok.
 Status CheckResponse(const client::HttpClient& c, std::string_view path,
