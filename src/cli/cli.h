@@ -51,10 +51,10 @@ void AddApplyCommand(CLI::App& app, Globals& g);     // weir apply -f FILE.yaml
 void AddJobCommands(CLI::App& app, Globals& g);      // weir job submit|status|wait|output|kill|list
 void AddAssetCommands(CLI::App& app, Globals& g);    // weir asset list|show|get
 void AddProjectCommands(CLI::App& app, Globals& g);  // weir project list|test|build|deploy
-void AddWorkflowCommands(CLI::App& app, Globals& g);  // weir workflow render|...
-void AddSampleCommands(CLI::App& app, Globals& g);    // weir sample workflow RECIPE [PATH]
-void AddAuditCommand(CLI::App& app, Globals& g);      // weir audit [--principal P] ...
-void AddAuthCommands(CLI::App& app, Globals& g);      // weir whoami
+void AddWorkflowCommands(CLI::App& app, Globals& g); // weir workflow render|...
+void AddSampleCommands(CLI::App& app, Globals& g);   // weir sample workflow RECIPE [PATH]
+void AddAuditCommand(CLI::App& app, Globals& g);     // weir audit [--principal P] ...
+void AddAuthCommands(CLI::App& app, Globals& g);     // weir whoami
 // weir workflow versions|activate|rollback|run|instances|instance|restart|stop: adds to the
 // `workflow` subcommand created by AddWorkflowCommands (called after it).
 void AddSchedulerCommands(CLI::App& app, Globals& g);
