@@ -250,14 +250,14 @@ TEST_F(CliTest, JobOutputOfAMissingPathFailsWithAClearMessage) {
   ASSERT_EQ(WaitFinal(id), "SUCCEEDED");
 
   auto r = Weir({"job", "output", id, "no-such-file.txt"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);  // not found (docs/cli.md)
   EXPECT_EQ(r.out, "");
   EXPECT_TRUE(Contains(r.err, "weir: ")) << r.err;
   EXPECT_TRUE(Contains(r.err, "no-such-file.txt")) << r.err;
   EXPECT_TRUE(Contains(r.err, "not found")) << r.err;
 
   auto unknown = Weir({"job", "output", "no-such-job"});
-  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.exit_code, 3);  // not found (docs/cli.md)
   EXPECT_EQ(unknown.out, "");
   EXPECT_TRUE(Contains(unknown.err, "no-such-job")) << unknown.err;
 }
@@ -279,7 +279,7 @@ TEST_F(CliTest, JobKillEndsTheJobKilledAndItsProcessesAreGone) {
 
 TEST_F(CliTest, JobKillOfAnUnknownJobFailsNotFound) {
   auto r = Weir({"job", "kill", "no-such-job"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);  // not found (docs/cli.md)
   EXPECT_EQ(r.out, "");
   EXPECT_TRUE(Contains(r.err, "weir: ")) << r.err;
   EXPECT_TRUE(Contains(r.err, "no-such-job")) << r.err;
@@ -311,7 +311,7 @@ TEST_F(CliTest, JobStatusShowsStatusMessageClusterCommandAndExitCode) {
   EXPECT_EQ(Str(v, "statusMsg"), Str(job, "statusMsg"));
 
   auto missing = Weir({"job", "status", "no-such-job"});
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 3);  // not found (docs/cli.md)
   EXPECT_EQ(missing.out, "");
   EXPECT_TRUE(Contains(missing.err, "no-such-job")) << missing.err;
 }
@@ -497,7 +497,7 @@ TEST_F(CliTest, WeirServerEnvChoosesTheServerWhenNoFlagIsGiven) {
 
   // Without --server and with WEIR_SERVER at a dead address, the command fails there.
   auto dead = RunWeirWithEnv({"cluster", "list"}, {"WEIR_SERVER=" + DeadUrl()});
-  EXPECT_EQ(dead.exit_code, 1);
+  EXPECT_EQ(dead.exit_code, 5);  // cannot reach a weir server
   EXPECT_EQ(dead.out, "");
   EXPECT_TRUE(Contains(dead.err, "weir: ")) << dead.err;
 }
@@ -511,7 +511,7 @@ TEST_F(CliTest, ServerFlagWinsOverWeirServerEnv) {
   // The other way round: the flag names the dead address, so the env's good one is not used.
   auto dead =
       RunWeirWithEnv({"--server", DeadUrl(), "cluster", "list"}, {"WEIR_SERVER=" + server_->url()});
-  EXPECT_EQ(dead.exit_code, 1);
+  EXPECT_EQ(dead.exit_code, 5);  // cannot reach a weir server
   EXPECT_EQ(dead.out, "");
   // A job submitted with WEIR_SERVER lands on that server.
   auto sub = RunWeirWithEnv({"job", "submit", "-c", "sched:sla", "-C", "type:bash", "--", "true"},
@@ -772,7 +772,7 @@ TEST_F(CliWorkflowTest, ActivateChangesTheActiveVersionTheServerReports) {
   EXPECT_EQ(Str(Get(Path(kW)), "activeVersion"), "2");
 
   auto unknown = Weir({"workflow", "activate", kW, "9"});
-  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_EQ(unknown.exit_code, 3);  // not found (docs/cli.md)
   EXPECT_TRUE(Contains(unknown.err, "weir: workflow activate: ")) << unknown.err;
   EXPECT_EQ(Str(Get(Path(kW)), "activeVersion"), "2");
 }

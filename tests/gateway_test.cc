@@ -335,12 +335,12 @@ TEST_F(GatewayTest, CliSubmitWaitPrintsOutput) {
   EXPECT_EQ(r.out, "from-cli\n");
   auto failed = RunWeir(server_->url(), {"job", "submit", "-c", "sched:sla", "-C", "type:bash",
                                          "--wait", "--", "exit 5"});
-  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_EQ(failed.exit_code, 6);  // the job ended FAILED (docs/cli.md)
   auto list = RunWeir(server_->url(), {"job", "list", "--status", "FAILED", "-o", "json"});
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_NE(list.out.find("FAILED"), std::string::npos);
   auto unreachable = RunWeir("http://127.0.0.1:1", {"job", "list"});
-  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_EQ(unreachable.exit_code, 5);  // cannot reach a weir server
   EXPECT_NE(unreachable.err.find("weir server"), std::string::npos) << unreachable.err;
 }
 

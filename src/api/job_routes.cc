@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -542,8 +543,10 @@ HttpResponse JobRoutes::Search(HttpRequest& req) {
   text("groupingInstance", f.grouping_instance);
   for (const std::string& v : req.QueryAll("status")) {
     for (const std::string& s : Split(v, ',')) {
-      std::string_view t = Trim(s);
+      std::string t(Trim(s));
       if (t.empty()) continue;
+      // Genie parses status values case-insensitively: ?status=failed is FAILED.
+      for (char& c : t) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       auto st = model::ParseJobStatus(t);
       if (!st) return ErrorResponse(st.status(), req);
       f.statuses.push_back(*st);

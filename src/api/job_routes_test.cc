@@ -608,6 +608,10 @@ TEST_F(JobRoutesTest, SearchFiltersAndPages) {
   EXPECT_EQ(count("status=FAILED"), 1);
   EXPECT_EQ(count("status=FAILED&status=SUCCEEDED"), 3);
   EXPECT_EQ(count("status=FAILED,SUCCEEDED"), 3);
+  // Genie parses status values case-insensitively (issue 15, bug 9).
+  EXPECT_EQ(count("status=failed"), 1);
+  EXPECT_EQ(count("status=Failed&status=succeeded"), 3);
+  EXPECT_EQ(count("status=failed,sUcCeEdEd"), 3);
   EXPECT_EQ(count("tag=t:a"), 3);
   EXPECT_EQ(count("tag=t:a&tag=only:bob"), 1);
   EXPECT_EQ(count("grouping=g1"), 1);

@@ -4,8 +4,14 @@
 //
 // Conventions for every command: `--server URL` / WEIR_SERVER (default http://127.0.0.1:8080),
 // credentials (`--token`, `--token-file`) and TLS trust (`--cacert`, `--client-cert/--client-key`),
-// `--output table|json` (table for people, json for scripts), exit code 0 on success, 1 on a
-// failure the command reports (message on stderr as "weir: context: detail"), 2 on bad usage.
+// `--output table|json` (table for people, json for scripts). Progress and human messages go to
+// stderr ("weir: context: detail"); with `-o json` a command prints exactly one JSON document on
+// stdout. Exit codes (ExitCode below; docs/cli.md has the table): 0 ok; 1 rejected for good (a
+// 4xx other than 404/429, or a failure the command reports); 2 bad usage (unknown command or
+// flag); 3 not found (404); 4 rejected but worth retrying (429, 503); 5 cannot reach a weir server
+// (connection refused or lost, or the URL answers but is not weir); 6 the job ended FAILED; 7 the
+// job ended KILLED or INVALID; 8 `job kill` of a job that had already ended (nothing killed).
+// `--exit-code` on `job submit --wait` and `job wait` exits with the job's own exit code instead.
 #pragma once
 
 #include <string>
@@ -17,6 +23,18 @@ class App;
 }
 
 namespace weir::cli {
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailure = 1,       // rejected for good, or a failure the command reports
+  kExitUsage = 2,         // bad usage: unknown command, flag or value
+  kExitNotFound = 3,      // the server answered 404
+  kExitRetry = 4,         // rejected but worth retrying: 429, 503
+  kExitUnreachable = 5,   // no weir server at the URL, or the connection was lost
+  kExitJobFailed = 6,     // the job ended FAILED
+  kExitJobKilled = 7,     // the job ended KILLED or INVALID
+  kExitAlreadyEnded = 8,  // `job kill`: the job had already ended
+};
 
 struct Globals {
   std::string server = "http://127.0.0.1:8080";

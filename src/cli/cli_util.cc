@@ -9,11 +9,64 @@
 
 namespace weir::cli {
 
-int Fail(const Status& s) { return Fail(s.message()); }
+int Fail(const Status& s) {
+  std::cerr << "weir: " << s.message() << "\n";
+  return ExitCodeFor(s);
+}
 
 int Fail(std::string_view message) {
   std::cerr << "weir: " << message << "\n";
-  return 1;
+  return kExitFailure;
+}
+
+int ExitCodeFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk:
+      return kExitOk;
+    case StatusCode::kNotFound:
+      return kExitNotFound;
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kUnavailable:
+    case StatusCode::kDeadlineExceeded:
+      return kExitRetry;
+    case StatusCode::kAborted:
+      return kExitUnreachable;
+    default:
+      return kExitFailure;
+  }
+}
+
+Status Unreachable(std::string message) { return Status(StatusCode::kAborted, std::move(message)); }
+
+namespace {
+
+// True when `body` is an error document as weir (and Genie) send: a JSON object with a message.
+bool IsWeirError(std::string_view body) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) return false;
+  const boost::json::value* m = v.as_object().if_contains("message");
+  return m != nullptr && m->is_string();
+}
+
+}  // namespace
+
+Status CheckResponse(const client::HttpClient& c, std::string_view path,
+                     const Result<client::Response>& r) {
+  if (!r.ok()) {
+    // The transport's failures (refused, reset, TLS, timed out); a local problem such as an
+    // unusable token file keeps its own code.
+    const StatusCode code = r.status().code();
+    if (code == StatusCode::kUnavailable || code == StatusCode::kDeadlineExceeded) {
+      return Unreachable(r.status().message());
+    }
+    return r.status();
+  }
+  if (r->status == 404 && !IsWeirError(r->body)) {
+    return Unreachable("no weir server at " + c.base_url() + ": got HTTP 404 from " + c.base_url() +
+                       std::string(path) + " (check --server or WEIR_SERVER)");
+  }
+  return client::ToStatus(*r);
 }
 
 Result<boost::json::value> ParseJson(std::string_view text, std::string_view context) {
@@ -25,9 +78,14 @@ Result<boost::json::value> ParseJson(std::string_view text, std::string_view con
 
 Result<boost::json::value> GetJson(client::HttpClient& c, const std::string& path) {
   auto r = c.Get(path, {{"Accept", "application/json"}});
-  if (!r.ok()) return r.status();
-  if (Status s = client::ToStatus(*r); !s.ok()) return s;
-  return ParseJson(r->body, path);
+  if (Status s = CheckResponse(c, path, r); !s.ok()) return s;
+  auto v = ParseJson(r->body, path);
+  if (!v.ok()) {
+    return Unreachable("no weir server at " + c.base_url() + ": got a non-JSON answer (HTTP " +
+                       std::to_string(r->status) + ") from " + c.base_url() + path +
+                       " (check --server or WEIR_SERVER)");
+  }
+  return v;
 }
 
 std::string Str(const boost::json::value& v, std::string_view key) {

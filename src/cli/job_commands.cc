@@ -4,8 +4,10 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
@@ -23,11 +25,13 @@ struct SubmitFlags {
   std::string command_tags;
   std::string args;
   std::vector<std::string> arguments;  // after `--`: each one argument, shell-quoted
-  std::vector<std::string> attachments, tags, dependencies;
-  std::string grouping, grouping_instance, setup_file;
+  std::vector<std::string> attachments, tags, dependencies, applications, configs;
+  std::string grouping, grouping_instance, setup_file, description, metadata;
   int memory = 0;
   int64_t timeout = 0;
   bool wait = false;
+  bool disable_archival = false;
+  bool pass_exit_code = false;
 };
 
 json::array TagArray(std::string_view csv) {
@@ -39,8 +43,51 @@ json::array TagArray(std::string_view csv) {
   return a;
 }
 
+json::array StringArray(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& x : v) a.emplace_back(x);
+  return a;
+}
+
 bool IsFinal(const std::string& status) {
   return status == "SUCCEEDED" || status == "FAILED" || status == "KILLED" || status == "INVALID";
+}
+
+std::string JobPath(const std::string& id) { return "/api/v3/jobs/" + client::UrlEncode(id); }
+
+// The job document every command prints with `-o json`: GET /api/v3/jobs/{id} without `_links`,
+// plus `exitCode` from the job's execution (null while it has none).
+Result<json::object> JobDocument(client::HttpClient& http, const std::string& id) {
+  auto job = GetJson(http, JobPath(id));
+  if (!job.ok()) return job.status();
+  if (!job->is_object()) return Internal("job " + id + ": the server sent no JSON object");
+  json::object o = job->as_object();
+  o.erase("_links");
+  o["exitCode"] = nullptr;
+  auto exec = GetJson(http, JobPath(id) + "/execution");
+  if (exec.ok() && exec->is_object()) {
+    if (const json::value* e = exec->as_object().if_contains("exitCode")) o["exitCode"] = *e;
+  }
+  return o;
+}
+
+bool NeverStarted(const json::value& job) {
+  return IsFinal(Str(job, "status")) && Str(job, "started").empty();
+}
+
+// The exit code for a job that ended with `status` (ExitCode in cli.h); with `pass_exit_code`,
+// the job's own exit code when it ran and has one.
+int ExitForJob(const json::object& doc, bool pass_exit_code) {
+  if (pass_exit_code && !NeverStarted(doc)) {
+    if (const json::value* e = doc.if_contains("exitCode"); e && e->is_number()) {
+      int64_t code = e->to_number<int64_t>();
+      if (code >= 0 && code <= 255) return static_cast<int>(code);
+    }
+  }
+  const std::string status = Str(doc, "status");
+  if (status == "SUCCEEDED") return kExitOk;
+  if (status == "FAILED") return kExitJobFailed;
+  return kExitJobKilled;
 }
 
 Result<std::string> WaitForFinal(client::HttpClient& http, const std::string& id,
@@ -49,7 +96,7 @@ Result<std::string> WaitForFinal(client::HttpClient& http, const std::string& id
   std::string last;
   auto delay = std::chrono::milliseconds(20);
   while (true) {
-    auto v = GetJson(http, "/api/v3/jobs/" + client::UrlEncode(id) + "/status");
+    auto v = GetJson(http, JobPath(id) + "/status");
     if (!v.ok()) return v.status();
     std::string status = Str(*v, "status");
     if (progress && status != last) std::cerr << "job " << id << ": " << status << "\n";
@@ -58,32 +105,68 @@ Result<std::string> WaitForFinal(client::HttpClient& http, const std::string& id
     if (timeout_seconds > 0 &&
         std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_seconds)) {
       return DeadlineExceeded("job " + id + ": still " + status + " after " +
-                              std::to_string(static_cast<int>(timeout_seconds)) + " s");
+                              std::to_string(static_cast<int>(timeout_seconds)) +
+                              " s; run `weir job wait " + id + "` to keep waiting");
     }
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(500));
   }
 }
 
+// A directory listing of the output API: {"parent", "directories": [...], "files": [...]}.
+bool IsListing(const json::value& v) {
+  if (!v.is_object()) return false;
+  const json::object& o = v.as_object();
+  const json::value* d = o.if_contains("directories");
+  const json::value* f = o.if_contains("files");
+  return o.contains("parent") && d && d->is_array() && f && f->is_array();
+}
+
+// Prints the file `path` of job `id` (its bytes), or a folder's listing ("NAME<TAB>SIZE" lines;
+// with `json`, the listing document). A job that never started says so instead of "not found".
 int PrintOutput(client::HttpClient& http, const std::string& id, const std::string& path,
-                std::ostream& out) {
-  auto r =
-      http.Get("/api/v3/jobs/" + client::UrlEncode(id) + "/output/" + path, {{"Accept", "*/*"}});
-  if (!r.ok()) return Fail(r.status());
-  if (Status s = client::ToStatus(*r); !s.ok()) return Fail(s);
-  auto ct = r->Header("content-type").value_or("");
-  if (StartsWith(ct, "application/json") && (path.empty() || path.back() == '/')) {
-    auto v = ParseJson(r->body, "output");
-    if (!v.ok()) return Fail(v.status());
-    for (const char* group : {"directories", "files"}) {
-      if (auto* l = v->as_object().if_contains(group); l && l->is_array()) {
-        for (const auto& e : l->as_array()) out << Str(e, "name") << "\t" << Str(e, "size") << "\n";
+                std::ostream& out, bool json_out) {
+  const std::string route = JobPath(id) + "/output/" + path;
+  auto r = http.Get(route, {{"Accept", "*/*"}});
+  if (Status s = CheckResponse(http, route, r); !s.ok()) {
+    if (s.code() == StatusCode::kNotFound) {
+      auto job = GetJson(http, JobPath(id));
+      if (job.ok() && NeverStarted(*job)) {
+        return Fail(NotFound("job " + id + " never started (it ended " + Str(*job, "status") +
+                             " while queued: " + Str(*job, "statusMsg") + "); it has no output"));
       }
     }
-    return 0;
+    return Fail(s.WithContext("job output " + id + " " + (path.empty() ? "/" : path)));
+  }
+  auto ct = r->Header("content-type").value_or("");
+  if (StartsWith(ct, "application/json")) {
+    boost::system::error_code ec;
+    json::value v = json::parse(r->body, ec);
+    if (!ec && IsListing(v)) {
+      if (json_out) {
+        out << json::serialize(v) << "\n";
+        return 0;
+      }
+      for (const char* group : {"directories", "files"}) {
+        for (const auto& e : v.at(group).as_array()) {
+          out << Str(e, "name") << "\t" << Str(e, "size") << "\n";
+        }
+      }
+      return 0;
+    }
   }
   out << r->body;
   return 0;
+}
+
+// Reads a job's stdout and stderr after it ended, quietly skipping files it never wrote.
+void PrintFinalOutput(client::HttpClient& http, const std::string& id) {
+  for (const char* name : {"stdout", "stderr"}) {
+    auto r = http.Get(JobPath(id) + "/output/" + name, {{"Accept", "*/*"}});
+    if (!r.ok() || r->status != 200) continue;
+    (std::string(name) == "stdout" ? std::cout : std::cerr) << r->body;
+    std::cout.flush();
+  }
 }
 
 int Submit(const SubmitFlags& f, Globals& g) {
@@ -103,19 +186,27 @@ int Submit(const SubmitFlags& f, Globals& g) {
   for (const auto& c : f.cluster_tags) criterias.push_back(json::object{{"tags", TagArray(c)}});
   req["clusterCriterias"] = criterias;
   req["commandCriteria"] = TagArray(f.command_tags);
-  if (!f.args.empty()) req["commandArgs"] = f.args;
-  if (!f.arguments.empty()) {
-    json::array a;
-    for (const auto& x : f.arguments) a.emplace_back(x);
-    req["commandArguments"] = a;
-  }
+  // Genie's commandArgs: --args as given, then each word after `--` shell-quoted.
+  std::vector<std::string> words;
+  if (!f.args.empty()) words.push_back(f.args);
+  for (const auto& a : f.arguments) words.push_back(ShellQuote(a));
+  if (!words.empty()) req["commandArgs"] = Join(words, " ");
   if (!f.tags.empty()) req["tags"] = TagArray(Join(f.tags, ","));
-  if (!f.dependencies.empty()) {
-    json::array a;
-    for (const auto& x : f.dependencies) a.emplace_back(x);
-    req["dependencies"] = a;
-  }
+  if (!f.dependencies.empty()) req["dependencies"] = StringArray(f.dependencies);
+  if (!f.configs.empty()) req["configs"] = StringArray(f.configs);
+  if (!f.applications.empty()) req["applications"] = StringArray(f.applications);
   if (!f.setup_file.empty()) req["setupFile"] = f.setup_file;
+  if (!f.description.empty()) req["description"] = f.description;
+  if (!f.metadata.empty()) {
+    boost::system::error_code ec;
+    json::value m = json::parse(f.metadata, ec);
+    if (ec || !m.is_object()) {
+      std::cerr << "weir: job submit: --metadata must be a JSON object, e.g. '{\"team\":\"x\"}'\n";
+      return kExitUsage;
+    }
+    req["metadata"] = m;
+  }
+  if (f.disable_archival) req["disableLogArchival"] = true;
   if (!f.grouping.empty()) req["grouping"] = f.grouping;
   if (!f.grouping_instance.empty()) req["groupingInstance"] = f.grouping_instance;
   if (f.memory > 0) req["memory"] = f.memory;
@@ -134,8 +225,9 @@ int Submit(const SubmitFlags& f, Globals& g) {
     }
     r = http.PostMultipart("/api/v3/jobs", parts);
   }
-  if (!r.ok()) return Fail(r.status());
-  if (Status s = client::ToStatus(*r); !s.ok()) return Fail(s.WithContext("job submit"));
+  if (Status s = CheckResponse(http, "/api/v3/jobs", r); !s.ok()) {
+    return Fail(s.WithContext("job submit"));
+  }
   std::string location = r->Header("location").value_or("");
   std::string id = location.substr(location.rfind('/') + 1);
   if (g.output == "json" && !f.wait) {
@@ -149,44 +241,142 @@ int Submit(const SubmitFlags& f, Globals& g) {
   std::cerr << "submitted job " << id << "\n";
   auto final = WaitForFinal(http, id, 0, true);
   if (!final.ok()) return Fail(final.status());
-  PrintOutput(http, id, "stdout", std::cout);
-  std::cout.flush();
-  PrintOutput(http, id, "stderr", std::cerr);
-  auto job = GetJson(http, "/api/v3/jobs/" + client::UrlEncode(id));
-  if (job.ok())
-    std::cerr << "job " << id << ": " << *final << " (" << Str(*job, "statusMsg") << ")\n";
-  return *final == "SUCCEEDED" ? 0 : 1;
+  auto doc = JobDocument(http, id);
+  if (!doc.ok()) return Fail(doc.status());
+  if (g.output == "json") {
+    std::cout << json::serialize(*doc) << "\n";
+  } else {
+    PrintFinalOutput(http, id);
+    std::cerr << "job " << id << ": " << *final << " (" << Str(*doc, "statusMsg") << ")\n";
+  }
+  return ExitForJob(*doc, f.pass_exit_code);
 }
 
 int ShowStatus(const std::string& id, Globals& g) {
   client::HttpClient http(g.server, g.client);
-  auto job = GetJson(http, "/api/v3/jobs/" + client::UrlEncode(id));
-  if (!job.ok()) return Fail(job.status());
-  auto exec = GetJson(http, "/api/v3/jobs/" + client::UrlEncode(id) + "/execution");
+  auto doc = JobDocument(http, id);
+  if (!doc.ok()) return Fail(doc.status());
   if (g.output == "json") {
-    json::object o = job->as_object();
-    o.erase("_links");
-    if (exec.ok())
-      o["exitCode"] = exec->as_object().contains("exitCode") ? exec->at("exitCode") : nullptr;
-    std::cout << json::serialize(o) << "\n";
+    std::cout << json::serialize(*doc) << "\n";
     return 0;
   }
-  PrintTable(
-      std::cout, {"ID", "STATUS", "MESSAGE", "CLUSTER", "COMMAND", "EXIT", "RUNTIME"},
-      {{Str(*job, "id"), Str(*job, "status"), Str(*job, "statusMsg"), Str(*job, "clusterName"),
-        Str(*job, "commandName"), exec.ok() ? Str(*exec, "exitCode") : "", Str(*job, "runtime")}});
+  const bool never = NeverStarted(*doc);
+  PrintTable(std::cout, {"ID", "STATUS", "MESSAGE", "CLUSTER", "COMMAND", "EXIT", "RUNTIME"},
+             {{Str(*doc, "id"), Str(*doc, "status"), Str(*doc, "statusMsg"),
+               Str(*doc, "clusterName"), Str(*doc, "commandName"),
+               never ? "-" : Str(*doc, "exitCode"), never ? "-" : Str(*doc, "runtime")}});
+  if (never) {
+    std::cerr << "job " << id << " never started: it ended " << Str(*doc, "status")
+              << " while queued\n";
+  }
   return 0;
 }
 
-int List(const std::vector<std::string>& statuses, const std::string& user,
-         const std::vector<std::string>& tags, int size, Globals& g) {
-  std::string q = "/api/v3/jobs?size=" + std::to_string(size);
-  for (const auto& s : statuses) q += "&status=" + client::UrlEncode(s);
-  for (const auto& t : tags) q += "&tag=" + client::UrlEncode(t);
-  if (!user.empty()) q += "&user=" + client::UrlEncode(user);
+int ShowJob(const std::string& id, Globals& g) {
+  client::HttpClient http(g.server, g.client);
+  auto doc = JobDocument(http, id);
+  if (!doc.ok()) return Fail(doc.status());
+  if (g.output == "json") {
+    std::cout << json::serialize(*doc) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, value] : *doc) {
+    rows.push_back({std::string(key), value.is_string() ? std::string(value.as_string())
+                                      : value.is_null() ? ""
+                                                        : json::serialize(value)});
+  }
+  PrintTable(std::cout, {"FIELD", "VALUE"}, rows);
+  return 0;
+}
+
+int WaitJob(const std::string& id, double timeout, bool pass_exit_code, Globals& g) {
+  client::HttpClient http(g.server, g.client);
+  auto final = WaitForFinal(http, id, timeout, false);
+  if (!final.ok()) return Fail(final.status());
+  auto doc = JobDocument(http, id);
+  if (!doc.ok()) return Fail(doc.status());
+  if (g.output == "json") {
+    std::cout << json::serialize(*doc) << "\n";
+  } else {
+    std::cout << *final << "\n";
+  }
+  return ExitForJob(*doc, pass_exit_code);
+}
+
+int KillJob(const std::string& id, Globals& g) {
+  client::HttpClient http(g.server, g.client);
+  auto before = JobDocument(http, id);
+  if (!before.ok()) return Fail(before.status().WithContext("job kill"));
+  if (IsFinal(Str(*before, "status"))) {
+    std::string how = Str(*before, "status");
+    std::string finished = Str(*before, "finished");
+    std::cerr << "weir: job " << id << " already ended " << how
+              << (finished.empty() ? "" : " at " + finished) << " (" << Str(*before, "statusMsg")
+              << "); nothing to kill\n";
+    if (g.output == "json") std::cout << json::serialize(*before) << "\n";
+    return kExitAlreadyEnded;
+  }
+  const std::string route = JobPath(id);
+  auto r = http.Delete(route);
+  if (Status s = CheckResponse(http, route, r); !s.ok()) return Fail(s.WithContext("job kill"));
+  if (g.output == "json") {
+    auto doc = JobDocument(http, id);
+    if (!doc.ok()) return Fail(doc.status());
+    std::cout << json::serialize(*doc) << "\n";
+  } else {
+    std::cout << "kill requested for job " << id << "\n";
+  }
+  return 0;
+}
+
+struct ListFlags {
+  std::vector<std::string> statuses, tags;
+  std::string name, user, grouping, grouping_instance, since, until, cluster, command;
+  int page = 0;
+  int size = 20;
+};
+
+// "2026-12-06T10:00:00Z" (or a date, "2026-12-06") or epoch milliseconds → epoch milliseconds.
+Result<int64_t> ParseTimeFlag(const std::string& flag, const std::string& v) {
+  long long ms = 0;
+  if (ParseInt64(v, &ms)) return static_cast<int64_t>(ms);
+  std::tm tm{};
+  const char* end = strptime(v.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end == nullptr) end = strptime(v.c_str(), "%Y-%m-%d", &tm);
+  if (end == nullptr || !(*end == '\0' || (*end == 'Z' && end[1] == '\0'))) {
+    return InvalidArgument(flag + " '" + v +
+                           "': expected a UTC time like 2026-12-06T10:00:00Z, a date like "
+                           "2026-12-06, or epoch milliseconds");
+  }
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+int List(const ListFlags& f, Globals& g) {
+  std::string q = "/api/v3/jobs?size=" + std::to_string(f.size) + "&page=" + std::to_string(f.page);
+  for (const auto& s : f.statuses) q += "&status=" + client::UrlEncode(s);
+  for (const auto& t : f.tags) q += "&tag=" + client::UrlEncode(t);
+  const std::pair<const char*, const std::string*> text[] = {
+      {"name", &f.name},           {"user", &f.user},
+      {"grouping", &f.grouping},   {"groupingInstance", &f.grouping_instance},
+      {"clusterName", &f.cluster}, {"commandName", &f.command}};
+  for (const auto& [param, value] : text) {
+    if (!value->empty()) q += std::string("&") + param + "=" + client::UrlEncode(*value);
+  }
+  for (const auto& [flag, param, value] :
+       {std::tuple<std::string, const char*, const std::string*>{"--since", "minStarted", &f.since},
+        {"--until", "maxStarted", &f.until}}) {
+    if (value->empty()) continue;
+    auto ms = ParseTimeFlag(flag, *value);
+    if (!ms.ok()) {
+      std::cerr << "weir: job list: " << ms.status().message() << "\n";
+      return kExitUsage;
+    }
+    q += std::string("&") + param + "=" + std::to_string(*ms);
+  }
   client::HttpClient http(g.server, g.client);
   auto page = GetJson(http, q);
-  if (!page.ok()) return Fail(page.status());
+  if (!page.ok()) return Fail(page.status().WithContext("job list"));
   json::array items;
   if (auto* e = page->as_object().if_contains("_embedded"); e && e->is_object()) {
     if (auto* l = e->as_object().if_contains("jobSearchResultList"); l && l->is_array()) {
@@ -194,7 +384,17 @@ int List(const std::vector<std::string>& statuses, const std::string& user,
     }
   }
   if (g.output == "json") {
-    std::cout << json::serialize(items) << "\n";
+    // The same job document as `job get`, one per listed job.
+    json::array docs;
+    for (const auto& j : items) {
+      auto doc = JobDocument(http, Str(j, "id"));
+      if (!doc.ok()) {
+        if (doc.status().code() == StatusCode::kNotFound) continue;  // deleted since
+        return Fail(doc.status().WithContext("job list"));
+      }
+      docs.push_back(std::move(*doc));
+    }
+    std::cout << json::serialize(docs) << "\n";
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
@@ -210,17 +410,29 @@ int List(const std::vector<std::string>& statuses, const std::string& user,
 
 }  // namespace
 
+namespace {
+const std::vector<std::string> kJobStatuses = {"INIT",   "RUNNING", "SUCCEEDED",
+                                               "FAILED", "KILLED",  "INVALID"};
+}  // namespace
+
 void AddJobCommands(CLI::App& app, Globals& g) {
-  CLI::App* job = app.add_subcommand("job", "Submit, follow, read and kill jobs");
+  CLI::App* job = app.add_subcommand(
+      "job",
+      "Submit, follow, read and kill jobs. Exit codes: 0 ok, 1 rejected, 2 usage, 3 not found, "
+      "4 retry later (429/503), 5 no weir server, 6 job FAILED, 7 job KILLED/INVALID, 8 kill "
+      "of an ended job (docs/cli.md)");
   job->require_subcommand(1);
 
   auto f = std::make_shared<SubmitFlags>();
-  CLI::App* submit =
-      job->add_subcommand("submit",
-                          "Submit a job by tags. Example:\n"
-                          "  weir job submit --cluster-tags sched:sla --command-tags type:bash "
-                          "--args 'echo hi' --wait\n"
-                          "Arguments after `--` are passed one by one, each shell-quoted.");
+  CLI::App* submit = job->add_subcommand(
+      "submit",
+      "Submit a job by tags; prints its id (with -o json {\"id\",\"location\"}). Examples:\n"
+      "  weir job submit -c sched:sla -C type:bash --wait -- 'echo hi; date'\n"
+      "  weir job submit -c sched:sla -C type:python --wait -- 'print(6*7)'\n"
+      "Each word after `--` becomes one argument of the command's executable, shell-quoted for "
+      "you (for `bash -c` the whole script is one word: quote it). --args STRING is appended "
+      "as written, unquoted (Genie's commandArgs). file:// URIs (--setup-file, --dependency, "
+      "--config) are read on the server's machine; use --attach for local files.");
   submit
       ->add_option("-c,--cluster-tags", f->cluster_tags,
                    "cluster criterion: comma-separated tags; repeat for fallbacks, tried in order")
@@ -228,83 +440,118 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   submit
       ->add_option("-C,--command-tags", f->command_tags, "command criterion: comma-separated tags")
       ->required();
-  submit->add_option("-a,--args", f->args, "arguments appended to the command's executable");
+  submit->add_option("-a,--args", f->args,
+                     "raw argument string appended to the command's executable as written, e.g. "
+                     "--args \"'echo hi'\" for bash -c (prefer words after --)");
   submit->add_option("--name", f->name, "job name")->capture_default_str();
   submit->add_option("--user", f->user, "job user (default $USER)");
   submit->add_option("--version", f->version, "job version")->capture_default_str();
   submit->add_option("--id", f->id, "job id (default: the server assigns a UUID)");
-  submit->add_option("--attach", f->attachments, "file to attach (repeatable)")
+  submit->add_option("--description", f->description, "job description");
+  submit->add_option("--metadata", f->metadata,
+                     "JSON object stored with the job, e.g. '{\"team\":\"data\"}'");
+  submit->add_option("--application", f->applications,
+                     "application id to set up instead of the command's (repeatable)");
+  submit->add_option("--config", f->configs,
+                     "config file URI (repeatable); file:// is read on the server's machine");
+  submit
+      ->add_option("--attach", f->attachments,
+                   "local file to upload into the job directory (repeatable)")
       ->check(CLI::ExistingFile);
-  submit->add_option("--dependency", f->dependencies, "dependency URI (repeatable)");
-  submit->add_option("--setup-file", f->setup_file, "setup file URI, sourced before the command");
+  submit->add_option("--dependency", f->dependencies,
+                     "dependency URI (repeatable): http(s)://, s3://, or file:// read on the "
+                     "server's machine");
+  submit->add_option("--setup-file", f->setup_file,
+                     "setup file URI, sourced before the command; file:// is read on the "
+                     "server's machine");
   submit->add_option("--tag", f->tags, "job tag (repeatable)");
   submit->add_option("--memory", f->memory, "memory in MB");
-  submit->add_option("--timeout", f->timeout, "timeout in seconds");
+  submit->add_option("--timeout", f->timeout, "timeout in seconds (server default: 7 days)");
   submit->add_option("--grouping", f->grouping, "grouping (e.g. a workflow id)");
   submit->add_option("--grouping-instance", f->grouping_instance, "grouping instance");
+  submit->add_flag("--disable-archival", f->disable_archival,
+                   "do not archive the job directory when the job ends (disableLogArchival)");
   submit->add_flag("-w,--wait", f->wait,
-                   "follow the status until the job ends, then print stdout and stderr; exit "
-                   "code 0 only if the job SUCCEEDED");
-  submit->add_option("arguments", f->arguments, "arguments, each passed as one (after --)");
+                   "follow the status until the job ends, then print stdout and stderr (with -o "
+                   "json only the final job document); exit code 0 SUCCEEDED, 6 FAILED, 7 "
+                   "KILLED/INVALID");
+  submit
+      ->add_flag("--exit-code", f->pass_exit_code,
+                 "with --wait: exit with the job's own exit code (when it ran)")
+      ->needs("--wait");
+  submit->add_option("arguments", f->arguments,
+                     "after --: the command's arguments, each passed as one (shell-quoted)");
   submit->callback([f, &g] { g.exit_code = Submit(*f, g); });
 
   auto id = std::make_shared<std::string>();
-  CLI::App* status = job->add_subcommand("status", "Show a job's status");
+  CLI::App* status = job->add_subcommand(
+      "status",
+      "Show a job's status, message, cluster, command and exit code (-o json: the job "
+      "document). Example: weir job status JOB_ID");
   status->add_option("ID", *id, "job id")->required();
   status->callback([id, &g] { g.exit_code = ShowStatus(*id, g); });
 
+  CLI::App* get = job->add_subcommand(
+      "get", "Show every field of a job (-o json: the job document). Example: weir job get JOB_ID");
+  get->add_option("ID", *id, "job id")->required();
+  get->callback([id, &g] { g.exit_code = ShowJob(*id, g); });
+
   auto wait_timeout = std::make_shared<double>(0);
-  CLI::App* wait =
-      job->add_subcommand("wait", "Wait until a job ends; exit code 0 only if it SUCCEEDED");
+  auto wait_pass = std::make_shared<bool>(false);
+  CLI::App* wait = job->add_subcommand(
+      "wait",
+      "Wait until a job ends and print its status (-o json: the job document); exit code 0 "
+      "SUCCEEDED, 6 FAILED, 7 KILLED/INVALID, 4 on --timeout. Example: weir job wait JOB_ID "
+      "--timeout 600");
   wait->add_option("ID", *id, "job id")->required();
   wait->add_option("--timeout", *wait_timeout, "give up after this many seconds (0: never)");
-  wait->callback([id, wait_timeout, &g] {
-    client::HttpClient http(g.server, g.client);
-    auto final = WaitForFinal(http, *id, *wait_timeout, false);
-    if (!final.ok()) {
-      g.exit_code = Fail(final.status());
-      return;
-    }
-    std::cout << *final << "\n";
-    g.exit_code = *final == "SUCCEEDED" ? 0 : 1;
+  wait->add_flag("--exit-code", *wait_pass, "exit with the job's own exit code (when it ran)");
+  wait->callback([id, wait_timeout, wait_pass, &g] {
+    g.exit_code = WaitJob(*id, *wait_timeout, *wait_pass, g);
   });
 
   auto path = std::make_shared<std::string>("stdout");
   CLI::App* output = job->add_subcommand(
-      "output", "Print a file of the job directory (default stdout); a folder ending in / lists");
+      "output",
+      "Print a file of the job directory (default stdout); a folder (`/`, `genie`, `res/`) "
+      "lists NAME<TAB>SIZE (-o json: the listing document). Example: weir job output JOB_ID "
+      "stderr");
   output->add_option("ID", *id, "job id")->required();
   output->add_option("PATH", *path, "path inside the job directory")->capture_default_str();
   output->callback([id, path, &g] {
     client::HttpClient http(g.server, g.client);
-    g.exit_code = PrintOutput(http, *id, *path == "/" ? "" : *path, std::cout);
+    g.exit_code = PrintOutput(http, *id, *path == "/" ? "" : *path, std::cout, g.output == "json");
   });
 
-  CLI::App* kill = job->add_subcommand("kill", "Kill a job (no-op if it already ended)");
+  CLI::App* kill = job->add_subcommand(
+      "kill",
+      "Kill a job; exit code 8 (and a message saying how it ended) if it already ended. "
+      "Example: weir job kill JOB_ID");
   kill->add_option("ID", *id, "job id")->required();
-  kill->callback([id, &g] {
-    client::HttpClient http(g.server, g.client);
-    auto r = http.Delete("/api/v3/jobs/" + client::UrlEncode(*id));
-    if (!r.ok()) {
-      g.exit_code = Fail(r.status());
-      return;
-    }
-    if (Status s = client::ToStatus(*r); !s.ok()) {
-      g.exit_code = Fail(s);
-      return;
-    }
-    std::cout << "kill requested for job " << *id << "\n";
-  });
+  kill->callback([id, &g] { g.exit_code = KillJob(*id, g); });
 
-  auto statuses = std::make_shared<std::vector<std::string>>();
-  auto user = std::make_shared<std::string>();
-  auto tags = std::make_shared<std::vector<std::string>>();
-  auto size = std::make_shared<int>(20);
-  CLI::App* list = job->add_subcommand("list", "List jobs, newest first");
-  list->add_option("--status", *statuses, "status (repeatable: any of them)");
-  list->add_option("--user", *user, "user");
-  list->add_option("--tag", *tags, "tag (repeatable: all of them)");
-  list->add_option("--size", *size, "how many")->capture_default_str();
-  list->callback([=, &g] { g.exit_code = List(*statuses, *user, *tags, *size, g); });
+  auto lf = std::make_shared<ListFlags>();
+  CLI::App* list = job->add_subcommand(
+      "list",
+      "List jobs, newest first (-o json: an array of job documents). Example: weir job list "
+      "--status failed --since 2026-12-06 --user alice");
+  list->add_option("--status", lf->statuses,
+                   "status, any case (repeatable: any of them): INIT, RUNNING, SUCCEEDED, "
+                   "FAILED, KILLED, INVALID")
+      ->transform(CLI::IsMember(kJobStatuses, CLI::ignore_case));
+  list->add_option("--name", lf->name, "job name");
+  list->add_option("--user", lf->user, "user");
+  list->add_option("--tag", lf->tags, "tag (repeatable: all of them)");
+  list->add_option("--cluster", lf->cluster, "cluster name");
+  list->add_option("--command", lf->command, "command name");
+  list->add_option("--grouping", lf->grouping, "grouping");
+  list->add_option("--grouping-instance", lf->grouping_instance, "grouping instance");
+  list->add_option("--since", lf->since,
+                   "started at or after: 2026-12-06T10:00:00Z, 2026-12-06 (UTC) or epoch ms");
+  list->add_option("--until", lf->until, "started before (same forms as --since)");
+  list->add_option("--page", lf->page, "page number, from 0")->capture_default_str();
+  list->add_option("--size", lf->size, "jobs per page")->capture_default_str();
+  list->callback([lf, &g] { g.exit_code = List(*lf, g); });
 }
 
 }  // namespace weir::cli

@@ -1,10 +1,97 @@
 // weir: the job gateway and workflow service, server and CLI in one binary.
 #include <CLI/CLI.hpp>
-
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli/cli.h"
+
+namespace {
+
+// Edit distance with adjacent transpositions ("sumbit" is 1 from "submit").
+size_t Distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The option `name` ("--server", "-o") of `app` or of an app it falls through to.
+const CLI::Option* FindOption(const CLI::App* app, const std::string& name) {
+  for (; app != nullptr; app = app->get_parent()) {
+    if (const CLI::Option* o = app->get_option_no_throw(name)) return o;
+  }
+  return nullptr;
+}
+
+// After a failed parse: walks argv through the command groups and, at the first word that is
+// not a subcommand of a group that requires one, prints "weir: unknown command 'W' for 'weir
+// job'; did you mean 'submit'?" (or the valid commands) and returns true. False when every word
+// named a command (the parse failed for another reason).
+bool ReportUnknownCommand(CLI::App& root, int argc, char** argv) {
+  CLI::App* app = &root;
+  std::string path = "weir";
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "--") return false;
+    if (word.size() > 1 && word[0] == '-') {
+      if (word.find('=') != std::string::npos) continue;
+      const CLI::Option* o = FindOption(app, word);
+      if (o == nullptr && word.size() > 2 && word[1] != '-') o = FindOption(app, word.substr(0, 2));
+      // An option that takes a value given as the next word ("--server URL", "-o json").
+      if (o != nullptr && o->get_type_size_min() > 0 && o->get_expected_min() > 0 &&
+          (word.size() == 2 || word[1] == '-')) {
+        ++i;
+      }
+      continue;
+    }
+    std::vector<CLI::App*> subs = app->get_subcommands([](CLI::App*) { return true; });
+    if (subs.empty() || app->get_require_subcommand_min() == 0) return false;
+    CLI::App* next = nullptr;
+    for (CLI::App* s : subs) {
+      if (s->check_name(word)) next = s;
+    }
+    if (next != nullptr) {
+      app = next;
+      path += " " + next->get_name();
+      continue;
+    }
+    std::string best;
+    size_t best_distance = 3;  // suggest only a close match
+    std::string names;
+    for (CLI::App* s : subs) {
+      if (s->get_name().empty()) continue;
+      names += (names.empty() ? "" : ", ") + s->get_name();
+      size_t dist = Distance(word, s->get_name());
+      if (dist < best_distance) {
+        best_distance = dist;
+        best = s->get_name();
+      }
+    }
+    std::cerr << "weir: unknown command '" << word << "' for '" << path << "'; ";
+    if (!best.empty()) {
+      std::cerr << "did you mean '" << best << "'?\n";
+    } else {
+      std::cerr << "valid commands: " << names << "\n";
+    }
+    std::cerr << "run `" << path << " --help` for usage\n";
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -81,7 +168,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    if (e.get_exit_code() != 0 && ReportUnknownCommand(app, argc, argv)) {
+      return weir::cli::kExitUsage;
+    }
+    return app.exit(e) == 0 ? 0 : weir::cli::kExitUsage;
   }
   return g.exit_code;
 }
