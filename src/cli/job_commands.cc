@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "cli/job_follow.h"
 #include "common/strings.h"
 
 namespace weir::cli {
@@ -28,6 +29,7 @@ struct SubmitFlags {
   int memory = 0;
   int64_t timeout = 0;
   bool wait = false;
+  bool stream = false, no_stream = false;  // live output under --wait (default: stdout is a tty)
 };
 
 json::array TagArray(std::string_view csv) {
@@ -37,32 +39,6 @@ json::array TagArray(std::string_view csv) {
     if (!tag.empty()) a.emplace_back(tag);
   }
   return a;
-}
-
-bool IsFinal(const std::string& status) {
-  return status == "SUCCEEDED" || status == "FAILED" || status == "KILLED" || status == "INVALID";
-}
-
-Result<std::string> WaitForFinal(client::HttpClient& http, const std::string& id,
-                                 double timeout_seconds, bool progress) {
-  auto start = std::chrono::steady_clock::now();
-  std::string last;
-  auto delay = std::chrono::milliseconds(20);
-  while (true) {
-    auto v = GetJson(http, "/api/v3/jobs/" + client::UrlEncode(id) + "/status");
-    if (!v.ok()) return v.status();
-    std::string status = Str(*v, "status");
-    if (progress && status != last) std::cerr << "job " << id << ": " << status << "\n";
-    last = status;
-    if (IsFinal(status)) return status;
-    if (timeout_seconds > 0 &&
-        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_seconds)) {
-      return DeadlineExceeded("job " + id + ": still " + status + " after " +
-                              std::to_string(static_cast<int>(timeout_seconds)) + " s");
-    }
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(500));
-  }
 }
 
 int PrintOutput(client::HttpClient& http, const std::string& id, const std::string& path,
@@ -147,11 +123,8 @@ int Submit(const SubmitFlags& f, Globals& g) {
     return 0;
   }
   std::cerr << "submitted job " << id << "\n";
-  auto final = WaitForFinal(http, id, 0, true);
+  auto final = WaitForJob(http, id, {.stream = f.stream || (!f.no_stream && StreamByDefault())});
   if (!final.ok()) return Fail(final.status());
-  PrintOutput(http, id, "stdout", std::cout);
-  std::cout.flush();
-  PrintOutput(http, id, "stderr", std::cerr);
   auto job = GetJson(http, "/api/v3/jobs/" + client::UrlEncode(id));
   if (job.ok())
     std::cerr << "job " << id << ": " << *final << " (" << Str(*job, "statusMsg") << ")\n";
@@ -245,6 +218,8 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   submit->add_flag("-w,--wait", f->wait,
                    "follow the status until the job ends, then print stdout and stderr; exit "
                    "code 0 only if the job SUCCEEDED");
+  submit->add_flag("--stream", f->stream, "with --wait: print output while the job runs");
+  submit->add_flag("--no-stream", f->no_stream, "with --wait: print output once it ended");
   submit->add_option("arguments", f->arguments, "arguments, each passed as one (after --)");
   submit->callback([f, &g] { g.exit_code = Submit(*f, g); });
 
@@ -258,9 +233,17 @@ void AddJobCommands(CLI::App& app, Globals& g) {
       job->add_subcommand("wait", "Wait until a job ends; exit code 0 only if it SUCCEEDED");
   wait->add_option("ID", *id, "job id")->required();
   wait->add_option("--timeout", *wait_timeout, "give up after this many seconds (0: never)");
-  wait->callback([id, wait_timeout, &g] {
+  auto stream = std::make_shared<std::pair<bool, bool>>(false, false);
+  wait->add_flag("--stream", stream->first, "print stdout and stderr while the job runs");
+  wait->add_flag("--no-stream", stream->second, "do not (default when stdout is not a terminal)");
+  wait->callback([id, wait_timeout, stream, &g] {
     client::HttpClient http(g.server, g.client);
-    auto final = WaitForFinal(http, *id, *wait_timeout, false);
+    bool live = stream->first || (!stream->second && StreamByDefault());
+    auto final = WaitForJob(http, *id,
+                            {.stream = live,
+                             .print_output = live,
+                             .progress = false,
+                             .timeout_seconds = *wait_timeout});
     if (!final.ok()) {
       g.exit_code = Fail(final.status());
       return;
@@ -274,8 +257,15 @@ void AddJobCommands(CLI::App& app, Globals& g) {
       "output", "Print a file of the job directory (default stdout); a folder ending in / lists");
   output->add_option("ID", *id, "job id")->required();
   output->add_option("PATH", *path, "path inside the job directory")->capture_default_str();
-  output->callback([id, path, &g] {
+  auto follow = std::make_shared<FollowOptions>();
+  output->add_flag("-f,--follow", follow->follow, "keep printing while the job runs");
+  output->add_option("--tail", follow->tail_lines, "print only the last N lines first");
+  output->callback([id, path, follow, &g] {
     client::HttpClient http(g.server, g.client);
+    if (follow->follow || follow->tail_lines >= 0) {
+      g.exit_code = FollowOutput(http, *id, *path, *follow, std::cout);
+      return;
+    }
     g.exit_code = PrintOutput(http, *id, *path == "/" ? "" : *path, std::cout);
   });
 
