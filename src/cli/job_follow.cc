@@ -238,7 +238,8 @@ Result<std::string> WaitForJob(client::HttpClient& http, const std::string& id,
     std::string message = Str(*job, "statusMsg");
     const bool final = IsFinal(status);
     const bool queued = status == "ACCEPTED" || status == "INIT";
-    if (options.progress &&
+    // The final status is the caller's to print (with its reason).
+    if (options.progress && !final &&
         (status != last_status || (queued && !message.empty() && message != last_message))) {
       std::cerr << "job " << id << ": " << status;
       if (queued && !message.empty()) std::cerr << " (" << message << ")";

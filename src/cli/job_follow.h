@@ -36,7 +36,8 @@ struct WaitOptions {
   bool stream = false;
   // Print stdout and stderr at all (submit --wait does; job wait only when streaming).
   bool print_output = true;
-  // Print each status change (with the queue/status message while ACCEPTED/INIT) on stderr.
+  // Print each status change but the final one (with the queue/status message while
+  // ACCEPTED/INIT) on stderr.
   bool progress = true;
   // Give up (kDeadlineExceeded) when the job has not finished after this long; 0: never.
   double timeout_seconds = 0;
