@@ -79,12 +79,15 @@ class CliFollowTest : public ::testing::Test {
   void SetUp() override {
     // Files under the test's folder may be dependencies (bug 7's set-up failure).
     server_ = std::make_unique<WeirServer>(
-        dir_.path() / "data", "fetch:\n  allowed_file_roots: [" + dir_.path().string() + "]\n");
+        dir_.path() / "data",
+        Config() + "fetch:\n  allowed_file_roots: [" + dir_.path().string() + "]\n");
     ASSERT_EQ(server_->Start(), "");
     http_ = std::make_unique<client::HttpClient>(server_->url());
     auto applied = RunWeir(server_->url(), {"apply", "-f", kDemo});
     ASSERT_EQ(applied.exit_code, 0) << applied.err;
   }
+
+  virtual std::string Config() { return ""; }
 
   // A bash line that waits for the test's gate file (and ends if the test's folder is gone).
   std::string WaitGate() const {
@@ -215,6 +218,34 @@ TEST_F(CliFollowTest, SetUpFailureUnderWaitSaysWhyOnce) {
   size_t first = r.err.find("no-such-dependency");
   ASSERT_NE(first, std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("no-such-dependency", first + 1), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace weir::testing
+
+namespace weir::testing {
+namespace {
+
+// Room for one job of the default 1024 MB at a time; the next one queues.
+class CliFollowQueueTest : public CliFollowTest {
+ protected:
+  std::string Config() override {
+    return "jobs:\n  queue_enabled: true\n  max_system_memory_mb: 1024\n";
+  }
+};
+
+TEST_F(CliFollowQueueTest, WaitShowsWhyTheJobIsQueued) {
+  std::string blocker = Submit(WaitGate() + "true");
+  ASSERT_TRUE(WaitFor([&] { return JobStatus(blocker) == "RUNNING"; }));
+  Background wait(server_->url(),
+                  {"job", "submit", "-c", "sched:sla", "-C", "type:bash", "--wait", "--no-stream",
+                   "--", "echo ran"},
+                  dir_.path());
+  ASSERT_TRUE(WaitFor([&] { return wait.err().find("(Job queued") != std::string::npos; }))
+      << wait.err();
+  WriteFile(gate_, "");
+  EXPECT_EQ(wait.Wait(), 0) << wait.err();
+  EXPECT_EQ(wait.out(), "ran\n");
 }
 
 }  // namespace
