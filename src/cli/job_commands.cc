@@ -216,8 +216,8 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   submit->add_option("--grouping", f->grouping, "grouping (e.g. a workflow id)");
   submit->add_option("--grouping-instance", f->grouping_instance, "grouping instance");
   submit->add_flag("-w,--wait", f->wait,
-                   "follow the status until the job ends, then print stdout and stderr; exit "
-                   "code 0 only if the job SUCCEEDED");
+                   "follow the job until it ends, printing stdout and stderr (live when stdout "
+                   "is a terminal); exit code 0 only if the job SUCCEEDED");
   submit->add_flag("--stream", f->stream, "with --wait: print output while the job runs");
   submit->add_flag("--no-stream", f->no_stream, "with --wait: print output once it ended");
   submit->add_option("arguments", f->arguments, "arguments, each passed as one (after --)");
