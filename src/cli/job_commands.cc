@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "cli/job_follow.h"
 #include "common/strings.h"
 
 namespace weir::cli {
@@ -32,6 +33,7 @@ struct SubmitFlags {
   bool wait = false;
   bool disable_archival = false;
   bool pass_exit_code = false;
+  bool stream = false, no_stream = false;  // live output under --wait (default: stdout is a tty)
 };
 
 json::array TagArray(std::string_view csv) {
@@ -90,29 +92,6 @@ int ExitForJob(const json::object& doc, bool pass_exit_code) {
   return kExitJobKilled;
 }
 
-Result<std::string> WaitForFinal(client::HttpClient& http, const std::string& id,
-                                 double timeout_seconds, bool progress) {
-  auto start = std::chrono::steady_clock::now();
-  std::string last;
-  auto delay = std::chrono::milliseconds(20);
-  while (true) {
-    auto v = GetJson(http, JobPath(id) + "/status");
-    if (!v.ok()) return v.status();
-    std::string status = Str(*v, "status");
-    if (progress && status != last) std::cerr << "job " << id << ": " << status << "\n";
-    last = status;
-    if (IsFinal(status)) return status;
-    if (timeout_seconds > 0 &&
-        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_seconds)) {
-      return DeadlineExceeded("job " + id + ": still " + status + " after " +
-                              std::to_string(static_cast<int>(timeout_seconds)) +
-                              " s; run `weir job wait " + id + "` to keep waiting");
-    }
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(500));
-  }
-}
-
 // A directory listing of the output API: {"parent", "directories": [...], "files": [...]}.
 bool IsListing(const json::value& v) {
   if (!v.is_object()) return false;
@@ -157,16 +136,6 @@ int PrintOutput(client::HttpClient& http, const std::string& id, const std::stri
   }
   out << r->body;
   return 0;
-}
-
-// Reads a job's stdout and stderr after it ended, quietly skipping files it never wrote.
-void PrintFinalOutput(client::HttpClient& http, const std::string& id) {
-  for (const char* name : {"stdout", "stderr"}) {
-    auto r = http.Get(JobPath(id) + "/output/" + name, {{"Accept", "*/*"}});
-    if (!r.ok() || r->status != 200) continue;
-    (std::string(name) == "stdout" ? std::cout : std::cerr) << r->body;
-    std::cout.flush();
-  }
 }
 
 int Submit(const SubmitFlags& f, Globals& g) {
@@ -239,14 +208,16 @@ int Submit(const SubmitFlags& f, Globals& g) {
     return 0;
   }
   std::cerr << "submitted job " << id << "\n";
-  auto final = WaitForFinal(http, id, 0, true);
+  const bool json_out = g.output == "json";
+  auto final = WaitForJob(http, id,
+                          {.stream = !json_out && (f.stream || (!f.no_stream && StreamByDefault())),
+                           .print_output = !json_out});
   if (!final.ok()) return Fail(final.status());
   auto doc = JobDocument(http, id);
   if (!doc.ok()) return Fail(doc.status());
   if (g.output == "json") {
     std::cout << json::serialize(*doc) << "\n";
   } else {
-    PrintFinalOutput(http, id);
     std::cerr << "job " << id << ": " << *final << " (" << Str(*doc, "statusMsg") << ")\n";
   }
   return ExitForJob(*doc, f.pass_exit_code);
@@ -290,9 +261,12 @@ int ShowJob(const std::string& id, Globals& g) {
   return 0;
 }
 
-int WaitJob(const std::string& id, double timeout, bool pass_exit_code, Globals& g) {
+int WaitJob(const std::string& id, double timeout, bool pass_exit_code, bool live, Globals& g) {
   client::HttpClient http(g.server, g.client);
-  auto final = WaitForFinal(http, id, timeout, false);
+  live = live && g.output != "json";
+  auto final = WaitForJob(
+      http, id,
+      {.stream = live, .print_output = live, .progress = false, .timeout_seconds = timeout});
   if (!final.ok()) return Fail(final.status());
   auto doc = JobDocument(http, id);
   if (!doc.ok()) return Fail(doc.status());
@@ -472,13 +446,15 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   submit->add_flag("--disable-archival", f->disable_archival,
                    "do not archive the job directory when the job ends (disableLogArchival)");
   submit->add_flag("-w,--wait", f->wait,
-                   "follow the status until the job ends, then print stdout and stderr (with -o "
-                   "json only the final job document); exit code 0 SUCCEEDED, 6 FAILED, 7 "
-                   "KILLED/INVALID");
+                   "follow the job until it ends, printing stdout and stderr (live when stdout "
+                   "is a terminal; with -o json only the final job document); exit code 0 "
+                   "SUCCEEDED, 6 FAILED, 7 KILLED/INVALID");
   submit
       ->add_flag("--exit-code", f->pass_exit_code,
                  "with --wait: exit with the job's own exit code (when it ran)")
       ->needs("--wait");
+  submit->add_flag("--stream", f->stream, "with --wait: print output while the job runs");
+  submit->add_flag("--no-stream", f->no_stream, "with --wait: print output once it ended");
   submit->add_option("arguments", f->arguments,
                      "after --: the command's arguments, each passed as one (shell-quoted)");
   submit->callback([f, &g] { g.exit_code = Submit(*f, g); });
@@ -506,8 +482,12 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   wait->add_option("ID", *id, "job id")->required();
   wait->add_option("--timeout", *wait_timeout, "give up after this many seconds (0: never)");
   wait->add_flag("--exit-code", *wait_pass, "exit with the job's own exit code (when it ran)");
-  wait->callback([id, wait_timeout, wait_pass, &g] {
-    g.exit_code = WaitJob(*id, *wait_timeout, *wait_pass, g);
+  auto stream = std::make_shared<std::pair<bool, bool>>(false, false);
+  wait->add_flag("--stream", stream->first, "print stdout and stderr while the job runs");
+  wait->add_flag("--no-stream", stream->second, "do not (default when stdout is not a terminal)");
+  wait->callback([id, wait_timeout, wait_pass, stream, &g] {
+    bool live = stream->first || (!stream->second && StreamByDefault());
+    g.exit_code = WaitJob(*id, *wait_timeout, *wait_pass, live, g);
   });
 
   auto path = std::make_shared<std::string>("stdout");
@@ -518,8 +498,15 @@ void AddJobCommands(CLI::App& app, Globals& g) {
       "stderr");
   output->add_option("ID", *id, "job id")->required();
   output->add_option("PATH", *path, "path inside the job directory")->capture_default_str();
-  output->callback([id, path, &g] {
+  auto follow = std::make_shared<FollowOptions>();
+  output->add_flag("-f,--follow", follow->follow, "keep printing while the job runs");
+  output->add_option("--tail", follow->tail_lines, "print only the last N lines first");
+  output->callback([id, path, follow, &g] {
     client::HttpClient http(g.server, g.client);
+    if (follow->follow || follow->tail_lines >= 0) {
+      g.exit_code = FollowOutput(http, *id, *path, *follow, std::cout);
+      return;
+    }
     g.exit_code = PrintOutput(http, *id, *path == "/" ? "" : *path, std::cout, g.output == "json");
   });
 
