@@ -145,6 +145,25 @@ TEST_F(CliApplyTest, AFileWithOneBadResourceChangesNothingOnTheServer) {
   EXPECT_EQ(Str(Get("/api/v3/commands/c-echo"), "description"), "says things");
 }
 
+TEST_F(CliApplyTest, AWriteTheServerRefusesHalfWayIsUndone) {
+  ASSERT_EQ(Apply(kBase).exit_code, 0);
+  // Valid for the CLI, refused by the server (an unknown cluster status) after a command was
+  // created and another updated.
+  std::string yaml = kBase;
+  yaml.replace(yaml.find("says things"), 11, "says more");
+  yaml.replace(yaml.find("status: UP"), 10, "status: BROKEN");
+  yaml.insert(yaml.find("clusters:"),
+              "  - {id: c-new, name: c-new, user: ops, version: \"1\", status: ACTIVE, executable: "
+              "/bin/true}\n");
+  auto r = Apply(yaml);
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(Contains(r.err, "clusters/box")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "were undone: the server is as before")) << r.err;
+  EXPECT_EQ(StatusOf("/api/v3/commands/c-new"), 404);
+  EXPECT_EQ(Str(Get("/api/v3/commands/c-echo"), "description"), "says things");
+  EXPECT_EQ(Str(Get("/api/v3/clusters/box"), "status"), "UP");
+}
+
 TEST_F(CliApplyTest, DryRunListsEachChangedFieldAndWritesNothing) {
   ASSERT_EQ(Apply(kBase).exit_code, 0);
   std::string before = Snapshot();
@@ -193,7 +212,7 @@ TEST_F(CliApplyTest, AFieldRemovedFromTheFileIsClearedOnTheServer) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(Contains(r.out, "commands/c-echo updated\n  description: says things -> (unset)"))
       << r.out;
-  EXPECT_EQ(Str(Get("/api/v3/commands/c-echo"), "description"), "");
+  EXPECT_TRUE(Get("/api/v3/commands/c-echo").at("description").is_null());
   // And again: nothing left to change.
   r = Apply(yaml);
   EXPECT_TRUE(Contains(r.out, ": 0 changes\n")) << r.out;
