@@ -48,9 +48,7 @@ class CliApplyTest : public ::testing::Test {
     http_ = std::make_unique<client::HttpClient>(server_->url());
   }
 
-  CommandResult Weir(const std::vector<std::string>& args) {
-    return RunWeir(server_->url(), args);
-  }
+  CommandResult Weir(const std::vector<std::string>& args) { return RunWeir(server_->url(), args); }
 
   CommandResult Apply(const std::string& yaml, std::vector<std::string> extra = {}) {
     fs::path file = dir_.path() / "conf.yaml";
@@ -124,7 +122,8 @@ TEST_F(CliApplyTest, AFileWithOneBadResourceChangesNothingOnTheServer) {
   // A changed description, a new command, and a cluster linking a command nowhere to be found.
   std::string yaml = kBase;
   yaml.replace(yaml.find("says things"), 11, "says more");
-  yaml += R"(  - {id: box2, name: box2, user: ops, version: "1", status: UP, commands: [c-echo, c-nowhere]}
+  yaml +=
+      R"(  - {id: box2, name: box2, user: ops, version: "1", status: UP, commands: [c-echo, c-nowhere]}
 )";
   yaml.insert(yaml.find("clusters:"),
               "  - {id: c-new, name: c-new, user: ops, version: \"1\", status: ACTIVE, executable: "
@@ -173,13 +172,15 @@ TEST_F(CliApplyTest, DryRunListsEachChangedFieldAndWritesNothing) {
   yaml.replace(yaml.find("commands: [c-echo]"), 18, "commands: [c-spare, c-echo]");
   auto r = Apply(yaml, {"--dry-run"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(Contains(r.out, "commands/c-echo would update\n  description: says things -> "
-                              "says more\n"))
+  EXPECT_TRUE(Contains(r.out,
+                       "commands/c-echo would update\n  description: says things -> "
+                       "says more\n"))
       << r.out;
   EXPECT_TRUE(Contains(r.out, "clusters/box would update\n  status: UP -> OUT_OF_SERVICE\n"))
       << r.out;
-  EXPECT_TRUE(Contains(r.out, "clusters/box/commands would update\n  [c-echo] -> [c-spare, "
-                              "c-echo]\n"))
+  EXPECT_TRUE(Contains(r.out,
+                       "clusters/box/commands would update\n  [c-echo] -> [c-spare, "
+                       "c-echo]\n"))
       << r.out;
   EXPECT_TRUE(Contains(r.out, "commands/c-spare unchanged\n")) << r.out;
   EXPECT_TRUE(Contains(r.out, "3 changes would be made; nothing was written")) << r.out;
@@ -304,9 +305,11 @@ TEST_F(CliApplyTest, DeleteAndTagCommandsForEachType) {
   EXPECT_TRUE(Contains(app_refused.err, "still used by commands c-echo")) << app_refused.err;
   EXPECT_EQ(StatusOf("/api/v3/applications/app1"), 200);
   // Unused: deleted, for each type.
-  for (const auto& [noun, id] : std::vector<std::pair<std::string, std::string>>{
-           {"cluster", "box"}, {"command", "c-echo"}, {"command", "c-spare"},
-           {"application", "app1"}}) {
+  for (const auto& [noun, id] :
+       std::vector<std::pair<std::string, std::string>>{{"cluster", "box"},
+                                                        {"command", "c-echo"},
+                                                        {"command", "c-spare"},
+                                                        {"application", "app1"}}) {
     auto del = Weir({noun, "delete", id});
     EXPECT_EQ(del.exit_code, 0) << noun << " " << id << ": " << del.err;
     EXPECT_EQ(StatusOf("/api/v3/" + noun + "s/" + id), 404);

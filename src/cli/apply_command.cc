@@ -5,9 +5,9 @@
 // written. Each listed resource is made exactly what the file says: a field the file leaves out
 // is cleared on update. If the server refuses a write half way, what this run wrote is undone
 // (best effort, reported). The file format is documented in docs/operations.md.
-#include <CLI/CLI.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <functional>
 #include <iostream>
@@ -78,14 +78,14 @@ struct Kind {
   std::vector<std::string> own_fields;  // fields beyond the common ones
 };
 
-const std::vector<std::string> kCommonFields = {
-    "id",   "name",    "user",         "version",   "status",  "description",
-    "tags", "configs", "dependencies", "setupFile", "metadata"};
+const std::vector<std::string> kCommonFields = {"id",           "name",        "user",    "version",
+                                                "status",       "description", "tags",    "configs",
+                                                "dependencies", "setupFile",   "metadata"};
 
-const Kind kKinds[] = {{"applications", "application", nullptr, {"type"}},
-                       {"commands", "command", "applications", {"executable", "checkDelay",
-                                                                 "memory", "applications"}},
-                       {"clusters", "cluster", "commands", {"commands"}}};
+const Kind kKinds[] = {
+    {"applications", "application", nullptr, {"type"}},
+    {"commands", "command", "applications", {"executable", "checkDelay", "memory", "applications"}},
+    {"clusters", "cluster", "commands", {"commands"}}};
 
 size_t EditDistance(const std::string& a, const std::string& b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -179,7 +179,9 @@ struct Res {
   std::string action;                      // create | update | unchanged
   std::vector<Change> changes;
   std::string link_action;  // "" (no links in the file) | update | unchanged
-  std::string Path() const { return "/api/v3/" + std::string(kind->section) + "/" + client::UrlEncode(id); }
+  std::string Path() const {
+    return "/api/v3/" + std::string(kind->section) + "/" + client::UrlEncode(id);
+  }
   std::string Name() const { return std::string(kind->section) + "/" + id; }
 };
 
@@ -187,7 +189,9 @@ struct Prune {
   const Kind* kind = nullptr;
   std::string id;
   json::value current;
-  std::string Path() const { return "/api/v3/" + std::string(kind->section) + "/" + client::UrlEncode(id); }
+  std::string Path() const {
+    return "/api/v3/" + std::string(kind->section) + "/" + client::UrlEncode(id);
+  }
   std::string Name() const { return std::string(kind->section) + "/" + id; }
 };
 
@@ -434,8 +438,8 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
       std::string noun = target.substr(0, target.size() - 1);
       if (in_file.count(name)) continue;
       if (pruned.count(name)) {
-        errors.push_back(std::string(r.kind->noun) + " '" + r.id + "' links " + noun + " '" +
-                         id + "', which --prune would delete: list it in the file");
+        errors.push_back(std::string(r.kind->noun) + " '" + r.id + "' links " + noun + " '" + id +
+                         "', which --prune would delete: list it in the file");
         continue;
       }
       if (!on_server.count(name)) {
@@ -445,9 +449,9 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
         on_server[name] = got->status / 100 == 2;
       }
       if (!on_server[name]) {
-        errors.push_back(std::string(r.kind->noun) + " '" + r.id + "' links " + noun + " '" +
-                         id + "', which is neither in the file nor on the server (run `weir " +
-                         noun + " list`)");
+        errors.push_back(std::string(r.kind->noun) + " '" + r.id + "' links " + noun + " '" + id +
+                         "', which is neither in the file nor on the server (run `weir " + noun +
+                         " list`)");
       }
     }
   }
@@ -492,11 +496,12 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
       for (const auto& c : r.changes) {
         ch.push_back(json::object{{"field", c.field}, {"old", c.old_value}, {"new", c.new_value}});
       }
-      items.push_back(json::object{{"kind", r.kind->noun}, {"id", r.id}, {"action", r.action},
-                                   {"changes", std::move(ch)}});
+      items.push_back(json::object{
+          {"kind", r.kind->noun}, {"id", r.id}, {"action", r.action}, {"changes", std::move(ch)}});
       if (r.has_links) {
         items.push_back(json::object{{"kind", std::string(r.kind->noun) + "-" + r.kind->link_field},
-                                     {"id", r.id}, {"action", r.link_action},
+                                     {"id", r.id},
+                                     {"action", r.link_action},
                                      {"old", json::value_from(r.current_links)},
                                      {"new", json::value_from(r.links)}});
       }
@@ -518,7 +523,7 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
       if (action == "delete") return std::string("deleted");
     }
     return action == "unchanged" ? std::string("unchanged")
-                                 : "would " + action.substr(0, action.size()) ;
+                                 : "would " + action.substr(0, action.size());
   };
   auto print_plan = [&]() {
     if (g.output == "json") return;
@@ -558,13 +563,12 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
   auto write_all = [&]() -> Status {
     for (auto& r : resources) {
       if (r.action == "create") {
-        WEIR_RETURN_IF_ERROR(Check(http.PostJson("/api/v3/" + std::string(r.kind->section),
-                                                 json::serialize(r.body)),
-                                   r.Name()));
+        WEIR_RETURN_IF_ERROR(
+            Check(http.PostJson("/api/v3/" + std::string(r.kind->section), json::serialize(r.body)),
+                  r.Name()));
         std::string path = r.Path();
-        undo.push_back({"delete " + r.Name(), [&http, path] {
-                          return Check(http.Delete(path), path);
-                        }});
+        undo.push_back(
+            {"delete " + r.Name(), [&http, path] { return Check(http.Delete(path), path); }});
       } else if (r.action == "update") {
         json::object body = r.body;
         if (!body.contains("checkDelay")) {
@@ -572,9 +576,8 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
         }
         WEIR_RETURN_IF_ERROR(Check(http.PutJson(r.Path(), json::serialize(body)), r.Name()));
         std::string path = r.Path(), old = body_of(r.current);
-        undo.push_back({"restore " + r.Name(), [&http, path, old] {
-                          return Check(http.PutJson(path, old), path);
-                        }});
+        undo.push_back({"restore " + r.Name(),
+                        [&http, path, old] { return Check(http.PutJson(path, old), path); }});
       }
     }
     for (auto& r : resources) {
@@ -584,9 +587,8 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
           Check(http.PutJson(path, json::serialize(json::value_from(r.links))), path));
       if (r.exists) {
         std::string old = json::serialize(json::value_from(r.current_links));
-        undo.push_back({"relink " + r.Name(), [&http, path, old] {
-                          return Check(http.PutJson(path, old), path);
-                        }});
+        undo.push_back({"relink " + r.Name(),
+                        [&http, path, old] { return Check(http.PutJson(path, old), path); }});
       }
     }
     // Deletes: clusters first, then commands, then applications (links go with the cluster).
@@ -604,9 +606,9 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
         undo.push_back({"re-create " + p.Name(), [&http, coll, body, link_path, old_links] {
                           WEIR_RETURN_IF_ERROR(Check(http.PostJson(coll, body), coll));
                           if (link_path.empty() || old_links.empty()) return Status::Ok();
-                          return Check(http.PutJson(link_path,
-                                                    json::serialize(json::value_from(old_links))),
-                                       link_path);
+                          return Check(
+                              http.PutJson(link_path, json::serialize(json::value_from(old_links))),
+                              link_path);
                         }});
       }
     }

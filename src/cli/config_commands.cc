@@ -2,7 +2,6 @@
 // configuration repository. `get` shows links both ways: a cluster's commands, a command's
 // clusters and applications, an application's commands.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/cli.h"
@@ -93,8 +92,8 @@ int Get(const std::string& collection, const std::string& id, Globals& g) {
     return 0;
   }
   for (const auto& [k, val] : v->as_object()) {
-    std::cout << std::string(k) << ": " << (val.is_string() ? std::string(val.as_string())
-                                                          : boost::json::serialize(val))
+    std::cout << std::string(k) << ": "
+              << (val.is_string() ? std::string(val.as_string()) : boost::json::serialize(val))
               << "\n";
   }
   for (const auto& [k, val] : links) {
@@ -144,7 +143,8 @@ int Tag(const std::string& collection, const std::string& noun, const std::strin
     for (const auto& t : tags) a.emplace_back(t);
     auto r = http.PostJson(path, boost::json::serialize(a));
     if (!r.ok()) return Fail(r.status());
-    if (Status s = client::ToStatus(*r); !s.ok()) return Fail(s.WithContext(noun + " '" + id + "'"));
+    if (Status s = client::ToStatus(*r); !s.ok())
+      return Fail(s.WithContext(noun + " '" + id + "'"));
   } else {
     for (const auto& t : tags) {
       auto r = http.Delete(path + "/" + client::UrlEncode(t));
@@ -165,9 +165,8 @@ int Tag(const std::string& collection, const std::string& noun, const std::strin
 }
 
 void AddGroup(CLI::App& app, Globals& g, const std::string& noun, const std::string& collection) {
-  CLI::App* group =
-      app.add_subcommand(noun, "List, show, delete and tag " + collection +
-                                   " of the configuration repository");
+  CLI::App* group = app.add_subcommand(
+      noun, "List, show, delete and tag " + collection + " of the configuration repository");
   group->require_subcommand(1);
   auto f = std::make_shared<ListFlags>();
   CLI::App* list = group->add_subcommand("list", "List " + collection + ", newest update first");
@@ -182,8 +181,8 @@ void AddGroup(CLI::App& app, Globals& g, const std::string& noun, const std::str
   get->add_option("ID", *id, noun + " id")->required();
   get->callback([id, collection, &g] { g.exit_code = Get(collection, *id, g); });
   CLI::App* del = group->add_subcommand(
-      "delete", "Delete one " + noun + " (refused while still linked)\nExample: weir " + noun +
-                    " delete ID");
+      "delete",
+      "Delete one " + noun + " (refused while still linked)\nExample: weir " + noun + " delete ID");
   del->add_option("ID", *id, noun + " id")->required();
   del->callback([id, collection, noun, &g] { g.exit_code = Delete(collection, noun, *id, g); });
   CLI::App* tag = group->add_subcommand("tag", "Add or remove tags of one " + noun);
@@ -192,8 +191,8 @@ void AddGroup(CLI::App& app, Globals& g, const std::string& noun, const std::str
   for (bool add : {true, false}) {
     CLI::App* sub = tag->add_subcommand(
         add ? "add" : "rm", std::string(add ? "Add tags to " : "Remove tags from ") + "one " +
-                                noun + "\nExample: weir " + noun + " tag " +
-                                (add ? "add" : "rm") + " ID sched:sla");
+                                noun + "\nExample: weir " + noun + " tag " + (add ? "add" : "rm") +
+                                " ID sched:sla");
     sub->add_option("ID", *id, noun + " id")->required();
     sub->add_option("TAG", *tags, "tags")->required();
     sub->callback([id, tags, add, collection, noun, &g] {
