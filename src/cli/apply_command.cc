@@ -457,7 +457,6 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
   }
   // Prune refusals: a command or application still linked by something that stays.
   for (const auto& p : prunes) {
-    if (!p.kind->link_field && std::string(p.kind->section) != "applications") continue;
     if (std::string(p.kind->section) == "clusters") continue;
     std::string users = std::string(p.kind->section) == "commands" ? "clusters" : "commands";
     auto linked = GetJson(http, p.Path() + "/" + users);
@@ -522,8 +521,7 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
       if (action == "update") return std::string("updated");
       if (action == "delete") return std::string("deleted");
     }
-    return action == "unchanged" ? std::string("unchanged")
-                                 : "would " + action.substr(0, action.size());
+    return action == "unchanged" ? std::string("unchanged") : "would " + action;
   };
   auto print_plan = [&]() {
     if (g.output == "json") return;
