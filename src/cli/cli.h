@@ -46,8 +46,8 @@ struct Globals {
 };
 
 void AddServerCommand(CLI::App& app, Globals& g);    // weir server          (src/server)
-void AddConfigCommands(CLI::App& app, Globals& g);   // weir application|command|cluster list/get
-void AddApplyCommand(CLI::App& app, Globals& g);     // weir apply -f FILE.yaml
+void AddConfigCommands(CLI::App& app, Globals& g);   // weir application|command|cluster list/get/delete/tag
+void AddApplyCommand(CLI::App& app, Globals& g);     // weir apply -f FILE.yaml [--dry-run] [--prune]
 void AddJobCommands(CLI::App& app, Globals& g);      // weir job submit|status|wait|output|kill|list
 void AddAssetCommands(CLI::App& app, Globals& g);    // weir asset list|show|get
 void AddProjectCommands(CLI::App& app, Globals& g);  // weir project list|test|build|deploy

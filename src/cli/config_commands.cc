@@ -1,6 +1,7 @@
-// `weir application|command|cluster list|get`: read the configuration repository.
+// `weir application|command|cluster list|get|delete|tag add|tag rm`: read and edit the
+// configuration repository. `get` shows links both ways: a cluster's commands, a command's
+// clusters and applications, an application's commands.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "cli/cli.h"
@@ -62,26 +63,110 @@ int List(const std::string& collection, const ListFlags& f, Globals& g) {
   return 0;
 }
 
+// The links of a resource, both ways: {label, route suffix}.
+std::vector<std::pair<std::string, std::string>> LinkRoutes(const std::string& collection) {
+  if (collection == "clusters") return {{"commands", "commands"}};
+  if (collection == "commands") return {{"clusters", "clusters"}, {"applications", "applications"}};
+  return {{"commands", "commands"}};
+}
+
 int Get(const std::string& collection, const std::string& id, Globals& g) {
   client::HttpClient http(g.server, g.client);
-  auto v = GetJson(http, "/api/v3/" + collection + "/" + client::UrlEncode(id));
+  const std::string path = "/api/v3/" + collection + "/" + client::UrlEncode(id);
+  auto v = GetJson(http, path);
   if (!v.ok()) return Fail(v.status());
   if (v->is_object()) v->as_object().erase("_links");
+  boost::json::object links;
+  for (const auto& [label, suffix] : LinkRoutes(collection)) {
+    auto l = GetJson(http, path + "/" + suffix);
+    if (!l.ok()) return Fail(l.status());
+    boost::json::array ids;
+    if (l->is_array()) {
+      for (const auto& item : l->as_array()) ids.emplace_back(Str(item, "id"));
+    }
+    links[label] = std::move(ids);
+  }
   if (g.output == "json") {
+    if (v->is_object()) v->as_object()["links"] = links;
     std::cout << boost::json::serialize(*v) << "\n";
     return 0;
   }
   for (const auto& [k, val] : v->as_object()) {
-    std::cout << std::string(k) << ": " << (val.is_string() ? std::string(val.as_string())
-                                                          : boost::json::serialize(val))
+    std::cout << std::string(k) << ": "
+              << (val.is_string() ? std::string(val.as_string()) : boost::json::serialize(val))
+              << "\n";
+  }
+  for (const auto& [k, val] : links) {
+    std::vector<std::string> ids;
+    for (const auto& x : val.as_array()) ids.emplace_back(x.as_string());
+    std::cout << "linked " << std::string(k) << ": " << (ids.empty() ? "(none)" : Join(ids, ", "))
               << "\n";
   }
   return 0;
 }
 
+int Delete(const std::string& collection, const std::string& noun, const std::string& id,
+           Globals& g) {
+  client::HttpClient http(g.server, g.client);
+  const std::string path = "/api/v3/" + collection + "/" + client::UrlEncode(id);
+  // Like the API's 412 for an application, refuse to delete what is still linked.
+  if (collection != "clusters") {
+    const std::string users = collection == "commands" ? "clusters" : "commands";
+    auto l = GetJson(http, path + "/" + users);
+    if (!l.ok()) return Fail(l.status().WithContext(noun + " '" + id + "'"));
+    std::vector<std::string> ids;
+    if (l->is_array()) {
+      for (const auto& item : l->as_array()) ids.push_back(Str(item, "id"));
+    }
+    if (!ids.empty()) {
+      return Fail(noun + " '" + id + "' is still used by " + users + " " + Join(ids, ", ") +
+                  "; unlink it first (edit their lists and run `weir apply`)");
+    }
+  }
+  auto r = http.Delete(path);
+  if (!r.ok()) return Fail(r.status());
+  if (Status s = client::ToStatus(*r); !s.ok()) return Fail(s.WithContext(noun + " '" + id + "'"));
+  if (g.output == "json") {
+    std::cout << boost::json::serialize(boost::json::object{{"id", id}, {"deleted", true}}) << "\n";
+  } else {
+    std::cerr << "deleted " << noun << " " << id << "\n";
+  }
+  return 0;
+}
+
+int Tag(const std::string& collection, const std::string& noun, const std::string& id,
+        const std::vector<std::string>& tags, bool add, Globals& g) {
+  client::HttpClient http(g.server, g.client);
+  const std::string path = "/api/v3/" + collection + "/" + client::UrlEncode(id) + "/tags";
+  if (add) {
+    boost::json::array a;
+    for (const auto& t : tags) a.emplace_back(t);
+    auto r = http.PostJson(path, boost::json::serialize(a));
+    if (!r.ok()) return Fail(r.status());
+    if (Status s = client::ToStatus(*r); !s.ok())
+      return Fail(s.WithContext(noun + " '" + id + "'"));
+  } else {
+    for (const auto& t : tags) {
+      auto r = http.Delete(path + "/" + client::UrlEncode(t));
+      if (!r.ok()) return Fail(r.status());
+      if (Status s = client::ToStatus(*r); !s.ok()) {
+        return Fail(s.WithContext(noun + " '" + id + "'"));
+      }
+    }
+  }
+  auto now = GetJson(http, path);
+  if (!now.ok()) return Fail(now.status());
+  if (g.output == "json") {
+    std::cout << boost::json::serialize(*now) << "\n";
+  } else {
+    std::cout << UserTags(boost::json::object{{"tags", *now}}) << "\n";
+  }
+  return 0;
+}
+
 void AddGroup(CLI::App& app, Globals& g, const std::string& noun, const std::string& collection) {
-  CLI::App* group =
-      app.add_subcommand(noun, "List and show " + collection + " of the configuration repository");
+  CLI::App* group = app.add_subcommand(
+      noun, "List, show, delete and tag " + collection + " of the configuration repository");
   group->require_subcommand(1);
   auto f = std::make_shared<ListFlags>();
   CLI::App* list = group->add_subcommand("list", "List " + collection + ", newest update first");
@@ -95,6 +180,25 @@ void AddGroup(CLI::App& app, Globals& g, const std::string& noun, const std::str
   CLI::App* get = group->add_subcommand("get", "Show one " + noun);
   get->add_option("ID", *id, noun + " id")->required();
   get->callback([id, collection, &g] { g.exit_code = Get(collection, *id, g); });
+  CLI::App* del = group->add_subcommand(
+      "delete",
+      "Delete one " + noun + " (refused while still linked)\nExample: weir " + noun + " delete ID");
+  del->add_option("ID", *id, noun + " id")->required();
+  del->callback([id, collection, noun, &g] { g.exit_code = Delete(collection, noun, *id, g); });
+  CLI::App* tag = group->add_subcommand("tag", "Add or remove tags of one " + noun);
+  tag->require_subcommand(1);
+  auto tags = std::make_shared<std::vector<std::string>>();
+  for (bool add : {true, false}) {
+    CLI::App* sub = tag->add_subcommand(
+        add ? "add" : "rm", std::string(add ? "Add tags to " : "Remove tags from ") + "one " +
+                                noun + "\nExample: weir " + noun + " tag " + (add ? "add" : "rm") +
+                                " ID sched:sla");
+    sub->add_option("ID", *id, noun + " id")->required();
+    sub->add_option("TAG", *tags, "tags")->required();
+    sub->callback([id, tags, add, collection, noun, &g] {
+      g.exit_code = Tag(collection, noun, *id, *tags, add, g);
+    });
+  }
 }
 
 }  // namespace
