@@ -29,9 +29,9 @@
 namespace weir::api {
 
 struct HttpRequest {
-  std::string method;   // upper case: "GET", "POST", ...
-  std::string target;   // as received: "/api/v3/jobs?page=1"
-  std::string path;     // percent-decoded path without the query: "/api/v3/jobs"
+  std::string method;  // upper case: "GET", "POST", ...
+  std::string target;  // as received: "/api/v3/jobs?page=1"
+  std::string path;    // percent-decoded path without the query: "/api/v3/jobs"
   std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // names lower case
   std::string body;                 // the body, unless spooled to body_file
@@ -168,6 +168,9 @@ int HttpStatusFor(const Status& s);
 // Genie's error body: {"status":N,"error":"Reason Phrase","message":...,"path":...,"timestamp":...}
 HttpResponse ErrorResponse(const Status& s, const HttpRequest& req);
 HttpResponse ErrorResponse(int http_status, std::string_view message, const HttpRequest& req);
+// The same body with the members of `extra_members` (a serialized JSON object, e.g. the "detail"
+// of a 412 no-match) added after Genie's; the standard members are never replaced.
+HttpResponse ErrorResponse(const Status& s, const HttpRequest& req, std::string_view extra_members);
 
 // The standard reason phrase ("Not Found"); "Unknown" for codes without one.
 std::string_view ReasonPhrase(int http_status);
@@ -229,8 +232,8 @@ struct HttpTlsOptions {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8080;  // 0: pick a free port (see HttpServer::port())
-  int threads = 1;       // I/O threads: socket reads and writes only
+  uint16_t port = 8080;             // 0: pick a free port (see HttpServer::port())
+  int threads = 1;                  // I/O threads: socket reads and writes only
   int handler_threads = 0;          // the handler pool; 0: max(4, 2 × cores)
   std::filesystem::path spool_dir;  // where spooled bodies are written
   uint64_t max_header_bytes = 64 * 1024;

@@ -22,6 +22,7 @@
 #include "common/ids.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "resolve/resolve.h"
 
 namespace weir::api {
 
@@ -112,12 +113,23 @@ std::string HtmlEscape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -129,8 +141,8 @@ std::string EncodePath(std::string_view rel) {
   size_t start = 0;
   while (true) {
     size_t slash = rel.find('/', start);
-    out += PercentEncode(rel.substr(start, slash == std::string_view::npos ? rel.npos
-                                                                            : slash - start));
+    out += PercentEncode(
+        rel.substr(start, slash == std::string_view::npos ? rel.npos : slash - start));
     if (slash == std::string_view::npos) break;
     out += '/';
     start = slash + 1;
@@ -267,8 +279,7 @@ class FinalJobBodies {
   std::mutex mu_;
   size_t capacity_;
   std::list<std::pair<std::string, std::string>> order_;  // most recent first
-  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator>
-      index_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> index_;
 };
 
 class JobRoutes {
@@ -288,6 +299,7 @@ class JobRoutes {
   }
 
   HttpResponse Submit(HttpRequest& req);
+  HttpResponse NoMatchResponse(const model::JobRequest& request, HttpRequest& req);
   HttpResponse Search(HttpRequest& req);
   HttpResponse GetJob(HttpRequest& req);
   HttpResponse GetStatus(HttpRequest& req);
@@ -315,8 +327,7 @@ class JobRoutes {
   // Returns an error response, or nullopt on success.
   std::optional<HttpResponse> ReadMultipart(const HttpRequest& req, std::string_view body,
                                             const std::string& content_type,
-                                            const fs::path& attach_dir,
-                                            service::Submission& sub);
+                                            const fs::path& attach_dir, service::Submission& sub);
 
   const AccessPolicy& Policy() const {
     static const AccessPolicy kOpen;
@@ -350,6 +361,76 @@ json::object JobRoutes::Links(const std::string& base, const std::string& id,
   links.push_back({"self", SubUrl(base, id, self_rel), false});
   for (std::string_view rel : rels) links.push_back({std::string(rel), SubUrl(base, id, rel)});
   return HalLinks(links);
+}
+
+namespace {
+
+json::array RefsJson(const std::vector<resolve::EntityRef>& refs) {
+  json::array out;
+  for (const resolve::EntityRef& r : refs) {
+    out.push_back(json::object{{"id", r.id}, {"name", r.name}, {"status", r.status}});
+  }
+  return out;
+}
+
+json::object CriterionJson(const resolve::CriterionReport& r) {
+  json::array tags(r.tags.begin(), r.tags.end());
+  json::array unknown;
+  for (const resolve::UnknownTag& u : r.unknown_tags) {
+    unknown.push_back(
+        json::object{{"tag", u.tag}, {"nearest", json::array(u.nearest.begin(), u.nearest.end())}});
+  }
+  return json::object{{"criterion", r.criterion},
+                      {"tags", std::move(tags)},
+                      {"matched", r.matched},
+                      {"unknownTags", std::move(unknown)},
+                      {"excludedForStatus", RefsJson(r.excluded_for_status)}};
+}
+
+// Every entity of a kind, page by page.
+Result<std::vector<model::ConfigEntity>> AllEntities(store::ConfigStore& config, model::Kind kind) {
+  std::vector<model::ConfigEntity> out;
+  store::PageRequest page;
+  page.size = 1000;
+  for (page.page = 0;; ++page.page) {
+    WEIR_ASSIGN_OR_RETURN(auto found, config.Search(kind, store::ConfigFilter{}, page));
+    for (auto& e : found.items) out.push_back(std::move(e));
+    if (found.items.empty() || static_cast<int64_t>(out.size()) >= found.total) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+// Genie's 412 (message: kMsgNoMatch, then why) with a "detail" member: see resolve.h and
+// docs/api.md. When the configuration cannot be read, the plain 412.
+HttpResponse JobRoutes::NoMatchResponse(const model::JobRequest& request, HttpRequest& req) {
+  Status plain = FailedPrecondition(std::string(model::kMsgNoMatch));
+  resolve::Inventory inv;
+  auto clusters = AllEntities(*config_, model::Kind::kCluster);
+  auto commands = AllEntities(*config_, model::Kind::kCommand);
+  if (!clusters || !commands) return ErrorResponse(plain, req);
+  inv.clusters = std::move(*clusters);
+  inv.commands = std::move(*commands);
+  for (const model::ConfigEntity& c : inv.clusters) {
+    auto linked = config_->GetClusterCommands(c.id);
+    if (linked) inv.cluster_commands[c.id] = std::move(*linked);
+  }
+  resolve::NoMatchExplanation x = resolve::ExplainNoMatch(request, inv);
+  json::array cluster_criteria;
+  for (const auto& r : x.cluster_criteria) cluster_criteria.push_back(CriterionJson(r));
+  json::array not_linked;
+  for (const resolve::NotLinked& n : x.not_linked) {
+    not_linked.push_back(
+        json::object{{"cluster", json::object{{"id", n.cluster.id}, {"name", n.cluster.name}}},
+                     {"commands", RefsJson(n.commands)}});
+  }
+  json::object detail{{"reasons", json::array(x.reasons.begin(), x.reasons.end())},
+                      {"clusterCriterias", std::move(cluster_criteria)},
+                      {"commandCriteria", CriterionJson(x.command_criterion)},
+                      {"notLinked", std::move(not_linked)}};
+  return ErrorResponse(FailedPrecondition(x.Message()), req,
+                       json::serialize(json::object{{"detail", std::move(detail)}}));
 }
 
 HttpResponse JobRoutes::Submit(HttpRequest& req) {
@@ -416,15 +497,21 @@ HttpResponse JobRoutes::Submit(HttpRequest& req) {
   if (!user) return ErrorResponse(user.status(), req);
   sub.request.user = std::move(*user);
 
+  model::JobRequest request = sub.request;  // for the explanation of a 412
   auto id = service_.Submit(std::move(sub));
-  if (!id) return ErrorResponse(id.status(), req);
+  if (!id) {
+    if (id.status().code() == StatusCode::kFailedPrecondition &&
+        id.status().message() == model::kMsgNoMatch) {
+      return NoMatchResponse(request, req);
+    }
+    return ErrorResponse(id.status(), req);
+  }
   HttpResponse resp = HttpResponse::Empty(202);
   resp.SetHeader("Location", JobUrl(BaseUrl(req), *id));
   return resp;
 }
 
-std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req,
-                                                     std::string_view body,
+std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req, std::string_view body,
                                                      const std::string& content_type,
                                                      const fs::path& attach_dir,
                                                      service::Submission& sub) {
@@ -463,8 +550,7 @@ std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req,
         return ErrorResponse(413,
                              "attachment '" + *name + "': " + std::to_string(p.data.size()) +
                                  " bytes, more than the limit of " +
-                                 std::to_string(options_.max_attachment_bytes) +
-                                 " bytes per file",
+                                 std::to_string(options_.max_attachment_bytes) + " bytes per file",
                              req);
       }
       total += p.data.size();
@@ -484,12 +570,11 @@ std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req,
                          req);
   }
   if (request_part->data.size() > options_.max_json_bytes) {
-    return ErrorResponse(413,
-                         "request: the job request is " +
-                             std::to_string(request_part->data.size()) +
-                             " bytes, more than the limit of " +
-                             std::to_string(options_.max_json_bytes),
-                         req);
+    return ErrorResponse(
+        413,
+        "request: the job request is " + std::to_string(request_part->data.size()) +
+            " bytes, more than the limit of " + std::to_string(options_.max_json_bytes),
+        req);
   }
   auto parsed = ParseJobRequest(request_part->data);
   if (!parsed) return ErrorResponse(parsed.status(), req);
@@ -511,9 +596,9 @@ std::optional<HttpResponse> JobRoutes::ReadMultipart(const HttpRequest& req,
 
 HttpResponse JobRoutes::Search(HttpRequest& req) {
   static const std::vector<std::string> kFilters = {
-      "id",          "name",      "user",       "status",      "tag",
-      "clusterName", "clusterId", "commandName", "commandId",  "minStarted",
-      "maxStarted",  "minFinished", "maxFinished", "grouping", "groupingInstance"};
+      "id",          "name",        "user",        "status",    "tag",
+      "clusterName", "clusterId",   "commandName", "commandId", "minStarted",
+      "maxStarted",  "minFinished", "maxFinished", "grouping",  "groupingInstance"};
   auto page = ParsePageQuery(req, 10, "created,desc");
   if (!page) return ErrorResponse(page.status(), req);
 
@@ -546,10 +631,9 @@ HttpResponse JobRoutes::Search(HttpRequest& req) {
     std::string_view name;
     std::optional<TimePoint>* dst;
   };
-  for (const TimeFilter& tf : {TimeFilter{"minStarted", &f.min_started},
-                               TimeFilter{"maxStarted", &f.max_started},
-                               TimeFilter{"minFinished", &f.min_finished},
-                               TimeFilter{"maxFinished", &f.max_finished}}) {
+  for (const TimeFilter& tf :
+       {TimeFilter{"minStarted", &f.min_started}, TimeFilter{"maxStarted", &f.max_started},
+        TimeFilter{"minFinished", &f.min_finished}, TimeFilter{"maxFinished", &f.max_finished}}) {
     auto t = QueryEpochMillis(req, tf.name);
     if (!t) return ErrorResponse(t.status(), req);
     *tf.dst = *t;
@@ -582,8 +666,8 @@ HttpResponse JobRoutes::GetJob(HttpRequest& req) {
   if (!r) return ErrorResponse(r.status(), req);
   json::object o = JobToJson(*r, options_.clock->Now());
   o["_links"] = Links(base, id, "job",
-                      {"output", "request", "execution", "metadata", "status", "cluster",
-                       "command", "applications"});
+                      {"output", "request", "execution", "metadata", "status", "cluster", "command",
+                       "applications"});
   HttpResponse resp = JsonResponse(200, o, kHalJson);
   if (!model::IsActive(r->job.status)) final_bodies_.Put(std::move(key), resp.body);
   return resp;
@@ -630,13 +714,12 @@ HttpResponse JobRoutes::GetEntity(HttpRequest& req, model::Kind kind) {
   const std::string& id = req.Param("id");
   auto r = jobs_->GetJob(id);
   if (!r) return ErrorResponse(r.status(), req);
-  const std::string& eid =
-      kind == model::Kind::kCluster ? r->job.cluster_id : r->job.command_id;
+  const std::string& eid = kind == model::Kind::kCluster ? r->job.cluster_id : r->job.command_id;
   const std::string what(model::KindName(kind));
   if (eid.empty()) {
-    return ErrorResponse(NotFound("job '" + id + "': no " + what +
-                                  " was selected for it (it did not match any)"),
-                         req);
+    return ErrorResponse(
+        NotFound("job '" + id + "': no " + what + " was selected for it (it did not match any)"),
+        req);
   }
   auto e = config_->Get(kind, eid);
   if (!e) {
@@ -699,8 +782,15 @@ HttpResponse JobRoutes::Output(HttpRequest& req) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
     if (model::IsActive(r->job.status)) {
-      return ErrorResponse(NotFound("job '" + id + "': no output yet; the job directory is made "
+      return ErrorResponse(NotFound("job '" + id +
+                                    "': no output yet; the job directory is made "
                                     "when its set-up starts"),
+                           req);
+    }
+    if (!r->job.started) {
+      return ErrorResponse(NotFound("job '" + id + "': job never started (" +
+                                    std::string(model::JobStatusName(r->job.status)) + ": " +
+                                    r->job.status_msg + "); it has no output"),
                            req);
     }
     if (!r->job.archive_location || options_.archived_outputs == nullptr) {
@@ -739,9 +829,8 @@ HttpResponse JobRoutes::ServeOutput(const HttpRequest& req, const std::string& i
 // select a slice, "page" in the JSON (and a Link: rel="next" header) tells how to get the rest.
 // Only names and d_type are read for the whole folder; stat and the link check run for the
 // entries of the answered page only.
-HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
-                                const fs::path& root, const fs::path& dir,
-                                const std::string& rel) {
+HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id, const fs::path& root,
+                                const fs::path& dir, const std::string& rel) {
   struct Entry {
     std::string name;  // directories end in '/'
     std::string url;
@@ -806,8 +895,7 @@ HttpResponse JobRoutes::Listing(const HttpRequest& req, const std::string& id,
     std::error_code cec;
     fs::path canon = fs::canonical(p, cec);
     if (cec) continue;  // a dangling link
-    auto [ri, ci] = std::mismatch(canon_root.begin(), canon_root.end(), canon.begin(),
-                                  canon.end());
+    auto [ri, ci] = std::mismatch(canon_root.begin(), canon_root.end(), canon.begin(), canon.end());
     if (ri != canon_root.end()) continue;  // a link out of the job directory: not shown
     struct stat st {};
     if (::stat(canon.c_str(), &st) != 0) continue;
@@ -906,10 +994,11 @@ HttpResponse JobRoutes::ServeFile(const HttpRequest& req, const fs::path& file,
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   RangeAnswer range = ParseRange(req.Header("range").value_or(""), size);
   if (range.kind == RangeAnswer::kUnsatisfiable) {
-    HttpResponse resp = ErrorResponse(
-        416, "range: '" + req.Header("range").value_or("") + "' is outside the file's " +
-                 std::to_string(size) + " bytes",
-        req);
+    HttpResponse resp =
+        ErrorResponse(416,
+                      "range: '" + req.Header("range").value_or("") + "' is outside the file's " +
+                          std::to_string(size) + " bytes",
+                      req);
     resp.SetHeader("Content-Range", "bytes */" + std::to_string(size));
     return resp;
   }
@@ -991,8 +1080,7 @@ Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body,
     size_t end = body.find(next, content);
     if (end == std::string_view::npos) {
       return InvalidArgument("multipart: no closing boundary after part " +
-                             std::to_string(parts.size() + 1) +
-                             " (the body may be truncated)");
+                             std::to_string(parts.size() + 1) + " (the body may be truncated)");
     }
     MultipartPart part;
     part.data = body.substr(content, end - content);
@@ -1101,23 +1189,39 @@ bool PrefersHtml(std::string_view accept) {
 
 std::string GuessContentType(std::string_view file_name, std::string_view head) {
   static const std::pair<std::string_view, std::string_view> kTypes[] = {
-      {"txt", "text/plain; charset=utf-8"},   {"log", "text/plain; charset=utf-8"},
-      {"out", "text/plain; charset=utf-8"},   {"err", "text/plain; charset=utf-8"},
-      {"sh", "text/plain; charset=utf-8"},    {"py", "text/plain; charset=utf-8"},
-      {"sql", "text/plain; charset=utf-8"},   {"hql", "text/plain; charset=utf-8"},
-      {"properties", "text/plain; charset=utf-8"}, {"conf", "text/plain; charset=utf-8"},
-      {"md", "text/markdown; charset=utf-8"}, {"csv", "text/csv; charset=utf-8"},
+      {"txt", "text/plain; charset=utf-8"},
+      {"log", "text/plain; charset=utf-8"},
+      {"out", "text/plain; charset=utf-8"},
+      {"err", "text/plain; charset=utf-8"},
+      {"sh", "text/plain; charset=utf-8"},
+      {"py", "text/plain; charset=utf-8"},
+      {"sql", "text/plain; charset=utf-8"},
+      {"hql", "text/plain; charset=utf-8"},
+      {"properties", "text/plain; charset=utf-8"},
+      {"conf", "text/plain; charset=utf-8"},
+      {"md", "text/markdown; charset=utf-8"},
+      {"csv", "text/csv; charset=utf-8"},
       {"tsv", "text/tab-separated-values; charset=utf-8"},
-      {"json", "application/json"},           {"xml", "application/xml"},
-      {"yaml", "application/yaml"},           {"yml", "application/yaml"},
-      {"html", "text/html; charset=utf-8"},   {"htm", "text/html; charset=utf-8"},
-      {"css", "text/css; charset=utf-8"},     {"js", "text/javascript; charset=utf-8"},
-      {"png", "image/png"},                   {"jpg", "image/jpeg"},
-      {"jpeg", "image/jpeg"},                 {"gif", "image/gif"},
-      {"svg", "image/svg+xml"},               {"pdf", "application/pdf"},
-      {"zip", "application/zip"},             {"gz", "application/gzip"},
-      {"tgz", "application/gzip"},            {"tar", "application/x-tar"},
-      {"jar", "application/java-archive"},    {"parquet", "application/vnd.apache.parquet"},
+      {"json", "application/json"},
+      {"xml", "application/xml"},
+      {"yaml", "application/yaml"},
+      {"yml", "application/yaml"},
+      {"html", "text/html; charset=utf-8"},
+      {"htm", "text/html; charset=utf-8"},
+      {"css", "text/css; charset=utf-8"},
+      {"js", "text/javascript; charset=utf-8"},
+      {"png", "image/png"},
+      {"jpg", "image/jpeg"},
+      {"jpeg", "image/jpeg"},
+      {"gif", "image/gif"},
+      {"svg", "image/svg+xml"},
+      {"pdf", "application/pdf"},
+      {"zip", "application/zip"},
+      {"gz", "application/gzip"},
+      {"tgz", "application/gzip"},
+      {"tar", "application/x-tar"},
+      {"jar", "application/java-archive"},
+      {"parquet", "application/vnd.apache.parquet"},
   };
   size_t dot = file_name.rfind('.');
   if (dot != std::string_view::npos && dot + 1 < file_name.size()) {
@@ -1147,8 +1251,8 @@ void RegisterJobRoutes(Router& router, service::JobService& service,
   RouteOptions submit_options;
   submit_options.max_body_bytes = options.max_request_bytes;
   submit_options.spool_body_to_file = true;
-  auto routes = std::make_shared<JobRoutes>(service, std::move(jobs), std::move(config),
-                                            std::move(options));
+  auto routes =
+      std::make_shared<JobRoutes>(service, std::move(jobs), std::move(config), std::move(options));
   auto bind = [routes](HttpResponse (JobRoutes::*method)(HttpRequest&)) {
     return [routes, method](HttpRequest& req) { return ((*routes).*method)(req); };
   };

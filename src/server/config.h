@@ -23,6 +23,7 @@ struct ServerConfig {
   std::filesystem::path data_dir = ".weir";  // store, jobs, blobs, spool live below it
   std::string host_name;                     // recorded on jobs; default: gethostname()
   std::string log_level = "info";            // trace, debug, info, warn, error
+  std::string log_format = "text";           // text | json (JSON lines; service/job_log.h)
 
   // server: the HTTP layer's limits against hostile or broken clients (docs/operations.md,
   // "Limits and hostile input"; api/http.h HttpServerOptions states each contract).
@@ -39,7 +40,7 @@ struct ServerConfig {
   // server.rate_limit: a token bucket per principal (client address without one), see
   // api/rate_limit.h. Over it: 429 with Retry-After. 0 requests per second: off.
   double rate_limit_requests_per_second = 0;
-  double rate_limit_burst = 20;               // requests allowed at once (bucket size)
+  double rate_limit_burst = 20;  // requests allowed at once (bucket size)
 
   // server.tls: HTTPS on the listen port (then only HTTPS). api/http.h HttpTlsOptions states the
   // protocol policy. All three are PEM files; cert and key go together.
@@ -53,7 +54,7 @@ struct ServerConfig {
   std::filesystem::path sqlite_path;  // default <data_dir>/weir.db
 
   // audit: every write request recorded in the store (api/audit.h).
-  int64_t audit_retention_days = 90;          // records older are pruned hourly; 0 keeps all
+  int64_t audit_retention_days = 90;  // records older are pruned hourly; 0 keeps all
 
   // jobs:
   int default_job_memory_mb = 1024;
