@@ -225,6 +225,19 @@ TEST_F(EngineTest, NoMatch412ExplainsWhichCriterionMatchedNothing) {
   EXPECT_GE(unlinked.at("detail").at("reasons").as_array().size(), 1u);
 }
 
+TEST_F(EngineTest, CliSubmitPrintsTheExplanationOfANoMatch) {
+  CommandResult r = RunWeir(server_->url(), {"job", "submit", "--cluster-tags", "sched:adhok",
+                                             "--command-tags", "type:bash", "--args", "true"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_NE(r.err.find("No cluster/command combination found for the given criteria:\n  - "
+                       "clusterCriterias[0] [sched:adhok] matched no UP cluster: no cluster has "
+                       "the tag 'sched:adhok' (nearest: 'sched:adhoc'"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("`weir cluster list`"), std::string::npos) << r.err;
+}
+
 TEST_F(EngineTest, JsonLogHasALinePerJobEvent) {
   std::string ok = Submit("true");
   ASSERT_EQ(WaitFinal(ok), "SUCCEEDED");

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "cli/match_explain.h"
 #include "common/strings.h"
 
 namespace weir::cli {
@@ -135,7 +136,8 @@ int Submit(const SubmitFlags& f, Globals& g) {
     r = http.PostMultipart("/api/v3/jobs", parts);
   }
   if (!r.ok()) return Fail(r.status());
-  if (Status s = client::ToStatus(*r); !s.ok()) return Fail(s.WithContext("job submit"));
+  if (Status s = client::ToStatus(*r); !s.ok())
+    return Fail(ExplainSubmitError(*r, s.WithContext("job submit")));
   std::string location = r->Header("location").value_or("");
   std::string id = location.substr(location.rfind('/') + 1);
   if (g.output == "json" && !f.wait) {
