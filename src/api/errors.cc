@@ -11,61 +11,109 @@ namespace weir::api {
 
 int HttpStatusFor(const Status& s) {
   switch (s.code()) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kDeadlineExceeded: return 408;
-    case StatusCode::kAlreadyExists: return 409;
-    case StatusCode::kFailedPrecondition: return 412;
-    case StatusCode::kResourceExhausted: return 429;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kUnimplemented: return 501;
-    case StatusCode::kPayloadTooLarge: return 413;
-    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kDeadlineExceeded:
+      return 408;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kFailedPrecondition:
+      return 412;
+    case StatusCode::kResourceExhausted:
+      return 429;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kUnimplemented:
+      return 501;
+    case StatusCode::kPayloadTooLarge:
+      return 413;
+    case StatusCode::kUnauthenticated:
+      return 401;
     case StatusCode::kAborted:
-    case StatusCode::kInternal: return 500;
-    case StatusCode::kOutOfSpace: return 507;
+    case StatusCode::kInternal:
+      return 500;
+    case StatusCode::kOutOfSpace:
+      return 507;
   }
   return 500;
 }
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    case 507: return "Insufficient Storage";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 507:
+      return "Insufficient Storage";
   }
   return "Unknown";
 }
@@ -99,6 +147,20 @@ HttpResponse ErrorResponse(const Status& s, const HttpRequest& req) {
                          req);
   }
   return ErrorResponse(HttpStatusFor(s), s.message(), req);
+}
+
+HttpResponse ErrorResponse(const Status& s, const HttpRequest& req,
+                           std::string_view extra_members) {
+  HttpResponse base = ErrorResponse(s, req);
+  boost::system::error_code ec;
+  boost::json::value extra = boost::json::parse(extra_members, ec);
+  if (ec || !extra.is_object()) return base;
+  boost::json::value body = boost::json::parse(base.body, ec);
+  if (ec || !body.is_object()) return base;
+  for (const auto& [key, value] : extra.as_object()) {
+    if (!body.as_object().contains(key)) body.as_object()[key] = value;
+  }
+  return HttpResponse::Json(base.status, boost::json::serialize(body));
 }
 
 namespace {

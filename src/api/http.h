@@ -177,6 +177,9 @@ int HttpStatusFor(const Status& s);
 // Genie's error body: {"status":N,"error":"Reason Phrase","message":...,"path":...,"timestamp":...}
 HttpResponse ErrorResponse(const Status& s, const HttpRequest& req);
 HttpResponse ErrorResponse(int http_status, std::string_view message, const HttpRequest& req);
+// The same body with the members of `extra_members` (a serialized JSON object, e.g. the "detail"
+// of a 412 no-match) added after Genie's; the standard members are never replaced.
+HttpResponse ErrorResponse(const Status& s, const HttpRequest& req, std::string_view extra_members);
 
 // The standard reason phrase ("Not Found"); "Unknown" for codes without one.
 std::string_view ReasonPhrase(int http_status);

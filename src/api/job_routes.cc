@@ -24,6 +24,7 @@
 #include "common/ids.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "resolve/resolve.h"
 
 namespace weir::api {
 
@@ -300,6 +301,7 @@ class JobRoutes {
   }
 
   HttpResponse Submit(HttpRequest& req);
+  HttpResponse NoMatchResponse(const model::JobRequest& request, HttpRequest& req);
   HttpResponse Search(HttpRequest& req);
   HttpResponse GetJob(HttpRequest& req);
   HttpResponse GetStatus(HttpRequest& req);
@@ -366,6 +368,76 @@ json::object JobRoutes::Links(const std::string& base, const std::string& id,
   return HalLinks(links);
 }
 
+namespace {
+
+json::array RefsJson(const std::vector<resolve::EntityRef>& refs) {
+  json::array out;
+  for (const resolve::EntityRef& r : refs) {
+    out.push_back(json::object{{"id", r.id}, {"name", r.name}, {"status", r.status}});
+  }
+  return out;
+}
+
+json::object CriterionJson(const resolve::CriterionReport& r) {
+  json::array tags(r.tags.begin(), r.tags.end());
+  json::array unknown;
+  for (const resolve::UnknownTag& u : r.unknown_tags) {
+    unknown.push_back(
+        json::object{{"tag", u.tag}, {"nearest", json::array(u.nearest.begin(), u.nearest.end())}});
+  }
+  return json::object{{"criterion", r.criterion},
+                      {"tags", std::move(tags)},
+                      {"matched", r.matched},
+                      {"unknownTags", std::move(unknown)},
+                      {"excludedForStatus", RefsJson(r.excluded_for_status)}};
+}
+
+// Every entity of a kind, page by page.
+Result<std::vector<model::ConfigEntity>> AllEntities(store::ConfigStore& config, model::Kind kind) {
+  std::vector<model::ConfigEntity> out;
+  store::PageRequest page;
+  page.size = 1000;
+  for (page.page = 0;; ++page.page) {
+    WEIR_ASSIGN_OR_RETURN(auto found, config.Search(kind, store::ConfigFilter{}, page));
+    for (auto& e : found.items) out.push_back(std::move(e));
+    if (found.items.empty() || static_cast<int64_t>(out.size()) >= found.total) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+// Genie's 412 (message: kMsgNoMatch, then why) with a "detail" member: see resolve.h and
+// docs/api.md. When the configuration cannot be read, the plain 412.
+HttpResponse JobRoutes::NoMatchResponse(const model::JobRequest& request, HttpRequest& req) {
+  Status plain = FailedPrecondition(std::string(model::kMsgNoMatch));
+  resolve::Inventory inv;
+  auto clusters = AllEntities(*config_, model::Kind::kCluster);
+  auto commands = AllEntities(*config_, model::Kind::kCommand);
+  if (!clusters || !commands) return ErrorResponse(plain, req);
+  inv.clusters = std::move(*clusters);
+  inv.commands = std::move(*commands);
+  for (const model::ConfigEntity& c : inv.clusters) {
+    auto linked = config_->GetClusterCommands(c.id);
+    if (linked) inv.cluster_commands[c.id] = std::move(*linked);
+  }
+  resolve::NoMatchExplanation x = resolve::ExplainNoMatch(request, inv);
+  json::array cluster_criteria;
+  for (const auto& r : x.cluster_criteria) cluster_criteria.push_back(CriterionJson(r));
+  json::array not_linked;
+  for (const resolve::NotLinked& n : x.not_linked) {
+    not_linked.push_back(
+        json::object{{"cluster", json::object{{"id", n.cluster.id}, {"name", n.cluster.name}}},
+                     {"commands", RefsJson(n.commands)}});
+  }
+  json::object detail{{"reasons", json::array(x.reasons.begin(), x.reasons.end())},
+                      {"clusterCriterias", std::move(cluster_criteria)},
+                      {"commandCriteria", CriterionJson(x.command_criterion)},
+                      {"notLinked", std::move(not_linked)}};
+  return ErrorResponse(FailedPrecondition(x.Message()), req,
+                       json::serialize(json::object{{"detail", std::move(detail)}}));
+}
+
 HttpResponse JobRoutes::Submit(HttpRequest& req) {
   const std::string content_type = req.Header("content-type").value_or("");
   const bool multipart = StartsWith(ToLower(Trim(content_type)), "multipart/form-data");
@@ -430,8 +502,15 @@ HttpResponse JobRoutes::Submit(HttpRequest& req) {
   if (!user) return ErrorResponse(user.status(), req);
   sub.request.user = std::move(*user);
 
+  model::JobRequest request = sub.request;  // for the explanation of a 412
   auto id = service_.Submit(std::move(sub));
-  if (!id) return ErrorResponse(id.status(), req);
+  if (!id) {
+    if (id.status().code() == StatusCode::kFailedPrecondition &&
+        id.status().message() == model::kMsgNoMatch) {
+      return NoMatchResponse(request, req);
+    }
+    return ErrorResponse(id.status(), req);
+  }
   HttpResponse resp = HttpResponse::Empty(202);
   resp.SetHeader("Location", JobUrl(BaseUrl(req), *id));
   return resp;
@@ -713,6 +792,12 @@ HttpResponse JobRoutes::Output(HttpRequest& req) {
       return ErrorResponse(NotFound("job '" + id +
                                     "': no output yet; the job directory is made "
                                     "when its set-up starts"),
+                           req);
+    }
+    if (!r->job.started) {
+      return ErrorResponse(NotFound("job '" + id + "': job never started (" +
+                                    std::string(model::JobStatusName(r->job.status)) + ": " +
+                                    r->job.status_msg + "); it has no output"),
                            req);
     }
     if (!r->job.archive_location || options_.archived_outputs == nullptr) {

@@ -417,6 +417,12 @@ TEST_F(JobRoutesTest, UnknownJobsAre404) {
 TEST_F(JobRoutesTest, KillIs202AndEndsTheJob) {
   Start();
   std::string id = Submit(Request("sleep 30"));
+  // Killed while running (a job killed before its launch says so: KilledQueuedJob...).
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (service_->Get(id)->job.status != model::JobStatus::kRunning) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the job never ran";
+    std::this_thread::sleep_for(10ms);
+  }
   auto r = http_->Delete("/api/v3/jobs/" + id);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 202);

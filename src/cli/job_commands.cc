@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/cli_util.h"
 #include "cli/job_follow.h"
+#include "cli/match_explain.h"
 #include "common/strings.h"
 
 namespace weir::cli {
@@ -195,7 +196,8 @@ int Submit(const SubmitFlags& f, Globals& g) {
     r = http.PostMultipart("/api/v3/jobs", parts);
   }
   if (Status s = CheckResponse(http, "/api/v3/jobs", r); !s.ok()) {
-    return Fail(s.WithContext("job submit"));
+    s = s.WithContext("job submit");
+    return Fail(r.ok() ? ExplainSubmitError(*r, s) : s);
   }
   std::string location = r->Header("location").value_or("");
   std::string id = location.substr(location.rfind('/') + 1);

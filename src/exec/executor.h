@@ -10,7 +10,10 @@
 //     exit 0 → SUCCEEDED; other exit → FAILED (exit code kept);
 //     Kill() → KILLED "Job was killed by user." (exit code 999), whatever the process did;
 //     timeout → KILLED "Job exceeded timeout."; stdout/stderr over the limit → KILLED with
-//     "Std out length exceeded." / "Std err length exceeded.".
+//     OutputLimitMessage() ("Std out length exceeded." / "Std err length exceeded." followed by
+//     the limit and its setting), however fast it was written: a job that ends before any check
+//     with a file over its limit is KILLED too, also when its end is read from the files by
+//     Recover(). The file is then cut back to the limit (it keeps the first bytes).
 // - Kill (user, timeout, limit) writes `genie/kill-reason` first, sends SIGTERM to the process
 //   group, and SIGKILL to the whole group after the grace period; a killed job is reported once
 //   its group is gone. When the run script ends on its own, any process left in its group is
@@ -28,8 +31,19 @@
 //   (timeout, SIGKILL after the grace, output-size checks). No thread and no polling per job:
 //   output sizes are two stat() calls per job every output_check_interval, and the checks of all
 //   jobs fall on the same ticks (a grid of that interval), so 1,000 sleeping jobs cost one wake-up
-//   per interval. Deadlines come from the injected Clock (`started` and Now()); the wait itself
-//   runs on the real steady clock, so tests of timeouts use real short timeouts.
+//   per interval.
+// - Output limits, whatever the speed: the directory of each job with a limit is watched with
+//   inotify (IN_MODIFY; the files may not exist yet at launch), on the same epoll loop. A write
+//   to stdout/stderr wakes the loop, which stats that job's two files and starts the kill as
+//   soon as one is over: the overshoot is what the job writes before its SIGTERM lands, not an
+//   interval's worth. At the end (and in Recover) the sizes are checked once more, so a job that
+//   wrote past its limit and exited first is KILLED as well, and the files are truncated to
+//   their limits. Root watches run-as-user jobs' directories the same way, and re-adopted jobs
+//   are watched from Recover(). The limit is not enforced inside the job (no RLIMIT_FSIZE: it
+//   would also cap every other file the job writes and turn the stdout limit into EFBIG/SIGXFSZ
+//   failures of its own writes). Without inotify (or past its watch limit) the periodic check
+//   and the check at the end remain. Deadlines come from the injected Clock (`started` and Now());
+//   the wait itself runs on the real steady clock, so tests of timeouts use real short timeouts.
 // - The run script is `/bin/bash <job dir>/run`, spawned (posix_spawn, vfork-fast) in a new
 //   session (its pid is the process group id), cwd the job dir, stdin/stdout/stderr /dev/null
 //   (the script redirects its own output), every descriptor above 2 closed, signal mask empty
@@ -138,5 +152,10 @@ class Executor {
 };
 
 std::unique_ptr<Executor> NewLocalExecutor(Clock& clock);
+
+// Status message of a job KILLED for its output: model::kMsgStdoutLimit (or kMsgStderrLimit),
+// then which file passed which limit and the setting, e.g. "Std out length exceeded. stdout passed
+// the limit of 5242880 bytes (jobs.max_stdout_bytes)."
+std::string OutputLimitMessage(bool stdout_file, int64_t limit);
 
 }  // namespace weir::exec

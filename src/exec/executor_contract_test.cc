@@ -1,8 +1,8 @@
 // The Executor contract (executor.h), run against every executor with real processes, plus the
 // local executor's own recovery cases.
 #include <signal.h>
-#include <time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -28,9 +28,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using ::testing::HasSubstr;
 using testing::EndCollector;
 using testing::Eventually;
+using ::testing::HasSubstr;
 using testing::ProcessesInGroup;
 using testing::ReadText;
 using testing::SimpleSpec;
@@ -148,8 +148,8 @@ TEST_P(ExecutorContractTest, TimeoutKills) {
 }
 
 TEST_P(ExecutorContractTest, KillOfProcessesIgnoringTermEndsTheWholeGroup) {
-  fs::path dir = Prepare("stubborn", "bash -c",
-                         "'trap \"\" TERM; (trap \"\" TERM; sleep 300) & sleep 300'");
+  fs::path dir =
+      Prepare("stubborn", "bash -c", "'trap \"\" TERM; (trap \"\" TERM; sleep 300) & sleep 300'");
   LaunchOptions o;
   o.kill_grace = 500ms;
   Launched l = Launch("stubborn", dir, o);
@@ -195,9 +195,35 @@ TEST_P(ExecutorContractTest, StdoutLimitKills) {
   o.output_check_interval = 100ms;
   JobEnd end = Run("chatty", "sh -c", "'head -c 100000 /dev/zero; sleep 300'", o);
   EXPECT_EQ(end.status, model::JobStatus::kKilled);
-  EXPECT_EQ(end.status_msg, model::kMsgStdoutLimit);
+  EXPECT_EQ(end.status_msg, OutputLimitMessage(true, 1000));
   EXPECT_EQ(end.exit_code, model::kExitKilled);
-  EXPECT_EQ(end.stdout_size, 100000);
+  EXPECT_EQ(end.stdout_size, 1000) << "the file is cut back to the limit";
+}
+
+// Bug 10 of issue 15: a writer faster than the periodic check, ending before it, is KILLED.
+TEST_P(ExecutorContractTest, FastWriterEndingBeforeACheckIsKilled) {
+  LaunchOptions o;
+  o.max_stdout_bytes = 5 << 20;
+  o.output_check_interval = std::chrono::hours(1);
+  JobEnd end = Run("fast", "head", "-c 20000000 /dev/zero", o);
+  EXPECT_EQ(end.status, model::JobStatus::kKilled);
+  EXPECT_THAT(end.status_msg, HasSubstr("Std out length exceeded."));
+  EXPECT_THAT(end.status_msg, HasSubstr("5242880 bytes (jobs.max_stdout_bytes)"));
+  EXPECT_EQ(end.exit_code, model::kExitKilled);
+  EXPECT_EQ(end.stdout_size, 5 << 20);
+  EXPECT_EQ(static_cast<int64_t>(
+                fs::file_size(paths::Stdout(paths::JobDir(tmp_.path() / "jobs", "fast")))),
+            5 << 20);
+}
+
+// The write that crosses the limit wakes the executor: no wait for the next check.
+TEST_P(ExecutorContractTest, WriteOverTheLimitKillsWithoutWaitingForACheck) {
+  LaunchOptions o;
+  o.max_stdout_bytes = 1000;
+  o.output_check_interval = std::chrono::hours(1);
+  JobEnd end = Run("writer", "sh -c", "'head -c 100000 /dev/zero; exec sleep 300'", o);
+  EXPECT_EQ(end.status, model::JobStatus::kKilled);
+  EXPECT_EQ(end.status_msg, OutputLimitMessage(true, 1000));
 }
 
 TEST_P(ExecutorContractTest, StderrLimitKills) {
@@ -206,7 +232,7 @@ TEST_P(ExecutorContractTest, StderrLimitKills) {
   o.output_check_interval = 100ms;
   JobEnd end = Run("noisy", "sh -c", "'echo a long complaint >&2; sleep 300'", o);
   EXPECT_EQ(end.status, model::JobStatus::kKilled);
-  EXPECT_EQ(end.status_msg, model::kMsgStderrLimit);
+  EXPECT_EQ(end.status_msg, OutputLimitMessage(false, 10));
 }
 
 TEST_P(ExecutorContractTest, EndIsReportedPromptly) {
@@ -257,8 +283,8 @@ TEST_P(ExecutorContractTest, ManyConcurrentJobsAreEachReportedOnce) {
 // ---- Recover ----
 
 TEST_P(ExecutorContractTest, RecoverReadoptsARunningJobAfterShutdown) {
-  fs::path dir = Prepare("survivor", "sh -c",
-                         "'while [ ! -e go ]; do sleep 0.02; done; echo finished'");
+  fs::path dir =
+      Prepare("survivor", "sh -c", "'while [ ! -e go ]; do sleep 0.02; done; echo finished'");
   Launched l = Launch("survivor", dir);
   executor_->Shutdown();  // the job keeps running
   EXPECT_FALSE(ProcessesInGroup(l.pid).empty());
@@ -297,6 +323,27 @@ TEST_P(ExecutorContractTest, RecoverReportsAJobThatEndedUnwatched) {
   EXPECT_EQ(end->status, model::JobStatus::kFailed);
   EXPECT_EQ(end->exit_code, 3);
   EXPECT_EQ(next->RunningCount(), 0u);
+}
+
+TEST_P(ExecutorContractTest, RecoverOfAJobThatEndedOverItsLimitReportsTheLimit) {
+  fs::path dir = Prepare("big", "sh -c", "'while [ ! -e go ]; do sleep 0.02; done; seq 1000'");
+  LaunchOptions o;
+  o.max_stdout_bytes = 100;
+  Launched l = Launch("big", dir, o);
+  executor_->Shutdown();
+  WriteText(dir / "go", "");
+  int st;
+  ASSERT_EQ(::waitpid(l.pid, &st, 0), l.pid);
+
+  auto next = GetParam().make(SystemClock::Instance());
+  EndCollector ends;
+  next->SetListener(ends.Listener());
+  next->Recover("big", dir, o, l.started);
+  std::optional<JobEnd> end = ends.WaitFor("big");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kKilled);
+  EXPECT_EQ(end->status_msg, OutputLimitMessage(true, 100));
+  EXPECT_EQ(end->stdout_size, 100);
 }
 
 TEST_P(ExecutorContractTest, RecoverWithNeitherProcessNorDoneFileIsNodeLost) {
@@ -415,10 +462,10 @@ TEST(LocalExecutorTest, RecoverWatchesAJobThatIsNotItsChild) {
   TempDir tmp;
   fs::path dir = tmp.path() / "orphan";
   auto fetcher = NewLocalFileFetcher();
-  ASSERT_TRUE(PrepareJobDirectory(
-                  SimpleSpec("orphan", "sh -c", "'while [ ! -e go ]; do sleep 0.02; done'"), dir,
-                  *fetcher)
-                  .ok());
+  ASSERT_TRUE(
+      PrepareJobDirectory(SimpleSpec("orphan", "sh -c", "'while [ ! -e go ]; do sleep 0.02; done'"),
+                          dir, *fetcher)
+          .ok());
   // The shell exits at once, so the run script is re-parented away from this process.
   std::string cmd = "setsid bash " + ShellQuote(paths::RunScript(dir).string()) +
                     " </dev/null >/dev/null 2>&1 & echo $! > " +

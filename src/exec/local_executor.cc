@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -40,7 +41,8 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 constexpr Steady::time_point kNever = Steady::time_point::max();
-constexpr uint64_t kWakeKey = 0;  // epoll key of the eventfd; jobs count from 1
+constexpr uint64_t kWakeKey = 0;              // epoll key of the eventfd; jobs count from 1
+constexpr uint64_t kInotifyKey = UINT64_MAX;  // epoll key of the inotify descriptor
 // While a killed job's group outlives its run script: how often to look whether it is gone
 // (only during kills; backing off), and how long to wait for it after the SIGKILL.
 constexpr Millis kDrainPollMin{10};
@@ -144,13 +146,44 @@ Steady::time_point NextTick(Steady::time_point now, std::chrono::milliseconds in
   return Steady::time_point(iv * ticks);
 }
 
-// How an ended job is reported, from (in order) the kill reason, genie.done, the wait status.
-JobEnd EndOf(const std::string& job_id, const fs::path& dir,
-             const std::optional<std::string>& kill_reason, std::optional<int> wait_status,
+}  // namespace
+
+std::string OutputLimitMessage(bool stdout_file, int64_t limit) {
+  return std::string(stdout_file ? model::kMsgStdoutLimit : model::kMsgStderrLimit) + " " +
+         (stdout_file ? "stdout" : "stderr") + " passed the limit of " + std::to_string(limit) +
+         " bytes (jobs.max_" + (stdout_file ? "stdout" : "stderr") + "_bytes).";
+}
+
+namespace {
+
+// The limit message when one of the job's output files is over its limit, stdout first.
+std::optional<std::string> OverLimit(const fs::path& dir, const LaunchOptions& o) {
+  if (o.max_stdout_bytes > 0 && FileSize(paths::Stdout(dir)) > o.max_stdout_bytes) {
+    return OutputLimitMessage(true, o.max_stdout_bytes);
+  }
+  if (o.max_stderr_bytes > 0 && FileSize(paths::Stderr(dir)) > o.max_stderr_bytes) {
+    return OutputLimitMessage(false, o.max_stderr_bytes);
+  }
+  return std::nullopt;
+}
+
+// Cuts an output file over its limit back to the limit (the job's processes are gone).
+void TruncateToLimit(const fs::path& path, int64_t limit) {
+  if (limit > 0 && FileSize(path) > limit) (void)::truncate(path.c_str(), limit);
+}
+
+// How an ended job is reported, from (in order) the kill reason, the output limits (a job that
+// wrote past one between two checks and ended is KILLED all the same), genie.done, the wait
+// status. Output files over their limit are truncated to it.
+JobEnd EndOf(const std::string& job_id, const fs::path& dir, const LaunchOptions& options,
+             std::optional<std::string> kill_reason, std::optional<int> wait_status,
              TimePoint finished) {
   JobEnd end;
   end.job_id = job_id;
   end.finished = finished;
+  if (!kill_reason) kill_reason = OverLimit(dir, options);
+  TruncateToLimit(paths::Stdout(dir), options.max_stdout_bytes);
+  TruncateToLimit(paths::Stderr(dir), options.max_stderr_bytes);
   end.stdout_size = FileSize(paths::Stdout(dir));
   end.stderr_size = FileSize(paths::Stderr(dir));
   std::optional<int> code;
@@ -185,6 +218,7 @@ class LocalExecutor final : public Executor {
   explicit LocalExecutor(Clock& clock) : clock_(clock) {
     epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
     evfd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    infd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     if (epfd_ < 0 || evfd_ < 0) {
       std::fprintf(stderr, "local executor: cannot create epoll/eventfd: %s\n",
                    std::strerror(errno));
@@ -196,6 +230,19 @@ class LocalExecutor final : public Executor {
     if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev) != 0) {
       std::fprintf(stderr, "local executor: epoll_ctl: %s\n", std::strerror(errno));
       std::abort();
+    }
+    if (infd_ >= 0) {
+      ev.data.u64 = kInotifyKey;
+      if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, infd_, &ev) != 0) {
+        ::close(infd_);
+        infd_ = -1;
+      }
+    }
+    if (infd_ < 0) {
+      std::fprintf(stderr,
+                   "local executor: no inotify (%s): output limits are checked every "
+                   "output_check_interval and when a job ends\n",
+                   std::strerror(errno));
     }
     thread_ = std::thread([this] { Loop(); });
   }
@@ -380,7 +427,8 @@ class LocalExecutor final : public Executor {
     // gone, the group id no longer proves that those processes are this job's.
     std::optional<TimePoint> mtime =
         FileMtime(reason ? paths::KillReasonFile(job_dir) : paths::DoneFile(job_dir));
-    JobEnd end = EndOf(job_id, job_dir, reason, std::nullopt, mtime.value_or(clock_.Now()));
+    JobEnd end =
+        EndOf(job_id, job_dir, options, reason, std::nullopt, mtime.value_or(clock_.Now()));
     std::lock_guard<std::mutex> lock(mu_);
     by_id_.erase(job_id);
     early_kills_.erase(key);
@@ -411,8 +459,10 @@ class LocalExecutor final : public Executor {
     by_id_.clear();
     pending_.clear();
     early_kills_.clear();
+    watches_.clear();
     ::close(epfd_);
     ::close(evfd_);
+    if (infd_ >= 0) ::close(infd_);
   }
 
  private:
@@ -436,6 +486,7 @@ class LocalExecutor final : public Executor {
     Millis drain_poll = kDrainPollMin;
     std::optional<int> wait_status;
     Steady::time_point scheduled = kNever;  // time of its live entry in wakes_
+    int watch = -1;                         // inotify watch of the job directory
   };
 
   using JobMap = std::unordered_map<uint64_t, std::unique_ptr<Job>>;
@@ -571,14 +622,32 @@ class LocalExecutor final : public Executor {
     return NextTick(Steady::now(), o.output_check_interval);
   }
 
-  Status AddToEpollLocked(const Job& job) {
+  // Also watches the job directory for writes to stdout/stderr when a limit is set.
+  Status AddToEpollLocked(Job& job) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = job.key;
     if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, job.pidfd, &ev) != 0) {
       return ErrnoStatus("epoll_ctl", errno);
     }
+    const LaunchOptions& o = job.options;
+    if (infd_ >= 0 && (o.max_stdout_bytes > 0 || o.max_stderr_bytes > 0)) {
+      // The files may not exist yet (the run script creates them): the directory is watched.
+      // A failure (inotify's watch limit) leaves the periodic checks and the check at the end.
+      job.watch = ::inotify_add_watch(infd_, job.dir.c_str(), IN_MODIFY | IN_ONLYDIR);
+      if (job.watch >= 0) watches_[job.watch] = job.key;
+    }
     return Status::Ok();
+  }
+
+  void UnwatchLocked(Job& job) {
+    if (job.watch < 0) return;
+    auto it = watches_.find(job.watch);
+    if (it != watches_.end() && it->second == job.key) {
+      watches_.erase(it);
+      ::inotify_rm_watch(infd_, job.watch);
+    }
+    job.watch = -1;
   }
 
   // Leaves the epoll set explicitly: close() alone does not while another reference to the
@@ -683,6 +752,8 @@ class LocalExecutor final : public Executor {
           uint64_t count;
           ssize_t r = ::read(evfd_, &count, sizeof count);
           (void)r;
+        } else if (events[i].data.u64 == kInotifyKey) {
+          HandleOutputWrites();
         } else {
           HandleExit(events[i].data.u64, ends);
         }
@@ -777,6 +848,7 @@ class LocalExecutor final : public Executor {
         ends.push_back(FinishLocked(it));
         return;
       }
+      UnwatchLocked(*it->second);
       job = std::move(it->second);
       jobs_.erase(it);
       by_id_.erase(job->id);
@@ -785,7 +857,8 @@ class LocalExecutor final : public Executor {
     if (job->signal_group) ::kill(-job->pid, SIGKILL);
     if (job->own_child) job->wait_status = Reap(job->pid);
     ClosePidfd(job->pidfd);
-    ends.push_back(EndOf(job->id, job->dir, job->kill_reason, job->wait_status, clock_.Now()));
+    ends.push_back(
+        EndOf(job->id, job->dir, job->options, job->kill_reason, job->wait_status, clock_.Now()));
   }
 
   // Removes a job whose processes are gone and returns its end.
@@ -793,15 +866,48 @@ class LocalExecutor final : public Executor {
     std::unique_ptr<Job> job = std::move(it->second);
     jobs_.erase(it);
     by_id_.erase(job->id);
+    UnwatchLocked(*job);
     ClosePidfd(job->pidfd);
-    return EndOf(job->id, job->dir, job->kill_reason, job->wait_status, clock_.Now());
+    return EndOf(job->id, job->dir, job->options, job->kill_reason, job->wait_status, clock_.Now());
+  }
+
+  // Some job wrote to a file of its directory: the jobs that wrote to stdout or stderr have
+  // their sizes checked at once, so a fast writer is stopped near its limit, not a tick later.
+  void HandleOutputWrites() {
+    alignas(inotify_event) char buf[16384];
+    std::unordered_set<int> written;
+    while (true) {
+      ssize_t n = ::read(infd_, buf, sizeof buf);
+      if (n <= 0) break;  // EAGAIN: drained
+      for (char* p = buf; p < buf + n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(p);
+        p += sizeof(inotify_event) + ev->len;
+        if (ev->len == 0 || (ev->mask & IN_MODIFY) == 0) continue;
+        std::string_view name(ev->name);
+        if (name == "stdout" || name == "stderr") written.insert(ev->wd);
+      }
+    }
+    std::vector<std::pair<uint64_t, std::string>> over;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int wd : written) {
+        auto w = watches_.find(wd);
+        if (w == watches_.end()) continue;
+        auto it = jobs_.find(w->second);
+        if (it == jobs_.end() || it->second->kill_reason) continue;
+        if (std::optional<std::string> msg = OverLimit(it->second->dir, it->second->options)) {
+          over.emplace_back(w->second, std::move(*msg));
+        }
+      }
+    }
+    for (auto& [key, msg] : over) (void)BeginKill(key, std::move(msg));
   }
 
   void HandleDeadlines(std::vector<JobEnd>& ends) {
     struct OutputCheck {
       uint64_t key;
       fs::path dir;
-      int64_t max_stdout, max_stderr;
+      LaunchOptions options;
     };
     std::vector<uint64_t> timed_out;
     std::vector<OutputCheck> checks;
@@ -836,8 +942,7 @@ class LocalExecutor final : public Executor {
           timed_out.push_back(job.key);
           job.timeout_at = kNever;
         } else if (!job.kill_reason && job.output_check_at <= now) {
-          checks.push_back(
-              {job.key, job.dir, job.options.max_stdout_bytes, job.options.max_stderr_bytes});
+          checks.push_back({job.key, job.dir, job.options});
           job.output_check_at = NextTick(now, job.options.output_check_interval);
         }
         ScheduleLocked(job);
@@ -845,10 +950,8 @@ class LocalExecutor final : public Executor {
     }
     for (uint64_t key : timed_out) (void)BeginKill(key, std::string(model::kMsgTimeout));
     for (const OutputCheck& c : checks) {
-      if (c.max_stdout > 0 && FileSize(paths::Stdout(c.dir)) > c.max_stdout) {
-        (void)BeginKill(c.key, std::string(model::kMsgStdoutLimit));
-      } else if (c.max_stderr > 0 && FileSize(paths::Stderr(c.dir)) > c.max_stderr) {
-        (void)BeginKill(c.key, std::string(model::kMsgStderrLimit));
+      if (std::optional<std::string> msg = OverLimit(c.dir, c.options)) {
+        (void)BeginKill(c.key, std::move(*msg));
       }
     }
   }
@@ -856,6 +959,7 @@ class LocalExecutor final : public Executor {
   Clock& clock_;
   int epfd_ = -1;
   int evfd_ = -1;
+  int infd_ = -1;  // inotify; -1 without it
   std::thread thread_;
 
   mutable std::mutex mu_;
@@ -867,9 +971,10 @@ class LocalExecutor final : public Executor {
   std::unordered_map<std::string, uint64_t> by_id_;        // GUARDED_BY(mu_), incl. spawning
   std::unordered_map<uint64_t, std::string> early_kills_;  // GUARDED_BY(mu_)
   std::priority_queue<WakeEntry, std::vector<WakeEntry>, std::greater<WakeEntry>>
-      wakes_;                                 // GUARDED_BY(mu_)
-  Steady::time_point planned_wake_ = kNever;  // GUARDED_BY(mu_)
-  std::vector<JobEnd> pending_;               // GUARDED_BY(mu_)
+      wakes_;                                  // GUARDED_BY(mu_)
+  Steady::time_point planned_wake_ = kNever;   // GUARDED_BY(mu_)
+  std::vector<JobEnd> pending_;                // GUARDED_BY(mu_)
+  std::unordered_map<int, uint64_t> watches_;  // GUARDED_BY(mu_): inotify watch → job key
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "resolve/resolve.h"
 
+#include <algorithm>
 #include <mutex>
+#include <set>
 #include <utility>
 
 namespace weir::resolve {
@@ -74,11 +76,167 @@ Result<Resolution> Resolve(
     out.application_ids = request.applications;
   } else {
     auto apps = command_applications(out.command.id);
-    if (!apps) return apps.status().WithContext("resolve: applications of command '" +
-                                                out.command.id + "'");
+    if (!apps)
+      return apps.status().WithContext("resolve: applications of command '" + out.command.id + "'");
     out.application_ids = std::move(*apps);
   }
   return out;
+}
+
+// ---- ExplainNoMatch ----
+
+namespace {
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+bool HasAllTags(const model::ConfigEntity& e, const std::vector<std::string>& tags) {
+  for (const std::string& t : tags) {
+    if (!std::binary_search(e.tags.begin(), e.tags.end(), t)) return false;
+  }
+  return true;
+}
+
+EntityRef RefOf(const model::ConfigEntity& e) { return EntityRef{e.id, e.name, e.status}; }
+
+std::string Quoted(const std::string& s) { return "'" + s + "'"; }
+
+std::string TagList(const std::vector<std::string>& tags) {
+  std::string out = "[";
+  for (size_t i = 0; i < tags.size(); ++i) out += (i ? ", " : "") + tags[i];
+  return out + "]";
+}
+
+// Matches `tags` against `entities`; `usable` is the status a candidate must have.
+CriterionReport Report(std::string criterion, const std::vector<std::string>& tags,
+                       const std::vector<model::ConfigEntity>& entities, std::string_view usable) {
+  CriterionReport r;
+  r.criterion = std::move(criterion);
+  r.tags = tags;
+  std::set<std::string> all_tags;
+  for (const model::ConfigEntity& e : entities) all_tags.insert(e.tags.begin(), e.tags.end());
+  std::vector<std::string> known(all_tags.begin(), all_tags.end());
+  for (const std::string& t : tags) {
+    if (all_tags.count(t) == 0) r.unknown_tags.push_back(UnknownTag{t, NearestTags(t, known)});
+  }
+  for (const model::ConfigEntity& e : entities) {
+    if (!HasAllTags(e, tags)) continue;
+    if (e.status == usable)
+      ++r.matched;
+    else
+      r.excluded_for_status.push_back(RefOf(e));
+  }
+  return r;
+}
+
+void AddReasons(const CriterionReport& r, std::string_view kind, std::string_view usable,
+                std::vector<std::string>& reasons) {
+  if (r.matched > 0) return;
+  std::string head = r.criterion + " " + TagList(r.tags) + " matched no " + std::string(usable) +
+                     " " + std::string(kind);
+  for (const UnknownTag& u : r.unknown_tags) {
+    std::string s = head + ": no " + std::string(kind) + " has the tag " + Quoted(u.tag);
+    if (!u.nearest.empty()) {
+      s += " (nearest: ";
+      for (size_t i = 0; i < u.nearest.size(); ++i) s += (i ? ", " : "") + Quoted(u.nearest[i]);
+      s += ")";
+    }
+    reasons.push_back(std::move(s));
+  }
+  for (const EntityRef& e : r.excluded_for_status) {
+    reasons.push_back(head + ": " + std::string(kind) + " " + Quoted(e.id) + " (" + e.name +
+                      ") has the tags but is " + e.status);
+  }
+  if (r.unknown_tags.empty() && r.excluded_for_status.empty()) {
+    reasons.push_back(head + ": no " + std::string(kind) + " has all of these tags together");
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> NearestTags(const std::string& tag, const std::vector<std::string>& known,
+                                     size_t limit) {
+  const size_t max_distance = std::max<size_t>(2, tag.size() / 4);
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const std::string& k : known) {
+    if (k == tag) continue;
+    size_t d = EditDistance(tag, k);
+    size_t prefix = 0;
+    while (prefix < tag.size() && prefix < k.size() && tag[prefix] == k[prefix]) ++prefix;
+    bool close = d <= max_distance || (tag.size() >= 2 && prefix * 2 >= tag.size());
+    if (close) scored.emplace_back(d, k);
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < scored.size() && out.size() < limit; ++i) out.push_back(scored[i].second);
+  return out;
+}
+
+std::string NoMatchExplanation::Message() const {
+  std::string out(model::kMsgNoMatch);
+  for (size_t i = 0; i < reasons.size(); ++i) out += (i ? "; " : ": ") + reasons[i];
+  return out;
+}
+
+NoMatchExplanation ExplainNoMatch(const model::JobRequest& request, const Inventory& inventory) {
+  NoMatchExplanation x;
+  x.command_criterion =
+      Report("commandCriteria", request.command_criteria, inventory.commands, "ACTIVE");
+  // ACTIVE commands matching the command criterion.
+  std::set<std::string> matching_commands;
+  for (const model::ConfigEntity& c : inventory.commands) {
+    if (c.status == "ACTIVE" && HasAllTags(c, request.command_criteria)) {
+      matching_commands.insert(c.id);
+    }
+  }
+  for (size_t i = 0; i < request.cluster_criterias.size(); ++i) {
+    const std::vector<std::string>& tags = request.cluster_criterias[i].tags;
+    x.cluster_criteria.push_back(
+        Report("clusterCriterias[" + std::to_string(i) + "]", tags, inventory.clusters, "UP"));
+    AddReasons(x.cluster_criteria.back(), "cluster", "UP", x.reasons);
+    if (matching_commands.empty()) continue;
+    for (const model::ConfigEntity& cluster : inventory.clusters) {
+      if (cluster.status != "UP" || !HasAllTags(cluster, tags)) continue;
+      auto linked_it = inventory.cluster_commands.find(cluster.id);
+      std::vector<std::string> linked;
+      if (linked_it != inventory.cluster_commands.end()) linked = linked_it->second;
+      bool any = false;
+      for (const std::string& id : linked) any = any || matching_commands.count(id) > 0;
+      if (any) continue;
+      bool seen = false;
+      for (const NotLinked& n : x.not_linked) seen = seen || n.cluster.id == cluster.id;
+      if (seen) continue;
+      NotLinked n{RefOf(cluster), {}};
+      for (const model::ConfigEntity& c : inventory.commands) {
+        if (matching_commands.count(c.id)) n.commands.push_back(RefOf(c));
+      }
+      std::string names;
+      for (size_t j = 0; j < n.commands.size(); ++j) {
+        names += (j ? ", " : "") + Quoted(n.commands[j].id);
+      }
+      x.reasons.push_back("cluster " + Quoted(cluster.id) + " (" + cluster.name + ") matches " +
+                          x.cluster_criteria.back().criterion + " but none of the commands " +
+                          "matching commandCriteria (" + names + ") is linked to it");
+      x.not_linked.push_back(std::move(n));
+    }
+  }
+  std::vector<std::string> command_reasons;
+  AddReasons(x.command_criterion, "command", "ACTIVE", command_reasons);
+  x.reasons.insert(x.reasons.end(), command_reasons.begin(), command_reasons.end());
+  if (x.reasons.empty()) x.reasons.push_back("the configuration changed since the request");
+  return x;
 }
 
 }  // namespace weir::resolve

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -58,5 +59,68 @@ Result<Resolution> Resolve(
     const model::JobRequest& request, const CandidateFinder& find,
     const std::function<Result<std::vector<std::string>>(const std::string&)>& command_applications,
     const std::vector<ClusterSelector*>& selectors);
+
+}  // namespace weir::resolve
+
+namespace weir::resolve {
+
+// ---- Why nothing matched ----
+//
+// ExplainNoMatch() tells, for a request that Resolve() answered with kMsgNoMatch, what matched
+// nothing, from a snapshot of the configuration (every cluster and command in any status, and
+// each cluster's linked commands):
+// - per clusterCriterias entry: how many UP clusters have all its tags; the tags no cluster has
+//   at all, each with the nearest existing cluster tags (edit distance ≤ max(2, length/4), or a
+//   shared prefix of at least half the tag, closest first, at most 3); the clusters that have
+//   all the tags but are not UP (OUT_OF_SERVICE, TERMINATED) with their status;
+// - the same for commandCriteria over ACTIVE commands (INACTIVE, DEPRECATED excluded);
+// - when both sides match, the matching clusters none of whose linked commands matches
+//   (the command is not linked to the cluster).
+// `reasons` are the sentences a user reads, in that order (one per finding, never empty for a
+// request with criteria); the API's 412 body and the CLI show them.
+struct Inventory {
+  std::vector<model::ConfigEntity> clusters;
+  std::vector<model::ConfigEntity> commands;
+  std::map<std::string, std::vector<std::string>> cluster_commands;  // cluster id → command ids
+};
+
+struct EntityRef {
+  std::string id;
+  std::string name;
+  std::string status;
+};
+
+struct UnknownTag {
+  std::string tag;
+  std::vector<std::string> nearest;  // closest first; empty when nothing is close
+};
+
+struct CriterionReport {
+  std::string criterion;  // "clusterCriterias[0]", "commandCriteria"
+  std::vector<std::string> tags;
+  int matched = 0;  // UP clusters / ACTIVE commands with all the tags
+  std::vector<UnknownTag> unknown_tags;
+  std::vector<EntityRef> excluded_for_status;
+};
+
+struct NotLinked {
+  EntityRef cluster;                // an UP cluster matching the cluster criterion
+  std::vector<EntityRef> commands;  // ACTIVE commands matching commandCriteria, not linked to it
+};
+
+struct NoMatchExplanation {
+  std::vector<CriterionReport> cluster_criteria;  // one per request entry, in order
+  CriterionReport command_criterion;
+  std::vector<NotLinked> not_linked;
+  std::vector<std::string> reasons;
+  // kMsgNoMatch + ": " + the reasons joined by "; ".
+  std::string Message() const;
+};
+
+NoMatchExplanation ExplainNoMatch(const model::JobRequest& request, const Inventory& inventory);
+
+// Tags of `known` near `tag` (see above), closest first, at most `limit`.
+std::vector<std::string> NearestTags(const std::string& tag, const std::vector<std::string>& known,
+                                     size_t limit = 3);
 
 }  // namespace weir::resolve

@@ -38,9 +38,9 @@ bool HasAll(const ConfigEntity& e, const std::vector<std::string>& tags) {
 struct World {
   std::vector<ConfigEntity> clusters;
   std::map<std::string, ConfigEntity> commands;
-  std::map<std::string, std::vector<std::string>> links;           // cluster → commands
-  std::map<std::string, std::vector<std::string>> command_apps;    // command → applications
-  std::vector<std::vector<std::string>> calls;                     // cluster tags asked, in order
+  std::map<std::string, std::vector<std::string>> links;         // cluster → commands
+  std::map<std::string, std::vector<std::string>> command_apps;  // command → applications
+  std::vector<std::vector<std::string>> calls;                   // cluster tags asked, in order
 
   CandidateFinder Finder() {
     return [this](const std::vector<std::string>& cluster_tags,
@@ -108,22 +108,46 @@ struct Case {
 TEST(ResolveTest, SingleMatchTable) {
   const std::vector<Case> cases = {
       {"first entry with a match wins",
-       {{"sched:sla"}, {"sched:adhoc"}}, {"type:hive"}, "prod", "hive", {{"sched:sla"}}},
+       {{"sched:sla"}, {"sched:adhoc"}},
+       {"type:hive"},
+       "prod",
+       "hive",
+       {{"sched:sla"}}},
       {"falls back to the second entry when the first matches nothing",
-       {{"sched:nope"}, {"sched:adhoc"}}, {"type:hive"}, "adhoc", "hive",
+       {{"sched:nope"}, {"sched:adhoc"}},
+       {"type:hive"},
+       "adhoc",
+       "hive",
        {{"sched:nope"}, {"sched:adhoc"}}},
       {"falls back past a cluster that is not UP",
-       {{"sched:legacy"}, {"sched:sla"}}, {"type:spark"}, "prod", "spark3",
+       {{"sched:legacy"}, {"sched:sla"}},
+       {"type:spark"},
+       "prod",
+       "spark3",
        {{"sched:legacy"}, {"sched:sla"}}},
       {"a cluster without a matching command does not count",
-       {{"sched:adhoc"}, {"sched:sla"}}, {"type:spark", "ver:3"}, "prod", "spark3",
+       {{"sched:adhoc"}, {"sched:sla"}},
+       {"type:spark", "ver:3"},
+       "prod",
+       "spark3",
        {{"sched:adhoc"}, {"sched:sla"}}},
       {"the command earliest in the cluster's list wins",
-       {{"sched:sla"}}, {"type:spark"}, "prod", "spark3", {{"sched:sla"}}},
+       {{"sched:sla"}},
+       {"type:spark"},
+       "prod",
+       "spark3",
+       {{"sched:sla"}}},
       {"an inactive command is skipped for the next in order",
-       {{"sched:sla"}}, {"type:pig"}, "prod", "pig-new", {{"sched:sla"}}},
+       {{"sched:sla"}},
+       {"type:pig"},
+       "prod",
+       "pig-new",
+       {{"sched:sla"}}},
       {"all cluster tags must be present",
-       {{"sched:adhoc", "type:yarn"}}, {"type:spark", "ver:2"}, "adhoc", "spark2",
+       {{"sched:adhoc", "type:yarn"}},
+       {"type:spark", "ver:2"},
+       "adhoc",
+       "spark2",
        {{"sched:adhoc", "type:yarn"}}},
   };
   for (const Case& c : cases) {
@@ -142,7 +166,7 @@ TEST(ResolveTest, NoMatchIsFailedPreconditionWithGenieMessage) {
       cases = {
           {{{"sched:nope"}}, {"type:spark"}},
           {{{"sched:sla"}}, {"type:nope"}},
-          {{{"sched:legacy"}}, {"type:hive"}},          // only a TERMINATED cluster has it
+          {{{"sched:legacy"}}, {"type:hive"}},  // only a TERMINATED cluster has it
           {{{"sched:sla"}, {"sched:adhoc"}}, {"type:pig", "ver:9"}},
       };
   for (const auto& [criterias, command_criteria] : cases) {
@@ -150,8 +174,7 @@ TEST(ResolveTest, NoMatchIsFailedPreconditionWithGenieMessage) {
     auto r = Resolve(Request(criterias, command_criteria), w.Finder(), w.Apps(), {});
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
-    EXPECT_EQ(r.status().message(),
-              "No cluster/command combination found for the given criteria");
+    EXPECT_EQ(r.status().message(), "No cluster/command combination found for the given criteria");
     EXPECT_EQ(w.calls.size(), criterias.size());  // every entry was tried
   }
 }
@@ -292,6 +315,99 @@ TEST(ResolveTest, ApplicationLookupErrorIsReturned) {
   auto r = Resolve(Request({{"sched:sla"}}, {"type:spark"}), w.Finder(), failing, {});
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), ::testing::HasSubstr("spark3"));
+}
+
+// ---- ExplainNoMatch ----
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+
+Inventory ExplainWorld() {
+  Inventory inv;
+  inv.clusters = {Entity(Kind::kCluster, "prod", "UP", {"sched:adhoc", "type:yarn"}),
+                  Entity(Kind::kCluster, "old", "OUT_OF_SERVICE", {"sched:legacy", "type:yarn"})};
+  inv.commands = {Entity(Kind::kCommand, "spark", "ACTIVE", {"type:spark"}),
+                  Entity(Kind::kCommand, "hive", "DEPRECATED", {"type:hive"}),
+                  Entity(Kind::kCommand, "pig", "INACTIVE", {"type:pig"})};
+  inv.cluster_commands["prod"] = {"spark"};
+  return inv;
+}
+
+model::JobRequest Req(std::vector<std::vector<std::string>> clusters,
+                      std::vector<std::string> command) {
+  model::JobRequest r;
+  for (auto& tags : clusters) r.cluster_criterias.push_back(model::ClusterCriteria{tags});
+  r.command_criteria = std::move(command);
+  return r;
+}
+
+TEST(ExplainNoMatchTest, MisspelledClusterTagNamesTheCriterionAndTheNearestTag) {
+  NoMatchExplanation x = ExplainNoMatch(Req({{"sched:adhok"}}, {"type:spark"}), ExplainWorld());
+  ASSERT_EQ(x.cluster_criteria.size(), 1u);
+  EXPECT_EQ(x.cluster_criteria[0].criterion, "clusterCriterias[0]");
+  EXPECT_EQ(x.cluster_criteria[0].matched, 0);
+  ASSERT_EQ(x.cluster_criteria[0].unknown_tags.size(), 1u);
+  EXPECT_EQ(x.cluster_criteria[0].unknown_tags[0].tag, "sched:adhok");
+  EXPECT_EQ(x.cluster_criteria[0].unknown_tags[0].nearest[0], "sched:adhoc");
+  EXPECT_EQ(x.command_criterion.matched, 1);
+  EXPECT_THAT(x.reasons,
+              ElementsAre("clusterCriterias[0] [sched:adhok] matched no UP cluster: no cluster "
+                          "has the tag 'sched:adhok' (nearest: 'sched:adhoc', 'sched:legacy')"));
+  EXPECT_THAT(x.Message(), HasSubstr(std::string(model::kMsgNoMatch) + ": clusterCriterias[0]"));
+}
+
+TEST(ExplainNoMatchTest, ClusterOutOfServiceIsNamedWithItsStatus) {
+  NoMatchExplanation x = ExplainNoMatch(Req({{"sched:legacy"}}, {"type:spark"}), ExplainWorld());
+  ASSERT_EQ(x.cluster_criteria[0].excluded_for_status.size(), 1u);
+  EXPECT_EQ(x.cluster_criteria[0].excluded_for_status[0].id, "old");
+  EXPECT_EQ(x.cluster_criteria[0].excluded_for_status[0].status, "OUT_OF_SERVICE");
+  EXPECT_THAT(x.reasons, Contains(HasSubstr("cluster 'old' (old-name) has the tags but is "
+                                            "OUT_OF_SERVICE")));
+}
+
+TEST(ExplainNoMatchTest, DeprecatedAndInactiveCommandsAreExcludedForStatus) {
+  NoMatchExplanation deprecated =
+      ExplainNoMatch(Req({{"type:yarn"}}, {"type:hive"}), ExplainWorld());
+  EXPECT_EQ(deprecated.command_criterion.matched, 0);
+  EXPECT_THAT(deprecated.reasons,
+              ElementsAre("commandCriteria [type:hive] matched no ACTIVE command: command "
+                          "'hive' (hive-name) has the tags but is DEPRECATED"));
+  NoMatchExplanation inactive = ExplainNoMatch(Req({{"type:yarn"}}, {"type:pig"}), ExplainWorld());
+  EXPECT_THAT(inactive.reasons, Contains(HasSubstr("is INACTIVE")));
+}
+
+TEST(ExplainNoMatchTest, CommandNotLinkedToTheMatchingCluster) {
+  Inventory inv = ExplainWorld();
+  inv.cluster_commands["prod"] = {};
+  NoMatchExplanation x = ExplainNoMatch(Req({{"sched:adhoc"}}, {"type:spark"}), inv);
+  EXPECT_EQ(x.cluster_criteria[0].matched, 1);
+  EXPECT_EQ(x.command_criterion.matched, 1);
+  ASSERT_EQ(x.not_linked.size(), 1u);
+  EXPECT_EQ(x.not_linked[0].cluster.id, "prod");
+  ASSERT_EQ(x.not_linked[0].commands.size(), 1u);
+  EXPECT_EQ(x.not_linked[0].commands[0].id, "spark");
+  EXPECT_THAT(x.reasons, ElementsAre("cluster 'prod' (prod-name) matches clusterCriterias[0] but "
+                                     "none of the commands matching commandCriteria ('spark') "
+                                     "is linked to it"));
+}
+
+TEST(ExplainNoMatchTest, EachClusterCriterionIsReported) {
+  NoMatchExplanation x = ExplainNoMatch(
+      Req({{"sched:nope"}, {"type:yarn", "sched:legacy"}}, {"type:spork"}), ExplainWorld());
+  ASSERT_EQ(x.cluster_criteria.size(), 2u);
+  EXPECT_EQ(x.cluster_criteria[1].criterion, "clusterCriterias[1]");
+  EXPECT_THAT(x.reasons, Contains(HasSubstr("clusterCriterias[0] [sched:nope]")));
+  EXPECT_THAT(x.reasons, Contains(HasSubstr("clusterCriterias[1] [type:yarn, sched:legacy]")));
+  EXPECT_THAT(x.reasons, Contains("commandCriteria [type:spork] matched no ACTIVE command: no "
+                                  "command has the tag 'type:spork' (nearest: 'type:spark', "
+                                  "'type:pig', 'type:hive')"));
+}
+
+TEST(ExplainNoMatchTest, NearestTagsByEditDistanceOrSharedPrefix) {
+  std::vector<std::string> known = {"sched:adhoc", "sched:sla", "type:yarn", "zone:a"};
+  EXPECT_THAT(NearestTags("sched:adhok", known), ElementsAre("sched:adhoc", "sched:sla"));
+  EXPECT_THAT(NearestTags("typ:yarn", known), ElementsAre("type:yarn"));
+  EXPECT_TRUE(NearestTags("completely-different", known).empty());
 }
 
 }  // namespace

@@ -263,7 +263,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"http_threads", Field(&ServerConfig::http_threads, "server.http_threads")},
         {"data_dir", Field(&ServerConfig::data_dir, "server.data_dir")},
         {"host_name", Field(&ServerConfig::host_name, "server.host_name")},
-        {"log_level", Field(&ServerConfig::log_level, "server.log_level")}}},
+        {"log_level", Field(&ServerConfig::log_level, "server.log_level")},
+        {"log_format", Field(&ServerConfig::log_format, "server.log_format")}}},
       {"audit",
        {{"retention_days", Field(&ServerConfig::audit_retention_days, "audit.retention_days")}}},
       {"store",
@@ -415,6 +416,10 @@ Status CheckRanges(const ServerConfig& c) {
   for (const char* l : kLevels) level_ok |= c.log_level == l;
   if (!level_ok) {
     return InvalidArgument("config server.log_level: must be trace, debug, info, warn or error");
+  }
+  if (c.log_format != "text" && c.log_format != "json") {
+    return InvalidArgument("config server.log_format: '" + c.log_format +
+                           "' is not a log format (use text or json)");
   }
   if (c.default_job_memory_mb <= 0 || c.max_job_memory_mb <= 0 || c.max_system_memory_mb <= 0) {
     return InvalidArgument("config jobs: memory settings must be positive");

@@ -24,6 +24,7 @@ struct ServerConfig {
   std::filesystem::path data_dir = ".weir";  // store, jobs, blobs, spool live below it
   std::string host_name;                     // recorded on jobs; default: gethostname()
   std::string log_level = "info";            // trace, debug, info, warn, error
+  std::string log_format = "text";           // text | json (JSON lines; service/job_log.h)
 
   // server: the HTTP layer's limits against hostile or broken clients (docs/operations.md,
   // "Limits and hostile input"; api/http.h HttpServerOptions states each contract).

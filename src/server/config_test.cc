@@ -127,6 +127,17 @@ TEST(ServerConfig, ErrorsNameTheSetting) {
   EXPECT_FALSE(ParseServerConfig("jobs:\n  default_memory_mb: 9999999\n").ok());
 }
 
+TEST(ServerConfig, LogFormatIsTextOrJson) {
+  EXPECT_EQ(ServerConfig{}.log_format, "text");
+  auto json = ParseServerConfig("server:\n  log_format: json\n");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(json->log_format, "json");
+  auto xml = ParseServerConfig("server:\n  log_format: xml\n");
+  ASSERT_FALSE(xml.ok());
+  EXPECT_NE(xml.status().message().find("server.log_format: 'xml'"), std::string::npos)
+      << xml.status();
+}
+
 TEST(ServerConfig, ListenNeedsAnExplicitHost) {
   ServerConfig c;
   Status s = ParseListen(":8080", c);

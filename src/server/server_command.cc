@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "server/config.h"
 #include "server/server.h"
+#include "service/job_log.h"
 
 namespace weir::cli {
 
@@ -46,6 +47,7 @@ int RunServer(const ServerFlags& flags) {
     return 2;
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  service::SetLogFormat(*service::ParseLogFormat(config.log_format));  // validated by the config
 
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t set;

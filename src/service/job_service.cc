@@ -40,6 +40,7 @@
 #include "common/fs.h"
 #include "common/ids.h"
 #include "exec/setup_step.h"
+#include "service/job_log.h"
 #include "service/job_service.h"
 
 namespace weir::service {
@@ -164,6 +165,7 @@ class JobServiceImpl final : public JobService {
 
   Status Recover() override;
   Result<std::string> Submit(Submission submission) override;
+  Result<std::string> SubmitNew(Submission submission);
   Status Kill(const std::string& job_id) override;
   Result<JobRecord> Get(const std::string& job_id) override;
   Result<JobRecord> WaitFinal(const std::string& job_id, Millis timeout) override;
@@ -305,7 +307,22 @@ Status JobServiceImpl::CreateFinal(JobRecord& rec, JobStatus status, std::string
   return st;
 }
 
+// Every submission ends in the log: accepted (in SubmitNew, once stored) or rejected (here).
 Result<std::string> JobServiceImpl::Submit(Submission submission) {
+  const std::string user = submission.request.user;
+  const std::string asked_id = submission.request.id;
+  Result<std::string> id = SubmitNew(std::move(submission));
+  if (!id) {
+    LogJobEvent(JobEvent{.event = "rejected",
+                         .id = asked_id,
+                         .user = user,
+                         .status = std::string(StatusCodeName(id.status().code())),
+                         .message = id.status().message()});
+  }
+  return id;
+}
+
+Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
   model::JobRequest& req = submission.request;
   WEIR_RETURN_IF_ERROR(model::Validate(req));
   if (options_.run_as.enabled) {
@@ -460,6 +477,13 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
     return st;
   }
 
+  LogJobEvent(JobEvent{.event = "accepted",
+                       .id = id,
+                       .user = rec.request.user,
+                       .cluster = rec.job.cluster_name,
+                       .command = rec.job.command_name,
+                       .status = std::string(model::JobStatusName(rec.job.status)),
+                       .message = rec.job.status_msg});
   bool kill_now = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -585,6 +609,19 @@ bool JobServiceImpl::FinishJob(const std::string& id, F finish) {
     spdlog::error("job {}: finish without a final status", id);
   }
   rec.job.status_msg = Truncate(rec.job.status_msg, kMaxStatusMsg);
+  std::optional<int64_t> duration_ms;
+  if (rec.job.started && rec.job.finished) {
+    duration_ms = std::max<int64_t>(0, (*rec.job.finished - *rec.job.started).count());
+  }
+  LogJobEvent(JobEvent{.event = rec.job.status == JobStatus::kKilled ? "killed" : "finished",
+                       .id = id,
+                       .user = rec.request.user,
+                       .cluster = rec.job.cluster_name,
+                       .command = rec.job.command_name,
+                       .status = std::string(model::JobStatusName(rec.job.status)),
+                       .exit_code = rec.execution.exit_code,
+                       .duration_ms = duration_ms,
+                       .message = rec.job.status_msg});
   DropArchiveLocationWithoutDirectory(rec);
   // Stored now, or kept and retried until the store takes it (then archived by OnStored).
   Status st = WriteRecord(rec);
@@ -752,6 +789,13 @@ void JobServiceImpl::SetUp(const std::string& id) {
   rec.updated = clock_.Now();
   Status written = WriteRecord(rec);
   if (!written.ok()) spdlog::error("job {}: record RUNNING: {}", id, written.ToString());
+  LogJobEvent(JobEvent{.event = "started",
+                       .id = id,
+                       .user = rec.request.user,
+                       .cluster = rec.job.cluster_name,
+                       .command = rec.job.command_name,
+                       .status = std::string(model::JobStatusName(rec.job.status)),
+                       .message = "pid " + std::to_string(launched->pid)});
   RemoveStaging(id);  // the job directory holds its own links to the attachments
 
   std::optional<exec::JobEnd> pending;
@@ -798,13 +842,15 @@ Status JobServiceImpl::Kill(const std::string& job_id) {
     if (st.code() == StatusCode::kNotFound) return Status::Ok();  // it just ended
     return st;
   }
-  // INIT and not launched (queued, waiting for set-up, or in set-up): killed right here.
+  // INIT and not launched (queued, waiting for set-up, or in set-up): killed right here. It never
+  // ran, so it has no exit code (Genie's exitCode is null until a process ends; 999 would claim a
+  // killed process) and its message says so.
   TimePoint now = clock_.Now();
   bool killed = FinishJob(job_id, [&](JobRecord& rec) {
     rec.job.status = JobStatus::kKilled;
-    rec.job.status_msg = std::string(model::kMsgKilledByUser);
+    rec.job.status_msg = std::string(kMsgKilledBeforeStart);
     rec.job.finished = now;
-    rec.execution.exit_code = model::kExitKilled;
+    rec.execution.exit_code.reset();
   });
   if (killed) return Status::Ok();
   // Not active here: a final job (no-op, also when its end is not stored yet) or an unknown id.

@@ -49,6 +49,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "archive/job_archive.h"
@@ -129,6 +130,11 @@ struct Submission {
   std::string user_agent;
 };
 
+// Status message of a job killed before its launch (queued, waiting for set-up or in set-up):
+// KILLED with no exit code, no started time, and (unless set-up had begun) no job directory.
+inline constexpr std::string_view kMsgKilledBeforeStart =
+    "Job was killed by user before it started: it never ran, so it has no exit code or output.";
+
 class JobService {
  public:
   virtual ~JobService() = default;
@@ -138,7 +144,9 @@ class JobService {
   virtual Status Recover() = 0;
   // Returns the new job's id (202 Accepted: the job is INIT, set-up runs in the background).
   virtual Result<std::string> Submit(Submission submission) = 0;
-  // kNotFound for an unknown id; a finished job is a no-op (OK).
+  // kNotFound for an unknown id; a finished job is a no-op (OK). A job not launched yet ends
+  // KILLED at once with kMsgKilledBeforeStart and no exit code; a running one through the
+  // executor (999, "Job was killed by user.").
   virtual Status Kill(const std::string& job_id) = 0;
   virtual Result<model::JobRecord> Get(const std::string& job_id) = 0;
   // Blocks until the job is final or `timeout` passes (kDeadlineExceeded). For tests/CLI.

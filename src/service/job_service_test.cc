@@ -74,9 +74,7 @@ class JobServiceTest : public ::testing::Test {
     return pred();
   }
 
-
-  static model::JobRequest Request(const std::string& script,
-                                   const std::string& user = "alice") {
+  static model::JobRequest Request(const std::string& script, const std::string& user = "alice") {
     model::JobRequest r;
     r.name = "test job";
     r.user = user;
@@ -316,8 +314,9 @@ TEST_F(JobServiceTest, KillQueuedJobEndsItAtOnce) {
   auto r = service_->Get(*b);  // no wait: killed directly
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->job.status, JobStatus::kKilled);
-  EXPECT_EQ(r->job.status_msg, model::kMsgKilledByUser);
-  EXPECT_EQ(r->execution.exit_code, model::kExitKilled);
+  // It never ran: no 999 as if a process was killed, and the message says so.
+  EXPECT_EQ(r->job.status_msg, kMsgKilledBeforeStart);
+  EXPECT_FALSE(r->execution.exit_code.has_value());
   EXPECT_FALSE(r->job.started.has_value());
   EXPECT_FALSE(fs::exists(service_->JobDirectory(*b)));  // never set up
   ASSERT_TRUE(service_->Kill(*a).ok());
