@@ -51,6 +51,8 @@ json::object DeployedJson(const scheduler::DeployedWorkflow& w) {
   o["runStrategy"] = w.run_strategy;
   o["maxConcurrency"] = w.max_concurrency;
   o["nextFire"] = OptTime(w.next_fire);
+  o["paused"] = w.paused;
+  o["undeployed"] = OptTime(w.undeployed);
   o["created"] = FormatIso8601(w.created);
   o["updated"] = FormatIso8601(w.updated);
   return o;
@@ -393,6 +395,31 @@ class WorkflowRoutes {
     return JsonOf(200, DeployedJson(*w));
   }
 
+  // pause, resume, undeploy: body {"actor": "..."} (optional).
+  HttpResponse Lifecycle(HttpRequest& req, const char* what) {
+    if (auto refused = Guard(req, what)) return *refused;
+    std::string actor;
+    if (!req.body.empty()) {
+      auto body = BodyObject(req, what);
+      if (!body.ok()) return ErrorResponse(body.status(), req);
+      if (Status s = CheckKeys(*body, what, {"actor"}); !s.ok()) return ErrorResponse(s, req);
+      auto a = OptString(*body, "actor");
+      if (!a.ok()) return ErrorResponse(a.status(), req);
+      actor = *a;
+    }
+    const std::string id = req.Param("id");
+    const std::string who = Actor(req, actor);
+    std::string_view w(what);
+    auto r = w == "pause"    ? s_->Pause(id, who)
+             : w == "resume" ? s_->Resume(id, who)
+                             : s_->Undeploy(id, who);
+    if (!r.ok()) return ErrorResponse(r.status(), req);
+    return JsonOf(200, DeployedJson(*r));
+  }
+  HttpResponse Pause(HttpRequest& req) { return Lifecycle(req, "pause"); }
+  HttpResponse Resume(HttpRequest& req) { return Lifecycle(req, "resume"); }
+  HttpResponse Undeploy(HttpRequest& req) { return Lifecycle(req, "undeploy"); }
+
   HttpResponse Run(HttpRequest& req) {
     if (auto refused = Guard(req, "run")) return *refused;
     auto body = BodyObject(req, "run");
@@ -542,6 +569,9 @@ void RegisterWorkflowRoutes(Router& router, std::shared_ptr<scheduler::Scheduler
   router.Add("POST", base + "/{id}/activate", bind(&WorkflowRoutes::Activate));
   router.Add("POST", base + "/{id}/rollback", bind(&WorkflowRoutes::Rollback));
   router.Add("POST", base + "/{id}/run", bind(&WorkflowRoutes::Run));
+  router.Add("POST", base + "/{id}/pause", bind(&WorkflowRoutes::Pause));
+  router.Add("POST", base + "/{id}/resume", bind(&WorkflowRoutes::Resume));
+  router.Add("POST", base + "/{id}/undeploy", bind(&WorkflowRoutes::Undeploy));
   router.Add("GET", base + "/{id}/instances", bind(&WorkflowRoutes::Instances));
   router.Add("GET", base + "/{id}/instances/{n}", bind(&WorkflowRoutes::Instance));
   router.Add("POST", base + "/{id}/instances/{n}/restart", bind(&WorkflowRoutes::Restart));

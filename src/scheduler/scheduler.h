@@ -171,7 +171,9 @@ struct DeployedWorkflow {
   std::string timezone;
   std::string run_strategy;
   int max_concurrency = 1;
-  std::optional<TimePoint> next_fire;
+  std::optional<TimePoint> next_fire;  // unset while paused or undeployed
+  bool paused = false;                  // Pause(): cron fires nothing; manual runs allowed
+  std::optional<TimePoint> undeployed;  // Undeploy(): off the schedule, no runs; versions kept
   TimePoint created{};
   TimePoint updated{};
 };
@@ -261,6 +263,15 @@ class Scheduler {
   // Creates a manual instance of the active version (kFailedPrecondition without one). Unknown
   // parameter names are allowed (they become parameters); built-ins other than EXECUTION_DATE
   // are kInvalidArgument.
+  // Lifecycle (persisted, survives restart). Pause: cron fires nothing until Resume; manual
+  // runs still start. Resume: fire times missed while paused are skipped (the next one after
+  // now fires). Undeploy: off the schedule and refused by Run; versions, activations and
+  // instances are kept for audit; a later Deploy of the workflow deploys it again. All three
+  // are idempotent; kNotFound for an unknown id.
+  Result<DeployedWorkflow> Pause(std::string_view deployed_id, std::string_view actor);
+  Result<DeployedWorkflow> Resume(std::string_view deployed_id, std::string_view actor);
+  Result<DeployedWorkflow> Undeploy(std::string_view deployed_id, std::string_view actor);
+
   Result<Instance> Run(std::string_view deployed_id, const RunRequest& request);
   Result<InstancePage> Instances(std::string_view deployed_id, const InstanceQuery& query);
   Result<Instance> GetInstance(std::string_view deployed_id, int64_t number);
