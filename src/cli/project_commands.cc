@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <ostream>
+
+#include <unistd.h>
 
 #include "assets/http_catalog.h"
 #include "blob/sha256.h"
@@ -40,8 +43,42 @@ struct ProjectFlags {
   std::vector<std::string> assets;  // build: only these
 };
 
+// Progress lines (BUILD, VALID, TEST, ...): stdout for people, stderr with `-o json` so stdout
+// carries exactly one JSON document. Set once per command by UseOutput.
+std::ostream* progress = &std::cout;
+bool json_output = false;
+
+void UseOutput(const Globals& g) {
+  json_output = g.output == "json";
+  progress = json_output ? &std::cerr : &std::cout;
+}
+
+std::ostream& Progress() { return *progress; }
+
+// While alive with `-o json`, the process's stdout (fd 1) goes to stderr, so what asset build
+// and test commands print cannot mix with the JSON document.
+class ChildStdoutToStderr {
+ public:
+  ChildStdoutToStderr() {
+    if (!json_output) return;
+    std::cout.flush();
+    saved_ = ::dup(1);
+    if (saved_ >= 0) ::dup2(2, 1);
+  }
+  ~ChildStdoutToStderr() {
+    if (saved_ < 0) return;
+    ::dup2(saved_, 1);
+    ::close(saved_);
+  }
+  ChildStdoutToStderr(const ChildStdoutToStderr&) = delete;
+  ChildStdoutToStderr& operator=(const ChildStdoutToStderr&) = delete;
+
+ private:
+  int saved_ = -1;
+};
+
 void PrintDiagnostics(const std::vector<wf::Diagnostic>& diagnostics) {
-  for (const wf::Diagnostic& d : diagnostics) std::cout << "  " << d.ToString() << "\n";
+  for (const wf::Diagnostic& d : diagnostics) Progress() << "  " << d.ToString() << "\n";
 }
 
 // The environment a command targets: --env, else the branch's environment.
@@ -141,8 +178,11 @@ bool BuildAssets(const wf::Project& p, const std::vector<std::string>& only,
   for (const wf::AssetSpec& a : p.spec.assets) {
     if (!only.empty() && std::find(only.begin(), only.end(), a.name) == only.end()) continue;
     if (!a.build.empty()) {
-      std::cout << "BUILD " << a.name << ": " << a.build << std::endl;
-      Result<int> rc = wf::RunAssetCommand(p, a, a.build);
+      Progress() << "BUILD " << a.name << ": " << a.build << std::endl;
+      Result<int> rc = [&] {
+        ChildStdoutToStderr redirect;
+        return wf::RunAssetCommand(p, a, a.build);
+      }();
       if (!rc) {
         Fail(rc.status());
         ok = false;
@@ -165,17 +205,26 @@ bool BuildAssets(const wf::Project& p, const std::vector<std::string>& only,
   return ok;
 }
 
-int Build(const ProjectFlags& f) {
+int Build(const ProjectFlags& f, const Globals& g) {
+  UseOutput(g);
   Result<wf::Project> p = wf::LoadProject(f.dir);
   if (!p) return Fail(p.status());
   std::vector<std::pair<const wf::AssetSpec*, fs::path>> built;
   bool ok = BuildAssets(*p, f.assets, &built);
+  json::array items;
   for (const auto& [asset, file] : built) {
     std::error_code ec;
     auto size = fs::file_size(file, ec);
     Result<std::string> sha = blob::Sha256File(file);
-    std::cout << "BUILT " << asset->name << " " << asset->file << " (" << size << " bytes, sha256 "
-              << (sha ? *sha : "?") << ")\n";
+    Progress() << "BUILT " << asset->name << " " << asset->file << " (" << size
+               << " bytes, sha256 " << (sha ? *sha : "?") << ")\n";
+    items.push_back(json::object{{"asset", asset->name},
+                                 {"file", asset->file},
+                                 {"bytes", static_cast<int64_t>(ec ? 0 : size)},
+                                 {"sha256", sha ? *sha : ""}});
+  }
+  if (json_output) {
+    std::cout << json::serialize(json::object{{"ok", ok}, {"assets", std::move(items)}}) << "\n";
   }
   return ok ? 0 : 1;
 }
@@ -201,12 +250,12 @@ std::vector<wf::WorkflowCheck> RenderAll(const wf::Project& p, assets::AssetCata
       }
     }
     if (c.ok()) {
-      std::cout << "VALID " << c.file;
-      if (write) std::cout << " -> " << fs::relative(wf::RenderedPath(p, c), p.root).string();
-      std::cout << "\n";
+      Progress() << "VALID " << c.file;
+      if (write) Progress() << " -> " << fs::relative(wf::RenderedPath(p, c), p.root).string();
+      Progress() << "\n";
     } else {
       ++*failures;
-      std::cout << "INVALID " << c.file << " (" << c.checked.validation.problems.size()
+      Progress() << "INVALID " << c.file << " (" << c.checked.validation.problems.size()
                 << " problem" << (c.checked.validation.problems.size() == 1 ? "" : "s") << ")\n";
       PrintDiagnostics(c.checked.validation.problems);
     }
@@ -215,22 +264,28 @@ std::vector<wf::WorkflowCheck> RenderAll(const wf::Project& p, assets::AssetCata
 }
 
 int Test(const ProjectFlags& f, const Globals& g) {
+  UseOutput(g);
   Result<wf::Project> p = wf::LoadProject(f.dir);
   if (!p) return Fail(p.status());
   Result<std::string> env = TargetEnvironment(*p, f.env);
   if (!env) return Fail(env.status());
 
   int tests_run = 0, tests_failed = 0;
+  json::array test_items;
   if (!f.skip_tests) {
     for (const wf::AssetSpec& a : p->spec.assets) {
       if (a.test.empty()) continue;
       ++tests_run;
-      std::cout << "TEST " << a.name << ": " << a.test << std::endl;
-      Result<int> rc = wf::RunAssetCommand(*p, a, a.test);
+      Progress() << "TEST " << a.name << ": " << a.test << std::endl;
+      Result<int> rc = [&] {
+        ChildStdoutToStderr redirect;
+        return wf::RunAssetCommand(*p, a, a.test);
+      }();
       bool passed = rc.ok() && *rc == 0;
       if (!rc) Fail(rc.status());
       if (!passed) ++tests_failed;
-      std::cout << (passed ? "PASSED " : "FAILED ") << a.name
+      test_items.push_back(json::object{{"asset", a.name}, {"passed", passed}});
+      Progress() << (passed ? "PASSED " : "FAILED ") << a.name
                 << (rc.ok() && *rc != 0 ? " (exit " + std::to_string(*rc) + ")" : "") << "\n";
     }
   }
@@ -247,7 +302,23 @@ int Test(const ProjectFlags& f, const Globals& g) {
   int invalid = 0;
   std::vector<wf::WorkflowCheck> checks = RenderAll(*p, catalog, *env, true, &invalid);
 
-  std::cout << "SUMMARY " << (tests_run - tests_failed) << "/" << tests_run
+  if (json_output) {
+    json::array workflows;
+    for (const wf::WorkflowCheck& c : checks) {
+      json::array problems;
+      for (const wf::Diagnostic& d : c.checked.validation.problems) {
+        problems.emplace_back(d.ToString());
+      }
+      workflows.push_back(json::object{
+          {"file", c.file}, {"id", c.id}, {"valid", c.ok()}, {"problems", std::move(problems)}});
+    }
+    std::cout << json::serialize(json::object{{"environment", *env},
+                                              {"ok", tests_failed == 0 && invalid == 0},
+                                              {"tests", std::move(test_items)},
+                                              {"workflows", std::move(workflows)}})
+              << "\n";
+  }
+  Progress() << "SUMMARY " << (tests_run - tests_failed) << "/" << tests_run
             << " asset tests passed, " << (checks.size() - std::min<size_t>(invalid, checks.size()))
             << "/" << checks.size() << " workflows valid (environment " << *env << ")\n";
   return tests_failed == 0 && invalid == 0 ? 0 : 1;
@@ -277,6 +348,7 @@ Result<assets::AssetRecord> ExistingVersion(client::HttpClient& http,
 }
 
 int Deploy(const ProjectFlags& f, const Globals& g) {
+  UseOutput(g);
   Result<wf::Project> p = wf::LoadProject(f.dir);
   if (!p) return Fail(p.status());
   if (p->git.dirty && !f.allow_dirty) {
@@ -294,7 +366,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   json::array published;
   for (const auto& [asset, file] : built) {
     if (f.dry_run) {
-      std::cout << "WOULD PUBLISH " << asset->name << " " << asset->file << "\n";
+      Progress() << "WOULD PUBLISH " << asset->name << " " << asset->file << "\n";
       continue;
     }
     assets::PublishRequest req;
@@ -352,7 +424,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
       Result<fs::path> dir = wf::WriteBundleDir(p->root / ".workflows" / "bundles", m,
                                                 wf::RepositoryFileContent(p->root));
       if (!dir) return Fail(dir.status().WithContext("deploy: bundle for " + c.file));
-      std::cout << "WOULD DEPLOY " << deployed_id << " bundle " << id << " ("
+      Progress() << "WOULD DEPLOY " << deployed_id << " bundle " << id << " ("
                 << fs::relative(*dir, p->root).string() << ")\n";
       bundles.push_back(json::object{{"workflow", deployed_id}, {"bundle", id}});
       continue;
@@ -384,7 +456,9 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     }
     Result<json::value> body = ParseJson(r->body, "deploy");
     if (!body) return Fail(body.status());
-    std::string version = Str(*body, "version");
+    const json::value* vv = body->is_object() ? body->as_object().if_contains("version") : nullptr;
+    const int64_t version_number = vv != nullptr && vv->is_int64() ? vv->as_int64() : 0;
+    std::string version = std::to_string(version_number);
     bool created = Str(*body, "created") == "true";
     bool active = Str(*body, "active") == "true";
     if (g.output != "json") {
@@ -393,7 +467,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
                 << (active ? " active" : " not active") << " bundle " << id << "\n";
     }
     bundles.push_back(json::object{{"workflow", Str(*body, "deployedId")},
-                                   {"version", version},
+                                   {"version", version_number},
                                    {"bundle", id},
                                    {"created", created},
                                    {"active", active}});
@@ -437,7 +511,7 @@ void AddProjectCommands(CLI::App& app, Globals& g) {
   CLI::App* build = project->add_subcommand("build", "Run the assets' build commands");
   add_dir(build, *bf);
   build->add_option("ASSET", bf->assets, "Only these assets (default: all)");
-  build->callback([bf, &g] { g.exit_code = Build(*bf); });
+  build->callback([bf, &g] { g.exit_code = Build(*bf, g); });
 
   auto df = std::make_shared<ProjectFlags>();
   CLI::App* deploy = project->add_subcommand(
