@@ -87,6 +87,17 @@ TEST_F(WorkflowLifecycle, ProjectCommandsPrintOneJsonDocumentAndProgressOnStderr
   EXPECT_EQ(Str(w, "workflow"), kWorkflow);
   EXPECT_TRUE(w.at("version").is_int64()) << deploy.out;  // an integer, as in `workflow list`
 
+  // `asset list` without --type/--namespace lists the namespaces (discovery).
+  auto assets = Weir({"asset", "list", "-o", "json"});
+  ASSERT_EQ(assets.exit_code, 0) << assets.out << assets.err;
+  json::value ns = OneDocument(assets, "asset list");
+  ASSERT_TRUE(ns.is_object() && ns.as_object().contains("namespaces")) << assets.out;
+  bool found = false;
+  for (const auto& n : ns.at("namespaces").as_array()) {
+    if (Str(n, "type") == "bash" && Str(n, "namespace") == "sample-greet") found = true;
+  }
+  EXPECT_TRUE(found) << assets.out;
+
   auto list = Weir({"workflow", "list", "-o", "json"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
   json::value l = OneDocument(list, "workflow list");

@@ -475,7 +475,7 @@ Result<DeploymentRow> Scheduler::Impl::LoadDeployment(std::string_view id) {
   WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) {
     return NotFound("workflow " + Quote(id) +
-                    : not deployed; list deployed workflows with `weir workflow list`");
+                    ": not deployed; list deployed workflows with `weir workflow list`");
   }
   return ReadDeployment(s);
 }
