@@ -244,6 +244,10 @@ Status ReadDeployOptions(const json::object& o, scheduler::DeployRequest& r) {
   }
   WEIR_ASSIGN_OR_RETURN(r.deployer, OptString(o, "deployer"));
   WEIR_ASSIGN_OR_RETURN(r.environment_params, OptParams(o, "environmentParams"));
+  if (const json::value* p = o.if_contains("paused"); p != nullptr && !p->is_null()) {
+    if (!p->is_bool()) return InvalidArgument("paused: must be true or false");
+    r.paused = p->as_bool();
+  }
   WEIR_ASSIGN_OR_RETURN(std::string catchup, OptString(o, "catchup"));
   if (!catchup.empty()) {
     WEIR_ASSIGN_OR_RETURN(scheduler::CatchUp c, scheduler::ParseCatchUp(catchup));
@@ -286,7 +290,8 @@ class WorkflowRoutes {
             return ErrorResponse(InvalidArgument("options part: expected a JSON object"), req);
           }
           Status s = CheckKeys(v.as_object(), "options part",
-                               {"activate", "deployer", "environmentParams", "catchup"});
+                               {"activate", "deployer", "environmentParams", "catchup",
+                                "paused"});
           if (s.ok()) s = ReadDeployOptions(v.as_object(), r);
           if (!s.ok()) return ErrorResponse(s, req);
         } else if (p.name == "file") {
@@ -304,7 +309,8 @@ class WorkflowRoutes {
       auto body = BodyObject(req, "deploy");
       if (!body.ok()) return ErrorResponse(body.status(), req);
       Status s = CheckKeys(*body, "deploy",
-                           {"manifest", "activate", "deployer", "environmentParams", "catchup"});
+                           {"manifest", "activate", "deployer", "environmentParams", "catchup",
+                            "paused"});
       if (s.ok()) s = ReadDeployOptions(*body, r);
       if (!s.ok()) return ErrorResponse(s, req);
       const json::value* m = body->if_contains("manifest");

@@ -414,6 +414,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   const std::string deployer = LocalUserName();
   json::object env_params;
   for (const auto& [k, v] : wf::ParamsForEnvironment(p->spec, *env)) env_params[k] = v;
+  const bool cron = wf::CronForEnvironment(p->spec, *env);
   for (const wf::WorkflowCheck& c : checks) {
     wf::BundleManifest m = wf::MakeManifest(c.id, *env, p->owner, p->repo, p->git.branch,
                                             p->git.commit, p->git.dirty, c.file, c.checked.render);
@@ -435,6 +436,9 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     parts.push_back({"manifest", "", "application/json", wf::CanonicalJson(m), {}});
     json::object options{
         {"activate", !f.no_activate}, {"deployer", deployer}, {"environmentParams", env_params}};
+    // `schedule: manual` (the default for branch:*) deploys paused: no cron fires. A cron
+    // environment leaves the pause state alone (`weir workflow pause` survives deploys).
+    if (!cron) options["paused"] = true;
     parts.push_back({"options", "", "application/json", json::serialize(options), {}});
     wf::FileContent content = wf::RepositoryFileContent(p->root);
     for (const wf::BundleFile& file : m.files) {
@@ -464,7 +468,8 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     if (g.output != "json") {
       std::cout << "DEPLOYED " << Str(*body, "deployedId") << " VERSION " << version
                 << (created ? "" : " (unchanged: identical bundle)")
-                << (active ? " active" : " not active") << " bundle " << id << "\n";
+                << (active ? " active" : " not active") << " bundle " << id
+                << (cron ? "" : " (manual runs only: schedule: manual)") << "\n";
     }
     bundles.push_back(json::object{{"workflow", Str(*body, "deployedId")},
                                    {"version", version_number},

@@ -64,6 +64,18 @@ Status Scheduler::Impl::ClearUndeployed(std::string_view id) {
   return s.Run();
 }
 
+Status Scheduler::Impl::SetPaused(std::string_view id, bool paused, int64_t now_ms) {
+  WEIR_ASSIGN_OR_RETURN(
+      sql::Stmt s,
+      db->Prepare(paused ? "UPDATE wf_deployments SET paused = 1 WHERE deployed_id = ?2 AND ?1 = ?1"
+                         : "UPDATE wf_deployments SET paused = 0, cursor_ms = MAX(COALESCE("
+                           "cursor_ms, 0), ?1) WHERE deployed_id = ?2 AND paused = 1"));
+  s.Bind(now_ms).Bind(id);
+  WEIR_RETURN_IF_ERROR(s.Run());
+  next_fire_cache.erase(std::string(id));
+  return Status::Ok();
+}
+
 namespace {
 
 enum class Change { kPause, kResume, kUndeploy };

@@ -948,6 +948,7 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
       WEIR_RETURN_IF_ERROR(impl_->SaveDeploymentState(d, now));
     }
     WEIR_RETURN_IF_ERROR(impl_->ClearUndeployed(id));
+    if (request.paused) WEIR_RETURN_IF_ERROR(impl_->SetPaused(id, *request.paused, now));
     WEIR_RETURN_IF_ERROR(txn.Commit());
     result.active = d.active == result.version;
     if (result.created) impl_->versions[{id, result.version}] = v;

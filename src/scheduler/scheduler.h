@@ -129,6 +129,9 @@ struct DeployRequest {
   std::string deployer;  // who deploys (free text, ≤ 255 bytes); also the job user
   std::optional<Params> environment_params;  // replaces the environment's parameters when set
   std::optional<CatchUp> catchup;            // replaces the catch-up policy when set
+  // true: the deployment is paused (no cron; as Pause) — what `schedule: manual` environments
+  // deploy with; false: resumed; unset: the pause state is kept.
+  std::optional<bool> paused;
 };
 
 struct DeployResult {

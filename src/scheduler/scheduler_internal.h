@@ -175,6 +175,7 @@ struct Scheduler::Impl {
   Status UpgradeSchema();
   Status LoadLifecycle(DeploymentRow& d);
   Status ClearUndeployed(std::string_view id);
+  Status SetPaused(std::string_view id, bool paused, int64_t now_ms);
   // The fire times in (cursor, now] the catch-up policy lets fire, oldest first.
   Result<std::vector<int64_t>> DueFires(const LoadedVersion& v, CatchUp policy, int64_t cursor_ms,
                                         int64_t now_ms);

@@ -1020,6 +1020,27 @@ TEST_F(SchedulerTest, UndeployStopsFiresAndRunsKeepsVersionsAndRedeployRestores)
   EXPECT_EQ(CountInstances(kEtl), 1);
 }
 
+// A deploy with `paused` (what a `schedule: manual` environment such as branch:* sends) fires no
+// cron; manual runs work; a later deploy without `paused` keeps the state.
+TEST_F(SchedulerTest, DeployPausedFiresNoCronAndLaterDeploysKeepIt) {
+  DeployRequest r;
+  r.manifest_json = Manifest(kHourly, "branch:feature-x");
+  r.deployer = "alice";
+  r.paused = true;
+  ASSERT_TRUE(sched_->Deploy(r).ok());
+  const std::string id = "branch:feature-x:acme.warehouse.etl";
+  EXPECT_TRUE(sched_->Get(id)->paused);
+  clock_.Set(At("2026-03-02T11:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(id), 0);
+  EXPECT_EQ(Run(id).trigger, "manual");
+  Deploy(kHourly, "branch:feature-x");
+  EXPECT_TRUE(sched_->Get(id)->paused);
+  clock_.Set(At("2026-03-02T12:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(id), 1);
+}
+
 // A database made before the lifecycle columns is upgraded on open; twice is harmless.
 TEST_F(SchedulerTest, OldDatabaseWithoutLifecycleColumnsIsUpgraded) {
   Deploy(kHourly);

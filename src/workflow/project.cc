@@ -19,7 +19,7 @@ const std::vector<std::string> kTopKeys = {"project", "assets", "workflows", "en
 const std::vector<std::string> kProjectKeys = {"owner", "repo", "main_branch"};
 const std::vector<std::string> kAssetKeys = {"name", "type", "namespace", "build",
                                              "file", "test", "dir"};
-const std::vector<std::string> kEnvironmentKeys = {"params"};
+const std::vector<std::string> kEnvironmentKeys = {"params", "schedule"};
 
 bool IsEnvPattern(std::string_view env) { return env == "sandbox:*" || env == "branch:*"; }
 
@@ -165,6 +165,19 @@ std::map<std::string, std::string> ParamsForEnvironment(const ProjectSpec& spec,
   return fallback ? fallback->params : std::map<std::string, std::string>{};
 }
 
+bool CronForEnvironment(const ProjectSpec& spec, std::string_view env) {
+  std::string pattern;
+  if (StartsWith(env, "sandbox:")) pattern = "sandbox:*";
+  if (StartsWith(env, "branch:")) pattern = "branch:*";
+  const EnvironmentSpec* fallback = nullptr;
+  for (const EnvironmentSpec& e : spec.environments) {
+    if (e.name == env && e.schedule) return *e.schedule == "cron";
+    if (!pattern.empty() && e.name == pattern && e.schedule) fallback = &e;
+  }
+  if (fallback) return *fallback->schedule == "cron";
+  return !StartsWith(env, "branch:");
+}
+
 ParsedProject ParseProject(std::string_view text, const std::string& file,
                            const YamlLimits& limits) {
   ParsedProject out;
@@ -250,6 +263,15 @@ ParsedProject ParseProject(std::string_view text, const std::string& file,
         if (!body.IsNull() && c.CheckMap(body, "environments." + env.name, kEnvironmentKeys)) {
           if (const YAML::Node params = body["params"]) {
             ParseParams(params, c, "environments." + env.name + ".params", env.params);
+          }
+          if (const YAML::Node sched = body["schedule"]) {
+            if (sched.IsScalar() && (sched.Scalar() == "cron" || sched.Scalar() == "manual")) {
+              env.schedule = sched.Scalar();
+            } else {
+              c.Error(sched, "environments." + env.name +
+                                 ".schedule: use cron (fire on the workflows' schedule) or "
+                                 "manual (manual runs only)");
+            }
           }
         }
         spec.environments.push_back(std::move(env));

@@ -40,6 +40,9 @@ struct EnvironmentSpec {
   std::string
       name;  // "prod", "staging", "sandbox:<user>", "branch:<branch>", "sandbox:*", "branch:*"
   std::map<std::string, std::string> params;
+  // `schedule: cron` (fire on the workflows' cron) or `schedule: manual` (manual runs only);
+  // unset: see CronForEnvironment.
+  std::optional<std::string> schedule;
 };
 
 struct ProjectSpec {
@@ -93,6 +96,10 @@ std::string EnvironmentForBranch(const ProjectSpec& spec, std::string_view branc
 // The parameters of `env`: its own entry, else the "sandbox:*" / "branch:*" entry; empty if none.
 std::map<std::string, std::string> ParamsForEnvironment(const ProjectSpec& spec,
                                                         std::string_view env);
+// Whether deployments to `env` fire on cron: its own `schedule:`, else the "sandbox:*" /
+// "branch:*" entry's; default true, except "branch:<b>" environments, which are manual only
+// unless an entry says `schedule: cron`.
+bool CronForEnvironment(const ProjectSpec& spec, std::string_view env);
 
 // Checks a path written in a project or workflow file: relative, no "..", no empty or "."-only
 // result, no NUL, no backslash. Returns an error message, or empty when acceptable.
