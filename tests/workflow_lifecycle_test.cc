@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
 #include <string>
 
 #include "test_json.h"
@@ -147,6 +148,41 @@ TEST_F(WorkflowLifecycle, PauseKeepsManualRunsResumeAndUndeployHidesFromList) {
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   l = OneDocument(Weir({"workflow", "list", "-o", "json"}), "workflow list");
   EXPECT_FALSE(Listed(l, kWorkflow).is_null()) << json::serialize(l);
+}
+
+// Branch environments deploy manual-only (no cron) by default; `project prune` undeploys the
+// branch environments whose git branch is gone from the project's repository, and leaves the
+// others (and other environments) alone.
+TEST_F(WorkflowLifecycle, BranchEnvironmentsAreManualAndPruneUndeploysGoneBranches) {
+  const std::string keep = "branch:keep:sample.bash-sample.hello-bash";
+  const std::string gone = "branch:gone:sample.bash-sample.hello-bash";
+  ASSERT_EQ(std::system(("git -C '" + project_.string() + "' branch keep").c_str()), 0);
+  for (const char* env : {"branch:keep", "branch:gone", "prod"}) {
+    auto d = Weir({"project", "deploy", "--env", env});
+    ASSERT_EQ(d.exit_code, 0) << env << d.out << d.err;
+  }
+  json::value l = OneDocument(Weir({"workflow", "list", "-o", "json"}), "workflow list");
+  EXPECT_EQ(Str(Listed(l, keep), "paused"), "true") << json::serialize(l);
+  EXPECT_TRUE(Listed(l, keep).at("nextFire").is_null()) << json::serialize(l);
+  EXPECT_EQ(Str(Listed(l, kWorkflow), "paused"), "false") << json::serialize(l);
+
+  auto dry = Weir({"project", "prune", "--dry-run", "-o", "json"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+  json::value d = OneDocument(dry, "project prune --dry-run");
+  ASSERT_EQ(d.at("undeployed").as_array().size(), 1u) << dry.out;
+  EXPECT_EQ(Str(d.at("undeployed").as_array()[0], "workflow"), gone);
+  l = OneDocument(Weir({"workflow", "list", "-o", "json"}), "workflow list");
+  EXPECT_FALSE(Listed(l, gone).is_null()) << "a dry run changed something";
+
+  auto prune = Weir({"project", "prune"});
+  ASSERT_EQ(prune.exit_code, 0) << prune.out << prune.err;
+  l = OneDocument(Weir({"workflow", "list", "-o", "json"}), "workflow list");
+  EXPECT_TRUE(Listed(l, gone).is_null()) << json::serialize(l);
+  EXPECT_FALSE(Listed(l, keep).is_null()) << json::serialize(l);
+  EXPECT_FALSE(Listed(l, kWorkflow).is_null()) << json::serialize(l);
+  auto again = Weir({"project", "prune", "-o", "json"});
+  EXPECT_TRUE(OneDocument(again, "project prune").at("undeployed").as_array().empty())
+      << again.out;
 }
 
 }  // namespace

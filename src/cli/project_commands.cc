@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <ostream>
+#include <set>
 
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "common/strings.h"
 #include "workflow/bundle.h"
 #include "workflow/project.h"
+#include "workflow/process.h"
 #include "workflow/project_ops.h"
 
 namespace weir::cli {
@@ -484,6 +486,64 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   return 0;
 }
 
+// `project prune`: undeploys this project's deployments in branch:<b> environments whose git
+// branch b no longer exists locally (`git branch --list`). Prints what it undeploys (or would).
+int Prune(const ProjectFlags& f, const Globals& g) {
+  UseOutput(g);
+  Result<wf::Project> p = wf::LoadProject(f.dir);
+  if (!p) return Fail(p.status());
+  Result<wf::ProcessResult> branches = wf::RunCapture(
+      {"git", "-C", p->root.string(), "branch", "--list", "--format=%(refname:short)"}, {},
+      {{"LC_ALL", "C"}, {"GIT_TERMINAL_PROMPT", "0"}, {"GIT_PAGER", "cat"}});
+  if (!branches) return Fail(branches.status().WithContext("prune: git branch --list"));
+  if (branches->exit_code != 0) {
+    return Fail("prune: git branch --list failed: " + branches->err);
+  }
+  std::set<std::string> alive;
+  for (const std::string& line : Split(branches->out, '\n')) {
+    std::string b = std::string(Trim(line));
+    if (!b.empty()) alive.insert(b);
+  }
+  client::HttpClient http(g.server, g.client);
+  Result<json::value> list = GetJson(http, "/api/weir/v1/workflows");
+  if (!list) return Fail(list.status().WithContext("prune: workflow list"));
+  const json::value* ws = list->is_object() ? list->as_object().if_contains("workflows") : nullptr;
+  json::array pruned;
+  if (ws != nullptr && ws->is_array()) {
+    for (const json::value& w : ws->as_array()) {
+      const std::string env = Str(w, "environment");
+      if (!StartsWith(env, "branch:") || Str(w, "owner") != p->owner ||
+          Str(w, "repo") != p->repo) {
+        continue;
+      }
+      const json::value* u = w.as_object().if_contains("undeployed");
+      if (u != nullptr && u->is_string()) continue;  // already undeployed
+      const std::string branch = env.substr(std::string_view("branch:").size());
+      if (alive.count(branch)) continue;
+      const std::string id = Str(w, "id");
+      if (!f.dry_run) {
+        auto r = http.PostJson("/api/weir/v1/workflows/" + client::UrlEncode(id) + "/undeploy",
+                               json::serialize(json::object{{"actor", LocalUserName()}}));
+        if (!r) return Fail(r.status().WithContext("prune: undeploy " + id));
+        if (Status st = client::ToStatus(*r); !st.ok()) {
+          return Fail(st.WithContext("prune: undeploy " + id));
+        }
+      }
+      Progress() << (f.dry_run ? "WOULD UNDEPLOY " : "UNDEPLOYED ") << id << " (branch '"
+                 << branch << "' no longer exists)\n";
+      pruned.push_back(json::object{{"workflow", id}, {"branch", branch}});
+    }
+  }
+  if (json_output) {
+    std::cout << json::serialize(
+                     json::object{{"dryRun", f.dry_run}, {"undeployed", std::move(pruned)}})
+              << "\n";
+  } else if (pruned.empty()) {
+    std::cerr << "nothing to prune: every branch environment's branch exists\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AddProjectCommands(CLI::App& app, Globals& g) {
@@ -531,7 +591,19 @@ void AddProjectCommands(CLI::App& app, Globals& g) {
                    "Record the new versions without making them active");
   deploy->add_flag("--allow-dirty", df->allow_dirty,
                    "Deploy a work tree with uncommitted changes (recorded as dirty)");
+  deploy->footer(
+      "Examples:\n  weir project deploy --dry-run\n  weir project deploy --env staging -o json");
   deploy->callback([df, &g] { g.exit_code = Deploy(*df, g); });
+
+  auto pf = std::make_shared<ProjectFlags>();
+  CLI::App* prune = project->add_subcommand(
+      "prune",
+      "Undeploy this project's branch:<b> environments whose git branch no longer exists");
+  add_dir(prune, *pf);
+  prune->add_flag("--dry-run", pf->dry_run, "Print what would be undeployed; change nothing");
+  prune->footer("Examples:\n  git branch -d feature/x && weir project prune --dry-run\n"
+                "  weir project prune -o json");
+  prune->callback([pf, &g] { g.exit_code = Prune(*pf, g); });
 }
 
 }  // namespace weir::cli

@@ -78,12 +78,14 @@ Status Scheduler::Impl::SetPaused(std::string_view id, bool paused, int64_t now_
 
 namespace {
 
-enum class Change { kPause, kResume, kUndeploy };
+enum class Change { kPause = 0, kResume = 1, kUndeploy = 2 };
 
 }  // namespace
 
-static Result<DeployedWorkflow> ChangeLifecycle(Scheduler::Impl& impl, std::string_view id,
-                                                std::string_view actor, Change change) {
+Result<DeployedWorkflow> Scheduler::Impl::ChangeLifecycle(std::string_view id,
+                                                          std::string_view actor, int which) {
+  Impl& impl = *this;
+  const Change change = static_cast<Change>(which);
   WEIR_RETURN_IF_ERROR(CheckLifecycleActor(actor));
   const int64_t now = ToEpochMillis(impl.clock.Now());
   WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl.db, true));
@@ -120,12 +122,12 @@ static Result<DeployedWorkflow> ChangeLifecycle(Scheduler::Impl& impl, std::stri
 
 Result<DeployedWorkflow> Scheduler::Pause(std::string_view deployed_id, std::string_view actor) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return ChangeLifecycle(*impl_, deployed_id, actor, Change::kPause);
+  return impl_->ChangeLifecycle(deployed_id, actor, 0);
 }
 
 Result<DeployedWorkflow> Scheduler::Resume(std::string_view deployed_id, std::string_view actor) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  auto r = ChangeLifecycle(*impl_, deployed_id, actor, Change::kResume);
+  auto r = impl_->ChangeLifecycle(deployed_id, actor, 1);
   impl_->Wake();
   return r;
 }
@@ -133,7 +135,7 @@ Result<DeployedWorkflow> Scheduler::Resume(std::string_view deployed_id, std::st
 Result<DeployedWorkflow> Scheduler::Undeploy(std::string_view deployed_id,
                                              std::string_view actor) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return ChangeLifecycle(*impl_, deployed_id, actor, Change::kUndeploy);
+  return impl_->ChangeLifecycle(deployed_id, actor, 2);
 }
 
 }  // namespace weir::scheduler
