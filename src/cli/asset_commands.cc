@@ -213,6 +213,7 @@ void AddAssetCommands(CLI::App& app, Globals& g) {
                    "dataflow.<type>.<namespace>.<owner>.<repo>.<branch>."
                    "<commit>.<build>")
       ->required();
+  show->footer("Example:\n  weir asset show dataflow.bash.sample-greet.sample.bash-sample.main.39206ee8.1");
   show->callback([show_uuid, &g] { g.exit_code = Show(*show_uuid, g); });
 
   auto get_uuid = std::make_shared<std::string>();
@@ -221,6 +222,9 @@ void AddAssetCommands(CLI::App& app, Globals& g) {
   get->add_option("UUID", *get_uuid, "The version to download")->required();
   get->add_option("-o,--out", *get_out,
                   "Where to write it ('-' for stdout; default: its file name here)");
+  get->footer(
+      "Example:\n  weir asset get dataflow.bash.sample-greet.sample.bash-sample.main.39206ee8.1 "
+      "-o greet.sh");
   get->callback([get_uuid, get_out, &g] { g.exit_code = GetContent(*get_uuid, *get_out, g); });
 }
 

@@ -604,6 +604,10 @@ void AddProjectCommands(CLI::App& app, Globals& g) {
   prune->footer("Examples:\n  git branch -d feature/x && weir project prune --dry-run\n"
                 "  weir project prune -o json");
   prune->callback([pf, &g] { g.exit_code = Prune(*pf, g); });
+
+  list->footer("Examples:\n  weir project list\n  weir project list workflows -o json");
+  test->footer("Examples:\n  weir project test\n  weir project test --env staging -o json");
+  build->footer("Examples:\n  weir project build\n  weir project build etl -o json");
 }
 
 }  // namespace weir::cli

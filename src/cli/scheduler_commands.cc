@@ -449,6 +449,22 @@ void AddSchedulerCommands(CLI::App& app, Globals& g) {
   undeploy->footer("Example:\n  weir workflow undeploy branch:feature-x:acme.etl.daily\n"
                    "  weir workflow list --all   # shows it as undeployed");
   undeploy->callback([f, &g] { g.exit_code = Lifecycle(*f, g, "undeploy"); });
+
+  // An example in every --help.
+  const std::map<std::string, std::string> examples = {
+      {"versions", "weir workflow versions " + example_id},
+      {"activate", "weir workflow activate " + example_id + " 3"},
+      {"rollback", "weir workflow rollback " + example_id + " --to 2"},
+      {"run", "weir workflow run " + example_id + " -p TABLE=clicks --wait --timeout 600"},
+      {"instances", "weir workflow instances " + example_id + " --status FAILED -o json"},
+      {"instance", "weir workflow instance " + example_id + " 7"},
+      {"restart", "weir workflow restart " + example_id + " 7"},
+      {"stop", "weir workflow stop " + example_id + " 7"}};
+  for (const auto& [name, example] : examples) {
+    for (CLI::App* sub : wf->get_subcommands([&](CLI::App* s) { return s->get_name() == name; })) {
+      sub->footer("Example:\n  " + example);
+    }
+  }
 }
 
 }  // namespace weir::cli
