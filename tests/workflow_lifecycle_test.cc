@@ -181,8 +181,7 @@ TEST_F(WorkflowLifecycle, BranchEnvironmentsAreManualAndPruneUndeploysGoneBranch
   EXPECT_FALSE(Listed(l, keep).is_null()) << json::serialize(l);
   EXPECT_FALSE(Listed(l, kWorkflow).is_null()) << json::serialize(l);
   auto again = Weir({"project", "prune", "-o", "json"});
-  EXPECT_TRUE(OneDocument(again, "project prune").at("undeployed").as_array().empty())
-      << again.out;
+  EXPECT_TRUE(OneDocument(again, "project prune").at("undeployed").as_array().empty()) << again.out;
 }
 
 }  // namespace

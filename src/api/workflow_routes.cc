@@ -290,8 +290,7 @@ class WorkflowRoutes {
             return ErrorResponse(InvalidArgument("options part: expected a JSON object"), req);
           }
           Status s = CheckKeys(v.as_object(), "options part",
-                               {"activate", "deployer", "environmentParams", "catchup",
-                                "paused"});
+                               {"activate", "deployer", "environmentParams", "catchup", "paused"});
           if (s.ok()) s = ReadDeployOptions(v.as_object(), r);
           if (!s.ok()) return ErrorResponse(s, req);
         } else if (p.name == "file") {
@@ -308,9 +307,9 @@ class WorkflowRoutes {
     } else {
       auto body = BodyObject(req, "deploy");
       if (!body.ok()) return ErrorResponse(body.status(), req);
-      Status s = CheckKeys(*body, "deploy",
-                           {"manifest", "activate", "deployer", "environmentParams", "catchup",
-                            "paused"});
+      Status s =
+          CheckKeys(*body, "deploy",
+                    {"manifest", "activate", "deployer", "environmentParams", "catchup", "paused"});
       if (s.ok()) s = ReadDeployOptions(*body, r);
       if (!s.ok()) return ErrorResponse(s, req);
       const json::value* m = body->if_contains("manifest");

@@ -193,8 +193,9 @@ void AddAssetCommands(CLI::App& app, Globals& g) {
 
   auto lf = std::make_shared<ListFlags>();
   CLI::App* list = asset->add_subcommand(
-      "list", "List the versions of an asset, newest first; without --type/--namespace, the "
-              "asset namespaces");
+      "list",
+      "List the versions of an asset, newest first; without --type/--namespace, the "
+      "asset namespaces");
   list->add_option("--type", lf->type, "Asset type, e.g. jar");
   list->add_option("--namespace", lf->ns, "Asset namespace");
   list->footer(
@@ -213,7 +214,8 @@ void AddAssetCommands(CLI::App& app, Globals& g) {
                    "dataflow.<type>.<namespace>.<owner>.<repo>.<branch>."
                    "<commit>.<build>")
       ->required();
-  show->footer("Example:\n  weir asset show dataflow.bash.sample-greet.sample.bash-sample.main.39206ee8.1");
+  show->footer(
+      "Example:\n  weir asset show dataflow.bash.sample-greet.sample.bash-sample.main.39206ee8.1");
   show->callback([show_uuid, &g] { g.exit_code = Show(*show_uuid, g); });
 
   auto get_uuid = std::make_shared<std::string>();

@@ -2,6 +2,8 @@
 // from the command line. The project is found from the current folder (or -C DIR); asset builds
 // and tests run locally with bash; rendering asks the server (--server) for asset versions.
 // Format of dataflow.yaml and of the outputs: docs/dataflow.md.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
@@ -11,8 +13,6 @@
 #include <ostream>
 #include <set>
 
-#include <unistd.h>
-
 #include "assets/http_catalog.h"
 #include "blob/sha256.h"
 #include "cli/cli.h"
@@ -21,8 +21,8 @@
 #include "common/fs.h"
 #include "common/strings.h"
 #include "workflow/bundle.h"
-#include "workflow/project.h"
 #include "workflow/process.h"
+#include "workflow/project.h"
 #include "workflow/project_ops.h"
 
 namespace weir::cli {
@@ -218,8 +218,8 @@ int Build(const ProjectFlags& f, const Globals& g) {
     std::error_code ec;
     auto size = fs::file_size(file, ec);
     Result<std::string> sha = blob::Sha256File(file);
-    Progress() << "BUILT " << asset->name << " " << asset->file << " (" << size
-               << " bytes, sha256 " << (sha ? *sha : "?") << ")\n";
+    Progress() << "BUILT " << asset->name << " " << asset->file << " (" << size << " bytes, sha256 "
+               << (sha ? *sha : "?") << ")\n";
     items.push_back(json::object{{"asset", asset->name},
                                  {"file", asset->file},
                                  {"bytes", static_cast<int64_t>(ec ? 0 : size)},
@@ -258,7 +258,7 @@ std::vector<wf::WorkflowCheck> RenderAll(const wf::Project& p, assets::AssetCata
     } else {
       ++*failures;
       Progress() << "INVALID " << c.file << " (" << c.checked.validation.problems.size()
-                << " problem" << (c.checked.validation.problems.size() == 1 ? "" : "s") << ")\n";
+                 << " problem" << (c.checked.validation.problems.size() == 1 ? "" : "s") << ")\n";
       PrintDiagnostics(c.checked.validation.problems);
     }
   }
@@ -288,7 +288,7 @@ int Test(const ProjectFlags& f, const Globals& g) {
       if (!passed) ++tests_failed;
       test_items.push_back(json::object{{"asset", a.name}, {"passed", passed}});
       Progress() << (passed ? "PASSED " : "FAILED ") << a.name
-                << (rc.ok() && *rc != 0 ? " (exit " + std::to_string(*rc) + ")" : "") << "\n";
+                 << (rc.ok() && *rc != 0 ? " (exit " + std::to_string(*rc) + ")" : "") << "\n";
     }
   }
 
@@ -321,8 +321,9 @@ int Test(const ProjectFlags& f, const Globals& g) {
               << "\n";
   }
   Progress() << "SUMMARY " << (tests_run - tests_failed) << "/" << tests_run
-            << " asset tests passed, " << (checks.size() - std::min<size_t>(invalid, checks.size()))
-            << "/" << checks.size() << " workflows valid (environment " << *env << ")\n";
+             << " asset tests passed, "
+             << (checks.size() - std::min<size_t>(invalid, checks.size())) << "/" << checks.size()
+             << " workflows valid (environment " << *env << ")\n";
   return tests_failed == 0 && invalid == 0 ? 0 : 1;
 }
 
@@ -428,7 +429,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
                                                 wf::RepositoryFileContent(p->root));
       if (!dir) return Fail(dir.status().WithContext("deploy: bundle for " + c.file));
       Progress() << "WOULD DEPLOY " << deployed_id << " bundle " << id << " ("
-                << fs::relative(*dir, p->root).string() << ")\n";
+                 << fs::relative(*dir, p->root).string() << ")\n";
       bundles.push_back(json::object{{"workflow", deployed_id}, {"bundle", id}});
       continue;
     }
@@ -512,8 +513,7 @@ int Prune(const ProjectFlags& f, const Globals& g) {
   if (ws != nullptr && ws->is_array()) {
     for (const json::value& w : ws->as_array()) {
       const std::string env = Str(w, "environment");
-      if (!StartsWith(env, "branch:") || Str(w, "owner") != p->owner ||
-          Str(w, "repo") != p->repo) {
+      if (!StartsWith(env, "branch:") || Str(w, "owner") != p->owner || Str(w, "repo") != p->repo) {
         continue;
       }
       const json::value* u = w.as_object().if_contains("undeployed");
@@ -529,8 +529,8 @@ int Prune(const ProjectFlags& f, const Globals& g) {
           return Fail(st.WithContext("prune: undeploy " + id));
         }
       }
-      Progress() << (f.dry_run ? "WOULD UNDEPLOY " : "UNDEPLOYED ") << id << " (branch '"
-                 << branch << "' no longer exists)\n";
+      Progress() << (f.dry_run ? "WOULD UNDEPLOY " : "UNDEPLOYED ") << id << " (branch '" << branch
+                 << "' no longer exists)\n";
       pruned.push_back(json::object{{"workflow", id}, {"branch", branch}});
     }
   }
@@ -597,12 +597,12 @@ void AddProjectCommands(CLI::App& app, Globals& g) {
 
   auto pf = std::make_shared<ProjectFlags>();
   CLI::App* prune = project->add_subcommand(
-      "prune",
-      "Undeploy this project's branch:<b> environments whose git branch no longer exists");
+      "prune", "Undeploy this project's branch:<b> environments whose git branch no longer exists");
   add_dir(prune, *pf);
   prune->add_flag("--dry-run", pf->dry_run, "Print what would be undeployed; change nothing");
-  prune->footer("Examples:\n  git branch -d feature/x && weir project prune --dry-run\n"
-                "  weir project prune -o json");
+  prune->footer(
+      "Examples:\n  git branch -d feature/x && weir project prune --dry-run\n"
+      "  weir project prune -o json");
   prune->callback([pf, &g] { g.exit_code = Prune(*pf, g); });
 
   list->footer("Examples:\n  weir project list\n  weir project list workflows -o json");

@@ -174,9 +174,8 @@ int List(const Flags& f, const Globals& g) {
     std::vector<std::vector<std::string>> rows;
     if (const json::value* ws = Field(v, "workflows"); ws != nullptr && ws->is_array()) {
       for (const auto& w : ws->as_array()) {
-        rows.push_back({Str(w, "id"), State(w), Cell(w, "activeVersion"),
-                        Str(w, "latestVersion"), Cell(w, "schedule"), Cell(w, "nextFire"),
-                        Str(w, "runStrategy")});
+        rows.push_back({Str(w, "id"), State(w), Cell(w, "activeVersion"), Str(w, "latestVersion"),
+                        Cell(w, "schedule"), Cell(w, "nextFire"), Str(w, "runStrategy")});
       }
     }
     PrintTable(std::cout,
@@ -366,8 +365,7 @@ void AddSchedulerCommands(CLI::App& app, Globals& g) {
 
   if (!HasSubcommand(wf, "list")) {
     CLI::App* list = wf->add_subcommand(
-        "list",
-        "List deployed workflows with their state (active, paused; undeployed with --all)");
+        "list", "List deployed workflows with their state (active, paused; undeployed with --all)");
     list->add_flag("--all", f->all, "include undeployed workflows");
     list->footer("Examples:\n  weir workflow list\n  weir workflow list --all -o json");
     list->callback([f, &g] { g.exit_code = List(*f, g); });
@@ -446,8 +444,9 @@ void AddSchedulerCommands(CLI::App& app, Globals& g) {
       "Remove a deployed workflow from the schedule (versions kept; deploy again to restore)");
   add_id(undeploy);
   add_actor(undeploy);
-  undeploy->footer("Example:\n  weir workflow undeploy branch:feature-x:acme.etl.daily\n"
-                   "  weir workflow list --all   # shows it as undeployed");
+  undeploy->footer(
+      "Example:\n  weir workflow undeploy branch:feature-x:acme.etl.daily\n"
+      "  weir workflow list --all   # shows it as undeployed");
   undeploy->callback([f, &g] { g.exit_code = Lifecycle(*f, g, "undeploy"); });
 
   // An example in every --help.

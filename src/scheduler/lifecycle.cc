@@ -132,8 +132,7 @@ Result<DeployedWorkflow> Scheduler::Resume(std::string_view deployed_id, std::st
   return r;
 }
 
-Result<DeployedWorkflow> Scheduler::Undeploy(std::string_view deployed_id,
-                                             std::string_view actor) {
+Result<DeployedWorkflow> Scheduler::Undeploy(std::string_view deployed_id, std::string_view actor) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->ChangeLifecycle(deployed_id, actor, 2);
 }

@@ -174,7 +174,7 @@ struct DeployedWorkflow {
   std::string timezone;
   std::string run_strategy;
   int max_concurrency = 1;
-  std::optional<TimePoint> next_fire;  // unset while paused or undeployed
+  std::optional<TimePoint> next_fire;   // unset while paused or undeployed
   bool paused = false;                  // Pause(): cron fires nothing; manual runs allowed
   std::optional<TimePoint> undeployed;  // Undeploy(): off the schedule, no runs; versions kept
   TimePoint created{};

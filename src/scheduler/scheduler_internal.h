@@ -177,8 +177,7 @@ struct Scheduler::Impl {
   Status ClearUndeployed(std::string_view id);
   Status SetPaused(std::string_view id, bool paused, int64_t now_ms);
   // Pause (0), resume (1) or undeploy (2) under mu; the deployed workflow after it.
-  Result<DeployedWorkflow> ChangeLifecycle(std::string_view id, std::string_view actor,
-                                           int change);
+  Result<DeployedWorkflow> ChangeLifecycle(std::string_view id, std::string_view actor, int change);
   // The fire times in (cursor, now] the catch-up policy lets fire, oldest first.
   Result<std::vector<int64_t>> DueFires(const LoadedVersion& v, CatchUp policy, int64_t cursor_ms,
                                         int64_t now_ms);

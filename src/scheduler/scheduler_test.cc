@@ -990,8 +990,7 @@ TEST_F(SchedulerTest, PausedWorkflowFiresNoCronButRunsManuallyAndResumeSkipsMiss
   ASSERT_EQ(CountInstances(kEtl), 2);
   EXPECT_EQ(Inst(kEtl, 2).trigger, "cron");
   EXPECT_EQ(Inst(kEtl, 2).trigger_time, At("2026-03-02T13:00:00Z"));
-  EXPECT_EQ(sched_->Pause("prod:acme.warehouse.nope", "").status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(sched_->Pause("prod:acme.warehouse.nope", "").status().code(), StatusCode::kNotFound);
 }
 
 // Undeploy takes a workflow off the schedule and refuses runs; versions stay; a new deploy
