@@ -51,6 +51,8 @@ json::object DeployedJson(const scheduler::DeployedWorkflow& w) {
   o["runStrategy"] = w.run_strategy;
   o["maxConcurrency"] = w.max_concurrency;
   o["nextFire"] = OptTime(w.next_fire);
+  o["paused"] = w.paused;
+  o["undeployed"] = OptTime(w.undeployed);
   o["created"] = FormatIso8601(w.created);
   o["updated"] = FormatIso8601(w.updated);
   return o;
@@ -242,6 +244,10 @@ Status ReadDeployOptions(const json::object& o, scheduler::DeployRequest& r) {
   }
   WEIR_ASSIGN_OR_RETURN(r.deployer, OptString(o, "deployer"));
   WEIR_ASSIGN_OR_RETURN(r.environment_params, OptParams(o, "environmentParams"));
+  if (const json::value* p = o.if_contains("paused"); p != nullptr && !p->is_null()) {
+    if (!p->is_bool()) return InvalidArgument("paused: must be true or false");
+    r.paused = p->as_bool();
+  }
   WEIR_ASSIGN_OR_RETURN(std::string catchup, OptString(o, "catchup"));
   if (!catchup.empty()) {
     WEIR_ASSIGN_OR_RETURN(scheduler::CatchUp c, scheduler::ParseCatchUp(catchup));
@@ -284,7 +290,7 @@ class WorkflowRoutes {
             return ErrorResponse(InvalidArgument("options part: expected a JSON object"), req);
           }
           Status s = CheckKeys(v.as_object(), "options part",
-                               {"activate", "deployer", "environmentParams", "catchup"});
+                               {"activate", "deployer", "environmentParams", "catchup", "paused"});
           if (s.ok()) s = ReadDeployOptions(v.as_object(), r);
           if (!s.ok()) return ErrorResponse(s, req);
         } else if (p.name == "file") {
@@ -301,8 +307,9 @@ class WorkflowRoutes {
     } else {
       auto body = BodyObject(req, "deploy");
       if (!body.ok()) return ErrorResponse(body.status(), req);
-      Status s = CheckKeys(*body, "deploy",
-                           {"manifest", "activate", "deployer", "environmentParams", "catchup"});
+      Status s =
+          CheckKeys(*body, "deploy",
+                    {"manifest", "activate", "deployer", "environmentParams", "catchup", "paused"});
       if (s.ok()) s = ReadDeployOptions(*body, r);
       if (!s.ok()) return ErrorResponse(s, req);
       const json::value* m = body->if_contains("manifest");
@@ -392,6 +399,31 @@ class WorkflowRoutes {
     if (!w.ok()) return ErrorResponse(w.status(), req);
     return JsonOf(200, DeployedJson(*w));
   }
+
+  // pause, resume, undeploy: body {"actor": "..."} (optional).
+  HttpResponse Lifecycle(HttpRequest& req, const char* what) {
+    if (auto refused = Guard(req, what)) return *refused;
+    std::string actor;
+    if (!req.body.empty()) {
+      auto body = BodyObject(req, what);
+      if (!body.ok()) return ErrorResponse(body.status(), req);
+      if (Status s = CheckKeys(*body, what, {"actor"}); !s.ok()) return ErrorResponse(s, req);
+      auto a = OptString(*body, "actor");
+      if (!a.ok()) return ErrorResponse(a.status(), req);
+      actor = *a;
+    }
+    const std::string id = req.Param("id");
+    const std::string who = Actor(req, actor);
+    std::string_view w(what);
+    auto r = w == "pause"    ? s_->Pause(id, who)
+             : w == "resume" ? s_->Resume(id, who)
+                             : s_->Undeploy(id, who);
+    if (!r.ok()) return ErrorResponse(r.status(), req);
+    return JsonOf(200, DeployedJson(*r));
+  }
+  HttpResponse Pause(HttpRequest& req) { return Lifecycle(req, "pause"); }
+  HttpResponse Resume(HttpRequest& req) { return Lifecycle(req, "resume"); }
+  HttpResponse Undeploy(HttpRequest& req) { return Lifecycle(req, "undeploy"); }
 
   HttpResponse Run(HttpRequest& req) {
     if (auto refused = Guard(req, "run")) return *refused;
@@ -587,6 +619,10 @@ void RegisterWorkflowRoutes(Router& router, std::shared_ptr<scheduler::Scheduler
   router.Add("POST", base + "/{id}/rollback", bind(&WorkflowRoutes::Rollback));
   router.Add("POST", base + "/{id}/run", bind(&WorkflowRoutes::Run));
   router.Add("POST", base + "/{id}/backfill", bind(&WorkflowRoutes::Backfill));
+
+  router.Add("POST", base + "/{id}/pause", bind(&WorkflowRoutes::Pause));
+  router.Add("POST", base + "/{id}/resume", bind(&WorkflowRoutes::Resume));
+  router.Add("POST", base + "/{id}/undeploy", bind(&WorkflowRoutes::Undeploy));
   router.Add("GET", base + "/{id}/instances", bind(&WorkflowRoutes::Instances));
   router.Add("GET", base + "/{id}/instances/{n}", bind(&WorkflowRoutes::Instance));
   router.Add("POST", base + "/{id}/instances/{n}/restart", bind(&WorkflowRoutes::Restart));

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "assets/asset_json.h"
@@ -38,7 +39,55 @@ std::string HumanSize(int64_t bytes) {
   return buf;
 }
 
+// Without --type and --namespace: the asset namespaces (type, namespace, number of versions,
+// newest), for discovery. JSON: {"namespaces": [{"type", "namespace", "versions", "newest"}]}.
+int ListNamespaces(const ListFlags& f, Globals& g) {
+  client::HttpClient http(g.server, g.client);
+  struct Entry {
+    int64_t versions = 0;
+    TimePoint newest{};
+  };
+  std::map<std::pair<std::string, std::string>, Entry> seen;
+  assets::ListQuery q;
+  q.branch = f.branch;
+  q.owner = f.owner;
+  q.repo = f.repo;
+  q.size = 1000;
+  for (q.page = 0;; ++q.page) {
+    auto page = assets::ListViaHttp(http, q);
+    if (!page.ok()) return Fail(page.status().WithContext("asset list"));
+    for (const auto& r : page->records) {
+      Entry& e = seen[{r.id.type, r.id.ns}];
+      ++e.versions;
+      e.newest = std::max(e.newest, r.created);
+    }
+    if (page->records.empty() || (q.page + 1) * q.size >= page->total) break;
+  }
+  if (g.output == "json") {
+    json::array items;
+    for (const auto& [key, e] : seen) {
+      items.push_back(json::object{{"type", key.first},
+                                   {"namespace", key.second},
+                                   {"versions", e.versions},
+                                   {"newest", FormatIso8601(e.newest)}});
+    }
+    std::cout << json::serialize(json::object{{"namespaces", std::move(items)}}) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, e] : seen) {
+    rows.push_back({key.first, key.second, std::to_string(e.versions), FormatIso8601(e.newest)});
+  }
+  PrintTable(std::cout, {"TYPE", "NAMESPACE", "VERSIONS", "NEWEST"}, rows);
+  std::cerr << "versions of one: weir asset list --type TYPE --namespace NAMESPACE\n";
+  return 0;
+}
+
 int List(const ListFlags& f, Globals& g) {
+  if (f.type.empty() && f.ns.empty()) return ListNamespaces(f, g);
+  if (f.type.empty() || f.ns.empty()) {
+    return Fail("asset list: give both --type and --namespace, or neither to list namespaces");
+  }
   client::HttpClient http(g.server, g.client);
   assets::ListQuery q;
   q.type = f.type;
@@ -143,9 +192,15 @@ void AddAssetCommands(CLI::App& app, Globals& g) {
   asset->require_subcommand(1);
 
   auto lf = std::make_shared<ListFlags>();
-  CLI::App* list = asset->add_subcommand("list", "List the versions of an asset, newest first");
-  list->add_option("--type", lf->type, "Asset type, e.g. jar")->required();
-  list->add_option("--namespace", lf->ns, "Asset namespace")->required();
+  CLI::App* list = asset->add_subcommand(
+      "list",
+      "List the versions of an asset, newest first; without --type/--namespace, the "
+      "asset namespaces");
+  list->add_option("--type", lf->type, "Asset type, e.g. jar");
+  list->add_option("--namespace", lf->ns, "Asset namespace");
+  list->footer(
+      "Examples:\n  weir asset list                       # the namespaces\n"
+      "  weir asset list --type bash --namespace sample-greet --branch main -o json");
   list->add_option("--branch", lf->branch, "Only this git branch");
   list->add_option("--owner", lf->owner, "Only this repository owner");
   list->add_option("--repo", lf->repo, "Only this repository");
@@ -159,6 +214,8 @@ void AddAssetCommands(CLI::App& app, Globals& g) {
                    "dataflow.<type>.<namespace>.<owner>.<repo>.<branch>."
                    "<commit>.<build>")
       ->required();
+  show->footer(
+      "Example:\n  weir asset show dataflow.bash.sample-greet.sample.bash-sample.main.39206ee8.1");
   show->callback([show_uuid, &g] { g.exit_code = Show(*show_uuid, g); });
 
   auto get_uuid = std::make_shared<std::string>();
@@ -167,6 +224,9 @@ void AddAssetCommands(CLI::App& app, Globals& g) {
   get->add_option("UUID", *get_uuid, "The version to download")->required();
   get->add_option("-o,--out", *get_out,
                   "Where to write it ('-' for stdout; default: its file name here)");
+  get->footer(
+      "Example:\n  weir asset get dataflow.bash.sample-greet.sample.bash-sample.main.39206ee8.1 "
+      "-o greet.sh");
   get->callback([get_uuid, get_out, &g] { g.exit_code = GetContent(*get_uuid, *get_out, g); });
 }
 

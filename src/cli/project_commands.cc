@@ -2,12 +2,16 @@
 // from the command line. The project is found from the current folder (or -C DIR); asset builds
 // and tests run locally with bash; rendering asks the server (--server) for asset versions.
 // Format of dataflow.yaml and of the outputs: docs/dataflow.md.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <ostream>
+#include <set>
 
 #include "assets/http_catalog.h"
 #include "blob/sha256.h"
@@ -18,6 +22,7 @@
 #include "common/fs.h"
 #include "common/strings.h"
 #include "workflow/bundle.h"
+#include "workflow/process.h"
 #include "workflow/project.h"
 #include "workflow/project_ops.h"
 
@@ -41,8 +46,42 @@ struct ProjectFlags {
   std::vector<std::string> assets;  // build: only these
 };
 
+// Progress lines (BUILD, VALID, TEST, ...): stdout for people, stderr with `-o json` so stdout
+// carries exactly one JSON document. Set once per command by UseOutput.
+std::ostream* progress = &std::cout;
+bool json_output = false;
+
+void UseOutput(const Globals& g) {
+  json_output = g.output == "json";
+  progress = json_output ? &std::cerr : &std::cout;
+}
+
+std::ostream& Progress() { return *progress; }
+
+// While alive with `-o json`, the process's stdout (fd 1) goes to stderr, so what asset build
+// and test commands print cannot mix with the JSON document.
+class ChildStdoutToStderr {
+ public:
+  ChildStdoutToStderr() {
+    if (!json_output) return;
+    std::cout.flush();
+    saved_ = ::dup(1);
+    if (saved_ >= 0) ::dup2(2, 1);
+  }
+  ~ChildStdoutToStderr() {
+    if (saved_ < 0) return;
+    ::dup2(saved_, 1);
+    ::close(saved_);
+  }
+  ChildStdoutToStderr(const ChildStdoutToStderr&) = delete;
+  ChildStdoutToStderr& operator=(const ChildStdoutToStderr&) = delete;
+
+ private:
+  int saved_ = -1;
+};
+
 void PrintDiagnostics(const std::vector<wf::Diagnostic>& diagnostics) {
-  for (const wf::Diagnostic& d : diagnostics) std::cout << "  " << d.ToString() << "\n";
+  for (const wf::Diagnostic& d : diagnostics) Progress() << "  " << d.ToString() << "\n";
 }
 
 // The environment a command targets: --env, else the branch's environment.
@@ -142,8 +181,11 @@ bool BuildAssets(const wf::Project& p, const std::vector<std::string>& only,
   for (const wf::AssetSpec& a : p.spec.assets) {
     if (!only.empty() && std::find(only.begin(), only.end(), a.name) == only.end()) continue;
     if (!a.build.empty()) {
-      std::cout << "BUILD " << a.name << ": " << a.build << std::endl;
-      Result<int> rc = wf::RunAssetCommand(p, a, a.build);
+      Progress() << "BUILD " << a.name << ": " << a.build << std::endl;
+      Result<int> rc = [&] {
+        ChildStdoutToStderr redirect;
+        return wf::RunAssetCommand(p, a, a.build);
+      }();
       if (!rc) {
         Fail(rc.status());
         ok = false;
@@ -166,17 +208,26 @@ bool BuildAssets(const wf::Project& p, const std::vector<std::string>& only,
   return ok;
 }
 
-int Build(const ProjectFlags& f) {
+int Build(const ProjectFlags& f, const Globals& g) {
+  UseOutput(g);
   Result<wf::Project> p = wf::LoadProject(f.dir);
   if (!p) return Fail(p.status());
   std::vector<std::pair<const wf::AssetSpec*, fs::path>> built;
   bool ok = BuildAssets(*p, f.assets, &built);
+  json::array items;
   for (const auto& [asset, file] : built) {
     std::error_code ec;
     auto size = fs::file_size(file, ec);
     Result<std::string> sha = blob::Sha256File(file);
-    std::cout << "BUILT " << asset->name << " " << asset->file << " (" << size << " bytes, sha256 "
-              << (sha ? *sha : "?") << ")\n";
+    Progress() << "BUILT " << asset->name << " " << asset->file << " (" << size << " bytes, sha256 "
+               << (sha ? *sha : "?") << ")\n";
+    items.push_back(json::object{{"asset", asset->name},
+                                 {"file", asset->file},
+                                 {"bytes", static_cast<int64_t>(ec ? 0 : size)},
+                                 {"sha256", sha ? *sha : ""}});
+  }
+  if (json_output) {
+    std::cout << json::serialize(json::object{{"ok", ok}, {"assets", std::move(items)}}) << "\n";
   }
   return ok ? 0 : 1;
 }
@@ -202,13 +253,13 @@ std::vector<wf::WorkflowCheck> RenderAll(const wf::Project& p, assets::AssetCata
       }
     }
     if (c.ok()) {
-      std::cout << "VALID " << c.file;
-      if (write) std::cout << " -> " << fs::relative(wf::RenderedPath(p, c), p.root).string();
-      std::cout << "\n";
+      Progress() << "VALID " << c.file;
+      if (write) Progress() << " -> " << fs::relative(wf::RenderedPath(p, c), p.root).string();
+      Progress() << "\n";
     } else {
       ++*failures;
-      std::cout << "INVALID " << c.file << " (" << c.checked.validation.problems.size()
-                << " problem" << (c.checked.validation.problems.size() == 1 ? "" : "s") << ")\n";
+      Progress() << "INVALID " << c.file << " (" << c.checked.validation.problems.size()
+                 << " problem" << (c.checked.validation.problems.size() == 1 ? "" : "s") << ")\n";
       PrintDiagnostics(c.checked.validation.problems);
     }
   }
@@ -216,23 +267,29 @@ std::vector<wf::WorkflowCheck> RenderAll(const wf::Project& p, assets::AssetCata
 }
 
 int Test(const ProjectFlags& f, const Globals& g) {
+  UseOutput(g);
   Result<wf::Project> p = wf::LoadProject(f.dir);
   if (!p) return Fail(p.status());
   Result<std::string> env = TargetEnvironment(*p, f.env);
   if (!env) return Fail(env.status());
 
   int tests_run = 0, tests_failed = 0;
+  json::array test_items;
   if (!f.skip_tests) {
     for (const wf::AssetSpec& a : p->spec.assets) {
       if (a.test.empty()) continue;
       ++tests_run;
-      std::cout << "TEST " << a.name << ": " << a.test << std::endl;
-      Result<int> rc = wf::RunAssetCommand(*p, a, a.test);
+      Progress() << "TEST " << a.name << ": " << a.test << std::endl;
+      Result<int> rc = [&] {
+        ChildStdoutToStderr redirect;
+        return wf::RunAssetCommand(*p, a, a.test);
+      }();
       bool passed = rc.ok() && *rc == 0;
       if (!rc) Fail(rc.status());
       if (!passed) ++tests_failed;
-      std::cout << (passed ? "PASSED " : "FAILED ") << a.name
-                << (rc.ok() && *rc != 0 ? " (exit " + std::to_string(*rc) + ")" : "") << "\n";
+      test_items.push_back(json::object{{"asset", a.name}, {"passed", passed}});
+      Progress() << (passed ? "PASSED " : "FAILED ") << a.name
+                 << (rc.ok() && *rc != 0 ? " (exit " + std::to_string(*rc) + ")" : "") << "\n";
     }
   }
 
@@ -258,13 +315,31 @@ int Test(const ProjectFlags& f, const Globals& g) {
   }
   PrintResolutions(std::cerr, *env, resolved);
 
-  std::cout << "SUMMARY " << (tests_run - tests_failed) << "/" << tests_run
-            << " asset tests passed, " << (checks.size() - std::min<size_t>(invalid, checks.size()))
-            << "/" << checks.size() << " workflows valid (environment " << *env << ")\n";
+  if (json_output) {
+    json::array workflows;
+    for (const wf::WorkflowCheck& c : checks) {
+      json::array problems;
+      for (const wf::Diagnostic& d : c.checked.validation.problems) {
+        problems.emplace_back(d.ToString());
+      }
+      workflows.push_back(json::object{
+          {"file", c.file}, {"id", c.id}, {"valid", c.ok()}, {"problems", std::move(problems)}});
+    }
+    std::cout << json::serialize(json::object{{"environment", *env},
+                                              {"ok", tests_failed == 0 && invalid == 0},
+                                              {"tests", std::move(test_items)},
+                                              {"workflows", std::move(workflows)}})
+              << "\n";
+  }
+  Progress() << "SUMMARY " << (tests_run - tests_failed) << "/" << tests_run
+             << " asset tests passed, "
+             << (checks.size() - std::min<size_t>(invalid, checks.size())) << "/" << checks.size()
+             << " workflows valid (environment " << *env << ")\n";
   return tests_failed == 0 && invalid == 0 ? 0 : 1;
 }
 
 int Deploy(const ProjectFlags& f, const Globals& g) {
+  UseOutput(g);
   Result<wf::Project> p = wf::LoadProject(f.dir);
   if (!p) return Fail(p.status());
   if (p->git.dirty && !f.allow_dirty) {
@@ -284,7 +359,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   json::array published;
   for (const auto& [asset, file] : built) {
     if (f.dry_run) {
-      std::cout << "WOULD PUBLISH " << asset->name << " " << asset->file << "\n";
+      Progress() << "WOULD PUBLISH " << asset->name << " " << asset->file << "\n";
       continue;
     }
     assets::PublishRequest req;
@@ -340,6 +415,7 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   const std::string deployer = LocalUserName();
   json::object env_params;
   for (const auto& [k, v] : wf::ParamsForEnvironment(p->spec, *env)) env_params[k] = v;
+  const bool cron = wf::CronForEnvironment(p->spec, *env);
   for (const wf::WorkflowCheck& c : checks) {
     wf::BundleManifest m = wf::MakeManifest(c.id, *env, p->owner, p->repo, p->git.branch,
                                             p->git.commit, p->git.dirty, c.file, c.checked.render);
@@ -350,8 +426,8 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
       Result<fs::path> dir = wf::WriteBundleDir(p->root / ".workflows" / "bundles", m,
                                                 wf::RepositoryFileContent(p->root));
       if (!dir) return Fail(dir.status().WithContext("deploy: bundle for " + c.file));
-      std::cout << "WOULD DEPLOY " << deployed_id << " bundle " << id << " ("
-                << fs::relative(*dir, p->root).string() << ")\n";
+      Progress() << "WOULD DEPLOY " << deployed_id << " bundle " << id << " ("
+                 << fs::relative(*dir, p->root).string() << ")\n";
       bundles.push_back(json::object{{"workflow", deployed_id}, {"bundle", id}});
       continue;
     }
@@ -361,6 +437,9 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     parts.push_back({"manifest", "", "application/json", wf::CanonicalJson(m), {}});
     json::object options{
         {"activate", !f.no_activate}, {"deployer", deployer}, {"environmentParams", env_params}};
+    // `schedule: manual` (the default for branch:*) deploys paused: no cron fires. A cron
+    // environment leaves the pause state alone (`weir workflow pause` survives deploys).
+    if (!cron) options["paused"] = true;
     parts.push_back({"options", "", "application/json", json::serialize(options), {}});
     wf::FileContent content = wf::RepositoryFileContent(p->root);
     for (const wf::BundleFile& file : m.files) {
@@ -382,16 +461,19 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     }
     Result<json::value> body = ParseJson(r->body, "deploy");
     if (!body) return Fail(body.status());
-    std::string version = Str(*body, "version");
+    const json::value* vv = body->is_object() ? body->as_object().if_contains("version") : nullptr;
+    const int64_t version_number = vv != nullptr && vv->is_int64() ? vv->as_int64() : 0;
+    std::string version = std::to_string(version_number);
     bool created = Str(*body, "created") == "true";
     bool active = Str(*body, "active") == "true";
     if (g.output != "json") {
       std::cout << "DEPLOYED " << Str(*body, "deployedId") << " VERSION " << version
                 << (created ? "" : " (unchanged: identical bundle)")
-                << (active ? " active" : " not active") << " bundle " << id << "\n";
+                << (active ? " active" : " not active") << " bundle " << id
+                << (cron ? "" : " (manual runs only: schedule: manual)") << "\n";
     }
     bundles.push_back(json::object{{"workflow", Str(*body, "deployedId")},
-                                   {"version", version},
+                                   {"version", version_number},
                                    {"bundle", id},
                                    {"created", created},
                                    {"active", active}});
@@ -401,6 +483,63 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
                                               {"workflows", bundles},
                                               {"resolutions", ResolutionsJson(resolved)}})
               << "\n";
+  }
+  return 0;
+}
+
+// `project prune`: undeploys this project's deployments in branch:<b> environments whose git
+// branch b no longer exists locally (`git branch --list`). Prints what it undeploys (or would).
+int Prune(const ProjectFlags& f, const Globals& g) {
+  UseOutput(g);
+  Result<wf::Project> p = wf::LoadProject(f.dir);
+  if (!p) return Fail(p.status());
+  Result<wf::ProcessResult> branches = wf::RunCapture(
+      {"git", "-C", p->root.string(), "branch", "--list", "--format=%(refname:short)"}, {},
+      {{"LC_ALL", "C"}, {"GIT_TERMINAL_PROMPT", "0"}, {"GIT_PAGER", "cat"}});
+  if (!branches) return Fail(branches.status().WithContext("prune: git branch --list"));
+  if (branches->exit_code != 0) {
+    return Fail("prune: git branch --list failed: " + branches->err);
+  }
+  std::set<std::string> alive;
+  for (const std::string& line : Split(branches->out, '\n')) {
+    std::string b = std::string(Trim(line));
+    if (!b.empty()) alive.insert(b);
+  }
+  client::HttpClient http(g.server, g.client);
+  Result<json::value> list = GetJson(http, "/api/weir/v1/workflows");
+  if (!list) return Fail(list.status().WithContext("prune: workflow list"));
+  const json::value* ws = list->is_object() ? list->as_object().if_contains("workflows") : nullptr;
+  json::array pruned;
+  if (ws != nullptr && ws->is_array()) {
+    for (const json::value& w : ws->as_array()) {
+      const std::string env = Str(w, "environment");
+      if (!StartsWith(env, "branch:") || Str(w, "owner") != p->owner || Str(w, "repo") != p->repo) {
+        continue;
+      }
+      const json::value* u = w.as_object().if_contains("undeployed");
+      if (u != nullptr && u->is_string()) continue;  // already undeployed
+      const std::string branch = env.substr(std::string_view("branch:").size());
+      if (alive.count(branch)) continue;
+      const std::string id = Str(w, "id");
+      if (!f.dry_run) {
+        auto r = http.PostJson("/api/weir/v1/workflows/" + client::UrlEncode(id) + "/undeploy",
+                               json::serialize(json::object{{"actor", LocalUserName()}}));
+        if (!r) return Fail(r.status().WithContext("prune: undeploy " + id));
+        if (Status st = client::ToStatus(*r); !st.ok()) {
+          return Fail(st.WithContext("prune: undeploy " + id));
+        }
+      }
+      Progress() << (f.dry_run ? "WOULD UNDEPLOY " : "UNDEPLOYED ") << id << " (branch '" << branch
+                 << "' no longer exists)\n";
+      pruned.push_back(json::object{{"workflow", id}, {"branch", branch}});
+    }
+  }
+  if (json_output) {
+    std::cout << json::serialize(
+                     json::object{{"dryRun", f.dry_run}, {"undeployed", std::move(pruned)}})
+              << "\n";
+  } else if (pruned.empty()) {
+    std::cerr << "nothing to prune: every branch environment's branch exists\n";
   }
   return 0;
 }
@@ -437,7 +576,7 @@ void AddProjectCommands(CLI::App& app, Globals& g) {
   CLI::App* build = project->add_subcommand("build", "Run the assets' build commands");
   add_dir(build, *bf);
   build->add_option("ASSET", bf->assets, "Only these assets (default: all)");
-  build->callback([bf, &g] { g.exit_code = Build(*bf); });
+  build->callback([bf, &g] { g.exit_code = Build(*bf, g); });
 
   auto df = std::make_shared<ProjectFlags>();
   CLI::App* deploy = project->add_subcommand(
@@ -452,7 +591,23 @@ void AddProjectCommands(CLI::App& app, Globals& g) {
                    "Record the new versions without making them active");
   deploy->add_flag("--allow-dirty", df->allow_dirty,
                    "Deploy a work tree with uncommitted changes (recorded as dirty)");
+  deploy->footer(
+      "Examples:\n  weir project deploy --dry-run\n  weir project deploy --env staging -o json");
   deploy->callback([df, &g] { g.exit_code = Deploy(*df, g); });
+
+  auto pf = std::make_shared<ProjectFlags>();
+  CLI::App* prune = project->add_subcommand(
+      "prune", "Undeploy this project's branch:<b> environments whose git branch no longer exists");
+  add_dir(prune, *pf);
+  prune->add_flag("--dry-run", pf->dry_run, "Print what would be undeployed; change nothing");
+  prune->footer(
+      "Examples:\n  git branch -d feature/x && weir project prune --dry-run\n"
+      "  weir project prune -o json");
+  prune->callback([pf, &g] { g.exit_code = Prune(*pf, g); });
+
+  list->footer("Examples:\n  weir project list\n  weir project list workflows -o json");
+  test->footer("Examples:\n  weir project test\n  weir project test --env staging -o json");
+  build->footer("Examples:\n  weir project build\n  weir project build etl -o json");
 }
 
 }  // namespace weir::cli

@@ -95,6 +95,9 @@ void AddSampleCommands(CLI::App& app, Globals& g) {
       ->check(CLI::IsMember({"bash", "python", "sql"}));
   workflow->add_option("PATH", f->path, "Folder to create (default: weir-sample-RECIPE)");
   workflow->add_flag("--no-git", f->no_git, "Do not make it a git repository");
+  workflow->footer(
+      "Examples:\n  weir sample workflow bash hello && cd hello && weir project deploy\n"
+      "  weir workflow run prod:sample.bash-sample.hello-bash --wait");
   workflow->callback([f, &g] { g.exit_code = Create(*f); });
 }
 

@@ -1,4 +1,5 @@
-// `weir workflow list|versions|activate|rollback|run|instances|instance|restart|stop`: deployed
+// `weir workflow list|versions|activate|rollback|run|instances|instance|restart|stop|pause|
+// resume|undeploy`: deployed
 // workflows over the scheduler's HTTP API (/api/weir/v1/workflows, docs/api.md "Workflows").
 // ID is a deployed workflow id, "<env>:<owner>.<repo>.<workflow id>".
 #include <CLI/CLI.hpp>
@@ -144,23 +145,59 @@ struct Flags {
   int64_t size = 20;
   bool wait = false;
   double timeout = 0;
+  bool all = false;  // list: undeployed workflows too
 };
 
-int List(const Globals& g) {
+// "active", "paused" or "undeployed" (the list's STATE column).
+std::string State(const json::value& w) {
+  const json::value* u = Field(w, "undeployed");
+  if (u != nullptr && u->is_string()) return "undeployed";
+  const json::value* p = Field(w, "paused");
+  if (p != nullptr && p->is_bool() && p->as_bool()) return "paused";
+  return "active";
+}
+
+int List(const Flags& f, const Globals& g) {
   client::HttpClient http(g.server, g.client);
   auto v = GetJson(http, std::string(kBase));
   if (!v.ok()) return Fail(v.status().WithContext("workflow list"));
+  // Undeployed workflows are hidden unless --all (in the JSON too).
+  if (!f.all && v->is_object()) {
+    if (json::value* ws = v->as_object().if_contains("workflows"); ws && ws->is_array()) {
+      json::array kept;
+      for (auto& w : ws->as_array()) {
+        if (State(w) != "undeployed") kept.push_back(std::move(w));
+      }
+      *ws = std::move(kept);
+    }
+  }
   return PrintOrJson(g, *v, [](const json::value& v) {
     std::vector<std::vector<std::string>> rows;
     if (const json::value* ws = Field(v, "workflows"); ws != nullptr && ws->is_array()) {
       for (const auto& w : ws->as_array()) {
-        rows.push_back({Str(w, "id"), Cell(w, "activeVersion"), Str(w, "latestVersion"),
+        rows.push_back({Str(w, "id"), State(w), Cell(w, "activeVersion"), Str(w, "latestVersion"),
                         Cell(w, "schedule"), Cell(w, "nextFire"), Str(w, "runStrategy")});
       }
     }
-    PrintTable(std::cout, {"WORKFLOW", "ACTIVE", "LATEST", "SCHEDULE", "NEXT FIRE", "STRATEGY"},
+    PrintTable(std::cout,
+               {"WORKFLOW", "STATE", "ACTIVE", "LATEST", "SCHEDULE", "NEXT FIRE", "STRATEGY"},
                rows);
   });
+}
+
+// pause, resume, undeploy: POST .../<action> {"actor"}; prints the workflow's new state.
+int Lifecycle(const Flags& f, const Globals& g, const std::string& action) {
+  client::HttpClient http(g.server, g.client);
+  json::object body;
+  if (!f.actor.empty()) body["actor"] = f.actor;
+  auto v = PostJson(http, WorkflowPath(f.id) + "/" + action, body);
+  if (!v.ok()) return Fail(v.status().WithContext("workflow " + action));
+  if (g.output == "json") {
+    std::cout << json::serialize(*v) << "\n";
+  } else {
+    std::cout << Str(*v, "id") << ": " << State(*v) << "\n";
+  }
+  return 0;
 }
 
 int Versions(const Flags& f, const Globals& g) {
@@ -330,8 +367,11 @@ void AddSchedulerCommands(CLI::App& app, Globals& g) {
   };
 
   if (!HasSubcommand(wf, "list")) {
-    CLI::App* list = wf->add_subcommand("list", "List deployed workflows");
-    list->callback([&g] { g.exit_code = List(g); });
+    CLI::App* list = wf->add_subcommand(
+        "list", "List deployed workflows with their state (active, paused; undeployed with --all)");
+    list->add_flag("--all", f->all, "include undeployed workflows");
+    list->footer("Examples:\n  weir workflow list\n  weir workflow list --all -o json");
+    list->callback([f, &g] { g.exit_code = List(*f, g); });
   }
 
   CLI::App* versions = wf->add_subcommand("versions", "Versions and activation history");
@@ -386,6 +426,47 @@ void AddSchedulerCommands(CLI::App& app, Globals& g) {
   stop->add_option("N", f->number, "instance number")->required();
   add_actor(stop);
   stop->callback([f, &g] { g.exit_code = InstanceAction(*f, g, "stop"); });
+
+  const std::string example_id = "prod:acme.etl.daily";
+  CLI::App* pause = wf->add_subcommand(
+      "pause", "Pause cron: no scheduled instances until resume (manual runs still start)");
+  add_id(pause);
+  add_actor(pause);
+  pause->footer("Example:\n  weir workflow pause " + example_id);
+  pause->callback([f, &g] { g.exit_code = Lifecycle(*f, g, "pause"); });
+
+  CLI::App* resume = wf->add_subcommand(
+      "resume", "Resume cron after pause; fire times missed while paused are skipped");
+  add_id(resume);
+  add_actor(resume);
+  resume->footer("Example:\n  weir workflow resume " + example_id);
+  resume->callback([f, &g] { g.exit_code = Lifecycle(*f, g, "resume"); });
+
+  CLI::App* undeploy = wf->add_subcommand(
+      "undeploy",
+      "Remove a deployed workflow from the schedule (versions kept; deploy again to restore)");
+  add_id(undeploy);
+  add_actor(undeploy);
+  undeploy->footer(
+      "Example:\n  weir workflow undeploy branch:feature-x:acme.etl.daily\n"
+      "  weir workflow list --all   # shows it as undeployed");
+  undeploy->callback([f, &g] { g.exit_code = Lifecycle(*f, g, "undeploy"); });
+
+  // An example in every --help.
+  const std::map<std::string, std::string> examples = {
+      {"versions", "weir workflow versions " + example_id},
+      {"activate", "weir workflow activate " + example_id + " 3"},
+      {"rollback", "weir workflow rollback " + example_id + " --to 2"},
+      {"run", "weir workflow run " + example_id + " -p TABLE=clicks --wait --timeout 600"},
+      {"instances", "weir workflow instances " + example_id + " --status FAILED -o json"},
+      {"instance", "weir workflow instance " + example_id + " 7"},
+      {"restart", "weir workflow restart " + example_id + " 7"},
+      {"stop", "weir workflow stop " + example_id + " 7"}};
+  for (const auto& [name, example] : examples) {
+    for (CLI::App* sub : wf->get_subcommands([&](CLI::App* s) { return s->get_name() == name; })) {
+      sub->footer("Example:\n  " + example);
+    }
+  }
 }
 
 }  // namespace weir::cli

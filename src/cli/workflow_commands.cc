@@ -110,6 +110,9 @@ void AddWorkflowCommands(CLI::App& app, Globals& g) {
                      "Environment whose parameters apply (default: the branch's)");
   render->add_flag("--offline", rf->offline,
                    "Do not ask the server; only the project's own assets resolve");
+  render->footer(
+      "Examples:\n  weir workflow render flows/daily.sch.yaml\n"
+      "  weir workflow render flows/daily.sch.yaml --env branch:feature-x --offline");
   render->callback([rf, &g] { g.exit_code = Render(*rf, g); });
 }
 

@@ -417,6 +417,9 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Open(SchedulerOptions options,
   if (Status s = impl->db->Exec(kSchema); !s.ok()) {
     return Internal("scheduler database '" + options.db_path + "': " + s.message());
   }
+  if (Status s = impl->UpgradeSchema(); !s.ok()) {
+    return Internal("scheduler database '" + options.db_path + "': upgrade: " + s.message());
+  }
   impl->waker->wake = [raw = impl.get()] { raw->Wake(); };
   impl->launcher->SetEndListener([waker = impl->waker] {
     std::lock_guard<std::mutex> lock(waker->mu);
@@ -480,7 +483,7 @@ Result<DeploymentRow> Scheduler::Impl::LoadDeployment(std::string_view id) {
   WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) {
     return NotFound("workflow " + Quote(id) +
-                    ": not deployed; list deployed workflows with GET /api/weir/v1/workflows");
+                    ": not deployed; list deployed workflows with `weir workflow list`");
   }
   return ReadDeployment(s);
 }
@@ -801,13 +804,17 @@ Result<DeployedWorkflow> Scheduler::Impl::BuildDeployed(const DeploymentRow& d) 
   w.catchup = d.catchup;
   w.created = FromEpochMillis(d.created_ms);
   w.updated = FromEpochMillis(d.updated_ms);
+  DeploymentRow lifecycle = d;
+  WEIR_RETURN_IF_ERROR(LoadLifecycle(lifecycle));
+  w.paused = lifecycle.paused;
+  if (lifecycle.undeployed_ms) w.undeployed = FromEpochMillis(*lifecycle.undeployed_ms);
   if (d.active) {
     WEIR_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedVersion> v, LoadVersion(d.id, *d.active));
     w.schedule = v->wf.schedule;
     w.timezone = v->wf.timezone;
     w.run_strategy = std::string(workflow::RunStrategyName(v->wf.run_strategy));
     w.max_concurrency = v->wf.max_concurrency;
-    if (v->cron) {
+    if (v->cron && !w.paused && !w.undeployed) {
       TimePoint after = clock.Now();
       if (d.cursor_ms && FromEpochMillis(*d.cursor_ms) > after)
         after = FromEpochMillis(*d.cursor_ms);
@@ -961,6 +968,8 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
     } else {
       WEIR_RETURN_IF_ERROR(impl_->SaveDeploymentState(d, now));
     }
+    WEIR_RETURN_IF_ERROR(impl_->ClearUndeployed(id));
+    if (request.paused) WEIR_RETURN_IF_ERROR(impl_->SetPaused(id, *request.paused, now));
     WEIR_RETURN_IF_ERROR(txn.Commit());
     result.active = d.active == result.version;
     if (result.created) impl_->versions[{id, result.version}] = v;
@@ -1146,6 +1155,11 @@ Result<Instance> Scheduler::Run(std::string_view deployed_id, const RunRequest& 
     const int64_t now = ToEpochMillis(impl_->clock.Now());
     WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
     WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
+    WEIR_RETURN_IF_ERROR(impl_->LoadLifecycle(d));
+    if (d.undeployed_ms) {
+      return FailedPrecondition("workflow '" + d.id +
+                                "' is undeployed; deploy it again with `weir project deploy`");
+    }
     WEIR_ASSIGN_OR_RETURN(InstanceRow r,
                           impl_->CreateInstance(d, "manual", logical.value_or(now), overrides,
                                                 request.requested_by, true, now));

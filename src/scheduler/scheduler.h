@@ -138,6 +138,9 @@ struct DeployRequest {
   std::string deployer;  // who deploys (free text, ≤ 255 bytes); also the job user
   std::optional<Params> environment_params;  // replaces the environment's parameters when set
   std::optional<CatchUp> catchup;            // replaces the catch-up policy when set
+  // true: the deployment is paused (no cron; as Pause) — what `schedule: manual` environments
+  // deploy with; false: resumed; unset: the pause state is kept.
+  std::optional<bool> paused;
 };
 
 struct DeployResult {
@@ -180,7 +183,9 @@ struct DeployedWorkflow {
   std::string timezone;
   std::string run_strategy;
   int max_concurrency = 1;
-  std::optional<TimePoint> next_fire;
+  std::optional<TimePoint> next_fire;   // unset while paused or undeployed
+  bool paused = false;                  // Pause(): cron fires nothing; manual runs allowed
+  std::optional<TimePoint> undeployed;  // Undeploy(): off the schedule, no runs; versions kept
   TimePoint created{};
   TimePoint updated{};
 };
@@ -282,6 +287,15 @@ class Scheduler {
   // Creates a manual instance of the active version (kFailedPrecondition without one). Unknown
   // parameter names are allowed (they become parameters); built-ins other than EXECUTION_DATE
   // are kInvalidArgument.
+  // Lifecycle (persisted, survives restart). Pause: cron fires nothing until Resume; manual
+  // runs still start. Resume: fire times missed while paused are skipped (the next one after
+  // now fires). Undeploy: off the schedule and refused by Run; versions, activations and
+  // instances are kept for audit; a later Deploy of the workflow deploys it again. All three
+  // are idempotent; kNotFound for an unknown id.
+  Result<DeployedWorkflow> Pause(std::string_view deployed_id, std::string_view actor);
+  Result<DeployedWorkflow> Resume(std::string_view deployed_id, std::string_view actor);
+  Result<DeployedWorkflow> Undeploy(std::string_view deployed_id, std::string_view actor);
+
   Result<Instance> Run(std::string_view deployed_id, const RunRequest& request);
   // BACKFILL: creates one instance (trigger "backfill", EXECUTION_DATE = the fire time) for each
   // fire time of the active version's schedule in [from, to], oldest first, except fire times

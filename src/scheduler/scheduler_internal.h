@@ -54,6 +54,8 @@ struct DeploymentRow {
   std::optional<int64_t> cursor_ms;
   std::optional<std::string> schedule_key;
   int64_t created_ms = 0, updated_ms = 0;
+  bool paused = false;                   // lifecycle.cc; not in kDeploymentColumns
+  std::optional<int64_t> undeployed_ms;  // lifecycle.cc; not in kDeploymentColumns
 };
 
 struct InstanceRow {
@@ -172,6 +174,14 @@ struct Scheduler::Impl {
 
   // ---- triggers.cc. REQUIRES: mu ----
   Status FireTriggers(int64_t now_ms);
+  // lifecycle.cc: adds the lifecycle columns to databases made before them (idempotent);
+  // reads them into `d`; clears `undeployed` (a new deploy).
+  Status UpgradeSchema();
+  Status LoadLifecycle(DeploymentRow& d);
+  Status ClearUndeployed(std::string_view id);
+  Status SetPaused(std::string_view id, bool paused, int64_t now_ms);
+  // Pause (0), resume (1) or undeploy (2) under mu; the deployed workflow after it.
+  Result<DeployedWorkflow> ChangeLifecycle(std::string_view id, std::string_view actor, int change);
   // The fire times in (cursor, now] the catch-up policy lets fire, oldest first.
   Result<std::vector<int64_t>> DueFires(const LoadedVersion& v, CatchUp policy, int64_t cursor_ms,
                                         int64_t now_ms);

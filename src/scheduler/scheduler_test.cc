@@ -1174,6 +1174,104 @@ TEST(TailOfFileTest, KeepsTheLastLinesWithinTheByteBound) {
   EXPECT_EQ(TailOfFile(p.string(), 10, 12), "line 30");  // a partial first line is dropped
   EXPECT_EQ(TailOfFile((p.string() + ".missing"), 3, 4096), "");
   fs::remove(p);
+
+// ---- lifecycle (issue 10) -------------------------------------------------------------------
+
+// A paused workflow fires nothing on cron, across a restart; a manual run still starts; after
+// resume the next fire time fires and the ones missed while paused do not.
+TEST_F(SchedulerTest, PausedWorkflowFiresNoCronButRunsManuallyAndResumeSkipsMissedTimes) {
+  Deploy(kHourly);
+  auto p = sched_->Pause(kEtl, "carol");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->paused);
+  EXPECT_FALSE(p->next_fire.has_value());
+  clock_.Set(At("2026-03-02T11:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 0);
+
+  Open();  // a restart keeps the pause
+  EXPECT_TRUE(sched_->Get(kEtl)->paused);
+  clock_.Set(At("2026-03-02T12:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 0);
+  EXPECT_EQ(Run(kEtl).trigger, "manual");
+  EXPECT_EQ(CountInstances(kEtl), 1);
+
+  clock_.Set(At("2026-03-02T12:30:00Z"));
+  auto r = sched_->Resume(kEtl, "carol");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->paused);
+  EXPECT_EQ(r->next_fire, At("2026-03-02T13:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 1);  // 11:00 and 12:00 were missed while paused
+  clock_.Set(At("2026-03-02T13:00:00Z"));
+  Tick();
+  ASSERT_EQ(CountInstances(kEtl), 2);
+  EXPECT_EQ(Inst(kEtl, 2).trigger, "cron");
+  EXPECT_EQ(Inst(kEtl, 2).trigger_time, At("2026-03-02T13:00:00Z"));
+  EXPECT_EQ(sched_->Pause("prod:acme.warehouse.nope", "").status().code(), StatusCode::kNotFound);
+}
+
+// Undeploy takes a workflow off the schedule and refuses runs; versions stay; a new deploy
+// brings it back.
+TEST_F(SchedulerTest, UndeployStopsFiresAndRunsKeepsVersionsAndRedeployRestores) {
+  Deploy(kHourly);
+  auto u = sched_->Undeploy(kEtl, "carol");
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_TRUE(u->undeployed.has_value());
+  clock_.Set(At("2026-03-02T11:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 0);
+  RunRequest r;
+  auto refused = sched_->Run(kEtl, r);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("weir project deploy"));
+  EXPECT_EQ(sched_->Versions(kEtl)->size(), 1u);
+  Open();
+  EXPECT_TRUE(sched_->Get(kEtl)->undeployed.has_value());
+
+  Deploy(kHourly);  // the same bundle: no new version, but deployed again
+  EXPECT_FALSE(sched_->Get(kEtl)->undeployed.has_value());
+  EXPECT_EQ(sched_->Versions(kEtl)->size(), 1u);
+  clock_.Set(At("2026-03-02T12:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 1);
+}
+
+// A deploy with `paused` (what a `schedule: manual` environment such as branch:* sends) fires no
+// cron; manual runs work; a later deploy without `paused` keeps the state.
+TEST_F(SchedulerTest, DeployPausedFiresNoCronAndLaterDeploysKeepIt) {
+  DeployRequest r;
+  r.manifest_json = Manifest(kHourly, "branch:feature-x");
+  r.deployer = "alice";
+  r.paused = true;
+  ASSERT_TRUE(sched_->Deploy(r).ok());
+  const std::string id = "branch:feature-x:acme.warehouse.etl";
+  EXPECT_TRUE(sched_->Get(id)->paused);
+  clock_.Set(At("2026-03-02T11:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(id), 0);
+  EXPECT_EQ(Run(id).trigger, "manual");
+  Deploy(kHourly, "branch:feature-x");
+  EXPECT_TRUE(sched_->Get(id)->paused);
+  clock_.Set(At("2026-03-02T12:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(id), 1);
+}
+
+// A database made before the lifecycle columns is upgraded on open; twice is harmless.
+TEST_F(SchedulerTest, OldDatabaseWithoutLifecycleColumnsIsUpgraded) {
+  Deploy(kHourly);
+  sched_.reset();
+  Sql("ALTER TABLE wf_deployments DROP COLUMN paused");
+  Sql("ALTER TABLE wf_deployments DROP COLUMN undeployed_ms");
+  Open();
+  Open();
+  auto w = sched_->Get(kEtl);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_FALSE(w->paused);
+  ASSERT_TRUE(sched_->Pause(kEtl, "").ok());
+  EXPECT_TRUE(sched_->Get(kEtl)->paused);
 }
 
 }  // namespace

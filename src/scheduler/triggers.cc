@@ -48,7 +48,8 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
         sql::Stmt s,
         db->Prepare("SELECT deployed_id, active_version, cursor_ms, schedule_key FROM "
                     "wf_deployments WHERE active_version IS NOT NULL AND schedule_key IS NOT "
-                    "NULL AND (cursor_ms IS NULL OR cursor_ms < ?)"));
+                    "NULL AND paused = 0 AND undeployed_ms IS NULL AND (cursor_ms IS NULL OR "
+                    "cursor_ms < ?)"));
     s.Bind(now_ms);
     while (true) {
       WEIR_ASSIGN_OR_RETURN(bool row, s.Step());

@@ -19,7 +19,7 @@ const std::vector<std::string> kTopKeys = {"project", "assets", "workflows", "en
 const std::vector<std::string> kProjectKeys = {"owner", "repo", "main_branch"};
 const std::vector<std::string> kAssetKeys = {"name", "type", "namespace", "build",
                                              "file", "test", "dir"};
-const std::vector<std::string> kEnvironmentKeys = {"params", "resolve_latest_from"};
+const std::vector<std::string> kEnvironmentKeys = {"params", "resolve_latest_from", "schedule"};
 
 bool IsEnvPattern(std::string_view env) { return env == "sandbox:*" || env == "branch:*"; }
 
@@ -198,6 +198,19 @@ std::map<std::string, std::string> ParamsForEnvironment(const ProjectSpec& spec,
   return fallback ? fallback->params : std::map<std::string, std::string>{};
 }
 
+bool CronForEnvironment(const ProjectSpec& spec, std::string_view env) {
+  std::string pattern;
+  if (StartsWith(env, "sandbox:")) pattern = "sandbox:*";
+  if (StartsWith(env, "branch:")) pattern = "branch:*";
+  const EnvironmentSpec* fallback = nullptr;
+  for (const EnvironmentSpec& e : spec.environments) {
+    if (e.name == env && e.schedule) return *e.schedule == "cron";
+    if (!pattern.empty() && e.name == pattern && e.schedule) fallback = &e;
+  }
+  if (fallback) return *fallback->schedule == "cron";
+  return !StartsWith(env, "branch:");
+}
+
 LatestPolicy LatestPolicyFor(const ProjectSpec& spec, std::string_view env) {
   std::string pattern;
   if (StartsWith(env, "sandbox:")) pattern = "sandbox:*";
@@ -306,6 +319,15 @@ ParsedProject ParseProject(std::string_view text, const std::string& file,
           if (const YAML::Node from = body["resolve_latest_from"]) {
             env.resolve_latest_from =
                 ParseLatestPolicy(from, c, "environments." + env.name + ".resolve_latest_from");
+          }
+          if (const YAML::Node sched = body["schedule"]) {
+            if (sched.IsScalar() && (sched.Scalar() == "cron" || sched.Scalar() == "manual")) {
+              env.schedule = sched.Scalar();
+            } else {
+              c.Error(sched, "environments." + env.name +
+                                 ".schedule: use cron (fire on the workflows' schedule) or "
+                                 "manual (manual runs only)");
+            }
           }
         }
         spec.environments.push_back(std::move(env));

@@ -51,6 +51,10 @@ struct EnvironmentSpec {
   std::map<std::string, std::string> params;
   // `resolve_latest_from:` — `any` or a list of branch names; unset: LatestPolicyFor's default.
   std::optional<LatestPolicy> resolve_latest_from;
+
+  // `schedule: cron` (fire on the workflows' cron) or `schedule: manual` (manual runs only);
+  // unset: see CronForEnvironment.
+  std::optional<std::string> schedule;
 };
 
 struct ProjectSpec {
@@ -104,6 +108,10 @@ std::string EnvironmentForBranch(const ProjectSpec& spec, std::string_view branc
 // The parameters of `env`: its own entry, else the "sandbox:*" / "branch:*" entry; empty if none.
 std::map<std::string, std::string> ParamsForEnvironment(const ProjectSpec& spec,
                                                         std::string_view env);
+// Whether deployments to `env` fire on cron: its own `schedule:`, else the "sandbox:*" /
+// "branch:*" entry's; default true, except "branch:<b>" environments, which are manual only
+// unless an entry says `schedule: cron`.
+bool CronForEnvironment(const ProjectSpec& spec, std::string_view env);
 
 // How ${dataflow.<type>.<namespace>} resolves in `env`: the environment's own
 // `resolve_latest_from`, else that of its "sandbox:*" / "branch:*" entry, else the default:

@@ -82,6 +82,32 @@ TEST(ProjectTest, BranchesMapToEnvironmentsWithDefaults) {
   EXPECT_TRUE(ParamsForEnvironment(*p.spec, "sandbox:bob").empty());
 }
 
+// Branch environments do not inherit production's cron: manual only unless `schedule: cron`.
+TEST(ProjectTest, ScheduleIsPerEnvironmentAndManualByDefaultForBranches) {
+  ParsedProject none = ParseProject("project: {owner: a, repo: b}\n");
+  ASSERT_TRUE(none.spec.has_value()) << Errors(none);
+  EXPECT_TRUE(CronForEnvironment(*none.spec, "prod"));
+  EXPECT_TRUE(CronForEnvironment(*none.spec, "staging"));
+  EXPECT_TRUE(CronForEnvironment(*none.spec, "sandbox:alice"));
+  EXPECT_FALSE(CronForEnvironment(*none.spec, "branch:feature/x"));
+
+  ParsedProject p = ParseProject(
+      "project: {owner: a, repo: b}\n"
+      "environments:\n"
+      "  staging: {schedule: manual}\n"
+      "  branch:*: {schedule: cron}\n"
+      "  branch:wip: {schedule: manual}\n");
+  ASSERT_TRUE(p.spec.has_value()) << Errors(p);
+  EXPECT_TRUE(CronForEnvironment(*p.spec, "prod"));
+  EXPECT_FALSE(CronForEnvironment(*p.spec, "staging"));
+  EXPECT_TRUE(CronForEnvironment(*p.spec, "branch:feature/x"));
+  EXPECT_FALSE(CronForEnvironment(*p.spec, "branch:wip"));
+
+  ParsedProject bad = ParseProject("environments:\n  prod: {schedule: hourly}\n");
+  EXPECT_FALSE(bad.spec.has_value());
+  EXPECT_THAT(Errors(bad), HasSubstr("use cron"));
+}
+
 TEST(ProjectTest, EnvironmentNames) {
   for (const char* ok : {"prod", "staging", "sandbox:alice", "branch:feature/x"}) {
     EXPECT_TRUE(ValidateEnvironmentName(ok).ok()) << ok;
