@@ -1174,6 +1174,7 @@ TEST(TailOfFileTest, KeepsTheLastLinesWithinTheByteBound) {
   EXPECT_EQ(TailOfFile(p.string(), 10, 12), "line 30");  // a partial first line is dropped
   EXPECT_EQ(TailOfFile((p.string() + ".missing"), 3, 4096), "");
   fs::remove(p);
+}
 
 // ---- lifecycle (issue 10) -------------------------------------------------------------------
 
