@@ -179,7 +179,7 @@ TEST_F(CliFollowTest, WaitSurvivesAServerCrashAndRestart) {
       << wait.err();
   ASSERT_EQ(server_->Start(), "");
   WriteFile(gate_, "");
-  EXPECT_EQ(wait.Wait(), 1) << wait.err();  // the job FAILED (exit 3)
+  EXPECT_EQ(wait.Wait(), 6) << wait.err();  // the job FAILED (exit 3): 6 (docs/cli.md)
   EXPECT_EQ(wait.out(), "before\nafter\n");
   EXPECT_NE(wait.err().find(": FAILED"), std::string::npos) << wait.err();
 }
@@ -211,7 +211,7 @@ TEST_F(CliFollowTest, SetUpFailureUnderWaitSaysWhyOnce) {
   const std::string missing = "file://" + (dir_.path() / "no-such-dependency").string();
   auto r = RunWeir(server_->url(), {"job", "submit", "-c", "sched:sla", "-C", "type:bash",
                                     "--dependency", missing, "--wait", "--", "true"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 6);  // the job ended FAILED (docs/cli.md)
   EXPECT_NE(r.err.find("set-up"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("not found"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("'stdout'"), std::string::npos) << r.err;

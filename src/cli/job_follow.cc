@@ -27,9 +27,11 @@ bool IsFinal(const std::string& status) {
 
 std::string JobPath(const std::string& id) { return "/api/v3/jobs/" + client::UrlEncode(id); }
 
-// A lost connection or a server that is (re)starting: worth asking again.
+// A lost connection or a server that is (re)starting: worth asking again. kAborted is how
+// cli_util reports a server that cannot be reached (Unreachable, exit code 5).
 bool Transient(const Status& s) {
-  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded ||
+         s.code() == StatusCode::kAborted;
 }
 
 // Consecutive transient failures: waits 0.2 s, doubling to 5 s, until `limit` has passed since the

@@ -306,14 +306,7 @@ int Test(const ProjectFlags& f, const Globals& g) {
   int invalid = 0;
   std::vector<wf::WorkflowCheck> checks = RenderAll(*p, catalog, *env, true, &invalid);
   std::vector<wf::ResolvedReference> resolved = wf::ResolvedReferences(checks);
-  if (g.output == "json") {
-    std::cout << json::serialize(json::object{{"environment", *env},
-                                              {"ok", tests_failed == 0 && invalid == 0},
-                                              {"resolutions", ResolutionsJson(resolved)}})
-              << "\n";
-    return tests_failed == 0 && invalid == 0 ? 0 : 1;
-  }
-  PrintResolutions(std::cerr, *env, resolved);
+  if (!json_output) PrintResolutions(std::cerr, *env, resolved);
 
   if (json_output) {
     json::array workflows;
@@ -328,7 +321,8 @@ int Test(const ProjectFlags& f, const Globals& g) {
     std::cout << json::serialize(json::object{{"environment", *env},
                                               {"ok", tests_failed == 0 && invalid == 0},
                                               {"tests", std::move(test_items)},
-                                              {"workflows", std::move(workflows)}})
+                                              {"workflows", std::move(workflows)},
+                                              {"resolutions", ResolutionsJson(resolved)}})
               << "\n";
   }
   Progress() << "SUMMARY " << (tests_run - tests_failed) << "/" << tests_run
