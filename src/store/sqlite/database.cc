@@ -1,6 +1,9 @@
 #include "store/sqlite/database.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <utility>
 
 namespace weir::store::sqlite {
@@ -135,15 +138,28 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, int bu
   // in-memory database) is reported rather than silently running without WAL.
   // The first statement reads the file's header: this is where a file that is not a database
   // shows up.
-  Result<Stmt> prepared = db->Prepare("PRAGMA journal_mode=WAL");
-  Result<bool> row = prepared.ok() ? prepared->Step() : Result<bool>(prepared.status());
-  if (!row) {
-    return Status(row.status().code(),
-                  context + ": not a usable database file (" + row.status().message() + ")");
+  // Switching a new file to WAL takes a lock that SQLite does not always wait for through the
+  // busy handler (two servers opening one new file at once): retry until the busy timeout.
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(busy_timeout_ms, 0));
+  // The mode in force after asking for WAL ("" when SQLite answers no row).
+  auto switch_to_wal = [&db]() -> Result<std::string> {
+    WEIR_ASSIGN_OR_RETURN(Stmt wal, db->Prepare("PRAGMA journal_mode=WAL"));
+    WEIR_ASSIGN_OR_RETURN(bool has_row, wal.Step());
+    return has_row ? wal.String(0) : std::string();
+  };
+  Result<std::string> mode = switch_to_wal();
+  while (!mode && mode.status().code() == StatusCode::kUnavailable &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    mode = switch_to_wal();
   }
-  Stmt& wal = *prepared;
-  if (*row && wal.Text(0) != "wal" && path != ":memory:") {
-    return Internal(context + ": could not switch to WAL mode (mode is '" + wal.String(0) + "')");
+  if (!mode) {
+    return Status(mode.status().code(),
+                  context + ": not a usable database file (" + mode.status().message() + ")");
+  }
+  if (!mode->empty() && *mode != "wal" && path != ":memory:") {
+    return Internal(context + ": could not switch to WAL mode (mode is '" + *mode + "')");
   }
   // synchronous=NORMAL in WAL mode: a commit is in the OS before it returns, so it survives a
   // crash of the weir process; only a power loss or kernel crash may lose the last commits
