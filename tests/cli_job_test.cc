@@ -125,6 +125,33 @@ TEST_F(CliJobTest, WordsAfterDashDashAreEachOneArgumentOfTheCommand) {
   EXPECT_TRUE(Contains(help.out, "read on the server's machine")) << help.out;
 }
 
+// --env KEY=VALUE reaches the command's environment (after the set-up files), is kept in the
+// job's request, and a malformed pair or a reserved name is refused before anything runs.
+TEST_F(CliJobTest, EnvPairsReachTheCommandAndBadOnesAreRefused) {
+  auto r = Weir({"job", "submit", "-c", "sched:sla", "-C", "type:bash", "--env",
+                 "GREETING=hello world", "--env", "EMPTY=", "--env", "QUOTE=it's $HOME", "--wait",
+                 "--", "printf '%s|%s|%s' \"$GREETING\" \"${EMPTY-unset}\" \"$QUOTE\""});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello world||it's $HOME");
+
+  auto id = Weir({"-o", "json", "job", "submit", "-c", "sched:sla", "-C", "type:bash", "--env",
+                  "TARGET_DB=warehouse", "--", "true"});
+  ASSERT_EQ(id.exit_code, 0) << id.err;
+  auto req = http_->Get("/api/v3/jobs/" + Str(Parse(id.out), "id") + "/request");
+  ASSERT_TRUE(req.ok());
+  EXPECT_EQ(Str(Parse(req->body).at("environmentVariables"), "TARGET_DB"), "warehouse")
+      << req->body;
+
+  auto no_eq = Weir(
+      {"job", "submit", "-c", "sched:sla", "-C", "type:bash", "--env", "NOVALUE", "--", "true"});
+  EXPECT_EQ(no_eq.exit_code, 2);
+  EXPECT_TRUE(Contains(no_eq.err, "--env 'NOVALUE': expected KEY=VALUE")) << no_eq.err;
+  auto reserved = Weir({"job", "submit", "-c", "sched:sla", "-C", "type:bash", "--env",
+                        "GENIE_JOB_ID=x", "--", "true"});
+  EXPECT_EQ(reserved.exit_code, 1);
+  EXPECT_TRUE(Contains(reserved.err, "GENIE_")) << reserved.err;
+}
+
 // Bug 4: a mistyped subcommand names the word and the nearest command, exit 2.
 TEST_F(CliJobTest, AMistypedCommandNamesTheWordAndTheNearestValidOne) {
   auto r = Weir({"job", "sumbit", "-c", "x"});

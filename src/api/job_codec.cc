@@ -189,6 +189,16 @@ Result<model::JobRequest> ParseJobRequest(std::string_view text) {
   WEIR_RETURN_IF_ERROR(rd.StringList("dependencies", &r.dependencies, false));
   WEIR_RETURN_IF_ERROR(rd.OptString("commandArgs", &r.command_args));
   WEIR_RETURN_IF_ERROR(rd.StringList("commandArguments", &r.command_arguments, false));
+  if (const json::value* env = rd.Find("environmentVariables"); env && !env->is_null()) {
+    const std::string shape =
+        "environmentVariables: must be an object of NAME: \"value\" strings, e.g. "
+        "{\"TARGET_DB\": \"warehouse\"}";
+    if (!env->is_object()) return InvalidArgument(shape);
+    for (const auto& [k, v] : env->get_object()) {
+      if (!v.is_string()) return InvalidArgument(shape);
+      r.environment[std::string(k)] = std::string(v.get_string());
+    }
+  }
   if (const json::value* cc = rd.Find("clusterCriterias")) {
     if (!cc->is_array()) {
       return InvalidArgument("clusterCriterias: must be an array of {\"tags\": [...]} objects");
@@ -242,6 +252,9 @@ json::object JobRequestToJson(const model::JobRecord& r) {
   o["setupFile"] = OptString(q.setup_file);
   o["commandArgs"] = OptString(q.command_args);
   o["commandArguments"] = StringArray(q.command_arguments);
+  json::object env;
+  for (const auto& [k, v] : q.environment) env[k] = v;
+  o["environmentVariables"] = std::move(env);
   json::array criterias;
   for (const auto& c : q.cluster_criterias) {
     criterias.push_back(json::object{{"tags", StringArray(c.tags)}});

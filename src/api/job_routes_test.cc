@@ -484,17 +484,24 @@ TEST_F(JobRoutesTest, BadRequestsAre400NamingTheField) {
     std::string field;
     json::value value;
   };
-  for (const Case& c : std::vector<Case>{{"memory", "abc"},
-                                         {"memory", 1.5},
-                                         {"timeout", json::array{}},
-                                         {"clusterCriterias", "sched:sla"},
-                                         {"clusterCriterias", json::array{"x"}},
-                                         {"commandCriteria", json::array{1}},
-                                         {"tags", "a"},
-                                         {"name", 3},
-                                         {"disableLogArchival", "yes"},
-                                         {"metadata", "text"},
-                                         {"commandArguments", "echo"}}) {
+  for (const Case& c :
+       std::vector<Case>{{"memory", "abc"},
+                         {"memory", 1.5},
+                         {"timeout", json::array{}},
+                         {"clusterCriterias", "sched:sla"},
+                         {"clusterCriterias", json::array{"x"}},
+                         {"commandCriteria", json::array{1}},
+                         {"tags", "a"},
+                         {"name", 3},
+                         {"disableLogArchival", "yes"},
+                         {"metadata", "text"},
+                         {"commandArguments", "echo"},
+                         {"environmentVariables", "A=1"},
+                         {"environmentVariables", json::object{{"A", 1}}},
+                         {"environmentVariables", json::object{{"1A", "x"}}},
+                         {"environmentVariables", json::object{{"A-B", "x"}}},
+                         {"environmentVariables", json::object{{"GENIE_JOB_ID", "x"}}},
+                         {"environmentVariables", json::object{{"A", "x\ny"}}}}) {
     json::object req = Request("true");
     req[c.field] = c.value;
     ExpectError(http_->PostJson("/api/v3/jobs", json::serialize(req)), 400, c.field);

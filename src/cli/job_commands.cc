@@ -28,6 +28,7 @@ struct SubmitFlags {
   std::string args;
   std::vector<std::string> arguments;  // after `--`: each one argument, shell-quoted
   std::vector<std::string> attachments, tags, dependencies, applications, configs;
+  std::vector<std::string> env;  // --env KEY=VALUE
   std::string grouping, grouping_instance, setup_file, description, metadata;
   int memory = 0;
   int64_t timeout = 0;
@@ -175,6 +176,19 @@ int Submit(const SubmitFlags& f, Globals& g) {
       return kExitUsage;
     }
     req["metadata"] = m;
+  }
+  if (!f.env.empty()) {
+    json::object env;
+    for (const std::string& kv : f.env) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "weir: job submit: --env '" << kv
+                  << "': expected KEY=VALUE, e.g. --env TARGET_DB=warehouse\n";
+        return kExitUsage;
+      }
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    req["environmentVariables"] = std::move(env);
   }
   if (f.disable_archival) req["disableLogArchival"] = true;
   if (!f.grouping.empty()) req["grouping"] = f.grouping;
@@ -430,6 +444,9 @@ void AddJobCommands(CLI::App& app, Globals& g) {
                      "application id to set up instead of the command's (repeatable)");
   submit->add_option("--config", f->configs,
                      "config file URI (repeatable); file:// is read on the server's machine");
+  submit->add_option("--env", f->env,
+                     "KEY=VALUE exported for the command, after the set-up files (repeatable; "
+                     "weir's environmentVariables; names starting with GENIE_ are the server's)");
   submit
       ->add_option("--attach", f->attachments,
                    "local file to upload into the job directory (repeatable)")

@@ -569,6 +569,12 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
   }
   w.Line("");
 
+  // The request's own variables (environmentVariables), after every set-up file: they win.
+  if (!req.environment.empty()) {
+    for (const auto& [name, value] : req.environment) w.Export(name, value);
+    w.Line("");
+  }
+
   // The environment as the command sees it, written with builtins only (no fork).
   std::string env_log = q(paths::EnvLog(job_dir));
   w.Line("compgen -e >" + env_log);

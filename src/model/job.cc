@@ -7,12 +7,18 @@ namespace weir::model {
 
 std::string_view JobStatusName(JobStatus s) {
   switch (s) {
-    case JobStatus::kInit: return "INIT";
-    case JobStatus::kRunning: return "RUNNING";
-    case JobStatus::kSucceeded: return "SUCCEEDED";
-    case JobStatus::kKilled: return "KILLED";
-    case JobStatus::kFailed: return "FAILED";
-    case JobStatus::kInvalid: return "INVALID";
+    case JobStatus::kInit:
+      return "INIT";
+    case JobStatus::kRunning:
+      return "RUNNING";
+    case JobStatus::kSucceeded:
+      return "SUCCEEDED";
+    case JobStatus::kKilled:
+      return "KILLED";
+    case JobStatus::kFailed:
+      return "FAILED";
+    case JobStatus::kInvalid:
+      return "INVALID";
   }
   return "?";
 }
@@ -130,6 +136,30 @@ Status Validate(const JobRequest& r) {
   WEIR_RETURN_IF_ERROR(OptText("groupingInstance", r.grouping_instance, 255));
   for (size_t i = 0; i < r.applications.size(); ++i) {
     WEIR_RETURN_IF_ERROR(ValidateId(Indexed("applications", i), r.applications[i]));
+  }
+  if (r.environment.size() > kMaxJobEnvironmentVariables) {
+    return InvalidArgument("environmentVariables: at most " +
+                           std::to_string(kMaxJobEnvironmentVariables) + " variables");
+  }
+  for (const auto& [name, value] : r.environment) {
+    bool ok = !name.empty() && name.size() <= 128 && !(name[0] >= '0' && name[0] <= '9');
+    for (char c : name) {
+      ok = ok &&
+           (c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+    }
+    if (!ok) {
+      return InvalidArgument("environmentVariables: '" + name +
+                             "' is not a variable name (letters, digits and _, not starting with "
+                             "a digit, at most 128 characters)");
+    }
+    if (name.rfind("GENIE_", 0) == 0) {
+      return InvalidArgument("environmentVariables: " + name +
+                             ": names starting with GENIE_ are set by the server");
+    }
+    const std::string field = "environmentVariables." + name;
+    if (value.size() > 32 * 1024) return InvalidArgument(field + ": longer than 32 KiB");
+    if (!IsValidUtf8(value)) return InvalidArgument(field + ": must be valid UTF-8");
+    WEIR_RETURN_IF_ERROR(CheckNoControlChars(field, value, /*allow_tab=*/true));
   }
   return Status::Ok();
 }

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +17,7 @@ namespace weir::model {
 
 enum class JobStatus { kInit, kRunning, kSucceeded, kKilled, kFailed, kInvalid };
 
-std::string_view JobStatusName(JobStatus s);          // "INIT", "RUNNING", ...
+std::string_view JobStatusName(JobStatus s);           // "INIT", "RUNNING", ...
 Result<JobStatus> ParseJobStatus(std::string_view s);  // case-sensitive, names the valid values
 // INIT and RUNNING are active; the others are final and never change again.
 inline bool IsActive(JobStatus s) { return s == JobStatus::kInit || s == JobStatus::kRunning; }
@@ -60,19 +61,22 @@ struct JobRequest {
   std::vector<std::string> configs;
   std::vector<std::string> dependencies;
 
-  std::optional<std::string> command_args;          // appended as is
-  std::vector<std::string> command_arguments;       // beyond Genie: each item shell-quoted
-  std::vector<ClusterCriteria> cluster_criterias;   // required, tried in order
-  std::vector<std::string> command_criteria;        // required
+  std::optional<std::string> command_args;         // appended as is
+  std::vector<std::string> command_arguments;      // beyond Genie: each item shell-quoted
+  std::vector<ClusterCriteria> cluster_criterias;  // required, tried in order
+  std::vector<std::string> command_criteria;       // required
   std::optional<std::string> group;
   bool disable_log_archival = false;
   std::optional<std::string> email;
   std::optional<int> cpu;
-  std::optional<int> memory;                        // MB
-  std::optional<int64_t> timeout;                   // seconds; default 604800
-  std::vector<std::string> applications;            // ids; overrides the command's list
+  std::optional<int> memory;              // MB
+  std::optional<int64_t> timeout;         // seconds; default 604800
+  std::vector<std::string> applications;  // ids; overrides the command's list
   std::optional<std::string> grouping;
   std::optional<std::string> grouping_instance;
+  // Beyond Genie (`environmentVariables`): exported by the run script after the set-up files,
+  // just before the command, so they win over what a set-up file sets.
+  std::map<std::string, std::string> environment;
 
   friend bool operator==(const JobRequest&, const JobRequest&) = default;
 };
@@ -85,6 +89,8 @@ inline constexpr int kMaxJobMemoryMb = 1 << 24;                           // 16 
 inline constexpr int kMaxJobCpu = 4096;
 // Bytes of the serialized `metadata` object of a job request or a configuration entity.
 inline constexpr size_t kMaxMetadataBytes = 256 * 1024;
+// Variables a job request may set (environmentVariables).
+inline constexpr size_t kMaxJobEnvironmentVariables = 100;
 
 // Validates a request as submitted. kInvalidArgument naming the field for: an id that breaks
 // the id rule (common/ids.h); name/user/version blank or over 255 characters; clusterCriterias
@@ -119,7 +125,7 @@ struct JobExecution {
   int64_t check_delay = 10000;
   std::optional<int64_t> timeout;  // seconds
   std::optional<int> exit_code;
-  std::optional<int> memory;       // MB actually reserved
+  std::optional<int> memory;  // MB actually reserved
   friend bool operator==(const JobExecution&, const JobExecution&) = default;
 };
 
@@ -137,7 +143,7 @@ struct JobRecord {
   std::string id;
   TimePoint created{};
   TimePoint updated{};
-  JobRequest request;   // as submitted (request.id == id)
+  JobRequest request;  // as submitted (request.id == id)
   Job job;
   JobExecution execution;
   JobMetadata metadata;

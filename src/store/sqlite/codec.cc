@@ -163,6 +163,11 @@ std::string EncodeJobRequest(const model::JobRequest& r) {
   PutList(o, "applications", r.applications);
   PutOpt(o, "grouping", r.grouping);
   PutOpt(o, "groupingInstance", r.grouping_instance);
+  if (!r.environment.empty()) {
+    json::object env;
+    for (const auto& [k, v] : r.environment) env[k] = v;
+    o["environmentVariables"] = std::move(env);
+  }
   return json::serialize(o);
 }
 
@@ -201,6 +206,12 @@ Status DecodeJobRequest(std::string_view text, std::string_view job_id, model::J
   r->applications = List(o, "applications");
   r->grouping = OptStr(o, "grouping");
   r->grouping_instance = OptStr(o, "groupingInstance");
+  r->environment.clear();
+  if (const json::value* env = Find(o, "environmentVariables"); env && env->is_object()) {
+    for (const auto& [k, v] : env->get_object()) {
+      if (v.is_string()) r->environment[std::string(k)] = std::string(v.get_string());
+    }
+  }
   return Status::Ok();
 }
 
