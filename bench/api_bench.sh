@@ -51,7 +51,7 @@ url="http://127.0.0.1:$wport"
 for _ in $(seq 1 100); do
   "$weir" --server "$url" job submit -c sched:sla -C type:bash --user bench$((RANDOM % 50)) -- 'sleep 300' > /dev/null
 done
-id=$("$weir" --server "$url" job submit -c sched:sla -C type:bash --wait -- 'echo hi' 2>/dev/null >/dev/null; "$weir" --server "$url" -o json job list --status SUCCEEDED --size 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+id=$("$weir" --server "$url" job submit -c sched:sla -C type:bash --wait -- 'echo hi' 2>/dev/null >/dev/null; "$weir" --server "$url" -o json job list --status SUCCEEDED --size 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["id"])')
 curl -fsS "${auth_header[@]}" "$url/api/v3/jobs/$id" > "$tmp/job.json"
 size=$(stat -c %s "$tmp/job.json")
 

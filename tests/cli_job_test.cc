@@ -213,8 +213,9 @@ TEST_F(CliJobTest, EveryJobCommandPrintsTheSameJobDocumentWithJsonOutput) {
 
   auto list = Weir({"-o", "json", "job", "list"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
-  json::value items = Parse(list.out);
+  json::value items = ListItems(list.out, "jobs");
   ASSERT_TRUE(items.is_array()) << list.out;
+  EXPECT_EQ(Str(Parse(list.out).at("page"), "totalElements"), "1") << list.out;
   ASSERT_EQ(items.as_array().size(), 1u) << list.out;
   same(items.as_array()[0], "list");
 
@@ -270,7 +271,7 @@ TEST_F(CliJobTest, StatusFiltersTakeAnyCase) {
   for (const char* s : {"failed", "Failed", "FAILED"}) {
     auto r = Weir({"-o", "json", "job", "list", "--status", s});
     ASSERT_EQ(r.exit_code, 0) << s << ": " << r.err;
-    json::value v = Parse(r.out);
+    json::value v = ListItems(r.out, "jobs");
     ASSERT_TRUE(v.is_array() && v.as_array().size() == 1) << s << ": " << r.out;
     EXPECT_EQ(Str(v.as_array()[0], "id"), bad) << s;
   }
@@ -419,7 +420,7 @@ TEST_F(CliJobTest, SubmitFieldsAndListFiltersMapToTheApi) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto listed = Weir({"-o", "json", "job", "list", "--name", "nightly"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
-  json::value items = Parse(listed.out);
+  json::value items = ListItems(listed.out, "jobs");
   ASSERT_TRUE(items.is_array() && items.as_array().size() == 1) << listed.out;
   const std::string id = Str(items.as_array()[0], "id");
   json::value req = Get("/api/v3/jobs/" + id + "/request");
@@ -438,7 +439,7 @@ TEST_F(CliJobTest, SubmitFieldsAndListFiltersMapToTheApi) {
     auto l = Weir(filters);
     EXPECT_EQ(l.exit_code, 0) << l.err;
     std::vector<std::string> out;
-    json::value v = Parse(l.out);
+    json::value v = ListItems(l.out, "jobs");
     if (v.is_array()) {
       for (const auto& j : v.as_array()) out.push_back(Str(j, "id"));
     }

@@ -350,7 +350,7 @@ TEST_F(CliTest, JobListFiltersByStatusUserAndTagNewestFirst) {
 
   auto j = Weir({"-o", "json", "job", "list", "--status", "FAILED"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
-  json::value v = Parse(j.out);
+  json::value v = ListItems(j.out, "jobs");
   ASSERT_TRUE(v.is_array()) << j.out;
   EXPECT_EQ(Ids(v.as_array()), (V{c, b}));
   EXPECT_EQ(Str(v.as_array()[0], "user"), "alice");
@@ -414,7 +414,7 @@ TEST_F(CliTest, ClusterListJsonIsTheApisItems) {
   ASSERT_EQ(Apply(kExtraConfig).exit_code, 0);
   auto r = Weir({"-o", "json", "cluster", "list"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  json::value v = Parse(r.out);
+  json::value v = ListItems(r.out, "clusters");
   ASSERT_TRUE(v.is_array()) << r.out;
   json::value api = Get("/api/v3/clusters?size=100");
   const json::array& items = Arr(api.at("_embedded"), "clusterList");
@@ -425,7 +425,7 @@ TEST_F(CliTest, ClusterListJsonIsTheApisItems) {
     EXPECT_FALSE(Arr(c, "tags").empty()) << json::serialize(c);
   }
   auto spare = Weir({"-o", "json", "cluster", "list", "--status", "OUT_OF_SERVICE"});
-  json::value s = Parse(spare.out);
+  json::value s = ListItems(spare.out, "clusters");
   ASSERT_TRUE(s.is_array() && s.as_array().size() == 1) << spare.out;
   EXPECT_EQ(Str(s.as_array()[0], "id"), "spare");
   EXPECT_EQ(Str(s.as_array()[0], "status"), "OUT_OF_SERVICE");
@@ -458,7 +458,7 @@ TEST_F(CliTest, CommandListShowsStatusVersionTagsAndFilters) {
 
   auto j = Weir({"-o", "json", "command", "list", "--tag", "type:python"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
-  json::value v = Parse(j.out);
+  json::value v = ListItems(j.out, "commands");
   ASSERT_TRUE(v.is_array() && v.as_array().size() == 1) << j.out;
   EXPECT_EQ(Str(v.as_array()[0], "id"), "python");
   EXPECT_EQ(Str(v.as_array()[0], "executable"), "python3 -c");
@@ -478,11 +478,11 @@ TEST_F(CliTest, ApplicationListShowsTheTableAndJson) {
 
   auto j = Weir({"-o", "json", "application", "list", "--status", "ACTIVE"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
-  json::value v = Parse(j.out);
+  json::value v = ListItems(j.out, "applications");
   ASSERT_TRUE(v.is_array() && v.as_array().size() == 1) << j.out;
   EXPECT_EQ(Str(v.as_array()[0], "type"), "python");
   auto inactive = Weir({"-o", "json", "application", "list", "--status", "INACTIVE"});
-  EXPECT_EQ(Parse(inactive.out), json::value(json::array{})) << inactive.out;
+  EXPECT_EQ(ListItems(inactive.out, "applications"), json::value(json::array{})) << inactive.out;
 }
 
 // ---- WEIR_SERVER ----

@@ -24,4 +24,13 @@ inline std::string Str(const boost::json::value& v, const char* key) {
   return f.is_string() ? std::string(f.as_string()) : boost::json::serialize(f);
 }
 
+// The items of a CLI list printed with -o json (docs/cli.md: {"<kind>": [...], "page": {...}}),
+// e.g. ListItems(out, "jobs"); null (and a failed test) when the output has no such array.
+inline boost::json::value ListItems(const std::string& out, const char* kind) {
+  boost::json::value v = Parse(out);
+  const boost::json::value* items = v.is_object() ? v.as_object().if_contains(kind) : nullptr;
+  EXPECT_TRUE(items != nullptr && items->is_array()) << "no '" << kind << "' array in " << out;
+  return items != nullptr && items->is_array() ? *items : boost::json::value();
+}
+
 }  // namespace weir::testing

@@ -51,7 +51,12 @@ int List(const std::string& collection, const ListFlags& f, Globals& g) {
     if (auto* l = e->as_object().if_contains(list_key); l && l->is_array()) items = l->as_array();
   }
   if (g.output == "json") {
-    std::cout << boost::json::serialize(items) << "\n";
+    // One convention for every list (docs/cli.md): the items under the kind's plural name, and
+    // the API's page.
+    boost::json::object out;
+    out[collection] = std::move(items);
+    if (auto* p = page->as_object().if_contains("page")) out["page"] = *p;
+    std::cout << boost::json::serialize(out) << "\n";
     return 0;
   }
   std::vector<std::vector<std::string>> rows;

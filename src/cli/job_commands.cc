@@ -384,7 +384,12 @@ int List(const ListFlags& f, Globals& g) {
       }
       docs.push_back(std::move(*doc));
     }
-    std::cout << json::serialize(docs) << "\n";
+    // One convention for every list (docs/cli.md): the items under the kind's plural name, and
+    // the API's page.
+    json::object out;
+    out["jobs"] = std::move(docs);
+    if (auto* p = page->as_object().if_contains("page")) out["page"] = *p;
+    std::cout << json::serialize(out) << "\n";
     return 0;
   }
   std::vector<std::vector<std::string>> rows;
