@@ -188,6 +188,16 @@ TEST_F(SchedulerFeaturesE2eTest, AFailingStepsStderrIsInItsMessageAndDownstreamI
   auto job = http_->Get("/api/v3/jobs/" + Str(*extract, "jobId"));
   ASSERT_TRUE(job.ok());
   EXPECT_EQ(Str(Parse(job->body), "name"), "prod:failing.extract");
+
+  // restart --wait runs the failed steps again and follows them like run --wait.
+  auto again = Weir({"workflow", "restart", id, "1", "--wait", "--timeout", "90"});
+  EXPECT_EQ(again.exit_code, 1) << again.out << again.err;
+  EXPECT_TRUE(again.err.find(": CREATED") != std::string::npos ||
+              again.err.find(": RUNNING") != std::string::npos)
+      << "restart --wait did not follow the instance again: " << again.err;
+  EXPECT_NE(again.err.find("step extract: FAILED"), std::string::npos) << again.err;
+  EXPECT_NE(again.out.find("FAILED"), std::string::npos) << again.out;
+  EXPECT_EQ(Str(Instance(id, 1), "status"), "FAILED");
 }
 
 }  // namespace

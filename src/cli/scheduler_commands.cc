@@ -328,6 +328,14 @@ int InstanceAction(const Flags& f, const Globals& g, const std::string& action) 
   auto v = PostJson(
       http, WorkflowPath(f.id) + "/instances/" + std::to_string(f.number) + "/" + action, body);
   if (!v.ok()) return Fail(v.status().WithContext("workflow " + action));
+  if (action == "restart" && f.wait) {
+    // As `workflow run --wait`: step and retry progress on stderr, the final instance printed.
+    auto final = WaitInstance(http, WorkflowPath(f.id) + "/instances/" + std::to_string(f.number),
+                              f.timeout);
+    if (!final.ok()) return Fail(final.status());
+    PrintOrJson(g, *final, PrintInstance);
+    return Str(*final, "status") == "SUCCEEDED" ? 0 : 1;
+  }
   if (g.output == "json") {
     std::cout << json::serialize(*v) << "\n";
   } else {
@@ -419,6 +427,10 @@ void AddSchedulerCommands(CLI::App& app, Globals& g) {
   add_id(restart);
   restart->add_option("N", f->number, "instance number")->required();
   add_actor(restart);
+  restart->add_flag("--wait", f->wait,
+                    "wait for the instance to finish, showing step progress on stderr; exit 1 "
+                    "unless it succeeded");
+  restart->add_option("--timeout", f->timeout, "seconds to wait (0 = no limit)");
   restart->callback([f, &g] { g.exit_code = InstanceAction(*f, g, "restart"); });
 
   CLI::App* stop = wf->add_subcommand("stop", "Stop an instance and kill its running jobs");
