@@ -100,11 +100,29 @@ struct FileBody {
   std::shared_ptr<FileHandle> handle;
 };
 
+// A response body produced over time (Server-Sent Events). The server writes the head, calls
+// Start() once, then calls Next() (on the handler pool) for bytes to send: at once, again
+// whenever `wake` was called, and at the latest idle_interval() after the last call (so the
+// stream can write heartbeats). The body ends when Next() sets `done`, when a write fails or
+// takes longer than 60 s (a client that stopped reading), or when the server stops. The body is
+// chunked (HTTP/1.1) and the connection closes after it. The stream object is released when the
+// response ends; a `wake` after that does nothing.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // `wake` may be called from any thread, any number of times; it only posts.
+  virtual void Start(std::function<void()> wake) = 0;
+  // The next bytes to send ("" when there are none yet). Must not wait for events.
+  virtual std::string Next(bool& done) = 0;
+  virtual std::chrono::milliseconds idle_interval() const = 0;
+};
+
 struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::optional<FileBody> file;  // when set, `body` is ignored
+  std::shared_ptr<ResponseStream> stream;  // when set, `body` and `file` are ignored
 
   void SetHeader(std::string name, std::string value);
   static HttpResponse Json(int status, std::string body,

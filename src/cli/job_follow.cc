@@ -8,7 +8,9 @@
 #include <iostream>
 #include <thread>
 
+#include "api/http.h"
 #include "cli/cli_util.h"
+#include "cli/event_watch.h"
 #include "common/strings.h"
 
 namespace weir::cli {
@@ -226,6 +228,9 @@ Result<std::string> WaitForJob(client::HttpClient& http, const std::string& id,
                                const WaitOptions& options) {
   InterruptNotice notice(id);
   Retrier retry(options.reconnect_limit);
+  // Changes of the job wake the loop at once; it polls on a timer only when the server's event
+  // stream cannot be followed.
+  EventWatcher watcher(http, "jobId=" + api::PercentEncode(id));
   const auto start = Clock::now();
   std::string last_status, last_message;
   uint64_t out_offset = 0, err_offset = 0;
@@ -265,6 +270,12 @@ Result<std::string> WaitForJob(client::HttpClient& http, const std::string& id,
         Clock::now() - start > std::chrono::duration<double>(options.timeout_seconds)) {
       return DeadlineExceeded("job " + id + ": still " + status + " after " +
                               std::to_string(static_cast<int>(options.timeout_seconds)) + " s");
+    }
+    if (!watcher.failed()) {
+      // The output is read every 100 ms while streaming; otherwise only an event (or, should
+      // one be lost, a check every 5 s) brings the next GET.
+      watcher.WaitForEvent(options.stream ? milliseconds(100) : milliseconds(5000));
+      continue;
     }
     std::this_thread::sleep_for(options.stream ? milliseconds(100) : delay);
     delay = std::min(delay * 2, milliseconds(500));

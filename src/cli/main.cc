@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
   weir::cli::AddBackfillCommand(app, g);
   weir::cli::AddSampleCommands(app, g);
   weir::cli::AddAuditCommand(app, g);
+  weir::cli::AddEventsCommand(app, g);
   weir::cli::AddAuthCommands(app, g);
 
   try {

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "cli/event_watch.h"
 #include "cli/instance_progress.h"
 #include "common/strings.h"
 
@@ -249,6 +250,13 @@ Result<json::value> WaitInstance(client::HttpClient& http, const std::string& pa
   auto delay = std::chrono::milliseconds(50);
   std::string last;
   InstanceProgress progress;  // step and retry changes on stderr
+  // The instance's steps are jobs grouped under the deployed workflow (grouping = the part of the
+  // instance path after /workflows/): each of their changes wakes the loop.
+  std::unique_ptr<EventWatcher> watcher;
+  if (size_t w = path.find("/workflows/"); w != std::string::npos) {
+    std::string rest = path.substr(w + 11);
+    watcher = std::make_unique<EventWatcher>(http, "grouping=" + rest.substr(0, rest.find('/')));
+  }
   while (true) {
     auto v = GetJson(http, path);
     if (!v.ok()) return v.status();
@@ -262,7 +270,12 @@ Result<json::value> WaitInstance(client::HttpClient& http, const std::string& pa
       return DeadlineExceeded("instance " + Str(*v, "id") + ": still " + status + " after " +
                               std::to_string(static_cast<int>(timeout_seconds)) + " s");
     }
-    std::this_thread::sleep_for(delay);
+    if (watcher && !watcher->failed()) {
+      // A step's job changed: the instance follows a moment later, so look again soon.
+      if (watcher->WaitForEvent(delay)) delay = std::chrono::milliseconds(50);
+    } else {
+      std::this_thread::sleep_for(delay);
+    }
     delay = std::min(delay * 2, std::chrono::milliseconds(1000));
   }
 }

@@ -1,7 +1,9 @@
 #include "client/http_client.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
@@ -254,6 +256,92 @@ Result<Response> HttpClient::Download(std::string_view path, const std::filesyst
     if (ec) return ErrnoStatus("download to " + dest.string(), ec.value());
   } else {
     std::filesystem::remove(tmp);
+  }
+  return r;
+}
+
+void StreamCancel::Cancel() {
+  cancelled_.store(true);
+  std::lock_guard lock(mu_);
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
+namespace {
+
+struct StreamSink {
+  const std::function<bool(std::string_view)>* on_data = nullptr;
+  std::string* error_body = nullptr;
+  StreamCancel* cancel = nullptr;
+  CURL* curl = nullptr;
+  bool stopped = false;
+};
+
+size_t WriteStream(char* p, size_t size, size_t n, void* user) {
+  auto* sink = static_cast<StreamSink*>(user);
+  if (sink->cancel && sink->cancel->cancelled()) {
+    sink->stopped = true;
+    return 0;
+  }
+  long status = 0;
+  curl_easy_getinfo(sink->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status >= 300) {
+    sink->error_body->append(p, size * n);
+    return size * n;
+  }
+  if (!(*sink->on_data)(std::string_view(p, size * n))) {
+    sink->stopped = true;
+    return 0;
+  }
+  return size * n;
+}
+
+curl_socket_t OpenStreamSocket(void* user, curlsocktype, struct curl_sockaddr* addr) {
+  auto* cancel = static_cast<StreamCancel*>(user);
+  if (cancel->cancelled()) return CURL_SOCKET_BAD;
+  curl_socket_t fd = ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  std::lock_guard lock(cancel->mu_);
+  cancel->fd_ = fd;
+  if (cancel->cancelled()) ::shutdown(fd, SHUT_RDWR);
+  return fd;
+}
+
+int CloseStreamSocket(void* user, curl_socket_t fd) {
+  auto* cancel = static_cast<StreamCancel*>(user);
+  std::lock_guard lock(cancel->mu_);
+  if (cancel->fd_ == fd) cancel->fd_ = -1;
+  return ::close(fd);
+}
+
+}  // namespace
+
+Result<Response> HttpClient::StreamGet(std::string_view path, const Headers& headers,
+                                       const std::function<bool(std::string_view)>& on_data,
+                                       StreamCancel* cancel) {
+  Response resp;
+  StreamSink sink;
+  sink.on_data = &on_data;
+  sink.error_body = &resp.body;
+  sink.cancel = cancel;
+  sink.curl = impl_->curl;
+  auto r = Perform(impl_->curl, base_url_ + std::string(path), "GET", WithCredentials(headers),
+                   options_, std::chrono::milliseconds(0), base_url_, resp, [&](CURL* c) {
+                     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteStream);
+                     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+                     if (cancel) {
+                       curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, OpenStreamSocket);
+                       curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, cancel);
+                       curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, CloseStreamSocket);
+                       curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, cancel);
+                       // The connection is not reused: its close must reach CloseStreamSocket
+                       // while `cancel` lives.
+                       curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+                     }
+                   });
+  if (!r.ok() && (sink.stopped || (cancel && cancel->cancelled()))) {
+    long status = 0;
+    curl_easy_getinfo(impl_->curl, CURLINFO_RESPONSE_CODE, &status);
+    resp.status = static_cast<int>(status);
+    return resp;
   }
   return r;
 }

@@ -8,9 +8,12 @@
 // into a Status.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +58,18 @@ struct ClientOptions {
   std::filesystem::path client_key;
 };
 
+// Ends a StreamGet from another thread at once (its connection is shut down).
+class StreamCancel {
+ public:
+  void Cancel();
+  bool cancelled() const { return cancelled_.load(); }
+
+  // Internal to StreamGet.
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;  // orders Cancel()'s shutdown before the socket's close
+  int fd_ = -1;    // GUARDED_BY(mu_)
+};
+
 // Reads a bearer token file under ClientOptions::token_file's rules.
 Result<std::string> ReadTokenFile(const std::filesystem::path& file);
 
@@ -97,6 +112,14 @@ class HttpClient {
   // a non-2xx body is returned in Response::body instead.
   Result<Response> Download(std::string_view path, const std::filesystem::path& dest,
                             const Headers& headers = {});
+  // GET whose 2xx body is handed to `on_data` piece by piece as it arrives (Server-Sent
+  // Events), without the client's overall timeout. Returns when the server ends the body,
+  // when `on_data` returns false or when `cancel` is cancelled (then OK with the status seen).
+  // A non-2xx body is returned in Response::body instead.
+  Result<Response> StreamGet(std::string_view path, const Headers& headers,
+                             const std::function<bool(std::string_view)>& on_data,
+                             StreamCancel* cancel = nullptr);
+  const ClientOptions& options() const { return options_; }
 
  private:
   struct Impl;

@@ -267,6 +267,13 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"log_format", Field(&ServerConfig::log_format, "server.log_format")}}},
       {"audit",
        {{"retention_days", Field(&ServerConfig::audit_retention_days, "audit.retention_days")}}},
+      {"events",
+       {{"retention_days", Field(&ServerConfig::events_retention_days, "events.retention_days")},
+        {"max_events", Field(&ServerConfig::events_max_events, "events.max_events")},
+        {"subscriber_buffer",
+         Field(&ServerConfig::events_subscriber_buffer, "events.subscriber_buffer")},
+        {"heartbeat_seconds",
+         Field(&ServerConfig::events_heartbeat_seconds, "events.heartbeat_seconds")}}},
       {"store",
        {{"type", Field(&ServerConfig::store_type, "store.type")},
         {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")}}},
@@ -406,6 +413,22 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (c.audit_retention_days < 0 || c.audit_retention_days > 100000) {
     return InvalidArgument("config audit.retention_days: must be 0 (keep all) to 100000");
+  }
+  if (c.events_retention_days < 0 || c.events_retention_days > 100000) {
+    return InvalidArgument("config events.retention_days: must be 0 (keep by count only) to 100000");
+  }
+  if (c.events_max_events < 0) {
+    return InvalidArgument("config events.max_events: must be 0 (no count bound) or more");
+  }
+  if (c.events_retention_days == 0 && c.events_max_events == 0) {
+    return InvalidArgument(
+        "config events: retention_days and max_events are both 0; bound the log by one of them");
+  }
+  if (c.events_subscriber_buffer < 1 || c.events_subscriber_buffer > 10000000) {
+    return InvalidArgument("config events.subscriber_buffer: must be 1 to 10000000");
+  }
+  if (c.events_heartbeat_seconds < 1 || c.events_heartbeat_seconds > 3600) {
+    return InvalidArgument("config events.heartbeat_seconds: must be 1 to 3600");
   }
   if (c.store_type != "sqlite") {
     return InvalidArgument("config store.type: '" + c.store_type +

@@ -15,6 +15,7 @@
 #include "api/admin_routes.h"
 #include "api/asset_routes.h"
 #include "api/audit.h"
+#include "api/event_routes.h"
 #include "api/auth_gate.h"
 #include "api/config_routes.h"
 #include "api/http.h"
@@ -82,6 +83,16 @@ class ServerImpl final : public Server {
     auto stores = store::OpenSqlite(config_.SqlitePath().string(), clock);
     if (!stores.ok()) return stores.status().WithContext("store.sqlite_path");
     stores_ = *stores;
+    // The event log: job writes record their events in their own transaction; the hub tells
+    // them to SSE subscribers.
+    stores_.events->SetJobEvents(service::JobEvents(clock));
+    {
+      service::EventHubOptions eo;
+      eo.subscriber_buffer = static_cast<size_t>(config_.events_subscriber_buffer);
+      auto hub = service::EventHub::Create(stores_.events, eo);
+      if (!hub.ok()) return hub.status().WithContext("events");
+      events_ = std::move(*hub);
+    }
     if (config_.run_as_user) {
       if (Status s = LockDownDataDir(); !s.ok()) return s;
     }
@@ -142,6 +153,9 @@ class ServerImpl final : public Server {
     api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
     api::RegisterAuditRoutes(*router, stores_.audit);
     api::RegisterMeRoute(*router);
+    api::RegisterEventRoutes(
+        *router, events_,
+        api::EventRouteOptions{std::chrono::seconds(config_.events_heartbeat_seconds)});
 
     auto blobs = config_.blob_backend == "s3"
                      ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,
@@ -401,9 +415,7 @@ class ServerImpl final : public Server {
                     r.status, r.principal, r.source, s.message());
     };
     ho.observer = api::MakeAuditObserver(std::move(ao));
-    if (config_.audit_retention_days > 0) {
-      pruner_ = std::thread([this, &clock] { PruneAuditLoop(clock); });
-    }
+    pruner_ = std::thread([this, &clock] { PruneLoop(clock); });
     if (config_.rate_limit_requests_per_second > 0) {
       api::RateLimitOptions ro;
       ro.requests_per_second = config_.rate_limit_requests_per_second;
@@ -414,13 +426,27 @@ class ServerImpl final : public Server {
     }
   }
 
-  // Removes audit records past audit.retention_days at start and then every hour.
-  void PruneAuditLoop(Clock& clock) {
+  // Removes audit records past audit.retention_days and events past events.retention_days or
+  // events.max_events at start and then every hour.
+  void PruneLoop(Clock& clock) {
     const auto retention = std::chrono::hours(24) * config_.audit_retention_days;
+    const auto event_retention = std::chrono::hours(24) * config_.events_retention_days;
     std::unique_lock lock(prune_mu_);
     while (!stopping_) {
       lock.unlock();
-      Result<int64_t> removed = stores_.audit->PruneAudit(clock.Now() - retention);
+      const TimePoint before = config_.events_retention_days > 0
+                                   ? clock.Now() - event_retention
+                                   : TimePoint{};
+      Result<int64_t> pruned = stores_.events->PruneEvents(before, config_.events_max_events);
+      if (!pruned.ok()) {
+        spdlog::error("events: pruning the event log failed: {}", pruned.status().message());
+      } else if (*pruned > 0) {
+        spdlog::info("events: pruned {} events (events.retention_days {}, events.max_events {})",
+                     *pruned, config_.events_retention_days, config_.events_max_events);
+      }
+      Result<int64_t> removed = config_.audit_retention_days > 0
+                                    ? stores_.audit->PruneAudit(clock.Now() - retention)
+                                    : Result<int64_t>(0);
       if (!removed.ok()) {
         spdlog::error("audit: pruning records older than {} days failed: {}",
                       config_.audit_retention_days, removed.status().message());
@@ -520,6 +546,7 @@ class ServerImpl final : public Server {
   std::condition_variable prune_cv_;
   bool stopping_ = false;  // GUARDED_BY(prune_mu_)
   std::thread pruner_;
+  std::shared_ptr<service::EventHub> events_;
 };
 
 }  // namespace

@@ -16,7 +16,9 @@
 // stored as given: the store never sets created/updated itself.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -172,12 +174,78 @@ class AuditStore {
   virtual Result<int64_t> PruneAudit(TimePoint before) = 0;
 };
 
+// One entry of the event log (issue 13): a status change of a job, a workflow instance or step
+// change, a deployment... `data` is the event's JSON object as the API sends it; the filter keys
+// are copied out of it so a reader can select events without parsing them.
+struct EventRecord {
+  int64_t id = 0;    // set by the store: increases with every event, never reused
+  std::string type;  // "JOB_STATUS_CHANGE", "JOB_FINISHED", "WORKFLOW_INSTANCE_CHANGE", ...
+  TimePoint time;    // when the change was recorded
+  // Filter keys; "" when the event has none.
+  std::string job_id, user, grouping, workflow;
+  std::string data;  // a JSON object
+};
+
+// All fields optional and AND-ed; strings are compared for equality.
+struct EventFilter {
+  std::vector<std::string> types;  // OR-ed; empty = any
+  std::optional<std::string> job_id, user, grouping, workflow;
+
+  bool Matches(const EventRecord& e) const {
+    if (!types.empty() && std::find(types.begin(), types.end(), e.type) == types.end()) {
+      return false;
+    }
+    return (!job_id || *job_id == e.job_id) && (!user || *user == e.user) &&
+           (!grouping || *grouping == e.grouping) && (!workflow || *workflow == e.workflow);
+  }
+};
+
+// The events a job write records: `from` is the stored status before the write (nullopt for
+// CreateJob), `to` the record written. Called only when the status changes (or on create).
+using JobEventsFn = std::function<std::vector<EventRecord>(std::optional<model::JobStatus> from,
+                                                           const model::JobRecord& to)>;
+// Told of each event once it is durable, in id order.
+using EventListener = std::function<void(const EventRecord&)>;
+
+// The durable, ordered event log. Ids increase in the order events are committed, so a reader
+// that resumes after the last id it saw misses nothing and sees nothing twice (unless pruned).
+//
+// Job events are recorded by the JobStore itself, in the same transaction as the job write
+// that causes them (SetJobEvents): a status change is never stored without its events, and the
+// events of one job are in the order of its writes.
+//
+// Thread-safe. Errors: kInternal/kUnavailable/kOutOfSpace for storage failures,
+// kInvalidArgument for a limit < 1.
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+  // Stores `e` (its id is ignored) and returns the id given to it.
+  virtual Result<int64_t> AppendEvent(const EventRecord& e) = 0;
+  // Up to `limit` events with id > `after_id` matching `f`, id ascending.
+  virtual Result<std::vector<EventRecord>> ReadEvents(int64_t after_id, const EventFilter& f,
+                                                      int limit) = 0;
+  // The id of the newest event stored (0 when none ever was).
+  virtual Result<int64_t> LastEventId() = 0;
+  // Removes events older than `before` and, when max_events > 0, all but the newest
+  // max_events; returns how many were removed.
+  virtual Result<int64_t> PruneEvents(TimePoint before, int64_t max_events) = 0;
+  // From now on, every CreateJob and every UpdateJob that changes a job's status also stores
+  // fn(from, record) in the same transaction. Empty fn: job writes record no events.
+  virtual void SetJobEvents(JobEventsFn fn) = 0;
+  // From now on `listener` is called with every event stored (AppendEvent or a job write) after
+  // its commit, in id order, under the store's lock: it must be quick, must not block and must
+  // not call the store. Returns the last id stored before it was set (atomically: every later
+  // event reaches the listener, every earlier one is in the log).
+  virtual Result<int64_t> SetEventListener(EventListener listener) = 0;
+};
+
 // Opens (creating if needed) an SQLite database file, WAL mode, schema migrated.
 // The interfaces share one connection. `clock` is not read: callers set the record times.
 struct SqliteStores {
   std::shared_ptr<ConfigStore> config;
   std::shared_ptr<JobStore> jobs;
   std::shared_ptr<AuditStore> audit;
+  std::shared_ptr<EventStore> events;
 };
 Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock);
 

@@ -122,10 +122,29 @@ CREATE INDEX audit_principal ON audit(principal, seq);
 )sql";
 }
 
+// The event log (store.h EventStore). AUTOINCREMENT: an id is never reused, so a subscriber
+// resuming after its last id never sees an event twice.
+std::string V3() {
+  return R"sql(
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  type TEXT NOT NULL,
+  time INTEGER NOT NULL,
+  job_id TEXT NOT NULL,
+  user TEXT NOT NULL,
+  grouping TEXT NOT NULL,
+  workflow TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX events_time ON events(time);
+CREATE INDEX events_job ON events(job_id, id);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only: a released
 // migration never changes.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3()};
   return kMigrations;
 }
 

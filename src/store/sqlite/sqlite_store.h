@@ -35,7 +35,10 @@ struct SqliteOptions {
   size_t max_cached_statements = 512;
 };
 
-class SqliteStore final : public ConfigStore, public JobStore, public AuditStore {
+class SqliteStore final : public ConfigStore,
+                          public JobStore,
+                          public AuditStore,
+                          public EventStore {
  public:
   static Result<std::shared_ptr<SqliteStore>> Open(const std::string& path,
                                                    const SqliteOptions& options = {});
@@ -77,6 +80,15 @@ class SqliteStore final : public ConfigStore, public JobStore, public AuditStore
                                         bool newest_first) override;
   Result<int64_t> PruneAudit(TimePoint before) override;
 
+  // EventStore
+  Result<int64_t> AppendEvent(const EventRecord& e) override;
+  Result<std::vector<EventRecord>> ReadEvents(int64_t after_id, const EventFilter& f,
+                                              int limit) override;
+  Result<int64_t> LastEventId() override;
+  Result<int64_t> PruneEvents(TimePoint before, int64_t max_events) override;
+  void SetJobEvents(JobEventsFn fn) override;
+  Result<int64_t> SetEventListener(EventListener listener) override;
+
  private:
   explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
@@ -91,8 +103,18 @@ class SqliteStore final : public ConfigStore, public JobStore, public AuditStore
                                                    model::Kind owner_kind,
                                                    const std::vector<std::string>& statuses);
 
+  // REQUIRES: mu_ held, inside a write transaction. Stores the events of a job write; fills
+  // their ids into `stored`.
+  Status InsertJobEvents(std::optional<model::JobStatus> from, const model::JobRecord& r,
+                         std::vector<EventRecord>& stored);
+  Result<int64_t> InsertEvent(const EventRecord& e);
+  // REQUIRES: mu_ held, after the commit.
+  void Announce(const std::vector<EventRecord>& stored);
+
   std::mutex mu_;
-  std::unique_ptr<Database> db_;  // GUARDED_BY(mu_)
+  std::unique_ptr<Database> db_;   // GUARDED_BY(mu_)
+  JobEventsFn job_events_;         // GUARDED_BY(mu_)
+  EventListener event_listener_;   // GUARDED_BY(mu_)
 };
 
 // LIKE pattern → GLOB pattern with the same meaning ('%' any run, '_' one character, everything
