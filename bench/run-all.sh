@@ -5,6 +5,7 @@ set -euo pipefail
 build="${1:-build}"
 here="$(cd "$(dirname "$0")" && pwd)"
 echo "== gateway (J1 J2 J3)"; "$build/bench/gateway_bench" "${@:2}"
+echo "== events (SSE lag)"; "$build/bench/event_lag_bench"
 echo "== api (A1)"; "$here/api_bench.sh" "$build"
 if [ -x "$build/bench/workflow_bench" ]; then echo "== workflow (W1)"; "$build/bench/workflow_bench"; fi
 if [ -x "$build/bench/storage_bench" ]; then echo "== storage (S1 S2)"; "$build/bench/storage_bench"; fi
