@@ -115,11 +115,10 @@ int Measure(int subscribers, int jobs) {
     return 1;
   }
   std::vector<std::unique_ptr<LagSubscriber>> subs;
-  for (int i = 0; i < subscribers; ++i) subs.push_back(std::make_unique<LagSubscriber>(server.url()));
+  for (int i = 0; i < subscribers; ++i)
+    subs.push_back(std::make_unique<LagSubscriber>(server.url()));
   if (!weir::testing::WaitFor(
-          [&] {
-            return std::all_of(subs.begin(), subs.end(), [](auto& s) { return s->open(); });
-          },
+          [&] { return std::all_of(subs.begin(), subs.end(), [](auto& s) { return s->open(); }); },
           std::chrono::seconds(60))) {
     std::fprintf(stderr, "subscribers did not connect\n");
     return 1;

@@ -86,7 +86,8 @@ class Subscriber {
         &cancel_);
     std::lock_guard lock(mu_);
     ended_ = true;
-    if (!r.ok() || r->status != 200) ADD_FAILURE() << "events stream: " << (r.ok() ? r->body : r.status().ToString());
+    if (!r.ok() || r->status != 200)
+      ADD_FAILURE() << "events stream: " << (r.ok() ? r->body : r.status().ToString());
   }
 
   client::HttpClient http_;
@@ -307,7 +308,8 @@ TEST_F(StalledSubscriberTest, NeverBlocksJobsAndIsToldToResume) {
   }
   parser.Feed(dechunked, [&](const client::SseEvent& e) { events.push_back(e); });
   ASSERT_FALSE(events.empty());
-  ASSERT_EQ(events.back().event, "resume") << dechunked.substr(dechunked.size() > 400 ? dechunked.size() - 400 : 0);
+  ASSERT_EQ(events.back().event, "resume")
+      << dechunked.substr(dechunked.size() > 400 ? dechunked.size() - 400 : 0);
   json::value resume = Parse(events.back().data);
   const int64_t last = resume.at("lastEventId").to_number<int64_t>();
   // The events it got, then the log from its last id, are the whole log.

@@ -86,8 +86,8 @@ class EventStream final : public ResponseStream {
 
  private:
   void Append(std::string& out, const store::EventRecord& e) {
-    out += "id: " + std::to_string(e.id) + "\nevent: " + e.type + "\ndata: " +
-           service::EventJson(e) + "\n\n";
+    out += "id: " + std::to_string(e.id) + "\nevent: " + e.type +
+           "\ndata: " + service::EventJson(e) + "\n\n";
     sent_ = e.id;
   }
   static std::string Escape(std::string s) {

@@ -121,7 +121,7 @@ struct HttpResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::optional<FileBody> file;  // when set, `body` is ignored
+  std::optional<FileBody> file;            // when set, `body` is ignored
   std::shared_ptr<ResponseStream> stream;  // when set, `body` and `file` are ignored
 
   void SetHeader(std::string name, std::string value);

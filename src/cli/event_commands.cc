@@ -93,14 +93,14 @@ int Tail(const TailFlags& f, Globals& g) {
     return Fail(client::ToStatus(*r).WithContext("events tail"));
   }
   if (resume) {
-    std::cerr << "events tail: fell behind the server; run again with --since "
-              << parser.last_id() << " to go on\n";
+    std::cerr << "events tail: fell behind the server; run again with --since " << parser.last_id()
+              << " to go on\n";
   }
   if (g.output == "json") {
     json::object doc;
     doc["events"] = std::move(events);
-    doc["lastEventId"] = parser.last_id().empty() ? json::value(nullptr)
-                                                  : json::value(std::stoll(parser.last_id()));
+    doc["lastEventId"] =
+        parser.last_id().empty() ? json::value(nullptr) : json::value(std::stoll(parser.last_id()));
     std::cout << json::serialize(doc) << "\n";
   }
   return resume ? 1 : 0;

@@ -83,7 +83,8 @@ void EventWatcher::Run() {
     // The stream ended (told to resume, or the server went away): reconnect after a pause.
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, delay, [this] { return stopping_; });
-    delay = got_bytes ? std::chrono::milliseconds(100) : std::min(delay * 2, std::chrono::milliseconds(2000));
+    delay = got_bytes ? std::chrono::milliseconds(100)
+                      : std::min(delay * 2, std::chrono::milliseconds(2000));
   }
 }
 

@@ -35,10 +35,10 @@ struct Response {
 
 // One part of a multipart/form-data body: inline bytes or a file streamed from disk.
 struct Part {
-  std::string name;               // form field name, e.g. "request" or "attachment"
-  std::string filename;           // empty: a plain field
-  std::string content_type;       // e.g. "application/json"
-  std::string data;               // used when `file` is empty
+  std::string name;          // form field name, e.g. "request" or "attachment"
+  std::string filename;      // empty: a plain field
+  std::string content_type;  // e.g. "application/json"
+  std::string data;          // used when `file` is empty
   std::filesystem::path file;
 };
 

@@ -94,7 +94,7 @@ class EventHub {
   std::shared_ptr<store::EventStore> store_;
   const EventHubOptions options_;
   std::mutex mu_;
-  int64_t last_id_ = 0;                                // GUARDED_BY(mu_)
+  int64_t last_id_ = 0;                                   // GUARDED_BY(mu_)
   std::vector<std::weak_ptr<Subscription>> subscribers_;  // GUARDED_BY(mu_)
 };
 

@@ -71,8 +71,8 @@ TEST_F(EventHubTest, SubscribersGetTheirMatchingEventsAfterTheirStart) {
   ASSERT_TRUE(stores_.jobs->CreateJob(Job("b", model::JobStatus::kInit, "bob")).ok());
   ASSERT_TRUE(stores_.jobs->UpdateJob(Job("a", model::JobStatus::kFailed, "alice")).ok());
   auto got = sub->Take();
-  EXPECT_THAT(Types(got), ElementsAre("JOB_STATUS_CHANGE:a", "JOB_STATUS_CHANGE:a",
-                                      "JOB_FINISHED:a"));
+  EXPECT_THAT(Types(got),
+              ElementsAre("JOB_STATUS_CHANGE:a", "JOB_STATUS_CHANGE:a", "JOB_FINISHED:a"));
   EXPECT_EQ(wakes, 3);
   auto finished = boost::json::parse(EventJson(got[2]));
   EXPECT_EQ(finished.at("id").as_int64(), got[2].id);
@@ -104,9 +104,7 @@ TEST_F(EventHubTest, AFullBufferOverflowsInsteadOfWaiting) {
 TEST_F(EventHubTest, AppendedEventsReachSubscribersAndDroppedOnesAreForgotten) {
   auto hub = Hub(10);
   auto sub = hub->Subscribe({});
-  {
-    auto gone = hub->Subscribe({});
-  }
+  { auto gone = hub->Subscribe({}); }
   store::EventRecord e;
   e.type = "WORKFLOW_INSTANCE_CHANGE";
   e.workflow = "etl";
@@ -116,8 +114,8 @@ TEST_F(EventHubTest, AppendedEventsReachSubscribersAndDroppedOnesAreForgotten) {
   auto got = sub->Take();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].id, *id);
-  EXPECT_EQ(EventJson(got[0]), "{\"id\":" + std::to_string(*id) +
-                                   ",\"type\":\"WORKFLOW_INSTANCE_CHANGE\"}");
+  EXPECT_EQ(EventJson(got[0]),
+            "{\"id\":" + std::to_string(*id) + ",\"type\":\"WORKFLOW_INSTANCE_CHANGE\"}");
   EXPECT_EQ(hub->last_id(), *id);
 }
 

@@ -34,7 +34,8 @@ struct BackendFactory {
 class SqliteEventBackend : public EventBackend {
  public:
   SqliteEventBackend() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "weir-events-test-XXXXXX").string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "weir-events-test-XXXXXX").string();
     if (mkdtemp(tmpl.data()) == nullptr) std::abort();
     dir_ = tmpl;
   }

@@ -37,8 +37,8 @@ struct SortKey {
 };
 
 struct PageRequest {
-  int page = 0;   // 0-based
-  int size = 10;  // ≥ 1
+  int page = 0;               // 0-based
+  int size = 10;              // ≥ 1
   std::vector<SortKey> sort;  // empty: the resource's default order
 };
 
@@ -52,11 +52,11 @@ struct Page {
 struct ConfigFilter {
   std::optional<std::string> name;
   std::optional<std::string> user;
-  std::optional<std::string> type;           // applications only
-  std::vector<std::string> statuses;         // OR-ed; empty = any
-  std::vector<std::string> tags;             // AND-ed: all must be present
-  std::optional<TimePoint> min_updated;      // inclusive
-  std::optional<TimePoint> max_updated;      // exclusive
+  std::optional<std::string> type;       // applications only
+  std::vector<std::string> statuses;     // OR-ed; empty = any
+  std::vector<std::string> tags;         // AND-ed: all must be present
+  std::optional<TimePoint> min_updated;  // inclusive
+  std::optional<TimePoint> max_updated;  // exclusive
 };
 
 class ConfigStore {
@@ -79,7 +79,8 @@ class ConfigStore {
 
   // Ordered links. Set* replaces the whole list (every id must exist: kFailedPrecondition);
   // the list has no duplicates (adding a present id keeps its position).
-  virtual Result<std::vector<std::string>> GetCommandApplications(const std::string& command_id) = 0;
+  virtual Result<std::vector<std::string>> GetCommandApplications(
+      const std::string& command_id) = 0;
   virtual Status SetCommandApplications(const std::string& command_id,
                                         const std::vector<std::string>& application_ids) = 0;
   virtual Result<std::vector<std::string>> GetClusterCommands(const std::string& cluster_id) = 0;
@@ -109,7 +110,7 @@ struct JobFilter {
   std::vector<std::string> tags;              // AND-ed
   std::optional<std::string> cluster_name, cluster_id, command_name, command_id;
   std::optional<std::string> grouping, grouping_instance;
-  std::optional<TimePoint> min_started, max_started;    // min inclusive, max exclusive
+  std::optional<TimePoint> min_started, max_started;  // min inclusive, max exclusive
   std::optional<TimePoint> min_finished, max_finished;
 };
 

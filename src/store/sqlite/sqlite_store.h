@@ -112,9 +112,9 @@ class SqliteStore final : public ConfigStore,
   void Announce(const std::vector<EventRecord>& stored);
 
   std::mutex mu_;
-  std::unique_ptr<Database> db_;   // GUARDED_BY(mu_)
-  JobEventsFn job_events_;         // GUARDED_BY(mu_)
-  EventListener event_listener_;   // GUARDED_BY(mu_)
+  std::unique_ptr<Database> db_;  // GUARDED_BY(mu_)
+  JobEventsFn job_events_;        // GUARDED_BY(mu_)
+  EventListener event_listener_;  // GUARDED_BY(mu_)
 };
 
 // LIKE pattern → GLOB pattern with the same meaning ('%' any run, '_' one character, everything
