@@ -53,7 +53,7 @@ void AddAssetCommands(CLI::App& app, Globals& g);    // weir asset list|show|get
 void AddProjectCommands(CLI::App& app, Globals& g);  // weir project list|test|build|deploy
 void AddWorkflowCommands(CLI::App& app, Globals& g); // weir workflow render|...
 void AddSampleCommands(CLI::App& app, Globals& g);   // weir sample workflow RECIPE [PATH]
-void AddEventsCommand(CLI::App& app, Globals& g);  // weir events tail [filters]
+void AddEventsCommand(CLI::App& app, Globals& g);     // weir events tail [filters]
 void AddAuditCommand(CLI::App& app, Globals& g);     // weir audit [--principal P] ...
 void AddAuthCommands(CLI::App& app, Globals& g);     // weir whoami
 // weir workflow versions|activate|rollback|run|instances|instance|restart|stop: adds to the

@@ -415,7 +415,8 @@ Status CheckRanges(const ServerConfig& c) {
     return InvalidArgument("config audit.retention_days: must be 0 (keep all) to 100000");
   }
   if (c.events_retention_days < 0 || c.events_retention_days > 100000) {
-    return InvalidArgument("config events.retention_days: must be 0 (keep by count only) to 100000");
+    return InvalidArgument(
+        "config events.retention_days: must be 0 (keep by count only) to 100000");
   }
   if (c.events_max_events < 0) {
     return InvalidArgument("config events.max_events: must be 0 (no count bound) or more");

@@ -58,8 +58,8 @@ struct ServerConfig {
   int64_t audit_retention_days = 90;  // records older are pruned hourly; 0 keeps all
 
   // events: the event log (store.h EventStore) and its SSE subscribers (api/event_routes.h).
-  int64_t events_retention_days = 7;     // events older are pruned hourly; 0 keeps all by age
-  int64_t events_max_events = 1000000;   // and only the newest this many; 0: no count bound
+  int64_t events_retention_days = 7;         // events older are pruned hourly; 0 keeps all by age
+  int64_t events_max_events = 1000000;       // and only the newest this many; 0: no count bound
   int64_t events_subscriber_buffer = 10000;  // events buffered per subscriber before it is cut
   int64_t events_heartbeat_seconds = 15;     // a comment line after this long without an event
 

@@ -15,9 +15,9 @@
 #include "api/admin_routes.h"
 #include "api/asset_routes.h"
 #include "api/audit.h"
-#include "api/event_routes.h"
 #include "api/auth_gate.h"
 #include "api/config_routes.h"
+#include "api/event_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
 #include "api/rate_limit.h"
@@ -434,9 +434,8 @@ class ServerImpl final : public Server {
     std::unique_lock lock(prune_mu_);
     while (!stopping_) {
       lock.unlock();
-      const TimePoint before = config_.events_retention_days > 0
-                                   ? clock.Now() - event_retention
-                                   : TimePoint{};
+      const TimePoint before =
+          config_.events_retention_days > 0 ? clock.Now() - event_retention : TimePoint{};
       Result<int64_t> pruned = stores_.events->PruneEvents(before, config_.events_max_events);
       if (!pruned.ok()) {
         spdlog::error("events: pruning the event log failed: {}", pruned.status().message());
