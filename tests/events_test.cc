@@ -134,8 +134,9 @@ class EventsTest : public ::testing::Test {
   }
 
   // The whole stored log matching `query`, through `weir events tail --no-follow -o json`.
-  std::vector<Seen> StoredLog(std::vector<std::string> filters = {}) {
-    std::vector<std::string> args = {"events", "tail", "--since", "0", "--no-follow", "-o", "json"};
+  std::vector<Seen> StoredLog(std::vector<std::string> filters = {}, int64_t since = 0) {
+    std::vector<std::string> args = {"events",      "tail", "--since", std::to_string(since),
+                                     "--no-follow", "-o",   "json"};
     args.insert(args.end(), filters.begin(), filters.end());
     auto r = RunWeir(server_->url(), args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -316,7 +317,7 @@ TEST_F(StalledSubscriberTest, NeverBlocksJobsAndIsToldToResume) {
   int64_t got = 0;
   for (const auto& e : events) got += e.event != "resume";
   std::vector<Seen> stored = StoredLog();
-  std::vector<Seen> rest = StoredLog({"--since", std::to_string(last)});
+  std::vector<Seen> rest = StoredLog({}, last);
   EXPECT_EQ(static_cast<size_t>(got) + rest.size(), stored.size());
   EXPECT_LT(static_cast<size_t>(got), stored.size()) << "the subscriber was never cut off";
 }
