@@ -252,13 +252,16 @@ TEST_F(DataflowAfterE2eTest, AnUnknownWorkflowInAfterIsRefusedAtDeployNamingTheF
   Commit("bad");
   auto d = Weir({"project", "deploy"}, repo_);
   EXPECT_EQ(d.exit_code, 1) << d.out << d.err;
-  EXPECT_NE(d.err.find("flows/bad.sch.yaml:2:15: after: unknown workflow 'up-x'"),
+  // The problems are progress lines (stdout for people, stderr with -o json).
+  const std::string said = d.out + d.err;
+  EXPECT_NE(said.find("flows/bad.sch.yaml:2:15: after: unknown workflow 'up-x'"),
             std::string::npos)
-      << d.err;
-  EXPECT_NE(d.err.find("did you mean: up-a"), std::string::npos) << d.err;
+      << said;
+  EXPECT_NE(said.find("did you mean: up-a"), std::string::npos) << said;
   auto t = Weir({"project", "test", "--offline"}, repo_);
   EXPECT_EQ(t.exit_code, 1);
-  EXPECT_NE(t.err.find("after: unknown workflow 'up-x'"), std::string::npos) << t.err;
+  EXPECT_NE((t.out + t.err).find("after: unknown workflow 'up-x'"), std::string::npos)
+      << t.out << t.err;
   // Nothing of it was deployed.
   auto r = http_->Get("/api/weir/v1/workflows/" + client::UrlEncode("prod:acme.chain.bad"));
   ASSERT_TRUE(r.ok());

@@ -383,8 +383,8 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
                                      {"sha256", rec->sha256},
                                      {"uri", rec->uri},
                                      {"reused", reused}});
-    if (reused) {
-      Progress() << "REUSED " << asset->name << ": " << rec->uuid
+    if (reused) {  // on stderr in every output mode (a message for people)
+      std::cerr << "REUSED " << asset->name << ": " << rec->uuid
                  << " has the same bytes (newest build on " << req.branch
                  << "); not published again\n";
     }
