@@ -553,8 +553,9 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   auto lf = std::make_shared<ListFlags>();
   CLI::App* list = job->add_subcommand(
       "list",
-      "List jobs, newest first (-o json: an array of job documents). Example: weir job list "
-      "--status failed --since 2026-12-06 --user alice");
+      "List jobs, newest first (-o json: {\"jobs\": [...], \"page\": {...}}). Examples: weir job "
+      "list --status failed --since 2026-12-06 --user alice; weir job list --workflow "
+      "prod:acme.etl.daily --instance 3");
   list->add_option("--status", lf->statuses,
                    "status, any case (repeatable: any of them): INIT, RUNNING, SUCCEEDED, "
                    "FAILED, KILLED, INVALID")
