@@ -254,8 +254,7 @@ TEST_F(DataflowAfterE2eTest, AnUnknownWorkflowInAfterIsRefusedAtDeployNamingTheF
   EXPECT_EQ(d.exit_code, 1) << d.out << d.err;
   // The problems are progress lines (stdout for people, stderr with -o json).
   const std::string said = d.out + d.err;
-  EXPECT_NE(said.find("flows/bad.sch.yaml:2:15: after: unknown workflow 'up-x'"),
-            std::string::npos)
+  EXPECT_NE(said.find("flows/bad.sch.yaml:2:15: after: unknown workflow 'up-x'"), std::string::npos)
       << said;
   EXPECT_NE(said.find("did you mean: up-a"), std::string::npos) << said;
   auto t = Weir({"project", "test", "--offline"}, repo_);
@@ -283,7 +282,10 @@ TEST_F(DataflowAfterE2eTest, AnUnrelatedCommitDeploysNoNewVersionsAndAnAssetChan
   auto d = Weir({"project", "deploy"}, repo_);
   ASSERT_EQ(d.exit_code, 0) << d.out << d.err;
   EXPECT_NE(d.err.find("REUSED noop"), std::string::npos) << d.err;
-  EXPECT_NE(d.out.find("DEPLOYED " + up_a + " VERSION 1 (unchanged"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("DEPLOYED " + up_a + " VERSION 1 (unchanged: same rendered workflow"),
+            std::string::npos)
+      << d.out;
+  EXPECT_NE(d.out.find("only the commit differs"), std::string::npos) << d.out;
   EXPECT_EQ(d.out.find("VERSION 2"), std::string::npos) << d.out;
   EXPECT_EQ(Str(Workflow(up_a), "latestVersion"), "1");
   EXPECT_EQ(Str(Workflow(kDownId), "latestVersion"), "1");

@@ -385,8 +385,8 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
                                      {"reused", reused}});
     if (reused) {  // on stderr in every output mode (a message for people)
       std::cerr << "REUSED " << asset->name << ": " << rec->uuid
-                 << " has the same bytes (newest build on " << req.branch
-                 << "); not published again\n";
+                << " has the same bytes (newest build on " << req.branch
+                << "); not published again\n";
     }
     if (g.output != "json") {
       std::cout << "DEPLOYED AS " << rec->uuid
@@ -468,13 +468,17 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     std::string version = std::to_string(version_number);
     bool created = Str(*body, "created") == "true";
     bool active = Str(*body, "active") == "true";
-    // Unchanged: the same bundle, or the same one but for the source commit (version churn).
-    if (!created && !Str(*body, "bundleId").empty()) id = Str(*body, "bundleId");
+    // Unchanged: the same bundle, or the same one but for the source commit (version churn:
+    // the scheduler answers with that version's bundle id).
+    std::string unchanged = " (unchanged: identical bundle)";
+    if (!created && !Str(*body, "bundleId").empty() && Str(*body, "bundleId") != id) {
+      id = Str(*body, "bundleId");
+      unchanged = " (unchanged: same rendered workflow, assets and files; only the commit differs)";
+    }
     if (g.output != "json") {
       std::cout << "DEPLOYED " << Str(*body, "deployedId") << " VERSION " << version
-                << (created ? "" : " (unchanged: same rendered workflow, assets and files)")
-                << (active ? " active" : " not active") << " bundle " << id
-                << (cron ? "" : " (manual runs only: schedule: manual)") << "\n";
+                << (created ? "" : unchanged) << (active ? " active" : " not active") << " bundle "
+                << id << (cron ? "" : " (manual runs only: schedule: manual)") << "\n";
     }
     bundles.push_back(json::object{{"workflow", Str(*body, "deployedId")},
                                    {"version", version_number},
