@@ -1,4 +1,5 @@
-// Opening the store a server is configured with (store.h OpenStores), and its schema version.
+#include "store/open.h"
+
 #include <filesystem>
 
 #include "store/postgres/connection.h"
@@ -7,7 +8,6 @@
 #include "store/sqlite/database.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/sqlite_store.h"
-#include "store/store.h"
 
 namespace weir::store {
 namespace {

@@ -1,12 +1,10 @@
 // Metadata store: the durable record of configuration resources and jobs.
 //
-// One interface, several backends (sqlite/ is the embedded default; postgres/ may be shared by
-// several servers). Every backend passes the contract tests in store_contract_test.cc. A write
-// that returned OK survives a crash of the server process (SQLite WAL; fsync policy documented in
-// docs/operations.md; PostgreSQL: committed).
+// One interface, several backends (sqlite/ is the embedded default; postgres/ on libpq; open.h
+// opens the one the settings name). Every backend passes the contract tests in
+// store_contract_test.cc. A write that returned OK survives a crash (docs/operations.md).
 //
-// Thread-safety: all methods may be called from any thread (SQLite serialises them internally,
-// PostgreSQL runs them on a pool of connections).
+// Thread-safety: all methods may be called from any thread; implementations serialise internally.
 // Errors: kNotFound for unknown ids, kAlreadyExists for a duplicate id on create,
 // kFailedPrecondition for link violations (unknown linked id, deleting a linked application),
 // kInvalidArgument for bad filters (unknown sort field), kInternal for storage failures.
@@ -174,47 +172,13 @@ class AuditStore {
   virtual Result<int64_t> PruneAudit(TimePoint before) = 0;
 };
 
-// The three interfaces of one opened store (one object behind them).
-struct Stores {
+// Opens (creating if needed) an SQLite database file, WAL mode, schema migrated.
+// The interfaces share one connection. `clock` is not read: callers set the record times.
+struct SqliteStores {
   std::shared_ptr<ConfigStore> config;
   std::shared_ptr<JobStore> jobs;
   std::shared_ptr<AuditStore> audit;
 };
-using SqliteStores = Stores;
-
-// Opens (creating if needed) an SQLite database file, WAL mode, schema migrated.
-// The interfaces share one connection. `clock` is not read: callers set the record times.
 Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock);
-
-// Where the store lives: the server's store.* settings.
-struct StoreLocation {
-  std::string type = "sqlite";  // "sqlite" or "postgresql"
-  std::string sqlite_path;      // type sqlite: the database file
-  std::string url;              // type postgresql: a libpq URI (postgresql://...), no password
-  std::string password;         // type postgresql: "" for none; never part of any message
-  int pool_size = 8;            // type postgresql: connections at most
-};
-
-// "sqlite /var/lib/weir/weir.db" or "postgresql postgresql://weir@db/weir" (no password).
-std::string DescribeLocation(const StoreLocation& where);
-
-// Opens the store at `where` and brings its schema to the newest this build knows (a database
-// whose schema is newer is refused: kFailedPrecondition saying to upgrade weir). kUnavailable
-// when a PostgreSQL server cannot be reached; kInvalidArgument for an unknown type.
-Result<Stores> OpenStores(const StoreLocation& where, Clock& clock);
-
-// The schema of a store: the version it is at (0: weir never wrote to it) and the newest this
-// build knows. Both backends number their migrations alike.
-struct SchemaInfo {
-  std::string location;  // DescribeLocation()
-  int64_t version = 0;
-  int64_t latest = 0;
-  int64_t before = 0;  // MigrateSchema: the version found before migrating
-};
-// Reads the version without changing anything (a missing SQLite file is version 0, not created).
-Result<SchemaInfo> ReadSchema(const StoreLocation& where);
-// Applies every pending migration, each in its own transaction; safe to run while servers use
-// the store, and by several processes at once (each migration is applied once).
-Result<SchemaInfo> MigrateSchema(const StoreLocation& where);
 
 }  // namespace weir::store

@@ -25,7 +25,7 @@
 #include "common/testing/required_services.h"
 #include "model/config.h"
 #include "model/job.h"
-#include "store/store.h"
+#include "store/open.h"
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {

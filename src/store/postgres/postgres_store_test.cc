@@ -7,7 +7,7 @@
 #include "common/clock.h"
 #include "common/testing/required_services.h"
 #include "store/postgres/connection.h"
-#include "store/store.h"
+#include "store/open.h"
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {

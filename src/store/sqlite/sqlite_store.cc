@@ -720,7 +720,7 @@ Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock) {
   (void)clock;  // the store persists the times callers give it (see sqlite_store.h)
   WEIR_ASSIGN_OR_RETURN(std::shared_ptr<sqlite::SqliteStore> store,
                         sqlite::SqliteStore::Open(path));
-  Stores out;
+  SqliteStores out;
   out.config = store;
   out.jobs = store;
   out.audit = store;
