@@ -6,8 +6,8 @@
 
 #include "common/clock.h"
 #include "common/testing/required_services.h"
-#include "store/postgres/connection.h"
 #include "store/open.h"
+#include "store/postgres/connection.h"
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {
