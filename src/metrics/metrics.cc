@@ -127,8 +127,8 @@ Histogram::Histogram(std::vector<double> bounds)
 
 void Histogram::Observe(double v) {
   // The first bound ≥ v: its bucket counts v (le is inclusive); past the last bound, +Inf.
-  const size_t i = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) -
-                                       bounds_.begin());
+  const size_t i =
+      static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(v, std::memory_order_relaxed);
 }
@@ -183,7 +183,9 @@ void FamilyBase::Render(std::string& out) const {
   out += EscapeHelp(help_);
   out += "\n# TYPE ";
   out += name_;
-  out += type_ == Type::kCounter ? " counter\n" : type_ == Type::kGauge ? " gauge\n" : " histogram\n";
+  out += type_ == Type::kCounter ? " counter\n"
+         : type_ == Type::kGauge ? " gauge\n"
+                                 : " histogram\n";
   RenderChildren(out);
 }
 
@@ -238,8 +240,7 @@ Family<T>& Registry::Add(std::string name, std::string help, std::vector<std::st
 
 CounterFamily& Registry::AddCounter(std::string name, std::string help,
                                     std::vector<std::string> label_names) {
-  return Add<Counter>(std::move(name), std::move(help), std::move(label_names), Type::kCounter,
-                      {});
+  return Add<Counter>(std::move(name), std::move(help), std::move(label_names), Type::kCounter, {});
 }
 
 GaugeFamily& Registry::AddGauge(std::string name, std::string help,

@@ -186,8 +186,8 @@ using HistogramFamily = Family<Histogram>;
 class Registry {
  public:
   // Registers a family, or returns the one already registered under `name` (it must have the
-  // same type and label names). Names: [a-zA-Z_:][a-zA-Z0-9_:]*; label names [a-zA-Z_][a-zA-Z0-9_]*,
-  // not starting with "__"; a histogram may not use the label "le".
+  // same type and label names). Names: [a-zA-Z_:][a-zA-Z0-9_:]*; label names
+  // [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__"; a histogram may not use the label "le".
   CounterFamily& AddCounter(std::string name, std::string help,
                             std::vector<std::string> label_names = {});
   GaugeFamily& AddGauge(std::string name, std::string help,
@@ -211,9 +211,9 @@ class Registry {
 
   std::mutex families_mu_;
   std::map<std::string, std::unique_ptr<FamilyBase>> families_;  // GUARDED_BY(families_mu_)
-  std::mutex render_mu_;  // one render (and collector change) at a time
+  std::mutex render_mu_;                             // one render (and collector change) at a time
   std::map<int, std::function<void()>> collectors_;  // GUARDED_BY(render_mu_)
-  int next_collector_ = 1;                            // GUARDED_BY(render_mu_)
+  int next_collector_ = 1;                           // GUARDED_BY(render_mu_)
 };
 
 // The process's registry, which weir's modules record into (metrics/weir_metrics.h names them).

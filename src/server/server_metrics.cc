@@ -1,6 +1,7 @@
 #include "server/server_metrics.h"
 
 #include <chrono>
+#include <type_traits>
 #include <utility>
 
 #include "metrics/weir_metrics.h"
@@ -37,7 +38,7 @@ class TimedStore final : public store::JobStore {
 
  private:
   template <typename F>
-  auto Timed(const char* operation, F&& f) {
+  std::invoke_result_t<F> Timed(const char* operation, F&& f) {
     const auto start = std::chrono::steady_clock::now();
     auto result = f();
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
