@@ -19,6 +19,7 @@
 #include "common/ids.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "metrics/weir_metrics.h"
 #include "scheduler/scheduler_internal.h"
 #include "scheduler/trigger_rules.h"
 #include "workflow/render.h"
@@ -204,6 +205,7 @@ void Scheduler::Impl::FailAttempt(const LoadedVersion& v, StepRow& s, const std:
     int64_t at = now_ms + BackoffMillis(j->backoff, s.attempts);
     s.status = StepStatus::kWaitingRetry;
     s.not_before_ms = at;
+    metrics::Weir().workflow_step_retries.With({}).Inc();
     s.message = "attempt " + std::to_string(s.attempts) + " of " + std::to_string(retries + 1) +
                 " failed: " + message + "; retrying at " + Iso(at);
   } else {
@@ -244,6 +246,7 @@ Status Scheduler::Impl::StopLocked(InstanceRow& row, std::string_view message, i
     }
   }
   row.status = InstanceStatus::kStopped;
+  metrics::Weir().workflow_instances.With({"STOPPED"}).Inc();
   row.message = std::string(message);
   row.finished_ms = now_ms;
   return SaveInstance(row, now_ms);
@@ -254,6 +257,7 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
   Result<std::shared_ptr<const LoadedVersion>> vr = LoadVersion(r.deployed_id, r.version);
   if (!vr.ok()) {
     r.status = InstanceStatus::kFailed;
+    metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
     r.message = vr.status().message();
     r.finished_ms = now_ms;
     WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
@@ -361,6 +365,7 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
       return s.status == StepStatus::kSkipped;
     });
     r.status = InstanceStatus::kSucceeded;
+    metrics::Weir().workflow_instances.With({"SUCCEEDED"}).Inc();
     r.message = skipped == 0 ? "all " + std::to_string(steps.size()) + " steps succeeded"
                              : std::to_string(steps.size() - static_cast<size_t>(skipped)) +
                                    " steps succeeded, " + std::to_string(skipped) +
@@ -382,6 +387,7 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
       }
     }
     r.status = InstanceStatus::kFailed;
+    metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
     r.message = why.empty() ? "no step can run any more" : why;
     r.finished_ms = now_ms;
     WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
@@ -443,6 +449,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
     for (InstanceRow* c : bf_waiting) {
       if (static_cast<int>(bf_running.size()) >= bf_parallel[c]) break;  // in fire-time order
       c->status = InstanceStatus::kRunning;
+      metrics::Weir().workflow_instances.With({"RUNNING"}).Inc();
       c->started_ms = now_ms;
       WEIR_RETURN_IF_ERROR(SaveInstance(*c, now_ms));
       bf_running.push_back(c);
@@ -455,6 +462,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
       Result<std::shared_ptr<const LoadedVersion>> v = LoadVersion(c.deployed_id, c.version);
       if (!v.ok()) {
         c.status = InstanceStatus::kFailed;
+        metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
         c.message = v.status().message();
         c.finished_ms = now_ms;
         WEIR_RETURN_IF_ERROR(SaveInstance(c, now_ms));
@@ -508,6 +516,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
       }
       if (start) {
         c.status = InstanceStatus::kRunning;
+        metrics::Weir().workflow_instances.With({"RUNNING"}).Inc();
         c.started_ms = now_ms;
         WEIR_RETURN_IF_ERROR(SaveInstance(c, now_ms));
         running.push_back(&c);
@@ -753,6 +762,7 @@ Result<Instance> Scheduler::Restart(std::string_view deployed_id, int64_t number
     }
     r.run += 1;
     r.status = InstanceStatus::kCreated;
+    metrics::Weir().workflow_instances.With({"CREATED"}).Inc();
     r.message = "run " + std::to_string(r.run) + ": restarted" +
                 (actor.empty() ? std::string() : " by " + std::string(actor)) + " with " +
                 std::to_string(reset) + " incomplete step(s)";

@@ -12,6 +12,7 @@
 #include "blob/sha256.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "metrics/weir_metrics.h"
 #include "scheduler/logical_dates.h"
 #include "scheduler/scheduler_internal.h"
 #include "workflow/project.h"
@@ -716,6 +717,7 @@ Result<InstanceRow> Scheduler::Impl::CreateInstance(DeploymentRow& d, std::strin
       .Bind(r.finished_ms)
       .Bind(now_ms);
   WEIR_RETURN_IF_ERROR(s.Run());
+  metrics::Weir().workflow_instances.With({std::string(InstanceStatusName(r.status))}).Inc();
   int position = 0;
   for (const workflow::JobTemplate& j : v->wf.jobs) {
     WEIR_ASSIGN_OR_RETURN(
