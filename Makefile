@@ -21,7 +21,7 @@ DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl openssl python3 procps awscli \
   python3-botocore
 
-.PHONY: all deps san-deps build run test bench clean s3-test-deps build-asan test-asan mutate \
+.PHONY: all deps san-deps build run test bench clean s3-test-deps openapi-test-deps build-asan test-asan mutate \
   build-tsan test-tsan fuzz fuzz-deps
 
 all: build
@@ -62,7 +62,18 @@ s3-test-deps:
 	  npm ci --prefix tests/s3 --no-audit --no-fund; \
 	fi
 
-test: build s3-test-deps
+# The API document's test validates it with @seriousme/openapi-schema-validator (npm, pinned in
+# tests/openapi/package-lock.json).
+openapi-test-deps:
+	@if [ ! -d tests/openapi/node_modules ]; then \
+	  if ! command -v npm >/dev/null; then \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; \
+	  fi; \
+	  npm ci --prefix tests/openapi --no-audit --no-fund; \
+	fi
+
+test: build s3-test-deps openapi-test-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # Benchmarks also need wrk and nginx (A1 compares weir with nginx in the same run).
