@@ -80,7 +80,7 @@ class OpenApiTest : public ::testing::Test {
 
 TEST_F(OpenApiTest, EveryRegisteredRouteIsDocumentedAndNothingElse) {
   ASSERT_TRUE(doc_.is_object());
-  EXPECT_EQ(doc_.at("openapi").as_string().substr(0, 4), "3.1.");
+  EXPECT_EQ(std::string(doc_.at("openapi").as_string()).substr(0, 4), "3.1.");
   const json::object& paths = doc_.at("paths").as_object();
   std::set<std::pair<std::string, std::string>> registered;
   std::string missing;
