@@ -120,10 +120,11 @@ TEST_F(OpenApiTest, DocumentValidatesWithAStandardOpenApiValidator) {
   EXPECT_NE(out.find("\"valid\":true"), std::string::npos) << out;
   EXPECT_NE(out.find("\"version\":\"3.1\""), std::string::npos) << out;
 
-  // The validator does reject a broken document (an operation without responses).
+  // The validator does reject a broken document (no `info`, which OpenAPI requires; a path
+  // item under a key that is not a path).
   json::value broken = doc_;
-  broken.at("paths").as_object().begin()->value().as_object().begin()->value().as_object().erase(
-      "responses");
+  broken.as_object().erase("info");
+  broken.at("paths").as_object()["jobs-without-slash"] = json::object{};
   const fs::path bad = dir_.path() / "broken.json";
   WriteFile(bad, json::serialize(broken));
   auto [bad_code, bad_out] = Validate(bad);
