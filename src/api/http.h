@@ -146,6 +146,14 @@ class Router {
   // `/jobs/{id}/{rest*}`); a trailing slash is ignored when only the path without it matches.
   Match FindSegments(std::string_view method, const std::vector<std::string>& segments) const;
 
+  // The route table, in registration order: method and pattern as given to Add()
+  // ("GET", "/api/v3/jobs/{id}"). The API document's test compares it with openapi.json.
+  struct RouteInfo {
+    std::string method;
+    std::string pattern;
+  };
+  std::vector<RouteInfo> Routes() const;
+
  private:
   struct Route {
     std::string method;

@@ -307,6 +307,17 @@ Router::Match Router::FindSegments(std::string_view method,
   return m;
 }
 
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(routes_.size());
+  for (const Route& r : routes_) {
+    std::string pattern;
+    for (const std::string& seg : r.segments) pattern += "/" + seg;
+    out.push_back(RouteInfo{r.method, pattern.empty() ? "/" : pattern});
+  }
+  return out;
+}
+
 Router::Match Router::Find(std::string_view method, std::string_view path) const {
   std::vector<std::string_view> parts;
   SplitPath(path, parts);

@@ -328,6 +328,10 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"max_stdout_bytes", Field(&ServerConfig::max_stdout_bytes, "jobs.max_stdout_bytes")},
         {"max_stderr_bytes", Field(&ServerConfig::max_stderr_bytes, "jobs.max_stderr_bytes")},
         {"kill_grace_ms", Field(&ServerConfig::kill_grace_ms, "jobs.kill_grace_ms")},
+        {"local_heartbeat_timeout_ms",
+         Field(&ServerConfig::local_heartbeat_timeout_ms, "jobs.local_heartbeat_timeout_ms")},
+        {"local_max_upload_bytes",
+         Field(&ServerConfig::local_max_upload_bytes, "jobs.local_max_upload_bytes")},
         {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")},
         {"min_free_disk_mb", Field(&ServerConfig::min_free_disk_mb, "jobs.min_free_disk_mb")},
         {"run_as_user", Field(&ServerConfig::run_as_user, "jobs.run_as_user")},
@@ -478,6 +482,12 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (c.setup_threads < 1) return InvalidArgument("config jobs.setup_threads: must be at least 1");
   if (c.kill_grace_ms < 0) return InvalidArgument("config jobs.kill_grace_ms: must be ≥ 0");
+  if (c.local_heartbeat_timeout_ms < 300) {
+    return InvalidArgument("config jobs.local_heartbeat_timeout_ms: must be ≥ 300");
+  }
+  if (c.local_max_upload_bytes < 1) {
+    return InvalidArgument("config jobs.local_max_upload_bytes: must be ≥ 1");
+  }
   if (c.min_free_disk_mb < 0 || c.min_free_disk_mb > (int64_t{1} << 40)) {
     return InvalidArgument("config jobs.min_free_disk_mb: must be between 0 (no floor) and 2^40");
   }

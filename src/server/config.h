@@ -79,6 +79,11 @@ struct ServerConfig {
   int64_t max_stdout_bytes = 8LL << 30;
   int64_t max_stderr_bytes = 8LL << 30;
   int64_t kill_grace_ms = 5000;
+  // Local mode (weir job run-local): a RUNNING local job whose runner sent no heartbeat for this
+  // long ends FAILED; runners are told to beat every third of it.
+  int64_t local_heartbeat_timeout_ms = 60000;
+  // Largest output a runner may upload (weir job run-local --upload), a tar.gz.
+  int64_t local_max_upload_bytes = 1LL << 30;
   int setup_threads = 2;
   // Free disk space (MiB) the data dir and the jobs dir must keep: below it new submissions are
   // refused (507) while running jobs finish. 0 turns the floor off.

@@ -20,6 +20,8 @@
 #include "api/http.h"
 #include "api/job_routes.h"
 #include "api/metrics_routes.h"
+#include "api/local_routes.h"
+#include "api/openapi_routes.h"
 #include "api/rate_limit.h"
 #include "api/root_routes.h"
 #include "api/workflow_routes.h"
@@ -118,6 +120,9 @@ class ServerImpl final : public Server {
     jo.launch.max_stdout_bytes = config_.max_stdout_bytes;
     jo.launch.max_stderr_bytes = config_.max_stderr_bytes;
     jo.launch.kill_grace = std::chrono::milliseconds(config_.kill_grace_ms);
+    jo.local_heartbeat_timeout = Millis(config_.local_heartbeat_timeout_ms);
+    // Checked four times per timeout: a lost runner is noticed within a quarter of it.
+    jo.local_check_interval = Millis(std::max<int64_t>(50, config_.local_heartbeat_timeout_ms / 4));
     jo.run_as.enabled = config_.run_as_user;
     jo.run_as.map_rule = *exec::ParseUserMapRule(config_.run_as_user_map);  // checked at parse
     jo.run_as.min_uid = static_cast<uint32_t>(config_.run_as_min_uid);
@@ -158,6 +163,13 @@ class ServerImpl final : public Server {
     // Routes read a job through the service: an end the store refused so far is already shown.
     api::RegisterJobRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs),
                            stores_.config, jro);
+    api::LocalRouteOptions lro;
+    lro.spool_dir = jro.spool_dir;
+    lro.max_upload_bytes = static_cast<uint64_t>(config_.local_max_upload_bytes);
+    lro.heartbeat_interval = std::chrono::milliseconds(config_.local_heartbeat_timeout_ms / 3);
+    lro.access = access;
+    api::RegisterLocalRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs), lro);
+    api::RegisterOpenApiRoute(*router);
     api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
     api::RegisterAuditRoutes(*router, stores_.audit);
     api::RegisterMeRoute(*router);
@@ -223,6 +235,7 @@ class ServerImpl final : public Server {
       }
     }
     if (config_.metrics_public && ho.gate) ho.gate = api::OpenMetricsGate(std::move(ho.gate));
+    router_ = router;
     http_ = api::NewHttpServer(ho, router);
     if (Status s = http_->Start(); !s.ok()) {
       // TLS file errors already name their setting (server.tls.*).
@@ -255,6 +268,9 @@ class ServerImpl final : public Server {
   }
 
   uint16_t port() const override { return http_ ? http_->port() : 0; }
+  std::vector<api::Router::RouteInfo> Routes() const override {
+    return router_ ? router_->Routes() : std::vector<api::Router::RouteInfo>{};
+  }
 
  private:
   // /admin/health details: free space against the floor, status writes the store refused.
@@ -547,6 +563,7 @@ class ServerImpl final : public Server {
   std::shared_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<api::HttpServer> http_;
   int metrics_collector_ = 0;  // in metrics::DefaultRegistry(); removed before jobs_ goes
+  std::shared_ptr<const api::Router> router_;
   std::mutex prune_mu_;
   std::condition_variable prune_cv_;
   bool stopping_ = false;  // GUARDED_BY(prune_mu_)

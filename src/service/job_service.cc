@@ -119,7 +119,8 @@ std::optional<TimePoint> FileMtime(const fs::path& path) {
                          st.st_mtim.tv_nsec / 1000000);
 }
 
-enum class Phase { kQueued, kAccepted, kSettingUp, kLaunching, kRunning };
+// kLocal: a local-mode job set up for its runner (INIT, prepared) or running elsewhere (RUNNING).
+enum class Phase { kQueued, kAccepted, kSettingUp, kLaunching, kRunning, kLocal };
 
 struct ActiveJob {
   JobRecord record;  // the latest state written (or about to be)
@@ -133,6 +134,8 @@ struct ActiveJob {
   // Known at submit; after a restart (queued jobs) they are read again from the ConfigStore.
   std::optional<model::ConfigEntity> cluster, command;
   std::vector<exec::Attachment> attachments;
+  bool local = false;          // local mode: never launched here, holds no node memory
+  TimePoint last_heartbeat{};  // local, RUNNING: the runner's last sign of life (Clock)
 };
 
 class JobServiceImpl final : public JobService {
@@ -154,12 +157,18 @@ class JobServiceImpl final : public JobService {
     if (options_.archived_marks_dir.empty()) {
       options_.archived_marks_dir = options_.jobs_dir.parent_path() / "job-archived";
     }
+    if (options_.local_marks_dir.empty()) {
+      options_.local_marks_dir = options_.jobs_dir.parent_path() / "job-local";
+    }
     for (auto& s : selectors_) selector_ptrs_.push_back(s.get());
     executor_->SetListener([this](const exec::JobEnd& end) { OnJobEnd(end); });
     int n = std::max(1, options_.setup_threads);
     for (int i = 0; i < n; ++i) workers_.emplace_back([this] { SetupWorker(); });
     if (options_.archiver) archive_worker_ = std::thread([this] { ArchiveWorker(); });
     writer_ = std::thread([this] { WriterLoop(); });
+    if (options_.local_check_interval.count() > 0) {
+      local_watch_ = std::thread([this] { LocalWatchLoop(); });
+    }
   }
 
   ~JobServiceImpl() override { Shutdown(); }
@@ -178,6 +187,11 @@ class JobServiceImpl final : public JobService {
   Status WaitArchivesIdle(Millis timeout) override;
   WriteBacklog PendingWrites() override;
   ServiceLoad Load() override;
+  Result<JobRecord> LocalRunStarted(const std::string& job_id, const std::string& host,
+                                    int pid) override;
+  Status LocalRunHeartbeat(const std::string& job_id) override;
+  Result<JobRecord> LocalRunEnded(const std::string& job_id, LocalRunEnd end) override;
+  int CheckLocalHeartbeats() override;
 
  private:
   using Steady = std::chrono::steady_clock;
@@ -248,6 +262,16 @@ class JobServiceImpl final : public JobService {
   void ArchiveWorker();
   void ArchiveOne(const std::string& id);
   void SweepLoop();
+  void LocalWatchLoop();
+  fs::path LocalMark(const std::string& id) const {
+    return options_.local_marks_dir / IdFileName(id);
+  }
+  bool HasLocalMark(const std::string& id) const {
+    std::error_code ec;
+    return fs::exists(LocalMark(id), ec);
+  }
+  // The active local job `id` in phase kLocal, or the reason it is not one. REQUIRES: mu_ held.
+  Result<ActiveJob*> LocalJobLocked(const std::string& id);
 
   JobServiceOptions options_;
   std::shared_ptr<store::ConfigStore> config_;
@@ -281,6 +305,12 @@ class JobServiceImpl final : public JobService {
   std::mutex sweep_mu_;
   std::condition_variable sweep_cv_;
   bool sweep_stopping_ = false;  // GUARDED_BY(sweep_mu_)
+
+  // Heartbeat check of local jobs.
+  std::mutex local_mu_;
+  std::condition_variable local_cv_;
+  bool local_stopping_ = false;  // GUARDED_BY(local_mu_)
+  std::thread local_watch_;
   std::thread sweeper_;
 
   // Status writes the store refused, retried by writer_.
@@ -433,7 +463,9 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
       if (user_jobs == 0) user_active_.erase(req.user);
       return ResourceExhausted(msg);
     }
-    const bool fits = capacity <= 0 || (queue_.empty() && used_memory_mb_ + memory <= capacity);
+    // A local job runs elsewhere: it takes no memory of this node and never queues for it.
+    const bool fits = submission.local_run || capacity <= 0 ||
+                      (queue_.empty() && used_memory_mb_ + memory <= capacity);
     if (fits) {
       phase = Phase::kAccepted;
     } else {
@@ -460,7 +492,10 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
     a.user = req.user;
     a.phase = phase;
     a.memory_mb = memory;
-    if (phase == Phase::kAccepted) {
+    a.local = submission.local_run;
+    if (a.local) {
+      // holds no capacity
+    } else if (phase == Phase::kAccepted) {
       a.holds_capacity = true;
       used_memory_mb_ += memory;
     } else {
@@ -476,9 +511,18 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
   // Persist outside the lock. On failure, undo the admission and leave the files to the caller.
   std::vector<exec::Attachment> attachments = std::move(submission.attachments);
   Status st = StageAttachments(id, attachments);
+  // The mark first: a restart must never launch a local job it finds stored.
+  if (st.ok() && submission.local_run) {
+    st = MakeDirs(options_.local_marks_dir);
+    if (st.ok()) st = WriteFileAtomic(LocalMark(id), "");
+  }
   if (st.ok()) st = jobs_->CreateJob(rec);
   if (!st.ok()) {
     RemoveStaging(id);
+    if (submission.local_run) {
+      std::error_code ec;
+      fs::remove(LocalMark(id), ec);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     auto it = active_.find(id);
     if (it != active_.end()) TakeLocked(it);
@@ -584,9 +628,11 @@ void JobServiceImpl::DrainQueueLocked() {
     }
     ActiveJob& a = it->second;
     if (!a.persisted) break;  // its submit is still writing; keep FIFO order
-    if (capacity > 0 && used_memory_mb_ + a.memory_mb > capacity) break;
-    used_memory_mb_ += a.memory_mb;
-    a.holds_capacity = true;
+    if (!a.local) {
+      if (capacity > 0 && used_memory_mb_ + a.memory_mb > capacity) break;
+      used_memory_mb_ += a.memory_mb;
+      a.holds_capacity = true;
+    }
     a.phase = Phase::kAccepted;
     setup_queue_.push_back(it->first);
     queue_.pop_front();
@@ -699,12 +745,14 @@ void JobServiceImpl::SetUp(const std::string& id) {
   std::optional<model::ConfigEntity> cluster, command;
   std::vector<exec::Attachment> attachments;
   bool was_queued;
+  bool local;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = active_.find(id);
     if (it == active_.end() || it->second.phase != Phase::kAccepted) return;  // killed
     ActiveJob& a = it->second;
     a.phase = Phase::kSettingUp;
+    local = a.local;
     was_queued = a.record.job.status_msg == model::kMsgQueued;
     if (was_queued) a.record.job.status_msg = std::string(model::kMsgAccepted);
     rec = a.record;
@@ -723,6 +771,7 @@ void JobServiceImpl::SetUp(const std::string& id) {
   spec.record = rec;
   spec.weir_version = options_.weir_version;
   spec.attachments = std::move(attachments);
+  spec.relocatable = local;
   auto fetch = [&](model::Kind kind, const std::string& eid) -> Result<model::ConfigEntity> {
     auto e = config_->Get(kind, eid);
     if (!e) {
@@ -759,7 +808,13 @@ void JobServiceImpl::SetUp(const std::string& id) {
   const fs::path dir = JobDirectory(id);
   if (st.ok()) st = exec::PrepareJobDirectory(spec, dir, *fetcher_);
   exec::LaunchOptions launch_options = LaunchOptionsFor(rec);
-  if (st.ok() && options_.run_as.enabled) {
+  if (st.ok() && local) {
+    // The runner finds its job's id here (the folder carries nothing else of the server).
+    st = WriteFileAtomic(exec::paths::GenieDir(dir) / "local-run.json",
+                         "{\"jobId\": \"" + id + "\"}\n");
+  }
+  // A local job runs as its user on the user's machine: the folder stays the server's.
+  if (st.ok() && options_.run_as.enabled && !local) {
     // The account may have gone since the submission, or this is a job queued before a restart.
     auto account = exec::ResolveRunAsAccount(rec.request.user, options_.run_as);
     if (account)
@@ -778,6 +833,30 @@ void JobServiceImpl::SetUp(const std::string& id) {
     return;
   }
 
+  if (local) {
+    // Prepared: it waits for its runner (no launch marker, no process here).
+    rec.job.status_msg = std::string(kMsgPreparedLocal);
+    rec.updated = clock_.Now();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = active_.find(id);
+      if (it == active_.end()) return;  // killed during set-up
+      it->second.phase = Phase::kLocal;
+      it->second.record = rec;
+      it->second.attachments.clear();
+    }
+    Status written = WriteRecord(rec);
+    if (!written.ok()) spdlog::error("job {}: record prepared: {}", id, written.ToString());
+    LogJobEvent(JobEvent{.event = "prepared",
+                         .id = id,
+                         .user = rec.request.user,
+                         .cluster = rec.job.cluster_name,
+                         .command = rec.job.command_name,
+                         .status = std::string(model::JobStatusName(rec.job.status)),
+                         .message = rec.job.status_msg});
+    RemoveStaging(id);  // the job directory holds its own links to the attachments
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = active_.find(id);
@@ -844,17 +923,30 @@ void JobServiceImpl::SetUp(const std::string& id) {
 
 Status JobServiceImpl::Kill(const std::string& job_id) {
   bool running = false;
+  bool local_running = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = active_.find(job_id);
     if (it != active_.end()) {
       ActiveJob& a = it->second;
+      local_running = a.phase == Phase::kLocal && a.record.job.status == JobStatus::kRunning;
       if (!a.persisted || a.phase == Phase::kLaunching) {
         a.kill_requested = true;  // acted on as soon as the record / RUNNING is written
         return Status::Ok();
       }
       running = a.phase == Phase::kRunning;
     }
+  }
+  if (local_running) {
+    // Its process is elsewhere: the runner learns it at its next heartbeat and stops it.
+    TimePoint now = clock_.Now();
+    FinishJob(job_id, [&](JobRecord& rec) {
+      rec.job.status = JobStatus::kKilled;
+      rec.job.status_msg = std::string(model::kMsgKilledByUser);
+      rec.job.finished = now;
+      rec.execution.exit_code = model::kExitKilled;
+    });
+    return Status::Ok();
   }
   if (running) {
     Status st = executor_->Kill(job_id, model::kMsgKilledByUser);
@@ -959,10 +1051,26 @@ Status JobServiceImpl::Recover() {
 
   // INIT jobs that reached their launch before the crash (RUNNING was not recorded): re-adopted
   // like RUNNING ones, never set up or started again.
-  std::vector<JobRecord> adopt = std::move(*running);
+  std::vector<JobRecord> adopt;
   std::vector<JobRecord> requeue;
+  // Local jobs are never launched or adopted here: prepared and RUNNING ones wait for their
+  // runner again (a RUNNING one with a full heartbeat allowance from now).
+  std::vector<JobRecord> local;
+  for (JobRecord& r : *running) {
+    if (HasLocalMark(r.id)) {
+      local.push_back(std::move(r));
+    } else {
+      adopt.push_back(std::move(r));
+    }
+  }
   for (JobRecord& r : *waiting) {
-    if (LaunchedBeforeRestart(r)) {
+    std::error_code ec;
+    if (HasLocalMark(r.id) && r.job.status_msg == kMsgPreparedLocal &&
+        fs::exists(exec::paths::RunScript(JobDirectory(r.id)), ec)) {
+      local.push_back(std::move(r));
+    } else if (HasLocalMark(r.id)) {
+      requeue.push_back(std::move(r));  // caught in set-up: set up again, still local
+    } else if (LaunchedBeforeRestart(r)) {
       spdlog::info("job {}: launched before the restart; re-adopting it", r.id);
       Status st = WriteRecord(r);
       if (!st.ok()) spdlog::error("job {}: record RUNNING after restart: {}", r.id, st.ToString());
@@ -973,6 +1081,19 @@ Status JobServiceImpl::Recover() {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (const JobRecord& r : local) {
+      if (active_.count(r.id)) continue;
+      ActiveJob a;
+      a.record = r;
+      a.user = r.request.user;
+      a.phase = Phase::kLocal;
+      a.persisted = true;
+      a.local = true;
+      a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
+      a.last_heartbeat = clock_.Now();
+      ++user_active_[r.request.user];
+      active_.emplace(r.id, std::move(a));
+    }
     for (const JobRecord& r : adopt) {
       if (active_.count(r.id)) continue;
       ActiveJob a;
@@ -1013,6 +1134,7 @@ Status JobServiceImpl::Recover() {
     a.user = r.request.user;
     a.phase = Phase::kQueued;
     a.persisted = true;
+    a.local = HasLocalMark(r.id);
     a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
     a.attachments = StagedAttachments(r.id);
     std::lock_guard<std::mutex> lock(mu_);
@@ -1049,6 +1171,12 @@ void JobServiceImpl::Shutdown() {
   sweep_cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
   {
+    std::lock_guard<std::mutex> lock(local_mu_);
+    local_stopping_ = true;
+  }
+  local_cv_.notify_all();
+  if (local_watch_.joinable()) local_watch_.join();
+  {
     std::lock_guard<std::mutex> lock(archive_mu_);
     archive_stopping_ = true;
   }
@@ -1063,6 +1191,150 @@ void JobServiceImpl::Shutdown() {
   write_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
   FlushUnwritten();
+}
+
+// --- local mode --------------------------------------------------------------------------------
+
+Result<ActiveJob*> JobServiceImpl::LocalJobLocked(const std::string& id) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return static_cast<ActiveJob*>(nullptr);  // final or unknown
+  ActiveJob& a = it->second;
+  if (!a.local) {
+    return FailedPrecondition("job '" + id +
+                              "': not prepared for a local run; it runs on the server (prepare "
+                              "one with `weir job prepare`)");
+  }
+  if (a.phase != Phase::kLocal) {
+    return FailedPrecondition("job '" + id + "': still being prepared; retry in a moment");
+  }
+  return &a;
+}
+
+Result<JobRecord> JobServiceImpl::LocalRunStarted(const std::string& job_id,
+                                                  const std::string& host, int pid) {
+  JobRecord rec;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    WEIR_ASSIGN_OR_RETURN(ActiveJob * a, LocalJobLocked(job_id));
+    if (a != nullptr) {
+      if (a->record.job.status == JobStatus::kRunning) {
+        return FailedPrecondition("job '" + job_id + "': already RUNNING on " +
+                                  a->record.execution.host_name +
+                                  "; a local job runs once (prepare a new one)");
+      }
+      TimePoint now = clock_.Now();
+      a->record.job.status = JobStatus::kRunning;
+      a->record.job.status_msg = std::string(kMsgLocalRunning);
+      a->record.job.started = now;
+      a->record.execution.host_name = Truncate(host, 255);
+      a->record.execution.process_id = pid;
+      a->record.updated = now;
+      a->last_heartbeat = now;
+      rec = a->record;
+    }
+  }
+  if (rec.id.empty()) {
+    WEIR_ASSIGN_OR_RETURN(JobRecord final_rec, Get(job_id));
+    return FailedPrecondition("job '" + job_id + "': is " +
+                              std::string(model::JobStatusName(final_rec.job.status)) +
+                              " and cannot run: " + final_rec.job.status_msg);
+  }
+  // The store refuses it when a kill made the job final meanwhile.
+  WEIR_RETURN_IF_ERROR(WriteRecord(rec));
+  LogJobEvent(JobEvent{
+      .event = "started",
+      .id = job_id,
+      .user = rec.request.user,
+      .cluster = rec.job.cluster_name,
+      .command = rec.job.command_name,
+      .status = std::string(model::JobStatusName(rec.job.status)),
+      .message = "local run on " + rec.execution.host_name + ", pid " + std::to_string(pid)});
+  return rec;
+}
+
+Status JobServiceImpl::LocalRunHeartbeat(const std::string& job_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    WEIR_ASSIGN_OR_RETURN(ActiveJob * a, LocalJobLocked(job_id));
+    if (a != nullptr) {
+      if (a->record.job.status != JobStatus::kRunning) {
+        return FailedPrecondition("job '" + job_id +
+                                  "': not RUNNING yet; its runner reports the start first");
+      }
+      a->last_heartbeat = clock_.Now();
+      return Status::Ok();
+    }
+  }
+  WEIR_ASSIGN_OR_RETURN(JobRecord rec, Get(job_id));
+  return FailedPrecondition("job '" + job_id + "': is " +
+                            std::string(model::JobStatusName(rec.job.status)) + ": " +
+                            rec.job.status_msg);
+}
+
+Result<JobRecord> JobServiceImpl::LocalRunEnded(const std::string& job_id, LocalRunEnd end) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    WEIR_ASSIGN_OR_RETURN(ActiveJob * a, LocalJobLocked(job_id));
+    if (a != nullptr && a->record.job.status != JobStatus::kRunning) {
+      return FailedPrecondition("job '" + job_id +
+                                "': not RUNNING; its runner reports the start first");
+    }
+  }
+  TimePoint now = clock_.Now();
+  bool finished = FinishJob(job_id, [&](JobRecord& rec) {
+    rec.job.status = end.exit_code == 0 ? JobStatus::kSucceeded : JobStatus::kFailed;
+    rec.job.status_msg = std::string(end.exit_code == 0 ? model::kMsgSucceeded : model::kMsgFailed);
+    rec.job.finished = now;
+    rec.execution.exit_code = end.exit_code;
+    rec.metadata.std_out_size = end.stdout_size;
+    rec.metadata.std_err_size = end.stderr_size;
+  });
+  WEIR_ASSIGN_OR_RETURN(JobRecord rec, Get(job_id));
+  if (!finished) {
+    return FailedPrecondition("job '" + job_id + "': is " +
+                              std::string(model::JobStatusName(rec.job.status)) + ": " +
+                              rec.job.status_msg);
+  }
+  return rec;
+}
+
+int JobServiceImpl::CheckLocalHeartbeats() {
+  const TimePoint now = clock_.Now();
+  std::vector<std::string> lost;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, a] : active_) {
+      if (a.phase == Phase::kLocal && a.record.job.status == JobStatus::kRunning &&
+          now - a.last_heartbeat >= options_.local_heartbeat_timeout) {
+        lost.push_back(id);
+      }
+    }
+  }
+  int failed = 0;
+  const std::string msg = "Job failed: its local runner sent no heartbeat for " +
+                          std::to_string(options_.local_heartbeat_timeout.count()) +
+                          " ms (jobs.local_heartbeat_timeout_ms).";
+  for (const std::string& id : lost) {
+    bool done = FinishJob(id, [&](JobRecord& rec) {
+      rec.job.status = JobStatus::kFailed;
+      rec.job.status_msg = msg;
+      rec.job.finished = now;
+      rec.execution.exit_code = model::kExitNodeLost;
+    });
+    if (done) ++failed;
+  }
+  return failed;
+}
+
+void JobServiceImpl::LocalWatchLoop() {
+  std::unique_lock<std::mutex> lock(local_mu_);
+  while (!local_stopping_) {
+    local_cv_.wait_for(lock, options_.local_check_interval, [this] { return local_stopping_; });
+    if (local_stopping_) break;
+    lock.unlock();
+    CheckLocalHeartbeats();
+    lock.lock();
+  }
 }
 
 // --- status writes that the store refused ------------------------------------------------------

@@ -668,3 +668,94 @@ TEST_F(JobServiceTest, RestartNeverRunsALaunchedJobTwiceAndRebuildsAHalfBuiltOne
 
 }  // namespace
 }  // namespace weir::service
+
+namespace weir::service {
+namespace {
+
+// Local mode with the injected clock: heartbeats keep a RUNNING local job alive, their absence
+// past the timeout fails it, a restart neither launches nor forgets it.
+class LocalModeServiceTest : public JobServiceTest {
+ protected:
+  void StartLocal() {
+    options_.local_heartbeat_timeout = Millis(60000);
+    options_.local_check_interval = Millis(0);  // the test runs the checks
+    auto service = harness_->NewService(options_, exec::NewLocalFileFetcher(), clock_);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = std::move(*service);
+  }
+  std::string Prepare(const std::string& script) {
+    Submission s;
+    s.request = Request(script);
+    s.local_run = true;
+    auto id = service_->Submit(std::move(s));
+    EXPECT_TRUE(id.ok()) << id.status();
+    if (!id.ok()) return "";
+    EXPECT_TRUE(WaitFor([&] {
+      auto r = service_->Get(*id);
+      return r.ok() && r->job.status_msg == kMsgPreparedLocal;
+    })) << "never prepared";
+    return *id;
+  }
+  FakeClock clock_{FromEpochMillis(1'800'000'000'000)};
+};
+
+TEST_F(LocalModeServiceTest, PreparedJobIsNeverLaunchedHereAndWaitsForItsRunner) {
+  StartLocal();
+  const std::string id = Prepare("echo here > ran-on-server");
+  const fs::path dir = service_->JobDirectory(id);
+  EXPECT_TRUE(fs::exists(exec::paths::RunScript(dir)));
+  EXPECT_FALSE(fs::exists(exec::paths::LaunchMarker(dir)));
+  // A heartbeat before the start is refused; the end too.
+  EXPECT_EQ(service_->LocalRunHeartbeat(id).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(service_->LocalRunEnded(id, {}).status().code(), StatusCode::kFailedPrecondition);
+
+  // A restart keeps it prepared (not set up again, not launched).
+  service_->Shutdown();
+  StartLocal();
+  auto rec = service_->Get(id);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->job.status, JobStatus::kInit);
+  EXPECT_EQ(rec->job.status_msg, kMsgPreparedLocal);
+  EXPECT_FALSE(fs::exists(dir / "ran-on-server"));
+
+  auto started = service_->LocalRunStarted(id, "laptop", 77);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->job.status, JobStatus::kRunning);
+  EXPECT_EQ(started->execution.host_name, "laptop");
+  EXPECT_EQ(service_->LocalRunStarted(id, "laptop", 77).status().code(),
+            StatusCode::kFailedPrecondition);
+  auto ended = service_->LocalRunEnded(id, {.exit_code = 4, .stdout_size = 10, .stderr_size = 0});
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->job.status, JobStatus::kFailed);
+  EXPECT_EQ(ended->execution.exit_code, 4);
+  EXPECT_FALSE(fs::exists(dir / "ran-on-server"));
+}
+
+TEST_F(LocalModeServiceTest, HeartbeatsKeepItRunningTheirAbsenceFailsIt) {
+  StartLocal();
+  const std::string id = Prepare("true");
+  ASSERT_TRUE(service_->LocalRunStarted(id, "laptop", 77).ok());
+  clock_.Advance(Millis(50000));
+  ASSERT_TRUE(service_->LocalRunHeartbeat(id).ok());
+  clock_.Advance(Millis(50000));  // 100 s after the start, 50 s after the beat
+  EXPECT_EQ(service_->CheckLocalHeartbeats(), 0);
+  EXPECT_EQ(service_->Get(id)->job.status, JobStatus::kRunning);
+
+  // A restart gives a RUNNING local job a full allowance again (it is not adopted as a process).
+  service_->Shutdown();
+  StartLocal();
+  EXPECT_EQ(service_->Get(id)->job.status, JobStatus::kRunning);
+  clock_.Advance(Millis(59999));
+  EXPECT_EQ(service_->CheckLocalHeartbeats(), 0);
+  clock_.Advance(Millis(1));
+  EXPECT_EQ(service_->CheckLocalHeartbeats(), 1);
+  auto rec = service_->Get(id);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->job.status, JobStatus::kFailed);
+  EXPECT_EQ(rec->execution.exit_code, model::kExitNodeLost);
+  EXPECT_THAT(rec->job.status_msg, HasSubstr("jobs.local_heartbeat_timeout_ms"));
+  EXPECT_EQ(service_->LocalRunHeartbeat(id).code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace weir::service
