@@ -20,7 +20,9 @@
 #include "api/http.h"
 #include "api/job_routes.h"
 #include "api/rate_limit.h"
+#include "api/resolve_routes.h"
 #include "api/root_routes.h"
+#include "api/search_routes.h"
 #include "api/workflow_routes.h"
 #include "archive/archived_outputs.h"
 #include "archive/job_archive.h"
@@ -139,6 +141,7 @@ class ServerImpl final : public Server {
     // Routes read a job through the service: an end the store refused so far is already shown.
     api::RegisterJobRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs),
                            stores_.config, jro);
+    api::RegisterResolveRoutes(*router, *jobs_, stores_.config, access);
     api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
     api::RegisterAuditRoutes(*router, stores_.audit);
     api::RegisterMeRoute(*router);
@@ -176,8 +179,15 @@ class ServerImpl final : public Server {
     if (!sched.ok()) return sched.status().WithContext("scheduler");
     scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
+    // Workflow search documents come from the scheduler's tables: rebuilt at each start, then
+    // kept in step by the workflow routes.
+    if (Status s = api::IndexAllWorkflows(*scheduler_, *stores_.search); !s.ok()) {
+      return s.WithContext("indexing workflows for search");
+    }
+    api::RegisterSearchRoutes(*router, stores_.search);
     api::WorkflowRouteOptions wo;
     wo.access = access;
+    wo.search = stores_.search;
     api::RegisterWorkflowRoutes(*router, scheduler_, wo);
     if (Status s = scheduler_->Start(); !s.ok()) return s.WithContext("scheduler");
 
