@@ -47,8 +47,8 @@ Result<int> BoundedInt(const HttpRequest& req, const char* name, int fallback, i
   if (!v) return fallback;
   long long n = 0;
   if (!ParseInt64(*v, &n) || n < min || n > max) {
-    return InvalidArgument(std::string(name) + ": must be an integer from " +
-                           std::to_string(min) + " to " + std::to_string(max));
+    return InvalidArgument(std::string(name) + ": must be an integer from " + std::to_string(min) +
+                           " to " + std::to_string(max));
   }
   return static_cast<int>(n);
 }

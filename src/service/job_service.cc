@@ -557,9 +557,7 @@ Result<DryRun> JobServiceImpl::DryRunSubmit(model::JobRequest req) {
   out.memory_mb = req.memory                   ? *req.memory
                   : resolution->command.memory ? *resolution->command.memory
                                                : options_.default_job_memory_mb;
-  out.memory_source = req.memory                   ? "request"
-                      : resolution->command.memory ? "command"
-                                                   : "default";
+  out.memory_source = req.memory ? "request" : resolution->command.memory ? "command" : "default";
   out.resolution = std::move(*resolution);
   if (out.memory_mb > options_.max_job_memory_mb) {
     out.outcome = "INVALID";
