@@ -19,7 +19,7 @@ DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
   libyaml-cpp-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev \
   libhowardhinnant-date-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl openssl python3 procps awscli \
-  python3-botocore
+  python3-botocore libpq-dev postgresql
 
 .PHONY: all deps san-deps build run test bench clean s3-test-deps build-asan test-asan mutate \
   build-tsan test-tsan fuzz fuzz-deps

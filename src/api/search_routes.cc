@@ -116,8 +116,14 @@ void AddText(std::string* text, std::string_view part) {
 }  // namespace
 
 void RegisterSearchRoutes(Router& router, std::shared_ptr<store::SearchIndex> index) {
-  router.Add("GET", "/api/weir/v1/search",
-             [index = std::move(index)](HttpRequest& req) { return Search(*index, req); });
+  router.Add("GET", "/api/weir/v1/search", [index = std::move(index)](HttpRequest& req) {
+    if (!index) {
+      return ErrorResponse(Unimplemented("search: this store has no full-text search yet "
+                                         "(store.type postgresql); use store.type sqlite"),
+                           req);
+    }
+    return Search(*index, req);
+  });
 }
 
 Result<store::SearchDocument> WorkflowSearchDocument(scheduler::Scheduler& scheduler,

@@ -1,10 +1,14 @@
 #include "server/config.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 
 #include "common/fs.h"
 #include "common/strings.h"
@@ -14,6 +18,42 @@
 namespace weir::server {
 
 namespace {
+
+// store.url with store.type postgresql: a postgresql:// URI holding no password (a config file
+// is read by many; the password comes from store.password_env or store.password_file).
+Status CheckStoreUrl(const ServerConfig& c) {
+  if (c.store_type != "postgresql") return Status::Ok();
+  const std::string& url = c.store_url;
+  if (url.empty()) {
+    return InvalidArgument(
+        "config store.url: required with store.type postgresql "
+        "(postgresql://USER@HOST:PORT/DATABASE)");
+  }
+  const bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  if (!uri) {
+    return InvalidArgument("config store.url: must start with postgresql:// (got a value of " +
+                           std::to_string(url.size()) + " characters)");
+  }
+  const size_t start = url.find("://") + 3;
+  const size_t at = url.find('@', start);
+  const size_t end = url.find_first_of("/?", start);
+  const bool userinfo_password = at != std::string::npos &&
+                                 (end == std::string::npos || at < end) &&
+                                 url.substr(start, at - start).find(':') != std::string::npos;
+  const size_t query = url.find('?');
+  const bool query_password =
+      query != std::string::npos && (url.find("?password=", query) != std::string::npos ||
+                                     url.find("&password=", query) != std::string::npos);
+  if (userinfo_password || query_password) {
+    return InvalidArgument(
+        "config store.url: holds a password; put it in a file named by store.password_file or "
+        "a variable named by store.password_env instead");
+  }
+  if (!c.store_password_env.empty() && !c.store_password_file.empty()) {
+    return InvalidArgument("config store.password_env, store.password_file: set one, not both");
+  }
+  return Status::Ok();
+}
 
 using Setter = std::function<Status(const YAML::Node&, ServerConfig&)>;
 
@@ -269,7 +309,11 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
        {{"retention_days", Field(&ServerConfig::audit_retention_days, "audit.retention_days")}}},
       {"store",
        {{"type", Field(&ServerConfig::store_type, "store.type")},
-        {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")}}},
+        {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")},
+        {"url", Field(&ServerConfig::store_url, "store.url")},
+        {"password_env", Field(&ServerConfig::store_password_env, "store.password_env")},
+        {"password_file", Field(&ServerConfig::store_password_file, "store.password_file")},
+        {"pool_size", Field(&ServerConfig::store_pool_size, "store.pool_size")}}},
       {"jobs",
        {{"default_memory_mb",
          Field(&ServerConfig::default_job_memory_mb, "jobs.default_memory_mb")},
@@ -407,9 +451,13 @@ Status CheckRanges(const ServerConfig& c) {
   if (c.audit_retention_days < 0 || c.audit_retention_days > 100000) {
     return InvalidArgument("config audit.retention_days: must be 0 (keep all) to 100000");
   }
-  if (c.store_type != "sqlite") {
+  if (c.store_type != "sqlite" && c.store_type != "postgresql") {
     return InvalidArgument("config store.type: '" + c.store_type +
-                           "' is not supported (use sqlite)");
+                           "' is not supported (use sqlite or postgresql)");
+  }
+  if (Status s = CheckStoreUrl(c); !s.ok()) return s;
+  if (c.store_pool_size < 1 || c.store_pool_size > 1000) {
+    return InvalidArgument("config store.pool_size: must be 1 to 1000");
   }
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;
@@ -511,6 +559,45 @@ Status ParseListen(std::string_view listen, ServerConfig& config) {
   config.listen_host = host;
   config.listen_port = static_cast<uint16_t>(port);
   return Status::Ok();
+}
+
+Result<store::StoreLocation> StoreLocationOf(const ServerConfig& c) {
+  store::StoreLocation where;
+  where.type = c.store_type;
+  where.sqlite_path = c.SqlitePath().string();
+  where.url = c.store_url;
+  where.pool_size = c.store_pool_size;
+  if (c.store_type != "postgresql") return where;
+  if (!c.store_password_env.empty()) {
+    const char* v = std::getenv(c.store_password_env.c_str());
+    if (v == nullptr || *v == '\0') {
+      return InvalidArgument("config store.password_env: the variable " + c.store_password_env +
+                             " is not set");
+    }
+    where.password = v;
+  } else if (!c.store_password_file.empty()) {
+    struct stat st {};
+    if (::stat(c.store_password_file.c_str(), &st) != 0) {
+      return ErrnoStatus("config store.password_file: " + c.store_password_file.string(), errno);
+    }
+    if ((st.st_mode & S_IROTH) != 0) {
+      return InvalidArgument("config store.password_file: " + c.store_password_file.string() +
+                             " is readable by every user; chmod o-r it");
+    }
+    std::ifstream in(c.store_password_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      return InvalidArgument("config store.password_file: cannot read " +
+                             c.store_password_file.string());
+    }
+    where.password = text.str();
+    while (!where.password.empty() &&
+           (where.password.back() == '\n' || where.password.back() == '\r')) {
+      where.password.pop_back();
+    }
+  }
+  return where;
 }
 
 Status CheckAuthExposure(const ServerConfig& c) {

@@ -13,6 +13,7 @@
 #include "auth/auth.h"
 #include "common/result.h"
 #include "exec/run_as.h"
+#include "store/open.h"
 
 namespace weir::server {
 
@@ -51,8 +52,14 @@ struct ServerConfig {
   int64_t tls_handshake_timeout_ms = 10000;  // handshake deadline from accept
 
   // store:
-  std::string store_type = "sqlite";  // only sqlite in this version
+  // With postgresql, jobs, configuration and the audit log live in that database; the scheduler
+  // and the asset registry still use the SQLite file at sqlite_path (docs/operations.md).
+  std::string store_type = "sqlite";  // sqlite or postgresql
   std::filesystem::path sqlite_path;  // default <data_dir>/weir.db
+  std::string store_url;              // postgresql://USER@HOST:PORT/DB?..., never with a password
+  std::string store_password_env;     // names the variable holding the password ("" none)
+  std::filesystem::path store_password_file;  // or a file holding it (not readable by others)
+  int store_pool_size = 8;                    // PostgreSQL connections per server
 
   // audit: every write request recorded in the store (api/audit.h).
   int64_t audit_retention_days = 90;  // records older are pruned hourly; 0 keeps all
@@ -147,6 +154,10 @@ struct ServerConfig {
     return sqlite_path.empty() ? data_dir / "weir.db" : sqlite_path;
   }
 };
+
+// The store these settings name, with the password read from store.password_env or
+// store.password_file (errors name the setting, never the password).
+Result<store::StoreLocation> StoreLocationOf(const ServerConfig& config);
 
 // Parses the YAML text of a config file (see docs/operations.md). Errors name the key.
 Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig base = {});

@@ -81,9 +81,23 @@ class ServerImpl final : public Server {
       // archives, caches); job folders are handed to their users explicitly.
       ::umask(077);
     }
-    auto stores = store::OpenSqlite(config_.SqlitePath().string(), clock);
-    if (!stores.ok()) return stores.status().WithContext("store.sqlite_path");
+    auto where = StoreLocationOf(config_);
+    if (!where.ok()) return where.status();
+    auto stores = store::OpenStores(*where, clock);
+    if (!stores.ok()) {
+      return stores.status().WithContext(config_.store_type == "postgresql" ? "store.url"
+                                                                            : "store.sqlite_path");
+    }
     stores_ = *stores;
+    spdlog::info("store: jobs, configuration and audit in {}", store::DescribeLocation(*where));
+    if (config_.store_type == "postgresql") {
+      // Until the scheduler and the asset registry move behind store interfaces, their rows stay
+      // in the node's SQLite file: one server per PostgreSQL database for now.
+      spdlog::warn(
+          "store: the scheduler and the asset registry still use SQLite at {} on this node "
+          "(only jobs, configuration and audit are in PostgreSQL)",
+          config_.SqlitePath().string());
+    }
     if (config_.run_as_user) {
       if (Status s = LockDownDataDir(); !s.ok()) return s;
     }
@@ -181,8 +195,10 @@ class ServerImpl final : public Server {
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
     // Workflow search documents come from the scheduler's tables: rebuilt at each start, then
     // kept in step by the workflow routes.
-    if (Status s = api::IndexAllWorkflows(*scheduler_, *stores_.search); !s.ok()) {
-      return s.WithContext("indexing workflows for search");
+    if (stores_.search) {
+      if (Status s = api::IndexAllWorkflows(*scheduler_, *stores_.search); !s.ok()) {
+        return s.WithContext("indexing workflows for search");
+      }
     }
     api::RegisterSearchRoutes(*router, stores_.search);
     api::WorkflowRouteOptions wo;

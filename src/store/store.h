@@ -1,8 +1,8 @@
 // Metadata store: the durable record of configuration resources and jobs.
 //
-// One interface, several backends (sqlite/ is the embedded default; postgres/ comes later). Every
-// backend passes the contract tests in store_contract_test.cc. A write that returned OK survives
-// a crash of the server process (SQLite WAL; fsync policy documented in docs/operations.md).
+// One interface, several backends (sqlite/ is the embedded default; postgres/ on libpq; open.h
+// opens the one the settings name). Every backend passes the contract tests in
+// store_contract_test.cc. A write that returned OK survives a crash (docs/operations.md).
 //
 // Thread-safety: all methods may be called from any thread; implementations serialise internally.
 // Errors: kNotFound for unknown ids, kAlreadyExists for a duplicate id on create,

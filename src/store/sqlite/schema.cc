@@ -172,6 +172,18 @@ const std::vector<std::string>& Migrations() {
 
 }  // namespace
 
+Result<int64_t> ReadVersion(Database& db) {
+  {
+    WEIR_ASSIGN_OR_RETURN(Stmt t, db.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND"
+                                             " name = 'schema_version'"));
+    WEIR_ASSIGN_OR_RETURN(bool exists, t.Step());
+    if (!exists) return 0;
+  }
+  WEIR_ASSIGN_OR_RETURN(Stmt q, db.Prepare("SELECT MAX(version) FROM schema_version"));
+  WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row && !q.IsNull(0) ? q.Int(0) : 0;
+}
+
 Status Migrate(Database& db) {
   const std::string context = "sqlite '" + db.path() + "': schema";
   for (;;) {

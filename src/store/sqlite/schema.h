@@ -6,7 +6,7 @@
 // kSchemaVersion) is refused with kFailedPrecondition rather than misread.
 #pragma once
 
-#include "common/status.h"
+#include "common/result.h"
 #include "store/sqlite/database.h"
 
 namespace weir::store::sqlite {
@@ -14,5 +14,7 @@ namespace weir::store::sqlite {
 inline constexpr int kSchemaVersion = 3;
 
 Status Migrate(Database& db);
+// The file's version (0 when weir never wrote to it). Changes nothing.
+Result<int64_t> ReadVersion(Database& db);
 
 }  // namespace weir::store::sqlite
