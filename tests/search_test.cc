@@ -252,6 +252,13 @@ TEST_F(SearchTest, PagesCoverEveryMatchOnce) {
     o["name"] = "pagetest";
     submitted.insert(Submit(o));
   }
+  // Relevance depends on each document's text, which changes with the job's status message:
+  // pages are stable over unchanging documents, so let every job end first.
+  for (const std::string& id : submitted) {
+    ASSERT_TRUE(WaitFor(
+        [&] { return Str(Get("/api/v3/jobs/" + id + "/status"), "status") == "SUCCEEDED"; }, 60s))
+        << "job " << id << " never succeeded";
+  }
   std::set<std::string> seen;
   for (int page = 0; page < 3; ++page) {
     json::value v = Get("/api/weir/v1/search?q=pagetest&size=5&page=" + std::to_string(page));
