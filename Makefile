@@ -21,7 +21,7 @@ DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl openssl python3 procps awscli \
   python3-botocore libpq-dev postgresql
 
-.PHONY: all deps san-deps build run test bench clean s3-test-deps build-asan test-asan mutate \
+.PHONY: all deps san-deps build run test bench clean s3-test-deps metrics-test-deps build-asan test-asan mutate \
   build-tsan test-tsan fuzz fuzz-deps
 
 all: build
@@ -62,7 +62,13 @@ s3-test-deps:
 	  npm ci --prefix tests/s3 --no-audit --no-fund; \
 	fi
 
-test: build s3-test-deps
+# The metrics tests run promtool and a real Prometheus (Debian's 2.42) on loopback.
+METRICS_TEST_PACKAGES := prometheus
+
+metrics-test-deps:
+	$(call install-missing,$(METRICS_TEST_PACKAGES))
+
+test: build s3-test-deps metrics-test-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # Benchmarks also need wrk and nginx (A1 compares weir with nginx in the same run).
@@ -110,7 +116,7 @@ build-asan: san-deps build-asan/build.ninja
 
 # The whole suite, unit and integration (the `weir` server the integration tests start is the
 # instrumented one in build-asan/).
-test-asan: build-asan s3-test-deps
+test-asan: build-asan s3-test-deps metrics-test-deps
 	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout $(SAN_TEST_TIMEOUT)
 
 build-tsan/build.ninja:
@@ -121,7 +127,7 @@ build-tsan/build.ninja:
 build-tsan: san-deps build-tsan/build.ninja
 	cmake --build build-tsan -j $(JOBS) --target weir_tsan_tests
 
-test-tsan: build-tsan s3-test-deps
+test-tsan: build-tsan s3-test-deps metrics-test-deps
 	cd build-tsan && ctest --output-on-failure -j $(JOBS) --timeout $(SAN_TEST_TIMEOUT) -L tsan
 
 clean:

@@ -209,6 +209,7 @@ Status ParseTarget(std::string_view target, HttpRequest& req,
 void Router::Add(std::string method, std::string pattern, Handler handler, RouteOptions options) {
   Route r;
   r.method = std::move(method);
+  r.pattern = pattern;
   std::vector<std::string_view> parts;
   SplitPath(pattern, parts);
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -302,6 +303,7 @@ Router::Match Router::FindSegments(std::string_view method,
   MatchRoute(*best, segments, &m.params);
   m.handler = &best->handler;
   m.options = &best->options;
+  m.pattern = best->pattern;
   return m;
 }
 

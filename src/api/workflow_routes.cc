@@ -50,6 +50,9 @@ json::object DeployedJson(const scheduler::DeployedWorkflow& w) {
   o["environmentParams"] = ParamsJson(w.environment_params);
   o["catchup"] = scheduler::CatchUpName(w.catchup);
   o["schedule"] = w.schedule ? json::value(*w.schedule) : json::value(nullptr);
+  json::array after;
+  for (const std::string& a : w.after) after.emplace_back(a);
+  o["after"] = std::move(after);
   o["timezone"] = w.timezone;
   o["runStrategy"] = w.run_strategy;
   o["maxConcurrency"] = w.max_concurrency;

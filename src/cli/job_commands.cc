@@ -332,6 +332,8 @@ int KillJob(const std::string& id, Globals& g) {
 struct ListFlags {
   std::vector<std::string> statuses, tags;
   std::string name, user, grouping, grouping_instance, since, until, cluster, command;
+  std::string workflow;  // --workflow: the deployed workflow id (the jobs' grouping)
+  int64_t instance = 0;  // --instance N: "<workflow>#N" (the jobs' grouping instance)
   int page = 0;
   int size = 20;
 };
@@ -351,7 +353,14 @@ Result<int64_t> ParseTimeFlag(const std::string& flag, const std::string& v) {
   return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
-int List(const ListFlags& f, Globals& g) {
+int List(ListFlags f, Globals& g) {
+  // A workflow's steps run as jobs grouped by the deployed id and "<deployed id>#<instance>".
+  if (f.instance > 0 && f.workflow.empty()) {
+    std::cerr << "weir: job list: --instance needs --workflow ID (see `weir workflow list`)\n";
+    return kExitUsage;
+  }
+  if (!f.workflow.empty()) f.grouping = f.workflow;
+  if (f.instance > 0) f.grouping_instance = f.workflow + "#" + std::to_string(f.instance);
   std::string q = "/api/v3/jobs?size=" + std::to_string(f.size) + "&page=" + std::to_string(f.page);
   for (const auto& s : f.statuses) q += "&status=" + client::UrlEncode(s);
   for (const auto& t : f.tags) q += "&tag=" + client::UrlEncode(t);
@@ -559,8 +568,9 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   auto lf = std::make_shared<ListFlags>();
   CLI::App* list = job->add_subcommand(
       "list",
-      "List jobs, newest first (-o json: an array of job documents). Example: weir job list "
-      "--status failed --since 2026-12-06 --user alice");
+      "List jobs, newest first (-o json: {\"jobs\": [...], \"page\": {...}}). Examples: weir job "
+      "list --status failed --since 2026-12-06 --user alice; weir job list --workflow "
+      "prod:acme.etl.daily --instance 3");
   list->add_option("--status", lf->statuses,
                    "status, any case (repeatable: any of them): INIT, RUNNING, SUCCEEDED, "
                    "FAILED, KILLED, INVALID")
@@ -572,6 +582,9 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   list->add_option("--command", lf->command, "command name");
   list->add_option("--grouping", lf->grouping, "grouping");
   list->add_option("--grouping-instance", lf->grouping_instance, "grouping instance");
+  list->add_option("--workflow", lf->workflow,
+                   "the jobs of a deployed workflow's steps (ID as in `weir workflow list`)");
+  list->add_option("--instance", lf->instance, "with --workflow: the jobs of instance N only");
   list->add_option("--since", lf->since,
                    "started at or after: 2026-12-06T10:00:00Z, 2026-12-06 (UTC) or epoch ms");
   list->add_option("--until", lf->until, "started before (same forms as --since)");

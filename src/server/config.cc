@@ -307,6 +307,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"log_format", Field(&ServerConfig::log_format, "server.log_format")}}},
       {"audit",
        {{"retention_days", Field(&ServerConfig::audit_retention_days, "audit.retention_days")}}},
+      {"metrics", {{"public", Field(&ServerConfig::metrics_public, "metrics.public")}}},
       {"store",
        {{"type", Field(&ServerConfig::store_type, "store.type")},
         {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")},

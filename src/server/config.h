@@ -64,6 +64,11 @@ struct ServerConfig {
   // audit: every write request recorded in the store (api/audit.h).
   int64_t audit_retention_days = 90;  // records older are pruned hourly; 0 keeps all
 
+  // metrics: GET /metrics (Prometheus text format).
+  // With auth.mode required, /metrics needs a token with the admin role unless this is true:
+  // then it is open without credentials (its figures name users and routes; expose with care).
+  bool metrics_public = false;
+
   // jobs:
   int default_job_memory_mb = 1024;
   int max_job_memory_mb = 30720;

@@ -19,6 +19,7 @@
 #include "api/config_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
+#include "api/metrics_routes.h"
 #include "api/rate_limit.h"
 #include "api/resolve_routes.h"
 #include "api/root_routes.h"
@@ -37,9 +38,11 @@
 #include "exec/executor.h"
 #include "exec/job_dir.h"
 #include "fetch/fetcher.h"
+#include "metrics/metrics.h"
 #include "resolve/resolve.h"
 #include "scheduler/scheduler.h"
 #include "server/descriptors.h"
+#include "server/server_metrics.h"
 #include "service/job_service.h"
 #include "store/store.h"
 
@@ -98,6 +101,7 @@ class ServerImpl final : public Server {
           "(only jobs, configuration and audit are in PostgreSQL)",
           config_.SqlitePath().string());
     }
+    stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
     if (config_.run_as_user) {
       if (Status s = LockDownDataDir(); !s.ok()) return s;
     }
@@ -140,6 +144,7 @@ class ServerImpl final : public Server {
                                    std::unique_ptr<exec::Fetcher>(std::move(*fetcher)),
                                    std::move(selectors), clock);
     if (Status s = jobs_->Recover(); !s.ok()) return s.WithContext("recovering jobs");
+    metrics_collector_ = AddServerCollector(*jobs_, cache, WEIR_VERSION);
 
     auto router = std::make_shared<api::Router>();
     api::RegisterRootRoutes(
@@ -159,6 +164,7 @@ class ServerImpl final : public Server {
     api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
     api::RegisterAuditRoutes(*router, stores_.audit);
     api::RegisterMeRoute(*router);
+    api::RegisterMetricsRoute(*router);
 
     auto blobs = config_.blob_backend == "s3"
                      ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,
@@ -228,6 +234,7 @@ class ServerImpl final : public Server {
         ho.gate = std::move(auth_gate);
       }
     }
+    if (config_.metrics_public && ho.gate) ho.gate = api::OpenMetricsGate(std::move(ho.gate));
     http_ = api::NewHttpServer(ho, router);
     if (Status s = http_->Start(); !s.ok()) {
       // TLS file errors already name their setting (server.tls.*).
@@ -242,6 +249,10 @@ class ServerImpl final : public Server {
   void Stop() override {
     ready_ = false;
     if (http_) http_->Stop();
+    if (metrics_collector_ != 0) {
+      metrics::DefaultRegistry().RemoveCollector(metrics_collector_);
+      metrics_collector_ = 0;
+    }
     {
       std::lock_guard lock(prune_mu_);
       stopping_ = true;
@@ -426,7 +437,12 @@ class ServerImpl final : public Server {
       spdlog::error("audit: FAILED to record {} {} (status {}) by {} from {}: {}", r.method, r.path,
                     r.status, r.principal, r.source, s.message());
     };
-    ho.observer = api::MakeAuditObserver(std::move(ao));
+    ho.observer = [audit = api::MakeAuditObserver(std::move(ao)),
+                   metrics = api::MakeMetricsObserver()](const api::HttpRequest& req,
+                                                         const api::HttpResponse& resp) {
+      metrics(req, resp);
+      audit(req, resp);
+    };
     if (config_.audit_retention_days > 0) {
       pruner_ = std::thread([this, &clock] { PruneAuditLoop(clock); });
     }
@@ -542,6 +558,7 @@ class ServerImpl final : public Server {
   std::shared_ptr<assets::AssetRegistry> registry_;
   std::shared_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<api::HttpServer> http_;
+  int metrics_collector_ = 0;  // in metrics::DefaultRegistry(); removed before jobs_ goes
   std::mutex prune_mu_;
   std::condition_variable prune_cv_;
   bool stopping_ = false;  // GUARDED_BY(prune_mu_)

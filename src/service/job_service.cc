@@ -40,6 +40,7 @@
 #include "common/fs.h"
 #include "common/ids.h"
 #include "exec/setup_step.h"
+#include "metrics/weir_metrics.h"
 #include "service/job_log.h"
 #include "service/job_service.h"
 
@@ -177,6 +178,7 @@ class JobServiceImpl final : public JobService {
   Result<SweepResult> SweepJobDirectories() override;
   Status WaitArchivesIdle(Millis timeout) override;
   WriteBacklog PendingWrites() override;
+  ServiceLoad Load() override;
 
  private:
   using Steady = std::chrono::steady_clock;
@@ -304,7 +306,10 @@ Status JobServiceImpl::CreateFinal(JobRecord& rec, JobStatus status, std::string
   rec.job.status_msg = Truncate(std::move(msg), kMaxStatusMsg);
   rec.job.finished = rec.created;
   Status st = jobs_->CreateJob(rec);
-  if (st.ok()) NotifyFinal();
+  if (st.ok()) {
+    metrics::Weir().job_transitions.With({std::string(model::JobStatusName(status))}).Inc();
+    NotifyFinal();
+  }
   return st;
 }
 
@@ -313,6 +318,11 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
   const std::string user = submission.request.user;
   const std::string asked_id = submission.request.id;
   Result<std::string> id = SubmitNew(std::move(submission));
+  metrics::Weir()
+      .job_submissions
+      .With({std::string(
+          metrics::SubmissionOutcomeForCode(id ? "OK" : StatusCodeName(id.status().code())))})
+      .Inc();
   if (!id) {
     LogJobEvent(JobEvent{.event = "rejected",
                          .id = asked_id,
@@ -478,6 +488,7 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
     return st;
   }
 
+  metrics::Weir().job_transitions.With({"INIT"}).Inc();
   LogJobEvent(JobEvent{.event = "accepted",
                        .id = id,
                        .user = rec.request.user,
@@ -704,6 +715,7 @@ bool JobServiceImpl::FinishJob(const std::string& id, F finish) {
   if (rec.job.started && rec.job.finished) {
     duration_ms = std::max<int64_t>(0, (*rec.job.finished - *rec.job.started).count());
   }
+  metrics::Weir().job_transitions.With({std::string(model::JobStatusName(rec.job.status))}).Inc();
   LogJobEvent(JobEvent{.event = rec.job.status == JobStatus::kKilled ? "killed" : "finished",
                        .id = id,
                        .user = rec.request.user,
@@ -870,6 +882,7 @@ void JobServiceImpl::SetUp(const std::string& id) {
   }
   auto launched = executor_->Launch(id, dir, launch_options);
   if (!launched) {
+    metrics::Weir().job_spawn_failures.With({}).Inc();
     FailSetup(id, launched.status().WithContext("launch"));
     return;
   }
@@ -880,6 +893,12 @@ void JobServiceImpl::SetUp(const std::string& id) {
   rec.updated = clock_.Now();
   Status written = WriteRecord(rec);
   if (!written.ok()) spdlog::error("job {}: record RUNNING: {}", id, written.ToString());
+  {
+    metrics::WeirMetrics& m = metrics::Weir();
+    m.job_transitions.With({"RUNNING"}).Inc();
+    const std::chrono::duration<double> waited = rec.updated - rec.created;
+    m.job_submit_to_running.With({}).Observe(std::max(0.0, waited.count()));
+  }
   LogJobEvent(JobEvent{.event = "started",
                        .id = id,
                        .user = rec.request.user,
@@ -1163,6 +1182,24 @@ WriteBacklog JobServiceImpl::PendingWrites() {
   return b;
 }
 
+ServiceLoad JobServiceImpl::Load() {
+  ServiceLoad load;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, a] : active_) {
+    ServiceLoad::User& u = load.users[a.user];
+    if (a.phase == Phase::kQueued) {
+      ++load.queued;
+    } else if (a.phase == Phase::kRunning) {
+      ++load.running;
+      ++u.running;
+    } else {
+      ++load.setting_up;
+    }
+    if (a.holds_capacity) u.memory_mb += a.memory_mb;
+  }
+  return load;
+}
+
 Status JobServiceImpl::WriteRecord(const JobRecord& rec) {
   {
     std::lock_guard<std::mutex> lock(write_mu_);
@@ -1342,6 +1379,7 @@ void JobServiceImpl::ArchiveOne(const std::string& id) {
   if (!fs::is_directory(dir, ec)) return;
   const auto started = clock_.SteadyNow();
   auto stats = options_.archiver->ArchiveJob(*rec, dir);
+  metrics::Weir().job_archives.With({stats ? "ok" : "failed"}).Inc();
   if (!stats) {
     spdlog::error("job {}: archive to {}: {} (retried by the next directory sweep)", id,
                   *rec->job.archive_location, stats.status().ToString());
@@ -1414,6 +1452,9 @@ Result<SweepResult> JobServiceImpl::SweepJobDirectories() {
     fs::remove(ArchivedMark(id), rec_ec);
     ++result.removed;
   }
+  metrics::WeirMetrics& m = metrics::Weir();
+  m.job_dir_sweeps.With({}).Inc();
+  m.job_dirs_removed.With({}).Inc(result.removed);
   return result;
 }
 

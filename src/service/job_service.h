@@ -47,6 +47,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,6 +120,18 @@ struct SweepResult {
   int removed = 0;          // job directories deleted (archived, retention passed)
   int queued_archives = 0;  // final jobs found unarchived and handed to the archive worker
   int kept = 0;             // final jobs whose directories stay (retention not reached, or none)
+};
+
+// What the node holds now, for GET /metrics (see JobService::Load).
+struct ServiceLoad {
+  int64_t queued = 0;      // waiting in the queue for capacity
+  int64_t setting_up = 0;  // accepted, waiting for or in set-up, or launching
+  int64_t running = 0;
+  struct User {
+    int64_t running = 0;
+    int64_t memory_mb = 0;  // memory of the user's jobs that hold node capacity
+  };
+  std::map<std::string, User> users;  // users with at least one active job
 };
 
 struct Submission {
@@ -197,6 +210,9 @@ class JobService {
 
   // Status writes kept in memory because the store refused them (see above). Cheap (no I/O).
   virtual WriteBacklog PendingWrites() { return {}; }
+
+  // The active jobs by phase and user (see ServiceLoad). Cheap: memory only, one lock.
+  virtual ServiceLoad Load() { return {}; }
 };
 
 // A JobStore for readers (the HTTP routes): GetJob() answers with the service's Get() (a record
