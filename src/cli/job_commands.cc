@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "cli/job_dry_run.h"
 #include "cli/job_follow.h"
 #include "cli/local_run.h"
 #include "cli/match_explain.h"
@@ -34,6 +35,7 @@ struct SubmitFlags {
   int memory = 0;
   int64_t timeout = 0;
   bool wait = false;
+  bool dry_run = false;
   bool disable_archival = false;
   bool pass_exit_code = false;
   bool stream = false, no_stream = false;  // live output under --wait (default: stdout is a tty)
@@ -203,6 +205,13 @@ int Submit(const SubmitFlags& f, Globals& g, bool prepare = false) {
   if (f.timeout > 0) req["timeout"] = f.timeout;
 
   client::HttpClient http(g.server, g.client);
+  if (f.dry_run) {
+    if (!f.attachments.empty()) {
+      std::cerr << "weir: job submit --dry-run: attachments are not sent (they do not change the "
+                   "resolution)\n";
+    }
+    return SubmitDryRun(http, json::serialize(req), g);
+  }
   Result<client::Response> r = Internal(what + ": no request sent");
   if (f.attachments.empty()) {
     r = http.PostJson(route, json::serialize(req));
@@ -494,6 +503,12 @@ void AddJobCommands(CLI::App& app, Globals& g) {
       ->add_flag("--exit-code", f->pass_exit_code,
                  "with --wait: exit with the job's own exit code (when it ran)")
       ->needs("--wait");
+  submit
+      ->add_flag("--dry-run", f->dry_run,
+                 "do not submit: show the cluster, command and applications the job would get, "
+                 "every candidate considered and why the others were left out (exit 0 when it "
+                 "would be accepted)")
+      ->excludes("--wait");
   submit->add_flag("--stream", f->stream, "with --wait: print output while the job runs");
   submit->add_flag("--no-stream", f->no_stream, "with --wait: print output once it ended");
   submit->add_option("arguments", f->arguments,

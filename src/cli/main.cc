@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
   weir::cli::AddSampleCommands(app, g);
   weir::cli::AddAuditCommand(app, g);
   weir::cli::AddAuthCommands(app, g);
+  weir::cli::AddSearchCommand(app, g);
 
   try {
     app.parse(argc, argv);

@@ -23,7 +23,9 @@
 #include "api/local_routes.h"
 #include "api/openapi_routes.h"
 #include "api/rate_limit.h"
+#include "api/resolve_routes.h"
 #include "api/root_routes.h"
+#include "api/search_routes.h"
 #include "api/workflow_routes.h"
 #include "archive/archived_outputs.h"
 #include "archive/job_archive.h"
@@ -170,6 +172,7 @@ class ServerImpl final : public Server {
     lro.access = access;
     api::RegisterLocalRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs), lro);
     api::RegisterOpenApiRoute(*router);
+    api::RegisterResolveRoutes(*router, *jobs_, stores_.config, access);
     api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
     api::RegisterAuditRoutes(*router, stores_.audit);
     api::RegisterMeRoute(*router);
@@ -208,8 +211,17 @@ class ServerImpl final : public Server {
     if (!sched.ok()) return sched.status().WithContext("scheduler");
     scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
+    // Workflow search documents come from the scheduler's tables: rebuilt at each start, then
+    // kept in step by the workflow routes.
+    if (stores_.search) {
+      if (Status s = api::IndexAllWorkflows(*scheduler_, *stores_.search); !s.ok()) {
+        return s.WithContext("indexing workflows for search");
+      }
+    }
+    api::RegisterSearchRoutes(*router, stores_.search);
     api::WorkflowRouteOptions wo;
     wo.access = access;
+    wo.search = stores_.search;
     api::RegisterWorkflowRoutes(*router, scheduler_, wo);
     if (Status s = scheduler_->Start(); !s.ok()) return s.WithContext("scheduler");
 

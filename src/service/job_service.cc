@@ -175,6 +175,7 @@ class JobServiceImpl final : public JobService {
 
   Status Recover() override;
   Result<std::string> Submit(Submission submission) override;
+  Result<DryRun> DryRunSubmit(model::JobRequest request) override;
   Result<std::string> SubmitNew(Submission submission);
   Status Kill(const std::string& job_id) override;
   Result<JobRecord> Get(const std::string& job_id) override;
@@ -560,6 +561,96 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
   }
   if (kill_now) WEIR_RETURN_IF_ERROR(Kill(id));
   return id;
+}
+
+// Mirrors SubmitNew step by step, reading instead of writing; keep the two in step.
+Result<DryRun> JobServiceImpl::DryRunSubmit(model::JobRequest req) {
+  WEIR_RETURN_IF_ERROR(model::Validate(req));
+  if (options_.run_as.enabled) {
+    WEIR_RETURN_IF_ERROR(exec::ResolveRunAsAccount(req.user, options_.run_as).status());
+  }
+  WEIR_RETURN_IF_ERROR(exec::CheckJobRequestUris(req, *fetcher_));
+  DryRun out;
+  out.max_job_memory_mb = options_.max_job_memory_mb;
+  out.max_active_jobs_per_user = options_.max_active_jobs_per_user;
+  out.capacity_mb = options_.max_system_memory_mb;
+  auto reject = [&out](Status why) {
+    out.outcome = "REJECTED";
+    out.refusal = std::move(why);
+    return out;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return reject(Unavailable("job service: shutting down; retry on another node"));
+  }
+  if (options_.free_space_floor) {
+    if (Status s = options_.free_space_floor->Check(); !s.ok()) return reject(s);
+  }
+  if (!req.id.empty()) {
+    auto existing = jobs_->GetJob(req.id);
+    if (existing.ok()) {
+      return reject(
+          AlreadyExists("job '" + req.id + "': already exists; choose another id or omit it"));
+    }
+    if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  }
+
+  auto resolution = resolve::Resolve(
+      req,
+      [this](const std::vector<std::string>& cluster_tags,
+             const std::vector<std::string>& command_tags) {
+        return config_->FindCandidates(cluster_tags, command_tags);
+      },
+      [this](const std::string& command_id) { return config_->GetCommandApplications(command_id); },
+      selector_ptrs_);
+  if (!resolution) {
+    if (resolution.status().code() != StatusCode::kFailedPrecondition) return resolution.status();
+    out.outcome = "FAILED";
+    out.refusal = resolution.status();
+    return out;
+  }
+  out.memory_mb = req.memory                   ? *req.memory
+                  : resolution->command.memory ? *resolution->command.memory
+                                               : options_.default_job_memory_mb;
+  out.memory_source = req.memory ? "request" : resolution->command.memory ? "command" : "default";
+  out.resolution = std::move(*resolution);
+  if (out.memory_mb > options_.max_job_memory_mb) {
+    out.outcome = "INVALID";
+    out.refusal = FailedPrecondition("memory: " + std::to_string(out.memory_mb) +
+                                     " MB exceeds the maximum job memory of " +
+                                     std::to_string(options_.max_job_memory_mb) + " MB");
+    return out;
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = user_active_.find(req.user);
+  const int user_jobs = it == user_active_.end() ? 0 : it->second;
+  out.user_active_jobs = user_jobs;
+  out.used_memory_mb = used_memory_mb_;
+  out.queued_jobs = queue_.size();
+  if (options_.max_active_jobs_per_user > 0 && user_jobs >= options_.max_active_jobs_per_user) {
+    return reject(ResourceExhausted("user '" + req.user + "': " + std::to_string(user_jobs) +
+                                    " active jobs reach the limit of " +
+                                    std::to_string(options_.max_active_jobs_per_user) +
+                                    "; wait for some to finish"));
+  }
+  const int64_t capacity = options_.max_system_memory_mb;
+  if (capacity <= 0 || (queue_.empty() && used_memory_mb_ + out.memory_mb <= capacity)) {
+    out.outcome = "ACCEPTED";
+  } else if (!options_.queue_enabled) {
+    return reject(Unavailable("node at capacity: " + std::to_string(used_memory_mb_) + " of " +
+                              std::to_string(capacity) + " MB in use, the job needs " +
+                              std::to_string(out.memory_mb) + " MB; retry later"));
+  } else if (out.memory_mb > capacity) {
+    return reject(Unavailable("memory: the job needs " + std::to_string(out.memory_mb) +
+                              " MB but this node has " + std::to_string(capacity) + " MB in all"));
+  } else if (queue_.size() >= static_cast<size_t>(std::max(0, options_.max_queued_jobs))) {
+    return reject(Unavailable("queue full: " + std::to_string(queue_.size()) +
+                              " jobs wait for capacity on this node; retry later"));
+  } else {
+    out.outcome = "QUEUED";
+  }
+  return out;
 }
 
 Status JobServiceImpl::StageAttachments(const std::string& id,

@@ -186,6 +186,28 @@ struct LocalRunEnd {
   std::optional<int64_t> stderr_size;
 };
 
+// What Submit() would do with a request, without doing it (POST /api/weir/v1/jobs/resolve).
+// Read from the same validation, resolution (the same selectors), memory rules and admission
+// state Submit() uses at that moment; nothing is recorded, reserved or queued.
+struct DryRun {
+  // ACCEPTED  set-up would start now
+  // QUEUED    it would wait in the queue for capacity
+  // FAILED    no cluster/command matches: Submit() records the job FAILED and answers 412
+  // INVALID   its memory is above the maximum: recorded INVALID, 412
+  // REJECTED  refused, nothing recorded: `refusal` is what Submit() would return (429, 503, 409)
+  std::string outcome;
+  Status refusal;
+  std::optional<resolve::Resolution> resolution;  // unset when FAILED
+  int memory_mb = 0;
+  std::string memory_source;  // "request", "command" or "default"
+  int max_job_memory_mb = 0;
+  int user_active_jobs = 0;          // the user's INIT/RUNNING jobs now
+  int max_active_jobs_per_user = 0;  // 0 = unlimited
+  int64_t used_memory_mb = 0;        // the node's reserved memory now
+  int64_t capacity_mb = 0;           // 0 or less = unlimited
+  size_t queued_jobs = 0;
+};
+
 class JobService {
  public:
   virtual ~JobService() = default;
@@ -214,6 +236,14 @@ class JobService {
   // Blocks until no archive is waiting or being written, or `timeout` passes
   // (kDeadlineExceeded). For tests and the CLI.
   virtual Status WaitArchivesIdle(Millis timeout) { return Status::Ok(); }
+
+  // See DryRun. Errors: those Submit() returns before resolution (a bad request, a run-as user
+  // without an allowed account, a URI outside the fetch perimeter) and storage errors; every
+  // later refusal is a DryRun outcome.
+  virtual Result<DryRun> DryRunSubmit(model::JobRequest request) {
+    (void)request;
+    return Unimplemented("job service: no dry run");
+  }
 
   // Status writes kept in memory because the store refused them (see above). Cheap (no I/O).
   virtual WriteBacklog PendingWrites() { return {}; }

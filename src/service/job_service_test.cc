@@ -250,6 +250,73 @@ TEST_F(JobServiceTest, PerUserActiveLimit) {
   Final(*b);
 }
 
+// The dry run reads the same admission state Submit() decides on, and changes none of it.
+TEST_F(JobServiceTest, DryRunPredictsEachAdmissionOutcomeAndReservesNothing) {
+  options_.max_system_memory_mb = 2048;
+  options_.max_active_jobs_per_user = 1;
+  options_.queue_enabled = true;
+  options_.max_queued_jobs = 1;
+  Start();
+  auto dry = service_->DryRunSubmit(Request("true"));
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->outcome, "ACCEPTED");
+  EXPECT_EQ(dry->memory_mb, 1024);
+  EXPECT_EQ(dry->memory_source, "default");
+  ASSERT_TRUE(dry->resolution.has_value());
+  EXPECT_EQ(dry->resolution->command.id, "bash");
+  EXPECT_EQ(dry->user_active_jobs, 0);
+
+  auto a = Submit(Request("sleep 30"));
+  auto b = Submit(Request("sleep 30", "bob"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  // Full node, room in the queue: QUEUED, and a real submit queues too.
+  dry = service_->DryRunSubmit(Request("true", "carol"));
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->outcome, "QUEUED");
+  EXPECT_EQ(dry->used_memory_mb, 2048);
+  auto queued = Submit(Request("true", "carol"));
+  ASSERT_TRUE(queued.ok());
+  EXPECT_EQ(service_->Get(*queued)->job.status_msg, model::kMsgQueued);
+  // Queue full: REJECTED with what Submit() answers.
+  dry = service_->DryRunSubmit(Request("true", "dave"));
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->outcome, "REJECTED");
+  EXPECT_EQ(dry->refusal.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(dry->refusal.message(), HasSubstr("queue full"));
+  EXPECT_EQ(Submit(Request("true", "dave")).status().code(), StatusCode::kUnavailable);
+  // Alice at her limit of one active job: REJECTED 429, as Submit() answers.
+  dry = service_->DryRunSubmit(Request("true"));
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->outcome, "REJECTED");
+  EXPECT_EQ(dry->refusal.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(dry->user_active_jobs, 1);
+  EXPECT_EQ(Submit(Request("true")).status().code(), StatusCode::kResourceExhausted);
+  // No match and too much memory: the records Submit() would write, none written here.
+  auto nomatch = Request("true");
+  nomatch.id = "dry-no-match";
+  nomatch.cluster_criterias = {{{"sched:none"}}};
+  dry = service_->DryRunSubmit(nomatch);
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->outcome, "FAILED");
+  EXPECT_FALSE(dry->resolution.has_value());
+  auto big = Request("true");
+  big.id = "dry-big";
+  big.memory = options_.max_job_memory_mb + 1;
+  dry = service_->DryRunSubmit(big);
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->outcome, "INVALID");
+  EXPECT_EQ(dry->memory_source, "request");
+  EXPECT_EQ(stores_.jobs->GetJob("dry-no-match").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(stores_.jobs->GetJob("dry-big").status().code(), StatusCode::kNotFound);
+  // An invalid request is an error, as for Submit().
+  auto invalid = Request("true");
+  invalid.name = "";
+  EXPECT_EQ(service_->DryRunSubmit(invalid).status().code(), StatusCode::kInvalidArgument);
+
+  for (const auto& id : {*a, *b}) ASSERT_TRUE(service_->Kill(id).ok());
+  for (const auto& id : {*a, *b, *queued}) Final(id);
+}
+
 TEST_F(JobServiceTest, AtCapacityWithoutQueueIsUnavailable) {
   options_.max_system_memory_mb = 2048;
   Start();

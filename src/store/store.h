@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -35,8 +36,8 @@ struct SortKey {
 };
 
 struct PageRequest {
-  int page = 0;   // 0-based
-  int size = 10;  // ≥ 1
+  int page = 0;               // 0-based
+  int size = 10;              // ≥ 1
   std::vector<SortKey> sort;  // empty: the resource's default order
 };
 
@@ -50,11 +51,11 @@ struct Page {
 struct ConfigFilter {
   std::optional<std::string> name;
   std::optional<std::string> user;
-  std::optional<std::string> type;           // applications only
-  std::vector<std::string> statuses;         // OR-ed; empty = any
-  std::vector<std::string> tags;             // AND-ed: all must be present
-  std::optional<TimePoint> min_updated;      // inclusive
-  std::optional<TimePoint> max_updated;      // exclusive
+  std::optional<std::string> type;       // applications only
+  std::vector<std::string> statuses;     // OR-ed; empty = any
+  std::vector<std::string> tags;         // AND-ed: all must be present
+  std::optional<TimePoint> min_updated;  // inclusive
+  std::optional<TimePoint> max_updated;  // exclusive
 };
 
 class ConfigStore {
@@ -77,7 +78,8 @@ class ConfigStore {
 
   // Ordered links. Set* replaces the whole list (every id must exist: kFailedPrecondition);
   // the list has no duplicates (adding a present id keeps its position).
-  virtual Result<std::vector<std::string>> GetCommandApplications(const std::string& command_id) = 0;
+  virtual Result<std::vector<std::string>> GetCommandApplications(
+      const std::string& command_id) = 0;
   virtual Status SetCommandApplications(const std::string& command_id,
                                         const std::vector<std::string>& application_ids) = 0;
   virtual Result<std::vector<std::string>> GetClusterCommands(const std::string& cluster_id) = 0;
@@ -107,7 +109,7 @@ struct JobFilter {
   std::vector<std::string> tags;              // AND-ed
   std::optional<std::string> cluster_name, cluster_id, command_name, command_id;
   std::optional<std::string> grouping, grouping_instance;
-  std::optional<TimePoint> min_started, max_started;    // min inclusive, max exclusive
+  std::optional<TimePoint> min_started, max_started;  // min inclusive, max exclusive
   std::optional<TimePoint> min_finished, max_finished;
 };
 
@@ -172,12 +174,92 @@ class AuditStore {
   virtual Result<int64_t> PruneAudit(TimePoint before) = 0;
 };
 
+// ---- full-text search ------------------------------------------------------------------------
+
+// What a search can find. Jobs and configuration entities are indexed by the store itself, in
+// the same transaction that writes their rows; workflows live in the scheduler's tables, so their
+// documents are handed in by whoever deploys them (PutSearchDocument / ReplaceSearchDocuments).
+enum class SearchKind { kJob, kApplication, kCommand, kCluster, kWorkflow };
+std::string_view SearchKindName(SearchKind k);  // "job", "application", ..., "workflow"
+// kInvalidArgument naming the valid names.
+Result<SearchKind> ParseSearchKind(std::string_view s);
+
+// One searchable document. What goes in each field:
+//   job          name; tags; text = user, description, arguments, status message, grouping,
+//                grouping instance, cluster and command names
+//   application, command, cluster   name; tags; text = description, user
+//   workflow     name = deployed workflow id; text = description, step ids and their commands
+struct SearchDocument {
+  SearchKind kind = SearchKind::kJob;
+  std::string id;  // the entity id (searchable too)
+  std::string name;
+  std::string status;  // shown in hits, not searched
+  std::vector<std::string> tags;
+  std::string text;
+};
+
+// The markers around matched words in SearchHit::name_highlight and SearchHit::snippet.
+inline constexpr std::string_view kSearchMarkOpen = "<mark>";
+inline constexpr std::string_view kSearchMarkClose = "</mark>";
+// A snippet that leaves text out at either end shows this there.
+inline constexpr std::string_view kSearchEllipsis = "...";
+
+struct SearchHit {
+  SearchKind kind = SearchKind::kJob;
+  std::string id;
+  std::string name;
+  std::string status;
+  std::string name_highlight;  // name with matched words between the markers
+  std::string snippet;         // a few words around the best match in any field, marked
+  double score = 0;            // higher is better (bm25 relevance, sign flipped)
+};
+
+// A user's query turned into terms (ParseSearchQuery): every term must match a document.
+// Terms are words as typed, split on white space; each matches as a phrase of its words with
+// the last word a prefix ("sched:s" finds the tag "sched:sla", "etl" finds "etl-daily").
+// No operator or quote of the user's ever reaches a backend's query syntax.
+struct SearchQuery {
+  std::vector<std::string> terms;  // each has at least one letter or digit
+  std::vector<SearchKind> kinds;   // OR-ed; empty = every kind
+};
+
+// Bounds on a query as typed.
+inline constexpr size_t kMaxSearchQueryBytes = 1024;
+inline constexpr size_t kMaxSearchTerms = 32;
+// kInvalidArgument ("q: ...") for an empty query, one over kMaxSearchQueryBytes or
+// kMaxSearchTerms terms, invalid UTF-8, control characters, or no term with a letter or digit.
+// Terms of punctuation only are dropped.
+Result<std::vector<std::string>> ParseSearchQuery(std::string_view q);
+
+// The full-text index. Kept apart from ConfigStore/JobStore so a backend without full-text
+// search still provides those; the SQLite store implements it (FTS5).
+//
+// Ranking: a document whose name equals the whole query (ignoring ASCII case) comes first, then
+// by relevance (matches in the name weigh most, then tags, id, text), then kind and id, so
+// paging is stable. Thread-safe. Errors: kInvalidArgument for a bad page or query (never a
+// storage error for any query text), kInternal/kUnavailable for storage failures.
+class SearchIndex {
+ public:
+  virtual ~SearchIndex() = default;
+  // Only `page.page` and `page.size` are read.
+  virtual Result<Page<SearchHit>> SearchText(const SearchQuery& q, const PageRequest& page) = 0;
+  // Inserts or replaces the document of (kind, id). For kinds the store does not index itself
+  // (kWorkflow); kInvalidArgument for the others.
+  virtual Status PutSearchDocument(const SearchDocument& d) = 0;
+  // Removes the document; no error when absent. Same kinds as PutSearchDocument.
+  virtual Status RemoveSearchDocument(SearchKind kind, const std::string& id) = 0;
+  // Replaces every document of `kind` by `docs` in one transaction (a rebuild at start-up).
+  virtual Status ReplaceSearchDocuments(SearchKind kind,
+                                        const std::vector<SearchDocument>& docs) = 0;
+};
+
 // Opens (creating if needed) an SQLite database file, WAL mode, schema migrated.
 // The interfaces share one connection. `clock` is not read: callers set the record times.
 struct SqliteStores {
   std::shared_ptr<ConfigStore> config;
   std::shared_ptr<JobStore> jobs;
   std::shared_ptr<AuditStore> audit;
+  std::shared_ptr<SearchIndex> search;
 };
 Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock);
 
