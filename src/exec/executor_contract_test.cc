@@ -17,8 +17,8 @@
 
 #include "common/clock.h"
 #include "common/strings.h"
-#include "exec/exec_test_util.h"
 #include "common/testing/required_services.h"
+#include "exec/exec_test_util.h"
 #include "exec/executor.h"
 #include "exec/job_dir.h"
 #include "exec/slurm_executor.h"
@@ -155,10 +155,12 @@ class ExecutorContractTest : public ::testing::TestWithParam<Backend> {
       return;
     }
     ASSERT_TRUE(Eventually([&] {
-      auto r = Slurm().cluster->Tool({"squeue", "-h", "-t", "all", "-j", l.slurm_job_id, "-o", "%T"});
+      auto r =
+          Slurm().cluster->Tool({"squeue", "-h", "-t", "all", "-j", l.slurm_job_id, "-o", "%T"});
       return r.ok() && r->exit_code == 0 && r->out != "" && r->out != "RUNNING\n" &&
              r->out != "PENDING\n" && r->out != "COMPLETING\n";
-    })) << "Slurm job " << l.slurm_job_id << " did not end";
+    })) << "Slurm job "
+        << l.slurm_job_id << " did not end";
   }
 
   TempDir tmp_;
@@ -473,11 +475,11 @@ INSTANTIATE_TEST_SUITE_P(Local, ExecutorContractTest,
                          [](const auto& info) { return info.param.name; });
 // The same contract against a real private Slurm (testing/slurm_cluster.h); skipped without
 // slurm-wlm and munge unless WEIR_REQUIRE_SERVICES is set.
-INSTANTIATE_TEST_SUITE_P(
-    Slurm, ExecutorContractTest,
-    ::testing::Values(Backend{"slurm", MakeSlurmExecutor, false,
-                              [] { return Slurm().cluster ? std::string() : Slurm().why; }}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Slurm, ExecutorContractTest,
+                         ::testing::Values(Backend{
+                             "slurm", MakeSlurmExecutor, false,
+                             [] { return Slurm().cluster ? std::string() : Slurm().why; }}),
+                         [](const auto& info) { return info.param.name; });
 
 // ---- local executor only ----
 

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "common/fs.h"
+#include "common/strings.h"
 #include "exec/job_dir.h"
 #include "exec/subprocess.h"
 
@@ -28,8 +29,44 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
+// After a kill's grace, how long the batch script has to end the job before plain `scancel`.
+constexpr std::chrono::seconds kKillBackstop{5};
+
 fs::path SlurmIdFile(const fs::path& dir) { return paths::GenieDir(dir) / "slurm-job-id"; }
 fs::path BatchLog(const fs::path& dir) { return paths::GenieDir(dir) / "logs" / "slurm.out"; }
+fs::path BatchScript(const fs::path& dir) { return paths::GenieDir(dir) / "slurm-batch"; }
+
+// The batch script Slurm runs (see slurm_executor.h): the run script as a child in the same
+// process group, which Slurm's signals reach as a whole. On SIGTERM the script lives on while
+// other processes of its group do, up to the grace period, then SIGKILLs them; after a normal end
+// it SIGKILLs what is left at once. Its exit status is the run script's (Slurm's ExitCode).
+std::string BatchScriptText(const fs::path& dir, std::chrono::milliseconds grace) {
+  const long long ticks = std::max<long long>(0, (grace.count() + 99) / 100);
+  return "#!/bin/bash\n"
+         "# Slurm batch script of a weir job (exec/slurm_executor.h).\n"
+         "trap 'killed=1' TERM\n"
+         "read -r s < /proc/$$/stat; s=${s##*) }; set -- $s; pg=$3\n"
+         "others() {\n"
+         "  left=()\n"
+         "  local p\n"
+         "  for p in $(pgrep -g \"$pg\"); do\n"
+         "    [ \"$p\" = \"$$\" ] || ! kill -0 \"$p\" 2>/dev/null || left+=(\"$p\")\n"
+         "  done\n"
+         "}\n"
+         "/bin/bash " +
+         ShellQuote(paths::RunScript(dir).string()) +
+         " </dev/null &\n"
+         "run=$!\n"
+         "while true; do wait \"$run\"; rc=$?; kill -0 \"$run\" 2>/dev/null || break; done\n"
+         "if [ -n \"$killed\" ]; then\n"
+         "  for ((i = 0; i < " +
+         std::to_string(ticks) +
+         "; i++)); do others; [ ${#left[@]} -eq 0 ] && break; sleep 0.1; done\n"
+         "fi\n"
+         "others\n"
+         "[ ${#left[@]} -eq 0 ] || kill -KILL \"${left[@]}\" 2>/dev/null\n"
+         "exit \"$rc\"\n";
+}
 
 int64_t SizeOf(const fs::path& p) {
   struct stat st;
@@ -63,9 +100,8 @@ bool IsSlurmId(std::string_view s) {
 // Slurm's final job states.
 bool IsFinalState(std::string_view s) {
   static const std::set<std::string, std::less<>> kFinal = {
-      "BOOT_FAIL", "CANCELLED", "COMPLETED",     "DEADLINE",  "FAILED",
-      "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "TIMEOUT",   "SPECIAL_EXIT",
-      "REVOKED"};
+      "BOOT_FAIL", "CANCELLED",     "COMPLETED", "DEADLINE",     "FAILED", "NODE_FAIL",
+      "PREEMPTED", "OUT_OF_MEMORY", "TIMEOUT",   "SPECIAL_EXIT", "REVOKED"};
   return kFinal.count(s) > 0;
 }
 
@@ -91,10 +127,11 @@ struct SlurmJob {
   fs::path dir;
   LaunchOptions options;
   TimePoint started{};
-  SlurmView last;                  // as of the last answer
-  bool killing = false;            // SIGTERM sent (or pending job cancelled)
+  Steady::time_point timeout_at{};  // started + timeout, by the injected clock, on steady time
+  SlurmView last;                   // as of the last answer
+  bool killing = false;             // SIGTERM sent (or pending job cancelled)
   bool term_sent = false;
-  Steady::time_point kill_at{};    // plain scancel after the grace
+  Steady::time_point kill_at{};  // plain scancel after the grace
   bool final_cancel_sent = false;
   std::string kill_reason;
 };
@@ -128,29 +165,39 @@ class SlurmExecutor final : public Executor {
       launching_.erase(job_id);
     };
     (void)MakeDirs(paths::GenieDir(job_dir) / "logs");
-    std::vector<std::string> argv = {"sbatch", "--parsable", "--job-name=" + job_id,
+    if (Status st =
+            WriteFileAtomic(BatchScript(job_dir), BatchScriptText(job_dir, options.kill_grace));
+        !st.ok()) {
+      done_launching();
+      return st.WithContext("write the Slurm batch script");
+    }
+    std::vector<std::string> argv = {"sbatch",
+                                     "--parsable",
+                                     "--job-name=" + job_id,
                                      "--chdir=" + job_dir.string(),
                                      "--output=" + BatchLog(job_dir).string(),
                                      "--error=" + BatchLog(job_dir).string()};
     const int64_t secs = std::max<int64_t>(1, options.timeout.count());
     argv.push_back("--time=" + std::to_string((secs + 59) / 60 + 1));
-    std::string export_arg = "--export=NONE";
+    // sbatch runs with only the server variables jobs may receive (and SLURM_CONF), and passes
+    // them on (--export=ALL: a variable list or NONE makes slurmd load a login environment, ~4 s
+    // per job).
+    std::vector<std::string> job_env = env_;
     for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
       std::string_view entry(*e);
       std::string_view name = entry.substr(0, entry.find('='));
-      if (name.rfind("SLURM_", 0) == 0 || name.find(',') != std::string_view::npos) continue;
-      if (entry.find(',') != std::string_view::npos) continue;  // --export cannot quote commas
+      if (name.rfind("SLURM_", 0) == 0) continue;
       for (const std::string& allow : options.run_as_env) {
         bool match = !allow.empty() && allow.back() == '*'
                          ? name.rfind(std::string_view(allow).substr(0, allow.size() - 1), 0) == 0
                          : name == allow;
         if (match) {
-          export_arg += "," + std::string(name);
+          job_env.emplace_back(entry);
           break;
         }
       }
     }
-    argv.push_back(export_arg);
+    argv.push_back("--export=ALL");
     if (options.slurm) {
       const SlurmSubmit& s = *options.slurm;
       if (!s.partition.empty()) argv.push_back("--partition=" + s.partition);
@@ -159,9 +206,9 @@ class SlurmExecutor final : public Executor {
       if (s.memory_mb) argv.push_back("--mem=" + std::to_string(*s.memory_mb));
       for (const std::string& a : s.sbatch_args) argv.push_back(a);
     }
-    argv.push_back(paths::RunScript(job_dir).string());
+    argv.push_back(BatchScript(job_dir).string());
     const TimePoint started = clock_.Now();
-    auto r = RunTool(argv, env_, options_.tool_timeout);
+    auto r = RunTool(argv, job_env, options_.tool_timeout, /*inherit_environment=*/false);
     if (!r.ok()) {
       done_launching();
       return r.status().WithContext("sbatch");
@@ -174,17 +221,18 @@ class SlurmExecutor final : public Executor {
       done_launching();
       std::string err = r->err;
       while (!err.empty() && err.back() == '\n') err.pop_back();
-      return Unavailable("sbatch failed (exit " + std::to_string(r->exit_code) + "): " +
-                         (err.empty() ? out : err));
+      return Unavailable("sbatch failed (exit " + std::to_string(r->exit_code) +
+                         "): " + (err.empty() ? out : err));
     }
     Status written = WriteFileAtomic(SlurmIdFile(job_dir), slurm_id + "\n");
-    if (!written.ok()) spdlog::error("job {}: record Slurm job id {}: {}", job_id, slurm_id,
-                                     written.ToString());
+    if (!written.ok())
+      spdlog::error("job {}: record Slurm job id {}: {}", job_id, slurm_id, written.ToString());
     SlurmJob j;
     j.slurm_id = slurm_id;
     j.dir = job_dir;
     j.options = options;
     j.started = started;
+    j.timeout_at = Steady::now() + options.timeout;
     j.last.state = "PENDING";
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -212,12 +260,14 @@ class SlurmExecutor final : public Executor {
     j.dir = job_dir;
     j.options = options;
     j.started = started;
+    j.timeout_at = Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                                       started + options.timeout - clock_.Now());
     j.last.state = "UNKNOWN";
     if (auto reason = ReadKillReason(job_dir)) {
       // Killed before the restart: finish the kill (the reconciler sends what is missing).
       j.killing = true;
       j.kill_reason = *reason;
-      j.kill_at = Steady::now() + options.kill_grace;
+      j.kill_at = Steady::now() + options.kill_grace + kKillBackstop;
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -259,7 +309,8 @@ class SlurmExecutor final : public Executor {
       if (j.killing) return Status::Ok();
       j.killing = true;
       j.kill_reason = reason;
-      j.kill_at = now + j.options.kill_grace;
+      // The batch script SIGKILLs the job's processes after the grace; this is the backstop.
+      j.kill_at = now + j.options.kill_grace + kKillBackstop;
       slurm_id = j.slurm_id;
       pending = j.last.state == "PENDING";
       dir = j.dir;
@@ -328,8 +379,7 @@ class SlurmExecutor final : public Executor {
       }
       return end;
     }
-    if (state == "TIMEOUT" || state == "CANCELLED" || state == "PREEMPTED" ||
-        state == "DEADLINE") {
+    if (state == "TIMEOUT" || state == "CANCELLED" || state == "PREEMPTED" || state == "DEADLINE") {
       end.status = model::JobStatus::kKilled;
       end.exit_code = model::kExitKilled;
       end.status_msg = state == "TIMEOUT"     ? "Job was killed by Slurm: it reached its time limit"
@@ -419,7 +469,6 @@ class SlurmExecutor final : public Executor {
     }
     auto views = QueryAll();
     const Steady::time_point now = Steady::now();
-    const TimePoint wall = clock_.Now();
     for (auto& [id, j] : snapshot) {
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -448,7 +497,7 @@ class SlurmExecutor final : public Executor {
         j.last = *view;
       }
       if (!j.killing) {
-        if (wall >= j.started + j.options.timeout) {
+        if (now >= j.timeout_at) {
           (void)StartKill(id, std::string(model::kMsgTimeout), now);
         } else if (std::optional<std::string> over = OverLimit(j.dir, j.options)) {
           (void)StartKill(id, *over, now);

@@ -5,8 +5,9 @@
 //   --chdir the job folder, --time = the timeout rounded up to minutes plus one minute, a
 //   backstop: weir kills at the exact timeout itself; --mem from LaunchOptions::slurm.memory_mb;
 //   partition, account, qos and sbatch_args from LaunchOptions::slurm; the batch step's own
-//   output --output/--error into genie/logs/slurm.out; --export with only the server variables
-//   LaunchOptions::run_as_env allows: the run script sets the job's environment itself). The Slurm
+//   output --output/--error into genie/logs/slurm.out; sbatch itself runs with only the server
+//   variables LaunchOptions::run_as_env allows, plus SLURM_CONF, and exports those: the run
+//   script sets the job's own environment). The Slurm
 //   job id is written to genie/slurm-job-id before Launch returns (Launched::slurm_job_id; pid 0).
 //   The job folder must be on a file system the compute nodes share (exec.slurm.job_root).
 // - One reconciler thread, no per-job polling: every `poll_interval` it asks Slurm about all its
@@ -19,11 +20,14 @@
 //   Slurm no longer knows that left nothing → FAILED 666. Messages say which Slurm state it was.
 // - Timeouts (from `started`, by the injected Clock) and output limits are checked on the
 //   reconciler's ticks; a job over one is killed like a user kill with that reason.
+// - Slurm runs genie/slurm-batch, a small batch script that runs the run script as a child in
+//   its process group (which Slurm's signals reach as a whole). On SIGTERM it lives on while other
+//   processes of the group do, up to the grace period, then SIGKILLs them (Slurm would otherwise
+//   end the step, and lose track of orphans, as soon as the run script dies); after a normal end
+//   it SIGKILLs what is left at once. It needs bash and pgrep on the compute nodes.
 // - Kill writes genie/kill-reason, then `scancel --full --signal=TERM` (every process of the
-//   job, batch script included), and after the grace plain `scancel` (the whole job, SIGKILL after
-//   Slurm's KillWait). A pending job is removed from the queue with plain `scancel` at once.
-//   Slurm ends the batch step when its script ends, so a command's own clean-up after SIGTERM is
-//   cut short once the run script (which traps nothing) has died.
+//   job); if the job still has not ended 5 s after the grace, plain `scancel`. A pending job is
+//   removed from the queue with plain `scancel` at once.
 // - Recover() re-adopts a job by the Slurm id in genie/slurm-job-id; it is then reconciled like
 //   a new one (a job that ended meanwhile is reported with its true end on the next tick). A
 //   folder without that file: its end is read from kill-reason / genie.done, or FAILED 666.

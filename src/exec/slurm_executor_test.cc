@@ -20,9 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using ::testing::HasSubstr;
 using testing::EndCollector;
 using testing::Eventually;
+using ::testing::HasSubstr;
 using testing::SimpleSpec;
 using testing::TempDir;
 
@@ -35,8 +35,7 @@ model::ConfigEntity ClusterWithMetadata(const std::string& metadata) {
 TEST(SlurmSubmitForTest, OnlyClustersNamingSlurmRunThere) {
   EXPECT_FALSE(SlurmSubmitFor(ClusterWithMetadata("")).value().has_value());
   EXPECT_FALSE(SlurmSubmitFor(ClusterWithMetadata(R"({"owner":"x"})")).value().has_value());
-  EXPECT_FALSE(
-      SlurmSubmitFor(ClusterWithMetadata(R"({"executor":"local"})")).value().has_value());
+  EXPECT_FALSE(SlurmSubmitFor(ClusterWithMetadata(R"({"executor":"local"})")).value().has_value());
   auto plain = SlurmSubmitFor(ClusterWithMetadata(R"({"executor":"slurm"})"));
   ASSERT_TRUE(plain.ok());
   ASSERT_TRUE(plain->has_value());
@@ -63,9 +62,7 @@ TEST(SlurmSubmitForTest, ReadsPlacementAndRefusesWrongTypes) {
 
 class SlurmExecutorTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    cluster_ = testing::SlurmCluster::Start(&why_).release();
-  }
+  static void SetUpTestSuite() { cluster_ = testing::SlurmCluster::Start(&why_).release(); }
   static void TearDownTestSuite() {
     delete cluster_;
     cluster_ = nullptr;

@@ -17,14 +17,14 @@ namespace weir::exec {
 
 namespace {
 
-std::vector<std::string> MergedEnvironment(const std::vector<std::string>& extra) {
+std::vector<std::string> MergedEnvironment(const std::vector<std::string>& extra, bool inherit) {
   std::map<std::string, std::string> by_name;
   auto add = [&](const std::string& entry) {
     size_t eq = entry.find('=');
     if (eq == std::string::npos) return;
     by_name[entry.substr(0, eq)] = entry;
   };
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) add(*e);
+  for (char** e = environ; inherit && e != nullptr && *e != nullptr; ++e) add(*e);
   for (const std::string& e : extra) add(e);
   std::vector<std::string> out;
   out.reserve(by_name.size());
@@ -35,8 +35,8 @@ std::vector<std::string> MergedEnvironment(const std::vector<std::string>& extra
 }  // namespace
 
 Result<ToolOutput> RunTool(const std::vector<std::string>& argv,
-                           const std::vector<std::string>& env,
-                           std::chrono::milliseconds timeout) {
+                           const std::vector<std::string>& env, std::chrono::milliseconds timeout,
+                           bool inherit_environment) {
   if (argv.empty()) return InvalidArgument("RunTool: empty command");
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Internal(std::string("pipe: ") + strerror(errno));
@@ -59,7 +59,7 @@ Result<ToolOutput> RunTool(const std::vector<std::string>& argv,
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-  std::vector<std::string> envs = MergedEnvironment(env);
+  std::vector<std::string> envs = MergedEnvironment(env, inherit_environment);
   std::vector<char*> cargv, cenv;
   for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);

@@ -4,7 +4,9 @@
 // Contract: the tool is started with posix_spawnp (PATH lookup), stdin /dev/null, stdout and
 // stderr each into a pipe read until both close or the deadline passes. At the deadline the tool
 // is SIGKILLed and the result is kDeadlineExceeded naming it. `env` entries ("NAME=value") are
-// added to (or replace the same names in) the caller's environment. A tool that cannot be
+// added to (or replace the same names in) the caller's environment, or, with
+// `inherit_environment` false, are the tool's whole environment (PATH lookup still uses the
+// caller's PATH). A tool that cannot be
 // started is kFailedPrecondition ("sbatch: not found"). Otherwise the result holds the exit code
 // (128+N for a signal N) and both outputs, whatever the code: the caller decides what is an error.
 // Thread-safe (no shared state; descriptors are close-on-exec).
@@ -25,7 +27,7 @@ struct ToolOutput {
 };
 
 Result<ToolOutput> RunTool(const std::vector<std::string>& argv,
-                           const std::vector<std::string>& env,
-                           std::chrono::milliseconds timeout);
+                           const std::vector<std::string>& env, std::chrono::milliseconds timeout,
+                           bool inherit_environment = true);
 
 }  // namespace weir::exec

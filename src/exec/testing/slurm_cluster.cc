@@ -75,8 +75,8 @@ Result<pid_t> SlurmCluster::Spawn(const std::vector<std::string>& argv,
   sigfillset(&all);
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   env.push_back(ConfEnv());
@@ -125,12 +125,12 @@ std::unique_ptr<SlurmCluster> SlurmCluster::Start(std::string* why) {
     return fail("mungekey: " + (k.ok() ? k->err : k.status().message()));
   }
   ::chmod(key.c_str(), 0400);
-  auto m = c->Spawn({"munged", "-F", "--force", "--socket=" + sock.string(),
-                     "--key-file=" + key.string(),
-                     "--pid-file=" + (c->dir_ / "munge" / "munged.pid").string(),
-                     "--log-file=" + (c->dir_ / "log" / "munged.log").string(),
-                     "--seed-file=" + (c->dir_ / "munge" / "munged.seed").string()},
-                    "munged.out");
+  auto m = c->Spawn(
+      {"munged", "-F", "--force", "--socket=" + sock.string(), "--key-file=" + key.string(),
+       "--pid-file=" + (c->dir_ / "munge" / "munged.pid").string(),
+       "--log-file=" + (c->dir_ / "log" / "munged.log").string(),
+       "--seed-file=" + (c->dir_ / "munge" / "munged.seed").string()},
+      "munged.out");
   if (!m.ok()) return fail(m.status().message());
   c->munged_ = *m;
   for (auto deadline = std::chrono::steady_clock::now() + 10s; !fs::exists(sock);) {
@@ -203,7 +203,8 @@ Status SlurmCluster::WaitIdle(std::chrono::seconds timeout) {
     auto r = Tool({"sinfo", "-h", "-n", node_, "-o", "%t"});
     if (r.ok() && r->exit_code == 0 && r->out == "idle\n") return Status::Ok();
     for (pid_t p : {munged_, slurmctld_, slurmd_}) {
-      if (p > 0 && !Alive(p)) return Internal("a Slurm daemon (pid " + std::to_string(p) + ") died");
+      if (p > 0 && !Alive(p))
+        return Internal("a Slurm daemon (pid " + std::to_string(p) + ") died");
     }
     if (std::chrono::steady_clock::now() > deadline) {
       return DeadlineExceeded("node " + node_ + " not idle after " +
