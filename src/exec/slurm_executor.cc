@@ -73,11 +73,6 @@ int64_t SizeOf(const fs::path& p) {
   return ::stat(p.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
 }
 
-bool Exists(const fs::path& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
-
 std::optional<std::string> OverLimit(const fs::path& dir, const LaunchOptions& o) {
   if (o.max_stdout_bytes > 0 && SizeOf(paths::Stdout(dir)) > o.max_stdout_bytes) {
     return OutputLimitMessage(true, o.max_stdout_bytes);
