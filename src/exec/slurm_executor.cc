@@ -463,6 +463,9 @@ class SlurmExecutor final : public Executor {
       for (const auto& [id, j] : jobs_) snapshot.emplace(id, j);
     }
     auto views = QueryAll();
+    // Without an answer nothing is decided: no end, and kills and timeouts wait for the next
+    // tick (a scancel now would only block the loop until its deadline).
+    if (!views) return;
     const Steady::time_point now = Steady::now();
     for (auto& [id, j] : snapshot) {
       {
@@ -470,22 +473,19 @@ class SlurmExecutor final : public Executor {
         if (stopping_) return;
       }
       std::optional<SlurmView> view;
-      if (views) {
-        auto it = views->find(j.slurm_id);
-        if (it != views->end()) view = it->second;
-      }
-      if (views) {
-        const std::string state = view ? view->state : "";
-        if (!view || IsFinalState(state)) {
-          JobEnd end = EndFromFiles(id, j.dir, j.options, state, j.slurm_id);
-          bool ours = false;
-          {
-            std::lock_guard<std::mutex> lock(mu_);
-            ours = jobs_.erase(id) > 0;
-          }
-          if (ours) Report(end);
-          continue;
+      if (auto it = views->find(j.slurm_id); it != views->end()) view = it->second;
+      const std::string state = view ? view->state : "";
+      if (!view || IsFinalState(state)) {
+        JobEnd end = EndFromFiles(id, j.dir, j.options, state, j.slurm_id);
+        bool ours = false;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          ours = jobs_.erase(id) > 0;
         }
+        if (ours) Report(end);
+        continue;
+      }
+      {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = jobs_.find(id);
         if (it != jobs_.end()) it->second.last = *view;

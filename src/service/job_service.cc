@@ -458,7 +458,7 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
     a.memory_mb = node_memory;
     if (phase == Phase::kAccepted) {
       a.holds_capacity = true;
-      used_memory_mb_ += memory;
+      used_memory_mb_ += node_memory;
     } else {
       queue_.push_back(id);
     }
@@ -763,8 +763,7 @@ void JobServiceImpl::SetUp(const std::string& id) {
     if (st.ok()) {
       launch_options.run_as = std::move(*account);
       launch_options.run_as_env = options_.run_as.env_allow;
-    }
-    else
+    } else
       st = st.WithContext("run as user");
   }
   if (st.ok()) {
