@@ -163,6 +163,22 @@ TEST_F(CliApplyTest, AWriteTheServerRefusesHalfWayIsUndone) {
   EXPECT_EQ(Str(Get("/api/v3/clusters/box"), "status"), "UP");
 }
 
+TEST_F(CliApplyTest, ACreateIsOneLineAndItsDryRunListsTheFields) {
+  auto plan = Apply(kBase, {"--dry-run"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  EXPECT_TRUE(Contains(plan.out,
+                       "commands/c-echo would create\n"
+                       "  name: (unset) -> c-echo\n"))
+      << plan.out;
+  EXPECT_TRUE(Contains(plan.out, "  executable: (unset) -> /bin/echo\n")) << plan.out;
+
+  auto r = Apply(kBase);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "commands/c-echo created\ncommands/c-spare created\n")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "(unset)")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "clusters/box/commands updated\n  [] -> [c-echo]\n")) << r.out;
+}
+
 TEST_F(CliApplyTest, DryRunListsEachChangedFieldAndWritesNothing) {
   ASSERT_EQ(Apply(kBase).exit_code, 0);
   std::string before = Snapshot();

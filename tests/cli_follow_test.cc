@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "client/http_client.h"
+#include "job_api.h"
 #include "test_json.h"
 #include "weir_process.h"
 
@@ -96,17 +97,7 @@ class CliFollowTest : public ::testing::Test {
   }
 
   std::string Submit(const std::string& script) {
-    json::object req{{"name", "t"},
-                     {"user", "tester"},
-                     {"version", "1"},
-                     {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
-                     {"commandCriteria", json::array{"type:bash"}},
-                     {"commandArguments", json::array{json::value(script)}}};
-    auto r = http_->PostJson("/api/v3/jobs", json::serialize(req));
-    EXPECT_TRUE(r.ok());
-    EXPECT_EQ(r->status, 202) << r->body;
-    std::string loc = r->Header("location").value_or("");
-    return loc.substr(loc.rfind('/') + 1);
+    return SubmitJob(*http_, BashJobRequest(script));
   }
 
   std::string JobStatus(const std::string& id) {

@@ -51,7 +51,8 @@ class CliJobTest : public ::testing::Test {
                                   "jobs:\n  kill_grace_ms: 500\n"
                                   "  max_system_memory_mb: 1024\n"
                                   "  queue_enabled: true\n"
-                                  "  max_active_jobs_per_user: 1\n");
+                                  "  max_active_jobs_per_user: 1\n"
+                                  "attachments:\n  max_file_bytes: 1000\n");
     ASSERT_EQ(server_->Start(), "");
     http_ = std::make_unique<client::HttpClient>(server_->url());
     auto applied = Weir({"apply", "-f", kDemo});
@@ -278,6 +279,17 @@ TEST_F(CliJobTest, StatusFiltersTakeAnyCase) {
   auto wrong = Weir({"job", "list", "--status", "done"});
   EXPECT_EQ(wrong.exit_code, 2);
   EXPECT_TRUE(Contains(wrong.err, "FAILED")) << wrong.err;
+}
+
+// A submission over a size limit (413) is refused for good: exit 1, not 4 ("retry"), with the
+// server's message naming the limit.
+TEST_F(CliJobTest, ATooLargeAttachmentExitsOneWithTheLimit) {
+  const fs::path big = dir_.path() / "big.bin";
+  WriteFile(big, std::string(2000, 'x'));
+  auto r = Weir({"job", "submit", "-c", "sched:sla", "-C", "type:bash", "--attach", big.string(),
+                 "--", "true"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(Contains(r.err, "1000")) << r.err;
 }
 
 // Bug 11 (CLI side) and the exit codes of queued, rejected and killed jobs.

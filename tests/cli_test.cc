@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "client/http_client.h"
+#include "job_api.h"
 #include "test_json.h"
 #include "weir_process.h"
 
@@ -145,19 +146,9 @@ class CliTest : public ::testing::Test {
   // Submits `script` (bash) to the demo cluster through the API; returns the job id.
   std::string Submit(const std::string& script, const std::string& user = "tester",
                      json::array tags = {}) {
-    json::object req{{"name", "cli-test"},
-                     {"user", user},
-                     {"version", "1"},
-                     {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
-                     {"commandCriteria", json::array{"type:bash"}},
-                     {"commandArguments", json::array{json::value(script)}}};
-    if (!tags.empty()) req["tags"] = tags;
-    auto r = http_->PostJson("/api/v3/jobs", json::serialize(req));
-    EXPECT_TRUE(r.ok());
-    if (!r.ok()) return "";
-    EXPECT_EQ(r->status, 202) << r->body;
-    std::string loc = r->Header("location").value_or("");
-    return loc.substr(loc.rfind('/') + 1);
+    json::object extra{{"name", "cli-test"}, {"user", user}};
+    if (!tags.empty()) extra["tags"] = tags;
+    return SubmitJob(*http_, BashJobRequest(script, extra));
   }
 
   std::string JobStatus(const std::string& id) {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "client/http_client.h"
+#include "job_api.h"
 #include "test_json.h"
 #include "weir_process.h"
 
@@ -165,11 +166,7 @@ class DurabilityTest : public ::testing::Test {
     return IdOf(*r);
   }
 
-  std::string Status(const std::string& id) {
-    auto r = http_->Get("/api/v3/jobs/" + id + "/status");
-    if (!r.ok() || r->status != 200) return "";
-    return Str(Parse(r->body), "status");
-  }
+  std::string Status(const std::string& id) { return JobStatus(*http_, id); }
 
   // The status as the store has it: a search reads the database, not the service's memory.
   std::string StoredStatus(const std::string& id) {

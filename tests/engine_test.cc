@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "client/http_client.h"
+#include "job_api.h"
 #include "test_json.h"
 #include "weir_process.h"
 
@@ -58,53 +59,17 @@ class EngineTest : public ::testing::Test {
            "  default_memory_mb: 1024\n  max_system_memory_mb: 1024\n  queue_enabled: true\n";
   }
 
-  json::object Request(const std::string& script) {
-    return json::object{{"name", "t"},
-                        {"user", "tester"},
-                        {"version", "1"},
-                        {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
-                        {"commandCriteria", json::array{"type:bash"}},
-                        {"commandArguments", json::array{json::value(script)}}};
-  }
+  json::object Request(const std::string& script) { return BashJobRequest(script); }
 
-  std::string Submit(const std::string& script) {
-    auto r = http_->PostJson("/api/v3/jobs", json::serialize(Request(script)));
-    EXPECT_TRUE(r.ok());
-    EXPECT_EQ(r->status, 202) << r->body;
-    std::string loc = r->Header("location").value_or("");
-    return loc.substr(loc.rfind('/') + 1);
-  }
+  std::string Submit(const std::string& script) { return SubmitJob(*http_, Request(script)); }
 
-  json::value Get(const std::string& path) {
-    auto r = http_->Get(path);
-    EXPECT_TRUE(r.ok());
-    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
-    return Parse(r->body);
-  }
+  json::value Get(const std::string& path) { return GetJson(*http_, path); }
 
-  std::string Status(const std::string& id) {
-    return Str(Get("/api/v3/jobs/" + id + "/status"), "status");
-  }
+  std::string Status(const std::string& id) { return JobStatus(*http_, id); }
 
-  std::string WaitFinal(const std::string& id) {
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    std::string status;
-    while (std::chrono::steady_clock::now() < deadline) {
-      status = Status(id);
-      if (status != "INIT" && status != "RUNNING") return status;
-      std::this_thread::sleep_for(20ms);
-    }
-    ADD_FAILURE() << "job " << id << " still " << status;
-    return status;
-  }
+  std::string WaitFinal(const std::string& id) { return WaitJobFinal(*http_, id); }
 
-  void WaitRunning(const std::string& id) {
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (Status(id) != "RUNNING") {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "job " << id << " never ran";
-      std::this_thread::sleep_for(20ms);
-    }
-  }
+  void WaitRunning(const std::string& id) { WaitJobRunning(*http_, id, 60s); }
 
   // The server log's lines holding `needle`, waiting (≤ 30 s) until there is one.
   std::vector<std::string> LogLinesWith(const std::string& needle) {

@@ -13,6 +13,7 @@
 
 #include "client/http_client.h"
 #include "fetch/test_http_server.h"
+#include "job_api.h"
 #include "test_json.h"
 #include "weir_process.h"
 
@@ -80,14 +81,7 @@ class FetchHardeningTest : public ::testing::Test {
   }
 
   json::object Request(const std::string& script, json::object extra = {}) {
-    json::object req{{"name", "t"},
-                     {"user", "tester"},
-                     {"version", "1"},
-                     {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
-                     {"commandCriteria", json::array{"type:bash"}},
-                     {"commandArguments", json::array{json::value(script)}}};
-    for (auto& [k, v] : extra) req[k] = v;
-    return req;
+    return BashJobRequest(script, extra);
   }
 
   // POSTs a job; returns (status, body).
@@ -98,33 +92,11 @@ class FetchHardeningTest : public ::testing::Test {
     return {r->status, r->body};
   }
 
-  std::string Submit(const json::object& req) {
-    auto r = http_->PostJson("/api/v3/jobs", json::serialize(req));
-    EXPECT_TRUE(r.ok());
-    if (!r.ok()) return "";
-    EXPECT_EQ(r->status, 202) << r->body;
-    std::string loc = r->Header("location").value_or("");
-    return loc.substr(loc.rfind('/') + 1);
-  }
+  std::string Submit(const json::object& req) { return SubmitJob(*http_, req); }
 
-  json::value Get(const std::string& path) {
-    auto r = http_->Get(path);
-    EXPECT_TRUE(r.ok());
-    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
-    return Parse(r->body);
-  }
+  json::value Get(const std::string& path) { return GetJson(*http_, path); }
 
-  std::string WaitFinal(const std::string& id) {
-    auto end = std::chrono::steady_clock::now() + 60s;
-    std::string status;
-    while (std::chrono::steady_clock::now() < end) {
-      status = Str(Get("/api/v3/jobs/" + id + "/status"), "status");
-      if (status != "INIT" && status != "RUNNING") return status;
-      std::this_thread::sleep_for(20ms);
-    }
-    ADD_FAILURE() << "job " << id << " still " << status << " after 60 s";
-    return status;
-  }
+  std::string WaitFinal(const std::string& id) { return WaitJobFinal(*http_, id); }
 
   std::string Stdout(const std::string& id) {
     auto r = http_->Get("/api/v3/jobs/" + id + "/output/stdout");

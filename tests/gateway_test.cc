@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "client/http_client.h"
+#include "job_api.h"
 #include "test_json.h"
 #include "weir_process.h"
 
@@ -45,50 +46,18 @@ class GatewayTest : public ::testing::Test {
 
   // Submits a bash command line to the demo cluster; returns the job id.
   std::string Submit(const std::string& script, json::object extra = {}) {
-    json::object req{{"name", "t"},
-                     {"user", "tester"},
-                     {"version", "1"},
-                     {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
-                     {"commandCriteria", json::array{"type:bash"}},
-                     {"commandArguments", json::array{json::value(script)}}};
-    for (auto& [k, v] : extra) req[k] = v;
-    auto r = http_->PostJson("/api/v3/jobs", json::serialize(req));
-    EXPECT_TRUE(r.ok());
-    EXPECT_EQ(r->status, 202) << r->body;
-    std::string loc = r->Header("location").value_or("");
-    return loc.substr(loc.rfind('/') + 1);
+    return SubmitJob(*http_, BashJobRequest(script, extra));
   }
 
-  json::value Get(const std::string& path) {
-    auto r = http_->Get(path);
-    EXPECT_TRUE(r.ok());
-    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
-    return Parse(r->body);
-  }
+  json::value Get(const std::string& path) { return GetJson(*http_, path); }
 
   std::string WaitFinal(const std::string& id, std::chrono::seconds limit = 30s) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    std::string status;
-    while (std::chrono::steady_clock::now() < end) {
-      status = Str(Get("/api/v3/jobs/" + id + "/status"), "status");
-      if (status != "INIT" && status != "RUNNING") return status;
-      std::this_thread::sleep_for(20ms);
-    }
-    return status;
+    return WaitJobFinal(*http_, id, limit);
   }
 
-  pid_t ProcessId(const std::string& id) {
-    json::value exec = Get("/api/v3/jobs/" + id + "/execution");
-    return static_cast<pid_t>(exec.at("processId").to_number<int64_t>());
-  }
+  pid_t ProcessId(const std::string& id) { return JobProcessId(*http_, id); }
 
-  void WaitRunning(const std::string& id) {
-    for (int i = 0; i < 500; ++i) {
-      if (Str(Get("/api/v3/jobs/" + id + "/status"), "status") == "RUNNING") return;
-      std::this_thread::sleep_for(20ms);
-    }
-    FAIL() << "job " << id << " never reached RUNNING";
-  }
+  void WaitRunning(const std::string& id) { WaitJobRunning(*http_, id); }
 
   TempDir dir_;
   std::unique_ptr<WeirServer> server_;
@@ -142,8 +111,7 @@ TEST_F(GatewayTest, JobResourceFollowsStatusAndHostAfterItEnds) {
       ASSERT_TRUE(r.ok());
       json::value job = Parse(r->body);
       EXPECT_EQ(Str(job, "status"), "SUCCEEDED");
-      EXPECT_EQ(Str(job.at("_links").at("self"), "href"),
-                "http://" + host + "/api/v3/jobs/" + id);
+      EXPECT_EQ(Str(job.at("_links").at("self"), "href"), "http://" + host + "/api/v3/jobs/" + id);
     }
   }
 }
@@ -357,8 +325,7 @@ TEST_F(QueueTest, JobsBeyondCapacityWaitQueuedAndStartInOrder) {
   std::string c = Submit("echo third", {{"memory", 1024}});
   json::value queued = Get("/api/v3/jobs/" + c);
   EXPECT_EQ(Str(queued, "status"), "INIT");
-  EXPECT_NE(Str(queued, "statusMsg").find("queued"), std::string::npos)
-      << Str(queued, "statusMsg");
+  EXPECT_NE(Str(queued, "statusMsg").find("queued"), std::string::npos) << Str(queued, "statusMsg");
   EXPECT_EQ(WaitFinal(c), "SUCCEEDED");
   EXPECT_EQ(WaitFinal(a), "SUCCEEDED");
   EXPECT_EQ(WaitFinal(b), "SUCCEEDED");

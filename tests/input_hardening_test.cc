@@ -12,6 +12,7 @@
 
 #include "client/http_client.h"
 #include "common/clock.h"
+#include "job_api.h"
 #include "model/job.h"
 #include "store/store.h"
 #include "test_json.h"
@@ -75,14 +76,7 @@ class InputHardeningTest : public ::testing::Test {
 
   fs::path data() const { return dir_.path() / "data"; }
 
-  json::object JobRequest(const std::string& script) {
-    return json::object{{"name", "t"},
-                        {"user", "tester"},
-                        {"version", "1"},
-                        {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
-                        {"commandCriteria", json::array{"type:bash"}},
-                        {"commandArguments", json::array{json::value(script)}}};
-  }
+  json::object JobRequest(const std::string& script) { return BashJobRequest(script); }
 
   client::Response Post(const std::string& path, const std::string& body) {
     auto r = http_->PostJson(path, body);
@@ -97,31 +91,11 @@ class InputHardeningTest : public ::testing::Test {
     return loc.substr(loc.rfind('/') + 1);
   }
 
-  json::value Get(const std::string& path) {
-    auto r = http_->Get(path);
-    EXPECT_TRUE(r.ok());
-    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
-    return Parse(r->body);
-  }
+  json::value Get(const std::string& path) { return GetJson(*http_, path); }
 
-  std::string Status(const std::string& id) {
-    json::value v = Get("/api/v3/jobs/" + id + "/status");
-    return v.is_object() && v.as_object().contains("status")
-               ? std::string(v.at("status").as_string())
-               : "";
-  }
+  std::string Status(const std::string& id) { return JobStatus(*http_, id); }
 
-  std::string WaitFinal(const std::string& id) {
-    const auto end = std::chrono::steady_clock::now() + 60s;
-    std::string status;
-    while (std::chrono::steady_clock::now() < end) {
-      status = Status(id);
-      if (status != "INIT" && status != "RUNNING") return status;
-      std::this_thread::sleep_for(20ms);
-    }
-    ADD_FAILURE() << "job " << id << " still " << status << " after 60 s";
-    return status;
-  }
+  std::string WaitFinal(const std::string& id) { return WaitJobFinal(*http_, id); }
 
   // Waits until `path` exists; fails loudly after 60 s.
   void WaitForFile(const fs::path& path) {

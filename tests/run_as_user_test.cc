@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "client/http_client.h"
+#include "job_api.h"
 #include "test_json.h"
 #include "weir_process.h"
 
@@ -103,12 +104,7 @@ class RunAsUserTest : public ::testing::Test {
   }
 
   json::object Request(const std::string& user, const std::string& script) {
-    return json::object{{"name", "t"},
-                        {"user", user},
-                        {"version", "1"},
-                        {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
-                        {"commandCriteria", json::array{"type:bash"}},
-                        {"commandArguments", json::array{json::value(script)}}};
+    return BashJobRequest(script, {{"user", user}});
   }
 
   // Submits a bash command line as `user`; returns the HTTP status and body.
@@ -128,15 +124,7 @@ class RunAsUserTest : public ::testing::Test {
     return id;
   }
 
-  json::value Get(const std::string& path) {
-    auto r = http_->Get(path);
-    EXPECT_TRUE(r.ok());
-    if (!r.ok()) return nullptr;
-    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
-    boost::system::error_code ec;
-    json::value v = json::parse(r->body, ec);
-    return ec ? json::value(nullptr) : v;
-  }
+  json::value Get(const std::string& path) { return GetJson(*http_, path); }
 
   std::string Output(const std::string& id, const std::string& file) {
     auto r = http_->Get("/api/v3/jobs/" + id + "/output/" + file);
@@ -145,25 +133,10 @@ class RunAsUserTest : public ::testing::Test {
   }
 
   std::string WaitFinal(const std::string& id, std::chrono::seconds limit = 60s) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    std::string status;
-    while (std::chrono::steady_clock::now() < end) {
-      status = Str(Get("/api/v3/jobs/" + id + "/status"), "status");
-      if (status != "INIT" && status != "RUNNING") return status;
-      std::this_thread::sleep_for(20ms);
-    }
-    ADD_FAILURE() << "job " << id << " still " << status << " after " << limit.count() << " s";
-    return status;
+    return WaitJobFinal(*http_, id, limit);
   }
 
-  void WaitRunning(const std::string& id) {
-    auto end = std::chrono::steady_clock::now() + 60s;
-    while (std::chrono::steady_clock::now() < end) {
-      if (Str(Get("/api/v3/jobs/" + id + "/status"), "status") == "RUNNING") return;
-      std::this_thread::sleep_for(20ms);
-    }
-    FAIL() << "job " << id << " never reached RUNNING";
-  }
+  void WaitRunning(const std::string& id) { WaitJobRunning(*http_, id, 60s); }
 
   // Waits until the job's stdout holds `text` (the job has reached that point).
   void WaitOutput(const std::string& id, const std::string& text) {

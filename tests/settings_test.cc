@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client/http_client.h"
+#include "job_api.h"
 #include "test_json.h"
 #include "weir_process.h"
 
@@ -58,52 +59,15 @@ class SettingsTest : public ::testing::Test {
     ASSERT_EQ(applied.exit_code, 0) << applied.err;
   }
 
-  json::object Request(const std::string& script) {
-    return json::object{{"name", "t"},
-                        {"user", "tester"},
-                        {"version", "1"},
-                        {"clusterCriterias", json::array{json::object{{"tags", {"sched:sla"}}}}},
-                        {"commandCriteria", json::array{"type:bash"}},
-                        {"commandArguments", json::array{json::value(script)}}};
-  }
+  json::object Request(const std::string& script) { return BashJobRequest(script); }
 
-  static std::string IdFrom(const client::Response& r) {
-    std::string loc = r.Header("location").value_or("");
-    return loc.substr(loc.rfind('/') + 1);
-  }
+  std::string Submit(const std::string& script) { return SubmitJob(*http_, Request(script)); }
 
-  std::string Submit(const std::string& script) {
-    auto r = http_->PostJson("/api/v3/jobs", json::serialize(Request(script)));
-    EXPECT_TRUE(r.ok());
-    if (!r.ok()) return "";
-    EXPECT_EQ(r->status, 202) << r->body;
-    return IdFrom(*r);
-  }
+  json::value Get(const std::string& path) { return GetJson(*http_, path); }
 
-  json::value Get(const std::string& path) {
-    auto r = http_->Get(path);
-    EXPECT_TRUE(r.ok());
-    if (!r.ok()) return {};
-    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
-    return Parse(r->body);
-  }
+  std::string Status(const std::string& id) { return JobStatus(*http_, id); }
 
-  std::string Status(const std::string& id) {
-    auto r = http_->Get("/api/v3/jobs/" + id + "/status");
-    return r.ok() && r->status == 200 ? Str(Parse(r->body), "status") : "";
-  }
-
-  // Waits (≤ 60 s) for the job to end; returns its final status, or the last one seen.
-  std::string WaitFinal(const std::string& id) {
-    std::string status;
-    WaitFor(
-        [&] {
-          status = Status(id);
-          return status != "INIT" && status != "RUNNING" && !status.empty();
-        },
-        60s);
-    return status;
-  }
+  std::string WaitFinal(const std::string& id) { return WaitJobFinal(*http_, id); }
 
   bool WaitRunning(const std::string& id) {
     return WaitFor([&] { return Status(id) == "RUNNING"; }, 60s);
@@ -197,7 +161,7 @@ TEST_F(SettingsTest, AttachmentLimitsRefuseOversizedSubmissionsWith413) {
   // Exactly at both limits: accepted, and the job sees every byte.
   client::Response fits = submit({file("c.bin", 1000), file("d.bin", 500)});
   ASSERT_EQ(fits.status, 202) << fits.body;
-  std::string id = IdFrom(fits);
+  std::string id = JobIdOf(fits);
   ASSERT_EQ(WaitFinal(id), "SUCCEEDED");
   EXPECT_EQ(http_->Get("/api/v3/jobs/" + id + "/output/stdout")->body, "1500\n");
   // The refused submissions left no job behind.

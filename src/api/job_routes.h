@@ -44,6 +44,7 @@
 
 #include "api/access.h"
 #include "api/http.h"
+#include "api/output_routes.h"
 #include "archive/archived_outputs.h"
 #include "common/clock.h"
 #include "common/result.h"
@@ -56,11 +57,11 @@ struct JobRoutesOptions {
   // Where uploaded attachments are written (one folder per submission) before the service
   // takes them. Empty: the system temp folder. Should be on the jobs' file system (renames).
   std::filesystem::path spool_dir;
-  uint64_t max_request_bytes = 256ULL << 20;          // a whole submission, multipart included
-  uint64_t max_json_bytes = 8ULL << 20;               // the job request document
-  uint64_t max_attachment_bytes = 100ULL << 20;       // each attached file
-  uint64_t max_total_attachment_bytes = 200ULL << 20; // all attached files together
-  Clock* clock = &SystemClock::Instance();            // "now" for the runtime of running jobs
+  uint64_t max_request_bytes = 256ULL << 20;           // a whole submission, multipart included
+  uint64_t max_json_bytes = 8ULL << 20;                // the job request document
+  uint64_t max_attachment_bytes = 100ULL << 20;        // each attached file
+  uint64_t max_total_attachment_bytes = 200ULL << 20;  // all attached files together
+  Clock* clock = &SystemClock::Instance();             // "now" for the runtime of running jobs
   // Output listings answer at most this many entries per response (`?page=`/`?size=` and the
   // "page"/"next" fields of the listing give the rest), so one huge folder cannot hold a
   // handler thread or the response memory for long.
@@ -91,27 +92,10 @@ Result<std::string> MultipartBoundary(std::string_view content_type);
 // Splits a multipart body (RFC 7578 / RFC 2046, CRLF line ends). kInvalidArgument naming what is
 // malformed (no opening boundary, a part without headers end, no closing boundary, a part
 // without Content-Disposition name).
-Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body,
-                                                  std::string_view boundary);
+Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body, std::string_view boundary);
 // The file name an attachment gets in the job directory: any directory part ('/' or '\\') is
 // dropped; empty, ".", "..", control characters, invalid UTF-8 and more than 255 bytes are
 // kInvalidArgument.
 Result<std::string> SanitizeAttachmentName(std::string_view filename);
-
-// A Range header against a file of `size` bytes. Only one range ("bytes=a-b", "a-", "-n") is
-// honoured; anything else serves the whole file.
-struct RangeAnswer {
-  enum Kind { kWhole, kPartial, kUnsatisfiable } kind = kWhole;
-  uint64_t offset = 0;
-  uint64_t length = 0;
-};
-RangeAnswer ParseRange(std::string_view header, uint64_t size);
-
-// True when the Accept header ranks text/html above application/json.
-bool PrefersHtml(std::string_view accept);
-
-// A content type guessed from the file name (and, for names without a known extension, from
-// whether `head` looks like text).
-std::string GuessContentType(std::string_view file_name, std::string_view head);
 
 }  // namespace weir::api

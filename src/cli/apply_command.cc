@@ -527,6 +527,8 @@ int Apply(const std::string& file, bool dry_run, bool prune, Globals& g) {
     if (g.output == "json") return;
     for (const auto& r : resources) {
       std::cout << r.Name() << " " << verdict(r.action) << "\n";
+      // A created resource is the file's text: its fields are listed only in a dry run's plan.
+      if (r.action == "create" && !dry_run) continue;
       for (const auto& c : r.changes) {
         std::cout << "  " << c.field << ": " << c.old_value << " -> " << c.new_value << "\n";
       }

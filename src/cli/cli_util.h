@@ -20,9 +20,9 @@ int Fail(const Status& s);
 int Fail(std::string_view message);
 
 // The one mapping from a client Status to the CLI's exit code (ExitCode in cli.h): NotFound 3;
-// ResourceExhausted (429, 413), Unavailable (503) and DeadlineExceeded (408, a `--timeout` that
+// ResourceExhausted (429), Unavailable (503) and DeadlineExceeded (408, a `--timeout` that
 // ran out) 4; Aborted, which CheckResponse uses for "cannot reach a weir server", 5; everything
-// else 1.
+// else 1 (a 413, too large, too: the same request would be refused again).
 int ExitCodeFor(const Status& s);
 
 // "Cannot reach a weir server at the URL" (exit code 5): a Status with code kAborted, which

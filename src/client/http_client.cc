@@ -326,8 +326,8 @@ Status ToStatus(const Response& r) {
       return PermissionDenied(message);
     case 408:
       return DeadlineExceeded(message);
-    case 413:
-      return ResourceExhausted(message);
+    case 413:  // too large: the same request would be refused again
+      return InvalidArgument(message);
     case 503:
       return Unavailable(message);
     case 507:
