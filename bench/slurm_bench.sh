@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Slurm executor benchmark (issue 12, docs/performance.md "Slurm"): on one private single-node
+# H1, the Slurm executor benchmark (issue 12, docs/performance.md): on one private single-node
 # Slurm (bench/slurm_up), in the same run:
 #   - 200 trivial jobs through weir's Slurm executor vs 200 plain `sbatch --wrap true`: time to
 #     submit all, time until all ended; the headline is weir's end-to-end rate over raw sbatch's;
