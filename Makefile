@@ -13,13 +13,14 @@ BUILD_TYPE ?= Release
 BUILD_DIR  ?= build
 JOBS       ?= $(shell nproc)
 
-# Debian 12 packages the build, the tests and the benchmarks need.
+# Debian 12 packages the build, the tests and the benchmarks need (slurm-wlm and munge: the Slurm
+# executor's tests start a private single-node Slurm, see src/exec/testing/slurm_cluster.h).
 DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libyaml-cpp-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev \
   libhowardhinnant-date-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl openssl python3 procps awscli \
-  python3-botocore libpq-dev postgresql
+  python3-botocore libpq-dev postgresql slurm-wlm munge
 
 .PHONY: all deps san-deps build run test bench clean s3-test-deps metrics-test-deps openapi-test-deps build-asan test-asan mutate \
   build-tsan test-tsan fuzz fuzz-deps

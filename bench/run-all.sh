@@ -11,4 +11,5 @@ if [ -x "$build/bench/storage_bench" ]; then echo "== storage (S1 S2)"; "$build/
 if [ -x "$build/bench/scheduler_bench" ]; then echo "== scheduler (W2)"; "$build/bench/scheduler_bench"; fi
 if [ -x "$build/bench/metrics_bench" ]; then echo "== metrics (M1)"; "$build/bench/metrics_bench"; fi
 if [ -x "$build/bench/crash_loop" ]; then echo "== crash loop and R1"; "$build/bench/crash_loop"; fi
+if [ -x "$build/bench/slurm_up" ]; then echo "== slurm (H1)"; "$here/slurm_bench.sh" "$build"; fi
 if [ -x "$build/bench/soak_bench" ]; then echo "== soak"; "$build/bench/soak_bench" --jobs "${SOAK_JOBS:-10000}"; fi

@@ -65,7 +65,7 @@ bool IsFinal(const std::string& status) {
 std::string JobPath(const std::string& id) { return "/api/v3/jobs/" + client::UrlEncode(id); }
 
 // The job document every command prints with `-o json`: GET /api/v3/jobs/{id} without `_links`,
-// plus `exitCode` from the job's execution (null while it has none).
+// plus `exitCode` from the job's execution (null while it has none) and `slurmJobId` for a job on Slurm.
 Result<json::object> JobDocument(client::HttpClient& http, const std::string& id) {
   auto job = GetJson(http, JobPath(id));
   if (!job.ok()) return job.status();
@@ -76,6 +76,7 @@ Result<json::object> JobDocument(client::HttpClient& http, const std::string& id
   auto exec = GetJson(http, JobPath(id) + "/execution");
   if (exec.ok() && exec->is_object()) {
     if (const json::value* e = exec->as_object().if_contains("exitCode")) o["exitCode"] = *e;
+    if (const json::value* s = exec->as_object().if_contains("slurmJobId")) o["slurmJobId"] = *s;
   }
   return o;
 }
@@ -268,6 +269,9 @@ int ShowStatus(const std::string& id, Globals& g) {
              {{Str(*doc, "id"), Str(*doc, "status"), Str(*doc, "statusMsg"),
                Str(*doc, "clusterName"), Str(*doc, "commandName"),
                never ? "-" : Str(*doc, "exitCode"), never ? "-" : Str(*doc, "runtime")}});
+  if (std::string slurm = Str(*doc, "slurmJobId"); !slurm.empty()) {
+    std::cout << "Slurm job: " << slurm << "\n";
+  }
   if (never) {
     std::cerr << "job " << id << " never started: it ended " << Str(*doc, "status")
               << " while queued\n";

@@ -305,6 +305,31 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"host_name", Field(&ServerConfig::host_name, "server.host_name")},
         {"log_level", Field(&ServerConfig::log_level, "server.log_level")},
         {"log_format", Field(&ServerConfig::log_format, "server.log_format")}}},
+      {"exec",
+       {{"slurm",
+         [](const YAML::Node& n, ServerConfig& c) -> Status {
+           if (n.IsNull()) return Status::Ok();
+           if (!n.IsMap()) {
+             return InvalidArgument(
+                 "config exec.slurm: expected a mapping (conf, job_root, poll_interval_ms)");
+           }
+           static const auto* slurm = new std::map<std::string, Setter>{
+               {"conf", Field(&ServerConfig::slurm_conf, "exec.slurm.conf")},
+               {"job_root", Field(&ServerConfig::slurm_job_root, "exec.slurm.job_root")},
+               {"poll_interval_ms",
+                Field(&ServerConfig::slurm_poll_interval_ms, "exec.slurm.poll_interval_ms")}};
+           for (const auto& kv : n) {
+             std::string key = kv.first.as<std::string>();
+             auto f = slurm->find(key);
+             if (f == slurm->end()) {
+               return InvalidArgument("config exec.slurm." + key +
+                                      ": unknown setting (known: conf, job_root, "
+                                      "poll_interval_ms)");
+             }
+             WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
+           }
+           return Status::Ok();
+         }}}},
       {"audit",
        {{"retention_days", Field(&ServerConfig::audit_retention_days, "audit.retention_days")}}},
       {"metrics", {{"public", Field(&ServerConfig::metrics_public, "metrics.public")}}},
@@ -487,6 +512,12 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (c.local_max_upload_bytes < 1) {
     return InvalidArgument("config jobs.local_max_upload_bytes: must be ≥ 1");
+  }
+  if (c.slurm_poll_interval_ms < 10 || c.slurm_poll_interval_ms > 60000) {
+    return InvalidArgument("config exec.slurm.poll_interval_ms: must be 10 to 60000");
+  }
+  if (!c.slurm_job_root.empty() && !c.slurm_job_root.is_absolute()) {
+    return InvalidArgument("config exec.slurm.job_root: must be an absolute path");
   }
   if (c.min_free_disk_mb < 0 || c.min_free_disk_mb > (int64_t{1} << 40)) {
     return InvalidArgument("config jobs.min_free_disk_mb: must be between 0 (no floor) and 2^40");

@@ -153,7 +153,17 @@ struct ServerConfig {
   std::string s3_access_key_id;
   std::string s3_secret_access_key;
 
-  std::filesystem::path JobsDir() const { return data_dir / "jobs"; }
+  // exec.slurm: the Slurm executor (exec/slurm_executor.h) for clusters whose metadata says
+  // "executor": "slurm"; jobs of other clusters run on this node.
+  std::filesystem::path slurm_conf;      // SLURM_CONF of sbatch/squeue/scancel; "" Slurm's own
+  std::filesystem::path slurm_job_root;  // job folders, on a file system the compute nodes share
+  int64_t slurm_poll_interval_ms = 250;  // the reconciler's interval (one squeue per tick)
+
+  // Every job folder is under exec.slurm.job_root when it is set (local jobs too: one place for
+  // output serving, archives and sweeps), else <data_dir>/jobs.
+  std::filesystem::path JobsDir() const {
+    return slurm_job_root.empty() ? data_dir / "jobs" : slurm_job_root;
+  }
   std::filesystem::path BlobsDir() const { return data_dir / "blobs"; }
   std::filesystem::path BundleFilesDir() const { return data_dir / "bundle-files"; }
   std::filesystem::path SpoolDir() const { return data_dir / "spool"; }

@@ -31,6 +31,25 @@ TEST(ServerConfig, MinFreeDiskFloor) {
   EXPECT_NE(bad.status().message().find("jobs.min_free_disk_mb"), std::string::npos);
 }
 
+TEST(ServerConfig, SlurmSettings) {
+  auto none = ParseServerConfig("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->JobsDir(), none->data_dir / "jobs");
+  auto c = ParseServerConfig(
+      "exec:\n  slurm:\n    conf: /etc/slurm/x.conf\n    job_root: /shared/weir-jobs\n"
+      "    poll_interval_ms: 500\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->slurm_conf, "/etc/slurm/x.conf");
+  EXPECT_EQ(c->slurm_poll_interval_ms, 500);
+  EXPECT_EQ(c->JobsDir(), "/shared/weir-jobs") << "every job folder is made on the shared root";
+  auto relative = ParseServerConfig("exec:\n  slurm:\n    job_root: jobs\n");
+  ASSERT_FALSE(relative.ok());
+  EXPECT_NE(relative.status().message().find("exec.slurm.job_root"), std::string::npos);
+  auto unknown = ParseServerConfig("exec:\n  slurm:\n    partition: x\n");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("exec.slurm.partition"), std::string::npos);
+}
+
 TEST(ServerConfig, RateLimitAndAuditRetention) {
   auto d = ParseServerConfig("");
   ASSERT_TRUE(d.ok());

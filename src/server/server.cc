@@ -38,6 +38,7 @@
 #include "common/fs.h"
 #include "common/strings.h"
 #include "exec/executor.h"
+#include "exec/slurm_executor.h"
 #include "exec/job_dir.h"
 #include "fetch/fetcher.h"
 #include "metrics/metrics.h"
@@ -145,7 +146,13 @@ class ServerImpl final : public Server {
     if (Status s = SetUpArchives(jo, clock); !s.ok()) return s;
     std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
     selectors.push_back(resolve::NewRandomSelector());
-    jobs_ = service::NewJobService(jo, stores_.config, stores_.jobs, exec::NewLocalExecutor(clock),
+    // Jobs of clusters whose metadata says "executor": "slurm" go to Slurm, the others stay here.
+    exec::SlurmExecutorOptions slurm;
+    slurm.slurm_conf = config_.slurm_conf;
+    slurm.poll_interval = std::chrono::milliseconds(config_.slurm_poll_interval_ms);
+    auto executor = exec::NewDispatchingExecutor(exec::NewLocalExecutor(clock),
+                                                 exec::NewSlurmExecutor(clock, slurm));
+    jobs_ = service::NewJobService(jo, stores_.config, stores_.jobs, std::move(executor),
                                    std::unique_ptr<exec::Fetcher>(std::move(*fetcher)),
                                    std::move(selectors), clock);
     if (Status s = jobs_->Recover(); !s.ok()) return s.WithContext("recovering jobs");

@@ -40,6 +40,7 @@
 #include "common/fs.h"
 #include "common/ids.h"
 #include "exec/setup_step.h"
+#include "exec/slurm_executor.h"
 #include "metrics/weir_metrics.h"
 #include "service/job_log.h"
 #include "service/job_service.h"
@@ -179,6 +180,7 @@ class JobServiceImpl final : public JobService {
   Result<std::string> SubmitNew(Submission submission);
   Status Kill(const std::string& job_id) override;
   Result<JobRecord> Get(const std::string& job_id) override;
+  Result<JobRecord> GetRecord(const std::string& job_id);
   Result<JobRecord> WaitFinal(const std::string& job_id, Millis timeout) override;
   fs::path JobDirectory(const std::string& job_id) const override {
     return exec::paths::JobDir(options_.jobs_dir, job_id);
@@ -446,7 +448,10 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
     WEIR_ASSIGN_OR_RETURN(rec.job.archive_location, options_.archiver->ArchiveUri(id));
   }
 
-  // Admission, in memory: the per-user limit, then the node's capacity or the queue.
+  // Admission, in memory: the per-user limit, then the node's capacity or the queue. A job that
+  // runs on Slurm takes none of this node's memory (Slurm places it by its --mem).
+  const auto on_slurm = exec::SlurmSubmitFor(resolution->cluster);
+  const int node_memory = on_slurm.ok() && *on_slurm ? 0 : memory;
   const int64_t capacity = options_.max_system_memory_mb;
   Phase phase;
   {
@@ -466,7 +471,7 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
     }
     // A local job runs elsewhere: it takes no memory of this node and never queues for it.
     const bool fits = submission.local_run || capacity <= 0 ||
-                      (queue_.empty() && used_memory_mb_ + memory <= capacity);
+                      (queue_.empty() && used_memory_mb_ + node_memory <= capacity);
     if (fits) {
       phase = Phase::kAccepted;
     } else {
@@ -492,13 +497,13 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
     ActiveJob a;
     a.user = req.user;
     a.phase = phase;
-    a.memory_mb = memory;
+    a.memory_mb = node_memory;
     a.local = submission.local_run;
     if (a.local) {
       // holds no capacity
     } else if (phase == Phase::kAccepted) {
       a.holds_capacity = true;
-      used_memory_mb_ += memory;
+      used_memory_mb_ += node_memory;
     } else {
       queue_.push_back(id);
     }
@@ -915,9 +920,18 @@ void JobServiceImpl::SetUp(const std::string& id) {
     if (st.ok()) {
       launch_options.run_as = std::move(*account);
       launch_options.run_as_env = options_.run_as.env_allow;
-    }
-    else
+    } else
       st = st.WithContext("run as user");
+  }
+  if (st.ok()) {
+    // A cluster whose metadata says "executor": "slurm" runs its jobs there.
+    auto slurm = exec::SlurmSubmitFor(spec.cluster);
+    if (!slurm.ok()) {
+      st = slurm.status();
+    } else if (*slurm) {
+      launch_options.slurm = std::move(**slurm);
+      launch_options.slurm->memory_mb = rec.execution.memory;
+    }
   }
   if (!st.ok()) {
     FailSetup(id, st);
@@ -968,7 +982,8 @@ void JobServiceImpl::SetUp(const std::string& id) {
   rec.job.status = JobStatus::kRunning;
   rec.job.status_msg = std::string(model::kMsgRunning);
   rec.job.started = launched->started;
-  rec.execution.process_id = launched->pid;
+  if (launched->pid > 0) rec.execution.process_id = launched->pid;
+  rec.execution.slurm_job_id = launched->slurm_job_id;
   rec.updated = clock_.Now();
   Status written = WriteRecord(rec);
   if (!written.ok()) spdlog::error("job {}: record RUNNING: {}", id, written.ToString());
@@ -984,7 +999,9 @@ void JobServiceImpl::SetUp(const std::string& id) {
                        .cluster = rec.job.cluster_name,
                        .command = rec.job.command_name,
                        .status = std::string(model::JobStatusName(rec.job.status)),
-                       .message = "pid " + std::to_string(launched->pid)});
+                       .message = launched->slurm_job_id.empty()
+                                      ? "pid " + std::to_string(launched->pid)
+                                      : "slurm job " + launched->slurm_job_id});
   RemoveStaging(id);  // the job directory holds its own links to the attachments
 
   std::optional<exec::JobEnd> pending;
@@ -1192,7 +1209,9 @@ Status JobServiceImpl::Recover() {
       a.user = r.request.user;
       a.phase = Phase::kRunning;
       a.persisted = true;
-      a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
+      a.memory_mb = exec::ReadSlurmJobId(JobDirectory(r.id))
+                        ? 0
+                        : r.execution.memory.value_or(options_.default_job_memory_mb);
       a.holds_capacity = true;
       used_memory_mb_ += a.memory_mb;
       ++user_active_[r.request.user];
@@ -1431,6 +1450,15 @@ void JobServiceImpl::LocalWatchLoop() {
 // --- status writes that the store refused ------------------------------------------------------
 
 Result<JobRecord> JobServiceImpl::Get(const std::string& job_id) {
+  Result<JobRecord> r = GetRecord(job_id);
+  // The store does not keep the Slurm job id (model/job.h): the job folder does.
+  if (r.ok() && r->execution.slurm_job_id.empty() && r->job.started && IsSafeId(r->id)) {
+    if (auto slurm = exec::ReadSlurmJobId(JobDirectory(r->id))) r->execution.slurm_job_id = *slurm;
+  }
+  return r;
+}
+
+Result<JobRecord> JobServiceImpl::GetRecord(const std::string& job_id) {
   std::optional<JobRecord> kept;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
