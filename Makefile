@@ -13,15 +13,16 @@ BUILD_TYPE ?= Release
 BUILD_DIR  ?= build
 JOBS       ?= $(shell nproc)
 
-# Debian 12 packages the build, the tests and the benchmarks need.
+# Debian 12 packages the build, the tests and the benchmarks need (slurm-wlm and munge: the Slurm
+# executor's tests start a private single-node Slurm, see src/exec/testing/slurm_cluster.h).
 DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libyaml-cpp-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev libarchive-dev \
   libhowardhinnant-date-dev libspdlog-dev libfmt-dev libcli11-dev \
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl openssl python3 procps awscli \
-  python3-botocore
+  python3-botocore libpq-dev postgresql slurm-wlm munge
 
-.PHONY: all deps san-deps build run test bench clean s3-test-deps build-asan test-asan mutate \
+.PHONY: all deps san-deps build run test bench clean s3-test-deps metrics-test-deps openapi-test-deps build-asan test-asan mutate \
   build-tsan test-tsan fuzz fuzz-deps
 
 all: build
@@ -62,7 +63,24 @@ s3-test-deps:
 	  npm ci --prefix tests/s3 --no-audit --no-fund; \
 	fi
 
-test: build s3-test-deps
+# The metrics tests run promtool and a real Prometheus (Debian's 2.42) on loopback.
+METRICS_TEST_PACKAGES := prometheus
+
+metrics-test-deps:
+	$(call install-missing,$(METRICS_TEST_PACKAGES))
+
+# The API document's test validates it with @seriousme/openapi-schema-validator (npm, pinned in
+# tests/openapi/package-lock.json).
+openapi-test-deps:
+	@if [ ! -d tests/openapi/node_modules ]; then \
+	  if ! command -v npm >/dev/null; then \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; \
+	  fi; \
+	  npm ci --prefix tests/openapi --no-audit --no-fund; \
+	fi
+
+test: build s3-test-deps metrics-test-deps openapi-test-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # Benchmarks also need wrk and nginx (A1 compares weir with nginx in the same run).
@@ -110,7 +128,7 @@ build-asan: san-deps build-asan/build.ninja
 
 # The whole suite, unit and integration (the `weir` server the integration tests start is the
 # instrumented one in build-asan/).
-test-asan: build-asan s3-test-deps
+test-asan: build-asan s3-test-deps metrics-test-deps openapi-test-deps
 	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout $(SAN_TEST_TIMEOUT)
 
 build-tsan/build.ninja:
@@ -121,7 +139,7 @@ build-tsan/build.ninja:
 build-tsan: san-deps build-tsan/build.ninja
 	cmake --build build-tsan -j $(JOBS) --target weir_tsan_tests
 
-test-tsan: build-tsan s3-test-deps
+test-tsan: build-tsan s3-test-deps metrics-test-deps openapi-test-deps
 	cd build-tsan && ctest --output-on-failure -j $(JOBS) --timeout $(SAN_TEST_TIMEOUT) -L tsan
 
 clean:

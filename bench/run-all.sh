@@ -10,5 +10,7 @@ echo "== api (A1)"; "$here/api_bench.sh" "$build"
 if [ -x "$build/bench/workflow_bench" ]; then echo "== workflow (W1)"; "$build/bench/workflow_bench"; fi
 if [ -x "$build/bench/storage_bench" ]; then echo "== storage (S1 S2)"; "$build/bench/storage_bench"; fi
 if [ -x "$build/bench/scheduler_bench" ]; then echo "== scheduler (W2)"; "$build/bench/scheduler_bench"; fi
+if [ -x "$build/bench/metrics_bench" ]; then echo "== metrics (M1)"; "$build/bench/metrics_bench"; fi
 if [ -x "$build/bench/crash_loop" ]; then echo "== crash loop and R1"; "$build/bench/crash_loop"; fi
+if [ -x "$build/bench/slurm_up" ]; then echo "== slurm (H1)"; "$here/slurm_bench.sh" "$build"; fi
 if [ -x "$build/bench/soak_bench" ]; then echo "== soak"; "$build/bench/soak_bench" --jobs "${SOAK_JOBS:-10000}"; fi

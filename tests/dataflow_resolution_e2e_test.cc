@@ -170,8 +170,8 @@ TEST_F(DataflowResolution, UnchangedBytesAreNotPublishedAgainAndAnIdenticalBundl
       << same.out;
 
   // An unrelated commit: greet.sh's bytes are the same, so no new asset version; the workflow
-  // renders to the same text (main#1). (The bundle records the new source commit, so the
-  // scheduler still records a version for it.)
+  // renders to the same text (main#1); the bundle differs only in its source commit, so the
+  // scheduler records no new version (tests/dataflow_after_e2e_test.cc checks that).
   WriteFile(project_ / "NOTES.md", "unrelated\n");
   GitOk("add NOTES.md");
   GitOk("commit -q -m notes");

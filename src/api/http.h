@@ -47,6 +47,12 @@ struct HttpRequest {
   // Who sent the request, set by HttpServerOptions::gate (authentication) before routing; null
   // when no gate is configured.
   std::shared_ptr<const auth::Principal> principal;
+  // The pattern of the route that took the request ("/api/v3/jobs/{id}"), set by the server
+  // before the handler runs; "" when the request was answered before routing (by the gate).
+  // Metrics label requests with it: bounded, unlike the path.
+  std::string route;
+  // When the server had read the request's head (for latency metrics).
+  std::chrono::steady_clock::time_point received;
 
   // First header of that (case-insensitive) name.
   std::optional<std::string> Header(std::string_view name) const;
@@ -149,6 +155,7 @@ class Router {
     const RouteOptions* options = nullptr;
     std::map<std::string, std::string> params;
     bool method_mismatch = false;  // path matched under another method
+    std::string_view pattern;      // the matched route's pattern as added; "" without a match
   };
   Match Find(std::string_view method, std::string_view path) const;
   // Same, over already-split, percent-decoded segments (what the server uses, so that an
@@ -157,9 +164,18 @@ class Router {
   // `/jobs/{id}/{rest*}`); a trailing slash is ignored when only the path without it matches.
   Match FindSegments(std::string_view method, const std::vector<std::string>& segments) const;
 
+  // The route table, in registration order: method and pattern as given to Add()
+  // ("GET", "/api/v3/jobs/{id}"). The API document's test compares it with openapi.json.
+  struct RouteInfo {
+    std::string method;
+    std::string pattern;
+  };
+  std::vector<RouteInfo> Routes() const;
+
  private:
   struct Route {
     std::string method;
+    std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
     RouteOptions options;

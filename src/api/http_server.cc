@@ -638,6 +638,8 @@ asio::awaitable<bool> ServeOne(S& s) {
   req.body.clear();
   req.body_file.clear();
   req.params.clear();
+  req.route.clear();
+  req.received = std::chrono::steady_clock::now();
   req.peer_address = s.peer;
   req.client_cert_subject = s.client_subject;
   req.principal.reset();  // the gate sets it anew for each request
@@ -692,6 +694,7 @@ asio::awaitable<bool> ServeOne(S& s) {
       if (std::optional<HttpResponse> refused = RunGate(srv, req)) return std::move(*refused);
       if (!m.handler) return RouteMiss(m, req);
       req.params = std::move(m.params);
+      req.route.assign(m.pattern);
       return RunObserved(srv, *m.handler, req);
     });
     responded = true;
@@ -713,6 +716,7 @@ asio::awaitable<bool> ServeOne(S& s) {
       responded = true;
     } else {
       req.params = std::move(m.params);
+      req.route.assign(m.pattern);
       const uint64_t limit = m.options->max_body_bytes;
       if (content_length && *content_length > limit) {
         resp = ErrorResponse(413, TooLargeMessage(*content_length, limit, true), req);

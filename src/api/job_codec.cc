@@ -308,6 +308,8 @@ json::object JobExecutionToJson(const model::JobRecord& r) {
       e.timeout && r.job.started ? KillDate(*r.job.started, *e.timeout) : json::value(nullptr);
   o["exitCode"] = e.exit_code ? json::value(*e.exit_code) : json::value(nullptr);
   o["memory"] = e.memory ? json::value(*e.memory) : json::value(nullptr);
+  // weir's extension: the Slurm job id of a job that runs on Slurm.
+  if (!e.slurm_job_id.empty()) o["slurmJobId"] = e.slurm_job_id;
   return o;
 }
 

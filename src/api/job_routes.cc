@@ -159,7 +159,10 @@ class JobRoutes {
     if (options_.clock == nullptr) options_.clock = &SystemClock::Instance();
   }
 
-  HttpResponse Submit(HttpRequest& req);
+  HttpResponse Submit(HttpRequest& req) { return SubmitJob(req, false); }
+  // Local mode (local_routes.h): the same submission, set up for a run elsewhere.
+  HttpResponse Prepare(HttpRequest& req) { return SubmitJob(req, true); }
+  HttpResponse SubmitJob(HttpRequest& req, bool local_run);
   HttpResponse NoMatchResponse(const model::JobRequest& request, HttpRequest& req);
   HttpResponse Search(HttpRequest& req);
   HttpResponse GetJob(HttpRequest& req);
@@ -287,7 +290,7 @@ HttpResponse JobRoutes::NoMatchResponse(const model::JobRequest& request, HttpRe
                        json::serialize(json::object{{"detail", std::move(detail)}}));
 }
 
-HttpResponse JobRoutes::Submit(HttpRequest& req) {
+HttpResponse JobRoutes::SubmitJob(HttpRequest& req, bool local_run) {
   const std::string content_type = req.Header("content-type").value_or("");
   const bool multipart = StartsWith(ToLower(Trim(content_type)), "multipart/form-data");
 
@@ -325,6 +328,7 @@ HttpResponse JobRoutes::Submit(HttpRequest& req) {
   }
 
   service::Submission sub;
+  sub.local_run = local_run;
   sub.client_host = ClientHost(req);
   sub.user_agent = req.Header("user-agent").value_or("");
   fs::path attach_dir;
@@ -755,6 +759,7 @@ void RegisterJobRoutes(Router& router, service::JobService& service,
   router.Add("GET", base + "/{id}/cluster", bind(&JobRoutes::GetCluster));
   router.Add("GET", base + "/{id}/command", bind(&JobRoutes::GetCommand));
   router.Add("GET", base + "/{id}/applications", bind(&JobRoutes::GetApplications));
+  router.Add("POST", "/api/weir/v1/jobs/prepare", bind(&JobRoutes::Prepare), submit_options);
   RegisterOutputRoutes(router, service, std::move(output_jobs), std::move(output_options));
 }
 

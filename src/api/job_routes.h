@@ -13,6 +13,8 @@
 //                                             file's bytes (Range honoured); a FIFO, socket or
 //                                             device answers 403 and is never opened
 //   DELETE /api/v3/jobs/{id}                  kill: 202; 404 for an unknown job
+//   POST   /api/weir/v1/jobs/prepare          local mode (local_routes.h): a submission as
+//                                             POST /api/v3/jobs, set up but never launched here
 //
 // With authentication (HttpRequest::principal set), access.h decides: the job's user is the
 // principal (another `user` in the body answers 403 unless admin impersonation is allowed);

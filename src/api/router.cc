@@ -209,6 +209,7 @@ Status ParseTarget(std::string_view target, HttpRequest& req,
 void Router::Add(std::string method, std::string pattern, Handler handler, RouteOptions options) {
   Route r;
   r.method = std::move(method);
+  r.pattern = pattern;
   std::vector<std::string_view> parts;
   SplitPath(pattern, parts);
   for (size_t i = 0; i < parts.size(); ++i) {
@@ -302,7 +303,19 @@ Router::Match Router::FindSegments(std::string_view method,
   MatchRoute(*best, segments, &m.params);
   m.handler = &best->handler;
   m.options = &best->options;
+  m.pattern = best->pattern;
   return m;
+}
+
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(routes_.size());
+  for (const Route& r : routes_) {
+    std::string pattern;
+    for (const std::string& seg : r.segments) pattern += "/" + seg;
+    out.push_back(RouteInfo{r.method, pattern.empty() ? "/" : pattern});
+  }
+  return out;
 }
 
 Router::Match Router::Find(std::string_view method, std::string_view path) const {

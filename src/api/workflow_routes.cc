@@ -1,6 +1,8 @@
 // The workflow API: thin translation between HTTP/JSON and scheduler::Scheduler.
 #include "api/workflow_routes.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/json.hpp>
 #include <optional>
 #include <set>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "api/job_routes.h"  // ParseMultipart
+#include "api/search_routes.h"
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "workflow/bundle.h"
@@ -47,6 +50,9 @@ json::object DeployedJson(const scheduler::DeployedWorkflow& w) {
   o["environmentParams"] = ParamsJson(w.environment_params);
   o["catchup"] = scheduler::CatchUpName(w.catchup);
   o["schedule"] = w.schedule ? json::value(*w.schedule) : json::value(nullptr);
+  json::array after;
+  for (const std::string& a : w.after) after.emplace_back(a);
+  o["after"] = std::move(after);
   o["timezone"] = w.timezone;
   o["runStrategy"] = w.run_strategy;
   o["maxConcurrency"] = w.max_concurrency;
@@ -267,8 +273,9 @@ Result<int64_t> PathNumber(const HttpRequest& req, const std::string& name) {
 
 class WorkflowRoutes {
  public:
-  WorkflowRoutes(std::shared_ptr<Scheduler> s, std::shared_ptr<const AccessPolicy> access)
-      : s_(std::move(s)), policy_(access ? *access : AccessPolicy{}) {}
+  WorkflowRoutes(std::shared_ptr<Scheduler> s, std::shared_ptr<const AccessPolicy> access,
+                 std::shared_ptr<store::SearchIndex> search)
+      : s_(std::move(s)), policy_(access ? *access : AccessPolicy{}), search_(std::move(search)) {}
 
   HttpResponse Deploy(HttpRequest& req) {
     scheduler::DeployRequest r;
@@ -329,6 +336,7 @@ class WorkflowRoutes {
     }
     auto d = s_->Deploy(r);
     if (!d.ok()) return ErrorResponse(d.status(), req);
+    Reindex(d->deployed_id);
     json::object o;
     o["deployedId"] = d->deployed_id;
     o["version"] = d->version;
@@ -388,6 +396,7 @@ class WorkflowRoutes {
     if (!body.ok()) return ErrorResponse(body.status(), req);
     auto w = s_->Activate(req.Param("id"), *body->version, Actor(req, body->actor));
     if (!w.ok()) return ErrorResponse(w.status(), req);
+    Reindex(w->id);
     return JsonOf(200, DeployedJson(*w));
   }
 
@@ -397,6 +406,7 @@ class WorkflowRoutes {
     if (!body.ok()) return ErrorResponse(body.status(), req);
     auto w = s_->Rollback(req.Param("id"), body->version, Actor(req, body->actor));
     if (!w.ok()) return ErrorResponse(w.status(), req);
+    Reindex(w->id);
     return JsonOf(200, DeployedJson(*w));
   }
 
@@ -419,6 +429,7 @@ class WorkflowRoutes {
              : w == "resume" ? s_->Resume(id, who)
                              : s_->Undeploy(id, who);
     if (!r.ok()) return ErrorResponse(r.status(), req);
+    Reindex(r->id);
     return JsonOf(200, DeployedJson(*r));
   }
   HttpResponse Pause(HttpRequest& req) { return Lifecycle(req, "pause"); }
@@ -595,15 +606,25 @@ class WorkflowRoutes {
     return s;
   }
 
+  // The write is done whatever the index says: a document it misses is put back by
+  // IndexAllWorkflows at the next start.
+  void Reindex(const std::string& deployed_id) {
+    if (!search_) return;
+    Status s = IndexWorkflow(*s_, *search_, deployed_id);
+    if (!s.ok()) spdlog::warn("search: workflow '{}' not indexed: {}", deployed_id, s.ToString());
+  }
+
   std::shared_ptr<Scheduler> s_;
   const AccessPolicy policy_;
+  std::shared_ptr<store::SearchIndex> search_;
 };
 
 }  // namespace
 
 void RegisterWorkflowRoutes(Router& router, std::shared_ptr<scheduler::Scheduler> scheduler,
                             WorkflowRouteOptions options) {
-  auto routes = std::make_shared<WorkflowRoutes>(std::move(scheduler), options.access);
+  auto routes = std::make_shared<WorkflowRoutes>(std::move(scheduler), options.access,
+                                                 std::move(options.search));
   const std::string base(kBase);
   auto bind = [routes](HttpResponse (WorkflowRoutes::*m)(HttpRequest&)) {
     return [routes, m](HttpRequest& r) { return ((*routes).*m)(r); };

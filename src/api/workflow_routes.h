@@ -34,6 +34,7 @@
 #include "api/access.h"
 #include "api/http.h"
 #include "scheduler/scheduler.h"
+#include "store/store.h"
 
 namespace weir::api {
 
@@ -44,6 +45,9 @@ struct WorkflowRouteOptions {
   // role (403 otherwise), and the recorded deployer, actor or requestedBy is the principal's
   // name whatever the body says.
   std::shared_ptr<const AccessPolicy> access;
+  // Where deploy, activate, rollback, pause, resume and undeploy put the workflow's search
+  // document (search_routes.h IndexWorkflow); null: workflows are not indexed.
+  std::shared_ptr<store::SearchIndex> search;
 };
 
 // Registers the workflow endpoints on `router`; the handlers share ownership of `scheduler`.

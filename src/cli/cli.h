@@ -48,7 +48,7 @@ struct Globals {
 void AddServerCommand(CLI::App& app, Globals& g);    // weir server          (src/server)
 void AddConfigCommands(CLI::App& app, Globals& g);   // weir application|command|cluster list/get/delete/tag
 void AddApplyCommand(CLI::App& app, Globals& g);     // weir apply -f FILE.yaml [--dry-run] [--prune]
-void AddJobCommands(CLI::App& app, Globals& g);      // weir job submit|status|wait|output|kill|list
+void AddJobCommands(CLI::App& app, Globals& g);      // weir job submit [--dry-run]|status|wait|output|kill|list
 void AddAssetCommands(CLI::App& app, Globals& g);    // weir asset list|show|get
 void AddProjectCommands(CLI::App& app, Globals& g);  // weir project list|test|build|deploy
 void AddWorkflowCommands(CLI::App& app, Globals& g); // weir workflow render|...
@@ -56,6 +56,7 @@ void AddSampleCommands(CLI::App& app, Globals& g);   // weir sample workflow REC
 void AddEventsCommand(CLI::App& app, Globals& g);     // weir events tail [filters]
 void AddAuditCommand(CLI::App& app, Globals& g);     // weir audit [--principal P] ...
 void AddAuthCommands(CLI::App& app, Globals& g);     // weir whoami
+void AddSearchCommand(CLI::App& app, Globals& g);    // weir search QUERY [--kind K] [--page N]
 // weir workflow versions|activate|rollback|run|instances|instance|restart|stop: adds to the
 // `workflow` subcommand created by AddWorkflowCommands (called after it).
 void AddSchedulerCommands(CLI::App& app, Globals& g);

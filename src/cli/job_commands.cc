@@ -11,7 +11,9 @@
 
 #include "cli/cli.h"
 #include "cli/cli_util.h"
+#include "cli/job_dry_run.h"
 #include "cli/job_follow.h"
+#include "cli/local_run.h"
 #include "cli/match_explain.h"
 #include "common/strings.h"
 
@@ -33,9 +35,12 @@ struct SubmitFlags {
   int memory = 0;
   int64_t timeout = 0;
   bool wait = false;
+  bool dry_run = false;
   bool disable_archival = false;
   bool pass_exit_code = false;
   bool stream = false, no_stream = false;  // live output under --wait (default: stdout is a tty)
+  std::string dir;                         // `job prepare --dir`: where the folder goes
+  double prepare_timeout = 600;            // `job prepare --timeout`
 };
 
 json::array TagArray(std::string_view csv) {
@@ -60,7 +65,7 @@ bool IsFinal(const std::string& status) {
 std::string JobPath(const std::string& id) { return "/api/v3/jobs/" + client::UrlEncode(id); }
 
 // The job document every command prints with `-o json`: GET /api/v3/jobs/{id} without `_links`,
-// plus `exitCode` from the job's execution (null while it has none).
+// plus `exitCode` from the job's execution (null while it has none) and `slurmJobId` for a job on Slurm.
 Result<json::object> JobDocument(client::HttpClient& http, const std::string& id) {
   auto job = GetJson(http, JobPath(id));
   if (!job.ok()) return job.status();
@@ -71,6 +76,7 @@ Result<json::object> JobDocument(client::HttpClient& http, const std::string& id
   auto exec = GetJson(http, JobPath(id) + "/execution");
   if (exec.ok() && exec->is_object()) {
     if (const json::value* e = exec->as_object().if_contains("exitCode")) o["exitCode"] = *e;
+    if (const json::value* s = exec->as_object().if_contains("slurmJobId")) o["slurmJobId"] = *s;
   }
   return o;
 }
@@ -140,11 +146,13 @@ int PrintOutput(client::HttpClient& http, const std::string& id, const std::stri
   return 0;
 }
 
-int Submit(const SubmitFlags& f, Globals& g) {
-  if (f.cluster_tags.empty())
-    return Fail("job submit: --cluster-tags is required (e.g. sched:sla)");
-  if (f.command_tags.empty())
-    return Fail("job submit: --command-tags is required (e.g. type:bash)");
+// `job submit`, or with `prepare` `job prepare` (local mode: the same request, set up by the
+// server for a run on this machine, then downloaded into f.dir).
+int Submit(const SubmitFlags& f, Globals& g, bool prepare = false) {
+  const std::string what = prepare ? "job prepare" : "job submit";
+  const std::string route = prepare ? "/api/weir/v1/jobs/prepare" : "/api/v3/jobs";
+  if (f.cluster_tags.empty()) return Fail(what + ": --cluster-tags is required (e.g. sched:sla)");
+  if (f.command_tags.empty()) return Fail(what + ": --command-tags is required (e.g. type:bash)");
   json::object req;
   if (!f.id.empty()) req["id"] = f.id;
   req["name"] = f.name;
@@ -172,7 +180,8 @@ int Submit(const SubmitFlags& f, Globals& g) {
     boost::system::error_code ec;
     json::value m = json::parse(f.metadata, ec);
     if (ec || !m.is_object()) {
-      std::cerr << "weir: job submit: --metadata must be a JSON object, e.g. '{\"team\":\"x\"}'\n";
+      std::cerr << "weir: " << what
+                << ": --metadata must be a JSON object, e.g. '{\"team\":\"x\"}'\n";
       return kExitUsage;
     }
     req["metadata"] = m;
@@ -182,7 +191,7 @@ int Submit(const SubmitFlags& f, Globals& g) {
     for (const std::string& kv : f.env) {
       const size_t eq = kv.find('=');
       if (eq == std::string::npos || eq == 0) {
-        std::cerr << "weir: job submit: --env '" << kv
+        std::cerr << "weir: " << what << ": --env '" << kv
                   << "': expected KEY=VALUE, e.g. --env TARGET_DB=warehouse\n";
         return kExitUsage;
       }
@@ -197,9 +206,16 @@ int Submit(const SubmitFlags& f, Globals& g) {
   if (f.timeout > 0) req["timeout"] = f.timeout;
 
   client::HttpClient http(g.server, g.client);
-  Result<client::Response> r = Internal("job submit: no request sent");
+  if (f.dry_run) {
+    if (!f.attachments.empty()) {
+      std::cerr << "weir: job submit --dry-run: attachments are not sent (they do not change the "
+                   "resolution)\n";
+    }
+    return SubmitDryRun(http, json::serialize(req), g);
+  }
+  Result<client::Response> r = Internal(what + ": no request sent");
   if (f.attachments.empty()) {
-    r = http.PostJson("/api/v3/jobs", json::serialize(req));
+    r = http.PostJson(route, json::serialize(req));
   } else {
     std::vector<client::Part> parts;
     parts.push_back({"request", "", "application/json", json::serialize(req), {}});
@@ -207,14 +223,15 @@ int Submit(const SubmitFlags& f, Globals& g) {
       parts.push_back({"attachment", std::filesystem::path(a).filename().string(),
                        "application/octet-stream", "", a});
     }
-    r = http.PostMultipart("/api/v3/jobs", parts);
+    r = http.PostMultipart(route, parts);
   }
-  if (Status s = CheckResponse(http, "/api/v3/jobs", r); !s.ok()) {
-    s = s.WithContext("job submit");
+  if (Status s = CheckResponse(http, route, r); !s.ok()) {
+    s = s.WithContext(what);
     return Fail(r.ok() ? ExplainSubmitError(*r, s) : s);
   }
   std::string location = r->Header("location").value_or("");
   std::string id = location.substr(location.rfind('/') + 1);
+  if (prepare) return DownloadPreparedJob(http, id, f.dir, f.prepare_timeout, g);
   if (g.output == "json" && !f.wait) {
     std::cout << json::serialize(json::object{{"id", id}, {"location", location}}) << "\n";
     return 0;
@@ -252,6 +269,9 @@ int ShowStatus(const std::string& id, Globals& g) {
              {{Str(*doc, "id"), Str(*doc, "status"), Str(*doc, "statusMsg"),
                Str(*doc, "clusterName"), Str(*doc, "commandName"),
                never ? "-" : Str(*doc, "exitCode"), never ? "-" : Str(*doc, "runtime")}});
+  if (std::string slurm = Str(*doc, "slurmJobId"); !slurm.empty()) {
+    std::cout << "Slurm job: " << slurm << "\n";
+  }
   if (never) {
     std::cerr << "job " << id << " never started: it ended " << Str(*doc, "status")
               << " while queued\n";
@@ -323,6 +343,8 @@ int KillJob(const std::string& id, Globals& g) {
 struct ListFlags {
   std::vector<std::string> statuses, tags;
   std::string name, user, grouping, grouping_instance, since, until, cluster, command;
+  std::string workflow;  // --workflow: the deployed workflow id (the jobs' grouping)
+  int64_t instance = 0;  // --instance N: "<workflow>#N" (the jobs' grouping instance)
   int page = 0;
   int size = 20;
 };
@@ -342,7 +364,14 @@ Result<int64_t> ParseTimeFlag(const std::string& flag, const std::string& v) {
   return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
-int List(const ListFlags& f, Globals& g) {
+int List(ListFlags f, Globals& g) {
+  // A workflow's steps run as jobs grouped by the deployed id and "<deployed id>#<instance>".
+  if (f.instance > 0 && f.workflow.empty()) {
+    std::cerr << "weir: job list: --instance needs --workflow ID (see `weir workflow list`)\n";
+    return kExitUsage;
+  }
+  if (!f.workflow.empty()) f.grouping = f.workflow;
+  if (f.instance > 0) f.grouping_instance = f.workflow + "#" + std::to_string(f.instance);
   std::string q = "/api/v3/jobs?size=" + std::to_string(f.size) + "&page=" + std::to_string(f.page);
   for (const auto& s : f.statuses) q += "&status=" + client::UrlEncode(s);
   for (const auto& t : f.tags) q += "&tag=" + client::UrlEncode(t);
@@ -419,6 +448,47 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   job->require_subcommand(1);
 
   auto f = std::make_shared<SubmitFlags>();
+  // The job request's options, shared by `job submit` and `job prepare`.
+  auto add_request_options = [](CLI::App* cmd, SubmitFlags* f) {
+    cmd->add_option("-c,--cluster-tags", f->cluster_tags,
+                    "cluster criterion: comma-separated tags; repeat for fallbacks, tried in order")
+        ->required();
+    cmd->add_option("-C,--command-tags", f->command_tags, "command criterion: comma-separated tags")
+        ->required();
+    cmd->add_option("-a,--args", f->args,
+                    "raw argument string appended to the command's executable as written, e.g. "
+                    "--args \"'echo hi'\" for bash -c (prefer words after --)");
+    cmd->add_option("--name", f->name, "job name")->capture_default_str();
+    cmd->add_option("--user", f->user, "job user (default $USER)");
+    cmd->add_option("--version", f->version, "job version")->capture_default_str();
+    cmd->add_option("--id", f->id, "job id (default: the server assigns a UUID)");
+    cmd->add_option("--description", f->description, "job description");
+    cmd->add_option("--metadata", f->metadata,
+                    "JSON object stored with the job, e.g. '{\"team\":\"data\"}'");
+    cmd->add_option("--application", f->applications,
+                    "application id to set up instead of the command's (repeatable)");
+    cmd->add_option("--config", f->configs,
+                    "config file URI (repeatable); file:// is read on the server's machine");
+    cmd->add_option("--env", f->env,
+                    "KEY=VALUE exported for the command, after the set-up files (repeatable; "
+                    "weir's environmentVariables; names starting with GENIE_ are the server's)");
+    cmd->add_option("--attach", f->attachments,
+                    "local file to upload into the job directory (repeatable)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--dependency", f->dependencies,
+                    "dependency URI (repeatable): http(s)://, s3://, or file:// read on the "
+                    "server's machine");
+    cmd->add_option("--setup-file", f->setup_file,
+                    "setup file URI, sourced before the command; file:// is read on the "
+                    "server's machine");
+    cmd->add_option("--tag", f->tags, "job tag (repeatable)");
+    cmd->add_option("--memory", f->memory, "memory in MB");
+    cmd->add_option("--timeout", f->timeout, "timeout in seconds (server default: 7 days)");
+    cmd->add_option("--grouping", f->grouping, "grouping (e.g. a workflow id)");
+    cmd->add_option("--grouping-instance", f->grouping_instance, "grouping instance");
+    cmd->add_flag("--disable-archival", f->disable_archival,
+                  "do not archive the job directory when the job ends (disableLogArchival)");
+  };
   CLI::App* submit = job->add_subcommand(
       "submit",
       "Submit a job by tags; prints its id (with -o json {\"id\",\"location\"}). Examples:\n"
@@ -428,47 +498,7 @@ void AddJobCommands(CLI::App& app, Globals& g) {
       "you (for `bash -c` the whole script is one word: quote it). --args STRING is appended "
       "as written, unquoted (Genie's commandArgs). file:// URIs (--setup-file, --dependency, "
       "--config) are read on the server's machine; use --attach for local files.");
-  submit
-      ->add_option("-c,--cluster-tags", f->cluster_tags,
-                   "cluster criterion: comma-separated tags; repeat for fallbacks, tried in order")
-      ->required();
-  submit
-      ->add_option("-C,--command-tags", f->command_tags, "command criterion: comma-separated tags")
-      ->required();
-  submit->add_option("-a,--args", f->args,
-                     "raw argument string appended to the command's executable as written, e.g. "
-                     "--args \"'echo hi'\" for bash -c (prefer words after --)");
-  submit->add_option("--name", f->name, "job name")->capture_default_str();
-  submit->add_option("--user", f->user, "job user (default $USER)");
-  submit->add_option("--version", f->version, "job version")->capture_default_str();
-  submit->add_option("--id", f->id, "job id (default: the server assigns a UUID)");
-  submit->add_option("--description", f->description, "job description");
-  submit->add_option("--metadata", f->metadata,
-                     "JSON object stored with the job, e.g. '{\"team\":\"data\"}'");
-  submit->add_option("--application", f->applications,
-                     "application id to set up instead of the command's (repeatable)");
-  submit->add_option("--config", f->configs,
-                     "config file URI (repeatable); file:// is read on the server's machine");
-  submit->add_option("--env", f->env,
-                     "KEY=VALUE exported for the command, after the set-up files (repeatable; "
-                     "weir's environmentVariables; names starting with GENIE_ are the server's)");
-  submit
-      ->add_option("--attach", f->attachments,
-                   "local file to upload into the job directory (repeatable)")
-      ->check(CLI::ExistingFile);
-  submit->add_option("--dependency", f->dependencies,
-                     "dependency URI (repeatable): http(s)://, s3://, or file:// read on the "
-                     "server's machine");
-  submit->add_option("--setup-file", f->setup_file,
-                     "setup file URI, sourced before the command; file:// is read on the "
-                     "server's machine");
-  submit->add_option("--tag", f->tags, "job tag (repeatable)");
-  submit->add_option("--memory", f->memory, "memory in MB");
-  submit->add_option("--timeout", f->timeout, "timeout in seconds (server default: 7 days)");
-  submit->add_option("--grouping", f->grouping, "grouping (e.g. a workflow id)");
-  submit->add_option("--grouping-instance", f->grouping_instance, "grouping instance");
-  submit->add_flag("--disable-archival", f->disable_archival,
-                   "do not archive the job directory when the job ends (disableLogArchival)");
+  add_request_options(submit, f.get());
   submit->add_flag("-w,--wait", f->wait,
                    "follow the job until it ends, printing stdout and stderr (live when stdout "
                    "is a terminal; with -o json only the final job document); exit code 0 "
@@ -477,11 +507,37 @@ void AddJobCommands(CLI::App& app, Globals& g) {
       ->add_flag("--exit-code", f->pass_exit_code,
                  "with --wait: exit with the job's own exit code (when it ran)")
       ->needs("--wait");
+  submit
+      ->add_flag("--dry-run", f->dry_run,
+                 "do not submit: show the cluster, command and applications the job would get, "
+                 "every candidate considered and why the others were left out (exit 0 when it "
+                 "would be accepted)")
+      ->excludes("--wait");
   submit->add_flag("--stream", f->stream, "with --wait: print output while the job runs");
   submit->add_flag("--no-stream", f->no_stream, "with --wait: print output once it ended");
   submit->add_option("arguments", f->arguments,
                      "after --: the command's arguments, each passed as one (shell-quoted)");
   submit->callback([f, &g] { g.exit_code = Submit(*f, g); });
+
+  // Local mode: `job prepare` (the request's options of submit, and --dir) and `job run-local`.
+  auto pf = std::make_shared<SubmitFlags>();
+  CLI::App* prepare = job->add_subcommand(
+      "prepare",
+      "Have the server resolve and set up a job folder (dependencies, configs, set-up files, "
+      "the run script) and download it to --dir, to run it here with `weir job run-local DIR`; "
+      "the job stays INIT until then. Prints its id (-o json {\"id\",\"dir\"}). Example:\n"
+      "  weir job prepare -c sched:sla -C type:bash --dir ./job -- 'echo hi'");
+  add_request_options(prepare, pf.get());
+  prepare->add_option("--dir", pf->dir, "folder to create (must not exist, or be empty)")
+      ->required();
+  prepare
+      ->add_option("--setup-timeout", pf->prepare_timeout,
+                   "give up waiting for the set-up after this many seconds")
+      ->capture_default_str();
+  prepare->add_option("arguments", pf->arguments,
+                      "after --: the command's arguments, each passed as one (shell-quoted)");
+  prepare->callback([pf, &g] { g.exit_code = Submit(*pf, g, true); });
+  AddRunLocalCommand(*job, g);
 
   auto id = std::make_shared<std::string>();
   CLI::App* status = job->add_subcommand(
@@ -544,8 +600,9 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   auto lf = std::make_shared<ListFlags>();
   CLI::App* list = job->add_subcommand(
       "list",
-      "List jobs, newest first (-o json: an array of job documents). Example: weir job list "
-      "--status failed --since 2026-12-06 --user alice");
+      "List jobs, newest first (-o json: {\"jobs\": [...], \"page\": {...}}). Examples: weir job "
+      "list --status failed --since 2026-12-06 --user alice; weir job list --workflow "
+      "prod:acme.etl.daily --instance 3");
   list->add_option("--status", lf->statuses,
                    "status, any case (repeatable: any of them): INIT, RUNNING, SUCCEEDED, "
                    "FAILED, KILLED, INVALID")
@@ -557,6 +614,9 @@ void AddJobCommands(CLI::App& app, Globals& g) {
   list->add_option("--command", lf->command, "command name");
   list->add_option("--grouping", lf->grouping, "grouping");
   list->add_option("--grouping-instance", lf->grouping_instance, "grouping instance");
+  list->add_option("--workflow", lf->workflow,
+                   "the jobs of a deployed workflow's steps (ID as in `weir workflow list`)");
+  list->add_option("--instance", lf->instance, "with --workflow: the jobs of instance N only");
   list->add_option("--since", lf->since,
                    "started at or after: 2026-12-06T10:00:00Z, 2026-12-06 (UTC) or epoch ms");
   list->add_option("--until", lf->until, "started before (same forms as --since)");

@@ -8,6 +8,11 @@
 
 #include "cli/cli.h"
 
+namespace weir::cli {
+// weir db status|migrate (src/server/db_command.cc): the store's schema, from a server config.
+void AddDbCommand(CLI::App& app, Globals& g);
+}  // namespace weir::cli
+
 namespace {
 
 // Edit distance with adjacent transpositions ("sumbit" is 1 from "submit").
@@ -153,6 +158,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("weir ") + WEIR_VERSION);
 
   weir::cli::AddServerCommand(app, g);
+  weir::cli::AddDbCommand(app, g);
   weir::cli::AddApplyCommand(app, g);
   weir::cli::AddConfigCommands(app, g);
   weir::cli::AddJobCommands(app, g);
@@ -165,6 +171,7 @@ int main(int argc, char** argv) {
   weir::cli::AddAuditCommand(app, g);
   weir::cli::AddEventsCommand(app, g);
   weir::cli::AddAuthCommands(app, g);
+  weir::cli::AddSearchCommand(app, g);
 
   try {
     app.parse(argc, argv);

@@ -242,6 +242,7 @@ std::vector<wf::WorkflowCheck> RenderAll(const wf::Project& p, assets::AssetCata
     return {};
   }
   std::vector<wf::WorkflowCheck> checks = wf::CheckProject(p, *files, catalog, env);
+  wf::CheckUpstreams(checks);
   for (const wf::WorkflowCheck& c : checks) {
     if (write && c.checked.render.ok()) {
       fs::path out = wf::RenderedPath(p, c);
@@ -382,6 +383,11 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
                                      {"sha256", rec->sha256},
                                      {"uri", rec->uri},
                                      {"reused", reused}});
+    if (reused) {  // on stderr in every output mode (a message for people)
+      std::cerr << "REUSED " << asset->name << ": " << rec->uuid
+                << " has the same bytes (newest build on " << req.branch
+                << "); not published again\n";
+    }
     if (g.output != "json") {
       std::cout << "DEPLOYED AS " << rec->uuid
                 << (reused ? " (reused: same bytes as the newest build on " + req.branch +
@@ -410,7 +416,9 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
   json::object env_params;
   for (const auto& [k, v] : wf::ParamsForEnvironment(p->spec, *env)) env_params[k] = v;
   const bool cron = wf::CronForEnvironment(p->spec, *env);
-  for (const wf::WorkflowCheck& c : checks) {
+  // Upstream workflows (`after:`) first: the scheduler checks that they are deployed.
+  for (const wf::WorkflowCheck* check : wf::DeployOrder(checks)) {
+    const wf::WorkflowCheck& c = *check;
     wf::BundleManifest m = wf::MakeManifest(c.id, *env, p->owner, p->repo, p->git.branch,
                                             p->git.commit, p->git.dirty, c.file, c.checked.render);
     std::string id = wf::BundleId(m);
@@ -460,11 +468,17 @@ int Deploy(const ProjectFlags& f, const Globals& g) {
     std::string version = std::to_string(version_number);
     bool created = Str(*body, "created") == "true";
     bool active = Str(*body, "active") == "true";
+    // Unchanged: the same bundle, or the same one but for the source commit (version churn:
+    // the scheduler answers with that version's bundle id).
+    std::string unchanged = " (unchanged: identical bundle)";
+    if (!created && !Str(*body, "bundleId").empty() && Str(*body, "bundleId") != id) {
+      id = Str(*body, "bundleId");
+      unchanged = " (unchanged: same rendered workflow, assets and files; only the commit differs)";
+    }
     if (g.output != "json") {
       std::cout << "DEPLOYED " << Str(*body, "deployedId") << " VERSION " << version
-                << (created ? "" : " (unchanged: identical bundle)")
-                << (active ? " active" : " not active") << " bundle " << id
-                << (cron ? "" : " (manual runs only: schedule: manual)") << "\n";
+                << (created ? "" : unchanged) << (active ? " active" : " not active") << " bundle "
+                << id << (cron ? "" : " (manual runs only: schedule: manual)") << "\n";
     }
     bundles.push_back(json::object{{"workflow", Str(*body, "deployedId")},
                                    {"version", version_number},

@@ -44,6 +44,22 @@ const json::value* Field(const json::value& v, std::string_view key) {
 }
 
 // Str() for a field that may be null: "-" instead of "".
+std::string Cell(const json::value& v, std::string_view key);
+
+// The cron schedule, or "after a, b" for a workflow started by other workflows (`after:`).
+std::string ScheduleCell(const json::value& w) {
+  const json::value* after = Field(w, "after");
+  if (after == nullptr || !after->is_array() || after->as_array().empty()) {
+    return Cell(w, "schedule");
+  }
+  std::string out = "after ";
+  for (const json::value& a : after->as_array()) {
+    if (out.size() > 6) out += ", ";
+    out += a.is_string() ? std::string(a.as_string()) : json::serialize(a);
+  }
+  return out;
+}
+
 std::string Cell(const json::value& v, std::string_view key) {
   std::string s = Str(v, key);
   return s.empty() ? "-" : s;
@@ -177,7 +193,7 @@ int List(const Flags& f, const Globals& g) {
     if (const json::value* ws = Field(v, "workflows"); ws != nullptr && ws->is_array()) {
       for (const auto& w : ws->as_array()) {
         rows.push_back({Str(w, "id"), State(w), Cell(w, "activeVersion"), Str(w, "latestVersion"),
-                        Cell(w, "schedule"), Cell(w, "nextFire"), Str(w, "runStrategy")});
+                        ScheduleCell(w), Cell(w, "nextFire"), Str(w, "runStrategy")});
       }
     }
     PrintTable(std::cout,

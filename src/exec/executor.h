@@ -90,6 +90,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -97,6 +98,16 @@
 #include "model/job.h"
 
 namespace weir::exec {
+
+// Where a job goes on Slurm (the cluster entity's metadata "slurm" object, see SlurmSubmitFor in
+// slurm_executor.h). Empty strings leave Slurm's defaults.
+struct SlurmSubmit {
+  std::string partition;
+  std::string account;
+  std::string qos;
+  std::vector<std::string> sbatch_args;  // appended to sbatch's arguments as given
+  std::optional<int> memory_mb;          // --mem
+};
 
 struct LaunchOptions {
   std::chrono::seconds timeout{model::kDefaultJobTimeoutSeconds};
@@ -109,6 +120,9 @@ struct LaunchOptions {
   std::optional<RunAsAccount> run_as;
   // With run_as: the server's environment variables the job receives (RunAsEnvironment).
   std::vector<std::string> run_as_env = DefaultRunAsEnv();
+  // Set: the job runs on Slurm (an executor that dispatches, NewDispatchingExecutor, sends it to
+  // the Slurm executor); unset: on this node.
+  std::optional<SlurmSubmit> slurm;
 };
 
 struct JobEnd {
@@ -126,8 +140,9 @@ inline constexpr std::string_view kMsgProcessLost =
     "Job process ended without recording its exit code.";
 
 struct Launched {
-  int pid = 0;
+  int pid = 0;  // the run script's pid; 0 when it runs on another node (Slurm)
   TimePoint started{};
+  std::string slurm_job_id;  // set by the Slurm executor
 };
 
 class Executor {
@@ -152,6 +167,12 @@ class Executor {
 };
 
 std::unique_ptr<Executor> NewLocalExecutor(Clock& clock);
+
+// Jobs whose LaunchOptions hold `slurm` (and recovered jobs whose folder records a Slurm job id,
+// genie/slurm-job-id) go to `slurm`, the others to `local`. Kill goes to whichever runs the job.
+// Both report to the one listener.
+std::unique_ptr<Executor> NewDispatchingExecutor(std::unique_ptr<Executor> local,
+                                                 std::unique_ptr<Executor> slurm);
 
 // Status message of a job KILLED for its output: model::kMsgStdoutLimit (or kMsgStderrLimit),
 // then which file passed which limit and the setting, e.g. "Std out length exceeded. stdout passed

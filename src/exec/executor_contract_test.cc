@@ -17,9 +17,12 @@
 
 #include "common/clock.h"
 #include "common/strings.h"
+#include "common/testing/required_services.h"
 #include "exec/exec_test_util.h"
 #include "exec/executor.h"
 #include "exec/job_dir.h"
+#include "exec/slurm_executor.h"
+#include "exec/testing/slurm_cluster.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -40,13 +43,66 @@ using testing::WriteText;
 struct Backend {
   std::string name;
   std::function<std::unique_ptr<Executor>(Clock&)> make;
+  // The run script is a child of the executor's process, in a process group of its own (local);
+  // otherwise (Slurm) the job's processes are found by their working folder, the job folder.
+  bool local_processes = true;
+  // Empty, or the reason the backend cannot run here (a missing service).
+  std::function<std::string()> unavailable = [] { return std::string(); };
 };
 
 void PrintTo(const Backend& b, std::ostream* os) { *os << b.name; }
 
+// One private Slurm for the whole binary, started by the first Slurm test and stopped at exit.
+struct SharedSlurm {
+  std::unique_ptr<testing::SlurmCluster> cluster;
+  std::string why;
+  bool tried = false;
+};
+SharedSlurm& Slurm() {
+  static SharedSlurm s;
+  if (!s.tried) {
+    s.tried = true;
+    s.cluster = testing::SlurmCluster::Start(&s.why);
+  }
+  return s;
+}
+class StopSlurmAtExit : public ::testing::Environment {
+ public:
+  void TearDown() override { Slurm().cluster.reset(); }
+};
+const auto* const kStopSlurm = ::testing::AddGlobalTestEnvironment(new StopSlurmAtExit);
+
+std::unique_ptr<Executor> MakeSlurmExecutor(Clock& clock) {
+  SlurmExecutorOptions o;
+  if (Slurm().cluster) o.slurm_conf = Slurm().cluster->conf();
+  o.poll_interval = 100ms;
+  return NewSlurmExecutor(clock, o);
+}
+
+// Live processes whose working folder is `dir` (where both executors start the run script).
+std::vector<int> ProcessesIn(const fs::path& dir) {
+  std::vector<int> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    int pid = std::atoi(e.path().filename().c_str());
+    if (pid <= 0) continue;
+    fs::path cwd = fs::read_symlink(e.path() / "cwd", ec);
+    if (ec || cwd != dir) continue;
+    std::string stat = ReadText(e.path() / "stat");
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 2 >= stat.size()) continue;
+    if (stat[close + 2] == 'Z' || stat[close + 2] == 'X') continue;
+    out.push_back(pid);
+  }
+  return out;
+}
+
 class ExecutorContractTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    if (std::string why = GetParam().unavailable(); !why.empty()) {
+      WEIR_MISSING_SERVICE(GetParam().name, why);
+    }
     executor_ = GetParam().make(SystemClock::Instance());
     executor_->SetListener(ends_.Listener());
   }
@@ -55,7 +111,7 @@ class ExecutorContractTest : public ::testing::TestWithParam<Backend> {
     for (int pgid : groups_) {
       if (!ProcessesInGroup(pgid).empty()) ::kill(-pgid, SIGKILL);
     }
-    executor_->Shutdown();
+    if (executor_) executor_->Shutdown();
   }
 
   // Sets up a job directory running `executable args`.
@@ -72,7 +128,7 @@ class ExecutorContractTest : public ::testing::TestWithParam<Backend> {
     Result<Launched> r = executor_->Launch(id, dir, options);
     EXPECT_TRUE(r.ok()) << r.status();
     if (!r.ok()) return {};
-    groups_.push_back(r->pid);
+    if (r->pid > 0) groups_.push_back(r->pid);
     return *r;
   }
 
@@ -83,6 +139,28 @@ class ExecutorContractTest : public ::testing::TestWithParam<Backend> {
     std::optional<JobEnd> end = ends_.WaitFor(id);
     EXPECT_TRUE(end.has_value()) << "job " << id << " not reported";
     return end.value_or(JobEnd{});
+  }
+
+  // The job's live processes: its process group (local), or by working folder (Slurm).
+  std::vector<int> JobProcesses(const Launched& l, const fs::path& dir) {
+    return GetParam().local_processes ? ProcessesInGroup(l.pid) : ProcessesIn(dir);
+  }
+
+  // Until the job's run script has ended while no executor watched it: reaped here as the init
+  // process would after a server restart (local), or until Slurm lists the job as ended.
+  void WaitUnwatchedEnd(const Launched& l, const fs::path& dir) {
+    if (GetParam().local_processes) {
+      int st;
+      ASSERT_EQ(::waitpid(l.pid, &st, 0), l.pid);
+      return;
+    }
+    ASSERT_TRUE(Eventually([&] {
+      auto r =
+          Slurm().cluster->Tool({"squeue", "-h", "-t", "all", "-j", l.slurm_job_id, "-o", "%T"});
+      return r.ok() && r->exit_code == 0 && r->out != "" && r->out != "RUNNING\n" &&
+             r->out != "PENDING\n" && r->out != "COMPLETING\n";
+    })) << "Slurm job "
+        << l.slurm_job_id << " did not end";
   }
 
   TempDir tmp_;
@@ -156,7 +234,7 @@ TEST_P(ExecutorContractTest, KillOfProcessesIgnoringTermEndsTheWholeGroup) {
   // Both sleeps started, so that every process ignoring TERM exists before the kill.
   ASSERT_TRUE(Eventually([&] {
     int sleeps = 0;
-    for (int pid : ProcessesInGroup(l.pid)) {
+    for (int pid : JobProcesses(l, dir)) {
       if (ReadText("/proc/" + std::to_string(pid) + "/comm") == "sleep\n") ++sleeps;
     }
     return sleeps >= 2;
@@ -170,7 +248,7 @@ TEST_P(ExecutorContractTest, KillOfProcessesIgnoringTermEndsTheWholeGroup) {
   EXPECT_EQ(end->status_msg, model::kMsgKilledByUser);
   EXPECT_EQ(end->exit_code, model::kExitKilled);
   EXPECT_GE(took, 400ms) << "the grace period was not given";
-  EXPECT_TRUE(ProcessesInGroup(l.pid).empty());
+  EXPECT_TRUE(Eventually([&] { return JobProcesses(l, dir).empty(); }, 10s));
   EXPECT_THAT(ReadText(paths::KillReasonFile(dir)), HasSubstr(model::kMsgKilledByUser));
 }
 
@@ -287,7 +365,7 @@ TEST_P(ExecutorContractTest, RecoverReadoptsARunningJobAfterShutdown) {
       Prepare("survivor", "sh -c", "'while [ ! -e go ]; do sleep 0.02; done; echo finished'");
   Launched l = Launch("survivor", dir);
   executor_->Shutdown();  // the job keeps running
-  EXPECT_FALSE(ProcessesInGroup(l.pid).empty());
+  EXPECT_TRUE(Eventually([&] { return !JobProcesses(l, dir).empty(); }));
 
   auto next = GetParam().make(SystemClock::Instance());
   EndCollector ends;
@@ -309,9 +387,7 @@ TEST_P(ExecutorContractTest, RecoverReportsAJobThatEndedUnwatched) {
   Launched l = Launch("ended", dir);
   executor_->Shutdown();
   WriteText(dir / "go", "");
-  // Reaped here, as the init process would after a server restart.
-  int st;
-  ASSERT_EQ(::waitpid(l.pid, &st, 0), l.pid);
+  WaitUnwatchedEnd(l, dir);
   ASSERT_TRUE(ReadDoneExitCode(dir).has_value());
 
   auto next = GetParam().make(SystemClock::Instance());
@@ -332,8 +408,7 @@ TEST_P(ExecutorContractTest, RecoverOfAJobThatEndedOverItsLimitReportsTheLimit) 
   Launched l = Launch("big", dir, o);
   executor_->Shutdown();
   WriteText(dir / "go", "");
-  int st;
-  ASSERT_EQ(::waitpid(l.pid, &st, 0), l.pid);
+  WaitUnwatchedEnd(l, dir);
 
   auto next = GetParam().make(SystemClock::Instance());
   EndCollector ends;
@@ -390,13 +465,20 @@ TEST_P(ExecutorContractTest, RecoveredTimeoutCountsFromTheOriginalStart) {
   ASSERT_TRUE(end);
   EXPECT_EQ(end->status_msg, model::kMsgTimeout);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s);
-  EXPECT_TRUE(ProcessesInGroup(l.pid).empty());
+  EXPECT_TRUE(Eventually([&] { return JobProcesses(l, dir).empty(); }, 10s));
   next->Shutdown();
 }
 
 INSTANTIATE_TEST_SUITE_P(Local, ExecutorContractTest,
                          ::testing::Values(Backend{"local",
                                                    [](Clock& c) { return NewLocalExecutor(c); }}),
+                         [](const auto& info) { return info.param.name; });
+// The same contract against a real private Slurm (testing/slurm_cluster.h); skipped without
+// slurm-wlm and munge unless WEIR_REQUIRE_SERVICES is set.
+INSTANTIATE_TEST_SUITE_P(Slurm, ExecutorContractTest,
+                         ::testing::Values(Backend{
+                             "slurm", MakeSlurmExecutor, false,
+                             [] { return Slurm().cluster ? std::string() : Slurm().why; }}),
                          [](const auto& info) { return info.param.name; });
 
 // ---- local executor only ----

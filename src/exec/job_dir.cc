@@ -378,6 +378,14 @@ class ScriptWriter {
     out_ += ShellQuote(value);
     out_ += '\n';
   }
+  // `word` is already a shell word (quoted, possibly with expansions).
+  void ExportWord(std::string_view name, std::string_view word) {
+    out_ += "export ";
+    out_ += name;
+    out_ += '=';
+    out_ += word;
+    out_ += '\n';
+  }
   std::string& text() { return out_; }
 
  private:
@@ -385,9 +393,11 @@ class ScriptWriter {
 };
 
 // Emits the lines that source one set-up file and stop the job when it fails.
-void SourceSetup(ScriptWriter& w, const std::string& what, const fs::path& file) {
+// `word` is `file` as a shell word (see GenerateRunScript's relocatable paths).
+void SourceSetup(ScriptWriter& w, const std::string& what, const fs::path& file,
+                 const std::string& word) {
   w.Line("__weir_log " + ShellQuote("Sourcing the set-up file of " + what + ": " + file.string()));
-  w.Line("source " + ShellQuote(file.string()));
+  w.Line("source " + word);
   w.Line("__weir_after_setup \"$?\" " + ShellQuote(what));
 }
 
@@ -472,7 +482,14 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
   const model::JobRecord& rec = spec.record;
   const model::JobRequest& req = rec.request;
   ScriptWriter w;
-  auto q = [](const fs::path& p) { return ShellQuote(p.string()); };
+  // A path inside the job directory as a shell word. Relocatable: relative to $__weir_dir, the
+  // folder the script is found in when it runs, so the folder works wherever it is moved.
+  auto q = [&](const fs::path& p) {
+    if (!spec.relocatable) return ShellQuote(p.string());
+    fs::path rel = p.lexically_relative(job_dir);
+    if (rel.empty() || rel == ".") return std::string("\"${__weir_dir}\"");
+    return "\"${__weir_dir}\"/" + ShellQuote(rel.string());
+  };
 
   w.Line("#!/bin/bash");
   w.Line("# Run script of a weir job, generated at set-up. It sources the set-up files (cluster,");
@@ -484,6 +501,19 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
   w.Line("# so a SIGTERM landing in between would be lost and the command would run on. The");
   w.Line("# executor signals the whole process group and gives the command its grace period.");
   w.Line("");
+  // A path as the script's log shows it: relative to the folder when relocatable.
+  auto shown = [&](const fs::path& p) {
+    return spec.relocatable ? p.lexically_relative(job_dir) : p;
+  };
+  if (spec.relocatable) {
+    w.Line(
+        "# Relocatable (local mode): every path below is relative to the folder of this script.");
+    w.Line("case \"${BASH_SOURCE[0]}\" in");
+    w.Line("  */*) __weir_dir=\"${BASH_SOURCE[0]%/*}\" ;;");
+    w.Line("  *) __weir_dir=. ;;");
+    w.Line("esac");
+    w.Line("__weir_dir=\"$(builtin cd -- \"$__weir_dir\" && builtin pwd -P)\" || exit 1");
+  }
   std::string log = q(paths::GenieLog(job_dir));
   w.Line("exec </dev/null >>" + log + " 2>&1 || exit 1");
   w.Line("cd " + q(job_dir) + " || exit 1");
@@ -521,13 +551,13 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
   }
   requested_cluster_tags += "]";
 
-  w.Export("GENIE_JOB_DIR", job_dir.string());
-  w.Export("GENIE_APPLICATION_DIR", (paths::GenieDir(job_dir) / "applications").string());
-  w.Export("GENIE_COMMAND_DIR", command_dir.string());
+  w.ExportWord("GENIE_JOB_DIR", q(job_dir));
+  w.ExportWord("GENIE_APPLICATION_DIR", q(paths::GenieDir(job_dir) / "applications"));
+  w.ExportWord("GENIE_COMMAND_DIR", q(command_dir));
   w.Export("GENIE_COMMAND_ID", spec.command.id);
   w.Export("GENIE_COMMAND_NAME", spec.command.name);
   w.Export("GENIE_COMMAND_TAGS", SortedJoined(spec.command.tags));
-  w.Export("GENIE_CLUSTER_DIR", cluster_dir.string());
+  w.ExportWord("GENIE_CLUSTER_DIR", q(cluster_dir));
   w.Export("GENIE_CLUSTER_ID", spec.cluster.id);
   w.Export("GENIE_CLUSTER_NAME", spec.cluster.name);
   w.Export("GENIE_CLUSTER_TAGS", SortedJoined(spec.cluster.tags));
@@ -555,7 +585,8 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
       w.Line("__weir_after_setup 1 " + ShellQuote(what));
       return;
     }
-    SourceSetup(w, what, paths::EntityDir(job_dir, e.kind, e.id) / *name);
+    fs::path file = paths::EntityDir(job_dir, e.kind, e.id) / *name;
+    SourceSetup(w, what, shown(file), q(file));
   };
   entity_setup(spec.cluster);
   for (const model::ConfigEntity& app : spec.applications) entity_setup(app);
@@ -563,7 +594,7 @@ std::string GenerateRunScript(const JobSpec& spec, const fs::path& job_dir) {
   if (req.setup_file) {
     Result<std::string> name = LocalFileName(*req.setup_file);
     if (name)
-      SourceSetup(w, "job " + rec.id, job_dir / *name);
+      SourceSetup(w, "job " + rec.id, shown(job_dir / *name), q(job_dir / *name));
     else
       w.Line("__weir_after_setup 1 " + ShellQuote("job " + rec.id));
   }

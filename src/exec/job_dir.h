@@ -74,6 +74,10 @@ struct JobSpec {
   std::vector<model::ConfigEntity> applications;   // setup order
   std::vector<Attachment> attachments;
   std::string weir_version;                        // exported as GENIE_VERSION
+  // Local mode: the run script finds the job directory from its own location when it runs
+  // (every path in it is relative to that folder), so the folder may be moved or copied to
+  // another machine. False: the paths are the absolute ones of `job_dir` (golden-tested).
+  bool relocatable = false;
 };
 
 // Copies a resource named by URI into a destination file. file:// and plain absolute paths here;

@@ -241,6 +241,32 @@ TEST(RunScriptTest, ExportsTheGenieVariables) {
                            "'--flag'\n"));
 }
 
+// Local mode: a relocatable script names no absolute path of the folder it was made in, and
+// run from a copy elsewhere it sets up, exports and writes everything in that copy.
+TEST(RunScriptTest, RelocatableScriptRunsWhereverTheFolderIs) {
+  JobSpec spec = FullSpec();
+  spec.relocatable = true;
+  const std::string s = GenerateRunScript(spec, "/var/lib/weir/jobs/job-1");
+  EXPECT_THAT(s, ::testing::Not(HasSubstr("/var/lib/weir/jobs/job-1")));
+  EXPECT_THAT(s, HasSubstr("export GENIE_JOB_DIR=\"${__weir_dir}\"\n"));
+  EXPECT_THAT(s, HasSubstr("export GENIE_CLUSTER_DIR=\"${__weir_dir}\"/'genie/cluster/c1'\n"));
+
+  TempDir tmp;
+  JobSpec simple = SimpleSpec("moved-job", "printf '%s|%s\\n'", "\"$GENIE_JOB_DIR\" \"$PWD\"");
+  simple.relocatable = true;
+  const fs::path made = tmp.path() / "made";
+  ASSERT_TRUE(PrepareJobDirectory(simple, made, *NewLocalFileFetcher()).ok());
+  const fs::path moved = tmp.path() / "other place" / "moved";
+  fs::create_directories(moved.parent_path());
+  fs::rename(made, moved);
+  std::string cmd = "bash " + ShellQuote((moved / "run").string());
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  const std::string real = fs::canonical(moved).string();
+  EXPECT_EQ(ReadText(moved / "stdout"), real + "|" + real + "\n");
+  EXPECT_EQ(ReadDoneExitCode(moved), 0);
+  EXPECT_FALSE(fs::exists(made));
+}
+
 // The generated script, run for real: set-up order, environment, output, genie.done.
 TEST(RunScriptTest, RunsSetupInOrderThenTheCommand) {
   TempDir tmp;

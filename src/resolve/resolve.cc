@@ -1,6 +1,8 @@
 #include "resolve/resolve.h"
 
 #include <algorithm>
+#include <iterator>
+#include <map>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -58,18 +60,23 @@ Result<Resolution> Resolve(
   if (choices.empty()) return FailedPrecondition(std::string(model::kMsgNoMatch));
 
   size_t picked = 0;
+  Resolution out;
+  out.candidates = choices.size();
   if (choices.size() > 1) {
     std::optional<size_t> pick;
     for (ClusterSelector* selector : selectors) {
       if (selector == nullptr) continue;
       pick = selector->Select(choices, request);
-      if (pick && *pick < choices.size()) break;
+      if (pick && *pick < choices.size()) {
+        out.picked_by = std::string(selector->Name());
+        break;
+      }
       pick.reset();  // an out-of-range answer counts as a pass
     }
+    if (!pick) out.picked_by = "random";
     picked = pick ? *pick : FallbackRandomIndex(choices.size());
   }
 
-  Resolution out;
   out.cluster = std::move(choices[picked].cluster);
   out.command = std::move(choices[picked].command);
   if (!request.applications.empty()) {
@@ -237,6 +244,123 @@ NoMatchExplanation ExplainNoMatch(const model::JobRequest& request, const Invent
   x.reasons.insert(x.reasons.end(), command_reasons.begin(), command_reasons.end());
   if (x.reasons.empty()) x.reasons.push_back("the configuration changed since the request");
   return x;
+}
+
+Consideration Consider(const model::JobRequest& request, const Inventory& inventory) {
+  Consideration out;
+  const std::vector<std::string>& command_tags = request.command_criteria;
+  std::map<std::string, const model::ConfigEntity*> commands_by_id;
+  for (const model::ConfigEntity& c : inventory.commands) commands_by_id[c.id] = &c;
+  auto command_usable = [&](const model::ConfigEntity& c) {
+    return c.status == "ACTIVE" && HasAllTags(c, command_tags);
+  };
+  auto missing = [](const model::ConfigEntity& e, const std::vector<std::string>& tags) {
+    std::vector<std::string> lacks;
+    for (const std::string& t : tags) {
+      if (!std::binary_search(e.tags.begin(), e.tags.end(), t)) lacks.push_back(t);
+    }
+    return lacks;
+  };
+  // Candidate cluster id → the command it would run, for the winning entry.
+  std::map<std::string, std::string> chosen_command;
+  for (size_t i = 0; i < request.cluster_criterias.size(); ++i) {
+    CriterionConsidered cc;
+    cc.criterion = "clusterCriterias[" + std::to_string(i) + "]";
+    cc.tags = request.cluster_criterias[i].tags;
+    if (out.winning_criterion) {
+      cc.tried = false;
+      out.cluster_criteria.push_back(std::move(cc));
+      continue;
+    }
+    std::vector<ClusterConsidered> candidates, others;
+    for (const model::ConfigEntity& cluster : inventory.clusters) {
+      ClusterConsidered c{RefOf(cluster), std::nullopt, {}};
+      if (cluster.status != "UP") {
+        c.excluded.push_back("status " + cluster.status + ": only UP clusters run jobs");
+      }
+      std::vector<std::string> lacks = missing(cluster, cc.tags);
+      if (!lacks.empty()) c.excluded.push_back("lacks tags " + TagList(lacks));
+      if (c.excluded.empty()) {
+        auto linked = inventory.cluster_commands.find(cluster.id);
+        if (linked != inventory.cluster_commands.end()) {
+          for (const std::string& id : linked->second) {
+            auto it = commands_by_id.find(id);
+            if (it != commands_by_id.end() && command_usable(*it->second)) {
+              c.command = RefOf(*it->second);
+              break;
+            }
+          }
+        }
+        if (!c.command) {
+          c.excluded.push_back("no ACTIVE command linked to it has the commandCriteria tags " +
+                               TagList(command_tags));
+        }
+      }
+      (c.excluded.empty() ? candidates : others).push_back(std::move(c));
+    }
+    if (!candidates.empty()) {
+      out.winning_criterion = i;
+      for (const ClusterConsidered& c : candidates) chosen_command[c.cluster.id] = c.command->id;
+    }
+    auto by_id = [](const ClusterConsidered& a, const ClusterConsidered& b) {
+      return a.cluster.id < b.cluster.id;
+    };
+    std::sort(candidates.begin(), candidates.end(), by_id);
+    std::sort(others.begin(), others.end(), by_id);
+    cc.clusters = std::move(candidates);
+    cc.clusters.insert(cc.clusters.end(), std::make_move_iterator(others.begin()),
+                       std::make_move_iterator(others.end()));
+    out.cluster_criteria.push_back(std::move(cc));
+  }
+
+  std::vector<CommandConsidered> candidates, others;
+  for (const model::ConfigEntity& command : inventory.commands) {
+    CommandConsidered c{RefOf(command), false, {}};
+    if (command.status != "ACTIVE") {
+      c.excluded.push_back("status " + command.status + ": only ACTIVE commands run jobs");
+    }
+    std::vector<std::string> lacks = missing(command, command_tags);
+    if (!lacks.empty()) c.excluded.push_back("lacks tags " + TagList(lacks));
+    if (c.excluded.empty()) {
+      // Usable: is it the command of a candidate cluster, or below another in one's list?
+      std::vector<std::string> preferred_over;
+      bool linked_to_candidate = false;
+      for (const auto& [cluster_id, command_id] : chosen_command) {
+        auto linked = inventory.cluster_commands.find(cluster_id);
+        if (linked == inventory.cluster_commands.end()) continue;
+        if (std::find(linked->second.begin(), linked->second.end(), command.id) ==
+            linked->second.end()) {
+          continue;
+        }
+        linked_to_candidate = true;
+        if (command_id == command.id) {
+          c.candidate = true;
+        } else {
+          preferred_over.push_back("cluster " + Quoted(cluster_id) + " prefers command " +
+                                   Quoted(command_id) + " (earlier in its list)");
+        }
+      }
+      if (!c.candidate) {
+        if (!linked_to_candidate) {
+          c.excluded.push_back(out.winning_criterion
+                                   ? "not linked to any candidate cluster"
+                                   : "not linked to any UP cluster matching a clusterCriterias "
+                                     "entry");
+        }
+        c.excluded.insert(c.excluded.end(), preferred_over.begin(), preferred_over.end());
+      }
+    }
+    (c.candidate ? candidates : others).push_back(std::move(c));
+  }
+  auto by_id = [](const CommandConsidered& a, const CommandConsidered& b) {
+    return a.command.id < b.command.id;
+  };
+  std::sort(candidates.begin(), candidates.end(), by_id);
+  std::sort(others.begin(), others.end(), by_id);
+  out.commands = std::move(candidates);
+  out.commands.insert(out.commands.end(), std::make_move_iterator(others.begin()),
+                      std::make_move_iterator(others.end()));
+  return out;
 }
 
 }  // namespace weir::resolve

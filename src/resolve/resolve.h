@@ -51,6 +51,11 @@ struct Resolution {
   model::ConfigEntity cluster;
   model::ConfigEntity command;
   std::vector<std::string> application_ids;  // setup order
+  // How the cluster was chosen among `candidates` clusters of the winning criteria entry:
+  // "only candidate", the Name() of the selector that picked, or "random" (every selector
+  // passed). With a random pick another submission of the same request may get another one.
+  size_t candidates = 1;
+  std::string picked_by = "only candidate";
 };
 
 // `command_applications` gives a command's linked application ids (used when the request names
@@ -118,6 +123,41 @@ struct NoMatchExplanation {
 };
 
 NoMatchExplanation ExplainNoMatch(const model::JobRequest& request, const Inventory& inventory);
+
+// ---- What a request would be resolved against (the dry run) ----
+//
+// Consider() walks the same rules as Resolve() over a configuration snapshot and keeps, for
+// every cluster and command, whether it is a candidate and why not: a wrong status ("status
+// OUT_OF_SERVICE: only UP clusters run jobs"), missing tags ("lacks tags [a, b]"), a cluster
+// none of whose linked commands matches, a matching command linked to no candidate cluster, or
+// linked below the command its cluster prefers. clusterCriterias entries after the winning one
+// are not tried (`tried` false, no clusters listed).
+struct ClusterConsidered {
+  EntityRef cluster;
+  std::optional<EntityRef> command;   // candidates only: the command it would run
+  std::vector<std::string> excluded;  // empty for candidates
+};
+
+struct CriterionConsidered {
+  std::string criterion;  // "clusterCriterias[0]"
+  std::vector<std::string> tags;
+  bool tried = true;
+  std::vector<ClusterConsidered> clusters;  // candidates first, then the others; by id within
+};
+
+struct CommandConsidered {
+  EntityRef command;
+  bool candidate = false;             // the command of some candidate cluster
+  std::vector<std::string> excluded;  // empty for candidates
+};
+
+struct Consideration {
+  std::vector<CriterionConsidered> cluster_criteria;  // one per request entry, in order
+  std::vector<CommandConsidered> commands;            // every command; candidates first, by id
+  std::optional<size_t> winning_criterion;            // none: nothing matches (a 412 on submit)
+};
+
+Consideration Consider(const model::JobRequest& request, const Inventory& inventory);
 
 // Tags of `known` near `tag` (see above), closest first, at most `limit`.
 std::vector<std::string> NearestTags(const std::string& tag, const std::vector<std::string>& known,

@@ -220,6 +220,8 @@ TEST(ResolveTest, SelectorChainPassesUntilOnePicks) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->cluster.id, "adhoc");
   EXPECT_EQ(r->command.id, "hive");
+  EXPECT_EQ(r->picked_by, "picks");
+  EXPECT_EQ(r->candidates, 2u);
   // Both UP clusters are offered, each with its own first matching command; the chain stops at
   // the first selector that picks.
   EXPECT_THAT(log, ElementsAre("passes:prod/hive,adhoc/hive,", "picks:prod/hive,adhoc/hive,"));
@@ -232,6 +234,8 @@ TEST(ResolveTest, SelectorIsNotAskedWhenOnlyOneClusterMatches) {
   auto r = Resolve(Request({{"sched:adhoc"}}, {"type:hive"}), w.Finder(), w.Apps(), {&picks});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->cluster.id, "adhoc");
+  EXPECT_EQ(r->picked_by, "only candidate");
+  EXPECT_EQ(r->candidates, 1u);
   EXPECT_TRUE(log.empty());
 }
 
@@ -254,6 +258,7 @@ TEST(ResolveTest, AllSelectorsPassingEndsInARandomPickAmongTheCandidates) {
     World w = StandardWorld();
     auto r = Resolve(Request({{"type:yarn"}}, {"type:hive"}), w.Finder(), w.Apps(), {&passes});
     ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->picked_by, "random");
     seen.insert(r->cluster.id);
   }
   EXPECT_EQ(seen, (std::set<std::string>{"adhoc", "prod"}));  // never the TERMINATED one
@@ -408,6 +413,113 @@ TEST(ExplainNoMatchTest, NearestTagsByEditDistanceOrSharedPrefix) {
   EXPECT_THAT(NearestTags("sched:adhok", known), ElementsAre("sched:adhoc", "sched:sla"));
   EXPECT_THAT(NearestTags("typ:yarn", known), ElementsAre("type:yarn"));
   EXPECT_TRUE(NearestTags("completely-different", known).empty());
+}
+
+// ---- Consider (the dry run) ----
+
+// prod (UP) links [hive-old (DEPRECATED), spark, spark2]; adhoc (UP) links [spark2];
+// old (OUT_OF_SERVICE) links [spark]; lonely (UP) links nothing.
+Inventory ConsiderWorld() {
+  Inventory inv;
+  inv.clusters = {Entity(Kind::kCluster, "prod", "UP", {"sched:sla", "type:yarn"}),
+                  Entity(Kind::kCluster, "adhoc", "UP", {"sched:adhoc", "type:yarn"}),
+                  Entity(Kind::kCluster, "old", "OUT_OF_SERVICE", {"sched:sla", "type:yarn"}),
+                  Entity(Kind::kCluster, "lonely", "UP", {"sched:sla"})};
+  inv.commands = {Entity(Kind::kCommand, "spark", "ACTIVE", {"type:spark"}),
+                  Entity(Kind::kCommand, "spark2", "ACTIVE", {"type:spark"}),
+                  Entity(Kind::kCommand, "hive-old", "DEPRECATED", {"type:spark"}),
+                  Entity(Kind::kCommand, "pig", "ACTIVE", {"type:pig"})};
+  inv.cluster_commands["prod"] = {"hive-old", "spark", "spark2"};
+  inv.cluster_commands["adhoc"] = {"spark2"};
+  inv.cluster_commands["old"] = {"spark"};
+  return inv;
+}
+
+const ClusterConsidered* FindCluster(const CriterionConsidered& c, const std::string& id) {
+  for (const auto& k : c.clusters) {
+    if (k.cluster.id == id) return &k;
+  }
+  return nullptr;
+}
+
+const CommandConsidered* FindCommand(const Consideration& x, const std::string& id) {
+  for (const auto& k : x.commands) {
+    if (k.command.id == id) return &k;
+  }
+  return nullptr;
+}
+
+TEST(ConsiderTest, EveryClusterAndCommandIsACandidateOrSaysWhyNot) {
+  Consideration x = Consider(Req({{"sched:sla"}}, {"type:spark"}), ConsiderWorld());
+  ASSERT_EQ(x.winning_criterion, std::optional<size_t>(0));
+  ASSERT_EQ(x.cluster_criteria.size(), 1u);
+  const CriterionConsidered& c = x.cluster_criteria[0];
+  ASSERT_EQ(c.clusters.size(), 4u);
+  // Candidates first.
+  EXPECT_EQ(c.clusters[0].cluster.id, "prod");
+  EXPECT_TRUE(c.clusters[0].excluded.empty());
+  ASSERT_TRUE(c.clusters[0].command.has_value());
+  EXPECT_EQ(c.clusters[0].command->id, "spark");  // hive-old is first but DEPRECATED
+  EXPECT_THAT(FindCluster(c, "old")->excluded,
+              ElementsAre("status OUT_OF_SERVICE: only UP clusters run jobs"));
+  EXPECT_THAT(FindCluster(c, "adhoc")->excluded, ElementsAre("lacks tags [sched:sla]"));
+  EXPECT_THAT(FindCluster(c, "lonely")->excluded,
+              ElementsAre(HasSubstr("no ACTIVE command linked to it")));
+
+  EXPECT_TRUE(FindCommand(x, "spark")->candidate);
+  EXPECT_EQ(x.commands[0].command.id, "spark");
+  EXPECT_THAT(FindCommand(x, "hive-old")->excluded,
+              ElementsAre("status DEPRECATED: only ACTIVE commands run jobs"));
+  EXPECT_THAT(FindCommand(x, "spark2")->excluded,
+              ElementsAre("cluster 'prod' prefers command 'spark' (earlier in its list)"));
+  EXPECT_THAT(FindCommand(x, "pig")->excluded, ElementsAre("lacks tags [type:spark]"));
+}
+
+TEST(ConsiderTest, LaterCriteriaAreNotTriedOnceOneMatches) {
+  Consideration x = Consider(Req({{"sched:none"}, {"sched:adhoc"}, {"sched:sla"}}, {"type:spark"}),
+                             ConsiderWorld());
+  ASSERT_EQ(x.winning_criterion, std::optional<size_t>(1));
+  EXPECT_TRUE(x.cluster_criteria[0].tried);
+  for (const auto& k : x.cluster_criteria[0].clusters) EXPECT_FALSE(k.excluded.empty());
+  EXPECT_TRUE(x.cluster_criteria[1].tried);
+  EXPECT_EQ(x.cluster_criteria[1].clusters[0].cluster.id, "adhoc");
+  EXPECT_FALSE(x.cluster_criteria[2].tried);
+  EXPECT_TRUE(x.cluster_criteria[2].clusters.empty());
+  // spark is usable but only linked to clusters that are not candidates now.
+  EXPECT_THAT(FindCommand(x, "spark")->excluded,
+              ElementsAre("not linked to any candidate cluster"));
+  EXPECT_TRUE(FindCommand(x, "spark2")->candidate);
+}
+
+TEST(ConsiderTest, AgreesWithResolveOnTheCandidates) {
+  Inventory inv = ConsiderWorld();
+  World w;
+  w.clusters = inv.clusters;
+  for (const auto& c : inv.commands) w.commands[c.id] = c;
+  w.links = inv.cluster_commands;
+  for (const auto& request :
+       {Req({{"sched:sla"}}, {"type:spark"}), Req({{"type:yarn"}}, {"type:spark"}),
+        Req({{"sched:adhoc"}}, {"type:spark"}), Req({{"x"}, {"type:yarn"}}, {"type:spark"})}) {
+    Consideration x = Consider(request, inv);
+    std::set<std::string> candidates;
+    for (const auto& k : x.cluster_criteria[*x.winning_criterion].clusters) {
+      if (k.excluded.empty()) candidates.insert(k.cluster.id + "/" + k.command->id);
+    }
+    std::set<std::string> resolved;
+    for (int i = 0; i < 200 && resolved.size() < candidates.size(); ++i) {
+      auto r = Resolve(request, w.Finder(), w.Apps(), {});
+      ASSERT_TRUE(r.ok()) << r.status();
+      resolved.insert(r->cluster.id + "/" + r->command.id);
+    }
+    EXPECT_EQ(resolved, candidates);
+  }
+}
+
+TEST(ConsiderTest, NothingMatchingHasNoWinningCriterion) {
+  Consideration x = Consider(Req({{"sched:none"}}, {"type:spark"}), ConsiderWorld());
+  EXPECT_FALSE(x.winning_criterion.has_value());
+  EXPECT_THAT(FindCommand(x, "spark")->excluded,
+              ElementsAre(HasSubstr("not linked to any UP cluster matching")));
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "common/ids.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "metrics/weir_metrics.h"
 #include "scheduler/scheduler_internal.h"
 #include "scheduler/trigger_rules.h"
 #include "workflow/render.h"
@@ -204,6 +205,7 @@ void Scheduler::Impl::FailAttempt(const LoadedVersion& v, StepRow& s, const std:
     int64_t at = now_ms + BackoffMillis(j->backoff, s.attempts);
     s.status = StepStatus::kWaitingRetry;
     s.not_before_ms = at;
+    metrics::Weir().workflow_step_retries.With({}).Inc();
     s.message = "attempt " + std::to_string(s.attempts) + " of " + std::to_string(retries + 1) +
                 " failed: " + message + "; retrying at " + Iso(at);
   } else {
@@ -244,6 +246,7 @@ Status Scheduler::Impl::StopLocked(InstanceRow& row, std::string_view message, i
     }
   }
   row.status = InstanceStatus::kStopped;
+  metrics::Weir().workflow_instances.With({"STOPPED"}).Inc();
   row.message = std::string(message);
   row.finished_ms = now_ms;
   return SaveInstance(row, now_ms);
@@ -254,6 +257,7 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
   Result<std::shared_ptr<const LoadedVersion>> vr = LoadVersion(r.deployed_id, r.version);
   if (!vr.ok()) {
     r.status = InstanceStatus::kFailed;
+    metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
     r.message = vr.status().message();
     r.finished_ms = now_ms;
     WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
@@ -313,99 +317,80 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
     }
     return Status::Ok();
   };
-  // Two rounds at most: when a failure ends the instance, steps waiting for a retry are failed
-  // and the rules are judged again (a one_failed / all_done step may then run).
-  for (int round = 0; round < 2; ++round) {
-    WEIR_RETURN_IF_ERROR(judge());
-    // After a failure only steps whose rule asks for it (not all_success) still start.
-    const bool failing = std::any_of(steps.begin(), steps.end(), [](const StepRow& s) {
-      return s.status == StepStatus::kFailed;
+  // Airflow semantics: a failure decides only the steps downstream of it (UPSTREAM_FAILED by
+  // their rules); every step that does not depend on it, and every retry of such a step, still
+  // runs. The instance ends once nothing can run any more: SUCCEEDED when every step succeeded
+  // or was skipped, else FAILED.
+  WEIR_RETURN_IF_ERROR(judge());
+  for (StepRow& s : steps) {
+    bool ready = false;
+    if (s.status == StepStatus::kPending) {
+      ready = verdict[s.step] == RuleVerdict::kReady;
+    } else if (s.status == StepStatus::kWaitingRetry) {
+      ready = s.not_before_ms.value_or(0) <= now_ms;
+    }
+    if (ready) {
+      s.attempts += 1;
+      s.job_id = NewUuid();
+      s.status = StepStatus::kRunning;
+      s.submitted = false;
+      s.not_before_ms.reset();
+      if (!s.started_ms) s.started_ms = now_ms;
+      s.finished_ms.reset();
+      s.message.clear();
+      WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
+      WEIR_RETURN_IF_ERROR(
+          InsertAttempt(r.deployed_id, r.number, s.step, r.run, s.attempts, *s.job_id, now_ms));
+    }
+    if (s.status == StepStatus::kRunning && !s.submitted && s.not_before_ms.value_or(0) <= now_ms) {
+      PendingLaunch l;
+      l.deployed_id = r.deployed_id;
+      l.instance = r.number;
+      l.step = s.step;
+      l.job_id = *s.job_id;
+      l.request = BuildRequest(v, r, s);
+      launches.push_back(std::move(l));
+    }
+  }
+  const bool all_done = std::all_of(steps.begin(), steps.end(), [](const StepRow& s) {
+    return s.status == StepStatus::kSucceeded || s.status == StepStatus::kSkipped;
+  });
+  // PENDING steps left here wait for a live step (a PENDING step whose upstream steps all ended
+  // was decided by judge() or has just started).
+  const bool any_live = std::any_of(steps.begin(), steps.end(), [](const StepRow& s) {
+    return s.status == StepStatus::kRunning || s.status == StepStatus::kWaitingRetry;
+  });
+  if (all_done) {
+    const auto skipped = std::count_if(steps.begin(), steps.end(), [](const StepRow& s) {
+      return s.status == StepStatus::kSkipped;
     });
+    r.status = InstanceStatus::kSucceeded;
+    metrics::Weir().workflow_instances.With({"SUCCEEDED"}).Inc();
+    r.message = skipped == 0 ? "all " + std::to_string(steps.size()) + " steps succeeded"
+                             : std::to_string(steps.size() - static_cast<size_t>(skipped)) +
+                                   " steps succeeded, " + std::to_string(skipped) +
+                                   " skipped by their trigger rule";
+    r.finished_ms = now_ms;
+    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    WEIR_RETURN_IF_ERROR(RecordUpstreamSuccess(r, now_ms));
+  } else if (!any_live) {
+    std::string why;
     for (StepRow& s : steps) {
-      const bool handler = rule_of(s) != workflow::TriggerRule::kAllSuccess;
-      bool ready = false;
-      if (s.status == StepStatus::kPending) {
-        ready = verdict[s.step] == RuleVerdict::kReady && (!failing || handler);
-      } else if (!failing && s.status == StepStatus::kWaitingRetry) {
-        ready = s.not_before_ms.value_or(0) <= now_ms;
+      if (s.status == StepStatus::kFailed && why.empty()) {
+        why = "step '" + s.step + "' failed: " + s.message;
       }
-      if (ready) {
-        s.attempts += 1;
-        s.job_id = NewUuid();
-        s.status = StepStatus::kRunning;
-        s.submitted = false;
-        s.not_before_ms.reset();
-        if (!s.started_ms) s.started_ms = now_ms;
-        s.finished_ms.reset();
-        s.message.clear();
-        WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
-        WEIR_RETURN_IF_ERROR(
-            InsertAttempt(r.deployed_id, r.number, s.step, r.run, s.attempts, *s.job_id, now_ms));
-      }
-      if (failing && !handler && s.status == StepStatus::kRunning && !s.submitted && s.job_id) {
-        // Reserved but never submitted (it waited for capacity): do not start it now.
-        WEIR_RETURN_IF_ERROR(FinishAttempt(*s.job_id, "NOT_SUBMITTED",
-                                           "the instance failed before submission", now_ms));
-        s.status = StepStatus::kPending;
-        s.attempts = std::max(0, s.attempts - 1);
-        s.job_id.reset();
-        s.not_before_ms.reset();
-        s.message = "not started: the instance failed";
+      if (s.status == StepStatus::kPending) {  // not reachable by the rules above; never hang
+        s.status = StepStatus::kUpstreamFailed;
+        s.finished_ms = now_ms;
+        s.message = "not run: nothing left that it waits for";
         WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
       }
-      if (s.status == StepStatus::kRunning && !s.submitted &&
-          s.not_before_ms.value_or(0) <= now_ms) {
-        PendingLaunch l;
-        l.deployed_id = r.deployed_id;
-        l.instance = r.number;
-        l.step = s.step;
-        l.job_id = *s.job_id;
-        l.request = BuildRequest(v, r, s);
-        launches.push_back(std::move(l));
-      }
     }
-    const bool all_done = std::all_of(steps.begin(), steps.end(), [](const StepRow& s) {
-      return s.status == StepStatus::kSucceeded || s.status == StepStatus::kSkipped;
-    });
-    const bool any_running = std::any_of(steps.begin(), steps.end(), [](const StepRow& s) {
-      return s.status == StepStatus::kRunning;
-    });
-    if (all_done) {
-      const auto skipped = std::count_if(steps.begin(), steps.end(), [](const StepRow& s) {
-        return s.status == StepStatus::kSkipped;
-      });
-      r.status = InstanceStatus::kSucceeded;
-      r.message = skipped == 0 ? "all " + std::to_string(steps.size()) + " steps succeeded"
-                               : std::to_string(steps.size() - static_cast<size_t>(skipped)) +
-                                     " steps succeeded, " + std::to_string(skipped) +
-                                     " skipped by their trigger rule";
-      r.finished_ms = now_ms;
-      WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
-    } else if (failing && !any_running) {
-      bool retries_ended = false;
-      for (StepRow& s : steps) {
-        if (s.status == StepStatus::kWaitingRetry) {
-          s.status = StepStatus::kFailed;
-          s.finished_ms = now_ms;
-          s.not_before_ms.reset();
-          s.message += "; not retried: the instance failed";
-          WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
-          retries_ended = true;
-        }
-      }
-      if (retries_ended && round == 0) continue;  // their downstream rules change
-      std::string why;
-      for (const StepRow& s : steps) {
-        if (s.status == StepStatus::kFailed && why.empty()) {
-          why = "step '" + s.step + "' failed: " + s.message;
-        }
-      }
-      r.status = InstanceStatus::kFailed;
-      r.message = why;
-      r.finished_ms = now_ms;
-      WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
-    }
-    break;
+    r.status = InstanceStatus::kFailed;
+    metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
+    r.message = why.empty() ? "no step can run any more" : why;
+    r.finished_ms = now_ms;
+    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
   }
   return Status::Ok();
 }
@@ -464,6 +449,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
     for (InstanceRow* c : bf_waiting) {
       if (static_cast<int>(bf_running.size()) >= bf_parallel[c]) break;  // in fire-time order
       c->status = InstanceStatus::kRunning;
+      metrics::Weir().workflow_instances.With({"RUNNING"}).Inc();
       c->started_ms = now_ms;
       WEIR_RETURN_IF_ERROR(SaveInstance(*c, now_ms));
       bf_running.push_back(c);
@@ -476,6 +462,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
       Result<std::shared_ptr<const LoadedVersion>> v = LoadVersion(c.deployed_id, c.version);
       if (!v.ok()) {
         c.status = InstanceStatus::kFailed;
+        metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
         c.message = v.status().message();
         c.finished_ms = now_ms;
         WEIR_RETURN_IF_ERROR(SaveInstance(c, now_ms));
@@ -529,6 +516,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
       }
       if (start) {
         c.status = InstanceStatus::kRunning;
+        metrics::Weir().workflow_instances.With({"RUNNING"}).Inc();
         c.started_ms = now_ms;
         WEIR_RETURN_IF_ERROR(SaveInstance(c, now_ms));
         running.push_back(&c);
@@ -554,6 +542,8 @@ Status Scheduler::Impl::TickOnce() {
     std::lock_guard<std::mutex> lock(mu);
     if (Status s = FireTriggers(now); !s.ok())
       spdlog::warn("scheduler: triggers: {}", s.ToString());
+    if (Status s = ExpireAfterWaits(now); !s.ok())
+      spdlog::warn("scheduler: after triggers: {}", s.ToString());
   }
 
   // 1. Read the state of every submitted, running step (without `mu`).
@@ -772,6 +762,7 @@ Result<Instance> Scheduler::Restart(std::string_view deployed_id, int64_t number
     }
     r.run += 1;
     r.status = InstanceStatus::kCreated;
+    metrics::Weir().workflow_instances.With({"CREATED"}).Inc();
     r.message = "run " + std::to_string(r.run) + ": restarted" +
                 (actor.empty() ? std::string() : " by " + std::string(actor)) + " with " +
                 std::to_string(reset) + " incomplete step(s)";

@@ -12,6 +12,7 @@
 #include "blob/sha256.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "metrics/weir_metrics.h"
 #include "scheduler/logical_dates.h"
 #include "scheduler/scheduler_internal.h"
 #include "workflow/project.h"
@@ -74,6 +75,14 @@ CREATE TABLE IF NOT EXISTS wf_fires (
   instance INTEGER NOT NULL,
   created_ms INTEGER NOT NULL,
   PRIMARY KEY (deployed_id, fire_ms)
+);
+CREATE TABLE IF NOT EXISTS wf_after_pending (
+  deployed_id TEXT NOT NULL,
+  logical_ms INTEGER NOT NULL,
+  upstream TEXT NOT NULL,
+  succeeded_ms INTEGER NOT NULL,
+  instance INTEGER NOT NULL,
+  PRIMARY KEY (deployed_id, logical_ms, upstream)
 );
 CREATE TABLE IF NOT EXISTS wf_backfills (
   deployed_id TEXT NOT NULL,
@@ -708,6 +717,7 @@ Result<InstanceRow> Scheduler::Impl::CreateInstance(DeploymentRow& d, std::strin
       .Bind(r.finished_ms)
       .Bind(now_ms);
   WEIR_RETURN_IF_ERROR(s.Run());
+  metrics::Weir().workflow_instances.With({std::string(InstanceStatusName(r.status))}).Inc();
   int position = 0;
   for (const workflow::JobTemplate& j : v->wf.jobs) {
     WEIR_ASSIGN_OR_RETURN(
@@ -811,6 +821,7 @@ Result<DeployedWorkflow> Scheduler::Impl::BuildDeployed(const DeploymentRow& d) 
   if (d.active) {
     WEIR_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedVersion> v, LoadVersion(d.id, *d.active));
     w.schedule = v->wf.schedule;
+    for (const workflow::Upstream& u : v->wf.after) w.after.push_back(u.id);
     w.timezone = v->wf.timezone;
     w.run_strategy = std::string(workflow::RunStrategyName(v->wf.run_strategy));
     w.max_concurrency = v->wf.max_concurrency;
@@ -926,6 +937,7 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
     }
     if (request.environment_params) d.env_params = *request.environment_params;
     if (request.catchup) d.catchup = *request.catchup;
+    WEIR_RETURN_IF_ERROR(impl_->CheckUpstreamsDeployed(*v, m));
 
     std::optional<int64_t> same;
     {
@@ -935,6 +947,27 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
       s.Bind(id).Bind(bundle_id);
       WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
       if (row) same = s.Int(0);
+    }
+    if (!same) {
+      // Version churn: a bundle that differs from an existing version only in the source commit
+      // (an unrelated commit rendered the same workflow with the same assets and files) is that
+      // version; the newest such one wins.
+      WEIR_ASSIGN_OR_RETURN(sql::Stmt s, impl_->db->Prepare("SELECT version, bundle_id, manifest "
+                                                            "FROM wf_versions WHERE deployed_id = "
+                                                            "? ORDER BY version DESC"));
+      s.Bind(id);
+      while (!same) {
+        WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) break;
+        Result<workflow::BundleManifest> old = workflow::ParseManifest(s.String(2));
+        if (!old.ok()) continue;
+        workflow::Normalize(*old);
+        old->commit = m.commit;
+        if (workflow::CanonicalJson(*old) == canonical) {
+          same = s.Int(0);
+          result.bundle_id = s.String(1);
+        }
+      }
     }
     if (same) {
       result.version = *same;
@@ -961,7 +994,7 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
     }
     v->deployed_id = id;
     v->version = result.version;
-    v->bundle_id = bundle_id;
+    v->bundle_id = result.bundle_id;
     v->deployer = request.deployer;
     if (request.activate && d.active != result.version) {
       WEIR_RETURN_IF_ERROR(impl_->SetActive(d, *v, "deploy", request.deployer, now));
@@ -974,7 +1007,7 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
     result.active = d.active == result.version;
     if (result.created) impl_->versions[{id, result.version}] = v;
   }
-  spdlog::info("scheduler: {} version {} (bundle {}){}{}", id, result.version, bundle_id,
+  spdlog::info("scheduler: {} version {} (bundle {}){}{}", id, result.version, result.bundle_id,
                result.created ? "" : " unchanged", result.active ? ", active" : "");
   impl_->Wake();
   return result;

@@ -49,7 +49,9 @@
 // URIs, and every bundle asset URI the step mentions added to its dependencies. Step statuses:
 // PENDING, WAITING_RETRY, RUNNING, SUCCEEDED, FAILED, STOPPED. A failed job is retried
 // `retries` times with exponential backoff (initial, multiplier, max); when they are spent the
-// step FAILS, no further step starts, and once no step is running the instance is FAILED.
+// step FAILS and the steps that depend on it can no longer run by their trigger rules
+// (UPSTREAM_FAILED); steps independent of it still run to the end, retries included (Airflow
+// semantics), and once nothing can run the instance is FAILED.
 // Stop() kills the running jobs and marks the instance STOPPED; Restart() of a FAILED or
 // STOPPED instance starts a new run of it (run + 1) from its steps that did not succeed.
 //
@@ -180,6 +182,7 @@ struct DeployedWorkflow {
   CatchUp catchup = CatchUp::kLatest;
   // From the active version (empty / defaults without one).
   std::optional<std::string> schedule;
+  std::vector<std::string> after;  // `after:` workflow ids (cross-workflow trigger)
   std::string timezone;
   std::string run_strategy;
   int max_concurrency = 1;

@@ -186,6 +186,23 @@ struct Scheduler::Impl {
   Result<std::vector<int64_t>> DueFires(const LoadedVersion& v, CatchUp policy, int64_t cursor_ms,
                                         int64_t now_ms);
 
+  // ---- after_triggers.cc (cross-workflow triggers). REQUIRES: mu ----
+  // Inside the transaction that marks `upstream` SUCCEEDED: records it for every deployed
+  // workflow whose active version lists it in `after:`, and creates the instance of each one
+  // whose upstream workflows have now all succeeded for that logical date.
+  Status RecordUpstreamSuccess(const InstanceRow& upstream, int64_t now_ms);
+  // Creates the FAILED instances of dates whose upstream workflows did not all succeed within
+  // `after_timeout` (and drops the waits of paused, undeployed or changed workflows).
+  Status ExpireAfterWaits(int64_t now_ms);
+  // kInvalidArgument naming `after:` unless every upstream of `v` is deployed in its environment.
+  Status CheckUpstreamsDeployed(const LoadedVersion& v, const workflow::BundleManifest& m);
+  Result<bool> AfterFired(const std::string& id, int64_t logical_ms);
+  Result<std::map<std::string, int64_t>> AfterSucceeded(const std::string& id, int64_t logical_ms);
+  // Inside a write transaction: the one instance of (d, logical date), FAILED with `failure`
+  // when that is not empty; nothing when the date already has one. Clears the date's waits.
+  Status FireAfter(DeploymentRow& d, int64_t logical_ms, const std::string& failure,
+                   int64_t now_ms);
+
   // ---- runner.cc ----
   Status TickOnce();
   // REQUIRES: mu. Admission, step readiness, completion; reserves launches and kills.

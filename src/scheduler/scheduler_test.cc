@@ -517,9 +517,12 @@ TEST_F(SchedulerTest, ParallelBranchesStartTogetherAndJoin) {
   EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kSucceeded);
 }
 
-TEST_F(SchedulerTest, FailureStartsNoNewStepsAndFailsTheInstanceWhenRunningOnesEnd) {
+TEST_F(SchedulerTest, AFailureStopsOnlyItsDownstreamIndependentStepsRunToTheEnd) {
+  // Airflow semantics: c -> d does not depend on a, so it runs to the end (d starts after the
+  // failure, e's retry still happens) and the instance ends FAILED once nothing can run.
   const std::string two = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") + Job("c", "c") +
-                          Job("d", "d") + "dag:\n  - a -> b\n  - c -> d\n";
+                          Job("d", "d") + Job("e", "e", "    retries: {count: 1, backoff: 5s}\n") +
+                          "dag:\n  - a -> b\n  - c -> d\n";
   Deploy(two);
   Run(kEtl);
   Tick();
@@ -532,10 +535,22 @@ TEST_F(SchedulerTest, FailureStartsNoNewStepsAndFailsTheInstanceWhenRunningOnesE
   EXPECT_EQ(i.status, InstanceStatus::kRunning);  // c still runs
   Complete(kEtl, 1, "c");
   i = Inst(kEtl, 1);
-  EXPECT_EQ(Step(i, "d").status, StepStatus::kPending);  // not started after the failure
+  EXPECT_EQ(Step(i, "d").status, StepStatus::kRunning);  // independent of a: started
+  EXPECT_EQ(i.status, InstanceStatus::kRunning);
+  Complete(kEtl, 1, "e", JobStatus::kFailed);
+  EXPECT_EQ(Step(Inst(kEtl, 1), "e").status, StepStatus::kWaitingRetry);
+  Complete(kEtl, 1, "d");
+  EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kRunning);  // e waits for its retry
+  clock_.Advance(5s);
+  Tick();
+  EXPECT_EQ(Step(Inst(kEtl, 1), "e").status, StepStatus::kRunning);
+  Complete(kEtl, 1, "e");
+  i = Inst(kEtl, 1);
+  EXPECT_EQ(Step(i, "d").status, StepStatus::kSucceeded);
+  EXPECT_EQ(Step(i, "e").status, StepStatus::kSucceeded);
   EXPECT_EQ(i.status, InstanceStatus::kFailed);
   EXPECT_THAT(i.message, HasSubstr("step 'a' failed"));
-  EXPECT_EQ(launcher_->count(), 2u);
+  EXPECT_EQ(launcher_->count(), 5u);  // a, c, d, e twice; never b
 }
 
 TEST_F(SchedulerTest, RetriesTwiceWithExponentialBackoffThenSucceeds) {
@@ -1273,6 +1288,86 @@ TEST_F(SchedulerTest, OldDatabaseWithoutLifecycleColumnsIsUpgraded) {
   EXPECT_FALSE(w->paused);
   ASSERT_TRUE(sched_->Pause(kEtl, "").ok());
   EXPECT_TRUE(sched_->Get(kEtl)->paused);
+}
+
+// ---- cross-workflow triggers (after:) --------------------------------------------------------
+
+TEST_F(SchedulerTest, AfterStartsOncePerLogicalDateWhenEveryUpstreamSucceededAcrossARestart) {
+  const std::string a = "prod:acme.warehouse.a", b = "prod:acme.warehouse.b";
+  const std::string down = "prod:acme.warehouse.down";
+  Deploy("id: a\njobs:\n" + Job("s", "a"));
+  Deploy("id: b\njobs:\n" + Job("s", "b"));
+  Deploy("id: down\nafter: [a, b]\nafter_timeout: 1h\njobs:\n" + Job("s", "d ${EXECUTION_DATE}"));
+  const Params day1 = {{"EXECUTION_DATE", "2026-03-01T00:00:00Z"}};
+  Run(a, day1);
+  Tick();
+  Complete(a, 1, "s");
+  ASSERT_EQ(Inst(a, 1).status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(CountInstances(down), 0);
+
+  Open();  // a restart keeps the pending trigger
+  Run(b, day1);
+  Tick();
+  Complete(b, 1, "s");
+  ASSERT_EQ(CountInstances(down), 1);
+  Instance d = Inst(down, 1);
+  EXPECT_EQ(d.trigger, "after");
+  EXPECT_EQ(d.trigger_time, At("2026-03-01T00:00:00Z"));
+  EXPECT_EQ(d.params.at("EXECUTION_DATE"), "2026-03-01T00:00:00.000Z");
+
+  // Another success of an upstream for the same date starts nothing more.
+  Run(a, day1);
+  Tick();
+  Complete(a, 2, "s");
+  EXPECT_EQ(CountInstances(down), 1);
+
+  // Timeout: b never succeeds for day 2; after an hour the instance is FAILED, naming b.
+  Run(a, {{"EXECUTION_DATE", "2026-03-02T00:00:00Z"}});
+  Tick();
+  Complete(a, 3, "s");
+  clock_.Advance(std::chrono::minutes(59));
+  Tick();
+  EXPECT_EQ(CountInstances(down), 1);
+  clock_.Advance(std::chrono::minutes(1));
+  Tick();
+  ASSERT_EQ(CountInstances(down), 2);
+  d = Inst(down, 2);
+  EXPECT_EQ(d.status, InstanceStatus::kFailed);
+  EXPECT_THAT(d.message, HasSubstr("upstream workflow 'b' did not succeed"));
+  EXPECT_THAT(d.message, HasSubstr("after_timeout 1h"));
+  // b succeeding late for day 2 starts nothing more.
+  Run(b, {{"EXECUTION_DATE", "2026-03-02T00:00:00Z"}});
+  Tick();
+  Complete(b, 2, "s");
+  EXPECT_EQ(CountInstances(down), 2);
+}
+
+TEST_F(SchedulerTest, AfterNamingAWorkflowNotDeployedIsRefused) {
+  DeployRequest r;
+  r.manifest_json = Manifest("id: down\nafter: [nope]\njobs:\n" + Job("s", "d"), "prod");
+  auto d = sched_->Deploy(r);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(d.status().message(), HasSubstr("after: unknown workflow 'nope'"));
+}
+
+TEST_F(SchedulerTest, ABundleThatDiffersOnlyInItsCommitCreatesNoVersion) {
+  const std::string wf = "id: etl\njobs:\n" + Job("a", "a");
+  DeployResult first = Deploy(wf);
+  DeployRequest r;
+  std::string manifest = Manifest(wf, "prod");
+  const std::string other(40, 'b');
+  manifest.replace(manifest.find(kCommit), std::string(kCommit).size(), other);
+  r.manifest_json = manifest;
+  auto d = sched_->Deploy(r);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_FALSE(d->created);
+  EXPECT_EQ(d->version, first.version);
+  EXPECT_EQ(d->bundle_id, first.bundle_id);
+  // Another definition is a new version.
+  DeployResult changed = Deploy("id: etl\njobs:\n" + Job("a", "a2"));
+  EXPECT_TRUE(changed.created);
+  EXPECT_EQ(changed.version, 2);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "metrics/weir_metrics.h"
 #include "scheduler/scheduler_internal.h"
 
 namespace weir::scheduler {
@@ -109,6 +110,9 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
                             CreateInstance(d, "cron", fire, {}, "scheduler", false, now_ms));
       (void)r;
       ++created;
+      metrics::WeirMetrics& m = metrics::Weir();
+      m.scheduler_fires.With({}).Inc();
+      m.scheduler_fire_lag.With({}).Observe(std::max<int64_t>(0, now_ms - fire) / 1000.0);
     }
     d.cursor_ms = std::max(now_ms, d.cursor_ms.value_or(now_ms));
     WEIR_RETURN_IF_ERROR(SaveDeploymentState(d, now_ms));

@@ -1,10 +1,14 @@
 #include "server/config.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 
 #include "common/fs.h"
 #include "common/strings.h"
@@ -14,6 +18,42 @@
 namespace weir::server {
 
 namespace {
+
+// store.url with store.type postgresql: a postgresql:// URI holding no password (a config file
+// is read by many; the password comes from store.password_env or store.password_file).
+Status CheckStoreUrl(const ServerConfig& c) {
+  if (c.store_type != "postgresql") return Status::Ok();
+  const std::string& url = c.store_url;
+  if (url.empty()) {
+    return InvalidArgument(
+        "config store.url: required with store.type postgresql "
+        "(postgresql://USER@HOST:PORT/DATABASE)");
+  }
+  const bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  if (!uri) {
+    return InvalidArgument("config store.url: must start with postgresql:// (got a value of " +
+                           std::to_string(url.size()) + " characters)");
+  }
+  const size_t start = url.find("://") + 3;
+  const size_t at = url.find('@', start);
+  const size_t end = url.find_first_of("/?", start);
+  const bool userinfo_password = at != std::string::npos &&
+                                 (end == std::string::npos || at < end) &&
+                                 url.substr(start, at - start).find(':') != std::string::npos;
+  const size_t query = url.find('?');
+  const bool query_password =
+      query != std::string::npos && (url.find("?password=", query) != std::string::npos ||
+                                     url.find("&password=", query) != std::string::npos);
+  if (userinfo_password || query_password) {
+    return InvalidArgument(
+        "config store.url: holds a password; put it in a file named by store.password_file or "
+        "a variable named by store.password_env instead");
+  }
+  if (!c.store_password_env.empty() && !c.store_password_file.empty()) {
+    return InvalidArgument("config store.password_env, store.password_file: set one, not both");
+  }
+  return Status::Ok();
+}
 
 using Setter = std::function<Status(const YAML::Node&, ServerConfig&)>;
 
@@ -265,6 +305,31 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"host_name", Field(&ServerConfig::host_name, "server.host_name")},
         {"log_level", Field(&ServerConfig::log_level, "server.log_level")},
         {"log_format", Field(&ServerConfig::log_format, "server.log_format")}}},
+      {"exec",
+       {{"slurm",
+         [](const YAML::Node& n, ServerConfig& c) -> Status {
+           if (n.IsNull()) return Status::Ok();
+           if (!n.IsMap()) {
+             return InvalidArgument(
+                 "config exec.slurm: expected a mapping (conf, job_root, poll_interval_ms)");
+           }
+           static const auto* slurm = new std::map<std::string, Setter>{
+               {"conf", Field(&ServerConfig::slurm_conf, "exec.slurm.conf")},
+               {"job_root", Field(&ServerConfig::slurm_job_root, "exec.slurm.job_root")},
+               {"poll_interval_ms",
+                Field(&ServerConfig::slurm_poll_interval_ms, "exec.slurm.poll_interval_ms")}};
+           for (const auto& kv : n) {
+             std::string key = kv.first.as<std::string>();
+             auto f = slurm->find(key);
+             if (f == slurm->end()) {
+               return InvalidArgument("config exec.slurm." + key +
+                                      ": unknown setting (known: conf, job_root, "
+                                      "poll_interval_ms)");
+             }
+             WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
+           }
+           return Status::Ok();
+         }}}},
       {"audit",
        {{"retention_days", Field(&ServerConfig::audit_retention_days, "audit.retention_days")}}},
       {"events",
@@ -274,9 +339,14 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          Field(&ServerConfig::events_subscriber_buffer, "events.subscriber_buffer")},
         {"heartbeat_seconds",
          Field(&ServerConfig::events_heartbeat_seconds, "events.heartbeat_seconds")}}},
+      {"metrics", {{"public", Field(&ServerConfig::metrics_public, "metrics.public")}}},
       {"store",
        {{"type", Field(&ServerConfig::store_type, "store.type")},
-        {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")}}},
+        {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")},
+        {"url", Field(&ServerConfig::store_url, "store.url")},
+        {"password_env", Field(&ServerConfig::store_password_env, "store.password_env")},
+        {"password_file", Field(&ServerConfig::store_password_file, "store.password_file")},
+        {"pool_size", Field(&ServerConfig::store_pool_size, "store.pool_size")}}},
       {"jobs",
        {{"default_memory_mb",
          Field(&ServerConfig::default_job_memory_mb, "jobs.default_memory_mb")},
@@ -290,6 +360,10 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"max_stdout_bytes", Field(&ServerConfig::max_stdout_bytes, "jobs.max_stdout_bytes")},
         {"max_stderr_bytes", Field(&ServerConfig::max_stderr_bytes, "jobs.max_stderr_bytes")},
         {"kill_grace_ms", Field(&ServerConfig::kill_grace_ms, "jobs.kill_grace_ms")},
+        {"local_heartbeat_timeout_ms",
+         Field(&ServerConfig::local_heartbeat_timeout_ms, "jobs.local_heartbeat_timeout_ms")},
+        {"local_max_upload_bytes",
+         Field(&ServerConfig::local_max_upload_bytes, "jobs.local_max_upload_bytes")},
         {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")},
         {"min_free_disk_mb", Field(&ServerConfig::min_free_disk_mb, "jobs.min_free_disk_mb")},
         {"run_as_user", Field(&ServerConfig::run_as_user, "jobs.run_as_user")},
@@ -431,9 +505,13 @@ Status CheckRanges(const ServerConfig& c) {
   if (c.events_heartbeat_seconds < 1 || c.events_heartbeat_seconds > 3600) {
     return InvalidArgument("config events.heartbeat_seconds: must be 1 to 3600");
   }
-  if (c.store_type != "sqlite") {
+  if (c.store_type != "sqlite" && c.store_type != "postgresql") {
     return InvalidArgument("config store.type: '" + c.store_type +
-                           "' is not supported (use sqlite)");
+                           "' is not supported (use sqlite or postgresql)");
+  }
+  if (Status s = CheckStoreUrl(c); !s.ok()) return s;
+  if (c.store_pool_size < 1 || c.store_pool_size > 1000) {
+    return InvalidArgument("config store.pool_size: must be 1 to 1000");
   }
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;
@@ -453,6 +531,18 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (c.setup_threads < 1) return InvalidArgument("config jobs.setup_threads: must be at least 1");
   if (c.kill_grace_ms < 0) return InvalidArgument("config jobs.kill_grace_ms: must be ≥ 0");
+  if (c.local_heartbeat_timeout_ms < 300) {
+    return InvalidArgument("config jobs.local_heartbeat_timeout_ms: must be ≥ 300");
+  }
+  if (c.local_max_upload_bytes < 1) {
+    return InvalidArgument("config jobs.local_max_upload_bytes: must be ≥ 1");
+  }
+  if (c.slurm_poll_interval_ms < 10 || c.slurm_poll_interval_ms > 60000) {
+    return InvalidArgument("config exec.slurm.poll_interval_ms: must be 10 to 60000");
+  }
+  if (!c.slurm_job_root.empty() && !c.slurm_job_root.is_absolute()) {
+    return InvalidArgument("config exec.slurm.job_root: must be an absolute path");
+  }
   if (c.min_free_disk_mb < 0 || c.min_free_disk_mb > (int64_t{1} << 40)) {
     return InvalidArgument("config jobs.min_free_disk_mb: must be between 0 (no floor) and 2^40");
   }
@@ -535,6 +625,45 @@ Status ParseListen(std::string_view listen, ServerConfig& config) {
   config.listen_host = host;
   config.listen_port = static_cast<uint16_t>(port);
   return Status::Ok();
+}
+
+Result<store::StoreLocation> StoreLocationOf(const ServerConfig& c) {
+  store::StoreLocation where;
+  where.type = c.store_type;
+  where.sqlite_path = c.SqlitePath().string();
+  where.url = c.store_url;
+  where.pool_size = c.store_pool_size;
+  if (c.store_type != "postgresql") return where;
+  if (!c.store_password_env.empty()) {
+    const char* v = std::getenv(c.store_password_env.c_str());
+    if (v == nullptr || *v == '\0') {
+      return InvalidArgument("config store.password_env: the variable " + c.store_password_env +
+                             " is not set");
+    }
+    where.password = v;
+  } else if (!c.store_password_file.empty()) {
+    struct stat st {};
+    if (::stat(c.store_password_file.c_str(), &st) != 0) {
+      return ErrnoStatus("config store.password_file: " + c.store_password_file.string(), errno);
+    }
+    if ((st.st_mode & S_IROTH) != 0) {
+      return InvalidArgument("config store.password_file: " + c.store_password_file.string() +
+                             " is readable by every user; chmod o-r it");
+    }
+    std::ifstream in(c.store_password_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      return InvalidArgument("config store.password_file: cannot read " +
+                             c.store_password_file.string());
+    }
+    where.password = text.str();
+    while (!where.password.empty() &&
+           (where.password.back() == '\n' || where.password.back() == '\r')) {
+      where.password.pop_back();
+    }
+  }
+  return where;
 }
 
 Status CheckAuthExposure(const ServerConfig& c) {

@@ -13,6 +13,7 @@
 #include "auth/auth.h"
 #include "common/result.h"
 #include "exec/run_as.h"
+#include "store/open.h"
 
 namespace weir::server {
 
@@ -51,8 +52,14 @@ struct ServerConfig {
   int64_t tls_handshake_timeout_ms = 10000;  // handshake deadline from accept
 
   // store:
-  std::string store_type = "sqlite";  // only sqlite in this version
+  // With postgresql, jobs, configuration and the audit log live in that database; the scheduler
+  // and the asset registry still use the SQLite file at sqlite_path (docs/operations.md).
+  std::string store_type = "sqlite";  // sqlite or postgresql
   std::filesystem::path sqlite_path;  // default <data_dir>/weir.db
+  std::string store_url;              // postgresql://USER@HOST:PORT/DB?..., never with a password
+  std::string store_password_env;     // names the variable holding the password ("" none)
+  std::filesystem::path store_password_file;  // or a file holding it (not readable by others)
+  int store_pool_size = 8;                    // PostgreSQL connections per server
 
   // audit: every write request recorded in the store (api/audit.h).
   int64_t audit_retention_days = 90;  // records older are pruned hourly; 0 keeps all
@@ -62,6 +69,10 @@ struct ServerConfig {
   int64_t events_max_events = 1000000;       // and only the newest this many; 0: no count bound
   int64_t events_subscriber_buffer = 10000;  // events buffered per subscriber before it is cut
   int64_t events_heartbeat_seconds = 15;     // a comment line after this long without an event
+  // metrics: GET /metrics (Prometheus text format).
+  // With auth.mode required, /metrics needs a token with the admin role unless this is true:
+  // then it is open without credentials (its figures name users and routes; expose with care).
+  bool metrics_public = false;
 
   // jobs:
   int default_job_memory_mb = 1024;
@@ -73,6 +84,11 @@ struct ServerConfig {
   int64_t max_stdout_bytes = 8LL << 30;
   int64_t max_stderr_bytes = 8LL << 30;
   int64_t kill_grace_ms = 5000;
+  // Local mode (weir job run-local): a RUNNING local job whose runner sent no heartbeat for this
+  // long ends FAILED; runners are told to beat every third of it.
+  int64_t local_heartbeat_timeout_ms = 60000;
+  // Largest output a runner may upload (weir job run-local --upload), a tar.gz.
+  int64_t local_max_upload_bytes = 1LL << 30;
   int setup_threads = 2;
   // Free disk space (MiB) the data dir and the jobs dir must keep: below it new submissions are
   // refused (507) while running jobs finish. 0 turns the floor off.
@@ -142,7 +158,17 @@ struct ServerConfig {
   std::string s3_access_key_id;
   std::string s3_secret_access_key;
 
-  std::filesystem::path JobsDir() const { return data_dir / "jobs"; }
+  // exec.slurm: the Slurm executor (exec/slurm_executor.h) for clusters whose metadata says
+  // "executor": "slurm"; jobs of other clusters run on this node.
+  std::filesystem::path slurm_conf;      // SLURM_CONF of sbatch/squeue/scancel; "" Slurm's own
+  std::filesystem::path slurm_job_root;  // job folders, on a file system the compute nodes share
+  int64_t slurm_poll_interval_ms = 250;  // the reconciler's interval (one squeue per tick)
+
+  // Every job folder is under exec.slurm.job_root when it is set (local jobs too: one place for
+  // output serving, archives and sweeps), else <data_dir>/jobs.
+  std::filesystem::path JobsDir() const {
+    return slurm_job_root.empty() ? data_dir / "jobs" : slurm_job_root;
+  }
   std::filesystem::path BlobsDir() const { return data_dir / "blobs"; }
   std::filesystem::path BundleFilesDir() const { return data_dir / "bundle-files"; }
   std::filesystem::path SpoolDir() const { return data_dir / "spool"; }
@@ -153,6 +179,10 @@ struct ServerConfig {
     return sqlite_path.empty() ? data_dir / "weir.db" : sqlite_path;
   }
 };
+
+// The store these settings name, with the password read from store.password_env or
+// store.password_file (errors name the setting, never the password).
+Result<store::StoreLocation> StoreLocationOf(const ServerConfig& config);
 
 // Parses the YAML text of a config file (see docs/operations.md). Errors name the key.
 Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig base = {});

@@ -1,8 +1,11 @@
 #include "server/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 
 #include "server/descriptors.h"
 
@@ -26,6 +29,25 @@ TEST(ServerConfig, MinFreeDiskFloor) {
   auto bad = ParseServerConfig("jobs:\n  min_free_disk_mb: -1\n");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("jobs.min_free_disk_mb"), std::string::npos);
+}
+
+TEST(ServerConfig, SlurmSettings) {
+  auto none = ParseServerConfig("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->JobsDir(), none->data_dir / "jobs");
+  auto c = ParseServerConfig(
+      "exec:\n  slurm:\n    conf: /etc/slurm/x.conf\n    job_root: /shared/weir-jobs\n"
+      "    poll_interval_ms: 500\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->slurm_conf, "/etc/slurm/x.conf");
+  EXPECT_EQ(c->slurm_poll_interval_ms, 500);
+  EXPECT_EQ(c->JobsDir(), "/shared/weir-jobs") << "every job folder is made on the shared root";
+  auto relative = ParseServerConfig("exec:\n  slurm:\n    job_root: jobs\n");
+  ASSERT_FALSE(relative.ok());
+  EXPECT_NE(relative.status().message().find("exec.slurm.job_root"), std::string::npos);
+  auto unknown = ParseServerConfig("exec:\n  slurm:\n    partition: x\n");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("exec.slurm.partition"), std::string::npos);
 }
 
 TEST(ServerConfig, RateLimitAndAuditRetention) {
@@ -125,6 +147,65 @@ TEST(ServerConfig, ErrorsNameTheSetting) {
   EXPECT_NE(listen.status().message().find("HOST:PORT"), std::string::npos);
   EXPECT_FALSE(ParseServerConfig("server: [unclosed").ok());
   EXPECT_FALSE(ParseServerConfig("jobs:\n  default_memory_mb: 9999999\n").ok());
+}
+
+TEST(ServerConfig, StoreSettingsForPostgresql) {
+  auto c = ParseServerConfig(
+      "store:\n  type: postgresql\n  url: postgresql://weir@db:5432/weir\n"
+      "  password_env: WEIR_CONFIG_TEST_PW\n  pool_size: 3\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->store_type, "postgresql");
+  EXPECT_EQ(c->store_pool_size, 3);
+  auto refused = [](const std::string& yaml, const std::string& names) {
+    auto r = ParseServerConfig(yaml);
+    if (r.ok()) return std::string("accepted: ") + yaml;
+    return r.status().message().find(names) != std::string::npos ? std::string()
+                                                                 : r.status().message();
+  };
+  EXPECT_EQ(refused("store:\n  type: mysql\n", "use sqlite or postgresql"), "");
+  EXPECT_EQ(refused("store:\n  type: postgresql\n", "store.url: required"), "");
+  EXPECT_EQ(refused("store:\n  type: postgresql\n  url: host=db\n", "store.url: must start"), "");
+  EXPECT_EQ(refused("store:\n  type: postgresql\n  url: postgresql://weir:pw@db/weir\n",
+                    "store.url: holds a password"),
+            "");
+  EXPECT_EQ(refused("store:\n  type: postgresql\n  url: postgresql://db/weir?password=pw\n",
+                    "store.url: holds a password"),
+            "");
+  EXPECT_EQ(refused("store:\n  type: postgresql\n  url: postgresql://db/w\n  password_env: A\n"
+                    "  password_file: /f\n",
+                    "set one, not both"),
+            "");
+  EXPECT_EQ(refused("store:\n  pool_size: 0\n", "store.pool_size"), "");
+
+  // The password is read at start, from the variable or the file, never from the URL.
+  ::setenv("WEIR_CONFIG_TEST_PW", "from-env", 1);
+  auto where = StoreLocationOf(*c);
+  ASSERT_TRUE(where.ok()) << where.status();
+  EXPECT_EQ(where->password, "from-env");
+  EXPECT_EQ(where->url, "postgresql://weir@db:5432/weir");
+  ::unsetenv("WEIR_CONFIG_TEST_PW");
+  auto unset = StoreLocationOf(*c);
+  ASSERT_FALSE(unset.ok());
+  EXPECT_NE(unset.status().message().find("WEIR_CONFIG_TEST_PW is not set"), std::string::npos);
+
+  const std::filesystem::path file =
+      std::filesystem::temp_directory_path() / ("weir-config-test-pw-" + std::to_string(getpid()));
+  std::ofstream(file) << "from-file\n";
+  std::filesystem::permissions(
+      file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ServerConfig f = *c;
+  f.store_password_env.clear();
+  f.store_password_file = file;
+  auto from_file = StoreLocationOf(f);
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->password, "from-file");
+  std::filesystem::permissions(file, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  auto readable = StoreLocationOf(f);
+  ASSERT_FALSE(readable.ok());
+  EXPECT_NE(readable.status().message().find("readable by every user"), std::string::npos);
+  EXPECT_EQ(readable.status().message().find("from-file"), std::string::npos);
+  std::filesystem::remove(file);
 }
 
 TEST(ServerConfig, LogFormatIsTextOrJson) {

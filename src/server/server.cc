@@ -20,8 +20,13 @@
 #include "api/event_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
+#include "api/metrics_routes.h"
+#include "api/local_routes.h"
+#include "api/openapi_routes.h"
 #include "api/rate_limit.h"
+#include "api/resolve_routes.h"
 #include "api/root_routes.h"
+#include "api/search_routes.h"
 #include "api/workflow_routes.h"
 #include "archive/archived_outputs.h"
 #include "archive/job_archive.h"
@@ -34,11 +39,14 @@
 #include "common/fs.h"
 #include "common/strings.h"
 #include "exec/executor.h"
+#include "exec/slurm_executor.h"
 #include "exec/job_dir.h"
 #include "fetch/fetcher.h"
+#include "metrics/metrics.h"
 #include "resolve/resolve.h"
 #include "scheduler/scheduler.h"
 #include "server/descriptors.h"
+#include "server/server_metrics.h"
 #include "service/job_service.h"
 #include "store/store.h"
 
@@ -80,18 +88,36 @@ class ServerImpl final : public Server {
       // archives, caches); job folders are handed to their users explicitly.
       ::umask(077);
     }
-    auto stores = store::OpenSqlite(config_.SqlitePath().string(), clock);
-    if (!stores.ok()) return stores.status().WithContext("store.sqlite_path");
+    auto where = StoreLocationOf(config_);
+    if (!where.ok()) return where.status();
+    auto stores = store::OpenStores(*where, clock);
+    if (!stores.ok()) {
+      return stores.status().WithContext(config_.store_type == "postgresql" ? "store.url"
+                                                                            : "store.sqlite_path");
+    }
     stores_ = *stores;
-    // The event log: job writes record their events in their own transaction; the hub tells
-    // them to SSE subscribers.
-    stores_.events->SetJobEvents(service::JobEvents(clock));
-    {
+    spdlog::info("store: jobs, configuration and audit in {}", store::DescribeLocation(*where));
+    if (config_.store_type == "postgresql") {
+      // Until the scheduler and the asset registry move behind store interfaces, their rows stay
+      // in the node's SQLite file: one server per PostgreSQL database for now.
+      spdlog::warn(
+          "store: the scheduler and the asset registry still use SQLite at {} on this node "
+          "(only jobs, configuration and audit are in PostgreSQL)",
+          config_.SqlitePath().string());
+    }
+    stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
+    // The event log (SQLite only for now): job writes record their events in their own
+    // transaction; the hub tells them to SSE subscribers.
+    if (stores_.events) {
+      stores_.events->SetJobEvents(service::JobEvents(clock));
       service::EventHubOptions eo;
       eo.subscriber_buffer = static_cast<size_t>(config_.events_subscriber_buffer);
       auto hub = service::EventHub::Create(stores_.events, eo);
       if (!hub.ok()) return hub.status().WithContext("events");
       events_ = std::move(*hub);
+    } else {
+      spdlog::warn("events: the event log is not kept on {} yet; GET /api/weir/v1/events is off",
+                   config_.store_type);
     }
     if (config_.run_as_user) {
       if (Status s = LockDownDataDir(); !s.ok()) return s;
@@ -111,6 +137,9 @@ class ServerImpl final : public Server {
     jo.launch.max_stdout_bytes = config_.max_stdout_bytes;
     jo.launch.max_stderr_bytes = config_.max_stderr_bytes;
     jo.launch.kill_grace = std::chrono::milliseconds(config_.kill_grace_ms);
+    jo.local_heartbeat_timeout = Millis(config_.local_heartbeat_timeout_ms);
+    // Checked four times per timeout: a lost runner is noticed within a quarter of it.
+    jo.local_check_interval = Millis(std::max<int64_t>(50, config_.local_heartbeat_timeout_ms / 4));
     jo.run_as.enabled = config_.run_as_user;
     jo.run_as.map_rule = *exec::ParseUserMapRule(config_.run_as_user_map);  // checked at parse
     jo.run_as.min_uid = static_cast<uint32_t>(config_.run_as_min_uid);
@@ -131,10 +160,17 @@ class ServerImpl final : public Server {
     if (Status s = SetUpArchives(jo, clock); !s.ok()) return s;
     std::vector<std::unique_ptr<resolve::ClusterSelector>> selectors;
     selectors.push_back(resolve::NewRandomSelector());
-    jobs_ = service::NewJobService(jo, stores_.config, stores_.jobs, exec::NewLocalExecutor(clock),
+    // Jobs of clusters whose metadata says "executor": "slurm" go to Slurm, the others stay here.
+    exec::SlurmExecutorOptions slurm;
+    slurm.slurm_conf = config_.slurm_conf;
+    slurm.poll_interval = std::chrono::milliseconds(config_.slurm_poll_interval_ms);
+    auto executor = exec::NewDispatchingExecutor(exec::NewLocalExecutor(clock),
+                                                 exec::NewSlurmExecutor(clock, slurm));
+    jobs_ = service::NewJobService(jo, stores_.config, stores_.jobs, std::move(executor),
                                    std::unique_ptr<exec::Fetcher>(std::move(*fetcher)),
                                    std::move(selectors), clock);
     if (Status s = jobs_->Recover(); !s.ok()) return s.WithContext("recovering jobs");
+    metrics_collector_ = AddServerCollector(*jobs_, cache, WEIR_VERSION);
 
     auto router = std::make_shared<api::Router>();
     api::RegisterRootRoutes(
@@ -150,12 +186,23 @@ class ServerImpl final : public Server {
     // Routes read a job through the service: an end the store refused so far is already shown.
     api::RegisterJobRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs),
                            stores_.config, jro);
+    api::LocalRouteOptions lro;
+    lro.spool_dir = jro.spool_dir;
+    lro.max_upload_bytes = static_cast<uint64_t>(config_.local_max_upload_bytes);
+    lro.heartbeat_interval = std::chrono::milliseconds(config_.local_heartbeat_timeout_ms / 3);
+    lro.access = access;
+    api::RegisterLocalRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs), lro);
+    api::RegisterOpenApiRoute(*router);
+    api::RegisterResolveRoutes(*router, *jobs_, stores_.config, access);
     api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
     api::RegisterAuditRoutes(*router, stores_.audit);
     api::RegisterMeRoute(*router);
-    api::RegisterEventRoutes(
-        *router, events_,
-        api::EventRouteOptions{std::chrono::seconds(config_.events_heartbeat_seconds)});
+    if (events_) {
+      api::RegisterEventRoutes(
+          *router, events_,
+          api::EventRouteOptions{std::chrono::seconds(config_.events_heartbeat_seconds)});
+    }
+    api::RegisterMetricsRoute(*router);
 
     auto blobs = config_.blob_backend == "s3"
                      ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,
@@ -190,8 +237,17 @@ class ServerImpl final : public Server {
     if (!sched.ok()) return sched.status().WithContext("scheduler");
     scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
+    // Workflow search documents come from the scheduler's tables: rebuilt at each start, then
+    // kept in step by the workflow routes.
+    if (stores_.search) {
+      if (Status s = api::IndexAllWorkflows(*scheduler_, *stores_.search); !s.ok()) {
+        return s.WithContext("indexing workflows for search");
+      }
+    }
+    api::RegisterSearchRoutes(*router, stores_.search);
     api::WorkflowRouteOptions wo;
     wo.access = access;
+    wo.search = stores_.search;
     api::RegisterWorkflowRoutes(*router, scheduler_, wo);
     if (Status s = scheduler_->Start(); !s.ok()) return s.WithContext("scheduler");
 
@@ -216,6 +272,8 @@ class ServerImpl final : public Server {
         ho.gate = std::move(auth_gate);
       }
     }
+    if (config_.metrics_public && ho.gate) ho.gate = api::OpenMetricsGate(std::move(ho.gate));
+    router_ = router;
     http_ = api::NewHttpServer(ho, router);
     if (Status s = http_->Start(); !s.ok()) {
       // TLS file errors already name their setting (server.tls.*).
@@ -230,6 +288,10 @@ class ServerImpl final : public Server {
   void Stop() override {
     ready_ = false;
     if (http_) http_->Stop();
+    if (metrics_collector_ != 0) {
+      metrics::DefaultRegistry().RemoveCollector(metrics_collector_);
+      metrics_collector_ = 0;
+    }
     {
       std::lock_guard lock(prune_mu_);
       stopping_ = true;
@@ -244,6 +306,9 @@ class ServerImpl final : public Server {
   }
 
   uint16_t port() const override { return http_ ? http_->port() : 0; }
+  std::vector<api::Router::RouteInfo> Routes() const override {
+    return router_ ? router_->Routes() : std::vector<api::Router::RouteInfo>{};
+  }
 
  private:
   // /admin/health details: free space against the floor, status writes the store refused.
@@ -414,7 +479,12 @@ class ServerImpl final : public Server {
       spdlog::error("audit: FAILED to record {} {} (status {}) by {} from {}: {}", r.method, r.path,
                     r.status, r.principal, r.source, s.message());
     };
-    ho.observer = api::MakeAuditObserver(std::move(ao));
+    ho.observer = [audit = api::MakeAuditObserver(std::move(ao)),
+                   metrics = api::MakeMetricsObserver()](const api::HttpRequest& req,
+                                                         const api::HttpResponse& resp) {
+      metrics(req, resp);
+      audit(req, resp);
+    };
     pruner_ = std::thread([this, &clock] { PruneLoop(clock); });
     if (config_.rate_limit_requests_per_second > 0) {
       api::RateLimitOptions ro;
@@ -436,7 +506,9 @@ class ServerImpl final : public Server {
       lock.unlock();
       const TimePoint before =
           config_.events_retention_days > 0 ? clock.Now() - event_retention : TimePoint{};
-      Result<int64_t> pruned = stores_.events->PruneEvents(before, config_.events_max_events);
+      Result<int64_t> pruned = stores_.events
+                                   ? stores_.events->PruneEvents(before, config_.events_max_events)
+                                   : Result<int64_t>(0);
       if (!pruned.ok()) {
         spdlog::error("events: pruning the event log failed: {}", pruned.status().message());
       } else if (*pruned > 0) {
@@ -541,6 +613,8 @@ class ServerImpl final : public Server {
   std::shared_ptr<assets::AssetRegistry> registry_;
   std::shared_ptr<scheduler::Scheduler> scheduler_;
   std::unique_ptr<api::HttpServer> http_;
+  int metrics_collector_ = 0;  // in metrics::DefaultRegistry(); removed before jobs_ goes
+  std::shared_ptr<const api::Router> router_;
   std::mutex prune_mu_;
   std::condition_variable prune_cv_;
   bool stopping_ = false;  // GUARDED_BY(prune_mu_)

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
+#include "api/http.h"
 #include "common/result.h"
 #include "server/config.h"
 
@@ -19,6 +21,9 @@ class Server {
   // Stops listening and supervising; running jobs keep running (a restart re-adopts them).
   virtual void Stop() = 0;
   virtual uint16_t port() const = 0;
+  // Every route registered (method and pattern), after Start(); the API document's test
+  // compares it with /api/weir/v1/openapi.json.
+  virtual std::vector<api::Router::RouteInfo> Routes() const = 0;
 };
 
 std::unique_ptr<Server> NewServer(ServerConfig config);

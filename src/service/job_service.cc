@@ -40,6 +40,8 @@
 #include "common/fs.h"
 #include "common/ids.h"
 #include "exec/setup_step.h"
+#include "exec/slurm_executor.h"
+#include "metrics/weir_metrics.h"
 #include "service/job_log.h"
 #include "service/job_service.h"
 
@@ -118,7 +120,8 @@ std::optional<TimePoint> FileMtime(const fs::path& path) {
                          st.st_mtim.tv_nsec / 1000000);
 }
 
-enum class Phase { kQueued, kAccepted, kSettingUp, kLaunching, kRunning };
+// kLocal: a local-mode job set up for its runner (INIT, prepared) or running elsewhere (RUNNING).
+enum class Phase { kQueued, kAccepted, kSettingUp, kLaunching, kRunning, kLocal };
 
 struct ActiveJob {
   JobRecord record;  // the latest state written (or about to be)
@@ -132,6 +135,8 @@ struct ActiveJob {
   // Known at submit; after a restart (queued jobs) they are read again from the ConfigStore.
   std::optional<model::ConfigEntity> cluster, command;
   std::vector<exec::Attachment> attachments;
+  bool local = false;          // local mode: never launched here, holds no node memory
+  TimePoint last_heartbeat{};  // local, RUNNING: the runner's last sign of life (Clock)
 };
 
 class JobServiceImpl final : public JobService {
@@ -153,21 +158,29 @@ class JobServiceImpl final : public JobService {
     if (options_.archived_marks_dir.empty()) {
       options_.archived_marks_dir = options_.jobs_dir.parent_path() / "job-archived";
     }
+    if (options_.local_marks_dir.empty()) {
+      options_.local_marks_dir = options_.jobs_dir.parent_path() / "job-local";
+    }
     for (auto& s : selectors_) selector_ptrs_.push_back(s.get());
     executor_->SetListener([this](const exec::JobEnd& end) { OnJobEnd(end); });
     int n = std::max(1, options_.setup_threads);
     for (int i = 0; i < n; ++i) workers_.emplace_back([this] { SetupWorker(); });
     if (options_.archiver) archive_worker_ = std::thread([this] { ArchiveWorker(); });
     writer_ = std::thread([this] { WriterLoop(); });
+    if (options_.local_check_interval.count() > 0) {
+      local_watch_ = std::thread([this] { LocalWatchLoop(); });
+    }
   }
 
   ~JobServiceImpl() override { Shutdown(); }
 
   Status Recover() override;
   Result<std::string> Submit(Submission submission) override;
+  Result<DryRun> DryRunSubmit(model::JobRequest request) override;
   Result<std::string> SubmitNew(Submission submission);
   Status Kill(const std::string& job_id) override;
   Result<JobRecord> Get(const std::string& job_id) override;
+  Result<JobRecord> GetRecord(const std::string& job_id);
   Result<JobRecord> WaitFinal(const std::string& job_id, Millis timeout) override;
   fs::path JobDirectory(const std::string& job_id) const override {
     return exec::paths::JobDir(options_.jobs_dir, job_id);
@@ -176,6 +189,12 @@ class JobServiceImpl final : public JobService {
   Result<SweepResult> SweepJobDirectories() override;
   Status WaitArchivesIdle(Millis timeout) override;
   WriteBacklog PendingWrites() override;
+  ServiceLoad Load() override;
+  Result<JobRecord> LocalRunStarted(const std::string& job_id, const std::string& host,
+                                    int pid) override;
+  Status LocalRunHeartbeat(const std::string& job_id) override;
+  Result<JobRecord> LocalRunEnded(const std::string& job_id, LocalRunEnd end) override;
+  int CheckLocalHeartbeats() override;
 
  private:
   using Steady = std::chrono::steady_clock;
@@ -246,6 +265,16 @@ class JobServiceImpl final : public JobService {
   void ArchiveWorker();
   void ArchiveOne(const std::string& id);
   void SweepLoop();
+  void LocalWatchLoop();
+  fs::path LocalMark(const std::string& id) const {
+    return options_.local_marks_dir / IdFileName(id);
+  }
+  bool HasLocalMark(const std::string& id) const {
+    std::error_code ec;
+    return fs::exists(LocalMark(id), ec);
+  }
+  // The active local job `id` in phase kLocal, or the reason it is not one. REQUIRES: mu_ held.
+  Result<ActiveJob*> LocalJobLocked(const std::string& id);
 
   JobServiceOptions options_;
   std::shared_ptr<store::ConfigStore> config_;
@@ -279,6 +308,12 @@ class JobServiceImpl final : public JobService {
   std::mutex sweep_mu_;
   std::condition_variable sweep_cv_;
   bool sweep_stopping_ = false;  // GUARDED_BY(sweep_mu_)
+
+  // Heartbeat check of local jobs.
+  std::mutex local_mu_;
+  std::condition_variable local_cv_;
+  bool local_stopping_ = false;  // GUARDED_BY(local_mu_)
+  std::thread local_watch_;
   std::thread sweeper_;
 
   // Status writes the store refused, retried by writer_.
@@ -303,7 +338,10 @@ Status JobServiceImpl::CreateFinal(JobRecord& rec, JobStatus status, std::string
   rec.job.status_msg = Truncate(std::move(msg), kMaxStatusMsg);
   rec.job.finished = rec.created;
   Status st = jobs_->CreateJob(rec);
-  if (st.ok()) NotifyFinal();
+  if (st.ok()) {
+    metrics::Weir().job_transitions.With({std::string(model::JobStatusName(status))}).Inc();
+    NotifyFinal();
+  }
   return st;
 }
 
@@ -312,6 +350,11 @@ Result<std::string> JobServiceImpl::Submit(Submission submission) {
   const std::string user = submission.request.user;
   const std::string asked_id = submission.request.id;
   Result<std::string> id = SubmitNew(std::move(submission));
+  metrics::Weir()
+      .job_submissions
+      .With({std::string(
+          metrics::SubmissionOutcomeForCode(id ? "OK" : StatusCodeName(id.status().code())))})
+      .Inc();
   if (!id) {
     LogJobEvent(JobEvent{.event = "rejected",
                          .id = asked_id,
@@ -405,7 +448,10 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
     WEIR_ASSIGN_OR_RETURN(rec.job.archive_location, options_.archiver->ArchiveUri(id));
   }
 
-  // Admission, in memory: the per-user limit, then the node's capacity or the queue.
+  // Admission, in memory: the per-user limit, then the node's capacity or the queue. A job that
+  // runs on Slurm takes none of this node's memory (Slurm places it by its --mem).
+  const auto on_slurm = exec::SlurmSubmitFor(resolution->cluster);
+  const int node_memory = on_slurm.ok() && *on_slurm ? 0 : memory;
   const int64_t capacity = options_.max_system_memory_mb;
   Phase phase;
   {
@@ -423,7 +469,9 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
       if (user_jobs == 0) user_active_.erase(req.user);
       return ResourceExhausted(msg);
     }
-    const bool fits = capacity <= 0 || (queue_.empty() && used_memory_mb_ + memory <= capacity);
+    // A local job runs elsewhere: it takes no memory of this node and never queues for it.
+    const bool fits = submission.local_run || capacity <= 0 ||
+                      (queue_.empty() && used_memory_mb_ + node_memory <= capacity);
     if (fits) {
       phase = Phase::kAccepted;
     } else {
@@ -449,10 +497,13 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
     ActiveJob a;
     a.user = req.user;
     a.phase = phase;
-    a.memory_mb = memory;
-    if (phase == Phase::kAccepted) {
+    a.memory_mb = node_memory;
+    a.local = submission.local_run;
+    if (a.local) {
+      // holds no capacity
+    } else if (phase == Phase::kAccepted) {
       a.holds_capacity = true;
-      used_memory_mb_ += memory;
+      used_memory_mb_ += node_memory;
     } else {
       queue_.push_back(id);
     }
@@ -466,9 +517,18 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
   // Persist outside the lock. On failure, undo the admission and leave the files to the caller.
   std::vector<exec::Attachment> attachments = std::move(submission.attachments);
   Status st = StageAttachments(id, attachments);
+  // The mark first: a restart must never launch a local job it finds stored.
+  if (st.ok() && submission.local_run) {
+    st = MakeDirs(options_.local_marks_dir);
+    if (st.ok()) st = WriteFileAtomic(LocalMark(id), "");
+  }
   if (st.ok()) st = jobs_->CreateJob(rec);
   if (!st.ok()) {
     RemoveStaging(id);
+    if (submission.local_run) {
+      std::error_code ec;
+      fs::remove(LocalMark(id), ec);
+    }
     std::lock_guard<std::mutex> lock(mu_);
     auto it = active_.find(id);
     if (it != active_.end()) TakeLocked(it);
@@ -477,6 +537,7 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
     return st;
   }
 
+  metrics::Weir().job_transitions.With({"INIT"}).Inc();
   LogJobEvent(JobEvent{.event = "accepted",
                        .id = id,
                        .user = rec.request.user,
@@ -505,6 +566,96 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
   }
   if (kill_now) WEIR_RETURN_IF_ERROR(Kill(id));
   return id;
+}
+
+// Mirrors SubmitNew step by step, reading instead of writing; keep the two in step.
+Result<DryRun> JobServiceImpl::DryRunSubmit(model::JobRequest req) {
+  WEIR_RETURN_IF_ERROR(model::Validate(req));
+  if (options_.run_as.enabled) {
+    WEIR_RETURN_IF_ERROR(exec::ResolveRunAsAccount(req.user, options_.run_as).status());
+  }
+  WEIR_RETURN_IF_ERROR(exec::CheckJobRequestUris(req, *fetcher_));
+  DryRun out;
+  out.max_job_memory_mb = options_.max_job_memory_mb;
+  out.max_active_jobs_per_user = options_.max_active_jobs_per_user;
+  out.capacity_mb = options_.max_system_memory_mb;
+  auto reject = [&out](Status why) {
+    out.outcome = "REJECTED";
+    out.refusal = std::move(why);
+    return out;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return reject(Unavailable("job service: shutting down; retry on another node"));
+  }
+  if (options_.free_space_floor) {
+    if (Status s = options_.free_space_floor->Check(); !s.ok()) return reject(s);
+  }
+  if (!req.id.empty()) {
+    auto existing = jobs_->GetJob(req.id);
+    if (existing.ok()) {
+      return reject(
+          AlreadyExists("job '" + req.id + "': already exists; choose another id or omit it"));
+    }
+    if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  }
+
+  auto resolution = resolve::Resolve(
+      req,
+      [this](const std::vector<std::string>& cluster_tags,
+             const std::vector<std::string>& command_tags) {
+        return config_->FindCandidates(cluster_tags, command_tags);
+      },
+      [this](const std::string& command_id) { return config_->GetCommandApplications(command_id); },
+      selector_ptrs_);
+  if (!resolution) {
+    if (resolution.status().code() != StatusCode::kFailedPrecondition) return resolution.status();
+    out.outcome = "FAILED";
+    out.refusal = resolution.status();
+    return out;
+  }
+  out.memory_mb = req.memory                   ? *req.memory
+                  : resolution->command.memory ? *resolution->command.memory
+                                               : options_.default_job_memory_mb;
+  out.memory_source = req.memory ? "request" : resolution->command.memory ? "command" : "default";
+  out.resolution = std::move(*resolution);
+  if (out.memory_mb > options_.max_job_memory_mb) {
+    out.outcome = "INVALID";
+    out.refusal = FailedPrecondition("memory: " + std::to_string(out.memory_mb) +
+                                     " MB exceeds the maximum job memory of " +
+                                     std::to_string(options_.max_job_memory_mb) + " MB");
+    return out;
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = user_active_.find(req.user);
+  const int user_jobs = it == user_active_.end() ? 0 : it->second;
+  out.user_active_jobs = user_jobs;
+  out.used_memory_mb = used_memory_mb_;
+  out.queued_jobs = queue_.size();
+  if (options_.max_active_jobs_per_user > 0 && user_jobs >= options_.max_active_jobs_per_user) {
+    return reject(ResourceExhausted("user '" + req.user + "': " + std::to_string(user_jobs) +
+                                    " active jobs reach the limit of " +
+                                    std::to_string(options_.max_active_jobs_per_user) +
+                                    "; wait for some to finish"));
+  }
+  const int64_t capacity = options_.max_system_memory_mb;
+  if (capacity <= 0 || (queue_.empty() && used_memory_mb_ + out.memory_mb <= capacity)) {
+    out.outcome = "ACCEPTED";
+  } else if (!options_.queue_enabled) {
+    return reject(Unavailable("node at capacity: " + std::to_string(used_memory_mb_) + " of " +
+                              std::to_string(capacity) + " MB in use, the job needs " +
+                              std::to_string(out.memory_mb) + " MB; retry later"));
+  } else if (out.memory_mb > capacity) {
+    return reject(Unavailable("memory: the job needs " + std::to_string(out.memory_mb) +
+                              " MB but this node has " + std::to_string(capacity) + " MB in all"));
+  } else if (queue_.size() >= static_cast<size_t>(std::max(0, options_.max_queued_jobs))) {
+    return reject(Unavailable("queue full: " + std::to_string(queue_.size()) +
+                              " jobs wait for capacity on this node; retry later"));
+  } else {
+    out.outcome = "QUEUED";
+  }
+  return out;
 }
 
 Status JobServiceImpl::StageAttachments(const std::string& id,
@@ -573,9 +724,11 @@ void JobServiceImpl::DrainQueueLocked() {
     }
     ActiveJob& a = it->second;
     if (!a.persisted) break;  // its submit is still writing; keep FIFO order
-    if (capacity > 0 && used_memory_mb_ + a.memory_mb > capacity) break;
-    used_memory_mb_ += a.memory_mb;
-    a.holds_capacity = true;
+    if (!a.local) {
+      if (capacity > 0 && used_memory_mb_ + a.memory_mb > capacity) break;
+      used_memory_mb_ += a.memory_mb;
+      a.holds_capacity = true;
+    }
     a.phase = Phase::kAccepted;
     setup_queue_.push_back(it->first);
     queue_.pop_front();
@@ -613,6 +766,7 @@ bool JobServiceImpl::FinishJob(const std::string& id, F finish) {
   if (rec.job.started && rec.job.finished) {
     duration_ms = std::max<int64_t>(0, (*rec.job.finished - *rec.job.started).count());
   }
+  metrics::Weir().job_transitions.With({std::string(model::JobStatusName(rec.job.status))}).Inc();
   LogJobEvent(JobEvent{.event = rec.job.status == JobStatus::kKilled ? "killed" : "finished",
                        .id = id,
                        .user = rec.request.user,
@@ -687,12 +841,14 @@ void JobServiceImpl::SetUp(const std::string& id) {
   std::optional<model::ConfigEntity> cluster, command;
   std::vector<exec::Attachment> attachments;
   bool was_queued;
+  bool local;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = active_.find(id);
     if (it == active_.end() || it->second.phase != Phase::kAccepted) return;  // killed
     ActiveJob& a = it->second;
     a.phase = Phase::kSettingUp;
+    local = a.local;
     was_queued = a.record.job.status_msg == model::kMsgQueued;
     if (was_queued) a.record.job.status_msg = std::string(model::kMsgAccepted);
     rec = a.record;
@@ -711,6 +867,7 @@ void JobServiceImpl::SetUp(const std::string& id) {
   spec.record = rec;
   spec.weir_version = options_.weir_version;
   spec.attachments = std::move(attachments);
+  spec.relocatable = local;
   auto fetch = [&](model::Kind kind, const std::string& eid) -> Result<model::ConfigEntity> {
     auto e = config_->Get(kind, eid);
     if (!e) {
@@ -747,7 +904,13 @@ void JobServiceImpl::SetUp(const std::string& id) {
   const fs::path dir = JobDirectory(id);
   if (st.ok()) st = exec::PrepareJobDirectory(spec, dir, *fetcher_);
   exec::LaunchOptions launch_options = LaunchOptionsFor(rec);
-  if (st.ok() && options_.run_as.enabled) {
+  if (st.ok() && local) {
+    // The runner finds its job's id here (the folder carries nothing else of the server).
+    st = WriteFileAtomic(exec::paths::GenieDir(dir) / "local-run.json",
+                         "{\"jobId\": \"" + id + "\"}\n");
+  }
+  // A local job runs as its user on the user's machine: the folder stays the server's.
+  if (st.ok() && options_.run_as.enabled && !local) {
     // The account may have gone since the submission, or this is a job queued before a restart.
     auto account = exec::ResolveRunAsAccount(rec.request.user, options_.run_as);
     if (account)
@@ -757,15 +920,48 @@ void JobServiceImpl::SetUp(const std::string& id) {
     if (st.ok()) {
       launch_options.run_as = std::move(*account);
       launch_options.run_as_env = options_.run_as.env_allow;
-    }
-    else
+    } else
       st = st.WithContext("run as user");
+  }
+  if (st.ok()) {
+    // A cluster whose metadata says "executor": "slurm" runs its jobs there.
+    auto slurm = exec::SlurmSubmitFor(spec.cluster);
+    if (!slurm.ok()) {
+      st = slurm.status();
+    } else if (*slurm) {
+      launch_options.slurm = std::move(**slurm);
+      launch_options.slurm->memory_mb = rec.execution.memory;
+    }
   }
   if (!st.ok()) {
     FailSetup(id, st);
     return;
   }
 
+  if (local) {
+    // Prepared: it waits for its runner (no launch marker, no process here).
+    rec.job.status_msg = std::string(kMsgPreparedLocal);
+    rec.updated = clock_.Now();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = active_.find(id);
+      if (it == active_.end()) return;  // killed during set-up
+      it->second.phase = Phase::kLocal;
+      it->second.record = rec;
+      it->second.attachments.clear();
+    }
+    Status written = WriteRecord(rec);
+    if (!written.ok()) spdlog::error("job {}: record prepared: {}", id, written.ToString());
+    LogJobEvent(JobEvent{.event = "prepared",
+                         .id = id,
+                         .user = rec.request.user,
+                         .cluster = rec.job.cluster_name,
+                         .command = rec.job.command_name,
+                         .status = std::string(model::JobStatusName(rec.job.status)),
+                         .message = rec.job.status_msg});
+    RemoveStaging(id);  // the job directory holds its own links to the attachments
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = active_.find(id);
@@ -779,23 +975,33 @@ void JobServiceImpl::SetUp(const std::string& id) {
   }
   auto launched = executor_->Launch(id, dir, launch_options);
   if (!launched) {
+    metrics::Weir().job_spawn_failures.With({}).Inc();
     FailSetup(id, launched.status().WithContext("launch"));
     return;
   }
   rec.job.status = JobStatus::kRunning;
   rec.job.status_msg = std::string(model::kMsgRunning);
   rec.job.started = launched->started;
-  rec.execution.process_id = launched->pid;
+  if (launched->pid > 0) rec.execution.process_id = launched->pid;
+  rec.execution.slurm_job_id = launched->slurm_job_id;
   rec.updated = clock_.Now();
   Status written = WriteRecord(rec);
   if (!written.ok()) spdlog::error("job {}: record RUNNING: {}", id, written.ToString());
+  {
+    metrics::WeirMetrics& m = metrics::Weir();
+    m.job_transitions.With({"RUNNING"}).Inc();
+    const std::chrono::duration<double> waited = rec.updated - rec.created;
+    m.job_submit_to_running.With({}).Observe(std::max(0.0, waited.count()));
+  }
   LogJobEvent(JobEvent{.event = "started",
                        .id = id,
                        .user = rec.request.user,
                        .cluster = rec.job.cluster_name,
                        .command = rec.job.command_name,
                        .status = std::string(model::JobStatusName(rec.job.status)),
-                       .message = "pid " + std::to_string(launched->pid)});
+                       .message = launched->slurm_job_id.empty()
+                                      ? "pid " + std::to_string(launched->pid)
+                                      : "slurm job " + launched->slurm_job_id});
   RemoveStaging(id);  // the job directory holds its own links to the attachments
 
   std::optional<exec::JobEnd> pending;
@@ -825,17 +1031,30 @@ void JobServiceImpl::SetUp(const std::string& id) {
 
 Status JobServiceImpl::Kill(const std::string& job_id) {
   bool running = false;
+  bool local_running = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = active_.find(job_id);
     if (it != active_.end()) {
       ActiveJob& a = it->second;
+      local_running = a.phase == Phase::kLocal && a.record.job.status == JobStatus::kRunning;
       if (!a.persisted || a.phase == Phase::kLaunching) {
         a.kill_requested = true;  // acted on as soon as the record / RUNNING is written
         return Status::Ok();
       }
       running = a.phase == Phase::kRunning;
     }
+  }
+  if (local_running) {
+    // Its process is elsewhere: the runner learns it at its next heartbeat and stops it.
+    TimePoint now = clock_.Now();
+    FinishJob(job_id, [&](JobRecord& rec) {
+      rec.job.status = JobStatus::kKilled;
+      rec.job.status_msg = std::string(model::kMsgKilledByUser);
+      rec.job.finished = now;
+      rec.execution.exit_code = model::kExitKilled;
+    });
+    return Status::Ok();
   }
   if (running) {
     Status st = executor_->Kill(job_id, model::kMsgKilledByUser);
@@ -940,10 +1159,26 @@ Status JobServiceImpl::Recover() {
 
   // INIT jobs that reached their launch before the crash (RUNNING was not recorded): re-adopted
   // like RUNNING ones, never set up or started again.
-  std::vector<JobRecord> adopt = std::move(*running);
+  std::vector<JobRecord> adopt;
   std::vector<JobRecord> requeue;
+  // Local jobs are never launched or adopted here: prepared and RUNNING ones wait for their
+  // runner again (a RUNNING one with a full heartbeat allowance from now).
+  std::vector<JobRecord> local;
+  for (JobRecord& r : *running) {
+    if (HasLocalMark(r.id)) {
+      local.push_back(std::move(r));
+    } else {
+      adopt.push_back(std::move(r));
+    }
+  }
   for (JobRecord& r : *waiting) {
-    if (LaunchedBeforeRestart(r)) {
+    std::error_code ec;
+    if (HasLocalMark(r.id) && r.job.status_msg == kMsgPreparedLocal &&
+        fs::exists(exec::paths::RunScript(JobDirectory(r.id)), ec)) {
+      local.push_back(std::move(r));
+    } else if (HasLocalMark(r.id)) {
+      requeue.push_back(std::move(r));  // caught in set-up: set up again, still local
+    } else if (LaunchedBeforeRestart(r)) {
       spdlog::info("job {}: launched before the restart; re-adopting it", r.id);
       Status st = WriteRecord(r);
       if (!st.ok()) spdlog::error("job {}: record RUNNING after restart: {}", r.id, st.ToString());
@@ -954,6 +1189,19 @@ Status JobServiceImpl::Recover() {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (const JobRecord& r : local) {
+      if (active_.count(r.id)) continue;
+      ActiveJob a;
+      a.record = r;
+      a.user = r.request.user;
+      a.phase = Phase::kLocal;
+      a.persisted = true;
+      a.local = true;
+      a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
+      a.last_heartbeat = clock_.Now();
+      ++user_active_[r.request.user];
+      active_.emplace(r.id, std::move(a));
+    }
     for (const JobRecord& r : adopt) {
       if (active_.count(r.id)) continue;
       ActiveJob a;
@@ -961,7 +1209,9 @@ Status JobServiceImpl::Recover() {
       a.user = r.request.user;
       a.phase = Phase::kRunning;
       a.persisted = true;
-      a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
+      a.memory_mb = exec::ReadSlurmJobId(JobDirectory(r.id))
+                        ? 0
+                        : r.execution.memory.value_or(options_.default_job_memory_mb);
       a.holds_capacity = true;
       used_memory_mb_ += a.memory_mb;
       ++user_active_[r.request.user];
@@ -994,6 +1244,7 @@ Status JobServiceImpl::Recover() {
     a.user = r.request.user;
     a.phase = Phase::kQueued;
     a.persisted = true;
+    a.local = HasLocalMark(r.id);
     a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
     a.attachments = StagedAttachments(r.id);
     std::lock_guard<std::mutex> lock(mu_);
@@ -1030,6 +1281,12 @@ void JobServiceImpl::Shutdown() {
   sweep_cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
   {
+    std::lock_guard<std::mutex> lock(local_mu_);
+    local_stopping_ = true;
+  }
+  local_cv_.notify_all();
+  if (local_watch_.joinable()) local_watch_.join();
+  {
     std::lock_guard<std::mutex> lock(archive_mu_);
     archive_stopping_ = true;
   }
@@ -1046,9 +1303,162 @@ void JobServiceImpl::Shutdown() {
   FlushUnwritten();
 }
 
+// --- local mode --------------------------------------------------------------------------------
+
+Result<ActiveJob*> JobServiceImpl::LocalJobLocked(const std::string& id) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return static_cast<ActiveJob*>(nullptr);  // final or unknown
+  ActiveJob& a = it->second;
+  if (!a.local) {
+    return FailedPrecondition("job '" + id +
+                              "': not prepared for a local run; it runs on the server (prepare "
+                              "one with `weir job prepare`)");
+  }
+  if (a.phase != Phase::kLocal) {
+    return FailedPrecondition("job '" + id + "': still being prepared; retry in a moment");
+  }
+  return &a;
+}
+
+Result<JobRecord> JobServiceImpl::LocalRunStarted(const std::string& job_id,
+                                                  const std::string& host, int pid) {
+  JobRecord rec;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    WEIR_ASSIGN_OR_RETURN(ActiveJob * a, LocalJobLocked(job_id));
+    if (a != nullptr) {
+      if (a->record.job.status == JobStatus::kRunning) {
+        return FailedPrecondition("job '" + job_id + "': already RUNNING on " +
+                                  a->record.execution.host_name +
+                                  "; a local job runs once (prepare a new one)");
+      }
+      TimePoint now = clock_.Now();
+      a->record.job.status = JobStatus::kRunning;
+      a->record.job.status_msg = std::string(kMsgLocalRunning);
+      a->record.job.started = now;
+      a->record.execution.host_name = Truncate(host, 255);
+      a->record.execution.process_id = pid;
+      a->record.updated = now;
+      a->last_heartbeat = now;
+      rec = a->record;
+    }
+  }
+  if (rec.id.empty()) {
+    WEIR_ASSIGN_OR_RETURN(JobRecord final_rec, Get(job_id));
+    return FailedPrecondition("job '" + job_id + "': is " +
+                              std::string(model::JobStatusName(final_rec.job.status)) +
+                              " and cannot run: " + final_rec.job.status_msg);
+  }
+  // The store refuses it when a kill made the job final meanwhile.
+  WEIR_RETURN_IF_ERROR(WriteRecord(rec));
+  LogJobEvent(JobEvent{
+      .event = "started",
+      .id = job_id,
+      .user = rec.request.user,
+      .cluster = rec.job.cluster_name,
+      .command = rec.job.command_name,
+      .status = std::string(model::JobStatusName(rec.job.status)),
+      .message = "local run on " + rec.execution.host_name + ", pid " + std::to_string(pid)});
+  return rec;
+}
+
+Status JobServiceImpl::LocalRunHeartbeat(const std::string& job_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    WEIR_ASSIGN_OR_RETURN(ActiveJob * a, LocalJobLocked(job_id));
+    if (a != nullptr) {
+      if (a->record.job.status != JobStatus::kRunning) {
+        return FailedPrecondition("job '" + job_id +
+                                  "': not RUNNING yet; its runner reports the start first");
+      }
+      a->last_heartbeat = clock_.Now();
+      return Status::Ok();
+    }
+  }
+  WEIR_ASSIGN_OR_RETURN(JobRecord rec, Get(job_id));
+  return FailedPrecondition("job '" + job_id + "': is " +
+                            std::string(model::JobStatusName(rec.job.status)) + ": " +
+                            rec.job.status_msg);
+}
+
+Result<JobRecord> JobServiceImpl::LocalRunEnded(const std::string& job_id, LocalRunEnd end) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    WEIR_ASSIGN_OR_RETURN(ActiveJob * a, LocalJobLocked(job_id));
+    if (a != nullptr && a->record.job.status != JobStatus::kRunning) {
+      return FailedPrecondition("job '" + job_id +
+                                "': not RUNNING; its runner reports the start first");
+    }
+  }
+  TimePoint now = clock_.Now();
+  bool finished = FinishJob(job_id, [&](JobRecord& rec) {
+    rec.job.status = end.exit_code == 0 ? JobStatus::kSucceeded : JobStatus::kFailed;
+    rec.job.status_msg = std::string(end.exit_code == 0 ? model::kMsgSucceeded : model::kMsgFailed);
+    rec.job.finished = now;
+    rec.execution.exit_code = end.exit_code;
+    rec.metadata.std_out_size = end.stdout_size;
+    rec.metadata.std_err_size = end.stderr_size;
+  });
+  WEIR_ASSIGN_OR_RETURN(JobRecord rec, Get(job_id));
+  if (!finished) {
+    return FailedPrecondition("job '" + job_id + "': is " +
+                              std::string(model::JobStatusName(rec.job.status)) + ": " +
+                              rec.job.status_msg);
+  }
+  return rec;
+}
+
+int JobServiceImpl::CheckLocalHeartbeats() {
+  const TimePoint now = clock_.Now();
+  std::vector<std::string> lost;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, a] : active_) {
+      if (a.phase == Phase::kLocal && a.record.job.status == JobStatus::kRunning &&
+          now - a.last_heartbeat >= options_.local_heartbeat_timeout) {
+        lost.push_back(id);
+      }
+    }
+  }
+  int failed = 0;
+  const std::string msg = "Job failed: its local runner sent no heartbeat for " +
+                          std::to_string(options_.local_heartbeat_timeout.count()) +
+                          " ms (jobs.local_heartbeat_timeout_ms).";
+  for (const std::string& id : lost) {
+    bool done = FinishJob(id, [&](JobRecord& rec) {
+      rec.job.status = JobStatus::kFailed;
+      rec.job.status_msg = msg;
+      rec.job.finished = now;
+      rec.execution.exit_code = model::kExitNodeLost;
+    });
+    if (done) ++failed;
+  }
+  return failed;
+}
+
+void JobServiceImpl::LocalWatchLoop() {
+  std::unique_lock<std::mutex> lock(local_mu_);
+  while (!local_stopping_) {
+    local_cv_.wait_for(lock, options_.local_check_interval, [this] { return local_stopping_; });
+    if (local_stopping_) break;
+    lock.unlock();
+    CheckLocalHeartbeats();
+    lock.lock();
+  }
+}
+
 // --- status writes that the store refused ------------------------------------------------------
 
 Result<JobRecord> JobServiceImpl::Get(const std::string& job_id) {
+  Result<JobRecord> r = GetRecord(job_id);
+  // The store does not keep the Slurm job id (model/job.h): the job folder does.
+  if (r.ok() && r->execution.slurm_job_id.empty() && r->job.started && IsSafeId(r->id)) {
+    if (auto slurm = exec::ReadSlurmJobId(JobDirectory(r->id))) r->execution.slurm_job_id = *slurm;
+  }
+  return r;
+}
+
+Result<JobRecord> JobServiceImpl::GetRecord(const std::string& job_id) {
   std::optional<JobRecord> kept;
   {
     std::lock_guard<std::mutex> lock(write_mu_);
@@ -1070,6 +1480,24 @@ WriteBacklog JobServiceImpl::PendingWrites() {
   b.records = static_cast<int64_t>(unwritten_.size());
   if (b.records > 0) b.last_error = last_write_error_;
   return b;
+}
+
+ServiceLoad JobServiceImpl::Load() {
+  ServiceLoad load;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, a] : active_) {
+    ServiceLoad::User& u = load.users[a.user];
+    if (a.phase == Phase::kQueued) {
+      ++load.queued;
+    } else if (a.phase == Phase::kRunning) {
+      ++load.running;
+      ++u.running;
+    } else {
+      ++load.setting_up;
+    }
+    if (a.holds_capacity) u.memory_mb += a.memory_mb;
+  }
+  return load;
 }
 
 Status JobServiceImpl::WriteRecord(const JobRecord& rec) {
@@ -1251,6 +1679,7 @@ void JobServiceImpl::ArchiveOne(const std::string& id) {
   if (!fs::is_directory(dir, ec)) return;
   const auto started = clock_.SteadyNow();
   auto stats = options_.archiver->ArchiveJob(*rec, dir);
+  metrics::Weir().job_archives.With({stats ? "ok" : "failed"}).Inc();
   if (!stats) {
     spdlog::error("job {}: archive to {}: {} (retried by the next directory sweep)", id,
                   *rec->job.archive_location, stats.status().ToString());
@@ -1323,6 +1752,9 @@ Result<SweepResult> JobServiceImpl::SweepJobDirectories() {
     fs::remove(ArchivedMark(id), rec_ec);
     ++result.removed;
   }
+  metrics::WeirMetrics& m = metrics::Weir();
+  m.job_dir_sweeps.With({}).Inc();
+  m.job_dirs_removed.With({}).Inc(result.removed);
   return result;
 }
 

@@ -41,13 +41,29 @@
 // (their end arrived while the server was down, or archiving failed: retried each sweep).
 // Directories of jobs without an archive location are never removed by the sweep.
 //
+// Local mode (Submission::local_run): the job is admitted, resolved and set up exactly like any
+// other (the same set-up pipeline fills its directory, with a relocatable run script), but the
+// service never launches it. Once set up it stays INIT with kMsgPreparedLocal, holding no node
+// memory, until its runner (`weir job run-local` on the user's machine) reports through
+// LocalRunStarted (RUNNING), LocalRunHeartbeat and LocalRunEnded (SUCCEEDED / FAILED with the
+// exit code). A RUNNING local job without a heartbeat for local_heartbeat_timeout (by the
+// injected Clock; checked by CheckLocalHeartbeats, run every local_check_interval) ends FAILED
+// with kExitNodeLost. Kill() of a RUNNING local job records it KILLED (999) at once; the runner
+// learns it at its next heartbeat (kFailedPrecondition) and stops its process. A local job is
+// marked by an empty file <local_marks_dir>/<id>, written before the job is stored, so Recover()
+// never launches or re-adopts it: a prepared one waits again, a RUNNING one gets a fresh
+// heartbeat allowance, one caught in set-up is set up again. Local jobs are archived like others
+// once final (their directory holds what the runner uploaded).
+//
 // Thread-safety: all methods are thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -98,6 +114,15 @@ struct JobServiceOptions {
   // Marks of archived jobs. Empty: a folder "job-archived" beside jobs_dir.
   std::filesystem::path archived_marks_dir;
 
+  // Local mode (see above). Marks of local jobs: empty, a folder "job-local" beside jobs_dir.
+  std::filesystem::path local_marks_dir;
+  // A RUNNING local job without a heartbeat for this long ends FAILED (jobs.local_heartbeat_
+  // timeout_ms).
+  Millis local_heartbeat_timeout{60000};
+  // Real time between two background heartbeat checks; 0 or negative: none (tests call
+  // CheckLocalHeartbeats themselves).
+  Millis local_check_interval{5000};
+
   // Below this floor of free disk space new submissions are refused with kOutOfSpace (running
   // and queued jobs go on, their ends are recorded). Null: no floor.
   std::shared_ptr<FreeSpaceFloor> free_space_floor;
@@ -120,6 +145,18 @@ struct SweepResult {
   int kept = 0;             // final jobs whose directories stay (retention not reached, or none)
 };
 
+// What the node holds now, for GET /metrics (see JobService::Load).
+struct ServiceLoad {
+  int64_t queued = 0;      // waiting in the queue for capacity
+  int64_t setting_up = 0;  // accepted, waiting for or in set-up, or launching
+  int64_t running = 0;
+  struct User {
+    int64_t running = 0;
+    int64_t memory_mb = 0;  // memory of the user's jobs that hold node capacity
+  };
+  std::map<std::string, User> users;  // users with at least one active job
+};
+
 struct Submission {
   model::JobRequest request;
   // Files already on local disk. When Submit() succeeds the service owns (moves) them; when it
@@ -128,12 +165,48 @@ struct Submission {
   std::vector<exec::Attachment> attachments;
   std::string client_host;
   std::string user_agent;
+  // Local mode (see above): set up the job directory for a run elsewhere; never launch it here.
+  bool local_run = false;
 };
 
 // Status message of a job killed before its launch (queued, waiting for set-up or in set-up):
 // KILLED with no exit code, no started time, and (unless set-up had begun) no job directory.
 inline constexpr std::string_view kMsgKilledBeforeStart =
     "Job was killed by user before it started: it never ran, so it has no exit code or output.";
+
+// Status messages of local mode.
+inline constexpr std::string_view kMsgPreparedLocal =
+    "Job prepared for a local run: waiting for `weir job run-local` to start it.";
+inline constexpr std::string_view kMsgLocalRunning = "Job is Running on the user's machine.";
+
+// What a runner reports when its job ends.
+struct LocalRunEnd {
+  int exit_code = 0;
+  std::optional<int64_t> stdout_size;
+  std::optional<int64_t> stderr_size;
+};
+
+// What Submit() would do with a request, without doing it (POST /api/weir/v1/jobs/resolve).
+// Read from the same validation, resolution (the same selectors), memory rules and admission
+// state Submit() uses at that moment; nothing is recorded, reserved or queued.
+struct DryRun {
+  // ACCEPTED  set-up would start now
+  // QUEUED    it would wait in the queue for capacity
+  // FAILED    no cluster/command matches: Submit() records the job FAILED and answers 412
+  // INVALID   its memory is above the maximum: recorded INVALID, 412
+  // REJECTED  refused, nothing recorded: `refusal` is what Submit() would return (429, 503, 409)
+  std::string outcome;
+  Status refusal;
+  std::optional<resolve::Resolution> resolution;  // unset when FAILED
+  int memory_mb = 0;
+  std::string memory_source;  // "request", "command" or "default"
+  int max_job_memory_mb = 0;
+  int user_active_jobs = 0;          // the user's INIT/RUNNING jobs now
+  int max_active_jobs_per_user = 0;  // 0 = unlimited
+  int64_t used_memory_mb = 0;        // the node's reserved memory now
+  int64_t capacity_mb = 0;           // 0 or less = unlimited
+  size_t queued_jobs = 0;
+};
 
 class JobService {
  public:
@@ -164,8 +237,38 @@ class JobService {
   // (kDeadlineExceeded). For tests and the CLI.
   virtual Status WaitArchivesIdle(Millis timeout) { return Status::Ok(); }
 
+  // See DryRun. Errors: those Submit() returns before resolution (a bad request, a run-as user
+  // without an allowed account, a URI outside the fetch perimeter) and storage errors; every
+  // later refusal is a DryRun outcome.
+  virtual Result<DryRun> DryRunSubmit(model::JobRequest request) {
+    (void)request;
+    return Unimplemented("job service: no dry run");
+  }
+
   // Status writes kept in memory because the store refused them (see above). Cheap (no I/O).
   virtual WriteBacklog PendingWrites() { return {}; }
+
+  // The active jobs by phase and user (see ServiceLoad). Cheap: memory only, one lock.
+  virtual ServiceLoad Load() { return {}; }
+  // Local mode (see above). Errors: kNotFound unknown job; kFailedPrecondition when the job is
+  // not a local one, is still being set up, is already final (killed, or its heartbeats were
+  // missed), or (LocalRunStarted) already RUNNING; the message says which.
+  // LocalRunStarted records RUNNING (started now, `host` and `pid` in the execution) and returns
+  // the record.
+  virtual Result<model::JobRecord> LocalRunStarted(const std::string& job_id,
+                                                   const std::string& host, int pid) {
+    return Unimplemented("job service: no local mode");
+  }
+  // REQUIRES nothing; a RUNNING local job's heartbeat clock starts again.
+  virtual Status LocalRunHeartbeat(const std::string& job_id) {
+    return Unimplemented("job service: no local mode");
+  }
+  // Records the end of a RUNNING local job: SUCCEEDED for exit 0, else FAILED with the code.
+  virtual Result<model::JobRecord> LocalRunEnded(const std::string& job_id, LocalRunEnd end) {
+    return Unimplemented("job service: no local mode");
+  }
+  // One pass of the heartbeat check (injected Clock): returns how many local jobs ended FAILED.
+  virtual int CheckLocalHeartbeats() { return 0; }
 };
 
 // A JobStore for readers (the HTTP routes): GetJob() answers with the service's Get() (a record

@@ -250,6 +250,73 @@ TEST_F(JobServiceTest, PerUserActiveLimit) {
   Final(*b);
 }
 
+// The dry run reads the same admission state Submit() decides on, and changes none of it.
+TEST_F(JobServiceTest, DryRunPredictsEachAdmissionOutcomeAndReservesNothing) {
+  options_.max_system_memory_mb = 2048;
+  options_.max_active_jobs_per_user = 1;
+  options_.queue_enabled = true;
+  options_.max_queued_jobs = 1;
+  Start();
+  auto dry = service_->DryRunSubmit(Request("true"));
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->outcome, "ACCEPTED");
+  EXPECT_EQ(dry->memory_mb, 1024);
+  EXPECT_EQ(dry->memory_source, "default");
+  ASSERT_TRUE(dry->resolution.has_value());
+  EXPECT_EQ(dry->resolution->command.id, "bash");
+  EXPECT_EQ(dry->user_active_jobs, 0);
+
+  auto a = Submit(Request("sleep 30"));
+  auto b = Submit(Request("sleep 30", "bob"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  // Full node, room in the queue: QUEUED, and a real submit queues too.
+  dry = service_->DryRunSubmit(Request("true", "carol"));
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->outcome, "QUEUED");
+  EXPECT_EQ(dry->used_memory_mb, 2048);
+  auto queued = Submit(Request("true", "carol"));
+  ASSERT_TRUE(queued.ok());
+  EXPECT_EQ(service_->Get(*queued)->job.status_msg, model::kMsgQueued);
+  // Queue full: REJECTED with what Submit() answers.
+  dry = service_->DryRunSubmit(Request("true", "dave"));
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->outcome, "REJECTED");
+  EXPECT_EQ(dry->refusal.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(dry->refusal.message(), HasSubstr("queue full"));
+  EXPECT_EQ(Submit(Request("true", "dave")).status().code(), StatusCode::kUnavailable);
+  // Alice at her limit of one active job: REJECTED 429, as Submit() answers.
+  dry = service_->DryRunSubmit(Request("true"));
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->outcome, "REJECTED");
+  EXPECT_EQ(dry->refusal.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(dry->user_active_jobs, 1);
+  EXPECT_EQ(Submit(Request("true")).status().code(), StatusCode::kResourceExhausted);
+  // No match and too much memory: the records Submit() would write, none written here.
+  auto nomatch = Request("true");
+  nomatch.id = "dry-no-match";
+  nomatch.cluster_criterias = {{{"sched:none"}}};
+  dry = service_->DryRunSubmit(nomatch);
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->outcome, "FAILED");
+  EXPECT_FALSE(dry->resolution.has_value());
+  auto big = Request("true");
+  big.id = "dry-big";
+  big.memory = options_.max_job_memory_mb + 1;
+  dry = service_->DryRunSubmit(big);
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(dry->outcome, "INVALID");
+  EXPECT_EQ(dry->memory_source, "request");
+  EXPECT_EQ(stores_.jobs->GetJob("dry-no-match").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(stores_.jobs->GetJob("dry-big").status().code(), StatusCode::kNotFound);
+  // An invalid request is an error, as for Submit().
+  auto invalid = Request("true");
+  invalid.name = "";
+  EXPECT_EQ(service_->DryRunSubmit(invalid).status().code(), StatusCode::kInvalidArgument);
+
+  for (const auto& id : {*a, *b}) ASSERT_TRUE(service_->Kill(id).ok());
+  for (const auto& id : {*a, *b, *queued}) Final(id);
+}
+
 TEST_F(JobServiceTest, AtCapacityWithoutQueueIsUnavailable) {
   options_.max_system_memory_mb = 2048;
   Start();
@@ -664,6 +731,97 @@ TEST_F(JobServiceTest, RestartNeverRunsALaunchedJobTwiceAndRebuildsAHalfBuiltOne
   EXPECT_EQ(h.job.status, JobStatus::kSucceeded) << h.job.status_msg;
   EXPECT_EQ(Stdout("half"), "attached\n");
   EXPECT_FALSE(fs::exists(staged)) << "staged attachments outlive the job";
+}
+
+}  // namespace
+}  // namespace weir::service
+
+namespace weir::service {
+namespace {
+
+// Local mode with the injected clock: heartbeats keep a RUNNING local job alive, their absence
+// past the timeout fails it, a restart neither launches nor forgets it.
+class LocalModeServiceTest : public JobServiceTest {
+ protected:
+  void StartLocal() {
+    options_.local_heartbeat_timeout = Millis(60000);
+    options_.local_check_interval = Millis(0);  // the test runs the checks
+    auto service = harness_->NewService(options_, exec::NewLocalFileFetcher(), clock_);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = std::move(*service);
+  }
+  std::string Prepare(const std::string& script) {
+    Submission s;
+    s.request = Request(script);
+    s.local_run = true;
+    auto id = service_->Submit(std::move(s));
+    EXPECT_TRUE(id.ok()) << id.status();
+    if (!id.ok()) return "";
+    EXPECT_TRUE(WaitFor([&] {
+      auto r = service_->Get(*id);
+      return r.ok() && r->job.status_msg == kMsgPreparedLocal;
+    })) << "never prepared";
+    return *id;
+  }
+  FakeClock clock_{FromEpochMillis(1'800'000'000'000)};
+};
+
+TEST_F(LocalModeServiceTest, PreparedJobIsNeverLaunchedHereAndWaitsForItsRunner) {
+  StartLocal();
+  const std::string id = Prepare("echo here > ran-on-server");
+  const fs::path dir = service_->JobDirectory(id);
+  EXPECT_TRUE(fs::exists(exec::paths::RunScript(dir)));
+  EXPECT_FALSE(fs::exists(exec::paths::LaunchMarker(dir)));
+  // A heartbeat before the start is refused; the end too.
+  EXPECT_EQ(service_->LocalRunHeartbeat(id).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(service_->LocalRunEnded(id, {}).status().code(), StatusCode::kFailedPrecondition);
+
+  // A restart keeps it prepared (not set up again, not launched).
+  service_->Shutdown();
+  StartLocal();
+  auto rec = service_->Get(id);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->job.status, JobStatus::kInit);
+  EXPECT_EQ(rec->job.status_msg, kMsgPreparedLocal);
+  EXPECT_FALSE(fs::exists(dir / "ran-on-server"));
+
+  auto started = service_->LocalRunStarted(id, "laptop", 77);
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->job.status, JobStatus::kRunning);
+  EXPECT_EQ(started->execution.host_name, "laptop");
+  EXPECT_EQ(service_->LocalRunStarted(id, "laptop", 77).status().code(),
+            StatusCode::kFailedPrecondition);
+  auto ended = service_->LocalRunEnded(id, {.exit_code = 4, .stdout_size = 10, .stderr_size = 0});
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->job.status, JobStatus::kFailed);
+  EXPECT_EQ(ended->execution.exit_code, 4);
+  EXPECT_FALSE(fs::exists(dir / "ran-on-server"));
+}
+
+TEST_F(LocalModeServiceTest, HeartbeatsKeepItRunningTheirAbsenceFailsIt) {
+  StartLocal();
+  const std::string id = Prepare("true");
+  ASSERT_TRUE(service_->LocalRunStarted(id, "laptop", 77).ok());
+  clock_.Advance(Millis(50000));
+  ASSERT_TRUE(service_->LocalRunHeartbeat(id).ok());
+  clock_.Advance(Millis(50000));  // 100 s after the start, 50 s after the beat
+  EXPECT_EQ(service_->CheckLocalHeartbeats(), 0);
+  EXPECT_EQ(service_->Get(id)->job.status, JobStatus::kRunning);
+
+  // A restart gives a RUNNING local job a full allowance again (it is not adopted as a process).
+  service_->Shutdown();
+  StartLocal();
+  EXPECT_EQ(service_->Get(id)->job.status, JobStatus::kRunning);
+  clock_.Advance(Millis(59999));
+  EXPECT_EQ(service_->CheckLocalHeartbeats(), 0);
+  clock_.Advance(Millis(1));
+  EXPECT_EQ(service_->CheckLocalHeartbeats(), 1);
+  auto rec = service_->Get(id);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->job.status, JobStatus::kFailed);
+  EXPECT_EQ(rec->execution.exit_code, model::kExitNodeLost);
+  EXPECT_THAT(rec->job.status_msg, HasSubstr("jobs.local_heartbeat_timeout_ms"));
+  EXPECT_EQ(service_->LocalRunHeartbeat(id).code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

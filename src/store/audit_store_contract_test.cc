@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "store/store.h"
+#include "common/testing/required_services.h"
+#include "store/open.h"
+#include "store/testing/postgres_server.h"
 
 namespace weir::store {
 namespace {
@@ -27,6 +29,8 @@ class AuditBackend {
  public:
   virtual ~AuditBackend() = default;
   virtual Result<std::shared_ptr<AuditStore>> Open() = 0;
+  // Why this backend cannot run here ("" when it can).
+  virtual std::string Missing() const { return ""; }
 };
 
 struct BackendFactory {
@@ -55,8 +59,44 @@ class SqliteAuditBackend : public AuditBackend {
   FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
 };
 
+// A fresh database on the test process's shared PostgreSQL server.
+class PostgresAuditBackend : public AuditBackend {
+ public:
+  PostgresAuditBackend() {
+    testing::PostgresServer* server = testing::SharedPostgres();
+    if (server == nullptr) {
+      missing_ = testing::SharedPostgresError();
+      return;
+    }
+    Result<std::string> url = server->CreateDatabase();
+    if (!url.ok()) {
+      missing_ = url.status().message();
+      return;
+    }
+    where_.type = "postgresql";
+    where_.url = *url;
+  }
+  Result<std::shared_ptr<AuditStore>> Open() override {
+    WEIR_ASSIGN_OR_RETURN(Stores s, OpenStores(where_, clock_));
+    return s.audit;
+  }
+  std::string Missing() const override { return missing_; }
+
+ private:
+  StoreLocation where_;
+  std::string missing_;
+  FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
+};
+
+class StopPostgres : public ::testing::Environment {
+ public:
+  void TearDown() override { testing::StopSharedPostgres(); }
+};
+const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
+
 std::vector<BackendFactory> Backends() {
-  return {{"sqlite", [] { return std::make_unique<SqliteAuditBackend>(); }}};
+  return {{"sqlite", [] { return std::make_unique<SqliteAuditBackend>(); }},
+          {"postgres", [] { return std::make_unique<PostgresAuditBackend>(); }}};
 }
 
 TimePoint At(int64_t seconds) { return FromEpochMillis(1'700'000'000'000 + seconds * 1000); }
@@ -84,6 +124,8 @@ class AuditStoreContractTest : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
+    if (std::string why = backend_->Missing(); !why.empty())
+      WEIR_MISSING_SERVICE("postgresql", why);
     auto s = backend_->Open();
     ASSERT_TRUE(s.ok()) << s.status();
     audit_ = *s;

@@ -1,8 +1,8 @@
 // Metadata store: the durable record of configuration resources and jobs.
 //
-// One interface, several backends (sqlite/ is the embedded default; postgres/ comes later). Every
-// backend passes the contract tests in store_contract_test.cc. A write that returned OK survives
-// a crash of the server process (SQLite WAL; fsync policy documented in docs/operations.md).
+// One interface, several backends (sqlite/ is the embedded default; postgres/ on libpq; open.h
+// opens the one the settings name). Every backend passes the contract tests in
+// store_contract_test.cc. A write that returned OK survives a crash (docs/operations.md).
 //
 // Thread-safety: all methods may be called from any thread; implementations serialise internally.
 // Errors: kNotFound for unknown ids, kAlreadyExists for a duplicate id on create,
@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -240,6 +241,85 @@ class EventStore {
   virtual Result<int64_t> SetEventListener(EventListener listener) = 0;
 };
 
+// ---- full-text search ------------------------------------------------------------------------
+
+// What a search can find. Jobs and configuration entities are indexed by the store itself, in
+// the same transaction that writes their rows; workflows live in the scheduler's tables, so their
+// documents are handed in by whoever deploys them (PutSearchDocument / ReplaceSearchDocuments).
+enum class SearchKind { kJob, kApplication, kCommand, kCluster, kWorkflow };
+std::string_view SearchKindName(SearchKind k);  // "job", "application", ..., "workflow"
+// kInvalidArgument naming the valid names.
+Result<SearchKind> ParseSearchKind(std::string_view s);
+
+// One searchable document. What goes in each field:
+//   job          name; tags; text = user, description, arguments, status message, grouping,
+//                grouping instance, cluster and command names
+//   application, command, cluster   name; tags; text = description, user
+//   workflow     name = deployed workflow id; text = description, step ids and their commands
+struct SearchDocument {
+  SearchKind kind = SearchKind::kJob;
+  std::string id;  // the entity id (searchable too)
+  std::string name;
+  std::string status;  // shown in hits, not searched
+  std::vector<std::string> tags;
+  std::string text;
+};
+
+// The markers around matched words in SearchHit::name_highlight and SearchHit::snippet.
+inline constexpr std::string_view kSearchMarkOpen = "<mark>";
+inline constexpr std::string_view kSearchMarkClose = "</mark>";
+// A snippet that leaves text out at either end shows this there.
+inline constexpr std::string_view kSearchEllipsis = "...";
+
+struct SearchHit {
+  SearchKind kind = SearchKind::kJob;
+  std::string id;
+  std::string name;
+  std::string status;
+  std::string name_highlight;  // name with matched words between the markers
+  std::string snippet;         // a few words around the best match in any field, marked
+  double score = 0;            // higher is better (bm25 relevance, sign flipped)
+};
+
+// A user's query turned into terms (ParseSearchQuery): every term must match a document.
+// Terms are words as typed, split on white space; each matches as a phrase of its words with
+// the last word a prefix ("sched:s" finds the tag "sched:sla", "etl" finds "etl-daily").
+// No operator or quote of the user's ever reaches a backend's query syntax.
+struct SearchQuery {
+  std::vector<std::string> terms;  // each has at least one letter or digit
+  std::vector<SearchKind> kinds;   // OR-ed; empty = every kind
+};
+
+// Bounds on a query as typed.
+inline constexpr size_t kMaxSearchQueryBytes = 1024;
+inline constexpr size_t kMaxSearchTerms = 32;
+// kInvalidArgument ("q: ...") for an empty query, one over kMaxSearchQueryBytes or
+// kMaxSearchTerms terms, invalid UTF-8, control characters, or no term with a letter or digit.
+// Terms of punctuation only are dropped.
+Result<std::vector<std::string>> ParseSearchQuery(std::string_view q);
+
+// The full-text index. Kept apart from ConfigStore/JobStore so a backend without full-text
+// search still provides those; the SQLite store implements it (FTS5).
+//
+// Ranking: a document whose name equals the whole query (ignoring ASCII case) comes first, then
+// by relevance (matches in the name weigh most, then tags, id, text), then kind and id, so
+// paging is stable. Thread-safe. Errors: kInvalidArgument for a bad page or query (never a
+// storage error for any query text), kInternal/kUnavailable for storage failures.
+class SearchIndex {
+ public:
+  virtual ~SearchIndex() = default;
+  // Only `page.page` and `page.size` are read.
+  virtual Result<Page<SearchHit>> SearchText(const SearchQuery& q, const PageRequest& page) = 0;
+  // Inserts or replaces the document of (kind, id). For kinds the store does not index itself
+  // (kWorkflow); kInvalidArgument for the others.
+  virtual Status PutSearchDocument(const SearchDocument& d) = 0;
+  // Removes the document; no error when absent. Same kinds as PutSearchDocument.
+  virtual Status RemoveSearchDocument(SearchKind kind, const std::string& id) = 0;
+  // Replaces every document of `kind` by `docs` in one transaction (a rebuild at start-up).
+  virtual Status ReplaceSearchDocuments(SearchKind kind,
+                                        const std::vector<SearchDocument>& docs) = 0;
+};
+
 // Opens (creating if needed) an SQLite database file, WAL mode, schema migrated.
 // The interfaces share one connection. `clock` is not read: callers set the record times.
 struct SqliteStores {
@@ -247,6 +327,7 @@ struct SqliteStores {
   std::shared_ptr<JobStore> jobs;
   std::shared_ptr<AuditStore> audit;
   std::shared_ptr<EventStore> events;
+  std::shared_ptr<SearchIndex> search;
 };
 Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock);
 

@@ -3,7 +3,8 @@
 // Each backend provides a Backend: fresh, empty storage for one test, to which Connect() opens
 // any number of independent connections (the durability and multi-process tests reopen the same
 // storage). Add a backend by adding a BackendFactory to Backends() below; every TEST_P here then
-// runs against it. Nothing here is timed.
+// runs against it. Nothing here is timed. PostgreSQL runs on a throwaway server
+// (store/testing/postgres_server.h), one fresh database per test.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -21,9 +22,11 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/testing/required_services.h"
 #include "model/config.h"
 #include "model/job.h"
-#include "store/store.h"
+#include "store/open.h"
+#include "store/testing/postgres_server.h"
 
 namespace weir::store {
 namespace {
@@ -49,6 +52,8 @@ class Backend {
   virtual ~Backend() = default;
   // A new connection to this test's storage, independent of any other one.
   virtual Result<Connection> Connect() = 0;
+  // Why this backend cannot run here ("" when it can): the test then reports a missing service.
+  virtual std::string Missing() const { return ""; }
 };
 
 struct BackendFactory {
@@ -78,12 +83,49 @@ class SqliteBackend : public Backend {
   FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
 };
 
+// A fresh database on the test process's shared PostgreSQL server.
+class PostgresBackend : public Backend {
+ public:
+  PostgresBackend() {
+    testing::PostgresServer* server = testing::SharedPostgres();
+    if (server == nullptr) {
+      missing_ = testing::SharedPostgresError();
+      return;
+    }
+    Result<std::string> url = server->CreateDatabase();
+    if (!url.ok()) {
+      missing_ = url.status().message();
+      return;
+    }
+    where_.type = "postgresql";
+    where_.url = *url;
+  }
+  Result<Connection> Connect() override {
+    WEIR_ASSIGN_OR_RETURN(Stores s, OpenStores(where_, clock_));
+    return Connection{s.config, s.jobs};
+  }
+  std::string Missing() const override { return missing_; }
+
+ private:
+  StoreLocation where_;
+  std::string missing_;
+  FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
+};
+
+// Stops the shared PostgreSQL server when the tests end.
+class StopPostgres : public ::testing::Environment {
+ public:
+  void TearDown() override { testing::StopSharedPostgres(); }
+};
+const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
+
 // Test names and failure messages show the backend's name, not its bytes.
 void PrintTo(const BackendFactory& b, std::ostream* os) { *os << b.name; }
 
 std::vector<BackendFactory> Backends() {
   return {
       {"Sqlite", [] { return std::make_unique<SqliteBackend>(); }},
+      {"Postgres", [] { return std::make_unique<PostgresBackend>(); }},
   };
 }
 
@@ -162,6 +204,8 @@ class StoreContractTest : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
+    if (std::string why = backend_->Missing(); !why.empty())
+      WEIR_MISSING_SERVICE("postgresql", why);
     Result<Connection> c = backend_->Connect();
     ASSERT_TRUE(c.ok()) << c.status();
     config_ = c->config;

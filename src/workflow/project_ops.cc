@@ -1,5 +1,6 @@
 #include "workflow/project_ops.h"
 
+#include <functional>
 #include <map>
 #include <system_error>
 
@@ -174,6 +175,78 @@ std::vector<WorkflowCheck> CheckProject(const Project& project,
     }
     out.push_back(std::move(c));
   }
+  return out;
+}
+
+void CheckUpstreams(std::vector<WorkflowCheck>& checks) {
+  std::map<std::string, const Workflow*> by_id;
+  std::vector<std::string> ids;
+  for (const WorkflowCheck& c : checks) {
+    if (c.checked.validation.workflow) {
+      by_id[c.id] = &*c.checked.validation.workflow;
+      ids.push_back(c.id);
+    }
+  }
+  // A cycle: following `after:` from a workflow leads back to it.
+  auto reaches = [&](const std::string& from, const std::string& target) {
+    std::set<std::string> seen;
+    std::vector<std::string> todo = {from};
+    while (!todo.empty()) {
+      std::string at = todo.back();
+      todo.pop_back();
+      if (at == target) return true;
+      if (!seen.insert(at).second) continue;
+      auto it = by_id.find(at);
+      if (it == by_id.end()) continue;
+      for (const Upstream& u : it->second->after) todo.push_back(u.id);
+    }
+    return false;
+  };
+  std::vector<std::pair<size_t, Diagnostic>> problems;
+  for (size_t k = 0; k < checks.size(); ++k) {
+    const WorkflowCheck& c = checks[k];
+    if (!c.checked.validation.workflow) continue;
+    for (const Upstream& u : c.checked.validation.workflow->after) {
+      Diagnostic d;
+      d.file = c.file;
+      d.line = u.line;
+      d.column = u.column;
+      if (!by_id.count(u.id)) {
+        d.message = "after: unknown workflow '" + u.id +
+                    "'; `after` names workflow ids of this project (run `weir project test`)";
+        d.suggestions = ClosestNames(u.id, ids);
+      } else if (reaches(u.id, c.id)) {
+        d.message = "after: workflow '" + u.id + "' runs after '" + c.id +
+                    "' itself (a cycle); remove one of the `after` entries";
+      } else {
+        continue;
+      }
+      problems.emplace_back(k, std::move(d));
+    }
+  }
+  for (auto& [k, d] : problems) {
+    checks[k].checked.validation.problems.push_back(std::move(d));
+    checks[k].checked.validation.workflow.reset();
+    SortDiagnostics(checks[k].checked.validation.problems);
+  }
+}
+
+std::vector<const WorkflowCheck*> DeployOrder(const std::vector<WorkflowCheck>& checks) {
+  std::map<std::string, const WorkflowCheck*> by_id;
+  for (const WorkflowCheck& c : checks) by_id[c.id] = &c;
+  std::vector<const WorkflowCheck*> out;
+  std::set<const WorkflowCheck*> placed, visiting;
+  std::function<void(const WorkflowCheck*)> place = [&](const WorkflowCheck* c) {
+    if (placed.count(c) || !visiting.insert(c).second) return;  // done, or a cycle: file order
+    if (c->checked.validation.workflow) {
+      for (const Upstream& u : c->checked.validation.workflow->after) {
+        if (auto it = by_id.find(u.id); it != by_id.end()) place(it->second);
+      }
+    }
+    placed.insert(c);
+    out.push_back(c);
+  };
+  for (const WorkflowCheck& c : checks) place(&c);
   return out;
 }
 

@@ -76,6 +76,15 @@ std::vector<WorkflowCheck> CheckProject(const Project& project,
                                         assets::AssetCatalog& catalog,
                                         const std::string& environment);
 
+// The project-wide check of `after:` (call with the checks of EVERY workflow file): each id
+// must be the id of a valid workflow of the project, and the `after:` graph must have no cycle.
+// Problems are added to the workflow that names the id (its `workflow` is then reset).
+void CheckUpstreams(std::vector<WorkflowCheck>& checks);
+
+// `checks` reordered so that every workflow comes after the workflows its `after:` names (file
+// order otherwise): the order in which to deploy them.
+std::vector<const WorkflowCheck*> DeployOrder(const std::vector<WorkflowCheck>& checks);
+
 struct ResolvedReference {
   std::string file;       // the workflow file (repository-relative)
   std::string reference;  // as written inside ${...}

@@ -124,6 +124,44 @@ TEST(ProjectOpsTest, CheckProjectValidatesEveryFileAndRefusesDuplicateIds) {
               HasSubstr("parameter '${TARGET_DB}': not defined"));
 }
 
+TEST(ProjectOpsTest, AfterMustNameWorkflowsOfTheProjectWithoutACycleAndDeploysUpstreamFirst) {
+  ProjectDir d;
+  d.Write("dataflow.yaml", kProject);
+  auto flow = [](const std::string& id, const std::string& after) {
+    return "id: " + id + "\n" + after + "jobs:\n  a: {command: x, cluster: y}\n";
+  };
+  d.Write("flows/a.sch.yaml", flow("down", "after: [up, loader]\n"));
+  d.Write("flows/b.sch.yaml", flow("up", ""));
+  d.Write("flows/c.sch.yaml", flow("x", "after: y\nafter_timeout: 6h\n"));
+  d.Write("flows/d.sch.yaml", flow("y", "after: [x]\n"));
+  d.Write("flows/e.sch.yaml", flow("both", "schedule: \"@daily\"\nafter: [up]\n"));
+  d.Commit();
+  Project p = d.Load();
+  ProjectCatalog catalog(p, nullptr);
+  std::vector<std::string> files = *FindWorkflows(p.root, p.spec);
+  std::vector<WorkflowCheck> checks = CheckProject(p, files, catalog, "prod");
+  ASSERT_EQ(checks.size(), 5u);
+  ASSERT_TRUE(checks[2].ok());
+  EXPECT_EQ(checks[2].checked.validation.workflow->after_timeout_seconds, 6 * 3600);
+  EXPECT_EQ(checks[1].checked.validation.workflow->after_timeout_seconds,
+            kDefaultAfterTimeoutSeconds);
+  EXPECT_THAT(FormatDiagnostics(checks[4].checked.validation.problems),
+              HasSubstr("after: a workflow runs on its `schedule` or after other workflows"));
+  std::vector<const WorkflowCheck*> order = DeployOrder(checks);
+  ASSERT_EQ(order.size(), 5u);
+  EXPECT_EQ(order[0]->id, "up");  // before down, which runs after it
+  EXPECT_EQ(order[1]->id, "down");
+
+  CheckUpstreams(checks);
+  EXPECT_THAT(FormatDiagnostics(checks[0].checked.validation.problems),
+              HasSubstr("flows/a.sch.yaml:2:13: after: unknown workflow 'loader'"));
+  EXPECT_FALSE(checks[0].ok());
+  EXPECT_TRUE(checks[1].ok());
+  EXPECT_THAT(FormatDiagnostics(checks[2].checked.validation.problems),
+              HasSubstr("after: workflow 'y' runs after 'x' itself (a cycle)"));
+  EXPECT_FALSE(checks[3].ok());
+}
+
 TEST(ProjectOpsTest, AssetCommandsRunInTheProjectWithTheirEnvironment) {
   ProjectDir d;
   d.Write("dataflow.yaml", kProject);

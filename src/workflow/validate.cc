@@ -10,9 +10,9 @@
 namespace weir::workflow {
 namespace {
 
-const std::vector<std::string> kTopKeys = {"id",     "description",  "schedule",        "timezone",
-                                           "params", "run_strategy", "max_concurrency", "jobs",
-                                           "dag"};
+const std::vector<std::string> kTopKeys = {
+    "id",     "description",  "schedule",        "timezone", "after", "after_timeout",
+    "params", "run_strategy", "max_concurrency", "jobs",     "dag"};
 const std::vector<std::string> kJobKeys = {
     "name",    "command", "cluster", "args",       "dependencies", "configs",     "setup_file",
     "timeout", "memory",  "retries", "depends_on", "tags",         "trigger_rule"};
@@ -94,6 +94,7 @@ class Validator {
         wf_.timezone = *name;
       }
     }
+    ValidateAfter(root);
     if (const YAML::Node p = root["params"]; p && !p.IsNull()) ValidateParams(p);
     if (const YAML::Node rs = root["run_strategy"]) {
       if (auto s = check_.Scalar(rs, "run_strategy")) {
@@ -133,6 +134,54 @@ class Validator {
     }
     if (const YAML::Node dag = root["dag"]; dag && !dag.IsNull()) ValidateDag(dag);
     CheckGraph();
+  }
+
+  // `after: [id, ...]` (or one id) and `after_timeout: 6h`. Whether the ids name workflows of
+  // the project is checked project-wide (CheckProject) and again by the scheduler at deploy.
+  void ValidateAfter(const YAML::Node& root) {
+    const YAML::Node after = root["after"];
+    if (after && !after.IsNull()) {
+      std::vector<YAML::Node> items;
+      if (after.IsSequence()) {
+        for (const YAML::Node& item : after) items.push_back(item);
+        if (items.empty()) check_.Error(after, "after: list at least one workflow id");
+      } else {
+        items.push_back(after);
+      }
+      for (const YAML::Node& item : items) {
+        std::optional<std::string> id = check_.Scalar(item, "after");
+        if (!id) continue;
+        if (!IsWorkflowIdent(*id)) {
+          check_.Error(item, "after: '" + *id + "' is not a workflow id ([A-Za-z0-9_-]{1,100})");
+        } else if (std::any_of(wf_.after.begin(), wf_.after.end(),
+                               [&](const Upstream& u) { return u.id == *id; })) {
+          check_.Error(item, "after: workflow '" + *id + "' is listed twice");
+        } else if (*id == wf_.id) {
+          check_.Error(item, "after: a workflow cannot run after itself");
+        } else {
+          wf_.after.push_back({*id, LineOf(item), ColumnOf(item)});
+        }
+      }
+      if (wf_.schedule) {
+        check_.Error(after,
+                     "after: a workflow runs on its `schedule` or after other workflows, not "
+                     "both; remove `schedule` or `after`");
+      }
+    }
+    if (const YAML::Node t = root["after_timeout"]; t && !t.IsNull()) {
+      if (auto v = check_.Scalar(t, "after_timeout")) {
+        int64_t secs = 0;
+        if (!ParseDurationSeconds(*v, &secs) || secs < 1 || secs > 30 * 86400) {
+          check_.Error(t, "after_timeout: '" + *v +
+                              "' must be a duration such as 90s, 30m, 6h or 1d (at most 30d)");
+        } else {
+          wf_.after_timeout_seconds = secs;
+        }
+        if (!after || after.IsNull()) {
+          check_.Error(t, "after_timeout: only applies with `after:`; add `after:` or remove it");
+        }
+      }
+    }
   }
 
   void ValidateParams(const YAML::Node& node) {

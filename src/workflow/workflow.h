@@ -74,10 +74,26 @@ struct JobTemplate {
   friend bool operator==(const JobTemplate&, const JobTemplate&) = default;
 };
 
+// One entry of `after:`: the id of another workflow of the same project, and where it was
+// written (for project-wide checks that name the field).
+struct Upstream {
+  std::string id;
+  int line = 0;
+  int column = 0;
+  friend bool operator==(const Upstream&, const Upstream&) = default;
+};
+
+// Default of `after_timeout`: how long after the first upstream success the others may take.
+inline constexpr int64_t kDefaultAfterTimeoutSeconds = 24 * 3600;
+
 struct Workflow {
   std::string id;
   std::string description;
-  std::optional<std::string> schedule;        // cron: 5 fields or a macro (cron/cron.h)
+  std::optional<std::string> schedule;  // cron: 5 fields or a macro (cron/cron.h)
+  // Cross-workflow trigger (instead of `schedule`): an instance starts, with the upstream's
+  // logical date, once every workflow listed has an instance that SUCCEEDED for that date.
+  std::vector<Upstream> after;
+  int64_t after_timeout_seconds = kDefaultAfterTimeoutSeconds;
   std::string timezone = "UTC";               // IANA name
   std::map<std::string, std::string> params;  // defaults of runtime parameters
   RunStrategy run_strategy = RunStrategy::kSequential;

@@ -52,6 +52,7 @@ class Stmt {
 
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Double(int col) const { return sqlite3_column_double(stmt_, col); }
   std::string_view Text(int col) const;
   std::string String(int col) const { return std::string(Text(col)); }
   std::optional<std::string> OptString(int col) const;

@@ -122,9 +122,50 @@ CREATE INDEX audit_principal ON audit(principal, seq);
 )sql";
 }
 
-// The event log (store.h EventStore). AUTOINCREMENT: an id is never reused, so a subscriber
-// resuming after its last id never sees an event twice.
+// Full-text search (store.h SearchIndex). search_docs holds one row per searchable entity, written
+// by the store in the same transaction as the entity's own row; search_fts is an FTS5 index with
+// search_docs as its external content, kept in step by the triggers below (so the text is stored
+// once). Words are split by unicode61 (letters and digits; "sched:sla" is "sched" "sla").
+// The flag in search_rebuild asks the store to fill the index from the existing rows once
+// (SqliteStore::RebuildSearchIfNeeded): a database from before this version gets every old job
+// and entity indexed on upgrade.
 std::string V3() {
+  return R"sql(
+CREATE TABLE search_docs (
+  doc INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  text TEXT NOT NULL,
+  UNIQUE (kind, ref)
+);
+CREATE VIRTUAL TABLE search_fts USING fts5(
+  ref, name, tags, text, content='search_docs', content_rowid='doc', tokenize='unicode61'
+);
+CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN
+  INSERT INTO search_fts(rowid, ref, name, tags, text)
+    VALUES (new.doc, new.ref, new.name, new.tags, new.text);
+END;
+CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN
+  INSERT INTO search_fts(search_fts, rowid, ref, name, tags, text)
+    VALUES ('delete', old.doc, old.ref, old.name, old.tags, old.text);
+END;
+CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN
+  INSERT INTO search_fts(search_fts, rowid, ref, name, tags, text)
+    VALUES ('delete', old.doc, old.ref, old.name, old.tags, old.text);
+  INSERT INTO search_fts(rowid, ref, name, tags, text)
+    VALUES (new.doc, new.ref, new.name, new.tags, new.text);
+END;
+CREATE TABLE search_rebuild (pending INTEGER NOT NULL);
+INSERT INTO search_rebuild(pending) VALUES (1);
+)sql";
+}
+
+// Version 4, the event log (store.h EventStore). AUTOINCREMENT: an id is never reused, so a subscriber
+// resuming after its last id never sees an event twice.
+std::string V4() {
   return R"sql(
 CREATE TABLE events (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -144,11 +185,23 @@ CREATE INDEX events_job ON events(job_id, id);
 // Migration i (1-based) brings the schema from version i-1 to i. Append only: a released
 // migration never changes.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4()};
   return kMigrations;
 }
 
 }  // namespace
+
+Result<int64_t> ReadVersion(Database& db) {
+  {
+    WEIR_ASSIGN_OR_RETURN(Stmt t, db.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND"
+                                             " name = 'schema_version'"));
+    WEIR_ASSIGN_OR_RETURN(bool exists, t.Step());
+    if (!exists) return 0;
+  }
+  WEIR_ASSIGN_OR_RETURN(Stmt q, db.Prepare("SELECT MAX(version) FROM schema_version"));
+  WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+  return row && !q.IsNull(0) ? q.Int(0) : 0;
+}
 
 Status Migrate(Database& db) {
   const std::string context = "sqlite '" + db.path() + "': schema";

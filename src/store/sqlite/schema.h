@@ -6,13 +6,15 @@
 // kSchemaVersion) is refused with kFailedPrecondition rather than misread.
 #pragma once
 
-#include "common/status.h"
+#include "common/result.h"
 #include "store/sqlite/database.h"
 
 namespace weir::store::sqlite {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 Status Migrate(Database& db);
+// The file's version (0 when weir never wrote to it). Changes nothing.
+Result<int64_t> ReadVersion(Database& db);
 
 }  // namespace weir::store::sqlite

@@ -206,7 +206,82 @@ Result<Page<T>> RunPaged(Database& db, const std::string& from, const std::strin
   return out;
 }
 
+// ---- search documents -------------------------------------------------------------------------
+
+SearchKind SearchKindOf(Kind kind) {
+  switch (kind) {
+    case Kind::kApplication:
+      return SearchKind::kApplication;
+    case Kind::kCommand:
+      return SearchKind::kCommand;
+    case Kind::kCluster:
+      return SearchKind::kCluster;
+  }
+  return SearchKind::kApplication;
+}
+
+// Appends `part` to a space-separated text.
+void AddText(std::string* text, std::string_view part) {
+  if (part.empty()) return;
+  if (!text->empty()) *text += ' ';
+  *text += part;
+}
+
+std::string JoinTags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) AddText(&out, t);
+  return out;
+}
+
+// What store.h SearchDocument says each kind holds.
+SearchDocument DocOf(const ConfigEntity& e) {
+  SearchDocument d;
+  d.kind = SearchKindOf(e.kind);
+  d.id = e.id;
+  d.name = e.name;
+  d.status = e.status;
+  d.tags = e.tags;
+  AddText(&d.text, e.description.value_or(""));
+  AddText(&d.text, e.user);
+  AddText(&d.text, e.executable);
+  return d;
+}
+
+SearchDocument DocOf(const JobRecord& r) {
+  SearchDocument d;
+  d.kind = SearchKind::kJob;
+  d.id = r.id;
+  d.name = r.request.name;
+  d.status = std::string(model::JobStatusName(r.job.status));
+  d.tags = r.request.tags;
+  AddText(&d.text, r.request.user);
+  AddText(&d.text, r.request.description.value_or(""));
+  AddText(&d.text, model::EffectiveCommandArgs(r.request));
+  AddText(&d.text, r.job.status_msg);
+  AddText(&d.text, r.request.grouping.value_or(""));
+  AddText(&d.text, r.request.grouping_instance.value_or(""));
+  AddText(&d.text, r.job.cluster_name);
+  AddText(&d.text, r.job.command_name);
+  return d;
+}
+
 }  // namespace
+
+std::string FtsQuery(const std::vector<std::string>& terms) {
+  std::string out;
+  for (const auto& term : terms) {
+    if (!out.empty()) out += ' ';
+    out += '"';
+    for (char c : term) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    out += "\"*";
+  }
+  return out;
+}
+
+namespace {}  // namespace
 
 // ---- opening ----------------------------------------------------------------------------------
 
@@ -216,7 +291,9 @@ Result<std::shared_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
       std::unique_ptr<Database> db,
       Database::Open(path, options.busy_timeout_ms, options.max_cached_statements));
   WEIR_RETURN_IF_ERROR(Migrate(*db));
-  return std::shared_ptr<SqliteStore>(new SqliteStore(std::move(db)));
+  std::shared_ptr<SqliteStore> store(new SqliteStore(std::move(db)));
+  WEIR_RETURN_IF_ERROR(store->RebuildSearchIfNeeded());
+  return store;
 }
 
 // ---- ConfigStore ------------------------------------------------------------------------------
@@ -264,6 +341,7 @@ Status SqliteStore::Create(const ConfigEntity& e) {
     }
   }
   WEIR_RETURN_IF_ERROR(ReplaceTags(e.kind, e.id, e.tags));
+  WEIR_RETURN_IF_ERROR(PutDoc(DocOf(e)));
   return tx.Commit();
 }
 
@@ -297,6 +375,7 @@ Status SqliteStore::Update(const ConfigEntity& e) {
     if (db_->Changes() == 0) return NotFound(Named(e.kind, e.id) + ": not found");
   }
   WEIR_RETURN_IF_ERROR(ReplaceTags(e.kind, e.id, e.tags));
+  WEIR_RETURN_IF_ERROR(PutDoc(DocOf(e)));
   return tx.Commit();
 }
 
@@ -325,6 +404,7 @@ Status SqliteStore::Delete(Kind kind, const std::string& id) {
     WEIR_RETURN_IF_ERROR(del.Bind(id).Run());
     if (db_->Changes() == 0) return NotFound(Named(kind, id) + ": not found");
   }
+  WEIR_RETURN_IF_ERROR(DeleteDoc(SearchKindOf(kind), id));
   return tx.Commit();
 }
 
@@ -345,6 +425,10 @@ Status SqliteStore::DeleteAll(Kind kind) {
   {
     WEIR_ASSIGN_OR_RETURN(Stmt del, db_->Prepare(std::string("DELETE FROM ") + Tables(kind).table));
     WEIR_RETURN_IF_ERROR(del.Run());
+  }
+  {
+    WEIR_ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM search_docs WHERE kind = ?"));
+    WEIR_RETURN_IF_ERROR(del.Bind(SearchKindName(SearchKindOf(kind))).Run());
   }
   return tx.Commit();
 }
@@ -559,6 +643,7 @@ Status SqliteStore::CreateJob(const JobRecord& r) {
         Stmt ins, db_->Prepare("INSERT OR IGNORE INTO job_tags(job_id, tag) VALUES (?, ?)"));
     WEIR_RETURN_IF_ERROR(ins.Bind(r.id).Bind(tag).Run());
   }
+  WEIR_RETURN_IF_ERROR(PutDoc(DocOf(r)));
   std::vector<EventRecord> events;
   WEIR_RETURN_IF_ERROR(InsertJobEvents(std::nullopt, r, events));
   WEIR_RETURN_IF_ERROR(tx.Commit());
@@ -581,38 +666,17 @@ Result<JobRecord> SqliteStore::GetJob(const std::string& id) {
 Status SqliteStore::UpdateJob(const JobRecord& r) {
   const std::string state = EncodeJobState(r);
   std::lock_guard lock(mu_);
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_, /*write=*/true));
+  // The status before the write, for the events it causes (read in the write's transaction).
+  std::optional<model::JobStatus> from;
   if (job_events_) {
-    // The status before the write and the events it causes, in one transaction with the write.
-    WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_, /*write=*/true));
-    std::optional<model::JobStatus> from;
-    {
-      WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("SELECT status FROM jobs WHERE id = ?"));
-      q.Bind(r.id);
-      WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) return NotFound("job '" + r.id + "': not found");
+    WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("SELECT status FROM jobs WHERE id = ?"));
+    q.Bind(r.id);
+    WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (row) {
       Result<model::JobStatus> stored = model::ParseJobStatus(q.String(0));
-      if (!stored.ok() || !model::IsActive(*stored)) {
-        return FailedPrecondition("job '" + r.id + "': status " + q.String(0) +
-                                  " is final and never changes");
-      }
-      from = *stored;
+      if (stored.ok()) from = *stored;
     }
-    WEIR_ASSIGN_OR_RETURN(
-        Stmt up, db_->Prepare("UPDATE jobs SET status = ?, updated = ?, started = ?, finished = ?,"
-                              " cluster_name = ?, cluster_id = ?, command_name = ?,"
-                              " command_id = ?, state = ?"
-                              " WHERE id = ? AND status IN ('INIT', 'RUNNING')"));
-    up.Bind(model::JobStatusName(r.job.status)).Bind(ToEpochMillis(r.updated));
-    up.Bind(OptMillis(r.job.started)).Bind(OptMillis(r.job.finished));
-    up.Bind(r.job.cluster_name).Bind(r.job.cluster_id);
-    up.Bind(r.job.command_name).Bind(r.job.command_id);
-    up.Bind(state).Bind(r.id);
-    WEIR_RETURN_IF_ERROR(up.Run());
-    std::vector<EventRecord> events;
-    if (*from != r.job.status) WEIR_RETURN_IF_ERROR(InsertJobEvents(from, r, events));
-    WEIR_RETURN_IF_ERROR(tx.Commit());
-    Announce(events);
-    return Status::Ok();
   }
   // One statement both checks and writes, so a final status can never be overwritten, even by
   // another process racing with this one.
@@ -628,7 +692,22 @@ Status SqliteStore::UpdateJob(const JobRecord& r) {
     up.Bind(r.job.command_name).Bind(r.job.command_id);
     up.Bind(state).Bind(r.id);
     WEIR_RETURN_IF_ERROR(up.Run());
-    if (db_->Changes() == 1) return Status::Ok();
+    if (db_->Changes() == 1) {
+      // The request is written once and not passed back reliably: index what the row holds.
+      WEIR_ASSIGN_OR_RETURN(
+          Stmt q, db_->Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?"));
+      q.Bind(r.id);
+      WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return Internal("job '" + r.id + "': vanished while being updated");
+      JobRecord stored;
+      WEIR_RETURN_IF_ERROR(ReadJob(q, &stored));
+      WEIR_RETURN_IF_ERROR(PutDoc(DocOf(stored)));
+      std::vector<EventRecord> events;
+      if (from && *from != r.job.status) WEIR_RETURN_IF_ERROR(InsertJobEvents(from, r, events));
+      WEIR_RETURN_IF_ERROR(tx.Commit());
+      Announce(events);
+      return Status::Ok();
+    }
   }
   WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("SELECT status FROM jobs WHERE id = ?"));
   q.Bind(r.id);
@@ -870,6 +949,161 @@ Result<int64_t> SqliteStore::SetEventListener(EventListener listener) {
   return row ? q.Int(0) : 0;
 }
 
+// ---- SearchIndex ------------------------------------------------------------------------------
+
+Status SqliteStore::PutDoc(const SearchDocument& d) {
+  WEIR_ASSIGN_OR_RETURN(
+      Stmt q, db_->Prepare("INSERT INTO search_docs(kind, ref, name, status, tags, text)"
+                           " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(kind, ref) DO UPDATE SET"
+                           " name = excluded.name, status = excluded.status,"
+                           " tags = excluded.tags, text = excluded.text"));
+  q.Bind(SearchKindName(d.kind)).Bind(d.id).Bind(d.name).Bind(d.status);
+  return q.Bind(JoinTags(d.tags)).Bind(d.text).Run();
+}
+
+Status SqliteStore::DeleteDoc(SearchKind kind, const std::string& id) {
+  WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("DELETE FROM search_docs WHERE kind = ? AND ref = ?"));
+  return q.Bind(SearchKindName(kind)).Bind(id).Run();
+}
+
+Status SqliteStore::RebuildSearchIfNeeded() {
+  std::lock_guard lock(mu_);
+  // Inside one write transaction: of two processes opening an upgraded file at once, the second
+  // sees the flag already cleared.
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_, /*write=*/true));
+  {
+    WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("SELECT COUNT(*) FROM search_rebuild"
+                                               " WHERE pending != 0"));
+    WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row || q.Int(0) == 0) return tx.Commit();
+  }
+  for (Kind kind : {Kind::kApplication, Kind::kCommand, Kind::kCluster}) {
+    WEIR_ASSIGN_OR_RETURN(
+        Stmt q, db_->Prepare("SELECT " + EntityColumns("") + " FROM " + Tables(kind).table));
+    while (true) {
+      WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      ConfigEntity e;
+      WEIR_RETURN_IF_ERROR(ReadEntity(q, 0, kind, &e));
+      WEIR_RETURN_IF_ERROR(PutDoc(DocOf(e)));
+    }
+  }
+  {
+    WEIR_ASSIGN_OR_RETURN(Stmt q,
+                          db_->Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs"));
+    while (true) {
+      WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      JobRecord r;
+      WEIR_RETURN_IF_ERROR(ReadJob(q, &r));
+      WEIR_RETURN_IF_ERROR(PutDoc(DocOf(r)));
+    }
+  }
+  {
+    WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("UPDATE search_rebuild SET pending = 0"));
+    WEIR_RETURN_IF_ERROR(q.Run());
+  }
+  return tx.Commit();
+}
+
+Result<Page<SearchHit>> SqliteStore::SearchText(const SearchQuery& query, const PageRequest& page) {
+  WEIR_RETURN_IF_ERROR(CheckPage(page));
+  if (query.terms.empty()) return InvalidArgument("q: give at least one word");
+  const std::string match = FtsQuery(query.terms);
+  std::string whole;
+  for (const auto& t : query.terms) AddText(&whole, t);
+  std::vector<std::string> kinds;
+  for (SearchKind k : query.kinds) kinds.emplace_back(SearchKindName(k));
+  kinds = Unique(std::move(kinds));
+  std::string where = " WHERE search_fts MATCH ?";
+  if (!kinds.empty()) {
+    where += " AND d.kind IN (";
+    for (size_t i = 0; i < kinds.size(); ++i) where += i == 0 ? "?" : ", ?";
+    where += ")";
+  }
+  const std::string from =
+      " FROM search_fts JOIN search_docs d ON d.doc = search_fts.rowid" + where;
+  auto bind_where = [&](Stmt& q) {
+    q.Bind(match);
+    for (const auto& k : kinds) q.Bind(k);
+  };
+  std::lock_guard lock(mu_);
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_, /*write=*/false));
+  Page<SearchHit> out;
+  {
+    WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("SELECT COUNT(*)" + from));
+    bind_where(q);
+    WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+    out.total = row ? q.Int(0) : 0;
+  }
+  const int64_t offset = static_cast<int64_t>(page.page) * page.size;
+  if (offset < out.total) {
+    // bm25 weights follow the FTS columns: ref, name, tags, text.
+    WEIR_ASSIGN_OR_RETURN(
+        Stmt q, db_->Prepare("SELECT d.kind, d.ref, d.name, d.status,"
+                             " highlight(search_fts, 1, '<mark>', '</mark>'),"
+                             " snippet(search_fts, -1, '<mark>', '</mark>', '...', 16),"
+                             " bm25(search_fts, 2.0, 10.0, 5.0, 1.0) AS score" +
+                             from +
+                             " ORDER BY (lower(d.name) = lower(?)) DESC, score ASC, d.kind ASC,"
+                             " d.ref ASC LIMIT ? OFFSET ?"));
+    bind_where(q);
+    q.Bind(whole).Bind(static_cast<int64_t>(page.size)).Bind(offset);
+    while (true) {
+      WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      SearchHit h;
+      WEIR_ASSIGN_OR_RETURN(h.kind, ParseSearchKind(q.Text(0)));
+      h.id = q.String(1);
+      h.name = q.String(2);
+      h.status = q.String(3);
+      h.name_highlight = q.String(4);
+      h.snippet = q.String(5);
+      h.score = -q.Double(6);
+      out.items.push_back(std::move(h));
+    }
+  }
+  WEIR_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+Status SqliteStore::PutSearchDocument(const SearchDocument& d) {
+  if (d.kind != SearchKind::kWorkflow) {
+    return InvalidArgument(std::string("search: ") + std::string(SearchKindName(d.kind)) +
+                           " documents are kept by the store itself");
+  }
+  std::lock_guard lock(mu_);
+  return PutDoc(d);
+}
+
+Status SqliteStore::RemoveSearchDocument(SearchKind kind, const std::string& id) {
+  if (kind != SearchKind::kWorkflow) {
+    return InvalidArgument(std::string("search: ") + std::string(SearchKindName(kind)) +
+                           " documents are kept by the store itself");
+  }
+  std::lock_guard lock(mu_);
+  return DeleteDoc(kind, id);
+}
+
+Status SqliteStore::ReplaceSearchDocuments(SearchKind kind,
+                                           const std::vector<SearchDocument>& docs) {
+  if (kind != SearchKind::kWorkflow) {
+    return InvalidArgument(std::string("search: ") + std::string(SearchKindName(kind)) +
+                           " documents are kept by the store itself");
+  }
+  for (const auto& d : docs) {
+    if (d.kind != kind) return InvalidArgument("search: a document of another kind was given");
+  }
+  std::lock_guard lock(mu_);
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_, /*write=*/true));
+  {
+    WEIR_ASSIGN_OR_RETURN(Stmt del, db_->Prepare("DELETE FROM search_docs WHERE kind = ?"));
+    WEIR_RETURN_IF_ERROR(del.Bind(SearchKindName(kind)).Run());
+  }
+  for (const auto& d : docs) WEIR_RETURN_IF_ERROR(PutDoc(d));
+  return tx.Commit();
+}
+
 }  // namespace weir::store::sqlite
 
 namespace weir::store {
@@ -883,6 +1117,7 @@ Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock) {
   out.jobs = store;
   out.audit = store;
   out.events = store;
+  out.search = store;
   return out;
 }
 

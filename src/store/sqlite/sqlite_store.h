@@ -1,4 +1,5 @@
-// The embedded metadata store: ConfigStore, JobStore and AuditStore over one SQLite file.
+// The embedded metadata store: ConfigStore, JobStore, AuditStore and SearchIndex over one SQLite
+// file.
 //
 // One object implements both interfaces over one connection guarded by one mutex (OpenSqlite in
 // store.h hands out the two interfaces of the same object). SQLite serialises writers anyway,
@@ -11,6 +12,10 @@
 //
 // Times: the store persists the `created`/`updated` values it is given; it never reads the
 // clock itself (callers own the timestamps, so tests and replays are exact).
+//
+// Search: an FTS5 index (schema.cc V3) whose rows the store writes in the same transaction as
+// the job or entity they describe, so a search never sees a row without its document or a stale
+// one. A file migrated from before the index gets every existing row indexed at its first open.
 //
 // Errors as in store.h, plus kUnavailable when another process keeps the database locked longer
 // than the busy timeout, and kFailedPrecondition at open when the file's schema is newer than
@@ -38,7 +43,8 @@ struct SqliteOptions {
 class SqliteStore final : public ConfigStore,
                           public JobStore,
                           public AuditStore,
-                          public EventStore {
+                          public EventStore,
+                          public SearchIndex {
  public:
   static Result<std::shared_ptr<SqliteStore>> Open(const std::string& path,
                                                    const SqliteOptions& options = {});
@@ -88,12 +94,21 @@ class SqliteStore final : public ConfigStore,
   Result<int64_t> PruneEvents(TimePoint before, int64_t max_events) override;
   void SetJobEvents(JobEventsFn fn) override;
   Result<int64_t> SetEventListener(EventListener listener) override;
+  // SearchIndex
+  Result<Page<SearchHit>> SearchText(const SearchQuery& q, const PageRequest& page) override;
+  Status PutSearchDocument(const SearchDocument& d) override;
+  Status RemoveSearchDocument(SearchKind kind, const std::string& id) override;
+  Status ReplaceSearchDocuments(SearchKind kind, const std::vector<SearchDocument>& docs) override;
 
  private:
   explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
   // Helpers below REQUIRE mu_ held.
   Result<bool> Exists(model::Kind kind, const std::string& id);
+  Status PutDoc(const SearchDocument& d);
+  Status DeleteDoc(SearchKind kind, const std::string& id);
+  // Indexes every job and entity when the schema migration asked for it (once per file).
+  Status RebuildSearchIfNeeded();
   Status ReplaceTags(model::Kind kind, const std::string& id, const std::vector<std::string>& tags);
   Status SetLinks(model::Kind owner_kind, const std::string& owner_id, model::Kind member_kind,
                   const std::vector<std::string>& member_ids);
@@ -121,5 +136,10 @@ class SqliteStore final : public ConfigStore,
 // else literal and case-sensitive). GLOB is used because SQLite's LIKE ignores ASCII case,
 // while equality filters and other backends' LIKE do not. Exposed for tests.
 std::string LikeToGlob(std::string_view like);
+
+// Search terms (store.h ParseSearchQuery) → an FTS5 query: each term a quoted phrase (quotes
+// doubled) whose last word is a prefix, all AND-ed. No user text is ever read as FTS5 syntax.
+// Exposed for tests.
+std::string FtsQuery(const std::vector<std::string>& terms);
 
 }  // namespace weir::store::sqlite

@@ -132,7 +132,9 @@ TEST_F(SqliteStoreTest, AVersionOneFileGainsTheAuditTableAndKeepsItsJobs) {
     ASSERT_TRUE((*store)->CreateJob(Job("j")).ok());
   }
   // What a file of the previous release looks like: no audit table, version 1.
-  Exec(Raw(), "DROP TABLE audit; DROP TABLE events; UPDATE schema_version SET version = 1");
+  Exec(Raw(),
+       "DROP TABLE audit; DROP TABLE events; DROP TABLE search_fts; DROP TABLE search_docs; "
+       "DROP TABLE search_rebuild; UPDATE schema_version SET version = 1");
   TearDownRaw();
   auto store = SqliteStore::Open(path_);
   ASSERT_TRUE(store.ok()) << store.status();
@@ -142,6 +144,54 @@ TEST_F(SqliteStoreTest, AVersionOneFileGainsTheAuditTableAndKeepsItsJobs) {
   ASSERT_TRUE((*store)->AppendAudit(r).ok());
   EXPECT_TRUE((*store)->LastEventId().ok());
   EXPECT_EQ(Scalar(Raw(), "SELECT version FROM schema_version"), std::to_string(kSchemaVersion));
+}
+
+TEST_F(SqliteStoreTest, AVersionTwoFileGetsItsJobsAndEntitiesIndexedForSearchOnUpgrade) {
+  {
+    auto store = SqliteStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    model::JobRecord j = Job("old-job");
+    j.request.command_args = "--input clickstream";
+    ASSERT_TRUE((*store)->CreateJob(j).ok());
+    model::ConfigEntity c;
+    c.kind = model::Kind::kCluster;
+    c.id = "c1";
+    c.name = "lakehouse";
+    c.user = "ops";
+    c.version = "1";
+    c.status = "UP";
+    ASSERT_TRUE((*store)->Create(c).ok());
+  }
+  // A file of the previous release: no search tables, version 2.
+  Exec(Raw(),
+       "DROP TABLE events; DROP TABLE search_fts; DROP TABLE search_docs; DROP TABLE search_rebuild;"
+       " UPDATE schema_version SET version = 2");
+  TearDownRaw();
+  auto store = SqliteStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto Find = [&](const char* word) {
+    SearchQuery q;
+    q.terms = {word};
+    PageRequest p;
+    auto r = (*store)->SearchText(q, p);
+    EXPECT_TRUE(r.ok()) << r.status();
+    std::vector<std::string> ids;
+    if (r.ok()) {
+      for (const auto& h : r->items) ids.push_back(h.id);
+    }
+    return ids;
+  };
+  EXPECT_EQ(Find("clickstream"), std::vector<std::string>{"old-job"});
+  EXPECT_EQ(Find("lakehouse"), std::vector<std::string>{"c1"});
+  EXPECT_EQ(Scalar(Raw(), "SELECT pending FROM search_rebuild"), "0");
+  // Indexed once: a second open finds each document once.
+  store = SqliteStore::Open(path_);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(Find("clickstream"), std::vector<std::string>{"old-job"});
+}
+
+TEST_F(SqliteStoreTest, FtsQueryQuotesEveryTermAsAPrefixPhrase) {
+  EXPECT_EQ(FtsQuery({"sched:s", "a\"b", "NEAR("}), "\"sched:s\"* \"a\"\"b\"* \"NEAR(\"*");
 }
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {

@@ -1,0 +1,186 @@
+// The Slurm executor's own cases (the shared contract is in executor_contract_test.cc): the
+// cluster metadata that selects it, and what only Slurm does (pending jobs, ends decided by
+// Slurm, the controller going away), against a real private Slurm (testing/slurm_cluster.h).
+#include "exec/slurm_executor.h"
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/testing/required_services.h"
+#include "exec/exec_test_util.h"
+#include "exec/job_dir.h"
+#include "exec/testing/slurm_cluster.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace weir::exec {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::EndCollector;
+using testing::Eventually;
+using ::testing::HasSubstr;
+using testing::SimpleSpec;
+using testing::TempDir;
+
+model::ConfigEntity ClusterWithMetadata(const std::string& metadata) {
+  model::ConfigEntity c = testing::Entity(model::Kind::kCluster, "c1", "cluster-one");
+  c.metadata_json = metadata;
+  return c;
+}
+
+TEST(SlurmSubmitForTest, OnlyClustersNamingSlurmRunThere) {
+  EXPECT_FALSE(SlurmSubmitFor(ClusterWithMetadata("")).value().has_value());
+  EXPECT_FALSE(SlurmSubmitFor(ClusterWithMetadata(R"({"owner":"x"})")).value().has_value());
+  EXPECT_FALSE(SlurmSubmitFor(ClusterWithMetadata(R"({"executor":"local"})")).value().has_value());
+  auto plain = SlurmSubmitFor(ClusterWithMetadata(R"({"executor":"slurm"})"));
+  ASSERT_TRUE(plain.ok());
+  ASSERT_TRUE(plain->has_value());
+  EXPECT_EQ((*plain)->partition, "");
+}
+
+TEST(SlurmSubmitForTest, ReadsPlacementAndRefusesWrongTypes) {
+  auto s = SlurmSubmitFor(ClusterWithMetadata(
+      R"({"executor":"slurm","slurm":{"partition":"gpu","account":"ml","qos":"high",)"
+      R"("sbatch_args":["--exclusive","--gres=gpu:1"]}})"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(s->has_value());
+  EXPECT_EQ((*s)->partition, "gpu");
+  EXPECT_EQ((*s)->account, "ml");
+  EXPECT_EQ((*s)->qos, "high");
+  EXPECT_THAT((*s)->sbatch_args, ::testing::ElementsAre("--exclusive", "--gres=gpu:1"));
+  auto bad = SlurmSubmitFor(ClusterWithMetadata(R"({"executor":"slurm","slurm":{"qos":3}})"));
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("metadata.slurm.qos"));
+  auto bad_args =
+      SlurmSubmitFor(ClusterWithMetadata(R"({"executor":"slurm","slurm":{"sbatch_args":"-N1"}})"));
+  EXPECT_THAT(bad_args.status().message(), HasSubstr("sbatch_args"));
+}
+
+class SlurmExecutorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = testing::SlurmCluster::Start(&why_).release(); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    if (cluster_ == nullptr) WEIR_MISSING_SERVICE("slurm", why_);
+    SlurmExecutorOptions o;
+    o.slurm_conf = cluster_->conf();
+    o.poll_interval = 100ms;
+    o.tool_timeout = 3s;
+    executor_ = NewSlurmExecutor(SystemClock::Instance(), o);
+    executor_->SetListener(ends_.Listener());
+  }
+  void TearDown() override {
+    if (executor_) executor_->Shutdown();
+  }
+
+  fs::path Prepare(const std::string& id, const std::string& executable,
+                   const std::string& args = "") {
+    fs::path dir = paths::JobDir(tmp_.path() / "jobs", id);
+    auto fetcher = NewLocalFileFetcher();
+    Status s = PrepareJobDirectory(SimpleSpec(id, executable, args), dir, *fetcher);
+    EXPECT_TRUE(s.ok()) << s;
+    return dir;
+  }
+  std::string SlurmState(const std::string& slurm_id) {
+    auto r = cluster_->Tool({"squeue", "-h", "-t", "all", "-j", slurm_id, "-o", "%T"});
+    return r.ok() ? r->out : "";
+  }
+
+  static testing::SlurmCluster* cluster_;
+  static std::string why_;
+  TempDir tmp_;
+  EndCollector ends_;
+  std::unique_ptr<Executor> executor_;
+};
+testing::SlurmCluster* SlurmExecutorTest::cluster_ = nullptr;
+std::string SlurmExecutorTest::why_;
+
+TEST_F(SlurmExecutorTest, RecordsTheSlurmJobIdAndNamesTheJobAfterIt) {
+  fs::path dir = Prepare("named", "true");
+  auto l = executor_->Launch("named", dir, {});
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->pid, 0);
+  EXPECT_EQ(ReadSlurmJobId(dir), l->slurm_job_id);
+  auto r = cluster_->Tool({"squeue", "-h", "-t", "all", "-j", l->slurm_job_id, "-o", "%j"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->out, "named\n");
+  auto end = ends_.WaitFor("named");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kSucceeded);
+}
+
+TEST_F(SlurmExecutorTest, KillOfAPendingJobRemovesItFromTheQueue) {
+  fs::path dir = Prepare("held", "true");
+  LaunchOptions o;
+  o.slurm = SlurmSubmit{.sbatch_args = {"--hold"}};  // stays PENDING until released
+  auto l = executor_->Launch("held", dir, o);
+  ASSERT_TRUE(l.ok()) << l.status();
+  ASSERT_TRUE(Eventually([&] { return SlurmState(l->slurm_job_id) == "PENDING\n"; }));
+  ASSERT_TRUE(executor_->Kill("held", model::kMsgKilledByUser).ok());
+  auto end = ends_.WaitFor("held");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kKilled);
+  EXPECT_EQ(end->status_msg, model::kMsgKilledByUser);
+  EXPECT_EQ(SlurmState(l->slurm_job_id), "CANCELLED\n");
+  EXPECT_FALSE(fs::exists(paths::DoneFile(dir))) << "the job never ran";
+}
+
+TEST_F(SlurmExecutorTest, ACancelOutsideWeirIsKilledNamingSlurm) {
+  fs::path dir = Prepare("cancelled", "sleep", "300");
+  auto l = executor_->Launch("cancelled", dir, {});
+  ASSERT_TRUE(l.ok()) << l.status();
+  ASSERT_TRUE(Eventually([&] { return SlurmState(l->slurm_job_id) == "RUNNING\n"; }));
+  auto r = cluster_->Tool({"scancel", l->slurm_job_id});
+  ASSERT_TRUE(r.ok() && r->exit_code == 0);
+  auto end = ends_.WaitFor("cancelled");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kKilled);
+  EXPECT_EQ(end->exit_code, model::kExitKilled);
+  EXPECT_THAT(end->status_msg, HasSubstr("cancelled in Slurm, not by weir"));
+  EXPECT_THAT(end->status_msg, HasSubstr("CANCELLED"));
+}
+
+TEST_F(SlurmExecutorTest, SbatchRefusalFailsTheLaunchWithSlurmsReason) {
+  fs::path dir = Prepare("nowhere", "true");
+  LaunchOptions o;
+  o.slurm = SlurmSubmit{.partition = "no-such-partition"};
+  auto l = executor_->Launch("nowhere", dir, o);
+  ASSERT_FALSE(l.ok());
+  EXPECT_THAT(l.status().message(), HasSubstr("Invalid partition"));
+  EXPECT_EQ(executor_->RunningCount(), 0u);
+}
+
+// The controller away for a while: no end is made up, and the true ends come once it answers.
+TEST_F(SlurmExecutorTest, ControllerDownKeepsJobsAndReportsTheirTrueEndsAfterwards) {
+  fs::path ok_dir = Prepare("outlives-ok", "sh -c", "'while [ ! -e go ]; do sleep 0.05; done'");
+  fs::path bad_dir =
+      Prepare("outlives-bad", "sh -c", "'while [ ! -e go ]; do sleep 0.05; done; exit 4'");
+  auto a = executor_->Launch("outlives-ok", ok_dir, {});
+  auto b = executor_->Launch("outlives-bad", bad_dir, {});
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(Eventually([&] { return SlurmState(b->slurm_job_id) == "RUNNING\n"; }));
+  ASSERT_TRUE(cluster_->StopController().ok());
+  testing::WriteText(ok_dir / "go", "");
+  testing::WriteText(bad_dir / "go", "");
+  ASSERT_TRUE(Eventually([&] { return ReadDoneExitCode(bad_dir).has_value(); }));
+  std::this_thread::sleep_for(2s);  // several reconciler ticks without an answer
+  EXPECT_TRUE(ends_.All().empty()) << "an end was reported while Slurm could not confirm it";
+  EXPECT_EQ(executor_->RunningCount(), 2u);
+  ASSERT_TRUE(cluster_->StartController().ok());
+  auto ok_end = ends_.WaitFor("outlives-ok", 60s);
+  auto bad_end = ends_.WaitFor("outlives-bad", 60s);
+  ASSERT_TRUE(ok_end && bad_end);
+  EXPECT_EQ(ok_end->status, model::JobStatus::kSucceeded);
+  EXPECT_EQ(bad_end->status, model::JobStatus::kFailed);
+  EXPECT_EQ(bad_end->exit_code, 4);
+}
+
+}  // namespace
+}  // namespace weir::exec

@@ -1,0 +1,139 @@
+// PostgreSQL-only behaviour of the store: schema versions and migrations, a password kept apart
+// from the URL and out of every message, an unreachable server. The shared contract is in
+// store_contract_test.cc and audit_store_contract_test.cc.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "common/testing/required_services.h"
+#include "store/open.h"
+#include "store/postgres/connection.h"
+#include "store/testing/postgres_server.h"
+
+namespace weir::store {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class StopPostgres : public ::testing::Environment {
+ public:
+  void TearDown() override { testing::StopSharedPostgres(); }
+};
+const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = testing::SharedPostgres();
+    if (server_ == nullptr) WEIR_MISSING_SERVICE("postgresql", testing::SharedPostgresError());
+    Result<std::string> url = server_->CreateDatabase();
+    ASSERT_TRUE(url.ok()) << url.status();
+    where_.type = "postgresql";
+    where_.url = *url;
+  }
+  std::string Sql(const std::string& sql) {
+    Result<std::string> r = server_->Query(where_.url, sql);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : "<error>";
+  }
+
+  testing::PostgresServer* server_ = nullptr;
+  StoreLocation where_;
+  FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
+};
+
+TEST_F(PostgresStoreTest, StatusOfAnEmptyDatabaseThenMigrateBringsItToTheLatest) {
+  Result<SchemaInfo> before = ReadSchema(where_);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->version, 0);
+  EXPECT_EQ(before->latest, 2);
+  EXPECT_EQ(Sql("SELECT to_regclass('jobs') IS NULL"), "t");  // reading changed nothing
+
+  Result<SchemaInfo> migrated = MigrateSchema(where_);
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
+  EXPECT_EQ(migrated->before, 0);
+  EXPECT_EQ(migrated->version, 2);
+  EXPECT_EQ(Sql("SELECT string_agg(version::text, ',') FROM schema_version"), "2");
+
+  // Again: nothing to do, still one row.
+  Result<SchemaInfo> again = MigrateSchema(where_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->before, 2);
+  EXPECT_EQ(Sql("SELECT count(*) FROM schema_version"), "1");
+}
+
+TEST_F(PostgresStoreTest, AVersionOneDatabaseGetsTheAuditTableAndKeepsItsRows) {
+  ASSERT_TRUE(OpenStores(where_, clock_).ok());
+  Sql("INSERT INTO jobs (id, name, user_name, status, created, updated, cluster_name,"
+      " cluster_id, command_name, command_id, request, state)"
+      " VALUES ('old', 'n', 'u', 'SUCCEEDED', 1, 1, '', '', '', '', '{}', '{}')");
+  // What a database of the previous release looks like: no audit table, version 1.
+  Sql("DROP TABLE audit");
+  Sql("UPDATE schema_version SET version = 1");
+  Result<Stores> s = OpenStores(where_, clock_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(Sql("SELECT version FROM schema_version"), "2");
+  EXPECT_TRUE(s->jobs->GetJob("old").ok());
+  AuditRecord r;
+  r.time = FromEpochMillis(5);
+  r.method = "POST";
+  r.path = "/x";
+  EXPECT_TRUE(s->audit->AppendAudit(r).ok());
+}
+
+TEST_F(PostgresStoreTest, ADatabaseFromANewerWeirIsRefusedSayingToUpgrade) {
+  ASSERT_TRUE(OpenStores(where_, clock_).ok());
+  Sql("UPDATE schema_version SET version = 99");
+  Result<Stores> s = OpenStores(where_, clock_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.status().message(), HasSubstr("version 99 was written by a newer weir"));
+  EXPECT_THAT(s.status().message(), HasSubstr("upgrade weir"));
+  EXPECT_EQ(MigrateSchema(where_).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ReadSchema(where_)->version, 99);  // status still reads it
+}
+
+TEST_F(PostgresStoreTest, UnreachableServerIsUnavailableNamingTheUrlWithoutPassword) {
+  StoreLocation where;
+  where.type = "postgresql";
+  where.url = "postgresql://weir:hunter2@/nowhere?host=/nonexistent-weir-socket-dir&port=1";
+  where.password = "s3cret-pw";
+  Result<Stores> s = OpenStores(where, clock_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(s.status().message(), HasSubstr("postgresql://weir:***@/nowhere"));
+  EXPECT_THAT(s.status().message(), Not(HasSubstr("hunter2")));
+  EXPECT_THAT(s.status().message(), Not(HasSubstr("s3cret-pw")));
+}
+
+TEST(RedactUrlTest, HidesOnlyThePassword) {
+  EXPECT_EQ(postgres::RedactUrl("postgresql://weir:pw@db:5432/weir"),
+            "postgresql://weir:***@db:5432/weir");
+  EXPECT_EQ(postgres::RedactUrl("postgresql://weir@db/weir"), "postgresql://weir@db/weir");
+  EXPECT_EQ(postgres::RedactUrl("postgresql://db:5432/weir"), "postgresql://db:5432/weir");
+}
+
+// A server that demands a password: the store connects with the one passed apart from the URL.
+TEST(PostgresPasswordTest, PasswordGivenApartFromTheUrlIsUsed) {
+  auto server = testing::PostgresServer::Start("pw-Only-In-Env");
+  if (!server.ok()) WEIR_MISSING_SERVICE("postgresql", server.status().message());
+  Result<std::string> url = (*server)->CreateDatabase();
+  ASSERT_TRUE(url.ok()) << url.status();
+  FakeClock clock{FromEpochMillis(1)};
+  StoreLocation where;
+  where.type = "postgresql";
+  where.url = *url;
+  Result<Stores> without = OpenStores(where, clock);
+  ASSERT_FALSE(without.ok());
+  EXPECT_EQ(without.status().code(), StatusCode::kUnavailable);
+  where.password = "wrong";
+  EXPECT_FALSE(OpenStores(where, clock).ok());
+  where.password = "pw-Only-In-Env";
+  Result<Stores> with = OpenStores(where, clock);
+  ASSERT_TRUE(with.ok()) << with.status();
+  EXPECT_TRUE(with->jobs->SearchJobs({}, PageRequest{}).ok());
+}
+
+}  // namespace
+}  // namespace weir::store
