@@ -42,6 +42,7 @@ Result<Stores> OpenStores(const StoreLocation& where, Clock& clock) {
   out.config = s;
   out.jobs = s;
   out.audit = s;
+  out.nodes = s;
   return out;
 }
 

@@ -1,4 +1,4 @@
-// The PostgreSQL metadata store: ConfigStore, JobStore and AuditStore over a small pool of libpq
+// The PostgreSQL metadata store: ConfigStore, JobStore, AuditStore and NodeStore over a small pool of libpq
 // connections (store.type postgresql, store.url postgresql://...).
 //
 // Same contract as the SQLite store (store_contract_test.cc and audit_store_contract_test.cc run
@@ -29,7 +29,10 @@ struct PostgresOptions {
   bool migrate = true;         // false: refuse a database that is not at kSchemaVersion
 };
 
-class PostgresStore final : public ConfigStore, public JobStore, public AuditStore {
+class PostgresStore final : public ConfigStore,
+                            public JobStore,
+                            public AuditStore,
+                            public NodeStore {
  public:
   // `url`: a libpq URI or key=value string; `password` ("" for none) is passed apart from it.
   static Result<std::shared_ptr<PostgresStore>> Open(const std::string& url,
@@ -66,6 +69,18 @@ class PostgresStore final : public ConfigStore, public JobStore, public AuditSto
   Result<std::vector<model::JobRecord>> JobsWithStatus(
       const std::vector<model::JobStatus>& statuses) override;
   Result<int64_t> CountActiveJobs(const std::string& user) override;
+  Result<std::optional<model::JobRecord>> ClaimQueuedJob(const std::string& node,
+                                                         int64_t max_memory_mb,
+                                                         TimePoint now) override;
+  Result<bool> UnqueueJob(const std::string& id) override;
+
+  // NodeStore
+  Status PutNode(const NodeRecord& n) override;
+  Result<NodeRecord> GetNode(const std::string& id) override;
+  Result<std::vector<NodeRecord>> ListNodes() override;
+  Result<LeaseRecord> AcquireLease(const std::string& name, const std::string& node,
+                                   TimePoint now, Millis ttl) override;
+  Result<LeaseRecord> GetLease(const std::string& name) override;
 
   // AuditStore
   Result<int64_t> AppendAudit(const AuditRecord& r) override;

@@ -47,19 +47,19 @@ TEST_F(PostgresStoreTest, StatusOfAnEmptyDatabaseThenMigrateBringsItToTheLatest)
   Result<SchemaInfo> before = ReadSchema(where_);
   ASSERT_TRUE(before.ok()) << before.status();
   EXPECT_EQ(before->version, 0);
-  EXPECT_EQ(before->latest, 2);
+  EXPECT_EQ(before->latest, 3);
   EXPECT_EQ(Sql("SELECT to_regclass('jobs') IS NULL"), "t");  // reading changed nothing
 
   Result<SchemaInfo> migrated = MigrateSchema(where_);
   ASSERT_TRUE(migrated.ok()) << migrated.status();
   EXPECT_EQ(migrated->before, 0);
-  EXPECT_EQ(migrated->version, 2);
-  EXPECT_EQ(Sql("SELECT string_agg(version::text, ',') FROM schema_version"), "2");
+  EXPECT_EQ(migrated->version, 3);
+  EXPECT_EQ(Sql("SELECT string_agg(version::text, ',') FROM schema_version"), "3");
 
   // Again: nothing to do, still one row.
   Result<SchemaInfo> again = MigrateSchema(where_);
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->before, 2);
+  EXPECT_EQ(again->before, 3);
   EXPECT_EQ(Sql("SELECT count(*) FROM schema_version"), "1");
 }
 

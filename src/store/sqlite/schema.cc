@@ -182,10 +182,38 @@ CREATE INDEX events_job ON events(job_id, id);
 )sql";
 }
 
+// Version 6 in the session's numbering (issue 11; renumbered at merge): the shared queue of a
+// cluster, the nodes' heartbeats and the leases (store.h NodeStore).
+std::string V6Nodes() {
+  return R"sql(
+CREATE TABLE job_queue (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL UNIQUE,
+  memory_mb INTEGER NOT NULL
+);
+CREATE TABLE nodes (
+  id TEXT PRIMARY KEY NOT NULL,
+  url TEXT NOT NULL,
+  started INTEGER NOT NULL,
+  heartbeat INTEGER NOT NULL,
+  running_jobs INTEGER NOT NULL,
+  capacity_mb INTEGER NOT NULL,
+  free_memory_mb INTEGER NOT NULL
+);
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY NOT NULL,
+  holder TEXT NOT NULL,
+  token INTEGER NOT NULL,
+  acquired INTEGER NOT NULL,
+  expires INTEGER NOT NULL
+);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only: a released
 // migration never changes.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V6Nodes()};
   return kMigrations;
 }
 
