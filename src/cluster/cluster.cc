@@ -70,8 +70,7 @@ Result<std::unique_ptr<Node>> Node::Start(ClusterOptions options,
                                           HealthProbe probe, Clock& clock) {
   if (options.node_id.empty()) return InvalidArgument("server.node_id: must not be empty");
   if (options.leader_mode != "static" && options.leader_mode != "database") {
-    return InvalidArgument("leader.mode: '" + options.leader_mode +
-                           "' is not static or database");
+    return InvalidArgument("leader.mode: '" + options.leader_mode + "' is not static or database");
   }
   if (options.leader_mode == "database" && options.lease_ttl.count() <= 0) {
     return InvalidArgument("leader.lease_ttl_ms: must be positive");
@@ -142,8 +141,8 @@ Status Node::Heartbeat() {
   const service::ServiceLoad load = load_ ? load_() : service::ServiceLoad{};
   r.running_jobs = load.running;
   r.capacity_mb = load.capacity_mb;
-  r.free_memory_mb = load.capacity_mb <= 0 ? -1 : std::max<int64_t>(0, load.capacity_mb -
-                                                                          load.used_memory_mb);
+  r.free_memory_mb =
+      load.capacity_mb <= 0 ? -1 : std::max<int64_t>(0, load.capacity_mb - load.used_memory_mb);
   Status s = nodes_->PutNode(r);
   Ran(kTaskHeartbeat, s);
   if (!s.ok()) spdlog::warn("node {}: heartbeat failed: {}", options_.node_id, s.ToString());
@@ -152,14 +151,28 @@ Status Node::Heartbeat() {
 
 Status Node::Elect() {
   if (options_.leader_mode == "static") {
+    // The configured leader publishes itself in the lease row (for admin/nodes on every node);
+    // the others only read it.
+    Result<store::LeaseRecord> l =
+        options_.leader_static ? nodes_->AcquireLease(kLeaseName, options_.node_id, clock_.Now(),
+                                                      3 * options_.heartbeat_interval)
+                               : nodes_->GetLease(kLeaseName);
+    Ran(kTaskElection, l.status());
+    if (!l.ok()) return l.status();
     bool first;
     {
       std::lock_guard lock(mu_);
+      lease_ = *l;
       first = !leading_ && options_.leader_static;
       leading_ = options_.leader_static;
     }
     if (first) spdlog::info("leadership: node {} leads (leader.mode static)", options_.node_id);
-    Ran(kTaskElection, Status::Ok());
+    if (options_.leader_static && l->holder != options_.node_id) {
+      spdlog::warn(
+          "leadership: node {} is configured to lead (leader.static) but node {} "
+          "leads too; give leader.static true to one node only",
+          options_.node_id, l->holder);
+    }
     return Status::Ok();
   }
   auto l = nodes_->AcquireLease(kLeaseName, options_.node_id, clock_.Now(), options_.lease_ttl);
@@ -212,10 +225,13 @@ Result<int> Node::CheckLostNodes() {
   int64_t probes = 0;
   std::vector<std::string> lost;
   for (const auto& [owner, jobs] : held) {
+    // A host that never heartbeated is no node of this cluster (a local-mode runner's machine, a
+    // record of an older weir): not ours to declare lost.
     auto it = by_id.find(owner);
-    const bool fresh = it != by_id.end() && now - it->second.heartbeat <= options_.lost_stale_after;
+    if (it == by_id.end()) continue;
+    const bool fresh = now - it->second.heartbeat <= options_.lost_stale_after;
     bool healthy = fresh;
-    if (!fresh && it != by_id.end() && probe_) {
+    if (!fresh && probe_) {
       ++probes;
       healthy = probe_(it->second.url);
     }
@@ -226,16 +242,17 @@ Result<int> Node::CheckLostNodes() {
       if (healthy) failures_.erase(owner);
     }
     if (healthy) continue;
-    spdlog::warn("lost-node check: node {} has no heartbeat since {} and failed its health check "
-                 "({} of {})",
-                 owner, it == by_id.end() ? "ever" : FormatIso8601(it->second.heartbeat), failures,
-                 options_.lost_failures);
+    spdlog::warn(
+        "lost-node check: node {} has no heartbeat since {} and failed its health check "
+        "({} of {})",
+        owner, FormatIso8601(it->second.heartbeat), failures, options_.lost_failures);
     if (failures < options_.lost_failures) continue;
     for (model::JobRecord* r : jobs) {
       model::JobRecord rec = *r;
       rec.job.status = model::JobStatus::kFailed;
-      rec.job.status_msg = "Job failed: node lost ('" + owner + "' stopped heartbeating and failed " +
-                           std::to_string(failures) + " health checks in a row)";
+      rec.job.status_msg = "Job failed: node lost ('" + owner +
+                           "' stopped heartbeating and failed " + std::to_string(failures) +
+                           " health checks in a row)";
       rec.job.finished = now;
       rec.updated = now;
       rec.execution.exit_code = model::kExitNodeLost;
@@ -285,11 +302,9 @@ LeaderView Node::Leader() const {
   LeaderView v;
   v.mode = options_.leader_mode;
   v.self = IsLeader();
-  if (options_.leader_mode == "static") {
-    if (options_.leader_static) {
-      v.holder = options_.node_id;
-      v.token = 1;
-    }
+  if (options_.leader_mode == "static" && options_.leader_static) {
+    v.holder = options_.node_id;
+    v.token = 1;
     return v;
   }
   std::lock_guard lock(mu_);
@@ -308,19 +323,21 @@ std::vector<TaskView> Node::Tasks() const {
 
 void Node::Loop() {
   using Steady = std::chrono::steady_clock;
-  const bool database = options_.leader_mode == "database";
-  const Millis elect_every = database ? std::max(Millis(50), options_.lease_ttl / 3) : Millis(0);
+  // Static mode re-reads (or, leading, re-publishes) the lease row at the heartbeat's pace.
+  const Millis elect_every = options_.leader_mode == "database"
+                                 ? std::max(Millis(50), options_.lease_ttl / 3)
+                                 : options_.heartbeat_interval;
   Steady::time_point next_beat = Steady::now() + options_.heartbeat_interval;
   Steady::time_point next_elect = Steady::now() + elect_every;
   Steady::time_point next_check = Steady::now() + options_.lost_check_interval;
   std::unique_lock lock(loop_mu_);
   while (!stopping_) {
     Steady::time_point next = std::min(next_beat, next_check);
-    if (database) next = std::min(next, next_elect);
+    next = std::min(next, next_elect);
     if (loop_cv_.wait_until(lock, next, [this] { return stopping_; })) break;
     lock.unlock();
     const Steady::time_point now = Steady::now();
-    if (database && now >= next_elect) {
+    if (now >= next_elect) {
       (void)Elect();
       next_elect = Steady::now() + elect_every;
     }

@@ -11,7 +11,8 @@
 // of an old leader can be refused.
 //
 // The lost-node check (leader only, every lost_check_interval): a node that holds active jobs
-// (execution.host_name) whose heartbeat is older than lost_stale_after is probed on its
+// (execution.host_name; a host with no node row is not a node and is left alone) whose
+// heartbeat is older than lost_stale_after is probed on its
 // health endpoint; after lost_failures failed probes in a row (counted per distinct node, one per
 // pass) its INIT and RUNNING jobs are recorded FAILED with kExitNodeLost ("node lost"). A fresh
 // heartbeat or a good probe resets the count, so a node restarted within the threshold never
@@ -141,11 +142,11 @@ class Node final : public Leadership {
   TimePoint started_;
 
   mutable std::mutex mu_;
-  store::LeaseRecord lease_;           // GUARDED_BY(mu_) as last seen (database mode)
-  bool leading_ = false;               // GUARDED_BY(mu_) as logged
+  store::LeaseRecord lease_;             // GUARDED_BY(mu_) as last seen (database mode)
+  bool leading_ = false;                 // GUARDED_BY(mu_) as logged
   std::map<std::string, int> failures_;  // GUARDED_BY(mu_) failed probes in a row, per node
-  std::map<std::string, Task> tasks_;  // GUARDED_BY(mu_)
-  std::string advertise_url_;          // GUARDED_BY(mu_)
+  std::map<std::string, Task> tasks_;    // GUARDED_BY(mu_)
+  std::string advertise_url_;            // GUARDED_BY(mu_)
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;

@@ -107,6 +107,14 @@ TEST_F(ClusterTest, StaticModeLeadsOnlyWhenConfigured) {
   EXPECT_TRUE(a->IsLeader());
   EXPECT_FALSE(b->IsLeader());
   EXPECT_EQ(b->FencingToken(), 0);
+  // Every node shows which one leads.
+  ASSERT_TRUE(b->Elect().ok());
+  EXPECT_EQ(b->Leader().holder, "a");
+  auto nodes = b->Nodes();
+  ASSERT_TRUE(nodes.ok());
+  ASSERT_EQ(nodes->size(), 2u);
+  EXPECT_TRUE((*nodes)[0].leader);
+  EXPECT_FALSE((*nodes)[1].leader);
 }
 
 TEST_F(ClusterTest, DatabaseLeaseMovesToAnotherNodeOnlyAfterItExpires) {
@@ -161,6 +169,7 @@ TEST_F(ClusterTest, ANodeIsLostOnlyAfterStaleHeartbeatAndEnoughFailedProbes) {
   PutJob("r1", "gone", model::JobStatus::kRunning);
   PutJob("i1", "gone", model::JobStatus::kInit);
   PutJob("mine", "leader", model::JobStatus::kRunning);
+  PutJob("local", "laptop", model::JobStatus::kRunning);  // a local-mode runner: no node
 
   // Fresh heartbeat: not even probed.
   ASSERT_EQ(leader->CheckLostNodes().value(), 0);
@@ -184,6 +193,7 @@ TEST_F(ClusterTest, ANodeIsLostOnlyAfterStaleHeartbeatAndEnoughFailedProbes) {
     EXPECT_NE(r.job.status_msg.find("node lost"), std::string::npos) << r.job.status_msg;
   }
   EXPECT_EQ(Job("mine").job.status, model::JobStatus::kRunning);
+  EXPECT_EQ(Job("local").job.status, model::JobStatus::kRunning);
   bool found = false;
   for (const TaskView& t : leader->Tasks()) {
     if (t.name != "lost-node-check") continue;

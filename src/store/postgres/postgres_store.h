@@ -1,5 +1,5 @@
-// The PostgreSQL metadata store: ConfigStore, JobStore, AuditStore and NodeStore over a small pool of libpq
-// connections (store.type postgresql, store.url postgresql://...).
+// The PostgreSQL metadata store: ConfigStore, JobStore, AuditStore and NodeStore over a small pool
+// of libpq connections (store.type postgresql, store.url postgresql://...).
 //
 // Same contract as the SQLite store (store_contract_test.cc and audit_store_contract_test.cc run
 // against both): the same searches, orders and errors. Values go to the server as parameters only.
@@ -78,8 +78,8 @@ class PostgresStore final : public ConfigStore,
   Status PutNode(const NodeRecord& n) override;
   Result<NodeRecord> GetNode(const std::string& id) override;
   Result<std::vector<NodeRecord>> ListNodes() override;
-  Result<LeaseRecord> AcquireLease(const std::string& name, const std::string& node,
-                                   TimePoint now, Millis ttl) override;
+  Result<LeaseRecord> AcquireLease(const std::string& name, const std::string& node, TimePoint now,
+                                   Millis ttl) override;
   Result<LeaseRecord> GetLease(const std::string& name) override;
 
   // AuditStore

@@ -163,8 +163,8 @@ INSERT INTO search_rebuild(pending) VALUES (1);
 )sql";
 }
 
-// Version 4, the event log (store.h EventStore). AUTOINCREMENT: an id is never reused, so a subscriber
-// resuming after its last id never sees an event twice.
+// Version 4, the event log (store.h EventStore). AUTOINCREMENT: an id is never reused, so a
+// subscriber resuming after its last id never sees an event twice.
 std::string V4() {
   return R"sql(
 CREATE TABLE events (

@@ -644,8 +644,8 @@ Status SqliteStore::CreateJob(const JobRecord& r) {
     WEIR_RETURN_IF_ERROR(ins.Bind(r.id).Bind(tag).Run());
   }
   if (r.job.status == JobStatus::kInit && r.execution.host_name.empty()) {
-    WEIR_ASSIGN_OR_RETURN(
-        Stmt ins, db_->Prepare("INSERT INTO job_queue(job_id, memory_mb) VALUES (?, ?)"));
+    WEIR_ASSIGN_OR_RETURN(Stmt ins,
+                          db_->Prepare("INSERT INTO job_queue(job_id, memory_mb) VALUES (?, ?)"));
     WEIR_RETURN_IF_ERROR(ins.Bind(r.id).Bind(int64_t{r.execution.memory.value_or(0)}).Run());
   }
   WEIR_RETURN_IF_ERROR(PutDoc(DocOf(r)));
@@ -1112,8 +1112,7 @@ Status SqliteStore::ReplaceSearchDocuments(SearchKind kind,
 // ---- shared queue and nodes ------------------------------------------------------------------
 
 Result<std::optional<JobRecord>> SqliteStore::ClaimQueuedJob(const std::string& node,
-                                                             int64_t max_memory_mb,
-                                                             TimePoint now) {
+                                                             int64_t max_memory_mb, TimePoint now) {
   std::lock_guard lock(mu_);
   // A write transaction from the start: another process claiming at once waits for this one.
   WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_, /*write=*/true));
@@ -1185,9 +1184,8 @@ NodeRecord ReadNode(const Stmt& q) {
 
 Status SqliteStore::PutNode(const NodeRecord& n) {
   std::lock_guard lock(mu_);
-  WEIR_ASSIGN_OR_RETURN(
-      Stmt q, db_->Prepare(std::string("INSERT OR REPLACE INTO nodes (") + kNodeColumns +
-                           ") VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare(std::string("INSERT OR REPLACE INTO nodes (") +
+                                             kNodeColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?)"));
   q.Bind(n.id).Bind(n.url).Bind(ToEpochMillis(n.started)).Bind(ToEpochMillis(n.heartbeat));
   q.Bind(n.running_jobs).Bind(n.capacity_mb).Bind(n.free_memory_mb);
   return q.Run();
@@ -1220,8 +1218,7 @@ namespace {
 
 Result<LeaseRecord> ReadLease(Database& db, const std::string& name) {
   WEIR_ASSIGN_OR_RETURN(
-      Stmt q,
-      db.Prepare("SELECT holder, token, acquired, expires FROM leases WHERE name = ?"));
+      Stmt q, db.Prepare("SELECT holder, token, acquired, expires FROM leases WHERE name = ?"));
   q.Bind(name);
   LeaseRecord l;
   l.name = name;
@@ -1249,8 +1246,9 @@ Result<LeaseRecord> SqliteStore::AcquireLease(const std::string& name, const std
       l.acquired = now;
     }
     l.expires = now + ttl;
-    WEIR_ASSIGN_OR_RETURN(Stmt up, db_->Prepare("INSERT OR REPLACE INTO leases (name, holder,"
-                                                " token, acquired, expires) VALUES (?, ?, ?, ?, ?)"));
+    WEIR_ASSIGN_OR_RETURN(Stmt up,
+                          db_->Prepare("INSERT OR REPLACE INTO leases (name, holder,"
+                                       " token, acquired, expires) VALUES (?, ?, ?, ?, ?)"));
     up.Bind(name).Bind(l.holder).Bind(l.token).Bind(ToEpochMillis(l.acquired));
     WEIR_RETURN_IF_ERROR(up.Bind(ToEpochMillis(l.expires)).Run());
   }

@@ -89,8 +89,8 @@ class SqliteStore final : public ConfigStore,
   Status PutNode(const NodeRecord& n) override;
   Result<NodeRecord> GetNode(const std::string& id) override;
   Result<std::vector<NodeRecord>> ListNodes() override;
-  Result<LeaseRecord> AcquireLease(const std::string& name, const std::string& node,
-                                   TimePoint now, Millis ttl) override;
+  Result<LeaseRecord> AcquireLease(const std::string& name, const std::string& node, TimePoint now,
+                                   Millis ttl) override;
   Result<LeaseRecord> GetLease(const std::string& name) override;
 
   // AuditStore
