@@ -16,6 +16,7 @@
 #include "api/asset_routes.h"
 #include "api/audit.h"
 #include "api/auth_gate.h"
+#include "api/ui_routes.h"
 #include "api/config_routes.h"
 #include "api/event_routes.h"
 #include "api/http.h"
@@ -203,6 +204,7 @@ class ServerImpl final : public Server {
           api::EventRouteOptions{std::chrono::seconds(config_.events_heartbeat_seconds)});
     }
     api::RegisterMetricsRoute(*router);
+    api::RegisterUiRoutes(*router, api::EmbeddedUiFiles());
 
     auto blobs = config_.blob_backend == "s3"
                      ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,

@@ -89,13 +89,15 @@ export function JobPage() {
               <p class="muted">Not started yet.</p>
             )}
           </div>
-          <div class="card wide">
-            <h2>Request</h2>
-            {req.data ? <RequestView r={req.data} /> : <ErrorBox error={req.error} />}
-          </div>
         </div>
       )}
       {j && <OutputBrowser id={id} path={path} running={!final} />}
+      {j && (
+        <div class="card">
+          <h2>Request</h2>
+          {req.data ? <RequestView r={req.data} /> : <ErrorBox error={req.error} />}
+        </div>
+      )}
     </section>
   );
 }
@@ -103,6 +105,7 @@ export function JobPage() {
 function RequestView({ r }) {
   return (
     <KeyValues
+      hideEmpty
       rows={[
         ["name", r.name],
         ["user", r.user],
@@ -222,7 +225,7 @@ function Listing({ id, path, href, running }) {
             {(l.directories || []).map((d) => (
               <tr key={d.name}>
                 <td>
-                  <Link href={href(path + d.name)}>📁 {d.name}</Link>
+                  <Link href={href(path + d.name)} class="dir-link">{d.name}</Link>
                 </td>
                 <td />
                 <td>

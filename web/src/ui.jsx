@@ -53,11 +53,13 @@ export function Tags({ tags, hideGenie = true }) {
   );
 }
 
-export function KeyValues({ rows }) {
+// Rows of [label, value]; a false row is left out, and with hideEmpty so is an empty value.
+export function KeyValues({ rows, hideEmpty = false }) {
+  const empty = (v) => v === null || v === undefined || v === "" || (Array.isArray(v) && !v.length);
   return (
     <dl class="kv">
       {rows
-        .filter((r) => r)
+        .filter((r) => r && !(hideEmpty && empty(r[1])))
         .map(([k, v]) => [
           <dt key={k + ":k"}>{k}</dt>,
           <dd key={k + ":v"}>{v === null || v === undefined || v === "" ? <span class="muted">–</span> : v}</dd>,
