@@ -40,7 +40,8 @@ bool ListsToken(std::string_view header, std::string_view token) {
       if (semi == std::string_view::npos) return true;
       std::string params(item.substr(semi + 1));
       params.erase(std::remove(params.begin(), params.end(), ' '), params.end());
-      return !(params.rfind("q=0", 0) == 0 && params.find_first_of("123456789") == std::string::npos);
+      return !(params.rfind("q=0", 0) == 0 &&
+               params.find_first_of("123456789") == std::string::npos);
     }
     pos = end + 1;
   }
@@ -75,7 +76,8 @@ HttpResponse Serve(const HttpRequest& req, const UiFile& f) {
     return r;
   }
   r.status = 200;
-  const bool gzip = !f.gzip.empty() && ListsToken(req.Header("accept-encoding").value_or(""), "gzip");
+  const bool gzip =
+      !f.gzip.empty() && ListsToken(req.Header("accept-encoding").value_or(""), "gzip");
   if (gzip) {
     r.SetHeader("Content-Encoding", "gzip");
     r.body.assign(f.gzip);

@@ -30,8 +30,8 @@ class UiRoutesTest : public ::testing::Test {
     opts.port = 0;
     server_ = NewHttpServer(opts, router);
     ASSERT_TRUE(server_->Start().ok());
-    client_ = std::make_unique<client::HttpClient>("http://127.0.0.1:" +
-                                                   std::to_string(server_->port()));
+    client_ =
+        std::make_unique<client::HttpClient>("http://127.0.0.1:" + std::to_string(server_->port()));
   }
   void TearDown() override { server_->Stop(); }
 

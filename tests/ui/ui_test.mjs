@@ -68,6 +68,8 @@ const scenarios = {
     weir("job", "submit", "-c", "sched:sla", "-C", "type:bash", "--name", "warm-up", "--wait", "--", "echo warm");
     const page = await openPage(browser, "/ui/jobs");
     await page.locator("table.jobs tbody tr[data-job-id]").first().waitFor({ timeout: WAIT });
+    // The SQLite store has the event stream: the page follows it rather than polling.
+    await page.locator('[data-live="live"]').waitFor({ timeout: WAIT });
     const marker = "hello-from-the-ui-test-" + Date.now();
     const id = weir("job", "submit", "-c", "sched:sla", "-C", "type:bash", "--name", "ui-live",
       "--tag", "team:ui", "--", `sleep 1; echo ${marker}`);
@@ -95,8 +97,17 @@ const scenarios = {
     await page.waitForURL("**/ui/jobs/" + id + "/output/stdout", { timeout: WAIT });
     await page.locator("pre.file", { hasText: marker }).waitFor({ timeout: WAIT });
     await shot(page, "job");
+
+    // The page of a running job follows it to its end without a reload.
+    const second = weir("job", "submit", "-c", "sched:sla", "-C", "type:bash", "--name", "ui-second",
+      "--", "sleep 3; echo second");
+    await page.goto(url + "/ui/jobs/" + second);
+    await page.evaluate(() => (window.__notReloaded = true));
+    await page.locator("#job-status", { hasText: /^(INIT|RUNNING)$/ }).waitFor({ timeout: WAIT });
+    await page.locator("#job-status", { hasText: "SUCCEEDED" }).waitFor({ timeout: WAIT });
+    check(await page.notReloaded(), "the job page was reloaded to show SUCCEEDED");
     check(page.problems.length === 0, "no page errors: " + page.problems.join("; "));
-    console.log("jobs_live: job", id, "appeared, SUCCEEDED live, stdout shown");
+    console.log("jobs_live: job", id, "appeared, SUCCEEDED live, stdout shown; job", second, "followed live");
   },
 
   // A running job's stdout is tailed live; the job is killed from the UI after a confirmation and
@@ -106,6 +117,7 @@ const scenarios = {
       "for i in $(seq 1 600); do echo tick-$i; sleep 0.2; done");
     const page = await openPage(browser, "/ui/jobs/" + id + "/output/stdout");
     await page.locator("#job-status", { hasText: "RUNNING" }).waitFor({ timeout: WAIT });
+    await page.locator('[data-live="live"]').waitFor({ timeout: WAIT });
     // The tail follows the file as it grows (tick-10 is written ~2 s after the start).
     await page.locator("pre.file", { hasText: "tick-10\n" }).waitFor({ timeout: WAIT });
     await page.getByRole("button", { name: "Kill…" }).click();
@@ -202,6 +214,11 @@ try {
   await scenarios[name](browser);
 } catch (e) {
   console.error(name + ": FAILED: " + (e.stack || e));
+  for (const context of browser.contexts()) {
+    for (const [i, page] of context.pages().entries()) {
+      await shot(page, `FAILED-${name}-${i}`).catch(() => {});
+    }
+  }
   process.exitCode = 1;
 } finally {
   await browser.close();
