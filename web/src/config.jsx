@@ -6,9 +6,9 @@ import { embedded, enc, getJson } from "./api.js";
 import { ErrorBox, KeyValues, StatusBadge, Tags, Time, useLoad } from "./ui.jsx";
 
 const KINDS = {
-  clusters: { title: "Clusters", list: "clusterList", one: "cluster" },
-  commands: { title: "Commands", list: "commandList", one: "command" },
-  applications: { title: "Applications", list: "applicationList", one: "application" },
+  clusters: { title: "Clusters", list: "clusterList", one: "Cluster" },
+  commands: { title: "Commands", list: "commandList", one: "Command" },
+  applications: { title: "Applications", list: "applicationList", one: "Application" },
 };
 
 // The linked resources shown on a detail page: [title, kind of the linked items, API suffix].
