@@ -266,6 +266,7 @@ function FileViewer({ id, path, running }) {
 
   useEffect(() => {
     let alive = true;
+    let decoder = new TextDecoder();
     offset.current = 0;
     setText("");
     setNote("");
@@ -285,9 +286,17 @@ function FileViewer({ id, path, running }) {
       const res = await request(url, { headers });
       if (res.status === 416) return; // nothing new
       if (!res.ok) throw await errorOf(res);
-      const chunk = await res.text();
+      const bytes = new Uint8Array(await res.arrayBuffer());
       if (!alive) return;
-      offset.current += new TextEncoder().encode(chunk).length;
+      if (res.status === 200 && offset.current > 0) {
+        // The whole file instead of the range asked for: start over.
+        decoder = new TextDecoder();
+        offset.current = 0;
+        setText("");
+      }
+      // Offsets count bytes; the streaming decoder keeps a character split between two reads.
+      offset.current += bytes.length;
+      const chunk = decoder.decode(bytes, { stream: true });
       if (chunk) setText((t) => t + chunk);
     };
     read(true).catch((e) => alive && setError(e));
