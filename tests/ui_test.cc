@@ -91,6 +91,11 @@ TEST_F(UiTest, ConfigurationShowsClusterTagsAndLinks) {
   Run("config");
 }
 
+TEST_F(UiTest, WorkflowInstanceDagFollowsItsSteps) {
+  StartServer();
+  Run("workflows");
+}
+
 TEST_F(UiTest, DarkThemeAndPhoneWidth) {
   StartServer();
   Run("themes");

@@ -6,7 +6,8 @@
 // folder the screenshots go to), WEIR_TOKEN (a bearer token, for the auth scenario).
 // Every wait has a deadline and fails loudly; the exit code is 0 only when the scenario passed.
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -24,8 +25,12 @@ function check(cond, what) {
 
 // `weir --server URL ARGS...`: its stdout (the CLI prints a submitted job's id there).
 function weir(...args) {
+  return weirIn(undefined, ...args);
+}
+
+function weirIn(cwd, ...args) {
   const extra = process.env.WEIR_TOKEN ? ["--token", process.env.WEIR_TOKEN] : [];
-  return execFileSync(bin, ["--server", url, ...extra, ...args], { encoding: "utf8" }).trim();
+  return execFileSync(bin, ["--server", url, ...extra, ...args], { encoding: "utf8", cwd }).trim();
 }
 
 async function api(path) {
@@ -157,6 +162,41 @@ const scenarios = {
     await page.locator("td.empty").waitFor({ timeout: WAIT });
     check(page.problems.length === 0, "no page errors: " + page.problems.join("; "));
     console.log("config: cluster tags, commands and back links shown");
+  },
+
+  // A deployed sample workflow is listed with its schedule; a run started by the CLI appears on
+  // the workflow's page without a reload, and its instance page draws the DAG with every step
+  // SUCCEEDED, each step's job one click away.
+  async workflows(browser) {
+    const dir = mkdtempSync(join(tmpdir(), "weir-ui-wf-"));
+    try {
+      weirIn(dir, "sample", "workflow", "bash", "project");
+      weirIn(join(dir, "project"), "project", "deploy");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const wf = "prod:sample.bash-sample.hello-bash";
+    const page = await openPage(browser, "/ui/workflows");
+    const row = page.locator(`tr[data-workflow-id="${wf}"]`);
+    await row.waitFor({ timeout: WAIT });
+    await row.getByText("0 6 * * *").waitFor({ timeout: WAIT });
+    await row.getByRole("link", { name: "hello-bash" }).click();
+    await page.getByText("No instances yet").waitFor({ timeout: WAIT });
+    weir("workflow", "run", wf);
+    const instance = page.locator('tr[data-instance="1"]');
+    await instance.waitFor({ timeout: WAIT });
+    check(await page.notReloaded(), "the workflow page was reloaded to show the instance");
+    await instance.getByRole("link", { name: "#1" }).click();
+    await page.waitForURL("**/instances/1", { timeout: WAIT });
+    for (const step of ["greet", "count"]) {
+      await page.locator(`[data-step-node="${step}"][data-status="SUCCEEDED"]`).waitFor({ timeout: WAIT });
+    }
+    await shot(page, "instance");
+    await page.locator('[data-step-node="greet"]').click();
+    await page.waitForURL("**/ui/jobs/*", { timeout: WAIT });
+    await page.locator("#job-status", { hasText: "SUCCEEDED" }).waitFor({ timeout: WAIT });
+    check(page.problems.length === 0, "no page errors: " + page.problems.join("; "));
+    console.log("workflows: listed, instance live, DAG SUCCEEDED, step job one click away");
   },
 
   // With auth.mode required the UI asks for the token once, then loads; a wrong token is refused.

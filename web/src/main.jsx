@@ -7,6 +7,7 @@ import { onTokenNeeded, setToken } from "./api.js";
 import { ConfigDetailPage, ConfigListPage } from "./config.jsx";
 import { JobPage } from "./job.jsx";
 import { JobsPage } from "./jobs.jsx";
+import { InstancePage, WorkflowPage, WorkflowsPage } from "./workflows.jsx";
 import "./style.css";
 
 function TokenPrompt() {
@@ -53,6 +54,7 @@ function App() {
         </Link>
         <nav>
           <NavLink href="/jobs">Jobs</NavLink>
+          <NavLink href="/workflows">Workflows</NavLink>
           <NavLink href="/config">Configuration</NavLink>
         </nav>
       </header>
@@ -64,6 +66,9 @@ function App() {
           <Route path="/jobs" component={JobsPage} />
           <Route path="/jobs/:id/output/*" component={JobPage} />
           <Route path="/jobs/:id" component={JobPage} />
+          <Route path="/workflows" component={WorkflowsPage} />
+          <Route path="/workflows/:id" component={WorkflowPage} />
+          <Route path="/workflows/:id/instances/:n" component={InstancePage} />
           <Route path="/config">
             <Redirect to="/config/clusters" replace />
           </Route>
