@@ -119,8 +119,8 @@ TEST_F(PostgresStoreE2eTest, DbStatusAndMigrateOnAnEmptyDatabaseThenANewerOneIsR
   auto migrate = RunWeirWithEnv({"-o", "json", "db", "migrate", "-c", cfg.string()}, {});
   ASSERT_EQ(migrate.exit_code, 0) << migrate.err;
   json::value m = ParseOne(migrate.out);
-  EXPECT_EQ(Field(m, "version"), "2");
-  EXPECT_EQ(Field(m, "applied"), "2");
+  EXPECT_EQ(Field(m, "version"), "3");
+  EXPECT_EQ(Field(m, "applied"), "3");
   EXPECT_EQ(Field(m, "state"), "current");
   EXPECT_EQ(Sql("SELECT version FROM schema_version"), "3");
 
@@ -148,7 +148,7 @@ TEST_F(PostgresStoreE2eTest, ExistingSqliteDatabaseStaysUsableWithDbCommands) {
   auto status = RunWeirWithEnv({"-o", "json", "db", "status", "--data-dir", data.string()}, {});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   json::value s = ParseOne(status.out);
-  EXPECT_EQ(Field(s, "version"), "4");  // SQLite schema 3 added the search index, 4 the event log
+  EXPECT_EQ(Field(s, "version"), "5");  // 3 search, 4 event log, 5 nodes and the shared queue
   EXPECT_EQ(Field(s, "state"), "current");
   EXPECT_NE(Field(s, "store").find((data / "weir.db").string()), std::string::npos);
   auto migrate = RunWeirWithEnv({"-o", "json", "db", "migrate", "--data-dir", data.string()}, {});
