@@ -146,6 +146,7 @@ struct AssetRegistry::Impl {
   std::string path;
   std::shared_ptr<blob::BlobStore> blobs;
   Clock* clock = nullptr;
+  PublishListener on_publish;
 
   ~Impl() {
     if (db) sqlite3_close_v2(db);
@@ -310,12 +311,14 @@ blob::BlobStore& AssetRegistry::blobs() { return *impl_->blobs; }
 
 Result<std::unique_ptr<AssetRegistry>> AssetRegistry::Open(const std::string& db_path,
                                                            std::shared_ptr<blob::BlobStore> blobs,
-                                                           Clock& clock, int busy_timeout_ms) {
+                                                           Clock& clock, int busy_timeout_ms,
+                                                           PublishListener on_publish) {
   if (!blobs) return InvalidArgument("asset registry: a blob store is required");
   auto impl = std::make_unique<Impl>();
   impl->path = db_path;
   impl->blobs = std::move(blobs);
   impl->clock = &clock;
+  impl->on_publish = std::move(on_publish);
   int rc =
       sqlite3_open_v2(db_path.c_str(), &impl->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
@@ -422,7 +425,10 @@ Result<AssetRecord> AssetRegistry::Publish(const PublishRequest& req,
   meta.dirty = req.dirty;
   meta.publisher = req.publisher;
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->Insert(id, explicit_build, meta);
+  Result<AssetRecord> published = impl_->Insert(id, explicit_build, meta);
+  // Under mu: listeners hear of versions in commit order.
+  if (published.ok() && impl_->on_publish) impl_->on_publish(*published);
+  return published;
 }
 
 Result<AssetRecord> AssetRegistry::Get(std::string_view uuid) {

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +78,11 @@ struct ListPage {
   int64_t size = 0;
 };
 
+// Told of each version Publish() committed, in commit order, with the registry's lock held (it
+// must not call the registry). The server turns it into an ASSET_PUBLISHED event; a crash
+// between the commit and the call loses that event (at most once), never the version.
+using PublishListener = std::function<void(const AssetRecord&)>;
+
 class AssetRegistry final : public AssetCatalog {
  public:
   // Opens (creating tables if needed) the registry over the SQLite file `db_path`. `blobs` must
@@ -84,7 +90,8 @@ class AssetRegistry final : public AssetCatalog {
   static Result<std::unique_ptr<AssetRegistry>> Open(const std::string& db_path,
                                                      std::shared_ptr<blob::BlobStore> blobs,
                                                      Clock& clock = SystemClock::Instance(),
-                                                     int busy_timeout_ms = 10000);
+                                                     int busy_timeout_ms = 10000,
+                                                     PublishListener on_publish = {});
   ~AssetRegistry() override;
 
   // Publishes the bytes in `content` (a local file, left in place) as a new version and returns

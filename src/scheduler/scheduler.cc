@@ -423,6 +423,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Open(SchedulerOptions options,
   auto db = sql::Database::Open(options.db_path, options.busy_timeout_ms, kMaxCachedStatements);
   if (!db.ok()) return db.status().WithContext("scheduler database");
   impl->db = std::move(*db);
+  impl->InstallEventHooks();
   if (Status s = impl->db->Exec(kSchema); !s.ok()) {
     return Internal("scheduler database '" + options.db_path + "': " + s.message());
   }
@@ -549,6 +550,7 @@ Result<std::shared_ptr<const LoadedVersion>> Scheduler::Impl::LoadVersion(const 
 Status Scheduler::Impl::SetActive(DeploymentRow& d, const LoadedVersion& v, std::string_view reason,
                                   std::string_view actor, int64_t now_ms) {
   std::optional<int64_t> previous = d.active;
+  NoteActivation(d, v.version, reason, actor, now_ms);
   d.active = v.version;
   std::string key = v.ScheduleKey();
   if (key.empty()) {
@@ -594,6 +596,7 @@ Result<std::vector<StepRow>> Scheduler::Impl::LoadSteps(std::string_view id, int
 }
 
 Status Scheduler::Impl::SaveInstance(const InstanceRow& r, int64_t now_ms) {
+  WEIR_RETURN_IF_ERROR(NoteInstance(r, /*created=*/false, now_ms));
   WEIR_ASSIGN_OR_RETURN(
       sql::Stmt s,
       db->Prepare("UPDATE wf_instances SET status = ?, message = ?, run = ?, started_ms = ?, "
@@ -610,6 +613,7 @@ Status Scheduler::Impl::SaveInstance(const InstanceRow& r, int64_t now_ms) {
 }
 
 Status Scheduler::Impl::SaveStep(const std::string& id, int64_t number, const StepRow& r) {
+  WEIR_RETURN_IF_ERROR(NoteStep(id, number, r));
   WEIR_ASSIGN_OR_RETURN(
       sql::Stmt s,
       db->Prepare("UPDATE wf_steps SET status = ?, attempts = ?, job_id = ?, submitted = ?, "
@@ -717,6 +721,7 @@ Result<InstanceRow> Scheduler::Impl::CreateInstance(DeploymentRow& d, std::strin
       .Bind(r.finished_ms)
       .Bind(now_ms);
   WEIR_RETURN_IF_ERROR(s.Run());
+  WEIR_RETURN_IF_ERROR(NoteInstance(r, /*created=*/true, now_ms));
   metrics::Weir().workflow_instances.With({std::string(InstanceStatusName(r.status))}).Inc();
   int position = 0;
   for (const workflow::JobTemplate& j : v->wf.jobs) {
@@ -990,6 +995,7 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
           .Bind(m.commit)
           .Bind(now);
       WEIR_RETURN_IF_ERROR(s.Run());
+      impl_->NoteDeployed(d, result.version, bundle_id, m, request.deployer, now);
       d.latest = result.version;
     }
     v->deployed_id = id;

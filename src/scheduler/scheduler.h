@@ -65,6 +65,9 @@
 // steps whose submission was interrupted are submitted again under the same job id. One
 // scheduler process should run instances per database (triggers alone are multi-process safe).
 //
+// EVENTS: every change of an instance's or a step's status, every new version and every
+// activation becomes an event for SchedulerOptions::events (scheduler/events.cc).
+//
 // STORAGE: tables wf_deployments, wf_versions, wf_activations, wf_fires, wf_instances, wf_steps,
 // wf_attempts in the server's SQLite file, over the scheduler's own connection (WAL, busy
 // timeout). Nothing else is touched.
@@ -76,6 +79,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -88,6 +92,7 @@
 #include "scheduler/bundle_blobs.h"
 #include "scheduler/params.h"
 #include "scheduler/step_launcher.h"
+#include "store/store.h"
 #include "workflow/bundle.h"
 
 namespace weir::scheduler {
@@ -123,6 +128,9 @@ std::string DeployedId(std::string_view env, std::string_view owner, std::string
 // "<deployed id>#<n>": the job's groupingInstance.
 std::string InstanceId(std::string_view deployed_id, int64_t number);
 
+// Where the scheduler hands its events (SchedulerOptions::events).
+using EventSink = std::function<void(const store::EventRecord&)>;
+
 struct SchedulerOptions {
   std::string db_path;  // the server's SQLite file (tables are created)
   int busy_timeout_ms = 10000;
@@ -131,6 +139,12 @@ struct SchedulerOptions {
   int max_catchup = 100;        // catch-up `all`: at most this many instances per pass
   Millis capacity_retry{1000};  // resubmit delay when the job service has no capacity
   std::string job_user = "weir-scheduler";  // job user when the version's deployer is empty
+  // Told of every WORKFLOW_INSTANCE_CHANGE, WORKFLOW_STEP_CHANGE, WORKFLOW_DEPLOYED and
+  // WORKFLOW_ACTIVATED (docs/api.md, "Events"), in commit order, right after the transaction
+  // that made the change commits (never for a rolled-back one). Called with the scheduler's
+  // lock held: it must not call the scheduler. Empty: no events. A crash between the commit and
+  // the call loses the event (at most once); the rows stay the truth.
+  EventSink events;
 };
 
 struct DeployRequest {

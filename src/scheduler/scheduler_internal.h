@@ -136,6 +136,9 @@ struct Scheduler::Impl {
   std::thread loop;
   std::shared_ptr<Waker> waker = std::make_shared<Waker>();
 
+  // Events of the open transaction (events.cc), handed to options.events once it commits.
+  std::vector<store::EventRecord> outbox;  // GUARDED_BY(mu)
+
   Impl(SchedulerOptions o, std::shared_ptr<BundleBlobs> b, std::shared_ptr<StepLauncher> l,
        Clock& c)
       : options(std::move(o)), blobs(std::move(b)), launcher(std::move(l)), clock(c) {}
@@ -167,6 +170,21 @@ struct Scheduler::Impl {
                                      bool manual, int64_t now_ms);
   Result<Instance> BuildInstance(const InstanceRow& row, bool with_steps);
   Result<DeployedWorkflow> BuildDeployed(const DeploymentRow& d);
+
+  // ---- events.cc. REQUIRES: mu; no-ops without options.events ----
+  // Hooks the connection: the outbox goes to options.events after each commit and is dropped
+  // on a rollback. Call once after opening the database.
+  void InstallEventHooks();
+  // Before the row is written: queues WORKFLOW_INSTANCE_CHANGE / WORKFLOW_STEP_CHANGE when the
+  // stored status differs from the one about to be written (`created`: the row is new).
+  Status NoteInstance(const InstanceRow& r, bool created, int64_t now_ms);
+  Status NoteStep(const std::string& id, int64_t number, const StepRow& s);
+  // A new version `version` of `d` was inserted from manifest `m`.
+  void NoteDeployed(const DeploymentRow& d, int64_t version, const std::string& bundle_id,
+                    const workflow::BundleManifest& m, std::string_view deployer, int64_t now_ms);
+  // Before `d.active` changes to `to`.
+  void NoteActivation(const DeploymentRow& d, int64_t to, std::string_view reason,
+                      std::string_view actor, int64_t now_ms);
 
   // ---- backfill.cc. REQUIRES: mu ----
   // The `parallel` bound of a backfill instance; nullopt for other instances.

@@ -46,6 +46,7 @@
 #include "resolve/resolve.h"
 #include "scheduler/scheduler.h"
 #include "server/descriptors.h"
+#include "server/event_sinks.h"
 #include "server/server_metrics.h"
 #include "service/job_service.h"
 #include "store/store.h"
@@ -212,7 +213,9 @@ class ServerImpl final : public Server {
     if (!blobs.ok()) return blobs.status().WithContext("assets.blob_backend");
     blobs_ = std::move(*blobs);
     auto registry =
-        assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
+        assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000,
+                                    events_ ? AssetPublishedEvents(HubSink(events_), clock)
+                                            : assets::PublishListener());
     if (!registry.ok()) return registry.status().WithContext("asset registry");
     registry_ = std::move(*registry);
     api::AssetRouteOptions ao;
@@ -224,6 +227,7 @@ class ServerImpl final : public Server {
     // steps run as jobs through the same JobService as the API.
     scheduler::SchedulerOptions so;
     so.db_path = config_.SqlitePath().string();
+    if (events_) so.events = HubSink(events_);
     auto bundle_blobs = scheduler::NewBlobStoreBundleBlobs(
         blobs_, std::filesystem::absolute(config_.BundleFilesDir()),
         [registry = registry_](std::string_view uuid) -> Result<std::string> {
