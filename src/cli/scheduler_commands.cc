@@ -294,13 +294,13 @@ Result<json::value> WaitInstance(client::HttpClient& http, const std::string& pa
     if (status != last) std::cerr << id << ": " << status << "\n";
     last = status;
   };
-  int64_t number = -1;
+  std::string number;  // the instance's number, as its events carry it
   while (true) {
     auto v = GetJson(http, path);
     if (!v.ok()) return v.status();
     std::string status = Str(*v, "status");
     if (streaming) {
-      number = std::stoll(Str(*v, "number"));
+      number = Str(*v, "number");
       if (IsFinalStatus(status)) progress.Report(*v, std::cerr);  // what the stream did not say
     } else {
       progress.Report(*v, std::cerr);
@@ -328,7 +328,7 @@ Result<json::value> WaitInstance(client::HttpClient& http, const std::string& pa
         for (const client::SseEvent& e : events->TakeEvents()) {
           boost::system::error_code ec;
           json::value d = json::parse(e.data, ec);
-          if (ec || Str(d, "instance") != std::to_string(number)) continue;
+          if (ec || Str(d, "instance") != number) continue;
           if (e.event == "WORKFLOW_STEP_CHANGE") {
             progress.ReportStepEvent(d, std::cerr);
           } else if (e.event == "WORKFLOW_INSTANCE_CHANGE") {

@@ -41,7 +41,7 @@ store::EventRecord Event(std::string_view type, const std::string& workflow, int
   data["type"] = e.type;
   data["timestamp"] = FormatIso8601(e.time);
   data["workflow"] = workflow;
-  for (auto& [k, v] : o) data[k] = std::move(v);
+  for (auto& kv : o) data[kv.key()] = std::move(kv.value());
   e.data = json::serialize(data);
   return e;
 }

@@ -190,6 +190,7 @@ class SchedulerTest : public ::testing::Test {
     o.misfire_grace = 60s;
     o.max_catchup = max_catchup;
     o.capacity_retry = 2s;
+    o.events = [this](const store::EventRecord& e) { OnEvent(e); };
     auto s = Scheduler::Open(o, blobs_, launcher_, clock_);
     ASSERT_TRUE(s.ok()) << s.status();
     sched_ = std::move(*s);
@@ -288,6 +289,68 @@ class SchedulerTest : public ::testing::Test {
     sqlite3_close(db);
   }
 
+  // The sink: each event, with the status a separate connection reads for the instance it names
+  // at that moment (so a test sees whether the change was committed before the event came).
+  void OnEvent(const store::EventRecord& e) {
+    boost::json::value d = boost::json::parse(e.data);
+    std::string committed;
+    if (e.type == "WORKFLOW_INSTANCE_CHANGE") {
+      sqlite3* db = nullptr;
+      if (sqlite3_open_v2((dir_ / "weir.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+          SQLITE_OK) {
+        sqlite3_stmt* q = nullptr;
+        sqlite3_prepare_v2(db,
+                           "SELECT status FROM wf_instances WHERE deployed_id = ? AND instance = ?",
+                           -1, &q, nullptr);
+        std::string wf = e.workflow;
+        sqlite3_bind_text(q, 1, wf.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 2, d.at("instance").to_number<int64_t>());
+        if (sqlite3_step(q) == SQLITE_ROW) {
+          committed = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+        }
+        sqlite3_finalize(q);
+      }
+      sqlite3_close(db);
+    }
+    std::lock_guard<std::mutex> lock(events_mu_);
+    events_.push_back({e, std::move(d), std::move(committed)});
+  }
+  struct SeenEvent {
+    store::EventRecord record;
+    boost::json::value data;
+    std::string committed;  // WORKFLOW_INSTANCE_CHANGE: the instance's stored status then
+  };
+  std::vector<SeenEvent> Events() {
+    std::lock_guard<std::mutex> lock(events_mu_);
+    return events_;
+  }
+  // "type from>to" per event ("instance", "step <id>", "deployed v", "activated a>b").
+  std::vector<std::string> EventLines() {
+    std::vector<std::string> out;
+    for (const SeenEvent& e : Events()) {
+      auto str = [&](const char* k) {
+        const boost::json::value& v = e.data.at(k);
+        return v.is_null() ? std::string("null")
+               : v.is_string() ? std::string(v.as_string())
+                               : boost::json::serialize(v);
+      };
+      if (e.record.type == "WORKFLOW_INSTANCE_CHANGE") {
+        out.push_back("instance " + str("fromState") + ">" + str("toState"));
+      } else if (e.record.type == "WORKFLOW_STEP_CHANGE") {
+        out.push_back("step " + str("step") + " " + str("fromState") + ">" + str("toState") +
+                      " #" + str("attempt"));
+      } else if (e.record.type == "WORKFLOW_DEPLOYED") {
+        out.push_back("deployed " + str("version"));
+      } else if (e.record.type == "WORKFLOW_ACTIVATED") {
+        out.push_back("activated " + str("fromVersion") + ">" + str("toVersion") + " " +
+                      str("reason"));
+      }
+    }
+    return out;
+  }
+
+  std::mutex events_mu_;
+  std::vector<SeenEvent> events_;  // GUARDED_BY(events_mu_)
   fs::path dir_;
   FakeClock clock_{At("2026-03-02T10:00:00Z")};
   std::shared_ptr<FakeBlobs> blobs_ = std::make_shared<FakeBlobs>();
@@ -601,6 +664,55 @@ TEST_F(SchedulerTest, RetriesSpentFailTheInstance) {
   EXPECT_EQ(i.status, InstanceStatus::kFailed);
   EXPECT_THAT(Step(i, "a").message, HasSubstr("failed after 2 attempts"));
   EXPECT_EQ(Step(i, "b").status, StepStatus::kUpstreamFailed);
+}
+
+// ---- events ----------------------------------------------------------------------------------
+
+TEST_F(SchedulerTest, EventsFollowEachCommittedTransitionInOrder) {
+  Deploy("id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 1, backoff: 5s}\n") +
+         Job("b", "b", "    depends_on: [a]\n"));
+  Run(kEtl);
+  Tick();
+  Complete(kEtl, 1, "a", JobStatus::kFailed);
+  clock_.Advance(5s);
+  Tick();
+  Complete(kEtl, 1, "a");
+  Complete(kEtl, 1, "b");
+  ASSERT_EQ(Inst(kEtl, 1).status, InstanceStatus::kSucceeded);
+  ASSERT_TRUE(sched_->Rollback(kEtl, std::nullopt, "carol").status().code() ==
+              StatusCode::kFailedPrecondition);  // nothing to roll back to: no event
+  EXPECT_THAT(EventLines(),
+              ElementsAre("deployed 1", "activated null>1 deploy", "instance null>CREATED",
+                          "instance CREATED>RUNNING", "step a PENDING>RUNNING #1",
+                          "step a RUNNING>WAITING_RETRY #1", "step a WAITING_RETRY>RUNNING #2",
+                          "step a RUNNING>SUCCEEDED #2", "step b PENDING>RUNNING #1",
+                          "step b RUNNING>SUCCEEDED #1", "instance RUNNING>SUCCEEDED"));
+  for (const SeenEvent& e : Events()) {
+    EXPECT_EQ(e.record.workflow, kEtl);
+    EXPECT_EQ(e.data.at("workflow").as_string(), kEtl);
+    if (e.record.type != "WORKFLOW_INSTANCE_CHANGE") continue;
+    // Handed over only once the change is committed: another connection already reads it.
+    EXPECT_EQ(e.committed, std::string(e.data.at("toState").as_string()));
+    EXPECT_EQ(e.data.at("version").to_number<int64_t>(), 1);
+    EXPECT_EQ(e.data.at("logicalDate").as_string(), "2026-03-02T10:00:00.000Z");
+    EXPECT_EQ(e.record.user, "bob");
+  }
+}
+
+TEST_F(SchedulerTest, ARolledBackChangeHasNoEvent) {
+  Deploy("id: etl\njobs:\n" + Job("a", "a"));
+  const size_t before = Events().size();
+  // The instance row is written, then its step row fails: the transaction rolls back.
+  Sql("CREATE TRIGGER no_steps BEFORE INSERT ON wf_steps BEGIN SELECT RAISE(ABORT, 'full'); END");
+  RunRequest r;
+  EXPECT_FALSE(sched_->Run(kEtl, r).ok());
+  Sql("DROP TRIGGER no_steps");
+  EXPECT_EQ(Events().size(), before) << EventLines().back();
+  Run(kEtl);  // number 1 again: the first never existed
+  std::vector<std::string> lines = EventLines();
+  ASSERT_EQ(lines.size(), before + 1);
+  EXPECT_EQ(lines.back(), "instance null>CREATED");
+  EXPECT_EQ(Events().back().data.at("instance").to_number<int64_t>(), 1);
 }
 
 TEST_F(SchedulerTest, RestartRunsOnlyTheIncompleteSteps) {
