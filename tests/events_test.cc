@@ -449,7 +449,8 @@ TEST_F(WorkflowEventsTest, RunWaitFollowsInstanceAndStepEventsInOrder) {
   // The job ids are the instance's, and the jobs' own events carry them.
   auto inst = http_->Get("/api/weir/v1/workflows/" + client::UrlEncode(id_) + "/instances/1");
   ASSERT_TRUE(inst.ok());
-  for (const json::value& step : Parse(inst->body).at("steps").as_array()) {
+  const json::value instance = Parse(inst->body);
+  for (const json::value& step : instance.at("steps").as_array()) {
     EXPECT_EQ(job_of[Str(step, "id")], Str(step, "jobId")) << Str(step, "id");
     EXPECT_EQ(Status(Str(step, "jobId")), "SUCCEEDED");
   }
