@@ -107,6 +107,37 @@ TEST_F(PostgresStoreE2eTest, JobsAndConfigLiveInPostgresAndSurviveARestart) {
   EXPECT_EQ(Sql("SELECT count(*) FROM jobs"), "2");
 }
 
+// Without an event log (PostgreSQL store), `workflow run --wait` polls the instance instead of
+// following the stream, and still reports each step and exits by the instance's status.
+TEST_F(PostgresStoreE2eTest, WorkflowRunWaitPollsWithoutAnEventLog) {
+  WeirServer server(dir_.path() / "data", PgConfig());
+  ASSERT_EQ(server.Start(), "");
+  ASSERT_EQ(RunWeir(server.url(), {"apply", "-f", kDemo}).exit_code, 0);
+  const fs::path repo = dir_.path() / "feats";
+  WriteFile(
+      repo / "dataflow.yaml",
+      "project: {owner: acme, repo: feats, main_branch: main}\nassets:\n  - name: noop\n"
+      "    type: bash\n    namespace: e2e-pg\n    build: mkdir -p dist && cp src/noop.sh "
+      "dist/noop.sh\n    file: dist/noop.sh\nworkflows: [flows]\nenvironments:\n  prod: {}\n");
+  WriteFile(repo / ".gitignore", ".workflows/\ndist/\n");
+  WriteFile(repo / "src" / "noop.sh", "true\n");
+  WriteFile(repo / "flows" / "pipe.sch.yaml",
+            "id: pipe\njobs:\n  extract:\n    command: [type:bash]\n    cluster: [type:local]\n"
+            "    args: [\"echo one\"]\n  load:\n    command: [type:bash]\n"
+            "    cluster: [type:local]\n    depends_on: extract\n    args: [\"exit 2\"]\n");
+  ASSERT_EQ(Git(repo, "init -q -b main").first, 0);
+  ASSERT_EQ(Git(repo, "add -A").first, 0);
+  ASSERT_EQ(Git(repo, "commit -q -m first").first, 0);
+  auto d = RunWeir(server.url(), {"project", "deploy"}, repo);
+  ASSERT_EQ(d.exit_code, 0) << d.out << d.err;
+  auto run = RunWeir(server.url(),
+                     {"workflow", "run", "prod:acme.feats.pipe", "--wait", "--timeout", "120"});
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;  // `load` fails
+  EXPECT_NE(run.err.find("step extract: SUCCEEDED"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("step load: FAILED (attempt 1/1)"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("prod:acme.feats.pipe#1: FAILED"), std::string::npos) << run.err;
+}
+
 TEST_F(PostgresStoreE2eTest, DbStatusAndMigrateOnAnEmptyDatabaseThenANewerOneIsRefused) {
   const fs::path cfg = WriteConfig(PgConfig());
   auto before = RunWeirWithEnv({"-o", "json", "db", "status", "-c", cfg.string()}, {});

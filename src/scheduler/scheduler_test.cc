@@ -330,15 +330,15 @@ class SchedulerTest : public ::testing::Test {
     for (const SeenEvent& e : Events()) {
       auto str = [&](const char* k) {
         const boost::json::value& v = e.data.at(k);
-        return v.is_null() ? std::string("null")
+        return v.is_null()     ? std::string("null")
                : v.is_string() ? std::string(v.as_string())
                                : boost::json::serialize(v);
       };
       if (e.record.type == "WORKFLOW_INSTANCE_CHANGE") {
         out.push_back("instance " + str("fromState") + ">" + str("toState"));
       } else if (e.record.type == "WORKFLOW_STEP_CHANGE") {
-        out.push_back("step " + str("step") + " " + str("fromState") + ">" + str("toState") +
-                      " #" + str("attempt"));
+        out.push_back("step " + str("step") + " " + str("fromState") + ">" + str("toState") + " #" +
+                      str("attempt"));
       } else if (e.record.type == "WORKFLOW_DEPLOYED") {
         out.push_back("deployed " + str("version"));
       } else if (e.record.type == "WORKFLOW_ACTIVATED") {
