@@ -395,6 +395,16 @@ TEST_F(WorkflowEventsTest, DeployActivateRollbackAndPublishAreEvents) {
   // Asset events come before the deployment that uses them.
   EXPECT_LT(a.id, wf[0].id);
 
+  // `weir events tail` names the workflow and the versions.
+  auto tail =
+      RunWeir(server_->url(), {"events", "tail", "--workflow", id_, "--since", "0", "--no-follow"});
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  EXPECT_NE(tail.out.find(" WORKFLOW_ACTIVATED " + id_ + ": version 2 -> 1 (rollback)\n"),
+            std::string::npos)
+      << tail.out;
+  EXPECT_NE(tail.out.find(" WORKFLOW_DEPLOYED " + id_ + ": version 2 (bundle "), std::string::npos)
+      << tail.out;
+
   // The `workflow` filter keeps exactly this workflow's events, live and stored.
   std::vector<Seen> stored = StoredLog({"--workflow", id_});
   ASSERT_EQ(stored.size(), wf.size());
@@ -412,6 +422,12 @@ TEST_F(WorkflowEventsTest, RunWaitFollowsInstanceAndStepEventsInOrder) {
   EXPECT_NE(run.err.find("step load: SUCCEEDED"), std::string::npos) << run.err;
   EXPECT_LT(run.err.find("step extract: SUCCEEDED"), run.err.find("step load: RUNNING")) << run.err;
   EXPECT_NE(run.err.find(id_ + "#1: SUCCEEDED"), std::string::npos) << run.err;
+  auto tail = RunWeir(server_->url(), {"events", "tail", "--workflow", id_, "--type",
+                                       "WORKFLOW_STEP_CHANGE", "--since", "0", "--count", "1"});
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  EXPECT_NE(tail.out.find(" WORKFLOW_STEP_CHANGE " + id_ + "#1 step extract job "),
+            std::string::npos)
+      << tail.out;
 
   ASSERT_TRUE(WaitFor(
       [&] {
