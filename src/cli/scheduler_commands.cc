@@ -294,48 +294,55 @@ Result<json::value> WaitInstance(client::HttpClient& http, const std::string& pa
     if (status != last) std::cerr << id << ": " << status << "\n";
     last = status;
   };
-  std::string number;  // the instance's number, as its events carry it
+  std::string number;        // the instance's number, as its events carry it
+  bool final_event = false;  // the stream said the instance ended
+  auto timed_out = [&] {
+    return timeout_seconds > 0 && std::chrono::steady_clock::now() - start >
+                                      std::chrono::duration<double>(timeout_seconds);
+  };
+  // Prints the instance's step events until one of its own events arrives (with `until_final`:
+  // its final one), 10 s pass without events, the stream fails or the time is up.
+  auto follow = [&](bool until_final) {
+    auto quiet_since = std::chrono::steady_clock::now();
+    while (!events->failed() && !timed_out() &&
+           std::chrono::steady_clock::now() - quiet_since < std::chrono::seconds(10)) {
+      if (!events->WaitForEvent(std::chrono::milliseconds(200))) continue;
+      quiet_since = std::chrono::steady_clock::now();
+      bool instance_changed = false;
+      for (const client::SseEvent& e : events->TakeEvents()) {
+        boost::system::error_code ec;
+        json::value d = json::parse(e.data, ec);
+        if (ec || Str(d, "instance") != number) continue;
+        if (e.event == "WORKFLOW_STEP_CHANGE") {
+          progress.ReportStepEvent(d, std::cerr);
+        } else if (e.event == "WORKFLOW_INSTANCE_CHANGE") {
+          instance_changed = true;
+          final_event = final_event || IsFinalStatus(Str(d, "toState"));
+        }
+      }
+      if (instance_changed && (!until_final || final_event)) return;
+    }
+  };
   while (true) {
     auto v = GetJson(http, path);
     if (!v.ok()) return v.status();
     std::string status = Str(*v, "status");
     if (streaming) {
       number = Str(*v, "number");
+      // Read ahead of the stream: print the step changes it still holds before the end.
+      if (IsFinalStatus(status) && !final_event) follow(/*until_final=*/true);
       if (IsFinalStatus(status)) progress.Report(*v, std::cerr);  // what the stream did not say
     } else {
       progress.Report(*v, std::cerr);
     }
     report_status(Str(*v, "id"), status);
     if (IsFinalStatus(status)) return v;
-    auto timed_out = [&] {
-      return timeout_seconds > 0 && std::chrono::steady_clock::now() - start >
-                                        std::chrono::duration<double>(timeout_seconds);
-    };
-    auto deadline = [&] {
+    if (timed_out()) {
       return DeadlineExceeded("instance " + Str(*v, "id") + ": still " + last + " after " +
                               std::to_string(static_cast<int>(timeout_seconds)) + " s");
-    };
-    if (timed_out()) return deadline();
+    }
     if (streaming && !events->failed()) {
-      // Follow the stream until the instance reports a change of its own.
-      bool instance_changed = false;
-      auto quiet_since = std::chrono::steady_clock::now();
-      while (!instance_changed && !events->failed() &&
-             std::chrono::steady_clock::now() - quiet_since < std::chrono::seconds(10)) {
-        if (timed_out()) return deadline();
-        if (!events->WaitForEvent(std::chrono::milliseconds(200))) continue;
-        quiet_since = std::chrono::steady_clock::now();
-        for (const client::SseEvent& e : events->TakeEvents()) {
-          boost::system::error_code ec;
-          json::value d = json::parse(e.data, ec);
-          if (ec || Str(d, "instance") != number) continue;
-          if (e.event == "WORKFLOW_STEP_CHANGE") {
-            progress.ReportStepEvent(d, std::cerr);
-          } else if (e.event == "WORKFLOW_INSTANCE_CHANGE") {
-            instance_changed = true;
-          }
-        }
-      }
+      follow(/*until_final=*/false);  // then read the instance again
       continue;
     }
     if (watcher && !watcher->failed()) {
