@@ -1,7 +1,7 @@
 #include "api/webhook_routes.h"
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <set>
@@ -104,8 +104,8 @@ Result<store::WebhookRecord> WebhookFromJson(const json::value& v, const Context
   if (!v.is_object()) return InvalidArgument("request body: must be a JSON object");
   const json::object& o = v.as_object();
   for (const auto& kv : o) {
-    static const std::set<std::string_view> kKnown = {
-        "url", "secret", "types", "jobId", "user", "grouping", "workflow", "enabled"};
+    static const std::set<std::string_view> kKnown = {"url",  "secret",   "types",    "jobId",
+                                                      "user", "grouping", "workflow", "enabled"};
     if (!kKnown.count(kv.key())) {
       return InvalidArgument(std::string(kv.key()) +
                              ": unknown field (known: url, secret, types, jobId, user, grouping, "
@@ -152,7 +152,8 @@ void RegisterWebhookRoutes(Router& router, std::shared_ptr<store::WebhookStore> 
   ctx->options = std::move(options);
   const std::string base(kCollection);
 
-  router.Add("POST", base, Guarded(ctx, "webhook add", [ctx](HttpRequest& req) -> Result<HttpResponse> {
+  router.Add("POST", base,
+             Guarded(ctx, "webhook add", [ctx](HttpRequest& req) -> Result<HttpResponse> {
                WEIR_ASSIGN_OR_RETURN(json::value v, ParseJsonBody(req));
                WEIR_ASSIGN_OR_RETURN(store::WebhookRecord w, WebhookFromJson(v, *ctx));
                w.id = NewUuid();
@@ -167,24 +168,25 @@ void RegisterWebhookRoutes(Router& router, std::shared_ptr<store::WebhookStore> 
                return r;
              }));
 
-  router.Add("GET", base, Guarded(ctx, "webhook list", [ctx](HttpRequest& req) -> Result<HttpResponse> {
-               WEIR_ASSIGN_OR_RETURN(std::vector<store::WebhookRecord> all,
-                                     ctx->store->ListWebhooks());
-               json::array items;
-               for (const auto& w : all) items.push_back(WebhookJson(w, BaseUrl(req)));
-               json::object o;
-               o["webhooks"] = std::move(items);
-               return JsonResponse(200, o);
-             }));
+  router.Add(
+      "GET", base, Guarded(ctx, "webhook list", [ctx](HttpRequest& req) -> Result<HttpResponse> {
+        WEIR_ASSIGN_OR_RETURN(std::vector<store::WebhookRecord> all, ctx->store->ListWebhooks());
+        json::array items;
+        for (const auto& w : all) items.push_back(WebhookJson(w, BaseUrl(req)));
+        json::object o;
+        o["webhooks"] = std::move(items);
+        return JsonResponse(200, o);
+      }));
 
   const std::string one = base + "/{id}";
-  router.Add("GET", one, Guarded(ctx, "webhook get", [ctx](HttpRequest& req) -> Result<HttpResponse> {
-               WEIR_ASSIGN_OR_RETURN(store::WebhookRecord w,
-                                     ctx->store->GetWebhook(req.Param("id")));
-               return JsonResponse(200, WebhookJson(w, BaseUrl(req)));
-             }));
+  router.Add(
+      "GET", one, Guarded(ctx, "webhook get", [ctx](HttpRequest& req) -> Result<HttpResponse> {
+        WEIR_ASSIGN_OR_RETURN(store::WebhookRecord w, ctx->store->GetWebhook(req.Param("id")));
+        return JsonResponse(200, WebhookJson(w, BaseUrl(req)));
+      }));
 
-  router.Add("DELETE", one, Guarded(ctx, "webhook rm", [ctx](HttpRequest& req) -> Result<HttpResponse> {
+  router.Add("DELETE", one,
+             Guarded(ctx, "webhook rm", [ctx](HttpRequest& req) -> Result<HttpResponse> {
                const std::string& id = req.Param("id");
                WEIR_RETURN_IF_ERROR(ctx->store->DeleteWebhook(id));
                ctx->dispatcher->Removed(id);
@@ -208,19 +210,19 @@ void RegisterWebhookRoutes(Router& router, std::shared_ptr<store::WebhookStore> 
                return JsonResponse(200, o);
              }));
 
-  router.Add("POST", one + "/deliveries/{delivery}/redeliver",
-             Guarded(ctx, "webhook redeliver", [ctx](HttpRequest& req) -> Result<HttpResponse> {
-               const std::string& id = req.Param("id");
-               WEIR_ASSIGN_OR_RETURN(int64_t delivery,
-                                     PositiveNumber(req.Param("delivery"), "delivery"));
-               WEIR_RETURN_IF_ERROR(ctx->dispatcher->Redeliver(id, delivery));
-               WEIR_ASSIGN_OR_RETURN(store::WebhookDelivery d, ctx->store->GetDelivery(id, delivery));
-               json::object o;
-               o["webhookId"] = id;
-               o["eventId"] = d.event_id;
-               o["message"] = "queued; run `weir webhook deliveries " + id + "` to see the attempt";
-               return JsonResponse(202, o);
-             }));
+  router.Add(
+      "POST", one + "/deliveries/{delivery}/redeliver",
+      Guarded(ctx, "webhook redeliver", [ctx](HttpRequest& req) -> Result<HttpResponse> {
+        const std::string& id = req.Param("id");
+        WEIR_ASSIGN_OR_RETURN(int64_t delivery, PositiveNumber(req.Param("delivery"), "delivery"));
+        WEIR_RETURN_IF_ERROR(ctx->dispatcher->Redeliver(id, delivery));
+        WEIR_ASSIGN_OR_RETURN(store::WebhookDelivery d, ctx->store->GetDelivery(id, delivery));
+        json::object o;
+        o["webhookId"] = id;
+        o["eventId"] = d.event_id;
+        o["message"] = "queued; run `weir webhook deliveries " + id + "` to see the attempt";
+        return JsonResponse(202, o);
+      }));
 }
 
 }  // namespace weir::api

@@ -172,9 +172,8 @@ class WebhookDispatcher::Worker {
   }
 
   // Logs one attempt; false when the subscription is gone (the worker ends).
-  bool Record(const store::EventRecord& e, int attempt, bool manual, TimePoint at,
-              const Attempt& a, store::DeliveryOutcome outcome, std::optional<TimePoint> next,
-              bool advance) {
+  bool Record(const store::EventRecord& e, int attempt, bool manual, TimePoint at, const Attempt& a,
+              store::DeliveryOutcome outcome, std::optional<TimePoint> next, bool advance) {
     store::WebhookDelivery d;
     d.webhook_id = hook_.id;
     d.event_id = e.id;
@@ -243,7 +242,7 @@ class WebhookDispatcher::Worker {
         std::optional<TimePoint> next;
         const Millis wait = WebhookBackoff(d_.options_, attempt);
         if (!last) next = d_.clock_.Now() + wait;
-        const auto outcome = a.ok     ? store::DeliveryOutcome::kDelivered
+        const auto outcome = a.ok   ? store::DeliveryOutcome::kDelivered
                              : last ? store::DeliveryOutcome::kFailed
                                     : store::DeliveryOutcome::kRetrying;
         if (!Record(*pending, attempt, false, at, a, outcome, next, last)) break;
@@ -337,8 +336,7 @@ Status WebhookDispatcher::Redeliver(const std::string& webhook_id, int64_t deliv
   WEIR_ASSIGN_OR_RETURN(std::vector<store::EventRecord> events,
                         hub_->store().ReadEvents(d.event_id - 1, store::EventFilter{}, 1));
   if (events.empty() || events.front().id != d.event_id) {
-    return FailedPrecondition("webhook '" + webhook_id + "': event " +
-                              std::to_string(d.event_id) +
+    return FailedPrecondition("webhook '" + webhook_id + "': event " + std::to_string(d.event_id) +
                               " is no longer in the event log (events.retention_days, "
                               "events.max_events)");
   }

@@ -43,10 +43,10 @@
 namespace weir::service {
 
 struct WebhookOptions {
-  int max_attempts = 8;                       // webhooks.max_attempts
-  Millis backoff_initial{1000};               // webhooks.backoff_initial_ms
-  Millis backoff_max{600'000};                // webhooks.backoff_max_seconds
-  Millis timeout{10'000};                     // webhooks.timeout_seconds: connect + whole request
+  int max_attempts = 8;          // webhooks.max_attempts
+  Millis backoff_initial{1000};  // webhooks.backoff_initial_ms
+  Millis backoff_max{600'000};   // webhooks.backoff_max_seconds
+  Millis timeout{10'000};        // webhooks.timeout_seconds: connect + whole request
   std::vector<fetch::IpNetwork> allowed_networks;  // webhooks.allowed_networks
   std::string user_agent = "weir-webhooks";
 };
@@ -96,7 +96,7 @@ class WebhookDispatcher {
   const WebhookOptions options_;
   Clock& clock_;
   std::mutex mu_;
-  bool stopped_ = false;                                     // GUARDED_BY(mu_)
+  bool stopped_ = false;                                    // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<Worker>> workers_;  // GUARDED_BY(mu_)
   std::vector<std::unique_ptr<Worker>> retired_;            // GUARDED_BY(mu_)
 };
