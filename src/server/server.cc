@@ -27,6 +27,7 @@
 #include "api/resolve_routes.h"
 #include "api/root_routes.h"
 #include "api/search_routes.h"
+#include "api/ui_routes.h"
 #include "api/webhook_routes.h"
 #include "api/workflow_routes.h"
 #include "archive/archived_outputs.h"
@@ -225,6 +226,7 @@ class ServerImpl final : public Server {
                    config_.store_type);
     }
     api::RegisterWebhookRoutes(*router, stores_.webhooks, events_, webhooks_, clock, who);
+    api::RegisterUiRoutes(*router, api::EmbeddedUiFiles());
 
     auto blobs = config_.blob_backend == "s3"
                      ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,
