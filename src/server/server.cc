@@ -98,11 +98,11 @@ class ServerImpl final : public Server {
     stores_ = *stores;
     spdlog::info("store: jobs, configuration and audit in {}", store::DescribeLocation(*where));
     if (config_.store_type == "postgresql") {
-      // Until the scheduler and the asset registry move behind store interfaces, their rows stay
-      // in the node's SQLite file: one server per PostgreSQL database for now.
+      // Until the asset registry moves behind a store interface, its rows stay in the node's
+      // SQLite file: one server per PostgreSQL database for now.
       spdlog::warn(
-          "store: the scheduler and the asset registry still use SQLite at {} on this node "
-          "(only jobs, configuration and audit are in PostgreSQL)",
+          "store: the asset registry still uses SQLite at {} on this node (jobs, configuration, "
+          "audit and workflows are in PostgreSQL)",
           config_.SqlitePath().string());
     }
     stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
@@ -233,7 +233,11 @@ class ServerImpl final : public Server {
         });
     auto launcher =
         std::shared_ptr<scheduler::StepLauncher>(scheduler::NewJobServiceLauncher(*jobs_));
-    auto sched = scheduler::Scheduler::Open(so, bundle_blobs, launcher, clock);
+    auto sched_store = store::OpenSchedulerStore(*where, so.busy_timeout_ms);
+    if (!sched_store.ok()) return sched_store.status().WithContext("scheduler store");
+    auto sched = scheduler::Scheduler::Open(std::shared_ptr<store::SchedulerStore>(
+                                                std::move(*sched_store)),
+                                            so, bundle_blobs, launcher, clock);
     if (!sched.ok()) return sched.status().WithContext("scheduler");
     scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
