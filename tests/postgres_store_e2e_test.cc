@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/testing/required_services.h"
+#include "store/postgres/schema.h"
 #include "store/testing/postgres_server.h"
 #include "test_json.h"
 #include "weir_process.h"
@@ -113,16 +114,17 @@ TEST_F(PostgresStoreE2eTest, DbStatusAndMigrateOnAnEmptyDatabaseThenANewerOneIsR
   ASSERT_EQ(before.exit_code, 0) << before.err;
   json::value b = ParseOne(before.out);
   EXPECT_EQ(Field(b, "version"), "0");
-  EXPECT_EQ(Field(b, "latest"), "2");
+  const std::string latest = std::to_string(store::postgres::kSchemaVersion);
+  EXPECT_EQ(Field(b, "latest"), latest);
   EXPECT_EQ(Field(b, "state"), "pending");
 
   auto migrate = RunWeirWithEnv({"-o", "json", "db", "migrate", "-c", cfg.string()}, {});
   ASSERT_EQ(migrate.exit_code, 0) << migrate.err;
   json::value m = ParseOne(migrate.out);
-  EXPECT_EQ(Field(m, "version"), "2");
-  EXPECT_EQ(Field(m, "applied"), "2");
+  EXPECT_EQ(Field(m, "version"), latest);
+  EXPECT_EQ(Field(m, "applied"), latest);
   EXPECT_EQ(Field(m, "state"), "current");
-  EXPECT_EQ(Sql("SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(Sql("SELECT version FROM schema_version"), latest);
 
   Sql("UPDATE schema_version SET version = 7");
   auto newer = RunWeirWithEnv({"db", "status", "-c", cfg.string()}, {});
