@@ -153,8 +153,7 @@ jobs:
   ASSERT_EQ(deployed.exit_code, 0) << deployed.out << deployed.err;
 
   const std::string id = "prod:acme.pg.w";
-  EXPECT_EQ(Sql("SELECT active_version FROM wf_deployments WHERE deployed_id = '" + id + "'"),
-            "1");
+  EXPECT_EQ(Sql("SELECT active_version FROM wf_deployments WHERE deployed_id = '" + id + "'"), "1");
   auto run = RunWeir(server.url(), {"workflow", "run", id});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.out.rfind(id + "#1", 0), 0u) << run.out;

@@ -192,7 +192,8 @@ class SchedulerTest : public ::testing::TestWithParam<std::string> {
     where_.sqlite_path = (dir_ / "weir.db").string();
     if (GetParam() == "postgresql") {
       store::testing::PostgresServer* server = store::testing::SharedPostgres();
-      if (server == nullptr) WEIR_MISSING_SERVICE("postgresql", store::testing::SharedPostgresError());
+      if (server == nullptr)
+        WEIR_MISSING_SERVICE("postgresql", store::testing::SharedPostgresError());
       Result<std::string> url = server->CreateDatabase();
       if (!url.ok()) WEIR_MISSING_SERVICE("postgresql", url.status().message());
       where_.url = *url;

@@ -46,8 +46,8 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     WEIR_ASSIGN_OR_RETURN(std::vector<store::WfDeploymentRow> rows,
                           store->DeploymentsToFire(now_ms));
     for (const store::WfDeploymentRow& r : rows) {
-      candidates.push_back({r.id, r.active_version.value_or(0), r.cursor_ms,
-                            r.schedule_key.value_or("")});
+      candidates.push_back(
+          {r.id, r.active_version.value_or(0), r.cursor_ms, r.schedule_key.value_or("")});
     }
   }
   for (const Candidate& c : candidates) {

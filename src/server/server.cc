@@ -20,8 +20,8 @@
 #include "api/event_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
-#include "api/metrics_routes.h"
 #include "api/local_routes.h"
+#include "api/metrics_routes.h"
 #include "api/openapi_routes.h"
 #include "api/rate_limit.h"
 #include "api/resolve_routes.h"
@@ -39,8 +39,8 @@
 #include "common/fs.h"
 #include "common/strings.h"
 #include "exec/executor.h"
-#include "exec/slurm_executor.h"
 #include "exec/job_dir.h"
+#include "exec/slurm_executor.h"
 #include "fetch/fetcher.h"
 #include "metrics/metrics.h"
 #include "resolve/resolve.h"
@@ -235,9 +235,9 @@ class ServerImpl final : public Server {
         std::shared_ptr<scheduler::StepLauncher>(scheduler::NewJobServiceLauncher(*jobs_));
     auto sched_store = store::OpenSchedulerStore(*where, so.busy_timeout_ms);
     if (!sched_store.ok()) return sched_store.status().WithContext("scheduler store");
-    auto sched = scheduler::Scheduler::Open(std::shared_ptr<store::SchedulerStore>(
-                                                std::move(*sched_store)),
-                                            so, bundle_blobs, launcher, clock);
+    auto sched =
+        scheduler::Scheduler::Open(std::shared_ptr<store::SchedulerStore>(std::move(*sched_store)),
+                                   so, bundle_blobs, launcher, clock);
     if (!sched.ok()) return sched.status().WithContext("scheduler");
     scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");

@@ -179,7 +179,8 @@ class SchedulerStore {
   virtual Result<std::optional<int64_t>> VersionOfBundle(const std::string& id,
                                                          const std::string& bundle_id) = 0;
   virtual Status InsertActivation(const std::string& id, const WfActivationRow& a) = 0;
-  virtual Result<std::vector<WfActivationRow>> ListActivations(const std::string& id) = 0;  // newest
+  virtual Result<std::vector<WfActivationRow>> ListActivations(
+      const std::string& id) = 0;  // newest
   // The version of the most recent activation whose version is below `version`.
   virtual Result<std::optional<int64_t>> LastActivatedBelow(const std::string& id,
                                                             int64_t version) = 0;
@@ -216,11 +217,9 @@ class SchedulerStore {
   // A SUBMITTING attempt with an empty message.
   virtual Status InsertAttempt(const std::string& id, int64_t number, const WfAttemptRow& a) = 0;
   virtual Status FinishAttempt(const std::string& job_id, const std::string& status,
-                               const std::string& message,
-                               std::optional<int64_t> finished_ms) = 0;
+                               const std::string& message, std::optional<int64_t> finished_ms) = 0;
   // Every attempt of the instance, by created_ms, run, attempt.
-  virtual Result<std::vector<WfAttemptRow>> ListAttempts(const std::string& id,
-                                                         int64_t number) = 0;
+  virtual Result<std::vector<WfAttemptRow>> ListAttempts(const std::string& id, int64_t number) = 0;
 
   // ---- `after:` waits ----
   // Records that `upstream` succeeded for (id, logical date); a second record is ignored.

@@ -191,10 +191,11 @@ class PostgresSchedulerStore final : public SchedulerStore {
         .Add(d.schedule_key)
         .Add(d.updated_ms)
         .Add(d.id);
-    return Exec("UPDATE wf_deployments SET active_version = $1, latest_version = $2, "
-                "env_params = $3, catchup = $4, next_instance = $5, cursor_ms = $6, "
-                "schedule_key = $7, updated_ms = $8 WHERE deployed_id = $9",
-                p)
+    return Exec(
+               "UPDATE wf_deployments SET active_version = $1, latest_version = $2, "
+               "env_params = $3, catchup = $4, next_instance = $5, cursor_ms = $6, "
+               "schedule_key = $7, updated_ms = $8 WHERE deployed_id = $9",
+               p)
         .status();
   }
 
@@ -242,18 +243,20 @@ class PostgresSchedulerStore final : public SchedulerStore {
   Status SetUndeployed(const std::string& id, int64_t now_ms) override {
     Params p;
     p.Add(now_ms).Add(id);
-    return Exec("UPDATE wf_deployments SET undeployed_ms = COALESCE(undeployed_ms, $1::BIGINT), "
-                "updated_ms = $1 WHERE deployed_id = $2",
-                p)
+    return Exec(
+               "UPDATE wf_deployments SET undeployed_ms = COALESCE(undeployed_ms, $1::BIGINT), "
+               "updated_ms = $1 WHERE deployed_id = $2",
+               p)
         .status();
   }
 
   Status ClearUndeployed(const std::string& id) override {
     Params p;
     p.Add(id);
-    return Exec("UPDATE wf_deployments SET undeployed_ms = NULL WHERE deployed_id = $1 AND "
-                "undeployed_ms IS NOT NULL",
-                p)
+    return Exec(
+               "UPDATE wf_deployments SET undeployed_ms = NULL WHERE deployed_id = $1 AND "
+               "undeployed_ms IS NOT NULL",
+               p)
         .status();
   }
 
@@ -276,8 +279,7 @@ class PostgresSchedulerStore final : public SchedulerStore {
                  "workflow '" + v.deployed_id + "' version " + std::to_string(v.version));
   }
 
-  Result<std::optional<WfVersionRow>> GetVersion(const std::string& id,
-                                                 int64_t version) override {
+  Result<std::optional<WfVersionRow>> GetVersion(const std::string& id, int64_t version) override {
     Params p;
     p.Add(id).Add(version);
     WEIR_ASSIGN_OR_RETURN(Rows r, Exec(std::string("SELECT ") + kVersionColumns +
@@ -293,10 +295,10 @@ class PostgresSchedulerStore final : public SchedulerStore {
     Params p;
     p.Add(id);
     WEIR_ASSIGN_OR_RETURN(
-        Rows r, Exec(std::string("SELECT ") + kVersionColumns +
-                         (with_manifests ? ", manifest" : ", ''") +
-                         " FROM wf_versions WHERE deployed_id = $1 ORDER BY version DESC",
-                     p));
+        Rows r,
+        Exec(std::string("SELECT ") + kVersionColumns + (with_manifests ? ", manifest" : ", ''") +
+                 " FROM wf_versions WHERE deployed_id = $1 ORDER BY version DESC",
+             p));
     return ReadAll<WfVersionRow>(r, ReadVersion);
   }
 
@@ -314,9 +316,10 @@ class PostgresSchedulerStore final : public SchedulerStore {
   Status InsertActivation(const std::string& id, const WfActivationRow& a) override {
     Params p;
     p.Add(id).Add(a.version).Add(a.previous).Add(a.reason).Add(a.actor).Add(a.created_ms);
-    return Exec("INSERT INTO wf_activations (deployed_id, version, previous, reason, actor, "
-                "created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-                p)
+    return Exec(
+               "INSERT INTO wf_activations (deployed_id, version, previous, reason, actor, "
+               "created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+               p)
         .status();
   }
 
@@ -393,8 +396,7 @@ class PostgresSchedulerStore final : public SchedulerStore {
                  "instance " + x.deployed_id + "#" + std::to_string(x.number));
   }
 
-  Result<std::optional<WfInstanceRow>> GetInstance(const std::string& id,
-                                                   int64_t number) override {
+  Result<std::optional<WfInstanceRow>> GetInstance(const std::string& id, int64_t number) override {
     Params p;
     p.Add(id).Add(number);
     WEIR_ASSIGN_OR_RETURN(Rows r, Exec(std::string("SELECT ") + kInstanceColumns +
@@ -415,9 +417,10 @@ class PostgresSchedulerStore final : public SchedulerStore {
         .Add(now_ms)
         .Add(x.deployed_id)
         .Add(x.number);
-    return Exec("UPDATE wf_instances SET status = $1, message = $2, run = $3, started_ms = $4, "
-                "finished_ms = $5, updated_ms = $6 WHERE deployed_id = $7 AND instance = $8",
-                p)
+    return Exec(
+               "UPDATE wf_instances SET status = $1, message = $2, run = $3, started_ms = $4, "
+               "finished_ms = $5, updated_ms = $6 WHERE deployed_id = $7 AND instance = $8",
+               p)
         .status();
   }
 
@@ -458,8 +461,9 @@ class PostgresSchedulerStore final : public SchedulerStore {
     WEIR_ASSIGN_OR_RETURN(Rows r, Exec("SELECT deployed_id, instance FROM wf_instances WHERE "
                                        "status IN ('CREATED', 'RUNNING') ORDER BY deployed_id, "
                                        "instance"));
-    return ReadAll<std::pair<std::string, int64_t>>(
-        r, [](const Rows& rows, int i) { return std::make_pair(rows.String(i, 0), rows.Int(i, 1)); });
+    return ReadAll<std::pair<std::string, int64_t>>(r, [](const Rows& rows, int i) {
+      return std::make_pair(rows.String(i, 0), rows.Int(i, 1));
+    });
   }
 
   Status InsertBackfill(const std::string& id, int64_t number, int parallel) override {
@@ -527,10 +531,11 @@ class PostgresSchedulerStore final : public SchedulerStore {
         .Add(id)
         .Add(number)
         .Add(s.step);
-    return Exec("UPDATE wf_steps SET status = $1, attempts = $2, job_id = $3, submitted = $4, "
-                "not_before_ms = $5, message = $6, started_ms = $7, finished_ms = $8 WHERE "
-                "deployed_id = $9 AND instance = $10 AND step = $11",
-                p)
+    return Exec(
+               "UPDATE wf_steps SET status = $1, attempts = $2, job_id = $3, submitted = $4, "
+               "not_before_ms = $5, message = $6, started_ms = $7, finished_ms = $8 WHERE "
+               "deployed_id = $9 AND instance = $10 AND step = $11",
+               p)
         .status();
   }
 
@@ -538,8 +543,7 @@ class PostgresSchedulerStore final : public SchedulerStore {
     WEIR_ASSIGN_OR_RETURN(Rows r, Exec("SELECT deployed_id, instance, step, job_id FROM "
                                        "wf_steps WHERE status = 'RUNNING' AND submitted"));
     return ReadAll<WfRunningStep>(r, [](const Rows& rows, int i) {
-      return WfRunningStep{rows.String(i, 0), rows.Int(i, 1), rows.String(i, 2),
-                           rows.String(i, 3)};
+      return WfRunningStep{rows.String(i, 0), rows.Int(i, 1), rows.String(i, 2), rows.String(i, 3)};
     });
   }
 
@@ -564,9 +568,10 @@ class PostgresSchedulerStore final : public SchedulerStore {
                        const std::string& message, std::optional<int64_t> finished_ms) override {
     Params p;
     p.Add(status).Add(message).Add(finished_ms).Add(job_id);
-    return Exec("UPDATE wf_attempts SET status = $1, message = $2, finished_ms = $3 WHERE "
-                "job_id = $4",
-                p)
+    return Exec(
+               "UPDATE wf_attempts SET status = $1, message = $2, finished_ms = $3 WHERE "
+               "job_id = $4",
+               p)
         .status();
   }
 
@@ -596,9 +601,10 @@ class PostgresSchedulerStore final : public SchedulerStore {
                             int64_t succeeded_ms, int64_t upstream_instance) override {
     Params p;
     p.Add(id).Add(logical_ms).Add(upstream).Add(succeeded_ms).Add(upstream_instance);
-    return Exec("INSERT INTO wf_after_pending (deployed_id, logical_ms, upstream, succeeded_ms, "
-                "instance) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                p)
+    return Exec(
+               "INSERT INTO wf_after_pending (deployed_id, logical_ms, upstream, succeeded_ms, "
+               "instance) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+               p)
         .status();
   }
 

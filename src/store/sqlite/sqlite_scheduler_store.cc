@@ -370,8 +370,7 @@ class SqliteSchedulerStore final : public SchedulerStore {
     return RunInsert(s, "workflow '" + v.deployed_id + "' version " + std::to_string(v.version));
   }
 
-  Result<std::optional<WfVersionRow>> GetVersion(const std::string& id,
-                                                 int64_t version) override {
+  Result<std::optional<WfVersionRow>> GetVersion(const std::string& id, int64_t version) override {
     WEIR_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string("SELECT ") + kVersionColumns +
                                                ", manifest FROM wf_versions WHERE deployed_id = ? "
                                                "AND version = ?"));
@@ -485,11 +484,10 @@ class SqliteSchedulerStore final : public SchedulerStore {
     return RunInsert(s, "instance " + r.deployed_id + "#" + std::to_string(r.number));
   }
 
-  Result<std::optional<WfInstanceRow>> GetInstance(const std::string& id,
-                                                   int64_t number) override {
-    WEIR_ASSIGN_OR_RETURN(Stmt s,
-                          db_->Prepare(std::string("SELECT ") + kInstanceColumns +
-                                       " FROM wf_instances WHERE deployed_id = ? AND instance = ?"));
+  Result<std::optional<WfInstanceRow>> GetInstance(const std::string& id, int64_t number) override {
+    WEIR_ASSIGN_OR_RETURN(
+        Stmt s, db_->Prepare(std::string("SELECT ") + kInstanceColumns +
+                             " FROM wf_instances WHERE deployed_id = ? AND instance = ?"));
     s.Bind(id).Bind(number);
     WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return std::optional<WfInstanceRow>();
@@ -525,9 +523,9 @@ class SqliteSchedulerStore final : public SchedulerStore {
   Result<std::vector<WfInstanceRow>> ListInstances(const std::string& id,
                                                    const std::vector<std::string>& statuses,
                                                    int64_t limit, int64_t offset) override {
-    WEIR_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string("SELECT ") + kInstanceColumns +
-                                               " FROM wf_instances" + StatusFilter(statuses) +
-                                               " ORDER BY instance DESC LIMIT ? OFFSET ?"));
+    WEIR_ASSIGN_OR_RETURN(
+        Stmt s, db_->Prepare(std::string("SELECT ") + kInstanceColumns + " FROM wf_instances" +
+                             StatusFilter(statuses) + " ORDER BY instance DESC LIMIT ? OFFSET ?"));
     s.Bind(id);
     for (const std::string& st : statuses) s.Bind(st);
     s.Bind(limit).Bind(offset);
@@ -600,9 +598,10 @@ class SqliteSchedulerStore final : public SchedulerStore {
 
   Status UpdateStep(const std::string& id, int64_t number, const WfStepRow& r) override {
     WEIR_ASSIGN_OR_RETURN(
-        Stmt s, db_->Prepare("UPDATE wf_steps SET status = ?, attempts = ?, job_id = ?, "
-                             "submitted = ?, not_before_ms = ?, message = ?, started_ms = ?, "
-                             "finished_ms = ? WHERE deployed_id = ? AND instance = ? AND step = ?"));
+        Stmt s,
+        db_->Prepare("UPDATE wf_steps SET status = ?, attempts = ?, job_id = ?, "
+                     "submitted = ?, not_before_ms = ?, message = ?, started_ms = ?, "
+                     "finished_ms = ? WHERE deployed_id = ? AND instance = ? AND step = ?"));
     s.Bind(r.status)
         .Bind(static_cast<int64_t>(r.attempts))
         .Bind(r.job_id)
@@ -695,9 +694,9 @@ class SqliteSchedulerStore final : public SchedulerStore {
   }
 
   Status DeleteAfterWait(const std::string& id, int64_t logical_ms) override {
-    WEIR_ASSIGN_OR_RETURN(
-        Stmt s, db_->Prepare("DELETE FROM wf_after_pending WHERE deployed_id = ? AND "
-                             "logical_ms = ?"));
+    WEIR_ASSIGN_OR_RETURN(Stmt s,
+                          db_->Prepare("DELETE FROM wf_after_pending WHERE deployed_id = ? AND "
+                                       "logical_ms = ?"));
     s.Bind(id).Bind(logical_ms);
     return s.Run();
   }
@@ -707,8 +706,9 @@ class SqliteSchedulerStore final : public SchedulerStore {
                                                "MIN(succeeded_ms) FROM wf_after_pending GROUP BY "
                                                "deployed_id, logical_ms ORDER BY deployed_id, "
                                                "logical_ms"));
-    return ReadAll<WfAfterWait>(
-        s, [](const Stmt& st) { return WfAfterWait{st.String(0), st.Int(1), st.Int(2)}; });
+    return ReadAll<WfAfterWait>(s, [](const Stmt& st) {
+      return WfAfterWait{st.String(0), st.Int(1), st.Int(2)};
+    });
   }
 
  private:
