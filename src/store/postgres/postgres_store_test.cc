@@ -72,6 +72,9 @@ TEST_F(PostgresStoreTest, AVersionOneDatabaseGetsTheAuditTableAndKeepsItsRows) {
       " VALUES ('old', 'n', 'u', 'SUCCEEDED', 1, 1, '', '', '', '', '{}', '{}')");
   // What a database of the previous release looks like: no audit table, version 1.
   Sql("DROP TABLE audit");
+  // Nor the tables of later versions.
+  Sql("DROP TABLE wf_deployments, wf_versions, wf_activations, wf_fires, wf_after_pending, "
+      "wf_backfills, wf_instances, wf_steps, wf_attempts");
   Sql("UPDATE schema_version SET version = 1");
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();
