@@ -20,8 +20,8 @@
 #include "api/event_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
-#include "api/metrics_routes.h"
 #include "api/local_routes.h"
+#include "api/metrics_routes.h"
 #include "api/openapi_routes.h"
 #include "api/rate_limit.h"
 #include "api/resolve_routes.h"
@@ -41,8 +41,8 @@
 #include "common/fs.h"
 #include "common/strings.h"
 #include "exec/executor.h"
-#include "exec/slurm_executor.h"
 #include "exec/job_dir.h"
+#include "exec/slurm_executor.h"
 #include "fetch/fetcher.h"
 #include "fetch/perimeter.h"
 #include "metrics/metrics.h"
@@ -102,11 +102,11 @@ class ServerImpl final : public Server {
     stores_ = *stores;
     spdlog::info("store: jobs, configuration and audit in {}", store::DescribeLocation(*where));
     if (config_.store_type == "postgresql") {
-      // Until the scheduler and the asset registry move behind store interfaces, their rows stay
-      // in the node's SQLite file: one server per PostgreSQL database for now.
+      // Until the asset registry moves behind a store interface, its rows stay in the node's
+      // SQLite file: one server per PostgreSQL database for now.
       spdlog::warn(
-          "store: the scheduler and the asset registry still use SQLite at {} on this node "
-          "(only jobs, configuration and audit are in PostgreSQL)",
+          "store: the asset registry still uses SQLite at {} on this node (jobs, configuration, "
+          "audit and workflows are in PostgreSQL)",
           config_.SqlitePath().string());
     }
     stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
@@ -257,7 +257,11 @@ class ServerImpl final : public Server {
         });
     auto launcher =
         std::shared_ptr<scheduler::StepLauncher>(scheduler::NewJobServiceLauncher(*jobs_));
-    auto sched = scheduler::Scheduler::Open(so, bundle_blobs, launcher, clock);
+    auto sched_store = store::OpenSchedulerStore(*where, so.busy_timeout_ms);
+    if (!sched_store.ok()) return sched_store.status().WithContext("scheduler store");
+    auto sched =
+        scheduler::Scheduler::Open(std::shared_ptr<store::SchedulerStore>(std::move(*sched_store)),
+                                   so, bundle_blobs, launcher, clock);
     if (!sched.ok()) return sched.status().WithContext("scheduler");
     scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
