@@ -10,6 +10,7 @@
 
 #include "common/testing/required_services.h"
 #include "store/postgres/schema.h"
+#include "store/sqlite/schema.h"
 #include "store/testing/postgres_server.h"
 #include "test_json.h"
 #include "weir_process.h"
@@ -227,7 +228,7 @@ TEST_F(PostgresStoreE2eTest, ExistingSqliteDatabaseStaysUsableWithDbCommands) {
   auto status = RunWeirWithEnv({"-o", "json", "db", "status", "--data-dir", data.string()}, {});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   json::value s = ParseOne(status.out);
-  EXPECT_EQ(Field(s, "version"), "5");  // SQLite schema 3: search, 4: event log, 5: webhooks
+  EXPECT_EQ(Field(s, "version"), std::to_string(store::sqlite::kSchemaVersion));
   EXPECT_EQ(Field(s, "state"), "current");
   EXPECT_NE(Field(s, "store").find((data / "weir.db").string()), std::string::npos);
   auto migrate = RunWeirWithEnv({"-o", "json", "db", "migrate", "--data-dir", data.string()}, {});
