@@ -2,17 +2,16 @@
 // WORKFLOW_STEP_CHANGE, WORKFLOW_DEPLOYED and WORKFLOW_ACTIVATED.
 //
 // Each is built at its state transition, inside the write transaction that records the change,
-// and queued in Impl::outbox. SQLite tells us when that transaction ends: its WAL hook runs
-// after a commit (with the write lock already released, so the sink may write the event log,
-// which lives in the same file over the store's connection), its rollback hook after a
-// rollback. So an event reaches the sink only for a change that is durable, never for one that
-// was rolled back, and in commit order (`mu` is held across the transaction and the hook).
+// and queued in Impl::outbox. Every write transaction is opened with Impl::Begin(), whose
+// Commit() hands the outbox to the sink only once the store committed, and whose destruction
+// without a commit drops it. So an event reaches the sink only for a change that is durable,
+// never for one that was rolled back, and in commit order (`mu` is held across the transaction
+// and the hand-over). This works alike for the SQLite and the PostgreSQL SchedulerStore.
 //
 // The gap: the event is appended in a second transaction. A crash between the two loses the
 // event (at most once); the scheduler's rows, which the API serves, stay the truth, and the
 // CLI's `--wait` re-reads the instance (docs/api.md says so).
 #include <spdlog/spdlog.h>
-#include <sqlite3.h>
 
 #include <boost/json.hpp>
 
@@ -25,11 +24,6 @@ namespace weir::scheduler {
 namespace {
 
 namespace json = boost::json;
-namespace sql = store::sqlite;
-
-// SQLite's own WAL hook checkpoints at 1000 pages; registering ours replaces it, so ours does
-// the same.
-constexpr int kAutoCheckpointPages = 1000;
 
 store::EventRecord Event(std::string_view type, const std::string& workflow, int64_t now_ms,
                          json::object& o) {
@@ -52,35 +46,63 @@ json::value OptVersion(std::optional<int64_t> v) {
 
 }  // namespace
 
-void Scheduler::Impl::InstallEventHooks() {
-  if (!options.events) return;
-  sqlite3_wal_hook(
-      db->handle(),
-      [](void* arg, sqlite3* conn, const char* name, int pages) {
-        auto* impl = static_cast<Impl*>(arg);
-        std::vector<store::EventRecord> ready;
-        ready.swap(impl->outbox);
-        for (const store::EventRecord& e : ready) impl->options.events(e);
-        if (pages >= kAutoCheckpointPages) {
-          (void)sqlite3_wal_checkpoint_v2(conn, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-        }
-        return SQLITE_OK;
-      },
-      this);
-  sqlite3_rollback_hook(
-      db->handle(), [](void* arg) { static_cast<Impl*>(arg)->outbox.clear(); }, this);
+namespace {
+
+// Hands the outbox over once the wrapped store transaction commits; drops it otherwise.
+class EventTransaction final : public store::SchedulerStore::Transaction {
+ public:
+  EventTransaction(Scheduler::Impl& impl, std::unique_ptr<store::SchedulerStore::Transaction> txn)
+      : impl_(impl), txn_(std::move(txn)) {
+    impl_.outbox.clear();
+    impl_.in_transaction = true;
+  }
+  ~EventTransaction() override {
+    if (!done_) End(false);
+  }
+  Status Commit() override {
+    Status s = txn_->Commit();
+    End(s.ok());
+    return s;
+  }
+
+ private:
+  void End(bool committed) {
+    done_ = true;
+    impl_.in_transaction = false;
+    std::vector<store::EventRecord> ready;
+    ready.swap(impl_.outbox);
+    if (!committed || !impl_.options.events) return;
+    for (const store::EventRecord& e : ready) impl_.options.events(e);
+  }
+
+  Scheduler::Impl& impl_;
+  std::unique_ptr<store::SchedulerStore::Transaction> txn_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<store::SchedulerStore::Transaction>> Scheduler::Impl::Begin() {
+  WEIR_ASSIGN_OR_RETURN(std::unique_ptr<store::SchedulerStore::Transaction> txn, store->Begin());
+  return std::unique_ptr<store::SchedulerStore::Transaction>(
+      std::make_unique<EventTransaction>(*this, std::move(txn)));
+}
+
+void Scheduler::Impl::FlushOutbox(bool written) {
+  if (in_transaction) return;
+  std::vector<store::EventRecord> ready;
+  ready.swap(outbox);
+  if (!written || !options.events) return;
+  for (const store::EventRecord& e : ready) options.events(e);
 }
 
 Status Scheduler::Impl::NoteInstance(const InstanceRow& r, bool created, int64_t now_ms) {
   if (!options.events) return Status::Ok();
   std::optional<std::string> from;
   if (!created) {
-    WEIR_ASSIGN_OR_RETURN(
-        sql::Stmt s,
-        db->Prepare("SELECT status FROM wf_instances WHERE deployed_id = ? AND instance = ?"));
-    s.Bind(r.deployed_id).Bind(r.number);
-    WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (row) from = s.String(0);
+    WEIR_ASSIGN_OR_RETURN(std::optional<store::WfInstanceRow> stored,
+                          store->GetInstance(r.deployed_id, r.number));
+    if (stored) from = stored->status;
     if (from == InstanceStatusName(r.status)) return Status::Ok();
   }
   json::object o;
@@ -101,13 +123,11 @@ Status Scheduler::Impl::NoteInstance(const InstanceRow& r, bool created, int64_t
 
 Status Scheduler::Impl::NoteStep(const std::string& id, int64_t number, const StepRow& step) {
   if (!options.events) return Status::Ok();
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                        db->Prepare("SELECT status FROM wf_steps WHERE deployed_id = ? AND "
-                                    "instance = ? AND step = ?"));
-  s.Bind(id).Bind(number).Bind(step.step);
-  WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
+  WEIR_ASSIGN_OR_RETURN(std::vector<store::WfStepRow> stored, store->ListSteps(id, number));
   std::optional<std::string> from;
-  if (row) from = s.String(0);
+  for (const store::WfStepRow& row : stored) {
+    if (row.step == step.step) from = row.status;
+  }
   if (from == StepStatusName(step.status)) return Status::Ok();
   json::object o;
   o["instance"] = number;
