@@ -138,6 +138,7 @@ TEST_F(PostgresStoreE2eTest, WorkflowRunWaitPollsWithoutAnEventLog) {
   EXPECT_NE(run.err.find("step extract: SUCCEEDED"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("step load: FAILED (attempt 1/1)"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("prod:acme.feats.pipe#1: FAILED"), std::string::npos) << run.err;
+}
 
 // The status of instance `n` in `weir -o json workflow instances ID` ("" when not listed).
 std::string InstanceStatus(const std::string& server_url, const std::string& id, int n) {

@@ -46,43 +46,39 @@ json::value OptVersion(std::optional<int64_t> v) {
 
 }  // namespace
 
-namespace {
-
-// Hands the outbox over once the wrapped store transaction commits; drops it otherwise.
-class EventTransaction final : public store::SchedulerStore::Transaction {
- public:
-  EventTransaction(Scheduler::Impl& impl, std::unique_ptr<store::SchedulerStore::Transaction> txn)
-      : impl_(impl), txn_(std::move(txn)) {
-    impl_.outbox.clear();
-    impl_.in_transaction = true;
-  }
-  ~EventTransaction() override {
-    if (!done_) End(false);
-  }
-  Status Commit() override {
-    Status s = txn_->Commit();
-    End(s.ok());
-    return s;
-  }
-
- private:
-  void End(bool committed) {
-    done_ = true;
-    impl_.in_transaction = false;
-    std::vector<store::EventRecord> ready;
-    ready.swap(impl_.outbox);
-    if (!committed || !impl_.options.events) return;
-    for (const store::EventRecord& e : ready) impl_.options.events(e);
-  }
-
-  Scheduler::Impl& impl_;
-  std::unique_ptr<store::SchedulerStore::Transaction> txn_;
-  bool done_ = false;
-};
-
-}  // namespace
-
 Result<std::unique_ptr<store::SchedulerStore::Transaction>> Scheduler::Impl::Begin() {
+  // Hands the outbox over once the wrapped store transaction commits; drops it otherwise.
+  class EventTransaction final : public store::SchedulerStore::Transaction {
+   public:
+    EventTransaction(Impl& impl, std::unique_ptr<store::SchedulerStore::Transaction> txn)
+        : impl_(impl), txn_(std::move(txn)) {
+      impl_.outbox.clear();
+      impl_.in_transaction = true;
+    }
+    ~EventTransaction() override {
+      if (!done_) End(false);
+    }
+    Status Commit() override {
+      Status s = txn_->Commit();
+      End(s.ok());
+      return s;
+    }
+
+   private:
+    void End(bool committed) {
+      done_ = true;
+      impl_.in_transaction = false;
+      std::vector<store::EventRecord> ready;
+      ready.swap(impl_.outbox);
+      if (!committed || !impl_.options.events) return;
+      for (const store::EventRecord& e : ready) impl_.options.events(e);
+    }
+
+    Impl& impl_;
+    std::unique_ptr<store::SchedulerStore::Transaction> txn_;
+    bool done_ = false;
+  };
+
   WEIR_ASSIGN_OR_RETURN(std::unique_ptr<store::SchedulerStore::Transaction> txn, store->Begin());
   return std::unique_ptr<store::SchedulerStore::Transaction>(
       std::make_unique<EventTransaction>(*this, std::move(txn)));
