@@ -249,6 +249,7 @@ TEST_F(SlurmE2eTest, PendingJobIsInitWithSlurmsReasonThenRunningOnItsNodeThenSuc
   EXPECT_TRUE(Get("/api/v3/jobs/" + id).at("started").is_null()) << "it has not started yet";
   auto status = RunWeir(server_->url(), {"job", "status", id});
   EXPECT_NE(status.out.find("Slurm job: " + sid), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("Job pending in Slurm partition"), std::string::npos) << status.out;
   // Slurm starts it: RUNNING with the node that runs it, then its end.
   auto released = slurm_->Tool({"scontrol", "release", sid});
   ASSERT_TRUE(released.ok() && released->exit_code == 0) << (released.ok() ? released->err : "");
