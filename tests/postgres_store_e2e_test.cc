@@ -9,6 +9,8 @@
 #include <fstream>
 
 #include "common/testing/required_services.h"
+#include "store/postgres/schema.h"
+#include "store/sqlite/schema.h"
 #include "store/testing/postgres_server.h"
 #include "test_json.h"
 #include "weir_process.h"
@@ -18,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
+using namespace std::chrono_literals;
 
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
 
@@ -86,8 +89,7 @@ TEST_F(PostgresStoreE2eTest, JobsAndConfigLiveInPostgresAndSurviveARestart) {
   EXPECT_EQ(Sql("SELECT count(*) FROM clusters"), "1");
   EXPECT_NE(Sql("SELECT count(*) FROM audit"), "0");
   // The start log says what is not in PostgreSQL yet.
-  EXPECT_NE(Slurp(server.data_dir() / "server.log")
-                .find("the scheduler and the asset registry still use SQLite"),
+  EXPECT_NE(Slurp(server.data_dir() / "server.log").find("the asset registry still uses SQLite"),
             std::string::npos);
 
   server.Stop();
@@ -107,22 +109,100 @@ TEST_F(PostgresStoreE2eTest, JobsAndConfigLiveInPostgresAndSurviveARestart) {
   EXPECT_EQ(Sql("SELECT count(*) FROM jobs"), "2");
 }
 
+// The status of instance `n` in `weir -o json workflow instances ID` ("" when not listed).
+std::string InstanceStatus(const std::string& server_url, const std::string& id, int n) {
+  auto r = RunWeir(server_url, {"-o", "json", "workflow", "instances", id});
+  if (r.exit_code != 0) return "";
+  json::value v = ParseOne(r.out);
+  const json::value* list = v.is_object() ? v.as_object().if_contains("instances") : nullptr;
+  if (list == nullptr || !list->is_array()) return "";
+  for (const json::value& i : list->as_array()) {
+    if (Field(i, "number") == std::to_string(n)) return Field(i, "status");
+  }
+  return "";
+}
+
+// A workflow deployed to a server on PostgreSQL runs to SUCCEEDED with its versions, instance,
+// steps and attempts in PostgreSQL; after a restart the server still knows it and runs it again.
+TEST_F(PostgresStoreE2eTest, AWorkflowDeployedOnPostgresRunsToSucceededAndSurvivesARestart) {
+  WeirServer server(dir_.path() / "data", PgConfig());
+  ASSERT_EQ(server.Start(), "");
+  auto applied = RunWeir(server.url(), {"apply", "-f", kDemo});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+
+  const fs::path repo = dir_.path() / "proj";
+  WriteFile(repo / "dataflow.yaml",
+            "project: {owner: acme, repo: pg, main_branch: main}\nassets: []\n"
+            "workflows: [flows]\n");
+  WriteFile(repo / ".gitignore", ".workflows/\n");
+  WriteFile(repo / "flows" / "w.sch.yaml", R"(id: w
+jobs:
+  first:
+    command: [type:bash]
+    cluster: [type:local]
+    args: ["echo first"]
+  second:
+    command: [type:bash]
+    cluster: [type:local]
+    depends_on: first
+    args: ["echo second"]
+)");
+  ASSERT_EQ(Git(repo, "init -q -b main").first, 0);
+  ASSERT_EQ(Git(repo, "add -A").first, 0);
+  ASSERT_EQ(Git(repo, "commit -q -m v1").first, 0);
+  auto deployed = RunWeir(server.url(), {"project", "deploy"}, repo);
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.out << deployed.err;
+
+  const std::string id = "prod:acme.pg.w";
+  EXPECT_EQ(Sql("SELECT active_version FROM wf_deployments WHERE deployed_id = '" + id + "'"), "1");
+  auto run = RunWeir(server.url(), {"workflow", "run", id});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out.rfind(id + "#1", 0), 0u) << run.out;
+  std::string status;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        status = InstanceStatus(server.url(), id, 1);
+        return status == "SUCCEEDED" || status == "FAILED" || status == "STOPPED";
+      },
+      60s))
+      << "instance 1 never ended: " << status;
+  EXPECT_EQ(status, "SUCCEEDED");
+
+  // The rows are PostgreSQL's: the instance, both steps and one attempt each.
+  EXPECT_EQ(Sql("SELECT status FROM wf_instances WHERE deployed_id = '" + id + "'"), "SUCCEEDED");
+  EXPECT_EQ(Sql("SELECT string_agg(step || '=' || status, ',' ORDER BY position) FROM wf_steps"),
+            "first=SUCCEEDED,second=SUCCEEDED");
+  EXPECT_EQ(Sql("SELECT count(*) FROM wf_attempts WHERE status = 'SUCCEEDED'"), "2");
+  EXPECT_EQ(Sql("SELECT count(*) FROM jobs WHERE grouping = '" + id + "'"), "2");
+
+  // A restart keeps the deployment and the instance; a second run succeeds too.
+  server.Stop();
+  ASSERT_EQ(server.Start(), "");
+  EXPECT_EQ(InstanceStatus(server.url(), id, 1), "SUCCEEDED");
+  auto again = RunWeir(server.url(), {"workflow", "run", id});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(WaitFor([&] { return InstanceStatus(server.url(), id, 2) == "SUCCEEDED"; }, 60s))
+      << "instance 2: " << InstanceStatus(server.url(), id, 2);
+  EXPECT_EQ(Sql("SELECT count(*) FROM wf_instances WHERE status = 'SUCCEEDED'"), "2");
+}
+
 TEST_F(PostgresStoreE2eTest, DbStatusAndMigrateOnAnEmptyDatabaseThenANewerOneIsRefused) {
   const fs::path cfg = WriteConfig(PgConfig());
   auto before = RunWeirWithEnv({"-o", "json", "db", "status", "-c", cfg.string()}, {});
   ASSERT_EQ(before.exit_code, 0) << before.err;
   json::value b = ParseOne(before.out);
   EXPECT_EQ(Field(b, "version"), "0");
-  EXPECT_EQ(Field(b, "latest"), "2");
+  const std::string latest = std::to_string(store::postgres::kSchemaVersion);
+  EXPECT_EQ(Field(b, "latest"), latest);
   EXPECT_EQ(Field(b, "state"), "pending");
 
   auto migrate = RunWeirWithEnv({"-o", "json", "db", "migrate", "-c", cfg.string()}, {});
   ASSERT_EQ(migrate.exit_code, 0) << migrate.err;
   json::value m = ParseOne(migrate.out);
-  EXPECT_EQ(Field(m, "version"), "2");
-  EXPECT_EQ(Field(m, "applied"), "2");
+  EXPECT_EQ(Field(m, "version"), latest);
+  EXPECT_EQ(Field(m, "applied"), latest);
   EXPECT_EQ(Field(m, "state"), "current");
-  EXPECT_EQ(Sql("SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(Sql("SELECT version FROM schema_version"), latest);
 
   Sql("UPDATE schema_version SET version = 7");
   auto newer = RunWeirWithEnv({"db", "status", "-c", cfg.string()}, {});
@@ -148,7 +228,7 @@ TEST_F(PostgresStoreE2eTest, ExistingSqliteDatabaseStaysUsableWithDbCommands) {
   auto status = RunWeirWithEnv({"-o", "json", "db", "status", "--data-dir", data.string()}, {});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   json::value s = ParseOne(status.out);
-  EXPECT_EQ(Field(s, "version"), "4");  // SQLite schema 3 added the search index, 4 the event log
+  EXPECT_EQ(Field(s, "version"), std::to_string(store::sqlite::kSchemaVersion));
   EXPECT_EQ(Field(s, "state"), "current");
   EXPECT_NE(Field(s, "store").find((data / "weir.db").string()), std::string::npos);
   auto migrate = RunWeirWithEnv({"-o", "json", "db", "migrate", "--data-dir", data.string()}, {});

@@ -23,7 +23,7 @@
 
 #include "cron/cron.h"
 #include "scheduler/scheduler.h"
-#include "store/sqlite/database.h"
+#include "store/scheduler_store.h"
 #include "workflow/workflow.h"
 
 namespace weir::scheduler {
@@ -54,8 +54,8 @@ struct DeploymentRow {
   std::optional<int64_t> cursor_ms;
   std::optional<std::string> schedule_key;
   int64_t created_ms = 0, updated_ms = 0;
-  bool paused = false;                   // lifecycle.cc; not in kDeploymentColumns
-  std::optional<int64_t> undeployed_ms;  // lifecycle.cc; not in kDeploymentColumns
+  bool paused = false;                   // lifecycle.cc (LoadLifecycle re-reads them)
+  std::optional<int64_t> undeployed_ms;  // lifecycle.cc (LoadLifecycle re-reads them)
 };
 
 struct InstanceRow {
@@ -116,7 +116,7 @@ struct Scheduler::Impl {
 
   std::mutex tick_mu;
   std::mutex mu;
-  std::unique_ptr<store::sqlite::Database> db;  // GUARDED_BY(mu)
+  std::shared_ptr<store::SchedulerStore> store;  // GUARDED_BY(mu): every row is here
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<const LoadedVersion>>
       versions;  // GUARDED_BY(mu)
 
@@ -174,9 +174,7 @@ struct Scheduler::Impl {
 
   // ---- triggers.cc. REQUIRES: mu ----
   Status FireTriggers(int64_t now_ms);
-  // lifecycle.cc: adds the lifecycle columns to databases made before them (idempotent);
-  // reads them into `d`; clears `undeployed` (a new deploy).
-  Status UpgradeSchema();
+  // lifecycle.cc: reads the lifecycle state into `d`; clears `undeployed` (a new deploy).
   Status LoadLifecycle(DeploymentRow& d);
   Status ClearUndeployed(std::string_view id);
   Status SetPaused(std::string_view id, bool paused, int64_t now_ms);

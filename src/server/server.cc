@@ -20,13 +20,15 @@
 #include "api/event_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
-#include "api/metrics_routes.h"
 #include "api/local_routes.h"
+#include "api/metrics_routes.h"
 #include "api/openapi_routes.h"
 #include "api/rate_limit.h"
 #include "api/resolve_routes.h"
 #include "api/root_routes.h"
 #include "api/search_routes.h"
+#include "api/ui_routes.h"
+#include "api/webhook_routes.h"
 #include "api/workflow_routes.h"
 #include "archive/archived_outputs.h"
 #include "archive/job_archive.h"
@@ -39,15 +41,17 @@
 #include "common/fs.h"
 #include "common/strings.h"
 #include "exec/executor.h"
-#include "exec/slurm_executor.h"
 #include "exec/job_dir.h"
+#include "exec/slurm_executor.h"
 #include "fetch/fetcher.h"
+#include "fetch/perimeter.h"
 #include "metrics/metrics.h"
 #include "resolve/resolve.h"
 #include "scheduler/scheduler.h"
 #include "server/descriptors.h"
 #include "server/server_metrics.h"
 #include "service/job_service.h"
+#include "service/webhook_dispatcher.h"
 #include "store/store.h"
 
 namespace weir::server {
@@ -98,11 +102,11 @@ class ServerImpl final : public Server {
     stores_ = *stores;
     spdlog::info("store: jobs, configuration and audit in {}", store::DescribeLocation(*where));
     if (config_.store_type == "postgresql") {
-      // Until the scheduler and the asset registry move behind store interfaces, their rows stay
-      // in the node's SQLite file: one server per PostgreSQL database for now.
+      // Until the asset registry moves behind a store interface, its rows stay in the node's
+      // SQLite file: one server per PostgreSQL database for now.
       spdlog::warn(
-          "store: the scheduler and the asset registry still use SQLite at {} on this node "
-          "(only jobs, configuration and audit are in PostgreSQL)",
+          "store: the asset registry still uses SQLite at {} on this node (jobs, configuration, "
+          "audit and workflows are in PostgreSQL)",
           config_.SqlitePath().string());
     }
     stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
@@ -203,6 +207,26 @@ class ServerImpl final : public Server {
           api::EventRouteOptions{std::chrono::seconds(config_.events_heartbeat_seconds)});
     }
     api::RegisterMetricsRoute(*router);
+    // Webhooks (SQLite only for now): one delivery worker per subscription.
+    api::WebhookRouteOptions who;
+    who.delivery.max_attempts = static_cast<int>(config_.webhooks_max_attempts);
+    who.delivery.backoff_initial = Millis(config_.webhooks_backoff_initial_ms);
+    who.delivery.backoff_max = Millis(config_.webhooks_backoff_max_seconds * 1000);
+    who.delivery.timeout = Millis(config_.webhooks_timeout_seconds * 1000);
+    for (const std::string& network : config_.webhooks_allowed_networks) {
+      who.delivery.allowed_networks.push_back(*fetch::IpNetwork::Parse(network));  // checked
+    }
+    who.delivery.user_agent = std::string("weir/") + WEIR_VERSION;
+    if (stores_.webhooks && events_) {
+      auto d = service::WebhookDispatcher::Start(stores_.webhooks, events_, who.delivery, clock);
+      if (!d.ok()) return d.status().WithContext("webhooks");
+      webhooks_ = std::move(*d);
+    } else {
+      spdlog::warn("webhooks: not kept on {} yet; /api/weir/v1/webhooks answers 501",
+                   config_.store_type);
+    }
+    api::RegisterWebhookRoutes(*router, stores_.webhooks, events_, webhooks_, clock, who);
+    api::RegisterUiRoutes(*router, api::EmbeddedUiFiles());
 
     auto blobs = config_.blob_backend == "s3"
                      ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,
@@ -233,7 +257,11 @@ class ServerImpl final : public Server {
         });
     auto launcher =
         std::shared_ptr<scheduler::StepLauncher>(scheduler::NewJobServiceLauncher(*jobs_));
-    auto sched = scheduler::Scheduler::Open(so, bundle_blobs, launcher, clock);
+    auto sched_store = store::OpenSchedulerStore(*where, so.busy_timeout_ms);
+    if (!sched_store.ok()) return sched_store.status().WithContext("scheduler store");
+    auto sched =
+        scheduler::Scheduler::Open(std::shared_ptr<store::SchedulerStore>(std::move(*sched_store)),
+                                   so, bundle_blobs, launcher, clock);
     if (!sched.ok()) return sched.status().WithContext("scheduler");
     scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
@@ -298,6 +326,7 @@ class ServerImpl final : public Server {
     }
     prune_cv_.notify_all();
     if (pruner_.joinable()) pruner_.join();
+    if (webhooks_) webhooks_->Stop();
     // The scheduler's launcher holds the job service: stop it first.
     if (scheduler_) scheduler_->Shutdown();
     scheduler_.reset();
@@ -620,6 +649,7 @@ class ServerImpl final : public Server {
   bool stopping_ = false;  // GUARDED_BY(prune_mu_)
   std::thread pruner_;
   std::shared_ptr<service::EventHub> events_;
+  std::shared_ptr<service::WebhookDispatcher> webhooks_;
 };
 
 }  // namespace

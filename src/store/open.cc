@@ -3,10 +3,12 @@
 #include <filesystem>
 
 #include "store/postgres/connection.h"
+#include "store/postgres/postgres_scheduler_store.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/schema.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/sqlite_scheduler_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace weir::store {
@@ -43,6 +45,13 @@ Result<Stores> OpenStores(const StoreLocation& where, Clock& clock) {
   out.jobs = s;
   out.audit = s;
   return out;
+}
+
+Result<std::unique_ptr<SchedulerStore>> OpenSchedulerStore(const StoreLocation& where,
+                                                           int busy_timeout_ms) {
+  WEIR_RETURN_IF_ERROR(CheckType(where));
+  if (where.type == "sqlite") return sqlite::OpenSchedulerStore(where.sqlite_path, busy_timeout_ms);
+  return postgres::OpenSchedulerStore(where.url, where.password);
 }
 
 Result<SchemaInfo> ReadSchema(const StoreLocation& where) {

@@ -117,9 +117,127 @@ CREATE INDEX audit_principal ON audit(principal, seq);
 )sql";
 }
 
+// The workflow scheduler's rows (store/scheduler_store.h), as the SQLite wf_* tables. (Session 5
+// assigned this migration version 8; it is renumbered when merged after the others.)
+std::string V3() {
+  return R"sql(
+CREATE TABLE wf_deployments (
+  deployed_id TEXT COLLATE "C" PRIMARY KEY,
+  environment TEXT COLLATE "C" NOT NULL,
+  owner TEXT COLLATE "C" NOT NULL,
+  repo TEXT COLLATE "C" NOT NULL,
+  workflow_id TEXT COLLATE "C" NOT NULL,
+  active_version BIGINT,
+  latest_version BIGINT NOT NULL,
+  env_params TEXT NOT NULL,
+  catchup TEXT NOT NULL,
+  next_instance BIGINT NOT NULL,
+  cursor_ms BIGINT,
+  schedule_key TEXT,
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  paused BOOLEAN NOT NULL DEFAULT FALSE,
+  undeployed_ms BIGINT
+);
+CREATE INDEX wf_deployments_repo ON wf_deployments(environment, owner, repo);
+CREATE TABLE wf_versions (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  version BIGINT NOT NULL,
+  bundle_id TEXT COLLATE "C" NOT NULL,
+  manifest TEXT NOT NULL,
+  deployer TEXT NOT NULL,
+  dirty BOOLEAN NOT NULL,
+  branch TEXT NOT NULL,
+  commit_sha TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  PRIMARY KEY (deployed_id, version),
+  UNIQUE (deployed_id, bundle_id)
+);
+CREATE TABLE wf_activations (
+  seq BIGSERIAL PRIMARY KEY,
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  version BIGINT NOT NULL,
+  previous BIGINT,
+  reason TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  created_ms BIGINT NOT NULL
+);
+CREATE INDEX wf_activations_by_workflow ON wf_activations(deployed_id, seq);
+CREATE TABLE wf_fires (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  fire_ms BIGINT NOT NULL,
+  instance BIGINT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  PRIMARY KEY (deployed_id, fire_ms)
+);
+CREATE TABLE wf_after_pending (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  logical_ms BIGINT NOT NULL,
+  upstream TEXT COLLATE "C" NOT NULL,
+  succeeded_ms BIGINT NOT NULL,
+  instance BIGINT NOT NULL,
+  PRIMARY KEY (deployed_id, logical_ms, upstream)
+);
+CREATE TABLE wf_backfills (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  instance BIGINT NOT NULL,
+  parallel INTEGER NOT NULL,
+  PRIMARY KEY (deployed_id, instance)
+);
+CREATE TABLE wf_instances (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  instance BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  bundle_id TEXT NOT NULL,
+  status TEXT COLLATE "C" NOT NULL,
+  message TEXT NOT NULL,
+  trigger_kind TEXT NOT NULL,
+  trigger_ms BIGINT NOT NULL,
+  requested_by TEXT NOT NULL,
+  run BIGINT NOT NULL,
+  params TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  started_ms BIGINT,
+  finished_ms BIGINT,
+  updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (deployed_id, instance)
+);
+CREATE INDEX wf_instances_active ON wf_instances(status) WHERE status IN ('CREATED', 'RUNNING');
+CREATE TABLE wf_steps (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  instance BIGINT NOT NULL,
+  step TEXT COLLATE "C" NOT NULL,
+  position INTEGER NOT NULL,
+  status TEXT COLLATE "C" NOT NULL,
+  attempts INTEGER NOT NULL,
+  job_id TEXT COLLATE "C",
+  submitted BOOLEAN NOT NULL,
+  not_before_ms BIGINT,
+  message TEXT NOT NULL,
+  started_ms BIGINT,
+  finished_ms BIGINT,
+  PRIMARY KEY (deployed_id, instance, step)
+);
+CREATE INDEX wf_steps_running ON wf_steps(status) WHERE status = 'RUNNING';
+CREATE TABLE wf_attempts (
+  job_id TEXT COLLATE "C" PRIMARY KEY,
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  instance BIGINT NOT NULL,
+  step TEXT COLLATE "C" NOT NULL,
+  run BIGINT NOT NULL,
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  message TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  finished_ms BIGINT
+);
+CREATE INDEX wf_attempts_by_step ON wf_attempts(deployed_id, instance, step);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3()};
   return kMigrations;
 }
 

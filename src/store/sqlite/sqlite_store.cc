@@ -1118,6 +1118,7 @@ Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock) {
   out.audit = store;
   out.events = store;
   out.search = store;
+  out.webhooks = store;
   return out;
 }
 
