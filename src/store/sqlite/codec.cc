@@ -226,6 +226,7 @@ std::string EncodeJobState(const model::JobRecord& r) {
   PutOptInt(o, "timeout", r.execution.timeout);
   PutOptInt(o, "exitCode", r.execution.exit_code);
   PutOptInt(o, "memory", r.execution.memory);
+  PutStr(o, "slurmJobId", r.execution.slurm_job_id);
   PutStr(o, "clientHost", r.metadata.client_host);
   PutStr(o, "userAgent", r.metadata.user_agent);
   if (r.metadata.num_attachments != 0) o["numAttachments"] = r.metadata.num_attachments;
@@ -250,6 +251,7 @@ Status DecodeJobState(std::string_view text, model::JobRecord* r) {
   r->execution.timeout = OptInt(o, "timeout");
   r->execution.exit_code = OptInt32(o, "exitCode");
   r->execution.memory = OptInt32(o, "memory");
+  r->execution.slurm_job_id = Str(o, "slurmJobId");
   r->metadata.client_host = Str(o, "clientHost");
   r->metadata.user_agent = Str(o, "userAgent");
   r->metadata.num_attachments = static_cast<int>(Int(o, "numAttachments", 0));
