@@ -20,8 +20,8 @@
 #include "api/event_routes.h"
 #include "api/http.h"
 #include "api/job_routes.h"
-#include "api/metrics_routes.h"
 #include "api/local_routes.h"
+#include "api/metrics_routes.h"
 #include "api/openapi_routes.h"
 #include "api/rate_limit.h"
 #include "api/resolve_routes.h"
@@ -39,8 +39,8 @@
 #include "common/fs.h"
 #include "common/strings.h"
 #include "exec/executor.h"
-#include "exec/slurm_executor.h"
 #include "exec/job_dir.h"
+#include "exec/slurm_executor.h"
 #include "fetch/fetcher.h"
 #include "metrics/metrics.h"
 #include "resolve/resolve.h"
@@ -106,8 +106,9 @@ class ServerImpl final : public Server {
           config_.SqlitePath().string());
     }
     stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
-    // The event log (SQLite only for now): job writes record their events in their own
-    // transaction; the hub tells them to SSE subscribers.
+    // The event log (both stores): job writes record their events in their own transaction; the
+    // hub tells them to SSE subscribers. On PostgreSQL the hub hears this server's own writes
+    // (one server per database for now; other servers' events are in the log, not live here).
     if (stores_.events) {
       stores_.events->SetJobEvents(service::JobEvents(clock));
       service::EventHubOptions eo;
@@ -116,8 +117,7 @@ class ServerImpl final : public Server {
       if (!hub.ok()) return hub.status().WithContext("events");
       events_ = std::move(*hub);
     } else {
-      spdlog::warn("events: the event log is not kept on {} yet; GET /api/weir/v1/events is off",
-                   config_.store_type);
+      spdlog::warn("events: the store keeps no event log; GET /api/weir/v1/events is off");
     }
     if (config_.run_as_user) {
       if (Status s = LockDownDataDir(); !s.ok()) return s;

@@ -1,6 +1,7 @@
 // PostgreSQL-only behaviour of the store: schema versions and migrations, a password kept apart
-// from the URL and out of every message, an unreachable server. The shared contract is in
-// store_contract_test.cc and audit_store_contract_test.cc.
+// from the URL and out of every message, an unreachable server, older databases upgraded (the
+// search index filled from their rows). The shared contract is in store_contract_test.cc,
+// audit_store_contract_test.cc, event_store_contract_test.cc and search_index_contract_test.cc.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,6 +9,7 @@
 #include "common/testing/required_services.h"
 #include "store/open.h"
 #include "store/postgres/connection.h"
+#include "store/postgres/schema.h"
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {
@@ -47,19 +49,20 @@ TEST_F(PostgresStoreTest, StatusOfAnEmptyDatabaseThenMigrateBringsItToTheLatest)
   Result<SchemaInfo> before = ReadSchema(where_);
   ASSERT_TRUE(before.ok()) << before.status();
   EXPECT_EQ(before->version, 0);
-  EXPECT_EQ(before->latest, 2);
+  EXPECT_EQ(before->latest, postgres::kSchemaVersion);
   EXPECT_EQ(Sql("SELECT to_regclass('jobs') IS NULL"), "t");  // reading changed nothing
 
   Result<SchemaInfo> migrated = MigrateSchema(where_);
   ASSERT_TRUE(migrated.ok()) << migrated.status();
   EXPECT_EQ(migrated->before, 0);
-  EXPECT_EQ(migrated->version, 2);
-  EXPECT_EQ(Sql("SELECT string_agg(version::text, ',') FROM schema_version"), "2");
+  EXPECT_EQ(migrated->version, postgres::kSchemaVersion);
+  EXPECT_EQ(Sql("SELECT string_agg(version::text, ',') FROM schema_version"),
+            std::to_string(postgres::kSchemaVersion));
 
   // Again: nothing to do, still one row.
   Result<SchemaInfo> again = MigrateSchema(where_);
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->before, 2);
+  EXPECT_EQ(again->before, postgres::kSchemaVersion);
   EXPECT_EQ(Sql("SELECT count(*) FROM schema_version"), "1");
 }
 
@@ -69,17 +72,66 @@ TEST_F(PostgresStoreTest, AVersionOneDatabaseGetsTheAuditTableAndKeepsItsRows) {
       " cluster_id, command_name, command_id, request, state)"
       " VALUES ('old', 'n', 'u', 'SUCCEEDED', 1, 1, '', '', '', '', '{}', '{}')");
   // What a database of the previous release looks like: no audit table, version 1.
-  Sql("DROP TABLE audit");
+  Sql("DROP TABLE audit, events, search_docs, search_rebuild");
   Sql("UPDATE schema_version SET version = 1");
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Sql("SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(Sql("SELECT version FROM schema_version"), std::to_string(postgres::kSchemaVersion));
   EXPECT_TRUE(s->jobs->GetJob("old").ok());
   AuditRecord r;
   r.time = FromEpochMillis(5);
   r.method = "POST";
   r.path = "/x";
   EXPECT_TRUE(s->audit->AppendAudit(r).ok());
+}
+
+// A database of the release before the event log and the search index (version 2, with jobs and
+// entities in it) gets both at its next open, and its existing rows become searchable.
+TEST_F(PostgresStoreTest, AVersionTwoDatabaseGetsTheEventLogAndItsRowsIndexed) {
+  {
+    Result<Stores> s = OpenStores(where_, clock_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    model::JobRecord r;
+    r.id = "old-job";
+    r.request.id = r.id;
+    r.request.name = "legacy";
+    r.request.user = "alice";
+    r.request.command_args = "--input s3://bucket/clickstream";
+    r.job.status = model::JobStatus::kSucceeded;
+    ASSERT_TRUE(s->jobs->CreateJob(r).ok());
+    model::ConfigEntity c;
+    c.kind = model::Kind::kCluster;
+    c.id = "c1";
+    c.name = "yarn-prod";
+    c.user = "ops";
+    c.version = "1";
+    c.status = "UP";
+    ASSERT_TRUE(s->config->Create(c).ok());
+  }
+  Sql("DROP TABLE events, search_docs, search_rebuild");
+  Sql("UPDATE schema_version SET version = 2");
+  Result<Stores> s = OpenStores(where_, clock_);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(Sql("SELECT version FROM schema_version"), std::to_string(postgres::kSchemaVersion));
+  SearchQuery q;
+  q.terms = {"clickstream"};
+  PageRequest page;
+  Result<Page<SearchHit>> hits = s->search->SearchText(q, page);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ(hits->items.size(), 1u);
+  EXPECT_EQ(hits->items[0].id, "old-job");
+  q.terms = {"yarn"};
+  hits = s->search->SearchText(q, page);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ(hits->items.size(), 1u);
+  EXPECT_EQ(hits->items[0].id, "c1");
+  // Indexed once: the flag is cleared.
+  EXPECT_EQ(Sql("SELECT pending FROM search_rebuild"), "0");
+  EXPECT_EQ(*s->events->LastEventId(), 0);
+  EventRecord e;
+  e.type = "JOB_FINISHED";
+  e.data = "{}";
+  EXPECT_EQ(*s->events->AppendEvent(e), 1);
 }
 
 TEST_F(PostgresStoreTest, ADatabaseFromANewerWeirIsRefusedSayingToUpgrade) {
