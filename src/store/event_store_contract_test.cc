@@ -95,6 +95,9 @@ class StopPostgres : public ::testing::Environment {
 };
 const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
+// Test names and failure messages show the backend's name, not its bytes.
+void PrintTo(const BackendFactory& b, std::ostream* os) { *os << b.name; }
+
 std::vector<BackendFactory> Backends() {
   return {{"sqlite", [] { return std::make_unique<SqliteEventBackend>(); }},
           {"postgres", [] { return std::make_unique<PostgresEventBackend>(); }}};
