@@ -1,6 +1,11 @@
 #include "store/postgres/postgres_store.h"
 
+#include <poll.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <unordered_set>
 
 #include "store/postgres/schema.h"
@@ -384,6 +389,30 @@ Result<int64_t> InsertEvent(Connection& c, const EventRecord& e) {
   return r.Int(0, 0);
 }
 
+// Tells the LISTEN connections of every server on the database, at this transaction's commit,
+// that events were stored.
+Status Notify(Connection& c, const std::string& channel) {
+  Params p;
+  p.Add(channel);
+  return c.Exec("SELECT pg_notify($1, '')", p).status();
+}
+
+std::vector<EventRecord> ReadEventRows(const Rows& r) {
+  std::vector<EventRecord> out(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) {
+    EventRecord& e = out[static_cast<size_t>(i)];
+    e.id = r.Int(i, 0);
+    e.type = r.String(i, 1);
+    e.time = FromEpochMillis(r.Int(i, 2));
+    e.job_id = r.String(i, 3);
+    e.user = r.String(i, 4);
+    e.grouping = r.String(i, 5);
+    e.workflow = r.String(i, 6);
+    e.data = r.String(i, 7);
+  }
+  return out;
+}
+
 // The newest id given (0 when none ever was); a pruned log keeps it.
 Result<int64_t> ReadLastEventId(Connection& c) {
   WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
@@ -403,6 +432,7 @@ Result<std::shared_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
                                                            const PostgresOptions& options) {
   auto pool = std::make_unique<Pool>(url, password, std::max(1, options.pool_size),
                                      options.connect_timeout_s);
+  std::string channel;
   {
     WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool->Acquire());
     if (options.migrate) {
@@ -415,8 +445,14 @@ Result<std::shared_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
                                   std::to_string(kSchemaVersion) + "; run `weir db migrate`");
       }
     }
+    WEIR_ASSIGN_OR_RETURN(Rows schema, c->Exec("SELECT current_schema()"));
+    if (schema.size() > 0) channel = schema.String(0, 0);
   }
-  std::shared_ptr<PostgresStore> store(new PostgresStore(std::move(pool)));
+  // One channel per database and schema (a channel name is at most 63 bytes).
+  channel = ("weir_events_" + channel).substr(0, 63);
+  std::shared_ptr<PostgresStore> store(
+      new PostgresStore(std::move(pool), url, password, options.connect_timeout_s));
+  store->channel_ = channel;
   WEIR_RETURN_IF_ERROR(store->RebuildSearchIfNeeded());
   return store;
 }
@@ -731,7 +767,7 @@ Status PostgresStore::CreateJob(const JobRecord& r) {
   std::vector<EventRecord> stored;
   WEIR_RETURN_IF_ERROR(StoreJobEvents(*c, events, std::nullopt, r, &stored));
   WEIR_RETURN_IF_ERROR(tx.Commit());
-  Announce(stored);
+  Announce(*c, stored);
   return Status::Ok();
 }
 
@@ -784,7 +820,7 @@ Status PostgresStore::UpdateJob(const JobRecord& r) {
   std::unique_lock events(events_mu_);
   WEIR_RETURN_IF_ERROR(StoreJobEvents(*c, events, from, r, &stored));
   WEIR_RETURN_IF_ERROR(tx.Commit());
-  Announce(stored);
+  Announce(*c, stored);
   return Status::Ok();
 }
 
@@ -914,12 +950,93 @@ Status PostgresStore::StoreJobEvents(Connection& c, const std::unique_lock<std::
   for (EventRecord& e : *stored) {
     WEIR_ASSIGN_OR_RETURN(e.id, InsertEvent(c, e));
   }
-  return Status::Ok();
+  return Notify(c, channel_);
 }
 
-void PostgresStore::Announce(const std::vector<EventRecord>& stored) {
-  if (!event_listener_) return;
-  for (const EventRecord& e : stored) event_listener_(e);
+void PostgresStore::Announce(Connection& c, const std::vector<EventRecord>& stored) {
+  if (!event_listener_ || stored.empty()) return;
+  // Other servers' events with lower ids committed before these (the event lock): tell them
+  // first. The LISTEN thread may not have had their NOTIFY yet.
+  if (stored.front().id > announced_ + 1) {
+    if (Status s = CatchUp(c, stored.front().id); !s.ok()) {
+      spdlog::warn("events: reading the log before event {} failed: {}", stored.front().id,
+                   s.message());
+    }
+  }
+  for (const EventRecord& e : stored) {
+    if (e.id <= announced_) continue;
+    event_listener_(e);
+    announced_ = e.id;
+  }
+}
+
+Status PostgresStore::CatchUp(Connection& c, int64_t below) {
+  if (!event_listener_) return Status::Ok();
+  for (;;) {
+    Params p;
+    p.Add(announced_);
+    std::string sql =
+        "SELECT id, type, time, job_id, user_name, grouping, workflow, data FROM events"
+        " WHERE id > $1";
+    if (below > 0) sql += " AND id < " + p.Next(below);
+    sql += " ORDER BY id ASC LIMIT 1000";
+    WEIR_ASSIGN_OR_RETURN(Rows r, c.Exec(sql, p));
+    if (r.size() == 0) return Status::Ok();
+    for (const EventRecord& e : ReadEventRows(r)) {
+      event_listener_(e);
+      announced_ = e.id;
+    }
+  }
+}
+
+PostgresStore::~PostgresStore() {
+  stopping_ = true;
+  if (listen_thread_.joinable()) listen_thread_.join();
+}
+
+void PostgresStore::ListenLoop() {
+  std::unique_ptr<Connection> c;
+  bool warned = false;
+  while (!stopping_) {
+    if (!c) {
+      Result<std::unique_ptr<Connection>> opened =
+          Connection::Open(url_, password_, connect_timeout_s_);
+      Status s = opened.status();
+      if (s.ok()) {
+        std::string quoted = "\"";
+        for (char ch : channel_) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        s = (*opened)->Exec("LISTEN " + quoted + "\"").status();
+      }
+      if (s.ok()) {
+        c = std::move(*opened);
+        std::lock_guard events(events_mu_);
+        s = CatchUp(*c, 0);  // what was committed while no one listened
+        if (!s.ok()) c.reset();
+      }
+      if (!s.ok()) {
+        if (!warned) spdlog::warn("events: listening for other servers' events: {}", s.message());
+        warned = true;
+        for (int i = 0; i < 20 && !stopping_; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        continue;
+      }
+      warned = false;
+    }
+    pollfd fd{c->Socket(), POLLIN, 0};
+    if (::poll(&fd, 1, 200) < 0 && errno != EINTR) {
+      c.reset();
+      continue;
+    }
+    Result<std::vector<std::string>> notes = c->TakeNotifications();
+    if (!notes.ok()) {
+      c.reset();
+      continue;
+    }
+    if (notes->empty()) continue;
+    std::lock_guard events(events_mu_);
+    if (!CatchUp(*c, 0).ok()) c.reset();
+  }
 }
 
 Result<int64_t> PostgresStore::AppendEvent(const EventRecord& e) {
@@ -929,8 +1046,9 @@ Result<int64_t> PostgresStore::AppendEvent(const EventRecord& e) {
   WEIR_RETURN_IF_ERROR(c->Exec(kEventLock).status());
   EventRecord stored = e;
   WEIR_ASSIGN_OR_RETURN(stored.id, InsertEvent(*c, e));
+  WEIR_RETURN_IF_ERROR(Notify(*c, channel_));
   WEIR_RETURN_IF_ERROR(tx.Commit());
-  Announce({stored});
+  Announce(*c, {stored});
   return stored.id;
 }
 
@@ -951,19 +1069,7 @@ Result<std::vector<EventRecord>> PostgresStore::ReadEvents(int64_t after_id, con
                                         " workflow, data FROM events" +
                                             where.Sql() + " ORDER BY id ASC LIMIT " + lim,
                                         params));
-  std::vector<EventRecord> out(static_cast<size_t>(r.size()));
-  for (int i = 0; i < r.size(); ++i) {
-    EventRecord& e = out[static_cast<size_t>(i)];
-    e.id = r.Int(i, 0);
-    e.type = r.String(i, 1);
-    e.time = FromEpochMillis(r.Int(i, 2));
-    e.job_id = r.String(i, 3);
-    e.user = r.String(i, 4);
-    e.grouping = r.String(i, 5);
-    e.workflow = r.String(i, 6);
-    e.data = r.String(i, 7);
-  }
-  return out;
+  return ReadEventRows(r);
 }
 
 Result<int64_t> PostgresStore::LastEventId() {
@@ -1000,6 +1106,8 @@ Result<int64_t> PostgresStore::SetEventListener(EventListener listener) {
   std::lock_guard events(events_mu_);
   WEIR_ASSIGN_OR_RETURN(int64_t last, ReadLastEventId(*c));
   event_listener_ = std::move(listener);
+  announced_ = last;
+  if (!listen_thread_.joinable()) listen_thread_ = std::thread([this] { ListenLoop(); });
   return last;
 }
 

@@ -5,6 +5,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
 #include "common/clock.h"
 #include "common/testing/required_services.h"
 #include "store/open.h"
@@ -132,6 +137,41 @@ TEST_F(PostgresStoreTest, AVersionTwoDatabaseGetsTheEventLogAndItsRowsIndexed) {
   e.type = "JOB_FINISHED";
   e.data = "{}";
   EXPECT_EQ(*s->events->AppendEvent(e), 1);
+}
+
+// Two stores on one database are two servers: the listener of one hears the events the other
+// stores (through LISTEN/NOTIFY), and its own, each once and in id order.
+TEST_F(PostgresStoreTest, AListenerHearsTheEventsOfOtherServersOnTheDatabaseInOrder) {
+  Result<Stores> a = OpenStores(where_, clock_);
+  ASSERT_TRUE(a.ok()) << a.status();
+  Result<Stores> b = OpenStores(where_, clock_);
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<std::string> heard;
+  Result<int64_t> before = a->events->SetEventListener([&](const EventRecord& e) {
+    std::lock_guard lock(mu);
+    heard.push_back(e.type + ":" + std::to_string(e.id));
+    changed.notify_all();
+  });
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(*before, 0);
+  auto append = [](Stores& s, const std::string& type) {
+    EventRecord e;
+    e.type = type;
+    e.data = "{}";
+    Result<int64_t> id = s.events->AppendEvent(e);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return type + ":" + std::to_string(id.ok() ? *id : -1);
+  };
+  std::vector<std::string> stored;
+  stored.push_back(append(*b, "OTHER_1"));
+  stored.push_back(append(*a, "OWN"));  // the other server's older event is told first
+  stored.push_back(append(*b, "OTHER_2"));
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(30), [&] { return heard.size() >= 3; }))
+      << "the other server's last event never reached the listener";
+  EXPECT_EQ(heard, stored);
 }
 
 TEST_F(PostgresStoreTest, ADatabaseFromANewerWeirIsRefusedSayingToUpgrade) {
