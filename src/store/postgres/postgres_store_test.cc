@@ -164,13 +164,20 @@ TEST_F(PostgresStoreTest, AListenerHearsTheEventsOfOtherServersOnTheDatabaseInOr
     EXPECT_TRUE(id.ok()) << id.status();
     return type + ":" + std::to_string(id.ok() ? *id : -1);
   };
+  auto wait_for = [&](size_t n) {
+    std::unique_lock lock(mu);
+    return changed.wait_for(lock, std::chrono::seconds(30), [&] { return heard.size() >= n; });
+  };
   std::vector<std::string> stored;
   stored.push_back(append(*b, "OTHER_1"));
-  stored.push_back(append(*a, "OWN"));  // the other server's older event is told first
+  // Only the LISTEN thread tells another server's events: once this one is heard, it listens.
+  ASSERT_TRUE(wait_for(1)) << "the other server's first event never reached the listener";
   stored.push_back(append(*b, "OTHER_2"));
-  std::unique_lock lock(mu);
-  ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(30), [&] { return heard.size() >= 3; }))
-      << "the other server's last event never reached the listener";
+  ASSERT_TRUE(wait_for(2)) << "no NOTIFY brought the other server's next event";
+  stored.push_back(append(*b, "OTHER_3"));
+  stored.push_back(append(*a, "OWN"));  // the other server's older event is told first
+  ASSERT_TRUE(wait_for(4)) << "the listener heard " << heard.size() << " events";
+  std::lock_guard lock(mu);
   EXPECT_EQ(heard, stored);
 }
 
