@@ -107,8 +107,7 @@ class ServerImpl final : public Server {
     }
     stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
     // The event log (both stores): job writes record their events in their own transaction; the
-    // hub tells them to SSE subscribers. On PostgreSQL the hub hears this server's own writes
-    // (one server per database for now; other servers' events are in the log, not live here).
+    // hub tells them to SSE subscribers (on PostgreSQL also those other servers store).
     if (stores_.events) {
       stores_.events->SetJobEvents(service::JobEvents(clock));
       service::EventHubOptions eo;
