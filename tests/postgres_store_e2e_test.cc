@@ -1,13 +1,20 @@
 // The real `weir server` with store.type postgresql against a throwaway PostgreSQL server
 // (store/testing/postgres_server.h): configuration and jobs go to PostgreSQL and survive a
 // restart; `weir db status` / `weir db migrate` on both backends; a database written by a newer
-// weir is refused; the password comes from the environment and never reaches the log.
+// weir is refused; the password comes from the environment and never reaches the log; the event
+// log (an SSE subscriber, `--wait` following the stream) and full-text search (`weir search`) on
+// PostgreSQL.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
+#include "client/http_client.h"
+#include "client/sse.h"
 #include "common/testing/required_services.h"
 #include "store/postgres/schema.h"
 #include "store/sqlite/schema.h"
@@ -235,13 +242,13 @@ TEST_F(PostgresStoreE2eTest, DbStatusAndMigrateOnAnEmptyDatabaseThenANewerOneIsR
   EXPECT_EQ(Field(m, "state"), "current");
   EXPECT_EQ(Sql("SELECT version FROM schema_version"), latest);
 
-  Sql("UPDATE schema_version SET version = 7");
+  Sql("UPDATE schema_version SET version = 99");
   auto newer = RunWeirWithEnv({"db", "status", "-c", cfg.string()}, {});
   EXPECT_EQ(newer.exit_code, 1);
   EXPECT_NE(newer.out.find("newer weir"), std::string::npos) << newer.out;
   WeirServer server(dir_.path() / "data", PgConfig());
   std::string started = server.Start();
-  EXPECT_NE(started.find("version 7 was written by a newer weir"), std::string::npos) << started;
+  EXPECT_NE(started.find("version 99 was written by a newer weir"), std::string::npos) << started;
   EXPECT_NE(started.find("upgrade weir"), std::string::npos) << started;
 }
 
@@ -301,6 +308,154 @@ TEST_F(PostgresStoreE2eTest, PasswordComesFromTheEnvironmentAndNeverFromTheUrl) 
   ::unsetenv("WEIR_TEST_PG_PASSWORD");
   EXPECT_EQ(Slurp(server.data_dir() / "server.log").find("Pg-Pass-From-Env"), std::string::npos);
   EXPECT_EQ((*locked)->Query(*url, "SELECT count(*) FROM clusters").value_or("?"), "1");
+}
+
+// One SSE subscriber of GET /api/weir/v1/events on its own thread: "type:jobId:from>to" of each
+// event it received, in order, with the ids.
+class EventSubscriber {
+ public:
+  EventSubscriber(const std::string& url, std::string query, std::string last_id) : http_(url) {
+    thread_ = std::thread([this, query = std::move(query), last_id = std::move(last_id)] {
+      client::Headers h;
+      if (!last_id.empty()) h.emplace_back("Last-Event-ID", last_id);
+      client::SseParser parser;
+      auto r = http_.StreamGet(
+          "/api/weir/v1/events" + query, h,
+          [&](std::string_view bytes) {
+            std::lock_guard lock(mu_);
+            parser.Feed(bytes, [&](const client::SseEvent& e) {
+              if (e.event.empty() || e.data.empty()) return;
+              json::value d = ParseOne(e.data);
+              std::string line = e.event + ":" + Field(d, "jobId");
+              if (e.event == "JOB_STATUS_CHANGE") {
+                line += ":" + (Field(d, "fromState") == "null" ? "" : Field(d, "fromState")) + ">" +
+                        Field(d, "toState");
+              }
+              seen_.push_back(line);
+              ids_.push_back(e.id.empty() ? 0 : std::stoll(e.id));
+            });
+            return true;
+          },
+          &cancel_);
+      std::lock_guard lock(mu_);
+      if (!r.ok() || r->status != 200) {
+        failure_ = r.ok() ? std::to_string(r->status) + " " + r->body : r.status().ToString();
+      }
+    });
+  }
+  ~EventSubscriber() {
+    cancel_.Cancel();
+    thread_.join();
+  }
+  std::vector<std::string> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+  std::vector<int64_t> ids() {
+    std::lock_guard lock(mu_);
+    return ids_;
+  }
+  std::string failure() {
+    std::lock_guard lock(mu_);
+    return failure_;
+  }
+
+ private:
+  client::HttpClient http_;
+  client::StreamCancel cancel_;
+  std::mutex mu_;
+  std::vector<std::string> seen_;  // GUARDED_BY(mu_)
+  std::vector<int64_t> ids_;       // GUARDED_BY(mu_)
+  std::string failure_;            // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+std::vector<std::string> OfJob(const std::vector<std::string>& seen, const std::string& id) {
+  std::vector<std::string> out;
+  for (const auto& s : seen) {
+    if (s.find(":" + id) != std::string::npos) out.push_back(s);
+  }
+  return out;
+}
+
+TEST_F(PostgresStoreE2eTest, EventsAreLoggedInPostgresStreamedAndFollowedByWait) {
+  WeirServer server(dir_.path() / "data", PgConfig());
+  ASSERT_EQ(server.Start(), "");
+  auto applied = RunWeir(server.url(), {"apply", "-f", kDemo});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+
+  // `--wait` follows the job's events (it polls only when the stream is off).
+  auto first = RunWeir(server.url(), {"-o", "json", "job", "submit", "-c", "sched:sla", "-C",
+                                      "type:bash", "--user", "tester", "--wait", "--", "echo one"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const std::string first_id = Field(ParseOne(first.out), "id");
+  ASSERT_FALSE(first_id.empty()) << first.out;
+  client::HttpClient http(server.url());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->body.find("route=\"/api/weir/v1/events\",status=\"200\""), std::string::npos)
+      << "`weir job submit --wait` did not follow the event stream";
+  // The log is PostgreSQL's.
+  EXPECT_EQ(Sql("SELECT count(*) FROM events WHERE job_id = '" + first_id + "'"), "4");
+
+  // A subscriber resuming from the start gets the first job's changes from the log, then a
+  // second job's live, each once and in order.
+  EventSubscriber sub(server.url(), "?user=tester", "0");
+  ASSERT_TRUE(WaitFor([&] { return OfJob(sub.seen(), first_id).size() >= 4; }, 30s))
+      << "the stored events never arrived: " << sub.failure();
+  auto second = RunWeir(server.url(), {"job", "submit", "-c", "sched:sla", "-C", "type:bash",
+                                       "--user", "tester", "--", "exit 3"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const std::string second_id = second.out.substr(0, second.out.find('\n'));
+  ASSERT_TRUE(WaitFor([&] { return OfJob(sub.seen(), second_id).size() >= 4; }, 60s))
+      << "the live events never arrived: " << sub.failure();
+  const std::vector<std::string> seen = sub.seen();
+  EXPECT_EQ(OfJob(seen, first_id),
+            (std::vector<std::string>{"JOB_STATUS_CHANGE:" + first_id + ":>INIT",
+                                      "JOB_STATUS_CHANGE:" + first_id + ":INIT>RUNNING",
+                                      "JOB_STATUS_CHANGE:" + first_id + ":RUNNING>SUCCEEDED",
+                                      "JOB_FINISHED:" + first_id}));
+  EXPECT_EQ(OfJob(seen, second_id),
+            (std::vector<std::string>{"JOB_STATUS_CHANGE:" + second_id + ":>INIT",
+                                      "JOB_STATUS_CHANGE:" + second_id + ":INIT>RUNNING",
+                                      "JOB_STATUS_CHANGE:" + second_id + ":RUNNING>FAILED",
+                                      "JOB_FINISHED:" + second_id}));
+  const std::vector<int64_t> ids = sub.ids();
+  for (size_t i = 1; i < ids.size(); ++i) EXPECT_LT(ids[i - 1], ids[i]) << "event " << i;
+}
+
+TEST_F(PostgresStoreE2eTest, SearchFindsAJobByAWordOfItsArguments) {
+  WeirServer server(dir_.path() / "data", PgConfig());
+  ASSERT_EQ(server.Start(), "");
+  auto applied = RunWeir(server.url(), {"apply", "-f", kDemo});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  auto sub = RunWeir(server.url(),
+                     {"job", "submit", "-c", "sched:sla", "-C", "type:bash", "--name", "nightly",
+                      "--tag", "team:data", "--", "echo", "s3://bucket/clickstream-2026"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.err;
+  const std::string id = sub.out.substr(0, sub.out.find('\n'));
+  auto other = RunWeir(server.url(), {"job", "submit", "-c", "sched:sla", "-C", "type:bash",
+                                      "--name", "hourly", "--", "echo", "orders"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+
+  auto found = RunWeir(server.url(), {"search", "clickstream", "-o", "json"});
+  ASSERT_EQ(found.exit_code, 0) << found.err;
+  json::value hits = ParseOne(found.out);
+  ASSERT_TRUE(hits.is_object() && hits.as_object().contains("hits")) << found.out;
+  ASSERT_EQ(hits.at("hits").as_array().size(), 1u) << found.out;
+  EXPECT_EQ(Field(hits.at("hits").at(0), "id"), id);
+  EXPECT_NE(
+      Field(hits.at("hits").at(0).at("highlights"), "snippet").find("<mark>clickstream</mark>"),
+      std::string::npos)
+      << found.out;
+  // A tag fragment, and the table for people.
+  auto by_tag = RunWeir(server.url(), {"search", "team:d", "--kind", "job"});
+  ASSERT_EQ(by_tag.exit_code, 0) << by_tag.err;
+  EXPECT_NE(by_tag.out.find(id), std::string::npos) << by_tag.out;
+  EXPECT_EQ(by_tag.out.find(other.out.substr(0, other.out.find('\n'))), std::string::npos)
+      << by_tag.out;
+  // The index is PostgreSQL's.
+  EXPECT_EQ(Sql("SELECT count(*) FROM search_docs WHERE kind = 'job'"), "2");
 }
 
 }  // namespace

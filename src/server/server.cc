@@ -111,8 +111,8 @@ class ServerImpl final : public Server {
           config_.SqlitePath().string());
     }
     stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
-    // The event log (SQLite only for now): job writes record their events in their own
-    // transaction; the hub tells them to SSE subscribers.
+    // The event log (both stores): job writes record their events in their own transaction; the
+    // hub tells them to SSE subscribers (on PostgreSQL also those other servers store).
     if (stores_.events) {
       stores_.events->SetJobEvents(service::JobEvents(clock));
       service::EventHubOptions eo;
@@ -121,8 +121,7 @@ class ServerImpl final : public Server {
       if (!hub.ok()) return hub.status().WithContext("events");
       events_ = std::move(*hub);
     } else {
-      spdlog::warn("events: the event log is not kept on {} yet; GET /api/weir/v1/events is off",
-                   config_.store_type);
+      spdlog::warn("events: the store keeps no event log; GET /api/weir/v1/events is off");
     }
     if (config_.run_as_user) {
       if (Status s = LockDownDataDir(); !s.ok()) return s;

@@ -44,6 +44,8 @@ Result<Stores> OpenStores(const StoreLocation& where, Clock& clock) {
   out.config = s;
   out.jobs = s;
   out.audit = s;
+  out.events = s;
+  out.search = s;
   return out;
 }
 

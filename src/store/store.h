@@ -347,7 +347,8 @@ struct SearchHit {
   std::string status;
   std::string name_highlight;  // name with matched words between the markers
   std::string snippet;         // a few words around the best match in any field, marked
-  double score = 0;            // higher is better (bm25 relevance, sign flipped)
+  double score = 0;            // higher is better (SQLite: bm25 with the sign flipped;
+                               // PostgreSQL: ts_rank); compare scores of one search only
 };
 
 // A user's query turned into terms (ParseSearchQuery): every term must match a document.
@@ -368,7 +369,8 @@ inline constexpr size_t kMaxSearchTerms = 32;
 Result<std::vector<std::string>> ParseSearchQuery(std::string_view q);
 
 // The full-text index. Kept apart from ConfigStore/JobStore so a backend without full-text
-// search still provides those; the SQLite store implements it (FTS5).
+// search still provides those; the SQLite store implements it with FTS5, the PostgreSQL one with
+// its full-text search (tsvector, GIN).
 //
 // Ranking: a document whose name equals the whole query (ignoring ASCII case) comes first, then
 // by relevance (matches in the name weigh most, then tags, id, text), then kind and id, so

@@ -235,9 +235,51 @@ CREATE INDEX wf_attempts_by_step ON wf_attempts(deployed_id, instance, step);
 )sql";
 }
 
+// The event log (store.h EventStore). The sequence behind id never hands out a value twice, even
+// after pruning; see postgres_store.cc for how ids become visible in commit order.
+std::string V4() {
+  return R"sql(
+CREATE TABLE events (
+  id BIGSERIAL PRIMARY KEY,
+  type TEXT COLLATE "C" NOT NULL,
+  time BIGINT NOT NULL,
+  job_id TEXT COLLATE "C" NOT NULL,
+  user_name TEXT COLLATE "C" NOT NULL,
+  grouping TEXT COLLATE "C" NOT NULL,
+  workflow TEXT COLLATE "C" NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX events_time ON events(time);
+CREATE INDEX events_job ON events(job_id, id);
+)sql";
+}
+
+// Full-text search (store.h SearchIndex): one row per searchable entity, written by the store in
+// the same transaction as the entity's own row. `doc` is the weighted tsvector the store builds
+// (postgres/text_search.h: name A, tags B, id C, text D), searched through the GIN index.
+// The flag in search_rebuild asks the store to index the rows that existed before this version
+// once (at the next open).
+std::string V5() {
+  return R"sql(
+CREATE TABLE search_docs (
+  kind TEXT COLLATE "C" NOT NULL,
+  ref TEXT COLLATE "C" NOT NULL,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  text TEXT NOT NULL,
+  doc TSVECTOR NOT NULL,
+  PRIMARY KEY (kind, ref)
+);
+CREATE INDEX search_docs_doc ON search_docs USING GIN (doc);
+CREATE TABLE search_rebuild (pending INTEGER NOT NULL);
+INSERT INTO search_rebuild(pending) VALUES (1);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5()};
   return kMigrations;
 }
 
