@@ -96,13 +96,14 @@ class ServerImpl final : public Server {
                                                                             : "store.sqlite_path");
     }
     stores_ = *stores;
-    spdlog::info("store: jobs, configuration and audit in {}", store::DescribeLocation(*where));
+    spdlog::info("store: jobs, configuration, audit and assets in {}",
+                 store::DescribeLocation(*where));
     if (config_.store_type == "postgresql") {
-      // Until the scheduler and the asset registry move behind store interfaces, their rows stay
-      // in the node's SQLite file: one server per PostgreSQL database for now.
+      // Until the scheduler moves behind a store interface, its rows stay in the node's SQLite
+      // file: one server per PostgreSQL database for now.
       spdlog::warn(
-          "store: the scheduler and the asset registry still use SQLite at {} on this node "
-          "(only jobs, configuration and audit are in PostgreSQL)",
+          "store: the scheduler still uses SQLite at {} on this node "
+          "(jobs, configuration, audit and assets are in PostgreSQL)",
           config_.SqlitePath().string());
     }
     stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
@@ -211,8 +212,8 @@ class ServerImpl final : public Server {
                      : blob::NewBlobStore("local", blob::BlobStoreConfig{config_.BlobsDir(), {}});
     if (!blobs.ok()) return blobs.status().WithContext("assets.blob_backend");
     blobs_ = std::move(*blobs);
-    auto registry =
-        assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
+    // The registry's rows are in the store: the SQLite file or PostgreSQL, as store.type says.
+    auto registry = assets::AssetRegistry::Open(stores_.assets, blobs_, clock);
     if (!registry.ok()) return registry.status().WithContext("asset registry");
     registry_ = std::move(*registry);
     api::AssetRouteOptions ao;

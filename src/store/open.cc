@@ -2,7 +2,9 @@
 
 #include <filesystem>
 
+#include "store/asset_store.h"
 #include "store/postgres/connection.h"
+#include "store/postgres/postgres_asset_store.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/schema.h"
 #include "store/sqlite/database.h"
@@ -42,6 +44,9 @@ Result<Stores> OpenStores(const StoreLocation& where, Clock& clock) {
   out.config = s;
   out.jobs = s;
   out.audit = s;
+  // Migrated above: the asset store only checks the version.
+  WEIR_ASSIGN_OR_RETURN(out.assets, postgres::PostgresAssetStore::Open(where.url, where.password,
+                                                                       PgOptions(where, false)));
   return out;
 }
 

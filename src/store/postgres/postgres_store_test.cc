@@ -8,6 +8,7 @@
 #include "common/testing/required_services.h"
 #include "store/open.h"
 #include "store/postgres/connection.h"
+#include "store/postgres/schema.h"
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {
@@ -47,19 +48,20 @@ TEST_F(PostgresStoreTest, StatusOfAnEmptyDatabaseThenMigrateBringsItToTheLatest)
   Result<SchemaInfo> before = ReadSchema(where_);
   ASSERT_TRUE(before.ok()) << before.status();
   EXPECT_EQ(before->version, 0);
-  EXPECT_EQ(before->latest, 2);
+  EXPECT_EQ(before->latest, postgres::kSchemaVersion);
   EXPECT_EQ(Sql("SELECT to_regclass('jobs') IS NULL"), "t");  // reading changed nothing
 
   Result<SchemaInfo> migrated = MigrateSchema(where_);
   ASSERT_TRUE(migrated.ok()) << migrated.status();
   EXPECT_EQ(migrated->before, 0);
-  EXPECT_EQ(migrated->version, 2);
-  EXPECT_EQ(Sql("SELECT string_agg(version::text, ',') FROM schema_version"), "2");
+  EXPECT_EQ(migrated->version, postgres::kSchemaVersion);
+  EXPECT_EQ(Sql("SELECT string_agg(version::text, ',') FROM schema_version"),
+            std::to_string(postgres::kSchemaVersion));
 
   // Again: nothing to do, still one row.
   Result<SchemaInfo> again = MigrateSchema(where_);
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->before, 2);
+  EXPECT_EQ(again->before, postgres::kSchemaVersion);
   EXPECT_EQ(Sql("SELECT count(*) FROM schema_version"), "1");
 }
 
@@ -68,12 +70,15 @@ TEST_F(PostgresStoreTest, AVersionOneDatabaseGetsTheAuditTableAndKeepsItsRows) {
   Sql("INSERT INTO jobs (id, name, user_name, status, created, updated, cluster_name,"
       " cluster_id, command_name, command_id, request, state)"
       " VALUES ('old', 'n', 'u', 'SUCCEEDED', 1, 1, '', '', '', '', '{}', '{}')");
-  // What a database of the previous release looks like: no audit table, version 1.
+  // What a database of the previous release looks like: no audit table (nor the later ones),
+  // version 1.
   Sql("DROP TABLE audit");
+  Sql("DROP TABLE assets");
+  Sql("DROP TABLE asset_namespaces");
   Sql("UPDATE schema_version SET version = 1");
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_EQ(Sql("SELECT version FROM schema_version"), "2");
+  EXPECT_EQ(Sql("SELECT version FROM schema_version"), std::to_string(postgres::kSchemaVersion));
   EXPECT_TRUE(s->jobs->GetJob("old").ok());
   AuditRecord r;
   r.time = FromEpochMillis(5);

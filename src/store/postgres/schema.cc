@@ -117,9 +117,46 @@ CREATE INDEX audit_principal ON audit(principal, seq);
 )sql";
 }
 
+// The asset registry (store/asset_store.h): the SQLite store's two tables with PostgreSQL types.
+// Session 5 assigned this migration version 7; it is numbered here as the next after what exists
+// and takes its final number when the session's branches merge.
+std::string AssetTables() {
+  return R"sql(
+CREATE TABLE asset_namespaces (
+  ns TEXT COLLATE "C" PRIMARY KEY,
+  type TEXT COLLATE "C" NOT NULL,
+  owner TEXT COLLATE "C" NOT NULL,
+  repo TEXT COLLATE "C" NOT NULL,
+  created_ms BIGINT NOT NULL
+);
+CREATE TABLE assets (
+  seq BIGSERIAL PRIMARY KEY,
+  uuid TEXT COLLATE "C" NOT NULL UNIQUE,
+  type TEXT COLLATE "C" NOT NULL,
+  ns TEXT COLLATE "C" NOT NULL,
+  owner TEXT COLLATE "C" NOT NULL,
+  repo TEXT COLLATE "C" NOT NULL,
+  branch TEXT COLLATE "C" NOT NULL,
+  commit_short TEXT COLLATE "C" NOT NULL,
+  build BIGINT NOT NULL,
+  sha256 TEXT COLLATE "C" NOT NULL,
+  size BIGINT NOT NULL,
+  file_name TEXT NOT NULL,
+  extension TEXT NOT NULL,
+  dirty INTEGER NOT NULL,
+  publisher TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  UNIQUE (type, ns, owner, repo, branch, build)
+);
+CREATE INDEX assets_by_namespace ON assets (type, ns, created_ms, seq);
+CREATE INDEX assets_by_branch ON assets (type, ns, branch, build);
+CREATE INDEX assets_by_sha256 ON assets (sha256);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), AssetTables()};
   return kMigrations;
 }
 
