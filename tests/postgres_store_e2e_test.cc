@@ -197,7 +197,8 @@ TEST_F(PostgresStoreE2eTest, PublishedAssetsLiveInPostgresAndSurviveARestart) {
   EXPECT_EQ(Sql("SELECT owner || '/' || repo FROM asset_namespaces WHERE ns = 'sample-greet'"),
             "sample/bash-sample");
 
-  auto list = RunWeir(server.url(), {"-o", "json", "asset", "list", "--namespace", "sample-greet"});
+  auto list = RunWeir(server.url(), {"-o", "json", "asset", "list", "--type", "bash", "--namespace",
+                                     "sample-greet"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_NE(list.out.find(first), std::string::npos) << list.out;
   const fs::path got = dir_.path() / "got.sh";
@@ -212,8 +213,8 @@ TEST_F(PostgresStoreE2eTest, PublishedAssetsLiveInPostgresAndSurviveARestart) {
 
   server.Stop();
   ASSERT_EQ(server.Start(), "");
-  auto again =
-      RunWeir(server.url(), {"-o", "json", "asset", "list", "--namespace", "sample-greet"});
+  auto again = RunWeir(server.url(), {"-o", "json", "asset", "list", "--type", "bash",
+                                      "--namespace", "sample-greet"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.out.find(first), std::string::npos) << again.out;
   // New bytes on the same branch: build 2.

@@ -1,6 +1,7 @@
 #include "assets/registry.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <fstream>
@@ -377,6 +378,77 @@ TEST_P(RegistryTest, ListIsNewestFirstWithFiltersAndPages) {
   ListQuery empty_page;
   empty_page.size = 0;
   EXPECT_EQ(registry_->List(empty_page).status().code(), StatusCode::kInvalidArgument);
+}
+
+// A data folder from before the rows moved behind store::AssetStore: its tables, as the registry
+// created them then, and their rows are read as they are, and publishing continues from them.
+TEST(RegistrySqliteFileTest, VersionsWrittenBeforeTheAssetStoreAreReadAndContinued) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("weir-registry-" + NewUuid());
+  std::filesystem::create_directories(dir);
+  const std::string db_path = (dir / "weir.db").string();
+  const std::string sha = blob::Sha256Hex("old bytes");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+    const std::string sql = R"sql(
+CREATE TABLE asset_namespaces (ns TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL,
+  owner TEXT NOT NULL, repo TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE assets (seq INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL, ns TEXT NOT NULL, owner TEXT NOT NULL, repo TEXT NOT NULL,
+  branch TEXT NOT NULL, commit_short TEXT NOT NULL, build INTEGER NOT NULL,
+  sha256 TEXT NOT NULL, size INTEGER NOT NULL, file_name TEXT NOT NULL,
+  extension TEXT NOT NULL, dirty INTEGER NOT NULL, publisher TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, UNIQUE (type, ns, owner, repo, branch, build));
+INSERT INTO asset_namespaces VALUES ('legacy', 'jar', 'user', 'repo', 1600000000000);
+INSERT INTO assets (uuid, type, ns, owner, repo, branch, commit_short, build, sha256, size,
+  file_name, extension, dirty, publisher, created_ms)
+  VALUES ('dataflow.jar.legacy.user.repo.main.39206ee8.1', 'jar', 'legacy', 'user', 'repo',
+          'main', '39206ee8', 1, ')sql" +
+                            sha + R"sql(', 9, 'old.jar', 'jar', 1, 'bob',
+          1600000000000);
+)sql";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_close(db);
+  }
+  {
+    FakeClock clock(FromEpochMillis(1700000000000));
+    auto blobs = blob::NewLocalBlobStore(dir / "blobs");
+    ASSERT_TRUE(blobs.ok()) << blobs.status();
+    store::StoreLocation where;
+    where.sqlite_path = db_path;
+    auto stores = store::OpenStores(where, clock);
+    ASSERT_TRUE(stores.ok()) << stores.status();
+    auto registry = AssetRegistry::Open(stores->assets, *blobs, clock);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+
+    auto old = (*registry)->Get("dataflow.jar.legacy.user.repo.main.39206ee8.1");
+    ASSERT_TRUE(old.ok()) << old.status();
+    EXPECT_EQ(old->sha256, sha);
+    EXPECT_EQ(old->size, 9);
+    EXPECT_EQ(old->file_name, "old.jar");
+    EXPECT_TRUE(old->dirty);
+    EXPECT_EQ(old->publisher, "bob");
+    EXPECT_EQ(old->created, FromEpochMillis(1600000000000));
+    EXPECT_EQ((*registry)->Resolve(*ParseRef("dataflow.jar.legacy@main"))->uuid, old->uuid);
+
+    const std::filesystem::path upload = dir / "upload";
+    std::ofstream(upload, std::ios::binary) << "new bytes";
+    PublishRequest req;
+    req.type = "jar";
+    req.ns = "legacy";
+    req.owner = "user";
+    req.repo = "repo";
+    req.branch = "main";
+    req.commit = "0badc0de";
+    auto next = (*registry)->Publish(req, upload);
+    ASSERT_TRUE(next.ok()) << next.status();
+    EXPECT_EQ(next->id.build, 2);
+    req.repo = "intruder";
+    EXPECT_EQ((*registry)->Publish(req, upload).status().code(), StatusCode::kPermissionDenied);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RegistryTest,
