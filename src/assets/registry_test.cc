@@ -420,7 +420,7 @@ INSERT INTO assets (uuid, type, ns, owner, repo, branch, commit_short, build, sh
     where.sqlite_path = db_path;
     auto stores = store::OpenStores(where, clock);
     ASSERT_TRUE(stores.ok()) << stores.status();
-    auto registry = AssetRegistry::Open(stores->assets, *blobs, clock);
+    auto registry = AssetRegistry::Open(stores->assets, std::move(*blobs), clock);
     ASSERT_TRUE(registry.ok()) << registry.status();
 
     auto old = (*registry)->Get("dataflow.jar.legacy.user.repo.main.39206ee8.1");
