@@ -1,5 +1,6 @@
 # weir: two commands on a fresh Debian 12 machine.
 #   make run    installs what is missing, builds Release, starts the server with a demo config
+#               (and prints the web UI's address, http://127.0.0.1:8080/ui/)
 #   make test   installs what is missing, builds, runs every test (unit + integration)
 #   make bench  builds Release and runs the benchmarks (figures printed, see docs/performance.md)
 #   make fuzz   builds the libFuzzer targets with clang-14 + ASan/UBSan in build-fuzz and runs
@@ -22,7 +23,13 @@ DEB_PACKAGES := cmake ninja-build ccache g++ pkg-config git \
   libgtest-dev libgmock-dev libbenchmark-dev sqlite3 curl openssl python3 procps awscli \
   python3-botocore libpq-dev postgresql slurm-wlm munge
 
+# The web UI (web/) is built by the normal build with Node.js and npm (npm ci, vite build) and
+# embedded into the binary; its browser tests drive Debian's Chromium (never a downloaded one).
+# Node.js and npm are installed only when missing (a machine may have a newer Node.js already).
+UI_TEST_PACKAGES := chromium
+
 .PHONY: all deps san-deps build run test bench clean s3-test-deps metrics-test-deps openapi-test-deps build-asan test-asan mutate \
+  ui-test-deps \
   build-tsan test-tsan fuzz fuzz-deps
 
 all: build
@@ -42,6 +49,10 @@ endef
 
 deps:
 	$(call install-missing,$(DEB_PACKAGES))
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; \
+	fi
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
@@ -80,14 +91,17 @@ openapi-test-deps:
 	  npm ci --prefix tests/openapi --no-audit --no-fund; \
 	fi
 
-test: build s3-test-deps metrics-test-deps openapi-test-deps
+ui-test-deps:
+	$(call install-missing,$(UI_TEST_PACKAGES))
+
+test: build s3-test-deps metrics-test-deps openapi-test-deps ui-test-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # Benchmarks also need wrk and nginx (A1 compares weir with nginx in the same run).
 BENCH_PACKAGES := wrk nginx-light
 
 bench: build
-	$(call install-missing,$(BENCH_PACKAGES))
+	$(call install-missing,$(BENCH_PACKAGES) $(UI_TEST_PACKAGES))
 	./bench/run-all.sh $(BUILD_DIR)
 
 # Fuzzing: a separate build dir with clang-14 (sanitizers and libFuzzer come with
@@ -128,7 +142,7 @@ build-asan: san-deps build-asan/build.ninja
 
 # The whole suite, unit and integration (the `weir` server the integration tests start is the
 # instrumented one in build-asan/).
-test-asan: build-asan s3-test-deps metrics-test-deps openapi-test-deps
+test-asan: build-asan s3-test-deps metrics-test-deps openapi-test-deps ui-test-deps
 	cd build-asan && ctest --output-on-failure -j $(JOBS) --timeout $(SAN_TEST_TIMEOUT)
 
 build-tsan/build.ninja:

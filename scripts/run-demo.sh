@@ -19,6 +19,7 @@ done
 cat <<TXT
 
 weir is serving the Genie v3 API at $url/api/v3 (data in ./.weir).
+Web UI: $url/ui/
 Submit a first job:
 
   $weir --server $url job submit --cluster-tags sched:sla --command-tags type:bash --args "'echo hello from weir'" --wait

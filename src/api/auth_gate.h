@@ -13,7 +13,9 @@
 //   3. needs the role `admin` for POST/PUT/PATCH/DELETE under /api/v3/applications, commands and
 //      clusters, and for anything under /api/weir/v1/admin: 403 naming the role otherwise.
 // Open without credentials: GET and HEAD of /admin/health and /actuator/health (liveness and
-// readiness probes of load balancers and orchestrators; they tell UP/DOWN and disk figures).
+// readiness probes of load balancers and orchestrators; they tell UP/DOWN and disk figures), and
+// GET and HEAD of `/` and everything under `/ui` (the browser UI's static files, ui_routes.h: no
+// data; the UI asks for a token when the API answers 401).
 // Finer decisions (job owners, namespaces, environments) are the routes' (access.h).
 //
 // Chaining: the gate returns nullopt to let the request through, so a server composing several

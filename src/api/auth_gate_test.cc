@@ -149,6 +149,18 @@ TEST_F(AuthGateTest, HealthStaysOpen) {
   EXPECT_FALSE(IsOpenRoute("GET", "/api/v3"));
 }
 
+// The browser UI's files hold no data: they load without a token (the UI then asks for one).
+TEST_F(AuthGateTest, UiFilesStayOpenButNotTheApi) {
+  EXPECT_TRUE(IsOpenRoute("GET", "/"));
+  EXPECT_TRUE(IsOpenRoute("GET", "/ui"));
+  EXPECT_TRUE(IsOpenRoute("GET", "/ui/jobs/42"));
+  EXPECT_TRUE(IsOpenRoute("HEAD", "/ui/assets/index-x.js"));
+  EXPECT_FALSE(IsOpenRoute("POST", "/ui/jobs"));
+  EXPECT_FALSE(IsOpenRoute("GET", "/uix"));
+  EXPECT_FALSE(IsOpenRoute("GET", "/api/v3/jobs"));
+  EXPECT_FALSE(IsOpenRoute("GET", "/api/ui"));
+}
+
 // The head alone (announcing a large body that is never sent) is refused (403: a user writing a
 // cluster): the gate decided
 // before the server waited for a single body byte, and nothing reached the handler.

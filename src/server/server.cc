@@ -27,6 +27,7 @@
 #include "api/resolve_routes.h"
 #include "api/root_routes.h"
 #include "api/search_routes.h"
+#include "api/ui_routes.h"
 #include "api/workflow_routes.h"
 #include "archive/archived_outputs.h"
 #include "archive/job_archive.h"
@@ -204,6 +205,7 @@ class ServerImpl final : public Server {
           api::EventRouteOptions{std::chrono::seconds(config_.events_heartbeat_seconds)});
     }
     api::RegisterMetricsRoute(*router);
+    api::RegisterUiRoutes(*router, api::EmbeddedUiFiles());
 
     auto blobs = config_.blob_backend == "s3"
                      ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,

@@ -1,0 +1,114 @@
+// The web UI in a real browser against the real binary: each test starts `weir server` (port 0,
+// its own data folder, the demo configuration), then runs one scenario of tests/ui/ui_test.mjs,
+// which drives Debian's Chromium through playwright-core (build/web/node_modules, installed by the
+// build's `npm ci`) and submits jobs with the real CLI. Screenshots go to build/ui-screenshots/.
+// Chromium or the UI's node_modules missing: WEIR_MISSING_SERVICE (a skip, a failure under
+// WEIR_REQUIRE_SERVICES=1; `make test` installs chromium).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "blob/sha256.h"
+#include "common/testing/required_services.h"
+#include "weir_process.h"
+
+namespace weir::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
+const fs::path kScript = fs::path(WEIR_SOURCE_DIR) / "tests" / "ui" / "ui_test.mjs";
+const fs::path kModules = fs::path(WEIR_BINARY_DIR) / "web" / "node_modules";
+const fs::path kShots = fs::path(WEIR_BINARY_DIR) / "ui-screenshots";
+constexpr const char* kToken = "ui-test-token-6f1d2c";
+
+std::string Chromium() {
+  if (const char* c = std::getenv("WEIR_CHROMIUM")) return c;
+  return "/usr/bin/chromium";
+}
+
+class UiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(Chromium())) WEIR_MISSING_SERVICE("chromium", Chromium() + " not found");
+    if (!fs::exists(kModules / "playwright-core")) {
+      WEIR_MISSING_SERVICE("playwright-core", "no " + (kModules / "playwright-core").string() +
+                                                  " (the build's npm ci; WEIR_BUILD_UI=ON)");
+    }
+  }
+  void TearDown() override { ::unsetenv("WEIR_TOKEN"); }
+
+  void StartServer(std::string config = "jobs:\n  kill_grace_ms: 500\n") {
+    server_ = std::make_unique<WeirServer>(dir_.path() / "data", std::move(config));
+    ASSERT_EQ(server_->Start(), "");
+    auto applied = RunWeir(server_->url(), {"apply", "-f", kDemo});
+    ASSERT_EQ(applied.exit_code, 0) << applied.err;
+  }
+
+  // Runs one scenario; returns its exit code, its output in `log`.
+  int RunScenario(const std::string& name, std::string& log) {
+    ::setenv("WEIR_URL", server_->url().c_str(), 1);
+    ::setenv("WEIR_BIN", WeirBinary().c_str(), 1);
+    ::setenv("WEIR_UI_MODULES", kModules.c_str(), 1);
+    ::setenv("WEIR_CHROMIUM", Chromium().c_str(), 1);
+    ::setenv("WEIR_UI_SHOTS", kShots.c_str(), 1);
+    const fs::path out = dir_.path() / (name + ".log");
+    const std::string cmd = "node " + ShellQuote(kScript.string()) + " " + ShellQuote(name) +
+                            " > " + ShellQuote(out.string()) + " 2>&1";
+    int rc = std::system(cmd.c_str());
+    log = Slurp(out);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+  }
+
+  void Run(const std::string& name) {
+    std::string log;
+    int rc = RunScenario(name, log);
+    EXPECT_EQ(rc, 0) << "scenario " << name << " failed:\n" << log;
+    std::printf("%s", log.c_str());
+  }
+
+  TempDir dir_;
+  std::unique_ptr<WeirServer> server_;
+};
+
+TEST_F(UiTest, SubmittedJobAppearsAndSucceedsLiveWithItsStdout) {
+  StartServer();
+  Run("jobs_live");
+}
+
+TEST_F(UiTest, RunningJobIsTailedAndKilledFromTheUi) {
+  StartServer();
+  Run("kill");
+}
+
+TEST_F(UiTest, ConfigurationShowsClusterTagsAndLinks) {
+  StartServer();
+  Run("config");
+}
+
+TEST_F(UiTest, WorkflowInstanceDagFollowsItsSteps) {
+  StartServer();
+  Run("workflows");
+}
+
+TEST_F(UiTest, DarkThemeAndPhoneWidth) {
+  StartServer();
+  Run("themes");
+}
+
+TEST_F(UiTest, AsksForTheTokenOnceWhenTheServerRequiresOne) {
+  const fs::path tokens = dir_.path() / "tokens";
+  WriteFile(tokens, blob::Sha256Hex(kToken) + " ui-admin admin\n");
+  ASSERT_EQ(::chmod(tokens.c_str(), 0600), 0);
+  ::setenv("WEIR_TOKEN", kToken, 1);  // for the CLI's apply and the scenario's API checks
+  StartServer("auth:\n  mode: required\n  static_tokens_file: " + tokens.string() + "\n");
+  Run("auth");
+}
+
+}  // namespace
+}  // namespace weir::testing

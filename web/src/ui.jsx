@@ -1,0 +1,141 @@
+// Small shared pieces of the pages: status badges, times, tag lists, key/value tables, errors,
+// and the hooks that load data and follow the live stream.
+import { useEffect, useRef, useState } from "preact/hooks";
+import { liveMode, onLiveMode, subscribe } from "./live.js";
+
+export function StatusBadge({ status }) {
+  return (
+    <span class={"badge st-" + String(status || "").toLowerCase()} data-status={status}>
+      {status || "?"}
+    </span>
+  );
+}
+
+// An ISO-8601 time shown in the browser's zone, with the UTC original as a tooltip.
+export function Time({ value }) {
+  if (!value) return <span class="muted">–</span>;
+  const d = new Date(value);
+  if (isNaN(d)) return <span>{value}</span>;
+  const pad = (n) => String(n).padStart(2, "0");
+  const text =
+    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return (
+    <time datetime={value} title={value}>
+      {text}
+    </time>
+  );
+}
+
+// "PT1M2.5S" → "1m 2.5s".
+export function duration(iso) {
+  if (!iso) return "";
+  const m = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?$/.exec(iso);
+  if (!m) return iso;
+  const parts = [];
+  if (m[1]) parts.push(m[1] + "h");
+  if (m[2]) parts.push(m[2] + "m");
+  if (m[3]) parts.push(Number(m[3]).toFixed(Number(m[3]) < 10 ? 2 : 0).replace(/\.?0+$/, "") + "s");
+  return parts.join(" ") || "0s";
+}
+
+export function Tags({ tags, hideGenie = true }) {
+  const shown = (tags || []).filter((t) => !hideGenie || !t.startsWith("genie."));
+  if (!shown.length) return <span class="muted">none</span>;
+  return (
+    <span class="tags">
+      {shown.map((t) => (
+        <span class="tag" key={t}>
+          {t}
+        </span>
+      ))}
+    </span>
+  );
+}
+
+// Rows of [label, value]; a false row is left out, and with hideEmpty so is an empty value.
+export function KeyValues({ rows, hideEmpty = false }) {
+  const empty = (v) => v === null || v === undefined || v === "" || (Array.isArray(v) && !v.length);
+  return (
+    <dl class="kv">
+      {rows
+        .filter((r) => r && !(hideEmpty && empty(r[1])))
+        .map(([k, v]) => [
+          <dt key={k + ":k"}>{k}</dt>,
+          <dd key={k + ":v"}>{v === null || v === undefined || v === "" ? <span class="muted">–</span> : v}</dd>,
+        ])}
+    </dl>
+  );
+}
+
+export function ErrorBox({ error }) {
+  if (!error) return null;
+  return (
+    <div class="error" role="alert">
+      {String(error.message || error)}
+    </div>
+  );
+}
+
+// Loads `load()` (a promise) when `deps` change; returns {data, error, loading, reload}.
+export function useLoad(load, deps) {
+  const [state, setState] = useState({ data: null, error: null, loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let alive = true;
+    setState((s) => ({ ...s, loading: true }));
+    load().then(
+      (data) => alive && setState({ data, error: null, loading: false }),
+      (error) => alive && setState((s) => ({ data: s.data, error, loading: false })),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [...deps, tick]);
+  return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
+// Calls onEvent for each live job event; when the server has no event stream, calls onPoll every
+// `intervalMs` instead. Returns the current mode ("live", "connecting", "polling").
+export function useLive(onEvent, onPoll, intervalMs = 2000) {
+  const [mode, setMode] = useState(liveMode());
+  const handlers = useRef({ onEvent, onPoll });
+  handlers.current = { onEvent, onPoll };
+  useEffect(() => {
+    const unsubscribe = subscribe((e) => handlers.current.onEvent(e));
+    const unwatch = onLiveMode(setMode);
+    setMode(liveMode());
+    return () => {
+      unsubscribe();
+      unwatch();
+    };
+  }, []);
+  useEffect(() => {
+    if (mode === "live" || !onPoll) return undefined;
+    const t = setInterval(() => handlers.current.onPoll && handlers.current.onPoll(), intervalMs);
+    return () => clearInterval(t);
+  }, [mode, intervalMs]);
+  return mode;
+}
+
+export function LiveIndicator({ mode }) {
+  const label = { live: "live", connecting: "connecting…", polling: "polling" }[mode] || mode;
+  return (
+    <span class={"live live-" + mode} title="how this page follows changes" data-live={mode}>
+      {label}
+    </span>
+  );
+}
+
+export function formatBytes(n) {
+  if (n === null || n === undefined) return "";
+  if (n < 1024) return n + " B";
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return v.toFixed(v < 10 ? 1 : 0) + " " + units[i];
+}
