@@ -149,7 +149,7 @@ TEST_F(PostgresStoreE2eTest, ExistingSqliteDatabaseStaysUsableWithDbCommands) {
   auto status = RunWeirWithEnv({"-o", "json", "db", "status", "--data-dir", data.string()}, {});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   json::value s = ParseOne(status.out);
-  EXPECT_EQ(Field(s, "version"), "4");  // SQLite schema 3 added the search index, 4 the event log
+  EXPECT_EQ(Field(s, "version"), "5");  // SQLite schema 3: search, 4: event log, 5: webhooks
   EXPECT_EQ(Field(s, "state"), "current");
   EXPECT_NE(Field(s, "store").find((data / "weir.db").string()), std::string::npos);
   auto migrate = RunWeirWithEnv({"-o", "json", "db", "migrate", "--data-dir", data.string()}, {});

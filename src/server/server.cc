@@ -28,6 +28,7 @@
 #include "api/root_routes.h"
 #include "api/search_routes.h"
 #include "api/ui_routes.h"
+#include "api/webhook_routes.h"
 #include "api/workflow_routes.h"
 #include "archive/archived_outputs.h"
 #include "archive/job_archive.h"
@@ -43,12 +44,14 @@
 #include "exec/slurm_executor.h"
 #include "exec/job_dir.h"
 #include "fetch/fetcher.h"
+#include "fetch/perimeter.h"
 #include "metrics/metrics.h"
 #include "resolve/resolve.h"
 #include "scheduler/scheduler.h"
 #include "server/descriptors.h"
 #include "server/server_metrics.h"
 #include "service/job_service.h"
+#include "service/webhook_dispatcher.h"
 #include "store/store.h"
 
 namespace weir::server {
@@ -205,6 +208,25 @@ class ServerImpl final : public Server {
           api::EventRouteOptions{std::chrono::seconds(config_.events_heartbeat_seconds)});
     }
     api::RegisterMetricsRoute(*router);
+    // Webhooks (SQLite only for now): one delivery worker per subscription.
+    api::WebhookRouteOptions who;
+    who.delivery.max_attempts = static_cast<int>(config_.webhooks_max_attempts);
+    who.delivery.backoff_initial = Millis(config_.webhooks_backoff_initial_ms);
+    who.delivery.backoff_max = Millis(config_.webhooks_backoff_max_seconds * 1000);
+    who.delivery.timeout = Millis(config_.webhooks_timeout_seconds * 1000);
+    for (const std::string& network : config_.webhooks_allowed_networks) {
+      who.delivery.allowed_networks.push_back(*fetch::IpNetwork::Parse(network));  // checked
+    }
+    who.delivery.user_agent = std::string("weir/") + WEIR_VERSION;
+    if (stores_.webhooks && events_) {
+      auto d = service::WebhookDispatcher::Start(stores_.webhooks, events_, who.delivery, clock);
+      if (!d.ok()) return d.status().WithContext("webhooks");
+      webhooks_ = std::move(*d);
+    } else {
+      spdlog::warn("webhooks: not kept on {} yet; /api/weir/v1/webhooks answers 501",
+                   config_.store_type);
+    }
+    api::RegisterWebhookRoutes(*router, stores_.webhooks, events_, webhooks_, clock, who);
     api::RegisterUiRoutes(*router, api::EmbeddedUiFiles());
 
     auto blobs = config_.blob_backend == "s3"
@@ -301,6 +323,7 @@ class ServerImpl final : public Server {
     }
     prune_cv_.notify_all();
     if (pruner_.joinable()) pruner_.join();
+    if (webhooks_) webhooks_->Stop();
     // The scheduler's launcher holds the job service: stop it first.
     if (scheduler_) scheduler_->Shutdown();
     scheduler_.reset();
@@ -623,6 +646,7 @@ class ServerImpl final : public Server {
   bool stopping_ = false;  // GUARDED_BY(prune_mu_)
   std::thread pruner_;
   std::shared_ptr<service::EventHub> events_;
+  std::shared_ptr<service::WebhookDispatcher> webhooks_;
 };
 
 }  // namespace

@@ -1120,6 +1120,7 @@ Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock) {
   out.audit = store;
   out.events = store;
   out.search = store;
+  out.webhooks = store;
   WEIR_ASSIGN_OR_RETURN(out.assets, sqlite::SqliteAssetStore::Open(path));
   return out;
 }
