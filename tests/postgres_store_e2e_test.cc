@@ -1,9 +1,9 @@
 // The real `weir server` with store.type postgresql against a throwaway PostgreSQL server
-// (store/testing/postgres_server.h): configuration and jobs go to PostgreSQL and survive a
-// restart; `weir db status` / `weir db migrate` on both backends; a database written by a newer
-// weir is refused; the password comes from the environment and never reaches the log; the event
-// log (an SSE subscriber, `--wait` following the stream) and full-text search (`weir search`) on
-// PostgreSQL.
+// (store/testing/postgres_server.h): configuration, jobs and published assets go to PostgreSQL
+// and survive a restart; `weir db status` / `weir db migrate` on both backends; a database written
+// by a newer weir is refused; the password comes from the environment and never reaches the log;
+// the event log (an SSE subscriber, `--wait` following the stream) and full-text search
+// (`weir search`) on PostgreSQL.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -11,6 +11,7 @@
 #include <chrono>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "client/http_client.h"
@@ -95,8 +96,8 @@ TEST_F(PostgresStoreE2eTest, JobsAndConfigLiveInPostgresAndSurviveARestart) {
   EXPECT_EQ(Sql("SELECT status FROM jobs WHERE id = '" + id + "'"), "SUCCEEDED");
   EXPECT_EQ(Sql("SELECT count(*) FROM clusters"), "1");
   EXPECT_NE(Sql("SELECT count(*) FROM audit"), "0");
-  // The start log says what is not in PostgreSQL yet.
-  EXPECT_NE(Slurp(server.data_dir() / "server.log").find("the asset registry still uses SQLite"),
+  // The start log says where everything is.
+  EXPECT_NE(Slurp(server.data_dir() / "server.log").find("workflows and assets in postgresql"),
             std::string::npos);
 
   server.Stop();
@@ -277,6 +278,74 @@ TEST_F(PostgresStoreE2eTest, ExistingSqliteDatabaseStaysUsableWithDbCommands) {
   ASSERT_EQ(server.Start(), "");
   auto clusters = RunWeir(server.url(), {"-o", "json", "cluster", "list"});
   EXPECT_NE(clusters.out.find("\"id\":\"local\""), std::string::npos) << clusters.out;
+}
+
+// Every "DEPLOYED AS <uuid>" of `weir project deploy`'s output, in order.
+std::vector<std::string> DeployedUuids(const std::string& out) {
+  std::vector<std::string> uuids;
+  std::istringstream in(out);
+  std::string line;
+  const std::string marker = "DEPLOYED AS ";
+  while (std::getline(in, line)) {
+    if (line.rfind(marker, 0) != 0) continue;
+    std::string rest = line.substr(marker.size());
+    uuids.push_back(rest.substr(0, rest.find(' ')));
+  }
+  return uuids;
+}
+
+// The asset registry on PostgreSQL: `weir project deploy --assets-only` publishes (the CLI's way
+// to publish), `weir asset list` and `weir asset get` read it back, the rows are PostgreSQL's,
+// and after a restart the next publish continues the branch's builds.
+TEST_F(PostgresStoreE2eTest, PublishedAssetsLiveInPostgresAndSurviveARestart) {
+  WeirServer server(dir_.path() / "data", PgConfig());
+  ASSERT_EQ(server.Start(), "");
+  auto sample = RunWeir(server.url(), {"sample", "workflow", "bash", "repo"}, dir_.path());
+  ASSERT_EQ(sample.exit_code, 0) << sample.out << sample.err;
+  const fs::path repo = dir_.path() / "repo";
+  auto deploy = RunWeir(server.url(), {"project", "deploy", "--assets-only"}, repo);
+  ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;
+  std::vector<std::string> uuids = DeployedUuids(deploy.out);
+  ASSERT_EQ(uuids.size(), 1u) << deploy.out;
+  const std::string first = uuids[0];
+  EXPECT_EQ(first.substr(first.size() - 2), ".1") << first;
+
+  // The rows are PostgreSQL's: the version and its namespace's owner.
+  EXPECT_EQ(Sql("SELECT uuid FROM assets"), first);
+  EXPECT_EQ(Sql("SELECT owner || '/' || repo FROM asset_namespaces WHERE ns = 'sample-greet'"),
+            "sample/bash-sample");
+
+  auto list = RunWeir(server.url(), {"-o", "json", "asset", "list", "--type", "bash", "--namespace",
+                                     "sample-greet"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find(first), std::string::npos) << list.out;
+  const fs::path got = dir_.path() / "got.sh";
+  auto get = RunWeir(server.url(), {"asset", "get", first, "--out", got.string()});
+  ASSERT_EQ(get.exit_code, 0) << get.out << get.err;
+  const std::string bytes = Slurp(repo / "dist" / "greet.sh");
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_EQ(Slurp(got), bytes);
+  EXPECT_EQ(
+      Sql("SELECT sha256 FROM assets WHERE uuid = '" + first + "'"),
+      Field(ParseOne(RunWeir(server.url(), {"-o", "json", "asset", "show", first}).out), "sha256"));
+
+  server.Stop();
+  ASSERT_EQ(server.Start(), "");
+  auto again = RunWeir(server.url(), {"-o", "json", "asset", "list", "--type", "bash",
+                                      "--namespace", "sample-greet"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find(first), std::string::npos) << again.out;
+  // New bytes on the same branch: build 2.
+  std::ofstream(repo / "src" / "greet.sh", std::ios::app) << "# changed\n";
+  auto add = Git(repo, "commit -q -a -m changed");
+  ASSERT_EQ(add.first, 0) << add.second;
+  auto second = RunWeir(server.url(), {"project", "deploy", "--assets-only"}, repo);
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  uuids = DeployedUuids(second.out);
+  ASSERT_EQ(uuids.size(), 1u) << second.out;
+  EXPECT_EQ(uuids[0].substr(uuids[0].size() - 2), ".2") << uuids[0];
+  EXPECT_EQ(Sql("SELECT count(*) FROM assets"), "2");
+  EXPECT_EQ(Sql("SELECT max(build) FROM assets WHERE branch = 'main'"), "2");
 }
 
 TEST_F(PostgresStoreE2eTest, PasswordComesFromTheEnvironmentAndNeverFromTheUrl) {

@@ -52,8 +52,9 @@ struct ServerConfig {
   int64_t tls_handshake_timeout_ms = 10000;  // handshake deadline from accept
 
   // store:
-  // With postgresql, jobs, configuration and the audit log live in that database; the scheduler
-  // and the asset registry still use the SQLite file at sqlite_path (docs/operations.md).
+  // With postgresql every durable row (jobs, configuration, audit, events, search, the asset
+  // registry and the scheduler) lives in that database; webhooks still need SQLite
+  // (docs/operations.md).
   std::string store_type = "sqlite";  // sqlite or postgresql
   std::filesystem::path sqlite_path;  // default <data_dir>/weir.db
   std::string store_url;              // postgresql://USER@HOST:PORT/DB?..., never with a password

@@ -101,15 +101,8 @@ class ServerImpl final : public Server {
                                                                             : "store.sqlite_path");
     }
     stores_ = *stores;
-    spdlog::info("store: jobs, configuration and audit in {}", store::DescribeLocation(*where));
-    if (config_.store_type == "postgresql") {
-      // Until the asset registry moves behind a store interface, its rows stay in the node's
-      // SQLite file: one server per PostgreSQL database for now.
-      spdlog::warn(
-          "store: the asset registry still uses SQLite at {} on this node (jobs, configuration, "
-          "audit and workflows are in PostgreSQL)",
-          config_.SqlitePath().string());
-    }
+    spdlog::info("store: jobs, configuration, audit, events, workflows and assets in {}",
+                 store::DescribeLocation(*where));
     stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
     // The event log (both stores): job writes record their events in their own transaction; the
     // hub tells them to SSE subscribers (on PostgreSQL also those other servers store).
@@ -235,10 +228,10 @@ class ServerImpl final : public Server {
                      : blob::NewBlobStore("local", blob::BlobStoreConfig{config_.BlobsDir(), {}});
     if (!blobs.ok()) return blobs.status().WithContext("assets.blob_backend");
     blobs_ = std::move(*blobs);
-    auto registry =
-        assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000,
-                                    events_ ? AssetPublishedEvents(HubSink(events_), clock)
-                                            : assets::PublishListener());
+    // The registry's rows are in the store: the SQLite file or PostgreSQL, as store.type says.
+    auto registry = assets::AssetRegistry::Open(
+        stores_.assets, blobs_, clock,
+        events_ ? AssetPublishedEvents(HubSink(events_), clock) : assets::PublishListener());
     if (!registry.ok()) return registry.status().WithContext("asset registry");
     registry_ = std::move(*registry);
     api::AssetRouteOptions ao;

@@ -1,9 +1,12 @@
 #include "store/open.h"
 
+#include <algorithm>
 #include <filesystem>
 
+#include "store/asset_store.h"
 #include "store/postgres/connection.h"
 #include "store/postgres/postgres_scheduler_store.h"
+#include "store/postgres/postgres_asset_store.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/schema.h"
 #include "store/sqlite/database.h"
@@ -13,6 +16,9 @@
 
 namespace weir::store {
 namespace {
+
+// Connections the asset registry's store opens at most, besides store.pool_size.
+constexpr int kAssetPoolSize = 2;
 
 Status CheckType(const StoreLocation& where) {
   if (where.type == "sqlite" || where.type == "postgresql") return Status::Ok();
@@ -46,6 +52,12 @@ Result<Stores> OpenStores(const StoreLocation& where, Clock& clock) {
   out.audit = s;
   out.events = s;
   out.search = s;
+  // Migrated above: the asset store only checks the version. Its own small pool: publishes and
+  // resolutions are single short transactions.
+  postgres::PostgresOptions asset_options = PgOptions(where, false);
+  asset_options.pool_size = std::min(where.pool_size, kAssetPoolSize);
+  WEIR_ASSIGN_OR_RETURN(
+      out.assets, postgres::PostgresAssetStore::Open(where.url, where.password, asset_options));
   return out;
 }
 

@@ -391,8 +391,11 @@ class SearchIndex {
                                         const std::vector<SearchDocument>& docs) = 0;
 };
 
+class AssetStore;  // asset_store.h
+
 // Opens (creating if needed) an SQLite database file, WAL mode, schema migrated.
-// The interfaces share one connection. `clock` is not read: callers set the record times.
+// The interfaces share one connection, but for `assets`, which has its own (asset_store.h).
+// `clock` is not read: callers set the record times.
 struct SqliteStores {
   std::shared_ptr<ConfigStore> config;
   std::shared_ptr<JobStore> jobs;
@@ -400,6 +403,7 @@ struct SqliteStores {
   std::shared_ptr<EventStore> events;
   std::shared_ptr<SearchIndex> search;
   std::shared_ptr<WebhookStore> webhooks;  // null on backends without webhooks (PostgreSQL)
+  std::shared_ptr<AssetStore> assets;  // the asset registry's rows
 };
 Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock);
 

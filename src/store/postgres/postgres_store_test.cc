@@ -81,6 +81,7 @@ TEST_F(PostgresStoreTest, AVersionOneDatabaseGetsTheAuditTableAndKeepsItsRows) {
   // Nor the tables of later versions.
   Sql("DROP TABLE wf_deployments, wf_versions, wf_activations, wf_fires, wf_after_pending, "
       "wf_backfills, wf_instances, wf_steps, wf_attempts");
+  Sql("DROP TABLE assets, asset_namespaces");
   Sql("UPDATE schema_version SET version = 1");
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();

@@ -117,8 +117,7 @@ CREATE INDEX audit_principal ON audit(principal, seq);
 )sql";
 }
 
-// The workflow scheduler's rows (store/scheduler_store.h), as the SQLite wf_* tables. (Session 5
-// assigned this migration version 8; it is renumbered when merged after the others.)
+// The workflow scheduler's rows (store/scheduler_store.h), as the SQLite wf_* tables.
 std::string V3() {
   return R"sql(
 CREATE TABLE wf_deployments (
@@ -277,9 +276,44 @@ INSERT INTO search_rebuild(pending) VALUES (1);
 )sql";
 }
 
+// The asset registry (store/asset_store.h): the SQLite store's two tables with PostgreSQL types.
+std::string V6() {
+  return R"sql(
+CREATE TABLE asset_namespaces (
+  ns TEXT COLLATE "C" PRIMARY KEY,
+  type TEXT COLLATE "C" NOT NULL,
+  owner TEXT COLLATE "C" NOT NULL,
+  repo TEXT COLLATE "C" NOT NULL,
+  created_ms BIGINT NOT NULL
+);
+CREATE TABLE assets (
+  seq BIGSERIAL PRIMARY KEY,
+  uuid TEXT COLLATE "C" NOT NULL UNIQUE,
+  type TEXT COLLATE "C" NOT NULL,
+  ns TEXT COLLATE "C" NOT NULL,
+  owner TEXT COLLATE "C" NOT NULL,
+  repo TEXT COLLATE "C" NOT NULL,
+  branch TEXT COLLATE "C" NOT NULL,
+  commit_short TEXT COLLATE "C" NOT NULL,
+  build BIGINT NOT NULL,
+  sha256 TEXT COLLATE "C" NOT NULL,
+  size BIGINT NOT NULL,
+  file_name TEXT NOT NULL,
+  extension TEXT NOT NULL,
+  dirty INTEGER NOT NULL,
+  publisher TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  UNIQUE (type, ns, owner, repo, branch, build)
+);
+CREATE INDEX assets_by_namespace ON assets (type, ns, created_ms, seq);
+CREATE INDEX assets_by_branch ON assets (type, ns, branch, build);
+CREATE INDEX assets_by_sha256 ON assets (sha256);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(), V6()};
   return kMigrations;
 }
 

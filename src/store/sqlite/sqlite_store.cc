@@ -4,9 +4,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "store/asset_store.h"
 #include "store/sqlite/codec.h"
 #include "store/sqlite/query.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/sqlite_asset_store.h"
 
 namespace weir::store::sqlite {
 namespace {
@@ -1060,6 +1062,7 @@ Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock) {
   out.events = store;
   out.search = store;
   out.webhooks = store;
+  WEIR_ASSIGN_OR_RETURN(out.assets, sqlite::SqliteAssetStore::Open(path));
   return out;
 }
 
