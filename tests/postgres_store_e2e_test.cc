@@ -117,9 +117,10 @@ TEST_F(PostgresStoreE2eTest, JobsAndConfigLiveInPostgresAndSurviveARestart) {
   EXPECT_EQ(Sql("SELECT count(*) FROM jobs"), "2");
 }
 
-// Without an event log (PostgreSQL store), `workflow run --wait` polls the instance instead of
-// following the stream, and still reports each step and exits by the instance's status.
-TEST_F(PostgresStoreE2eTest, WorkflowRunWaitPollsWithoutAnEventLog) {
+// On PostgreSQL the scheduler's step and instance events are in the event log too, so
+// `workflow run --wait` follows the stream (each step as it changes, with its job) and exits by
+// the instance's status.
+TEST_F(PostgresStoreE2eTest, WorkflowRunWaitFollowsTheStepEventsOnPostgres) {
   WeirServer server(dir_.path() / "data", PgConfig());
   ASSERT_EQ(server.Start(), "");
   ASSERT_EQ(RunWeir(server.url(), {"apply", "-f", kDemo}).exit_code, 0);
@@ -144,7 +145,10 @@ TEST_F(PostgresStoreE2eTest, WorkflowRunWaitPollsWithoutAnEventLog) {
                      {"workflow", "run", "prod:acme.feats.pipe", "--wait", "--timeout", "120"});
   EXPECT_EQ(run.exit_code, 1) << run.out << run.err;  // `load` fails
   EXPECT_NE(run.err.find("step extract: SUCCEEDED"), std::string::npos) << run.err;
-  EXPECT_NE(run.err.find("step load: FAILED (attempt 1/1)"), std::string::npos) << run.err;
+  // The stream's form (polling prints "attempt 1/1").
+  EXPECT_NE(run.err.find("step load: FAILED (attempt 1, job "), std::string::npos) << run.err;
+  // Committed in PostgreSQL: the step events are rows of its event log.
+  EXPECT_EQ(Sql("SELECT count(*) > 0 FROM events WHERE type = 'WORKFLOW_STEP_CHANGE'"), "t");
   EXPECT_NE(run.err.find("prod:acme.feats.pipe#1: FAILED"), std::string::npos) << run.err;
 }
 

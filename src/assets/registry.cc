@@ -114,7 +114,8 @@ blob::BlobStore& AssetRegistry::blobs() { return *impl_->blobs; }
 
 Result<std::unique_ptr<AssetRegistry>> AssetRegistry::Open(std::shared_ptr<store::AssetStore> rows,
                                                            std::shared_ptr<blob::BlobStore> blobs,
-                                                           Clock& clock, PublishListener on_publish) {
+                                                           Clock& clock,
+                                                           PublishListener on_publish) {
   if (!rows) return InvalidArgument("asset registry: an asset store is required");
   if (!blobs) return InvalidArgument("asset registry: a blob store is required");
   auto impl = std::make_unique<Impl>();

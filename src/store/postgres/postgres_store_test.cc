@@ -117,7 +117,11 @@ TEST_F(PostgresStoreTest, AVersionTwoDatabaseGetsTheEventLogAndItsRowsIndexed) {
     c.status = "UP";
     ASSERT_TRUE(s->config->Create(c).ok());
   }
-  Sql("DROP TABLE events, search_docs, search_rebuild");
+  // A version-2 database has none of the later tables (the scheduler's, the event log, search,
+  // the asset registry's).
+  Sql("DROP TABLE events, search_docs, search_rebuild, assets, asset_namespaces");
+  Sql("DROP TABLE wf_deployments, wf_versions, wf_activations, wf_fires, wf_after_pending, "
+      "wf_backfills, wf_instances, wf_steps, wf_attempts");
   Sql("UPDATE schema_version SET version = 2");
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();
