@@ -1,8 +1,12 @@
 // Job gateway benchmarks J1, J2, J3 of docs/performance.md (spec: shared/spec/performance.md).
 // Every figure is printed as `name: value`; ratios compare weir with a reference measured in the
-// same run. Usage: gateway_bench [--jobs N] [--rounds R] [--sleepers N] [--only j1,j2,j3]
+// same run. Usage: gateway_bench [--jobs N] [--rounds R] [--sleepers N] [--only j1,j1s,j2,j3]
+// (j1s: J1 on one server in alternating rounds without and with a stalled event subscriber).
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -213,6 +217,28 @@ std::vector<JobTimes> Times(const std::string& url, const std::vector<std::strin
   return out;
 }
 
+// A subscriber of GET /api/weir/v1/events that never reads: its socket fills (a small receive
+// buffer), then its buffer in the server. Returns the socket, or -1. Close it to end it.
+int StalledSubscriber(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  int small = 1024;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string get = "GET /api/weir/v1/events HTTP/1.1\r\nHost: bench\r\n\r\n";
+  char first = 0;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::write(fd, get.data(), get.size()) != static_cast<ssize_t>(get.size()) ||
+      ::recv(fd, &first, 1, MSG_PEEK) != 1) {  // the stream's head: the server subscribed it
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -220,15 +246,22 @@ int main(int argc, char** argv) {
   std::string only = "j1,j2,j3";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--jobs") jobs = std::atoi(argv[i + 1]);
-    else if (a == "--rounds") rounds = std::atoi(argv[i + 1]);
-    else if (a == "--sleepers") sleepers = std::atoi(argv[i + 1]);
-    else if (a == "--only") only = argv[i + 1];
+    if (a == "--jobs")
+      jobs = std::atoi(argv[i + 1]);
+    else if (a == "--rounds")
+      rounds = std::atoi(argv[i + 1]);
+    else if (a == "--sleepers")
+      sleepers = std::atoi(argv[i + 1]);
+    else if (a == "--only")
+      only = argv[i + 1];
   }
+  auto want = [&](const std::string& k) {
+    return ("," + only + ",").find("," + k + ",") != std::string::npos;
+  };
   TempDir tmp;
   double headline = 0;
 
-  if (only.find("j1") != std::string::npos) {
+  if (want("j1")) {
     auto server = StartServer(tmp.path() / "j1");
     weir::client::HttpClient http(server->url());
     std::vector<double> raw, e2e;
@@ -250,7 +283,37 @@ int main(int argc, char** argv) {
     Print("j1_ratio_weir_to_raw (target >= 0.40)", headline);
   }
 
-  if (only.find("j2") != std::string::npos) {
+  if (want("j1s")) {
+    // The same J1 load on one server, alternating rounds without and with a subscriber that
+    // never reads (issue 13: job handling within 10 % of J1 with one stalled subscriber).
+    auto server = StartServer(tmp.path() / "j1s");
+    weir::client::HttpClient http(server->url());
+    std::vector<double> plain, stalled;
+    int64_t done = 0;
+    for (int r = 0; r < rounds; ++r) {
+      for (bool with_stalled : {false, true}) {
+        int fd = with_stalled ? StalledSubscriber(server->port()) : -1;
+        if (with_stalled && fd < 0) {
+          std::fprintf(stderr, "j1s: the stalled subscriber could not connect\n");
+          return 1;
+        }
+        auto start = Clock::now();
+        SubmitMany(server->url(), jobs, 8, "'echo hi'");
+        WaitCount(http, "SUCCEEDED", jobs, done);
+        done += jobs;
+        double rate = jobs / std::chrono::duration<double>(Clock::now() - start).count();
+        (with_stalled ? stalled : plain).push_back(rate);
+        if (fd >= 0) ::close(fd);
+      }
+      std::printf("j1s_round_%d: weir %.0f jobs/s, with a stalled subscriber %.0f jobs/s\n", r + 1,
+                  plain.back(), stalled.back());
+    }
+    Print("j1s_weir_jobs_per_s", Median(plain));
+    Print("j1s_weir_with_stalled_subscriber_jobs_per_s", Median(stalled));
+    Print("j1s_ratio_stalled_to_plain (target >= 0.90)", Median(stalled) / Median(plain));
+  }
+
+  if (want("j2")) {
     auto server = StartServer(tmp.path() / "j2");
     std::vector<std::string> ids;
     std::vector<std::thread> ts;
@@ -278,7 +341,7 @@ int main(int argc, char** argv) {
     Print("j2_submit_to_succeeded_p50_ms (target <= 15)", Percentile(final, 0.5));
   }
 
-  if (only.find("j3") != std::string::npos) {
+  if (want("j3")) {
     auto server = StartServer(tmp.path() / "j3");
     weir::client::HttpClient http(server->url());
     const int sleep_s = 20;

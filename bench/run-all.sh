@@ -5,6 +5,7 @@ set -euo pipefail
 build="${1:-build}"
 here="$(cd "$(dirname "$0")" && pwd)"
 echo "== gateway (J1 J2 J3)"; "$build/bench/gateway_bench" "${@:2}"
+echo "== J1 with a stalled event subscriber"; "$build/bench/gateway_bench" --jobs 500 --rounds 3 --only j1s
 echo "== events (SSE lag)"; "$build/bench/event_lag_bench"
 echo "== api (A1)"; "$here/api_bench.sh" "$build"
 if [ -x "$build/bench/workflow_bench" ]; then echo "== workflow (W1)"; "$build/bench/workflow_bench"; fi

@@ -250,6 +250,228 @@ TEST_F(EventsTest, WaitFollowsTheStreamAndTailPrintsOneDocument) {
   EXPECT_TRUE(refused.out.empty()) << refused.out;
 }
 
+// The client drops the stream while the jobs are still running and resumes from the last id
+// it got: the two halves are the whole log, each transition once, in order.
+TEST_F(EventsTest, DisconnectingMidwayAndResumingLosesAndRepeatsNothing) {
+  auto first = std::make_unique<Subscriber>(server_->url(), "?user=tester");
+  ASSERT_TRUE(WaitFor([&] { return first->open(); }, 30s));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back(Submit("true"));
+  ASSERT_TRUE(WaitFor([&] { return first->events().size() >= 60; }, 120s));
+  first->Disconnect();
+  std::vector<Seen> before = first->events();
+  ASSERT_LT(first->Count("JOB_FINISHED"), 100) << "every job ended before the disconnect";
+  Subscriber again(server_->url(), "?user=tester", std::to_string(before.back().id));
+  auto finished = [&] {
+    int n = again.Count("JOB_FINISHED");
+    for (const Seen& s : before) n += s.type == "JOB_FINISHED";
+    return n;
+  };
+  ASSERT_TRUE(WaitFor([&] { return finished() >= 100; }, 180s))
+      << "only " << finished() << " of 100 JOB_FINISHED events arrived";
+  std::vector<Seen> all = before;
+  for (const Seen& s : again.events()) all.push_back(s);
+  ExpectIncreasingIds(all);
+  auto transitions = Transitions(all);
+  ASSERT_EQ(transitions.size(), 100u);
+  for (const std::string& id : ids) {
+    EXPECT_EQ(transitions[id],
+              (std::vector<std::string>{"null>INIT", "INIT>RUNNING", "RUNNING>SUCCEEDED"}))
+        << "job " << id;
+  }
+  EXPECT_EQ(all.size(), StoredLog({"--user", "tester"}).size());
+}
+
+// ---- workflow, deployment and asset events ----
+
+const char* kProjectYaml = R"(project: {owner: acme, repo: feats, main_branch: main}
+assets:
+  - name: noop
+    type: bash
+    namespace: e2e-events
+    build: mkdir -p dist && cp src/noop.sh dist/noop.sh
+    file: dist/noop.sh
+workflows: [flows]
+environments:
+  prod: {}
+)";
+
+// `load` runs after `extract`.
+std::string PipeYaml(const std::string& word) {
+  return "id: pipe\njobs:\n  extract:\n    command: [type:bash]\n    cluster: [type:local]\n"
+         "    args: [\"echo " +
+         word +
+         "\"]\n  load:\n    command: [type:bash]\n    cluster: [type:local]\n"
+         "    depends_on: extract\n    args: [\"echo load\"]\n";
+}
+
+class WorkflowEventsTest : public EventsTest {
+ protected:
+  void SetUp() override {
+    EventsTest::SetUp();
+    repo_ = dir_.path() / "feats";
+    WriteFile(repo_ / "dataflow.yaml", kProjectYaml);
+    WriteFile(repo_ / ".gitignore", ".workflows/\ndist/\n");
+    WriteFile(repo_ / "src" / "noop.sh", "true\n");
+    WriteFile(repo_ / "flows" / "pipe.sch.yaml", PipeYaml("one"));
+    ASSERT_EQ(Git(repo_, "init -q -b main").first, 0);
+    Commit("first");
+  }
+  void Commit(const std::string& message) {
+    ASSERT_EQ(Git(repo_, "add -A").first, 0);
+    auto c = Git(repo_, "commit -q -m " + message);
+    ASSERT_EQ(c.first, 0) << c.second;
+  }
+  void Deploy() {
+    auto d = RunWeir(server_->url(), {"project", "deploy"}, repo_);
+    ASSERT_EQ(d.exit_code, 0) << d.out << d.err;
+  }
+  std::string Head() {
+    auto h = Git(repo_, "rev-parse HEAD");
+    return h.second.substr(0, 40);
+  }
+  static std::vector<std::string> Types(const std::vector<Seen>& events) {
+    std::vector<std::string> out;
+    for (const Seen& s : events) out.push_back(s.type);
+    return out;
+  }
+
+  const std::string id_ = "prod:acme.feats.pipe";
+  std::filesystem::path repo_;
+};
+
+TEST_F(WorkflowEventsTest, DeployActivateRollbackAndPublishAreEvents) {
+  Subscriber sub(server_->url(), "");
+  ASSERT_TRUE(WaitFor([&] { return sub.open(); }, 30s));
+  Deploy();
+  const std::string first_commit = Head();
+  WriteFile(repo_ / "flows" / "pipe.sch.yaml", PipeYaml("two"));
+  Commit("second");
+  Deploy();
+  auto rb = RunWeir(server_->url(), {"workflow", "rollback", id_});
+  ASSERT_EQ(rb.exit_code, 0) << rb.err;
+  ASSERT_TRUE(WaitFor([&] { return sub.Count("WORKFLOW_ACTIVATED") >= 3; }, 30s))
+      << sub.Count("WORKFLOW_ACTIVATED") << " activations seen";
+
+  std::vector<Seen> live = sub.events();
+  ExpectIncreasingIds(live);
+  std::vector<Seen> wf;  // this workflow's events, in log order
+  std::vector<Seen> assets;
+  for (const Seen& s : live) {
+    if (s.type == "ASSET_PUBLISHED") assets.push_back(s);
+    if (s.type.rfind("WORKFLOW_", 0) == 0 && Str(s.data, "workflow") == id_) wf.push_back(s);
+  }
+  ASSERT_EQ(Types(wf), (std::vector<std::string>{"WORKFLOW_DEPLOYED", "WORKFLOW_ACTIVATED",
+                                                 "WORKFLOW_DEPLOYED", "WORKFLOW_ACTIVATED",
+                                                 "WORKFLOW_ACTIVATED"}));
+  EXPECT_EQ(wf[0].data.at("version").to_number<int64_t>(), 1);
+  EXPECT_EQ(Str(wf[0].data, "environment"), "prod");
+  EXPECT_EQ(Str(wf[0].data, "commit"), first_commit);
+  EXPECT_EQ(Str(wf[0].data, "branch"), "main");
+  EXPECT_EQ(Str(wf[0].data, "bundleId").size(), 64u) << json::serialize(wf[0].data);
+  EXPECT_TRUE(wf[1].data.at("fromVersion").is_null());
+  EXPECT_EQ(wf[1].data.at("toVersion").to_number<int64_t>(), 1);
+  EXPECT_EQ(Str(wf[1].data, "reason"), "deploy");
+  EXPECT_FALSE(wf[1].data.at("rollback").as_bool());
+  EXPECT_EQ(wf[2].data.at("version").to_number<int64_t>(), 2);
+  EXPECT_NE(Str(wf[2].data, "bundleId"), Str(wf[0].data, "bundleId"));
+  EXPECT_EQ(wf[3].data.at("fromVersion").to_number<int64_t>(), 1);
+  EXPECT_EQ(wf[3].data.at("toVersion").to_number<int64_t>(), 2);
+  EXPECT_EQ(wf[4].data.at("fromVersion").to_number<int64_t>(), 2);
+  EXPECT_EQ(wf[4].data.at("toVersion").to_number<int64_t>(), 1);
+  EXPECT_EQ(Str(wf[4].data, "reason"), "rollback");
+  EXPECT_TRUE(wf[4].data.at("rollback").as_bool());
+
+  // The asset was published once (the second deploy reuses the same bytes' version or adds
+  // one for the new commit): each event names the version the registry holds.
+  ASSERT_FALSE(assets.empty());
+  const Seen& a = assets.front();
+  EXPECT_EQ(Str(a.data, "namespace"), "e2e-events");
+  EXPECT_EQ(Str(a.data, "branch"), "main");
+  EXPECT_EQ(Str(a.data, "commit"), first_commit.substr(0, 8));
+  auto got = http_->Get("/api/weir/v1/assets/" + client::UrlEncode(Str(a.data, "versionId")));
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->status, 200) << Str(a.data, "versionId") << ": " << got->body;
+  // Asset events come before the deployment that uses them.
+  EXPECT_LT(a.id, wf[0].id);
+
+  // `weir events tail` names the workflow and the versions.
+  auto tail =
+      RunWeir(server_->url(), {"events", "tail", "--workflow", id_, "--since", "0", "--no-follow"});
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  EXPECT_NE(tail.out.find(" WORKFLOW_ACTIVATED " + id_ + ": version 2 -> 1 (rollback)\n"),
+            std::string::npos)
+      << tail.out;
+  EXPECT_NE(tail.out.find(" WORKFLOW_DEPLOYED " + id_ + ": version 2 (bundle "), std::string::npos)
+      << tail.out;
+
+  // The `workflow` filter keeps exactly this workflow's events, live and stored.
+  std::vector<Seen> stored = StoredLog({"--workflow", id_});
+  ASSERT_EQ(stored.size(), wf.size());
+  for (size_t i = 0; i < wf.size(); ++i) EXPECT_EQ(stored[i].id, wf[i].id);
+}
+
+TEST_F(WorkflowEventsTest, RunWaitFollowsInstanceAndStepEventsInOrder) {
+  Deploy();
+  Subscriber sub(server_->url(), "?workflow=" + client::UrlEncode(id_));
+  ASSERT_TRUE(WaitFor([&] { return sub.open(); }, 30s));
+  auto run = RunWeir(server_->url(), {"workflow", "run", id_, "--wait", "--timeout", "120"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  // Progress came from the stream: only step events name the job.
+  EXPECT_NE(run.err.find("step extract: RUNNING (attempt 1, job "), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("step load: SUCCEEDED"), std::string::npos) << run.err;
+  EXPECT_LT(run.err.find("step extract: SUCCEEDED"), run.err.find("step load: RUNNING")) << run.err;
+  EXPECT_NE(run.err.find(id_ + "#1: SUCCEEDED"), std::string::npos) << run.err;
+  auto tail = RunWeir(server_->url(), {"events", "tail", "--workflow", id_, "--type",
+                                       "WORKFLOW_STEP_CHANGE", "--since", "0", "--count", "1"});
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  EXPECT_NE(tail.out.find(" WORKFLOW_STEP_CHANGE " + id_ + "#1 step extract job "),
+            std::string::npos)
+      << tail.out;
+
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const Seen& s : sub.events()) {
+          if (s.type == "WORKFLOW_INSTANCE_CHANGE" && Str(s.data, "toState") == "SUCCEEDED") {
+            return true;
+          }
+        }
+        return false;
+      },
+      30s));
+  std::vector<Seen> live = sub.events();
+  ExpectIncreasingIds(live);
+  std::vector<std::string> seq;  // "instance CREATED>RUNNING", "extract PENDING>RUNNING", ...
+  std::map<std::string, std::string> job_of;
+  for (const Seen& s : live) {
+    EXPECT_EQ(Str(s.data, "workflow"), id_);
+    EXPECT_EQ(s.data.at("instance").to_number<int64_t>(), 1);
+    const std::string from = s.data.at("fromState").is_null() ? "null" : Str(s.data, "fromState");
+    if (s.type == "WORKFLOW_INSTANCE_CHANGE") {
+      seq.push_back("instance " + from + ">" + Str(s.data, "toState"));
+      EXPECT_EQ(s.data.at("version").to_number<int64_t>(), 1);
+      EXPECT_FALSE(Str(s.data, "logicalDate").empty());
+    } else {
+      ASSERT_EQ(s.type, "WORKFLOW_STEP_CHANGE");
+      seq.push_back(Str(s.data, "step") + " " + from + ">" + Str(s.data, "toState"));
+      EXPECT_EQ(s.data.at("attempt").to_number<int64_t>(), 1);
+      if (Str(s.data, "toState") == "RUNNING") job_of[Str(s.data, "step")] = Str(s.data, "jobId");
+    }
+  }
+  EXPECT_EQ(seq, (std::vector<std::string>{"instance null>CREATED", "instance CREATED>RUNNING",
+                                           "extract PENDING>RUNNING", "extract RUNNING>SUCCEEDED",
+                                           "load PENDING>RUNNING", "load RUNNING>SUCCEEDED",
+                                           "instance RUNNING>SUCCEEDED"}));
+  // The job ids are the instance's, and the jobs' own events carry them.
+  auto inst = http_->Get("/api/weir/v1/workflows/" + client::UrlEncode(id_) + "/instances/1");
+  ASSERT_TRUE(inst.ok());
+  const json::value instance = Parse(inst->body);
+  for (const json::value& step : instance.at("steps").as_array()) {
+    EXPECT_EQ(job_of[Str(step, "id")], Str(step, "jobId")) << Str(step, "id");
+    EXPECT_EQ(Status(Str(step, "jobId")), "SUCCEEDED");
+  }
+}
+
 class StalledSubscriberTest : public EventsTest {
  protected:
   std::string Config() override {

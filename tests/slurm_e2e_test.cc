@@ -3,9 +3,11 @@
 // fixture (src/exec/testing/slurm_cluster.h). Skipped without slurm-wlm and munge, unless
 // WEIR_REQUIRE_SERVICES is set (then they fail).
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -131,12 +133,37 @@ class SlurmE2eTest : public ::testing::Test {
     while (!s.empty() && s.back() == '\n') s.pop_back();
     return s;
   }
-  // Until Slurm runs the job (it may be INIT in weir while pending in Slurm).
+  // Until Slurm runs the job and weir shows it RUNNING (INIT while it is pending in Slurm).
   bool WaitSlurmRunning(const std::string& id) {
     return WaitFor([&] {
       std::string sid = SlurmId(id);
-      return !sid.empty() && SlurmState(sid) == "RUNNING";
+      return !sid.empty() && SlurmState(sid) == "RUNNING" && Status(id) == "RUNNING";
     });
+  }
+  // Slurm's reason for a pending job (squeue %r), e.g. "JobHeldUser".
+  std::string SlurmReason(const std::string& slurm_id) {
+    auto r = slurm_->Tool({"squeue", "-h", "-j", slurm_id, "-o", "%r"});
+    std::string s = r.ok() ? r->out : "";
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    return s;
+  }
+  // Until the held job is pending in Slurm and weir shows it INIT with Slurm's partition and
+  // reason; returns its Slurm job id ("" when that does not happen).
+  std::string WaitPendingInSlurm(const std::string& id) {
+    std::string sid, msg;
+    bool pending = WaitFor([&] {
+      sid = SlurmId(id);
+      if (sid.empty() || SlurmState(sid) != "PENDING") return false;
+      json::value job = Get("/api/v3/jobs/" + id);
+      msg = Str(job, "statusMsg");
+      return Str(job, "status") == "INIT" && msg.rfind("Job pending", 0) == 0;
+    });
+    EXPECT_TRUE(pending) << "status " << Status(id) << ", message: " << msg;
+    if (!pending) return "";
+    const std::string reason = SlurmReason(sid);
+    EXPECT_FALSE(reason.empty() || reason == "None") << reason;
+    EXPECT_EQ(msg, "Job pending in Slurm partition " + slurm_->partition() + ": " + reason + ".");
+    return sid;
   }
 
   static exec::testing::SlurmCluster* slurm_;
@@ -213,6 +240,49 @@ TEST_F(SlurmE2eTest, KillOfAPendingJobRemovesItFromTheQueue) {
   EXPECT_FALSE(fs::exists(job_root_ / id / "ran"));
 }
 
+TEST_F(SlurmE2eTest, PendingJobIsInitWithSlurmsReasonThenRunningOnItsNodeThenSucceeds) {
+  std::string id = Submit("while [ ! -e go ]; do sleep 0.1; done; echo ran", "sched:held");
+  const std::string sid = WaitPendingInSlurm(id);
+  ASSERT_FALSE(sid.empty());
+  json::value exec = Get("/api/v3/jobs/" + id + "/execution");
+  EXPECT_EQ(Str(exec, "slurmJobId"), sid);
+  EXPECT_TRUE(Get("/api/v3/jobs/" + id).at("started").is_null()) << "it has not started yet";
+  auto status = RunWeir(server_->url(), {"job", "status", id});
+  EXPECT_NE(status.out.find("Slurm job: " + sid), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("Job pending in Slurm partition"), std::string::npos) << status.out;
+  // Slurm starts it: RUNNING with the node that runs it, then its end.
+  auto released = slurm_->Tool({"scontrol", "release", sid});
+  ASSERT_TRUE(released.ok() && released->exit_code == 0) << (released.ok() ? released->err : "");
+  ASSERT_TRUE(WaitFor([&] { return Status(id) == "RUNNING"; })) << Status(id);
+  json::value job = Get("/api/v3/jobs/" + id);
+  EXPECT_EQ(Str(job, "statusMsg"), "Job is Running.");
+  EXPECT_FALSE(job.at("started").is_null());
+  EXPECT_EQ(Str(Get("/api/v3/jobs/" + id + "/execution"), "hostName"), slurm_->node());
+  WriteFile(job_root_ / id / "go", "");
+  ASSERT_EQ(WaitFinal(id), "SUCCEEDED");
+  auto out = http_->Get("/api/v3/jobs/" + id + "/output/stdout");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->body, "ran\n");
+}
+
+TEST_F(SlurmE2eTest, PendingJobKeepsItsSlurmIdAndStateAcrossARestart) {
+  std::string id = Submit("echo after restart", "sched:held");
+  const std::string sid = WaitPendingInSlurm(id);
+  ASSERT_FALSE(sid.empty());
+  server_->Kill9();
+  StartServer();
+  // The id comes from the database; the job is re-adopted pending, not set up again.
+  EXPECT_EQ(SlurmId(id), sid);
+  EXPECT_EQ(WaitPendingInSlurm(id), sid);
+  auto released = slurm_->Tool({"scontrol", "release", sid});
+  ASSERT_TRUE(released.ok() && released->exit_code == 0);
+  ASSERT_EQ(WaitFinal(id), "SUCCEEDED");
+  EXPECT_EQ(SlurmId(id), sid);
+  auto out = http_->Get("/api/v3/jobs/" + id + "/output/stdout");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->body, "after restart\n");
+}
+
 TEST_F(SlurmE2eTest, TimeoutKillsTheJob) {
   std::string id = Submit("sleep 300", "sched:hpc", {{"timeout", 2}});
   ASSERT_EQ(WaitFinal(id, 60s), "KILLED");
@@ -256,6 +326,33 @@ TEST_F(SlurmE2eTest, ControllerStoppedForTenSecondsLosesNoJob) {
   EXPECT_EQ(WaitFinal(ok, 90s), "SUCCEEDED");
   EXPECT_EQ(WaitFinal(bad, 90s), "FAILED");
   EXPECT_EQ(Get("/api/v3/jobs/" + bad + "/execution").at("exitCode").to_number<int64_t>(), 7);
+}
+
+TEST_F(SlurmE2eTest, SlurmdKilledMidJobEndsItFailedNamingTheNodeFailure) {
+  // The job's processes outlive slurmd (as on a real node failure): it records its sleeper so
+  // the test ends it, and slurmd comes back for the next tests, whatever happens here.
+  std::string id = Submit("sleep 600 & echo $! > sleeper.pid; wait");
+  struct Restore {
+    exec::testing::SlurmCluster* slurm;
+    fs::path pid_file;
+    ~Restore() {
+      std::ifstream in(pid_file);
+      if (int pid = 0; in >> pid && pid > 0) ::kill(pid, SIGKILL);
+      weir::Status st = slurm->StartNodeDaemon();
+      if (!st.ok() && st.code() != weir::StatusCode::kFailedPrecondition) {
+        ADD_FAILURE() << "slurmd restart: " << st.ToString();
+      }
+    }
+  } restore{slurm_, job_root_ / id / "sleeper.pid"};
+  ASSERT_TRUE(WaitSlurmRunning(id));
+  ASSERT_TRUE(WaitFor([&] { return fs::exists(job_root_ / id / "sleeper.pid"); }));
+  ASSERT_TRUE(slurm_->KillNodeDaemon().ok());
+  // SlurmdTimeout=10 in the fixture: Slurm declares the node down and the job NODE_FAIL.
+  ASSERT_EQ(WaitFinal(id, 120s), "FAILED");
+  const std::string msg = Str(Get("/api/v3/jobs/" + id), "statusMsg");
+  EXPECT_NE(msg.find("NODE_FAIL"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("node failed"), std::string::npos) << msg;
+  EXPECT_EQ(Get("/api/v3/jobs/" + id + "/execution").at("exitCode").to_number<int64_t>(), 666);
 }
 
 TEST_F(SlurmE2eTest, HundredJobsInOneBurstAllEndWithTheRightStates) {

@@ -118,8 +118,7 @@ void AddText(std::string* text, std::string_view part) {
 void RegisterSearchRoutes(Router& router, std::shared_ptr<store::SearchIndex> index) {
   router.Add("GET", "/api/weir/v1/search", [index = std::move(index)](HttpRequest& req) {
     if (!index) {
-      return ErrorResponse(Unimplemented("search: this store has no full-text search yet "
-                                         "(store.type postgresql); use store.type sqlite"),
+      return ErrorResponse(Unimplemented("search: this server's store has no full-text search"),
                            req);
     }
     return Search(*index, req);

@@ -35,7 +35,7 @@ class Scheduler;
 
 namespace weir::api {
 
-// A null `index` (a store without full-text search, PostgreSQL for now): the route answers 501.
+// A null `index` (a store without full-text search): the route answers 501.
 void RegisterSearchRoutes(Router& router, std::shared_ptr<store::SearchIndex> index);
 
 // The search document of a deployed workflow: name = the deployed id; text = the active (else

@@ -1,18 +1,17 @@
 // AssetRegistry: the server's record of published asset versions, and the AssetCatalog the
 // server renders workflows with.
 //
-// Bytes live in a BlobStore (deduplicated by SHA-256); metadata lives in two SQLite tables of
-// the server's database file (its own connection, WAL mode, busy timeout):
-//   asset_namespaces(ns PRIMARY KEY, type, owner, repo, created_ms)   who owns a namespace
-//   assets(seq, uuid UNIQUE, type, ns, owner, repo, branch, commit_short, build, sha256, size,
-//          file_name, extension, dirty, publisher, created_ms)       one row per version
-// Tables are created if missing; the registry never touches other tables.
+// Bytes live in a BlobStore (deduplicated by SHA-256); the rows (who owns each namespace, one row
+// per version) live behind a store::AssetStore (store/asset_store.h): in the server's SQLite file
+// or in PostgreSQL, as store.type says. The registry holds the rules: what a valid version is,
+// who may publish where, how builds are numbered, how references resolve and errors read.
 //
 // Publish protocol (crash-safe, see Publish): validate → hash and store the bytes in the blob
-// store (durable, verified) → one IMMEDIATE transaction that checks namespace ownership, assigns
-// build = max(build)+1 for (type, namespace, owner, repo, branch) and inserts the row. A crash
-// before the commit leaves at most an unreferenced blob (harmless); a row never exists without
-// its blob. Rows are never updated or deleted, so the content behind a UUID never changes.
+// store (durable, verified) → one store transaction (AssetStore::PublishVersion) that checks
+// namespace ownership, assigns build = max(build)+1 for (type, namespace, owner, repo, branch)
+// and inserts the row. A crash before the commit leaves at most an unreferenced blob (harmless);
+// a row never exists without its blob. Rows are never updated or deleted, so the content behind
+// a UUID never changes.
 //
 // Namespaces: a namespace belongs to the asset type and the owner/repo that first published into
 // it. Publishing from another repository → kPermissionDenied naming the owner; another type →
@@ -20,14 +19,15 @@
 //
 // Record URIs come from BlobStore::Uri(sha256) at read time, so they follow the blob backend.
 //
-// Thread-safety: all methods are safe to call concurrently (one connection behind a mutex;
-// other processes on the same file are serialised by SQLite's locks). Errors: kInvalidArgument
-// (bad request field, size or hash mismatch), kNotFound, kAlreadyExists, kPermissionDenied,
-// kFailedPrecondition, kUnavailable (database locked past the busy timeout), kInternal.
+// Thread-safety: all methods are safe to call concurrently, also from several servers sharing
+// one store (the store serialises publishes into a namespace). Errors: kInvalidArgument (bad
+// request field, size or hash mismatch), kNotFound, kAlreadyExists, kPermissionDenied,
+// kFailedPrecondition, kUnavailable (the store is locked or unreachable: retry), kInternal.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,6 +38,7 @@
 #include "blob/blob_store.h"
 #include "common/clock.h"
 #include "common/result.h"
+#include "store/asset_store.h"
 
 namespace weir::assets {
 
@@ -77,14 +78,27 @@ struct ListPage {
   int64_t size = 0;
 };
 
+// Told of each version Publish() committed, in commit order, with the registry's lock held (it
+// must not call the registry). The server turns it into an ASSET_PUBLISHED event; a crash
+// between the commit and the call loses that event (at most once), never the version.
+using PublishListener = std::function<void(const AssetRecord&)>;
+
 class AssetRegistry final : public AssetCatalog {
  public:
-  // Opens (creating tables if needed) the registry over the SQLite file `db_path`. `blobs` must
-  // outlive nothing: the registry shares ownership. kInternal naming the path on failure.
+  // The registry over `rows` (store/open.h gives the one store.type names). The registry shares
+  // ownership of `rows` and `blobs`; `clock` must outlive it. kInvalidArgument when either is
+  // missing.
+  static Result<std::unique_ptr<AssetRegistry>> Open(std::shared_ptr<store::AssetStore> rows,
+                                                     std::shared_ptr<blob::BlobStore> blobs,
+                                                     Clock& clock = SystemClock::Instance(),
+                                                     PublishListener on_publish = {});
+  // The same over the SQLite file `db_path` (its asset tables created if missing; kInternal
+  // naming the path on failure).
   static Result<std::unique_ptr<AssetRegistry>> Open(const std::string& db_path,
                                                      std::shared_ptr<blob::BlobStore> blobs,
                                                      Clock& clock = SystemClock::Instance(),
-                                                     int busy_timeout_ms = 10000);
+                                                     int busy_timeout_ms = 10000,
+                                                     PublishListener on_publish = {});
   ~AssetRegistry() override;
 
   // Publishes the bytes in `content` (a local file, left in place) as a new version and returns

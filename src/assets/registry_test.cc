@@ -1,6 +1,7 @@
 #include "assets/registry.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <fstream>
@@ -12,15 +13,40 @@
 #include "blob/sha256.h"
 #include "common/ids.h"
 #include "common/strings.h"
+#include "common/testing/required_services.h"
+#include "store/open.h"
+#include "store/testing/postgres_server.h"
 
 namespace weir::assets {
 namespace {
 
-class RegistryTest : public ::testing::Test {
+// Every test runs with the registry's rows in SQLite (the server's file) and in PostgreSQL (a
+// fresh database on the throwaway server).
+enum class Backend { kSqlite, kPostgres };
+
+class StopPostgres : public ::testing::Environment {
+ public:
+  void TearDown() override { store::testing::StopSharedPostgres(); }
+};
+const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
+
+class RegistryTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("weir-registry-" + NewUuid());
     std::filesystem::create_directories(dir_);
+    if (GetParam() == Backend::kSqlite) {
+      where_.sqlite_path = (dir_ / "weir.db").string();
+    } else {
+      store::testing::PostgresServer* pg = store::testing::SharedPostgres();
+      if (pg == nullptr) {
+        WEIR_MISSING_SERVICE("postgresql", store::testing::SharedPostgresError());
+      }
+      auto url = pg->CreateDatabase();
+      ASSERT_TRUE(url.ok()) << url.status();
+      where_.type = "postgresql";
+      where_.url = *url;
+    }
     auto blobs = blob::NewLocalBlobStore(dir_ / "blobs");
     ASSERT_TRUE(blobs.ok()) << blobs.status();
     blobs_ = std::move(*blobs);
@@ -30,9 +56,14 @@ class RegistryTest : public ::testing::Test {
     registry_.reset();
     std::filesystem::remove_all(dir_);
   }
+  // A registry on the same storage, as another server (or this one after a restart) opens it.
+  Result<std::unique_ptr<AssetRegistry>> OpenAnother() {
+    WEIR_ASSIGN_OR_RETURN(store::Stores stores, store::OpenStores(where_, clock_));
+    return AssetRegistry::Open(stores.assets, blobs_, clock_);
+  }
   void Reopen() {
     registry_.reset();
-    auto r = AssetRegistry::Open((dir_ / "weir.db").string(), blobs_, clock_);
+    auto r = OpenAnother();
     ASSERT_TRUE(r.ok()) << r.status();
     registry_ = std::move(*r);
   }
@@ -72,12 +103,13 @@ class RegistryTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  store::StoreLocation where_;
   FakeClock clock_{FromEpochMillis(1700000000000)};
   std::shared_ptr<blob::BlobStore> blobs_;
   std::unique_ptr<AssetRegistry> registry_;
 };
 
-TEST_F(RegistryTest, PublishReturnsTheFullRecord) {
+TEST_P(RegistryTest, PublishReturnsTheFullRecord) {
   auto r = Publish(Req("scala-workflow"), "jar bytes");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->uuid, "dataflow.jar.scala-workflow.user.repo.main.39206ee8.1");
@@ -95,7 +127,7 @@ TEST_F(RegistryTest, PublishReturnsTheFullRecord) {
   EXPECT_EQ(*got, *r);
 }
 
-TEST_F(RegistryTest, BuildNumbersAreConsecutivePerBranch) {
+TEST_P(RegistryTest, BuildNumbersAreConsecutivePerBranch) {
   EXPECT_EQ(Publish(Req("ns"), "a")->id.build, 1);
   EXPECT_EQ(Publish(Req("ns"), "b")->id.build, 2);
   EXPECT_EQ(Publish(Req("ns", "feature/x"), "c")->id.build, 1);
@@ -109,7 +141,7 @@ TEST_F(RegistryTest, BuildNumbersAreConsecutivePerBranch) {
   EXPECT_EQ(Publish(Req("ns"), "f")->id.build, 4);
 }
 
-TEST_F(RegistryTest, ResolvesTheFourReferenceForms) {
+TEST_P(RegistryTest, ResolvesTheFourReferenceForms) {
   auto m1 = Publish(Req("etl"), "m1");
   auto m2 = Publish(Req("etl"), "m2");
   auto d1 = Publish(Req("etl", "dev"), "d1");
@@ -144,7 +176,7 @@ TEST_F(RegistryTest, ResolvesTheFourReferenceForms) {
 // Version churn: a deploy whose built bytes equal the newest build on its branch reuses that
 // version; changed bytes, another branch's equal build, another dirty state or another
 // repository's namespace never do.
-TEST_F(RegistryTest, ReusableVersionIsTheNewestBuildOnTheBranchWithEqualBytes) {
+TEST_P(RegistryTest, ReusableVersionIsTheNewestBuildOnTheBranchWithEqualBytes) {
   ASSERT_TRUE(Publish(Req("etl"), "v1").ok());
   auto v2 = Publish(Req("etl"), "v2");
   ASSERT_TRUE(v2.ok());
@@ -172,7 +204,7 @@ TEST_F(RegistryTest, ReusableVersionIsTheNewestBuildOnTheBranchWithEqualBytes) {
             StatusCode::kNotFound);
 }
 
-TEST_F(RegistryTest, NamespaceOfAnotherRepositoryIsRefused) {
+TEST_P(RegistryTest, NamespaceOfAnotherRepositoryIsRefused) {
   ASSERT_TRUE(Publish(Req("shared"), "x").ok());
   auto r = Publish(Req("shared", "main", "intruder"), "y");
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
@@ -183,7 +215,7 @@ TEST_F(RegistryTest, NamespaceOfAnotherRepositoryIsRefused) {
   EXPECT_EQ(registry_->List({})->total, 1);
 }
 
-TEST_F(RegistryTest, ExplicitUuidMustBeNewAndNext) {
+TEST_P(RegistryTest, ExplicitUuidMustBeNewAndNext) {
   auto first = Publish(Req("ns"), "a");
   ASSERT_TRUE(first.ok());
   PublishRequest again;
@@ -213,7 +245,7 @@ TEST_F(RegistryTest, ExplicitUuidMustBeNewAndNext) {
   EXPECT_EQ(Publish(disagree, "c").status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(RegistryTest, ConcurrentPublishesGetDistinctConsecutiveBuilds) {
+TEST_P(RegistryTest, ConcurrentPublishesGetDistinctConsecutiveBuilds) {
   constexpr int kThreads = 8;
   std::vector<std::filesystem::path> files;
   for (int i = 0; i < kThreads; ++i) files.push_back(File("content " + std::to_string(i)));
@@ -231,9 +263,9 @@ TEST_F(RegistryTest, ConcurrentPublishesGetDistinctConsecutiveBuilds) {
   EXPECT_EQ(builds, (std::set<int64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
 }
 
-TEST_F(RegistryTest, ConcurrentPublishesFromTwoConnectionsStayConsecutive) {
-  // A second registry on the same file stands for another server process.
-  auto other = AssetRegistry::Open((dir_ / "weir.db").string(), blobs_, clock_);
+TEST_P(RegistryTest, ConcurrentPublishesFromTwoConnectionsStayConsecutive) {
+  // A second registry on the same storage stands for another server process.
+  auto other = OpenAnother();
   ASSERT_TRUE(other.ok()) << other.status();
   std::vector<Result<AssetRecord>> results(8, Status(StatusCode::kInternal, "not run"));
   std::vector<std::thread> threads;
@@ -253,7 +285,7 @@ TEST_F(RegistryTest, ConcurrentPublishesFromTwoConnectionsStayConsecutive) {
   EXPECT_EQ(*builds.rbegin(), 8);
 }
 
-TEST_F(RegistryTest, ContentBehindAUuidNeverChangesAndIsDeduplicated) {
+TEST_P(RegistryTest, ContentBehindAUuidNeverChangesAndIsDeduplicated) {
   auto v1 = Publish(Req("ns"), "version one");
   auto v2 = Publish(Req("ns"), "version two");
   auto v3 = Publish(Req("ns"), "version one");
@@ -266,7 +298,7 @@ TEST_F(RegistryTest, ContentBehindAUuidNeverChangesAndIsDeduplicated) {
   EXPECT_EQ(Bytes(*registry_->Get(v2->uuid)), "version two");
 }
 
-TEST_F(RegistryTest, SizeOrHashMismatchLeavesNoVersion) {
+TEST_P(RegistryTest, SizeOrHashMismatchLeavesNoVersion) {
   PublishRequest wrong_size = Req("ns");
   wrong_size.size = 100;
   auto r1 = Publish(wrong_size, "short");
@@ -287,7 +319,7 @@ TEST_F(RegistryTest, SizeOrHashMismatchLeavesNoVersion) {
   EXPECT_EQ(r3->id.build, 1) << "failed publishes consume no build number";
 }
 
-TEST_F(RegistryTest, HostileFieldsAreRefused) {
+TEST_P(RegistryTest, HostileFieldsAreRefused) {
   auto code = [&](PublishRequest r) { return Publish(r, "x").status().code(); };
   PublishRequest r = Req("../etc");
   EXPECT_EQ(code(r), StatusCode::kInvalidArgument);
@@ -312,7 +344,7 @@ TEST_F(RegistryTest, HostileFieldsAreRefused) {
             StatusCode::kNotFound);
 }
 
-TEST_F(RegistryTest, ListIsNewestFirstWithFiltersAndPages) {
+TEST_P(RegistryTest, ListIsNewestFirstWithFiltersAndPages) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Publish(Req("a"), "a" + std::to_string(i)).ok());
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Publish(Req("a", "dev"), "d" + std::to_string(i)).ok());
   ASSERT_TRUE(Publish(Req("b"), "b").ok());
@@ -347,6 +379,83 @@ TEST_F(RegistryTest, ListIsNewestFirstWithFiltersAndPages) {
   empty_page.size = 0;
   EXPECT_EQ(registry_->List(empty_page).status().code(), StatusCode::kInvalidArgument);
 }
+
+// A data folder from before the rows moved behind store::AssetStore: its tables, as the registry
+// created them then, and their rows are read as they are, and publishing continues from them.
+TEST(RegistrySqliteFileTest, VersionsWrittenBeforeTheAssetStoreAreReadAndContinued) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("weir-registry-" + NewUuid());
+  std::filesystem::create_directories(dir);
+  const std::string db_path = (dir / "weir.db").string();
+  const std::string sha = blob::Sha256Hex("old bytes");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+    const std::string sql = R"sql(
+CREATE TABLE asset_namespaces (ns TEXT PRIMARY KEY NOT NULL, type TEXT NOT NULL,
+  owner TEXT NOT NULL, repo TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE assets (seq INTEGER PRIMARY KEY AUTOINCREMENT, uuid TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL, ns TEXT NOT NULL, owner TEXT NOT NULL, repo TEXT NOT NULL,
+  branch TEXT NOT NULL, commit_short TEXT NOT NULL, build INTEGER NOT NULL,
+  sha256 TEXT NOT NULL, size INTEGER NOT NULL, file_name TEXT NOT NULL,
+  extension TEXT NOT NULL, dirty INTEGER NOT NULL, publisher TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, UNIQUE (type, ns, owner, repo, branch, build));
+INSERT INTO asset_namespaces VALUES ('legacy', 'jar', 'user', 'repo', 1600000000000);
+INSERT INTO assets (uuid, type, ns, owner, repo, branch, commit_short, build, sha256, size,
+  file_name, extension, dirty, publisher, created_ms)
+  VALUES ('dataflow.jar.legacy.user.repo.main.39206ee8.1', 'jar', 'legacy', 'user', 'repo',
+          'main', '39206ee8', 1, ')sql" +
+                            sha + R"sql(', 9, 'old.jar', 'jar', 1, 'bob',
+          1600000000000);
+)sql";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_close(db);
+  }
+  {
+    FakeClock clock(FromEpochMillis(1700000000000));
+    auto blobs = blob::NewLocalBlobStore(dir / "blobs");
+    ASSERT_TRUE(blobs.ok()) << blobs.status();
+    store::StoreLocation where;
+    where.sqlite_path = db_path;
+    auto stores = store::OpenStores(where, clock);
+    ASSERT_TRUE(stores.ok()) << stores.status();
+    auto registry = AssetRegistry::Open(stores->assets, std::move(*blobs), clock);
+    ASSERT_TRUE(registry.ok()) << registry.status();
+
+    auto old = (*registry)->Get("dataflow.jar.legacy.user.repo.main.39206ee8.1");
+    ASSERT_TRUE(old.ok()) << old.status();
+    EXPECT_EQ(old->sha256, sha);
+    EXPECT_EQ(old->size, 9);
+    EXPECT_EQ(old->file_name, "old.jar");
+    EXPECT_TRUE(old->dirty);
+    EXPECT_EQ(old->publisher, "bob");
+    EXPECT_EQ(old->created, FromEpochMillis(1600000000000));
+    EXPECT_EQ((*registry)->Resolve(*ParseRef("dataflow.jar.legacy@main"))->uuid, old->uuid);
+
+    const std::filesystem::path upload = dir / "upload";
+    std::ofstream(upload, std::ios::binary) << "new bytes";
+    PublishRequest req;
+    req.type = "jar";
+    req.ns = "legacy";
+    req.owner = "user";
+    req.repo = "repo";
+    req.branch = "main";
+    req.commit = "0badc0de";
+    auto next = (*registry)->Publish(req, upload);
+    ASSERT_TRUE(next.ok()) << next.status();
+    EXPECT_EQ(next->id.build, 2);
+    req.repo = "intruder";
+    EXPECT_EQ((*registry)->Publish(req, upload).status().code(), StatusCode::kPermissionDenied);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RegistryTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           return info.param == Backend::kSqlite ? "Sqlite" : "Postgres";
+                         });
 
 }  // namespace
 }  // namespace weir::assets

@@ -18,6 +18,31 @@ namespace weir::cli {
 
 namespace json = boost::json;
 
+namespace {
+
+// Multi-line messages (a stderr tail) stay readable under the step's line.
+std::string Indented(std::string m) {
+  for (size_t at = m.find('\n'); at != std::string::npos; at = m.find('\n', at + 1)) {
+    m.insert(at + 1, "    | ");
+  }
+  return m;
+}
+
+bool ShowsAttempt(const std::string& status) {
+  return status != "PENDING" && status != "UPSTREAM_FAILED" && status != "SKIPPED";
+}
+
+}  // namespace
+
+bool InstanceProgress::Changed(const std::string& step, const std::string& status,
+                               const std::string& attempt) {
+  std::string& last = last_[step];
+  const std::string now = status + "|" + attempt;
+  const bool changed = now != last && !(last.empty() && status == "PENDING");
+  last = now;
+  return changed;
+}
+
 void InstanceProgress::Report(const json::value& instance, std::ostream& err) {
   if (!instance.is_object()) return;
   const json::value* steps = instance.as_object().if_contains("steps");
@@ -25,27 +50,32 @@ void InstanceProgress::Report(const json::value& instance, std::ostream& err) {
   for (const json::value& s : steps->as_array()) {
     const std::string id = Str(s, "id");
     const std::string status = Str(s, "status");
-    const std::string attempts = Str(s, "attempts") + "/" + Str(s, "maxAttempts");
-    std::string& last = last_[id];
-    const std::string now = status + "|" + attempts;
-    if (now == last || (last.empty() && status == "PENDING")) {
-      last = now;
-      continue;
-    }
-    last = now;
+    if (!Changed(id, status, Str(s, "attempts"))) continue;
     err << "  step " << id << ": " << status;
-    if (status != "PENDING" && status != "UPSTREAM_FAILED" && status != "SKIPPED") {
-      err << " (attempt " << attempts << ")";
+    if (ShowsAttempt(status)) {
+      err << " (attempt " << Str(s, "attempts") << "/" << Str(s, "maxAttempts") << ")";
     }
     if (std::string m = Str(s, "message"); !m.empty() && status != "SUCCEEDED") {
-      // Multi-line messages (a stderr tail) stay readable under the step's line.
-      for (size_t at = m.find('\n'); at != std::string::npos; at = m.find('\n', at + 1)) {
-        m.insert(at + 1, "    | ");
-      }
-      err << " " << m;
+      err << " " << Indented(m);
     }
     err << "\n";
   }
+}
+
+void InstanceProgress::ReportStepEvent(const json::value& event, std::ostream& err) {
+  const std::string id = Str(event, "step");
+  const std::string status = Str(event, "toState");
+  if (!Changed(id, status, Str(event, "attempt"))) return;
+  err << "  step " << id << ": " << status;
+  if (ShowsAttempt(status)) {
+    err << " (attempt " << Str(event, "attempt");
+    if (std::string job = Str(event, "jobId"); !job.empty()) err << ", job " << job;
+    err << ")";
+  }
+  if (std::string m = Str(event, "message"); !m.empty() && status != "SUCCEEDED") {
+    err << " " << Indented(m);
+  }
+  err << "\n";
 }
 
 namespace {

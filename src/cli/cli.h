@@ -58,6 +58,7 @@ void AddAuditCommand(CLI::App& app, Globals& g);     // weir audit [--principal 
 void AddNodeCommands(CLI::App& app, Globals& g);     // weir node list
 void AddAuthCommands(CLI::App& app, Globals& g);     // weir whoami
 void AddSearchCommand(CLI::App& app, Globals& g);    // weir search QUERY [--kind K] [--page N]
+void AddWebhookCommands(CLI::App& app, Globals& g);  // weir webhook add|list|rm|deliveries|redeliver
 // weir workflow versions|activate|rollback|run|instances|instance|restart|stop: adds to the
 // `workflow` subcommand created by AddWorkflowCommands (called after it).
 void AddSchedulerCommands(CLI::App& app, Globals& g);

@@ -24,13 +24,28 @@ struct TailFlags {
   bool no_follow = false;
 };
 
-// "12 JOB_STATUS_CHANGE job j1: INIT -> RUNNING"
+// "12 JOB_STATUS_CHANGE job j1: INIT -> RUNNING",
+// "40 WORKFLOW_STEP_CHANGE prod:acme.etl.daily#3 step load job j7: PENDING -> RUNNING",
+// "41 WORKFLOW_ACTIVATED prod:acme.etl.daily: version 2 -> 1 (rollback)",
+// "42 ASSET_PUBLISHED dataflow.bash.e2e...: published"
 std::string Line(const client::SseEvent& e, const json::value& v) {
   std::string out = e.id + " " + e.event;
   if (!v.is_object()) return out;
+  if (std::string wf = Str(v, "workflow"); !wf.empty()) {
+    out += " " + wf;
+    if (std::string n = Str(v, "instance"); !n.empty()) out += "#" + n;
+    if (std::string step = Str(v, "step"); !step.empty()) out += " step " + step;
+  }
+  if (std::string asset = Str(v, "versionId"); !asset.empty()) return out + " " + asset;
   std::string job = Str(v, "jobId");
   if (!job.empty()) out += " job " + job;
-  if (v.as_object().contains("toState")) {
+  if (v.as_object().contains("toVersion")) {
+    std::string from = Str(v, "fromVersion");
+    out += ": version " + (from.empty() ? std::string("-") : from) + " -> " + Str(v, "toVersion") +
+           " (" + Str(v, "reason") + ")";
+  } else if (e.event == "WORKFLOW_DEPLOYED") {
+    out += ": version " + Str(v, "version") + " (bundle " + Str(v, "bundleId").substr(0, 12) + ")";
+  } else if (v.as_object().contains("toState")) {
     std::string from = Str(v, "fromState");
     out += ": " + (from.empty() ? std::string("-") : from) + " -> " + Str(v, "toState");
   } else if (v.as_object().contains("status")) {

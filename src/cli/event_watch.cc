@@ -5,8 +5,11 @@
 namespace weir::cli {
 
 EventWatcher::EventWatcher(const client::HttpClient& http, std::string query,
-                           std::chrono::milliseconds open_timeout)
-    : base_url_(http.base_url()), client_options_(http.options()), query_(std::move(query)) {
+                           std::chrono::milliseconds open_timeout, bool keep_events)
+    : base_url_(http.base_url()),
+      client_options_(http.options()),
+      query_(std::move(query)),
+      keep_events_(keep_events) {
   thread_ = std::thread([this] { Run(); });
   std::unique_lock lock(mu_);
   if (!cv_.wait_for(lock, open_timeout, [this] { return open_ || failed_; })) failed_ = true;
@@ -25,6 +28,13 @@ EventWatcher::~EventWatcher() {
 bool EventWatcher::failed() {
   std::lock_guard lock(mu_);
   return failed_;
+}
+
+std::vector<client::SseEvent> EventWatcher::TakeEvents() {
+  std::lock_guard lock(mu_);
+  std::vector<client::SseEvent> out;
+  out.swap(kept_);
+  return out;
 }
 
 bool EventWatcher::WaitForEvent(std::chrono::milliseconds timeout) {
@@ -62,6 +72,7 @@ void EventWatcher::Run() {
           parser.Feed(bytes, [&](const client::SseEvent& e) {
             if (e.event == "resume" || e.event == "error") return;
             std::lock_guard lock(mu_);
+            if (keep_events_) kept_.push_back(e);
             ++seen_;
             cv_.notify_all();
           });

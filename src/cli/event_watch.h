@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "client/http_client.h"
 #include "client/sse.h"
@@ -22,8 +23,10 @@ class EventWatcher {
  public:
   // Starts the stream and waits (at most `open_timeout`) until the server has accepted it, so
   // every change after the constructor returns wakes a waiter.
+  // With `keep_events` every event received is also kept, in order, for TakeEvents().
   EventWatcher(const client::HttpClient& http, std::string query,
-               std::chrono::milliseconds open_timeout = std::chrono::seconds(3));
+               std::chrono::milliseconds open_timeout = std::chrono::seconds(3),
+               bool keep_events = false);
   ~EventWatcher();
   EventWatcher(const EventWatcher&) = delete;
   EventWatcher& operator=(const EventWatcher&) = delete;
@@ -32,6 +35,8 @@ class EventWatcher {
   // stream failed (false).
   bool WaitForEvent(std::chrono::milliseconds timeout);
   bool failed();
+  // The events kept since the previous call (only with keep_events), oldest first.
+  std::vector<client::SseEvent> TakeEvents();
 
  private:
   void Run();
@@ -39,14 +44,16 @@ class EventWatcher {
   std::string base_url_;
   client::ClientOptions client_options_;
   std::string query_;
+  const bool keep_events_;
   client::StreamCancel cancel_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool open_ = false;      // GUARDED_BY(mu_)
-  bool failed_ = false;    // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
-  uint64_t seen_ = 0;      // GUARDED_BY(mu_) events received
-  uint64_t consumed_ = 0;  // GUARDED_BY(mu_) events a WaitForEvent returned for
+  bool open_ = false;                   // GUARDED_BY(mu_)
+  bool failed_ = false;                 // GUARDED_BY(mu_)
+  bool stopping_ = false;               // GUARDED_BY(mu_)
+  uint64_t seen_ = 0;                   // GUARDED_BY(mu_) events received
+  uint64_t consumed_ = 0;               // GUARDED_BY(mu_) events a WaitForEvent returned for
+  std::vector<client::SseEvent> kept_;  // GUARDED_BY(mu_)
   std::thread thread_;
 };
 

@@ -16,9 +16,15 @@ namespace weir::cli {
 class InstanceProgress {
  public:
   void Report(const boost::json::value& instance, std::ostream& err);
+  // The same for one WORKFLOW_STEP_CHANGE event's data (docs/api.md, "Events"), e.g.
+  //   "  step extract: RUNNING (attempt 1, job 5c0f...)"
+  // A change already reported (by either call) is not printed again.
+  void ReportStepEvent(const boost::json::value& event, std::ostream& err);
 
  private:
-  std::map<std::string, std::string> last_;  // step id → "status|attempts"
+  // True when `status|attempt` is new for the step (and remembers it).
+  bool Changed(const std::string& step, const std::string& status, const std::string& attempt);
+  std::map<std::string, std::string> last_;  // step id → "status|attempt"
 };
 
 }  // namespace weir::cli

@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
   weir::cli::AddEventsCommand(app, g);
   weir::cli::AddAuthCommands(app, g);
   weir::cli::AddSearchCommand(app, g);
+  weir::cli::AddWebhookCommands(app, g);
 
   try {
     app.parse(argc, argv);

@@ -260,31 +260,90 @@ int Activate(const Flags& f, const Globals& g, bool rollback) {
   return PrintOrJson(g, *v, PrintWorkflow);
 }
 
+// A stream of the workflow's instance and step events, opened BEFORE the request that starts
+// or restarts an instance so that every change of it is seen. nullptr-like (failed()) when the
+// server keeps no event log (PostgreSQL store) or is too old: WaitInstance polls then.
+std::unique_ptr<EventWatcher> WatchWorkflow(client::HttpClient& http, const std::string& id) {
+  return std::make_unique<EventWatcher>(
+      http,
+      "workflow=" + client::UrlEncode(id) + "&type=WORKFLOW_INSTANCE_CHANGE,WORKFLOW_STEP_CHANGE",
+      std::chrono::seconds(3), /*keep_events=*/true);
+}
+
+// Waits for the instance at `path` (…/workflows/{id}/instances/{n}) to end, printing its status
+// and each step's progress on stderr. With a working `events` watcher it follows the stream:
+// a line per step transition as it happens, and the instance is read again only when an
+// instance event arrives (or after 10 s of silence, in case an event was lost in a crash).
+// Otherwise it polls, woken early by the jobs of the workflow's steps.
 Result<json::value> WaitInstance(client::HttpClient& http, const std::string& path,
-                                 double timeout_seconds) {
+                                 double timeout_seconds, EventWatcher* events = nullptr) {
   auto start = std::chrono::steady_clock::now();
   auto delay = std::chrono::milliseconds(50);
   std::string last;
   InstanceProgress progress;  // step and retry changes on stderr
+  const bool streaming = events != nullptr && !events->failed();
   // The instance's steps are jobs grouped under the deployed workflow (grouping = the part of the
-  // instance path after /workflows/): each of their changes wakes the loop.
+  // instance path after /workflows/): without workflow events, each of their changes wakes the
+  // loop.
   std::unique_ptr<EventWatcher> watcher;
-  if (size_t w = path.find("/workflows/"); w != std::string::npos) {
+  if (size_t w = path.find("/workflows/"); !streaming && w != std::string::npos) {
     std::string rest = path.substr(w + 11);
     watcher = std::make_unique<EventWatcher>(http, "grouping=" + rest.substr(0, rest.find('/')));
   }
+  auto report_status = [&](const std::string& id, const std::string& status) {
+    if (status != last) std::cerr << id << ": " << status << "\n";
+    last = status;
+  };
+  std::string number;        // the instance's number, as its events carry it
+  bool final_event = false;  // the stream said the instance ended
+  auto timed_out = [&] {
+    return timeout_seconds > 0 && std::chrono::steady_clock::now() - start >
+                                      std::chrono::duration<double>(timeout_seconds);
+  };
+  // Prints the instance's step events until one of its own events arrives (with `until_final`:
+  // its final one), 10 s pass without events, the stream fails or the time is up.
+  auto follow = [&](bool until_final) {
+    auto quiet_since = std::chrono::steady_clock::now();
+    while (!events->failed() && !timed_out() &&
+           std::chrono::steady_clock::now() - quiet_since < std::chrono::seconds(10)) {
+      if (!events->WaitForEvent(std::chrono::milliseconds(200))) continue;
+      quiet_since = std::chrono::steady_clock::now();
+      bool instance_changed = false;
+      for (const client::SseEvent& e : events->TakeEvents()) {
+        boost::system::error_code ec;
+        json::value d = json::parse(e.data, ec);
+        if (ec || Str(d, "instance") != number) continue;
+        if (e.event == "WORKFLOW_STEP_CHANGE") {
+          progress.ReportStepEvent(d, std::cerr);
+        } else if (e.event == "WORKFLOW_INSTANCE_CHANGE") {
+          instance_changed = true;
+          final_event = final_event || IsFinalStatus(Str(d, "toState"));
+        }
+      }
+      if (instance_changed && (!until_final || final_event)) return;
+    }
+  };
   while (true) {
     auto v = GetJson(http, path);
     if (!v.ok()) return v.status();
     std::string status = Str(*v, "status");
-    if (status != last) std::cerr << Str(*v, "id") << ": " << status << "\n";
-    progress.Report(*v, std::cerr);
-    last = status;
+    if (streaming) {
+      number = Str(*v, "number");
+      // Read ahead of the stream: print the step changes it still holds before the end.
+      if (IsFinalStatus(status) && !final_event) follow(/*until_final=*/true);
+      if (IsFinalStatus(status)) progress.Report(*v, std::cerr);  // what the stream did not say
+    } else {
+      progress.Report(*v, std::cerr);
+    }
+    report_status(Str(*v, "id"), status);
     if (IsFinalStatus(status)) return v;
-    if (timeout_seconds > 0 &&
-        std::chrono::steady_clock::now() - start > std::chrono::duration<double>(timeout_seconds)) {
-      return DeadlineExceeded("instance " + Str(*v, "id") + ": still " + status + " after " +
+    if (timed_out()) {
+      return DeadlineExceeded("instance " + Str(*v, "id") + ": still " + last + " after " +
                               std::to_string(static_cast<int>(timeout_seconds)) + " s");
+    }
+    if (streaming && !events->failed()) {
+      follow(/*until_final=*/false);  // then read the instance again
+      continue;
     }
     if (watcher && !watcher->failed()) {
       // A step's job changed: the instance follows a moment later, so look again soon.
@@ -309,11 +368,12 @@ int Run(const Flags& f, const Globals& g) {
   json::object body;
   body["params"] = std::move(params);
   if (!f.actor.empty()) body["requestedBy"] = f.actor;
+  std::unique_ptr<EventWatcher> events = f.wait ? WatchWorkflow(http, f.id) : nullptr;
   auto v = PostJson(http, WorkflowPath(f.id) + "/run", body);
   if (!v.ok()) return Fail(v.status().WithContext("workflow run"));
   if (f.wait) {
-    auto final =
-        WaitInstance(http, WorkflowPath(f.id) + "/instances/" + Str(*v, "number"), f.timeout);
+    auto final = WaitInstance(http, WorkflowPath(f.id) + "/instances/" + Str(*v, "number"),
+                              f.timeout, events.get());
     if (!final.ok()) return Fail(final.status());
     PrintOrJson(g, *final, PrintInstance);
     return Str(*final, "status") == "SUCCEEDED" ? 0 : 1;
@@ -354,13 +414,15 @@ int InstanceAction(const Flags& f, const Globals& g, const std::string& action) 
   client::HttpClient http(g.server, g.client);
   json::object body;
   if (!f.actor.empty()) body["actor"] = f.actor;
+  const bool wait = action == "restart" && f.wait;
+  std::unique_ptr<EventWatcher> events = wait ? WatchWorkflow(http, f.id) : nullptr;
   auto v = PostJson(
       http, WorkflowPath(f.id) + "/instances/" + std::to_string(f.number) + "/" + action, body);
   if (!v.ok()) return Fail(v.status().WithContext("workflow " + action));
-  if (action == "restart" && f.wait) {
+  if (wait) {
     // As `workflow run --wait`: step and retry progress on stderr, the final instance printed.
     auto final = WaitInstance(http, WorkflowPath(f.id) + "/instances/" + std::to_string(f.number),
-                              f.timeout);
+                              f.timeout, events.get());
     if (!final.ok()) return Fail(final.status());
     PrintOrJson(g, *final, PrintInstance);
     return Str(*final, "status") == "SUCCEEDED" ? 0 : 1;

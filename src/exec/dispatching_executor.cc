@@ -27,6 +27,11 @@ class DispatchingExecutor final : public Executor {
     slurm_->SetListener(forward);
   }
 
+  void SetProgressListener(ProgressListener listener) override {
+    local_->SetProgressListener(listener);
+    slurm_->SetProgressListener(std::move(listener));
+  }
+
   Result<Launched> Launch(const std::string& job_id, const std::filesystem::path& job_dir,
                           const LaunchOptions& options) override {
     if (!options.slurm) return local_->Launch(job_id, job_dir, options);

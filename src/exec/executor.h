@@ -23,8 +23,19 @@
 //   one; otherwise its end is read from genie.done / kill-reason (and reported at once); with
 //   neither, the job is reported FAILED with exit code 666 ("node lost" semantics).
 //
-// Thread-safety: all methods are thread-safe. The listener runs on the executor's own thread;
-// it must not call back into the executor synchronously with a lock held.
+// - Progress before the end: Launched::running says whether the job runs from Launch() on. An
+//   executor whose jobs may first wait elsewhere (Slurm's queue) returns running = false with
+//   Launched::status_msg saying where it waits, and then tells the progress listener (set with
+//   SetProgressListener) each change while it waits (JobProgress::running false, the message
+//   naming where and why, e.g. "pending in Slurm partition debug: Resources") and, once, when it
+//   starts running (running true, JobProgress::host the node it runs on). Progress of a job comes
+//   before its end, never after, on the same thread as its end; a job that ran but ended before
+//   a tick saw it running is reported running first. Recover() of a job reports its progress
+//   again (the receiver ignores what it already knows). The local executor reports no progress:
+//   its jobs run from Launch() on.
+//
+// Thread-safety: all methods are thread-safe. The listeners run on the executor's own thread;
+// they must not call back into the executor synchronously with a lock held.
 //
 // The local executor (NewLocalExecutor):
 // - One supervisor thread runs an epoll loop over one pidfd per job and a queue of deadlines
@@ -143,15 +154,31 @@ struct Launched {
   int pid = 0;  // the run script's pid; 0 when it runs on another node (Slurm)
   TimePoint started{};
   std::string slurm_job_id;  // set by the Slurm executor
+  // False: the job waits before it runs (see "Progress" above); status_msg says where.
+  bool running = true;
+  std::string status_msg;
+};
+
+// A change of a launched job before its end (see "Progress" in the contract above).
+struct JobProgress {
+  std::string job_id;
+  bool running = false;  // false: waiting to run; true: running from now on
+  std::string
+      message;       // waiting: where and why, e.g. "pending in Slurm partition debug: Resources"
+  std::string host;  // running: the node it runs on
+  TimePoint at{};    // when the executor saw the change (its Clock)
 };
 
 class Executor {
  public:
   using Listener = std::function<void(const JobEnd&)>;
+  using ProgressListener = std::function<void(const JobProgress&)>;
   virtual ~Executor() = default;
 
   // Called once, before any Launch/Recover.
   virtual void SetListener(Listener listener) = 0;
+  // Optional; called once, before any Launch/Recover. Without one, progress is not reported.
+  virtual void SetProgressListener(ProgressListener listener) = 0;
   // REQUIRES: `job_dir/run` exists and is executable.
   virtual Result<Launched> Launch(const std::string& job_id, const std::filesystem::path& job_dir,
                                   const LaunchOptions& options) = 0;

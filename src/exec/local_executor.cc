@@ -171,6 +171,9 @@ class LocalExecutor final : public Executor {
     listener_ = std::move(listener);
   }
 
+  // Its jobs run from Launch() on (Launched::running): there is no progress to report.
+  void SetProgressListener(ProgressListener) override {}
+
   Result<Launched> Launch(const std::string& job_id, const fs::path& job_dir_in,
                           const LaunchOptions& options) override {
     std::error_code ec;

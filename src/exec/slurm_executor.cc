@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -100,6 +101,12 @@ bool IsFinalState(std::string_view s) {
   return kFinal.count(s) > 0;
 }
 
+// Slurm states of a job that has not started its batch script yet.
+bool IsWaitingState(std::string_view s) {
+  return s == "PENDING" || s == "CONFIGURING" || s == "REQUEUED" || s == "REQUEUE_HOLD" ||
+         s == "REQUEUE_FED" || s == "RESV_DEL_HOLD";
+}
+
 struct SlurmView {
   std::string state;  // PENDING, RUNNING, COMPLETED, ...
   std::string partition;
@@ -129,7 +136,22 @@ struct SlurmJob {
   Steady::time_point kill_at{};  // plain scancel after the grace
   bool final_cancel_sent = false;
   std::string kill_reason;
+  // Progress told to the progress listener (executor.h): the last waiting message, and whether
+  // RUNNING was told.
+  std::string told_waiting;
+  bool told_running = false;
 };
+
+// "Job pending in Slurm partition debug: Resources." (the reason left out when Slurm gives none).
+std::string WaitingMessage(const SlurmView& v) {
+  std::string state = v.state;
+  std::transform(state.begin(), state.end(), state.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string msg = "Job " + state + " in Slurm";
+  if (!v.partition.empty()) msg += " partition " + v.partition;
+  if (!v.reason.empty() && v.reason != "None") msg += ": " + v.reason;
+  return msg + ".";
+}
 
 class SlurmExecutor final : public Executor {
  public:
@@ -141,6 +163,7 @@ class SlurmExecutor final : public Executor {
   ~SlurmExecutor() override { Shutdown(); }
 
   void SetListener(Listener listener) override { listener_ = std::move(listener); }
+  void SetProgressListener(ProgressListener listener) override { progress_ = std::move(listener); }
 
   Result<Launched> Launch(const std::string& job_id, const fs::path& job_dir,
                           const LaunchOptions& options) override {
@@ -193,6 +216,9 @@ class SlurmExecutor final : public Executor {
       }
     }
     argv.push_back("--export=ALL");
+    // Slurm must not run the script a second time in the same folder after a node failure:
+    // the job ends (NODE_FAIL) and weir reports it. A site's sbatch_args may still say --requeue.
+    argv.push_back("--no-requeue");
     if (options.slurm) {
       const SlurmSubmit& s = *options.slurm;
       if (!s.partition.empty()) argv.push_back("--partition=" + s.partition);
@@ -235,7 +261,15 @@ class SlurmExecutor final : public Executor {
       jobs_.emplace(job_id, std::move(j));
     }
     cv_.notify_all();
-    return Launched{.pid = 0, .started = started, .slurm_job_id = slurm_id};
+    std::string waiting = "Job submitted to Slurm as job " + slurm_id;
+    if (options.slurm && !options.slurm->partition.empty()) {
+      waiting += " (partition " + options.slurm->partition + ")";
+    }
+    return Launched{.pid = 0,
+                    .started = started,
+                    .slurm_job_id = slurm_id,
+                    .running = false,
+                    .status_msg = waiting + "."};
   }
 
   Status Kill(const std::string& job_id, std::string_view reason) override {
@@ -342,6 +376,33 @@ class SlurmExecutor final : public Executor {
 
   void Report(const JobEnd& end) {
     if (listener_) listener_(end);
+  }
+
+  // Tells the progress listener what changed since the last tick (executor.h, "Progress"):
+  // a new waiting message while Slurm has not started the job, RUNNING (with the node) once.
+  // `j` is the reconciler's snapshot; the live entry is updated too.
+  void TellProgress(const std::string& id, SlurmJob& j, const SlurmView& v) {
+    if (j.told_running) return;
+    JobProgress p;
+    p.job_id = id;
+    if (IsWaitingState(v.state)) {
+      p.message = WaitingMessage(v);
+      if (p.message == j.told_waiting) return;
+      j.told_waiting = p.message;
+    } else {
+      p.running = true;
+      p.host = v.nodes;
+      j.told_running = true;
+    }
+    p.at = clock_.Now();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = jobs_.find(id);
+      if (it == jobs_.end()) return;
+      it->second.told_waiting = j.told_waiting;
+      it->second.told_running = j.told_running;
+    }
+    if (progress_) progress_(p);
   }
 
   // The end of a job that Slurm says is over (state `state`, "" when Slurm does not know it).
@@ -477,6 +538,11 @@ class SlurmExecutor final : public Executor {
       const std::string state = view ? view->state : "";
       if (!view || IsFinalState(state)) {
         JobEnd end = EndFromFiles(id, j.dir, j.options, state, j.slurm_id);
+        // It ran between two ticks: RUNNING comes before its end.
+        if (!j.told_running &&
+            ((view && !view->nodes.empty()) || ReadDoneExitCode(j.dir).has_value())) {
+          TellProgress(id, j, SlurmView{"RUNNING", "", view ? view->nodes : "", ""});
+        }
         bool ours = false;
         {
           std::lock_guard<std::mutex> lock(mu_);
@@ -491,6 +557,7 @@ class SlurmExecutor final : public Executor {
         if (it != jobs_.end()) it->second.last = *view;
         j.last = *view;
       }
+      TellProgress(id, j, *view);
       if (!j.killing) {
         if (now >= j.timeout_at) {
           (void)StartKill(id, std::string(model::kMsgTimeout), now);
@@ -516,6 +583,7 @@ class SlurmExecutor final : public Executor {
   SlurmExecutorOptions options_;
   std::vector<std::string> env_;
   Listener listener_;
+  ProgressListener progress_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_map<std::string, SlurmJob> jobs_;

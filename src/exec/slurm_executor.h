@@ -10,6 +10,14 @@
 //   script sets the job's own environment). The Slurm
 //   job id is written to genie/slurm-job-id before Launch returns (Launched::slurm_job_id; pid 0).
 //   The job folder must be on a file system the compute nodes share (exec.slurm.job_root).
+//   --no-requeue: after a node failure Slurm ends the job (NODE_FAIL) instead of running the
+//   script again in the same folder (a site's sbatch_args may say --requeue after it).
+// - Progress (executor.h): Launch returns running = false ("Job submitted to Slurm as job N.").
+//   While Slurm has not started the job (PENDING, CONFIGURING, REQUEUED...), each tick whose
+//   state, partition or reason differs from the last one told reports "Job pending in Slurm
+//   partition P: REASON."; the first tick that sees it in any other live state reports RUNNING
+//   with the node list (%N) as the host. A job that ran and ended between two ticks (genie.done
+//   written, or Slurm names its node) is reported RUNNING just before its end.
 // - One reconciler thread, no per-job polling: every `poll_interval` it asks Slurm about all its
 //   live jobs in one `squeue --me -t all` call, and stats each live job's genie.done and output
 //   files. A job whose Slurm state is final (or that Slurm no longer lists) ends: from its kill
@@ -18,7 +26,8 @@
 //   TIMEOUT / CANCELLED (not by weir) / PREEMPTED → KILLED (999), NODE_FAIL / BOOT_FAIL → FAILED
 //   (666), OUT_OF_MEMORY and FAILED → FAILED with the exit code of `scontrol show job`; a job
 //   Slurm no longer knows that left nothing → FAILED 666. Messages say which Slurm state it was.
-// - Timeouts (from `started`, by the injected Clock) and output limits are checked on the
+// - Timeouts (from `started`, the submission: time pending in Slurm's queue counts; by the
+//   injected Clock) and output limits are checked on the
 //   reconciler's ticks; a job over one is killed like a user kill with that reason.
 // - Slurm runs genie/slurm-batch, a small batch script that runs the run script as a child in
 //   its process group (which Slurm's signals reach as a whole). On SIGTERM it lives on while other

@@ -6,7 +6,10 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/testing/required_services.h"
 #include "exec/exec_test_util.h"
@@ -130,6 +133,64 @@ TEST_F(SlurmExecutorTest, KillOfAPendingJobRemovesItFromTheQueue) {
   EXPECT_EQ(end->status_msg, model::kMsgKilledByUser);
   EXPECT_EQ(SlurmState(l->slurm_job_id), "CANCELLED\n");
   EXPECT_FALSE(fs::exists(paths::DoneFile(dir))) << "the job never ran";
+}
+
+// Progress and ends of every job, in the order the executor told them.
+class OrderedLog {
+ public:
+  void Install(Executor& e, EndCollector& ends) {
+    Executor::Listener forward = ends.Listener();
+    e.SetListener([this, forward](const JobEnd& end) {
+      Add(end.job_id + " end " + std::string(model::JobStatusName(end.status)));
+      forward(end);
+    });
+    e.SetProgressListener([this](const JobProgress& p) {
+      Add(p.job_id + (p.running ? " running on " + p.host : " waiting: " + p.message));
+    });
+  }
+  std::vector<std::string> Lines() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+
+ private:
+  void Add(std::string line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.push_back(std::move(line));
+  }
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+TEST_F(SlurmExecutorTest, PendingJobIsToldWaitingWithSlurmsReasonThenRunningOnItsNode) {
+  OrderedLog log;
+  log.Install(*executor_, ends_);
+  fs::path dir = Prepare("waits", "true");
+  LaunchOptions o;
+  o.slurm = SlurmSubmit{.sbatch_args = {"--hold"}};
+  auto l = executor_->Launch("waits", dir, o);
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_FALSE(l->running);
+  EXPECT_EQ(l->status_msg, "Job submitted to Slurm as job " + l->slurm_job_id + ".");
+  ASSERT_TRUE(Eventually([&] { return !log.Lines().empty(); }));
+  auto reason = cluster_->Tool({"squeue", "-h", "-j", l->slurm_job_id, "-o", "%r"});
+  ASSERT_TRUE(reason.ok());
+  std::string why = reason->out.substr(0, reason->out.find('\n'));
+  EXPECT_THAT(log.Lines(), ::testing::ElementsAre("waits waiting: Job pending in Slurm partition " +
+                                                  cluster_->partition() + ": " + why + "."));
+  std::this_thread::sleep_for(500ms);  // several ticks: an unchanged wait is told once
+  EXPECT_EQ(log.Lines().size(), 1u);
+  auto released = cluster_->Tool({"scontrol", "release", l->slurm_job_id});
+  ASSERT_TRUE(released.ok() && released->exit_code == 0);
+  ASSERT_TRUE(ends_.WaitFor("waits"));
+  // Released, it may wait a moment longer (reason None); then RUNNING once, before its end.
+  std::vector<std::string> lines = log.Lines();
+  ASSERT_GE(lines.size(), 3u) << ::testing::PrintToString(lines);
+  for (size_t i = 1; i + 2 < lines.size(); ++i) {
+    EXPECT_THAT(lines[i], ::testing::StartsWith("waits waiting: Job pending in Slurm partition"));
+  }
+  EXPECT_EQ(lines[lines.size() - 2], "waits running on " + cluster_->node());
+  EXPECT_EQ(lines.back(), "waits end SUCCEEDED");
 }
 
 TEST_F(SlurmExecutorTest, ACancelOutsideWeirIsKilledNamingSlurm) {

@@ -126,8 +126,8 @@ struct JobExecution {
   std::optional<int64_t> timeout;  // seconds
   std::optional<int> exit_code;
   std::optional<int> memory;  // MB actually reserved
-  // The Slurm job id of a job that runs on Slurm (exec/slurm_executor.h); empty otherwise. Not
-  // kept by the store yet: the job service reads it from genie/slurm-job-id of the job folder.
+  // The Slurm job id of a job that runs on Slurm (exec/slurm_executor.h); empty otherwise. Kept
+  // by the store (in the job's state JSON, "slurmJobId"), so it survives a restart.
   std::string slurm_job_id;
   friend bool operator==(const JobExecution&, const JobExecution&) = default;
 };

@@ -26,8 +26,6 @@
 
 namespace weir::scheduler {
 
-namespace sql = store::sqlite;
-
 namespace {
 
 std::string Iso(int64_t ms) { return FormatIso8601(FromEpochMillis(ms)); }
@@ -42,40 +40,19 @@ std::string DurationText(int64_t seconds) {
 }  // namespace
 
 Result<bool> Scheduler::Impl::AfterFired(const std::string& id, int64_t logical_ms) {
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s, db->Prepare("SELECT 1 FROM wf_fires WHERE deployed_id = ? AND fire_ms = ?"));
-  s.Bind(id).Bind(logical_ms);
-  return s.Step();
+  return store->HasFire(id, logical_ms);
 }
 
 Result<std::map<std::string, int64_t>> Scheduler::Impl::AfterSucceeded(const std::string& id,
                                                                        int64_t logical_ms) {
-  std::map<std::string, int64_t> out;
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                        db->Prepare("SELECT upstream, succeeded_ms FROM wf_after_pending WHERE "
-                                    "deployed_id = ? AND logical_ms = ?"));
-  s.Bind(id).Bind(logical_ms);
-  while (true) {
-    WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out[s.String(0)] = s.Int(1);
-  }
-  return out;
+  return store->AfterSuccesses(id, logical_ms);
 }
 
 Status Scheduler::Impl::FireAfter(DeploymentRow& d, int64_t logical_ms, const std::string& failure,
                                   int64_t now_ms) {
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt ins,
-                        db->Prepare("INSERT OR IGNORE INTO wf_fires (deployed_id, fire_ms, "
-                                    "instance, created_ms) VALUES (?, ?, ?, ?)"));
-  ins.Bind(d.id).Bind(logical_ms).Bind(d.next_instance).Bind(now_ms);
-  WEIR_RETURN_IF_ERROR(ins.Run());
-  const bool first = db->Changes() > 0;
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt del,
-      db->Prepare("DELETE FROM wf_after_pending WHERE deployed_id = ? AND logical_ms = ?"));
-  del.Bind(d.id).Bind(logical_ms);
-  WEIR_RETURN_IF_ERROR(del.Run());
+  WEIR_ASSIGN_OR_RETURN(const bool first,
+                        store->MarkFire(d.id, logical_ms, d.next_instance, now_ms));
+  WEIR_RETURN_IF_ERROR(store->DeleteAfterWait(d.id, logical_ms));
   if (!first) return Status::Ok();  // this date has its instance already
   WEIR_ASSIGN_OR_RETURN(InstanceRow r,
                         CreateInstance(d, "after", logical_ms, {}, "scheduler", false, now_ms));
@@ -94,16 +71,10 @@ Status Scheduler::Impl::RecordUpstreamSuccess(const InstanceRow& upstream, int64
   WEIR_ASSIGN_OR_RETURN(DeploymentRow up, LoadDeployment(upstream.deployed_id));
   std::vector<std::pair<std::string, int64_t>> candidates;  // deployed id, active version
   {
-    WEIR_ASSIGN_OR_RETURN(
-        sql::Stmt s,
-        db->Prepare("SELECT deployed_id, active_version FROM wf_deployments WHERE environment = ? "
-                    "AND owner = ? AND repo = ? AND active_version IS NOT NULL AND paused = 0 AND "
-                    "undeployed_ms IS NULL AND deployed_id <> ?"));
-    s.Bind(up.environment).Bind(up.owner).Bind(up.repo).Bind(up.id);
-    while (true) {
-      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      candidates.emplace_back(s.String(0), s.Int(1));
+    WEIR_ASSIGN_OR_RETURN(std::vector<store::WfDeploymentRow> rows,
+                          store->DeploymentsOfRepo(up.environment, up.owner, up.repo, up.id));
+    for (const store::WfDeploymentRow& r : rows) {
+      candidates.emplace_back(r.id, r.active_version.value_or(0));
     }
   }
   for (const auto& [id, version] : candidates) {
@@ -119,12 +90,8 @@ Status Scheduler::Impl::RecordUpstreamSuccess(const InstanceRow& upstream, int64
     }
     WEIR_ASSIGN_OR_RETURN(bool fired, AfterFired(id, upstream.trigger_ms));
     if (fired) continue;
-    WEIR_ASSIGN_OR_RETURN(sql::Stmt ins,
-                          db->Prepare("INSERT OR IGNORE INTO wf_after_pending (deployed_id, "
-                                      "logical_ms, upstream, succeeded_ms, instance) "
-                                      "VALUES (?, ?, ?, ?, ?)"));
-    ins.Bind(id).Bind(upstream.trigger_ms).Bind(up.workflow_id).Bind(now_ms).Bind(upstream.number);
-    WEIR_RETURN_IF_ERROR(ins.Run());
+    WEIR_RETURN_IF_ERROR(store->InsertAfterSuccess(id, upstream.trigger_ms, up.workflow_id, now_ms,
+                                                   upstream.number));
     WEIR_ASSIGN_OR_RETURN(auto succeeded, AfterSucceeded(id, upstream.trigger_ms));
     const bool all = std::all_of(after.begin(), after.end(), [&](const workflow::Upstream& u) {
       return succeeded.count(u.id) > 0;
@@ -145,13 +112,9 @@ Status Scheduler::Impl::ExpireAfterWaits(int64_t now_ms) {
   };
   std::vector<Waiting> waiting;
   {
-    WEIR_ASSIGN_OR_RETURN(sql::Stmt s, db->Prepare("SELECT deployed_id, logical_ms, "
-                                                   "MIN(succeeded_ms) FROM wf_after_pending "
-                                                   "GROUP BY deployed_id, logical_ms"));
-    while (true) {
-      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      waiting.push_back({s.String(0), s.Int(1), s.Int(2)});
+    WEIR_ASSIGN_OR_RETURN(std::vector<store::WfAfterWait> rows, store->AfterWaits());
+    for (const store::WfAfterWait& w : rows) {
+      waiting.push_back({w.deployed_id, w.logical_ms, w.first_succeeded_ms});
     }
   }
   // Decided without a write transaction (most passes change nothing); `mu` keeps this process's
@@ -167,13 +130,9 @@ Status Scheduler::Impl::ExpireAfterWaits(int64_t now_ms) {
     }
     if (v == nullptr || v->wf.after.empty()) {
       // Gone, paused, undeployed or no longer triggered by other workflows: nothing to wait for.
-      WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
-      WEIR_ASSIGN_OR_RETURN(
-          sql::Stmt del,
-          db->Prepare("DELETE FROM wf_after_pending WHERE deployed_id = ? AND logical_ms = ?"));
-      del.Bind(w.id).Bind(w.logical_ms);
-      WEIR_RETURN_IF_ERROR(del.Run());
-      WEIR_RETURN_IF_ERROR(txn.Commit());
+      WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
+      WEIR_RETURN_IF_ERROR(store->DeleteAfterWait(w.id, w.logical_ms));
+      WEIR_RETURN_IF_ERROR(txn->Commit());
       continue;
     }
     WEIR_ASSIGN_OR_RETURN(auto succeeded, AfterSucceeded(w.id, w.logical_ms));
@@ -196,10 +155,10 @@ Status Scheduler::Impl::ExpireAfterWaits(int64_t now_ms) {
                 done + "); run `weir workflow restart` to run it anyway";
     }
     // else the active version's list shrank since: every upstream it names has succeeded.
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
     WEIR_ASSIGN_OR_RETURN(DeploymentRow fresh, LoadDeployment(w.id));
     WEIR_RETURN_IF_ERROR(FireAfter(fresh, w.logical_ms, failure, now_ms));
-    WEIR_RETURN_IF_ERROR(txn.Commit());
+    WEIR_RETURN_IF_ERROR(txn->Commit());
   }
   return Status::Ok();
 }

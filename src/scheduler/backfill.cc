@@ -6,8 +6,6 @@
 
 namespace weir::scheduler {
 
-namespace sql = store::sqlite;  // the SQLite adapter shared with the store
-
 namespace {
 constexpr size_t kMaxBackfill = 1000;
 constexpr int kMaxParallel = 100;
@@ -15,13 +13,7 @@ constexpr int kMaxParallel = 100;
 
 Result<std::optional<int>> Scheduler::Impl::BackfillParallel(const std::string& id,
                                                              int64_t number) {
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s,
-      db->Prepare("SELECT parallel FROM wf_backfills WHERE deployed_id = ? AND instance = ?"));
-  s.Bind(id).Bind(number);
-  WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) return std::optional<int>();
-  return std::optional<int>(static_cast<int>(s.Int(0)));
+  return store->BackfillParallel(id, number);
 }
 
 Result<BackfillResult> Scheduler::Backfill(std::string_view deployed_id,
@@ -38,7 +30,7 @@ Result<BackfillResult> Scheduler::Backfill(std::string_view deployed_id,
   Result<BackfillResult> out = [&]() -> Result<BackfillResult> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, impl_->Begin());
     WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
     if (!d.active) {
       return FailedPrecondition("workflow '" + d.id + "': no active version; activate one first");
@@ -62,25 +54,18 @@ Result<BackfillResult> Scheduler::Backfill(std::string_view deployed_id,
     std::vector<InstanceRow> rows;
     for (TimePoint fire : fires) {
       const int64_t fire_ms = ToEpochMillis(fire);
-      WEIR_ASSIGN_OR_RETURN(
-          sql::Stmt ins, impl_->db->Prepare("INSERT OR IGNORE INTO wf_fires (deployed_id, "
-                                            "fire_ms, instance, created_ms) VALUES (?, ?, ?, ?)"));
-      ins.Bind(d.id).Bind(fire_ms).Bind(d.next_instance).Bind(now);
-      WEIR_RETURN_IF_ERROR(ins.Run());
-      if (impl_->db->Changes() == 0) {
+      WEIR_ASSIGN_OR_RETURN(bool first,
+                            impl_->store->MarkFire(d.id, fire_ms, d.next_instance, now));
+      if (!first) {
         result.skipped.push_back(fire);
         continue;
       }
       WEIR_ASSIGN_OR_RETURN(InstanceRow r, impl_->CreateInstance(d, "backfill", fire_ms, {},
                                                                  request.requested_by, false, now));
-      WEIR_ASSIGN_OR_RETURN(sql::Stmt bf,
-                            impl_->db->Prepare("INSERT INTO wf_backfills (deployed_id, instance, "
-                                               "parallel) VALUES (?, ?, ?)"));
-      bf.Bind(d.id).Bind(r.number).Bind(static_cast<int64_t>(request.parallel));
-      WEIR_RETURN_IF_ERROR(bf.Run());
+      WEIR_RETURN_IF_ERROR(impl_->store->InsertBackfill(d.id, r.number, request.parallel));
       rows.push_back(std::move(r));
     }
-    WEIR_RETURN_IF_ERROR(txn.Commit());
+    WEIR_RETURN_IF_ERROR(txn->Commit());
     for (const InstanceRow& r : rows) {
       WEIR_ASSIGN_OR_RETURN(Instance i, impl_->BuildInstance(r, false));
       result.created.push_back(std::move(i));

@@ -26,8 +26,6 @@
 
 namespace weir::scheduler {
 
-namespace sql = store::sqlite;  // the SQLite adapter shared with the store
-
 namespace {
 
 namespace json = boost::json;
@@ -399,19 +397,10 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
                                 std::vector<PendingKill>& kills) {
   // Nothing to do is the common case: check without taking the database's write lock (the job
   // store shares the file).
-  std::vector<std::pair<std::string, int64_t>> keys;
-  {
-    WEIR_ASSIGN_OR_RETURN(
-        sql::Stmt s, db->Prepare("SELECT deployed_id, instance FROM wf_instances WHERE status IN "
-                                 "('CREATED', 'RUNNING') ORDER BY deployed_id, instance"));
-    while (true) {
-      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      keys.emplace_back(s.String(0), s.Int(1));
-    }
-  }
+  using Key = std::pair<std::string, int64_t>;
+  WEIR_ASSIGN_OR_RETURN(std::vector<Key> keys, store->ActiveInstances());
   if (keys.empty()) return Status::Ok();
-  WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
+  WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
   std::vector<InstanceRow> active;
   {
     for (const auto& [id, n] : keys) {
@@ -527,7 +516,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
 
     begin = end;
   }
-  Status committed = txn.Commit();
+  Status committed = txn->Commit();
   if (!committed.ok()) {
     launches.clear();
     kills.clear();
@@ -550,17 +539,13 @@ Status Scheduler::Impl::TickOnce() {
   std::vector<RunningStep> polled;
   {
     std::lock_guard<std::mutex> lock(mu);
-    WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                          db->Prepare("SELECT deployed_id, instance, step, job_id FROM wf_steps "
-                                      "WHERE status = 'RUNNING' AND submitted = 1"));
-    while (true) {
-      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
+    WEIR_ASSIGN_OR_RETURN(std::vector<store::WfRunningStep> rows, store->RunningSteps());
+    for (store::WfRunningStep& row : rows) {
       RunningStep r;
-      r.deployed_id = s.String(0);
-      r.instance = s.Int(1);
-      r.step = s.String(2);
-      r.job_id = s.String(3);
+      r.deployed_id = std::move(row.deployed_id);
+      r.instance = row.instance;
+      r.step = std::move(row.step);
+      r.job_id = std::move(row.job_id);
       polled.push_back(std::move(r));
     }
   }
@@ -571,7 +556,7 @@ Status Scheduler::Impl::TickOnce() {
   });
   if (any_ended) {
     std::lock_guard<std::mutex> lock(mu);
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
     for (RunningStep& r : polled) {
       std::optional<std::string> failure;
       std::string job_status;
@@ -628,7 +613,7 @@ Status Scheduler::Impl::TickOnce() {
       }
       WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.instance, s));
     }
-    WEIR_RETURN_IF_ERROR(txn.Commit());
+    WEIR_RETURN_IF_ERROR(txn->Commit());
   }
 
   // 2. Admission, ready steps, completion.
@@ -652,7 +637,7 @@ Status Scheduler::Impl::TickOnce() {
   {
     std::lock_guard<std::mutex> lock(mu);
     const int64_t after = ToEpochMillis(clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
     for (size_t k = 0; k < launches.size(); ++k) {
       const PendingLaunch& l = launches[k];
       const Status& st = outcomes[k];
@@ -696,7 +681,7 @@ Status Scheduler::Impl::TickOnce() {
       }
       WEIR_RETURN_IF_ERROR(SaveStep(l.deployed_id, l.instance, s));
     }
-    WEIR_RETURN_IF_ERROR(txn.Commit());
+    WEIR_RETURN_IF_ERROR(txn->Commit());
   }
   RunKills(late_kills);
   if (refused) Wake();
@@ -711,7 +696,7 @@ Result<Instance> Scheduler::Stop(std::string_view deployed_id, int64_t number,
   Result<Instance> out = [&]() -> Result<Instance> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, impl_->Begin());
     WEIR_RETURN_IF_ERROR(impl_->LoadDeployment(deployed_id).status());
     WEIR_ASSIGN_OR_RETURN(InstanceRow r, impl_->LoadInstance(deployed_id, number));
     if (IsFinal(r.status)) {
@@ -720,7 +705,7 @@ Result<Instance> Scheduler::Stop(std::string_view deployed_id, int64_t number,
     }
     std::string message = actor.empty() ? "stopped" : "stopped by " + std::string(actor);
     WEIR_RETURN_IF_ERROR(impl_->StopLocked(r, message, now, kills));
-    WEIR_RETURN_IF_ERROR(txn.Commit());
+    WEIR_RETURN_IF_ERROR(txn->Commit());
     return impl_->BuildInstance(r, true);
   }();
   impl_->RunKills(kills);
@@ -733,7 +718,7 @@ Result<Instance> Scheduler::Restart(std::string_view deployed_id, int64_t number
   Result<Instance> out = [&]() -> Result<Instance> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, impl_->Begin());
     WEIR_RETURN_IF_ERROR(impl_->LoadDeployment(deployed_id).status());
     WEIR_ASSIGN_OR_RETURN(InstanceRow r, impl_->LoadInstance(deployed_id, number));
     if (r.status == InstanceStatus::kSucceeded) {
@@ -769,7 +754,7 @@ Result<Instance> Scheduler::Restart(std::string_view deployed_id, int64_t number
     r.started_ms.reset();
     r.finished_ms.reset();
     WEIR_RETURN_IF_ERROR(impl_->SaveInstance(r, now));
-    WEIR_RETURN_IF_ERROR(txn.Commit());
+    WEIR_RETURN_IF_ERROR(txn->Commit());
     return impl_->BuildInstance(r, true);
   }();
   if (out.ok()) impl_->Wake();

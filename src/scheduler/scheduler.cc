@@ -15,142 +15,15 @@
 #include "metrics/weir_metrics.h"
 #include "scheduler/logical_dates.h"
 #include "scheduler/scheduler_internal.h"
+#include "store/sqlite/sqlite_scheduler_store.h"
 #include "workflow/project.h"
 #include "workflow/validate.h"
 
 namespace weir::scheduler {
 
-namespace sql = store::sqlite;  // the SQLite adapter shared with the store
-
 namespace {
 
 namespace json = boost::json;
-
-// Bound of the prepared-statement cache (the scheduler's SQL texts are few).
-constexpr size_t kMaxCachedStatements = 256;
-
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS wf_deployments (
-  deployed_id TEXT PRIMARY KEY NOT NULL,
-  environment TEXT NOT NULL,
-  owner TEXT NOT NULL,
-  repo TEXT NOT NULL,
-  workflow_id TEXT NOT NULL,
-  active_version INTEGER,
-  latest_version INTEGER NOT NULL,
-  env_params TEXT NOT NULL,
-  catchup TEXT NOT NULL,
-  next_instance INTEGER NOT NULL,
-  cursor_ms INTEGER,
-  schedule_key TEXT,
-  created_ms INTEGER NOT NULL,
-  updated_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS wf_versions (
-  deployed_id TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  bundle_id TEXT NOT NULL,
-  manifest TEXT NOT NULL,
-  deployer TEXT NOT NULL,
-  dirty INTEGER NOT NULL,
-  branch TEXT NOT NULL,
-  commit_sha TEXT NOT NULL,
-  created_ms INTEGER NOT NULL,
-  PRIMARY KEY (deployed_id, version),
-  UNIQUE (deployed_id, bundle_id)
-);
-CREATE TABLE IF NOT EXISTS wf_activations (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  deployed_id TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  previous INTEGER,
-  reason TEXT NOT NULL,
-  actor TEXT NOT NULL,
-  created_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS wf_activations_by_workflow ON wf_activations (deployed_id, seq);
-CREATE TABLE IF NOT EXISTS wf_fires (
-  deployed_id TEXT NOT NULL,
-  fire_ms INTEGER NOT NULL,
-  instance INTEGER NOT NULL,
-  created_ms INTEGER NOT NULL,
-  PRIMARY KEY (deployed_id, fire_ms)
-);
-CREATE TABLE IF NOT EXISTS wf_after_pending (
-  deployed_id TEXT NOT NULL,
-  logical_ms INTEGER NOT NULL,
-  upstream TEXT NOT NULL,
-  succeeded_ms INTEGER NOT NULL,
-  instance INTEGER NOT NULL,
-  PRIMARY KEY (deployed_id, logical_ms, upstream)
-);
-CREATE TABLE IF NOT EXISTS wf_backfills (
-  deployed_id TEXT NOT NULL,
-  instance INTEGER NOT NULL,
-  parallel INTEGER NOT NULL,
-  PRIMARY KEY (deployed_id, instance)
-);
-CREATE TABLE IF NOT EXISTS wf_instances (
-  deployed_id TEXT NOT NULL,
-  instance INTEGER NOT NULL,
-  version INTEGER NOT NULL,
-  bundle_id TEXT NOT NULL,
-  status TEXT NOT NULL,
-  message TEXT NOT NULL,
-  trigger_kind TEXT NOT NULL,
-  trigger_ms INTEGER NOT NULL,
-  requested_by TEXT NOT NULL,
-  run INTEGER NOT NULL,
-  params TEXT NOT NULL,
-  created_ms INTEGER NOT NULL,
-  started_ms INTEGER,
-  finished_ms INTEGER,
-  updated_ms INTEGER NOT NULL,
-  PRIMARY KEY (deployed_id, instance)
-);
-CREATE INDEX IF NOT EXISTS wf_instances_active ON wf_instances (status)
-  WHERE status IN ('CREATED', 'RUNNING');
-CREATE TABLE IF NOT EXISTS wf_steps (
-  deployed_id TEXT NOT NULL,
-  instance INTEGER NOT NULL,
-  step TEXT NOT NULL,
-  position INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL,
-  job_id TEXT,
-  submitted INTEGER NOT NULL,
-  not_before_ms INTEGER,
-  message TEXT NOT NULL,
-  started_ms INTEGER,
-  finished_ms INTEGER,
-  PRIMARY KEY (deployed_id, instance, step)
-);
-CREATE TABLE IF NOT EXISTS wf_attempts (
-  job_id TEXT PRIMARY KEY NOT NULL,
-  deployed_id TEXT NOT NULL,
-  instance INTEGER NOT NULL,
-  step TEXT NOT NULL,
-  run INTEGER NOT NULL,
-  attempt INTEGER NOT NULL,
-  status TEXT NOT NULL,
-  message TEXT NOT NULL,
-  created_ms INTEGER NOT NULL,
-  finished_ms INTEGER
-);
-CREATE INDEX IF NOT EXISTS wf_attempts_by_step ON wf_attempts (deployed_id, instance, step);
-)sql";
-
-constexpr const char* kDeploymentColumns =
-    "deployed_id, environment, owner, repo, workflow_id, active_version, latest_version, "
-    "env_params, catchup, next_instance, cursor_ms, schedule_key, created_ms, updated_ms";
-
-constexpr const char* kInstanceColumns =
-    "deployed_id, instance, version, bundle_id, status, message, trigger_kind, trigger_ms, "
-    "requested_by, run, params, created_ms, started_ms, finished_ms";
-
-constexpr const char* kStepColumns =
-    "step, position, status, attempts, job_id, submitted, not_before_ms, message, started_ms, "
-    "finished_ms";
 
 std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
@@ -184,73 +57,126 @@ Status CheckParams(std::string_view field, const Params& p) {
   return Status::Ok();
 }
 
-DeploymentRow ReadDeployment(const sql::Stmt& s) {
+DeploymentRow FromStore(const store::WfDeploymentRow& r) {
   DeploymentRow d;
-  d.id = s.String(0);
-  d.environment = s.String(1);
-  d.owner = s.String(2);
-  d.repo = s.String(3);
-  d.workflow_id = s.String(4);
-  d.active = s.OptInt(5);
-  d.latest = s.Int(6);
-  d.env_params = ParamsFromJson(s.String(7));
-  d.catchup = ParseCatchUp(s.String(8)).value_or(CatchUp::kLatest);
-  d.next_instance = s.Int(9);
-  d.cursor_ms = s.OptInt(10);
-  if (!s.IsNull(11)) d.schedule_key = s.String(11);
-  d.created_ms = s.Int(12);
-  d.updated_ms = s.Int(13);
+  d.id = r.id;
+  d.environment = r.environment;
+  d.owner = r.owner;
+  d.repo = r.repo;
+  d.workflow_id = r.workflow_id;
+  d.active = r.active_version;
+  d.latest = r.latest_version;
+  d.env_params = ParamsFromJson(r.env_params);
+  d.catchup = ParseCatchUp(r.catchup).value_or(CatchUp::kLatest);
+  d.next_instance = r.next_instance;
+  d.cursor_ms = r.cursor_ms;
+  d.schedule_key = r.schedule_key;
+  d.created_ms = r.created_ms;
+  d.updated_ms = r.updated_ms;
+  d.paused = r.paused;
+  d.undeployed_ms = r.undeployed_ms;
   return d;
 }
 
-InstanceRow ReadInstance(const sql::Stmt& s) {
+store::WfDeploymentRow ToStore(const DeploymentRow& d) {
+  store::WfDeploymentRow r;
+  r.id = d.id;
+  r.environment = d.environment;
+  r.owner = d.owner;
+  r.repo = d.repo;
+  r.workflow_id = d.workflow_id;
+  r.active_version = d.active;
+  r.latest_version = d.latest;
+  r.env_params = ParamsToJson(d.env_params);
+  r.catchup = std::string(CatchUpName(d.catchup));
+  r.next_instance = d.next_instance;
+  r.cursor_ms = d.cursor_ms;
+  r.schedule_key = d.schedule_key;
+  r.created_ms = d.created_ms;
+  r.updated_ms = d.updated_ms;
+  r.paused = d.paused;
+  r.undeployed_ms = d.undeployed_ms;
+  return r;
+}
+
+InstanceRow FromStore(const store::WfInstanceRow& s) {
   InstanceRow r;
-  r.deployed_id = s.String(0);
-  r.number = s.Int(1);
-  r.version = s.Int(2);
-  r.bundle_id = s.String(3);
-  r.status = ParseInstanceStatus(s.String(4)).value_or(InstanceStatus::kFailed);
-  r.message = s.String(5);
-  r.trigger = s.String(6);
-  r.trigger_ms = s.Int(7);
-  r.requested_by = s.String(8);
-  r.run = s.Int(9);
-  r.params = ParamsFromJson(s.String(10));
-  r.created_ms = s.Int(11);
-  r.started_ms = s.OptInt(12);
-  r.finished_ms = s.OptInt(13);
+  r.deployed_id = s.deployed_id;
+  r.number = s.number;
+  r.version = s.version;
+  r.bundle_id = s.bundle_id;
+  r.status = ParseInstanceStatus(s.status).value_or(InstanceStatus::kFailed);
+  r.message = s.message;
+  r.trigger = s.trigger;
+  r.trigger_ms = s.trigger_ms;
+  r.requested_by = s.requested_by;
+  r.run = s.run;
+  r.params = ParamsFromJson(s.params);
+  r.created_ms = s.created_ms;
+  r.started_ms = s.started_ms;
+  r.finished_ms = s.finished_ms;
   return r;
 }
 
-StepRow ReadStep(const sql::Stmt& s) {
+store::WfInstanceRow ToStore(const InstanceRow& r) {
+  store::WfInstanceRow s;
+  s.deployed_id = r.deployed_id;
+  s.number = r.number;
+  s.version = r.version;
+  s.bundle_id = r.bundle_id;
+  s.status = std::string(InstanceStatusName(r.status));
+  s.message = r.message;
+  s.trigger = r.trigger;
+  s.trigger_ms = r.trigger_ms;
+  s.requested_by = r.requested_by;
+  s.run = r.run;
+  s.params = ParamsToJson(r.params);
+  s.created_ms = r.created_ms;
+  s.started_ms = r.started_ms;
+  s.finished_ms = r.finished_ms;
+  return s;
+}
+
+StepRow FromStore(const store::WfStepRow& s) {
   StepRow r;
-  r.step = s.String(0);
-  r.position = static_cast<int>(s.Int(1));
-  r.status = ParseStepStatus(s.String(2)).value_or(StepStatus::kFailed);
-  r.attempts = static_cast<int>(s.Int(3));
-  if (!s.IsNull(4)) r.job_id = s.String(4);
-  r.submitted = s.Int(5) != 0;
-  r.not_before_ms = s.OptInt(6);
-  r.message = s.String(7);
-  r.started_ms = s.OptInt(8);
-  r.finished_ms = s.OptInt(9);
+  r.step = s.step;
+  r.position = s.position;
+  r.status = ParseStepStatus(s.status).value_or(StepStatus::kFailed);
+  r.attempts = s.attempts;
+  r.job_id = s.job_id;
+  r.submitted = s.submitted;
+  r.not_before_ms = s.not_before_ms;
+  r.message = s.message;
+  r.started_ms = s.started_ms;
+  r.finished_ms = s.finished_ms;
   return r;
 }
 
-// The columns ReadVersion reads, in its order; a query may select more after them.
-constexpr const char* kVersionColumns =
-    "version, bundle_id, deployer, dirty, branch, commit_sha, created_ms";
+store::WfStepRow ToStore(const StepRow& r) {
+  store::WfStepRow s;
+  s.step = r.step;
+  s.position = r.position;
+  s.status = std::string(StepStatusName(r.status));
+  s.attempts = r.attempts;
+  s.job_id = r.job_id;
+  s.submitted = r.submitted;
+  s.not_before_ms = r.not_before_ms;
+  s.message = r.message;
+  s.started_ms = r.started_ms;
+  s.finished_ms = r.finished_ms;
+  return s;
+}
 
-// A row of wf_versions (without the manifest) of the deployment `d`.
-VersionInfo ReadVersion(const sql::Stmt& s, const DeploymentRow& d) {
+// A version row (without the manifest) of the deployment `d`.
+VersionInfo ToVersionInfo(const store::WfVersionRow& s, const DeploymentRow& d) {
   VersionInfo v;
-  v.version = s.Int(0);
-  v.bundle_id = s.String(1);
-  v.deployer = s.String(2);
-  v.dirty = s.Int(3) != 0;
-  v.branch = s.String(4);
-  v.commit = s.String(5);
-  v.created = FromEpochMillis(s.Int(6));
+  v.version = s.version;
+  v.bundle_id = s.bundle_id;
+  v.deployer = s.deployer;
+  v.dirty = s.dirty;
+  v.branch = s.branch;
+  v.commit = s.commit;
+  v.created = FromEpochMillis(s.created_ms);
   v.active = d.active == v.version;
   return v;
 }
@@ -416,19 +342,24 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Open(SchedulerOptions options,
                                                    std::shared_ptr<BundleBlobs> blobs,
                                                    std::shared_ptr<StepLauncher> launcher,
                                                    Clock& clock) {
+  Result<std::unique_ptr<store::SchedulerStore>> store =
+      store::sqlite::OpenSchedulerStore(options.db_path, options.busy_timeout_ms);
+  if (!store.ok()) return store.status();
+  return Open(std::shared_ptr<store::SchedulerStore>(std::move(*store)), std::move(options),
+              std::move(blobs), std::move(launcher), clock);
+}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::Open(std::shared_ptr<store::SchedulerStore> store,
+                                                   SchedulerOptions options,
+                                                   std::shared_ptr<BundleBlobs> blobs,
+                                                   std::shared_ptr<StepLauncher> launcher,
+                                                   Clock& clock) {
+  if (!store) return InvalidArgument("scheduler: a store is required");
   if (!blobs || !launcher) return InvalidArgument("scheduler: blobs and launcher are required");
   if (options.poll_interval <= Millis(0)) options.poll_interval = Millis(100);
   if (options.max_catchup < 1) options.max_catchup = 1;
   auto impl = std::make_unique<Impl>(options, std::move(blobs), std::move(launcher), clock);
-  auto db = sql::Database::Open(options.db_path, options.busy_timeout_ms, kMaxCachedStatements);
-  if (!db.ok()) return db.status().WithContext("scheduler database");
-  impl->db = std::move(*db);
-  if (Status s = impl->db->Exec(kSchema); !s.ok()) {
-    return Internal("scheduler database '" + options.db_path + "': " + s.message());
-  }
-  if (Status s = impl->UpgradeSchema(); !s.ok()) {
-    return Internal("scheduler database '" + options.db_path + "': upgrade: " + s.message());
-  }
+  impl->store = std::move(store);
   impl->waker->wake = [raw = impl.get()] { raw->Wake(); };
   impl->launcher->SetEndListener([waker = impl->waker] {
     std::lock_guard<std::mutex> lock(waker->mu);
@@ -486,50 +417,30 @@ Status Scheduler::Recover() {
 // ---- rows -----------------------------------------------------------------------------------
 
 Result<DeploymentRow> Scheduler::Impl::LoadDeployment(std::string_view id) {
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s, db->Prepare(std::string("SELECT ") + kDeploymentColumns +
-                                                 " FROM wf_deployments WHERE deployed_id = ?"));
-  s.Bind(id);
-  WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
+  WEIR_ASSIGN_OR_RETURN(std::optional<store::WfDeploymentRow> row,
+                        store->GetDeployment(std::string(id)));
   if (!row) {
     return NotFound("workflow " + Quote(id) +
                     ": not deployed; list deployed workflows with `weir workflow list`");
   }
-  return ReadDeployment(s);
+  return FromStore(*row);
 }
 
 Status Scheduler::Impl::SaveDeploymentState(const DeploymentRow& d, int64_t now_ms) {
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s, db->Prepare("UPDATE wf_deployments SET active_version = ?, latest_version = ?, "
-                               "env_params = ?, catchup = ?, next_instance = ?, cursor_ms = ?, "
-                               "schedule_key = ?, updated_ms = ? WHERE deployed_id = ?"));
-  s.Bind(d.active)
-      .Bind(d.latest)
-      .Bind(ParamsToJson(d.env_params))
-      .Bind(CatchUpName(d.catchup))
-      .Bind(d.next_instance)
-      .Bind(d.cursor_ms)
-      .Bind(d.schedule_key)
-      .Bind(now_ms)
-      .Bind(d.id);
-  return s.Run();
+  store::WfDeploymentRow row = ToStore(d);
+  row.updated_ms = now_ms;
+  return store->UpdateDeployment(row);
 }
 
 Result<std::shared_ptr<const LoadedVersion>> Scheduler::Impl::LoadVersion(const std::string& id,
                                                                           int64_t version) {
   auto key = std::make_pair(id, version);
   if (auto it = versions.find(key); it != versions.end()) return it->second;
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                        db->Prepare("SELECT bundle_id, manifest, deployer FROM wf_versions "
-                                    "WHERE deployed_id = ? AND version = ?"));
-  s.Bind(id).Bind(version);
-  WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
+  WEIR_ASSIGN_OR_RETURN(std::optional<store::WfVersionRow> row, store->GetVersion(id, version));
   if (!row) {
     return NotFound("workflow " + Quote(id) + ": no version " + std::to_string(version));
   }
-  std::string bundle_id = s.String(0);
-  std::string manifest_json = s.String(1);
-  std::string deployer = s.String(2);
-  Result<workflow::BundleManifest> m = workflow::ParseManifest(manifest_json);
+  Result<workflow::BundleManifest> m = workflow::ParseManifest(row->manifest);
   if (!m.ok())
     return m.status().WithContext("workflow " + Quote(id) + " version " + std::to_string(version));
   auto parsed = ParseVersion(*m);
@@ -540,8 +451,8 @@ Result<std::shared_ptr<const LoadedVersion>> Scheduler::Impl::LoadVersion(const 
   std::shared_ptr<LoadedVersion> v = std::move(*parsed);
   v->deployed_id = id;
   v->version = version;
-  v->bundle_id = bundle_id;
-  v->deployer = deployer;
+  v->bundle_id = row->bundle_id;
+  v->deployer = row->deployer;
   versions[key] = v;
   return std::shared_ptr<const LoadedVersion>(v);
 }
@@ -549,6 +460,7 @@ Result<std::shared_ptr<const LoadedVersion>> Scheduler::Impl::LoadVersion(const 
 Status Scheduler::Impl::SetActive(DeploymentRow& d, const LoadedVersion& v, std::string_view reason,
                                   std::string_view actor, int64_t now_ms) {
   std::optional<int64_t> previous = d.active;
+  NoteActivation(d, v.version, reason, actor, now_ms);
   d.active = v.version;
   std::string key = v.ScheduleKey();
   if (key.empty()) {
@@ -558,95 +470,64 @@ Status Scheduler::Impl::SetActive(DeploymentRow& d, const LoadedVersion& v, std:
     d.schedule_key = key;
     d.cursor_ms = now_ms;  // a new schedule never fires for times before its activation
   }
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                        db->Prepare("INSERT INTO wf_activations (deployed_id, version, previous, "
-                                    "reason, actor, created_ms) VALUES (?, ?, ?, ?, ?, ?)"));
-  s.Bind(d.id).Bind(v.version).Bind(previous).Bind(reason).Bind(actor).Bind(now_ms);
-  WEIR_RETURN_IF_ERROR(s.Run());
+  store::WfActivationRow a;
+  a.version = v.version;
+  a.previous = previous;
+  a.reason = std::string(reason);
+  a.actor = std::string(actor);
+  a.created_ms = now_ms;
+  WEIR_RETURN_IF_ERROR(store->InsertActivation(d.id, a));
   return SaveDeploymentState(d, now_ms);
 }
 
 Result<InstanceRow> Scheduler::Impl::LoadInstance(std::string_view id, int64_t number) {
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                        db->Prepare(std::string("SELECT ") + kInstanceColumns +
-                                    " FROM wf_instances WHERE deployed_id = ? AND instance = ?"));
-  s.Bind(id).Bind(number);
-  WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
+  WEIR_ASSIGN_OR_RETURN(std::optional<store::WfInstanceRow> row,
+                        store->GetInstance(std::string(id), number));
   if (!row) {
     return NotFound("instance " + InstanceId(id, number) + ": not found");
   }
-  return ReadInstance(s);
+  return FromStore(*row);
 }
 
 Result<std::vector<StepRow>> Scheduler::Impl::LoadSteps(std::string_view id, int64_t number) {
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                        db->Prepare(std::string("SELECT ") + kStepColumns +
-                                    " FROM wf_steps WHERE deployed_id = ? AND instance = ? "
-                                    "ORDER BY position"));
-  s.Bind(id).Bind(number);
+  WEIR_ASSIGN_OR_RETURN(std::vector<store::WfStepRow> rows,
+                        store->ListSteps(std::string(id), number));
   std::vector<StepRow> out;
-  while (true) {
-    WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadStep(s));
-  }
+  out.reserve(rows.size());
+  for (const store::WfStepRow& r : rows) out.push_back(FromStore(r));
   return out;
 }
 
 Status Scheduler::Impl::SaveInstance(const InstanceRow& r, int64_t now_ms) {
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s,
-      db->Prepare("UPDATE wf_instances SET status = ?, message = ?, run = ?, started_ms = ?, "
-                  "finished_ms = ?, updated_ms = ? WHERE deployed_id = ? AND instance = ?"));
-  s.Bind(InstanceStatusName(r.status))
-      .Bind(r.message)
-      .Bind(r.run)
-      .Bind(r.started_ms)
-      .Bind(r.finished_ms)
-      .Bind(now_ms)
-      .Bind(r.deployed_id)
-      .Bind(r.number);
-  return s.Run();
+  WEIR_RETURN_IF_ERROR(NoteInstance(r, /*created=*/false, now_ms));
+  Status s = store->UpdateInstance(ToStore(r), now_ms);
+  FlushOutbox(s.ok());
+  return s;
 }
 
 Status Scheduler::Impl::SaveStep(const std::string& id, int64_t number, const StepRow& r) {
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s,
-      db->Prepare("UPDATE wf_steps SET status = ?, attempts = ?, job_id = ?, submitted = ?, "
-                  "not_before_ms = ?, message = ?, started_ms = ?, finished_ms = ? "
-                  "WHERE deployed_id = ? AND instance = ? AND step = ?"));
-  s.Bind(StepStatusName(r.status))
-      .Bind(r.attempts)
-      .Bind(r.job_id)
-      .Bind(int64_t{r.submitted ? 1 : 0})
-      .Bind(r.not_before_ms)
-      .Bind(r.message)
-      .Bind(r.started_ms)
-      .Bind(r.finished_ms)
-      .Bind(id)
-      .Bind(number)
-      .Bind(r.step);
-  return s.Run();
+  WEIR_RETURN_IF_ERROR(NoteStep(id, number, r));
+  Status s = store->UpdateStep(id, number, ToStore(r));
+  FlushOutbox(s.ok());
+  return s;
 }
 
 Status Scheduler::Impl::InsertAttempt(const std::string& id, int64_t number,
                                       const std::string& step, int64_t run, int attempt,
                                       const std::string& job_id, int64_t now_ms) {
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s,
-      db->Prepare("INSERT INTO wf_attempts (job_id, deployed_id, instance, step, run, attempt, "
-                  "status, message, created_ms) VALUES (?, ?, ?, ?, ?, ?, 'SUBMITTING', '', ?)"));
-  s.Bind(job_id).Bind(id).Bind(number).Bind(step).Bind(run).Bind(attempt).Bind(now_ms);
-  return s.Run();
+  store::WfAttemptRow a;
+  a.step = step;
+  a.job_id = job_id;
+  a.run = run;
+  a.attempt = attempt;
+  a.created_ms = now_ms;
+  return store->InsertAttempt(id, number, a);
 }
 
 Status Scheduler::Impl::FinishAttempt(const std::string& job_id, std::string_view status,
                                       std::string_view message,
                                       std::optional<int64_t> finished_ms) {
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s, db->Prepare("UPDATE wf_attempts SET status = ?, message = ?, "
-                                                 "finished_ms = ? WHERE job_id = ?"));
-  s.Bind(status).Bind(message).Bind(finished_ms).Bind(job_id);
-  return s.Run();
+  return store->FinishAttempt(job_id, std::string(status), std::string(message), finished_ms);
 }
 
 // EXECUTION_DATE_LOCAL and EXECUTION_DAY (logical_dates.h); a version's time zone was
@@ -697,37 +578,15 @@ Result<InstanceRow> Scheduler::Impl::CreateInstance(DeploymentRow& d, std::strin
   }
   d.next_instance = r.number + 1;
   WEIR_RETURN_IF_ERROR(SaveDeploymentState(d, now_ms));
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s,
-      db->Prepare("INSERT INTO wf_instances (deployed_id, instance, version, bundle_id, status, "
-                  "message, trigger_kind, trigger_ms, requested_by, run, params, created_ms, "
-                  "started_ms, finished_ms, updated_ms) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, NULL, ?, ?)"));
-  s.Bind(r.deployed_id)
-      .Bind(r.number)
-      .Bind(r.version)
-      .Bind(r.bundle_id)
-      .Bind(InstanceStatusName(r.status))
-      .Bind(r.message)
-      .Bind(r.trigger)
-      .Bind(r.trigger_ms)
-      .Bind(r.requested_by)
-      .Bind(ParamsToJson(r.params))
-      .Bind(now_ms)
-      .Bind(r.finished_ms)
-      .Bind(now_ms);
-  WEIR_RETURN_IF_ERROR(s.Run());
+  WEIR_RETURN_IF_ERROR(store->InsertInstance(ToStore(r), now_ms));
+  WEIR_RETURN_IF_ERROR(NoteInstance(r, /*created=*/true, now_ms));
   metrics::Weir().workflow_instances.With({std::string(InstanceStatusName(r.status))}).Inc();
   int position = 0;
   for (const workflow::JobTemplate& j : v->wf.jobs) {
-    WEIR_ASSIGN_OR_RETURN(
-        sql::Stmt st,
-        db->Prepare("INSERT INTO wf_steps (deployed_id, instance, step, position, status, "
-                    "attempts, job_id, submitted, not_before_ms, message, started_ms, "
-                    "finished_ms) VALUES (?, ?, ?, ?, 'PENDING', 0, NULL, 0, NULL, '', NULL, "
-                    "NULL)"));
-    st.Bind(r.deployed_id).Bind(r.number).Bind(j.id).Bind(position++);
-    WEIR_RETURN_IF_ERROR(st.Run());
+    store::WfStepRow step;
+    step.step = j.id;
+    step.position = position++;
+    WEIR_RETURN_IF_ERROR(store->InsertStep(r.deployed_id, r.number, step));
   }
   return r;
 }
@@ -756,24 +615,18 @@ Result<Instance> Scheduler::Impl::BuildInstance(const InstanceRow& row, bool wit
   WEIR_ASSIGN_OR_RETURN(std::vector<StepRow> steps, LoadSteps(row.deployed_id, row.number));
   std::map<std::string, std::vector<StepAttempt>> history;
   {
-    WEIR_ASSIGN_OR_RETURN(
-        sql::Stmt s,
-        db->Prepare("SELECT step, job_id, run, attempt, status, message, created_ms, finished_ms "
-                    "FROM wf_attempts WHERE deployed_id = ? AND instance = ? "
-                    "ORDER BY created_ms, run, attempt"));
-    s.Bind(row.deployed_id).Bind(row.number);
-    while (true) {
-      WEIR_ASSIGN_OR_RETURN(bool more, s.Step());
-      if (!more) break;
+    WEIR_ASSIGN_OR_RETURN(std::vector<store::WfAttemptRow> attempts,
+                          store->ListAttempts(row.deployed_id, row.number));
+    for (const store::WfAttemptRow& s : attempts) {
       StepAttempt a;
-      a.job_id = s.String(1);
-      a.run = s.Int(2);
-      a.attempt = static_cast<int>(s.Int(3));
-      a.status = s.String(4);
-      a.message = s.String(5);
-      a.created = FromEpochMillis(s.Int(6));
-      a.finished = OptTime(s.OptInt(7));
-      history[s.String(0)].push_back(std::move(a));
+      a.job_id = s.job_id;
+      a.run = s.run;
+      a.attempt = s.attempt;
+      a.status = s.status;
+      a.message = s.message;
+      a.created = FromEpochMillis(s.created_ms);
+      a.finished = OptTime(s.finished_ms);
+      history[s.step].push_back(std::move(a));
     }
   }
   for (StepRow& r : steps) {
@@ -907,7 +760,7 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, impl_->Begin());
     Result<DeploymentRow> existing = impl_->LoadDeployment(id);
     DeploymentRow d;
     if (existing.ok()) {
@@ -919,19 +772,8 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
       d.repo = m.repo;
       d.workflow_id = m.workflow_id;
       d.created_ms = now;
-      WEIR_ASSIGN_OR_RETURN(
-          sql::Stmt s,
-          impl_->db->Prepare(std::string("INSERT INTO wf_deployments (") + kDeploymentColumns +
-                             ") VALUES (?, ?, ?, ?, ?, NULL, 0, '{}', 'latest', 1, NULL, NULL, "
-                             "?, ?)"));
-      s.Bind(d.id)
-          .Bind(d.environment)
-          .Bind(d.owner)
-          .Bind(d.repo)
-          .Bind(d.workflow_id)
-          .Bind(now)
-          .Bind(now);
-      WEIR_RETURN_IF_ERROR(s.Run());
+      d.updated_ms = now;
+      WEIR_RETURN_IF_ERROR(impl_->store->InsertDeployment(ToStore(d)));
     } else {
       return existing.status();
     }
@@ -940,32 +782,22 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
     WEIR_RETURN_IF_ERROR(impl_->CheckUpstreamsDeployed(*v, m));
 
     std::optional<int64_t> same;
-    {
-      WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                            impl_->db->Prepare("SELECT version FROM wf_versions "
-                                               "WHERE deployed_id = ? AND bundle_id = ?"));
-      s.Bind(id).Bind(bundle_id);
-      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (row) same = s.Int(0);
-    }
+    WEIR_ASSIGN_OR_RETURN(same, impl_->store->VersionOfBundle(id, bundle_id));
     if (!same) {
       // Version churn: a bundle that differs from an existing version only in the source commit
       // (an unrelated commit rendered the same workflow with the same assets and files) is that
       // version; the newest such one wins.
-      WEIR_ASSIGN_OR_RETURN(sql::Stmt s, impl_->db->Prepare("SELECT version, bundle_id, manifest "
-                                                            "FROM wf_versions WHERE deployed_id = "
-                                                            "? ORDER BY version DESC"));
-      s.Bind(id);
-      while (!same) {
-        WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-        if (!row) break;
-        Result<workflow::BundleManifest> old = workflow::ParseManifest(s.String(2));
+      WEIR_ASSIGN_OR_RETURN(std::vector<store::WfVersionRow> existing_versions,
+                            impl_->store->ListVersions(id, true));
+      for (const store::WfVersionRow& row : existing_versions) {
+        Result<workflow::BundleManifest> old = workflow::ParseManifest(row.manifest);
         if (!old.ok()) continue;
         workflow::Normalize(*old);
         old->commit = m.commit;
         if (workflow::CanonicalJson(*old) == canonical) {
-          same = s.Int(0);
-          result.bundle_id = s.String(1);
+          same = row.version;
+          result.bundle_id = row.bundle_id;
+          break;
         }
       }
     }
@@ -975,21 +807,18 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
     } else {
       result.version = d.latest + 1;
       result.created = true;
-      WEIR_ASSIGN_OR_RETURN(
-          sql::Stmt s,
-          impl_->db->Prepare("INSERT INTO wf_versions (deployed_id, version, bundle_id, manifest, "
-                             "deployer, dirty, branch, commit_sha, created_ms) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-      s.Bind(id)
-          .Bind(result.version)
-          .Bind(bundle_id)
-          .Bind(canonical)
-          .Bind(request.deployer)
-          .Bind(int64_t{m.dirty ? 1 : 0})
-          .Bind(m.branch)
-          .Bind(m.commit)
-          .Bind(now);
-      WEIR_RETURN_IF_ERROR(s.Run());
+      store::WfVersionRow row;
+      row.deployed_id = id;
+      row.version = result.version;
+      row.bundle_id = bundle_id;
+      row.manifest = canonical;
+      row.deployer = request.deployer;
+      row.dirty = m.dirty;
+      row.branch = m.branch;
+      row.commit = m.commit;
+      row.created_ms = now;
+      WEIR_RETURN_IF_ERROR(impl_->store->InsertVersion(row));
+      impl_->NoteDeployed(d, result.version, bundle_id, m, request.deployer, now);
       d.latest = result.version;
     }
     v->deployed_id = id;
@@ -1003,7 +832,7 @@ Result<DeployResult> Scheduler::Deploy(const DeployRequest& request) {
     }
     WEIR_RETURN_IF_ERROR(impl_->ClearUndeployed(id));
     if (request.paused) WEIR_RETURN_IF_ERROR(impl_->SetPaused(id, *request.paused, now));
-    WEIR_RETURN_IF_ERROR(txn.Commit());
+    WEIR_RETURN_IF_ERROR(txn->Commit());
     result.active = d.active == result.version;
     if (result.created) impl_->versions[{id, result.version}] = v;
   }
@@ -1017,14 +846,9 @@ Result<std::vector<DeployedWorkflow>> Scheduler::List() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   std::vector<DeploymentRow> rows;
   {
-    WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                          impl_->db->Prepare(std::string("SELECT ") + kDeploymentColumns +
-                                             " FROM wf_deployments ORDER BY deployed_id"));
-    while (true) {
-      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      rows.push_back(ReadDeployment(s));
-    }
+    WEIR_ASSIGN_OR_RETURN(std::vector<store::WfDeploymentRow> stored,
+                          impl_->store->ListDeployments());
+    for (const store::WfDeploymentRow& r : stored) rows.push_back(FromStore(r));
   }
   std::vector<DeployedWorkflow> out;
   for (const DeploymentRow& d : rows) {
@@ -1043,54 +867,40 @@ Result<DeployedWorkflow> Scheduler::Get(std::string_view deployed_id) {
 Result<std::vector<VersionInfo>> Scheduler::Versions(std::string_view deployed_id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s, impl_->db->Prepare(std::string("SELECT ") + kVersionColumns +
-                                                        " FROM wf_versions WHERE deployed_id = ? "
-                                                        "ORDER BY version DESC"));
-  s.Bind(deployed_id);
+  WEIR_ASSIGN_OR_RETURN(std::vector<store::WfVersionRow> rows,
+                        impl_->store->ListVersions(d.id, false));
   std::vector<VersionInfo> out;
-  while (true) {
-    WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
-    out.push_back(ReadVersion(s, d));
-  }
+  for (const store::WfVersionRow& r : rows) out.push_back(ToVersionInfo(r, d));
   return out;
 }
 
 Result<VersionInfo> Scheduler::GetVersion(std::string_view deployed_id, int64_t version) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
-  WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                        impl_->db->Prepare(std::string("SELECT ") + kVersionColumns +
-                                           ", manifest FROM wf_versions WHERE deployed_id = ? "
-                                           "AND version = ?"));
-  s.Bind(deployed_id).Bind(version);
-  WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
+  WEIR_ASSIGN_OR_RETURN(std::optional<store::WfVersionRow> row,
+                        impl_->store->GetVersion(d.id, version));
   if (!row) {
     return NotFound("workflow " + Quote(deployed_id) + ": no version " + std::to_string(version) +
                     " (latest is " + std::to_string(d.latest) + ")");
   }
-  VersionInfo v = ReadVersion(s, d);
-  v.manifest_json = s.String(7);
+  VersionInfo v = ToVersionInfo(*row, d);
+  v.manifest_json = row->manifest;
   return v;
 }
 
 Result<std::vector<Activation>> Scheduler::Activations(std::string_view deployed_id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   WEIR_RETURN_IF_ERROR(impl_->LoadDeployment(deployed_id).status());
-  WEIR_ASSIGN_OR_RETURN(
-      sql::Stmt s, impl_->db->Prepare("SELECT version, previous, reason, actor, created_ms FROM "
-                                      "wf_activations WHERE deployed_id = ? ORDER BY seq DESC"));
-  s.Bind(deployed_id);
+  WEIR_ASSIGN_OR_RETURN(std::vector<store::WfActivationRow> rows,
+                        impl_->store->ListActivations(std::string(deployed_id)));
   std::vector<Activation> out;
-  while (true) {
-    WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
+  for (const store::WfActivationRow& r : rows) {
     Activation a;
-    a.version = s.Int(0);
-    a.previous = s.OptInt(1);
-    a.reason = s.String(2);
-    a.actor = s.String(3);
-    a.at = FromEpochMillis(s.Int(4));
+    a.version = r.version;
+    a.previous = r.previous;
+    a.reason = r.reason;
+    a.actor = r.actor;
+    a.at = FromEpochMillis(r.created_ms);
     out.push_back(std::move(a));
   }
   return out;
@@ -1102,13 +912,13 @@ Result<DeployedWorkflow> Scheduler::Activate(std::string_view deployed_id, int64
   Result<DeployedWorkflow> out = [&]() -> Result<DeployedWorkflow> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, impl_->Begin());
     WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
     WEIR_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedVersion> v,
                           impl_->LoadVersion(d.id, version));
     if (d.active != version) {
       WEIR_RETURN_IF_ERROR(impl_->SetActive(d, *v, "activate", actor, now));
-      WEIR_RETURN_IF_ERROR(txn.Commit());
+      WEIR_RETURN_IF_ERROR(txn->Commit());
     }
     return impl_->BuildDeployed(d);
   }();
@@ -1122,7 +932,7 @@ Result<DeployedWorkflow> Scheduler::Rollback(std::string_view deployed_id,
   Result<DeployedWorkflow> out = [&]() -> Result<DeployedWorkflow> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, impl_->Begin());
     WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
     if (!d.active) {
       return FailedPrecondition("workflow " + Quote(d.id) +
@@ -1138,22 +948,18 @@ Result<DeployedWorkflow> Scheduler::Rollback(std::string_view deployed_id,
       target = *to;
     } else {
       // The most recently active version older than the active one.
-      WEIR_ASSIGN_OR_RETURN(
-          sql::Stmt s,
-          impl_->db->Prepare("SELECT version FROM wf_activations WHERE deployed_id = ? AND "
-                             "version < ? ORDER BY seq DESC LIMIT 1"));
-      s.Bind(d.id).Bind(*d.active);
-      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) {
+      WEIR_ASSIGN_OR_RETURN(std::optional<int64_t> before,
+                            impl_->store->LastActivatedBelow(d.id, *d.active));
+      if (!before) {
         return FailedPrecondition("workflow " + Quote(d.id) + ": no version before " +
                                   std::to_string(*d.active) +
                                   " was ever active; name a version to activate");
       }
-      target = s.Int(0);
+      target = *before;
     }
     WEIR_ASSIGN_OR_RETURN(std::shared_ptr<const LoadedVersion> v, impl_->LoadVersion(d.id, target));
     WEIR_RETURN_IF_ERROR(impl_->SetActive(d, *v, "rollback", actor, now));
-    WEIR_RETURN_IF_ERROR(txn.Commit());
+    WEIR_RETURN_IF_ERROR(txn->Commit());
     return impl_->BuildDeployed(d);
   }();
   if (out.ok()) impl_->Wake();
@@ -1186,7 +992,7 @@ Result<Instance> Scheduler::Run(std::string_view deployed_id, const RunRequest& 
   Result<Instance> out = [&]() -> Result<Instance> {
     std::lock_guard<std::mutex> lock(impl_->mu);
     const int64_t now = ToEpochMillis(impl_->clock.Now());
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*impl_->db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, impl_->Begin());
     WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));
     WEIR_RETURN_IF_ERROR(impl_->LoadLifecycle(d));
     if (d.undeployed_ms) {
@@ -1196,7 +1002,7 @@ Result<Instance> Scheduler::Run(std::string_view deployed_id, const RunRequest& 
     WEIR_ASSIGN_OR_RETURN(InstanceRow r,
                           impl_->CreateInstance(d, "manual", logical.value_or(now), overrides,
                                                 request.requested_by, true, now));
-    WEIR_RETURN_IF_ERROR(txn.Commit());
+    WEIR_RETURN_IF_ERROR(txn->Commit());
     return impl_->BuildInstance(r, true);
   }();
   if (out.ok()) impl_->Wake();
@@ -1209,35 +1015,17 @@ Result<InstancePage> Scheduler::Instances(std::string_view deployed_id,
   if (query.size < 1 || query.size > 1000) return InvalidArgument("size: must be 1..1000");
   std::lock_guard<std::mutex> lock(impl_->mu);
   WEIR_RETURN_IF_ERROR(impl_->LoadDeployment(deployed_id).status());
-  std::string where = " WHERE deployed_id = ?";
-  if (!query.statuses.empty()) {
-    where += " AND status IN (";
-    for (size_t i = 0; i < query.statuses.size(); ++i) where += i ? ", ?" : "?";
-    where += ")";
-  }
+  std::vector<std::string> statuses;
+  for (InstanceStatus st : query.statuses) statuses.emplace_back(InstanceStatusName(st));
   InstancePage page;
-  {
-    WEIR_ASSIGN_OR_RETURN(sql::Stmt s,
-                          impl_->db->Prepare("SELECT COUNT(*) FROM wf_instances" + where));
-    s.Bind(deployed_id);
-    for (InstanceStatus st : query.statuses) s.Bind(InstanceStatusName(st));
-    WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-    page.total = row ? s.Int(0) : 0;
-  }
+  const std::string id(deployed_id);
+  WEIR_ASSIGN_OR_RETURN(page.total, impl_->store->CountInstances(id, statuses));
   std::vector<InstanceRow> rows;
   {
     WEIR_ASSIGN_OR_RETURN(
-        sql::Stmt s,
-        impl_->db->Prepare(std::string("SELECT ") + kInstanceColumns + " FROM wf_instances" +
-                           where + " ORDER BY instance DESC LIMIT ? OFFSET ?"));
-    s.Bind(deployed_id);
-    for (InstanceStatus st : query.statuses) s.Bind(InstanceStatusName(st));
-    s.Bind(query.size).Bind(query.page * query.size);
-    while (true) {
-      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      rows.push_back(ReadInstance(s));
-    }
+        std::vector<store::WfInstanceRow> stored,
+        impl_->store->ListInstances(id, statuses, query.size, query.page * query.size));
+    for (const store::WfInstanceRow& r : stored) rows.push_back(FromStore(r));
   }
   for (const InstanceRow& r : rows) {
     WEIR_ASSIGN_OR_RETURN(Instance i, impl_->BuildInstance(r, false));

@@ -7,7 +7,7 @@
 // published with its stated SHA-256 and its blob is intact (BundleBlobs::VerifyAsset), and that
 // every repository file's blob exists, re-hashes to its SHA-256 and can be named for jobs
 // (Verify, FileUri); a missing or corrupted blob → kFailedPrecondition naming the asset UUID or
-// file path. Only then, in ONE SQLite transaction, it
+// file path. Only then, in ONE store transaction, it
 // records version N+1 (bundle id = SHA-256 of the canonical manifest, manifest JSON, deployer,
 // dirty flag) and, unless told not to, activates it. Either the whole version exists or nothing
 // changed. A bundle whose id is already a version of that deployed workflow creates no version:
@@ -65,9 +65,12 @@
 // steps whose submission was interrupted are submitted again under the same job id. One
 // scheduler process should run instances per database (triggers alone are multi-process safe).
 //
-// STORAGE: tables wf_deployments, wf_versions, wf_activations, wf_fires, wf_instances, wf_steps,
-// wf_attempts in the server's SQLite file, over the scheduler's own connection (WAL, busy
-// timeout). Nothing else is touched.
+// EVENTS: every change of an instance's or a step's status, every new version and every
+// activation becomes an event for SchedulerOptions::events (scheduler/events.cc).
+//
+// STORAGE: every row is in a store::SchedulerStore (store/scheduler_store.h) given at Open: the
+// wf_* tables of the server's SQLite file (the default, over the scheduler's own connection), or
+// PostgreSQL (store.type postgresql). This file and its .cc files keep the scheduling rules only.
 //
 // Errors: kInvalidArgument (bad manifest, definition, parameter, query), kNotFound (unknown
 // deployed workflow, version or instance), kFailedPrecondition (missing/corrupted blob, no
@@ -76,6 +79,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -88,7 +92,12 @@
 #include "scheduler/bundle_blobs.h"
 #include "scheduler/params.h"
 #include "scheduler/step_launcher.h"
+#include "store/store.h"
 #include "workflow/bundle.h"
+
+namespace weir::store {
+class SchedulerStore;
+}
 
 namespace weir::scheduler {
 
@@ -123,14 +132,23 @@ std::string DeployedId(std::string_view env, std::string_view owner, std::string
 // "<deployed id>#<n>": the job's groupingInstance.
 std::string InstanceId(std::string_view deployed_id, int64_t number);
 
+// Where the scheduler hands its events (SchedulerOptions::events).
+using EventSink = std::function<void(const store::EventRecord&)>;
+
 struct SchedulerOptions {
-  std::string db_path;  // the server's SQLite file (tables are created)
+  std::string db_path;  // Open without a store: the server's SQLite file (tables are created)
   int busy_timeout_ms = 10000;
   Millis poll_interval{100};    // background loop period (job states are read this often)
   Millis misfire_grace{60000};  // catch-up `none`: a fire time older than this is missed
   int max_catchup = 100;        // catch-up `all`: at most this many instances per pass
   Millis capacity_retry{1000};  // resubmit delay when the job service has no capacity
   std::string job_user = "weir-scheduler";  // job user when the version's deployer is empty
+  // Told of every WORKFLOW_INSTANCE_CHANGE, WORKFLOW_STEP_CHANGE, WORKFLOW_DEPLOYED and
+  // WORKFLOW_ACTIVATED (docs/api.md, "Events"), in commit order, right after the transaction
+  // that made the change commits (never for a rolled-back one). Called with the scheduler's
+  // lock held: it must not call the scheduler. Empty: no events. A crash between the commit and
+  // the call loses the event (at most once); the rows stay the truth.
+  EventSink events;
 };
 
 struct DeployRequest {
@@ -265,8 +283,15 @@ struct BackfillResult {
 
 class Scheduler {
  public:
-  // Opens the tables in options.db_path (creating them). `blobs` and `launcher` are shared;
-  // `clock` must outlive the scheduler. kInternal naming the path on failure.
+  // Keeps its rows in `store` (used by this scheduler only, from its own thread-safe methods).
+  // `blobs` and `launcher` are shared; `clock` must outlive the scheduler.
+  static Result<std::unique_ptr<Scheduler>> Open(std::shared_ptr<store::SchedulerStore> store,
+                                                 SchedulerOptions options,
+                                                 std::shared_ptr<BundleBlobs> blobs,
+                                                 std::shared_ptr<StepLauncher> launcher,
+                                                 Clock& clock);
+  // The same over the SQLite store in options.db_path (tables created). kInternal naming the
+  // path on failure.
   static Result<std::unique_ptr<Scheduler>> Open(SchedulerOptions options,
                                                  std::shared_ptr<BundleBlobs> blobs,
                                                  std::shared_ptr<StepLauncher> launcher,

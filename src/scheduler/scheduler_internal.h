@@ -5,9 +5,9 @@
 // Locking: `mu` guards the database connection and the caches; every helper below marked
 // REQUIRES: mu runs with it held. `tick_mu` serialises Tick(); it is always taken before `mu`.
 // Calls into the StepLauncher (job service) are made without `mu` held, except Kill from Stop,
-// which is also made after releasing it. The tables are reached through the store's SQLite
-// adapter (store/sqlite/database.h; constraint violations are kInternal there: every insert
-// here runs inside a write transaction that chose its keys, so one would be a bug).
+// which is also made after releasing it. Every row is reached through the SchedulerStore, and
+// every write transaction is opened with Impl::Begin() (events.cc), so that the events it
+// queues are handed over once it commits and dropped when it does not.
 #pragma once
 
 #include <condition_variable>
@@ -23,7 +23,7 @@
 
 #include "cron/cron.h"
 #include "scheduler/scheduler.h"
-#include "store/sqlite/database.h"
+#include "store/scheduler_store.h"
 #include "workflow/workflow.h"
 
 namespace weir::scheduler {
@@ -54,8 +54,8 @@ struct DeploymentRow {
   std::optional<int64_t> cursor_ms;
   std::optional<std::string> schedule_key;
   int64_t created_ms = 0, updated_ms = 0;
-  bool paused = false;                   // lifecycle.cc; not in kDeploymentColumns
-  std::optional<int64_t> undeployed_ms;  // lifecycle.cc; not in kDeploymentColumns
+  bool paused = false;                   // lifecycle.cc (LoadLifecycle re-reads them)
+  std::optional<int64_t> undeployed_ms;  // lifecycle.cc (LoadLifecycle re-reads them)
 };
 
 struct InstanceRow {
@@ -116,7 +116,7 @@ struct Scheduler::Impl {
 
   std::mutex tick_mu;
   std::mutex mu;
-  std::unique_ptr<store::sqlite::Database> db;  // GUARDED_BY(mu)
+  std::shared_ptr<store::SchedulerStore> store;  // GUARDED_BY(mu): every row is here
   std::map<std::pair<std::string, int64_t>, std::shared_ptr<const LoadedVersion>>
       versions;  // GUARDED_BY(mu)
 
@@ -135,6 +135,9 @@ struct Scheduler::Impl {
   bool loop_wake = false;  // GUARDED_BY(loop_mu)
   std::thread loop;
   std::shared_ptr<Waker> waker = std::make_shared<Waker>();
+
+  // Events of the open transaction (events.cc), handed to options.events once it commits.
+  std::vector<store::EventRecord> outbox;  // GUARDED_BY(mu)
 
   Impl(SchedulerOptions o, std::shared_ptr<BundleBlobs> b, std::shared_ptr<StepLauncher> l,
        Clock& c)
@@ -168,15 +171,33 @@ struct Scheduler::Impl {
   Result<Instance> BuildInstance(const InstanceRow& row, bool with_steps);
   Result<DeployedWorkflow> BuildDeployed(const DeploymentRow& d);
 
+  // ---- events.cc. REQUIRES: mu; no-ops without options.events ----
+  // A write transaction of the store whose queued events (the outbox) go to options.events
+  // after its Commit() succeeds, and are dropped when it fails or is never committed. A write
+  // made outside one hands its events over at once, after the write (FlushOutbox).
+  Result<std::unique_ptr<store::SchedulerStore::Transaction>> Begin();
+  bool in_transaction = false;  // GUARDED_BY(mu)
+  // Outside a transaction: hands the outbox to options.events (after a write succeeded) or
+  // drops it (`written` false).
+  void FlushOutbox(bool written);
+  // Before the row is written: queues WORKFLOW_INSTANCE_CHANGE / WORKFLOW_STEP_CHANGE when the
+  // stored status differs from the one about to be written (`created`: the row is new).
+  Status NoteInstance(const InstanceRow& r, bool created, int64_t now_ms);
+  Status NoteStep(const std::string& id, int64_t number, const StepRow& s);
+  // A new version `version` of `d` was inserted from manifest `m`.
+  void NoteDeployed(const DeploymentRow& d, int64_t version, const std::string& bundle_id,
+                    const workflow::BundleManifest& m, std::string_view deployer, int64_t now_ms);
+  // Before `d.active` changes to `to`.
+  void NoteActivation(const DeploymentRow& d, int64_t to, std::string_view reason,
+                      std::string_view actor, int64_t now_ms);
+
   // ---- backfill.cc. REQUIRES: mu ----
   // The `parallel` bound of a backfill instance; nullopt for other instances.
   Result<std::optional<int>> BackfillParallel(const std::string& id, int64_t number);
 
   // ---- triggers.cc. REQUIRES: mu ----
   Status FireTriggers(int64_t now_ms);
-  // lifecycle.cc: adds the lifecycle columns to databases made before them (idempotent);
-  // reads them into `d`; clears `undeployed` (a new deploy).
-  Status UpgradeSchema();
+  // lifecycle.cc: reads the lifecycle state into `d`; clears `undeployed` (a new deploy).
   Status LoadLifecycle(DeploymentRow& d);
   Status ClearUndeployed(std::string_view id);
   Status SetPaused(std::string_view id, bool paused, int64_t now_ms);

@@ -1,5 +1,7 @@
 // The scheduler with a FakeClock, fake blobs and a fake step launcher (the same interface the
 // job service adapter implements): deployments, triggers, DAG runs, strategies, recovery.
+// Every TEST_P runs on both SchedulerStore backends: SQLite (a temp file) and PostgreSQL (a fresh
+// database on the throwaway server of store/testing/postgres_server.h).
 #include "scheduler/scheduler.h"
 
 #include <gmock/gmock.h>
@@ -15,7 +17,10 @@
 #include "blob/sha256.h"
 #include "common/ids.h"
 #include "common/strings.h"
+#include "common/testing/required_services.h"
 #include "common/time_format.h"
+#include "store/open.h"
+#include "store/testing/postgres_server.h"
 
 namespace weir::scheduler {
 namespace {
@@ -170,12 +175,42 @@ struct Blob {
   std::string sha;
 };
 
-class SchedulerTest : public ::testing::Test {
+// Stops the shared PostgreSQL server when the tests end.
+class StopPostgres : public ::testing::Environment {
+ public:
+  void TearDown() override { store::testing::StopSharedPostgres(); }
+};
+const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
+
+// The parameter is the store backend: "sqlite" or "postgresql".
+class SchedulerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     dir_ = fs::path("/tmp") / ("weir-scheduler-" + NewUuid());
     fs::create_directories(dir_);
+    where_.type = GetParam();
+    where_.sqlite_path = (dir_ / "weir.db").string();
+    if (GetParam() == "postgresql") {
+      store::testing::PostgresServer* server = store::testing::SharedPostgres();
+      if (server == nullptr)
+        WEIR_MISSING_SERVICE("postgresql", store::testing::SharedPostgresError());
+      Result<std::string> url = server->CreateDatabase();
+      if (!url.ok()) WEIR_MISSING_SERVICE("postgresql", url.status().message());
+      where_.url = *url;
+    }
     Open();
+  }
+  bool OnSqlite() const { return GetParam() == "sqlite"; }
+
+  // A scheduler over this test's storage (a new connection to it).
+  std::unique_ptr<Scheduler> OpenScheduler(const SchedulerOptions& o) {
+    auto store = store::OpenSchedulerStore(where_, o.busy_timeout_ms);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return nullptr;
+    auto s = Scheduler::Open(std::shared_ptr<store::SchedulerStore>(std::move(*store)), o, blobs_,
+                             launcher_, clock_);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
   }
   void TearDown() override {
     sched_.reset();
@@ -186,13 +221,12 @@ class SchedulerTest : public ::testing::Test {
   void Open(int max_catchup = 100) {
     sched_.reset();
     SchedulerOptions o;
-    o.db_path = (dir_ / "weir.db").string();
     o.misfire_grace = 60s;
     o.max_catchup = max_catchup;
     o.capacity_retry = 2s;
-    auto s = Scheduler::Open(o, blobs_, launcher_, clock_);
-    ASSERT_TRUE(s.ok()) << s.status();
-    sched_ = std::move(*s);
+    o.events = [this](const store::EventRecord& e) { OnEvent(e); };
+    sched_ = OpenScheduler(o);
+    ASSERT_NE(sched_, nullptr);
   }
 
   static std::string Manifest(const std::string& definition, const std::string& env = "prod",
@@ -278,7 +312,13 @@ class SchedulerTest : public ::testing::Test {
     return p.ok() ? p->total : -1;
   }
 
+  // Runs one statement on this test's storage, as another process would.
   void Sql(const std::string& statement) {
+    if (!OnSqlite()) {
+      auto r = store::testing::SharedPostgres()->Query(where_.url, statement);
+      EXPECT_TRUE(r.ok()) << r.status();
+      return;
+    }
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ / "weir.db").c_str(), &db), SQLITE_OK);
     char* err = nullptr;
@@ -288,7 +328,70 @@ class SchedulerTest : public ::testing::Test {
     sqlite3_close(db);
   }
 
+  // The sink: each event, with the status a separate connection reads for the instance it names
+  // at that moment (so a test sees whether the change was committed before the event came).
+  void OnEvent(const store::EventRecord& e) {
+    boost::json::value d = boost::json::parse(e.data);
+    std::string committed;
+    if (e.type == "WORKFLOW_INSTANCE_CHANGE") {
+      sqlite3* db = nullptr;
+      if (sqlite3_open_v2((dir_ / "weir.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+          SQLITE_OK) {
+        sqlite3_stmt* q = nullptr;
+        sqlite3_prepare_v2(db,
+                           "SELECT status FROM wf_instances WHERE deployed_id = ? AND instance = ?",
+                           -1, &q, nullptr);
+        std::string wf = e.workflow;
+        sqlite3_bind_text(q, 1, wf.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 2, d.at("instance").to_number<int64_t>());
+        if (sqlite3_step(q) == SQLITE_ROW) {
+          committed = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+        }
+        sqlite3_finalize(q);
+      }
+      sqlite3_close(db);
+    }
+    std::lock_guard<std::mutex> lock(events_mu_);
+    events_.push_back({e, std::move(d), std::move(committed)});
+  }
+  struct SeenEvent {
+    store::EventRecord record;
+    boost::json::value data;
+    std::string committed;  // WORKFLOW_INSTANCE_CHANGE: the instance's stored status then
+  };
+  std::vector<SeenEvent> Events() {
+    std::lock_guard<std::mutex> lock(events_mu_);
+    return events_;
+  }
+  // "type from>to" per event ("instance", "step <id>", "deployed v", "activated a>b").
+  std::vector<std::string> EventLines() {
+    std::vector<std::string> out;
+    for (const SeenEvent& e : Events()) {
+      auto str = [&](const char* k) {
+        const boost::json::value& v = e.data.at(k);
+        return v.is_null()     ? std::string("null")
+               : v.is_string() ? std::string(v.as_string())
+                               : boost::json::serialize(v);
+      };
+      if (e.record.type == "WORKFLOW_INSTANCE_CHANGE") {
+        out.push_back("instance " + str("fromState") + ">" + str("toState"));
+      } else if (e.record.type == "WORKFLOW_STEP_CHANGE") {
+        out.push_back("step " + str("step") + " " + str("fromState") + ">" + str("toState") + " #" +
+                      str("attempt"));
+      } else if (e.record.type == "WORKFLOW_DEPLOYED") {
+        out.push_back("deployed " + str("version"));
+      } else if (e.record.type == "WORKFLOW_ACTIVATED") {
+        out.push_back("activated " + str("fromVersion") + ">" + str("toVersion") + " " +
+                      str("reason"));
+      }
+    }
+    return out;
+  }
+
+  std::mutex events_mu_;
+  std::vector<SeenEvent> events_;  // GUARDED_BY(events_mu_)
   fs::path dir_;
+  store::StoreLocation where_;
   FakeClock clock_{At("2026-03-02T10:00:00Z")};
   std::shared_ptr<FakeBlobs> blobs_ = std::make_shared<FakeBlobs>();
   std::shared_ptr<FakeLauncher> launcher_ = std::make_shared<FakeLauncher>();
@@ -299,7 +402,7 @@ const std::string kEtl = "prod:acme.warehouse.etl";
 
 // ---- deployments ----------------------------------------------------------------------------
 
-TEST_F(SchedulerTest, DeployRecordsAnActiveVersionUnderItsDeployedId) {
+TEST_P(SchedulerTest, DeployRecordsAnActiveVersionUnderItsDeployedId) {
   DeployResult d = Deploy(kChain);
   EXPECT_EQ(d.deployed_id, kEtl);
   EXPECT_EQ(d.version, 1);
@@ -320,7 +423,7 @@ TEST_F(SchedulerTest, DeployRecordsAnActiveVersionUnderItsDeployedId) {
   EXPECT_EQ(v->manifest_json, Manifest(kChain));
 }
 
-TEST_F(SchedulerTest, IdenticalBundleCreatesNoNewVersion) {
+TEST_P(SchedulerTest, IdenticalBundleCreatesNoNewVersion) {
   DeployResult a = Deploy(kChain);
   DeployResult b = Deploy(kChain);
   EXPECT_EQ(b.version, a.version);
@@ -338,7 +441,7 @@ TEST_F(SchedulerTest, IdenticalBundleCreatesNoNewVersion) {
   EXPECT_TRUE(c->created);
 }
 
-TEST_F(SchedulerTest, MissingOrCorruptedBlobIsRefusedAndNothingChanges) {
+TEST_P(SchedulerTest, MissingOrCorruptedBlobIsRefusedAndNothingChanges) {
   const std::string sha_ok = blob::Sha256Hex("jar v1");
   const std::string sha_bad = blob::Sha256Hex("jar v2");
   blobs_->Add(sha_ok);
@@ -384,7 +487,7 @@ TEST_F(SchedulerTest, MissingOrCorruptedBlobIsRefusedAndNothingChanges) {
   EXPECT_EQ(d->version, 2);
 }
 
-TEST_F(SchedulerTest, CycleAndUnknownDependencyAreRefused) {
+TEST_P(SchedulerTest, CycleAndUnknownDependencyAreRefused) {
   const std::string cycle =
       "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") + "dag:\n  - a -> b -> a\n";
   DeployRequest r;
@@ -401,7 +504,7 @@ TEST_F(SchedulerTest, CycleAndUnknownDependencyAreRefused) {
   EXPECT_EQ(sched_->Get(kEtl).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(SchedulerTest, DeployWithoutActivationThenActivate) {
+TEST_P(SchedulerTest, DeployWithoutActivationThenActivate) {
   Deploy(kChain);
   const std::string v2 = kChain + "# v2\n";
   DeployResult d = Deploy(v2, "prod", std::nullopt, std::nullopt, /*activate=*/false);
@@ -415,7 +518,7 @@ TEST_F(SchedulerTest, DeployWithoutActivationThenActivate) {
   EXPECT_EQ(sched_->Activate(kEtl, 9, "carol").status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(SchedulerTest, RollbackWalksBackThroughEarlierActiveVersions) {
+TEST_P(SchedulerTest, RollbackWalksBackThroughEarlierActiveVersions) {
   Deploy(kChain);
   Deploy(kChain + "# v2\n");
   Deploy(kChain + "# v3\n");
@@ -440,7 +543,7 @@ TEST_F(SchedulerTest, RollbackWalksBackThroughEarlierActiveVersions) {
 
 // The documented rule is "the most recently active older version", not "the next lower
 // number": after v1 is re-activated between v2 and v3, a rollback from v3 goes to v1.
-TEST_F(SchedulerTest, RollbackFollowsActivationHistoryNotVersionNumbers) {
+TEST_P(SchedulerTest, RollbackFollowsActivationHistoryNotVersionNumbers) {
   Deploy(kChain);
   Deploy(kChain + "# v2\n");
   Deploy(kChain + "# v3\n", "prod", std::nullopt, std::nullopt, /*activate=*/false);
@@ -456,7 +559,7 @@ TEST_F(SchedulerTest, RollbackFollowsActivationHistoryNotVersionNumbers) {
 
 // ---- DAG runs -------------------------------------------------------------------------------
 
-TEST_F(SchedulerTest, SequentialDagRunsStepsInOrderAsJobs) {
+TEST_P(SchedulerTest, SequentialDagRunsStepsInOrderAsJobs) {
   Deploy(kChain, "prod", Params{{"TARGET_DB", "prod_db"}});
   Instance i = Run(kEtl);
   EXPECT_EQ(i.number, 1);
@@ -498,7 +601,7 @@ TEST_F(SchedulerTest, SequentialDagRunsStepsInOrderAsJobs) {
   EXPECT_TRUE(i.finished.has_value());
 }
 
-TEST_F(SchedulerTest, ParallelBranchesStartTogetherAndJoin) {
+TEST_P(SchedulerTest, ParallelBranchesStartTogetherAndJoin) {
   const std::string diamond = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") + Job("c", "c") +
                               Job("d", "d", "    depends_on: [b, c]\n") + "dag:\n  - a -> b, c\n";
   Deploy(diamond);
@@ -517,7 +620,7 @@ TEST_F(SchedulerTest, ParallelBranchesStartTogetherAndJoin) {
   EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kSucceeded);
 }
 
-TEST_F(SchedulerTest, AFailureStopsOnlyItsDownstreamIndependentStepsRunToTheEnd) {
+TEST_P(SchedulerTest, AFailureStopsOnlyItsDownstreamIndependentStepsRunToTheEnd) {
   // Airflow semantics: c -> d does not depend on a, so it runs to the end (d starts after the
   // failure, e's retry still happens) and the instance ends FAILED once nothing can run.
   const std::string two = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") + Job("c", "c") +
@@ -553,7 +656,7 @@ TEST_F(SchedulerTest, AFailureStopsOnlyItsDownstreamIndependentStepsRunToTheEnd)
   EXPECT_EQ(launcher_->count(), 5u);  // a, c, d, e twice; never b
 }
 
-TEST_F(SchedulerTest, RetriesTwiceWithExponentialBackoffThenSucceeds) {
+TEST_P(SchedulerTest, RetriesTwiceWithExponentialBackoffThenSucceeds) {
   const std::string flaky =
       "id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 2, backoff: 10s, multiplier: 3}\n");
   Deploy(flaky);
@@ -588,7 +691,7 @@ TEST_F(SchedulerTest, RetriesTwiceWithExponentialBackoffThenSucceeds) {
   EXPECT_EQ(s.history[2].status, "SUCCEEDED");
 }
 
-TEST_F(SchedulerTest, RetriesSpentFailTheInstance) {
+TEST_P(SchedulerTest, RetriesSpentFailTheInstance) {
   Deploy("id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 1, backoff: 5s}\n") +
          Job("b", "b", "    depends_on: [a]\n"));
   Run(kEtl);
@@ -603,7 +706,58 @@ TEST_F(SchedulerTest, RetriesSpentFailTheInstance) {
   EXPECT_EQ(Step(i, "b").status, StepStatus::kUpstreamFailed);
 }
 
-TEST_F(SchedulerTest, RestartRunsOnlyTheIncompleteSteps) {
+// ---- events ----------------------------------------------------------------------------------
+
+TEST_P(SchedulerTest, EventsFollowEachCommittedTransitionInOrder) {
+  if (!OnSqlite()) GTEST_SKIP() << "reads the committed rows through a second SQLite connection";
+  Deploy("id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 1, backoff: 5s}\n") +
+         Job("b", "b", "    depends_on: [a]\n"));
+  Run(kEtl);
+  Tick();
+  Complete(kEtl, 1, "a", JobStatus::kFailed);
+  clock_.Advance(5s);
+  Tick();
+  Complete(kEtl, 1, "a");
+  Complete(kEtl, 1, "b");
+  ASSERT_EQ(Inst(kEtl, 1).status, InstanceStatus::kSucceeded);
+  ASSERT_TRUE(sched_->Rollback(kEtl, std::nullopt, "carol").status().code() ==
+              StatusCode::kFailedPrecondition);  // nothing to roll back to: no event
+  EXPECT_THAT(EventLines(),
+              ElementsAre("deployed 1", "activated null>1 deploy", "instance null>CREATED",
+                          "instance CREATED>RUNNING", "step a PENDING>RUNNING #1",
+                          "step a RUNNING>WAITING_RETRY #1", "step a WAITING_RETRY>RUNNING #2",
+                          "step a RUNNING>SUCCEEDED #2", "step b PENDING>RUNNING #1",
+                          "step b RUNNING>SUCCEEDED #1", "instance RUNNING>SUCCEEDED"));
+  for (const SeenEvent& e : Events()) {
+    EXPECT_EQ(e.record.workflow, kEtl);
+    EXPECT_EQ(e.data.at("workflow").as_string(), kEtl);
+    if (e.record.type != "WORKFLOW_INSTANCE_CHANGE") continue;
+    // Handed over only once the change is committed: another connection already reads it.
+    EXPECT_EQ(e.committed, std::string(e.data.at("toState").as_string()));
+    EXPECT_EQ(e.data.at("version").to_number<int64_t>(), 1);
+    EXPECT_EQ(e.data.at("logicalDate").as_string(), "2026-03-02T10:00:00.000Z");
+    EXPECT_EQ(e.record.user, "bob");
+  }
+}
+
+TEST_P(SchedulerTest, ARolledBackChangeHasNoEvent) {
+  if (!OnSqlite()) GTEST_SKIP() << "forces the rollback with a SQLite trigger";
+  Deploy("id: etl\njobs:\n" + Job("a", "a"));
+  const size_t before = Events().size();
+  // The instance row is written, then its step row fails: the transaction rolls back.
+  Sql("CREATE TRIGGER no_steps BEFORE INSERT ON wf_steps BEGIN SELECT RAISE(ABORT, 'full'); END");
+  RunRequest r;
+  EXPECT_FALSE(sched_->Run(kEtl, r).ok());
+  Sql("DROP TRIGGER no_steps");
+  EXPECT_EQ(Events().size(), before) << EventLines().back();
+  Run(kEtl);  // number 1 again: the first never existed
+  std::vector<std::string> lines = EventLines();
+  ASSERT_EQ(lines.size(), before + 1);
+  EXPECT_EQ(lines.back(), "instance null>CREATED");
+  EXPECT_EQ(Events().back().data.at("instance").to_number<int64_t>(), 1);
+}
+
+TEST_P(SchedulerTest, RestartRunsOnlyTheIncompleteSteps) {
   Deploy(kChain);
   Run(kEtl);
   Tick();
@@ -630,7 +784,7 @@ TEST_F(SchedulerTest, RestartRunsOnlyTheIncompleteSteps) {
   EXPECT_EQ(sched_->Restart(kEtl, 1, "dave").status().code(), StatusCode::kFailedPrecondition);
 }
 
-TEST_F(SchedulerTest, StopKillsRunningJobsAndStartsNothingMore) {
+TEST_P(SchedulerTest, StopKillsRunningJobsAndStartsNothingMore) {
   const std::string fork = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") +
                            Job("c", "c", "    depends_on: [a, b]\n");
   Deploy(fork);
@@ -656,7 +810,7 @@ TEST_F(SchedulerTest, StopKillsRunningJobsAndStartsNothingMore) {
   EXPECT_EQ(launcher_->count(), 4u);
 }
 
-TEST_F(SchedulerTest, RollbackNextInstanceUsesV1WhileInFlightV2FinishesOnV2) {
+TEST_P(SchedulerTest, RollbackNextInstanceUsesV1WhileInFlightV2FinishesOnV2) {
   const std::string v1 = "id: etl\njobs:\n" + Job("a", "version one");
   const std::string v2 = "id: etl\njobs:\n" + Job("a", "version two");
   Deploy(v1);
@@ -684,7 +838,7 @@ TEST_F(SchedulerTest, RollbackNextInstanceUsesV1WhileInFlightV2FinishesOnV2) {
   EXPECT_EQ(next.bundle_id, sched_->GetVersion(kEtl, 1)->bundle_id);
 }
 
-TEST_F(SchedulerTest, TwoEnvironmentsRunSideBySideWithTheirOwnParameters) {
+TEST_P(SchedulerTest, TwoEnvironmentsRunSideBySideWithTheirOwnParameters) {
   Deploy(kChain, "prod", Params{{"TARGET_DB", "warehouse_prod"}});
   Deploy(kChain, "branch:feature/x", Params{{"TARGET_DB", "warehouse_x"}});
   const std::string branch = "branch:feature/x:acme.warehouse.etl";
@@ -709,7 +863,7 @@ TEST_F(SchedulerTest, TwoEnvironmentsRunSideBySideWithTheirOwnParameters) {
   EXPECT_EQ(list->size(), 2u);
 }
 
-TEST_F(SchedulerTest, ManualRunParametersAndBackfillDate) {
+TEST_P(SchedulerTest, ManualRunParametersAndBackfillDate) {
   Deploy(kChain);
   Instance i = Run(kEtl, {{"TABLE", "clicks"}, {"EXECUTION_DATE", "2026-01-31T00:00:00Z"}});
   EXPECT_EQ(i.params.at("TABLE"), "clicks");
@@ -723,7 +877,7 @@ TEST_F(SchedulerTest, ManualRunParametersAndBackfillDate) {
   EXPECT_EQ(sched_->Run("prod:acme.warehouse.nope", {}).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(SchedulerTest, StepsGetBundleAssetsAsDependenciesAndFileUrisMapped) {
+TEST_P(SchedulerTest, StepsGetBundleAssetsAsDependenciesAndFileUrisMapped) {
   const std::string jar = blob::Sha256Hex("jar"), sql = blob::Sha256Hex("sql");
   blobs_->Add(jar);
   blobs_->Add(sql);
@@ -753,7 +907,7 @@ TEST_F(SchedulerTest, StepsGetBundleAssetsAsDependenciesAndFileUrisMapped) {
 
 // An asset with a recorded file name reaches the job under that name (its URI is mapped like a
 // bundle file's), wherever the definition mentions it; the step still records the asset.
-TEST_F(SchedulerTest, AssetDependenciesKeepTheirFileName) {
+TEST_P(SchedulerTest, AssetDependenciesKeepTheirFileName) {
   const std::string sh = blob::Sha256Hex("greet");
   blobs_->Add(sh);
   const workflow::BundleAsset asset{"dataflow.bash.greet.acme.warehouse.main.39206ee8.2", sh,
@@ -775,7 +929,7 @@ TEST_F(SchedulerTest, AssetDependenciesKeepTheirFileName) {
 
 // ---- run strategies -------------------------------------------------------------------------
 
-TEST_F(SchedulerTest, FirstOnlySkipsNewInstancesWhileOneRuns) {
+TEST_P(SchedulerTest, FirstOnlySkipsNewInstancesWhileOneRuns) {
   Deploy("id: etl\nrun_strategy: first_only\njobs:\n" + Job("a", "a"));
   Run(kEtl);
   Tick();
@@ -788,7 +942,7 @@ TEST_F(SchedulerTest, FirstOnlySkipsNewInstancesWhileOneRuns) {
   EXPECT_EQ(launcher_->count(), 1u);
 }
 
-TEST_F(SchedulerTest, LastOnlyStopsTheRunningInstanceForTheNewOne) {
+TEST_P(SchedulerTest, LastOnlyStopsTheRunningInstanceForTheNewOne) {
   Deploy("id: etl\nrun_strategy: last_only\njobs:\n" + Job("a", "a"));
   Run(kEtl);
   Tick();
@@ -804,7 +958,7 @@ TEST_F(SchedulerTest, LastOnlyStopsTheRunningInstanceForTheNewOne) {
   EXPECT_EQ(launcher_->count(), 2u);
 }
 
-TEST_F(SchedulerTest, ParallelRunsUpToMaxConcurrency) {
+TEST_P(SchedulerTest, ParallelRunsUpToMaxConcurrency) {
   Deploy("id: etl\nrun_strategy: parallel\nmax_concurrency: 2\njobs:\n" + Job("a", "a"));
   for (int k = 0; k < 3; ++k) Run(kEtl);
   Tick();
@@ -820,7 +974,7 @@ TEST_F(SchedulerTest, ParallelRunsUpToMaxConcurrency) {
 const std::string kHourly =
     "id: etl\nschedule: \"0 * * * *\"\ntimezone: UTC\njobs:\n" + Job("a", "at ${EXECUTION_DATE}");
 
-TEST_F(SchedulerTest, CronFiresOnceAcrossARestartAndAcrossTwoSchedulers) {
+TEST_P(SchedulerTest, CronFiresOnceAcrossARestartAndAcrossTwoSchedulers) {
   Deploy(kHourly);
   EXPECT_EQ(sched_->Get(kEtl)->next_fire, At("2026-03-02T11:00:00Z"));
   clock_.Set(At("2026-03-02T10:59:59Z"));
@@ -849,17 +1003,15 @@ TEST_F(SchedulerTest, CronFiresOnceAcrossARestartAndAcrossTwoSchedulers) {
   ASSERT_EQ(CountInstances(kEtl), 2);
   Sql("UPDATE wf_deployments SET cursor_ms = " +
       std::to_string(ToEpochMillis(At("2026-03-02T11:30:00Z"))));
-  SchedulerOptions o;
-  o.db_path = (dir_ / "weir.db").string();
-  auto other = Scheduler::Open(o, blobs_, launcher_, clock_);
-  ASSERT_TRUE(other.ok());
-  ASSERT_TRUE((*other)->Tick().ok());
+  std::unique_ptr<Scheduler> other = OpenScheduler(SchedulerOptions{});
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(other->Tick().ok());
   EXPECT_EQ(CountInstances(kEtl), 2);
 }
 
 // Fire times follow the workflow's time zone: 02:30 in Kolkata (UTC+05:30) is 21:00 UTC the
 // day before, and the instance records that instant.
-TEST_F(SchedulerTest, CronFiresInTheWorkflowsTimeZone) {
+TEST_P(SchedulerTest, CronFiresInTheWorkflowsTimeZone) {
   Deploy("id: etl\nschedule: \"30 2 * * *\"\ntimezone: Asia/Kolkata\njobs:\n" +
          Job("a", "at ${EXECUTION_DATE}"));
   EXPECT_EQ(sched_->Get(kEtl)->next_fire, At("2026-03-02T21:00:00Z"));
@@ -874,7 +1026,7 @@ TEST_F(SchedulerTest, CronFiresInTheWorkflowsTimeZone) {
 }
 
 // 09:00 in New York is 14:00 UTC before the DST change of 2026-03-08 and 13:00 UTC after it.
-TEST_F(SchedulerTest, CronKeepsLocalTimeAcrossADstChange) {
+TEST_P(SchedulerTest, CronKeepsLocalTimeAcrossADstChange) {
   clock_.Set(At("2026-03-07T12:00:00Z"));
   Deploy("id: etl\nschedule: \"0 9 * * *\"\ntimezone: America/New_York\njobs:\n" +
          Job("a", "at ${EXECUTION_DATE}"));
@@ -889,7 +1041,7 @@ TEST_F(SchedulerTest, CronKeepsLocalTimeAcrossADstChange) {
   EXPECT_EQ(Inst(kEtl, 2).trigger_time, At("2026-03-08T13:00:00Z"));
 }
 
-TEST_F(SchedulerTest, CatchUpPoliciesAfterDowntime) {
+TEST_P(SchedulerTest, CatchUpPoliciesAfterDowntime) {
   const std::string none_env = "staging", all_env = "sandbox:alice";
   Deploy(kHourly, "prod", std::nullopt, CatchUp::kLatest);
   Deploy(kHourly, none_env, std::nullopt, CatchUp::kNone);
@@ -915,7 +1067,7 @@ TEST_F(SchedulerTest, CatchUpPoliciesAfterDowntime) {
   EXPECT_EQ(CountInstances(all_id), 6);
 }
 
-TEST_F(SchedulerTest, CatchUpAllIsBounded) {
+TEST_P(SchedulerTest, CatchUpAllIsBounded) {
   Open(/*max_catchup=*/3);
   Deploy(kHourly, "prod", std::nullopt, CatchUp::kAll);
   clock_.Set(At("2026-03-03T10:00:00Z"));  // 24 fire times missed
@@ -925,7 +1077,7 @@ TEST_F(SchedulerTest, CatchUpAllIsBounded) {
   EXPECT_EQ(Inst(kEtl, 3).trigger_time, At("2026-03-03T10:00:00Z"));
 }
 
-TEST_F(SchedulerTest, ANewScheduleDoesNotFireForTimesBeforeItsActivation) {
+TEST_P(SchedulerTest, ANewScheduleDoesNotFireForTimesBeforeItsActivation) {
   Deploy("id: etl\njobs:\n" + Job("a", "a"));
   clock_.Set(At("2026-03-02T12:30:00Z"));
   Deploy(kHourly);
@@ -937,7 +1089,7 @@ TEST_F(SchedulerTest, ANewScheduleDoesNotFireForTimesBeforeItsActivation) {
 }
 
 // Instances are listed newest first, a page at a time, with the total of all pages.
-TEST_F(SchedulerTest, InstancesAreListedNewestFirstInPages) {
+TEST_P(SchedulerTest, InstancesAreListedNewestFirstInPages) {
   Deploy("id: etl\njobs:\n" + Job("a", "a"));
   for (int n = 0; n < 5; ++n) Run(kEtl);
   auto numbers = [&](int64_t page) {
@@ -960,7 +1112,7 @@ TEST_F(SchedulerTest, InstancesAreListedNewestFirstInPages) {
 
 // ---- recovery -------------------------------------------------------------------------------
 
-TEST_F(SchedulerTest, RecoverResolvesJobsThatEndedWhileDown) {
+TEST_P(SchedulerTest, RecoverResolvesJobsThatEndedWhileDown) {
   Deploy(kChain);
   Run(kEtl);
   Tick();
@@ -974,7 +1126,7 @@ TEST_F(SchedulerTest, RecoverResolvesJobsThatEndedWhileDown) {
   EXPECT_EQ(Step(i, "transform").status, StepStatus::kRunning);
 }
 
-TEST_F(SchedulerTest, AnInterruptedSubmissionIsRetriedUnderTheSameJobIdAndAdopted) {
+TEST_P(SchedulerTest, AnInterruptedSubmissionIsRetriedUnderTheSameJobIdAndAdopted) {
   Deploy(kChain);
   Run(kEtl);
   // The job service took the job but the answer was lost (as in a crash right after Submit).
@@ -991,7 +1143,7 @@ TEST_F(SchedulerTest, AnInterruptedSubmissionIsRetriedUnderTheSameJobIdAndAdopte
   EXPECT_EQ(Step(Inst(kEtl, 1), "transform").status, StepStatus::kRunning);
 }
 
-TEST_F(SchedulerTest, ARefusedSubmissionFailsTheAttempt) {
+TEST_P(SchedulerTest, ARefusedSubmissionFailsTheAttempt) {
   Deploy("id: etl\njobs:\n" + Job("a", "a"));
   Run(kEtl);
   launcher_->Refuse(FailedPrecondition("No cluster/command combination found"));
@@ -1004,7 +1156,7 @@ TEST_F(SchedulerTest, ARefusedSubmissionFailsTheAttempt) {
 
 // ---- trigger rules, fail-fast, logical dates, backfill ----------------------------------------
 
-TEST_F(SchedulerTest, TriggerRulesDecideWhatRunsAfterAFailureAndTheInstanceEndsAtOnce) {
+TEST_P(SchedulerTest, TriggerRulesDecideWhatRunsAfterAFailureAndTheInstanceEndsAtOnce) {
   // a fails: b (all_success) and its downstream c can never run; cleanup (all_done) and alert
   // (one_failed) run; report (one_success on a) is impossible; on_ok (one_failed on d) is skipped.
   const std::string wf =
@@ -1037,7 +1189,7 @@ TEST_F(SchedulerTest, TriggerRulesDecideWhatRunsAfterAFailureAndTheInstanceEndsA
   for (const StepRun& s : i.steps) EXPECT_NE(s.status, StepStatus::kPending) << s.id;
 }
 
-TEST_F(SchedulerTest, AFailureWithoutHandlersEndsTheInstanceWithDownstreamUpstreamFailed) {
+TEST_P(SchedulerTest, AFailureWithoutHandlersEndsTheInstanceWithDownstreamUpstreamFailed) {
   Deploy(kChain);
   Run(kEtl);
   Tick();
@@ -1054,7 +1206,7 @@ TEST_F(SchedulerTest, AFailureWithoutHandlersEndsTheInstanceWithDownstreamUpstre
   EXPECT_EQ(Step(Inst(kEtl, 1), "transform").status, StepStatus::kPending);
 }
 
-TEST_F(SchedulerTest, OneFailedHandlerIsSkippedWhenEverythingSucceeds) {
+TEST_P(SchedulerTest, OneFailedHandlerIsSkippedWhenEverythingSucceeds) {
   Deploy("id: etl\njobs:\n" + Job("a", "a") +
          Job("alert", "alert", "    depends_on: [a]\n    trigger_rule: one_failed\n"));
   Run(kEtl);
@@ -1067,7 +1219,7 @@ TEST_F(SchedulerTest, OneFailedHandlerIsSkippedWhenEverythingSucceeds) {
   EXPECT_EQ(launcher_->count(), 1u);
 }
 
-TEST_F(SchedulerTest, AnUnknownTriggerRuleIsRefusedAtDeploy) {
+TEST_P(SchedulerTest, AnUnknownTriggerRuleIsRefusedAtDeploy) {
   DeployRequest r;
   r.manifest_json = Manifest("id: etl\njobs:\n" + Job("a", "a", "    trigger_rule: sometimes\n"));
   auto d = sched_->Deploy(r);
@@ -1076,7 +1228,7 @@ TEST_F(SchedulerTest, AnUnknownTriggerRuleIsRefusedAtDeploy) {
   EXPECT_THAT(d.status().message(), HasSubstr("trigger_rule: 'sometimes'"));
 }
 
-TEST_F(SchedulerTest, ANoMatchRefusalFailsTheStepAtOnceWithoutSpendingRetries) {
+TEST_P(SchedulerTest, ANoMatchRefusalFailsTheStepAtOnceWithoutSpendingRetries) {
   Deploy("id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 3, backoff: 5s}\n"));
   Run(kEtl);
   launcher_->Refuse(FailedPrecondition("No cluster/command combination found"), 1);
@@ -1097,7 +1249,7 @@ TEST_F(SchedulerTest, ANoMatchRefusalFailsTheStepAtOnceWithoutSpendingRetries) {
   EXPECT_EQ(Step(Inst(kEtl, 2), "a").status, StepStatus::kWaitingRetry);
 }
 
-TEST_F(SchedulerTest, LogicalDatesInTheWorkflowsTimeZone) {
+TEST_P(SchedulerTest, LogicalDatesInTheWorkflowsTimeZone) {
   // 01:30 UTC is 07:00 in Asia/Kolkata; 20:00 UTC is already the next day there.
   Deploy("id: etl\nschedule: \"0 7 * * *\"\ntimezone: Asia/Kolkata\njobs:\n" +
          Job("a", "a ${EXECUTION_DATE} ${EXECUTION_DATE_LOCAL} ${EXECUTION_DAY}"));
@@ -1119,7 +1271,7 @@ TEST_F(SchedulerTest, LogicalDatesInTheWorkflowsTimeZone) {
   EXPECT_EQ(sched_->Run(kEtl, r).status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(SchedulerTest, BackfillCreatesOneInstancePerFireTimeBoundedAndSkipsTimesAlreadyRun) {
+TEST_P(SchedulerTest, BackfillCreatesOneInstancePerFireTimeBoundedAndSkipsTimesAlreadyRun) {
   // Daily at 07:00 Asia/Kolkata = 01:30 UTC. The cron already ran 2026-03-02.
   clock_.Set(At("2026-03-02T01:00:00Z"));
   Deploy("id: etl\nschedule: \"0 7 * * *\"\ntimezone: Asia/Kolkata\njobs:\n" +
@@ -1167,7 +1319,7 @@ TEST_F(SchedulerTest, BackfillCreatesOneInstancePerFireTimeBoundedAndSkipsTimesA
   EXPECT_EQ(sched_->Backfill(kEtl, b).status().code(), StatusCode::kFailedPrecondition);
 }
 
-TEST_F(SchedulerTest, AFailedJobsStderrTailIsInTheStepMessage) {
+TEST_P(SchedulerTest, AFailedJobsStderrTailIsInTheStepMessage) {
   Deploy("id: etl\njobs:\n" + Job("a", "a"));
   Run(kEtl);
   Tick();
@@ -1195,7 +1347,7 @@ TEST(TailOfFileTest, KeepsTheLastLinesWithinTheByteBound) {
 
 // A paused workflow fires nothing on cron, across a restart; a manual run still starts; after
 // resume the next fire time fires and the ones missed while paused do not.
-TEST_F(SchedulerTest, PausedWorkflowFiresNoCronButRunsManuallyAndResumeSkipsMissedTimes) {
+TEST_P(SchedulerTest, PausedWorkflowFiresNoCronButRunsManuallyAndResumeSkipsMissedTimes) {
   Deploy(kHourly);
   auto p = sched_->Pause(kEtl, "carol");
   ASSERT_TRUE(p.ok()) << p.status();
@@ -1230,7 +1382,7 @@ TEST_F(SchedulerTest, PausedWorkflowFiresNoCronButRunsManuallyAndResumeSkipsMiss
 
 // Undeploy takes a workflow off the schedule and refuses runs; versions stay; a new deploy
 // brings it back.
-TEST_F(SchedulerTest, UndeployStopsFiresAndRunsKeepsVersionsAndRedeployRestores) {
+TEST_P(SchedulerTest, UndeployStopsFiresAndRunsKeepsVersionsAndRedeployRestores) {
   Deploy(kHourly);
   auto u = sched_->Undeploy(kEtl, "carol");
   ASSERT_TRUE(u.ok()) << u.status();
@@ -1256,7 +1408,7 @@ TEST_F(SchedulerTest, UndeployStopsFiresAndRunsKeepsVersionsAndRedeployRestores)
 
 // A deploy with `paused` (what a `schedule: manual` environment such as branch:* sends) fires no
 // cron; manual runs work; a later deploy without `paused` keeps the state.
-TEST_F(SchedulerTest, DeployPausedFiresNoCronAndLaterDeploysKeepIt) {
+TEST_P(SchedulerTest, DeployPausedFiresNoCronAndLaterDeploysKeepIt) {
   DeployRequest r;
   r.manifest_json = Manifest(kHourly, "branch:feature-x");
   r.deployer = "alice";
@@ -1276,7 +1428,8 @@ TEST_F(SchedulerTest, DeployPausedFiresNoCronAndLaterDeploysKeepIt) {
 }
 
 // A database made before the lifecycle columns is upgraded on open; twice is harmless.
-TEST_F(SchedulerTest, OldDatabaseWithoutLifecycleColumnsIsUpgraded) {
+TEST_P(SchedulerTest, OldDatabaseWithoutLifecycleColumnsIsUpgraded) {
+  if (!OnSqlite()) GTEST_SKIP() << "SQLite files made before the lifecycle columns";
   Deploy(kHourly);
   sched_.reset();
   Sql("ALTER TABLE wf_deployments DROP COLUMN paused");
@@ -1292,7 +1445,7 @@ TEST_F(SchedulerTest, OldDatabaseWithoutLifecycleColumnsIsUpgraded) {
 
 // ---- cross-workflow triggers (after:) --------------------------------------------------------
 
-TEST_F(SchedulerTest, AfterStartsOncePerLogicalDateWhenEveryUpstreamSucceededAcrossARestart) {
+TEST_P(SchedulerTest, AfterStartsOncePerLogicalDateWhenEveryUpstreamSucceededAcrossARestart) {
   const std::string a = "prod:acme.warehouse.a", b = "prod:acme.warehouse.b";
   const std::string down = "prod:acme.warehouse.down";
   Deploy("id: a\njobs:\n" + Job("s", "a"));
@@ -1342,7 +1495,7 @@ TEST_F(SchedulerTest, AfterStartsOncePerLogicalDateWhenEveryUpstreamSucceededAcr
   EXPECT_EQ(CountInstances(down), 2);
 }
 
-TEST_F(SchedulerTest, AfterNamingAWorkflowNotDeployedIsRefused) {
+TEST_P(SchedulerTest, AfterNamingAWorkflowNotDeployedIsRefused) {
   DeployRequest r;
   r.manifest_json = Manifest("id: down\nafter: [nope]\njobs:\n" + Job("s", "d"), "prod");
   auto d = sched_->Deploy(r);
@@ -1351,7 +1504,7 @@ TEST_F(SchedulerTest, AfterNamingAWorkflowNotDeployedIsRefused) {
   EXPECT_THAT(d.status().message(), HasSubstr("after: unknown workflow 'nope'"));
 }
 
-TEST_F(SchedulerTest, ABundleThatDiffersOnlyInItsCommitCreatesNoVersion) {
+TEST_P(SchedulerTest, ABundleThatDiffersOnlyInItsCommitCreatesNoVersion) {
   const std::string wf = "id: etl\njobs:\n" + Job("a", "a");
   DeployResult first = Deploy(wf);
   DeployRequest r;
@@ -1369,6 +1522,9 @@ TEST_F(SchedulerTest, ABundleThatDiffersOnlyInItsCommitCreatesNoVersion) {
   EXPECT_TRUE(changed.created);
   EXPECT_EQ(changed.version, 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, SchedulerTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace
 }  // namespace weir::scheduler

@@ -8,8 +8,6 @@
 
 namespace weir::scheduler {
 
-namespace sql = store::sqlite;  // the SQLite adapter shared with the store
-
 Result<std::vector<int64_t>> Scheduler::Impl::DueFires(const LoadedVersion& v, CatchUp policy,
                                                        int64_t cursor_ms, int64_t now_ms) {
   std::vector<int64_t> newest_first;
@@ -45,17 +43,11 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
   };
   std::vector<Candidate> candidates;
   {
-    WEIR_ASSIGN_OR_RETURN(
-        sql::Stmt s,
-        db->Prepare("SELECT deployed_id, active_version, cursor_ms, schedule_key FROM "
-                    "wf_deployments WHERE active_version IS NOT NULL AND schedule_key IS NOT "
-                    "NULL AND paused = 0 AND undeployed_ms IS NULL AND (cursor_ms IS NULL OR "
-                    "cursor_ms < ?)"));
-    s.Bind(now_ms);
-    while (true) {
-      WEIR_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      candidates.push_back({s.String(0), s.Int(1), s.OptInt(2), s.String(3)});
+    WEIR_ASSIGN_OR_RETURN(std::vector<store::WfDeploymentRow> rows,
+                          store->DeploymentsToFire(now_ms));
+    for (const store::WfDeploymentRow& r : rows) {
+      candidates.push_back(
+          {r.id, r.active_version.value_or(0), r.cursor_ms, r.schedule_key.value_or("")});
     }
   }
   for (const Candidate& c : candidates) {
@@ -79,13 +71,13 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     next_fire_cache[c.id] = {cursor, c.schedule_key, next_ms};
     if (next_ms > now_ms) {
       if (!c.cursor_ms) {
-        WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
+        WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
         WEIR_ASSIGN_OR_RETURN(DeploymentRow d, LoadDeployment(c.id));
         if (!d.cursor_ms) {
           d.cursor_ms = now_ms;
           WEIR_RETURN_IF_ERROR(SaveDeploymentState(d, now_ms));
         }
-        WEIR_RETURN_IF_ERROR(txn.Commit());
+        WEIR_RETURN_IF_ERROR(txn->Commit());
       }
       continue;
     }
@@ -93,19 +85,15 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     if (!d.active || *d.active != (*v)->version) continue;
     WEIR_ASSIGN_OR_RETURN(std::vector<int64_t> fires, DueFires(**v, d.catchup, cursor, now_ms));
 
-    WEIR_ASSIGN_OR_RETURN(sql::Transaction txn, sql::Transaction::Begin(*db, true));
+    WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
     // Re-read inside the write transaction: another process may have fired and moved on.
     WEIR_ASSIGN_OR_RETURN(d, LoadDeployment(d.id));
     if (!d.active || *d.active != (*v)->version) continue;  // changed under us; next tick
     int created = 0;
     for (int64_t fire : fires) {
       if (d.cursor_ms && fire <= *d.cursor_ms) continue;
-      WEIR_ASSIGN_OR_RETURN(sql::Stmt ins,
-                            db->Prepare("INSERT OR IGNORE INTO wf_fires (deployed_id, fire_ms, "
-                                        "instance, created_ms) VALUES (?, ?, ?, ?)"));
-      ins.Bind(d.id).Bind(fire).Bind(d.next_instance).Bind(now_ms);
-      WEIR_RETURN_IF_ERROR(ins.Run());
-      if (db->Changes() == 0) continue;  // fired before (another process, or before a restart)
+      WEIR_ASSIGN_OR_RETURN(bool first, store->MarkFire(d.id, fire, d.next_instance, now_ms));
+      if (!first) continue;  // fired before (another process, or before a restart)
       WEIR_ASSIGN_OR_RETURN(InstanceRow r,
                             CreateInstance(d, "cron", fire, {}, "scheduler", false, now_ms));
       (void)r;
@@ -116,7 +104,7 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     }
     d.cursor_ms = std::max(now_ms, d.cursor_ms.value_or(now_ms));
     WEIR_RETURN_IF_ERROR(SaveDeploymentState(d, now_ms));
-    WEIR_RETURN_IF_ERROR(txn.Commit());
+    WEIR_RETURN_IF_ERROR(txn->Commit());
     if (created > 0) spdlog::info("scheduler: {}: {} cron instance(s)", d.id, created);
   }
   return Status::Ok();

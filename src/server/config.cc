@@ -341,6 +341,16 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          Field(&ServerConfig::events_subscriber_buffer, "events.subscriber_buffer")},
         {"heartbeat_seconds",
          Field(&ServerConfig::events_heartbeat_seconds, "events.heartbeat_seconds")}}},
+      {"webhooks",
+       {{"max_attempts", Field(&ServerConfig::webhooks_max_attempts, "webhooks.max_attempts")},
+        {"backoff_initial_ms",
+         Field(&ServerConfig::webhooks_backoff_initial_ms, "webhooks.backoff_initial_ms")},
+        {"backoff_max_seconds",
+         Field(&ServerConfig::webhooks_backoff_max_seconds, "webhooks.backoff_max_seconds")},
+        {"timeout_seconds",
+         Field(&ServerConfig::webhooks_timeout_seconds, "webhooks.timeout_seconds")},
+        {"allowed_networks",
+         ListField(&ServerConfig::webhooks_allowed_networks, "webhooks.allowed_networks")}}},
       {"metrics", {{"public", Field(&ServerConfig::metrics_public, "metrics.public")}}},
       {"store",
        {{"type", Field(&ServerConfig::store_type, "store.type")},
@@ -545,6 +555,22 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (c.events_heartbeat_seconds < 1 || c.events_heartbeat_seconds > 3600) {
     return InvalidArgument("config events.heartbeat_seconds: must be 1 to 3600");
+  }
+  if (c.webhooks_max_attempts < 1 || c.webhooks_max_attempts > 100) {
+    return InvalidArgument("config webhooks.max_attempts: must be 1 to 100");
+  }
+  if (c.webhooks_backoff_initial_ms < 1 || c.webhooks_backoff_initial_ms > 3'600'000) {
+    return InvalidArgument("config webhooks.backoff_initial_ms: must be 1 to 3600000");
+  }
+  if (c.webhooks_backoff_max_seconds < 1 || c.webhooks_backoff_max_seconds > 86400) {
+    return InvalidArgument("config webhooks.backoff_max_seconds: must be 1 to 86400");
+  }
+  if (c.webhooks_timeout_seconds < 1 || c.webhooks_timeout_seconds > 300) {
+    return InvalidArgument("config webhooks.timeout_seconds: must be 1 to 300");
+  }
+  for (const std::string& network : c.webhooks_allowed_networks) {
+    Result<fetch::IpNetwork> parsed = fetch::IpNetwork::Parse(network);
+    if (!parsed.ok()) return parsed.status().WithContext("config webhooks.allowed_networks");
   }
   if (c.store_type != "sqlite" && c.store_type != "postgresql") {
     return InvalidArgument("config store.type: '" + c.store_type +

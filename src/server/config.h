@@ -58,8 +58,9 @@ struct ServerConfig {
   int64_t tls_handshake_timeout_ms = 10000;  // handshake deadline from accept
 
   // store:
-  // With postgresql, jobs, configuration and the audit log live in that database; the scheduler
-  // and the asset registry still use the SQLite file at sqlite_path (docs/operations.md).
+  // With postgresql every durable row (jobs, configuration, audit, events, search, the asset
+  // registry and the scheduler) lives in that database; webhooks still need SQLite
+  // (docs/operations.md).
   std::string store_type = "sqlite";  // sqlite or postgresql
   std::filesystem::path sqlite_path;  // default <data_dir>/weir.db
   std::string store_url;              // postgresql://USER@HOST:PORT/DB?..., never with a password
@@ -75,6 +76,14 @@ struct ServerConfig {
   int64_t events_max_events = 1000000;       // and only the newest this many; 0: no count bound
   int64_t events_subscriber_buffer = 10000;  // events buffered per subscriber before it is cut
   int64_t events_heartbeat_seconds = 15;     // a comment line after this long without an event
+  // webhooks: signed deliveries of the event log (service/webhook_dispatcher.h).
+  int64_t webhooks_max_attempts = 8;           // attempts per event before it is logged failed
+  int64_t webhooks_backoff_initial_ms = 1000;  // wait after the first failure, doubling after
+  int64_t webhooks_backoff_max_seconds = 600;  // the longest wait between attempts
+  int64_t webhooks_timeout_seconds = 10;       // connect + whole request, per attempt
+  // CIDRs exempt from the refusal of loopback, link-local, private, shared and unspecified
+  // receiver addresses (as fetch.allowed_networks). Empty (default): only public addresses.
+  std::vector<std::string> webhooks_allowed_networks;
   // metrics: GET /metrics (Prometheus text format).
   // With auth.mode required, /metrics needs a token with the admin role unless this is true:
   // then it is open without credentials (its figures name users and routes; expose with care).

@@ -50,6 +50,32 @@ TEST(ServerConfig, SlurmSettings) {
   EXPECT_NE(unknown.status().message().find("exec.slurm.partition"), std::string::npos);
 }
 
+TEST(ServerConfig, WebhookSettings) {
+  auto d = ParseServerConfig("");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->webhooks_max_attempts, 8);
+  EXPECT_EQ(d->webhooks_backoff_initial_ms, 1000);
+  EXPECT_EQ(d->webhooks_backoff_max_seconds, 600);
+  EXPECT_EQ(d->webhooks_timeout_seconds, 10);
+  EXPECT_TRUE(d->webhooks_allowed_networks.empty());  // receivers at public addresses only
+  auto c = ParseServerConfig(
+      "webhooks:\n  max_attempts: 3\n  backoff_initial_ms: 50\n  backoff_max_seconds: 2\n"
+      "  timeout_seconds: 4\n  allowed_networks: [127.0.0.0/8, 10.20.0.0/16]\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->webhooks_max_attempts, 3);
+  EXPECT_EQ(c->webhooks_backoff_initial_ms, 50);
+  EXPECT_EQ(c->webhooks_backoff_max_seconds, 2);
+  EXPECT_EQ(c->webhooks_timeout_seconds, 4);
+  EXPECT_EQ(c->webhooks_allowed_networks.size(), 2u);
+  for (const char* bad :
+       {"webhooks:\n  max_attempts: 0\n", "webhooks:\n  timeout_seconds: 0\n",
+        "webhooks:\n  backoff_initial_ms: 0\n", "webhooks:\n  allowed_networks: [10.0.0.1/8]\n"}) {
+    auto r = ParseServerConfig(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("webhooks."), std::string::npos) << r.status();
+  }
+}
+
 TEST(ServerConfig, RateLimitAndAuditRetention) {
   auto d = ParseServerConfig("");
   ASSERT_TRUE(d.ok());

@@ -30,6 +30,7 @@
 #include "api/root_routes.h"
 #include "api/search_routes.h"
 #include "api/ui_routes.h"
+#include "api/webhook_routes.h"
 #include "api/workflow_routes.h"
 #include "archive/archived_outputs.h"
 #include "archive/job_archive.h"
@@ -46,12 +47,15 @@
 #include "exec/job_dir.h"
 #include "exec/slurm_executor.h"
 #include "fetch/fetcher.h"
+#include "fetch/perimeter.h"
 #include "metrics/metrics.h"
 #include "resolve/resolve.h"
 #include "scheduler/scheduler.h"
 #include "server/descriptors.h"
+#include "server/event_sinks.h"
 #include "server/server_metrics.h"
 #include "service/job_service.h"
+#include "service/webhook_dispatcher.h"
 #include "store/store.h"
 
 namespace weir::server {
@@ -100,18 +104,11 @@ class ServerImpl final : public Server {
                                                                             : "store.sqlite_path");
     }
     stores_ = *stores;
-    spdlog::info("store: jobs, configuration and audit in {}", store::DescribeLocation(*where));
-    if (config_.store_type == "postgresql") {
-      // Until the scheduler and the asset registry move behind store interfaces, their rows stay
-      // in the node's SQLite file: one server per PostgreSQL database for now.
-      spdlog::warn(
-          "store: the scheduler and the asset registry still use SQLite at {} on this node "
-          "(only jobs, configuration and audit are in PostgreSQL)",
-          config_.SqlitePath().string());
-    }
+    spdlog::info("store: jobs, configuration, audit, events, workflows and assets in {}",
+                 store::DescribeLocation(*where));
     stores_.jobs = TimedJobStore(stores_.jobs);  // weir_store_operation_duration_seconds
-    // The event log (SQLite only for now): job writes record their events in their own
-    // transaction; the hub tells them to SSE subscribers.
+    // The event log (both stores): job writes record their events in their own transaction; the
+    // hub tells them to SSE subscribers (on PostgreSQL also those other servers store).
     if (stores_.events) {
       stores_.events->SetJobEvents(service::JobEvents(clock));
       service::EventHubOptions eo;
@@ -120,8 +117,7 @@ class ServerImpl final : public Server {
       if (!hub.ok()) return hub.status().WithContext("events");
       events_ = std::move(*hub);
     } else {
-      spdlog::warn("events: the event log is not kept on {} yet; GET /api/weir/v1/events is off",
-                   config_.store_type);
+      spdlog::warn("events: the store keeps no event log; GET /api/weir/v1/events is off");
     }
     if (config_.run_as_user) {
       if (Status s = LockDownDataDir(); !s.ok()) return s;
@@ -228,6 +224,25 @@ class ServerImpl final : public Server {
           api::EventRouteOptions{std::chrono::seconds(config_.events_heartbeat_seconds)});
     }
     api::RegisterMetricsRoute(*router);
+    // Webhooks (SQLite only for now): one delivery worker per subscription.
+    api::WebhookRouteOptions who;
+    who.delivery.max_attempts = static_cast<int>(config_.webhooks_max_attempts);
+    who.delivery.backoff_initial = Millis(config_.webhooks_backoff_initial_ms);
+    who.delivery.backoff_max = Millis(config_.webhooks_backoff_max_seconds * 1000);
+    who.delivery.timeout = Millis(config_.webhooks_timeout_seconds * 1000);
+    for (const std::string& network : config_.webhooks_allowed_networks) {
+      who.delivery.allowed_networks.push_back(*fetch::IpNetwork::Parse(network));  // checked
+    }
+    who.delivery.user_agent = std::string("weir/") + WEIR_VERSION;
+    if (stores_.webhooks && events_) {
+      auto d = service::WebhookDispatcher::Start(stores_.webhooks, events_, who.delivery, clock);
+      if (!d.ok()) return d.status().WithContext("webhooks");
+      webhooks_ = std::move(*d);
+    } else {
+      spdlog::warn("webhooks: not kept on {} yet; /api/weir/v1/webhooks answers 501",
+                   config_.store_type);
+    }
+    api::RegisterWebhookRoutes(*router, stores_.webhooks, events_, webhooks_, clock, who);
     api::RegisterUiRoutes(*router, api::EmbeddedUiFiles());
 
     auto blobs = config_.blob_backend == "s3"
@@ -237,8 +252,10 @@ class ServerImpl final : public Server {
                      : blob::NewBlobStore("local", blob::BlobStoreConfig{config_.BlobsDir(), {}});
     if (!blobs.ok()) return blobs.status().WithContext("assets.blob_backend");
     blobs_ = std::move(*blobs);
-    auto registry =
-        assets::AssetRegistry::Open(config_.SqlitePath().string(), blobs_, clock, 10000);
+    // The registry's rows are in the store: the SQLite file or PostgreSQL, as store.type says.
+    auto registry = assets::AssetRegistry::Open(
+        stores_.assets, blobs_, clock,
+        events_ ? AssetPublishedEvents(HubSink(events_), clock) : assets::PublishListener());
     if (!registry.ok()) return registry.status().WithContext("asset registry");
     registry_ = std::move(*registry);
     api::AssetRouteOptions ao;
@@ -250,6 +267,7 @@ class ServerImpl final : public Server {
     // steps run as jobs through the same JobService as the API.
     scheduler::SchedulerOptions so;
     so.db_path = config_.SqlitePath().string();
+    if (events_) so.events = HubSink(events_);
     auto bundle_blobs = scheduler::NewBlobStoreBundleBlobs(
         blobs_, std::filesystem::absolute(config_.BundleFilesDir()),
         [registry = registry_](std::string_view uuid) -> Result<std::string> {
@@ -259,7 +277,11 @@ class ServerImpl final : public Server {
         });
     auto launcher =
         std::shared_ptr<scheduler::StepLauncher>(scheduler::NewJobServiceLauncher(*jobs_));
-    auto sched = scheduler::Scheduler::Open(so, bundle_blobs, launcher, clock);
+    auto sched_store = store::OpenSchedulerStore(*where, so.busy_timeout_ms);
+    if (!sched_store.ok()) return sched_store.status().WithContext("scheduler store");
+    auto sched =
+        scheduler::Scheduler::Open(std::shared_ptr<store::SchedulerStore>(std::move(*sched_store)),
+                                   so, bundle_blobs, launcher, clock);
     if (!sched.ok()) return sched.status().WithContext("scheduler");
     scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
@@ -334,6 +356,7 @@ class ServerImpl final : public Server {
     }
     prune_cv_.notify_all();
     if (pruner_.joinable()) pruner_.join();
+    if (webhooks_) webhooks_->Stop();
     // The scheduler's launcher holds the job service: stop it first.
     if (scheduler_) scheduler_->Shutdown();
     scheduler_.reset();
@@ -681,6 +704,7 @@ class ServerImpl final : public Server {
   std::shared_ptr<service::EventHub> events_;
   std::string node_id_;
   std::shared_ptr<cluster::Node> node_;
+  std::shared_ptr<service::WebhookDispatcher> webhooks_;
 };
 
 }  // namespace

@@ -28,6 +28,13 @@ namespace weir::service {
 // Event type names (docs/api.md, "Events").
 inline constexpr std::string_view kJobStatusChange = "JOB_STATUS_CHANGE";
 inline constexpr std::string_view kJobFinished = "JOB_FINISHED";
+// Written by the scheduler (scheduler/events.cc) and, for assets, by the server from the
+// registry's publish callback.
+inline constexpr std::string_view kWorkflowInstanceChange = "WORKFLOW_INSTANCE_CHANGE";
+inline constexpr std::string_view kWorkflowStepChange = "WORKFLOW_STEP_CHANGE";
+inline constexpr std::string_view kWorkflowDeployed = "WORKFLOW_DEPLOYED";
+inline constexpr std::string_view kWorkflowActivated = "WORKFLOW_ACTIVATED";
+inline constexpr std::string_view kAssetPublished = "ASSET_PUBLISHED";
 
 // The JobEventsFn the server gives the JobStore: JOB_STATUS_CHANGE for every status change
 // (fromState null when the job is created), and JOB_FINISHED with the job's request, times,

@@ -30,8 +30,9 @@ void SetLogFormat(LogFormat format);
 LogFormat CurrentLogFormat();
 
 struct JobEvent {
-  std::string event;  // accepted, rejected, started, finished, killed
-  std::string id;     // empty for a rejected submission without a record
+  std::string
+      event;  // accepted, rejected, prepared, launched (waits in Slurm), started, finished, killed
+  std::string id;  // empty for a rejected submission without a record
   std::string user;
   std::string cluster;  // names; empty when not resolved
   std::string command;

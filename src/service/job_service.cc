@@ -131,7 +131,8 @@ struct ActiveJob {
   bool holds_capacity = false;  // memory_mb counted in used_memory_
   bool persisted = false;       // CreateJob done; before that the job is not dispatched
   bool kill_requested = false;  // asked while launching: kill as soon as RUNNING is recorded
-  std::optional<exec::JobEnd> pending_end;  // the end arrived while launching
+  std::optional<exec::JobEnd> pending_end;            // the end arrived while launching
+  std::optional<exec::JobProgress> pending_progress;  // progress that arrived while launching
   // Known at submit; after a restart (queued jobs) they are read again from the ConfigStore.
   std::optional<model::ConfigEntity> cluster, command;
   std::vector<exec::Attachment> attachments;
@@ -163,6 +164,7 @@ class JobServiceImpl final : public JobService {
     }
     for (auto& s : selectors_) selector_ptrs_.push_back(s.get());
     executor_->SetListener([this](const exec::JobEnd& end) { OnJobEnd(end); });
+    executor_->SetProgressListener([this](const exec::JobProgress& p) { OnJobProgress(p); });
     int n = std::max(1, options_.setup_threads);
     for (int i = 0; i < n; ++i) workers_.emplace_back([this] { SetupWorker(); });
     if (options_.archiver) archive_worker_ = std::thread([this] { ArchiveWorker(); });
@@ -265,6 +267,9 @@ class JobServiceImpl final : public JobService {
   void NotifyFinal();
 
   void OnJobEnd(const exec::JobEnd& end);
+  // A launched job that waited (Launched::running false): a new waiting message while INIT, or
+  // RUNNING (started, host) once.
+  void OnJobProgress(const exec::JobProgress& p);
   void SetupWorker();
   void SetUp(const std::string& id);
 
@@ -955,6 +960,51 @@ void JobServiceImpl::OnJobEnd(const exec::JobEnd& end) {
   RecordEnd(end);
 }
 
+void JobServiceImpl::OnJobProgress(const exec::JobProgress& p) {
+  JobRecord rec;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = active_.find(p.job_id);
+    if (it == active_.end()) return;
+    ActiveJob& a = it->second;
+    if (a.phase != Phase::kRunning) {
+      // The launch is being recorded; the set-up worker applies this right after (RUNNING wins).
+      if (!a.pending_progress || !a.pending_progress->running) a.pending_progress = p;
+      return;
+    }
+    if (a.record.job.status != JobStatus::kInit) return;  // RUNNING is told once and stays
+    if (p.running) {
+      a.record.job.status = JobStatus::kRunning;
+      a.record.job.status_msg = std::string(model::kMsgRunning);
+      a.record.job.started = p.at;
+      if (!p.host.empty()) a.record.execution.host_name = Truncate(p.host, 255);
+    } else {
+      if (a.record.job.status_msg == p.message) return;
+      a.record.job.status_msg = Truncate(p.message, kMaxStatusMsg);
+    }
+    a.record.updated = clock_.Now();
+    rec = a.record;
+  }
+  Status written = WriteRecord(rec);
+  if (!written.ok()) {
+    spdlog::error("job {}: record {}: {}", rec.id, model::JobStatusName(rec.job.status),
+                  written.ToString());
+  }
+  if (!p.running) return;
+  metrics::WeirMetrics& m = metrics::Weir();
+  m.job_transitions.With({"RUNNING"}).Inc();
+  const std::chrono::duration<double> waited = rec.updated - rec.created;
+  m.job_submit_to_running.With({}).Observe(std::max(0.0, waited.count()));
+  LogJobEvent(JobEvent{
+      .event = "started",
+      .id = rec.id,
+      .user = rec.request.user,
+      .cluster = rec.job.cluster_name,
+      .command = rec.job.command_name,
+      .status = std::string(model::JobStatusName(rec.job.status)),
+      .message = "slurm job " + rec.execution.slurm_job_id + " on " + rec.execution.host_name});
+}
+
 // --- set-up workers ----------------------------------------------------------------------------
 
 void JobServiceImpl::SetupWorker() {
@@ -1115,21 +1165,29 @@ void JobServiceImpl::SetUp(const std::string& id) {
     FailSetup(id, launched.status().WithContext("launch"));
     return;
   }
-  rec.job.status = JobStatus::kRunning;
-  rec.job.status_msg = std::string(model::kMsgRunning);
-  rec.job.started = launched->started;
+  if (launched->running) {
+    rec.job.status = JobStatus::kRunning;
+    rec.job.status_msg = std::string(model::kMsgRunning);
+    rec.job.started = launched->started;
+  } else {
+    // It waits (in Slurm's queue): INIT until the executor tells RUNNING (OnJobProgress).
+    rec.job.status_msg = Truncate(launched->status_msg, kMaxStatusMsg);
+  }
   if (launched->pid > 0) rec.execution.process_id = launched->pid;
   rec.execution.slurm_job_id = launched->slurm_job_id;
   rec.updated = clock_.Now();
   Status written = WriteRecord(rec);
-  if (!written.ok()) spdlog::error("job {}: record RUNNING: {}", id, written.ToString());
-  {
+  if (!written.ok()) {
+    spdlog::error("job {}: record {}: {}", id, model::JobStatusName(rec.job.status),
+                  written.ToString());
+  }
+  if (launched->running) {
     metrics::WeirMetrics& m = metrics::Weir();
     m.job_transitions.With({"RUNNING"}).Inc();
     const std::chrono::duration<double> waited = rec.updated - rec.created;
     m.job_submit_to_running.With({}).Observe(std::max(0.0, waited.count()));
   }
-  LogJobEvent(JobEvent{.event = "started",
+  LogJobEvent(JobEvent{.event = launched->running ? "started" : "launched",
                        .id = id,
                        .user = rec.request.user,
                        .cluster = rec.job.cluster_name,
@@ -1141,6 +1199,7 @@ void JobServiceImpl::SetUp(const std::string& id) {
   RemoveStaging(id);  // the job directory holds its own links to the attachments
 
   std::optional<exec::JobEnd> pending;
+  std::optional<exec::JobProgress> progress;
   bool kill = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1151,8 +1210,10 @@ void JobServiceImpl::SetUp(const std::string& id) {
     a.phase = Phase::kRunning;
     a.attachments.clear();
     pending = std::move(a.pending_end);
+    progress = std::move(a.pending_progress);
     kill = a.kill_requested;
   }
+  if (progress) OnJobProgress(*progress);
   if (pending) {
     RecordEnd(*pending);
   } else if (kill) {
@@ -1243,6 +1304,12 @@ Result<JobRecord> JobServiceImpl::WaitFinal(const std::string& job_id, Millis ti
 
 bool JobServiceImpl::LaunchedBeforeRestart(JobRecord& rec) {
   const fs::path dir = JobDirectory(rec.id);
+  if (std::optional<std::string> slurm = exec::ReadSlurmJobId(dir)) {
+    // In Slurm (maybe still pending there): re-adopted as it is; the executor tells RUNNING.
+    if (rec.execution.slurm_job_id.empty()) rec.execution.slurm_job_id = *slurm;
+    rec.updated = clock_.Now();
+    return true;
+  }
   std::optional<TimePoint> started = FileMtime(exec::paths::PidFile(dir));
   if (!started && FileMtime(exec::paths::LaunchMarker(dir))) {
     // The server died during the launch. A run script that already ended left genie.done; one
@@ -1606,14 +1673,7 @@ void JobServiceImpl::LocalWatchLoop() {
 
 // --- status writes that the store refused ------------------------------------------------------
 
-Result<JobRecord> JobServiceImpl::Get(const std::string& job_id) {
-  Result<JobRecord> r = GetRecord(job_id);
-  // The store does not keep the Slurm job id (model/job.h): the job folder does.
-  if (r.ok() && r->execution.slurm_job_id.empty() && r->job.started && IsSafeId(r->id)) {
-    if (auto slurm = exec::ReadSlurmJobId(JobDirectory(r->id))) r->execution.slurm_job_id = *slurm;
-  }
-  return r;
-}
+Result<JobRecord> JobServiceImpl::Get(const std::string& job_id) { return GetRecord(job_id); }
 
 Result<JobRecord> JobServiceImpl::GetRecord(const std::string& job_id) {
   std::optional<JobRecord> kept;

@@ -1,18 +1,26 @@
 // The EventStore contract of store.h, run against every backend: ids, filters, resuming after
-// an id, pruning, and the job events recorded in the same transaction as the job write.
-// Add a backend by adding a factory to Backends() below. Nothing is timed.
+// an id (also while several writers race), pruning, and the job events recorded in the same
+// transaction as the job write. Add a backend by adding a factory to Backends() below. Nothing
+// is timed. PostgreSQL runs on a throwaway server (store/testing/postgres_server.h), one fresh
+// database per test.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/testing/required_services.h"
+#include "store/open.h"
 #include "store/store.h"
+#include "store/testing/postgres_server.h"
 
 namespace weir::store {
 namespace {
@@ -20,10 +28,14 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
+// Fresh storage for one test; Open() may be called again for another connection to it (on
+// PostgreSQL: as another server on the same database would have).
 class EventBackend {
  public:
   virtual ~EventBackend() = default;
   virtual Result<SqliteStores> Open() = 0;
+  // Why this backend cannot run here ("" when it can).
+  virtual std::string Missing() const { return ""; }
 };
 
 struct BackendFactory {
@@ -50,8 +62,45 @@ class SqliteEventBackend : public EventBackend {
   FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
 };
 
+// A fresh database on the test process's shared PostgreSQL server.
+class PostgresEventBackend : public EventBackend {
+ public:
+  PostgresEventBackend() {
+    testing::PostgresServer* server = testing::SharedPostgres();
+    if (server == nullptr) {
+      missing_ = testing::SharedPostgresError();
+      return;
+    }
+    Result<std::string> url = server->CreateDatabase();
+    if (!url.ok()) {
+      missing_ = url.status().message();
+      return;
+    }
+    where_.type = "postgresql";
+    where_.url = *url;
+  }
+  Result<SqliteStores> Open() override { return OpenStores(where_, clock_); }
+  std::string Missing() const override { return missing_; }
+
+ private:
+  StoreLocation where_;
+  std::string missing_;
+  FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
+};
+
+// Stops the shared PostgreSQL server when the tests end.
+class StopPostgres : public ::testing::Environment {
+ public:
+  void TearDown() override { testing::StopSharedPostgres(); }
+};
+const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
+
+// Test names and failure messages show the backend's name, not its bytes.
+void PrintTo(const BackendFactory& b, std::ostream* os) { *os << b.name; }
+
 std::vector<BackendFactory> Backends() {
-  return {{"sqlite", [] { return std::make_unique<SqliteEventBackend>(); }}};
+  return {{"sqlite", [] { return std::make_unique<SqliteEventBackend>(); }},
+          {"postgres", [] { return std::make_unique<PostgresEventBackend>(); }}};
 }
 
 TimePoint At(int64_t seconds) { return FromEpochMillis(1'700'000'000'000 + seconds * 1000); }
@@ -87,6 +136,9 @@ class EventStoreContractTest : public ::testing::TestWithParam<BackendFactory> {
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
+    if (std::string why = backend_->Missing(); !why.empty()) {
+      WEIR_MISSING_SERVICE("postgresql", why);
+    }
     auto s = backend_->Open();
     ASSERT_TRUE(s.ok()) << s.status();
     stores_ = *s;
@@ -230,6 +282,61 @@ TEST_P(EventStoreContractTest, TheListenerHearsEveryEventAfterTheIdItWasGiven) {
   int64_t a = Add(Ev(2, "B", "j2"));
   int64_t b = Add(Ev(3, "C", "j3"));
   EXPECT_THAT(heard, ElementsAre(a, b));
+}
+
+// Writers on separate connections (as several servers on one database) race; a reader that keeps
+// resuming after the last id it saw must still see every event exactly once: an event never
+// becomes visible after one with a higher id.
+TEST_P(EventStoreContractTest, AReaderResumingAfterItsLastIdMissesNothingWhileWritersRace) {
+  constexpr int kWriters = 4;
+  constexpr int kEach = 150;
+  std::vector<SqliteStores> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    auto s = backend_->Open();
+    ASSERT_TRUE(s.ok()) << s.status();
+    writers.push_back(*s);
+  }
+  std::vector<std::vector<int64_t>> given(kWriters);
+  std::atomic<int> running{kWriters};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kEach; ++i) {
+        Result<int64_t> id = writers[static_cast<size_t>(w)].events->AppendEvent(
+            Ev(i, "A", "w" + std::to_string(w)));
+        if (id.ok()) given[static_cast<size_t>(w)].push_back(*id);
+      }
+      --running;
+    });
+  }
+  std::vector<int64_t> seen;
+  int64_t last = 0;
+  bool ordered = true;
+  auto read_more = [&] {
+    auto got = events_->ReadEvents(last, {}, 50);
+    if (!got.ok()) {
+      ADD_FAILURE() << got.status();
+      return false;
+    }
+    for (const EventRecord& e : *got) {
+      ordered = ordered && e.id > last;
+      last = e.id;
+      seen.push_back(e.id);
+    }
+    return !got->empty();
+  };
+  while (running.load() > 0) read_more();
+  for (auto& t : threads) t.join();
+  while (read_more()) {
+  }
+  std::set<int64_t> all;
+  for (const auto& ids : given) {
+    EXPECT_EQ(ids.size(), static_cast<size_t>(kEach));
+    all.insert(ids.begin(), ids.end());
+  }
+  EXPECT_TRUE(ordered);
+  EXPECT_EQ(seen.size(), all.size()) << "the reader missed events that became visible late";
+  EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()), all);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EventStoreContractTest, ::testing::ValuesIn(Backends()),

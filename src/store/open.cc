@@ -1,16 +1,24 @@
 #include "store/open.h"
 
+#include <algorithm>
 #include <filesystem>
 
+#include "store/asset_store.h"
 #include "store/postgres/connection.h"
+#include "store/postgres/postgres_scheduler_store.h"
+#include "store/postgres/postgres_asset_store.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/schema.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/sqlite_scheduler_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace weir::store {
 namespace {
+
+// Connections the asset registry's store opens at most, besides store.pool_size.
+constexpr int kAssetPoolSize = 2;
 
 Status CheckType(const StoreLocation& where) {
   if (where.type == "sqlite" || where.type == "postgresql") return Status::Ok();
@@ -42,8 +50,23 @@ Result<Stores> OpenStores(const StoreLocation& where, Clock& clock) {
   out.config = s;
   out.jobs = s;
   out.audit = s;
+  out.events = s;
+  out.search = s;
+  // Migrated above: the asset store only checks the version. Its own small pool: publishes and
+  // resolutions are single short transactions.
+  postgres::PostgresOptions asset_options = PgOptions(where, false);
+  asset_options.pool_size = std::min(where.pool_size, kAssetPoolSize);
+  WEIR_ASSIGN_OR_RETURN(
+      out.assets, postgres::PostgresAssetStore::Open(where.url, where.password, asset_options));
   out.nodes = s;
   return out;
+}
+
+Result<std::unique_ptr<SchedulerStore>> OpenSchedulerStore(const StoreLocation& where,
+                                                           int busy_timeout_ms) {
+  WEIR_RETURN_IF_ERROR(CheckType(where));
+  if (where.type == "sqlite") return sqlite::OpenSchedulerStore(where.sqlite_path, busy_timeout_ms);
+  return postgres::OpenSchedulerStore(where.url, where.password);
 }
 
 Result<SchemaInfo> ReadSchema(const StoreLocation& where) {

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "store/scheduler_store.h"
 #include "store/store.h"
 
 namespace weir::store {
@@ -37,6 +38,12 @@ std::string DescribeLocation(const StoreLocation& where);
 // reached (naming the URL without its password); kInvalidArgument for an unknown type.
 // `clock` is not read: callers set the record times.
 Result<Stores> OpenStores(const StoreLocation& where, Clock& clock);
+
+// The workflow scheduler's rows at `where` (scheduler_store.h): on SQLite the wf_* tables of the
+// same file (its own connection; `busy_timeout_ms` as the scheduler's setting), on PostgreSQL
+// the same database, schema migrated. Errors as OpenStores.
+Result<std::unique_ptr<SchedulerStore>> OpenSchedulerStore(const StoreLocation& where,
+                                                           int busy_timeout_ms);
 
 // The schema of a store: the version it is at (0: weir never wrote to it) and the newest this
 // build knows.

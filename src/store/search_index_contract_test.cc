@@ -2,7 +2,8 @@
 //
 // Documents of jobs and entities come from the backend's own JobStore/ConfigStore writes; the
 // tests only ever write through those interfaces and read through SearchText. Add a backend by
-// adding a factory to Backends() below. Nothing is timed.
+// adding a factory to Backends() below. Nothing is timed. PostgreSQL runs on a throwaway server
+// (store/testing/postgres_server.h), one fresh database per test.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -14,7 +15,10 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/testing/required_services.h"
+#include "store/open.h"
 #include "store/store.h"
+#include "store/testing/postgres_server.h"
 
 namespace weir::store {
 namespace {
@@ -38,6 +42,8 @@ class SearchBackend {
  public:
   virtual ~SearchBackend() = default;
   virtual Result<Stores> Open() = 0;
+  // Why this backend cannot run here ("" when it can).
+  virtual std::string Missing() const { return ""; }
 };
 
 struct BackendFactory {
@@ -67,8 +73,48 @@ class SqliteSearchBackend : public SearchBackend {
   FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
 };
 
+// A fresh database on the test process's shared PostgreSQL server.
+class PostgresSearchBackend : public SearchBackend {
+ public:
+  PostgresSearchBackend() {
+    testing::PostgresServer* server = testing::SharedPostgres();
+    if (server == nullptr) {
+      missing_ = testing::SharedPostgresError();
+      return;
+    }
+    Result<std::string> url = server->CreateDatabase();
+    if (!url.ok()) {
+      missing_ = url.status().message();
+      return;
+    }
+    where_.type = "postgresql";
+    where_.url = *url;
+  }
+  Result<Stores> Open() override {
+    WEIR_ASSIGN_OR_RETURN(SqliteStores s, OpenStores(where_, clock_));
+    return Stores{s.config, s.jobs, s.search};
+  }
+  std::string Missing() const override { return missing_; }
+
+ private:
+  StoreLocation where_;
+  std::string missing_;
+  FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
+};
+
+// Stops the shared PostgreSQL server when the tests end.
+class StopPostgres : public ::testing::Environment {
+ public:
+  void TearDown() override { testing::StopSharedPostgres(); }
+};
+const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
+
+// Test names and failure messages show the backend's name, not its bytes.
+void PrintTo(const BackendFactory& b, std::ostream* os) { *os << b.name; }
+
 std::vector<BackendFactory> Backends() {
-  return {{"sqlite", [] { return std::make_unique<SqliteSearchBackend>(); }}};
+  return {{"sqlite", [] { return std::make_unique<SqliteSearchBackend>(); }},
+          {"postgres", [] { return std::make_unique<PostgresSearchBackend>(); }}};
 }
 
 TimePoint At(int64_t seconds) { return FromEpochMillis(1'700'000'000'000 + seconds * 1000); }
@@ -125,6 +171,9 @@ class SearchIndexContractTest : public ::testing::TestWithParam<BackendFactory> 
  protected:
   void SetUp() override {
     backend_ = GetParam().make();
+    if (std::string why = backend_->Missing(); !why.empty()) {
+      WEIR_MISSING_SERVICE("postgresql", why);
+    }
     Result<Stores> s = backend_->Open();
     ASSERT_TRUE(s.ok()) << s.status();
     s_ = *s;

@@ -303,6 +303,75 @@ class EventStore {
   virtual Result<int64_t> SetEventListener(EventListener listener) = 0;
 };
 
+// ---- webhooks ---------------------------------------------------------------------------------
+
+// A webhook subscription (issue 13): events of the log that match `filter` are POSTed to `url`,
+// signed with `secret`, one at a time in id order. `delivered_up_to` is the subscription's
+// durable cursor: every matching event with a smaller or equal id was delivered (or given up
+// on), so a restarted server goes on after it.
+struct WebhookRecord {
+  std::string id;
+  std::string url;  // http:// or https://
+  EventFilter filter;
+  std::string secret;  // the HMAC key; never shown by the API
+  bool enabled = true;
+  TimePoint created;
+  int64_t delivered_up_to = 0;
+};
+
+// What became of one delivery attempt.
+enum class DeliveryOutcome {
+  kDelivered,  // the receiver answered 2xx
+  kRetrying,   // it did not; another attempt follows at next_retry
+  kFailed,     // it did not, and this was the last attempt (or a redelivery by hand)
+};
+std::string_view DeliveryOutcomeName(DeliveryOutcome o);  // "delivered", "retrying", "failed"
+Result<DeliveryOutcome> ParseDeliveryOutcome(std::string_view s);
+
+// One row of a subscription's delivery log: one attempt to deliver one event.
+struct WebhookDelivery {
+  int64_t id = 0;  // set by the store: increases with every row, never reused
+  std::string webhook_id;
+  int64_t event_id = 0;
+  std::string event_type;
+  int attempt = 1;      // 1 for the first attempt of an event, counting up per retry
+  bool manual = false;  // a redelivery by hand (outside the subscription's ordered stream)
+  TimePoint time;       // when the attempt started
+  int http_status = 0;  // the receiver's status; 0 when no answer came
+  std::string error;    // why it failed ("" when delivered)
+  int64_t duration_ms = 0;
+  DeliveryOutcome outcome = DeliveryOutcome::kDelivered;
+  std::optional<TimePoint> next_retry;  // set when outcome is kRetrying
+};
+
+// Delivery log rows kept per subscription; older ones are removed as new ones come.
+inline constexpr int64_t kMaxDeliveriesPerWebhook = 1000;
+
+// Webhook subscriptions and their delivery logs. Thread-safe.
+// Errors: kNotFound naming the webhook or delivery, kAlreadyExists for a duplicate id,
+// kInvalidArgument for a limit < 1, kInternal/kUnavailable for storage failures.
+class WebhookStore {
+ public:
+  virtual ~WebhookStore() = default;
+  virtual Status CreateWebhook(const WebhookRecord& w) = 0;
+  virtual Result<WebhookRecord> GetWebhook(const std::string& id) = 0;
+  // Every subscription, oldest first.
+  virtual Result<std::vector<WebhookRecord>> ListWebhooks() = 0;
+  // Removes the subscription and its delivery log.
+  virtual Status DeleteWebhook(const std::string& id) = 0;
+  // Appends `d` to its subscription's log and returns its id. When `advance_cursor`, the
+  // subscription's delivered_up_to becomes d.event_id in the same transaction (it never moves
+  // back). Keeps only the newest kMaxDeliveriesPerWebhook rows of the subscription.
+  virtual Result<int64_t> RecordDelivery(const WebhookDelivery& d, bool advance_cursor) = 0;
+  // The newest `limit` rows of a subscription's log, newest first.
+  virtual Result<std::vector<WebhookDelivery>> ListDeliveries(const std::string& webhook_id,
+                                                              int limit) = 0;
+  virtual Result<WebhookDelivery> GetDelivery(const std::string& webhook_id, int64_t id) = 0;
+  // The highest attempt number logged for (webhook, event) by the ordered stream (manual rows
+  // are not counted); 0 when none. A restarted dispatcher goes on counting from it.
+  virtual Result<int> LastAttempt(const std::string& webhook_id, int64_t event_id) = 0;
+};
+
 // ---- full-text search ------------------------------------------------------------------------
 
 // What a search can find. Jobs and configuration entities are indexed by the store itself, in
@@ -340,7 +409,8 @@ struct SearchHit {
   std::string status;
   std::string name_highlight;  // name with matched words between the markers
   std::string snippet;         // a few words around the best match in any field, marked
-  double score = 0;            // higher is better (bm25 relevance, sign flipped)
+  double score = 0;            // higher is better (SQLite: bm25 with the sign flipped;
+                               // PostgreSQL: ts_rank); compare scores of one search only
 };
 
 // A user's query turned into terms (ParseSearchQuery): every term must match a document.
@@ -361,7 +431,8 @@ inline constexpr size_t kMaxSearchTerms = 32;
 Result<std::vector<std::string>> ParseSearchQuery(std::string_view q);
 
 // The full-text index. Kept apart from ConfigStore/JobStore so a backend without full-text
-// search still provides those; the SQLite store implements it (FTS5).
+// search still provides those; the SQLite store implements it with FTS5, the PostgreSQL one with
+// its full-text search (tsvector, GIN).
 //
 // Ranking: a document whose name equals the whole query (ignoring ASCII case) comes first, then
 // by relevance (matches in the name weigh most, then tags, id, text), then kind and id, so
@@ -382,8 +453,11 @@ class SearchIndex {
                                         const std::vector<SearchDocument>& docs) = 0;
 };
 
+class AssetStore;  // asset_store.h
+
 // Opens (creating if needed) an SQLite database file, WAL mode, schema migrated.
-// The interfaces share one connection. `clock` is not read: callers set the record times.
+// The interfaces share one connection, but for `assets`, which has its own (asset_store.h).
+// `clock` is not read: callers set the record times.
 struct SqliteStores {
   std::shared_ptr<ConfigStore> config;
   std::shared_ptr<JobStore> jobs;
@@ -391,6 +465,8 @@ struct SqliteStores {
   std::shared_ptr<EventStore> events;
   std::shared_ptr<SearchIndex> search;
   std::shared_ptr<NodeStore> nodes;
+  std::shared_ptr<WebhookStore> webhooks;  // null on backends without webhooks (PostgreSQL)
+  std::shared_ptr<AssetStore> assets;  // the asset registry's rows
 };
 Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock);
 

@@ -865,6 +865,7 @@ JobRecord FullJob() {
     r.execution.check_delay = 500;
     r.execution.timeout = 3600;
     r.execution.memory = 4096;
+    r.execution.slurm_job_id = "8812";
     r.metadata.client_host = "10.0.0.1";
     r.metadata.user_agent = "pygenie/3.3";
     r.metadata.num_attachments = 2;

@@ -180,6 +180,8 @@ std::unique_ptr<SlurmCluster> SlurmCluster::Start(std::string* why) {
        << "JobCompType=jobcomp/filetxt\n"
        << "JobCompLoc=" << d << "/jobcomp.log\n"
        << "MinJobAge=300\nKillWait=5\nReturnToService=2\nMailProg=/bin/true\n"
+       // A dead slurmd is declared down (its jobs NODE_FAIL) in ~10-15 s, not 5 minutes.
+       << "SlurmdTimeout=10\n"
        << "PlugStackConfig=" << d << "/plugstack.conf\n"
        << "NodeName=" << c->node_ << " NodeAddr=127.0.0.1 " << hardware << " State=UNKNOWN\n"
        << "PartitionName=debug Nodes=" << c->node_
@@ -214,8 +216,8 @@ Status SlurmCluster::WaitIdle(std::chrono::seconds timeout) {
   }
 }
 
-Status SlurmCluster::StopPid(pid_t& pid, int sig) {
-  if (pid <= 0) return Status::Ok();
+void SlurmCluster::StopPid(pid_t& pid, int sig) {
+  if (pid <= 0) return;
   ::kill(pid, sig);
   const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (Alive(pid)) {
@@ -228,10 +230,12 @@ Status SlurmCluster::StopPid(pid_t& pid, int sig) {
     std::this_thread::sleep_for(20ms);
   }
   pid = -1;
-  return Status::Ok();
 }
 
-Status SlurmCluster::StopController() { return StopPid(slurmctld_, SIGTERM); }
+Status SlurmCluster::StopController() {
+  StopPid(slurmctld_, SIGTERM);
+  return Status::Ok();
+}
 
 Status SlurmCluster::StartController() {
   if (slurmctld_ > 0) return FailedPrecondition("slurmctld is running");
@@ -247,7 +251,18 @@ Status SlurmCluster::StartController() {
   return DeadlineExceeded("slurmctld did not answer after its restart");
 }
 
-Status SlurmCluster::KillNodeDaemon() { return StopPid(slurmd_, SIGKILL); }
+Status SlurmCluster::KillNodeDaemon() {
+  StopPid(slurmd_, SIGKILL);
+  return Status::Ok();
+}
+
+Status SlurmCluster::StartNodeDaemon() {
+  if (slurmd_ > 0) return FailedPrecondition("slurmd is running");
+  auto slurmd = Spawn({"slurmd", "-D", "-f", conf().string()}, "slurmd.out");
+  if (!slurmd.ok()) return slurmd.status();
+  slurmd_ = *slurmd;
+  return WaitIdle(60s);
+}
 
 void SlurmCluster::Stop() {
   if (stopped_) return;

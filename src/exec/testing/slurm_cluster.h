@@ -3,7 +3,7 @@
 //
 // Start() creates /tmp/weir-slurm-XXXXXX holding its own munge key and socket, a generated
 // slurm.conf (free loopback ports, proctrack/linuxproc, task/none, a job-completion log,
-// batch_sched_delay=0, the node line from `slurmd -C`, one partition "debug" with
+// batch_sched_delay=0, SlurmdTimeout=10, the node line from `slurmd -C`, one partition "debug" with
 // OverSubscribe=FORCE:8 so a burst of trivial jobs runs side by side), starts the three daemons
 // each in its own session, and waits (up to 60 s) until `sinfo` shows the node idle. It returns
 // nullptr with the reason when a tool is missing or the cluster does not come up; callers pass
@@ -46,8 +46,14 @@ class SlurmCluster {
   // slurmctld: stopped (SIGTERM, waited for) and started again from its saved state.
   Status StopController();
   Status StartController();
-  // slurmd: SIGKILLed (its jobs' processes live on, as on a real node failure).
+  // slurmd: SIGKILLed (its jobs' processes live on, as on a real node failure). With the
+  // fixture's SlurmdTimeout (10 s) slurmctld declares the node down, and its jobs NODE_FAIL,
+  // within about 15 s.
   Status KillNodeDaemon();
+  // slurmd started again (ReturnToService=2 brings the node back; processes of jobs Slurm has
+  // ended meanwhile are killed when it registers); waits (up to 60 s) until the node is idle.
+  // kFailedPrecondition when slurmd runs.
+  Status StartNodeDaemon();
 
   // Cancels every job, stops the daemons, removes the folder. Idempotent.
   void Stop();
@@ -55,7 +61,8 @@ class SlurmCluster {
  private:
   SlurmCluster() = default;
   Result<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_name);
-  Status StopPid(pid_t& pid, int sig);
+  // Signals `pid` (if set) and waits for it (SIGKILL after 10 s); sets it to -1.
+  void StopPid(pid_t& pid, int sig);
   Status WaitIdle(std::chrono::seconds timeout);
 
   std::filesystem::path dir_;

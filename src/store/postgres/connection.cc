@@ -73,6 +73,18 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
 
 Connection::~Connection() { PQfinish(conn_); }
 
+Result<std::vector<std::string>> Connection::TakeNotifications() {
+  if (PQconsumeInput(conn_) == 0) {
+    return Unavailable(std::string("postgresql: connection lost: ") + PQerrorMessage(conn_));
+  }
+  std::vector<std::string> out;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    out.emplace_back(n->relname);
+    PQfreemem(n);
+  }
+  return out;
+}
+
 Status Connection::Reset() {
   PQreset(conn_);
   if (PQstatus(conn_) != CONNECTION_OK) {

@@ -108,6 +108,11 @@ class Connection {
   bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
   // Reconnects with the same parameters.
   Status Reset();
+  // For LISTEN: the socket to wait on for the server's messages, and the channels of the
+  // notifications received so far (reads what arrived without blocking; kUnavailable when the
+  // connection is lost).
+  int Socket() const { return PQsocket(conn_); }
+  Result<std::vector<std::string>> TakeNotifications();
 
  private:
   explicit Connection(PGconn* c) : conn_(c) {}

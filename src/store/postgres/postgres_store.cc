@@ -1,10 +1,16 @@
 #include "store/postgres/postgres_store.h"
 
+#include <poll.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <unordered_set>
 
 #include "store/postgres/schema.h"
-#include "store/sqlite/codec.h"  // the store's JSON encodings, shared by both backends
+#include "store/postgres/text_search.h"
+#include "store/sqlite/codec.h"  // the store's JSON encodings and search documents, shared
 
 namespace weir::store::postgres {
 namespace {
@@ -16,9 +22,11 @@ using model::Kind;
 using sqlite::DecodeConfigBody;
 using sqlite::DecodeJobRequest;
 using sqlite::DecodeJobState;
+using sqlite::DocOf;
 using sqlite::EncodeConfigBody;
 using sqlite::EncodeJobRequest;
 using sqlite::EncodeJobState;
+using sqlite::SearchKindOf;
 
 std::vector<std::string> Unique(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
@@ -332,6 +340,89 @@ Result<Page<T>> RunPaged(Connection& c, const std::string& from, const std::stri
   return out;
 }
 
+// ---- search documents and events -------------------------------------------------------------
+
+Status PutDoc(Connection& c, const SearchDocument& d) {
+  Params p;
+  p.Add(SearchKindName(d.kind)).Add(d.id).Add(d.name).Add(d.status).Add(sqlite::JoinTags(d.tags));
+  p.Add(d.text).Add(TsVectorLiteral(d));
+  return c
+      .Exec(
+          "INSERT INTO search_docs(kind, ref, name, status, tags, text, doc)"
+          " VALUES ($1, $2, $3, $4, $5, $6, $7::tsvector) ON CONFLICT (kind, ref) DO UPDATE SET"
+          " name = excluded.name, status = excluded.status, tags = excluded.tags,"
+          " text = excluded.text, doc = excluded.doc",
+          p)
+      .status();
+}
+
+Status DeleteDoc(Connection& c, SearchKind kind, const std::string& id) {
+  Params p;
+  p.Add(SearchKindName(kind)).Add(id);
+  return c.Exec("DELETE FROM search_docs WHERE kind = $1 AND ref = $2", p).status();
+}
+
+// Why a lock and not only the sequence: a sequence hands out ids in the order transactions ask,
+// not in the order they commit. Were transaction A given id 6 and B id 7, and B committed first,
+// a reader could see 7, resume after it and never see 6. So every transaction that stores events
+// takes this transaction-scoped advisory lock before its first event and holds it until its
+// commit: ids are given and made visible one transaction at a time, in commit order, across
+// every server on the database (a sequence row updated in the transaction would serialise the
+// same way, with more writes). It is the last lock such a transaction takes (its job row is
+// locked before), so it cannot take part in a deadlock. LastEventId takes it shared, so the id
+// it reads never belongs to a transaction still running. One lock per schema (test databases are
+// schemas of one database).
+constexpr const char* kEventLock =
+    "SELECT pg_advisory_xact_lock(hashtext('weir.events:' || current_schema()))";
+constexpr const char* kEventLockShared =
+    "SELECT pg_advisory_xact_lock_shared(hashtext('weir.events:' || current_schema()))";
+
+Result<int64_t> InsertEvent(Connection& c, const EventRecord& e) {
+  Params p;
+  p.Add(e.type).Add(ToEpochMillis(e.time)).Add(e.job_id).Add(e.user).Add(e.grouping);
+  p.Add(e.workflow).Add(e.data);
+  WEIR_ASSIGN_OR_RETURN(Rows r, c.Exec("INSERT INTO events(type, time, job_id, user_name, grouping,"
+                                       " workflow, data) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                                       " RETURNING id",
+                                       p));
+  if (r.size() != 1) return Internal("events: the insert returned no id");
+  return r.Int(0, 0);
+}
+
+// Tells the LISTEN connections of every server on the database, at this transaction's commit,
+// that events were stored.
+Status Notify(Connection& c, const std::string& channel) {
+  Params p;
+  p.Add(channel);
+  return c.Exec("SELECT pg_notify($1, '')", p).status();
+}
+
+std::vector<EventRecord> ReadEventRows(const Rows& r) {
+  std::vector<EventRecord> out(static_cast<size_t>(r.size()));
+  for (int i = 0; i < r.size(); ++i) {
+    EventRecord& e = out[static_cast<size_t>(i)];
+    e.id = r.Int(i, 0);
+    e.type = r.String(i, 1);
+    e.time = FromEpochMillis(r.Int(i, 2));
+    e.job_id = r.String(i, 3);
+    e.user = r.String(i, 4);
+    e.grouping = r.String(i, 5);
+    e.workflow = r.String(i, 6);
+    e.data = r.String(i, 7);
+  }
+  return out;
+}
+
+// The newest id given (0 when none ever was); a pruned log keeps it.
+Result<int64_t> ReadLastEventId(Connection& c) {
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(c));
+  WEIR_RETURN_IF_ERROR(c.Exec(kEventLockShared).status());
+  WEIR_ASSIGN_OR_RETURN(Rows r, c.Exec("SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+                                       " FROM events_id_seq"));
+  WEIR_RETURN_IF_ERROR(tx.Commit());
+  return r.size() > 0 ? r.Int(0, 0) : 0;
+}
+
 }  // namespace
 
 // ---- opening ----------------------------------------------------------------------------------
@@ -341,6 +432,7 @@ Result<std::shared_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
                                                            const PostgresOptions& options) {
   auto pool = std::make_unique<Pool>(url, password, std::max(1, options.pool_size),
                                      options.connect_timeout_s);
+  std::string channel;
   {
     WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool->Acquire());
     if (options.migrate) {
@@ -353,8 +445,16 @@ Result<std::shared_ptr<PostgresStore>> PostgresStore::Open(const std::string& ur
                                   std::to_string(kSchemaVersion) + "; run `weir db migrate`");
       }
     }
+    WEIR_ASSIGN_OR_RETURN(Rows schema, c->Exec("SELECT current_schema()"));
+    if (schema.size() > 0) channel = schema.String(0, 0);
   }
-  return std::shared_ptr<PostgresStore>(new PostgresStore(std::move(pool)));
+  // One channel per database and schema (a channel name is at most 63 bytes).
+  channel = ("weir_events_" + channel).substr(0, 63);
+  std::shared_ptr<PostgresStore> store(
+      new PostgresStore(std::move(pool), url, password, options.connect_timeout_s));
+  store->channel_ = channel;
+  WEIR_RETURN_IF_ERROR(store->RebuildSearchIfNeeded());
+  return store;
 }
 
 // ---- ConfigStore ------------------------------------------------------------------------------
@@ -378,6 +478,7 @@ Status PostgresStore::Create(const ConfigEntity& e) {
     return s.WithContext(Named(e.kind, e.id));
   }
   WEIR_RETURN_IF_ERROR(ReplaceTags(*c, e.kind, e.id, e.tags));
+  WEIR_RETURN_IF_ERROR(PutDoc(*c, DocOf(e)));
   return tx.Commit();
 }
 
@@ -407,6 +508,7 @@ Status PostgresStore::Update(const ConfigEntity& e) {
                                         p));
   if (r.Affected() == 0) return NotFound(Named(e.kind, e.id) + ": not found");
   WEIR_RETURN_IF_ERROR(ReplaceTags(*c, e.kind, e.id, e.tags));
+  WEIR_RETURN_IF_ERROR(PutDoc(*c, DocOf(e)));
   return tx.Commit();
 }
 
@@ -432,6 +534,7 @@ Status PostgresStore::Delete(Kind kind, const std::string& id) {
   WEIR_ASSIGN_OR_RETURN(
       Rows r, c->Exec(std::string("DELETE FROM ") + Tables(kind).table + " WHERE id = $1", p));
   if (r.Affected() == 0) return NotFound(Named(kind, id) + ": not found");
+  WEIR_RETURN_IF_ERROR(DeleteDoc(*c, SearchKindOf(kind), id));
   return tx.Commit();
 }
 
@@ -449,6 +552,9 @@ Status PostgresStore::DeleteAll(Kind kind) {
     }
   }
   WEIR_RETURN_IF_ERROR(c->Exec(std::string("DELETE FROM ") + Tables(kind).table).status());
+  Params docs;
+  docs.Add(SearchKindName(SearchKindOf(kind)));
+  WEIR_RETURN_IF_ERROR(c->Exec("DELETE FROM search_docs WHERE kind = $1", docs).status());
   return tx.Commit();
 }
 
@@ -650,11 +756,7 @@ Status PostgresStore::CreateJob(const JobRecord& r) {
   WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
   // A job created for the shared queue enters it in the same transaction.
   const bool queued = r.job.status == JobStatus::kInit && r.execution.host_name.empty();
-  std::optional<Transaction> tx;
-  if (queued) {
-    WEIR_ASSIGN_OR_RETURN(Transaction t, Transaction::Begin(*c));
-    tx.emplace(std::move(t));
-  }
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*c));
   Status s = c->Exec(sql, p).status();
   if (!s.ok()) {
     if (c->last_sqlstate() == "23505") {
@@ -667,8 +769,13 @@ Status PostgresStore::CreateJob(const JobRecord& r) {
     q.Add(r.id).Add(int64_t{r.execution.memory.value_or(0)});
     WEIR_RETURN_IF_ERROR(
         c->Exec("INSERT INTO job_queue (job_id, memory_mb) VALUES ($1, $2)", q).status());
-    WEIR_RETURN_IF_ERROR(tx->Commit());
   }
+  WEIR_RETURN_IF_ERROR(PutDoc(*c, DocOf(r)));
+  std::unique_lock events(events_mu_);
+  std::vector<EventRecord> stored;
+  WEIR_RETURN_IF_ERROR(StoreJobEvents(*c, events, std::nullopt, r, &stored));
+  WEIR_RETURN_IF_ERROR(tx.Commit());
+  Announce(*c, stored);
   return Status::Ok();
 }
 
@@ -690,21 +797,39 @@ Status PostgresStore::UpdateJob(const JobRecord& r) {
   p.Add(OptMillis(r.job.started)).Add(OptMillis(r.job.finished));
   p.Add(r.job.cluster_name).Add(r.job.cluster_id).Add(r.job.command_name).Add(r.job.command_id);
   p.Add(EncodeJobState(r)).Add(r.id);
+  Params id;
+  id.Add(r.id);
   WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
-  // One statement checks and writes: a final status is never overwritten, whoever races.
-  WEIR_ASSIGN_OR_RETURN(Rows up, c->Exec("UPDATE jobs SET status = $1, updated = $2,"
-                                         " started = $3, finished = $4, cluster_name = $5,"
-                                         " cluster_id = $6, command_name = $7, command_id = $8,"
-                                         " state = $9"
-                                         " WHERE id = $10 AND status IN ('INIT', 'RUNNING')",
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*c));
+  // The row stays locked until the commit: the status read here is the one this write replaces
+  // (the "from" of its events), whoever races.
+  WEIR_ASSIGN_OR_RETURN(Rows before,
+                        c->Exec("SELECT status FROM jobs WHERE id = $1 FOR UPDATE", id));
+  if (before.size() == 0) return NotFound("job '" + r.id + "': not found");
+  WEIR_ASSIGN_OR_RETURN(JobStatus from, model::ParseJobStatus(before.Text(0, 0)));
+  if (!model::IsActive(from)) {
+    return FailedPrecondition("job '" + r.id + "': status " + before.String(0, 0) +
+                              " is final and never changes");
+  }
+  // The request is written once and not passed back reliably: index what the row holds.
+  WEIR_ASSIGN_OR_RETURN(Rows up, c->Exec(std::string("UPDATE jobs SET status = $1, updated = $2,"
+                                                     " started = $3, finished = $4,"
+                                                     " cluster_name = $5, cluster_id = $6,"
+                                                     " command_name = $7, command_id = $8,"
+                                                     " state = $9 WHERE id = $10 RETURNING ") +
+                                             kJobColumns,
                                          p));
-  if (up.Affected() == 1) return Status::Ok();
-  Params q;
-  q.Add(r.id);
-  WEIR_ASSIGN_OR_RETURN(Rows s, c->Exec("SELECT status FROM jobs WHERE id = $1", q));
-  if (s.size() == 0) return NotFound("job '" + r.id + "': not found");
-  return FailedPrecondition("job '" + r.id + "': status " + s.String(0, 0) +
-                            " is final and never changes");
+  if (up.size() != 1) return Internal("job '" + r.id + "': vanished while being updated");
+  JobRecord written;
+  WEIR_RETURN_IF_ERROR(ReadJob(up, 0, &written));
+  WEIR_RETURN_IF_ERROR(PutDoc(*c, DocOf(written)));
+  std::vector<EventRecord> stored;
+  if (from == r.job.status) return tx.Commit();
+  std::unique_lock events(events_mu_);
+  WEIR_RETURN_IF_ERROR(StoreJobEvents(*c, events, from, r, &stored));
+  WEIR_RETURN_IF_ERROR(tx.Commit());
+  Announce(*c, stored);
+  return Status::Ok();
 }
 
 Result<Page<JobRecord>> PostgresStore::SearchJobs(const JobFilter& f, const PageRequest& page) {
@@ -820,6 +945,192 @@ Result<int64_t> PostgresStore::PruneAudit(TimePoint before) {
   return r.Affected();
 }
 
+// ---- EventStore -------------------------------------------------------------------------------
+
+Status PostgresStore::StoreJobEvents(Connection& c, const std::unique_lock<std::mutex>& lock,
+                                     std::optional<JobStatus> from, const JobRecord& r,
+                                     std::vector<EventRecord>* stored) {
+  (void)lock;  // proof that events_mu_ is held
+  if (!job_events_) return Status::Ok();
+  *stored = job_events_(from, r);
+  if (stored->empty()) return Status::Ok();
+  WEIR_RETURN_IF_ERROR(c.Exec(kEventLock).status());
+  for (EventRecord& e : *stored) {
+    WEIR_ASSIGN_OR_RETURN(e.id, InsertEvent(c, e));
+  }
+  return Notify(c, channel_);
+}
+
+void PostgresStore::Announce(Connection& c, const std::vector<EventRecord>& stored) {
+  if (!event_listener_ || stored.empty()) return;
+  // Other servers' events with lower ids committed before these (the event lock): tell them
+  // first. The LISTEN thread may not have had their NOTIFY yet.
+  if (stored.front().id > announced_ + 1) {
+    if (Status s = CatchUp(c, stored.front().id); !s.ok()) {
+      spdlog::warn("events: reading the log before event {} failed: {}", stored.front().id,
+                   s.message());
+    }
+  }
+  for (const EventRecord& e : stored) {
+    if (e.id <= announced_) continue;
+    event_listener_(e);
+    announced_ = e.id;
+  }
+}
+
+Status PostgresStore::CatchUp(Connection& c, int64_t below) {
+  if (!event_listener_) return Status::Ok();
+  for (;;) {
+    Params p;
+    p.Add(announced_);
+    std::string sql =
+        "SELECT id, type, time, job_id, user_name, grouping, workflow, data FROM events"
+        " WHERE id > $1";
+    if (below > 0) sql += " AND id < " + p.Next(below);
+    sql += " ORDER BY id ASC LIMIT 1000";
+    WEIR_ASSIGN_OR_RETURN(Rows r, c.Exec(sql, p));
+    if (r.size() == 0) return Status::Ok();
+    for (const EventRecord& e : ReadEventRows(r)) {
+      event_listener_(e);
+      announced_ = e.id;
+    }
+  }
+}
+
+PostgresStore::~PostgresStore() {
+  stopping_ = true;
+  if (listen_thread_.joinable()) listen_thread_.join();
+}
+
+void PostgresStore::ListenLoop() {
+  std::unique_ptr<Connection> c;
+  bool warned = false;
+  while (!stopping_) {
+    if (!c) {
+      Result<std::unique_ptr<Connection>> opened =
+          Connection::Open(url_, password_, connect_timeout_s_);
+      Status s = opened.status();
+      if (s.ok()) {
+        std::string quoted = "\"";
+        for (char ch : channel_) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        s = (*opened)->Exec("LISTEN " + quoted + "\"").status();
+      }
+      if (s.ok()) {
+        c = std::move(*opened);
+        std::lock_guard events(events_mu_);
+        s = CatchUp(*c, 0);  // what was committed while no one listened
+        if (!s.ok()) c.reset();
+      }
+      if (!s.ok()) {
+        if (!warned) spdlog::warn("events: listening for other servers' events: {}", s.message());
+        warned = true;
+        for (int i = 0; i < 20 && !stopping_; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        continue;
+      }
+      warned = false;
+    }
+    pollfd fd{c->Socket(), POLLIN, 0};
+    if (::poll(&fd, 1, 200) < 0 && errno != EINTR) {
+      c.reset();
+      continue;
+    }
+    Result<std::vector<std::string>> notes = c->TakeNotifications();
+    if (!notes.ok()) {
+      c.reset();
+      continue;
+    }
+    if (notes->empty()) continue;
+    std::lock_guard events(events_mu_);
+    if (!CatchUp(*c, 0).ok()) c.reset();
+  }
+}
+
+Result<int64_t> PostgresStore::AppendEvent(const EventRecord& e) {
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  std::lock_guard events(events_mu_);
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*c));
+  WEIR_RETURN_IF_ERROR(c->Exec(kEventLock).status());
+  EventRecord stored = e;
+  WEIR_ASSIGN_OR_RETURN(stored.id, InsertEvent(*c, e));
+  WEIR_RETURN_IF_ERROR(Notify(*c, channel_));
+  WEIR_RETURN_IF_ERROR(tx.Commit());
+  Announce(*c, {stored});
+  return stored.id;
+}
+
+Result<std::vector<EventRecord>> PostgresStore::ReadEvents(int64_t after_id, const EventFilter& f,
+                                                           int limit) {
+  if (limit < 1) return InvalidArgument("events: limit must be at least 1");
+  Params params;
+  Where where(&params);
+  where.AtLeast("id", after_id + 1);
+  where.In("type", f.types);
+  if (f.job_id) where.Equals("job_id", *f.job_id);
+  if (f.user) where.Equals("user_name", *f.user);
+  if (f.grouping) where.Equals("grouping", *f.grouping);
+  if (f.workflow) where.Equals("workflow", *f.workflow);
+  const std::string lim = params.Next(static_cast<int64_t>(limit));
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  WEIR_ASSIGN_OR_RETURN(Rows r, c->Exec("SELECT id, type, time, job_id, user_name, grouping,"
+                                        " workflow, data FROM events" +
+                                            where.Sql() + " ORDER BY id ASC LIMIT " + lim,
+                                        params));
+  return ReadEventRows(r);
+}
+
+Result<int64_t> PostgresStore::LastEventId() {
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  return ReadLastEventId(*c);
+}
+
+Result<int64_t> PostgresStore::PruneEvents(TimePoint before, int64_t max_events) {
+  Params p;
+  p.Add(ToEpochMillis(before));
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  WEIR_ASSIGN_OR_RETURN(Rows aged, c->Exec("DELETE FROM events WHERE time < $1", p));
+  int64_t removed = aged.Affected();
+  if (max_events > 0) {
+    Params keep;
+    keep.Add(max_events);
+    WEIR_ASSIGN_OR_RETURN(Rows cut, c->Exec("DELETE FROM events WHERE id <= (SELECT id FROM events"
+                                            " ORDER BY id DESC LIMIT 1 OFFSET $1)",
+                                            keep));
+    removed += cut.Affected();
+  }
+  return removed;
+}
+
+void PostgresStore::SetJobEvents(JobEventsFn fn) {
+  std::lock_guard events(events_mu_);
+  job_events_ = std::move(fn);
+}
+
+Result<int64_t> PostgresStore::SetEventListener(EventListener listener) {
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  // No writer of this process is between its event lock and telling the listener while
+  // events_mu_ is held, and none of any process holds the event lock while the id is read.
+  std::lock_guard events(events_mu_);
+  WEIR_ASSIGN_OR_RETURN(int64_t last, ReadLastEventId(*c));
+  event_listener_ = std::move(listener);
+  announced_ = last;
+  if (!listen_thread_.joinable()) listen_thread_ = std::thread([this] { ListenLoop(); });
+  return last;
+}
+
+// ---- SearchIndex ------------------------------------------------------------------------------
+
+namespace {
+
+Status OnlyHandedInKinds(SearchKind kind) {
+  if (kind == SearchKind::kWorkflow) return Status::Ok();
+  return InvalidArgument(std::string("search: ") + std::string(SearchKindName(kind)) +
+                         " documents are kept by the store itself");
+}
+
+}  // namespace
+
 // ---- shared queue and nodes ------------------------------------------------------------------
 
 Result<std::optional<JobRecord>> PostgresStore::ClaimQueuedJob(const std::string& node,
@@ -895,6 +1206,111 @@ LeaseRecord ReadLease(const Rows& q, const std::string& name) {
 }
 
 }  // namespace
+
+Status PostgresStore::RebuildSearchIfNeeded() {
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*c));
+  // The row lock makes a second server opening the database at once wait, then see it done.
+  WEIR_ASSIGN_OR_RETURN(Rows flag, c->Exec("SELECT pending FROM search_rebuild FOR UPDATE"));
+  bool pending = false;
+  for (int i = 0; i < flag.size(); ++i) pending = pending || flag.Int(i, 0) != 0;
+  if (!pending) return tx.Commit();
+  for (Kind kind : {Kind::kApplication, Kind::kCommand, Kind::kCluster}) {
+    WEIR_ASSIGN_OR_RETURN(Rows r,
+                          c->Exec("SELECT " + EntityColumns("") + " FROM " + Tables(kind).table));
+    WEIR_ASSIGN_OR_RETURN(std::vector<ConfigEntity> entities, ReadEntities(r, kind));
+    for (const auto& e : entities) WEIR_RETURN_IF_ERROR(PutDoc(*c, DocOf(e)));
+  }
+  {
+    WEIR_ASSIGN_OR_RETURN(Rows r, c->Exec(std::string("SELECT ") + kJobColumns + " FROM jobs"));
+    WEIR_ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, ReadJobs(r));
+    for (const auto& j : jobs) WEIR_RETURN_IF_ERROR(PutDoc(*c, DocOf(j)));
+  }
+  WEIR_RETURN_IF_ERROR(c->Exec("UPDATE search_rebuild SET pending = 0").status());
+  return tx.Commit();
+}
+
+Result<Page<SearchHit>> PostgresStore::SearchText(const SearchQuery& query,
+                                                  const PageRequest& page) {
+  WEIR_RETURN_IF_ERROR(CheckPage(page));
+  if (query.terms.empty()) return InvalidArgument("q: give at least one word");
+  const std::string tsquery = TsQueryLiteral(query.terms);
+  if (tsquery.empty()) return Page<SearchHit>{};
+  std::string whole;
+  for (const auto& t : query.terms) sqlite::AddText(&whole, t);
+  std::vector<std::string> kinds;
+  for (SearchKind k : query.kinds) kinds.emplace_back(SearchKindName(k));
+  Params params;
+  const std::string q = params.Next(tsquery) + "::tsquery";
+  std::string from = " FROM search_docs WHERE doc @@ " + q;
+  kinds = Unique(std::move(kinds));
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    from += (i == 0 ? " AND kind IN (" : ", ") + params.Next(kinds[i]);
+  }
+  if (!kinds.empty()) from += ")";
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*c, /*snapshot=*/true));
+  Page<SearchHit> out;
+  {
+    WEIR_ASSIGN_OR_RETURN(Rows r, c->Exec("SELECT COUNT(*)" + from, params));
+    out.total = r.size() > 0 ? r.Int(0, 0) : 0;
+  }
+  const int64_t offset = static_cast<int64_t>(page.page) * page.size;
+  if (offset < out.total) {
+    // ts_rank's weights are {D, C, B, A}: text, id, tags, name (as the SQLite bm25 weights).
+    const std::string name = params.Next(whole);
+    const std::string limit = params.Next(static_cast<int64_t>(page.size));
+    const std::string off = params.Next(offset);
+    WEIR_ASSIGN_OR_RETURN(
+        Rows r,
+        c->Exec("SELECT kind, ref, name, status, tags, text,"
+                " ts_rank('{0.1, 0.2, 0.5, 1.0}', doc, " +
+                    q + ") AS score" + from + " ORDER BY (lower(name) = lower(" + name +
+                    ")) DESC, score DESC, kind ASC, ref ASC LIMIT " + limit + " OFFSET " + off,
+                params));
+    const WordMatcher matcher(query.terms);
+    for (int i = 0; i < r.size(); ++i) {
+      SearchHit h;
+      WEIR_ASSIGN_OR_RETURN(h.kind, ParseSearchKind(r.Text(i, 0)));
+      h.id = r.String(i, 1);
+      h.name = r.String(i, 2);
+      h.status = r.String(i, 3);
+      h.name_highlight = MarkWords(h.name, matcher);
+      h.snippet = Snippet({r.Text(i, 2), r.Text(i, 4), r.Text(i, 1), r.Text(i, 5)}, matcher);
+      h.score = std::stod(r.String(i, 6));
+      out.items.push_back(std::move(h));
+    }
+  }
+  WEIR_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
+Status PostgresStore::PutSearchDocument(const SearchDocument& d) {
+  WEIR_RETURN_IF_ERROR(OnlyHandedInKinds(d.kind));
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  return PutDoc(*c, d);
+}
+
+Status PostgresStore::RemoveSearchDocument(SearchKind kind, const std::string& id) {
+  WEIR_RETURN_IF_ERROR(OnlyHandedInKinds(kind));
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  return DeleteDoc(*c, kind, id);
+}
+
+Status PostgresStore::ReplaceSearchDocuments(SearchKind kind,
+                                             const std::vector<SearchDocument>& docs) {
+  WEIR_RETURN_IF_ERROR(OnlyHandedInKinds(kind));
+  for (const auto& d : docs) {
+    if (d.kind != kind) return InvalidArgument("search: a document of another kind was given");
+  }
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*c));
+  Params p;
+  p.Add(SearchKindName(kind));
+  WEIR_RETURN_IF_ERROR(c->Exec("DELETE FROM search_docs WHERE kind = $1", p).status());
+  for (const auto& d : docs) WEIR_RETURN_IF_ERROR(PutDoc(*c, d));
+  return tx.Commit();
+}
 
 Status PostgresStore::PutNode(const NodeRecord& n) {
   Params p;

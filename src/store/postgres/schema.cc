@@ -117,9 +117,203 @@ CREATE INDEX audit_principal ON audit(principal, seq);
 )sql";
 }
 
-// Version 9 in the session's numbering (issue 11; renumbered at merge): the shared queue of a
-// cluster (claimed with FOR UPDATE SKIP LOCKED), the nodes' heartbeats and the leases.
-std::string V9Nodes() {
+// The workflow scheduler's rows (store/scheduler_store.h), as the SQLite wf_* tables.
+std::string V3() {
+  return R"sql(
+CREATE TABLE wf_deployments (
+  deployed_id TEXT COLLATE "C" PRIMARY KEY,
+  environment TEXT COLLATE "C" NOT NULL,
+  owner TEXT COLLATE "C" NOT NULL,
+  repo TEXT COLLATE "C" NOT NULL,
+  workflow_id TEXT COLLATE "C" NOT NULL,
+  active_version BIGINT,
+  latest_version BIGINT NOT NULL,
+  env_params TEXT NOT NULL,
+  catchup TEXT NOT NULL,
+  next_instance BIGINT NOT NULL,
+  cursor_ms BIGINT,
+  schedule_key TEXT,
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  paused BOOLEAN NOT NULL DEFAULT FALSE,
+  undeployed_ms BIGINT
+);
+CREATE INDEX wf_deployments_repo ON wf_deployments(environment, owner, repo);
+CREATE TABLE wf_versions (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  version BIGINT NOT NULL,
+  bundle_id TEXT COLLATE "C" NOT NULL,
+  manifest TEXT NOT NULL,
+  deployer TEXT NOT NULL,
+  dirty BOOLEAN NOT NULL,
+  branch TEXT NOT NULL,
+  commit_sha TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  PRIMARY KEY (deployed_id, version),
+  UNIQUE (deployed_id, bundle_id)
+);
+CREATE TABLE wf_activations (
+  seq BIGSERIAL PRIMARY KEY,
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  version BIGINT NOT NULL,
+  previous BIGINT,
+  reason TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  created_ms BIGINT NOT NULL
+);
+CREATE INDEX wf_activations_by_workflow ON wf_activations(deployed_id, seq);
+CREATE TABLE wf_fires (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  fire_ms BIGINT NOT NULL,
+  instance BIGINT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  PRIMARY KEY (deployed_id, fire_ms)
+);
+CREATE TABLE wf_after_pending (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  logical_ms BIGINT NOT NULL,
+  upstream TEXT COLLATE "C" NOT NULL,
+  succeeded_ms BIGINT NOT NULL,
+  instance BIGINT NOT NULL,
+  PRIMARY KEY (deployed_id, logical_ms, upstream)
+);
+CREATE TABLE wf_backfills (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  instance BIGINT NOT NULL,
+  parallel INTEGER NOT NULL,
+  PRIMARY KEY (deployed_id, instance)
+);
+CREATE TABLE wf_instances (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  instance BIGINT NOT NULL,
+  version BIGINT NOT NULL,
+  bundle_id TEXT NOT NULL,
+  status TEXT COLLATE "C" NOT NULL,
+  message TEXT NOT NULL,
+  trigger_kind TEXT NOT NULL,
+  trigger_ms BIGINT NOT NULL,
+  requested_by TEXT NOT NULL,
+  run BIGINT NOT NULL,
+  params TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  started_ms BIGINT,
+  finished_ms BIGINT,
+  updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (deployed_id, instance)
+);
+CREATE INDEX wf_instances_active ON wf_instances(status) WHERE status IN ('CREATED', 'RUNNING');
+CREATE TABLE wf_steps (
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  instance BIGINT NOT NULL,
+  step TEXT COLLATE "C" NOT NULL,
+  position INTEGER NOT NULL,
+  status TEXT COLLATE "C" NOT NULL,
+  attempts INTEGER NOT NULL,
+  job_id TEXT COLLATE "C",
+  submitted BOOLEAN NOT NULL,
+  not_before_ms BIGINT,
+  message TEXT NOT NULL,
+  started_ms BIGINT,
+  finished_ms BIGINT,
+  PRIMARY KEY (deployed_id, instance, step)
+);
+CREATE INDEX wf_steps_running ON wf_steps(status) WHERE status = 'RUNNING';
+CREATE TABLE wf_attempts (
+  job_id TEXT COLLATE "C" PRIMARY KEY,
+  deployed_id TEXT COLLATE "C" NOT NULL,
+  instance BIGINT NOT NULL,
+  step TEXT COLLATE "C" NOT NULL,
+  run BIGINT NOT NULL,
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  message TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  finished_ms BIGINT
+);
+CREATE INDEX wf_attempts_by_step ON wf_attempts(deployed_id, instance, step);
+)sql";
+}
+
+// The event log (store.h EventStore). The sequence behind id never hands out a value twice, even
+// after pruning; see postgres_store.cc for how ids become visible in commit order.
+std::string V4() {
+  return R"sql(
+CREATE TABLE events (
+  id BIGSERIAL PRIMARY KEY,
+  type TEXT COLLATE "C" NOT NULL,
+  time BIGINT NOT NULL,
+  job_id TEXT COLLATE "C" NOT NULL,
+  user_name TEXT COLLATE "C" NOT NULL,
+  grouping TEXT COLLATE "C" NOT NULL,
+  workflow TEXT COLLATE "C" NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX events_time ON events(time);
+CREATE INDEX events_job ON events(job_id, id);
+)sql";
+}
+
+// Full-text search (store.h SearchIndex): one row per searchable entity, written by the store in
+// the same transaction as the entity's own row. `doc` is the weighted tsvector the store builds
+// (postgres/text_search.h: name A, tags B, id C, text D), searched through the GIN index.
+// The flag in search_rebuild asks the store to index the rows that existed before this version
+// once (at the next open).
+std::string V5() {
+  return R"sql(
+CREATE TABLE search_docs (
+  kind TEXT COLLATE "C" NOT NULL,
+  ref TEXT COLLATE "C" NOT NULL,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  text TEXT NOT NULL,
+  doc TSVECTOR NOT NULL,
+  PRIMARY KEY (kind, ref)
+);
+CREATE INDEX search_docs_doc ON search_docs USING GIN (doc);
+CREATE TABLE search_rebuild (pending INTEGER NOT NULL);
+INSERT INTO search_rebuild(pending) VALUES (1);
+)sql";
+}
+
+// The asset registry (store/asset_store.h): the SQLite store's two tables with PostgreSQL types.
+std::string V6() {
+  return R"sql(
+CREATE TABLE asset_namespaces (
+  ns TEXT COLLATE "C" PRIMARY KEY,
+  type TEXT COLLATE "C" NOT NULL,
+  owner TEXT COLLATE "C" NOT NULL,
+  repo TEXT COLLATE "C" NOT NULL,
+  created_ms BIGINT NOT NULL
+);
+CREATE TABLE assets (
+  seq BIGSERIAL PRIMARY KEY,
+  uuid TEXT COLLATE "C" NOT NULL UNIQUE,
+  type TEXT COLLATE "C" NOT NULL,
+  ns TEXT COLLATE "C" NOT NULL,
+  owner TEXT COLLATE "C" NOT NULL,
+  repo TEXT COLLATE "C" NOT NULL,
+  branch TEXT COLLATE "C" NOT NULL,
+  commit_short TEXT COLLATE "C" NOT NULL,
+  build BIGINT NOT NULL,
+  sha256 TEXT COLLATE "C" NOT NULL,
+  size BIGINT NOT NULL,
+  file_name TEXT NOT NULL,
+  extension TEXT NOT NULL,
+  dirty INTEGER NOT NULL,
+  publisher TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  UNIQUE (type, ns, owner, repo, branch, build)
+);
+CREATE INDEX assets_by_namespace ON assets (type, ns, created_ms, seq);
+CREATE INDEX assets_by_branch ON assets (type, ns, branch, build);
+CREATE INDEX assets_by_sha256 ON assets (sha256);
+)sql";
+}
+
+// The shared queue of a cluster (claimed with FOR UPDATE SKIP LOCKED), the nodes' heartbeats
+// and the leases (store.h NodeStore).
+std::string V7() {
   return R"sql(
 CREATE TABLE job_queue (
   seq BIGSERIAL PRIMARY KEY,
@@ -147,7 +341,7 @@ CREATE TABLE leases (
 
 // Migration i (1-based) brings the schema from version i-1 to i. Append only.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V9Nodes()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(), V6(), V7()};
   return kMigrations;
 }
 

@@ -14,7 +14,7 @@
 
 namespace weir::store::postgres {
 
-inline constexpr int kSchemaVersion = 3;  // 3: nodes (issue 11; 9 in the session plan)
+inline constexpr int kSchemaVersion = 7;
 
 // The database's version: 0 when weir never wrote to it. Changes nothing.
 Result<int64_t> ReadVersion(Connection& c);

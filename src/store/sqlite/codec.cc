@@ -226,6 +226,7 @@ std::string EncodeJobState(const model::JobRecord& r) {
   PutOptInt(o, "timeout", r.execution.timeout);
   PutOptInt(o, "exitCode", r.execution.exit_code);
   PutOptInt(o, "memory", r.execution.memory);
+  PutStr(o, "slurmJobId", r.execution.slurm_job_id);
   PutStr(o, "clientHost", r.metadata.client_host);
   PutStr(o, "userAgent", r.metadata.user_agent);
   if (r.metadata.num_attachments != 0) o["numAttachments"] = r.metadata.num_attachments;
@@ -250,6 +251,7 @@ Status DecodeJobState(std::string_view text, model::JobRecord* r) {
   r->execution.timeout = OptInt(o, "timeout");
   r->execution.exit_code = OptInt32(o, "exitCode");
   r->execution.memory = OptInt32(o, "memory");
+  r->execution.slurm_job_id = Str(o, "slurmJobId");
   r->metadata.client_host = Str(o, "clientHost");
   r->metadata.user_agent = Str(o, "userAgent");
   r->metadata.num_attachments = static_cast<int>(Int(o, "numAttachments", 0));
@@ -257,6 +259,65 @@ Status DecodeJobState(std::string_view text, model::JobRecord* r) {
   r->metadata.std_out_size = OptInt(o, "stdOutSize");
   r->metadata.std_err_size = OptInt(o, "stdErrSize");
   return Status::Ok();
+}
+
+// ---- search documents -------------------------------------------------------------------------
+
+SearchKind SearchKindOf(model::Kind kind) {
+  switch (kind) {
+    case model::Kind::kApplication:
+      return SearchKind::kApplication;
+    case model::Kind::kCommand:
+      return SearchKind::kCommand;
+    case model::Kind::kCluster:
+      return SearchKind::kCluster;
+  }
+  return SearchKind::kApplication;
+}
+
+// Appends `part` to a space-separated text.
+void AddText(std::string* text, std::string_view part) {
+  if (part.empty()) return;
+  if (!text->empty()) *text += ' ';
+  *text += part;
+}
+
+std::string JoinTags(const std::vector<std::string>& tags) {
+  std::string out;
+  for (const auto& t : tags) AddText(&out, t);
+  return out;
+}
+
+// What store.h SearchDocument says each kind holds.
+SearchDocument DocOf(const model::ConfigEntity& e) {
+  SearchDocument d;
+  d.kind = SearchKindOf(e.kind);
+  d.id = e.id;
+  d.name = e.name;
+  d.status = e.status;
+  d.tags = e.tags;
+  AddText(&d.text, e.description.value_or(""));
+  AddText(&d.text, e.user);
+  AddText(&d.text, e.executable);
+  return d;
+}
+
+SearchDocument DocOf(const model::JobRecord& r) {
+  SearchDocument d;
+  d.kind = SearchKind::kJob;
+  d.id = r.id;
+  d.name = r.request.name;
+  d.status = std::string(model::JobStatusName(r.job.status));
+  d.tags = r.request.tags;
+  AddText(&d.text, r.request.user);
+  AddText(&d.text, r.request.description.value_or(""));
+  AddText(&d.text, model::EffectiveCommandArgs(r.request));
+  AddText(&d.text, r.job.status_msg);
+  AddText(&d.text, r.request.grouping.value_or(""));
+  AddText(&d.text, r.request.grouping_instance.value_or(""));
+  AddText(&d.text, r.job.cluster_name);
+  AddText(&d.text, r.job.command_name);
+  return d;
 }
 
 }  // namespace weir::store::sqlite

@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "model/config.h"
 #include "model/job.h"
+#include "store/store.h"
 
 namespace weir::store::sqlite {
 
@@ -30,5 +31,16 @@ Status DecodeJobRequest(std::string_view json, std::string_view job_id, model::J
 std::string EncodeJobState(const model::JobRecord& r);
 // REQUIRES: r->id set.
 Status DecodeJobState(std::string_view json, model::JobRecord* r);
+
+// ---- search documents (store.h SearchDocument), the same in every backend ----------------------
+
+SearchKind SearchKindOf(model::Kind kind);
+// Appends `part` to a space-separated text (nothing when `part` is empty).
+void AddText(std::string* text, std::string_view part);
+// The tags as one space-separated text.
+std::string JoinTags(const std::vector<std::string>& tags);
+// What store.h SearchDocument says an entity's and a job's documents hold.
+SearchDocument DocOf(const model::ConfigEntity& e);
+SearchDocument DocOf(const model::JobRecord& r);
 
 }  // namespace weir::store::sqlite

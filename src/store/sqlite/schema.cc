@@ -182,9 +182,42 @@ CREATE INDEX events_job ON events(job_id, id);
 )sql";
 }
 
-// Version 6 in the session's numbering (issue 11; renumbered at merge): the shared queue of a
-// cluster, the nodes' heartbeats and the leases (store.h NodeStore).
-std::string V6Nodes() {
+// Version 5, webhooks (store.h WebhookStore): the subscriptions with their durable cursors, and
+// each one's delivery log (one row per attempt; removed with the subscription).
+std::string V5() {
+  return R"sql(
+CREATE TABLE webhooks (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT UNIQUE NOT NULL,
+  url TEXT NOT NULL,
+  filter TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  delivered_up_to INTEGER NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+  event_id INTEGER NOT NULL,
+  event_type TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  manual INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  http_status INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  next_retry INTEGER
+);
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_id, id);
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries(webhook_id, event_id, attempt);
+)sql";
+}
+
+// Version 6: the shared queue of a cluster, the nodes' heartbeats and the leases (store.h
+// NodeStore).
+std::string V6() {
   return R"sql(
 CREATE TABLE job_queue (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -213,7 +246,7 @@ CREATE TABLE leases (
 // Migration i (1-based) brings the schema from version i-1 to i. Append only: a released
 // migration never changes.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V6Nodes()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(), V6()};
   return kMigrations;
 }
 

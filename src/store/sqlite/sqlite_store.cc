@@ -4,9 +4,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "store/asset_store.h"
 #include "store/sqlite/codec.h"
 #include "store/sqlite/query.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/sqlite_asset_store.h"
 
 namespace weir::store::sqlite {
 namespace {
@@ -204,65 +206,6 @@ Result<Page<T>> RunPaged(Database& db, const std::string& from, const std::strin
   }
   WEIR_RETURN_IF_ERROR(tx.Commit());
   return out;
-}
-
-// ---- search documents -------------------------------------------------------------------------
-
-SearchKind SearchKindOf(Kind kind) {
-  switch (kind) {
-    case Kind::kApplication:
-      return SearchKind::kApplication;
-    case Kind::kCommand:
-      return SearchKind::kCommand;
-    case Kind::kCluster:
-      return SearchKind::kCluster;
-  }
-  return SearchKind::kApplication;
-}
-
-// Appends `part` to a space-separated text.
-void AddText(std::string* text, std::string_view part) {
-  if (part.empty()) return;
-  if (!text->empty()) *text += ' ';
-  *text += part;
-}
-
-std::string JoinTags(const std::vector<std::string>& tags) {
-  std::string out;
-  for (const auto& t : tags) AddText(&out, t);
-  return out;
-}
-
-// What store.h SearchDocument says each kind holds.
-SearchDocument DocOf(const ConfigEntity& e) {
-  SearchDocument d;
-  d.kind = SearchKindOf(e.kind);
-  d.id = e.id;
-  d.name = e.name;
-  d.status = e.status;
-  d.tags = e.tags;
-  AddText(&d.text, e.description.value_or(""));
-  AddText(&d.text, e.user);
-  AddText(&d.text, e.executable);
-  return d;
-}
-
-SearchDocument DocOf(const JobRecord& r) {
-  SearchDocument d;
-  d.kind = SearchKind::kJob;
-  d.id = r.id;
-  d.name = r.request.name;
-  d.status = std::string(model::JobStatusName(r.job.status));
-  d.tags = r.request.tags;
-  AddText(&d.text, r.request.user);
-  AddText(&d.text, r.request.description.value_or(""));
-  AddText(&d.text, model::EffectiveCommandArgs(r.request));
-  AddText(&d.text, r.job.status_msg);
-  AddText(&d.text, r.request.grouping.value_or(""));
-  AddText(&d.text, r.request.grouping_instance.value_or(""));
-  AddText(&d.text, r.job.cluster_name);
-  AddText(&d.text, r.job.command_name);
-  return d;
 }
 
 }  // namespace
@@ -1276,6 +1219,8 @@ Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock) {
   out.events = store;
   out.search = store;
   out.nodes = store;
+  out.webhooks = store;
+  WEIR_ASSIGN_OR_RETURN(out.assets, sqlite::SqliteAssetStore::Open(path));
   return out;
 }
 

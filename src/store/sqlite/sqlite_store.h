@@ -45,6 +45,7 @@ class SqliteStore final : public ConfigStore,
                           public AuditStore,
                           public EventStore,
                           public SearchIndex,
+                          public WebhookStore,
                           public NodeStore {
  public:
   static Result<std::shared_ptr<SqliteStore>> Open(const std::string& path,
@@ -112,6 +113,16 @@ class SqliteStore final : public ConfigStore,
   Status PutSearchDocument(const SearchDocument& d) override;
   Status RemoveSearchDocument(SearchKind kind, const std::string& id) override;
   Status ReplaceSearchDocuments(SearchKind kind, const std::vector<SearchDocument>& docs) override;
+  // WebhookStore (sqlite_webhooks.cc)
+  Status CreateWebhook(const WebhookRecord& w) override;
+  Result<WebhookRecord> GetWebhook(const std::string& id) override;
+  Result<std::vector<WebhookRecord>> ListWebhooks() override;
+  Status DeleteWebhook(const std::string& id) override;
+  Result<int64_t> RecordDelivery(const WebhookDelivery& d, bool advance_cursor) override;
+  Result<std::vector<WebhookDelivery>> ListDeliveries(const std::string& webhook_id,
+                                                      int limit) override;
+  Result<WebhookDelivery> GetDelivery(const std::string& webhook_id, int64_t id) override;
+  Result<int> LastAttempt(const std::string& webhook_id, int64_t event_id) override;
 
  private:
   explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}

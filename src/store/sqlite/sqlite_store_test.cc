@@ -133,7 +133,9 @@ TEST_F(SqliteStoreTest, AVersionOneFileGainsTheAuditTableAndKeepsItsJobs) {
   }
   // What a file of the previous release looks like: no audit table, version 1.
   Exec(Raw(),
-       "DROP TABLE audit; DROP TABLE events; DROP TABLE search_fts; DROP TABLE search_docs; "
+       "DROP TABLE job_queue; DROP TABLE nodes; DROP TABLE leases; "
+       "DROP TABLE webhook_deliveries; DROP TABLE webhooks; DROP TABLE audit; DROP TABLE events; "
+       "DROP TABLE search_fts; DROP TABLE search_docs; "
        "DROP TABLE search_rebuild; UPDATE schema_version SET version = 1");
   TearDownRaw();
   auto store = SqliteStore::Open(path_);
@@ -164,7 +166,9 @@ TEST_F(SqliteStoreTest, AVersionTwoFileGetsItsJobsAndEntitiesIndexedForSearchOnU
   }
   // A file of the previous release: no search tables, version 2.
   Exec(Raw(),
-       "DROP TABLE events; DROP TABLE search_fts; DROP TABLE search_docs; DROP TABLE search_rebuild;"
+       "DROP TABLE job_queue; DROP TABLE nodes; DROP TABLE leases; "
+       "DROP TABLE webhook_deliveries; DROP TABLE webhooks; DROP TABLE events; DROP TABLE "
+       "search_fts; DROP TABLE search_docs; DROP TABLE search_rebuild;"
        " UPDATE schema_version SET version = 2");
   TearDownRaw();
   auto store = SqliteStore::Open(path_);
@@ -188,6 +192,35 @@ TEST_F(SqliteStoreTest, AVersionTwoFileGetsItsJobsAndEntitiesIndexedForSearchOnU
   store = SqliteStore::Open(path_);
   ASSERT_TRUE(store.ok());
   EXPECT_EQ(Find("clickstream"), std::vector<std::string>{"old-job"});
+}
+
+TEST_F(SqliteStoreTest, AVersionFourFileGainsWebhooksAndKeepsItsEvents) {
+  int64_t event = 0;
+  {
+    auto store = SqliteStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    EventRecord e;
+    e.type = "JOB_FINISHED";
+    e.data = "{}";
+    auto id = (*store)->AppendEvent(e);
+    ASSERT_TRUE(id.ok());
+    event = *id;
+  }
+  // A file of the previous release: no webhook tables, version 4.
+  Exec(Raw(),
+       "DROP TABLE job_queue; DROP TABLE nodes; DROP TABLE leases; "
+       "DROP TABLE webhook_deliveries; DROP TABLE webhooks; UPDATE schema_version SET version = 4");
+  TearDownRaw();
+  auto store = SqliteStore::Open(path_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(*(*store)->LastEventId(), event);
+  WebhookRecord w;
+  w.id = "h";
+  w.url = "https://example.com/h";
+  w.secret = "s";
+  ASSERT_TRUE((*store)->CreateWebhook(w).ok());
+  EXPECT_TRUE((*store)->ListDeliveries("h", 10)->empty());
+  EXPECT_EQ(Scalar(Raw(), "SELECT version FROM schema_version"), std::to_string(kSchemaVersion));
 }
 
 TEST_F(SqliteStoreTest, FtsQueryQuotesEveryTermAsAPrefixPhrase) {
