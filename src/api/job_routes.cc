@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -610,13 +611,35 @@ HttpResponse JobRoutes::GetApplications(HttpRequest& req) {
 }
 
 HttpResponse JobRoutes::Kill(HttpRequest& req) {
-  if (Authenticated(req)) {
+  const JobForwarder* forwarder = options_.forwarder.get();
+  if (Authenticated(req) || forwarder != nullptr) {
     auto r = jobs_->GetJob(req.Param("id"));
     if (!r) return ErrorResponse(r.status(), req);
-    Status allowed = CheckJobAccess(req, Policy(), r->id, r->request.user, false);
-    if (!allowed.ok()) return ErrorResponse(allowed, req);
+    if (Authenticated(req)) {
+      Status allowed = CheckJobAccess(req, Policy(), r->id, r->request.user, false);
+      if (!allowed.ok()) return ErrorResponse(allowed, req);
+    }
+    // A job running on another node is killed by that node.
+    if (auto owner = forwarder ? forwarder->OwnerUrl(req, *r, true) : std::nullopt) {
+      if (auto answer = forwarder->Forward(req, *r, *owner)) return std::move(*answer);
+      // Its node is unreachable: the lost-node check ends the job once the node is confirmed
+      // lost. The request is accepted and logged, never a 5xx.
+      spdlog::warn(
+          "job {}: kill requested while its node {} is unreachable; recorded, the job "
+          "ends when the node is confirmed lost",
+          r->id, r->execution.host_name);
+      return HttpResponse::Empty(202);
+    }
   }
   Status st = service_.Kill(req.Param("id"));
+  if (st.code() == StatusCode::kFailedPrecondition && forwarder != nullptr) {
+    // Placed on another node while this one looked (a claim from the shared queue).
+    auto r = jobs_->GetJob(req.Param("id"));
+    if (auto owner = r.ok() ? forwarder->OwnerUrl(req, *r, true) : std::nullopt) {
+      if (auto answer = forwarder->Forward(req, *r, *owner)) return std::move(*answer);
+      return HttpResponse::Empty(202);
+    }
+  }
   if (!st.ok()) return ErrorResponse(st, req);
   return HttpResponse::Empty(202);
 }
@@ -741,6 +764,7 @@ void RegisterJobRoutes(Router& router, service::JobService& service,
   output_options.max_listing_entries = options.max_listing_entries;
   output_options.archived_outputs = options.archived_outputs;
   output_options.access = options.access;
+  output_options.forwarder = options.forwarder;
   std::shared_ptr<store::JobStore> output_jobs = jobs;
   auto routes =
       std::make_shared<JobRoutes>(service, std::move(jobs), std::move(config), std::move(options));

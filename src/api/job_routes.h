@@ -73,6 +73,8 @@ struct JobRoutesOptions {
   // Who may submit as whom, kill and read output (access.h); null: the default policy. Checks
   // apply only to requests with a principal (an authentication gate is installed).
   std::shared_ptr<const AccessPolicy> access;
+  // Kill and output of a job on another node go to that node (forwarding.h); null: never.
+  std::shared_ptr<const JobForwarder> forwarder;
 };
 
 void RegisterJobRoutes(Router& router, service::JobService& service,

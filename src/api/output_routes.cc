@@ -168,6 +168,12 @@ HttpResponse OutputRoutes::Output(HttpRequest& req) {
   if (Status allowed = CheckJobAccess(req, Policy(), id, r->request.user, true); !allowed.ok()) {
     return ErrorResponse(allowed, req);
   }
+  // The folder is on the job's node: ask it; when it is gone, the archive answers here.
+  if (options_.forwarder) {
+    if (auto owner = options_.forwarder->OwnerUrl(req, *r, false)) {
+      if (auto answer = options_.forwarder->Forward(req, *r, *owner)) return std::move(*answer);
+    }
+  }
   auto pit = req.params.find("path");
   std::string rel = pit == req.params.end() ? std::string() : pit->second;
   // "genie/" and "genie" name the same folder; a leading '/' is kept so it is refused.

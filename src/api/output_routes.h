@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "api/access.h"
+#include "api/forwarding.h"
 #include "api/http.h"
 #include "archive/archived_outputs.h"
 #include "service/job_service.h"
@@ -24,6 +25,8 @@ struct OutputRoutesOptions {
   std::shared_ptr<archive::ArchivedOutputs> archived_outputs;
   // Who may read whose output (access.h); null: the default policy.
   std::shared_ptr<const AccessPolicy> access;
+  // Output of a job on another node is asked of that node (forwarding.h); null: never.
+  std::shared_ptr<const JobForwarder> forwarder;
 };
 
 // Registers the two output routes. The job's record comes from `jobs`, its folder from `service`.

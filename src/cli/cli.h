@@ -55,6 +55,7 @@ void AddWorkflowCommands(CLI::App& app, Globals& g); // weir workflow render|...
 void AddSampleCommands(CLI::App& app, Globals& g);   // weir sample workflow RECIPE [PATH]
 void AddEventsCommand(CLI::App& app, Globals& g);     // weir events tail [filters]
 void AddAuditCommand(CLI::App& app, Globals& g);     // weir audit [--principal P] ...
+void AddNodeCommands(CLI::App& app, Globals& g);     // weir node list
 void AddAuthCommands(CLI::App& app, Globals& g);     // weir whoami
 void AddSearchCommand(CLI::App& app, Globals& g);    // weir search QUERY [--kind K] [--page N]
 void AddWebhookCommands(CLI::App& app, Globals& g);  // weir webhook add|list|rm|deliveries|redeliver

@@ -169,6 +169,7 @@ int main(int argc, char** argv) {
   weir::cli::AddBackfillCommand(app, g);
   weir::cli::AddSampleCommands(app, g);
   weir::cli::AddAuditCommand(app, g);
+  weir::cli::AddNodeCommands(app, g);
   weir::cli::AddEventsCommand(app, g);
   weir::cli::AddAuthCommands(app, g);
   weir::cli::AddSearchCommand(app, g);

@@ -56,6 +56,8 @@ struct ClientOptions {
   // PEM client certificate and key for servers that require one (mutual TLS).
   std::filesystem::path client_cert;
   std::filesystem::path client_key;
+  // How long a connection may take to open; 0: 10 s.
+  std::chrono::milliseconds connect_timeout{0};
 };
 
 // Ends a StreamGet from another thread at once (its connection is shut down).

@@ -303,6 +303,8 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"http_threads", Field(&ServerConfig::http_threads, "server.http_threads")},
         {"data_dir", Field(&ServerConfig::data_dir, "server.data_dir")},
         {"host_name", Field(&ServerConfig::host_name, "server.host_name")},
+        {"node_id", Field(&ServerConfig::node_id, "server.node_id")},
+        {"advertise_url", Field(&ServerConfig::advertise_url, "server.advertise_url")},
         {"log_level", Field(&ServerConfig::log_level, "server.log_level")},
         {"log_format", Field(&ServerConfig::log_format, "server.log_format")}}},
       {"exec",
@@ -382,6 +384,27 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"create_missing_users",
          Field(&ServerConfig::create_missing_users, "jobs.create_missing_users")},
         {"run_as_env", ListField(&ServerConfig::run_as_env, "jobs.run_as_env")}}},
+      {"node",
+       {{"heartbeat_interval_ms",
+         Field(&ServerConfig::node_heartbeat_interval_ms, "node.heartbeat_interval_ms")},
+        {"claim_interval_ms",
+         Field(&ServerConfig::node_claim_interval_ms, "node.claim_interval_ms")}}},
+      {"forwarding",
+       {{"enabled", Field(&ServerConfig::forwarding_enabled, "forwarding.enabled")},
+        {"connect_timeout_ms",
+         Field(&ServerConfig::forwarding_connect_timeout_ms, "forwarding.connect_timeout_ms")},
+        {"read_timeout_ms",
+         Field(&ServerConfig::forwarding_read_timeout_ms, "forwarding.read_timeout_ms")}}},
+      {"leader",
+       {{"mode", Field(&ServerConfig::leader_mode, "leader.mode")},
+        {"static", Field(&ServerConfig::leader_static, "leader.static")},
+        {"lease_ttl_ms", Field(&ServerConfig::leader_lease_ttl_ms, "leader.lease_ttl_ms")},
+        {"lost_node_check_interval_ms",
+         Field(&ServerConfig::lost_node_check_interval_ms, "leader.lost_node_check_interval_ms")},
+        {"lost_node_stale_after_ms",
+         Field(&ServerConfig::lost_node_stale_after_ms, "leader.lost_node_stale_after_ms")},
+        {"lost_node_failures",
+         Field(&ServerConfig::lost_node_failures, "leader.lost_node_failures")}}},
       {"attachments",
        {{"max_file_bytes",
          Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
@@ -452,6 +475,24 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
 }
 
 Status CheckRanges(const ServerConfig& c) {
+  if (c.leader_mode != "static" && c.leader_mode != "database") {
+    return InvalidArgument("config leader.mode: must be static or database");
+  }
+  for (auto [v, key] :
+       {std::pair{c.node_heartbeat_interval_ms, "node.heartbeat_interval_ms"},
+        std::pair{c.node_claim_interval_ms, "node.claim_interval_ms"},
+        std::pair{c.forwarding_connect_timeout_ms, "forwarding.connect_timeout_ms"},
+        std::pair{c.forwarding_read_timeout_ms, "forwarding.read_timeout_ms"},
+        std::pair{c.leader_lease_ttl_ms, "leader.lease_ttl_ms"},
+        std::pair{c.lost_node_check_interval_ms, "leader.lost_node_check_interval_ms"},
+        std::pair{c.lost_node_stale_after_ms, "leader.lost_node_stale_after_ms"}}) {
+    if (v < 1 || v > 24LL * 3600 * 1000) {
+      return InvalidArgument(std::string("config ") + key + ": must be 1 ms to 24 h");
+    }
+  }
+  if (c.lost_node_failures < 1) {
+    return InvalidArgument("config leader.lost_node_failures: must be ≥ 1");
+  }
   if (c.http_threads < 1 || c.http_threads > 64) {
     return InvalidArgument("config server.http_threads: must be 1 to 64");
   }

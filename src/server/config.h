@@ -23,9 +23,15 @@ struct ServerConfig {
   uint16_t listen_port = 8080;
   int http_threads = 1;
   std::filesystem::path data_dir = ".weir";  // store, jobs, blobs, spool live below it
-  std::string host_name;                     // recorded on jobs; default: gethostname()
-  std::string log_level = "info";            // trace, debug, info, warn, error
-  std::string log_format = "text";           // text | json (JSON lines; service/job_log.h)
+  std::string host_name;                     // default: gethostname()
+  // This server as a node of a cluster (docs/scaling.md). node_id is recorded on its jobs
+  // (execution hostName); default: <host_name>:<listen port> (with port 0: <host_name>-<pid>).
+  std::string node_id;
+  // Where other nodes reach this one (forwarding, health checks); default:
+  // http(s)://<listen host>:<port> (the port actually bound).
+  std::string advertise_url;
+  std::string log_level = "info";   // trace, debug, info, warn, error
+  std::string log_format = "text";  // text | json (JSON lines; service/job_log.h)
 
   // server: the HTTP layer's limits against hostile or broken clients (docs/operations.md,
   // "Limits and hostile input"; api/http.h HttpServerOptions states each contract).
@@ -111,6 +117,22 @@ struct ServerConfig {
   // The server's environment variables a run-as job receives: names, or prefixes ending in '*'
   // (exec::DefaultRunAsEnv() unless set). Nothing else of the server's environment reaches jobs.
   std::vector<std::string> run_as_env = exec::DefaultRunAsEnv();
+
+  // node: the heartbeat into the store, and (store.type postgresql) the shared queue's claims.
+  int64_t node_heartbeat_interval_ms = 5000;
+  int64_t node_claim_interval_ms = 1000;  // a node with room looks for queued jobs this often
+  // forwarding: output and kill of a job on another node go to that node (api/forwarding.h).
+  bool forwarding_enabled = true;
+  int64_t forwarding_connect_timeout_ms = 2000;
+  int64_t forwarding_read_timeout_ms = 10000;
+  // leader: static (leader.static says whether this node leads) or database (a lease).
+  std::string leader_mode = "static";
+  bool leader_static = true;
+  int64_t leader_lease_ttl_ms = 15000;
+  // The leader's lost-node check (cluster/cluster.h).
+  int64_t lost_node_check_interval_ms = 10000;
+  int64_t lost_node_stale_after_ms = 15000;
+  int lost_node_failures = 3;
 
   // attachments:
   int64_t max_attachment_bytes = 100LL << 20;        // per file

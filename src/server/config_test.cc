@@ -397,3 +397,54 @@ TEST(ServerConfig, NoAuthOnlyOnLoopbackUnlessInsecure) {
 
 }  // namespace
 }  // namespace weir::server
+
+namespace weir::server {
+namespace {
+
+TEST(ServerConfig, ClusterSettings) {
+  auto d = ParseServerConfig("");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->node_id, "");
+  EXPECT_EQ(d->node_heartbeat_interval_ms, 5000);
+  EXPECT_EQ(d->leader_mode, "static");
+  EXPECT_TRUE(d->leader_static);
+  EXPECT_EQ(d->forwarding_connect_timeout_ms, 2000);
+  EXPECT_EQ(d->forwarding_read_timeout_ms, 10000);
+
+  auto c = ParseServerConfig(
+      "server:\n  node_id: weir-2\n  advertise_url: http://10.0.0.2:8080\n"
+      "node:\n  heartbeat_interval_ms: 1000\n  claim_interval_ms: 300\n"
+      "forwarding:\n  enabled: false\n  connect_timeout_ms: 500\n  read_timeout_ms: 3000\n"
+      "leader:\n  mode: database\n  static: false\n  lease_ttl_ms: 6000\n"
+      "  lost_node_check_interval_ms: 700\n  lost_node_stale_after_ms: 9000\n"
+      "  lost_node_failures: 4\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->node_id, "weir-2");
+  EXPECT_EQ(c->advertise_url, "http://10.0.0.2:8080");
+  EXPECT_EQ(c->node_heartbeat_interval_ms, 1000);
+  EXPECT_EQ(c->node_claim_interval_ms, 300);
+  EXPECT_FALSE(c->forwarding_enabled);
+  EXPECT_EQ(c->forwarding_connect_timeout_ms, 500);
+  EXPECT_EQ(c->forwarding_read_timeout_ms, 3000);
+  EXPECT_EQ(c->leader_mode, "database");
+  EXPECT_FALSE(c->leader_static);
+  EXPECT_EQ(c->leader_lease_ttl_ms, 6000);
+  EXPECT_EQ(c->lost_node_check_interval_ms, 700);
+  EXPECT_EQ(c->lost_node_stale_after_ms, 9000);
+  EXPECT_EQ(c->lost_node_failures, 4);
+
+  for (const auto& [yaml, key] : std::vector<std::pair<std::string, std::string>>{
+           {"leader:\n  mode: zookeeper\n", "leader.mode"},
+           {"leader:\n  lease_ttl_ms: 0\n", "leader.lease_ttl_ms"},
+           {"leader:\n  lost_node_failures: 0\n", "leader.lost_node_failures"},
+           {"node:\n  heartbeat_interval_ms: -1\n", "node.heartbeat_interval_ms"},
+           {"forwarding:\n  read_timeout_ms: 0\n", "forwarding.read_timeout_ms"},
+           {"leader:\n  lost_node: {}\n", "leader.lost_node"}}) {
+    auto r = ParseServerConfig(yaml);
+    ASSERT_FALSE(r.ok()) << yaml;
+    EXPECT_NE(r.status().message().find(key), std::string::npos) << r.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace weir::server

@@ -18,10 +18,12 @@
 #include "api/auth_gate.h"
 #include "api/config_routes.h"
 #include "api/event_routes.h"
+#include "api/forwarding.h"
 #include "api/http.h"
 #include "api/job_routes.h"
 #include "api/local_routes.h"
 #include "api/metrics_routes.h"
+#include "api/node_routes.h"
 #include "api/openapi_routes.h"
 #include "api/rate_limit.h"
 #include "api/resolve_routes.h"
@@ -36,6 +38,7 @@
 #include "auth/authenticators.h"
 #include "blob/blob_store.h"
 #include "blob/s3_blob_store.h"
+#include "cluster/cluster.h"
 #include "common/clock.h"
 #include "common/disk_space.h"
 #include "common/fs.h"
@@ -122,7 +125,16 @@ class ServerImpl final : public Server {
 
     service::JobServiceOptions jo;
     jo.jobs_dir = std::filesystem::absolute(config_.JobsDir());
-    jo.host_name = config_.host_name.empty() ? DefaultHostName() : config_.host_name;
+    // The node id is what jobs record as their host (execution hostName) and what other nodes
+    // look up to forward to this one.
+    const std::string host = config_.host_name.empty() ? DefaultHostName() : config_.host_name;
+    node_id_ = !config_.node_id.empty()   ? config_.node_id
+               : config_.listen_port != 0 ? host + ":" + std::to_string(config_.listen_port)
+                                          : host + "-" + std::to_string(::getpid());
+    jo.host_name = node_id_;
+    // Several servers on one PostgreSQL database share one queue (docs/scaling.md).
+    jo.shared_queue = config_.store_type == "postgresql";
+    jo.claim_interval = Millis(config_.node_claim_interval_ms);
     jo.weir_version = WEIR_VERSION;
     jo.default_job_memory_mb = config_.default_job_memory_mb;
     jo.max_job_memory_mb = config_.max_job_memory_mb;
@@ -180,6 +192,14 @@ class ServerImpl final : public Server {
     jro.archived_outputs = archived_outputs_;
     jro.max_listing_entries = static_cast<uint64_t>(config_.output_listing_max_entries);
     jro.access = access;
+    if (config_.forwarding_enabled && stores_.nodes) {
+      api::ForwardingOptions fo;
+      fo.node_id = node_id_;
+      fo.nodes = stores_.nodes;
+      fo.connect_timeout = Millis(config_.forwarding_connect_timeout_ms);
+      fo.read_timeout = Millis(config_.forwarding_read_timeout_ms);
+      jro.forwarder = std::make_shared<api::JobForwarder>(std::move(fo));
+    }
     // Routes read a job through the service: an end the store refused so far is already shown.
     api::RegisterJobRoutes(*router, *jobs_, service::CurrentRecords(*jobs_, stores_.jobs),
                            stores_.config, jro);
@@ -192,6 +212,10 @@ class ServerImpl final : public Server {
     api::RegisterOpenApiRoute(*router);
     api::RegisterResolveRoutes(*router, *jobs_, stores_.config, access);
     api::RegisterAdminRoutes(*router, api::AdminRoutesOptions{cache});
+    if (stores_.nodes) {
+      if (Status s = StartNode(clock); !s.ok()) return s;
+      api::RegisterNodeRoutes(*router, node_);
+    }
     api::RegisterAuditRoutes(*router, stores_.audit);
     api::RegisterMeRoute(*router);
     if (events_) {
@@ -303,6 +327,15 @@ class ServerImpl final : public Server {
       // TLS file errors already name their setting (server.tls.*).
       return s.message().rfind("server.tls", 0) == 0 ? s : s.WithContext("server.listen");
     }
+    if (node_ && config_.advertise_url.empty()) {
+      // Only now is the port known (listen port 0 picks one).
+      const std::string host = config_.listen_host == "0.0.0.0" || config_.listen_host == "::"
+                                   ? DefaultHostName()
+                                   : config_.listen_host;
+      node_->SetAdvertiseUrl((config_.tls_cert.empty() ? "http://" : "https://") + host + ":" +
+                             std::to_string(http_->port()));
+      if (Status s = node_->Heartbeat(); !s.ok()) return s.WithContext("node heartbeat");
+    }
     ready_ = true;
     spdlog::info("weir {} serving on {}:{}, data in {}", WEIR_VERSION, config_.listen_host,
                  http_->port(), std::filesystem::absolute(config_.data_dir).string());
@@ -311,6 +344,7 @@ class ServerImpl final : public Server {
 
   void Stop() override {
     ready_ = false;
+    if (node_) node_->Stop();
     if (http_) http_->Stop();
     if (metrics_collector_ != 0) {
       metrics::DefaultRegistry().RemoveCollector(metrics_collector_);
@@ -336,6 +370,29 @@ class ServerImpl final : public Server {
   }
 
  private:
+  // This server as a node of the cluster: heartbeats, leader election, leadership tasks.
+  Status StartNode(Clock& clock) {
+    cluster::ClusterOptions co;
+    co.node_id = node_id_;
+    co.advertise_url = config_.advertise_url;
+    co.heartbeat_interval = Millis(config_.node_heartbeat_interval_ms);
+    co.leader_mode = config_.leader_mode;
+    co.leader_static = config_.leader_static;
+    co.lease_ttl = Millis(config_.leader_lease_ttl_ms);
+    co.lost_check_interval = Millis(config_.lost_node_check_interval_ms);
+    co.lost_stale_after = Millis(config_.lost_node_stale_after_ms);
+    co.lost_failures = config_.lost_node_failures;
+    co.health_timeout = Millis(config_.forwarding_connect_timeout_ms);
+    auto node = cluster::Node::Start(
+        co, stores_.nodes, stores_.jobs, [this] { return jobs_->Load(); },
+        cluster::HttpHealthProbe(co.health_timeout), clock);
+    if (!node.ok()) return node.status().WithContext("cluster");
+    node_ = std::shared_ptr<cluster::Node>(std::move(*node));
+    spdlog::info("node {}: leader.mode {}, leading: {}", node_id_, config_.leader_mode,
+                 node_->IsLeader());
+    return Status::Ok();
+  }
+
   // /admin/health details: free space against the floor, status writes the store refused.
   std::vector<api::HealthComponent> Health() {
     std::vector<api::HealthComponent> out;
@@ -645,6 +702,8 @@ class ServerImpl final : public Server {
   bool stopping_ = false;  // GUARDED_BY(prune_mu_)
   std::thread pruner_;
   std::shared_ptr<service::EventHub> events_;
+  std::string node_id_;
+  std::shared_ptr<cluster::Node> node_;
   std::shared_ptr<service::WebhookDispatcher> webhooks_;
 };
 

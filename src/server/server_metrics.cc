@@ -35,6 +35,15 @@ class TimedStore final : public store::JobStore {
   Result<int64_t> CountActiveJobs(const std::string& user) override {
     return Timed("count_active_jobs", [&] { return store_->CountActiveJobs(user); });
   }
+  Result<std::optional<model::JobRecord>> ClaimQueuedJob(const std::string& node,
+                                                         int64_t max_memory_mb,
+                                                         TimePoint now) override {
+    return Timed("claim_queued_job",
+                 [&] { return store_->ClaimQueuedJob(node, max_memory_mb, now); });
+  }
+  Result<bool> UnqueueJob(const std::string& id) override {
+    return Timed("unqueue_job", [&] { return store_->UnqueueJob(id); });
+  }
 
  private:
   template <typename F>

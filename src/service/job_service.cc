@@ -241,6 +241,20 @@ class JobServiceImpl final : public JobService {
 
   // REQUIRES: mu_ held. Moves queued jobs that now fit into the set-up queue, in FIFO order.
   void DrainQueueLocked();
+  // The shared queue (JobServiceOptions::shared_queue): stores a job that did not fit here
+  // unplaced; the claimer thread takes queued jobs while this node has room.
+  Result<std::string> SubmitShared(JobRecord rec);
+  void ClaimLoop();
+  // Claims and adopts queued jobs while they fit; returns how many.
+  int ClaimQueued();
+  void WakeClaimer() {
+    if (!options_.shared_queue) return;
+    std::lock_guard<std::mutex> lock(claim_mu_);
+    claim_wanted_ = true;
+    claim_cv_.notify_one();
+  }
+  // Kill() of a job this node does not hold: a queued one leaves the shared queue.
+  Status KillUnheld(const JobRecord& r);
   // REQUIRES: mu_ held. Drops the job from the active set, releasing its user slot and memory.
   ActiveJob TakeLocked(std::unordered_map<std::string, ActiveJob>::iterator it);
 
@@ -329,6 +343,13 @@ class JobServiceImpl final : public JobService {
   std::string last_write_error_;                          // GUARDED_BY(write_mu_)
   bool writer_stopping_ = false;                          // GUARDED_BY(write_mu_)
   std::thread writer_;
+
+  // The shared queue's claimer.
+  std::mutex claim_mu_;
+  std::condition_variable claim_cv_;
+  bool claim_wanted_ = false;    // GUARDED_BY(claim_mu_)
+  bool claim_stopping_ = false;  // GUARDED_BY(claim_mu_)
+  std::thread claimer_;
 
   // Final transitions, for WaitFinal (no polling).
   std::mutex wait_mu_;
@@ -459,6 +480,7 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
   const int node_memory = on_slurm.ok() && *on_slurm ? 0 : memory;
   const int64_t capacity = options_.max_system_memory_mb;
   Phase phase;
+  bool to_shared_queue = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Unavailable("job service: shutting down; retry on another node");
@@ -497,27 +519,35 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
         return Unavailable(why);
       }
       phase = Phase::kQueued;
+      // The cluster's queue: stored unplaced, claimed by the first node with room (maybe this).
+      if (options_.shared_queue && submission.attachments.empty()) {
+        if (user_jobs == 0) user_active_.erase(req.user);
+        to_shared_queue = true;
+      }
     }
-    ++user_jobs;
-    ActiveJob a;
-    a.user = req.user;
-    a.phase = phase;
-    a.memory_mb = node_memory;
-    a.local = submission.local_run;
-    if (a.local) {
-      // holds no capacity
-    } else if (phase == Phase::kAccepted) {
-      a.holds_capacity = true;
-      used_memory_mb_ += node_memory;
-    } else {
-      queue_.push_back(id);
+    if (!to_shared_queue) {
+      ++user_jobs;
+      ActiveJob a;
+      a.user = req.user;
+      a.phase = phase;
+      a.memory_mb = node_memory;
+      a.local = submission.local_run;
+      if (a.local) {
+        // holds no capacity
+      } else if (phase == Phase::kAccepted) {
+        a.holds_capacity = true;
+        used_memory_mb_ += node_memory;
+      } else {
+        queue_.push_back(id);
+      }
+      rec.job.status_msg =
+          std::string(phase == Phase::kQueued ? model::kMsgQueued : model::kMsgAccepted);
+      a.cluster = std::move(resolution->cluster);
+      a.command = std::move(resolution->command);
+      active_.emplace(id, std::move(a));
     }
-    rec.job.status_msg =
-        std::string(phase == Phase::kQueued ? model::kMsgQueued : model::kMsgAccepted);
-    a.cluster = std::move(resolution->cluster);
-    a.command = std::move(resolution->command);
-    active_.emplace(id, std::move(a));
   }
+  if (to_shared_queue) return SubmitShared(std::move(rec));
 
   // Persist outside the lock. On failure, undo the admission and leave the files to the caller.
   std::vector<exec::Attachment> attachments = std::move(submission.attachments);
@@ -571,6 +601,109 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
   }
   if (kill_now) WEIR_RETURN_IF_ERROR(Kill(id));
   return id;
+}
+
+// --- the shared queue --------------------------------------------------------------------------
+
+Result<std::string> JobServiceImpl::SubmitShared(JobRecord rec) {
+  const std::string id = rec.id;
+  rec.execution.host_name.clear();  // unplaced: CreateJob puts it in the store's queue
+  rec.job.status_msg = std::string(model::kMsgQueued);
+  WEIR_RETURN_IF_ERROR(jobs_->CreateJob(rec));
+  metrics::Weir().job_transitions.With({"INIT"}).Inc();
+  LogJobEvent(JobEvent{.event = "accepted",
+                       .id = id,
+                       .user = rec.request.user,
+                       .cluster = rec.job.cluster_name,
+                       .command = rec.job.command_name,
+                       .status = std::string(model::JobStatusName(rec.job.status)),
+                       .message = "queued for the first node with capacity"});
+  WakeClaimer();
+  return id;
+}
+
+int JobServiceImpl::ClaimQueued() {
+  int claimed = 0;
+  for (;;) {
+    int64_t room;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return claimed;
+      const int64_t capacity = options_.max_system_memory_mb;
+      room = capacity <= 0 ? -1 : capacity - used_memory_mb_;
+      // Jobs queued on this node alone (attachments) come first: they cannot go elsewhere.
+      if ((capacity > 0 && room <= 0) || !queue_.empty()) return claimed;
+    }
+    auto got = jobs_->ClaimQueuedJob(options_.host_name, room, clock_.Now());
+    if (!got.ok()) {
+      spdlog::warn("shared queue: claiming a job failed: {}", got.status().ToString());
+      return claimed;
+    }
+    if (!*got) return claimed;
+    JobRecord r = std::move(**got);
+    spdlog::info("job {}: claimed from the shared queue by node {}", r.id, options_.host_name);
+    std::lock_guard<std::mutex> lock(mu_);
+    ActiveJob a;
+    a.user = r.request.user;
+    a.phase = Phase::kAccepted;
+    a.persisted = true;
+    a.memory_mb = r.execution.memory.value_or(options_.default_job_memory_mb);
+    a.holds_capacity = true;
+    used_memory_mb_ += a.memory_mb;
+    ++user_active_[r.request.user];
+    a.record = std::move(r);
+    const std::string id = a.record.id;
+    active_.emplace(id, std::move(a));
+    setup_queue_.push_back(id);
+    setup_cv_.notify_one();
+    ++claimed;
+  }
+}
+
+void JobServiceImpl::ClaimLoop() {
+  std::unique_lock<std::mutex> lock(claim_mu_);
+  while (!claim_stopping_) {
+    claim_wanted_ = false;
+    lock.unlock();
+    ClaimQueued();
+    lock.lock();
+    claim_cv_.wait_for(lock, options_.claim_interval,
+                       [this] { return claim_stopping_ || claim_wanted_; });
+  }
+}
+
+Status JobServiceImpl::KillUnheld(const JobRecord& r) {
+  if (!model::IsActive(r.job.status)) return Status::Ok();  // finished: a no-op
+  if (r.execution.host_name.empty()) {
+    WEIR_ASSIGN_OR_RETURN(bool unqueued, jobs_->UnqueueJob(r.id));
+    if (!unqueued) {
+      // Claimed by a node meanwhile: that node kills it now.
+      WEIR_ASSIGN_OR_RETURN(JobRecord now, jobs_->GetJob(r.id));
+      if (now.execution.host_name.empty() || now.execution.host_name == options_.host_name) {
+        return Unavailable("job '" + r.id + "': was just placed on a node; retry the kill");
+      }
+      return KillUnheld(now);
+    }
+    JobRecord rec = r;
+    rec.job.status = JobStatus::kKilled;
+    rec.job.status_msg = std::string(kMsgKilledBeforeStart);
+    rec.job.finished = rec.updated = clock_.Now();
+    rec.execution.exit_code.reset();
+    metrics::Weir().job_transitions.With({"KILLED"}).Inc();
+    LogJobEvent(JobEvent{.event = "killed",
+                         .id = rec.id,
+                         .user = rec.request.user,
+                         .status = "KILLED",
+                         .message = rec.job.status_msg});
+    WEIR_RETURN_IF_ERROR(WriteRecord(rec));
+    NotifyFinal();
+    return Status::Ok();
+  }
+  if (r.execution.host_name != options_.host_name) {
+    return FailedPrecondition("job '" + r.id + "': runs on node '" + r.execution.host_name +
+                              "', not on this one");
+  }
+  return Status::Ok();
 }
 
 // Mirrors SubmitNew step by step, reading instead of writing; keep the two in step.
@@ -713,7 +846,10 @@ std::vector<exec::Attachment> JobServiceImpl::StagedAttachments(const std::strin
 ActiveJob JobServiceImpl::TakeLocked(std::unordered_map<std::string, ActiveJob>::iterator it) {
   ActiveJob a = std::move(it->second);
   active_.erase(it);
-  if (a.holds_capacity) used_memory_mb_ -= a.memory_mb;
+  if (a.holds_capacity) {
+    used_memory_mb_ -= a.memory_mb;
+    WakeClaimer();  // room for a job of the shared queue
+  }
   auto u = user_active_.find(a.user);
   if (u != user_active_.end() && --u->second <= 0) user_active_.erase(u);
   return a;
@@ -1141,6 +1277,8 @@ Status JobServiceImpl::Kill(const std::string& job_id) {
     }
     return r.status();
   }
+  // With the shared queue: queued in it, or held by another node.
+  if (options_.shared_queue) return KillUnheld(*r);
   return Status::Ok();
 }
 
@@ -1219,9 +1357,18 @@ Status JobServiceImpl::Recover() {
       return true;
     });
   };
-  drop_invalid(*running);
   auto waiting = jobs_->JobsWithStatus({JobStatus::kInit});
   if (!waiting) return waiting.status().WithContext("recover waiting jobs");
+  if (options_.shared_queue) {
+    // Other nodes' jobs and the shared queue's are not this node's to recover; local jobs
+    // prepared here (their host is the runner's machine) are.
+    auto not_mine = [this](const JobRecord& r) {
+      return r.execution.host_name != options_.host_name && !HasLocalMark(r.id);
+    };
+    std::erase_if(*running, not_mine);
+    std::erase_if(*waiting, not_mine);
+  }
+  drop_invalid(*running);
   drop_invalid(*waiting);
 
   // INIT jobs that reached their launch before the crash (RUNNING was not recorded): re-adopted
@@ -1327,6 +1474,10 @@ Status JobServiceImpl::Recover() {
     std::lock_guard<std::mutex> lock(sweep_mu_);
     if (!sweeper_.joinable() && !sweep_stopping_) sweeper_ = std::thread([this] { SweepLoop(); });
   }
+  if (options_.shared_queue) {
+    std::lock_guard<std::mutex> lock(claim_mu_);
+    if (!claimer_.joinable() && !claim_stopping_) claimer_ = std::thread([this] { ClaimLoop(); });
+  }
   return Status::Ok();
 }
 
@@ -1334,6 +1485,12 @@ void JobServiceImpl::Shutdown() {
   std::lock_guard<std::mutex> once(shutdown_mu_);
   if (shut_down_) return;
   shut_down_ = true;
+  {
+    std::lock_guard<std::mutex> lock(claim_mu_);
+    claim_stopping_ = true;
+  }
+  claim_cv_.notify_all();
+  if (claimer_.joinable()) claimer_.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -1557,6 +1714,8 @@ ServiceLoad JobServiceImpl::Load() {
     }
     if (a.holds_capacity) u.memory_mb += a.memory_mb;
   }
+  load.used_memory_mb = used_memory_mb_;
+  load.capacity_mb = options_.max_system_memory_mb;
   return load;
 }
 
@@ -1863,6 +2022,11 @@ class CurrentRecordsStore final : public store::JobStore {
   Result<int64_t> CountActiveJobs(const std::string& user) override {
     return store_->CountActiveJobs(user);
   }
+  Result<std::optional<JobRecord>> ClaimQueuedJob(const std::string& node, int64_t max_memory_mb,
+                                                  TimePoint now) override {
+    return store_->ClaimQueuedJob(node, max_memory_mb, now);
+  }
+  Result<bool> UnqueueJob(const std::string& id) override { return store_->UnqueueJob(id); }
 
  private:
   JobService& service_;

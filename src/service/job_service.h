@@ -86,7 +86,7 @@ struct JobServiceOptions {
   // the job directory; they survive a restart so queued jobs keep them. Empty: a folder
   // "job-attachments" beside jobs_dir.
   std::filesystem::path attachments_dir;
-  std::string host_name;  // recorded in JobExecution
+  std::string host_name;  // recorded in JobExecution: the node id (server.node_id)
   std::string weir_version;
   int default_job_memory_mb = 1024;
   int max_job_memory_mb = 30720;
@@ -126,6 +126,17 @@ struct JobServiceOptions {
   // Below this floor of free disk space new submissions are refused with kOutOfSpace (running
   // and queued jobs go on, their ends are recorded). Null: no floor.
   std::shared_ptr<FreeSpaceFloor> free_space_floor;
+  // The shared queue of a cluster of servers on one database (docs/scaling.md). When set, a job
+  // without attachments that does not fit on this node is stored INIT "queued" with no
+  // execution.host_name, which puts it in the store's queue (JobStore::ClaimQueuedJob), and is
+  // not held here. Every node claims queued jobs while it has free capacity, oldest first, each
+  // exactly once: right after one of its jobs leaves capacity, and every claim_interval. A
+  // claimed job records this node's host_name and is set up and run here. Kill() of a queued job
+  // takes it out of the queue (KILLED before start). Recover() then considers only the jobs
+  // whose host_name is this node's. Jobs with attachments queue on their own node as before (the
+  // files are staged there).
+  bool shared_queue = false;
+  Millis claim_interval{1000};
   // Backoff of a status write the store refused (see above): the first retry after
   // write_retry_initial, each next one after twice as long, at most write_retry_max (real time).
   Millis write_retry_initial{100};
@@ -155,6 +166,8 @@ struct ServiceLoad {
     int64_t memory_mb = 0;  // memory of the user's jobs that hold node capacity
   };
   std::map<std::string, User> users;  // users with at least one active job
+  int64_t used_memory_mb = 0;         // node memory held by active jobs
+  int64_t capacity_mb = 0;            // jobs.max_system_memory_mb; 0 or less: unlimited
 };
 
 struct Submission {
@@ -219,7 +232,9 @@ class JobService {
   virtual Result<std::string> Submit(Submission submission) = 0;
   // kNotFound for an unknown id; a finished job is a no-op (OK). A job not launched yet ends
   // KILLED at once with kMsgKilledBeforeStart and no exit code; a running one through the
-  // executor (999, "Job was killed by user.").
+  // executor (999, "Job was killed by user."). With the shared queue: an active job placed on
+  // another node is kFailedPrecondition (its owner kills it: api forwards the request); a queued
+  // job claimed by a node during the call is kUnavailable (retry).
   virtual Status Kill(const std::string& job_id) = 0;
   virtual Result<model::JobRecord> Get(const std::string& job_id) = 0;
   // Blocks until the job is final or `timeout` passes (kDeadlineExceeded). For tests/CLI.

@@ -390,6 +390,56 @@ TEST_F(JobServiceTest, KillQueuedJobEndsItAtOnce) {
   EXPECT_EQ(Final(*a).job.status, JobStatus::kKilled);
 }
 
+// Two nodes on one store (the harness's SQLite file): a job that does not fit on a full node
+// waits unplaced in the shared queue and the other node, which has room, claims and runs it.
+TEST_F(JobServiceTest, SharedQueueJobIsClaimedAndRunByANodeWithRoom) {
+  options_.max_system_memory_mb = 1024;
+  options_.queue_enabled = true;
+  options_.shared_queue = true;
+  options_.claim_interval = 50ms;
+  options_.host_name = "node-a";
+  Start();
+  auto first = Submit(Request("sleep 30"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  WaitRunning(*first);
+  auto queued = Submit(Request("echo ran-on-b"));
+  auto killed = Submit(Request("echo never"));
+  ASSERT_TRUE(queued.ok() && killed.ok());
+  for (const std::string& id : {*queued, *killed}) {
+    auto r = service_->Get(id);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->job.status, JobStatus::kInit);
+    EXPECT_EQ(r->job.status_msg, model::kMsgQueued);
+    EXPECT_EQ(r->execution.host_name, "");  // not placed yet
+  }
+  // A queued job killed on any node leaves the queue and never runs.
+  ASSERT_TRUE(service_->Kill(*killed).ok());
+  EXPECT_EQ(service_->Get(*killed)->job.status, JobStatus::kKilled);
+  EXPECT_EQ(service_->Get(*killed)->job.status_msg, kMsgKilledBeforeStart);
+
+  JobServiceOptions b = options_;
+  b.host_name = "node-b";
+  b.jobs_dir = root_ / "node-b" / "jobs";
+  b.max_system_memory_mb = 4096;
+  auto node_b = harness_->NewService(b);
+  ASSERT_TRUE(node_b.ok()) << node_b.status();
+  auto done = (*node_b)->WaitFinal(*queued, kWait);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->job.status, JobStatus::kSucceeded);
+  EXPECT_EQ(done->execution.host_name, "node-b");
+  EXPECT_EQ(ReadFile(exec::paths::Stdout((*node_b)->JobDirectory(*queued))).value_or(""),
+            "ran-on-b\n");
+  EXPECT_EQ(service_->Get(*killed)->job.status, JobStatus::kKilled);
+  // node-a's own job is not node-b's: b neither adopted nor claimed it.
+  EXPECT_EQ(service_->Get(*first)->job.status, JobStatus::kRunning);
+  EXPECT_EQ((*node_b)->Load().running, 0);
+  // A kill of a job another node holds is refused here (the API forwards it to its node).
+  EXPECT_EQ((*node_b)->Kill(*first).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(service_->Kill(*first).ok());
+  EXPECT_EQ(Final(*first).job.status, JobStatus::kKilled);
+  (*node_b)->Shutdown();
+}
+
 TEST_F(JobServiceTest, KillRunningJob) {
   Start();
   auto id = Submit(Request("sleep 30"));

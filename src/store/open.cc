@@ -58,6 +58,7 @@ Result<Stores> OpenStores(const StoreLocation& where, Clock& clock) {
   asset_options.pool_size = std::min(where.pool_size, kAssetPoolSize);
   WEIR_ASSIGN_OR_RETURN(
       out.assets, postgres::PostgresAssetStore::Open(where.url, where.password, asset_options));
+  out.nodes = s;
   return out;
 }
 

@@ -134,6 +134,68 @@ class JobStore {
       const std::vector<model::JobStatus>& statuses) = 0;
   // Number of INIT/RUNNING jobs of `user` (the per-user limit).
   virtual Result<int64_t> CountActiveJobs(const std::string& user) = 0;
+
+  // The shared queue of a cluster of servers on one database (docs/scaling.md). CreateJob of a
+  // record that is INIT with an empty execution.host_name also puts the job in the queue, in the
+  // same transaction. ClaimQueuedJob takes the oldest queued job that no other call is claiming
+  // right now, if its execution.memory (absent: 0) is at most `max_memory_mb` (negative: any),
+  // out of the queue and records `node` as its execution.host_name (and `now` as updated) in one
+  // transaction: each queued job is claimed by exactly one caller, even across processes.
+  // Nothing queued, or the oldest job does not fit: nullopt. UnqueueJob takes the job out of the
+  // queue unclaimed; false when it was not queued (claimed already, or never queued).
+  virtual Result<std::optional<model::JobRecord>> ClaimQueuedJob(const std::string& node,
+                                                                 int64_t max_memory_mb,
+                                                                 TimePoint now) {
+    (void)node, (void)max_memory_mb, (void)now;
+    return Unimplemented("job store: no shared queue");
+  }
+  virtual Result<bool> UnqueueJob(const std::string& id) {
+    (void)id;
+    return Unimplemented("job store: no shared queue");
+  }
+};
+
+// ---- nodes and leadership (issue 11, docs/scaling.md) ------------------------------------------
+
+// One server of a cluster as its last heartbeat described it.
+struct NodeRecord {
+  std::string id;   // server.node_id
+  std::string url;  // server.advertise_url: where other nodes forward to
+  TimePoint started;
+  TimePoint heartbeat;  // the node's clock at its last heartbeat
+  int64_t running_jobs = 0;
+  int64_t capacity_mb = 0;     // jobs.max_system_memory_mb; 0 or less: unlimited
+  int64_t free_memory_mb = 0;  // capacity not held by active jobs (capacity_mb ≤ 0: -1)
+};
+
+// A named lease (the leader's): who holds it until when, and the fencing token, which increases
+// by one each time the lease passes to another holder (or to the same one after it expired), so
+// an old holder that paused past its expiry can be told apart from the new one.
+struct LeaseRecord {
+  std::string name;
+  std::string holder;  // node id; "" never held
+  int64_t token = 0;
+  TimePoint acquired;  // when `holder` took it (this token began)
+  TimePoint expires;
+};
+
+// The node table and the leases. Thread-safe; several processes may share it. Errors as the
+// other stores (kInternal/kUnavailable storage, kNotFound unknown node).
+class NodeStore {
+ public:
+  virtual ~NodeStore() = default;
+  // Inserts or replaces the row of n.id.
+  virtual Status PutNode(const NodeRecord& n) = 0;
+  virtual Result<NodeRecord> GetNode(const std::string& id) = 0;
+  // Every node ever recorded, by id.
+  virtual Result<std::vector<NodeRecord>> ListNodes() = 0;
+  // In one transaction: when the lease `name` is free, expired at `now`, or held by `node`, it
+  // becomes `node`'s until now + ttl (the token grows unless `node` renews a lease it holds).
+  // Returns the lease as stored afterwards: holder == node says whether `node` holds it.
+  virtual Result<LeaseRecord> AcquireLease(const std::string& name, const std::string& node,
+                                           TimePoint now, Millis ttl) = 0;
+  // The lease as stored (holder "" when never held).
+  virtual Result<LeaseRecord> GetLease(const std::string& name) = 0;
 };
 
 // One write request as the audit log keeps it (api/audit.h decides what is recorded).
@@ -402,6 +464,7 @@ struct SqliteStores {
   std::shared_ptr<AuditStore> audit;
   std::shared_ptr<EventStore> events;
   std::shared_ptr<SearchIndex> search;
+  std::shared_ptr<NodeStore> nodes;
   std::shared_ptr<WebhookStore> webhooks;  // null on backends without webhooks (PostgreSQL)
   std::shared_ptr<AssetStore> assets;  // the asset registry's rows
 };

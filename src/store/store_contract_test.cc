@@ -45,6 +45,7 @@ using ::testing::UnorderedElementsAre;
 struct Connection {
   std::shared_ptr<ConfigStore> config;
   std::shared_ptr<JobStore> jobs;
+  std::shared_ptr<NodeStore> nodes;
 };
 
 class Backend {
@@ -75,7 +76,7 @@ class SqliteBackend : public Backend {
   }
   Result<Connection> Connect() override {
     WEIR_ASSIGN_OR_RETURN(SqliteStores s, OpenSqlite((dir_ / "weir.db").string(), clock_));
-    return Connection{s.config, s.jobs};
+    return Connection{s.config, s.jobs, s.nodes};
   }
 
  private:
@@ -102,7 +103,7 @@ class PostgresBackend : public Backend {
   }
   Result<Connection> Connect() override {
     WEIR_ASSIGN_OR_RETURN(Stores s, OpenStores(where_, clock_));
-    return Connection{s.config, s.jobs};
+    return Connection{s.config, s.jobs, s.nodes};
   }
   std::string Missing() const override { return missing_; }
 
@@ -210,6 +211,7 @@ class StoreContractTest : public ::testing::TestWithParam<BackendFactory> {
     ASSERT_TRUE(c.ok()) << c.status();
     config_ = c->config;
     jobs_ = c->jobs;
+    nodes_ = c->nodes;
   }
 
   void Close() {
@@ -241,6 +243,7 @@ class StoreContractTest : public ::testing::TestWithParam<BackendFactory> {
   std::unique_ptr<Backend> backend_;
   std::shared_ptr<ConfigStore> config_;
   std::shared_ptr<JobStore> jobs_;
+  std::shared_ptr<NodeStore> nodes_;
 };
 
 // ---- configuration CRUD -----------------------------------------------------------------------
@@ -1329,6 +1332,159 @@ TEST_P(StoreContractTest, ConcurrentCallsFromManyThreads) {
 
 std::string BackendName(const ::testing::TestParamInfo<BackendFactory>& info) {
   return info.param.name;
+}
+
+// ---- shared queue, nodes, leases (issue 11) ----------------------------------------------------
+
+JobRecord Queued(const std::string& id, TimePoint created, int memory) {
+  return Job(id, created, [memory](JobRecord& r) {
+    r.job.status_msg = std::string(model::kMsgQueued);
+    r.execution.memory = memory;
+    r.execution.host_name = "";  // not placed yet: enters the shared queue
+  });
+}
+
+std::optional<std::string> Claim(JobStore& jobs, const std::string& node, int64_t max_memory) {
+  Result<std::optional<JobRecord>> r = jobs.ClaimQueuedJob(node, max_memory, At(100));
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status();
+    return "<error>";
+  }
+  if (!*r) return std::nullopt;
+  EXPECT_EQ((*r)->execution.host_name, node);
+  return (*r)->id;
+}
+
+TEST_P(StoreContractTest, QueuedJobsAreClaimedOldestFirstOnceAndRecordTheirNode) {
+  Put(Queued("q1", At(1), 100));
+  Put(Queued("q2", At(2), 500));
+  Put(Queued("q3", At(3), 100));
+  Put(Job("placed", At(0), [](JobRecord& r) { r.execution.host_name = "node-a"; }));
+
+  EXPECT_EQ(Claim(*jobs_, "node-b", -1), "q1");
+  Result<JobRecord> q1 = jobs_->GetJob("q1");
+  ASSERT_TRUE(q1.ok()) << q1.status();
+  EXPECT_EQ(q1->execution.host_name, "node-b");
+  EXPECT_EQ(q1->job.status, JobStatus::kInit);
+  EXPECT_EQ(q1->updated, At(100));
+  // FIFO: q2 does not fit in 200 MB, so q3 waits behind it.
+  EXPECT_EQ(Claim(*jobs_, "node-b", 200), std::nullopt);
+  EXPECT_EQ(Claim(*jobs_, "node-c", 500), "q2");
+  // Taken out unclaimed (a kill of a queued job): nobody claims it any more.
+  Result<bool> out = jobs_->UnqueueJob("q3");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(*out);
+  EXPECT_EQ(Claim(*jobs_, "node-b", -1), std::nullopt);
+  out = jobs_->UnqueueJob("q3");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FALSE(*out);
+  out = jobs_->UnqueueJob("placed");  // never queued
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FALSE(*out);
+}
+
+TEST_P(StoreContractTest, ConcurrentClaimsOverSeparateConnectionsTakeEveryJobExactlyOnce) {
+  constexpr int kJobs = 40;
+  for (int i = 0; i < kJobs; ++i) Put(Queued("j" + std::to_string(i), At(i), 10));
+  constexpr int kClaimers = 4;
+  std::vector<std::vector<std::string>> claimed(kClaimers);
+  std::vector<std::thread> threads;
+  std::vector<Connection> connections;
+  for (int t = 0; t < kClaimers; ++t) {
+    Result<Connection> c = backend_->Connect();
+    ASSERT_TRUE(c.ok()) << c.status();
+    connections.push_back(*c);
+  }
+  for (int t = 0; t < kClaimers; ++t) {
+    threads.emplace_back([&, t] {
+      for (;;) {
+        auto r = connections[t].jobs->ClaimQueuedJob("node-" + std::to_string(t), -1, At(100));
+        if (!r.ok()) {
+          if (r.status().code() == StatusCode::kUnavailable) continue;  // busy: retry
+          ADD_FAILURE() << r.status();
+          return;
+        }
+        if (!*r) return;
+        claimed[t].push_back((*r)->id);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::map<std::string, int> times;
+  for (const auto& ids : claimed) {
+    for (const auto& id : ids) ++times[id];
+  }
+  EXPECT_EQ(times.size(), static_cast<size_t>(kJobs));
+  for (const auto& [id, n] : times) EXPECT_EQ(n, 1) << id << " claimed " << n << " times";
+  // Each job records the node that claimed it.
+  for (int t = 0; t < kClaimers; ++t) {
+    for (const auto& id : claimed[t]) {
+      Result<JobRecord> r = jobs_->GetJob(id);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->execution.host_name, "node-" + std::to_string(t)) << id;
+    }
+  }
+}
+
+TEST_P(StoreContractTest, NodesAreUpsertedAndListedById) {
+  NodeRecord b{"node-b", "http://b:8080", At(1), At(5), 2, 1000, 400};
+  NodeRecord a{"node-a", "http://a:8080", At(1), At(6), 0, 0, -1};
+  ASSERT_TRUE(nodes_->PutNode(b).ok());
+  ASSERT_TRUE(nodes_->PutNode(a).ok());
+  b.heartbeat = At(9);
+  b.running_jobs = 3;
+  b.free_memory_mb = 100;
+  ASSERT_TRUE(nodes_->PutNode(b).ok());
+  Result<std::vector<NodeRecord>> all = nodes_->ListNodes();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, "node-a");
+  EXPECT_EQ((*all)[0].free_memory_mb, -1);
+  EXPECT_EQ((*all)[1].id, "node-b");
+  EXPECT_EQ((*all)[1].url, "http://b:8080");
+  EXPECT_EQ((*all)[1].heartbeat, At(9));
+  EXPECT_EQ((*all)[1].running_jobs, 3);
+  EXPECT_EQ((*all)[1].capacity_mb, 1000);
+  EXPECT_EQ((*all)[1].free_memory_mb, 100);
+  EXPECT_EQ(nodes_->GetNode("node-c").status().code(), StatusCode::kNotFound);
+  Result<NodeRecord> got = nodes_->GetNode("node-b");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->started, At(1));
+}
+
+TEST_P(StoreContractTest, ALeaseIsHeldUntilItExpiresAndItsTokenGrowsWithEachNewHolder) {
+  const Millis ttl(10000);
+  auto take = [&](const std::string& node, int64_t at) {
+    Result<LeaseRecord> l = nodes_->AcquireLease("leader", node, At(at), ttl);
+    EXPECT_TRUE(l.ok()) << l.status();
+    return l.ok() ? *l : LeaseRecord{};
+  };
+  Result<LeaseRecord> none = nodes_->GetLease("leader");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->holder, "");
+  LeaseRecord l = take("a", 0);
+  EXPECT_EQ(l.holder, "a");
+  EXPECT_EQ(l.token, 1);
+  EXPECT_EQ(l.expires, At(10));
+  l = take("b", 5);  // held: b does not get it
+  EXPECT_EQ(l.holder, "a");
+  EXPECT_EQ(l.token, 1);
+  l = take("a", 8);  // renewed: same token, later expiry
+  EXPECT_EQ(l.holder, "a");
+  EXPECT_EQ(l.token, 1);
+  EXPECT_EQ(l.expires, At(18));
+  l = take("b", 18);  // expired: b takes over with a new token
+  EXPECT_EQ(l.holder, "b");
+  EXPECT_EQ(l.token, 2);
+  EXPECT_EQ(l.acquired, At(18));
+  l = take("a", 19);  // the old holder comes back too late
+  EXPECT_EQ(l.holder, "b");
+  EXPECT_EQ(l.token, 2);
+  Result<LeaseRecord> stored = nodes_->GetLease("leader");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->holder, "b");
+  EXPECT_EQ(stored->token, 2);
+  EXPECT_EQ(stored->expires, At(28));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::ValuesIn(Backends()), BackendName);

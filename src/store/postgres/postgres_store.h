@@ -1,5 +1,6 @@
-// The PostgreSQL metadata store: ConfigStore, JobStore, AuditStore, EventStore and SearchIndex over
-// a small pool of libpq connections (store.type postgresql, store.url postgresql://...).
+// The PostgreSQL metadata store: ConfigStore, JobStore, AuditStore, EventStore, SearchIndex and
+// NodeStore over a small pool of libpq connections (store.type postgresql, store.url
+// postgresql://...).
 //
 // Same contract as the SQLite store (store_contract_test.cc, audit_store_contract_test.cc,
 // event_store_contract_test.cc and search_index_contract_test.cc run against both): the same
@@ -51,7 +52,8 @@ class PostgresStore final : public ConfigStore,
                             public JobStore,
                             public AuditStore,
                             public EventStore,
-                            public SearchIndex {
+                            public SearchIndex,
+                            public NodeStore {
  public:
   // `url`: a libpq URI or key=value string; `password` ("" for none) is passed apart from it.
   static Result<std::shared_ptr<PostgresStore>> Open(const std::string& url,
@@ -89,6 +91,18 @@ class PostgresStore final : public ConfigStore,
   Result<std::vector<model::JobRecord>> JobsWithStatus(
       const std::vector<model::JobStatus>& statuses) override;
   Result<int64_t> CountActiveJobs(const std::string& user) override;
+  Result<std::optional<model::JobRecord>> ClaimQueuedJob(const std::string& node,
+                                                         int64_t max_memory_mb,
+                                                         TimePoint now) override;
+  Result<bool> UnqueueJob(const std::string& id) override;
+
+  // NodeStore
+  Status PutNode(const NodeRecord& n) override;
+  Result<NodeRecord> GetNode(const std::string& id) override;
+  Result<std::vector<NodeRecord>> ListNodes() override;
+  Result<LeaseRecord> AcquireLease(const std::string& name, const std::string& node, TimePoint now,
+                                   Millis ttl) override;
+  Result<LeaseRecord> GetLease(const std::string& name) override;
 
   // AuditStore
   Result<int64_t> AppendAudit(const AuditRecord& r) override;

@@ -82,6 +82,7 @@ TEST_F(PostgresStoreTest, AVersionOneDatabaseGetsTheAuditTableAndKeepsItsRows) {
   Sql("DROP TABLE wf_deployments, wf_versions, wf_activations, wf_fires, wf_after_pending, "
       "wf_backfills, wf_instances, wf_steps, wf_attempts");
   Sql("DROP TABLE assets, asset_namespaces");
+  Sql("DROP TABLE job_queue, nodes, leases");
   Sql("UPDATE schema_version SET version = 1");
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -119,7 +120,8 @@ TEST_F(PostgresStoreTest, AVersionTwoDatabaseGetsTheEventLogAndItsRowsIndexed) {
   }
   // A version-2 database has none of the later tables (the scheduler's, the event log, search,
   // the asset registry's).
-  Sql("DROP TABLE events, search_docs, search_rebuild, assets, asset_namespaces");
+  Sql("DROP TABLE events, search_docs, search_rebuild, assets, asset_namespaces, job_queue, nodes, "
+      "leases");
   Sql("DROP TABLE wf_deployments, wf_versions, wf_activations, wf_fires, wf_after_pending, "
       "wf_backfills, wf_instances, wf_steps, wf_attempts");
   Sql("UPDATE schema_version SET version = 2");

@@ -311,9 +311,37 @@ CREATE INDEX assets_by_sha256 ON assets (sha256);
 )sql";
 }
 
+// The shared queue of a cluster (claimed with FOR UPDATE SKIP LOCKED), the nodes' heartbeats
+// and the leases (store.h NodeStore).
+std::string V7() {
+  return R"sql(
+CREATE TABLE job_queue (
+  seq BIGSERIAL PRIMARY KEY,
+  job_id TEXT COLLATE "C" NOT NULL UNIQUE,
+  memory_mb BIGINT NOT NULL
+);
+CREATE TABLE nodes (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  url TEXT NOT NULL,
+  started BIGINT NOT NULL,
+  heartbeat BIGINT NOT NULL,
+  running_jobs BIGINT NOT NULL,
+  capacity_mb BIGINT NOT NULL,
+  free_memory_mb BIGINT NOT NULL
+);
+CREATE TABLE leases (
+  name TEXT COLLATE "C" PRIMARY KEY,
+  holder TEXT COLLATE "C" NOT NULL,
+  token BIGINT NOT NULL,
+  acquired BIGINT NOT NULL,
+  expires BIGINT NOT NULL
+);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(), V6()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(), V6(), V7()};
   return kMigrations;
 }
 

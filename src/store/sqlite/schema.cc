@@ -215,10 +215,38 @@ CREATE INDEX webhook_deliveries_event ON webhook_deliveries(webhook_id, event_id
 )sql";
 }
 
+// Version 6: the shared queue of a cluster, the nodes' heartbeats and the leases (store.h
+// NodeStore).
+std::string V6() {
+  return R"sql(
+CREATE TABLE job_queue (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL UNIQUE,
+  memory_mb INTEGER NOT NULL
+);
+CREATE TABLE nodes (
+  id TEXT PRIMARY KEY NOT NULL,
+  url TEXT NOT NULL,
+  started INTEGER NOT NULL,
+  heartbeat INTEGER NOT NULL,
+  running_jobs INTEGER NOT NULL,
+  capacity_mb INTEGER NOT NULL,
+  free_memory_mb INTEGER NOT NULL
+);
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY NOT NULL,
+  holder TEXT NOT NULL,
+  token INTEGER NOT NULL,
+  acquired INTEGER NOT NULL,
+  expires INTEGER NOT NULL
+);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only: a released
 // migration never changes.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(), V6()};
   return kMigrations;
 }
 

@@ -45,7 +45,8 @@ class SqliteStore final : public ConfigStore,
                           public AuditStore,
                           public EventStore,
                           public SearchIndex,
-                          public WebhookStore {
+                          public WebhookStore,
+                          public NodeStore {
  public:
   static Result<std::shared_ptr<SqliteStore>> Open(const std::string& path,
                                                    const SqliteOptions& options = {});
@@ -80,6 +81,18 @@ class SqliteStore final : public ConfigStore,
   Result<std::vector<model::JobRecord>> JobsWithStatus(
       const std::vector<model::JobStatus>& statuses) override;
   Result<int64_t> CountActiveJobs(const std::string& user) override;
+  Result<std::optional<model::JobRecord>> ClaimQueuedJob(const std::string& node,
+                                                         int64_t max_memory_mb,
+                                                         TimePoint now) override;
+  Result<bool> UnqueueJob(const std::string& id) override;
+
+  // NodeStore
+  Status PutNode(const NodeRecord& n) override;
+  Result<NodeRecord> GetNode(const std::string& id) override;
+  Result<std::vector<NodeRecord>> ListNodes() override;
+  Result<LeaseRecord> AcquireLease(const std::string& name, const std::string& node, TimePoint now,
+                                   Millis ttl) override;
+  Result<LeaseRecord> GetLease(const std::string& name) override;
 
   // AuditStore
   Result<int64_t> AppendAudit(const AuditRecord& r) override;
