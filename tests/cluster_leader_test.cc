@@ -276,7 +276,8 @@ TEST_F(ClusterLeaderTest, AKilledLeadersSuccessorFiresEachTimeOnceAndFinishesThe
 
   // Every instance is a cron fire; their fire times are consecutive minutes, none twice.
   std::map<std::string, int> per_time;
-  for (const json::value& i : Arr(Instances(follower), "instances")) {
+  const json::value all = Instances(follower);
+  for (const json::value& i : Arr(all, "instances")) {
     EXPECT_EQ(Field(i, "trigger"), "cron") << json::serialize(i);
     ++per_time[Field(i, "triggerTime")];
   }
