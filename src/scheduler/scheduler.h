@@ -142,7 +142,7 @@ struct TickReport {
   int64_t token = 0;          // the fencing token it led with
   bool new_lead = false;      // the first tick of this lead: running instances continued first
   bool lost_lead = false;     // the lead ended during the tick (it stopped there)
-  int64_t fires = 0;          // cron and `after:` instances created
+  int64_t fires = 0;          // cron instances created
   int64_t steps_started = 0;  // jobs submitted for steps
   int64_t steps_adopted = 0;  // submissions answered "already exists": a recorded job adopted
   Status status;              // the tick's outcome
@@ -370,8 +370,8 @@ class Scheduler {
   Result<Instance> Restart(std::string_view deployed_id, int64_t number, std::string_view actor);
   Result<Instance> Stop(std::string_view deployed_id, int64_t number, std::string_view actor);
 
-  // Reconciles RUNNING instances with the job service after a restart (one Tick). Call once
-  // before Start().
+  // Reconciles RUNNING instances with the job service after a restart (one Tick; nothing on a
+  // node that does not lead, see SchedulerOptions::leader_token). Call once before Start().
   Status Recover();
   // One pass of the loop (see EXECUTION). Ticks are serialised.
   Status Tick();
