@@ -471,9 +471,9 @@ TEST_F(WebhookClusterTest, EachEventIsDeliveredOnceByTheLeaderAndANewLeaderGoesO
   const auto file = dir_.path() / "secret";
   WriteFile(file, kSecret + "\n");
   // Stored through B, whoever leads.
-  auto added = RunWeir(b.url(), {"webhook", "add", receiver.url(), "--secret-file", file.string(),
-                                 "--type", "JOB_STATUS_CHANGE", "--type", "JOB_FINISHED", "-o",
-                                 "json"});
+  auto added =
+      RunWeir(b.url(), {"webhook", "add", receiver.url(), "--secret-file", file.string(), "--type",
+                        "JOB_STATUS_CHANGE", "--type", "JOB_FINISHED", "-o", "json"});
   ASSERT_EQ(added.exit_code, 0) << added.err;
   const std::string hook = Str(Parse(added.out), "id");
 

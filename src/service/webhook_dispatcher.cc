@@ -231,8 +231,7 @@ class WebhookDispatcher::Worker {
       sub->Take();  // the log is read below; the feed only wakes us
       if (!d_.Leads()) {
         if (leading) {
-          spdlog::info("webhook '{}': this server no longer leads; the leader delivers",
-                       hook_.id);
+          spdlog::info("webhook '{}': this server no longer leads; the leader delivers", hook_.id);
         }
         leading = false;
         pending.reset();  // the new leader retries it from the durable cursor
@@ -286,8 +285,7 @@ class WebhookDispatcher::Worker {
         due = std::chrono::steady_clock::now() + wait;
       }
       std::unique_lock lock(mu_);
-      const auto until =
-          leading && pending ? due : std::chrono::steady_clock::now() + kIdlePoll;
+      const auto until = leading && pending ? due : std::chrono::steady_clock::now() + kIdlePoll;
       cv_.wait_until(lock, until, [this] { return stop_ || woken_ || !manual_.empty(); });
       woken_ = false;
     }
@@ -382,7 +380,8 @@ void WebhookDispatcher::Sync() {
     }
   }
   if (leads != led_) {
-    spdlog::info("webhooks: this server {} the deliveries", leads ? "now makes" : "no longer makes");
+    spdlog::info("webhooks: this server {} the deliveries",
+                 leads ? "now makes" : "no longer makes");
     for (auto& [id, w] : workers_) w->Wake();
     led_ = leads;
   }

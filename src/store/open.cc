@@ -5,8 +5,8 @@
 
 #include "store/asset_store.h"
 #include "store/postgres/connection.h"
-#include "store/postgres/postgres_scheduler_store.h"
 #include "store/postgres/postgres_asset_store.h"
+#include "store/postgres/postgres_scheduler_store.h"
 #include "store/postgres/postgres_store.h"
 #include "store/postgres/postgres_webhook_store.h"
 #include "store/postgres/schema.h"
@@ -63,9 +63,9 @@ Result<Stores> OpenStores(const StoreLocation& where, Clock& clock) {
   WEIR_ASSIGN_OR_RETURN(
       out.assets, postgres::PostgresAssetStore::Open(where.url, where.password, asset_options));
   out.nodes = s;
-  WEIR_ASSIGN_OR_RETURN(out.webhooks,
-                        postgres::PostgresWebhookStore::Open(
-                            where.url, where.password, std::min(where.pool_size, kWebhookPoolSize)));
+  WEIR_ASSIGN_OR_RETURN(
+      out.webhooks, postgres::PostgresWebhookStore::Open(
+                        where.url, where.password, std::min(where.pool_size, kWebhookPoolSize)));
   return out;
 }
 

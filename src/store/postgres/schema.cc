@@ -375,8 +375,8 @@ CREATE INDEX webhook_deliveries_event ON webhook_deliveries(webhook_id, event_id
 
 // Migration i (1-based) brings the schema from version i-1 to i. Append only.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(), V6(), V7(),
-                                                             V8()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(),
+                                                       V5(), V6(), V7(), V8()};
   return kMigrations;
 }
 

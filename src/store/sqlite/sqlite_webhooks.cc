@@ -46,7 +46,6 @@ Result<WebhookDelivery> ReadDelivery(Stmt& q) {
   return d;
 }
 
-
 }  // namespace
 
 Status SqliteStore::CreateWebhook(const WebhookRecord& w) {
