@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
@@ -493,6 +494,19 @@ TEST_F(WebhookClusterTest, EachEventIsDeliveredOnceByTheLeaderAndANewLeaderGoesO
   for (size_t i = 1; i < accepted.size(); ++i) {
     EXPECT_LT(accepted[i - 1].event_id, accepted[i].event_id) << "out of order or repeated";
   }
+
+  // Every accepted event is settled in the database (its log row and the cursor are written
+  // just after the receiver answered), so nothing is in flight when the leader dies.
+  int64_t last = 0;
+  for (const Received& r : accepted) last = std::max(last, r.event_id);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto list = RunWeir(b.url(), {"webhook", "list", "-o", "json"});
+        json::value v = Parse(list.out);
+        return v.is_object() && v.at("webhooks").as_array().size() == 1 &&
+               v.at("webhooks").at(0).at("deliveredUpTo").to_number<int64_t>() >= last;
+      },
+      30s));
 
   // The leader dies; the other server leads after the lease and delivers what follows.
   const std::string leader = Leader(a);
