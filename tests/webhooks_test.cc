@@ -433,7 +433,7 @@ class WebhookClusterTest : public ::testing::Test {
         "server:\n  node_id: " + id + "\nstore:\n  type: postgresql\n  url: \"" + url_ +
         "\"\njobs:\n  max_active_jobs_per_user: 1000\n  default_memory_mb: 1\n"
         "node:\n  heartbeat_interval_ms: 200\n"
-        "leader:\n  mode: database\n  lease_ttl_ms: 3000\n"
+        "leader:\n  mode: database\n  lease_ttl_ms: 5000\n"
         "webhooks:\n  max_attempts: 100\n  backoff_initial_ms: 100\n  backoff_max_seconds: 1\n"
         "  allowed_networks: [127.0.0.0/8]\n";
     servers_.push_back(std::make_unique<WeirServer>(dir_.path() / id, yaml));
