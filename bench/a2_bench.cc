@@ -67,7 +67,8 @@ struct Kind {
   const char* status;
   int exit_code;
 };
-const Kind kKinds[] = {{"true", "SUCCEEDED", 0}, {"sleep 1", "SUCCEEDED", 0}, {"exit 3", "FAILED", 3}};
+const Kind kKinds[] = {
+    {"true", "SUCCEEDED", 0}, {"sleep 1", "SUCCEEDED", 0}, {"exit 3", "FAILED", 3}};
 const Kind& KindOf(int i) { return kKinds[i % 3]; }
 
 int64_t WallMillis() {
@@ -163,7 +164,16 @@ struct Setup {
   std::vector<WeirServer*> nodes;
   std::vector<pid_t> cpu_pids;  // weir servers
   pid_t postmaster = -1;        // -1: no PostgreSQL
+  weir::store::testing::PostgresServer* pg = nullptr;
+  std::string db_url;
 };
+
+// PostgreSQL's own counters, for where time goes: committed transactions in the database.
+int64_t PgCommits(const Setup& s) {
+  if (s.pg == nullptr) return 0;
+  auto v = s.pg->Query(s.db_url, "SELECT xact_commit FROM pg_stat_database WHERE datname = 'weir'");
+  return v.ok() && !v->empty() ? std::stoll(*v) : 0;
+}
 
 struct Figures {
   double jobs_per_s = 0;
@@ -184,6 +194,7 @@ Figures RunA2(const Setup& s, const Options& o) {
   double weir_cpu0 = 0;
   for (pid_t pid : s.cpu_pids) weir_cpu0 += CpuSeconds(pid);
   const double pg_cpu0 = s.postmaster > 0 ? PostgresCpuSeconds(s.postmaster) : 0;
+  const int64_t commits0 = PgCommits(s);
   const int64_t wall0 = WallMillis();
   const auto t0 = Clock::now();
   std::vector<std::thread> clients;
@@ -191,7 +202,8 @@ Figures RunA2(const Setup& s, const Options& o) {
     clients.emplace_back([&, c] {
       // One connection per node; request i goes to node i mod nodes (round robin).
       std::vector<std::unique_ptr<weir::client::HttpClient>> conns;
-      for (WeirServer* w : s.nodes) conns.push_back(std::make_unique<weir::client::HttpClient>(w->url()));
+      for (WeirServer* w : s.nodes)
+        conns.push_back(std::make_unique<weir::client::HttpClient>(w->url()));
       (void)c;
       for (int i = next++; i < n; i = next++) {
         auto& http = *conns[static_cast<size_t>(i) % conns.size()];
@@ -200,8 +212,8 @@ Figures RunA2(const Setup& s, const Options& o) {
           ++refused;
           std::lock_guard<std::mutex> lock(err_mu);
           if (first_error.empty()) {
-            first_error = r.ok() ? std::to_string(r->status) + " " + r->body
-                                 : r.status().ToString();
+            first_error =
+                r.ok() ? std::to_string(r->status) + " " + r->body : r.status().ToString();
           }
           continue;
         }
@@ -235,6 +247,17 @@ Figures RunA2(const Setup& s, const Options& o) {
   for (pid_t pid : s.cpu_pids) weir_cpu += CpuSeconds(pid);
   const double pg_cpu = s.postmaster > 0 ? PostgresCpuSeconds(s.postmaster) - pg_cpu0 : 0;
   const double load = weir::bench::LoadAverage1();
+  const int64_t commits = PgCommits(s) - commits0;
+  std::string tables;
+  if (s.pg != nullptr) {
+    // Per table: sequential scans / rows they read, index scans, rows inserted / updated.
+    auto t = s.pg->Query(
+        s.db_url,
+        "SELECT string_agg(relname || ' seq ' || seq_scan || '/' || seq_tup_read || ' idx ' || "
+        "coalesce(idx_scan, 0) || ' ins ' || n_tup_ins || ' upd ' || n_tup_upd, '; ' ORDER BY "
+        "seq_tup_read DESC) FROM pg_stat_user_tables WHERE schemaname = current_schema()");
+    tables = t.ok() ? *t : t.status().ToString();
+  }
   if (final_count < expected) {
     std::fprintf(stderr, "%s: only %lld of %lld jobs final after %.0f s: a stuck queue?\n",
                  s.name.c_str(), static_cast<long long>(final_count),
@@ -242,7 +265,7 @@ Figures RunA2(const Setup& s, const Options& o) {
   }
 
   // Every job's record, read through the nodes in turn, from several threads.
-  std::vector<double> to_running;
+  std::vector<double> to_running, to_running_direct;
   std::vector<int64_t> finished(static_cast<size_t>(n), -1);
   std::atomic<int64_t> wrong{0}, run_twice{0}, no_folder{0};
   std::atomic<int> cursor{0};
@@ -252,8 +275,9 @@ Figures RunA2(const Setup& s, const Options& o) {
   for (int c = 0; c < 4; ++c) {
     readers.emplace_back([&] {
       std::vector<std::unique_ptr<weir::client::HttpClient>> conns;
-      for (WeirServer* w : s.nodes) conns.push_back(std::make_unique<weir::client::HttpClient>(w->url()));
-      std::vector<double> mine;
+      for (WeirServer* w : s.nodes)
+        conns.push_back(std::make_unique<weir::client::HttpClient>(w->url()));
+      std::vector<double> mine, mine_direct;
       for (int i = cursor++; i < n; i = cursor++) {
         const std::string& id = ids[static_cast<size_t>(i)];
         if (id.empty()) continue;  // refused: counted as lost below
@@ -274,7 +298,11 @@ Figures RunA2(const Setup& s, const Options& o) {
         }
         const int64_t created = Millis(job, "created"), started = Millis(job, "started");
         finished[static_cast<size_t>(i)] = Millis(job, "finished");
-        if (created >= 0 && started >= 0) mine.push_back(static_cast<double>(started - created));
+        if (created >= 0 && started >= 0) {
+          mine.push_back(static_cast<double>(started - created));
+          // The first R submissions found a free slot: no wait in the queue.
+          if (i < o.running) mine_direct.push_back(static_cast<double>(started - created));
+        }
         // Its folder must be on exactly one node: the one it names as its host.
         int folders = 0;
         for (WeirServer* w : s.nodes) folders += fs::exists(w->data_dir() / "jobs" / id) ? 1 : 0;
@@ -283,6 +311,7 @@ Figures RunA2(const Setup& s, const Options& o) {
       }
       std::lock_guard<std::mutex> lock(mu);
       to_running.insert(to_running.end(), mine.begin(), mine.end());
+      to_running_direct.insert(to_running_direct.end(), mine_direct.begin(), mine_direct.end());
     });
   }
   for (auto& t : readers) t.join();
@@ -297,12 +326,20 @@ Figures RunA2(const Setup& s, const Options& o) {
   Print(p + "jobs_per_s", f.jobs_per_s);
   Print(p + "submit_to_running_p50_ms", weir::bench::Percentile(to_running, 0.5));
   Print(p + "submit_to_running_p99_ms", weir::bench::Percentile(to_running, 0.99));
+  Print(p + "submit_to_running_first_" + std::to_string(o.running) + "_jobs_p50_ms",
+        weir::bench::Percentile(to_running_direct, 0.5));
+  Print(p + "submit_to_running_first_" + std::to_string(o.running) + "_jobs_p99_ms",
+        weir::bench::Percentile(to_running_direct, 0.99));
   Print(p + "jobs_lost (target 0)", static_cast<double>(f.lost));
   if (!first_wrong.empty()) PrintText(p + "first_lost_job", first_wrong);
   Print(p + "jobs_run_on_two_nodes (target 0)", static_cast<double>(run_twice.load()));
   Print(p + "jobs_without_folder", static_cast<double>(no_folder.load()));
   Print(p + "weir_cpu_s_per_1000_jobs", weir_cpu * 1000.0 / n);
-  if (s.postmaster > 0) Print(p + "postgres_cpu_s_per_1000_jobs", pg_cpu * 1000.0 / n);
+  if (s.postmaster > 0) {
+    Print(p + "postgres_cpu_s_per_1000_jobs", pg_cpu * 1000.0 / n);
+    Print(p + "postgres_commits_per_job", static_cast<double>(commits) / n);
+    PrintText(p + "postgres_table_counters", tables);
+  }
   Print(p + "load_average_1m_at_end", load);
   Print(p + "netflix_day_150000_jobs_minutes", 150000.0 / f.jobs_per_s / 60.0);
   if (final_count < expected || run_twice > 0) f.lost = std::max<int64_t>(f.lost, 1);
@@ -333,9 +370,11 @@ std::pair<double, double> Wrk(const std::string& url, int seconds) {
     if (a == "Requests/sec:") rps = std::atof(b.c_str());
     if (a == "99%") {
       double v = std::atof(b.c_str());
-      if (b.size() > 2 && b.compare(b.size() - 2, 2, "us") == 0) v /= 1000;
+      if (b.size() > 2 && b.compare(b.size() - 2, 2, "us") == 0)
+        v /= 1000;
       else if (b.size() > 2 && b.compare(b.size() - 2, 2, "ms") == 0) {
-      } else if (!b.empty() && b.back() == 's') v *= 1000;
+      } else if (!b.empty() && b.back() == 's')
+        v *= 1000;
       p99 = v;
     }
   }
@@ -434,8 +473,9 @@ std::unique_ptr<WeirServer> Start(const fs::path& dir, const std::string& yaml, 
 // The job settings of a node with `capacity` jobs of 1 MB at once and room to queue them all.
 std::string JobsYaml(int capacity, int queued) {
   return "jobs:\n  max_active_jobs_per_user: 0\n  default_memory_mb: 1\n  max_system_memory_mb: " +
-         std::to_string(capacity) + "\n  queue_enabled: true\n  max_queued_jobs: " +
-         std::to_string(queued) + "\n  setup_threads: 2\n";
+         std::to_string(capacity) +
+         "\n  queue_enabled: true\n  max_queued_jobs: " + std::to_string(queued) +
+         "\n  setup_threads: 2\n";
 }
 
 }  // namespace
@@ -444,12 +484,18 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--jobs") o.jobs = std::atoi(argv[i + 1]);
-    else if (a == "--running") o.running = std::atoi(argv[i + 1]);
-    else if (a == "--clients") o.clients = std::atoi(argv[i + 1]);
-    else if (a == "--only") o.only = argv[i + 1];
-    else if (a == "--a1-rounds") o.a1_rounds = std::atoi(argv[i + 1]);
-    else if (a == "--a1-seconds") o.a1_seconds = std::atoi(argv[i + 1]);
+    if (a == "--jobs")
+      o.jobs = std::atoi(argv[i + 1]);
+    else if (a == "--running")
+      o.running = std::atoi(argv[i + 1]);
+    else if (a == "--clients")
+      o.clients = std::atoi(argv[i + 1]);
+    else if (a == "--only")
+      o.only = argv[i + 1];
+    else if (a == "--a1-rounds")
+      o.a1_rounds = std::atoi(argv[i + 1]);
+    else if (a == "--a1-seconds")
+      o.a1_seconds = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -485,8 +531,8 @@ int main(int argc, char** argv) {
     const int cap = o.running / 3 + (k < o.running % 3 ? 1 : 0);
     std::string yaml = "server:\n  node_id: node-" + std::to_string(k + 1) +
                        "\nstore:\n  type: postgresql\n  url: \"" + *db + "\"\n" +
-                       JobsYaml(cap, o.jobs) + "leader:\n  mode: static\n  static: " +
-                       (k == 0 ? "true" : "false") + "\n";
+                       JobsYaml(cap, o.jobs) +
+                       "leader:\n  mode: static\n  static: " + (k == 0 ? "true" : "false") + "\n";
     // The clusters and commands are rows of the shared database: applied once, through node 1.
     nodes.push_back(Start(tmp.path() / ("node-" + std::to_string(k + 1)), yaml, k == 0));
   }
@@ -494,7 +540,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   if (want("a2")) {
     Setup a{"sqlite", {sqlite.get()}, {sqlite->pid()}, -1};
-    Setup b{"pg3", {}, {}, (*pg)->pid()};
+    Setup b{"pg3", {}, {}, (*pg)->pid(), pg->get(), *db};
     for (auto& w : nodes) {
       b.nodes.push_back(w.get());
       b.cpu_pids.push_back(w->pid());
