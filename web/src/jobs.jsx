@@ -135,8 +135,9 @@ export function JobsPage() {
           const f = new FormData(ev.currentTarget);
           const change = {};
           for (const [key] of TEXT_FILTERS) change[key] = String(f.get(key) || "").trim();
-          for (const key of ["from", "to", "last"]) change[key] = String(f.get(key) || "");
-          if (change.last) change.from = change.to = "";
+          for (const key of ["from", "to"]) change[key] = String(f.get(key) || "");
+          // An explicit range replaces the preset.
+          change.last = change.from || change.to ? "" : view.last;
           go(change);
         }}
       >
@@ -164,7 +165,12 @@ export function JobsPage() {
           {TEXT_FILTERS.map(([key, , label]) => (
             <input key={key + view[key]} name={key} placeholder={label} aria-label={label} defaultValue={view[key]} />
           ))}
-          <select key={"last" + view.last} name="last" aria-label="started within" defaultValue={view.last}>
+          <select
+            name="last"
+            aria-label="started within"
+            value={view.last}
+            onChange={(ev) => go({ last: ev.currentTarget.value, from: "", to: "" })}
+          >
             {LAST.map(([v, label]) => (
               <option key={v} value={v}>
                 {label}

@@ -555,6 +555,9 @@ function Gantt({ steps }) {
       .filter((h) => h.created)
       .map((h) => ({
         ...h,
+        // An unfinished attempt's own status is SUBMITTING or SUBMITTED; its step says more
+        // (RUNNING) when it is the step's current job.
+        status: !h.finished && h.jobId === s.jobId ? s.status : h.status,
         t0: Date.parse(h.created),
         t1: h.finished ? Date.parse(h.finished) : now,
       })),
