@@ -561,6 +561,23 @@ const scenarios = {
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, "the jobs page fits a phone's width (overflow " + overflow + " px)");
     await shot(phone, "jobs-phone");
+    // Every top-level page fits a phone's width (the navigation wraps; wide tables scroll inside
+    // their frame), and reads in the dark theme.
+    for (const [path, ready] of [
+      ["/ui/workflows", "table.workflows"],
+      ["/ui/assets", "table.namespaces"],
+      ["/ui/config/clusters", 'tr[data-entity-id="local"]'],
+      ["/ui/nodes", "table.nodes tr[data-node]"],
+    ]) {
+      await phone.goto(url + path);
+      await phone.locator(ready).first().waitFor({ timeout: WAIT });
+      const over = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(over <= 1, `${path} fits a phone's width (overflow ${over} px)`);
+    }
+    await shot(phone, "nodes-phone");
+    await dark.goto(url + "/ui/nodes");
+    await dark.locator("table.nodes tr[data-node]").waitFor({ timeout: WAIT });
+    await shot(dark, "nodes-dark");
     console.log("themes: dark theme and phone width");
   },
 };
