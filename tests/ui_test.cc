@@ -110,7 +110,7 @@ TEST_F(UiTest, RollbackAndActivateFromTheVersionsChangeTheActiveVersion) {
   Run("versions");
 }
 
-TEST_F(UiTest, InstanceGanttFailedStepLogRestartAndAssetReferences) {
+TEST_F(UiTest, InstanceStopRestartLiveDagGanttFailedStepLogAndAssetReferences) {
   StartServer();
   Run("instance");
 }

@@ -309,10 +309,10 @@ const scenarios = {
     console.log("versions: diff shown both ways, rolled back to 1 and activated 2 from the UI");
   },
 
-  // An instance's DAG follows a step from RUNNING to SUCCEEDED live; the Gantt chart has a bar
-  // per attempt; the failed step's stderr is one click from the instance page (two from the
-  // workflow page); restart from failed runs it again; the asset the instance used links to its
-  // page, which lists the workflow version that pins it.
+  // An instance is stopped from the UI while a step runs, then restarted from failed; its DAG
+  // follows the step from RUNNING to SUCCEEDED live; the Gantt chart has a bar per attempt; the
+  // failed step's stderr is one click from the instance page (two from the workflow page); the
+  // asset the instance used links to its page, which lists the workflow version that pins it.
   async instance(browser) {
     const gateDir = mkdtempSync(join(tmpdir(), "weir-ui-gate-"));
     const gate = join(gateDir, "open");
@@ -324,19 +324,41 @@ const scenarios = {
     }
     try {
       const run = JSON.parse(weir("-o", "json", "workflow", "run", WF));
+      const instPath = wfPath + "/instances/" + run.number;
       const page = await openPage(browser, "/ui/workflows/" + encodeURIComponent(WF) + "/instances/" + run.number);
       const count = page.locator('[data-step-node="count"]');
       await page.locator('[data-step-node="count"][data-status="RUNNING"]').waitFor({ timeout: WAIT });
       await page.locator('[data-gantt-step="count"] rect.bar[data-status="RUNNING"]').waitFor({ timeout: WAIT });
       await shot(page, "instance-running");
+
+      // Stop, after the confirmation: the instance and its running step end STOPPED.
+      await page.getByRole("button", { name: "Stop…" }).click();
+      const stop = page.getByRole("dialog", { name: "confirm stop" });
+      await stop.waitFor({ timeout: WAIT });
+      check((await api(instPath)).status === "RUNNING", "nothing is stopped before the confirmation");
+      await stop.getByRole("button", { name: "Stop instance" }).click();
+      await page.locator('[data-step-node="count"][data-status="STOPPED"]').waitFor({ timeout: WAIT });
+      check((await api(instPath)).status === "STOPPED", "the server says the instance is STOPPED");
+
+      // Restart from failed: the server runs it again (run 2) from the steps that did not succeed.
+      await page.getByRole("button", { name: "Restart from failed…" }).click();
+      const restart = page.getByRole("dialog", { name: "confirm restart" });
+      await restart.waitFor({ timeout: WAIT });
+      check((await api(instPath)).run === 1, "nothing restarts before the confirmation");
+      await restart.getByRole("button", { name: "Restart" }).click();
+      await until(async () => (await api(instPath)).run === 2, "the instance's run 2");
+
+      // Run 2: count RUNNING (waiting for the gate), then SUCCEEDED once it opens, live.
+      await page.locator('[data-step-node="count"][data-status="RUNNING"]').waitFor({ timeout: WAIT });
       writeFileSync(gate, "");
       await page.locator('[data-step-node="count"][data-status="SUCCEEDED"]').waitFor({ timeout: WAIT });
       await page.locator('[data-step-node="check"][data-status="FAILED"]').waitFor({ timeout: WAIT });
       check((await count.getAttribute("data-status")) === "SUCCEEDED", "count SUCCEEDED");
       check(await page.notReloaded(), "the instance page was reloaded to show the steps' states");
-      for (const step of ["greet", "count", "check"]) {
-        await page.locator(`[data-gantt-step="${step}"] rect.bar`).first().waitFor({ timeout: WAIT });
-      }
+      // The Gantt chart: count's stopped attempt and its successful one; check's failure.
+      await until(async () => (await page.locator('[data-gantt-step="count"] rect.bar').count()) === 2, "two count bars");
+      await page.locator('[data-gantt-step="count"] rect.bar[data-status="SUCCEEDED"]').waitFor({ timeout: WAIT });
+      await page.locator('[data-gantt-step="greet"] rect.bar').first().waitFor({ timeout: WAIT });
       await page.locator('[data-gantt-step="check"] rect.bar[data-status="FAILED"]').waitFor({ timeout: WAIT });
       await page.getByRole("button", { name: "Restart from failed…" }).waitFor({ timeout: WAIT });
       check((await page.getByRole("button", { name: "Stop…" }).count()) === 0, "no stop button on a finished instance");
@@ -347,19 +369,10 @@ const scenarios = {
       await page.waitForURL("**/output/stderr", { timeout: WAIT });
       await page.locator("pre.file", { hasText: "check-failed-marker" }).waitFor({ timeout: WAIT });
       await page.goBack();
-
-      // Restart from failed: the server runs the instance again (run 2).
-      await page.getByRole("button", { name: "Restart from failed…" }).click();
-      const dialog = page.getByRole("dialog", { name: "confirm restart" });
-      await dialog.waitFor({ timeout: WAIT });
-      check((await api(wfPath + "/instances/" + run.number)).run === 1, "nothing restarts before the confirmation");
-      await dialog.getByRole("button", { name: "Restart" }).click();
-      await until(async () => (await api(wfPath + "/instances/" + run.number)).run === 2, "the instance's run 2");
       await page.locator('[data-step-node="check"][data-status="FAILED"]').waitFor({ timeout: WAIT });
-      await until(async () => (await page.locator('[data-gantt-step="check"] rect.bar').count()) === 2, "a second check bar");
 
       // The asset the instance used, and which workflow versions pin it.
-      const uuid = (await api(wfPath + "/instances/" + run.number)).assets[0].uuid;
+      const uuid = (await api(instPath)).assets[0].uuid;
       await page.locator("a.asset-link", { hasText: uuid }).click();
       await page.waitForURL("**/ui/assets/**", { timeout: WAIT });
       await page.locator(`#asset-refs li[data-ref="${WF}@1"]`).waitFor({ timeout: WAIT });
@@ -370,7 +383,7 @@ const scenarios = {
       await page.getByRole("link", { name: "Assets" }).first().click();
       await page.locator('table.namespaces tr[data-namespace="sample-greet"]').waitFor({ timeout: WAIT });
       check(page.problems.length === 0, "no page errors: " + page.problems.join("; "));
-      console.log("instance: RUNNING → SUCCEEDED live, Gantt, stderr in one click, restarted, asset pinned by version 1");
+      console.log("instance: stopped, restarted, RUNNING → SUCCEEDED live, Gantt, stderr in one click, asset pinned by version 1");
     } finally {
       rmSync(gateDir, { recursive: true, force: true });
     }
