@@ -114,7 +114,7 @@ function NamespacePage({ type, namespace }) {
       {branches.map(([branch, versions]) => (
         <div class="card section" key={branch} data-branch={branch}>
           <h2>
-            branch <span class="mono">{decodeBranch(branch)}</span>{" "}
+            branch <span class="mono">{safeDecode(branch)}</span>{" "}
             <span class="muted small">
               {versions.length} version{versions.length === 1 ? "" : "s"}
             </span>
@@ -156,7 +156,7 @@ function NamespacePage({ type, namespace }) {
   );
 }
 
-function decodeBranch(b) {
+function safeDecode(b) {
   try {
     return decodeURIComponent(b);
   } catch (_) {
@@ -181,7 +181,7 @@ async function referencesOf(uuid) {
 }
 
 export function AssetPage() {
-  const uuid = decodeURIComponent(useParams().uuid);
+  const uuid = safeDecode(useParams().uuid);
   const asset = useLoad(() => getJson(ASSETS + "/" + enc(uuid)), [uuid]);
   const refs = useLoad(() => referencesOf(uuid), [uuid]);
   const [error, setError] = useState(null);
@@ -213,7 +213,7 @@ export function AssetPage() {
               <Link href={"/assets?type=" + enc(a.type) + "&namespace=" + enc(a.namespace)}>{a.namespace}</Link>
             </>
           )}{" "}
-          / <span class="mono">{a ? decodeBranch(a.branch) + " #" + a.build : uuid}</span>
+          / <span class="mono">{a ? safeDecode(a.branch) + " #" + a.build : uuid}</span>
         </h1>
         {a && (
           <button class="secondary" onClick={download}>
@@ -232,7 +232,7 @@ export function AssetPage() {
                 ["uuid", <span class="mono small">{a.uuid}</span>],
                 ["type", a.type],
                 ["repository", a.owner + "/" + a.repo],
-                ["branch", decodeBranch(a.branch)],
+                ["branch", safeDecode(a.branch)],
                 ["commit", <span class="mono">{a.commit}</span>],
                 ["build", a.build],
                 ["file", a.fileName],
