@@ -238,6 +238,7 @@ const scenarios = {
     const row = page.locator(`tr[data-workflow-id="${wf}"]`);
     await row.waitFor({ timeout: WAIT });
     await row.getByText("0 6 * * *").waitFor({ timeout: WAIT });
+    await shot(page, "workflows");
     await row.getByRole("link", { name: "hello-bash" }).click();
     await page.getByText("No instances yet").waitFor({ timeout: WAIT });
     weir("workflow", "run", wf);
@@ -382,6 +383,7 @@ const scenarios = {
       await page.locator(`table.asset-versions tr[data-uuid="${uuid}"]`).waitFor({ timeout: WAIT });
       await page.getByRole("link", { name: "Assets" }).first().click();
       await page.locator('table.namespaces tr[data-namespace="sample-greet"]').waitFor({ timeout: WAIT });
+      await shot(page, "assets");
       check(page.problems.length === 0, "no page errors: " + page.problems.join("; "));
       console.log("instance: stopped, restarted, RUNNING → SUCCEEDED live, Gantt, stderr in one click, asset pinned by version 1");
     } finally {
