@@ -20,6 +20,6 @@ if [ -x "$build/bench/metrics_bench" ]; then echo "== metrics (M1)"; "$build/ben
 if [ -x "$build/bench/crash_loop" ]; then echo "== crash loop and R1"; "$build/bench/crash_loop"; fi
 if [ -x "$build/bench/slurm_up" ]; then echo "== slurm (H1)"; "$here/slurm_bench.sh" "$build"; fi
 if [ -d "$build/web/node_modules/playwright-core" ] && [ -x /usr/bin/chromium ]; then
-  echo "== web UI (U1)"; node "$here/ui_bench.mjs" "$build" "${UI_JOBS:-2000}"
+  echo "== web UI (U1)"; node "$here/ui_bench.mjs" "$build" "${UI_JOBS:-100000}"
 fi
 if [ -x "$build/bench/soak_bench" ]; then echo "== soak"; "$build/bench/soak_bench" --jobs "${SOAK_JOBS:-10000}"; fi
