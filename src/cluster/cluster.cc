@@ -124,6 +124,21 @@ void Node::Count(const std::string& task, const std::string& counter, int64_t n)
   if (it != tasks_.end()) it->second.view.counters[counter] += n;
 }
 
+std::string Node::FenceLease() const {
+  return options_.leader_mode == "database" ? kLeaseName : "";
+}
+
+void Node::AddTask(const std::string& name, bool leader_only,
+                   std::vector<std::pair<std::string, std::string>> settings) {
+  std::lock_guard lock(mu_);
+  if (tasks_.count(name)) return;
+  Task t;
+  t.view.name = name;
+  t.view.leader_only = leader_only;
+  t.view.settings = std::move(settings);
+  tasks_.emplace(name, std::move(t));
+}
+
 void Node::SetAdvertiseUrl(std::string url) {
   std::lock_guard lock(mu_);
   advertise_url_ = std::move(url);

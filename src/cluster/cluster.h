@@ -117,6 +117,20 @@ class Node final : public Leadership {
   LeaderView Leader() const;
   std::vector<TaskView> Tasks() const;
 
+  // The lease whose fencing token guards the leader's writes (SchedulerStore::CheckFence):
+  // "leader" in database mode, "" in static mode (nothing to fence against).
+  std::string FenceLease() const;
+
+  // A leadership task run elsewhere (the scheduler) shown by Tasks(): AddTask once (a second
+  // call for the same name is a no-op), then TaskRan after each run (last run, runs, errors)
+  // and TaskCount to add to one of its counters.
+  void AddTask(const std::string& name, bool leader_only,
+               std::vector<std::pair<std::string, std::string>> settings);
+  void TaskRan(const std::string& name, const Status& s) { Ran(name, s); }
+  void TaskCount(const std::string& name, const std::string& counter, int64_t n) {
+    Count(name, counter, n);
+  }
+
   // One pass of each task (the loop runs them; tests call them).
   Status Heartbeat();
   Status Elect();

@@ -130,7 +130,7 @@ Status Scheduler::Impl::ExpireAfterWaits(int64_t now_ms) {
     }
     if (v == nullptr || v->wf.after.empty()) {
       // Gone, paused, undeployed or no longer triggered by other workflows: nothing to wait for.
-      WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
+      WEIR_ASSIGN_OR_RETURN(auto txn, BeginLeading());
       WEIR_RETURN_IF_ERROR(store->DeleteAfterWait(w.id, w.logical_ms));
       WEIR_RETURN_IF_ERROR(txn->Commit());
       continue;
@@ -155,7 +155,7 @@ Status Scheduler::Impl::ExpireAfterWaits(int64_t now_ms) {
                 done + "); run `weir workflow restart` to run it anyway";
     }
     // else the active version's list shrank since: every upstream it names has succeeded.
-    WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
+    WEIR_ASSIGN_OR_RETURN(auto txn, BeginLeading());
     WEIR_ASSIGN_OR_RETURN(DeploymentRow fresh, LoadDeployment(w.id));
     WEIR_RETURN_IF_ERROR(FireAfter(fresh, w.logical_ms, failure, now_ms));
     WEIR_RETURN_IF_ERROR(txn->Commit());

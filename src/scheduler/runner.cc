@@ -400,7 +400,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
   using Key = std::pair<std::string, int64_t>;
   WEIR_ASSIGN_OR_RETURN(std::vector<Key> keys, store->ActiveInstances());
   if (keys.empty()) return Status::Ok();
-  WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
+  WEIR_ASSIGN_OR_RETURN(auto txn, BeginLeading());
   std::vector<InstanceRow> active;
   {
     for (const auto& [id, n] : keys) {
@@ -524,17 +524,68 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
   return committed;
 }
 
+bool Scheduler::Impl::StillLeading() {
+  if (!options.leader_token) return true;
+  if (options.leader_token() == lead_token) return true;
+  report.lost_lead = true;
+  return false;
+}
+
+Result<std::unique_ptr<store::SchedulerStore::Transaction>> Scheduler::Impl::BeginLeading() {
+  if (!StillLeading()) {
+    return FailedPrecondition("scheduler: this node no longer leads (fencing token " +
+                              std::to_string(lead_token) + ")");
+  }
+  WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
+  if (!options.fence_lease.empty()) {
+    if (Status s = store->CheckFence(options.fence_lease, lead_token); !s.ok()) {
+      if (s.code() == StatusCode::kFailedPrecondition) report.lost_lead = true;
+      return s;  // `txn` rolls back
+    }
+  }
+  return txn;
+}
+
 Status Scheduler::Impl::TickOnce() {
   std::lock_guard<std::mutex> tick(tick_mu);
-  const int64_t now = ToEpochMillis(clock.Now());
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (Status s = FireTriggers(now); !s.ok())
-      spdlog::warn("scheduler: triggers: {}", s.ToString());
-    if (Status s = ExpireAfterWaits(now); !s.ok())
-      spdlog::warn("scheduler: after triggers: {}", s.ToString());
+  const int64_t token = options.leader_token ? options.leader_token() : 1;
+  if (token == 0) return Status::Ok();  // not the leader: the leader's scheduler acts
+  lead_token = token;
+  report = TickReport{};
+  report.token = token;
+  Status s;
+  if (options.leader_token && token != led_with) {
+    // A new lead: continue what the previous leader left running before firing anything.
+    report.new_lead = true;
+    spdlog::info("scheduler: leading with fencing token {}: continuing running instances", token);
+    s = RunPass(ToEpochMillis(clock.Now()));
+    if (s.ok() && !report.lost_lead) led_with = token;
   }
+  if (s.ok() && !report.lost_lead) {
+    FirePass(ToEpochMillis(clock.Now()));
+    if (!report.lost_lead) s = RunPass(ToEpochMillis(clock.Now()));
+  }
+  if (report.lost_lead) {
+    spdlog::warn("scheduler: the lead with fencing token {} ended during a tick; stopped there",
+                 token);
+    led_with = 0;
+    s = Status::Ok();
+  }
+  report.status = s;
+  if (options.on_tick) options.on_tick(report);
+  return s;
+}
 
+void Scheduler::Impl::FirePass(int64_t now) {
+  std::lock_guard<std::mutex> lock(mu);
+  if (Status s = FireTriggers(now); !s.ok() && !report.lost_lead)
+    spdlog::warn("scheduler: triggers: {}", s.ToString());
+  if (report.lost_lead) return;
+  if (Status s = ExpireAfterWaits(now); !s.ok() && !report.lost_lead)
+    spdlog::warn("scheduler: after triggers: {}", s.ToString());
+}
+
+Status Scheduler::Impl::RunPass(int64_t now) {
   // 1. Read the state of every submitted, running step (without `mu`).
   std::vector<RunningStep> polled;
   {
@@ -556,7 +607,7 @@ Status Scheduler::Impl::TickOnce() {
   });
   if (any_ended) {
     std::lock_guard<std::mutex> lock(mu);
-    WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
+    WEIR_ASSIGN_OR_RETURN(auto txn, BeginLeading());
     for (RunningStep& r : polled) {
       std::optional<std::string> failure;
       std::string job_status;
@@ -630,14 +681,19 @@ Status Scheduler::Impl::TickOnce() {
   std::vector<Status> outcomes;
   outcomes.reserve(launches.size());
   for (const PendingLaunch& l : launches) {
+    // A leader that lost the lead submits nothing more: the steps stay recorded with their job
+    // ids, unsubmitted, and the next leader submits them under those ids.
+    if (!StillLeading()) return Status::Ok();
     outcomes.push_back(l.request.ok() ? launcher->Launch(*l.request) : l.request.status());
+    if (outcomes.back().ok()) ++report.steps_started;
+    if (outcomes.back().code() == StatusCode::kAlreadyExists) ++report.steps_adopted;
   }
   std::vector<PendingKill> late_kills;
   bool refused = false;  // a step failed for good: its instance ends on the next pass
   {
     std::lock_guard<std::mutex> lock(mu);
     const int64_t after = ToEpochMillis(clock.Now());
-    WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
+    WEIR_ASSIGN_OR_RETURN(auto txn, BeginLeading());
     for (size_t k = 0; k < launches.size(); ++k) {
       const PendingLaunch& l = launches[k];
       const Status& st = outcomes[k];

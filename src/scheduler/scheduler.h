@@ -63,7 +63,9 @@
 // never submits a step twice. After a restart, Recover() (then the loop) continues every RUNNING
 // instance: steps whose jobs ended while the server was down are resolved from the job service,
 // steps whose submission was interrupted are submitted again under the same job id. One
-// scheduler process should run instances per database (triggers alone are multi-process safe).
+// scheduler process should run instances per database (triggers alone are multi-process safe):
+// with several servers on one database, SchedulerOptions::leader_token makes the leader's the
+// only one that ticks (see LEADERSHIP there).
 //
 // EVENTS: every change of an instance's or a step's status, every new version and every
 // activation becomes an event for SchedulerOptions::events (scheduler/events.cc).
@@ -135,6 +137,17 @@ std::string InstanceId(std::string_view deployed_id, int64_t number);
 // Where the scheduler hands its events (SchedulerOptions::events).
 using EventSink = std::function<void(const store::EventRecord&)>;
 
+// What one Tick() that led did (SchedulerOptions::on_tick).
+struct TickReport {
+  int64_t token = 0;          // the fencing token it led with
+  bool new_lead = false;      // the first tick of this lead: running instances continued first
+  bool lost_lead = false;     // the lead ended during the tick (it stopped there)
+  int64_t fires = 0;          // cron instances created
+  int64_t steps_started = 0;  // jobs submitted for steps
+  int64_t steps_adopted = 0;  // submissions answered "already exists": a recorded job adopted
+  Status status;              // the tick's outcome
+};
+
 struct SchedulerOptions {
   std::string db_path;  // Open without a store: the server's SQLite file (tables are created)
   int busy_timeout_ms = 10000;
@@ -149,6 +162,24 @@ struct SchedulerOptions {
   // lock held: it must not call the scheduler. Empty: no events. A crash between the commit and
   // the call loses the event (at most once); the rows stay the truth.
   EventSink events;
+  // LEADERSHIP (cluster mode, docs/scaling.md). Empty: this scheduler always leads (as before).
+  // Set: the fencing token of this node's current lead, 0 while it does not lead
+  // (cluster::Leadership::FencingToken()). A Tick() (and so Recover() and the loop) then acts
+  // only while it is not 0; a non-leader's tick does nothing, while its other methods (deploy,
+  // activate, run, restart, stop, ...) keep writing rows that the leader's next tick acts on.
+  // The token is asked again right before every write transaction and every job submission of
+  // a tick: when it is 0 or another one, the tick stops there (its open transaction rolls back).
+  // The first tick of a new lead (a token this scheduler has not led with) first continues the
+  // RUNNING instances as Recover() does (recorded jobs are read from the job service, never
+  // launched again; recorded but unsubmitted ones are submitted under the same id) and only then
+  // fires triggers.
+  std::function<int64_t()> leader_token;
+  // Not empty: the lease (store leases table, leader.mode database) whose stored token every
+  // write transaction of a tick checks inside the transaction (SchedulerStore::CheckFence), so
+  // a leader that lost the lease while paused writes nothing once a newer leader took over.
+  std::string fence_lease;
+  // Told after every tick that led (not with the scheduler's lock held).
+  std::function<void(const TickReport&)> on_tick;
 };
 
 struct DeployRequest {
@@ -339,8 +370,8 @@ class Scheduler {
   Result<Instance> Restart(std::string_view deployed_id, int64_t number, std::string_view actor);
   Result<Instance> Stop(std::string_view deployed_id, int64_t number, std::string_view actor);
 
-  // Reconciles RUNNING instances with the job service after a restart (one Tick). Call once
-  // before Start().
+  // Reconciles RUNNING instances with the job service after a restart (one Tick; nothing on a
+  // node that does not lead, see SchedulerOptions::leader_token). Call once before Start().
   Status Recover();
   // One pass of the loop (see EXECUTION). Ticks are serialised.
   Status Tick();

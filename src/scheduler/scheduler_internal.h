@@ -136,6 +136,17 @@ struct Scheduler::Impl {
   std::thread loop;
   std::shared_ptr<Waker> waker = std::make_shared<Waker>();
 
+  // Leadership of the running tick (runner.cc). REQUIRES: tick_mu (only tick code reads them).
+  int64_t lead_token = 0;  // the fencing token the running tick leads with
+  int64_t led_with = 0;    // the token of the last lead whose running instances were continued
+  TickReport report;       // of the running tick
+  // True while options.leader_token (if set) still gives the token the tick leads with; false
+  // also marks the tick as having lost the lead.
+  bool StillLeading();
+  // REQUIRES: mu, tick_mu. A write transaction of the tick: refused (kFailedPrecondition, the
+  // tick's lead marked lost) unless StillLeading() and the fence lease still has lead_token.
+  Result<std::unique_ptr<store::SchedulerStore::Transaction>> BeginLeading();
+
   // Events of the open transaction (events.cc), handed to options.events once it commits.
   std::vector<store::EventRecord> outbox;  // GUARDED_BY(mu)
 
@@ -226,6 +237,9 @@ struct Scheduler::Impl {
 
   // ---- runner.cc ----
   Status TickOnce();
+  // REQUIRES: tick_mu. Cron and `after:` fires; then job states, admission, steps, completion.
+  void FirePass(int64_t now_ms);
+  Status RunPass(int64_t now_ms);
   // REQUIRES: mu. Admission, step readiness, completion; reserves launches and kills.
   Status Advance(int64_t now_ms, std::vector<PendingLaunch>& launches,
                  std::vector<PendingKill>& kills);

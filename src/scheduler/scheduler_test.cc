@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
@@ -1521,6 +1522,128 @@ TEST_P(SchedulerTest, ABundleThatDiffersOnlyInItsCommitCreatesNoVersion) {
   DeployResult changed = Deploy("id: etl\njobs:\n" + Job("a", "a2"));
   EXPECT_TRUE(changed.created);
   EXPECT_EQ(changed.version, 2);
+}
+
+// ---- leadership (cluster mode) --------------------------------------------------------------
+
+// The scheduler of a node that does not lead (token 0) fires nothing and starts no step; its
+// routes still record runs. A new lead (a new token) first continues what runs, then fires each
+// due time once; a lead that ends mid-way leaves the rest to the next leader.
+TEST_P(SchedulerTest, OnlyTheLeaderTicksAndANewLeaderContinuesWhatRuns) {
+  std::atomic<int64_t> token{0};
+  std::vector<TickReport> reports;
+  SchedulerOptions o;
+  o.leader_token = [&] { return token.load(); };
+  o.on_tick = [&](const TickReport& r) { reports.push_back(r); };
+  sched_ = OpenScheduler(o);
+  ASSERT_NE(sched_, nullptr);
+  Deploy(kHourly);
+  Deploy(kChain, "staging");
+  const std::string staging = "staging:acme.warehouse.etl";
+  Run(staging);  // a route: recorded on any node
+
+  clock_.Set(At("2026-03-02T11:00:00Z"));
+  ASSERT_TRUE(sched_->Recover().ok());
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 0) << "a non-leader fired a cron trigger";
+  EXPECT_EQ(Inst(staging, 1).status, InstanceStatus::kCreated);
+  EXPECT_EQ(launcher_->count(), 0u);
+  EXPECT_TRUE(reports.empty());
+
+  token = 7;  // this node now leads
+  Tick();
+  ASSERT_EQ(CountInstances(kEtl), 1);
+  EXPECT_EQ(Inst(kEtl, 1).trigger_time, At("2026-03-02T11:00:00Z"));
+  EXPECT_EQ(Step(Inst(staging, 1), "extract").status, StepStatus::kRunning);
+  EXPECT_EQ(launcher_->count(), 2u);  // staging's extract and the cron instance's step
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].new_lead);
+  EXPECT_EQ(reports[0].token, 7);
+  EXPECT_EQ(reports[0].fires, 1);
+  EXPECT_EQ(reports[0].steps_started, 2);
+
+  // The lead passes elsewhere: the job ends and 12:00 comes, but this node does nothing.
+  token = 0;
+  launcher_->Finish(JobOf(staging, 1, "extract"), JobStatus::kSucceeded, "ok");
+  launcher_->Finish(JobOf(kEtl, 1, "a"), JobStatus::kSucceeded, "ok");
+  clock_.Set(At("2026-03-02T12:00:00Z"));
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 1);
+  EXPECT_EQ(Step(Inst(staging, 1), "extract").status, StepStatus::kRunning);
+  EXPECT_EQ(launcher_->count(), 2u);
+
+  // Leading again under a newer token: the ended job is read (not launched again), the next
+  // step starts, and 12:00 fires once.
+  token = 9;
+  Tick();
+  Tick();
+  Instance i = Inst(staging, 1);
+  EXPECT_EQ(Step(i, "extract").status, StepStatus::kSucceeded);
+  EXPECT_EQ(Step(i, "extract").history.size(), 1u);
+  EXPECT_EQ(Step(i, "transform").status, StepStatus::kRunning);
+  EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kSucceeded);
+  ASSERT_EQ(CountInstances(kEtl), 2);
+  EXPECT_EQ(Inst(kEtl, 2).trigger_time, At("2026-03-02T12:00:00Z"));
+  EXPECT_EQ(launcher_->count(), 4u);
+  ASSERT_EQ(reports.size(), 3u);
+  EXPECT_TRUE(reports[1].new_lead);
+  EXPECT_FALSE(reports[2].new_lead);
+}
+
+// A leader paused past its lease still believes it leads (its token is not 0), but the lease in
+// the database carries a newer token: its write transactions are refused, nothing fires, and
+// the new leader fires the time once.
+TEST_P(SchedulerTest, AFencedOldLeaderWritesNothing) {
+  auto stores = store::OpenStores(where_, clock_);
+  ASSERT_TRUE(stores.ok()) << stores.status();
+  auto mine = stores->nodes->AcquireLease("leader", "old", clock_.Now(), 15s);
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  std::vector<TickReport> reports;
+  SchedulerOptions o;
+  o.leader_token = [t = mine->token] { return t; };
+  o.fence_lease = "leader";
+  o.on_tick = [&](const TickReport& r) { reports.push_back(r); };
+  sched_ = OpenScheduler(o);
+  ASSERT_NE(sched_, nullptr);
+  Deploy(kHourly);
+  Run(kEtl);
+
+  // While its lease holds, the old leader acts.
+  Tick();
+  EXPECT_EQ(launcher_->count(), 1u);
+  EXPECT_FALSE(reports.back().lost_lead);
+
+  // It pauses; the lease expires and passes to another node. Meanwhile the job ends, a run is
+  // asked for and 11:00 comes.
+  auto theirs = stores->nodes->AcquireLease("leader", "new", clock_.Now() + 20s, 15s);
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  ASSERT_GT(theirs->token, mine->token);
+  launcher_->Finish(JobOf(kEtl, 1, "a"), JobStatus::kSucceeded, "ok");
+  clock_.Set(At("2026-03-02T11:00:00Z"));
+  Run(kEtl);
+  Tick();
+  EXPECT_EQ(CountInstances(kEtl), 2) << "the fenced leader fired 11:00";
+  EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kRunning);
+  EXPECT_EQ(Inst(kEtl, 2).status, InstanceStatus::kCreated);
+  EXPECT_EQ(launcher_->count(), 1u);
+  EXPECT_TRUE(reports.back().lost_lead);
+  EXPECT_EQ(reports.back().fires, 0);
+
+  // The new leader continues both instances and fires 11:00 once.
+  SchedulerOptions n;
+  n.leader_token = [t = theirs->token] { return t; };
+  n.fence_lease = "leader";
+  std::unique_ptr<Scheduler> leader = OpenScheduler(n);
+  ASSERT_NE(leader, nullptr);
+  ASSERT_TRUE(leader->Tick().ok());
+  EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kSucceeded);
+  EXPECT_EQ(Inst(kEtl, 2).status, InstanceStatus::kRunning);
+  ASSERT_EQ(CountInstances(kEtl), 3);
+  EXPECT_EQ(Inst(kEtl, 3).trigger_time, At("2026-03-02T11:00:00Z"));
+  EXPECT_EQ(launcher_->count(), 2u);
+  ASSERT_TRUE(sched_->Tick().ok());  // still fenced
+  EXPECT_EQ(CountInstances(kEtl), 3);
+  EXPECT_EQ(launcher_->count(), 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SchedulerTest, ::testing::Values("sqlite", "postgresql"),

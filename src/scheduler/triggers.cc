@@ -71,7 +71,7 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     next_fire_cache[c.id] = {cursor, c.schedule_key, next_ms};
     if (next_ms > now_ms) {
       if (!c.cursor_ms) {
-        WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
+        WEIR_ASSIGN_OR_RETURN(auto txn, BeginLeading());
         WEIR_ASSIGN_OR_RETURN(DeploymentRow d, LoadDeployment(c.id));
         if (!d.cursor_ms) {
           d.cursor_ms = now_ms;
@@ -85,8 +85,10 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     if (!d.active || *d.active != (*v)->version) continue;
     WEIR_ASSIGN_OR_RETURN(std::vector<int64_t> fires, DueFires(**v, d.catchup, cursor, now_ms));
 
-    WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
-    // Re-read inside the write transaction: another process may have fired and moved on.
+    WEIR_ASSIGN_OR_RETURN(auto txn, BeginLeading());
+    // Re-read inside the write transaction: another process (an earlier leader) may have fired
+    // and moved on. The fire marks and the cursor are written in this transaction, beside the
+    // instances, so a fire time is handled by exactly one leader.
     WEIR_ASSIGN_OR_RETURN(d, LoadDeployment(d.id));
     if (!d.active || *d.active != (*v)->version) continue;  // changed under us; next tick
     int created = 0;
@@ -105,6 +107,7 @@ Status Scheduler::Impl::FireTriggers(int64_t now_ms) {
     d.cursor_ms = std::max(now_ms, d.cursor_ms.value_or(now_ms));
     WEIR_RETURN_IF_ERROR(SaveDeploymentState(d, now_ms));
     WEIR_RETURN_IF_ERROR(txn->Commit());
+    report.fires += created;
     if (created > 0) spdlog::info("scheduler: {}: {} cron instance(s)", d.id, created);
   }
   return Status::Ok();

@@ -62,6 +62,9 @@ namespace weir::server {
 
 namespace {
 
+// The scheduler's entry in GET /api/weir/v1/admin/tasks.
+constexpr const char* kSchedulerTask = "scheduler";
+
 std::string DefaultHostName() {
   char buf[256] = {0};
   if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
@@ -277,6 +280,27 @@ class ServerImpl final : public Server {
     scheduler::SchedulerOptions so;
     so.db_path = config_.SqlitePath().string();
     if (events_) so.events = HubSink(events_);
+    if (node_) {
+      // The scheduler is a leadership task: only the leader's ticks fire triggers and run steps.
+      node_->AddTask(
+          kSchedulerTask, true,
+          {{"leader.mode", config_.leader_mode},
+           {"fencing", node_->FenceLease().empty() ? "none (static leader)"
+                                                   : "lease '" + node_->FenceLease() + "'"}});
+      so.leader_token = [node = node_] { return node->FencingToken(); };
+      so.fence_lease = node_->FenceLease();
+      so.on_tick = [node = node_](const scheduler::TickReport& r) {
+        node->TaskRan(kSchedulerTask, r.status);
+        node->TaskCount(kSchedulerTask, "leads", r.new_lead ? 1 : 0);
+        node->TaskCount(kSchedulerTask, "lostLeads", r.lost_lead ? 1 : 0);
+        node->TaskCount(kSchedulerTask, "fires", r.fires);
+        node->TaskCount(kSchedulerTask, "stepsStarted", r.steps_started);
+        node->TaskCount(kSchedulerTask, "stepsAdopted", r.steps_adopted);
+      };
+      for (const char* counter : {"leads", "lostLeads", "fires", "stepsStarted", "stepsAdopted"}) {
+        node_->TaskCount(kSchedulerTask, counter, 0);  // shown from the start
+      }
+    }
     auto bundle_blobs = scheduler::NewBlobStoreBundleBlobs(
         blobs_, std::filesystem::absolute(config_.BundleFilesDir()),
         [registry = registry_](std::string_view uuid) -> Result<std::string> {

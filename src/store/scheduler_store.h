@@ -231,6 +231,14 @@ class SchedulerStore {
                                                                 int64_t logical_ms) = 0;
   virtual Status DeleteAfterWait(const std::string& id, int64_t logical_ms) = 0;
   virtual Result<std::vector<WfAfterWait>> AfterWaits() = 0;
+
+  // ---- fencing (cluster mode, docs/scaling.md) ----
+  // Inside a write transaction of a leader: Ok while the lease `lease` (NodeStore's leases, in
+  // the same database) still carries fencing token `token`; kFailedPrecondition when it carries
+  // another one (a newer leader took it over) or was never taken. Expiry is not looked at (the
+  // caller checks its own clock). Since write transactions exclude each other, a transaction
+  // that passes this check commits before any write transaction of a later leader begins.
+  virtual Status CheckFence(const std::string& lease, int64_t token) = 0;
 };
 
 }  // namespace weir::store

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/ids.h"
 #include "common/testing/required_services.h"
 #include "store/open.h"
@@ -256,6 +257,40 @@ TEST_P(SchedulerStoreContractTest, AFireTimeIsMarkedOnceAlsoFromAnotherConnectio
   EXPECT_TRUE(*other->HasFire(id, 3600000));
   EXPECT_TRUE(*other->MarkFire(id, 7200000, 2, 7));
   EXPECT_TRUE(*other->MarkFire("prod:acme.warehouse.other", 3600000, 1, 7));
+}
+
+// The fence of a leader's write transactions: it holds while the leader lease still carries the
+// token, and refuses once another node took the lease (or before anyone did).
+TEST_P(SchedulerStoreContractTest, AFenceHoldsOnlyForTheLeasesCurrentToken) {
+  FakeClock clock(FromEpochMillis(1000000));
+  auto stores = OpenStores(where_, clock);
+  ASSERT_TRUE(stores.ok()) << stores.status();
+  {
+    auto txn = store_->Begin();
+    ASSERT_TRUE(txn.ok()) << txn.status();
+    EXPECT_EQ(store_->CheckFence("leader", 1).code(), StatusCode::kFailedPrecondition);
+  }
+  auto first = stores->nodes->AcquireLease("leader", "a", clock.Now(), Millis(3000));
+  ASSERT_TRUE(first.ok()) << first.status();
+  {
+    auto txn = store_->Begin();
+    ASSERT_TRUE(txn.ok()) << txn.status();
+    EXPECT_TRUE(store_->CheckFence("leader", first->token).ok());
+    EXPECT_EQ(store_->CheckFence("leader", first->token + 1).code(),
+              StatusCode::kFailedPrecondition);
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  // a's lease expires; b takes it with a larger token: a's token no longer passes.
+  auto second =
+      stores->nodes->AcquireLease("leader", "b", clock.Now() + Millis(5000), Millis(3000));
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->holder, "b");
+  auto txn = store_->Begin();
+  ASSERT_TRUE(txn.ok()) << txn.status();
+  Status old = store_->CheckFence("leader", first->token);
+  EXPECT_EQ(old.code(), StatusCode::kFailedPrecondition) << old;
+  EXPECT_NE(old.message().find("fenced"), std::string::npos) << old;
+  EXPECT_TRUE(store_->CheckFence("leader", second->token).ok());
 }
 
 TEST_P(SchedulerStoreContractTest, AnUncommittedTransactionLeavesNothing) {

@@ -370,6 +370,20 @@ class PostgresSchedulerStore final : public SchedulerStore {
     return r.size() > 0;
   }
 
+  Status CheckFence(const std::string& lease, int64_t token) override {
+    Params p;
+    p.Add(lease);
+    WEIR_ASSIGN_OR_RETURN(Rows r, Exec("SELECT holder, token FROM leases WHERE name = $1", p));
+    if (r.size() == 0) return FailedPrecondition("fenced: lease '" + lease + "' was never taken");
+    const int64_t stored = r.Int(0, 1);
+    if (stored != token) {
+      return FailedPrecondition("fenced: lease '" + lease + "' has fencing token " +
+                                std::to_string(stored) + " (held by " + r.String(0, 0) +
+                                "), this node leads with " + std::to_string(token));
+    }
+    return Status::Ok();
+  }
+
   Status InsertInstance(const WfInstanceRow& x, int64_t now_ms) override {
     Params p;
     p.Add(x.deployed_id)

@@ -459,6 +459,20 @@ class SqliteSchedulerStore final : public SchedulerStore {
     return s.Step();
   }
 
+  Status CheckFence(const std::string& lease, int64_t token) override {
+    WEIR_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT holder, token FROM leases WHERE name = ?"));
+    s.Bind(lease);
+    WEIR_ASSIGN_OR_RETURN(bool found, s.Step());
+    if (!found) return FailedPrecondition("fenced: lease '" + lease + "' was never taken");
+    const int64_t stored = s.Int(1);
+    if (stored != token) {
+      return FailedPrecondition("fenced: lease '" + lease + "' has fencing token " +
+                                std::to_string(stored) + " (held by " + s.String(0) +
+                                "), this node leads with " + std::to_string(token));
+    }
+    return Status::Ok();
+  }
+
   Status InsertInstance(const WfInstanceRow& r, int64_t now_ms) override {
     WEIR_ASSIGN_OR_RETURN(
         Stmt s,
