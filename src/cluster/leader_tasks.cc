@@ -50,7 +50,7 @@ LeaderTask DatabaseCleanupTask(CleanupOptions options, std::shared_ptr<store::Jo
       if (static_cast<int>(batch->size()) < options.batch_size) break;
     }
     if (total > 0) {
-      spdlog::info("database cleanup: deleted {} jobs finished before {} days ago", total,
+      spdlog::info("database cleanup: deleted {} jobs finished more than {} days ago", total,
                    options.job_retention_days);
     }
     return Status::Ok();

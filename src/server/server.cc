@@ -50,6 +50,7 @@
 #include "fetch/fetcher.h"
 #include "fetch/perimeter.h"
 #include "metrics/metrics.h"
+#include "metrics/weir_metrics.h"
 #include "resolve/resolve.h"
 #include "scheduler/scheduler.h"
 #include "server/descriptors.h"
