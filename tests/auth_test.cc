@@ -155,6 +155,26 @@ TEST_F(AuthTest, OnlyAdminsChangeClusters) {
   EXPECT_EQ(Call(kOps, "GET", "/api/v3/clusters/auth-c1").status, 200);
 }
 
+// Webhook subscriptions carry secrets and reach out of the server: admins only, every route.
+TEST_F(AuthTest, OnlyAdminsManageWebhooks) {
+  const std::string hook = R"({"url":"https://hooks.invalid/weir","secret":"s3cret"})";
+  auto by_user = Call(kAlice, "POST", "/api/weir/v1/webhooks", hook);
+  EXPECT_EQ(by_user.status, 403) << by_user.body;
+  EXPECT_NE(by_user.body.find("admin"), std::string::npos) << by_user.body;
+  EXPECT_EQ(Call(kAlice, "GET", "/api/weir/v1/webhooks").status, 403);
+  auto by_admin = Call(kOps, "POST", "/api/weir/v1/webhooks", hook);
+  ASSERT_EQ(by_admin.status, 201) << by_admin.body;
+  const std::string id = Str(Parse(by_admin.body), "id");
+  const std::string path = "/api/weir/v1/webhooks/" + id;
+  EXPECT_EQ(Call(kAlice, "GET", path).status, 403);
+  EXPECT_EQ(Call(kAlice, "GET", path + "/deliveries").status, 403);
+  EXPECT_EQ(Call(kAlice, "POST", path + "/deliveries/1/redeliver").status, 403);
+  EXPECT_EQ(Call(kAlice, "DELETE", path).status, 403);
+  EXPECT_EQ(Call("", "GET", "/api/weir/v1/webhooks").status, 401);
+  EXPECT_EQ(Call(kOps, "GET", path).status, 200);
+  EXPECT_EQ(Call(kOps, "DELETE", path).status, 204);
+}
+
 TEST_F(AuthTest, JobsBelongToTheirPrincipal) {
   const std::string id = Submit(kAlice, "echo secret-of-alice; sleep 120");
   WaitStatus(id, "RUNNING");

@@ -26,6 +26,7 @@ const fs::path kScript = fs::path(WEIR_SOURCE_DIR) / "tests" / "ui" / "ui_test.m
 const fs::path kModules = fs::path(WEIR_BINARY_DIR) / "web" / "node_modules";
 const fs::path kShots = fs::path(WEIR_BINARY_DIR) / "ui-screenshots";
 constexpr const char* kToken = "ui-test-token-6f1d2c";
+constexpr const char* kUserToken = "ui-test-user-token-93ab7e";
 
 std::string Chromium() {
   if (const char* c = std::getenv("WEIR_CHROMIUM")) return c;
@@ -41,7 +42,10 @@ class UiTest : public ::testing::Test {
                                                   " (the build's npm ci; WEIR_BUILD_UI=ON)");
     }
   }
-  void TearDown() override { ::unsetenv("WEIR_TOKEN"); }
+  void TearDown() override {
+    ::unsetenv("WEIR_TOKEN");
+    ::unsetenv("WEIR_USER_TOKEN");
+  }
 
   void StartServer(std::string config = "jobs:\n  kill_grace_ms: 500\n") {
     server_ = std::make_unique<WeirServer>(dir_.path() / "data", std::move(config));
@@ -99,6 +103,42 @@ TEST_F(UiTest, WorkflowInstanceDagFollowsItsSteps) {
 TEST_F(UiTest, DarkThemeAndPhoneWidth) {
   StartServer();
   Run("themes");
+}
+
+TEST_F(UiTest, RollbackAndActivateFromTheVersionsChangeTheActiveVersion) {
+  StartServer();
+  Run("versions");
+}
+
+TEST_F(UiTest, InstanceStopRestartLiveDagGanttFailedStepLogAndAssetReferences) {
+  StartServer();
+  Run("instance");
+}
+
+TEST_F(UiTest, AdminFormShowsTheServersValidationErrorOnTheField) {
+  StartServer();
+  Run("forms");
+}
+
+TEST_F(UiTest, NodesPageShowsThisNodeItsTasksAndCounters) {
+  StartServer();
+  Run("nodes");
+}
+
+TEST_F(UiTest, KeyboardNavigationAndTimeRangeAndGroupingFilters) {
+  StartServer();
+  Run("keys");
+}
+
+TEST_F(UiTest, NonAdminSeesNoEditControls) {
+  const fs::path tokens = dir_.path() / "tokens";
+  WriteFile(tokens, blob::Sha256Hex(kToken) + " ui-admin admin\n" + blob::Sha256Hex(kUserToken) +
+                        " ui-user user\n");
+  ASSERT_EQ(::chmod(tokens.c_str(), 0600), 0);
+  ::setenv("WEIR_TOKEN", kToken, 1);
+  ::setenv("WEIR_USER_TOKEN", kUserToken, 1);
+  StartServer("auth:\n  mode: required\n  static_tokens_file: " + tokens.string() + "\n");
+  Run("roles");
 }
 
 TEST_F(UiTest, AsksForTheTokenOnceWhenTheServerRequiresOne) {

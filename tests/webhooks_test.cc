@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
@@ -13,7 +14,9 @@
 #include <set>
 
 #include "client/http_client.h"
+#include "common/testing/required_services.h"
 #include "fetch/test_http_server.h"
+#include "store/testing/postgres_server.h"
 #include "test_json.h"
 #include "weir_process.h"
 
@@ -28,6 +31,13 @@ using fetch::testing::TestResponse;
 
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
 const std::string kSecret = "the receiver's shared secret";
+
+// Stops the shared PostgreSQL server (the PostgreSQL variants) when the tests end.
+class StopPostgres : public ::testing::Environment {
+ public:
+  void TearDown() override { store::testing::StopSharedPostgres(); }
+};
+const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 std::string Hmac(const std::string& key, const std::string& text) {
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -69,6 +79,13 @@ class Receiver {
   std::vector<Received> all() {
     std::lock_guard lock(mu_);
     return all_;
+  }
+  // Accepted (2xx) deliveries of each event id.
+  std::map<int64_t, int> AcceptedPerEvent() {
+    std::lock_guard lock(mu_);
+    std::map<int64_t, int> out;
+    for (const Received& r : accepted_) ++out[r.event_id];
+    return out;
   }
   // Accepted (2xx) deliveries, in arrival order.
   std::vector<Received> accepted() {
@@ -172,6 +189,10 @@ class WebhooksTest : public ::testing::Test {
     return v.at("deliveries").as_array();
   }
 
+  // The receiver fails the first two requests: attempts 1, 2, 3 of the first event, then a
+  // job's events signed, in order, each once; the log and the cursor show it.
+  void CheckSignedDeliveriesRetriedInOrder();
+
   TempDir dir_;
   std::unique_ptr<WeirServer> server_;
   std::unique_ptr<client::HttpClient> http_;
@@ -196,7 +217,7 @@ std::vector<std::string> JobStory(const std::vector<Received>& got, const std::s
 const std::vector<std::string> kSucceeded = {"null>INIT", "INIT>RUNNING", "RUNNING>SUCCEEDED",
                                              "FINISHED:SUCCEEDED"};
 
-TEST_F(WebhooksTest, SignedDeliveriesAreRetriedAfterFailuresAndArriveInOrder) {
+void WebhooksTest::CheckSignedDeliveriesRetriedInOrder() {
   Receiver receiver(kSecret);
   receiver.FailNext(2);
   const std::string hook = AddWebhook(receiver.url(), kSecret,
@@ -248,6 +269,10 @@ TEST_F(WebhooksTest, SignedDeliveriesAreRetriedAfterFailuresAndArriveInOrder) {
   json::value hooks = Parse(list.out).at("webhooks");
   ASSERT_EQ(hooks.as_array().size(), 1u);
   EXPECT_EQ(hooks.at(0).at("deliveredUpTo").to_number<int64_t>(), finished.event_id);
+}
+
+TEST_F(WebhooksTest, SignedDeliveriesAreRetriedAfterFailuresAndArriveInOrder) {
+  CheckSignedDeliveriesRetriedInOrder();
 }
 
 TEST_F(WebhooksTest, AReceiverWithTheWrongSecretFailsVerificationAndTheEventIsGivenUp) {
@@ -359,6 +384,145 @@ TEST_F(WebhookRestartTest, ARestartMidwayLosesNoEventAndResendsNoneAlreadyDelive
   for (size_t i = 1; i < accepted.size(); ++i) {
     EXPECT_LT(accepted[i - 1].event_id, accepted[i].event_id) << "out of order or repeated";
   }
+}
+
+// The same server on PostgreSQL (store.type postgresql, a fresh database of the throwaway
+// server): subscriptions, deliveries, the log and the cursor live there.
+class WebhooksPostgresTest : public WebhooksTest {
+ protected:
+  void SetUp() override {
+    store::testing::PostgresServer* pg = store::testing::SharedPostgres();
+    if (pg == nullptr) WEIR_MISSING_SERVICE("postgresql", store::testing::SharedPostgresError());
+    auto url = pg->CreateDatabase();
+    ASSERT_TRUE(url.ok()) << url.status();
+    url_ = *url;
+    StartServer();
+  }
+  std::string Config() override {
+    return WebhooksTest::Config() + "store:\n  type: postgresql\n  url: \"" + url_ + "\"\n";
+  }
+  std::string url_;
+};
+
+TEST_F(WebhooksPostgresTest, SignedDeliveriesAreRetriedAfterFailuresAndArriveInOrder) {
+  CheckSignedDeliveriesRetriedInOrder();
+  // The subscription is in the database: a restarted server lists it with its cursor.
+  server_->Stop();
+  ASSERT_EQ(server_->Start(), "");
+  auto list = RunWeir(server_->url(), {"webhook", "list", "-o", "json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  json::value hooks = Parse(list.out).at("webhooks");
+  ASSERT_EQ(hooks.as_array().size(), 1u) << list.out;
+  EXPECT_GT(hooks.at(0).at("deliveredUpTo").to_number<int64_t>(), 0);
+}
+
+// Two servers on one PostgreSQL database with a database leader lease: whichever server a job
+// or a subscription goes through, each event reaches the receiver once (the leader delivers);
+// when the leader is killed the other server takes over at the durable cursor.
+class WebhookClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::testing::PostgresServer* pg = store::testing::SharedPostgres();
+    if (pg == nullptr) WEIR_MISSING_SERVICE("postgresql", store::testing::SharedPostgresError());
+    auto url = pg->CreateDatabase();
+    ASSERT_TRUE(url.ok()) << url.status();
+    url_ = *url;
+  }
+  WeirServer& StartNode(const std::string& id) {
+    const std::string yaml =
+        "server:\n  node_id: " + id + "\nstore:\n  type: postgresql\n  url: \"" + url_ +
+        "\"\njobs:\n  max_active_jobs_per_user: 1000\n  default_memory_mb: 1\n"
+        "node:\n  heartbeat_interval_ms: 200\n"
+        "leader:\n  mode: database\n  lease_ttl_ms: 5000\n"
+        "webhooks:\n  max_attempts: 100\n  backoff_initial_ms: 100\n  backoff_max_seconds: 1\n"
+        "  allowed_networks: [127.0.0.0/8]\n";
+    servers_.push_back(std::make_unique<WeirServer>(dir_.path() / id, yaml));
+    EXPECT_EQ(servers_.back()->Start(), "") << id;
+    return *servers_.back();
+  }
+  std::string Submit(WeirServer& on) {
+    auto r = RunWeir(on.url(), {"-o", "json", "job", "submit", "-c", "sched:sla", "-C", "type:bash",
+                                "--", "exit 0"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    json::value v = Parse(r.out);
+    return v.is_object() ? Str(v, "id") : "";
+  }
+  std::string Leader(WeirServer& via) {
+    auto r = RunWeir(via.url(), {"-o", "json", "node", "list"});
+    if (r.exit_code != 0) return "";
+    json::value v = Parse(r.out);
+    if (!v.is_object() || !v.at("leader").is_object()) return "";
+    const json::value* node = v.at("leader").as_object().if_contains("node");
+    return node && node->is_string() ? std::string(node->as_string()) : "";
+  }
+
+  std::string url_;
+  TempDir dir_;
+  std::vector<std::unique_ptr<WeirServer>> servers_;
+};
+
+TEST_F(WebhookClusterTest, EachEventIsDeliveredOnceByTheLeaderAndANewLeaderGoesOn) {
+  WeirServer& a = StartNode("node-a");
+  WeirServer& b = StartNode("node-b");
+  ASSERT_TRUE(WaitFor([&] { return !Leader(a).empty() && Leader(a) == Leader(b); }, 30s));
+  auto applied = RunWeir(a.url(), {"apply", "-f", kDemo});
+  ASSERT_EQ(applied.exit_code, 0) << applied.err;
+
+  Receiver receiver(kSecret);
+  const auto file = dir_.path() / "secret";
+  WriteFile(file, kSecret + "\n");
+  // Stored through B, whoever leads.
+  auto added =
+      RunWeir(b.url(), {"webhook", "add", receiver.url(), "--secret-file", file.string(), "--type",
+                        "JOB_STATUS_CHANGE", "--type", "JOB_FINISHED", "-o", "json"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  const std::string hook = Str(Parse(added.out), "id");
+
+  std::vector<std::string> jobs;
+  for (int i = 0; i < 3; ++i) {
+    jobs.push_back(Submit(a));
+    jobs.push_back(Submit(b));
+  }
+  ASSERT_TRUE(WaitFor([&] { return receiver.AcceptedOf("JOB_FINISHED") >= jobs.size(); }, 90s))
+      << receiver.AcceptedOf("JOB_FINISHED") << " of " << jobs.size() << " JOB_FINISHED";
+  std::vector<Received> accepted = receiver.accepted();
+  for (const std::string& job : jobs) EXPECT_EQ(JobStory(accepted, job), kSucceeded) << job;
+  for (const auto& [event, n] : receiver.AcceptedPerEvent()) {
+    EXPECT_EQ(n, 1) << "event " << event << " delivered " << n << " times";
+  }
+  for (const Received& r : receiver.all()) EXPECT_TRUE(r.verified) << "event " << r.event_id;
+  for (size_t i = 1; i < accepted.size(); ++i) {
+    EXPECT_LT(accepted[i - 1].event_id, accepted[i].event_id) << "out of order or repeated";
+  }
+
+  // Every accepted event is settled in the database (its log row and the cursor are written
+  // just after the receiver answered), so nothing is in flight when the leader dies.
+  int64_t last = 0;
+  for (const Received& r : accepted) last = std::max(last, r.event_id);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto list = RunWeir(b.url(), {"webhook", "list", "-o", "json"});
+        json::value v = Parse(list.out);
+        return v.is_object() && v.at("webhooks").as_array().size() == 1 &&
+               v.at("webhooks").at(0).at("deliveredUpTo").to_number<int64_t>() >= last;
+      },
+      30s));
+
+  // The leader dies; the other server leads after the lease and delivers what follows.
+  const std::string leader = Leader(a);
+  WeirServer& dead = leader == "node-a" ? a : b;
+  WeirServer& alive = leader == "node-a" ? b : a;
+  const std::string other = leader == "node-a" ? "node-b" : "node-a";
+  dead.Kill9();
+  ASSERT_TRUE(WaitFor([&] { return Leader(alive) == other; }, 60s));
+  const std::string late = Submit(alive);
+  ASSERT_TRUE(WaitFor([&] { return JobStory(receiver.accepted(), late) == kSucceeded; }, 90s))
+      << JobStory(receiver.accepted(), late).size() << " events of the late job";
+  for (const std::string& job : jobs) {
+    EXPECT_EQ(JobStory(receiver.accepted(), job), kSucceeded) << job << " after the handover";
+  }
+  auto log = RunWeir(alive.url(), {"webhook", "deliveries", hook, "-o", "json"});
+  EXPECT_EQ(log.exit_code, 0) << log.err;
 }
 
 }  // namespace

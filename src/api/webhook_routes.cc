@@ -33,13 +33,13 @@ struct Context {
 
 using ResultHandler = std::function<Result<HttpResponse>(HttpRequest&)>;
 
-// Admin only; 501 without a webhook store.
+// Admin only; 501 without a webhook store (both stores have one).
 Handler Guarded(std::shared_ptr<Context> ctx, std::string what, ResultHandler fn) {
   return [ctx, what = std::move(what), fn = std::move(fn)](HttpRequest& req) -> HttpResponse {
     if (Status s = RequireAdmin(req, what); !s.ok()) return ErrorResponse(s, req);
     if (!ctx->store || !ctx->dispatcher) {
-      return ErrorResponse(Unimplemented("webhooks: this store keeps no webhooks yet (only "
-                                         "store.type sqlite does)"),
+      return ErrorResponse(Unimplemented("webhooks: this server was started without a webhook "
+                                         "store or event log"),
                            req);
     }
     Result<HttpResponse> r = fn(req);

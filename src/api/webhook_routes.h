@@ -11,8 +11,10 @@
 //   POST   /api/weir/v1/webhooks/{id}/deliveries/{delivery}/redeliver
 //                                            202: the delivery's event is sent once more
 //
-// The secret is write-only: no answer ever holds it. On a store without webhooks (PostgreSQL
-// for now) every route answers 501.
+// The secret is write-only: no answer ever holds it. Both stores (SQLite, PostgreSQL) keep
+// webhooks, and any server of a cluster answers every route (deliveries are the leader's,
+// service/webhook_dispatcher.h); only a server started without a webhook store or event log
+// answers 501.
 #pragma once
 
 #include <memory>

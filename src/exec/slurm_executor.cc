@@ -131,9 +131,9 @@ struct SlurmJob {
   TimePoint started{};
   Steady::time_point timeout_at{};  // started + timeout, by the injected clock, on steady time
   SlurmView last;                   // as of the last answer
-  bool killing = false;             // SIGTERM sent (or pending job cancelled)
-  bool term_sent = false;
-  Steady::time_point kill_at{};  // plain scancel after the grace
+  bool killing = false;             // a kill was asked for (kill_reason)
+  bool term_sent = false;           // Slurm took the SIGTERM (the job was running)
+  Steady::time_point kill_at{};     // plain scancel after the grace
   bool final_cancel_sent = false;
   std::string kill_reason;
   // Progress told to the progress listener (executor.h): the last waiting message, and whether
@@ -328,7 +328,6 @@ class SlurmExecutor final : public Executor {
 
   Status StartKill(const std::string& job_id, std::string reason, Steady::time_point now) {
     std::string slurm_id;
-    bool pending;
     fs::path dir;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -341,37 +340,38 @@ class SlurmExecutor final : public Executor {
       // The batch script SIGKILLs the job's processes after the grace; this is the backstop.
       j.kill_at = now + j.options.kill_grace + kKillBackstop;
       slurm_id = j.slurm_id;
-      pending = j.last.state == "PENDING";
       dir = j.dir;
     }
     if (!ReadKillReason(dir)) {
       Status st = WriteKillReason(dir, reason);
       if (!st.ok()) spdlog::error("job {}: kill reason: {}", job_id, st.ToString());
     }
-    SendTerm(job_id, slurm_id, pending);
+    SendTerm(job_id, slurm_id);
     cv_.notify_all();
     return Status::Ok();
   }
 
-  // SIGTERM to every process of the job, or, for a pending job, its removal from the queue.
-  // A failed call (slurmctld away) is retried by the reconciler.
-  void SendTerm(const std::string& job_id, const std::string& slurm_id, bool pending) {
-    auto r = pending ? Tool({"scancel", slurm_id})
-                     : Tool({"scancel", "--full", "--signal=TERM", slurm_id});
-    if (r.ok() && r->exit_code != 0 && !pending) {
-      // Not running (any more or yet): cancel it outright.
-      r = Tool({"scancel", slurm_id});
+  // SIGTERM to every process of the job, or, for a job still pending, its removal from the queue.
+  // What this server last saw of the job's state may be old (it can have started since the last
+  // tick), so the state is not guessed: the signal goes first; when Slurm refuses it (the job is
+  // not running), the job is cancelled only if it is still PENDING (`scancel --state=PENDING`), so
+  // a job that started meanwhile never loses its grace. Until a signal is delivered, each tick
+  // tries again; a cancelled pending job shows up final on the next tick. A failed call (slurmctld
+  // away) is retried the same way.
+  void SendTerm(const std::string& job_id, const std::string& slurm_id) {
+    auto r = Tool({"scancel", "--full", "--signal=TERM", slurm_id});
+    const bool delivered = r.ok() && r->exit_code == 0;
+    if (!delivered) {
+      auto p = Tool({"scancel", "--state=PENDING", slurm_id});
+      if (!p.ok() || p->exit_code != 0) {
+        spdlog::warn("job {}: scancel of Slurm job {}: {}", job_id, slurm_id,
+                     p.ok() ? p->err : p.status().ToString());
+      }
+      return;
     }
     std::lock_guard<std::mutex> lock(mu_);
     auto it = jobs_.find(job_id);
-    if (it == jobs_.end()) return;
-    if (r.ok() && r->exit_code == 0) {
-      it->second.term_sent = true;
-      if (pending) it->second.final_cancel_sent = true;
-    } else {
-      spdlog::warn("job {}: scancel of Slurm job {}: {}", job_id, slurm_id,
-                   r.ok() ? r->err : r.status().ToString());
-    }
+    if (it != jobs_.end()) it->second.term_sent = true;
   }
 
   void Report(const JobEnd& end) {
@@ -567,7 +567,7 @@ class SlurmExecutor final : public Executor {
         continue;
       }
       if (!j.term_sent) {
-        SendTerm(id, j.slurm_id, j.last.state == "PENDING");
+        SendTerm(id, j.slurm_id);
       } else if (!j.final_cancel_sent && now >= j.kill_at) {
         auto r = Tool({"scancel", j.slurm_id});
         if (r.ok() && r->exit_code == 0) {

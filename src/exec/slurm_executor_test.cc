@@ -26,6 +26,7 @@ using namespace std::chrono_literals;
 using testing::EndCollector;
 using testing::Eventually;
 using ::testing::HasSubstr;
+using testing::ReadText;
 using testing::SimpleSpec;
 using testing::TempDir;
 
@@ -191,6 +192,39 @@ TEST_F(SlurmExecutorTest, PendingJobIsToldWaitingWithSlurmsReasonThenRunningOnIt
   }
   EXPECT_EQ(lines[lines.size() - 2], "waits running on " + cluster_->node());
   EXPECT_EQ(lines.back(), "waits end SUCCEEDED");
+}
+
+// The executor last saw the job PENDING; it started before the next tick. A kill now must still
+// give the command its grace (a plain cancel, right for a pending job, would SIGKILL it).
+TEST_F(SlurmExecutorTest, AKillRightAfterAPendingJobStartsStillGivesItsGrace) {
+  executor_->Shutdown();
+  SlurmExecutorOptions slow;
+  slow.slurm_conf = cluster_->conf();
+  slow.poll_interval = 8s;  // no tick between the release and the kill
+  slow.tool_timeout = 3s;
+  executor_ = NewSlurmExecutor(SystemClock::Instance(), slow);
+  OrderedLog log;
+  log.Install(*executor_, ends_);
+  fs::path dir = Prepare("starts", "bash -c",
+                         "'trap \"sleep 0.2; echo cleaned > cleaned; exit 0\" TERM; "
+                         "touch started; sleep 300 & wait'");
+  LaunchOptions o;
+  o.kill_grace = 10s;
+  o.slurm = SlurmSubmit{.sbatch_args = {"--hold"}};
+  auto l = executor_->Launch("starts", dir, o);
+  ASSERT_TRUE(l.ok()) << l.status();
+  // The first tick saw it waiting.
+  ASSERT_TRUE(Eventually([&] { return !log.Lines().empty(); }));
+  ASSERT_THAT(log.Lines().front(), HasSubstr("starts waiting: Job pending"));
+  auto released = cluster_->Tool({"scontrol", "release", l->slurm_job_id});
+  ASSERT_TRUE(released.ok() && released->exit_code == 0);
+  ASSERT_TRUE(Eventually([&] { return fs::exists(dir / "started"); }, 6s));
+  ASSERT_EQ(log.Lines().size(), 1u) << "a tick ran meanwhile: the test proves nothing";
+  ASSERT_TRUE(executor_->Kill("starts", model::kMsgKilledByUser).ok());
+  auto end = ends_.WaitFor("starts");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kKilled);
+  EXPECT_EQ(ReadText(dir / "cleaned"), "cleaned\n") << "the command got no grace";
 }
 
 TEST_F(SlurmExecutorTest, ACancelOutsideWeirIsKilledNamingSlurm) {

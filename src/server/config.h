@@ -59,8 +59,7 @@ struct ServerConfig {
 
   // store:
   // With postgresql every durable row (jobs, configuration, audit, events, search, the asset
-  // registry and the scheduler) lives in that database; webhooks still need SQLite
-  // (docs/operations.md).
+  // registry, the scheduler and webhooks) lives in that database (docs/operations.md).
   std::string store_type = "sqlite";  // sqlite or postgresql
   std::filesystem::path sqlite_path;  // default <data_dir>/weir.db
   std::string store_url;              // postgresql://USER@HOST:PORT/DB?..., never with a password

@@ -226,7 +226,9 @@ class ServerImpl final : public Server {
           api::EventRouteOptions{std::chrono::seconds(config_.events_heartbeat_seconds)});
     }
     api::RegisterMetricsRoute(*router);
-    // Webhooks (SQLite only for now): one delivery worker per subscription.
+    // Webhooks: one delivery worker per subscription, on either store. With several servers on
+    // one database only the leader delivers the ordered streams (each event once per
+    // subscription for the cluster); every server answers the routes.
     api::WebhookRouteOptions who;
     who.delivery.max_attempts = static_cast<int>(config_.webhooks_max_attempts);
     who.delivery.backoff_initial = Millis(config_.webhooks_backoff_initial_ms);
@@ -236,12 +238,19 @@ class ServerImpl final : public Server {
       who.delivery.allowed_networks.push_back(*fetch::IpNetwork::Parse(network));  // checked
     }
     who.delivery.user_agent = std::string("weir/") + WEIR_VERSION;
+    if (node_) {
+      std::weak_ptr<cluster::Leadership> leadership = node_;
+      who.delivery.is_leader = [leadership] {
+        std::shared_ptr<cluster::Leadership> l = leadership.lock();
+        return l != nullptr && l->IsLeader();
+      };
+    }
     if (stores_.webhooks && events_) {
       auto d = service::WebhookDispatcher::Start(stores_.webhooks, events_, who.delivery, clock);
       if (!d.ok()) return d.status().WithContext("webhooks");
       webhooks_ = std::move(*d);
     } else {
-      spdlog::warn("webhooks: not kept on {} yet; /api/weir/v1/webhooks answers 501",
+      spdlog::warn("webhooks: store {} keeps no webhooks; /api/weir/v1/webhooks answers 501",
                    config_.store_type);
     }
     api::RegisterWebhookRoutes(*router, stores_.webhooks, events_, webhooks_, clock, who);

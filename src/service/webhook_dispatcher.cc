@@ -114,6 +114,13 @@ class WebhookDispatcher::Worker {
     cv_.notify_all();
   }
   bool done() const { return done_.load(); }
+  const store::WebhookRecord& hook() const { return hook_; }
+  // Makes the worker look at leadership and the log now.
+  void Wake() {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+    cv_.notify_all();
+  }
   void Redeliver(store::EventRecord e) {
     std::lock_guard lock(mu_);
     manual_.push_back(std::move(e));
@@ -196,7 +203,8 @@ class WebhookDispatcher::Worker {
 
   void Run() {
     std::shared_ptr<EventHub::Subscription> sub = Subscribe();
-    int64_t cursor = hook_.delivered_up_to;
+    int64_t cursor = 0;    // set from the store whenever this worker starts leading
+    bool leading = false;  // delivering the ordered stream (this server leads)
     std::optional<store::EventRecord> pending;
     int attempt = 0;
     auto due = std::chrono::steady_clock::now();
@@ -221,7 +229,26 @@ class WebhookDispatcher::Worker {
       if (gone) break;
       if (sub->overflowed()) sub = Subscribe();
       sub->Take();  // the log is read below; the feed only wakes us
-      if (!pending) {
+      if (!d_.Leads()) {
+        if (leading) {
+          spdlog::info("webhook '{}': this server no longer leads; the leader delivers", hook_.id);
+        }
+        leading = false;
+        pending.reset();  // the new leader retries it from the durable cursor
+      } else if (!leading) {
+        // Another server may have delivered meanwhile: go on after the durable cursor.
+        Result<store::WebhookRecord> fresh = d_.store_->GetWebhook(hook_.id);
+        if (fresh.ok()) {
+          cursor = fresh->delivered_up_to;
+          leading = true;
+        } else if (fresh.status().code() == StatusCode::kNotFound) {
+          break;
+        } else {
+          spdlog::error("webhook '{}': reading its cursor failed: {}", hook_.id,
+                        fresh.status().message());
+        }
+      }
+      if (leading && !pending) {
         auto next = d_.hub_->store().ReadEvents(cursor, hook_.filter, 1);
         if (!next.ok()) {
           spdlog::error("webhook '{}': reading the event log failed: {}", hook_.id,
@@ -234,7 +261,7 @@ class WebhookDispatcher::Worker {
         }
       }
       const auto now = std::chrono::steady_clock::now();
-      if (pending && now >= due) {
+      if (leading && pending && now >= due) {
         ++attempt;
         const TimePoint at = d_.clock_.Now();
         Attempt a = Post(*pending, attempt);
@@ -258,7 +285,7 @@ class WebhookDispatcher::Worker {
         due = std::chrono::steady_clock::now() + wait;
       }
       std::unique_lock lock(mu_);
-      const auto until = pending ? due : std::chrono::steady_clock::now() + kIdlePoll;
+      const auto until = leading && pending ? due : std::chrono::steady_clock::now() + kIdlePoll;
       cv_.wait_until(lock, until, [this] { return stop_ || woken_ || !manual_.empty(); });
       woken_ = false;
     }
@@ -297,16 +324,68 @@ Result<std::unique_ptr<WebhookDispatcher>> WebhookDispatcher::Start(
   std::unique_ptr<WebhookDispatcher> d(
       new WebhookDispatcher(std::move(store), std::move(hub), std::move(options), clock));
   WEIR_ASSIGN_OR_RETURN(std::vector<store::WebhookRecord> hooks, d->store_->ListWebhooks());
+  d->led_ = d->Leads();
   std::lock_guard lock(d->mu_);
   for (store::WebhookRecord& h : hooks) {
     if (!h.enabled) continue;
     std::string id = h.id;
     d->workers_[id] = std::make_unique<Worker>(std::move(h), *d);
   }
+  d->sync_thread_ = std::thread([p = d.get()] { p->SyncLoop(); });
   return d;
 }
 
 WebhookDispatcher::~WebhookDispatcher() { Stop(); }
+
+void WebhookDispatcher::SyncLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopped_) {
+    stop_cv_.wait_for(lock, options_.sync_interval, [this] { return stopped_; });
+    if (stopped_) break;
+    lock.unlock();
+    Sync();
+    lock.lock();
+  }
+}
+
+void WebhookDispatcher::Sync() {
+  const bool leads = Leads();
+  Result<std::vector<store::WebhookRecord>> hooks = store_->ListWebhooks();
+  if (!hooks.ok()) {
+    spdlog::error("webhooks: reading the subscriptions failed: {}", hooks.status().message());
+  }
+  std::lock_guard lock(mu_);
+  if (stopped_) return;
+  ReapLocked();
+  if (hooks.ok()) {
+    std::map<std::string, const store::WebhookRecord*> stored;
+    for (const store::WebhookRecord& h : *hooks) {
+      if (h.enabled) stored[h.id] = &h;
+    }
+    // Gone, disabled, or removed and stored again under the same id: the worker ends.
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      auto found = stored.find(it->first);
+      const store::WebhookRecord& had = it->second->hook();
+      if (found == stored.end() || found->second->created != had.created ||
+          found->second->url != had.url || found->second->secret != had.secret) {
+        it->second->Stop();
+        retired_.push_back(std::move(it->second));
+        it = workers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [id, h] : stored) {
+      if (!workers_.count(id)) workers_[id] = std::make_unique<Worker>(*h, *this);
+    }
+  }
+  if (leads != led_) {
+    spdlog::info("webhooks: this server {} the deliveries",
+                 leads ? "now makes" : "no longer makes");
+    for (auto& [id, w] : workers_) w->Wake();
+    led_ = leads;
+  }
+}
 
 void WebhookDispatcher::ReapLocked() {
   std::erase_if(retired_, [](const std::unique_ptr<Worker>& w) { return w->done(); });
@@ -340,6 +419,8 @@ Status WebhookDispatcher::Redeliver(const std::string& webhook_id, int64_t deliv
                               " is no longer in the event log (events.retention_days, "
                               "events.max_events)");
   }
+  // Stored through another server since the last sync: its worker starts now.
+  WEIR_RETURN_IF_ERROR(Added(webhook_id));
   std::lock_guard lock(mu_);
   auto it = workers_.find(webhook_id);
   if (it == workers_.end()) {
@@ -357,6 +438,10 @@ void WebhookDispatcher::Stop() {
     stopped_ = true;
     workers.swap(workers_);
     retired.swap(retired_);
+  }
+  stop_cv_.notify_all();
+  if (sync_thread_.joinable() && sync_thread_.get_id() != std::this_thread::get_id()) {
+    sync_thread_.join();
   }
   for (auto& [id, w] : workers) w->Stop();
   for (auto& w : retired) w->Stop();

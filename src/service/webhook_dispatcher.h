@@ -22,16 +22,28 @@
 // restricted addresses (fetch/perimeter.h RestrictedRange) are refused unless the address lies
 // in one of `allowed_networks` (webhooks.allowed_networks), checked on every connection.
 //
+// Many servers on one database (docs/scaling.md): every server keeps a worker per enabled
+// subscription (a sync thread re-reads the subscriptions every `sync_interval`, so one added or
+// removed through another server is picked up), but only the server for which `is_leader`
+// returns true delivers the ordered streams: each event is delivered once per subscription for
+// the whole cluster, not once per server. A worker that becomes leader re-reads its
+// subscription's durable cursor and goes on after it; one that stops leading drops the event it
+// was retrying. An attempt in flight when leadership moves may be repeated by the new leader:
+// at least once stays the contract. Redeliveries by hand are sent by the server that was asked.
+//
 // Thread-safe. Stop() (or the destructor) ends every worker; a request in flight finishes
 // first (at most `timeout`).
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -49,6 +61,12 @@ struct WebhookOptions {
   Millis timeout{10'000};        // webhooks.timeout_seconds: connect + whole request
   std::vector<fetch::IpNetwork> allowed_networks;  // webhooks.allowed_networks
   std::string user_agent = "weir-webhooks";
+  // Whether this server delivers the ordered streams now (cluster::Leadership::IsLeader); null:
+  // always (a single server). Called often; must be cheap and must not block.
+  std::function<bool()> is_leader;
+  // How often every server re-reads the subscriptions and leadership (a change of leader or a
+  // subscription stored by another server is acted on within it).
+  Millis sync_interval{2000};
 };
 
 // The wait after failed attempt `attempt` (1-based) before the next one:
@@ -66,7 +84,7 @@ Status CheckWebhookUrl(std::string_view url, const WebhookOptions& options);
 
 class WebhookDispatcher {
  public:
-  // Starts a worker for every enabled subscription in `store`.
+  // Starts a worker for every enabled subscription in `store`, and the sync thread.
   static Result<std::unique_ptr<WebhookDispatcher>> Start(
       std::shared_ptr<store::WebhookStore> store, std::shared_ptr<EventHub> hub,
       WebhookOptions options, Clock& clock);
@@ -79,7 +97,8 @@ class WebhookDispatcher {
   // A subscription was removed: its worker ends (after a request in flight).
   void Removed(const std::string& webhook_id);
   // Sends the event of delivery `delivery_id` again, once, outside the ordered stream (logged
-  // with manual set; the cursor does not move). Asynchronous: the attempt appears in the log.
+  // with manual set; the cursor does not move), from this server whether or not it leads.
+  // Asynchronous: the attempt appears in the log.
   // kNotFound for an unknown webhook or delivery, kFailedPrecondition when the event was
   // pruned from the log or the subscription is disabled.
   Status Redeliver(const std::string& webhook_id, int64_t delivery_id);
@@ -90,6 +109,11 @@ class WebhookDispatcher {
   WebhookDispatcher(std::shared_ptr<store::WebhookStore> store, std::shared_ptr<EventHub> hub,
                     WebhookOptions options, Clock& clock);
   void ReapLocked();  // REQUIRES: mu_ held
+  bool Leads() const { return !options_.is_leader || options_.is_leader(); }
+  // Brings the workers in line with the stored subscriptions; wakes them all when leadership
+  // changed since the last call.
+  void Sync();
+  void SyncLoop();
 
   std::shared_ptr<store::WebhookStore> store_;
   std::shared_ptr<EventHub> hub_;
@@ -99,6 +123,9 @@ class WebhookDispatcher {
   bool stopped_ = false;                                    // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<Worker>> workers_;  // GUARDED_BY(mu_)
   std::vector<std::unique_ptr<Worker>> retired_;            // GUARDED_BY(mu_)
+  std::condition_variable stop_cv_;                         // signalled by Stop()
+  bool led_ = false;  // Sync(): whether this server led at the last sync (sync thread only)
+  std::thread sync_thread_;
 };
 
 }  // namespace weir::service

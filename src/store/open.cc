@@ -5,9 +5,10 @@
 
 #include "store/asset_store.h"
 #include "store/postgres/connection.h"
-#include "store/postgres/postgres_scheduler_store.h"
 #include "store/postgres/postgres_asset_store.h"
+#include "store/postgres/postgres_scheduler_store.h"
 #include "store/postgres/postgres_store.h"
+#include "store/postgres/postgres_webhook_store.h"
 #include "store/postgres/schema.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/schema.h"
@@ -19,6 +20,9 @@ namespace {
 
 // Connections the asset registry's store opens at most, besides store.pool_size.
 constexpr int kAssetPoolSize = 2;
+// Connections the webhook store opens at most: the delivery workers (one per subscription)
+// write one short transaction per attempt.
+constexpr int kWebhookPoolSize = 2;
 
 Status CheckType(const StoreLocation& where) {
   if (where.type == "sqlite" || where.type == "postgresql") return Status::Ok();
@@ -59,6 +63,9 @@ Result<Stores> OpenStores(const StoreLocation& where, Clock& clock) {
   WEIR_ASSIGN_OR_RETURN(
       out.assets, postgres::PostgresAssetStore::Open(where.url, where.password, asset_options));
   out.nodes = s;
+  WEIR_ASSIGN_OR_RETURN(
+      out.webhooks, postgres::PostgresWebhookStore::Open(
+                        where.url, where.password, std::min(where.pool_size, kWebhookPoolSize)));
   return out;
 }
 

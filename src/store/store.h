@@ -477,8 +477,8 @@ struct SqliteStores {
   std::shared_ptr<EventStore> events;
   std::shared_ptr<SearchIndex> search;
   std::shared_ptr<NodeStore> nodes;
-  std::shared_ptr<WebhookStore> webhooks;  // null on backends without webhooks (PostgreSQL)
-  std::shared_ptr<AssetStore> assets;      // the asset registry's rows
+  std::shared_ptr<WebhookStore> webhooks;  // subscriptions and delivery logs (both backends)
+  std::shared_ptr<AssetStore> assets;  // the asset registry's rows
 };
 Result<SqliteStores> OpenSqlite(const std::string& path, Clock& clock);
 

@@ -1,32 +1,70 @@
-// The WebhookStore contract of store.h, run against every backend that has one (SQLite; the
-// PostgreSQL store has no webhooks yet): subscriptions round-trip with their filter and secret,
-// the delivery log and its order, the durable cursor that only moves forward, the attempt count
-// a restarted dispatcher resumes from, and removal. Nothing is timed.
+// The WebhookStore contract of store.h, run against every backend (SQLite on temp files,
+// PostgreSQL on a fresh database of the throwaway server, store/testing/postgres_server.h):
+// subscriptions round-trip with their filter and secret, the delivery log and its order, the
+// durable cursor that only moves forward, the attempt count a restarted dispatcher resumes from,
+// and removal. Reopen() opens the storage again (on PostgreSQL: a new connection pool, as a
+// restarted or another server would). Nothing is timed.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/testing/required_services.h"
+#include "store/open.h"
 #include "store/store.h"
+#include "store/testing/postgres_server.h"
 
 namespace weir::store {
 namespace {
 
+// Where one test's stores live; Open() may be called again for the same storage.
 struct BackendFactory {
   std::string name;
-  std::function<Result<SqliteStores>(const std::filesystem::path& dir, Clock& clock)> open;
+  // Returns the StoreLocation for a fresh storage under `dir`, or "" in `missing` with why the
+  // backend cannot run here.
+  std::function<StoreLocation(const std::filesystem::path& dir, std::string* missing)> locate;
 };
 
+// Test names and failure messages show the backend's name, not its bytes.
+void PrintTo(const BackendFactory& b, std::ostream* os) { *os << b.name; }
+
 std::vector<BackendFactory> Backends() {
-  return {{"sqlite", [](const std::filesystem::path& dir, Clock& clock) {
-             return OpenSqlite((dir / "weir.db").string(), clock);
+  return {{"sqlite",
+           [](const std::filesystem::path& dir, std::string*) {
+             StoreLocation where;
+             where.sqlite_path = (dir / "weir.db").string();
+             return where;
+           }},
+          {"postgres", [](const std::filesystem::path&, std::string* missing) {
+             StoreLocation where;
+             where.type = "postgresql";
+             testing::PostgresServer* server = testing::SharedPostgres();
+             if (server == nullptr) {
+               *missing = testing::SharedPostgresError();
+               return where;
+             }
+             Result<std::string> url = server->CreateDatabase();
+             if (!url.ok()) {
+               *missing = url.status().message();
+               return where;
+             }
+             where.url = *url;
+             return where;
            }}};
 }
+
+// Stops the shared PostgreSQL server when the tests end.
+class StopPostgres : public ::testing::Environment {
+ public:
+  void TearDown() override { testing::StopSharedPostgres(); }
+};
+const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 TimePoint At(int64_t seconds) { return FromEpochMillis(1'700'000'000'000 + seconds * 1000); }
 
@@ -37,6 +75,9 @@ class WebhookStoreTest : public ::testing::TestWithParam<BackendFactory> {
         (std::filesystem::temp_directory_path() / "weir-webhooks-test-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
+    std::string missing;
+    where_ = GetParam().locate(dir_, &missing);
+    if (!missing.empty()) WEIR_MISSING_SERVICE("postgresql", missing);
     Reopen();
   }
   void TearDown() override {
@@ -46,7 +87,7 @@ class WebhookStoreTest : public ::testing::TestWithParam<BackendFactory> {
   }
   void Reopen() {
     stores_ = {};
-    auto s = GetParam().open(dir_, clock_);
+    auto s = OpenStores(where_, clock_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     stores_ = *s;
     ASSERT_NE(stores_.webhooks, nullptr);
@@ -82,6 +123,7 @@ class WebhookStoreTest : public ::testing::TestWithParam<BackendFactory> {
   }
 
   std::filesystem::path dir_;
+  StoreLocation where_;
   FakeClock clock_{At(0)};
   SqliteStores stores_;
 };
@@ -215,6 +257,29 @@ TEST_P(WebhookStoreTest, LogKeepsTheNewestRowsOnly) {
   ASSERT_EQ(log->size(), static_cast<size_t>(kMaxDeliveriesPerWebhook));
   EXPECT_EQ(log->front().event_id, 100 + kMaxDeliveriesPerWebhook + 5);
   EXPECT_EQ(log->back().event_id, 106);
+}
+
+// Another opening of the same storage (another server on the database) sees the subscription
+// and the cursor the first one moved: a new leader resumes where the old one stopped.
+TEST_P(WebhookStoreTest, AnotherOpeningSeesTheCursorAndTheLog) {
+  ASSERT_TRUE(store().CreateWebhook(Hook("a")).ok());
+  auto other = OpenStores(where_, clock_);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  ASSERT_NE(other->webhooks, nullptr);
+  auto seen = other->webhooks->GetWebhook("a");
+  ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+  EXPECT_EQ(seen->delivered_up_to, 7);
+  ASSERT_TRUE(store().RecordDelivery(Attempt("a", 9, 1, DeliveryOutcome::kRetrying), false).ok());
+  ASSERT_TRUE(store().RecordDelivery(Attempt("a", 9, 2, DeliveryOutcome::kDelivered), true).ok());
+  EXPECT_EQ(other->webhooks->GetWebhook("a")->delivered_up_to, 9);
+  EXPECT_EQ(*other->webhooks->LastAttempt("a", 9), 2);
+  // The other one goes on from there; the first one sees its rows.
+  ASSERT_TRUE(
+      other->webhooks->RecordDelivery(Attempt("a", 12, 1, DeliveryOutcome::kDelivered), true).ok());
+  EXPECT_EQ(store().GetWebhook("a")->delivered_up_to, 12);
+  EXPECT_EQ(store().ListDeliveries("a", 10)->size(), 3u);
+  ASSERT_TRUE(other->webhooks->DeleteWebhook("a").ok());
+  EXPECT_EQ(store().GetWebhook("a").status().code(), StatusCode::kNotFound);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, WebhookStoreTest, ::testing::ValuesIn(Backends()),

@@ -98,3 +98,31 @@ export function isFinal(status) {
 export function enc(s) {
   return encodeURIComponent(s);
 }
+
+// A JSON request with a body (POST/PUT/...); answers the parsed body (null when empty) or throws
+// ApiError with the server's message.
+export async function sendJson(method, path, body) {
+  const res = await request(path, {
+    method,
+    headers: { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw await errorOf(res);
+  const text = await res.text();
+  return text ? JSON.parse(text) : null;
+}
+
+// Who the caller is (GET /api/weir/v1/me): {name, roles, mechanism}; fetched once per token.
+let mePromise = null;
+let meToken = null;
+export function me() {
+  if (!mePromise || meToken !== token()) {
+    meToken = token();
+    mePromise = getJson("/api/weir/v1/me").catch(() => ({ name: "?", roles: [], mechanism: "?" }));
+  }
+  return mePromise;
+}
+
+export function isAdmin(who) {
+  return !!(who && Array.isArray(who.roles) && who.roles.includes("admin"));
+}

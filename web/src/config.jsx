@@ -2,14 +2,16 @@
 // the URL), /ui/config/<kind>/<id> shows one with its tags and its links in both directions
 // (a cluster's commands; a command's clusters and applications; an application's commands).
 import { Link, useLocation, useParams, useSearch } from "wouter-preact";
-import { embedded, enc, getJson } from "./api.js";
-import { ErrorBox, KeyValues, StatusBadge, Tags, Time, useLoad } from "./ui.jsx";
+import { embedded, enc, getJson, isAdmin } from "./api.js";
+import { ErrorBox, KeyValues, StatusBadge, Tags, Time, useLoad, useMe } from "./ui.jsx";
 
 const KINDS = {
   clusters: { title: "Clusters", list: "clusterList", one: "Cluster" },
   commands: { title: "Commands", list: "commandList", one: "Command" },
   applications: { title: "Applications", list: "applicationList", one: "Application" },
 };
+// Admins (GET /api/weir/v1/me) get "New …" and "Edit" links to the forms (config_form.jsx);
+// nobody else sees them.
 
 // The linked resources shown on a detail page: [title, kind of the linked items, API suffix].
 const LINKS = {
@@ -46,10 +48,16 @@ export function ConfigListPage() {
   tag.split(",").map((t) => t.trim()).filter(Boolean).forEach((t) => apiQ.append("tag", t));
   const list = useLoad(() => (k ? getJson("/api/v3/" + kind + "?" + apiQ) : Promise.reject(new Error("no such page: " + kind))), [kind, apiQ.toString()]);
   const items = embedded(list.data, k ? k.list : "");
+  const admin = isAdmin(useMe());
   return (
     <section>
       <div class="page-head">
         <h1>Configuration</h1>
+        {admin && k && (
+          <Link href={"/config/" + kind + "/new"} class="button edit-control">
+            New {k.one.toLowerCase()}
+          </Link>
+        )}
       </div>
       <KindTabs kind={kind} />
       <form
@@ -120,6 +128,7 @@ export function ConfigDetailPage() {
   const k = KINDS[kind];
   const entity = useLoad(() => getJson("/api/v3/" + kind + "/" + enc(id)), [kind, id]);
   const e = entity.data;
+  const admin = isAdmin(useMe());
   return (
     <section>
       <div class="page-head">
@@ -127,6 +136,11 @@ export function ConfigDetailPage() {
           <Link href={"/config/" + kind}>{k ? k.title : kind}</Link> / <span class="mono">{e ? e.name : id}</span>
         </h1>
         {e && <StatusBadge status={e.status} />}
+        {e && admin && (
+          <Link href={"/config/" + kind + "/" + enc(id) + "/edit"} class="button edit-control">
+            Edit
+          </Link>
+        )}
       </div>
       <ErrorBox error={entity.error} />
       {e && (

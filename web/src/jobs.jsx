@@ -1,7 +1,8 @@
 // The Jobs page (/ui/jobs): Genie's job search (GET /api/v3/jobs) with its filters, paging and
 // sorting done by the server, so it stays fast however many jobs there are. Every filter, the
 // page and the sort live in the URL, so a view can be shared. Statuses follow the event stream
-// (or polling without one) without a reload.
+// (or polling without one) without a reload. Keyboard: j/k select a row, Enter opens it, /
+// focuses the filter (keys.jsx).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Link, useLocation, useSearch } from "wouter-preact";
 import { JOB_STATUSES, embedded, enc, getJson } from "./api.js";
@@ -14,7 +15,18 @@ const TEXT_FILTERS = [
   ["cluster", "clusterName", "cluster name"],
   ["command", "commandName", "command name"],
   ["name", "name", "job name"],
+  ["grouping", "grouping", "grouping"],
 ];
+// The started-time range: `from` / `to` (the browser's local time, as a datetime-local input
+// gives it) or `last` (a preset relative to now); sent as minStarted / maxStarted (epoch ms).
+const LAST = [
+  ["", "any time"],
+  ["1h", "last hour"],
+  ["24h", "last 24 hours"],
+  ["7d", "last 7 days"],
+  ["30d", "last 30 days"],
+];
+const LAST_MS = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
 const COLUMNS = [
   ["name", "Job"],
   ["status", "Status"],
@@ -36,6 +48,10 @@ function viewFromSearch(search) {
     cluster: q.get("cluster") || "",
     command: q.get("command") || "",
     name: q.get("name") || "",
+    grouping: q.get("grouping") || "",
+    from: q.get("from") || "",
+    to: q.get("to") || "",
+    last: LAST_MS[q.get("last")] ? q.get("last") : "",
     page: Math.max(0, Number(q.get("page") || 0) | 0),
     size: PAGE_SIZES.includes(Number(q.get("size"))) ? Number(q.get("size")) : 25,
     sort: q.get("sort") || "created,desc",
@@ -46,6 +62,7 @@ function searchFromView(v) {
   const q = new URLSearchParams();
   v.status.forEach((s) => q.append("status", s));
   for (const [key] of TEXT_FILTERS) if (v[key]) q.set(key, v[key]);
+  for (const key of ["from", "to", "last"]) if (v[key]) q.set(key, v[key]);
   if (v.page) q.set("page", String(v.page));
   if (v.size !== 25) q.set("size", String(v.size));
   if (v.sort !== "created,desc") q.set("sort", v.sort);
@@ -61,6 +78,10 @@ function apiQuery(v) {
     if (key === "tag") v.tag.split(",").map((t) => t.trim()).filter(Boolean).forEach((t) => q.append("tag", t));
     else q.set(param, v[key]);
   }
+  const from = v.last ? Math.floor((Date.now() - LAST_MS[v.last]) / 60000) * 60000 : Date.parse(v.from);
+  const to = Date.parse(v.to);
+  if (Number.isFinite(from)) q.set("minStarted", String(from));
+  if (Number.isFinite(to)) q.set("maxStarted", String(to));
   q.set("page", String(v.page));
   q.set("size", String(v.size));
   q.set("sort", v.sort);
@@ -114,6 +135,9 @@ export function JobsPage() {
           const f = new FormData(ev.currentTarget);
           const change = {};
           for (const [key] of TEXT_FILTERS) change[key] = String(f.get(key) || "").trim();
+          for (const key of ["from", "to"]) change[key] = String(f.get(key) || "");
+          // An explicit range replaces the preset.
+          change.last = change.from || change.to ? "" : view.last;
           go(change);
         }}
       >
@@ -141,6 +165,26 @@ export function JobsPage() {
           {TEXT_FILTERS.map(([key, , label]) => (
             <input key={key + view[key]} name={key} placeholder={label} aria-label={label} defaultValue={view[key]} />
           ))}
+          <select
+            name="last"
+            aria-label="started within"
+            value={view.last}
+            onChange={(ev) => go({ last: ev.currentTarget.value, from: "", to: "" })}
+          >
+            {LAST.map(([v, label]) => (
+              <option key={v} value={v}>
+                {label}
+              </option>
+            ))}
+          </select>
+          <label class="range">
+            started from
+            <input key={"from" + view.from} type="datetime-local" name="from" aria-label="started from" defaultValue={view.from} />
+          </label>
+          <label class="range">
+            to
+            <input key={"to" + view.to} type="datetime-local" name="to" aria-label="started to" defaultValue={view.to} />
+          </label>
           <button type="submit">Filter</button>
           <button type="button" class="secondary" onClick={() => navigate("/jobs")}>
             Clear

@@ -4,9 +4,13 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { Link, Redirect, Route, Router, Switch, useLocation } from "wouter-preact";
 import { onTokenNeeded, setToken } from "./api.js";
+import { AssetPage, AssetsPage } from "./assets.jsx";
 import { ConfigDetailPage, ConfigListPage } from "./config.jsx";
+import { ConfigFormPage } from "./config_form.jsx";
 import { JobPage } from "./job.jsx";
 import { JobsPage } from "./jobs.jsx";
+import { KeyHelp } from "./keys.jsx";
+import { NodesPage } from "./nodes.jsx";
 import { InstancePage, WorkflowPage, WorkflowsPage } from "./workflows.jsx";
 import "./style.css";
 
@@ -55,7 +59,9 @@ function App() {
         <nav>
           <NavLink href="/jobs">Jobs</NavLink>
           <NavLink href="/workflows">Workflows</NavLink>
+          <NavLink href="/assets">Assets</NavLink>
           <NavLink href="/config">Configuration</NavLink>
+          <NavLink href="/nodes">Nodes</NavLink>
         </nav>
       </header>
       <main>
@@ -72,7 +78,12 @@ function App() {
           <Route path="/config">
             <Redirect to="/config/clusters" replace />
           </Route>
+          <Route path="/assets" component={AssetsPage} />
+          <Route path="/assets/:uuid" component={AssetPage} />
+          <Route path="/nodes" component={NodesPage} />
           <Route path="/config/:kind" component={ConfigListPage} />
+          <Route path="/config/:kind/new" component={ConfigFormPage} />
+          <Route path="/config/:kind/:id/edit" component={ConfigFormPage} />
           <Route path="/config/:kind/:id" component={ConfigDetailPage} />
           <Route>
             <section>
@@ -85,6 +96,7 @@ function App() {
         </Switch>
       </main>
       <TokenPrompt />
+      <KeyHelp />
     </Router>
   );
 }

@@ -1,6 +1,7 @@
 // Small shared pieces of the pages: status badges, times, tag lists, key/value tables, errors,
 // and the hooks that load data and follow the live stream.
 import { useEffect, useRef, useState } from "preact/hooks";
+import { me } from "./api.js";
 import { liveMode, onLiveMode, subscribe } from "./live.js";
 
 export function StatusBadge({ status }) {
@@ -138,4 +139,58 @@ export function formatBytes(n) {
     i++;
   }
   return v.toFixed(v < 10 ? 1 : 0) + " " + units[i];
+}
+
+// The caller ({name, roles, mechanism} of GET /api/weir/v1/me), null until it is known.
+export function useMe() {
+  const [who, setWho] = useState(null);
+  useEffect(() => {
+    let alive = true;
+    me().then((w) => alive && setWho(w));
+    return () => {
+      alive = false;
+    };
+  }, []);
+  return who;
+}
+
+// A button that asks before it acts: `label` opens an inline confirmation (role dialog named
+// `name`) saying `question`; `confirm` runs `action` (a promise); its error is shown in place.
+export function ConfirmButton({ label, name, question, confirm, action, danger = false, disabled = false }) {
+  const [asking, setAsking] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  if (!asking) {
+    return (
+      <button class={danger ? "danger" : "secondary"} disabled={disabled} onClick={() => (setError(null), setAsking(true))}>
+        {label}
+      </button>
+    );
+  }
+  return (
+    <div class="confirm" role="dialog" aria-label={name}>
+      <span>{question}</span>
+      <button
+        class={danger ? "danger" : ""}
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          try {
+            await action();
+            setAsking(false);
+          } catch (e) {
+            setError(e);
+          } finally {
+            setBusy(false);
+          }
+        }}
+      >
+        {confirm}
+      </button>
+      <button class="secondary" onClick={() => setAsking(false)}>
+        Cancel
+      </button>
+      <ErrorBox error={error} />
+    </div>
+  );
 }

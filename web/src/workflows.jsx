@@ -1,10 +1,14 @@
 // The Workflows pages: /ui/workflows lists the deployed workflows (active version, schedule and
 // next fire in the schedule's zone); /ui/workflows/<id> shows one with its instances;
-// /ui/workflows/<id>/instances/<n> shows an instance: its steps as a DAG whose states change live,
-// each step's job one click away.
+// its versions (the active one marked, activate and roll back with a confirmation, a line diff of
+// the rendered YAML of two versions); /ui/workflows/<id>/instances/<n> shows an instance: its
+// steps as a DAG whose states change live and as a Gantt chart of their attempts, each step's job
+// and log one click away, stop and restart, and the asset versions it used.
+import { useState } from "preact/hooks";
 import { Link, useLocation, useParams } from "wouter-preact";
-import { enc, getJson } from "./api.js";
-import { ErrorBox, KeyValues, LiveIndicator, StatusBadge, Time, useLive, useLoad } from "./ui.jsx";
+import { enc, getJson, sendJson } from "./api.js";
+import { lineDiff } from "./diff.js";
+import { ConfirmButton, ErrorBox, KeyValues, LiveIndicator, StatusBadge, Time, useLive, useLoad, useMe } from "./ui.jsx";
 
 const FINAL_INSTANCE = ["SUCCEEDED", "FAILED", "STOPPED"];
 
@@ -134,6 +138,7 @@ export function WorkflowPage() {
           />
         </div>
       )}
+      {w && <Versions id={id} onChange={() => wf.reload()} />}
       <h2 class="section">Instances</h2>
       <ErrorBox error={instances.error} />
       <div class="table-wrap">
@@ -187,7 +192,8 @@ export function InstancePage() {
   const params = useParams();
   const id = decoded(params.id);
   const n = params.n;
-  const inst = useLoad(() => getJson(wfUrl(id) + "/instances/" + enc(n)), [id, n]);
+  const instUrl = wfUrl(id) + "/instances/" + enc(n);
+  const inst = useLoad(() => getJson(instUrl), [id, n]);
   const i = inst.data;
   const running = !i || !FINAL_INSTANCE.includes(i.status);
   // Step states follow their jobs' events (grouping = the workflow); an instance that is still
@@ -209,10 +215,37 @@ export function InstancePage() {
       </div>
       <ErrorBox error={inst.error} />
       {i && (
+        <div class="actions">
+          {!FINAL_INSTANCE.includes(i.status) && (
+            <ConfirmButton
+              label="Stop…"
+              name="confirm stop"
+              danger
+              question="Stop this instance? Its unfinished steps become STOPPED and their running jobs are killed."
+              confirm="Stop instance"
+              action={() => sendJson("POST", instUrl + "/stop", { actor: "ui" }).then(() => inst.reload())}
+            />
+          )}
+          {(i.status === "FAILED" || i.status === "STOPPED") && (
+            <ConfirmButton
+              label="Restart from failed…"
+              name="confirm restart"
+              question="Run this instance again from the steps that did not succeed?"
+              confirm="Restart"
+              action={() => sendJson("POST", instUrl + "/restart", { actor: "ui" }).then(() => inst.reload())}
+            />
+          )}
+        </div>
+      )}
+      {i && (
         <>
           <div class="card">
             <h2>Steps</h2>
             <Dag steps={i.steps || []} />
+          </div>
+          <div class="card section">
+            <h2>Timeline</h2>
+            <Gantt steps={i.steps || []} />
           </div>
           <div class="table-wrap section">
             <table class="steps">
@@ -239,10 +272,16 @@ export function InstancePage() {
                     </td>
                     <td>
                       {s.jobId ? (
-                        // A failed step's log is its stderr (the message ends with its last lines).
-                        <Link href={"/jobs/" + enc(s.jobId) + "/output/" + (s.status === "FAILED" ? "stderr" : "stdout")}>
-                          {s.status === "FAILED" ? "stderr" : "stdout"}
-                        </Link>
+                        <>
+                          <Link href={"/jobs/" + enc(s.jobId)} class="step-job">
+                            job
+                          </Link>
+                          {" · "}
+                          {/* A failed step's log is its stderr (the message ends with its last lines). */}
+                          <Link href={"/jobs/" + enc(s.jobId) + "/output/" + (s.status === "FAILED" ? "stderr" : "stdout")} class="step-log">
+                            {s.status === "FAILED" ? "stderr" : "stdout"}
+                          </Link>
+                        </>
                       ) : (
                         <span class="muted">–</span>
                       )}
@@ -269,7 +308,16 @@ export function InstancePage() {
                 ["requested by", i.requestedBy],
                 ["logical time", i.triggerTime],
                 ["message", i.message],
-                ["assets", (i.assets || []).map((a) => <div key={a.uuid} class="mono small">{a.uuid}</div>)],
+                [
+                  "assets",
+                  (i.assets || []).map((a) => (
+                    <div key={a.uuid} class="mono small">
+                      <Link href={"/assets/" + enc(a.uuid)} class="asset-link">
+                        {a.uuid}
+                      </Link>
+                    </div>
+                  )),
+                ],
                 ["parameters", Object.entries(i.params || {}).map(([k, v]) => <div key={k} class="mono small">{k}={v}</div>)],
               ]}
             />
@@ -359,6 +407,221 @@ function Dag({ steps }) {
             <g key={s.id}>{node}</g>
           );
         })}
+      </svg>
+    </div>
+  );
+}
+
+// The versions of a workflow, newest first, with the active one marked; "Activate…" on the others
+// and "Roll back…" (to the version active before) each ask first, then POST and reload. Below, a
+// line diff of the rendered YAML (the manifest's `definition`) of two chosen versions.
+function Versions({ id, onChange }) {
+  const list = useLoad(() => getJson(wfUrl(id) + "/versions"), [id]);
+  const versions = (list.data && list.data.versions) || [];
+  const activations = (list.data && list.data.activations) || [];
+  const active = versions.find((v) => v.active);
+  const changed = () => {
+    list.reload();
+    onChange();
+  };
+  const actor = () => "ui";
+  return (
+    <div class="card section" id="versions">
+      <div class="card-head">
+        <h2>Versions</h2>
+        {active && versions.length > 1 && (
+          <ConfirmButton
+            label="Roll back…"
+            name="confirm rollback"
+            question={`Make the version active before ${active.version} the active one? New instances use it; running ones keep theirs.`}
+            confirm="Roll back"
+            action={() => sendJson("POST", wfUrl(id) + "/rollback", { actor: actor() }).then(changed)}
+          />
+        )}
+      </div>
+      <ErrorBox error={list.error} />
+      <div class="table-wrap">
+        <table class="versions">
+          <thead>
+            <tr>
+              <th>Version</th>
+              <th>Deployed</th>
+              <th>By</th>
+              <th>From</th>
+              <th></th>
+            </tr>
+          </thead>
+          <tbody>
+            {versions.map((v) => (
+              <tr key={v.version} data-version={v.version} data-active={v.active ? "true" : "false"}>
+                <td>
+                  {v.version} {v.active && <span class="badge st-active">active</span>}
+                  {v.dirty && <span class="badge st-killed" title="deployed from a tree with uncommitted changes">dirty</span>}
+                </td>
+                <td>
+                  <Time value={v.created} />
+                </td>
+                <td>{v.deployer || <span class="muted">–</span>}</td>
+                <td class="mono small">
+                  {v.branch}
+                  {v.commit ? " @ " + v.commit.slice(0, 8) : ""}
+                </td>
+                <td>
+                  {!v.active && (
+                    <ConfirmButton
+                      label="Activate…"
+                      name={"confirm activate " + v.version}
+                      question={`Make version ${v.version} the active one?`}
+                      confirm="Activate"
+                      action={() => sendJson("POST", wfUrl(id) + "/activate", { version: v.version, actor: actor() }).then(changed)}
+                    />
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {activations.length > 0 && (
+        <details class="section">
+          <summary>Activation history ({activations.length})</summary>
+          <ul class="plain small">
+            {activations.map((a, i) => (
+              <li key={i}>
+                <Time value={a.at} /> version {a.version}
+                {a.previous ? " (was " + a.previous + ")" : ""} by {a.reason}
+                {a.actor ? ", " + a.actor : ""}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+      {versions.length > 1 && <VersionDiff id={id} versions={versions.map((v) => v.version)} />}
+    </div>
+  );
+}
+
+function VersionDiff({ id, versions }) {
+  // Default: the version before the newest against the newest.
+  const [from, setFrom] = useState(versions[1]);
+  const [to, setTo] = useState(versions[0]);
+  const diff = useLoad(
+    () =>
+      Promise.all([from, to].map((v) => getJson(wfUrl(id) + "/versions/" + v))).then(([a, b]) =>
+        lineDiff((a.manifest && a.manifest.definition) || "", (b.manifest && b.manifest.definition) || ""),
+      ),
+    [id, from, to],
+  );
+  const lines = diff.data || [];
+  const changes = lines.filter((l) => l.op !== " ").length;
+  const pick = (value, set, label) => (
+    <select aria-label={label} value={value} onChange={(e) => set(Number(e.currentTarget.value))}>
+      {versions.map((v) => (
+        <option key={v} value={v}>
+          version {v}
+        </option>
+      ))}
+    </select>
+  );
+  return (
+    <div class="section" id="version-diff">
+      <div class="diff-bar">
+        <strong>Rendered YAML:</strong> {pick(from, setFrom, "diff from")} → {pick(to, setTo, "diff to")}
+        <span class="muted small">{diff.data ? (changes ? changes + " changed lines" : "identical") : ""}</span>
+      </div>
+      <ErrorBox error={diff.error} />
+      <pre class="diff">
+        {lines.map((l, i) => (
+          <div key={i} class={"dl" + (l.op === "+" ? " add" : l.op === "-" ? " del" : "")}>
+            <span class="ln">{l.a ?? ""}</span>
+            <span class="ln">{l.b ?? ""}</span>
+            <span class="op">{l.op}</span>
+            {l.text}
+          </div>
+        ))}
+      </pre>
+    </div>
+  );
+}
+
+// The steps' attempts on a time axis: one row per step, one bar per attempt (from its job's
+// creation to its end, or now while it runs), coloured by status; a bar links to its job.
+function Gantt({ steps }) {
+  const [, navigate] = useLocation();
+  const now = Date.now();
+  const rows = steps.map((s) => ({
+    id: s.id,
+    bars: (s.history && s.history.length ? s.history : s.jobId ? [{ jobId: s.jobId, attempt: s.attempts, status: s.status, created: s.started, finished: s.finished }] : [])
+      .filter((h) => h.created)
+      .map((h) => ({
+        ...h,
+        // An unfinished attempt's own status is SUBMITTING or SUBMITTED; its step says more
+        // (RUNNING) when it is the step's current job.
+        status: !h.finished && h.jobId === s.jobId ? s.status : h.status,
+        t0: Date.parse(h.created),
+        t1: h.finished ? Date.parse(h.finished) : now,
+      })),
+  }));
+  const all = rows.flatMap((r) => r.bars);
+  if (!all.length) return <p class="muted">No attempt has started yet.</p>;
+  const start = Math.min(...all.map((b) => b.t0));
+  const end = Math.max(start + 1000, ...all.map((b) => b.t1));
+  const LABEL = 150;
+  const W = 900;
+  const ROW = 26;
+  const AXIS = 22;
+  const plot = W - LABEL - 10;
+  const x = (t) => LABEL + ((t - start) / (end - start)) * plot;
+  const height = AXIS + rows.length * ROW + 4;
+  const span = (end - start) / 1000;
+  const ticks = [0, 0.25, 0.5, 0.75, 1];
+  const fmt = (sec) => (span < 120 ? sec.toFixed(span < 2 ? 2 : span < 10 ? 1 : 0) + " s" : (sec / 60).toFixed(1) + " min");
+  return (
+    <div class="gantt-wrap">
+      <svg class="gantt" viewBox={`0 0 ${W} ${height}`} width="100%" role="img" aria-label="the steps' attempts over time">
+        {ticks.map((f) => (
+          <g key={f}>
+            <line class="tick" x1={LABEL + f * plot} x2={LABEL + f * plot} y1={AXIS - 4} y2={height} />
+            <text class="axis" x={LABEL + f * plot} y={12} text-anchor={f === 0 ? "start" : f === 1 ? "end" : "middle"}>
+              {"+" + fmt(f * span)}
+            </text>
+          </g>
+        ))}
+        {rows.map((r, k) => (
+          <g key={r.id} data-gantt-step={r.id}>
+            <text class="label" x={0} y={AXIS + k * ROW + 17}>
+              {r.id.length > 18 ? r.id.slice(0, 17) + "…" : r.id}
+            </text>
+            {r.bars.map((b, j) => {
+              const x0 = x(b.t0);
+              const w = Math.max(3, x(b.t1) - x0);
+              return (
+                <a
+                  key={j}
+                  href={"/ui/jobs/" + enc(b.jobId || "")}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    if (b.jobId) navigate("/jobs/" + enc(b.jobId));
+                  }}
+                >
+                  <rect
+                    class={"bar st-" + String(b.status).toLowerCase()}
+                    data-status={b.status}
+                    x={x0}
+                    y={AXIS + k * ROW + 4}
+                    width={w}
+                    height={ROW - 8}
+                    rx="3"
+                  >
+                    <title>
+                      {`${r.id} attempt ${b.attempt}${b.run > 1 ? " (run " + b.run + ")" : ""}: ${b.status}, ${((b.t1 - b.t0) / 1000).toFixed(1)} s`}
+                    </title>
+                  </rect>
+                </a>
+              );
+            })}
+          </g>
+        ))}
       </svg>
     </div>
   );

@@ -83,6 +83,7 @@ TEST_F(PostgresStoreTest, AVersionOneDatabaseGetsTheAuditTableAndKeepsItsRows) {
       "wf_backfills, wf_instances, wf_steps, wf_attempts");
   Sql("DROP TABLE assets, asset_namespaces");
   Sql("DROP TABLE job_queue, nodes, leases");
+  Sql("DROP TABLE webhook_deliveries, webhooks");
   Sql("UPDATE schema_version SET version = 1");
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -119,11 +120,12 @@ TEST_F(PostgresStoreTest, AVersionTwoDatabaseGetsTheEventLogAndItsRowsIndexed) {
     ASSERT_TRUE(s->config->Create(c).ok());
   }
   // A version-2 database has none of the later tables (the scheduler's, the event log, search,
-  // the asset registry's).
+  // the asset registry's, webhooks).
   Sql("DROP TABLE events, search_docs, search_rebuild, assets, asset_namespaces, job_queue, nodes, "
       "leases");
   Sql("DROP TABLE wf_deployments, wf_versions, wf_activations, wf_fires, wf_after_pending, "
       "wf_backfills, wf_instances, wf_steps, wf_attempts");
+  Sql("DROP TABLE webhook_deliveries, webhooks");
   Sql("UPDATE schema_version SET version = 2");
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();

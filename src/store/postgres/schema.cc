@@ -339,9 +339,44 @@ CREATE TABLE leases (
 )sql";
 }
 
+// Webhooks (store.h WebhookStore; the SQLite store's version 5): the subscriptions with their
+// durable cursors, and each one's delivery log (one row per attempt; removed with the
+// subscription).
+std::string V8() {
+  return R"sql(
+CREATE TABLE webhooks (
+  seq BIGSERIAL PRIMARY KEY,
+  id TEXT COLLATE "C" NOT NULL UNIQUE,
+  url TEXT NOT NULL,
+  filter TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  created BIGINT NOT NULL,
+  delivered_up_to BIGINT NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+  id BIGSERIAL PRIMARY KEY,
+  webhook_id TEXT COLLATE "C" NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+  event_id BIGINT NOT NULL,
+  event_type TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  manual INTEGER NOT NULL,
+  time BIGINT NOT NULL,
+  http_status INTEGER NOT NULL,
+  error TEXT NOT NULL,
+  duration_ms BIGINT NOT NULL,
+  outcome TEXT COLLATE "C" NOT NULL,
+  next_retry BIGINT
+);
+CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries(webhook_id, id);
+CREATE INDEX webhook_deliveries_event ON webhook_deliveries(webhook_id, event_id, attempt);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(), V6(), V7()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(),
+                                                       V5(), V6(), V7(), V8()};
   return kMigrations;
 }
 

@@ -1,54 +1,14 @@
 // SqliteStore's WebhookStore (store.h): the tables of schema version 5 (schema.cc V5). The
 // subscription's filter is kept as a small JSON object; times are epoch milliseconds.
-#include <boost/json.hpp>
 #include <string>
 #include <vector>
 
 #include "store/sqlite/sqlite_store.h"
+#include "store/webhook_codec.h"
 
 namespace weir::store::sqlite {
 
 namespace {
-
-namespace json = boost::json;
-
-std::string FilterJson(const EventFilter& f) {
-  json::object o;
-  json::array types;
-  for (const std::string& t : f.types) types.emplace_back(t);
-  o["types"] = std::move(types);
-  auto put = [&o](const char* key, const std::optional<std::string>& v) {
-    if (v) o[key] = *v;
-  };
-  put("jobId", f.job_id);
-  put("user", f.user);
-  put("grouping", f.grouping);
-  put("workflow", f.workflow);
-  return json::serialize(o);
-}
-
-Result<EventFilter> ParseFilter(std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return Internal("webhooks: a stored filter is not a JSON object");
-  EventFilter f;
-  const json::object& o = v.as_object();
-  if (const json::value* t = o.if_contains("types"); t && t->is_array()) {
-    for (const json::value& s : t->as_array()) {
-      if (s.is_string()) f.types.emplace_back(s.as_string());
-    }
-  }
-  auto get = [&o](const char* key, std::optional<std::string>& out) {
-    if (const json::value* s = o.if_contains(key); s && s->is_string()) {
-      out = std::string(s->as_string());
-    }
-  };
-  get("jobId", f.job_id);
-  get("user", f.user);
-  get("grouping", f.grouping);
-  get("workflow", f.workflow);
-  return f;
-}
 
 constexpr const char* kWebhookColumns =
     "SELECT id, url, filter, secret, enabled, created, delivered_up_to FROM webhooks";
@@ -57,7 +17,7 @@ Result<WebhookRecord> ReadWebhook(Stmt& q) {
   WebhookRecord w;
   w.id = q.String(0);
   w.url = q.String(1);
-  WEIR_ASSIGN_OR_RETURN(w.filter, ParseFilter(q.Text(2)));
+  WEIR_ASSIGN_OR_RETURN(w.filter, ParseWebhookFilter(q.Text(2)));
   w.secret = q.String(3);
   w.enabled = q.Int(4) != 0;
   w.created = FromEpochMillis(q.Int(5));
@@ -86,10 +46,6 @@ Result<WebhookDelivery> ReadDelivery(Stmt& q) {
   return d;
 }
 
-Status WebhookNotFound(const std::string& id) {
-  return NotFound("webhook '" + id + "': not found; run `weir webhook list`");
-}
-
 }  // namespace
 
 Status SqliteStore::CreateWebhook(const WebhookRecord& w) {
@@ -99,7 +55,7 @@ Status SqliteStore::CreateWebhook(const WebhookRecord& w) {
                            "delivered_up_to) VALUES (?, ?, ?, ?, ?, ?, ?)"));
   Status s = q.Bind(w.id)
                  .Bind(w.url)
-                 .Bind(FilterJson(w.filter))
+                 .Bind(WebhookFilterJson(w.filter))
                  .Bind(w.secret)
                  .Bind(int64_t{w.enabled ? 1 : 0})
                  .Bind(ToEpochMillis(w.created))
