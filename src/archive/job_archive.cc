@@ -479,4 +479,29 @@ Status JobArchiver::Download(const std::string& archive_uri, const fs::path& des
   return fetch::CopyLocal(archive_uri, dest).WithContext("archive");
 }
 
+Result<bool> JobArchiver::RemoveJobArchive(const model::JobRecord& record) const {
+  if (!record.job.archive_location || record.job.archive_location->empty()) return false;
+  const std::string& uri = *record.job.archive_location;
+  WEIR_RETURN_IF_ERROR(CheckArchiveUriOf(record.id, uri));
+  if (IsS3(uri)) {
+    std::string bucket, key;
+    WEIR_RETURN_IF_ERROR(fetch::ParseS3Uri(uri, &bucket, &key));
+    if (s3_ == nullptr) {
+      return FailedPrecondition("archive '" + fetch::RedactUri(uri) + "': no S3 client configured");
+    }
+    // DELETE of an absent key succeeds on S3: ask first so the count stays true.
+    Result<fetch::S3ObjectInfo> head = s3_->HeadObject(bucket, key);
+    if (!head.ok()) {
+      if (head.status().code() == StatusCode::kNotFound) return false;
+      return head.status();
+    }
+    WEIR_RETURN_IF_ERROR(s3_->DeleteObject(bucket, key));
+    return true;
+  }
+  WEIR_ASSIGN_OR_RETURN(fs::path path, LocalPathOf(uri));
+  if (::unlink(path.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  return ErrnoStatus("archive '" + path.string() + "'", errno);
+}
+
 }  // namespace weir::archive

@@ -107,6 +107,14 @@ class JobArchiver {
   // Copies the archive to `dest` (temp file + rename). kNotFound when there is none.
   Status Download(const std::string& archive_uri, const std::filesystem::path& dest) const;
 
+  // Removes the archive of a job whose record the database cleanup deleted: the file (or S3
+  // object) at the record's archive_location. True when one was removed, false when the record
+  // names none or nothing is there. Refuses (kFailedPrecondition, as ArchiveJob) an
+  // archive_location that does not name "<folder>/<id>.tar.gz", so a hostile record never makes
+  // it remove another file. A local location must be reachable from this node: in a cluster,
+  // keep archives on S3 or a shared folder (docs/scaling.md).
+  Result<bool> RemoveJobArchive(const model::JobRecord& record) const;
+
   const ArchiverOptions& options() const { return options_; }
 
  private:

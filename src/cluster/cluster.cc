@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "client/http_client.h"
@@ -86,12 +87,85 @@ Result<std::unique_ptr<Node>> Node::Start(ClusterOptions options,
 Node::~Node() { Stop(); }
 
 void Node::Stop() {
+  std::vector<std::thread> threads;
   {
     std::lock_guard lock(loop_mu_);
     stopping_ = true;
+    threads.swap(task_threads_);
   }
   loop_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
+  for (std::thread& t : threads) t.join();
+}
+
+void Node::AddLeaderTask(LeaderTask task) {
+  auto shared = std::make_shared<const LeaderTask>(std::move(task));
+  {
+    std::lock_guard lock(mu_);
+    Task t;
+    t.view.name = shared->name;
+    t.view.leader_only = true;
+    t.view.settings = shared->settings;
+    t.added = shared;
+    const bool inserted = tasks_.emplace(shared->name, std::move(t)).second;
+    if (!inserted) {
+      spdlog::critical("cluster: leadership task '{}' added twice", shared->name);
+      std::abort();
+    }
+  }
+  if (!options_.background) return;
+  std::lock_guard lock(loop_mu_);
+  if (stopping_) return;
+  task_threads_.emplace_back([this, shared] { TaskLoop(shared); });
+}
+
+Result<bool> Node::RunLeaderTask(const std::string& name) {
+  std::shared_ptr<const LeaderTask> task;
+  {
+    std::lock_guard lock(mu_);
+    auto it = tasks_.find(name);
+    if (it == tasks_.end() || it->second.added == nullptr) {
+      return NotFound("leadership task '" + name + "': not found");
+    }
+    task = it->second.added;
+  }
+  if (!IsLeader()) {
+    if (task->not_leading) task->not_leading();
+    return false;
+  }
+  LeaderTask::Context ctx;
+  ctx.count = [this, name](const std::string& counter, int64_t n) { Count(name, counter, n); };
+  ctx.set = [this, name](const std::string& counter, int64_t n) {
+    std::lock_guard lock(mu_);
+    auto it = tasks_.find(name);
+    if (it != tasks_.end()) it->second.view.counters[counter] = n;
+  };
+  ctx.keep_going = [this] {
+    {
+      std::lock_guard lock(loop_mu_);
+      if (stopping_) return false;
+    }
+    return IsLeader();
+  };
+  Status s = task->run(ctx);
+  Ran(name, s);
+  if (!s.ok()) return s;
+  return true;
+}
+
+void Node::TaskLoop(std::shared_ptr<const LeaderTask> task) {
+  using Steady = std::chrono::steady_clock;
+  const Millis every = std::max(Millis(1), task->interval);
+  Steady::time_point next = Steady::now();
+  std::unique_lock lock(loop_mu_);
+  while (!stopping_) {
+    if (loop_cv_.wait_until(lock, next, [this] { return stopping_; })) break;
+    lock.unlock();
+    auto r = RunLeaderTask(task->name);
+    if (!r.ok()) spdlog::warn("{}: {}", task->name, r.status().ToString());
+    next = Steady::now() + every;
+    lock.lock();
+  }
 }
 
 bool Node::IsLeader() const {

@@ -96,6 +96,28 @@ struct TaskView {
   std::string last_error;
 };
 
+// A leadership task another module provides (leader_tasks.h: the database cleanup, user
+// metrics), added with Node::AddLeaderTask. It shows in Tasks() like the built-in ones.
+struct LeaderTask {
+  // What one pass may use.
+  struct Context {
+    // Adds `n` to the task's counter `counter` (shown in GET /api/weir/v1/admin/tasks).
+    std::function<void(const std::string& counter, int64_t n)> count;
+    // Sets the counter `counter` to `n` (a figure of the last pass rather than a running total).
+    std::function<void(const std::string& counter, int64_t n)> set;
+    // False once this node no longer leads or is stopping: a long pass stops between batches.
+    std::function<bool()> keep_going;
+  };
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> settings;  // shown as given
+  Millis interval{60000};
+  // One pass, run only while this node leads. Its Status is the run's outcome (last_error).
+  std::function<Status(const Context&)> run;
+  // Optional: called at each interval while this node does not lead (user metrics drops the
+  // gauges it set as leader, so only the leader exposes them).
+  std::function<void()> not_leading;
+};
+
 class Node final : public Leadership {
  public:
   // kInvalidArgument for a bad leader mode or empty node id. Does one heartbeat and one election
@@ -137,13 +159,23 @@ class Node final : public Leadership {
   // Leader only (a no-op returning 0 otherwise): returns how many jobs were recorded lost.
   Result<int> CheckLostNodes();
 
+  // Adds a leadership task. With options().background it runs on a thread of its own (a long
+  // cleanup never delays heartbeats or the lease renewal): the first pass right away, then every
+  // task.interval. Stop() ends it. REQUIRES: task.name not taken, task.run set.
+  void AddLeaderTask(LeaderTask task);
+  // One pass of an added task: run when this node leads (true), else its not_leading hook
+  // (false). kNotFound for an unknown name; the pass's own error otherwise.
+  Result<bool> RunLeaderTask(const std::string& name);
+
  private:
   struct Task {
     TaskView view;
+    std::shared_ptr<const LeaderTask> added;  // null for the built-in tasks
   };
   Node(ClusterOptions options, std::shared_ptr<store::NodeStore> nodes,
        std::shared_ptr<store::JobStore> jobs, LoadFn load, HealthProbe probe, Clock& clock);
   void Loop();
+  void TaskLoop(std::shared_ptr<const LeaderTask> task);
   void Ran(const std::string& task, const Status& s);
   void Count(const std::string& task, const std::string& counter, int64_t n);
 
@@ -166,6 +198,7 @@ class Node final : public Leadership {
   std::condition_variable loop_cv_;
   bool stopping_ = false;  // GUARDED_BY(loop_mu_)
   std::thread loop_;
+  std::vector<std::thread> task_threads_;  // GUARDED_BY(loop_mu_) one per added task
 };
 
 }  // namespace weir::cluster

@@ -3,7 +3,8 @@
 //
 // A family is one metric name with fixed label names; each distinct tuple of label values is a
 // child (a Counter, Gauge or Histogram) made on first use by With() and kept for the life of the
-// family (never removed, except by Clear() of a gauge family that a collector refills). Label
+// family (never removed, except by Clear() or Remove() of a gauge family that a collector
+// refills). Label
 // values must come from bounded sets (route patterns, statuses, user names): every tuple ever
 // used stays in the output.
 //
@@ -139,6 +140,15 @@ class Family : public FamilyBase {
       s.children.clear();
     }
     if (label_names_.empty()) With({});
+  }
+
+  // Drops the child of these label values, if any (a collector's series that has no value any
+  // more). References from With() to it are invalid afterwards.
+  void Remove(const std::vector<std::string>& values) {
+    CheckArity(values.size());
+    Shard& s = shards_[ShardOf(values)];
+    std::lock_guard lock(s.mu);
+    s.children.erase(values);
   }
 
   // (label values, child) in label-value order; for rendering and tests.

@@ -71,6 +71,14 @@ WeirMetrics* Make() {
       r.AddGauge("process_max_fds", "Maximum number of open file descriptors (soft limit)"),
       r.AddGauge("process_threads", "Number of threads of the process"),
       r.AddGauge("weir_build_info", "Always 1; the label names the weir version", {"version"}),
+      r.AddGauge("weir_user_active_jobs",
+                 "Active (INIT or RUNNING) jobs of the whole cluster by user, set by the leader "
+                 "(user=\"_other\" sums the users past metrics.user_max_series)",
+                 {"user"}),
+      r.AddGauge("weir_user_active_memory_bytes",
+                 "Memory asked for by the user's active jobs over the whole cluster, set by the "
+                 "leader",
+                 {"user"}),
   };
   r.AddCollector([m] { CollectProcessMetrics(*m); });
   return m;

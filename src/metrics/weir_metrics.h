@@ -50,6 +50,10 @@ struct WeirMetrics {
   GaugeFamily& process_max_fds;          // process_max_fds
   GaugeFamily& process_threads;          // process_threads
   GaugeFamily& build_info;               // weir_build_info{version} = 1
+  // Cluster-wide, set by the leader's user-metrics task (cluster/leader_tasks.h); empty on the
+  // other nodes.
+  GaugeFamily& user_active_jobs;          // weir_user_active_jobs{user}
+  GaugeFamily& user_active_memory_bytes;  // weir_user_active_memory_bytes{user}
 };
 
 // The families above, registered in DefaultRegistry() on the first call.

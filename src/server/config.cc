@@ -351,7 +351,18 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          Field(&ServerConfig::webhooks_timeout_seconds, "webhooks.timeout_seconds")},
         {"allowed_networks",
          ListField(&ServerConfig::webhooks_allowed_networks, "webhooks.allowed_networks")}}},
-      {"metrics", {{"public", Field(&ServerConfig::metrics_public, "metrics.public")}}},
+      {"metrics",
+       {{"public", Field(&ServerConfig::metrics_public, "metrics.public")},
+        {"user_interval_seconds",
+         Field(&ServerConfig::metrics_user_interval_seconds, "metrics.user_interval_seconds")},
+        {"user_max_series",
+         Field(&ServerConfig::metrics_user_max_series, "metrics.user_max_series")}}},
+      {"cleanup",
+       {{"job_retention_days",
+         Field(&ServerConfig::cleanup_job_retention_days, "cleanup.job_retention_days")},
+        {"batch_size", Field(&ServerConfig::cleanup_batch_size, "cleanup.batch_size")},
+        {"interval_minutes",
+         Field(&ServerConfig::cleanup_interval_minutes, "cleanup.interval_minutes")}}},
       {"store",
        {{"type", Field(&ServerConfig::store_type, "store.type")},
         {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")},
@@ -492,6 +503,22 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (c.lost_node_failures < 1) {
     return InvalidArgument("config leader.lost_node_failures: must be ≥ 1");
+  }
+  if (c.cleanup_job_retention_days < 0 || c.cleanup_job_retention_days > 100000) {
+    return InvalidArgument("config cleanup.job_retention_days: must be 0 (keep all) to 100000");
+  }
+  if (c.cleanup_batch_size < 1 || c.cleanup_batch_size > 100000) {
+    return InvalidArgument("config cleanup.batch_size: must be 1 to 100000");
+  }
+  if (c.cleanup_interval_minutes < 1 || c.cleanup_interval_minutes > 7 * 24 * 60) {
+    return InvalidArgument("config cleanup.interval_minutes: must be 1 to 10080 (a week)");
+  }
+  if (c.metrics_user_interval_seconds < 1 || c.metrics_user_interval_seconds > 86400) {
+    return InvalidArgument("config metrics.user_interval_seconds: must be 1 to 86400");
+  }
+  if (c.metrics_user_max_series < 0 || c.metrics_user_max_series > 100000) {
+    return InvalidArgument(
+        "config metrics.user_max_series: must be 0 (every user under _other) to 100000");
   }
   if (c.http_threads < 1 || c.http_threads > 64) {
     return InvalidArgument("config server.http_threads: must be 1 to 64");

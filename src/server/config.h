@@ -132,6 +132,14 @@ struct ServerConfig {
   int64_t lost_node_check_interval_ms = 10000;
   int64_t lost_node_stale_after_ms = 15000;
   int lost_node_failures = 3;
+  // The leader's database cleanup (cluster/leader_tasks.h): finished jobs older than the
+  // retention are deleted with their archives, batch_size per transaction.
+  int64_t cleanup_job_retention_days = 90;  // 0: keep every job
+  int64_t cleanup_batch_size = 1000;
+  int64_t cleanup_interval_minutes = 60;
+  // The leader's user metrics: active jobs and memory per user over the cluster.
+  int64_t metrics_user_interval_seconds = 30;
+  int64_t metrics_user_max_series = 1000;  // users past it are summed under user="_other"
 
   // attachments:
   int64_t max_attachment_bytes = 100LL << 20;        // per file

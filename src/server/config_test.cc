@@ -446,5 +446,37 @@ TEST(ServerConfig, ClusterSettings) {
   }
 }
 
+TEST(ServerConfig, LeadershipTaskSettings) {
+  auto d = ParseServerConfig("");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->cleanup_job_retention_days, 90);
+  EXPECT_EQ(d->cleanup_batch_size, 1000);
+  EXPECT_EQ(d->cleanup_interval_minutes, 60);
+  EXPECT_EQ(d->metrics_user_interval_seconds, 30);
+  EXPECT_EQ(d->metrics_user_max_series, 1000);
+
+  auto c = ParseServerConfig(
+      "cleanup:\n  job_retention_days: 0\n  batch_size: 50\n  interval_minutes: 5\n"
+      "metrics:\n  user_interval_seconds: 2\n  user_max_series: 0\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->cleanup_job_retention_days, 0);
+  EXPECT_EQ(c->cleanup_batch_size, 50);
+  EXPECT_EQ(c->cleanup_interval_minutes, 5);
+  EXPECT_EQ(c->metrics_user_interval_seconds, 2);
+  EXPECT_EQ(c->metrics_user_max_series, 0);
+
+  for (const auto& [yaml, key] : std::vector<std::pair<std::string, std::string>>{
+           {"cleanup:\n  job_retention_days: -1\n", "cleanup.job_retention_days"},
+           {"cleanup:\n  batch_size: 0\n", "cleanup.batch_size"},
+           {"cleanup:\n  interval_minutes: 0\n", "cleanup.interval_minutes"},
+           {"cleanup:\n  retention_days: 3\n", "cleanup.retention_days"},
+           {"metrics:\n  user_interval_seconds: 0\n", "metrics.user_interval_seconds"},
+           {"metrics:\n  user_max_series: -2\n", "metrics.user_max_series"}}) {
+    auto r = ParseServerConfig(yaml);
+    ASSERT_FALSE(r.ok()) << yaml;
+    EXPECT_NE(r.status().message().find(key), std::string::npos) << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace weir::server

@@ -39,6 +39,7 @@
 #include "blob/blob_store.h"
 #include "blob/s3_blob_store.h"
 #include "cluster/cluster.h"
+#include "cluster/leader_tasks.h"
 #include "common/clock.h"
 #include "common/disk_space.h"
 #include "common/fs.h"
@@ -49,6 +50,7 @@
 #include "fetch/fetcher.h"
 #include "fetch/perimeter.h"
 #include "metrics/metrics.h"
+#include "metrics/weir_metrics.h"
 #include "resolve/resolve.h"
 #include "scheduler/scheduler.h"
 #include "server/descriptors.h"
@@ -421,6 +423,24 @@ class ServerImpl final : public Server {
         cluster::HttpHealthProbe(co.health_timeout), clock);
     if (!node.ok()) return node.status().WithContext("cluster");
     node_ = std::shared_ptr<cluster::Node>(std::move(*node));
+    cluster::CleanupOptions cleanup;
+    cleanup.job_retention_days = config_.cleanup_job_retention_days;
+    cleanup.batch_size = static_cast<int>(config_.cleanup_batch_size);
+    cleanup.interval = std::chrono::minutes(config_.cleanup_interval_minutes);
+    cluster::ArchiveRemover remove_archive;
+    if (job_archiver_) {
+      remove_archive = [archiver = job_archiver_](const model::JobRecord& r) {
+        return archiver->RemoveJobArchive(r);
+      };
+    }
+    node_->AddLeaderTask(
+        cluster::DatabaseCleanupTask(cleanup, stores_.jobs, std::move(remove_archive), clock));
+    cluster::UserMetricsOptions um;
+    um.interval = std::chrono::seconds(config_.metrics_user_interval_seconds);
+    um.max_series = static_cast<int>(config_.metrics_user_max_series);
+    node_->AddLeaderTask(cluster::UserMetricsTask(um, stores_.jobs,
+                                                  metrics::Weir().user_active_jobs,
+                                                  metrics::Weir().user_active_memory_bytes));
     spdlog::info("node {}: leader.mode {}, leading: {}", node_id_, config_.leader_mode,
                  node_->IsLeader());
     return Status::Ok();
@@ -675,6 +695,7 @@ class ServerImpl final : public Server {
     if (!archiver.ok()) return archiver.status().WithContext("archive.location");
     std::shared_ptr<const archive::JobArchiver> shared = std::move(*archiver);
     jo.archiver = shared;
+    job_archiver_ = shared;  // the leader's database cleanup removes archives of deleted jobs
     jo.job_dir_retention = std::chrono::hours(config_.job_dir_retention_hours);
     jo.sweep_interval = std::chrono::seconds(config_.sweep_interval_s);
     archive::ArchivedOutputsOptions oo;
@@ -737,6 +758,7 @@ class ServerImpl final : public Server {
   std::shared_ptr<service::EventHub> events_;
   std::string node_id_;
   std::shared_ptr<cluster::Node> node_;
+  std::shared_ptr<const archive::JobArchiver> job_archiver_;
   std::shared_ptr<service::WebhookDispatcher> webhooks_;
 };
 

@@ -44,6 +44,9 @@ class TimedStore final : public store::JobStore {
   Result<bool> UnqueueJob(const std::string& id) override {
     return Timed("unqueue_job", [&] { return store_->UnqueueJob(id); });
   }
+  Result<std::vector<model::JobRecord>> DeleteFinishedJobs(TimePoint before, int limit) override {
+    return Timed("delete_finished_jobs", [&] { return store_->DeleteFinishedJobs(before, limit); });
+  }
 
  private:
   template <typename F>

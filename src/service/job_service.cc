@@ -2027,6 +2027,9 @@ class CurrentRecordsStore final : public store::JobStore {
     return store_->ClaimQueuedJob(node, max_memory_mb, now);
   }
   Result<bool> UnqueueJob(const std::string& id) override { return store_->UnqueueJob(id); }
+  Result<std::vector<JobRecord>> DeleteFinishedJobs(TimePoint before, int limit) override {
+    return store_->DeleteFinishedJobs(before, limit);
+  }
 
  private:
   JobService& service_;

@@ -153,6 +153,18 @@ class JobStore {
     (void)id;
     return Unimplemented("job store: no shared queue");
   }
+
+  // The database cleanup (a leadership task, cluster/leader_tasks.h). In one transaction, removes
+  // up to `limit` jobs in a final status whose finished time is before `before` (the oldest
+  // finished first, ties by id) with everything the store keeps under their ids: tags, queue
+  // entry, search document. Jobs in INIT or RUNNING, or without a finished time, are never
+  // removed. The event log keeps their events (it has its own pruning) and the scheduler's step
+  // rows keep their job ids as history. Returns the removed records, so the caller can remove
+  // their archives. kInvalidArgument for limit < 1.
+  virtual Result<std::vector<model::JobRecord>> DeleteFinishedJobs(TimePoint before, int limit) {
+    (void)before, (void)limit;
+    return Unimplemented("job store: no cleanup");
+  }
 };
 
 // ---- nodes and leadership (issue 11, docs/scaling.md) ------------------------------------------

@@ -46,6 +46,7 @@ struct Connection {
   std::shared_ptr<ConfigStore> config;
   std::shared_ptr<JobStore> jobs;
   std::shared_ptr<NodeStore> nodes;
+  std::shared_ptr<SearchIndex> search;
 };
 
 class Backend {
@@ -76,7 +77,7 @@ class SqliteBackend : public Backend {
   }
   Result<Connection> Connect() override {
     WEIR_ASSIGN_OR_RETURN(SqliteStores s, OpenSqlite((dir_ / "weir.db").string(), clock_));
-    return Connection{s.config, s.jobs, s.nodes};
+    return Connection{s.config, s.jobs, s.nodes, s.search};
   }
 
  private:
@@ -103,7 +104,7 @@ class PostgresBackend : public Backend {
   }
   Result<Connection> Connect() override {
     WEIR_ASSIGN_OR_RETURN(Stores s, OpenStores(where_, clock_));
-    return Connection{s.config, s.jobs, s.nodes};
+    return Connection{s.config, s.jobs, s.nodes, s.search};
   }
   std::string Missing() const override { return missing_; }
 
@@ -212,6 +213,7 @@ class StoreContractTest : public ::testing::TestWithParam<BackendFactory> {
     config_ = c->config;
     jobs_ = c->jobs;
     nodes_ = c->nodes;
+    search_ = c->search;
   }
 
   void Close() {
@@ -244,6 +246,7 @@ class StoreContractTest : public ::testing::TestWithParam<BackendFactory> {
   std::shared_ptr<ConfigStore> config_;
   std::shared_ptr<JobStore> jobs_;
   std::shared_ptr<NodeStore> nodes_;
+  std::shared_ptr<SearchIndex> search_;
 };
 
 // ---- configuration CRUD -----------------------------------------------------------------------
@@ -1485,6 +1488,79 @@ TEST_P(StoreContractTest, ALeaseIsHeldUntilItExpiresAndItsTokenGrowsWithEachNewH
   EXPECT_EQ(stored->holder, "b");
   EXPECT_EQ(stored->token, 2);
   EXPECT_EQ(stored->expires, At(28));
+}
+
+// ---- database cleanup --------------------------------------------------------------------------
+
+TEST_P(StoreContractTest, DeleteFinishedJobsRemovesOnlyOldFinishedJobsOldestFirstInBatches) {
+  auto put = [&](std::string id, JobStatus s, std::optional<int64_t> finished) {
+    Put(Job(id, At(0), [&](JobRecord& r) {
+      r.job.status = s;
+      if (finished) r.job.finished = At(*finished);
+      r.request.tags = {"sched:sla", "cleanup"};
+      r.request.name = "cleanme-" + id;
+    }));
+  };
+  put("old-b", JobStatus::kSucceeded, 10);
+  put("old-a", JobStatus::kFailed, 10);  // same finished time: id order
+  put("old-c", JobStatus::kKilled, 20);
+  put("recent", JobStatus::kSucceeded, 100);
+  put("edge", JobStatus::kSucceeded, 50);  // finished exactly at the cut: kept
+  put("running", JobStatus::kRunning, std::nullopt);
+  put("init", JobStatus::kInit, std::nullopt);
+  // An active job with a finished time (never written by weir, but never removed either).
+  put("odd", JobStatus::kRunning, 5);
+
+  Result<std::vector<JobRecord>> first = jobs_->DeleteFinishedJobs(At(50), 2);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(Ids(*first), (std::vector<std::string>{"old-a", "old-b"}));
+  EXPECT_EQ((*first)[0].request.name, "cleanme-old-a");  // whole records come back
+  EXPECT_EQ(jobs_->GetJob("old-a").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(jobs_->GetJob("old-b").status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(jobs_->GetJob("old-c").ok());
+
+  Result<std::vector<JobRecord>> second = jobs_->DeleteFinishedJobs(At(50), 2);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(Ids(*second), (std::vector<std::string>{"old-c"}));
+  Result<std::vector<JobRecord>> third = jobs_->DeleteFinishedJobs(At(50), 2);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_TRUE(third->empty());
+
+  for (const char* kept : {"recent", "edge", "running", "init", "odd"}) {
+    EXPECT_TRUE(jobs_->GetJob(kept).ok()) << kept;
+  }
+  // Tags, searches and the full-text index no longer know the removed jobs.
+  JobFilter tagged;
+  tagged.tags = {"cleanup"};
+  EXPECT_EQ(SearchJobs(tagged),
+            (std::vector<std::string>{"edge", "init", "odd", "recent", "running"}));
+  SearchQuery q;
+  q.terms = {"cleanme"};
+  PageRequest page;
+  page.size = 100;
+  Result<Page<SearchHit>> hits = search_->SearchText(q, page);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  std::vector<std::string> hit_ids = Ids(hits->items);
+  std::sort(hit_ids.begin(), hit_ids.end());
+  EXPECT_EQ(hit_ids, (std::vector<std::string>{"edge", "init", "odd", "recent", "running"}));
+  // The id is free again.
+  put("old-a", JobStatus::kSucceeded, 200);
+  EXPECT_EQ(jobs_->DeleteFinishedJobs(At(50), 0).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContractTest, DeleteFinishedJobsTakesAFinishedJobOutOfTheQueue) {
+  // A queued job that ended before any node claimed it (a kill of a queued job that raced).
+  Put(Queued("q1", At(1), 100));
+  JobRecord r = *jobs_->GetJob("q1");
+  r.job.status = JobStatus::kKilled;
+  r.job.finished = At(2);
+  ASSERT_TRUE(jobs_->UpdateJob(r).ok());
+  Result<std::vector<JobRecord>> gone = jobs_->DeleteFinishedJobs(At(10), 10);
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_EQ(Ids(*gone), (std::vector<std::string>{"q1"}));
+  Result<bool> out = jobs_->UnqueueJob("q1");
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_FALSE(*out);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::ValuesIn(Backends()), BackendName);

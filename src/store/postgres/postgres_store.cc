@@ -1177,6 +1177,32 @@ Result<bool> PostgresStore::UnqueueJob(const std::string& id) {
   return r.Affected() == 1;
 }
 
+Result<std::vector<JobRecord>> PostgresStore::DeleteFinishedJobs(TimePoint before, int limit) {
+  if (limit < 1) return InvalidArgument("job cleanup: batch size must be at least 1");
+  Params p;
+  p.Add(ToEpochMillis(before)).Add(int64_t{limit});
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*c));
+  // SKIP LOCKED: a row another transaction holds (a racing cleanup) is left for it.
+  WEIR_ASSIGN_OR_RETURN(
+      Rows rows, c->Exec(std::string("SELECT ") + kJobColumns +
+                             " FROM jobs WHERE finished IS NOT NULL AND finished < $1 AND"
+                             " status NOT IN ('INIT', 'RUNNING') ORDER BY finished, id LIMIT $2"
+                             " FOR UPDATE SKIP LOCKED",
+                         p));
+  WEIR_ASSIGN_OR_RETURN(std::vector<JobRecord> out, ReadJobs(rows));
+  for (const JobRecord& r : out) {
+    Params id;
+    id.Add(r.id);
+    // job_tags go with the row (ON DELETE CASCADE).
+    WEIR_RETURN_IF_ERROR(c->Exec("DELETE FROM job_queue WHERE job_id = $1", id).status());
+    WEIR_RETURN_IF_ERROR(c->Exec("DELETE FROM jobs WHERE id = $1", id).status());
+    WEIR_RETURN_IF_ERROR(DeleteDoc(*c, SearchKind::kJob, r.id));
+  }
+  WEIR_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
 namespace {
 
 constexpr const char* kNodeColumns =

@@ -84,6 +84,7 @@ TEST_F(PostgresStoreTest, AVersionOneDatabaseGetsTheAuditTableAndKeepsItsRows) {
   Sql("DROP TABLE assets, asset_namespaces");
   Sql("DROP TABLE job_queue, nodes, leases");
   Sql("DROP TABLE webhook_deliveries, webhooks");
+  Sql("DROP INDEX jobs_finished");
   Sql("UPDATE schema_version SET version = 1");
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();
@@ -126,6 +127,7 @@ TEST_F(PostgresStoreTest, AVersionTwoDatabaseGetsTheEventLogAndItsRowsIndexed) {
   Sql("DROP TABLE wf_deployments, wf_versions, wf_activations, wf_fires, wf_after_pending, "
       "wf_backfills, wf_instances, wf_steps, wf_attempts");
   Sql("DROP TABLE webhook_deliveries, webhooks");
+  Sql("DROP INDEX jobs_finished");
   Sql("UPDATE schema_version SET version = 2");
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();

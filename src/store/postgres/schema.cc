@@ -373,10 +373,17 @@ CREATE INDEX webhook_deliveries_event ON webhook_deliveries(webhook_id, event_id
 )sql";
 }
 
+// Version 9: the database cleanup's oldest-finished-first scan (JobStore::DeleteFinishedJobs).
+std::string V9() {
+  return R"sql(
+CREATE INDEX jobs_finished ON jobs(finished, id);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(),
-                                                       V5(), V6(), V7(), V8()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(),
+                                                       V6(), V7(), V8(), V9()};
   return kMigrations;
 }
 

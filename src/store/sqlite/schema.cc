@@ -243,10 +243,17 @@ CREATE TABLE leases (
 )sql";
 }
 
+// Version 7: the database cleanup's oldest-finished-first scan (JobStore::DeleteFinishedJobs).
+std::string V7() {
+  return R"sql(
+CREATE INDEX jobs_finished ON jobs(finished, id);
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only: a released
 // migration never changes.
 const std::vector<std::string>& Migrations() {
-  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(), V6()};
+  static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(), V6(), V7()};
   return kMigrations;
 }
 

@@ -11,7 +11,7 @@
 
 namespace weir::store::sqlite {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 Status Migrate(Database& db);
 // The file's version (0 when weir never wrote to it). Changes nothing.

@@ -1106,6 +1106,32 @@ Result<bool> SqliteStore::UnqueueJob(const std::string& id) {
   return db_->Changes() == 1;
 }
 
+Result<std::vector<JobRecord>> SqliteStore::DeleteFinishedJobs(TimePoint before, int limit) {
+  if (limit < 1) return InvalidArgument("job cleanup: batch size must be at least 1");
+  std::lock_guard lock(mu_);
+  WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_, /*write=*/true));
+  std::vector<JobRecord> out;
+  {
+    WEIR_ASSIGN_OR_RETURN(
+        Stmt q, db_->Prepare(std::string("SELECT ") + kJobColumns +
+                             " FROM jobs WHERE finished IS NOT NULL AND finished < ? AND"
+                             " status NOT IN ('INIT', 'RUNNING') ORDER BY finished, id LIMIT ?"));
+    q.Bind(ToEpochMillis(before)).Bind(int64_t{limit});
+    WEIR_ASSIGN_OR_RETURN(out, ReadJobs(q));
+  }
+  for (const JobRecord& r : out) {
+    for (const char* sql :
+         {"DELETE FROM job_tags WHERE job_id = ?", "DELETE FROM job_queue WHERE job_id = ?",
+          "DELETE FROM jobs WHERE id = ?"}) {
+      WEIR_ASSIGN_OR_RETURN(Stmt del, db_->Prepare(sql));
+      WEIR_RETURN_IF_ERROR(del.Bind(r.id).Run());
+    }
+    WEIR_RETURN_IF_ERROR(DeleteDoc(SearchKind::kJob, r.id));
+  }
+  WEIR_RETURN_IF_ERROR(tx.Commit());
+  return out;
+}
+
 namespace {
 
 constexpr const char* kNodeColumns =

@@ -85,6 +85,7 @@ class SqliteStore final : public ConfigStore,
                                                          int64_t max_memory_mb,
                                                          TimePoint now) override;
   Result<bool> UnqueueJob(const std::string& id) override;
+  Result<std::vector<model::JobRecord>> DeleteFinishedJobs(TimePoint before, int limit) override;
 
   // NodeStore
   Status PutNode(const NodeRecord& n) override;

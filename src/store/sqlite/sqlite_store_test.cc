@@ -133,7 +133,7 @@ TEST_F(SqliteStoreTest, AVersionOneFileGainsTheAuditTableAndKeepsItsJobs) {
   }
   // What a file of the previous release looks like: no audit table, version 1.
   Exec(Raw(),
-       "DROP TABLE job_queue; DROP TABLE nodes; DROP TABLE leases; "
+       "DROP INDEX jobs_finished; DROP TABLE job_queue; DROP TABLE nodes; DROP TABLE leases; "
        "DROP TABLE webhook_deliveries; DROP TABLE webhooks; DROP TABLE audit; DROP TABLE events; "
        "DROP TABLE search_fts; DROP TABLE search_docs; "
        "DROP TABLE search_rebuild; UPDATE schema_version SET version = 1");
@@ -166,7 +166,7 @@ TEST_F(SqliteStoreTest, AVersionTwoFileGetsItsJobsAndEntitiesIndexedForSearchOnU
   }
   // A file of the previous release: no search tables, version 2.
   Exec(Raw(),
-       "DROP TABLE job_queue; DROP TABLE nodes; DROP TABLE leases; "
+       "DROP INDEX jobs_finished; DROP TABLE job_queue; DROP TABLE nodes; DROP TABLE leases; "
        "DROP TABLE webhook_deliveries; DROP TABLE webhooks; DROP TABLE events; DROP TABLE "
        "search_fts; DROP TABLE search_docs; DROP TABLE search_rebuild;"
        " UPDATE schema_version SET version = 2");
@@ -208,7 +208,7 @@ TEST_F(SqliteStoreTest, AVersionFourFileGainsWebhooksAndKeepsItsEvents) {
   }
   // A file of the previous release: no webhook tables, version 4.
   Exec(Raw(),
-       "DROP TABLE job_queue; DROP TABLE nodes; DROP TABLE leases; "
+       "DROP INDEX jobs_finished; DROP TABLE job_queue; DROP TABLE nodes; DROP TABLE leases; "
        "DROP TABLE webhook_deliveries; DROP TABLE webhooks; UPDATE schema_version SET version = 4");
   TearDownRaw();
   auto store = SqliteStore::Open(path_);

@@ -1,0 +1,129 @@
+#include "cluster/leader_tasks.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace weir::cluster {
+
+LeaderTask DatabaseCleanupTask(CleanupOptions options, std::shared_ptr<store::JobStore> jobs,
+                               ArchiveRemover remove_archive, Clock& clock) {
+  LeaderTask t;
+  t.name = kTaskDatabaseCleanup;
+  t.interval = options.interval;
+  t.settings = {
+      {"cleanup.job_retention_days", options.job_retention_days == 0
+                                         ? std::string("0 (keep every job)")
+                                         : std::to_string(options.job_retention_days)},
+      {"cleanup.batch_size", std::to_string(options.batch_size)},
+      {"cleanup.interval_minutes",
+       std::to_string(std::chrono::duration_cast<std::chrono::minutes>(options.interval).count())},
+  };
+  t.run = [options, jobs = std::move(jobs), remove_archive = std::move(remove_archive),
+           &clock](const LeaderTask::Context& ctx) -> Status {
+    if (options.job_retention_days <= 0) return Status::Ok();
+    const TimePoint cutoff = clock.Now() - std::chrono::hours(24 * options.job_retention_days);
+    int64_t total = 0;
+    while (ctx.keep_going()) {
+      Result<std::vector<model::JobRecord>> batch =
+          jobs->DeleteFinishedJobs(cutoff, options.batch_size);
+      if (!batch.ok()) return batch.status().WithContext("deleting old jobs");
+      ctx.count("batches", 1);
+      ctx.count("jobsDeleted", static_cast<int64_t>(batch->size()));
+      total += static_cast<int64_t>(batch->size());
+      for (const model::JobRecord& r : *batch) {
+        if (!remove_archive) continue;
+        Result<bool> removed = remove_archive(r);
+        if (!removed.ok()) {
+          ctx.count("archiveErrors", 1);
+          spdlog::warn("database cleanup: job {}: its archive stays: {}", r.id,
+                       removed.status().ToString());
+        } else if (*removed) {
+          ctx.count("archivesDeleted", 1);
+        }
+      }
+      if (static_cast<int>(batch->size()) < options.batch_size) break;
+    }
+    if (total > 0) {
+      spdlog::info("database cleanup: deleted {} jobs finished more than {} days ago", total,
+                   options.job_retention_days);
+    }
+    return Status::Ok();
+  };
+  return t;
+}
+
+LeaderTask UserMetricsTask(UserMetricsOptions options, std::shared_ptr<store::JobStore> jobs,
+                           metrics::GaugeFamily& active_jobs, metrics::GaugeFamily& memory_bytes) {
+  LeaderTask t;
+  t.name = kTaskUserMetrics;
+  t.interval = options.interval;
+  t.settings = {
+      {"metrics.user_interval_seconds",
+       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(options.interval).count())},
+      {"metrics.user_max_series", std::to_string(options.max_series)},
+  };
+  t.not_leading = [&active_jobs, &memory_bytes] {
+    active_jobs.Clear();
+    memory_bytes.Clear();
+  };
+  t.run = [options, jobs = std::move(jobs), &active_jobs,
+           &memory_bytes](const LeaderTask::Context& ctx) -> Status {
+    Result<std::vector<model::JobRecord>> active =
+        jobs->JobsWithStatus({model::JobStatus::kInit, model::JobStatus::kRunning});
+    if (!active.ok()) return active.status().WithContext("reading active jobs");
+    struct Usage {
+      int64_t jobs = 0;
+      int64_t memory_mb = 0;
+    };
+    std::map<std::string, Usage> by_user;
+    for (const model::JobRecord& r : *active) {
+      Usage& u = by_user[r.request.user];
+      ++u.jobs;
+      u.memory_mb += r.execution.memory.value_or(0);
+    }
+    // The users with most active jobs keep their own series; ties by name, so the choice is
+    // stable from one pass to the next.
+    std::vector<std::pair<std::string, Usage>> ranked(by_user.begin(), by_user.end());
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const auto& a, const auto& b) { return a.second.jobs > b.second.jobs; });
+    std::map<std::string, Usage> shown;
+    int64_t others = 0;
+    for (size_t i = 0; i < ranked.size(); ++i) {
+      if (i < static_cast<size_t>(std::max(0, options.max_series))) {
+        shown[ranked[i].first] = ranked[i].second;
+      } else {
+        Usage& o = shown[kOtherUsers];
+        o.jobs += ranked[i].second.jobs;
+        o.memory_mb += ranked[i].second.memory_mb;
+        ++others;
+      }
+    }
+    // Set the new values, then drop the series of users gone since the last pass (a scrape in
+    // between sees every current user).
+    for (const auto& [user, u] : shown) {
+      active_jobs.With({user}).Set(static_cast<double>(u.jobs));
+      memory_bytes.With({user}).Set(static_cast<double>(u.memory_mb) * 1024 * 1024);
+    }
+    std::vector<std::vector<std::string>> gone;
+    active_jobs.ForEach([&](const std::vector<std::string>& labels, const metrics::Gauge&) {
+      if (!shown.count(labels[0])) gone.push_back(labels);
+    });
+    for (const auto& labels : gone) {
+      active_jobs.Remove(labels);
+      memory_bytes.Remove(labels);
+    }
+    ctx.set("users", static_cast<int64_t>(by_user.size()));
+    ctx.set("activeJobs", static_cast<int64_t>(active->size()));
+    ctx.set("otherUsers", others);
+    return Status::Ok();
+  };
+  return t;
+}
+
+}  // namespace weir::cluster
