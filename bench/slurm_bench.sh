@@ -66,13 +66,8 @@ submit() {  # submit COMMAND_LINE → job id
     -d "{\"name\":\"b\",\"user\":\"bench\",\"version\":\"1\",\"clusterCriterias\":[{\"tags\":[\"sched:hpc\"]}],\"commandCriteria\":[\"type:bash\"],\"commandArguments\":[\"$1\"]}" \
     "$url/api/v3/jobs" | sed 's|.*/||'
 }
-active() { curl -sf "$url/api/v3/jobs?status=INIT&status=RUNNING&size=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["page"]["totalElements"])'; }
-t0=$(now_ms)
-for i in $(seq "$jobs"); do submit true >/dev/null; done
-t1=$(now_ms)
-while [ "$(active)" != 0 ]; do sleep 0.05; done
-t2=$(now_ms)
-weir_submit=$((t1 - t0)); weir_all=$((t2 - t0))
+# One keep-alive connection for all submissions and the polling (bench/h1_client.py says why).
+read -r weir_submit weir_all < <(python3 "$(dirname "$0")/h1_client.py" 127.0.0.1 "$port" "$jobs")
 
 # --- start latency: submit → the command runs ---
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

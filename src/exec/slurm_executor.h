@@ -33,10 +33,12 @@
 //   its process group (which Slurm's signals reach as a whole). On SIGTERM it lives on while other
 //   processes of the group do, up to the grace period, then SIGKILLs them (Slurm would otherwise
 //   end the step, and lose track of orphans, as soon as the run script dies); after a normal end
-//   it SIGKILLs what is left at once. It needs bash and pgrep on the compute nodes.
+//   it SIGKILLs what is left at once. It needs bash and /proc on the compute nodes.
 // - Kill writes genie/kill-reason, then `scancel --full --signal=TERM` (every process of the
-//   job); if the job still has not ended 5 s after the grace, plain `scancel`. A pending job is
-//   removed from the queue with plain `scancel` at once.
+//   job); if the job still has not ended 5 s after the grace, plain `scancel`. When Slurm
+//   refuses the signal (the job is not running), `scancel --state=PENDING` removes it from the
+//   queue only if it is still pending, so a job that started since the last tick keeps its
+//   grace; each tick tries again until the signal is taken or the job is gone.
 // - Recover() re-adopts a job by the Slurm id in genie/slurm-job-id; it is then reconciled like
 //   a new one (a job that ended meanwhile is reported with its true end on the next tick). A
 //   folder without that file: its end is read from kill-reason / genie.done, or FAILED 666.
