@@ -138,6 +138,7 @@ struct SlurmJob {
   SlurmView last;                   // as of the last answer
   bool killing = false;             // a kill was asked for (kill_reason)
   bool term_sent = false;           // Slurm took the SIGTERM (the job was running)
+  bool term_sending = false;        // a SendTerm is under way (one at a time per job)
   Steady::time_point kill_at{};     // plain scancel after the grace
   bool final_cancel_sent = false;
   std::string kill_reason;
@@ -363,7 +364,16 @@ class SlurmExecutor final : public Executor {
   // a job that started meanwhile never loses its grace. Until a signal is delivered, each tick
   // tries again; a cancelled pending job shows up final on the next tick. A failed call (slurmctld
   // away) is retried the same way.
+  // One at a time per job: a tick that comes while the kill's own `scancel` is still under way
+  // must not signal again (a second SIGTERM reaches the command in its clean-up, and the batch
+  // script in its grace loop).
   void SendTerm(const std::string& job_id, const std::string& slurm_id) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = jobs_.find(job_id);
+      if (it == jobs_.end() || it->second.term_sending || it->second.term_sent) return;
+      it->second.term_sending = true;
+    }
     auto r = Tool({"scancel", "--full", "--signal=TERM", slurm_id});
     const bool delivered = r.ok() && r->exit_code == 0;
     if (!delivered) {
@@ -372,11 +382,12 @@ class SlurmExecutor final : public Executor {
         spdlog::warn("job {}: scancel of Slurm job {}: {}", job_id, slurm_id,
                      p.ok() ? p->err : p.status().ToString());
       }
-      return;
     }
     std::lock_guard<std::mutex> lock(mu_);
     auto it = jobs_.find(job_id);
-    if (it != jobs_.end()) it->second.term_sent = true;
+    if (it == jobs_.end()) return;
+    it->second.term_sending = false;
+    if (delivered) it->second.term_sent = true;
   }
 
   void Report(const JobEnd& end) {

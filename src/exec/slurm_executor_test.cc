@@ -4,7 +4,9 @@
 #include "exec/slurm_executor.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -225,6 +227,45 @@ TEST_F(SlurmExecutorTest, AKillRightAfterAPendingJobStartsStillGivesItsGrace) {
   ASSERT_TRUE(end);
   EXPECT_EQ(end->status, model::JobStatus::kKilled);
   EXPECT_EQ(ReadText(dir / "cleaned"), "cleaned\n") << "the command got no grace";
+}
+
+// Ticks keep coming while the kill's own `scancel` is under way (here it takes 400 ms): none of
+// them signals again. A second SIGTERM would reach the command in its clean-up.
+TEST_F(SlurmExecutorTest, AKillSignalsTheJobOnceWhileTicksComeMeanwhile) {
+  fs::path bin = tmp_.path() / "bin";
+  fs::create_directories(bin);
+  fs::path calls = tmp_.path() / "scancel-calls";
+  {
+    std::ofstream w(bin / "scancel");
+    w << "#!/bin/sh\necho \"$*\" >> '" << calls.string() << "'\n"
+      << "case \"$*\" in *--signal=TERM*) sleep 0.4 ;; esac\n"
+      << "exec /usr/bin/scancel \"$@\"\n";
+  }
+  fs::permissions(bin / "scancel", fs::perms::owner_all);
+  const char* old_path = std::getenv("PATH");
+  const std::string saved = old_path ? old_path : "";
+  ::setenv("PATH", (bin.string() + ":" + saved).c_str(), 1);
+  fs::path dir = Prepare("once", "bash -c",
+                         "'trap \"sleep 0.2; echo cleaned > cleaned; exit 0\" TERM; "
+                         "touch started; sleep 300 & wait'");
+  LaunchOptions o;
+  o.kill_grace = 10s;
+  auto l = executor_->Launch("once", dir, o);
+  ASSERT_TRUE(l.ok()) << l.status();
+  ASSERT_TRUE(Eventually([&] { return fs::exists(dir / "started"); }));
+  ASSERT_TRUE(executor_->Kill("once", model::kMsgKilledByUser).ok());
+  auto end = ends_.WaitFor("once");
+  ::setenv("PATH", saved.c_str(), 1);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kKilled);
+  EXPECT_EQ(ReadText(dir / "cleaned"), "cleaned\n");
+  std::string log = ReadText(calls);
+  int terms = 0;
+  for (size_t at = log.find("--signal=TERM"); at != std::string::npos;
+       at = log.find("--signal=TERM", at + 1)) {
+    ++terms;
+  }
+  EXPECT_EQ(terms, 1) << log;
 }
 
 TEST_F(SlurmExecutorTest, ACancelOutsideWeirIsKilledNamingSlurm) {
