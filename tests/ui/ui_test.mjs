@@ -17,7 +17,7 @@ const shots = process.env.WEIR_UI_SHOTS || "ui-screenshots";
 const { chromium } = await import(
   pathToFileURL(join(process.env.WEIR_UI_MODULES, "playwright-core", "index.mjs")).href
 );
-const WAIT = 30000; // the longest any single condition may take, on a busy machine
+const WAIT = 90000; // the longest any single condition may take, on a busy machine
 
 function check(cond, what) {
   if (!cond) throw new Error("check failed: " + what);
