@@ -110,6 +110,7 @@ async function openPage(browser, path, options = {}) {
     colorScheme: options.colorScheme || "light",
   });
   const page = await context.newPage();
+  if (options.beforeLoad) await options.beforeLoad(page);
   const problems = [];
   page.on("pageerror", (e) => problems.push("page error: " + e.message));
   // A 4xx answer the page handles (no event stream on an old server) logs "Failed to load
@@ -539,16 +540,40 @@ const scenarios = {
   },
 
   // With auth.mode required the UI asks for the token once, then loads; a wrong token is refused.
+  // A call still in flight with the wrong token when the right one is given (as on a slow server)
+  // is retried with the right one and does not ask again: the test holds the page's
+  // /api/weir/v1/me call made with the wrong token until the right token has been given.
   async auth(browser) {
-    const page = await openPage(browser, "/ui/config/clusters");
+    let release;
+    const released = new Promise((resolve) => (release = resolve));
+    let held = 0;
+    const withWrong = (r) => r.headers()["authorization"] === "Bearer wrong-token";
+    const page = await openPage(browser, "/ui/config/clusters", {
+      beforeLoad: (p) =>
+        p.route("**/api/weir/v1/me", async (route) => {
+          if (withWrong(route.request())) {
+            held++;
+            await released;
+          }
+          await route.continue();
+        }),
+    });
     const prompt = page.locator("form.token");
     await prompt.waitFor({ timeout: WAIT });
     await prompt.locator('input[name="token"]').fill("wrong-token");
     await prompt.getByRole("button", { name: "Use token" }).click();
     await prompt.getByText("the token was refused").waitFor({ timeout: WAIT });
+    check(held > 0, "the page's /me call with the wrong token is held");
     await prompt.locator('input[name="token"]').fill(process.env.WEIR_TOKEN);
     await prompt.getByRole("button", { name: "Use token" }).click();
     await page.locator('tr[data-entity-id="local"]').waitFor({ timeout: WAIT });
+    const late = page.waitForResponse((r) => r.url().endsWith("/api/weir/v1/me") && withWrong(r.request()), {
+      timeout: WAIT,
+    });
+    release();
+    check((await late).status() === 401, "the held call is refused");
+    // The refused call's answer has reached the page; it must not bring the prompt back.
+    await page.waitForTimeout(500);
     check((await prompt.count()) === 0, "the prompt closes once the token works");
     // Kept for the tab's session: another view loads without asking again.
     await page.getByRole("link", { name: "Jobs" }).first().click();

@@ -45,11 +45,15 @@ export class ApiError extends Error {
 // fetch() with the token; a 401 waits for the user to give one, then retries.
 export async function request(path, options = {}) {
   for (;;) {
+    const sent = token();
     const res = await fetch(path, {
       ...options,
       headers: authHeaders({ Accept: "application/json", ...(options.headers || {}) }),
     });
     if (res.status !== 401) return res;
+    // A call sent with an older token (one in flight while the user gave a new one) is retried
+    // with the new token instead of asking again.
+    if (token() !== sent) continue;
     let reason = "this server requires a token";
     try {
       const body = await res.json();
