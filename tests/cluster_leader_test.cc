@@ -21,6 +21,8 @@
 #include "client/http_client.h"
 #include "common/testing/required_services.h"
 #include "common/time_format.h"
+#include "json_fields.h"
+#include "postgres_env.h"
 #include "store/testing/postgres_server.h"
 #include "weir_process.h"
 
@@ -34,25 +36,8 @@ using std::chrono::seconds;
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
 const std::string kTicker = "prod:acme.pipes.ticker";
 
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { store::testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
-
-json::value Parse(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  return ec ? json::value(nullptr) : v;
-}
-
-std::string Field(const json::value& v, const char* key) {
-  if (!v.is_object()) return "";
-  const json::value* f = v.as_object().if_contains(key);
-  if (f == nullptr || f->is_null()) return "";
-  if (f->is_string()) return std::string(f->as_string());
-  return json::serialize(*f);
-}
+using json_fields::Field;
+using json_fields::Parse;
 
 const json::array& Arr(const json::value& v, const char* key) {
   static const json::array kEmpty;

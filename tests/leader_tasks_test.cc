@@ -11,6 +11,7 @@
 
 #include "client/http_client.h"
 #include "common/clock.h"
+#include "json_fields.h"
 #include "model/job.h"
 #include "store/store.h"
 #include "weir_process.h"
@@ -25,19 +26,8 @@ using std::chrono::seconds;
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
 constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
-json::value Parse(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  return ec ? json::value(nullptr) : v;
-}
-
-std::string Field(const json::value& v, const char* key) {
-  if (!v.is_object()) return "";
-  const json::value* f = v.as_object().if_contains(key);
-  if (f == nullptr || f->is_null()) return "";
-  if (f->is_string()) return std::string(f->as_string());
-  return json::serialize(*f);
-}
+using json_fields::Field;
+using json_fields::Parse;
 
 // A finished job as an older server would have left it, with an archive file.
 void WriteFinishedJob(store::JobStore& jobs, const fs::path& archives, const std::string& id,

@@ -17,6 +17,7 @@
 #include "client/http_client.h"
 #include "client/sse.h"
 #include "common/testing/required_services.h"
+#include "postgres_env.h"
 #include "store/postgres/schema.h"
 #include "store/sqlite/schema.h"
 #include "store/testing/postgres_server.h"
@@ -31,12 +32,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
-
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { store::testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 json::value ParseOne(const std::string& out) {
   boost::system::error_code ec;

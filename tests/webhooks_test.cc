@@ -16,6 +16,7 @@
 #include "client/http_client.h"
 #include "common/testing/required_services.h"
 #include "fetch/test_http_server.h"
+#include "postgres_env.h"
 #include "store/testing/postgres_server.h"
 #include "test_json.h"
 #include "weir_process.h"
@@ -31,13 +32,6 @@ using fetch::testing::TestResponse;
 
 const std::string kDemo = std::string(WEIR_SOURCE_DIR) + "/examples/demo.yaml";
 const std::string kSecret = "the receiver's shared secret";
-
-// Stops the shared PostgreSQL server (the PostgreSQL variants) when the tests end.
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { store::testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 std::string Hmac(const std::string& key, const std::string& text) {
   unsigned char mac[EVP_MAX_MD_SIZE];
