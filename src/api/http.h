@@ -1,6 +1,6 @@
 // The HTTP layer's public surface, free of Boost.Beast: request and response values, the router,
-// and the helpers every route file uses. Only http_server.cc includes Beast (each Beast source
-// costs ~15 s to compile), so route files stay cheap.
+// and the helpers every route file uses. Only http_server.cc, http_tls.cc and http_stream.cc
+// include Beast (each Beast source costs ~15 s to compile), so route files stay cheap.
 //
 // Threading: HttpServer keeps its I/O threads for socket I/O only and runs every handler on a
 // bounded pool of handler threads, so a handler that blocks (store, file system) delays only its

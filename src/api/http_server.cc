@@ -11,208 +11,12 @@
 // chunks). Parse and framing errors answer 400 and close, oversized headers 431; a throwing handler
 // answers 500 and the server carries on. Connections past the overall or per-client cap are
 // answered 503 at accept and closed.
-#include <fcntl.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <sys/stat.h>
-#include <unistd.h>
+//
+// The types are in http_server_internal.h; TLS is in http_tls.cc, streamed responses in
+// http_stream.cc.
+#include "api/http_server_internal.h"
 
-#include <atomic>
-#include <boost/asio.hpp>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
-#include <mutex>
-#include <thread>
-#include <unordered_map>
-
-#include "api/http.h"
-#include "common/ids.h"
-
-namespace weir::api {
-
-namespace {
-
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-
-constexpr auto kTok = asio::as_tuple(asio::use_awaitable);
-constexpr auto kIdleTimeout = std::chrono::seconds(60);  // keep-alive wait for the next request
-constexpr auto kIoTimeout = std::chrono::seconds(60);    // per read/write of a request in progress
-constexpr auto kStopGrace = std::chrono::seconds(10);    // Stop() waits this long for responses
-constexpr size_t kFileChunk = 64 * 1024;
-constexpr size_t kLingerMaxBytes = 4 * 1024 * 1024;
-constexpr size_t kFirstRead = 4096;
-constexpr int kMaxRejecting = 256;  // refused connections being answered 503 at once; more: closed
-
-class BeastServer;
-
-// What a connection keeps, whatever its stream; the server tracks connections by this base.
-struct SessionBase {
-  SessionBase(BeastServer* s, std::string peer_address)
-      : server(s), peer(std::move(peer_address)) {}
-  virtual ~SessionBase();
-  // The TCP layer (deadlines, shutdown, close), under TLS when there is TLS.
-  virtual beast::tcp_stream& tcp() = 0;
-
-  BeastServer* server;
-  beast::flat_buffer buffer;
-  bool idle = true;  // waiting for a new request; only touched on the session's executor
-  const std::string peer;
-  std::string client_subject;  // of the verified client certificate (TLS only)
-  HttpRequest req;             // reused from request to request (keeps capacity)
-  std::vector<std::string> segments;
-  std::unique_ptr<char[]> chunk;
-  // Set while a ResponseStream is written: Stop() cancels it to end the stream.
-  std::shared_ptr<asio::steady_timer> stream_timer;
-};
-
-// A connection over `Stream`: beast::tcp_stream (plain HTTP) or an ssl_stream over it (HTTPS).
-// The request functions below are templates over the session type, so each has one copy per
-// transport and plain HTTP pays nothing for TLS.
-template <class Stream>
-struct Session final : SessionBase {
-  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
-  template <class... Args>
-  Session(BeastServer* s, std::string peer_address, Args&&... stream_args)
-      : SessionBase(s, std::move(peer_address)), stream(std::forward<Args>(stream_args)...) {}
-  beast::tcp_stream& tcp() override { return beast::get_lowest_layer(stream); }
-
-  Stream stream;
-};
-using PlainSession = Session<beast::tcp_stream>;
-using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
-
-class BeastServer final : public HttpServer {
- public:
-  BeastServer(HttpServerOptions options, std::shared_ptr<const Router> router)
-      : options_(std::move(options)),
-        router_(std::move(router)),
-        ioc_(options_.threads > 0 ? options_.threads : 1),
-        acceptor_(options_.threads > 1 ? asio::any_io_executor(asio::make_strand(ioc_))
-                                       : asio::any_io_executor(ioc_.get_executor())) {
-    if (options_.threads < 1) options_.threads = 1;
-    if (options_.handler_threads < 1) {
-      options_.handler_threads =
-          std::max(4, 2 * static_cast<int>(std::thread::hardware_concurrency()));
-    }
-    if (options_.max_connections < 1) options_.max_connections = 1;
-    if (options_.max_connections_per_client < 1) options_.max_connections_per_client = 1;
-    pool_ = std::make_unique<asio::thread_pool>(static_cast<size_t>(options_.handler_threads));
-    if (options_.spool_dir.empty()) {
-      std::error_code ec;
-      options_.spool_dir = std::filesystem::temp_directory_path(ec);
-      if (ec) options_.spool_dir = "/tmp";
-    }
-  }
-  ~BeastServer() override { Stop(); }
-
-  Status Start() override;
-  void Stop() override;
-  uint16_t port() const override { return port_; }
-
-  const HttpServerOptions& options() const { return options_; }
-  const Router& router() const { return *router_; }
-  bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
-
-  asio::thread_pool::executor_type pool() { return pool_->get_executor(); }
-  // The TLS context when options().tls is enabled (after Start()), else null.
-  asio::ssl::context* ssl_context() { return ssl_ctx_.get(); }
-
-  // Counts a new connection from `peer` unless a cap is reached; then returns the message of the
-  // 503 answer instead.
-  std::optional<std::string> Admit(const std::string& peer) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (open_connections_ >= options_.max_connections) {
-      return "server: " + std::to_string(open_connections_) +
-             " connections are open, the limit (server.max_connections) is " +
-             std::to_string(options_.max_connections) + "; retry later";
-    }
-    int& mine = per_client_[peer];
-    if (mine >= options_.max_connections_per_client) {
-      return "server: client " + peer + " has " + std::to_string(mine) +
-             " connections open, the limit (server.max_connections_per_client) is " +
-             std::to_string(options_.max_connections_per_client) +
-             "; reuse connections or close idle ones";
-    }
-    ++mine;
-    ++open_connections_;
-    return std::nullopt;
-  }
-  void Register(const std::shared_ptr<SessionBase>& s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    sessions_[s.get()] = s;
-  }
-  void Unregister(SessionBase* s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    sessions_.erase(s);
-    --open_connections_;
-    auto it = per_client_.find(s->peer);
-    if (it != per_client_.end() && --it->second <= 0) per_client_.erase(it);
-    if (sessions_.empty()) cv_.notify_all();
-  }
-  bool TryStartRejecting() {
-    if (rejecting_.fetch_add(1) >= kMaxRejecting) {
-      rejecting_.fetch_sub(1);
-      return false;
-    }
-    return true;
-  }
-  void DoneRejecting() { rejecting_.fetch_sub(1); }
-  std::filesystem::path NewSpoolPath() {
-    return options_.spool_dir /
-           ("weir-body-" + std::to_string(spool_counter_.fetch_add(1)) + "-" + NewUuid());
-  }
-
- private:
-  asio::awaitable<void> AcceptLoop();
-  // Builds ssl_ctx_ from options_.tls (see HttpTlsOptions for the policy).
-  Status LoadTls();
-
-  HttpServerOptions options_;
-  std::shared_ptr<const Router> router_;
-  // Declared before ioc_ so that sessions destroyed with the io_context can still unregister.
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions_;
-  int open_connections_ = 0;                         // guarded by mu_
-  std::unordered_map<std::string, int> per_client_;  // guarded by mu_
-  std::atomic<int> rejecting_{0};
-  bool accepting_ = false;  // guarded by mu_
-  std::atomic<uint64_t> spool_counter_{0};
-  std::atomic<bool> stopping_{false};
-  bool started_ = false;
-  bool stopped_ = false;
-  uint16_t port_ = 0;
-  asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  std::vector<std::thread> threads_;
-  std::unique_ptr<asio::thread_pool> pool_;      // handlers and file reads; joined by Stop()
-  std::unique_ptr<asio::ssl::context> ssl_ctx_;  // set by Start() when TLS is on; then read-only
-};
-
-// Runs `f` on the handler pool; the calling coroutine resumes on its own executor with the
-// result. `f` must not throw.
-template <class F>
-asio::awaitable<std::invoke_result_t<F&>> OnPool(BeastServer& srv, F f) {
-  using R = std::invoke_result_t<F&>;
-  // co_spawn needs a default-constructible result (Result<T> is not): carry it in an optional.
-  std::optional<R> r = co_await asio::co_spawn(
-      srv.pool(),
-      [f = std::move(f)]() mutable -> asio::awaitable<std::optional<R>> {
-        co_return std::optional<R>(f());
-      },
-      asio::use_awaitable);
-  co_return std::move(*r);
-}
+namespace weir::api::internal {
 
 SessionBase::~SessionBase() { server->Unregister(this); }
 
@@ -230,17 +34,9 @@ bool IsTokenChar(char c) {
          std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-template <class Body>
-void ApplyHeaders(http::response<Body>& res, HttpResponse& resp) {
-  for (auto& [name, value] : resp.headers) {
-    bool ok = !name.empty();
-    for (char c : name) ok = ok && IsTokenChar(c);
-    if (!ok) continue;
-    res.set(name, CleanHeaderValue(std::move(value)));
-  }
-}
-
 unsigned SafeStatus(int status) { return status >= 100 && status <= 599 ? status : 500; }
+
+namespace {
 
 // Writes a string response. Returns false when the connection broke.
 template <class S>
@@ -348,71 +144,6 @@ asio::awaitable<bool> WriteFileResponse(S& s, HttpResponse& resp, const HttpRequ
     if (ec && ec != http::error::need_buffer) co_return false;
   }
   co_return true;
-}
-
-// Writes a ResponseStream (see http.h): the head, then each piece Next() returns as a chunk,
-// waiting between calls on a timer that `wake` cancels. Returns false (the connection closes).
-template <class S>
-asio::awaitable<bool> WriteStreamResponse(S& s, HttpResponse& resp, unsigned version, bool head) {
-  std::shared_ptr<ResponseStream> stream = std::move(resp.stream);
-  http::response<http::buffer_body> res;
-  res.version(version);
-  res.result(SafeStatus(resp.status));
-  ApplyHeaders(res, resp);
-  res.keep_alive(false);
-  if (version >= 11) res.chunked(true);
-  res.body().data = nullptr;
-  res.body().more = !head;
-  http::response_serializer<http::buffer_body> sr{res};
-  s.tcp().expires_after(kIoTimeout);
-  {
-    auto [ec, n] = co_await http::async_write_header(s.stream, sr, kTok);
-    if (ec || head) co_return false;
-  }
-  struct Wakeup {
-    explicit Wakeup(asio::any_io_executor ex) : timer(std::make_shared<asio::steady_timer>(ex)) {}
-    std::shared_ptr<asio::steady_timer> timer;
-    std::atomic<bool> pending{true};
-  };
-  auto wakeup = std::make_shared<Wakeup>(s.tcp().get_executor());
-  s.stream_timer = wakeup->timer;
-  std::weak_ptr<Wakeup> weak = wakeup;
-  stream->Start([weak] {
-    if (auto w = weak.lock()) {
-      w->pending.store(true);
-      asio::post(w->timer->get_executor(), [w] { w->timer->cancel(); });
-    }
-  });
-  bool ok = true;
-  std::string bytes;
-  while (ok && !s.server->stopping()) {
-    wakeup->pending.store(false);
-    bool done = false;
-    bytes = co_await OnPool(*s.server, [&stream, &done] { return stream->Next(done); });
-    if (!bytes.empty()) {
-      res.body().data = bytes.data();
-      res.body().size = bytes.size();
-      res.body().more = true;
-      s.tcp().expires_after(kIoTimeout);
-      auto [ec, n] = co_await http::async_write(s.stream, sr, kTok);
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) ok = false;
-    }
-    if (done || !ok || s.server->stopping()) break;
-    if (bytes.empty() && !wakeup->pending.load()) {
-      wakeup->timer->expires_after(stream->idle_interval());
-      co_await wakeup->timer->async_wait(kTok);
-    }
-  }
-  s.stream_timer.reset();
-  if (ok) {
-    res.body().data = nullptr;
-    res.body().size = 0;
-    res.body().more = false;
-    s.tcp().expires_after(std::chrono::seconds(5));
-    co_await http::async_write(s.stream, sr, kTok);
-  }
-  co_return false;
 }
 
 // Closes gracefully: stop sending, then read and discard whatever the client still sends (an
@@ -825,33 +556,6 @@ asio::awaitable<bool> ServeOne(S& s) {
   co_return true;
 }
 
-// The subject of the client certificate the handshake verified (RFC 2253), "" without one.
-std::string PeerSubject(SSL* ssl) {
-  X509* cert = SSL_get1_peer_certificate(ssl);
-  if (cert == nullptr) return "";
-  std::string out;
-  if (BIO* bio = BIO_new(BIO_s_mem())) {
-    if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
-      char* data = nullptr;
-      long n = BIO_get_mem_data(bio, &data);
-      if (n > 0 && data != nullptr) out.assign(data, static_cast<size_t>(n));
-    }
-    BIO_free(bio);
-  }
-  X509_free(cert);
-  return out;
-}
-
-// The TLS handshake, within the handshake deadline. False when it failed (a plain HTTP request,
-// an old protocol, no common cipher, a missing or untrusted client certificate) or took too long.
-asio::awaitable<bool> Handshake(TlsSession& s) {
-  s.tcp().expires_after(s.server->options().tls.handshake_timeout);
-  auto [ec] = co_await s.stream.async_handshake(asio::ssl::stream_base::server, kTok);
-  if (ec) co_return false;
-  s.client_subject = PeerSubject(s.stream.native_handle());
-  co_return true;
-}
-
 template <class S>
 asio::awaitable<void> RunSession(std::shared_ptr<S> s) {
   beast::error_code ec;
@@ -923,6 +627,8 @@ asio::awaitable<void> Refuse(BeastServer* srv, tcp::socket sock, std::string mes
   }
 }
 
+}  // namespace
+
 asio::awaitable<void> BeastServer::AcceptLoop() {
   for (;;) {
     auto exec = options_.threads > 1 ? asio::any_io_executor(asio::make_strand(ioc_))
@@ -963,81 +669,6 @@ asio::awaitable<void> BeastServer::AcceptLoop() {
   std::lock_guard<std::mutex> lock(mu_);
   accepting_ = false;
   cv_.notify_all();
-}
-
-// TLS 1.2 suites: ECDHE key exchange (forward secrecy) with AEAD encryption only.
-constexpr const char* kTls12Ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-constexpr const char* kTls13Suites =
-    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
-
-// The newest OpenSSL error as text ("no start line"), else `fallback`.
-std::string OpenSslError(const beast::error_code& fallback) {
-  unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return fallback.message();
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
-Status BeastServer::LoadTls() {
-  const HttpTlsOptions& t = options_.tls;
-  if (!t.enabled()) return Status::Ok();
-  const std::string cert = t.cert_file.string();
-  const std::string key = t.key_file.string();
-  if (key.empty()) return InvalidArgument("server.tls.key: required with server.tls.cert");
-  struct stat st {};
-  if (::stat(key.c_str(), &st) != 0) return ErrnoStatus("server.tls.key: " + key, errno);
-  if ((st.st_mode & S_IROTH) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return PermissionDenied("server.tls.key: " + key + " is readable by every user (mode " + mode +
-                            "); make it readable by the server's user only (chmod 600 " + key +
-                            ")");
-  }
-  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-  SSL_CTX* c = ctx->native_handle();
-  ERR_clear_error();
-  if (SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1 ||
-      SSL_CTX_set_ciphersuites(c, kTls13Suites) != 1) {
-    return Internal("server.tls: cannot set the TLS policy: " + OpenSslError({}));
-  }
-  SSL_CTX_set_options(
-      c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  beast::error_code ec;
-  ctx->use_certificate_chain_file(cert, ec);
-  if (ec) {
-    return InvalidArgument("server.tls.cert: cannot load " + cert +
-                           " (a PEM certificate): " + OpenSslError(ec));
-  }
-  ctx->use_private_key_file(key, asio::ssl::context::pem, ec);
-  if (ec) {
-    return InvalidArgument("server.tls.key: cannot load " + key +
-                           " (a PEM private key): " + OpenSslError(ec));
-  }
-  if (SSL_CTX_check_private_key(c) != 1) {
-    return InvalidArgument("server.tls.key: " + key + " is not the key of the certificate in " +
-                           cert);
-  }
-  static const unsigned char kSessionContext[] = "weir";
-  SSL_CTX_set_session_id_context(c, kSessionContext, sizeof kSessionContext - 1);
-  if (!t.client_ca_file.empty()) {
-    const std::string ca = t.client_ca_file.string();
-    ctx->load_verify_file(ca, ec);
-    STACK_OF(X509_NAME)* names = ec ? nullptr : SSL_load_client_CA_file(ca.c_str());
-    if (ec || names == nullptr) {
-      return InvalidArgument("server.tls.client_ca: cannot load " + ca +
-                             " (PEM CA certificates): " + OpenSslError(ec));
-    }
-    SSL_CTX_set_client_CA_list(c, names);  // named in the certificate request
-    ctx->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
-  }
-  ssl_ctx_ = std::move(ctx);
-  return Status::Ok();
 }
 
 Status BeastServer::Start() {
@@ -1113,11 +744,13 @@ void BeastServer::Stop() {
   pool_->join();
 }
 
-}  // namespace
+}  // namespace weir::api::internal
+
+namespace weir::api {
 
 std::unique_ptr<HttpServer> NewHttpServer(HttpServerOptions options,
                                           std::shared_ptr<const Router> router) {
-  return std::make_unique<BeastServer>(std::move(options), std::move(router));
+  return std::make_unique<internal::BeastServer>(std::move(options), std::move(router));
 }
 
 }  // namespace weir::api
