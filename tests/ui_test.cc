@@ -4,8 +4,8 @@
 // build's `npm ci`) and submits jobs with the real CLI. Screenshots go to build/ui-screenshots/.
 // Chromium or the UI's node_modules missing: WEIR_MISSING_SERVICE (a skip, a failure under
 // WEIR_REQUIRE_SERVICES=1; `make test` installs chromium).
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>

@@ -41,7 +41,8 @@ std::string AuthDocument(const UiAuthOptions& auth) {
     oidc["client_id"] = o.client_id;
     oidc["scopes"] = o.scopes;
     oidc["token"] = o.token;
-    if (!o.authorization_endpoint.empty()) oidc["authorization_endpoint"] = o.authorization_endpoint;
+    if (!o.authorization_endpoint.empty())
+      oidc["authorization_endpoint"] = o.authorization_endpoint;
     if (!o.token_endpoint.empty()) oidc["token_endpoint"] = o.token_endpoint;
     doc["oidc"] = std::move(oidc);
   } else {

@@ -55,7 +55,7 @@ std::span<const UiFile> EmbeddedUiFiles();
 
 // What GET /api/weir/v1/ui/auth tells the UI.
 struct UiAuthOptions {
-  std::string mode = "none";                  // auth.mode
+  std::string mode = "none";                   // auth.mode
   std::optional<auth::OidcClientConfig> oidc;  // auth.oidc, checked at start (server/config.h)
 };
 

@@ -118,8 +118,9 @@ TEST_F(UiRoutesTest, AuthDocumentWithoutAProvider) {
   auto r = Get("/api/weir/v1/ui/auth");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, R"({"mode":"none","oidc":null})");
-  EXPECT_NE(Get("/ui/jobs").Header("content-security-policy").value_or("").find("connect-src 'self';"),
-            std::string::npos);
+  EXPECT_NE(
+      Get("/ui/jobs").Header("content-security-policy").value_or("").find("connect-src 'self';"),
+      std::string::npos);
 }
 
 // With auth.oidc the UI learns the provider's public client settings (endpoint overrides only
@@ -133,15 +134,15 @@ TEST_F(UiRoutesTest, AuthDocumentNamesTheProviderAndThePagesMayCallIt) {
   Serve({"required", oidc});
   auto r = Get("/api/weir/v1/ui/auth");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body,
-            R"({"mode":"required","oidc":{"issuer":"https://idp.example/realms/data",)"
-            R"("client_id":"weir-ui","scopes":"openid profile","token":"id_token",)"
-            R"("token_endpoint":"https://tokens.example:8443/oauth2/token"}})");
+  EXPECT_EQ(r.body, R"({"mode":"required","oidc":{"issuer":"https://idp.example/realms/data",)"
+                    R"("client_id":"weir-ui","scopes":"openid profile","token":"id_token",)"
+                    R"("token_endpoint":"https://tokens.example:8443/oauth2/token"}})");
   for (const char* page : {"/ui/", "/ui/auth/callback"}) {
     auto p = Get(page);
     EXPECT_EQ(p.status, 200) << page;
     EXPECT_EQ(p.body, kIndex) << page;
-    EXPECT_NE(p.Header("content-security-policy").value_or("")
+    EXPECT_NE(p.Header("content-security-policy")
+                  .value_or("")
                   .find("connect-src 'self' https://idp.example https://tokens.example:8443;"),
               std::string::npos)
         << p.Header("content-security-policy").value_or("");

@@ -94,8 +94,8 @@ struct JwtConfig {
 // GET /api/weir/v1/ui/auth hands it to any caller. The tokens the UI gets are verified like any
 // other bearer token, by the JWT authenticator (JwtConfig), which must accept `issuer`.
 struct OidcClientConfig {
-  std::string issuer;     // https:// (http:// only to loopback); the tokens' iss
-  std::string client_id;  // the public client registered at the provider; no secret
+  std::string issuer;             // https:// (http:// only to loopback); the tokens' iss
+  std::string client_id;          // the public client registered at the provider; no secret
   std::string scopes = "openid";  // space-separated; holds openid
   // Endpoints; "" (default): read from <issuer>/.well-known/openid-configuration by the UI.
   std::string authorization_endpoint;

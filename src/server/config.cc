@@ -4,9 +4,9 @@
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <algorithm>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -248,7 +248,8 @@ Status CheckProviderUrl(const std::string& url, const std::string& key) {
   }
   if (https) return Status::Ok();
   std::string_view host = authority;
-  host = StartsWith(host, "[") ? host.substr(0, host.find(']') + 1) : host.substr(0, host.find(':'));
+  host =
+      StartsWith(host, "[") ? host.substr(0, host.find(']') + 1) : host.substr(0, host.find(':'));
   if (host == "127.0.0.1" || host == "localhost" || host == "[::1]") return Status::Ok();
   return InvalidArgument("config " + key +
                          ": must be https:// (http:// only to 127.0.0.1, localhost or [::1])");

@@ -422,16 +422,16 @@ TEST(ServerConfig, OidcSettingsAndTheirChecks) {
   refused("    issuer: https://idp.example\n    client_id: ''\n", "auth.oidc.client_id", jwt);
   refused("    issuer: https://idp.example\n" + ok_client + "    scopes: profile\n",
           "auth.oidc.scopes", jwt);
-  refused("    issuer: https://idp.example\n" + ok_client + "    token: both\n",
-          "auth.oidc.token", jwt);
+  refused("    issuer: https://idp.example\n" + ok_client + "    token: both\n", "auth.oidc.token",
+          jwt);
   refused("    issuer: https://idp.example\n" + ok_client +
               "    token_endpoint: http://idp.example/token\n",
           "auth.oidc.token_endpoint", jwt);
   refused("    issuer: https://idp.example\n" + ok_client +
               "    authorization_endpoint: ftp://idp.example/auth\n",
           "auth.oidc.authorization_endpoint", jwt);
-  refused("    issuer: https://idp.example\n" + ok_client + "    secret: x\n",
-          "auth.oidc.secret", jwt);
+  refused("    issuer: https://idp.example\n" + ok_client + "    secret: x\n", "auth.oidc.secret",
+          jwt);
   // auth.jwt must trust what the UI gets.
   refused("    issuer: https://idp.example\n" + ok_client, "auth.jwt", "");
   refused("    issuer: https://other.example\n" + ok_client, "auth.jwt.issuers", jwt);
