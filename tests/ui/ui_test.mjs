@@ -603,8 +603,28 @@ const scenarios = {
       await prompt.getByRole("button", { name: "Sign in with " + host }).click();
       return page;
     };
+    // The sign-in's outcome in `page` (a tab that had no token): "error" (the callback's error
+    // card) or "signed-in" (a token kept), whichever comes first.
+    const outcome = async (page) => {
+      let result = null;
+      await until(async () => {
+        if ((await page.locator(".signin-error").count()) > 0) return (result = "error");
+        const t = await page.evaluate(() => sessionStorage.getItem("weir.token")).catch(() => null);
+        return t ? (result = "signed-in") : false;
+      }, "the sign-in's outcome in " + page.url());
+      return result;
+    };
+    // Waits for the clusters page after a sign-in; a sign-in error fails at once, with its text.
+    const signedIn = async (page) => {
+      if ((await outcome(page)) === "error") {
+        throw new Error("the sign-in failed: " + (await page.locator(".signin-error").innerText()));
+      }
+      await page.locator('tr[data-entity-id="local"]').waitFor({ timeout: WAIT });
+    };
+    // Waits for the sign-in's outcome and checks it is the error card saying `text`.
     const failed = async (page, text) => {
       const card = page.locator(".signin-error");
+      check((await outcome(page)) === "error", "the sign-in fails (" + text + "), but the page is " + page.url());
       await card.getByText(text).waitFor({ timeout: WAIT });
       check(page.url().startsWith(url + "/ui/auth/callback"), "the error is shown on the callback page");
       return card;
@@ -616,7 +636,7 @@ const scenarios = {
     check((await prompt.locator('input[name="token"]').count()) === 1, "pasting a token is still offered");
     await shot(first, "signin");
     await prompt.getByRole("button", { name: "Sign in with " + host }).click();
-    await first.locator('tr[data-entity-id="local"]').waitFor({ timeout: WAIT });
+    await signedIn(first);
     check(first.url() === url + "/ui/config/clusters?name=local", "back on the page signed in, at " + first.url());
     check((await prompt.count()) === 0, "no prompt once signed in");
     const me = await first.evaluate(async () =>
@@ -652,7 +672,8 @@ const scenarios = {
     // Try again, untampered: signed in, back on the page.
     await tampered.unroute(idp + "/token");
     await tampered.getByRole("button", { name: "Try again" }).click();
-    await tampered.locator('tr[data-entity-id="local"]').waitFor({ timeout: WAIT });
+    await tampered.locator(".signin-error").waitFor({ state: "detached", timeout: WAIT }); // left for the provider
+    await signedIn(tampered);
     check(tampered.url() === url + "/ui/config/clusters", "retry lands on the page, at " + tampered.url());
 
     // The provider refuses the sign-in.
