@@ -4,10 +4,14 @@
 // build's `npm ci`) and submits jobs with the real CLI. Screenshots go to build/ui-screenshots/.
 // Chromium or the UI's node_modules missing: WEIR_MISSING_SERVICE (a skip, a failure under
 // WEIR_REQUIRE_SERVICES=1; `make test` installs chromium).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -45,6 +49,47 @@ class UiTest : public ::testing::Test {
   void TearDown() override {
     ::unsetenv("WEIR_TOKEN");
     ::unsetenv("WEIR_USER_TOKEN");
+    ::unsetenv("WEIR_OIDC_URL");
+    if (provider_pid_ > 0) {
+      ::kill(provider_pid_, SIGTERM);
+      ::waitpid(provider_pid_, nullptr, 0);
+      provider_pid_ = -1;
+    }
+  }
+
+  // Starts tests/ui/fake_oidc.mjs (an OpenID provider on a free loopback port); its issuer URL,
+  // or "" after a failed assertion. Stopped by TearDown.
+  std::string StartProvider() {
+    const fs::path url_file = dir_.path() / "oidc-url";
+    const fs::path log = dir_.path() / "oidc.log";
+    const std::string script = (kScript.parent_path() / "fake_oidc.mjs").string();
+    provider_pid_ = ::fork();
+    if (provider_pid_ == 0) {
+      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+      }
+      ::execlp("node", "node", script.c_str(), url_file.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    EXPECT_GT(provider_pid_, 0);
+    // Generating its RSA key takes a moment on a busy machine.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    while (!fs::exists(url_file)) {
+      int status = 0;
+      if (::waitpid(provider_pid_, &status, WNOHANG) == provider_pid_) {
+        provider_pid_ = -1;
+        ADD_FAILURE() << "fake_oidc.mjs exited: " << Slurp(log);
+        return "";
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "fake_oidc.mjs wrote no URL within 90 s: " << Slurp(log);
+        return "";
+      }
+      ::usleep(50 * 1000);
+    }
+    return Slurp(url_file);
   }
 
   void StartServer(std::string config = "jobs:\n  kill_grace_ms: 500\n") {
@@ -78,6 +123,7 @@ class UiTest : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<WeirServer> server_;
+  pid_t provider_pid_ = -1;
 };
 
 TEST_F(UiTest, SubmittedJobAppearsAndSucceedsLiveWithItsStdout) {
@@ -148,6 +194,26 @@ TEST_F(UiTest, AsksForTheTokenOnceWhenTheServerRequiresOne) {
   ::setenv("WEIR_TOKEN", kToken, 1);  // for the CLI's apply and the scenario's API checks
   StartServer("auth:\n  mode: required\n  static_tokens_file: " + tokens.string() + "\n");
   Run("auth");
+}
+
+// auth.oidc: the prompt offers the provider's sign-in; the code flow with PKCE brings the user
+// back to the page signed in as the provider's subject. The provider checks the S256 challenge
+// against the verifier (a tampered verifier is refused), and its refusals (access_denied, a
+// wrong state or nonce) are shown with a way to try again. The CLI uses a static admin token.
+TEST_F(UiTest, SignsInWithTheOpenIdProviderUsingPkce) {
+  const std::string issuer = StartProvider();
+  ASSERT_FALSE(issuer.empty());
+  const fs::path tokens = dir_.path() / "tokens";
+  WriteFile(tokens, blob::Sha256Hex(kToken) + " ui-admin admin\n");
+  ASSERT_EQ(::chmod(tokens.c_str(), 0600), 0);
+  ::setenv("WEIR_TOKEN", kToken, 1);
+  ::setenv("WEIR_OIDC_URL", issuer.c_str(), 1);
+  StartServer("auth:\n  mode: required\n  static_tokens_file: " + tokens.string() +
+              "\n  jwt:\n    jwks_uri: " + issuer + "/jwks\n    issuers: [" + issuer +
+              "]\n    audiences: [weir-ui]\n    roles_claim: groups\n"
+              "  oidc:\n    issuer: " +
+              issuer + "\n    client_id: weir-ui\n    scopes: openid profile\n");
+  Run("oidc");
 }
 
 }  // namespace

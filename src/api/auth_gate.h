@@ -15,7 +15,8 @@
 // Open without credentials: GET and HEAD of /admin/health and /actuator/health (liveness and
 // readiness probes of load balancers and orchestrators; they tell UP/DOWN and disk figures), and
 // GET and HEAD of `/` and everything under `/ui` (the browser UI's static files, ui_routes.h: no
-// data; the UI asks for a token when the API answers 401).
+// data; the UI asks for a token when the API answers 401), and GET and HEAD of
+// /api/weir/v1/ui/auth (how the UI signs in: the OpenID provider's public client settings).
 // Finer decisions (job owners, namespaces, environments) are the routes' (access.h).
 //
 // Chaining: the gate returns nullopt to let the request through, so a server composing several

@@ -159,6 +159,11 @@ TEST_F(AuthGateTest, UiFilesStayOpenButNotTheApi) {
   EXPECT_FALSE(IsOpenRoute("GET", "/uix"));
   EXPECT_FALSE(IsOpenRoute("GET", "/api/v3/jobs"));
   EXPECT_FALSE(IsOpenRoute("GET", "/api/ui"));
+  // How to sign in is told before signing in; nothing else under /api/weir/v1/ui is open.
+  EXPECT_TRUE(IsOpenRoute("GET", "/api/weir/v1/ui/auth"));
+  EXPECT_FALSE(IsOpenRoute("POST", "/api/weir/v1/ui/auth"));
+  EXPECT_FALSE(IsOpenRoute("GET", "/api/weir/v1/ui/auth/x"));
+  EXPECT_FALSE(IsOpenRoute("GET", "/api/weir/v1/ui"));
 }
 
 // The head alone (announcing a large body that is never sent) is refused (403: a user writing a

@@ -1,6 +1,7 @@
 #include "api/ui_routes.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cctype>
 #include <map>
 #include <memory>
@@ -14,9 +15,41 @@ constexpr std::string_view kImmutable = "public, max-age=31536000, immutable";
 constexpr std::string_view kRevalidate = "no-cache";
 // The UI loads only its own scripts and styles and talks only to this server; downloads are
 // blob: URLs the page makes itself.
-constexpr std::string_view kCsp =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+// `connect_src` adds origins the page may call (the OpenID provider's, with auth.oidc).
+std::string Csp(const std::string& connect_src) {
+  return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+         "connect-src 'self'" +
+         connect_src + "; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+}
+
+// "https://idp.example:8443/realms/x" → "https://idp.example:8443" (URLs checked at start).
+std::string OriginOf(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "";
+  const size_t end = url.find_first_of("/?#", scheme + 3);
+  return std::string(url.substr(0, end));
+}
+
+// The JSON of GET /api/weir/v1/ui/auth.
+std::string AuthDocument(const UiAuthOptions& auth) {
+  boost::json::object doc;
+  doc["mode"] = auth.mode;
+  if (auth.oidc) {
+    const auth::OidcClientConfig& o = *auth.oidc;
+    boost::json::object oidc;
+    oidc["issuer"] = o.issuer;
+    oidc["client_id"] = o.client_id;
+    oidc["scopes"] = o.scopes;
+    oidc["token"] = o.token;
+    if (!o.authorization_endpoint.empty())
+      oidc["authorization_endpoint"] = o.authorization_endpoint;
+    if (!o.token_endpoint.empty()) oidc["token_endpoint"] = o.token_endpoint;
+    doc["oidc"] = std::move(oidc);
+  } else {
+    doc["oidc"] = nullptr;
+  }
+  return boost::json::serialize(doc);
+}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -61,11 +94,11 @@ HttpResponse NoFile(const HttpRequest& req) {
   return r;
 }
 
-HttpResponse Serve(const HttpRequest& req, const UiFile& f) {
+HttpResponse Serve(const HttpRequest& req, const UiFile& f, const std::string& csp) {
   HttpResponse r;
   r.SetHeader("Content-Type", std::string(f.content_type));
   r.SetHeader("X-Content-Type-Options", "nosniff");
-  r.SetHeader("Content-Security-Policy", std::string(kCsp));
+  r.SetHeader("Content-Security-Policy", csp);
   r.SetHeader("Referrer-Policy", "no-referrer");
   const bool immutable = f.path.starts_with("assets/");
   r.SetHeader("Cache-Control", std::string(immutable ? kImmutable : kRevalidate));
@@ -89,9 +122,27 @@ HttpResponse Serve(const HttpRequest& req, const UiFile& f) {
 
 }  // namespace
 
-void RegisterUiRoutes(Router& router, std::span<const UiFile> files) {
+void RegisterUiRoutes(Router& router, std::span<const UiFile> files, UiAuthOptions auth) {
   auto by_path = std::make_shared<std::map<std::string, const UiFile*, std::less<>>>();
   for (const UiFile& f : files) (*by_path)[std::string(f.path)] = &f;
+  std::string connect_src;
+  if (auth.oidc) {
+    // The discovery document is under the issuer; the token endpoint may be elsewhere (set
+    // auth.oidc.token_endpoint then, so its origin is allowed here).
+    for (const std::string& url : {auth.oidc->issuer, auth.oidc->token_endpoint}) {
+      const std::string origin = OriginOf(url);
+      if (!origin.empty() && connect_src.find(" " + origin) == std::string::npos) {
+        connect_src += " " + origin;
+      }
+    }
+  }
+  auto csp = std::make_shared<const std::string>(Csp(connect_src));
+  auto auth_doc = std::make_shared<const std::string>(AuthDocument(auth));
+  router.Add("GET", "/api/weir/v1/ui/auth", [auth_doc](HttpRequest&) {
+    HttpResponse r = HttpResponse::Json(200, *auth_doc);
+    r.SetHeader("Cache-Control", std::string(kRevalidate));
+    return r;
+  });
 
   router.Add("GET", "/", [](HttpRequest& req) {
     if (ListsToken(req.Header("accept").value_or(""), "text/html")) {
@@ -100,10 +151,10 @@ void RegisterUiRoutes(Router& router, std::span<const UiFile> files) {
     return HttpResponse::Json(200, R"({"ui":"/ui/","api":"/api/v3"})");
   });
   router.Add("GET", "/ui", [](HttpRequest&) { return Redirect(301, std::string(kPrefix)); });
-  router.Add("GET", "/ui/{path*}", [by_path](HttpRequest& req) {
+  router.Add("GET", "/ui/{path*}", [by_path, csp](HttpRequest& req) {
     std::string path = req.Param("path");
     if (path.empty()) path = "index.html";
-    if (auto it = by_path->find(path); it != by_path->end()) return Serve(req, *it->second);
+    if (auto it = by_path->find(path); it != by_path->end()) return Serve(req, *it->second, *csp);
     // No such file: an asset (under assets/, or a top-level name with an extension such as
     // favicon.ico) is a 404; any other path is one of the app's views (/ui/jobs/42/output/x.log),
     // whose page is index.html.
@@ -112,7 +163,7 @@ void RegisterUiRoutes(Router& router, std::span<const UiFile> files) {
     if (path.starts_with("assets/") || top_level_file) return NoFile(req);
     auto index = by_path->find("index.html");
     if (index == by_path->end()) return NoFile(req);
-    return Serve(req, *index->second);
+    return Serve(req, *index->second, *csp);
   });
 }
 

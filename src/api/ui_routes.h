@@ -18,14 +18,25 @@
 // accepts gzip gets the gzip copy made at build time (Content-Encoding: gzip, Vary:
 // Accept-Encoding).
 //
+//   GET /api/weir/v1/ui/auth  how the UI signs in (UiAuthOptions; nothing secret):
+//                     {"mode":"none"|"required","oidc":null|{"issuer","client_id","scopes",
+//                      "token","authorization_endpoint"?,"token_endpoint"?}}
+//                     An endpoint absent: the UI reads <issuer>/.well-known/openid-configuration.
+//
 // These routes hold no data: the auth gate lets them through without credentials (IsOpenRoute),
-// and the UI asks for a token when the API answers 401.
+// and the UI asks for a token when the API answers 401 (with auth.oidc: offers the provider's
+// sign-in, docs/ui.md). With auth.oidc the Content-Security-Policy's connect-src also allows the
+// origins of the issuer and the token endpoint (discovery and the code exchange are the
+// browser's own calls).
 #pragma once
 
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "api/http.h"
+#include "auth/auth.h"
 
 namespace weir::api {
 
@@ -42,7 +53,13 @@ struct UiFile {
 // so. The span stays valid for the program's life.
 std::span<const UiFile> EmbeddedUiFiles();
 
+// What GET /api/weir/v1/ui/auth tells the UI.
+struct UiAuthOptions {
+  std::string mode = "none";                   // auth.mode
+  std::optional<auth::OidcClientConfig> oidc;  // auth.oidc, checked at start (server/config.h)
+};
+
 // Registers the routes above over `files` (which must outlive the router).
-void RegisterUiRoutes(Router& router, std::span<const UiFile> files);
+void RegisterUiRoutes(Router& router, std::span<const UiFile> files, UiAuthOptions auth = {});
 
 }  // namespace weir::api

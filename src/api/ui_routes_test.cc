@@ -23,9 +23,12 @@ const UiFile kFiles[] = {
 
 class UiRoutesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Serve({}); }
+
+  void Serve(UiAuthOptions auth) {
+    if (server_) server_->Stop();
     auto router = std::make_shared<Router>();
-    RegisterUiRoutes(*router, kFiles);
+    RegisterUiRoutes(*router, kFiles, std::move(auth));
     HttpServerOptions opts;
     opts.port = 0;
     server_ = NewHttpServer(opts, router);
@@ -107,6 +110,42 @@ TEST_F(UiRoutesTest, ViewsOfTheAppServeIndexButMissingAssetsAre404) {
     auto r = Get(missing);
     EXPECT_EQ(r.status, 404) << missing;
     EXPECT_EQ(r.body.find("<!doctype"), std::string::npos) << missing;
+  }
+}
+
+// Without auth.oidc the UI is told the mode and no provider; its pages call only this server.
+TEST_F(UiRoutesTest, AuthDocumentWithoutAProvider) {
+  auto r = Get("/api/weir/v1/ui/auth");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"mode":"none","oidc":null})");
+  EXPECT_NE(
+      Get("/ui/jobs").Header("content-security-policy").value_or("").find("connect-src 'self';"),
+      std::string::npos);
+}
+
+// With auth.oidc the UI learns the provider's public client settings (endpoint overrides only
+// when set), and its pages may call the issuer's and the token endpoint's origins, nothing else.
+TEST_F(UiRoutesTest, AuthDocumentNamesTheProviderAndThePagesMayCallIt) {
+  auth::OidcClientConfig oidc;
+  oidc.issuer = "https://idp.example/realms/data";
+  oidc.client_id = "weir-ui";
+  oidc.scopes = "openid profile";
+  oidc.token_endpoint = "https://tokens.example:8443/oauth2/token";
+  Serve({"required", oidc});
+  auto r = Get("/api/weir/v1/ui/auth");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"mode":"required","oidc":{"issuer":"https://idp.example/realms/data",)"
+                    R"("client_id":"weir-ui","scopes":"openid profile","token":"id_token",)"
+                    R"("token_endpoint":"https://tokens.example:8443/oauth2/token"}})");
+  for (const char* page : {"/ui/", "/ui/auth/callback"}) {
+    auto p = Get(page);
+    EXPECT_EQ(p.status, 200) << page;
+    EXPECT_EQ(p.body, kIndex) << page;
+    EXPECT_NE(p.Header("content-security-policy")
+                  .value_or("")
+                  .find("connect-src 'self' https://idp.example https://tokens.example:8443;"),
+              std::string::npos)
+        << p.Header("content-security-policy").value_or("");
   }
 }
 

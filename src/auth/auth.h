@@ -89,6 +89,20 @@ struct JwtConfig {
   size_t max_token_bytes = 16 * 1024;
 };
 
+// The web UI's sign-in through an OpenID provider (auth.oidc; docs/ui.md): the authorization
+// code flow with PKCE (RFC 7636) run by the browser as a public client. Nothing here is secret:
+// GET /api/weir/v1/ui/auth hands it to any caller. The tokens the UI gets are verified like any
+// other bearer token, by the JWT authenticator (JwtConfig), which must accept `issuer`.
+struct OidcClientConfig {
+  std::string issuer;             // https:// (http:// only to loopback); the tokens' iss
+  std::string client_id;          // the public client registered at the provider; no secret
+  std::string scopes = "openid";  // space-separated; holds openid
+  // Endpoints; "" (default): read from <issuer>/.well-known/openid-configuration by the UI.
+  std::string authorization_endpoint;
+  std::string token_endpoint;
+  std::string token = "id_token";  // which token the UI sends as Bearer: id_token or access_token
+};
+
 // A JWT authenticator over `config`. kInvalidArgument naming the setting ("auth.jwks_uri: ...")
 // when the config is unusable (no key source or both, no issuer or audience, an unreadable or
 // malformed JWKS file, a JWKS key without a usable algorithm, a plain-http URL to another host).

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -186,6 +187,117 @@ Status JwtSection(const YAML::Node& n, ServerConfig& c) {
     }
   }
   c.jwt = std::move(j);
+  return Status::Ok();
+}
+
+// auth.oidc: a mapping onto auth::OidcClientConfig; scopes is a space-separated string or a list.
+Status OidcSection(const YAML::Node& n, ServerConfig& c) {
+  if (n.IsNull()) {
+    c.oidc.reset();
+    return Status::Ok();
+  }
+  if (!n.IsMap()) return InvalidArgument("config auth.oidc: expected a mapping");
+  auth::OidcClientConfig o;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string name = "auth.oidc." + key;
+    const YAML::Node& v = kv.second;
+    auto scalar = [&](std::string& out) -> Status {
+      if (!v.IsScalar()) return InvalidArgument("config " + name + ": expected a string");
+      out = v.Scalar();
+      return Status::Ok();
+    };
+    if (key == "issuer") {
+      WEIR_RETURN_IF_ERROR(scalar(o.issuer));
+    } else if (key == "client_id") {
+      WEIR_RETURN_IF_ERROR(scalar(o.client_id));
+    } else if (key == "scopes") {
+      std::vector<std::string> scopes;
+      WEIR_RETURN_IF_ERROR(StringList(v, name, scopes));
+      o.scopes = Join(scopes, " ");
+    } else if (key == "authorization_endpoint") {
+      WEIR_RETURN_IF_ERROR(scalar(o.authorization_endpoint));
+    } else if (key == "token_endpoint") {
+      WEIR_RETURN_IF_ERROR(scalar(o.token_endpoint));
+    } else if (key == "token") {
+      WEIR_RETURN_IF_ERROR(scalar(o.token));
+    } else {
+      return InvalidArgument("config " + name +
+                             ": unknown setting (known: authorization_endpoint, client_id, "
+                             "issuer, scopes, token, token_endpoint)");
+    }
+  }
+  c.oidc = std::move(o);
+  return Status::Ok();
+}
+
+// An https:// URL with a host, or http:// to 127.0.0.1, localhost or [::1] (a provider on this
+// machine, as in tests): the UI sends codes and verifiers there and trusts what comes back.
+Status CheckProviderUrl(const std::string& url, const std::string& key) {
+  const std::string lower = ToLower(url);
+  const bool https = StartsWith(lower, "https://");
+  if (!https && !StartsWith(lower, "http://")) {
+    return InvalidArgument("config " + key + ": must be an https:// URL");
+  }
+  std::string_view authority = std::string_view(lower).substr(https ? 8 : 7);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (authority.empty() || authority.find('@') != std::string_view::npos ||
+      lower.find_first_of("?#") != std::string::npos) {
+    return InvalidArgument("config " + key +
+                           ": must be an https:// URL with a host and no user, query or fragment");
+  }
+  if (https) return Status::Ok();
+  std::string_view host = authority;
+  host =
+      StartsWith(host, "[") ? host.substr(0, host.find(']') + 1) : host.substr(0, host.find(':'));
+  if (host == "127.0.0.1" || host == "localhost" || host == "[::1]") return Status::Ok();
+  return InvalidArgument("config " + key +
+                         ": must be https:// (http:// only to 127.0.0.1, localhost or [::1])");
+}
+
+// auth.oidc against itself and auth.jwt: a UI that signs in to get a token the server then
+// refuses is a start-up error, not a puzzle for the first user.
+Status CheckOidc(const ServerConfig& c) {
+  if (!c.oidc) return Status::Ok();
+  const auth::OidcClientConfig& o = *c.oidc;
+  if (o.issuer.empty()) {
+    return InvalidArgument("config auth.oidc.issuer: required (the OpenID provider's URL)");
+  }
+  WEIR_RETURN_IF_ERROR(CheckProviderUrl(o.issuer, "auth.oidc.issuer"));
+  if (!o.authorization_endpoint.empty()) {
+    WEIR_RETURN_IF_ERROR(
+        CheckProviderUrl(o.authorization_endpoint, "auth.oidc.authorization_endpoint"));
+  }
+  if (!o.token_endpoint.empty()) {
+    WEIR_RETURN_IF_ERROR(CheckProviderUrl(o.token_endpoint, "auth.oidc.token_endpoint"));
+  }
+  if (o.client_id.empty()) {
+    return InvalidArgument(
+        "config auth.oidc.client_id: required (the public client registered at the provider)");
+  }
+  const std::vector<std::string> scopes = Split(o.scopes, ' ');
+  if (std::find(scopes.begin(), scopes.end(), "openid") == scopes.end()) {
+    return InvalidArgument("config auth.oidc.scopes: must include openid");
+  }
+  if (o.token != "id_token" && o.token != "access_token") {
+    return InvalidArgument("config auth.oidc.token: must be id_token or access_token");
+  }
+  if (!c.jwt) {
+    return InvalidArgument(
+        "config auth.oidc: needs auth.jwt to verify the provider's tokens (jwks_uri of the "
+        "provider, its issuer in auth.jwt.issuers)");
+  }
+  const auto& issuers = c.jwt->issuers;
+  if (std::find(issuers.begin(), issuers.end(), o.issuer) == issuers.end()) {
+    return InvalidArgument("config auth.jwt.issuers: must hold auth.oidc.issuer '" + o.issuer +
+                           "' (else the server refuses the tokens the UI signs in for)");
+  }
+  const auto& audiences = c.jwt->audiences;
+  if (o.token == "id_token" &&
+      std::find(audiences.begin(), audiences.end(), o.client_id) == audiences.end()) {
+    return InvalidArgument("config auth.jwt.audiences: must hold auth.oidc.client_id '" +
+                           o.client_id + "' (the ID token the UI sends has it as its aud)");
+  }
   return Status::Ok();
 }
 
@@ -434,6 +546,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
        {{"mode", Field(&ServerConfig::auth_mode, "auth.mode")},
         {"static_tokens_file", Field(&ServerConfig::static_tokens_file, "auth.static_tokens_file")},
         {"jwt", JwtSection},
+        {"oidc", OidcSection},
         {"mtls", MtlsSection},
         {"admin_impersonation",
          Field(&ServerConfig::admin_impersonation, "auth.admin_impersonation")},
@@ -669,6 +782,7 @@ Status CheckRanges(const ServerConfig& c) {
         "config auth.mode: required, but no credentials are configured; set "
         "auth.static_tokens_file, auth.jwt or auth.mtls.enabled");
   }
+  WEIR_RETURN_IF_ERROR(CheckOidc(c));
   if (c.s3_addressing != "auto" && c.s3_addressing != "path" && c.s3_addressing != "virtual") {
     return InvalidArgument("config s3.addressing: must be auto, path or virtual");
   }

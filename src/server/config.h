@@ -157,7 +157,10 @@ struct ServerConfig {
   std::string auth_mode = "none";            // none (anyone is admin) or required
   std::filesystem::path static_tokens_file;  // "<sha256 hex> <principal> <role,...>" lines
   std::optional<auth::JwtConfig> jwt;        // set by an auth.jwt section
-  bool mtls_enabled = false;                 // a verified client cert's CN is the principal
+  // Set by an auth.oidc section: the web UI signs in through this OpenID provider (docs/ui.md).
+  // Checked at start: auth.jwt must accept its issuer (and, for id_token, its client id).
+  std::optional<auth::OidcClientConfig> oidc;
+  bool mtls_enabled = false;  // a verified client cert's CN is the principal
   std::map<std::string, std::vector<std::string>> mtls_roles;  // CN → roles
   std::vector<std::string> mtls_default_roles = {"user"};      // CNs not in mtls_roles
   bool admin_impersonation = false;                 // admins may submit jobs for another user

@@ -376,6 +376,69 @@ assets:
   EXPECT_NE(typo.status().message().find("auth.jwt.issuer"), std::string::npos);
 }
 
+// auth.oidc: the UI's sign-in. The server must accept the tokens the UI signs in for, so a
+// provider auth.jwt does not trust (issuer, or the client id as audience of an ID token) is a
+// start-up error naming the field.
+TEST(ServerConfig, OidcSettingsAndTheirChecks) {
+  const std::string jwt =
+      "  jwt:\n    jwks_uri: https://idp.example/keys\n    issuers: [https://idp.example]\n"
+      "    audiences: [weir-ui]\n";
+  auto c = ParseServerConfig("auth:\n  mode: required\n" + jwt +
+                             "  oidc:\n    issuer: https://idp.example\n"
+                             "    client_id: weir-ui\n    scopes: [openid, profile]\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->oidc.has_value());
+  EXPECT_EQ(c->oidc->issuer, "https://idp.example");
+  EXPECT_EQ(c->oidc->client_id, "weir-ui");
+  EXPECT_EQ(c->oidc->scopes, "openid profile");
+  EXPECT_EQ(c->oidc->token, "id_token");
+  EXPECT_EQ(c->oidc->authorization_endpoint, "");
+  auto none = ParseServerConfig("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->oidc.has_value());
+
+  // A provider on this machine may speak plain HTTP; the access token needs no aud check here.
+  auto local = ParseServerConfig(
+      "auth:\n  jwt:\n    jwks_uri: http://127.0.0.1:9/jwks\n    issuers: [http://127.0.0.1:9]\n"
+      "    audiences: [api]\n  oidc:\n    issuer: http://127.0.0.1:9\n    client_id: ui\n"
+      "    scopes: openid email\n    token: access_token\n"
+      "    token_endpoint: http://localhost:9/token\n");
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_EQ(local->oidc->scopes, "openid email");
+  EXPECT_EQ(local->oidc->token_endpoint, "http://localhost:9/token");
+
+  auto refused = [&](const std::string& oidc, const std::string& field,
+                     const std::string& jwt_section) {
+    auto r = ParseServerConfig("auth:\n" + jwt_section + "  oidc:\n" + oidc);
+    ASSERT_FALSE(r.ok()) << oidc;
+    EXPECT_NE(r.status().message().find(field), std::string::npos) << r.status();
+  };
+  const std::string ok_client = "    client_id: weir-ui\n";
+  refused("    issuer: http://idp.example\n" + ok_client, "auth.oidc.issuer", jwt);
+  refused("    issuer: idp.example\n" + ok_client, "auth.oidc.issuer", jwt);
+  refused("    issuer: https://user@idp.example\n" + ok_client, "auth.oidc.issuer", jwt);
+  refused(ok_client, "auth.oidc.issuer", jwt);
+  refused("    issuer: https://idp.example\n", "auth.oidc.client_id", jwt);
+  refused("    issuer: https://idp.example\n    client_id: ''\n", "auth.oidc.client_id", jwt);
+  refused("    issuer: https://idp.example\n" + ok_client + "    scopes: profile\n",
+          "auth.oidc.scopes", jwt);
+  refused("    issuer: https://idp.example\n" + ok_client + "    token: both\n", "auth.oidc.token",
+          jwt);
+  refused("    issuer: https://idp.example\n" + ok_client +
+              "    token_endpoint: http://idp.example/token\n",
+          "auth.oidc.token_endpoint", jwt);
+  refused("    issuer: https://idp.example\n" + ok_client +
+              "    authorization_endpoint: ftp://idp.example/auth\n",
+          "auth.oidc.authorization_endpoint", jwt);
+  refused("    issuer: https://idp.example\n" + ok_client + "    secret: x\n", "auth.oidc.secret",
+          jwt);
+  // auth.jwt must trust what the UI gets.
+  refused("    issuer: https://idp.example\n" + ok_client, "auth.jwt", "");
+  refused("    issuer: https://other.example\n" + ok_client, "auth.jwt.issuers", jwt);
+  refused("    issuer: https://idp.example\n    client_id: another-ui\n", "auth.jwt.audiences",
+          jwt);
+}
+
 TEST(ServerConfig, NoAuthOnlyOnLoopbackUnlessInsecure) {
   ServerConfig c;
   for (std::string host : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) {

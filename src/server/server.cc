@@ -257,7 +257,8 @@ class ServerImpl final : public Server {
                    config_.store_type);
     }
     api::RegisterWebhookRoutes(*router, stores_.webhooks, events_, webhooks_, clock, who);
-    api::RegisterUiRoutes(*router, api::EmbeddedUiFiles());
+    api::RegisterUiRoutes(*router, api::EmbeddedUiFiles(),
+                          api::UiAuthOptions{config_.auth_mode, config_.oidc});
 
     auto blobs = config_.blob_backend == "s3"
                      ? blob::NewS3BlobStore({config_.blob_s3_bucket, config_.blob_s3_prefix,

@@ -582,6 +582,118 @@ const scenarios = {
     console.log("auth: token asked once and used");
   },
 
+  // auth.oidc (WEIR_OIDC_URL: tests/ui/fake_oidc.mjs): "Sign in with <host>" runs the code flow
+  // with PKCE and lands back on the page signed in as the provider's subject; a tampered
+  // verifier, access_denied, a wrong state and a wrong nonce are shown, and "Try again" works.
+  async oidc(browser) {
+    const idp = process.env.WEIR_OIDC_URL;
+    const host = new URL(idp).host;
+    const control = (c) => fetch(idp + "/control", { method: "POST", body: JSON.stringify(c || {}) });
+    const idpLog = async () => (await fetch(idp + "/log")).json();
+    const auth = await (await fetch(url + "/api/weir/v1/ui/auth")).json();
+    check(auth.mode === "required" && auth.oidc && auth.oidc.issuer === idp && auth.oidc.client_id === "weir-ui",
+      "GET /api/weir/v1/ui/auth names the provider without a token: " + JSON.stringify(auth));
+
+    // Signs in from the prompt of a fresh tab on `path`; answers the page (at the provider's
+    // callback outcome: back on the page, or the error card).
+    const startAt = async (path) => {
+      const page = await openPage(browser, path);
+      const prompt = page.locator("form.token");
+      await prompt.waitFor({ timeout: WAIT });
+      await prompt.getByRole("button", { name: "Sign in with " + host }).click();
+      return page;
+    };
+    // The sign-in's outcome in `page` (a tab that had no token): "error" (the callback's error
+    // card) or "signed-in" (a token kept), whichever comes first.
+    const outcome = async (page) => {
+      let result = null;
+      await until(async () => {
+        if ((await page.locator(".signin-error").count()) > 0) return (result = "error");
+        const t = await page.evaluate(() => sessionStorage.getItem("weir.token")).catch(() => null);
+        return t ? (result = "signed-in") : false;
+      }, "the sign-in's outcome in " + page.url());
+      return result;
+    };
+    // Waits for the clusters page after a sign-in; a sign-in error fails at once, with its text.
+    const signedIn = async (page) => {
+      if ((await outcome(page)) === "error") {
+        throw new Error("the sign-in failed: " + (await page.locator(".signin-error").innerText()));
+      }
+      await page.locator('tr[data-entity-id="local"]').waitFor({ timeout: WAIT });
+    };
+    // Waits for the sign-in's outcome and checks it is the error card saying `text`.
+    const failed = async (page, text) => {
+      const card = page.locator(".signin-error");
+      check((await outcome(page)) === "error", "the sign-in fails (" + text + "), but the page is " + page.url());
+      await card.getByText(text).waitFor({ timeout: WAIT });
+      check(page.url().startsWith(url + "/ui/auth/callback"), "the error is shown on the callback page");
+      return card;
+    };
+
+    const first = await openPage(browser, "/ui/config/clusters?name=local");
+    const prompt = first.locator("form.token");
+    await prompt.getByRole("button", { name: "Sign in with " + host }).waitFor({ timeout: WAIT });
+    check((await prompt.locator('input[name="token"]').count()) === 1, "pasting a token is still offered");
+    await shot(first, "signin");
+    await prompt.getByRole("button", { name: "Sign in with " + host }).click();
+    await signedIn(first);
+    check(first.url() === url + "/ui/config/clusters?name=local", "back on the page signed in, at " + first.url());
+    check((await prompt.count()) === 0, "no prompt once signed in");
+    const me = await first.evaluate(async () =>
+      (await fetch("/api/weir/v1/me", { headers: { Authorization: "Bearer " + sessionStorage.getItem("weir.token") } })).json());
+    check(me.name === "ada-from-the-fake-idp" && me.mechanism === "jwt", "/me is the provider's subject: " + JSON.stringify(me));
+    check((await first.evaluate(() => sessionStorage.getItem("weir.oidc.pending"))) === null, "the verifier is used once");
+    let log = await idpLog();
+    const asked = log.authorize[log.authorize.length - 1];
+    check(asked.code_challenge_method === "S256" && asked.redirect_uri === url + "/ui/auth/callback" &&
+      asked.scope === "openid profile" && !asked.refused, "the authorization request: " + JSON.stringify(asked));
+    check(log.token.length === 1 && log.token[0].ok === true, "the provider accepted the verifier: " + JSON.stringify(log.token));
+    // The session's token serves the other pages.
+    await first.getByRole("link", { name: "Jobs" }).first().click();
+    await first.locator("table.jobs").waitFor({ timeout: WAIT });
+    check((await prompt.count()) === 0, "no second prompt");
+    check(first.problems.length === 0, "no page errors: " + first.problems.join("; "));
+
+    // A verifier changed on its way to the provider is refused: the flow proves possession.
+    const tampered = await openPage(browser, "/ui/config/clusters");
+    let sentVerifier = "";
+    await tampered.route(idp + "/token", (route) => {
+      const form = new URLSearchParams(route.request().postData() || "");
+      sentVerifier = form.get("code_verifier") || "";
+      form.set("code_verifier", "A".repeat(43));
+      return route.continue({ postData: form.toString() });
+    });
+    await tampered.locator("form.token").getByRole("button", { name: "Sign in with " + host }).click();
+    await failed(tampered, "the token endpoint refused the code: invalid_grant (code_verifier does not match the code_challenge)");
+    check(/^[A-Za-z0-9_-]{43}$/.test(sentVerifier), "the UI sent a 43-character verifier: " + sentVerifier);
+    log = await idpLog();
+    check(log.token[log.token.length - 1].refused === "code_verifier does not match the code_challenge", "the provider refused the tampered verifier");
+    check((await tampered.evaluate(() => sessionStorage.getItem("weir.token"))) === null, "no token kept after a refusal");
+    // Try again, untampered: signed in, back on the page.
+    await tampered.unroute(idp + "/token");
+    await tampered.getByRole("button", { name: "Try again" }).click();
+    await tampered.locator(".signin-error").waitFor({ state: "detached", timeout: WAIT }); // left for the provider
+    await signedIn(tampered);
+    check(tampered.url() === url + "/ui/config/clusters", "retry lands on the page, at " + tampered.url());
+
+    // The provider refuses the sign-in.
+    await control({ deny: true });
+    const denied = await startAt("/ui/jobs");
+    await failed(denied, "the provider refused the sign-in: access_denied (the user said no)");
+    await denied.getByRole("button", { name: "Try again" }).waitFor({ timeout: WAIT });
+    await shot(denied, "signin-denied");
+    // An answer that is not for this tab's sign-in (state), and a token minted for another
+    // sign-in (nonce), are refused.
+    await control({ state: "forged-state" });
+    await failed(await startAt("/ui/jobs"), "state mismatch");
+    await control({ nonce: "someone-elses-nonce" });
+    const replayed = await startAt("/ui/jobs");
+    await failed(replayed, "nonce");
+    check((await replayed.evaluate(() => sessionStorage.getItem("weir.token"))) === null, "no token kept for a wrong nonce");
+    await control({});
+    console.log("oidc: signed in as", me.name, "with PKCE; tampered verifier, access_denied, state and nonce refused");
+  },
+
   // The jobs and job pages at phone width and in the dark theme (screenshots to look at).
   async themes(browser) {
     const id = weir("job", "submit", "-c", "sched:sla", "-C", "type:bash", "--name", "themes", "--", "echo dark");

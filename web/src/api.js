@@ -1,7 +1,8 @@
 // The UI's only way to the server: the public HTTP APIs (Genie v3 under /api/v3, weir's own under
 // /api/weir/v1). When the server requires a bearer token (auth.mode: required), the first 401
-// asks the user for one (see TokenPrompt in main.jsx); it is kept in sessionStorage for the tab's
-// session and sent as `Authorization: Bearer` on every call.
+// asks the user for one (see TokenPrompt in main.jsx: pasted, or from the site's OpenID provider,
+// oidc.js); it is kept in sessionStorage for the tab's session and sent as
+// `Authorization: Bearer` on every call.
 
 const TOKEN_KEY = "weir.token";
 const listeners = new Set();
