@@ -29,11 +29,12 @@
 // - Timeouts (from `started`, the submission: time pending in Slurm's queue counts; by the
 //   injected Clock) and output limits are checked on the
 //   reconciler's ticks; a job over one is killed like a user kill with that reason.
-// - Slurm runs genie/slurm-batch, a small batch script that runs the run script as a child in
-//   its process group (which Slurm's signals reach as a whole). On SIGTERM it lives on while other
-//   processes of the group do, up to the grace period, then SIGKILLs them (Slurm would otherwise
-//   end the step, and lose track of orphans, as soon as the run script dies); after a normal end
-//   it SIGKILLs what is left at once. It needs bash and /proc on the compute nodes.
+// - Slurm runs genie/slurm-batch, a small batch script that runs the run script (in a subshell,
+//   with $0 the run script) as a child in its process group, which Slurm's signals reach as a
+//   whole. On SIGTERM it lives on while other processes of the group do, up to the grace period,
+//   then SIGKILLs them (Slurm would otherwise end the step, and lose track of orphans, as soon as
+//   the run script dies); after a normal end it SIGKILLs what is left at once. It needs bash and
+//   /proc on the compute nodes.
 // - Kill writes genie/kill-reason, then `scancel --full --signal=TERM` (every process of the
 //   job); if the job still has not ended 5 s after the grace, plain `scancel`. When Slurm
 //   refuses the signal (the job is not running), `scancel --state=PENDING` removes it from the

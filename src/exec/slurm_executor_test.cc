@@ -122,6 +122,31 @@ TEST_F(SlurmExecutorTest, RecordsTheSlurmJobIdAndNamesTheJobAfterIt) {
   EXPECT_EQ(end->status, model::JobStatus::kSucceeded);
 }
 
+// The batch script reads the run script in a subshell rather than starting another bash; what
+// the job's set-up files see is as when the run script runs on its own: $0 names the run script,
+// SIGTERM is not caught, and the batch script's own variables are not exported to the command.
+TEST_F(SlurmExecutorTest, SetUpFilesSeeTheRunScriptAsWhenItRunsOnItsOwn) {
+  fs::path setup = tmp_.path() / "setup.sh";
+  {
+    std::ofstream w(setup);
+    w << "echo \"zero=$0\" > \"$GENIE_JOB_DIR/seen\"\n"
+      << "me=$BASHPID; m=$(awk '/^SigCgt/ {print $2}' /proc/$me/status)\n"
+      << "echo \"term_caught=$(( (16#$m >> 14) & 1 ))\" >> \"$GENIE_JOB_DIR/seen\"\n";
+  }
+  JobSpec spec = SimpleSpec("seen", "bash -c", "'echo \"pg=${pg-unset} run=${run-unset}\" > env'");
+  spec.command.setup_file = "file://" + setup.string();
+  fs::path dir = paths::JobDir(tmp_.path() / "jobs", "seen");
+  auto fetcher = NewLocalFileFetcher();
+  ASSERT_TRUE(PrepareJobDirectory(spec, dir, *fetcher).ok());
+  auto l = executor_->Launch("seen", dir, {});
+  ASSERT_TRUE(l.ok()) << l.status();
+  auto end = ends_.WaitFor("seen");
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->status, model::JobStatus::kSucceeded) << end->status_msg;
+  EXPECT_EQ(ReadText(dir / "seen"), "zero=" + paths::RunScript(dir).string() + "\nterm_caught=0\n");
+  EXPECT_EQ(ReadText(dir / "env"), "pg=unset run=unset\n");
+}
+
 TEST_F(SlurmExecutorTest, KillOfAPendingJobRemovesItFromTheQueue) {
   fs::path dir = Prepare("held", "true");
   LaunchOptions o;

@@ -6,7 +6,7 @@
 import { useState } from "preact/hooks";
 import { Link, useParams, useSearch } from "wouter-preact";
 import { enc, errorOf, getJson, request } from "./api.js";
-import { ErrorBox, KeyValues, Time, formatBytes, useLoad } from "./ui.jsx";
+import { ErrorBox, KeyValues, ListTable, Time, formatBytes, useLoad } from "./ui.jsx";
 
 const ASSETS = "/api/weir/v1/assets";
 
@@ -54,43 +54,31 @@ function NamespacesPage() {
         <h1>Assets</h1>
       </div>
       <ErrorBox error={list.error} />
-      <div class="table-wrap">
-        <table class="namespaces">
-          <thead>
-            <tr>
-              <th>Namespace</th>
-              <th>Type</th>
-              <th>Repository</th>
-              <th>Branches</th>
-              <th class="num">Versions</th>
-              <th>Newest</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((g) => (
-              <tr key={g.type + "/" + g.namespace} data-namespace={g.namespace}>
-                <td>
-                  <Link href={"/assets?type=" + enc(g.type) + "&namespace=" + enc(g.namespace)}>{g.namespace}</Link>
-                </td>
-                <td>{g.type}</td>
-                <td class="mono small">{g.owner + "/" + g.repo}</td>
-                <td>{g.branches.size}</td>
-                <td class="num">{g.count}</td>
-                <td>
-                  <Time value={g.newest.created} />
-                </td>
-              </tr>
-            ))}
-            {list.data && !rows.length && (
-              <tr>
-                <td colSpan={6} class="muted empty">
-                  No assets published. Publish one with <code>weir asset publish</code> or deploy a project.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        class="namespaces"
+        columns={["Namespace", "Type", "Repository", "Branches", ["Versions", "num"], "Newest"]}
+        items={rows}
+        loaded={!!list.data}
+        empty={
+          <>
+            No assets published. Publish one with <code>weir asset publish</code> or deploy a project.
+          </>
+        }
+        row={(g) => (
+          <tr key={g.type + "/" + g.namespace} data-namespace={g.namespace}>
+            <td>
+              <Link href={"/assets?type=" + enc(g.type) + "&namespace=" + enc(g.namespace)}>{g.namespace}</Link>
+            </td>
+            <td>{g.type}</td>
+            <td class="mono small">{g.owner + "/" + g.repo}</td>
+            <td>{g.branches.size}</td>
+            <td class="num">{g.count}</td>
+            <td>
+              <Time value={g.newest.created} />
+            </td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

@@ -3,7 +3,7 @@
 // (a cluster's commands; a command's clusters and applications; an application's commands).
 import { Link, useLocation, useParams, useSearch } from "wouter-preact";
 import { embedded, enc, getJson, isAdmin } from "./api.js";
-import { ErrorBox, KeyValues, StatusBadge, Tags, Time, useLoad, useMe } from "./ui.jsx";
+import { ErrorBox, KeyValues, ListTable, StatusBadge, Tags, Time, useLoad, useMe } from "./ui.jsx";
 
 const KINDS = {
   clusters: { title: "Clusters", list: "clusterList", one: "Cluster" },
@@ -79,46 +79,34 @@ export function ConfigListPage() {
         </div>
       </form>
       <ErrorBox error={list.error} />
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Status</th>
-              <th>Version</th>
-              <th>Tags</th>
-              <th>Updated</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((e) => (
-              <tr key={e.id} data-entity-id={e.id}>
-                <td>
-                  <Link href={"/config/" + kind + "/" + enc(e.id)}>{e.name}</Link>
-                  {e.id !== e.name && <div class="muted small mono">{e.id}</div>}
-                </td>
-                <td>
-                  <StatusBadge status={e.status} />
-                </td>
-                <td>{e.version}</td>
-                <td>
-                  <Tags tags={e.tags} />
-                </td>
-                <td>
-                  <Time value={e.updated} />
-                </td>
-              </tr>
-            ))}
-            {list.data && !items.length && (
-              <tr>
-                <td colSpan={5} class="muted empty">
-                  None. Load some with <code>weir apply -f examples/demo.yaml</code>.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        columns={["Name", "Status", "Version", "Tags", "Updated"]}
+        items={items}
+        loaded={!!list.data}
+        empty={
+          <>
+            None. Load some with <code>weir apply -f examples/demo.yaml</code>.
+          </>
+        }
+        row={(e) => (
+          <tr key={e.id} data-entity-id={e.id}>
+            <td>
+              <Link href={"/config/" + kind + "/" + enc(e.id)}>{e.name}</Link>
+              {e.id !== e.name && <div class="muted small mono">{e.id}</div>}
+            </td>
+            <td>
+              <StatusBadge status={e.status} />
+            </td>
+            <td>{e.version}</td>
+            <td>
+              <Tags tags={e.tags} />
+            </td>
+            <td>
+              <Time value={e.updated} />
+            </td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

@@ -69,6 +69,40 @@ export function KeyValues({ rows, hideEmpty = false }) {
   );
 }
 
+// A list table in its scrolling frame: a header from `columns` (a label, or [label, class]), the
+// row `row(item)` gives for each item, and once the list has loaded (`loaded`) without items one
+// row saying `empty` (what to do to get some).
+export function ListTable({ class: cls, columns, items, row, loaded, empty }) {
+  return (
+    <div class="table-wrap">
+      <table class={cls}>
+        <thead>
+          <tr>
+            {columns.map((c) => {
+              const [label, thClass] = Array.isArray(c) ? c : [c];
+              return (
+                <th key={label} class={thClass}>
+                  {label}
+                </th>
+              );
+            })}
+          </tr>
+        </thead>
+        <tbody>
+          {items.map(row)}
+          {loaded && !items.length && (
+            <tr>
+              <td colSpan={columns.length} class="muted empty">
+                {empty}
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 export function ErrorBox({ error }) {
   if (!error) return null;
   return (

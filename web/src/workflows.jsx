@@ -8,7 +8,7 @@ import { useState } from "preact/hooks";
 import { Link, useLocation, useParams } from "wouter-preact";
 import { enc, getJson, sendJson } from "./api.js";
 import { lineDiff } from "./diff.js";
-import { ConfirmButton, ErrorBox, KeyValues, LiveIndicator, StatusBadge, Time, useLive, useLoad, useMe } from "./ui.jsx";
+import { ConfirmButton, ErrorBox, KeyValues, ListTable, LiveIndicator, StatusBadge, Time, useLive, useLoad, useMe } from "./ui.jsx";
 
 const FINAL_INSTANCE = ["SUCCEEDED", "FAILED", "STOPPED"];
 
@@ -57,47 +57,35 @@ export function WorkflowsPage() {
         <h1>Workflows</h1>
       </div>
       <ErrorBox error={list.error} />
-      <div class="table-wrap">
-        <table class="workflows">
-          <thead>
-            <tr>
-              <th>Workflow</th>
-              <th>Environment</th>
-              <th>Active version</th>
-              <th>Schedule</th>
-              <th>Next fire</th>
-              <th>State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((w) => (
-              <tr key={w.id} data-workflow-id={w.id}>
-                <td>
-                  <Link href={"/workflows/" + enc(w.id)}>{w.workflowId}</Link>
-                  <div class="muted small mono">{w.owner + "/" + w.repo}</div>
-                </td>
-                <td>{w.environment}</td>
-                <td>
-                  {w.activeVersion ?? <span class="muted">none</span>}
-                  {w.latestVersion !== w.activeVersion && <span class="muted small"> (latest {w.latestVersion})</span>}
-                </td>
-                <td>{w.schedule ? <code>{w.schedule}</code> : <span class="muted">manual</span>}</td>
-                <td>
-                  <ZonedTime value={w.nextFire} zone={w.timezone} />
-                </td>
-                <td>{w.undeployed ? "undeployed" : w.paused ? "paused" : "active"}</td>
-              </tr>
-            ))}
-            {list.data && !items.length && (
-              <tr>
-                <td colSpan={6} class="muted empty">
-                  No workflows deployed. Start with <code>weir sample workflow bash project</code>.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        class="workflows"
+        columns={["Workflow", "Environment", "Active version", "Schedule", "Next fire", "State"]}
+        items={items}
+        loaded={!!list.data}
+        empty={
+          <>
+            No workflows deployed. Start with <code>weir sample workflow bash project</code>.
+          </>
+        }
+        row={(w) => (
+          <tr key={w.id} data-workflow-id={w.id}>
+            <td>
+              <Link href={"/workflows/" + enc(w.id)}>{w.workflowId}</Link>
+              <div class="muted small mono">{w.owner + "/" + w.repo}</div>
+            </td>
+            <td>{w.environment}</td>
+            <td>
+              {w.activeVersion ?? <span class="muted">none</span>}
+              {w.latestVersion !== w.activeVersion && <span class="muted small"> (latest {w.latestVersion})</span>}
+            </td>
+            <td>{w.schedule ? <code>{w.schedule}</code> : <span class="muted">manual</span>}</td>
+            <td>
+              <ZonedTime value={w.nextFire} zone={w.timezone} />
+            </td>
+            <td>{w.undeployed ? "undeployed" : w.paused ? "paused" : "active"}</td>
+          </tr>
+        )}
+      />
     </section>
   );
 }
@@ -141,49 +129,36 @@ export function WorkflowPage() {
       {w && <Versions id={id} onChange={() => wf.reload()} />}
       <h2 class="section">Instances</h2>
       <ErrorBox error={instances.error} />
-      <div class="table-wrap">
-        <table class="instances">
-          <thead>
-            <tr>
-              <th>#</th>
-              <th>Status</th>
-              <th>Version</th>
-              <th>Trigger</th>
-              <th>Started</th>
-              <th>Finished</th>
-              <th>Message</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((i) => (
-              <tr key={i.number} data-instance={i.number}>
-                <td>
-                  <Link href={"/workflows/" + enc(id) + "/instances/" + i.number}>#{i.number}</Link>
-                </td>
-                <td>
-                  <StatusBadge status={i.status} />
-                </td>
-                <td>{i.version}</td>
-                <td>{i.trigger}</td>
-                <td>
-                  <Time value={i.started} />
-                </td>
-                <td>
-                  <Time value={i.finished} />
-                </td>
-                <td class="small">{i.message}</td>
-              </tr>
-            ))}
-            {instances.data && !items.length && (
-              <tr>
-                <td colSpan={7} class="muted empty">
-                  No instances yet. Start one with <code>weir workflow run {id}</code>.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <ListTable
+        class="instances"
+        columns={["#", "Status", "Version", "Trigger", "Started", "Finished", "Message"]}
+        items={items}
+        loaded={!!instances.data}
+        empty={
+          <>
+            No instances yet. Start one with <code>weir workflow run {id}</code>.
+          </>
+        }
+        row={(i) => (
+          <tr key={i.number} data-instance={i.number}>
+            <td>
+              <Link href={"/workflows/" + enc(id) + "/instances/" + i.number}>#{i.number}</Link>
+            </td>
+            <td>
+              <StatusBadge status={i.status} />
+            </td>
+            <td>{i.version}</td>
+            <td>{i.trigger}</td>
+            <td>
+              <Time value={i.started} />
+            </td>
+            <td>
+              <Time value={i.finished} />
+            </td>
+            <td class="small">{i.message}</td>
+          </tr>
+        )}
+      />
     </section>
   );
 }
