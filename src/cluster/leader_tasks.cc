@@ -109,9 +109,9 @@ LeaderTask OrphanBlobCleanupTask(OrphanBlobOptions options, std::shared_ptr<blob
       if (referenced.count(b.key)) continue;
       if (!ctx.keep_going()) break;
       // Read its time again: a Put of the same bytes since the listing makes it young.
-      Result<std::vector<blob::ListedBlob>> now = blobs->List(b.key, 1);
-      if (now.ok() && (now->empty() || now->front().modified >= cutoff)) continue;
-      Status s = now.ok() ? blobs->Delete(b.key) : now.status();
+      Result<std::vector<blob::ListedBlob>> again = blobs->List(b.key, 1);
+      if (again.ok() && (again->empty() || again->front().modified >= cutoff)) continue;
+      Status s = again.ok() ? blobs->Delete(b.key) : again.status();
       if (!s.ok()) {
         ++errors;
         ctx.count("deleteErrors", 1);
