@@ -7,6 +7,9 @@
 // leader reads that job's end from the shared job store and never launches the step again.
 //
 // Cron fires on whole minutes: this test waits for two minute boundaries (about two minutes).
+//
+// A workflow stop answered by a node that neither leads nor runs the step's job kills that job
+// on the node that runs it (StopThroughANodeThatNeitherLeadsNorRunsTheJobKillsIt).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -113,10 +116,10 @@ class ClusterLeaderTest : public ::testing::Test {
 
   // A node with leader.mode database and a 3 s lease; the lost-node check would need a minute of
   // failed probes to declare a node lost (the killed node comes back well before).
-  WeirServer& StartNode(const std::string& id) {
+  // `jobs` adds lines to the node's jobs: section.
+  WeirServer& StartNode(const std::string& id, const std::string& jobs = "") {
     std::string yaml = "server:\n  node_id: " + id + "\nstore:\n  type: postgresql\n  url: \"" +
-                       url_ +
-                       "\"\njobs:\n  kill_grace_ms: 500\n  queue_enabled: true\n"
+                       url_ + "\"\njobs:\n  kill_grace_ms: 500\n  queue_enabled: true\n" + jobs +
                        "node:\n  heartbeat_interval_ms: 200\n  claim_interval_ms: 200\n"
                        "leader:\n  mode: database\n  lease_ttl_ms: 3000\n"
                        "  lost_node_check_interval_ms: 300\n  lost_node_stale_after_ms: 1500\n"
@@ -309,6 +312,108 @@ TEST_F(ClusterLeaderTest, AKilledLeadersSuccessorFiresEachTimeOnceAndFinishesThe
   EXPECT_EQ(Field(ft, "runs"), "0") << json::serialize(ft);
   EXPECT_NE(Slurp(leader.data_dir() / "server.log").find("scheduler: leading with fencing token"),
             std::string::npos);
+}
+
+// Every node fits one job. The leader a runs a plain job, so the step job a submits waits in the
+// shared queue until b or c claims it. The instance is stopped through the third node, which
+// neither leads nor runs the job: the job ends KILLED on its node (its command never reaches its
+// end), and the step's attempt records KILLED.
+TEST_F(ClusterLeaderTest, StopThroughANodeThatNeitherLeadsNorRunsTheJobKillsIt) {
+  const std::string one_job =
+      "  default_memory_mb: 100\n  max_memory_mb: 100\n"
+      "  max_system_memory_mb: 100\n";
+  WeirServer& a = StartNode("a", one_job);
+  ASSERT_TRUE(WaitFor([&] { return Leader(a) == "a"; }, seconds(30)))
+      << "a, started first, should lead: " << Leader(a);
+  WeirServer& b = StartNode("b", one_job);
+  WeirServer& c = StartNode("c", one_job);
+  ASSERT_EQ(RunWeir(a.url(), {"apply", "-f", kDemo}).exit_code, 0);
+
+  // a's capacity is taken by a plain job.
+  auto blocker =
+      RunWeir(a.url(), {"job", "submit", "-c", "type:local", "-C", "type:bash", "--", "sleep 300"});
+  ASSERT_EQ(blocker.exit_code, 0) << blocker.err;
+  std::string blocker_id = blocker.out;
+  while (!blocker_id.empty() && blocker_id.back() == '\n') blocker_id.pop_back();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Field(Get(a, "/api/v3/jobs/" + blocker_id + "/status"), "status") == "RUNNING";
+      },
+      seconds(60)));
+  std::string blocker_pid = Field(Get(a, "/api/v3/jobs/" + blocker_id + "/execution"), "processId");
+  if (!blocker_pid.empty()) orphans_.push_back(static_cast<pid_t>(std::stoi(blocker_pid)));
+
+  const fs::path started = dir_.path() / "started";
+  const fs::path done = dir_.path() / "done";
+  const fs::path repo = dir_.path() / "naps";
+  WriteFile(repo / "dataflow.yaml",
+            "project: {owner: acme, repo: naps, main_branch: main}\nassets: []\n"
+            "workflows: [flows]\n");
+  WriteFile(repo / ".gitignore", ".workflows/\n");
+  WriteFile(repo / "flows" / "nap.sch.yaml",
+            "id: nap\njobs:\n  nap:\n    command: [type:bash]\n    cluster: [type:local]\n"
+            "    args: [\"touch " +
+                started.string() + "; sleep 300; touch " + done.string() + "\"]\n");
+  ASSERT_EQ(Git(repo, "init -q -b main").first, 0);
+  ASSERT_EQ(Git(repo, "add -A").first, 0);
+  ASSERT_EQ(Git(repo, "commit -q -m first").first, 0);
+  auto deployed = RunWeir(a.url(), {"project", "deploy"}, repo);
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.out << deployed.err;
+  const std::string nap = "prod:acme.naps.nap";
+  auto run = RunWeir(a.url(), {"workflow", "run", nap});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.out.rfind(nap + "#1", 0), 0u) << run.out;
+  const std::string path = "/api/weir/v1/workflows/" + client::UrlEncode(nap) + "/instances/1";
+
+  // The step's job runs on b or c.
+  std::string job, holder;
+  json::value inst;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        inst = Get(a, path);
+        const json::value* s = Step(inst, "nap");
+        if (s == nullptr || Field(*s, "jobId").empty()) return false;
+        job = Field(*s, "jobId");
+        if (Field(Get(a, "/api/v3/jobs/" + job + "/status"), "status") != "RUNNING") return false;
+        holder = Field(Get(a, "/api/v3/jobs/" + job + "/execution"), "hostName");
+        return fs::exists(started);
+      },
+      seconds(90)))
+      << "the step's job never ran: " << json::serialize(inst);
+  ASSERT_TRUE(holder == "b" || holder == "c") << "the step's job runs on " << holder;
+  std::string pid = Field(Get(a, "/api/v3/jobs/" + job + "/execution"), "processId");
+  ASSERT_FALSE(pid.empty());
+  const pid_t pgid = static_cast<pid_t>(std::stoi(pid));
+  orphans_.push_back(pgid);
+  ASSERT_EQ(Leader(a), "a");
+
+  WeirServer& other = holder == "b" ? c : b;
+  auto stop = RunWeir(other.url(), {"workflow", "stop", nap, "1", "--actor", "ops"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_EQ(stop.out.rfind(nap + "#1: STOPPED", 0), 0u) << stop.out;
+
+  ASSERT_TRUE(WaitFor(
+      [&] { return Field(Get(other, "/api/v3/jobs/" + job + "/status"), "status") == "KILLED"; },
+      seconds(60)))
+      << "the step's job on " << holder
+      << " was not killed: " << Field(Get(other, "/api/v3/jobs/" + job + "/status"), "status");
+  EXPECT_TRUE(WaitFor([&] { return ProcessesInGroup(pgid).empty(); }, seconds(30)))
+      << "processes of job " << job << " still alive";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        inst = Get(other, path);
+        const json::value* s = Step(inst, "nap");
+        return s != nullptr && Arr(*s, "history").size() == 1 &&
+               Field(Arr(*s, "history")[0], "status") == "KILLED";
+      },
+      seconds(60)))
+      << "the leader did not record the kill: " << json::serialize(inst);
+  EXPECT_EQ(Field(inst, "status"), "STOPPED");
+  EXPECT_EQ(Field(*Step(inst, "nap"), "status"), "STOPPED");
+  EXPECT_EQ(Field(Arr(*Step(inst, "nap"), "history")[0], "message"), "stopped by ops");
+  EXPECT_FALSE(fs::exists(done)) << "the step's command ran to its end";
+
+  EXPECT_EQ(RunWeir(a.url(), {"job", "kill", blocker_id}).exit_code, 0);
 }
 
 }  // namespace

@@ -52,8 +52,13 @@
 // step FAILS and the steps that depend on it can no longer run by their trigger rules
 // (UPSTREAM_FAILED); steps independent of it still run to the end, retries included (Airflow
 // semantics), and once nothing can run the instance is FAILED.
-// Stop() kills the running jobs and marks the instance STOPPED; Restart() of a FAILED or
-// STOPPED instance starts a new run of it (run + 1) from its steps that did not succeed.
+// Stop() marks the instance and its unfinished steps STOPPED at once and asks for the kill of
+// their running jobs. A job runs on whichever node took it, so the stop may be answered by a
+// node that cannot kill it: the step's attempt is KILLING, and every node's Tick() (leader or
+// not) kills the KILLING jobs it holds, each once; the leader's Tick() then replaces KILLING by
+// the job's final status (KILLED, or what it ended with before the kill reached it).
+// Restart() of a FAILED or STOPPED instance starts a new run of it (run + 1) from its steps that
+// did not succeed.
 //
 // EXECUTION. Tick() does one pass: fire triggers, read the state of running jobs, admit CREATED
 // instances, start ready steps, finish instances. Start() runs Tick() on a background thread
@@ -165,7 +170,8 @@ struct SchedulerOptions {
   // LEADERSHIP (cluster mode, docs/scaling.md). Empty: this scheduler always leads (as before).
   // Set: the fencing token of this node's current lead, 0 while it does not lead
   // (cluster::Leadership::FencingToken()). A Tick() (and so Recover() and the loop) then acts
-  // only while it is not 0; a non-leader's tick does nothing, while its other methods (deploy,
+  // only while it is not 0; a non-leader's tick only kills the jobs it holds whose attempts a
+  // stop made KILLING (a read and job kills, no write), while its other methods (deploy,
   // activate, run, restart, stop, ...) keep writing rows that the leader's next tick acts on.
   // The token is asked again right before every write transaction and every job submission of
   // a tick: when it is 0 or another one, the tick stops there (its open transaction rolls back).
@@ -245,8 +251,10 @@ struct DeployedWorkflow {
 struct StepAttempt {
   std::string job_id;
   int64_t run = 1;
-  int attempt = 1;     // 1-based within its run
-  std::string status;  // SUBMITTING, SUBMITTED, or the job's final status
+  int attempt = 1;  // 1-based within its run
+  // SUBMITTING, SUBMITTED, KILLING (stopped; its job's end is not recorded yet), or the job's
+  // final status.
+  std::string status;
   std::string message;
   TimePoint created{};
   std::optional<TimePoint> finished;

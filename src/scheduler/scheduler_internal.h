@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -140,12 +141,21 @@ struct Scheduler::Impl {
   int64_t lead_token = 0;  // the fencing token the running tick leads with
   int64_t led_with = 0;    // the token of the last lead whose running instances were continued
   TickReport report;       // of the running tick
+  // The KILLING attempts this tick's KillPass read; RecordKilledEnds records their ends.
+  std::vector<store::WfKillingAttempt> killing;
   // True while options.leader_token (if set) still gives the token the tick leads with; false
   // also marks the tick as having lost the lead.
   bool StillLeading();
   // REQUIRES: mu, tick_mu. A write transaction of the tick: refused (kFailedPrecondition, the
   // tick's lead marked lost) unless StillLeading() and the fence lease still has lead_token.
   Result<std::unique_ptr<store::SchedulerStore::Transaction>> BeginLeading();
+
+  // Kills of step jobs this scheduler asked of the launcher (RunKills), so that each job is
+  // asked once: job id → the sequence number of the ask. KillPass drops the jobs whose KILLING
+  // attempt is gone (asked before it read them), so the map stays small.
+  std::mutex kill_mu;
+  std::map<std::string, uint64_t> kills_sent;  // GUARDED_BY(kill_mu)
+  uint64_t kill_seq = 0;                       // GUARDED_BY(kill_mu)
 
   // Events of the open transaction (events.cc), handed to options.events once it commits.
   std::vector<store::EventRecord> outbox;  // GUARDED_BY(mu)
@@ -246,14 +256,26 @@ struct Scheduler::Impl {
   // REQUIRES: mu. Reserves the ready steps of a RUNNING instance (appending their launches)
   // and finishes it when every step succeeded or a failure left nothing running.
   Status StepPass(InstanceRow& r, int64_t now_ms, std::vector<PendingLaunch>& launches);
-  // REQUIRES: mu. Stops one instance (rows only); the jobs to kill are appended.
+  // REQUIRES: mu. Stops one instance (rows only); the jobs to kill are appended. The attempt of
+  // a step whose job the job service accepted becomes KILLING (not KILLED: the kill may have to
+  // be made by another node); its job's final status replaces that once the job ended
+  // (RecordKilledEnds).
   Status StopLocked(InstanceRow& row, std::string_view message, int64_t now_ms,
                     std::vector<PendingKill>& kills);
   // REQUIRES: mu. Records a failed attempt: WAITING_RETRY with backoff or FAILED.
   void FailAttempt(const LoadedVersion& v, StepRow& s, const std::string& message, int64_t now_ms);
   Result<model::JobRequest> BuildRequest(const LoadedVersion& v, const InstanceRow& inst,
                                          const StepRow& s);
+  // Without mu. Asks the launcher to kill each job not asked before by this scheduler. A job
+  // held by another node (kFailedPrecondition) counts as asked: that node's KillPass kills it.
+  // A kill that may work later (kUnavailable, ...) is asked again by the next KillPass.
   void RunKills(const std::vector<PendingKill>& kills);
+  // REQUIRES: tick_mu. On every node, leader or not, on every tick: kills the jobs of KILLING
+  // attempts (instances stopped through any node) that this node holds, each once. Reads only.
+  void KillPass();
+  // REQUIRES: tick_mu; the leader's pass. Replaces KILLING by the final status of each job of
+  // `killing` that ended (one fenced transaction when any did).
+  Status RecordKilledEnds(int64_t now_ms);
 };
 
 // JSON helpers for Params columns.

@@ -79,6 +79,7 @@ class FakeLauncher final : public StepLauncher {
     JobStatus status = JobStatus::kRunning;
     std::string message;
     bool killed = false;
+    int kills = 0;  // Kill() calls while the job was active
     std::string stderr_tail;
   };
 
@@ -110,10 +111,16 @@ class FakeLauncher final : public StepLauncher {
     auto it = jobs_.find(id);
     if (it == jobs_.end()) return NotFound("job '" + id + "': not found");
     if (model::IsActive(it->second.status)) {
-      it->second.status = JobStatus::kKilled;
+      ++it->second.kills;
       it->second.killed = true;
+      if (kill_ends_job_) it->second.status = JobStatus::kKilled;
     }
     return Status::Ok();
+  }
+  // false: a killed job stays RUNNING until Finish() (a command that takes its time to end).
+  void SetKillEndsJob(bool ends) {
+    std::lock_guard<std::mutex> lock(mu_);
+    kill_ends_job_ = ends;
   }
 
   void Finish(const std::string& id, JobStatus status, std::string message = "") {
@@ -156,6 +163,24 @@ class FakeLauncher final : public StepLauncher {
   std::optional<Status> refuse_;
   int refuse_count_ = 0;
   bool record_refused_ = false;
+  bool kill_ends_job_ = true;
+};
+
+// The launcher of another node of the cluster: it reads the jobs of `held` (one shared job
+// store), but kills none of them (they run elsewhere), as JobService::Kill answers.
+class OtherNodeLauncher final : public StepLauncher {
+ public:
+  explicit OtherNodeLauncher(std::shared_ptr<FakeLauncher> held) : held_(std::move(held)) {}
+  Status Launch(const model::JobRequest& request) override { return held_->Launch(request); }
+  Result<StepJobState> State(const std::string& id) override { return held_->State(id); }
+  Status Kill(const std::string& id) override {
+    ++kill_calls;
+    return FailedPrecondition("job '" + id + "': runs on node 'a', not on this one");
+  }
+  std::atomic<int> kill_calls{0};
+
+ private:
+  std::shared_ptr<FakeLauncher> held_;
 };
 
 constexpr char kCommit[] = "39206ee8aa39206ee8aa39206ee8aa39206ee8aa";
@@ -204,12 +229,14 @@ class SchedulerTest : public ::testing::TestWithParam<std::string> {
   bool OnSqlite() const { return GetParam() == "sqlite"; }
 
   // A scheduler over this test's storage (a new connection to it).
-  std::unique_ptr<Scheduler> OpenScheduler(const SchedulerOptions& o) {
+  std::unique_ptr<Scheduler> OpenScheduler(const SchedulerOptions& o,
+                                           std::shared_ptr<StepLauncher> launcher = nullptr) {
     auto store = store::OpenSchedulerStore(where_, o.busy_timeout_ms);
     EXPECT_TRUE(store.ok()) << store.status();
     if (!store.ok()) return nullptr;
+    if (!launcher) launcher = launcher_;
     auto s = Scheduler::Open(std::shared_ptr<store::SchedulerStore>(std::move(*store)), o, blobs_,
-                             launcher_, clock_);
+                             launcher, clock_);
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? std::move(*s) : nullptr;
   }
@@ -1671,6 +1698,101 @@ TEST_P(SchedulerTest, AFencedOldLeaderWritesNothing) {
   ASSERT_TRUE(sched_->Tick().ok());  // still fenced
   EXPECT_EQ(CountInstances(kEtl), 3);
   EXPECT_EQ(launcher_->count(), 2u);
+}
+
+// A stop answered by a node that does not lead, and does not hold the step's job, cannot kill
+// it there: the attempt is KILLING, not KILLED. The node that holds the job (here the leader)
+// kills it on its next tick, once however many ticks follow, and the leader records the job's
+// real end once it came.
+TEST_P(SchedulerTest, AStopThroughAnotherNodeKillsTheStepJobOnceWhereItRuns) {
+  launcher_->SetKillEndsJob(false);  // the command takes its time to end after the kill
+  SchedulerOptions lead;
+  lead.leader_token = [] { return int64_t{7}; };
+  sched_ = OpenScheduler(lead);
+  ASSERT_NE(sched_, nullptr);
+  Deploy("id: etl\njobs:\n" + Job("a", "a"));
+  Run(kEtl);
+  Tick();
+  const std::string job = JobOf(kEtl, 1, "a");
+  ASSERT_FALSE(job.empty());
+
+  auto elsewhere = std::make_shared<OtherNodeLauncher>(launcher_);
+  SchedulerOptions follow;
+  follow.leader_token = [] { return int64_t{0}; };
+  std::unique_ptr<Scheduler> follower = OpenScheduler(follow, elsewhere);
+  ASSERT_NE(follower, nullptr);
+  auto stopped = follower->Stop(kEtl, 1, "erin");
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->status, InstanceStatus::kStopped);
+  EXPECT_EQ(Step(*stopped, "a").status, StepStatus::kStopped);
+  ASSERT_EQ(Step(*stopped, "a").history.size(), 1u);
+  EXPECT_EQ(Step(*stopped, "a").history[0].status, "KILLING");
+  EXPECT_EQ(elsewhere->kill_calls.load(), 1);  // its job service: "runs on another node"
+  EXPECT_EQ(launcher_->Get(job).kills, 0);
+  ASSERT_TRUE(follower->Tick().ok());
+  ASSERT_TRUE(follower->Tick().ok());
+  EXPECT_EQ(elsewhere->kill_calls.load(), 1) << "a node asked again for a kill it cannot make";
+
+  Tick();  // the node that holds the job
+  EXPECT_EQ(launcher_->Get(job).kills, 1);
+  EXPECT_EQ(Step(Inst(kEtl, 1), "a").history[0].status, "KILLING");  // still ending
+  for (int i = 0; i < 3; ++i) {
+    Tick();
+    ASSERT_TRUE(follower->Tick().ok());
+  }
+  EXPECT_EQ(launcher_->Get(job).kills, 1) << "the job was killed again on a later tick";
+
+  launcher_->Finish(job, JobStatus::kKilled, "Job was killed by user.");
+  Tick();
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kStopped);
+  EXPECT_EQ(Step(i, "a").status, StepStatus::kStopped);
+  EXPECT_EQ(Step(i, "a").history[0].status, "KILLED");
+  EXPECT_EQ(Step(i, "a").history[0].message, "stopped by erin");
+  EXPECT_TRUE(Step(i, "a").history[0].finished.has_value());
+  Tick();
+  EXPECT_EQ(launcher_->Get(job).kills, 1);
+  EXPECT_EQ(launcher_->count(), 1u);  // nothing started after the stop
+}
+
+// The instance is stopped while the lead moves: the node that holds the job no longer leads,
+// yet its tick kills the job (once); the new leader, which cannot kill it, records its end.
+TEST_P(SchedulerTest, TheNodeHoldingAStoppedStepsJobKillsItAfterTheLeadMoved) {
+  launcher_->SetKillEndsJob(false);
+  std::atomic<int64_t> token{7};
+  SchedulerOptions holder;
+  holder.leader_token = [&] { return token.load(); };
+  sched_ = OpenScheduler(holder);
+  ASSERT_NE(sched_, nullptr);
+  Deploy("id: etl\njobs:\n" + Job("a", "a"));
+  Run(kEtl);
+  Tick();
+  const std::string job = JobOf(kEtl, 1, "a");
+  ASSERT_FALSE(job.empty());
+
+  token = 0;  // the lead passes to another node, which continues the running instance
+  auto elsewhere = std::make_shared<OtherNodeLauncher>(launcher_);
+  SchedulerOptions next;
+  next.leader_token = [] { return int64_t{9}; };
+  std::unique_ptr<Scheduler> leader = OpenScheduler(next, elsewhere);
+  ASSERT_NE(leader, nullptr);
+  ASSERT_TRUE(leader->Tick().ok());
+  EXPECT_EQ(Step(Inst(kEtl, 1), "a").status, StepStatus::kRunning);
+  ASSERT_TRUE(leader->Stop(kEtl, 1, "ops").ok());
+  ASSERT_TRUE(leader->Tick().ok());
+  EXPECT_EQ(launcher_->Get(job).kills, 0);
+  EXPECT_EQ(Step(Inst(kEtl, 1), "a").history[0].status, "KILLING");
+
+  Tick();  // the holder, not leading
+  Tick();
+  EXPECT_EQ(launcher_->Get(job).kills, 1);
+  launcher_->Finish(job, JobStatus::kKilled, "Job was killed by user.");
+  Tick();  // a follower records nothing
+  EXPECT_EQ(Step(Inst(kEtl, 1), "a").history[0].status, "KILLING");
+  ASSERT_TRUE(leader->Tick().ok());
+  EXPECT_EQ(Step(Inst(kEtl, 1), "a").history[0].status, "KILLED");
+  EXPECT_EQ(launcher_->Get(job).kills, 1);
+  EXPECT_EQ(launcher_->count(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SchedulerTest, ::testing::Values("sqlite", "postgresql"),

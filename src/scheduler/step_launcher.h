@@ -12,7 +12,9 @@
 //                    (e.g. kFailedPrecondition: no cluster or command matches).
 //   State(job_id)    the job's current status; kNotFound for an unknown id. For a job that ended
 //                    and did not succeed, also the last lines of its stderr when it can be read.
-//   Kill(job_id)     asks the job to stop; a finished job is OK; kNotFound for an unknown id.
+//   Kill(job_id)     asks the job to stop; a finished job is OK; kNotFound for an unknown id;
+//                    kFailedPrecondition when another node holds the job (that node's scheduler
+//                    kills it); kUnavailable: ask again later.
 //
 //   SetEndListener(f) f is called (on any thread, quickly) whenever a job may have ended; the
 //                    scheduler then runs a pass at once instead of waiting for its next poll.

@@ -108,7 +108,9 @@ struct WfAttemptRow {
   std::string job_id;
   int64_t run = 1;
   int attempt = 1;
-  std::string status;  // SUBMITTING, SUBMITTED, or the job's final status
+  // SUBMITTING, SUBMITTED, KILLING (a stop asked for its job's kill; replaced by the job's
+  // final status once the job ended), or the job's final status.
+  std::string status;
   std::string message;
   int64_t created_ms = 0;
   std::optional<int64_t> finished_ms;
@@ -120,6 +122,16 @@ struct WfRunningStep {
   int64_t instance = 0;
   std::string step;
   std::string job_id;
+};
+
+// An attempt whose status is KILLING: a stop asked for the kill of its job, whose end is not
+// recorded yet.
+struct WfKillingAttempt {
+  std::string deployed_id;
+  int64_t instance = 0;
+  std::string step;
+  std::string job_id;
+  std::string message;  // the attempt's message (the stop's)
 };
 
 // The logical dates an `after:` workflow waits on, with its first upstream success.
@@ -224,6 +236,8 @@ class SchedulerStore {
                                const std::string& message, std::optional<int64_t> finished_ms) = 0;
   // Every attempt of the instance, by created_ms, run, attempt.
   virtual Result<std::vector<WfAttemptRow>> ListAttempts(const std::string& id, int64_t number) = 0;
+  // Every attempt whose status is KILLING, by job id.
+  virtual Result<std::vector<WfKillingAttempt>> KillingAttempts() = 0;
 
   // ---- `after:` waits ----
   // Records that `upstream` succeeded for (id, logical date); a second record is ignored.

@@ -479,6 +479,33 @@ TEST_P(SchedulerStoreContractTest, StepsAttemptsAndRunningSteps) {
   EXPECT_EQ(attempts[1].step, "y");
 }
 
+// A stop marks the attempts whose jobs it asked to kill KILLING; they are listed until the job's
+// end replaces that status.
+TEST_P(SchedulerStoreContractTest, KillingAttemptsAreListedUntilTheirEndIsRecorded) {
+  const std::string id = "prod:acme.warehouse.etl";
+  ASSERT_TRUE(store_->InsertInstance(Instance(id, 1, "STOPPED"), 1).ok());
+  for (const char* job : {"job-b", "job-a", "job-c"}) {
+    WfAttemptRow a{std::string("step-") + job, job, 1, 1, "", "", 10, std::nullopt};
+    ASSERT_TRUE(store_->InsertAttempt(id, 1, a).ok());
+  }
+  EXPECT_TRUE(store_->KillingAttempts()->empty()) << "SUBMITTING is not KILLING";
+  ASSERT_TRUE(store_->FinishAttempt("job-b", "KILLING", "stopped by erin", std::nullopt).ok());
+  ASSERT_TRUE(store_->FinishAttempt("job-a", "KILLING", "stopped by ops", std::nullopt).ok());
+  ASSERT_TRUE(store_->FinishAttempt("job-c", "SUCCEEDED", "", 20).ok());
+  auto killing = *Connect()->KillingAttempts();
+  ASSERT_EQ(killing.size(), 2u);
+  EXPECT_EQ(killing[0].job_id, "job-a");  // by job id
+  EXPECT_EQ(killing[0].deployed_id, id);
+  EXPECT_EQ(killing[0].instance, 1);
+  EXPECT_EQ(killing[0].step, "step-job-a");
+  EXPECT_EQ(killing[0].message, "stopped by ops");
+  EXPECT_EQ(killing[1].job_id, "job-b");
+  ASSERT_TRUE(store_->FinishAttempt("job-a", "KILLED", "stopped by ops", 30).ok());
+  killing = *store_->KillingAttempts();
+  ASSERT_EQ(killing.size(), 1u);
+  EXPECT_EQ(killing[0].job_id, "job-b");
+}
+
 TEST_P(SchedulerStoreContractTest, AfterWaitsKeepTheFirstSuccessPerUpstream) {
   const std::string down = "prod:acme.warehouse.down";
   ASSERT_TRUE(store_->InsertAfterSuccess(down, 1000, "a", 50, 1).ok());

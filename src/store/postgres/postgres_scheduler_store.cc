@@ -620,6 +620,15 @@ class PostgresSchedulerStore final : public SchedulerStore {
     });
   }
 
+  Result<std::vector<WfKillingAttempt>> KillingAttempts() override {
+    WEIR_ASSIGN_OR_RETURN(Rows r, Exec("SELECT deployed_id, instance, step, job_id, message FROM "
+                                       "wf_attempts WHERE status = 'KILLING' ORDER BY job_id"));
+    return ReadAll<WfKillingAttempt>(r, [](const Rows& rows, int i) {
+      return WfKillingAttempt{rows.String(i, 0), rows.Int(i, 1), rows.String(i, 2),
+                              rows.String(i, 3), rows.String(i, 4)};
+    });
+  }
+
   Status InsertAfterSuccess(const std::string& id, int64_t logical_ms, const std::string& upstream,
                             int64_t succeeded_ms, int64_t upstream_instance) override {
     Params p;

@@ -89,6 +89,7 @@ TEST_F(PostgresStoreTest, AVersionOneDatabaseGetsTheAuditTableAndKeepsItsRows) {
   Result<Stores> s = OpenStores(where_, clock_);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(Sql("SELECT version FROM schema_version"), std::to_string(postgres::kSchemaVersion));
+  EXPECT_EQ(Sql("SELECT count(*) FROM pg_indexes WHERE indexname = 'wf_attempts_killing'"), "1");
   EXPECT_TRUE(s->jobs->GetJob("old").ok());
   AuditRecord r;
   r.time = FromEpochMillis(5);

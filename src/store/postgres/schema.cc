@@ -380,10 +380,18 @@ CREATE INDEX jobs_finished ON jobs(finished, id);
 )sql";
 }
 
+// Version 10: the KILLING attempts every node's scheduler pass looks for (a stopped step whose
+// job still runs), found without reading every attempt.
+std::string V10() {
+  return R"sql(
+CREATE INDEX wf_attempts_killing ON wf_attempts(status) WHERE status = 'KILLING';
+)sql";
+}
+
 // Migration i (1-based) brings the schema from version i-1 to i. Append only.
 const std::vector<std::string>& Migrations() {
   static const std::vector<std::string> kMigrations = {V1(), V2(), V3(), V4(), V5(),
-                                                       V6(), V7(), V8(), V9()};
+                                                       V6(), V7(), V8(), V9(), V10()};
   return kMigrations;
 }
 

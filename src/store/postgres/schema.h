@@ -14,7 +14,7 @@
 
 namespace weir::store::postgres {
 
-inline constexpr int kSchemaVersion = 9;
+inline constexpr int kSchemaVersion = 10;
 
 // The database's version: 0 when weir never wrote to it. Changes nothing.
 Result<int64_t> ReadVersion(Connection& c);

@@ -118,6 +118,7 @@ CREATE TABLE IF NOT EXISTS wf_attempts (
   finished_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS wf_attempts_by_step ON wf_attempts (deployed_id, instance, step);
+CREATE INDEX IF NOT EXISTS wf_attempts_killing ON wf_attempts (status) WHERE status = 'KILLING';
 )sql";
 
 constexpr const char* kDeploymentColumns =
@@ -687,6 +688,16 @@ class SqliteSchedulerStore final : public SchedulerStore {
       a.created_ms = st.Int(6);
       a.finished_ms = st.OptInt(7);
       return a;
+    });
+  }
+
+  Result<std::vector<WfKillingAttempt>> KillingAttempts() override {
+    WEIR_ASSIGN_OR_RETURN(Stmt s,
+                          db_->Prepare("SELECT deployed_id, instance, step, job_id, message "
+                                       "FROM wf_attempts WHERE status = 'KILLING' ORDER "
+                                       "BY job_id"));
+    return ReadAll<WfKillingAttempt>(s, [](const Stmt& st) {
+      return WfKillingAttempt{st.String(0), st.Int(1), st.String(2), st.String(3), st.String(4)};
     });
   }
 
