@@ -2,13 +2,18 @@
 // folder holds an old finished job and a recent one (written through the store before the
 // server starts, with their archives); the server's cleanup deletes the old job and its archive
 // and keeps the recent one; /metrics shows the active jobs per user while a job runs and drops
-// the user's series once it ends.
+// the user's series once it ends. The orphan blob cleanup deletes a stray blob a failed publish
+// left, and keeps the blobs of a published asset and of a deployed workflow's bundle.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
+#include <set>
 
+#include "blob/sha256.h"
 #include "client/http_client.h"
 #include "common/clock.h"
 #include "json_fields.h"
@@ -135,6 +140,109 @@ TEST_F(LeaderTasksTest, CleanupDeletesOldJobsWithArchivesAndUserMetricsFollowRun
       },
       seconds(30)))
       << Get("/metrics");
+  server_->Stop();
+}
+
+// Every blob file under `blobs` (<shard>/<sha256>), as "<shard>/<sha256>".
+std::set<std::string> BlobFiles(const fs::path& blobs) {
+  std::set<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(blobs)) {
+    if (!e.is_regular_file()) continue;
+    const std::string name = e.path().filename().string();
+    if (name.size() == 64 && e.path().parent_path().filename() == name.substr(0, 2)) {
+      out.insert(name.substr(0, 2) + "/" + name);
+    }
+  }
+  return out;
+}
+
+// Sets a file's modified time `age` into the past.
+void MakeOld(const fs::path& p, std::chrono::hours age) {
+  const auto when = std::chrono::system_clock::now() - age;
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = std::chrono::system_clock::to_time_t(when);
+  times[0].tv_nsec = times[1].tv_nsec = 0;
+  ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, 0), 0) << p;
+}
+
+// A project with one bash asset and a workflow whose step uses the asset and a repository file
+// (stored in the blob store with the bundle).
+const char* kProjectYaml = R"(project: {owner: acme, repo: pipes, main_branch: main}
+assets:
+  - name: tool
+    type: bash
+    namespace: blob-tool
+    build: mkdir -p dist && cp src/tool.sh dist/tool.sh
+    file: dist/tool.sh
+workflows: [flows]
+environments:
+  prod:
+    params: {}
+)";
+const char* kWorkflow = R"(id: load
+jobs:
+  load:
+    command: [type:bash]
+    cluster: [type:local]
+    dependencies: ["${dataflow.bash.blob-tool}", "${dataflow.file:../sql/load.sql}"]
+    args: ["bash tool.sh; cat load.sql"]
+)";
+
+TEST_F(LeaderTasksTest, OrphanBlobsAreDeletedAndAssetAndBundleBlobsKept) {
+  const fs::path data = dir_.path() / "data";
+  const std::string config = "cleanup:\n  orphan_blob_grace_hours: 1\n";
+  server_ = std::make_unique<WeirServer>(data, config);
+  ASSERT_EQ(server_->Start(), "");
+  ASSERT_EQ(RunWeir(server_->url(), {"apply", "-f", kDemo}).exit_code, 0);
+
+  // Publish an asset and deploy a workflow that uses it and a repository file.
+  const fs::path repo = dir_.path() / "pipes";
+  WriteFile(repo / "dataflow.yaml", kProjectYaml);
+  WriteFile(repo / ".gitignore", ".workflows/\ndist/\n");
+  WriteFile(repo / "src" / "tool.sh", "echo tool ran\n");
+  WriteFile(repo / "sql" / "load.sql", "select 'bundle file';\n");
+  WriteFile(repo / "flows" / "load.sch.yaml", kWorkflow);
+  ASSERT_EQ(Git(repo, "init -q -b main").first, 0);
+  ASSERT_EQ(Git(repo, "add -A").first, 0);
+  ASSERT_EQ(Git(repo, "commit -q -m first").first, 0);
+  auto deployed = RunWeir(server_->url(), {"project", "deploy"}, repo);
+  ASSERT_EQ(deployed.exit_code, 0) << deployed.out << deployed.err;
+  const std::string id = "prod:acme.pipes.load";
+  auto run = RunWeir(server_->url(), {"workflow", "run", id, "--wait", "--timeout", "60"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  const std::string uuid =
+      Field(Parse(Get("/api/weir/v1/assets:resolve?ref=dataflow.bash.blob-tool")), "uuid");
+  ASSERT_FALSE(uuid.empty());
+  server_->Stop();
+
+  // A failed publish left a blob no version references; every blob is two days old.
+  const fs::path blobs = data / "blobs";
+  const std::set<std::string> kept = BlobFiles(blobs);
+  ASSERT_GE(kept.size(), 2u) << "the asset and the bundle's file are blobs";
+  const std::string stray_content = "bytes of a publish that failed";
+  const std::string stray = blob::Sha256Hex(stray_content);
+  WriteFile(blobs / stray.substr(0, 2) / stray, stray_content);
+  for (const std::string& f : BlobFiles(blobs)) MakeOld(blobs / f, std::chrono::hours(48));
+
+  // The cleanup runs as the server starts leading.
+  server_ = std::make_unique<WeirServer>(data, config);
+  ASSERT_EQ(server_->Start(), "");
+  ASSERT_TRUE(
+      WaitFor([&] { return Counter("orphan-blob-cleanup", "blobsDeleted") >= 1; }, seconds(30)))
+      << "the stray blob was never deleted; admin/tasks: " << Get("/api/weir/v1/admin/tasks");
+  EXPECT_FALSE(fs::exists(blobs / stray.substr(0, 2) / stray));
+  EXPECT_EQ(BlobFiles(blobs), kept) << "only the stray blob goes";
+  EXPECT_EQ(Counter("orphan-blob-cleanup", "blobsDeleted"), 1);
+  EXPECT_EQ(Counter("orphan-blob-cleanup", "bytesFreed"),
+            static_cast<int64_t>(stray_content.size()));
+
+  // The asset still downloads and the workflow still runs with its file.
+  const fs::path got = dir_.path() / "tool.sh";
+  auto get = RunWeir(server_->url(), {"asset", "get", uuid, "--out", got.string()});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(Slurp(got), "echo tool ran\n");
+  run = RunWeir(server_->url(), {"workflow", "run", id, "--wait", "--timeout", "60"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
   server_->Stop();
 }
 

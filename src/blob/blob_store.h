@@ -11,6 +11,11 @@
 // place a location shows is Uri(key): the address a job (or the fetch module) downloads the blob
 // from — "file:///abs/path" for the local backend, "s3://bucket/prefix/<key>" for an S3 backend.
 //
+// Blobs are removed only by Delete, which the leader's database cleanup calls for blobs that
+// nothing references and that are older than its grace period (cluster/leader_tasks.h); a Put of
+// content already present refreshes the blob's modified time where the backend can (local), so
+// a publish that re-uses an old orphan's bytes makes it young again.
+//
 // Backends are built by name through NewBlobStore ("local" today). Every backend passes the
 // contract suite in blob_store_contract.h.
 //
@@ -32,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace weir::blob {
@@ -40,6 +46,15 @@ struct BlobInfo {
   std::string key;  // = SHA-256 of the content
   int64_t size = 0;
   friend bool operator==(const BlobInfo&, const BlobInfo&) = default;
+};
+
+// One blob as List shows it: its key, size, and when it was last written (local: the file's
+// mtime; S3: the object's LastModified), which tells how old an unreferenced blob is.
+struct ListedBlob {
+  std::string key;
+  int64_t size = 0;
+  TimePoint modified;
+  friend bool operator==(const ListedBlob&, const ListedBlob&) = default;
 };
 
 // Sequential reader over one blob. Not thread-safe (one reader per thread).
@@ -73,8 +88,15 @@ class BlobStore {
   // Copies the blob to `dest` (temp file + rename: `dest` is whole or untouched) and checks the
   // copy's hash against the key (kInternal on a mismatch: the stored blob is corrupt).
   virtual Status CopyTo(std::string_view key, const std::filesystem::path& dest) = 0;
-  // Blobs whose key starts with `prefix` (hex), in key order, at most `limit`.
-  virtual Result<std::vector<BlobInfo>> List(std::string_view prefix, size_t limit = 1000) = 0;
+  // Blobs whose key starts with `prefix` (hex) and sorts after `start_after` (any string; ""
+  // starts at the first), in key order, at most `limit`. To see every blob, call again with the
+  // last key listed as `start_after` until a call returns fewer than `limit`.
+  virtual Result<std::vector<ListedBlob>> List(std::string_view prefix, size_t limit = 1000,
+                                               std::string_view start_after = {}) = 0;
+  // Removes the blob. Idempotent: Ok when there is no blob under `key` (already deleted, or never
+  // stored). kInvalidArgument for a malformed key. A reader that opened the blob before may
+  // still read it to its end (local) or fail (S3); callers delete only what nothing references.
+  virtual Status Delete(std::string_view key) = 0;
   // Where a job fetches the blob. Pure: does not check that the blob exists.
   virtual std::string Uri(std::string_view key) const = 0;
 };

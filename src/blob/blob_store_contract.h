@@ -26,8 +26,10 @@
 
 #include "blob/blob_store.h"
 #include "blob/sha256.h"
+#include "common/clock.h"
 #include "common/ids.h"
 #include "common/testing/required_services.h"
+#include "common/time_format.h"
 
 namespace weir::blob {
 
@@ -214,6 +216,67 @@ TEST_P(BlobStoreContractTest, ConcurrentPutsOfTheSameContentAgree) {
   }
   EXPECT_EQ(store_->List("")->size(), 1u);
   EXPECT_EQ(ReadAll(Sha256Hex(data)), data);
+}
+
+TEST_P(BlobStoreContractTest, DeleteRemovesTheBlobAndIsIdempotent) {
+  std::string keep = store_->PutBytes("keep me")->key;
+  std::string gone = store_->PutBytes("delete me")->key;
+  ASSERT_TRUE(store_->Delete(gone).ok());
+  EXPECT_EQ(store_->Stat(gone).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->Open(gone).status().code(), StatusCode::kNotFound);
+  auto all = store_->List("");
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].key, keep);
+  EXPECT_EQ(ReadAll(keep), "keep me");
+
+  Status again = store_->Delete(gone);
+  EXPECT_TRUE(again.ok()) << "deleting an absent blob is Ok: " << again;
+  Status never = store_->Delete(Sha256Hex("never stored"));
+  EXPECT_TRUE(never.ok()) << never;
+  EXPECT_EQ(store_->Delete("../" + keep.substr(3)).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadAll(keep), "keep me");
+
+  // The same content can be stored again after a delete.
+  auto back = store_->PutBytes("delete me");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(ReadAll(gone), "delete me");
+}
+
+TEST_P(BlobStoreContractTest, ListShowsWhenEachBlobWasWritten) {
+  const TimePoint before = SystemClock::Instance().Now();
+  std::string key = store_->PutBytes("dated")->key;
+  const TimePoint after = SystemClock::Instance().Now();
+  auto all = store_->List("");
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].key, key);
+  EXPECT_EQ((*all)[0].size, 5);
+  // Backends store times to the second (S3) and a server's clock may be a little off ours.
+  const Millis slack = std::chrono::minutes(1);
+  EXPECT_GE((*all)[0].modified, before - slack) << FormatIso8601((*all)[0].modified);
+  EXPECT_LE((*all)[0].modified, after + slack) << FormatIso8601((*all)[0].modified);
+}
+
+TEST_P(BlobStoreContractTest, ListPagesOnFromTheLastKey) {
+  std::set<std::string> keys;
+  for (int i = 0; i < 23; ++i) keys.insert(store_->PutBytes("page " + std::to_string(i))->key);
+  std::vector<std::string> seen;
+  std::string after;
+  for (int calls = 0; calls < 10; ++calls) {
+    auto page = store_->List("", 5, after);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const ListedBlob& b : *page) seen.push_back(b.key);
+    if (page->size() < 5) break;
+    after = page->back().key;
+  }
+  EXPECT_EQ(seen, std::vector<std::string>(keys.begin(), keys.end()));
+  // start_after need not be a stored key: the listing goes on from where it would sort.
+  const std::string between = *std::next(keys.begin(), 9) + "0";  // sorts after the 10th key
+  auto rest = store_->List("", 1000, between);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_EQ(rest->size(), keys.size() - 10);
+  EXPECT_EQ(rest->front().key, *std::next(keys.begin(), 10));
 }
 
 TEST_P(BlobStoreContractTest, UriNamesTheKey) {

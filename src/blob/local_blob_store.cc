@@ -154,7 +154,8 @@ class LocalBlobStore final : public ChunkedBlobStore {
     return Status::Ok();
   }
 
-  Result<std::vector<BlobInfo>> List(std::string_view prefix, size_t limit) override {
+  Result<std::vector<ListedBlob>> List(std::string_view prefix, size_t limit,
+                                       std::string_view start_after) override {
     for (char c : prefix) {
       if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) || prefix.size() > 64) {
         return InvalidArgument("blob list: prefix must be lower-case hex digits, got '" +
@@ -170,8 +171,11 @@ class LocalBlobStore final : public ChunkedBlobStore {
         return s.size() != 2 || !StartsWithView(s, prefix) || !IsHexName(s);
       });
     }
-    std::vector<BlobInfo> out;
+    std::vector<ListedBlob> out;
     for (const std::string& shard : shards) {
+      if (out.size() >= limit) break;
+      // A shard holds keys starting with its name; skip those wholly at or before start_after.
+      if (!start_after.empty() && std::string_view(shard) < start_after.substr(0, 2)) continue;
       auto names = Names(root_ / shard);
       if (!names.ok()) {
         if (names.status().code() == StatusCode::kNotFound) continue;
@@ -180,11 +184,22 @@ class LocalBlobStore final : public ChunkedBlobStore {
       for (const std::string& name : *names) {
         if (out.size() >= limit) return out;
         if (!IsSha256Hex(name) || !StartsWithView(name, prefix)) continue;
-        auto info = Stat(name);
-        if (info.ok()) out.push_back(*info);
+        if (std::string_view(name) <= start_after) continue;
+        struct stat st;
+        if (::stat((root_ / shard / name).c_str(), &st) != 0) continue;  // deleted meanwhile
+        out.push_back(ListedBlob{name, static_cast<int64_t>(st.st_size), MTime(st)});
       }
     }
     return out;
+  }
+
+  Status Delete(std::string_view key) override {
+    WEIR_RETURN_IF_ERROR(ValidateKey(key));
+    std::filesystem::path p = PathOf(key);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoStatus("blob " + std::string(key) + ": delete", errno);
+    }
+    return Status::Ok();
   }
 
   std::string Uri(std::string_view key) const override { return FileUri(PathOf(key)); }
@@ -199,13 +214,16 @@ class LocalBlobStore final : public ChunkedBlobStore {
       std::filesystem::path p = tmp_ / name;
       struct stat st;
       if (::stat(p.c_str(), &st) != 0) continue;
-      int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
-      if (now - mtime > kStaleTempMillis) ::unlink(p.c_str());
+      if (now - ToEpochMillis(MTime(st)) > kStaleTempMillis) ::unlink(p.c_str());
     }
     return Status::Ok();
   }
 
  private:
+  static TimePoint MTime(const struct stat& st) {
+    return FromEpochMillis(static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 +
+                           st.st_mtim.tv_nsec / 1000000);
+  }
   static bool StartsWithView(std::string_view s, std::string_view p) {
     return s.substr(0, p.size()) == p;
   }
@@ -280,6 +298,9 @@ class LocalBlobStore final : public ChunkedBlobStore {
     struct stat st;
     if (::stat(final_path.c_str(), &st) == 0 && st.st_size == size) {
       ::unlink(tmp.c_str());  // already stored: dedup
+      // Make the blob young again, so that the orphan cleanup does not take it from the publish
+      // that stores it now. Best effort: only the file's owner may touch a read-only file.
+      (void)::utimensat(AT_FDCWD, final_path.c_str(), nullptr, 0);
       return BlobInfo{key, size};
     }
     bool new_shard = ::access(shard.c_str(), F_OK) != 0;

@@ -7,7 +7,10 @@
 //                  is opened again (files older than an hour, so other processes' Puts survive)
 //
 // Uri(key) is "file://" + the absolute path of the blob. Thread- and process-safe: puts only
-// create files by rename(2), which is atomic on one file system.
+// create files by rename(2), which is atomic on one file system. List reports a blob's file
+// mtime as its modified time; a Put of content already stored sets that mtime to now (best
+// effort: only the file's owner may); Delete unlinks the file (hard links made elsewhere, such
+// as the scheduler's named bundle files, keep their bytes).
 #pragma once
 
 #include <filesystem>

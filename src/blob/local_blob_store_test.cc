@@ -1,6 +1,8 @@
 #include "blob/local_blob_store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -77,6 +79,29 @@ TEST_F(LocalBlobStoreTest, StoredBlobsAreReadOnly) {
   auto info = (*store)->PutBytes("immutable");
   auto perms = std::filesystem::status(root_ / info->key.substr(0, 2) / info->key).permissions();
   EXPECT_EQ(perms & std::filesystem::perms::owner_write, std::filesystem::perms::none);
+}
+
+TEST_F(LocalBlobStoreTest, ListShowsTheFileMtimeAndAPutOfStoredContentRefreshesIt) {
+  auto store = NewLocalBlobStore(root_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::string key = (*store)->PutBytes("old orphan")->key;
+  const std::filesystem::path file = root_ / key.substr(0, 2) / key;
+  // A blob written two days ago (a failed publish's leftover).
+  const auto two_days_ago = SystemClock::Instance().Now() - std::chrono::hours(48);
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = ToEpochMillis(two_days_ago) / 1000;
+  times[0].tv_nsec = times[1].tv_nsec = 0;
+  ASSERT_EQ(::utimensat(AT_FDCWD, file.c_str(), times, 0), 0);
+  auto listed = (*store)->List("");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(ToEpochMillis((*listed)[0].modified), ToEpochMillis(two_days_ago) / 1000 * 1000);
+
+  // A new publish of the same bytes makes the blob young again, so the orphan cleanup leaves it.
+  ASSERT_TRUE((*store)->PutBytes("old orphan").ok());
+  listed = (*store)->List("");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_GT((*listed)[0].modified, SystemClock::Instance().Now() - std::chrono::hours(1));
 }
 
 TEST(BlobFactoryTest, UnknownBackendNamesTheKnownOnes) {

@@ -12,6 +12,7 @@
 #include "common/fs.h"
 #include "common/ids.h"
 #include "common/strings.h"
+#include "common/time_format.h"
 #include "fetch/source.h"
 
 namespace weir::blob {
@@ -126,7 +127,8 @@ class S3BlobStore final : public ChunkedBlobStore {
     return Status::Ok();
   }
 
-  Result<std::vector<BlobInfo>> List(std::string_view prefix, size_t limit) override {
+  Result<std::vector<ListedBlob>> List(std::string_view prefix, size_t limit,
+                                       std::string_view start_after) override {
     if (prefix.size() > 64) {
       return InvalidArgument("blob list: prefix must be at most 64 lower-case hex digits");
     }
@@ -137,18 +139,37 @@ class S3BlobStore final : public ChunkedBlobStore {
       }
     }
     const std::string base = KeyPrefix();
-    Result<std::vector<fetch::S3ObjectInfo>> objects =
-        client_->ListObjectsV2(options_.bucket, base + std::string(prefix));
-    if (!objects.ok()) return Mapped(objects.status(), prefix);
-    std::vector<BlobInfo> out;
-    for (const fetch::S3ObjectInfo& o : *objects) {
-      if (out.size() >= limit) break;
-      if (!StartsWith(o.key, base)) continue;
-      std::string key = o.key.substr(base.size());
-      if (!IsSha256Hex(key)) continue;  // something else stored under the prefix
-      out.push_back(BlobInfo{std::move(key), o.size});
+    std::vector<ListedBlob> out;
+    // Objects that are not blobs may share the prefix: list on past them until `limit` blobs.
+    std::string after = start_after.empty() ? "" : base + std::string(start_after);
+    while (out.size() < limit) {
+      const size_t want = limit - out.size();
+      Result<std::vector<fetch::S3ObjectInfo>> objects =
+          client_->ListObjectsV2(options_.bucket, base + std::string(prefix), after, want);
+      if (!objects.ok()) return Mapped(objects.status(), prefix);
+      for (const fetch::S3ObjectInfo& o : *objects) {
+        if (out.size() >= limit) break;
+        if (!StartsWith(o.key, base)) continue;
+        std::string key = o.key.substr(base.size());
+        if (!IsSha256Hex(key)) continue;  // something else stored under the prefix
+        Result<TimePoint> modified = ParseIso8601(o.last_modified);
+        if (!modified.ok()) {
+          return Internal("blob list: object '" + o.key + "': LastModified '" + o.last_modified +
+                          "' is not an ISO 8601 time");
+        }
+        out.push_back(ListedBlob{std::move(key), o.size, *modified});
+      }
+      if (objects->size() < want) break;  // the listing is exhausted
+      after = objects->back().key;
     }
     return out;
+  }
+
+  Status Delete(std::string_view key) override {
+    WEIR_RETURN_IF_ERROR(ValidateKey(key));
+    Status s = client_->DeleteObject(options_.bucket, ObjectKey(key));
+    if (s.code() == StatusCode::kNotFound) return Status::Ok();
+    return s;
   }
 
   std::string Uri(std::string_view key) const override {

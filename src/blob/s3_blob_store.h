@@ -13,7 +13,9 @@
 // incomplete multipart uploads, for servers that refuse the abort).
 // Reads download into a scratch file and verify the content against the key before handing it
 // out (kInternal on a mismatch: the object is corrupt). Uri(key) is "s3://bucket/prefix/key",
-// which the fetch module downloads for jobs.
+// which the fetch module downloads for jobs. List pages through ListObjectsV2 (start-after) and
+// reports each object's LastModified; Delete is DeleteObject (a missing object is Ok). A Put of
+// content already stored does not refresh its LastModified.
 //
 // Errors as BlobStore documents; S3 transport failures and 5xx are kUnavailable, 403 is
 // kPermissionDenied, with S3Client's message ("s3 PutObject 's3://b/k': ...").

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +55,80 @@ LeaderTask DatabaseCleanupTask(CleanupOptions options, std::shared_ptr<store::Jo
                    options.job_retention_days);
     }
     return Status::Ok();
+  };
+  return t;
+}
+
+LeaderTask OrphanBlobCleanupTask(OrphanBlobOptions options, std::shared_ptr<blob::BlobStore> blobs,
+                                 std::vector<BlobReferences> references, Clock& clock) {
+  LeaderTask t;
+  t.name = kTaskOrphanBlobCleanup;
+  t.interval = options.interval;
+  t.settings = {
+      {"cleanup.orphan_blob_grace_hours", options.grace_hours == 0
+                                              ? std::string("0 (delete no blob)")
+                                              : std::to_string(options.grace_hours)},
+      {"cleanup.interval_minutes",
+       std::to_string(std::chrono::duration_cast<std::chrono::minutes>(options.interval).count())},
+      {"blob backend", std::string(blobs->backend())},
+  };
+  t.run = [options, blobs = std::move(blobs), references = std::move(references),
+           &clock](const LeaderTask::Context& ctx) -> Status {
+    if (options.grace_hours <= 0) return Status::Ok();
+    const TimePoint cutoff = clock.Now() - std::chrono::hours(options.grace_hours);
+    // 1. Every blob, page by page; only those written before the cutoff may go.
+    const size_t kPage = std::max<size_t>(1, options.page_size);
+    std::vector<blob::ListedBlob> old;
+    int64_t listed = 0;
+    std::string after;
+    while (true) {
+      if (!ctx.keep_going()) return Status::Ok();
+      Result<std::vector<blob::ListedBlob>> page = blobs->List("", kPage, after);
+      if (!page.ok()) return page.status().WithContext("listing blobs");
+      listed += static_cast<int64_t>(page->size());
+      for (blob::ListedBlob& b : *page) {
+        if (b.modified < cutoff) old.push_back(b);
+      }
+      if (page->size() < kPage) break;
+      after = page->back().key;
+    }
+    ctx.set("blobsListed", listed);
+    // 2. What is referenced, read after the listing: a version committed before this read
+    // protects its blob even if the blob was listed as old.
+    std::set<std::string, std::less<>> referenced;
+    for (const BlobReferences& source : references) {
+      Result<std::vector<std::string>> keys = source.keys();
+      if (!keys.ok()) return keys.status().WithContext("reading the blobs of " + source.what);
+      referenced.insert(keys->begin(), keys->end());
+    }
+    ctx.set("blobsReferenced", static_cast<int64_t>(referenced.size()));
+    // 3. Delete the old unreferenced ones, one by one while this node leads.
+    int64_t deleted = 0, freed = 0, errors = 0;
+    Status last_error;
+    for (const blob::ListedBlob& b : old) {
+      if (referenced.count(b.key)) continue;
+      if (!ctx.keep_going()) break;
+      // Read its time again: a Put of the same bytes since the listing makes it young.
+      Result<std::vector<blob::ListedBlob>> again = blobs->List(b.key, 1);
+      if (again.ok() && (again->empty() || again->front().modified >= cutoff)) continue;
+      Status s = again.ok() ? blobs->Delete(b.key) : again.status();
+      if (!s.ok()) {
+        ++errors;
+        ctx.count("deleteErrors", 1);
+        last_error = s.WithContext("deleting orphan blob " + b.key);
+        spdlog::warn("orphan blob cleanup: {}", last_error.ToString());
+        continue;
+      }
+      ++deleted;
+      freed += b.size;
+      ctx.count("blobsDeleted", 1);
+      ctx.count("bytesFreed", b.size);
+    }
+    spdlog::info(
+        "orphan blob cleanup: {} blobs listed, {} referenced; deleted {} unreferenced blobs "
+        "older than {} hours ({} bytes), {} errors",
+        listed, referenced.size(), deleted, options.grace_hours, freed, errors);
+    return last_error;
   };
   return t;
 }

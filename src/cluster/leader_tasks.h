@@ -11,6 +11,21 @@
 // (an archive that could not be removed stays where it is and is logged; its job is gone).
 // Events keep their own pruning (events.retention); workflow steps keep their job ids as history.
 //
+// Orphan blob cleanup, every cleanup.interval_minutes: blobs in the blob store that nothing
+// durable references and that were last written more than cleanup.orphan_blob_grace_hours ago
+// (0: never delete a blob) are deleted — the bytes of failed publishes and refused deploys. A
+// pass lists every blob (page after page), keeps only those older than the grace period, THEN
+// reads the reference set from every BlobReferences source (asset versions, workflow bundles),
+// so a row committed before that read protects its blob; a publish still in progress wrote its
+// blob within the grace period, or refreshed an old one's time (local backend), so it is young.
+// Just before deleting, a blob's time is read again (a Put of the same bytes may have refreshed
+// it). A source that fails ends the pass with its error and nothing deleted. The pass stops
+// between deletions once this node stops leading. Counters: blobsDeleted, bytesFreed,
+// deleteErrors (a blob that could not be deleted stays; the last such error is the task's
+// lastError), and as of the last pass blobsListed and blobsReferenced. One log line per pass.
+// With the local backend only the leader's blob folder is swept (shared by every node when it is
+// on shared storage, as a cluster needs).
+//
 // User metrics (Genie's UserMetricsTask), every metrics.user_interval_seconds: the active (INIT
 // or RUNNING) jobs of the whole cluster, read from the database, counted per user with the
 // memory they asked for, set as the gauges weir_user_active_jobs{user} and
@@ -27,7 +42,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "blob/blob_store.h"
 #include "cluster/cluster.h"
 #include "common/clock.h"
 #include "common/result.h"
@@ -39,6 +57,7 @@ namespace weir::cluster {
 
 inline constexpr const char* kTaskDatabaseCleanup = "database-cleanup";
 inline constexpr const char* kTaskUserMetrics = "user-metrics";
+inline constexpr const char* kTaskOrphanBlobCleanup = "orphan-blob-cleanup";
 // The user label of the users past metrics.user_max_series.
 inline constexpr const char* kOtherUsers = "_other";
 
@@ -54,6 +73,23 @@ using ArchiveRemover = std::function<Result<bool>(const model::JobRecord& delete
 
 LeaderTask DatabaseCleanupTask(CleanupOptions options, std::shared_ptr<store::JobStore> jobs,
                                ArchiveRemover remove_archive, Clock& clock);
+
+struct OrphanBlobOptions {
+  int64_t grace_hours = 24;         // cleanup.orphan_blob_grace_hours; 0 deletes no blob
+  Millis interval{60 * 60 * 1000};  // cleanup.interval_minutes
+  size_t page_size = 1000;          // blobs per List call
+};
+
+// One kind of durable reference to blobs: `keys` returns every blob key it points at (all of
+// them, or an error). The server's sources: "asset versions" (store::AssetStore::ReferencedBlobs)
+// and "workflow bundles" (scheduler::Scheduler::ReferencedBlobs).
+struct BlobReferences {
+  std::string what;  // names the source in errors and logs
+  std::function<Result<std::vector<std::string>>()> keys;
+};
+
+LeaderTask OrphanBlobCleanupTask(OrphanBlobOptions options, std::shared_ptr<blob::BlobStore> blobs,
+                                 std::vector<BlobReferences> references, Clock& clock);
 
 struct UserMetricsOptions {
   Millis interval{30 * 1000};  // metrics.user_interval_seconds

@@ -3,16 +3,21 @@
 // archive folder and the gauges.
 #include "cluster/leader_tasks.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "archive/job_archive.h"
+#include "blob/local_blob_store.h"
 #include "metrics/metrics.h"
 #include "model/job.h"
+#include "store/asset_store.h"
 
 namespace weir::cluster {
 namespace {
@@ -206,6 +211,278 @@ TEST_F(LeaderTasksTest, ALeaderThatLosesItsLeaseStopsBetweenBatches) {
   EXPECT_TRUE(Exists("j3"));
   EXPECT_TRUE(Exists("j4"));
   EXPECT_EQ(Counters(**n, kTaskDatabaseCleanup)["batches"], 1);
+}
+
+// ---- orphan blob cleanup ---------------------------------------------------------------------
+
+// Forwards to a real store; runs `after_delete` after each Delete and fails the Deletes of
+// `undeletable`.
+class HookedBlobStore final : public blob::BlobStore {
+ public:
+  explicit HookedBlobStore(std::shared_ptr<blob::BlobStore> inner) : inner_(std::move(inner)) {}
+  std::string_view backend() const override { return inner_->backend(); }
+  Result<blob::BlobInfo> PutFile(const fs::path& source,
+                                 std::optional<std::string> expected) override {
+    return inner_->PutFile(source, std::move(expected));
+  }
+  Result<blob::BlobInfo> PutStream(std::istream& in, std::optional<std::string> expected) override {
+    return inner_->PutStream(in, std::move(expected));
+  }
+  Result<blob::BlobInfo> Stat(std::string_view key) override { return inner_->Stat(key); }
+  Result<std::unique_ptr<blob::BlobReader>> Open(std::string_view key) override {
+    return inner_->Open(key);
+  }
+  Status CopyTo(std::string_view key, const fs::path& dest) override {
+    return inner_->CopyTo(key, dest);
+  }
+  Result<std::vector<blob::ListedBlob>> List(std::string_view prefix, size_t limit,
+                                             std::string_view start_after) override {
+    return inner_->List(prefix, limit, start_after);
+  }
+  Status Delete(std::string_view key) override {
+    if (undeletable.count(std::string(key))) return Internal("disk says no");
+    Status s = inner_->Delete(key);
+    if (after_delete) after_delete();
+    return s;
+  }
+  std::string Uri(std::string_view key) const override { return inner_->Uri(key); }
+
+  std::function<void()> after_delete;
+  std::set<std::string> undeletable;
+
+ private:
+  std::shared_ptr<blob::BlobStore> inner_;
+};
+
+class OrphanBlobsTest : public LeaderTasksTest {
+ protected:
+  void SetUp() override {
+    LeaderTasksTest::SetUp();
+    auto b = blob::NewLocalBlobStore(dir_ / "blobs");
+    ASSERT_TRUE(b.ok()) << b.status();
+    local_ = std::shared_ptr<blob::BlobStore>(std::move(*b));
+    blobs_ = std::make_shared<HookedBlobStore>(local_);
+    // Blob files carry real times: the fake clock starts at the real now.
+    clock_.Set(SystemClock::Instance().Now());
+  }
+
+  // Stores `content` as a blob last written `hours_ago` hours before the fake clock's now.
+  std::string PutBlob(const std::string& content, int64_t hours_ago) {
+    auto info = local_->PutBytes(content);
+    EXPECT_TRUE(info.ok()) << info.status();
+    if (!info.ok()) return "";
+    const fs::path file = dir_ / "blobs" / info->key.substr(0, 2) / info->key;
+    const int64_t ms = ToEpochMillis(clock_.Now()) - hours_ago * 3600 * 1000;
+    struct timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = ms / 1000;
+    times[0].tv_nsec = times[1].tv_nsec = (ms % 1000) * 1000000;
+    EXPECT_EQ(::utimensat(AT_FDCWD, file.c_str(), times, 0), 0);
+    return info->key;
+  }
+  bool Stored(const std::string& key) { return local_->Stat(key).ok(); }
+
+  // Publishes an asset version whose bytes are the blob `sha256`.
+  void PublishAsset(const std::string& ns, const std::string& sha256) {
+    store::AssetVersionRow row;
+    row.type = "jar";
+    row.ns = ns;
+    row.owner = "acme";
+    row.repo = "warehouse";
+    row.branch = "main";
+    row.commit = "39206ee8";
+    row.sha256 = sha256;
+    row.size = 1;
+    row.file_name = ns + ".jar";
+    row.extension = "jar";
+    row.publisher = "alice";
+    auto r = stores_.assets->PublishVersion(row, [&](const std::optional<store::AssetNamespaceRow>&,
+                                                     store::AssetVersionRow& v) {
+      v.uuid = "dataflow.jar." + ns + ".acme.warehouse.main.39206ee8." + std::to_string(v.build);
+      v.created = clock_.Now();
+      return Status::Ok();
+    });
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  // The server's two sources: the asset store's rows and (standing in for the scheduler's
+  // stored versions) the bundle blobs in `bundle_keys_`.
+  LeaderTask Task(int64_t grace_hours, size_t page_size = 1000) {
+    OrphanBlobOptions o;
+    o.grace_hours = grace_hours;
+    o.page_size = page_size;
+    std::vector<BlobReferences> refs = {
+        {"asset versions", [assets = stores_.assets] { return assets->ReferencedBlobs(); }},
+        {"workflow bundles",
+         [this]() -> Result<std::vector<std::string>> {
+           if (!bundles_error_.ok()) return bundles_error_;
+           return bundle_keys_;
+         }},
+    };
+    return OrphanBlobCleanupTask(o, blobs_, std::move(refs), clock_);
+  }
+  static const TaskView* View(const Node& n, const std::string& task,
+                              std::vector<TaskView>& views) {
+    views = n.Tasks();
+    for (const TaskView& t : views) {
+      if (t.name == task) return &t;
+    }
+    return nullptr;
+  }
+
+  std::shared_ptr<blob::BlobStore> local_;
+  std::shared_ptr<HookedBlobStore> blobs_;
+  std::vector<std::string> bundle_keys_;
+  Status bundles_error_;
+};
+
+TEST_F(OrphanBlobsTest, OldUnreferencedBlobsAreDeletedAndReferencedOrYoungOnesKept) {
+  auto node = StartNode("a", true);
+  ASSERT_TRUE(node);
+  const std::string orphan = PutBlob("failed publish", 48);
+  const std::string young = PutBlob("publish in progress", 2);
+  const std::string asset = PutBlob("published jar", 24 * 300);
+  const std::string bundle_file = PutBlob("select 1; -- deployed", 24 * 300);
+  PublishAsset("etl", asset);
+  bundle_keys_ = {bundle_file, std::string(64, 'e')};  // a bundle may name a blob not here
+  node->AddLeaderTask(Task(24));
+
+  Result<bool> ran = node->RunLeaderTask(kTaskOrphanBlobCleanup);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  EXPECT_TRUE(*ran);
+  EXPECT_FALSE(Stored(orphan)) << "an unreferenced blob 48 hours old is past the 24 hour grace";
+  EXPECT_TRUE(Stored(young)) << "a blob younger than the grace period may be a publish going on";
+  EXPECT_TRUE(Stored(asset)) << "an asset version's blob is referenced";
+  EXPECT_TRUE(Stored(bundle_file)) << "a deployed bundle's file is referenced";
+  auto c = Counters(*node, kTaskOrphanBlobCleanup);
+  EXPECT_EQ(c["blobsDeleted"], 1);
+  EXPECT_EQ(c["bytesFreed"], static_cast<int64_t>(std::string("failed publish").size()));
+  EXPECT_EQ(c["blobsListed"], 4);
+  EXPECT_EQ(c["blobsReferenced"], 3);
+  EXPECT_EQ(c["deleteErrors"], 0);
+
+  // A day later the young blob is past the grace period too; the referenced ones stay.
+  clock_.Advance(std::chrono::hours(23));
+  ASSERT_TRUE(node->RunLeaderTask(kTaskOrphanBlobCleanup).ok());
+  EXPECT_FALSE(Stored(young));
+  EXPECT_TRUE(Stored(asset));
+  EXPECT_TRUE(Stored(bundle_file));
+  c = Counters(*node, kTaskOrphanBlobCleanup);
+  EXPECT_EQ(c["blobsDeleted"], 2);
+  EXPECT_EQ(c["blobsListed"], 3);
+}
+
+TEST_F(OrphanBlobsTest, OnlyTheLeaderDeletesBlobs) {
+  auto follower = StartNode("b", false);
+  ASSERT_TRUE(follower);
+  const std::string orphan = PutBlob("failed publish", 48);
+  follower->AddLeaderTask(Task(24));
+  Result<bool> ran = follower->RunLeaderTask(kTaskOrphanBlobCleanup);
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  EXPECT_FALSE(*ran);
+  EXPECT_TRUE(Stored(orphan));
+  EXPECT_EQ(Counters(*follower, kTaskOrphanBlobCleanup)["blobsDeleted"], 0);
+}
+
+TEST_F(OrphanBlobsTest, GraceZeroDeletesNoBlob) {
+  auto node = StartNode("a", true);
+  const std::string orphan = PutBlob("failed publish", 24 * 1000);
+  node->AddLeaderTask(Task(0));
+  ASSERT_TRUE(node->RunLeaderTask(kTaskOrphanBlobCleanup).ok());
+  EXPECT_TRUE(Stored(orphan));
+  std::vector<TaskView> views;
+  const TaskView* t = View(*node, kTaskOrphanBlobCleanup, views);
+  ASSERT_NE(t, nullptr);
+  bool shown = false;
+  for (const auto& [name, value] : t->settings) {
+    shown = shown || (name == "cleanup.orphan_blob_grace_hours" && value == "0 (delete no blob)");
+  }
+  EXPECT_TRUE(shown) << "admin/tasks says that no blob is deleted";
+}
+
+TEST_F(OrphanBlobsTest, EveryPageOfTheListingIsSwept) {
+  auto node = StartNode("a", true);
+  std::vector<std::string> orphans;
+  for (int i = 0; i < 7; ++i) orphans.push_back(PutBlob("orphan " + std::to_string(i), 48));
+  const std::string asset = PutBlob("published jar", 48);
+  PublishAsset("etl", asset);
+  node->AddLeaderTask(Task(24, /*page_size=*/3));
+  ASSERT_TRUE(node->RunLeaderTask(kTaskOrphanBlobCleanup).ok());
+  for (const std::string& k : orphans) EXPECT_FALSE(Stored(k)) << k;
+  EXPECT_TRUE(Stored(asset));
+  EXPECT_EQ(Counters(*node, kTaskOrphanBlobCleanup)["blobsListed"], 8);
+  EXPECT_EQ(Counters(*node, kTaskOrphanBlobCleanup)["blobsDeleted"], 7);
+}
+
+TEST_F(OrphanBlobsTest, AReferenceSourceThatFailsDeletesNothing) {
+  auto node = StartNode("a", true);
+  const std::string orphan = PutBlob("failed publish", 48);
+  bundles_error_ = Unavailable("database locked");
+  node->AddLeaderTask(Task(24));
+  Result<bool> ran = node->RunLeaderTask(kTaskOrphanBlobCleanup);
+  EXPECT_FALSE(ran.ok());
+  EXPECT_NE(ran.status().message().find("workflow bundles"), std::string::npos) << ran.status();
+  EXPECT_TRUE(Stored(orphan)) << "without the whole reference set nothing may be deleted";
+  std::vector<TaskView> views;
+  const TaskView* t = View(*node, kTaskOrphanBlobCleanup, views);
+  ASSERT_NE(t, nullptr);
+  EXPECT_NE(t->last_error.find("database locked"), std::string::npos) << t->last_error;
+}
+
+TEST_F(OrphanBlobsTest, ABlobThatCannotBeDeletedIsCountedAndTheOthersGo) {
+  auto node = StartNode("a", true);
+  const std::string stuck = PutBlob("stuck orphan", 48);
+  const std::string other = PutBlob("other orphan", 48);
+  blobs_->undeletable.insert(stuck);
+  node->AddLeaderTask(Task(24));
+  Result<bool> ran = node->RunLeaderTask(kTaskOrphanBlobCleanup);
+  EXPECT_FALSE(ran.ok());
+  EXPECT_TRUE(Stored(stuck));
+  EXPECT_FALSE(Stored(other));
+  auto c = Counters(*node, kTaskOrphanBlobCleanup);
+  EXPECT_EQ(c["deleteErrors"], 1);
+  EXPECT_EQ(c["blobsDeleted"], 1);
+  std::vector<TaskView> views;
+  const TaskView* t = View(*node, kTaskOrphanBlobCleanup, views);
+  ASSERT_NE(t, nullptr);
+  EXPECT_NE(t->last_error.find(stuck), std::string::npos) << t->last_error;
+}
+
+TEST_F(OrphanBlobsTest, ALeaderThatLosesItsLeaseStopsBetweenDeletions) {
+  ClusterOptions o;
+  o.node_id = "a";
+  o.background = false;
+  o.leader_mode = "database";
+  o.lease_ttl = Millis(15000);
+  auto n = Node::Start(o, stores_.nodes, stores_.jobs, {}, {}, clock_);
+  ASSERT_TRUE(n.ok()) << n.status();
+  ASSERT_TRUE((*n)->IsLeader());
+  for (int i = 0; i < 3; ++i) PutBlob("orphan " + std::to_string(i), 48);
+  // The node pauses past its lease while deleting the first blob.
+  blobs_->after_delete = [this] { clock_.Advance(Millis(20000)); };
+  (*n)->AddLeaderTask(Task(24));
+  ASSERT_TRUE((*n)->RunLeaderTask(kTaskOrphanBlobCleanup).ok());
+  EXPECT_EQ(local_->List("")->size(), 2u);
+  EXPECT_EQ(Counters(**n, kTaskOrphanBlobCleanup)["blobsDeleted"], 1);
+}
+
+TEST_F(OrphanBlobsTest, ABlobStoredAgainSinceTheListingIsKept) {
+  auto node = StartNode("a", true);
+  std::map<std::string, std::string> content;  // key → bytes, in the order the pass goes
+  for (const char* c : {"orphan a", "orphan b"}) content[PutBlob(c, 48)] = c;
+  const std::string first = content.begin()->first;
+  const std::string again = std::next(content.begin())->first;
+  // While the first orphan is deleted, a publish stores the second one's bytes again (its
+  // version row is not committed yet): the blob is young now and must stay.
+  bool stored_again = false;
+  blobs_->after_delete = [&] {
+    if (stored_again) return;
+    stored_again = true;
+    ASSERT_TRUE(local_->PutBytes(content[again]).ok());
+  };
+  node->AddLeaderTask(Task(24));
+  ASSERT_TRUE(node->RunLeaderTask(kTaskOrphanBlobCleanup).ok());
+  EXPECT_FALSE(Stored(first));
+  EXPECT_TRUE(Stored(again));
 }
 
 // ---- user metrics ------------------------------------------------------------------------------

@@ -534,7 +534,9 @@ Result<S3ObjectInfo> S3Client::UploadFile(const std::string& bucket, const std::
 }
 
 Result<std::vector<S3ObjectInfo>> S3Client::ListObjectsV2(const std::string& bucket,
-                                                          const std::string& prefix) {
+                                                          const std::string& prefix,
+                                                          const std::string& start_after,
+                                                          size_t max_objects) {
   std::string ctx = "s3 ListObjectsV2 '" + S3Uri(bucket, prefix) + "'";
   std::vector<S3ObjectInfo> objects;
   std::string token;
@@ -545,6 +547,7 @@ Result<std::vector<S3ObjectInfo>> S3Client::ListObjectsV2(const std::string& buc
     call.query = {{"list-type", "2"}};
     if (!prefix.empty()) call.query.emplace_back("prefix", prefix);
     if (!token.empty()) call.query.emplace_back("continuation-token", token);
+    if (!start_after.empty()) call.query.emplace_back("start-after", start_after);
     Result<HttpResponse> response = Send(call);
     if (!response.ok()) return response.status().WithContext(ctx);
     if (response->status < 200 || response->status >= 300) {
@@ -562,6 +565,7 @@ Result<std::vector<S3ObjectInfo>> S3Client::ListObjectsV2(const std::string& buc
     bool truncated = XmlText(response->body, "IsTruncated") == "true";
     std::string next = XmlText(response->body, "NextContinuationToken");
     if (!truncated) break;
+    if (max_objects > 0 && objects.size() >= max_objects) break;
     if (next.empty() || next == token) {
       return Internal(ctx + ": the listing is truncated but has no new continuation token");
     }

@@ -119,9 +119,13 @@ class S3Client {
   Status AbortMultipartUpload(const std::string& bucket, const std::string& key,
                               const std::string& upload_id);
 
-  // Every object whose key starts with `prefix`, in key order, following continuation tokens.
+  // Every object whose key starts with `prefix` (and sorts after `start_after` when given), in
+  // key order, following continuation tokens; with `max_objects` > 0, stops after the page that
+  // reaches that many (so it may return a few more).
   Result<std::vector<S3ObjectInfo>> ListObjectsV2(const std::string& bucket,
-                                                  const std::string& prefix);
+                                                  const std::string& prefix,
+                                                  const std::string& start_after = "",
+                                                  size_t max_objects = 0);
   // Deleting a missing key succeeds, as in S3.
   Status DeleteObject(const std::string& bucket, const std::string& key);
 

@@ -874,6 +874,26 @@ Result<std::vector<VersionInfo>> Scheduler::Versions(std::string_view deployed_i
   return out;
 }
 
+Result<std::vector<std::string>> Scheduler::ReferencedBlobs() {
+  std::vector<std::pair<std::string, std::string>> bundles;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    WEIR_ASSIGN_OR_RETURN(bundles, impl_->store->BundleManifests());
+  }
+  std::set<std::string> keys;
+  for (const auto& [bundle_id, manifest] : bundles) {
+    Result<workflow::BundleManifest> m = workflow::ParseManifest(manifest);
+    if (!m.ok()) {
+      return Internal("bundle " + bundle_id +
+                      ": stored manifest does not parse: " + m.status().message());
+    }
+    keys.insert(bundle_id);
+    for (const workflow::BundleFile& f : m->files) keys.insert(f.sha256);
+    for (const workflow::BundleAsset& a : m->assets) keys.insert(a.sha256);
+  }
+  return std::vector<std::string>(keys.begin(), keys.end());
+}
+
 Result<VersionInfo> Scheduler::GetVersion(std::string_view deployed_id, int64_t version) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   WEIR_ASSIGN_OR_RETURN(DeploymentRow d, impl_->LoadDeployment(deployed_id));

@@ -344,6 +344,12 @@ class Scheduler {
   Result<std::vector<DeployedWorkflow>> List();
   Result<DeployedWorkflow> Get(std::string_view deployed_id);
   Result<std::vector<VersionInfo>> Versions(std::string_view deployed_id);  // newest first
+  // Every blob a stored version of any workflow (undeployed ones too: they may be deployed
+  // again) names, each once, sorted: its bundle id (the manifest blob of
+  // workflow::PutBundleBlobs), its repository files and its assets' blobs. The leader's orphan
+  // blob cleanup keeps them (cluster/leader_tasks.h). A manifest that does not parse is an
+  // error (kInternal naming the bundle): nothing may be deleted on a partial set.
+  Result<std::vector<std::string>> ReferencedBlobs();
   Result<VersionInfo> GetVersion(std::string_view deployed_id, int64_t version);
   Result<std::vector<Activation>> Activations(std::string_view deployed_id);  // newest first
   Result<DeployedWorkflow> Activate(std::string_view deployed_id, int64_t version,

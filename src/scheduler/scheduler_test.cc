@@ -515,6 +515,33 @@ TEST_P(SchedulerTest, MissingOrCorruptedBlobIsRefusedAndNothingChanges) {
   EXPECT_EQ(d->version, 2);
 }
 
+TEST_P(SchedulerTest, ReferencedBlobsNameEveryVersionsBundleFilesAndAssets) {
+  auto none = sched_->ReferencedBlobs();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+  const std::string jar = blob::Sha256Hex("jar v1");
+  blobs_->Add(jar);
+  const workflow::BundleAsset asset{"dataflow.jar.etl.acme.warehouse.main.39206ee8.1", jar,
+                                    "file:///blobs/" + jar};
+  const std::string sql = "select 1;";
+  const workflow::BundleFile file{"flows/load.sql", blob::Sha256Hex(sql), 9,
+                                  "bundle://files/" + blob::Sha256Hex(sql) + "/load.sql"};
+  DeployRequest r;
+  r.manifest_json = Manifest(kChain, "prod", {asset}, {file});
+  r.files = {sql};
+  auto v1 = sched_->Deploy(r);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  // Version 2 drops the file; version 1 is still stored (a rollback needs its file), and an
+  // undeployed workflow may be deployed again: both keep their blobs.
+  const DeployResult v2 = Deploy(kChain);
+  ASSERT_TRUE(sched_->Undeploy(kEtl, "alice").ok());
+  auto refs = sched_->ReferencedBlobs();
+  ASSERT_TRUE(refs.ok()) << refs.status();
+  std::vector<std::string> want = {v1->bundle_id, v2.bundle_id, jar, blob::Sha256Hex(sql)};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(*refs, want);
+}
+
 TEST_P(SchedulerTest, CycleAndUnknownDependencyAreRefused) {
   const std::string cycle =
       "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") + "dag:\n  - a -> b -> a\n";

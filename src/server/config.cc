@@ -474,7 +474,9 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          Field(&ServerConfig::cleanup_job_retention_days, "cleanup.job_retention_days")},
         {"batch_size", Field(&ServerConfig::cleanup_batch_size, "cleanup.batch_size")},
         {"interval_minutes",
-         Field(&ServerConfig::cleanup_interval_minutes, "cleanup.interval_minutes")}}},
+         Field(&ServerConfig::cleanup_interval_minutes, "cleanup.interval_minutes")},
+        {"orphan_blob_grace_hours", Field(&ServerConfig::cleanup_orphan_blob_grace_hours,
+                                          "cleanup.orphan_blob_grace_hours")}}},
       {"store",
        {{"type", Field(&ServerConfig::store_type, "store.type")},
         {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")},
@@ -625,6 +627,10 @@ Status CheckRanges(const ServerConfig& c) {
   }
   if (c.cleanup_interval_minutes < 1 || c.cleanup_interval_minutes > 7 * 24 * 60) {
     return InvalidArgument("config cleanup.interval_minutes: must be 1 to 10080 (a week)");
+  }
+  if (c.cleanup_orphan_blob_grace_hours < 0 || c.cleanup_orphan_blob_grace_hours > 100000) {
+    return InvalidArgument(
+        "config cleanup.orphan_blob_grace_hours: must be 0 (delete no blob) to 100000");
   }
   if (c.metrics_user_interval_seconds < 1 || c.metrics_user_interval_seconds > 86400) {
     return InvalidArgument("config metrics.user_interval_seconds: must be 1 to 86400");

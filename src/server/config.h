@@ -137,6 +137,9 @@ struct ServerConfig {
   int64_t cleanup_job_retention_days = 90;  // 0: keep every job
   int64_t cleanup_batch_size = 1000;
   int64_t cleanup_interval_minutes = 60;
+  // Blobs no asset version or workflow bundle references, last written more than this many hours
+  // ago, are deleted by the leader at the same interval; 0: no blob is ever deleted.
+  int64_t cleanup_orphan_blob_grace_hours = 24;
   // The leader's user metrics: active jobs and memory per user over the cluster.
   int64_t metrics_user_interval_seconds = 30;
   int64_t metrics_user_max_series = 1000;  // users past it are summed under user="_other"

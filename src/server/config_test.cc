@@ -515,16 +515,19 @@ TEST(ServerConfig, LeadershipTaskSettings) {
   EXPECT_EQ(d->cleanup_job_retention_days, 90);
   EXPECT_EQ(d->cleanup_batch_size, 1000);
   EXPECT_EQ(d->cleanup_interval_minutes, 60);
+  EXPECT_EQ(d->cleanup_orphan_blob_grace_hours, 24);
   EXPECT_EQ(d->metrics_user_interval_seconds, 30);
   EXPECT_EQ(d->metrics_user_max_series, 1000);
 
   auto c = ParseServerConfig(
       "cleanup:\n  job_retention_days: 0\n  batch_size: 50\n  interval_minutes: 5\n"
+      "  orphan_blob_grace_hours: 0\n"
       "metrics:\n  user_interval_seconds: 2\n  user_max_series: 0\n");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->cleanup_job_retention_days, 0);
   EXPECT_EQ(c->cleanup_batch_size, 50);
   EXPECT_EQ(c->cleanup_interval_minutes, 5);
+  EXPECT_EQ(c->cleanup_orphan_blob_grace_hours, 0);
   EXPECT_EQ(c->metrics_user_interval_seconds, 2);
   EXPECT_EQ(c->metrics_user_max_series, 0);
 
@@ -532,6 +535,7 @@ TEST(ServerConfig, LeadershipTaskSettings) {
            {"cleanup:\n  job_retention_days: -1\n", "cleanup.job_retention_days"},
            {"cleanup:\n  batch_size: 0\n", "cleanup.batch_size"},
            {"cleanup:\n  interval_minutes: 0\n", "cleanup.interval_minutes"},
+           {"cleanup:\n  orphan_blob_grace_hours: -1\n", "cleanup.orphan_blob_grace_hours"},
            {"cleanup:\n  retention_days: 3\n", "cleanup.retention_days"},
            {"metrics:\n  user_interval_seconds: 0\n", "metrics.user_interval_seconds"},
            {"metrics:\n  user_max_series: -2\n", "metrics.user_max_series"}}) {

@@ -320,6 +320,25 @@ class ServerImpl final : public Server {
                                    so, bundle_blobs, launcher, clock);
     if (!sched.ok()) return sched.status().WithContext("scheduler");
     scheduler_ = std::shared_ptr<scheduler::Scheduler>(std::move(*sched));
+    if (node_) {
+      // The leader deletes orphan blobs; every kind of durable reference to a blob is one
+      // source here (the blob store, the asset rows and the scheduler exist only from here on).
+      cluster::OrphanBlobOptions orphans;
+      orphans.grace_hours = config_.cleanup_orphan_blob_grace_hours;
+      orphans.interval = std::chrono::minutes(config_.cleanup_interval_minutes);
+      std::vector<cluster::BlobReferences> blob_refs = {
+          {"asset versions", [assets = stores_.assets] { return assets->ReferencedBlobs(); }},
+          {"workflow bundles",
+           [sched = std::weak_ptr<scheduler::Scheduler>(
+                scheduler_)]() -> Result<std::vector<std::string>> {
+             auto s = sched.lock();
+             if (!s) return Unavailable("the scheduler is shutting down");
+             return s->ReferencedBlobs();
+           }},
+      };
+      node_->AddLeaderTask(
+          cluster::OrphanBlobCleanupTask(orphans, blobs_, std::move(blob_refs), clock));
+    }
     if (Status s = scheduler_->Recover(); !s.ok()) return s.WithContext("recovering workflows");
     // Workflow search documents come from the scheduler's tables: rebuilt at each start, then
     // kept in step by the workflow routes.

@@ -129,6 +129,9 @@ class AssetStore {
   // Whether any version's bytes are the blob `sha256` (a blob no version references is left
   // over by a failed publish and may be removed).
   virtual Result<bool> BlobReferenced(std::string_view sha256) = 0;
+  // Every blob some version's bytes are (each once, in key order): what the leader's orphan
+  // blob cleanup must keep (cluster/leader_tasks.h).
+  virtual Result<std::vector<std::string>> ReferencedBlobs() = 0;
 };
 
 }  // namespace weir::store

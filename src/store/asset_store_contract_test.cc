@@ -337,6 +337,18 @@ TEST_P(AssetStoreContractTest, BlobReferencesFollowTheVersions) {
   EXPECT_FALSE(*store_->BlobReferenced(std::string(64, 'd')));
 }
 
+TEST_P(AssetStoreContractTest, ReferencedBlobsListsEveryVersionsBlobOnce) {
+  ASSERT_TRUE(store_->ReferencedBlobs().ok());
+  EXPECT_TRUE(store_->ReferencedBlobs()->empty());
+  const std::string a(64, 'a'), b(64, 'b');
+  Publish(Row("ns", "main", b), 1);
+  Publish(Row("ns", "main", a), 2);
+  Publish(Row("other", "dev", b), 1);
+  auto refs = store_->ReferencedBlobs();
+  ASSERT_TRUE(refs.ok()) << refs.status();
+  EXPECT_EQ(*refs, (std::vector<std::string>{a, b}));
+}
+
 // Two stores on the same storage stand for two servers: every publish into one branch gets its
 // own build, with no gap and no failure.
 TEST_P(AssetStoreContractTest, ConcurrentPublishesFromTwoStoresGetConsecutiveBuilds) {

@@ -190,6 +190,10 @@ class SchedulerStore {
                                                          bool with_manifests) = 0;
   virtual Result<std::optional<int64_t>> VersionOfBundle(const std::string& id,
                                                          const std::string& bundle_id) = 0;
+  // (bundle id, manifest) of every stored version of every deployed workflow, undeployed ones
+  // included, each bundle once, by bundle id: the blobs a deployment put in the blob store are
+  // named there, and the leader's orphan blob cleanup keeps them (Scheduler::ReferencedBlobs).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> BundleManifests() = 0;
   virtual Status InsertActivation(const std::string& id, const WfActivationRow& a) = 0;
   virtual Result<std::vector<WfActivationRow>> ListActivations(
       const std::string& id) = 0;  // newest

@@ -247,6 +247,28 @@ TEST_P(SchedulerStoreContractTest, VersionsAndActivations) {
   EXPECT_EQ(*store_->LastActivatedBelow(id, 1), std::nullopt);
 }
 
+TEST_P(SchedulerStoreContractTest, BundleManifestsNameEachStoredBundleOnce) {
+  EXPECT_TRUE(store_->BundleManifests()->empty());
+  auto insert = [&](const std::string& id, int64_t version, const std::string& bundle) {
+    WfVersionRow r;
+    r.deployed_id = id;
+    r.version = version;
+    r.bundle_id = bundle;
+    r.manifest = "{\"bundle\":\"" + bundle + "\"}";
+    r.deployer = "alice";
+    ASSERT_TRUE(store_->InsertVersion(r).ok());
+  };
+  insert("prod:acme.warehouse.etl", 1, "bbbb");
+  insert("prod:acme.warehouse.etl", 2, "aaaa");
+  insert("staging:acme.warehouse.etl", 1, "bbbb");  // the same bundle deployed elsewhere
+  ASSERT_TRUE(store_->SetUndeployed("prod:acme.warehouse.etl", 5).ok());
+  auto all = store_->BundleManifests();
+  ASSERT_TRUE(all.ok()) << all.status();
+  using Pair = std::pair<std::string, std::string>;
+  EXPECT_EQ(*all, (std::vector<Pair>{{"aaaa", "{\"bundle\":\"aaaa\"}"},
+                                     {"bbbb", "{\"bundle\":\"bbbb\"}"}}));
+}
+
 TEST_P(SchedulerStoreContractTest, AFireTimeIsMarkedOnceAlsoFromAnotherConnection) {
   const std::string id = "prod:acme.warehouse.etl";
   EXPECT_FALSE(*store_->HasFire(id, 3600000));

@@ -244,4 +244,12 @@ Result<bool> PostgresAssetStore::BlobReferenced(std::string_view sha256) {
   return r.size() > 0;
 }
 
+Result<std::vector<std::string>> PostgresAssetStore::ReferencedBlobs() {
+  WEIR_ASSIGN_OR_RETURN(Pool::Lease c, pool_->Acquire());
+  WEIR_ASSIGN_OR_RETURN(Rows r, c->Exec("SELECT DISTINCT sha256 FROM assets ORDER BY sha256"));
+  std::vector<std::string> out;
+  for (int i = 0; i < r.size(); ++i) out.push_back(r.String(i, 0));
+  return out;
+}
+
 }  // namespace weir::store::postgres

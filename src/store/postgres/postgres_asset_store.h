@@ -43,6 +43,7 @@ class PostgresAssetStore final : public AssetStore {
                                                     bool and_other_namespaces,
                                                     int64_t limit) override;
   Result<bool> BlobReferenced(std::string_view sha256) override;
+  Result<std::vector<std::string>> ReferencedBlobs() override;
 
  private:
   explicit PostgresAssetStore(std::unique_ptr<Pool> pool) : pool_(std::move(pool)) {}

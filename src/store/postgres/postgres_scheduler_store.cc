@@ -302,6 +302,15 @@ class PostgresSchedulerStore final : public SchedulerStore {
     return ReadAll<WfVersionRow>(r, ReadVersion);
   }
 
+  Result<std::vector<std::pair<std::string, std::string>>> BundleManifests() override {
+    WEIR_ASSIGN_OR_RETURN(Rows r, Exec("SELECT bundle_id, MIN(manifest) FROM wf_versions "
+                                       "GROUP BY bundle_id ORDER BY bundle_id",
+                                       Params()));
+    std::vector<std::pair<std::string, std::string>> out;
+    for (int i = 0; i < r.size(); ++i) out.emplace_back(r.String(i, 0), r.String(i, 1));
+    return out;
+  }
+
   Result<std::optional<int64_t>> VersionOfBundle(const std::string& id,
                                                  const std::string& bundle_id) override {
     Params p;

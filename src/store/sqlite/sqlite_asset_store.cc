@@ -263,4 +263,16 @@ Result<bool> SqliteAssetStore::BlobReferenced(std::string_view sha256) {
   return q.Step();
 }
 
+Result<std::vector<std::string>> SqliteAssetStore::ReferencedBlobs() {
+  std::lock_guard<std::mutex> lock(mu_);
+  WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("SELECT DISTINCT sha256 FROM assets ORDER BY sha256"));
+  std::vector<std::string> out;
+  while (true) {
+    WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back(q.String(0));
+  }
+  return out;
+}
+
 }  // namespace weir::store::sqlite

@@ -45,6 +45,7 @@ class SqliteAssetStore final : public AssetStore {
                                                     bool and_other_namespaces,
                                                     int64_t limit) override;
   Result<bool> BlobReferenced(std::string_view sha256) override;
+  Result<std::vector<std::string>> ReferencedBlobs() override;
 
  private:
   explicit SqliteAssetStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}

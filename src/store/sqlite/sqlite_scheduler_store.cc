@@ -407,6 +407,13 @@ class SqliteSchedulerStore final : public SchedulerStore {
     return std::optional<int64_t>(s.Int(0));
   }
 
+  Result<std::vector<std::pair<std::string, std::string>>> BundleManifests() override {
+    WEIR_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT bundle_id, MIN(manifest) FROM wf_versions "
+                                               "GROUP BY bundle_id ORDER BY bundle_id"));
+    return ReadAll<std::pair<std::string, std::string>>(
+        s, [](const Stmt& st) { return std::make_pair(st.String(0), st.String(1)); });
+  }
+
   Status InsertActivation(const std::string& id, const WfActivationRow& a) override {
     WEIR_ASSIGN_OR_RETURN(Stmt s,
                           db_->Prepare("INSERT INTO wf_activations (deployed_id, version, "
