@@ -6,6 +6,7 @@
 #   - the start of a job: submit → the command runs (it records `date +%s%N`), through weir vs
 #     through sbatch (median of 10 each): weir's added milliseconds; `srun true` for reference.
 # Usage: bench/slurm_bench.sh BUILD_DIR [JOBS]. Skips (exit 0) when Slurm is not installed.
+# H1_POLL_MS sets exec.slurm.poll_interval_ms (default: weir's default, 250).
 set -euo pipefail
 build="${1:-build}"; jobs="${2:-200}"
 weir="$(cd "$build" && pwd)/weir"
@@ -47,7 +48,7 @@ exec:
   slurm:
     conf: $SLURM_CONF
     job_root: $tmp/jobs
-    poll_interval_ms: 100
+    poll_interval_ms: ${H1_POLL_MS:-250}
 YAML
 "$weir" server --config "$tmp/weir.yaml" --data-dir "$tmp/data" >"$tmp/weir.log" 2>&1 &
 wpid=$!
