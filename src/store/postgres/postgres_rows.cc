@@ -27,18 +27,6 @@ Status CheckPage(const PageRequest& page) {
   return Status::Ok();
 }
 
-KindTables Tables(Kind kind) {
-  switch (kind) {
-    case Kind::kApplication:
-      return {"applications", "application_tags"};
-    case Kind::kCommand:
-      return {"commands", "command_tags"};
-    case Kind::kCluster:
-      return {"clusters", "cluster_tags"};
-  }
-  return {"applications", "application_tags"};
-}
-
 std::string EntityColumns(std::string_view alias) {
   std::string a = alias.empty() ? "" : std::string(alias) + ".";
   return a + "id, " + a + "name, " + a + "user_name, " + a + "version, " + a + "status, " + a +

@@ -11,6 +11,7 @@
 #include "store/postgres/connection.h"
 #include "store/postgres/postgres_store.h"
 #include "store/sqlite/codec.h"  // the store's JSON encodings and search documents, shared
+#include "store/tables.h"        // Tables(kind): the entity and tag tables of a kind, shared
 
 namespace weir::store::postgres {
 
@@ -97,14 +98,6 @@ class Where {
 
 // kInvalidArgument for a negative page or a size below 1.
 Status CheckPage(const PageRequest& page);
-
-struct KindTables {
-  const char* table;
-  const char* tag_table;
-};
-
-// The entity and tag tables of `kind`.
-KindTables Tables(Kind kind);
 
 // The columns ReadEntity reads, each prefixed with "<alias>." unless `alias` is empty.
 std::string EntityColumns(std::string_view alias);

@@ -12,18 +12,6 @@ std::optional<TimePoint> OptTime(const Stmt& q, int col) {
 
 }  // namespace
 
-KindTables Tables(Kind kind) {
-  switch (kind) {
-    case Kind::kApplication:
-      return {"applications", "application_tags"};
-    case Kind::kCommand:
-      return {"commands", "command_tags"};
-    case Kind::kCluster:
-      return {"clusters", "cluster_tags"};
-  }
-  return {"applications", "application_tags"};
-}
-
 // The columns every entity query selects, in the order ReadEntity expects, qualified by `alias`.
 std::string EntityColumns(std::string_view alias) {
   std::string a = alias.empty() ? "" : std::string(alias) + ".";

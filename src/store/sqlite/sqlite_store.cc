@@ -180,12 +180,8 @@ Status SqliteStore::Create(const ConfigEntity& e) {
 
 Result<ConfigEntity> SqliteStore::Get(Kind kind, const std::string& id) {
   std::lock_guard lock(mu_);
-  static const std::string kSql[] = {
-      "SELECT " + EntityColumns("") + " FROM applications WHERE id = ?",
-      "SELECT " + EntityColumns("") + " FROM commands WHERE id = ?",
-      "SELECT " + EntityColumns("") + " FROM clusters WHERE id = ?",
-  };
-  WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare(kSql[static_cast<int>(kind)]));
+  WEIR_ASSIGN_OR_RETURN(Stmt q, db_->Prepare("SELECT " + EntityColumns("") + " FROM " +
+                                             Tables(kind).table + " WHERE id = ?"));
   q.Bind(id);
   WEIR_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) return NotFound(Named(kind, id) + ": not found");

@@ -1,5 +1,6 @@
 // Private to src/store/sqlite: what the files of SqliteStore (sqlite_store.cc and
-// sqlite_{rows,events,search,nodes}.cc) share: the row readers and their column lists.
+// sqlite_{rows,events,search,nodes}.cc) share: the row readers and their column lists (the
+// tables of each kind come from store/tables.h, shared with PostgreSQL).
 // Every function here REQUIRES the store's mutex held, as the statements they read belong to its
 // one connection.
 #pragma once
@@ -12,6 +13,7 @@
 #include "store/sqlite/database.h"
 #include "store/sqlite/query.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/tables.h"  // Tables(kind): the entity and tag tables of a kind
 
 namespace weir::store::sqlite {
 
@@ -19,14 +21,6 @@ using model::ConfigEntity;
 using model::JobRecord;
 using model::JobStatus;
 using model::Kind;
-
-struct KindTables {
-  const char* table;      // "applications"
-  const char* tag_table;  // "application_tags"
-};
-
-// The entity and tag tables of `kind`.
-KindTables Tables(Kind kind);
 
 // The columns every entity query selects, in the order ReadEntity expects, qualified by `alias`.
 std::string EntityColumns(std::string_view alias);
