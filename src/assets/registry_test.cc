@@ -15,6 +15,7 @@
 #include "common/strings.h"
 #include "common/testing/required_services.h"
 #include "store/open.h"
+#include "store/testing/postgres_env.h"  // stops the shared server after the last test
 #include "store/testing/postgres_server.h"
 
 namespace weir::assets {
@@ -23,12 +24,6 @@ namespace {
 // Every test runs with the registry's rows in SQLite (the server's file) and in PostgreSQL (a
 // fresh database on the throwaway server).
 enum class Backend { kSqlite, kPostgres };
-
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { store::testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 class RegistryTest : public ::testing::TestWithParam<Backend> {
  protected:

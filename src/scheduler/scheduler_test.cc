@@ -21,6 +21,7 @@
 #include "common/testing/required_services.h"
 #include "common/time_format.h"
 #include "store/open.h"
+#include "store/testing/postgres_env.h"  // stops the shared server after the last test
 #include "store/testing/postgres_server.h"
 
 namespace weir::scheduler {
@@ -200,13 +201,6 @@ struct Blob {
   std::string uuid;
   std::string sha;
 };
-
-// Stops the shared PostgreSQL server when the tests end.
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { store::testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 // The parameter is the store backend: "sqlite" or "postgresql".
 class SchedulerTest : public ::testing::TestWithParam<std::string> {

@@ -17,6 +17,7 @@
 #include "common/testing/required_services.h"
 #include "store/asset_store.h"
 #include "store/open.h"
+#include "store/testing/postgres_env.h"  // stops the shared server after the last test
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {
@@ -85,12 +86,6 @@ class PostgresBackend : public Backend {
   std::string missing_;
   FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
 };
-
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 void PrintTo(const BackendFactory& b, std::ostream* os) { *os << b.name; }
 

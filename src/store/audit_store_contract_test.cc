@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/testing/required_services.h"
 #include "store/open.h"
+#include "store/testing/postgres_env.h"  // stops the shared server after the last test
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {
@@ -87,12 +88,6 @@ class PostgresAuditBackend : public AuditBackend {
   std::string missing_;
   FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
 };
-
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 std::vector<BackendFactory> Backends() {
   return {{"sqlite", [] { return std::make_unique<SqliteAuditBackend>(); }},

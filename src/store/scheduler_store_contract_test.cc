@@ -14,6 +14,7 @@
 #include "common/testing/required_services.h"
 #include "store/open.h"
 #include "store/scheduler_store.h"
+#include "store/testing/postgres_env.h"  // stops the shared server after the last test
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {
@@ -23,12 +24,6 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::Pair;
-
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 class SchedulerStoreContractTest : public ::testing::TestWithParam<std::string> {
  protected:

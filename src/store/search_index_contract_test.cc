@@ -18,6 +18,7 @@
 #include "common/testing/required_services.h"
 #include "store/open.h"
 #include "store/store.h"
+#include "store/testing/postgres_env.h"  // stops the shared server after the last test
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {
@@ -101,13 +102,6 @@ class PostgresSearchBackend : public SearchBackend {
   std::string missing_;
   FakeClock clock_{FromEpochMillis(1'700'000'000'000)};
 };
-
-// Stops the shared PostgreSQL server when the tests end.
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 // Test names and failure messages show the backend's name, not its bytes.
 void PrintTo(const BackendFactory& b, std::ostream* os) { *os << b.name; }

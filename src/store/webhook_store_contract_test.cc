@@ -18,6 +18,7 @@
 #include "common/testing/required_services.h"
 #include "store/open.h"
 #include "store/store.h"
+#include "store/testing/postgres_env.h"  // stops the shared server after the last test
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {
@@ -58,13 +59,6 @@ std::vector<BackendFactory> Backends() {
              return where;
            }}};
 }
-
-// Stops the shared PostgreSQL server when the tests end.
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 TimePoint At(int64_t seconds) { return FromEpochMillis(1'700'000'000'000 + seconds * 1000); }
 

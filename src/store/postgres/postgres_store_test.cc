@@ -15,6 +15,7 @@
 #include "store/open.h"
 #include "store/postgres/connection.h"
 #include "store/postgres/schema.h"
+#include "store/testing/postgres_env.h"  // stops the shared server after the last test
 #include "store/testing/postgres_server.h"
 
 namespace weir::store {
@@ -22,12 +23,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-class StopPostgres : public ::testing::Environment {
- public:
-  void TearDown() override { testing::StopSharedPostgres(); }
-};
-const auto* const kStopPostgres = ::testing::AddGlobalTestEnvironment(new StopPostgres);
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
