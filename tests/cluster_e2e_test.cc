@@ -9,7 +9,6 @@
 #include <memory>
 
 #include "client/http_client.h"
-#include "common/testing/required_services.h"
 #include "json_fields.h"
 #include "postgres_env.h"
 #include "store/testing/postgres_server.h"
@@ -33,15 +32,8 @@ struct NodeSettings {
   int lost_failures = 3;
 };
 
-class ClusterE2eTest : public ::testing::Test {
+class ClusterE2eTest : public PostgresDatabaseTest {
  protected:
-  void SetUp() override {
-    pg_ = store::testing::SharedPostgres();
-    if (pg_ == nullptr) WEIR_MISSING_SERVICE("postgresql", store::testing::SharedPostgresError());
-    auto url = pg_->CreateDatabase();
-    ASSERT_TRUE(url.ok()) << url.status();
-    url_ = *url;
-  }
   void TearDown() override {
     // Jobs of nodes killed with -9 keep running: end their process groups.
     for (pid_t pgid : orphans_) ::kill(-pgid, SIGKILL);
@@ -125,8 +117,6 @@ class ClusterE2eTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  store::testing::PostgresServer* pg_ = nullptr;
-  std::string url_;
   std::vector<std::unique_ptr<WeirServer>> servers_;
   std::vector<pid_t> orphans_;
 };

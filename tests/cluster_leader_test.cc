@@ -22,7 +22,6 @@
 #include <thread>
 
 #include "client/http_client.h"
-#include "common/testing/required_services.h"
 #include "common/time_format.h"
 #include "json_fields.h"
 #include "postgres_env.h"
@@ -85,15 +84,8 @@ jobs:
 )";
 }
 
-class ClusterLeaderTest : public ::testing::Test {
+class ClusterLeaderTest : public PostgresDatabaseTest {
  protected:
-  void SetUp() override {
-    pg_ = store::testing::SharedPostgres();
-    if (pg_ == nullptr) WEIR_MISSING_SERVICE("postgresql", store::testing::SharedPostgresError());
-    auto url = pg_->CreateDatabase();
-    ASSERT_TRUE(url.ok()) << url.status();
-    url_ = *url;
-  }
   void TearDown() override {
     // A job of a node killed with -9 keeps running: end its process group.
     for (pid_t pgid : orphans_) ::kill(-pgid, SIGKILL);
@@ -156,8 +148,6 @@ class ClusterLeaderTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  store::testing::PostgresServer* pg_ = nullptr;
-  std::string url_;
   std::vector<std::unique_ptr<WeirServer>> servers_;
   std::vector<pid_t> orphans_;
 };

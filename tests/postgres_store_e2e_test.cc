@@ -16,7 +16,6 @@
 
 #include "client/http_client.h"
 #include "client/sse.h"
-#include "common/testing/required_services.h"
 #include "postgres_env.h"
 #include "store/postgres/schema.h"
 #include "store/sqlite/schema.h"
@@ -48,15 +47,8 @@ std::string Field(const json::value& v, const char* key) {
   return json::serialize(*f);
 }
 
-class PostgresStoreE2eTest : public ::testing::Test {
+class PostgresStoreE2eTest : public PostgresDatabaseTest {
  protected:
-  void SetUp() override {
-    pg_ = store::testing::SharedPostgres();
-    if (pg_ == nullptr) WEIR_MISSING_SERVICE("postgresql", store::testing::SharedPostgresError());
-    auto url = pg_->CreateDatabase();
-    ASSERT_TRUE(url.ok()) << url.status();
-    url_ = *url;
-  }
   std::string PgConfig() const {
     return "store:\n  type: postgresql\n  url: \"" + url_ + "\"\njobs:\n  kill_grace_ms: 500\n";
   }
@@ -72,8 +64,6 @@ class PostgresStoreE2eTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  store::testing::PostgresServer* pg_ = nullptr;
-  std::string url_;
 };
 
 TEST_F(PostgresStoreE2eTest, JobsAndConfigLiveInPostgresAndSurviveARestart) {
