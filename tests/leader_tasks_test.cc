@@ -58,14 +58,27 @@ void WriteFinishedJob(store::JobStore& jobs, const fs::path& archives, const std
 
 class LeaderTasksTest : public ::testing::Test {
  protected:
-  int HttpStatus(const std::string& path) {
+  // The server's data folder; a test may write into it before the first start.
+  fs::path Data() const { return dir_.path() / "data"; }
+  // Starts a server on Data() with `config` (after a stopped one, the same data is read again):
+  // "" once it answers, else why not.
+  std::string StartServer(const std::string& config) {
+    server_ = std::make_unique<WeirServer>(Data(), config);
+    return server_->Start();
+  }
+  // Loads examples/demo.yaml into the server with `weir apply`.
+  CommandResult ApplyDemo() { return RunWeir(server_->url(), {"apply", "-f", kDemo}); }
+
+  Result<client::Response> Fetch(const std::string& path) {
     client::HttpClient c(server_->url());
-    auto r = c.Get(path);
+    return c.Get(path);
+  }
+  int HttpStatus(const std::string& path) {
+    auto r = Fetch(path);
     return r.ok() ? r->status : -1;
   }
   std::string Get(const std::string& path) {
-    client::HttpClient c(server_->url());
-    auto r = c.Get(path);
+    auto r = Fetch(path);
     return r.ok() && r->status == 200 ? r->body : "";
   }
   // A counter of the task `name` in admin/tasks (-1 when the task is not listed).
@@ -86,21 +99,19 @@ class LeaderTasksTest : public ::testing::Test {
 };
 
 TEST_F(LeaderTasksTest, CleanupDeletesOldJobsWithArchivesAndUserMetricsFollowRunningJobs) {
-  const fs::path data = dir_.path() / "data";
-  const fs::path archives = data / "archives";
+  const fs::path archives = Data() / "archives";
   fs::create_directories(archives);
   const TimePoint now = SystemClock().Now();
   {
     SystemClock clock;
-    auto stores = store::OpenSqlite((data / "weir.db").string(), clock);
+    auto stores = store::OpenSqlite((Data() / "weir.db").string(), clock);
     ASSERT_TRUE(stores.ok()) << stores.status();
     WriteFinishedJob(*stores->jobs, archives, "old-job", now - Millis(100 * kDayMs));
     WriteFinishedJob(*stores->jobs, archives, "recent-job", now - Millis(2 * kDayMs));
   }
-  server_ = std::make_unique<WeirServer>(data,
-                                         "cleanup:\n  job_retention_days: 30\n  batch_size: 10\n"
-                                         "metrics:\n  user_interval_seconds: 1\n");
-  ASSERT_EQ(server_->Start(), "");
+  ASSERT_EQ(StartServer("cleanup:\n  job_retention_days: 30\n  batch_size: 10\n"
+                        "metrics:\n  user_interval_seconds: 1\n"),
+            "");
 
   // The first pass runs as the server starts leading.
   ASSERT_TRUE(WaitFor([&] { return HttpStatus("/api/v3/jobs/old-job") == 404; }, seconds(30)))
@@ -114,7 +125,7 @@ TEST_F(LeaderTasksTest, CleanupDeletesOldJobsWithArchivesAndUserMetricsFollowRun
   EXPECT_EQ(Counter("database-cleanup", "jobsDeleted"), 1);
 
   // A running job shows in the per-user gauges, and its user's series goes when it ends.
-  auto applied = RunWeir(server_->url(), {"apply", "-f", kDemo});
+  auto applied = ApplyDemo();
   ASSERT_EQ(applied.exit_code, 0) << applied.err;
   auto sub = RunWeir(server_->url(), {"-o", "json", "job", "submit", "-c", "sched:sla", "-C",
                                       "type:bash", "--", "sleep 600"});
@@ -189,11 +200,9 @@ jobs:
 )";
 
 TEST_F(LeaderTasksTest, OrphanBlobsAreDeletedAndAssetAndBundleBlobsKept) {
-  const fs::path data = dir_.path() / "data";
   const std::string config = "cleanup:\n  orphan_blob_grace_hours: 1\n";
-  server_ = std::make_unique<WeirServer>(data, config);
-  ASSERT_EQ(server_->Start(), "");
-  ASSERT_EQ(RunWeir(server_->url(), {"apply", "-f", kDemo}).exit_code, 0);
+  ASSERT_EQ(StartServer(config), "");
+  ASSERT_EQ(ApplyDemo().exit_code, 0);
 
   // Publish an asset and deploy a workflow that uses it and a repository file.
   const fs::path repo = dir_.path() / "pipes";
@@ -216,7 +225,7 @@ TEST_F(LeaderTasksTest, OrphanBlobsAreDeletedAndAssetAndBundleBlobsKept) {
   server_->Stop();
 
   // A failed publish left a blob no version references; every blob is two days old.
-  const fs::path blobs = data / "blobs";
+  const fs::path blobs = Data() / "blobs";
   const std::set<std::string> kept = BlobFiles(blobs);
   ASSERT_GE(kept.size(), 2u) << "the asset and the bundle's file are blobs";
   const std::string stray_content = "bytes of a publish that failed";
@@ -225,8 +234,7 @@ TEST_F(LeaderTasksTest, OrphanBlobsAreDeletedAndAssetAndBundleBlobsKept) {
   for (const std::string& f : BlobFiles(blobs)) MakeOld(blobs / f, std::chrono::hours(48));
 
   // The cleanup runs as the server starts leading.
-  server_ = std::make_unique<WeirServer>(data, config);
-  ASSERT_EQ(server_->Start(), "");
+  ASSERT_EQ(StartServer(config), "");
   ASSERT_TRUE(
       WaitFor([&] { return Counter("orphan-blob-cleanup", "blobsDeleted") >= 1; }, seconds(30)))
       << "the stray blob was never deleted; admin/tasks: " << Get("/api/weir/v1/admin/tasks");
