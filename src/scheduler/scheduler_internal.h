@@ -1,6 +1,6 @@
 // Private to src/scheduler/: the Scheduler's state and the helpers shared by scheduler.cc
-// (deployments, queries, instance creation), triggers.cc (cron fires) and runner.cc (the DAG
-// runner: admission, steps, stop, restart).
+// (deployments, queries, instance creation), rows.cc (rows and their conversions), triggers.cc
+// (cron fires) and runner.cc (the DAG runner: admission, steps, stop, restart).
 //
 // Locking: `mu` guards the database connection and the caches; every helper below marked
 // REQUIRES: mu runs with it held. `tick_mu` serialises Tick(); it is always taken before `mu`.
@@ -167,14 +167,22 @@ struct Scheduler::Impl {
   void Wake();
   void LoopMain();
 
-  // ---- scheduler.cc: rows and versions. REQUIRES: mu ----
-  Result<DeploymentRow> LoadDeployment(std::string_view id);
-  Status SaveDeploymentState(const DeploymentRow& d, int64_t now_ms);
+  // ---- scheduler.cc: versions. REQUIRES: mu ----
   Result<std::shared_ptr<const LoadedVersion>> LoadVersion(const std::string& id, int64_t version);
   // Points the deployment at `version`, records the activation, restarts the trigger cursor
   // when the schedule changes. Writes the deployment row.
   Status SetActive(DeploymentRow& d, const LoadedVersion& v, std::string_view reason,
                    std::string_view actor, int64_t now_ms);
+  // Creates instance next_instance of the active version (inside the caller's transaction).
+  // Parameter problems of a manual run are returned; for cron runs they produce a FAILED
+  // instance that says why.
+  Result<InstanceRow> CreateInstance(DeploymentRow& d, std::string_view trigger, int64_t logical_ms,
+                                     const Params& overrides, std::string_view requested_by,
+                                     bool manual, int64_t now_ms);
+
+  // ---- rows.cc: rows. REQUIRES: mu ----
+  Result<DeploymentRow> LoadDeployment(std::string_view id);
+  Status SaveDeploymentState(const DeploymentRow& d, int64_t now_ms);
   Result<InstanceRow> LoadInstance(std::string_view id, int64_t number);
   Result<std::vector<StepRow>> LoadSteps(std::string_view id, int64_t number);
   Status SaveInstance(const InstanceRow& r, int64_t now_ms);
@@ -183,12 +191,6 @@ struct Scheduler::Impl {
                        int attempt, const std::string& job_id, int64_t now_ms);
   Status FinishAttempt(const std::string& job_id, std::string_view status, std::string_view message,
                        std::optional<int64_t> finished_ms);
-  // Creates instance next_instance of the active version (inside the caller's transaction).
-  // Parameter problems of a manual run are returned; for cron runs they produce a FAILED
-  // instance that says why.
-  Result<InstanceRow> CreateInstance(DeploymentRow& d, std::string_view trigger, int64_t logical_ms,
-                                     const Params& overrides, std::string_view requested_by,
-                                     bool manual, int64_t now_ms);
   Result<Instance> BuildInstance(const InstanceRow& row, bool with_steps);
   Result<DeployedWorkflow> BuildDeployed(const DeploymentRow& d);
 
@@ -277,9 +279,5 @@ struct Scheduler::Impl {
   // `killing` that ended (one fenced transaction when any did).
   Status RecordKilledEnds(int64_t now_ms);
 };
-
-// JSON helpers for Params columns.
-std::string ParamsToJson(const Params& p);
-Params ParamsFromJson(std::string_view text);
 
 }  // namespace weir::scheduler
