@@ -1,6 +1,7 @@
 // Private to src/scheduler/: the Scheduler's state and the helpers shared by scheduler.cc
 // (deployments, queries, instance creation), rows.cc (rows and their conversions), triggers.cc
-// (cron fires) and runner.cc (the DAG runner: admission, steps, stop, restart).
+// (cron fires) and runner.cc (the DAG runner: admission, steps, stop, restart; a tick's
+// leadership in runner_catch_up.cc, the kills of stopped steps' jobs in runner_kill.cc).
 //
 // Locking: `mu` guards the database connection and the caches; every helper below marked
 // REQUIRES: mu runs with it held. `tick_mu` serialises Tick(); it is always taken before `mu`.
@@ -137,7 +138,8 @@ struct Scheduler::Impl {
   std::thread loop;
   std::shared_ptr<Waker> waker = std::make_shared<Waker>();
 
-  // Leadership of the running tick (runner.cc). REQUIRES: tick_mu (only tick code reads them).
+  // Leadership of the running tick (runner_catch_up.cc). REQUIRES: tick_mu (only tick code reads
+  // them).
   int64_t lead_token = 0;  // the fencing token the running tick leads with
   int64_t led_with = 0;    // the token of the last lead whose running instances were continued
   TickReport report;       // of the running tick
@@ -247,8 +249,10 @@ struct Scheduler::Impl {
   Status FireAfter(DeploymentRow& d, int64_t logical_ms, const std::string& failure,
                    int64_t now_ms);
 
-  // ---- runner.cc ----
+  // ---- runner_catch_up.cc ----
   Status TickOnce();
+
+  // ---- runner.cc ----
   // REQUIRES: tick_mu. Cron and `after:` fires; then job states, admission, steps, completion.
   void FirePass(int64_t now_ms);
   Status RunPass(int64_t now_ms);
@@ -268,6 +272,8 @@ struct Scheduler::Impl {
   void FailAttempt(const LoadedVersion& v, StepRow& s, const std::string& message, int64_t now_ms);
   Result<model::JobRequest> BuildRequest(const LoadedVersion& v, const InstanceRow& inst,
                                          const StepRow& s);
+
+  // ---- runner_kill.cc ----
   // Without mu. Asks the launcher to kill each job not asked before by this scheduler. A job
   // held by another node (kFailedPrecondition) counts as asked: that node's KillPass kills it.
   // A kill that may work later (kUnavailable, ...) is asked again by the next KillPass.
