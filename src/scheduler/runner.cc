@@ -241,22 +241,30 @@ Status Scheduler::Impl::StopLocked(InstanceRow& row, std::string_view message, i
       WEIR_RETURN_IF_ERROR(SaveStep(row.deployed_id, row.number, s));
     }
   }
-  row.status = InstanceStatus::kStopped;
-  metrics::Weir().workflow_instances.With({"STOPPED"}).Inc();
-  row.message = std::string(message);
-  row.finished_ms = now_ms;
-  return SaveInstance(row, now_ms);
+  return EndInstance(row, InstanceStatus::kStopped, std::string(message), now_ms);
+}
+
+Status Scheduler::Impl::StartInstance(InstanceRow& r, int64_t now_ms) {
+  r.status = InstanceStatus::kRunning;
+  metrics::Weir().workflow_instances.With({"RUNNING"}).Inc();
+  r.started_ms = now_ms;
+  return SaveInstance(r, now_ms);
+}
+
+Status Scheduler::Impl::EndInstance(InstanceRow& r, InstanceStatus status, std::string message,
+                                    int64_t now_ms) {
+  r.status = status;
+  metrics::Weir().workflow_instances.With({std::string(InstanceStatusName(status))}).Inc();
+  r.message = std::move(message);
+  r.finished_ms = now_ms;
+  return SaveInstance(r, now_ms);
 }
 
 Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
                                  std::vector<PendingLaunch>& launches) {
   Result<std::shared_ptr<const LoadedVersion>> vr = LoadVersion(r.deployed_id, r.version);
   if (!vr.ok()) {
-    r.status = InstanceStatus::kFailed;
-    metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
-    r.message = vr.status().message();
-    r.finished_ms = now_ms;
-    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    WEIR_RETURN_IF_ERROR(EndInstance(r, InstanceStatus::kFailed, vr.status().message(), now_ms));
     return Status::Ok();
   }
   const LoadedVersion& v = **vr;
@@ -360,14 +368,13 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
     const auto skipped = std::count_if(steps.begin(), steps.end(), [](const StepRow& s) {
       return s.status == StepStatus::kSkipped;
     });
-    r.status = InstanceStatus::kSucceeded;
-    metrics::Weir().workflow_instances.With({"SUCCEEDED"}).Inc();
-    r.message = skipped == 0 ? "all " + std::to_string(steps.size()) + " steps succeeded"
-                             : std::to_string(steps.size() - static_cast<size_t>(skipped)) +
-                                   " steps succeeded, " + std::to_string(skipped) +
-                                   " skipped by their trigger rule";
-    r.finished_ms = now_ms;
-    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    WEIR_RETURN_IF_ERROR(EndInstance(
+        r, InstanceStatus::kSucceeded,
+        skipped == 0
+            ? "all " + std::to_string(steps.size()) + " steps succeeded"
+            : std::to_string(steps.size() - static_cast<size_t>(skipped)) + " steps succeeded, " +
+                  std::to_string(skipped) + " skipped by their trigger rule",
+        now_ms));
     WEIR_RETURN_IF_ERROR(RecordUpstreamSuccess(r, now_ms));
   } else if (!any_live) {
     std::string why;
@@ -382,11 +389,8 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
         WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
       }
     }
-    r.status = InstanceStatus::kFailed;
-    metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
-    r.message = why.empty() ? "no step can run any more" : why;
-    r.finished_ms = now_ms;
-    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    WEIR_RETURN_IF_ERROR(EndInstance(r, InstanceStatus::kFailed,
+                                     why.empty() ? "no step can run any more" : why, now_ms));
   }
   return Status::Ok();
 }
@@ -435,10 +439,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
     std::erase_if(bf_running, std::not_fn(still_running));
     for (InstanceRow* c : bf_waiting) {
       if (static_cast<int>(bf_running.size()) >= bf_parallel[c]) break;  // in fire-time order
-      c->status = InstanceStatus::kRunning;
-      metrics::Weir().workflow_instances.With({"RUNNING"}).Inc();
-      c->started_ms = now_ms;
-      WEIR_RETURN_IF_ERROR(SaveInstance(*c, now_ms));
+      WEIR_RETURN_IF_ERROR(StartInstance(*c, now_ms));
       bf_running.push_back(c);
       WEIR_RETURN_IF_ERROR(StepPass(*c, now_ms, launches));
     }
@@ -448,11 +449,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
       InstanceRow& c = *waiting[k];
       Result<std::shared_ptr<const LoadedVersion>> v = LoadVersion(c.deployed_id, c.version);
       if (!v.ok()) {
-        c.status = InstanceStatus::kFailed;
-        metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
-        c.message = v.status().message();
-        c.finished_ms = now_ms;
-        WEIR_RETURN_IF_ERROR(SaveInstance(c, now_ms));
+        WEIR_RETURN_IF_ERROR(EndInstance(c, InstanceStatus::kFailed, v.status().message(), now_ms));
         continue;
       }
       const workflow::Workflow& wf = (*v)->wf;
@@ -502,10 +499,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
           break;
       }
       if (start) {
-        c.status = InstanceStatus::kRunning;
-        metrics::Weir().workflow_instances.With({"RUNNING"}).Inc();
-        c.started_ms = now_ms;
-        WEIR_RETURN_IF_ERROR(SaveInstance(c, now_ms));
+        WEIR_RETURN_IF_ERROR(StartInstance(c, now_ms));
         running.push_back(&c);
         WEIR_RETURN_IF_ERROR(StepPass(c, now_ms, launches));
       }

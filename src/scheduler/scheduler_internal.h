@@ -268,6 +268,12 @@ struct Scheduler::Impl {
   // (RecordKilledEnds).
   Status StopLocked(InstanceRow& row, std::string_view message, int64_t now_ms,
                     std::vector<PendingKill>& kills);
+  // REQUIRES: mu. Admits `r`: RUNNING from `now_ms` (counted in the workflow_instances
+  // metric); writes the row.
+  Status StartInstance(InstanceRow& r, int64_t now_ms);
+  // REQUIRES: mu. Ends `r` with the final `status` and `message` at `now_ms` (counted in the
+  // workflow_instances metric); writes the row.
+  Status EndInstance(InstanceRow& r, InstanceStatus status, std::string message, int64_t now_ms);
   // REQUIRES: mu. Records a failed attempt: WAITING_RETRY with backoff or FAILED.
   void FailAttempt(const LoadedVersion& v, StepRow& s, const std::string& message, int64_t now_ms);
   Result<model::JobRequest> BuildRequest(const LoadedVersion& v, const InstanceRow& inst,
