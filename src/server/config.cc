@@ -1,62 +1,19 @@
+// The server config's YAML schema: one table of setters per section (the large sections in
+// config_<section>.cc, see config_internal.h), the checks across settings, and the loading.
 #include "server/config.h"
 
-#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
-#include <algorithm>
-#include <cstdlib>
-#include <fstream>
-#include <functional>
 #include <map>
-#include <sstream>
+#include <string>
+#include <vector>
 
 #include "common/fs.h"
 #include "common/strings.h"
-#include "exec/run_as.h"
 #include "fetch/perimeter.h"
 #include "server/config_internal.h"
 
 namespace weir::server {
-
-namespace {
-
-// store.url with store.type postgresql: a postgresql:// URI holding no password (a config file
-// is read by many; the password comes from store.password_env or store.password_file).
-Status CheckStoreUrl(const ServerConfig& c) {
-  if (c.store_type != "postgresql") return Status::Ok();
-  const std::string& url = c.store_url;
-  if (url.empty()) {
-    return InvalidArgument(
-        "config store.url: required with store.type postgresql "
-        "(postgresql://USER@HOST:PORT/DATABASE)");
-  }
-  const bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
-  if (!uri) {
-    return InvalidArgument("config store.url: must start with postgresql:// (got a value of " +
-                           std::to_string(url.size()) + " characters)");
-  }
-  const size_t start = url.find("://") + 3;
-  const size_t at = url.find('@', start);
-  const size_t end = url.find_first_of("/?", start);
-  const bool userinfo_password = at != std::string::npos &&
-                                 (end == std::string::npos || at < end) &&
-                                 url.substr(start, at - start).find(':') != std::string::npos;
-  const size_t query = url.find('?');
-  const bool query_password =
-      query != std::string::npos && (url.find("?password=", query) != std::string::npos ||
-                                     url.find("&password=", query) != std::string::npos);
-  if (userinfo_password || query_password) {
-    return InvalidArgument(
-        "config store.url: holds a password; put it in a file named by store.password_file or "
-        "a variable named by store.password_env instead");
-  }
-  if (!c.store_password_env.empty() && !c.store_password_file.empty()) {
-    return InvalidArgument("config store.password_env, store.password_file: set one, not both");
-  }
-  return Status::Ok();
-}
-
-}  // namespace
 
 namespace config_internal {
 
@@ -225,31 +182,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"advertise_url", Field(&ServerConfig::advertise_url, "server.advertise_url")},
         {"log_level", Field(&ServerConfig::log_level, "server.log_level")},
         {"log_format", Field(&ServerConfig::log_format, "server.log_format")}}},
-      {"exec",
-       {{"slurm",
-         [](const YAML::Node& n, ServerConfig& c) -> Status {
-           if (n.IsNull()) return Status::Ok();
-           if (!n.IsMap()) {
-             return InvalidArgument(
-                 "config exec.slurm: expected a mapping (conf, job_root, poll_interval_ms)");
-           }
-           static const auto* slurm = new std::map<std::string, Setter>{
-               {"conf", Field(&ServerConfig::slurm_conf, "exec.slurm.conf")},
-               {"job_root", Field(&ServerConfig::slurm_job_root, "exec.slurm.job_root")},
-               {"poll_interval_ms",
-                Field(&ServerConfig::slurm_poll_interval_ms, "exec.slurm.poll_interval_ms")}};
-           for (const auto& kv : n) {
-             std::string key = kv.first.as<std::string>();
-             auto f = slurm->find(key);
-             if (f == slurm->end()) {
-               return InvalidArgument("config exec.slurm." + key +
-                                      ": unknown setting (known: conf, job_root, "
-                                      "poll_interval_ms)");
-             }
-             WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
-           }
-           return Status::Ok();
-         }}}},
+      {"exec", config_internal::ExecSection()},
       {"audit",
        {{"retention_days", Field(&ServerConfig::audit_retention_days, "audit.retention_days")}}},
       {"events",
@@ -269,73 +202,13 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          Field(&ServerConfig::webhooks_timeout_seconds, "webhooks.timeout_seconds")},
         {"allowed_networks",
          ListField(&ServerConfig::webhooks_allowed_networks, "webhooks.allowed_networks")}}},
-      {"metrics",
-       {{"public", Field(&ServerConfig::metrics_public, "metrics.public")},
-        {"user_interval_seconds",
-         Field(&ServerConfig::metrics_user_interval_seconds, "metrics.user_interval_seconds")},
-        {"user_max_series",
-         Field(&ServerConfig::metrics_user_max_series, "metrics.user_max_series")}}},
-      {"cleanup",
-       {{"job_retention_days",
-         Field(&ServerConfig::cleanup_job_retention_days, "cleanup.job_retention_days")},
-        {"batch_size", Field(&ServerConfig::cleanup_batch_size, "cleanup.batch_size")},
-        {"interval_minutes",
-         Field(&ServerConfig::cleanup_interval_minutes, "cleanup.interval_minutes")},
-        {"orphan_blob_grace_hours", Field(&ServerConfig::cleanup_orphan_blob_grace_hours,
-                                          "cleanup.orphan_blob_grace_hours")}}},
-      {"store",
-       {{"type", Field(&ServerConfig::store_type, "store.type")},
-        {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")},
-        {"url", Field(&ServerConfig::store_url, "store.url")},
-        {"password_env", Field(&ServerConfig::store_password_env, "store.password_env")},
-        {"password_file", Field(&ServerConfig::store_password_file, "store.password_file")},
-        {"pool_size", Field(&ServerConfig::store_pool_size, "store.pool_size")}}},
-      {"jobs",
-       {{"default_memory_mb",
-         Field(&ServerConfig::default_job_memory_mb, "jobs.default_memory_mb")},
-        {"max_memory_mb", Field(&ServerConfig::max_job_memory_mb, "jobs.max_memory_mb")},
-        {"max_system_memory_mb",
-         Field(&ServerConfig::max_system_memory_mb, "jobs.max_system_memory_mb")},
-        {"max_active_jobs_per_user",
-         Field(&ServerConfig::max_active_jobs_per_user, "jobs.max_active_jobs_per_user")},
-        {"queue_enabled", Field(&ServerConfig::queue_enabled, "jobs.queue_enabled")},
-        {"max_queued_jobs", Field(&ServerConfig::max_queued_jobs, "jobs.max_queued_jobs")},
-        {"max_stdout_bytes", Field(&ServerConfig::max_stdout_bytes, "jobs.max_stdout_bytes")},
-        {"max_stderr_bytes", Field(&ServerConfig::max_stderr_bytes, "jobs.max_stderr_bytes")},
-        {"kill_grace_ms", Field(&ServerConfig::kill_grace_ms, "jobs.kill_grace_ms")},
-        {"local_heartbeat_timeout_ms",
-         Field(&ServerConfig::local_heartbeat_timeout_ms, "jobs.local_heartbeat_timeout_ms")},
-        {"local_max_upload_bytes",
-         Field(&ServerConfig::local_max_upload_bytes, "jobs.local_max_upload_bytes")},
-        {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")},
-        {"min_free_disk_mb", Field(&ServerConfig::min_free_disk_mb, "jobs.min_free_disk_mb")},
-        {"run_as_user", Field(&ServerConfig::run_as_user, "jobs.run_as_user")},
-        {"run_as_user_map", Field(&ServerConfig::run_as_user_map, "jobs.run_as_user_map")},
-        {"run_as_min_uid", Field(&ServerConfig::run_as_min_uid, "jobs.run_as_min_uid")},
-        {"create_missing_users",
-         Field(&ServerConfig::create_missing_users, "jobs.create_missing_users")},
-        {"run_as_env", ListField(&ServerConfig::run_as_env, "jobs.run_as_env")}}},
-      {"node",
-       {{"heartbeat_interval_ms",
-         Field(&ServerConfig::node_heartbeat_interval_ms, "node.heartbeat_interval_ms")},
-        {"claim_interval_ms",
-         Field(&ServerConfig::node_claim_interval_ms, "node.claim_interval_ms")}}},
-      {"forwarding",
-       {{"enabled", Field(&ServerConfig::forwarding_enabled, "forwarding.enabled")},
-        {"connect_timeout_ms",
-         Field(&ServerConfig::forwarding_connect_timeout_ms, "forwarding.connect_timeout_ms")},
-        {"read_timeout_ms",
-         Field(&ServerConfig::forwarding_read_timeout_ms, "forwarding.read_timeout_ms")}}},
-      {"leader",
-       {{"mode", Field(&ServerConfig::leader_mode, "leader.mode")},
-        {"static", Field(&ServerConfig::leader_static, "leader.static")},
-        {"lease_ttl_ms", Field(&ServerConfig::leader_lease_ttl_ms, "leader.lease_ttl_ms")},
-        {"lost_node_check_interval_ms",
-         Field(&ServerConfig::lost_node_check_interval_ms, "leader.lost_node_check_interval_ms")},
-        {"lost_node_stale_after_ms",
-         Field(&ServerConfig::lost_node_stale_after_ms, "leader.lost_node_stale_after_ms")},
-        {"lost_node_failures",
-         Field(&ServerConfig::lost_node_failures, "leader.lost_node_failures")}}},
+      {"metrics", config_internal::MetricsSection()},
+      {"cleanup", config_internal::CleanupSection()},
+      {"store", config_internal::StoreSection()},
+      {"jobs", config_internal::JobsSection()},
+      {"node", config_internal::NodeSection()},
+      {"forwarding", config_internal::ForwardingSection()},
+      {"leader", config_internal::LeaderSection()},
       {"attachments",
        {{"max_file_bytes",
          Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
@@ -347,9 +220,9 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"blob_s3_bucket", Field(&ServerConfig::blob_s3_bucket, "assets.blob_s3_bucket")},
         {"blob_s3_prefix", Field(&ServerConfig::blob_s3_prefix, "assets.blob_s3_prefix")},
         {"namespace_owners",
-         [](const YAML::Node& n,
-            ServerConfig&
-                c) { return StringListMap(n, "assets.namespace_owners", c.namespace_owners); }}}},
+         [](const YAML::Node& n, ServerConfig& c) {
+           return StringListMap(n, "assets.namespace_owners", c.namespace_owners);
+         }}}},
       {"auth", config_internal::AuthSection()},
       {"archive",
        {{"location", Field(&ServerConfig::archive_location, "archive.location")},
@@ -381,44 +254,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
 }
 
 Status CheckRanges(const ServerConfig& c) {
-  if (c.leader_mode != "static" && c.leader_mode != "database") {
-    return InvalidArgument("config leader.mode: must be static or database");
-  }
-  for (auto [v, key] :
-       {std::pair{c.node_heartbeat_interval_ms, "node.heartbeat_interval_ms"},
-        std::pair{c.node_claim_interval_ms, "node.claim_interval_ms"},
-        std::pair{c.forwarding_connect_timeout_ms, "forwarding.connect_timeout_ms"},
-        std::pair{c.forwarding_read_timeout_ms, "forwarding.read_timeout_ms"},
-        std::pair{c.leader_lease_ttl_ms, "leader.lease_ttl_ms"},
-        std::pair{c.lost_node_check_interval_ms, "leader.lost_node_check_interval_ms"},
-        std::pair{c.lost_node_stale_after_ms, "leader.lost_node_stale_after_ms"}}) {
-    if (v < 1 || v > 24LL * 3600 * 1000) {
-      return InvalidArgument(std::string("config ") + key + ": must be 1 ms to 24 h");
-    }
-  }
-  if (c.lost_node_failures < 1) {
-    return InvalidArgument("config leader.lost_node_failures: must be ≥ 1");
-  }
-  if (c.cleanup_job_retention_days < 0 || c.cleanup_job_retention_days > 100000) {
-    return InvalidArgument("config cleanup.job_retention_days: must be 0 (keep all) to 100000");
-  }
-  if (c.cleanup_batch_size < 1 || c.cleanup_batch_size > 100000) {
-    return InvalidArgument("config cleanup.batch_size: must be 1 to 100000");
-  }
-  if (c.cleanup_interval_minutes < 1 || c.cleanup_interval_minutes > 7 * 24 * 60) {
-    return InvalidArgument("config cleanup.interval_minutes: must be 1 to 10080 (a week)");
-  }
-  if (c.cleanup_orphan_blob_grace_hours < 0 || c.cleanup_orphan_blob_grace_hours > 100000) {
-    return InvalidArgument(
-        "config cleanup.orphan_blob_grace_hours: must be 0 (delete no blob) to 100000");
-  }
-  if (c.metrics_user_interval_seconds < 1 || c.metrics_user_interval_seconds > 86400) {
-    return InvalidArgument("config metrics.user_interval_seconds: must be 1 to 86400");
-  }
-  if (c.metrics_user_max_series < 0 || c.metrics_user_max_series > 100000) {
-    return InvalidArgument(
-        "config metrics.user_max_series: must be 0 (every user under _other) to 100000");
-  }
+  WEIR_RETURN_IF_ERROR(config_internal::CheckCluster(c));
   if (c.http_threads < 1 || c.http_threads > 64) {
     return InvalidArgument("config server.http_threads: must be 1 to 64");
   }
@@ -498,14 +334,7 @@ Status CheckRanges(const ServerConfig& c) {
     Result<fetch::IpNetwork> parsed = fetch::IpNetwork::Parse(network);
     if (!parsed.ok()) return parsed.status().WithContext("config webhooks.allowed_networks");
   }
-  if (c.store_type != "sqlite" && c.store_type != "postgresql") {
-    return InvalidArgument("config store.type: '" + c.store_type +
-                           "' is not supported (use sqlite or postgresql)");
-  }
-  if (Status s = CheckStoreUrl(c); !s.ok()) return s;
-  if (c.store_pool_size < 1 || c.store_pool_size > 1000) {
-    return InvalidArgument("config store.pool_size: must be 1 to 1000");
-  }
+  WEIR_RETURN_IF_ERROR(config_internal::CheckStore(c));
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;
   for (const char* l : kLevels) level_ok |= c.log_level == l;
@@ -516,50 +345,7 @@ Status CheckRanges(const ServerConfig& c) {
     return InvalidArgument("config server.log_format: '" + c.log_format +
                            "' is not a log format (use text or json)");
   }
-  if (c.default_job_memory_mb <= 0 || c.max_job_memory_mb <= 0 || c.max_system_memory_mb <= 0) {
-    return InvalidArgument("config jobs: memory settings must be positive");
-  }
-  if (c.default_job_memory_mb > c.max_job_memory_mb) {
-    return InvalidArgument("config jobs.default_memory_mb: must not exceed jobs.max_memory_mb");
-  }
-  if (c.setup_threads < 1) return InvalidArgument("config jobs.setup_threads: must be at least 1");
-  if (c.kill_grace_ms < 0) return InvalidArgument("config jobs.kill_grace_ms: must be ≥ 0");
-  if (c.local_heartbeat_timeout_ms < 300) {
-    return InvalidArgument("config jobs.local_heartbeat_timeout_ms: must be ≥ 300");
-  }
-  if (c.local_max_upload_bytes < 1) {
-    return InvalidArgument("config jobs.local_max_upload_bytes: must be ≥ 1");
-  }
-  if (c.slurm_poll_interval_ms < 10 || c.slurm_poll_interval_ms > 60000) {
-    return InvalidArgument("config exec.slurm.poll_interval_ms: must be 10 to 60000");
-  }
-  if (!c.slurm_job_root.empty() && !c.slurm_job_root.is_absolute()) {
-    return InvalidArgument("config exec.slurm.job_root: must be an absolute path");
-  }
-  if (c.min_free_disk_mb < 0 || c.min_free_disk_mb > (int64_t{1} << 40)) {
-    return InvalidArgument("config jobs.min_free_disk_mb: must be between 0 (no floor) and 2^40");
-  }
-  if (!exec::ParseUserMapRule(c.run_as_user_map).ok()) {
-    return InvalidArgument("config jobs.run_as_user_map: must be strip-domain or exact");
-  }
-  for (const std::string& name : c.run_as_env) {
-    const size_t stem = !name.empty() && name.back() == '*' ? name.size() - 1 : name.size();
-    bool ok = stem > 0 || name == "*";
-    for (size_t i = 0; i < stem; ++i) {
-      const char ch = name[i];
-      ok = ok && (ch == '_' || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                  (i > 0 && ch >= '0' && ch <= '9'));
-    }
-    if (!ok) {
-      return InvalidArgument("config jobs.run_as_env: '" + name +
-                             "' is not a variable name (letters, digits and _, or a prefix "
-                             "ending in '*' such as LC_*)");
-    }
-  }
-  if (c.run_as_min_uid < 1 || c.run_as_min_uid > (int64_t{1} << 31)) {
-    return InvalidArgument(
-        "config jobs.run_as_min_uid: must be 1 to 2^31 (root is always refused)");
-  }
+  WEIR_RETURN_IF_ERROR(config_internal::CheckJobs(c));
   WEIR_RETURN_IF_ERROR(config_internal::CheckAuth(c));
   if (c.s3_addressing != "auto" && c.s3_addressing != "path" && c.s3_addressing != "virtual") {
     return InvalidArgument("config s3.addressing: must be auto, path or virtual");
@@ -611,45 +397,6 @@ Status ParseListen(std::string_view listen, ServerConfig& config) {
   config.listen_host = host;
   config.listen_port = static_cast<uint16_t>(port);
   return Status::Ok();
-}
-
-Result<store::StoreLocation> StoreLocationOf(const ServerConfig& c) {
-  store::StoreLocation where;
-  where.type = c.store_type;
-  where.sqlite_path = c.SqlitePath().string();
-  where.url = c.store_url;
-  where.pool_size = c.store_pool_size;
-  if (c.store_type != "postgresql") return where;
-  if (!c.store_password_env.empty()) {
-    const char* v = std::getenv(c.store_password_env.c_str());
-    if (v == nullptr || *v == '\0') {
-      return InvalidArgument("config store.password_env: the variable " + c.store_password_env +
-                             " is not set");
-    }
-    where.password = v;
-  } else if (!c.store_password_file.empty()) {
-    struct stat st {};
-    if (::stat(c.store_password_file.c_str(), &st) != 0) {
-      return ErrnoStatus("config store.password_file: " + c.store_password_file.string(), errno);
-    }
-    if ((st.st_mode & S_IROTH) != 0) {
-      return InvalidArgument("config store.password_file: " + c.store_password_file.string() +
-                             " is readable by every user; chmod o-r it");
-    }
-    std::ifstream in(c.store_password_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) {
-      return InvalidArgument("config store.password_file: cannot read " +
-                             c.store_password_file.string());
-    }
-    where.password = text.str();
-    while (!where.password.empty() &&
-           (where.password.back() == '\n' || where.password.back() == '\r')) {
-      where.password.pop_back();
-    }
-  }
-  return where;
 }
 
 Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig c) {

@@ -53,4 +53,21 @@ Status StringList(const YAML::Node& n, const std::string& key, std::vector<std::
 SectionTable AuthSection();
 Status CheckAuth(const ServerConfig& c);
 
+// config_cluster.cc: node, forwarding, leader, cleanup and metrics, and their ranges.
+SectionTable NodeSection();
+SectionTable ForwardingSection();
+SectionTable LeaderSection();
+SectionTable CleanupSection();
+SectionTable MetricsSection();
+Status CheckCluster(const ServerConfig& c);
+
+// config_jobs.cc: jobs and exec (exec.slurm), and their ranges.
+SectionTable JobsSection();
+SectionTable ExecSection();
+Status CheckJobs(const ServerConfig& c);
+
+// config_store.cc: the store section, and its checks (store.type, store.url, store.pool_size).
+SectionTable StoreSection();
+Status CheckStore(const ServerConfig& c);
+
 }  // namespace weir::server::config_internal
