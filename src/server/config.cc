@@ -59,6 +59,22 @@ Status StringListMap(const YAML::Node& n, const std::string& key,
   return Status::Ok();
 }
 
+Status NestedSection(const YAML::Node& n, const std::string& name, const SectionTable& table,
+                     const std::string& keys, ServerConfig& c) {
+  if (n.IsNull()) return Status::Ok();
+  if (!n.IsMap()) return InvalidArgument("config " + name + ": expected a mapping (" + keys + ")");
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>();
+    auto f = table.find(key);
+    if (f == table.end()) {
+      return InvalidArgument("config " + name + "." + key + ": unknown setting (known: " + keys +
+                             ")");
+    }
+    WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
+  }
+  return Status::Ok();
+}
+
 Status StringList(const YAML::Node& n, const std::string& key, std::vector<std::string>& out) {
   out.clear();
   if (n.IsNull()) return Status::Ok();
@@ -149,29 +165,14 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          }},
         {"tls",
          [](const YAML::Node& n, ServerConfig& c) -> Status {
-           if (n.IsNull()) return Status::Ok();
-           if (!n.IsMap()) {
-             return InvalidArgument(
-                 "config server.tls: expected a mapping (cert, key, client_ca, "
-                 "handshake_timeout_ms)");
-           }
-           static const auto* tls = new std::map<std::string, Setter>{
+           static const auto* tls = new SectionTable{
                {"cert", Field(&ServerConfig::tls_cert, "server.tls.cert")},
                {"key", Field(&ServerConfig::tls_key, "server.tls.key")},
                {"client_ca", Field(&ServerConfig::tls_client_ca, "server.tls.client_ca")},
                {"handshake_timeout_ms",
                 Field(&ServerConfig::tls_handshake_timeout_ms, "server.tls.handshake_timeout_ms")}};
-           for (const auto& kv : n) {
-             std::string key = kv.first.as<std::string>();
-             auto f = tls->find(key);
-             if (f == tls->end()) {
-               return InvalidArgument("config server.tls." + key +
-                                      ": unknown setting (known: cert, key, client_ca, "
-                                      "handshake_timeout_ms)");
-             }
-             WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
-           }
-           return Status::Ok();
+           return config_internal::NestedSection(n, "server.tls", *tls,
+                                                 "cert, key, client_ca, handshake_timeout_ms", c);
          }},
         {"output_listing_max_entries",
          Field(&ServerConfig::output_listing_max_entries, "server.output_listing_max_entries")},

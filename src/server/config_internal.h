@@ -46,6 +46,11 @@ Setter ListField(std::vector<std::string> ServerConfig::*member, std::string key
 // of one).
 Status StringListMap(const YAML::Node& n, const std::string& key,
                      std::map<std::string, std::vector<std::string>>& out);
+// A mapping under a setting (server.tls, exec.slurm) parsed with its own `table`; null leaves
+// the settings as they are. `keys` lists the table's keys for the messages, in the order the
+// docs give them.
+Status NestedSection(const YAML::Node& n, const std::string& name, const SectionTable& table,
+                     const std::string& keys, ServerConfig& c);
 // A list of strings; a single string is a list of one, null an empty list.
 Status StringList(const YAML::Node& n, const std::string& key, std::vector<std::string>& out);
 

@@ -40,27 +40,12 @@ SectionTable JobsSection() {
 
 SectionTable ExecSection() {
   return {{"slurm", [](const YAML::Node& n, ServerConfig& c) -> Status {
-             if (n.IsNull()) return Status::Ok();
-             if (!n.IsMap()) {
-               return InvalidArgument(
-                   "config exec.slurm: expected a mapping (conf, job_root, poll_interval_ms)");
-             }
-             static const auto* slurm = new std::map<std::string, Setter>{
+             static const auto* slurm = new SectionTable{
                  {"conf", Field(&ServerConfig::slurm_conf, "exec.slurm.conf")},
                  {"job_root", Field(&ServerConfig::slurm_job_root, "exec.slurm.job_root")},
                  {"poll_interval_ms",
                   Field(&ServerConfig::slurm_poll_interval_ms, "exec.slurm.poll_interval_ms")}};
-             for (const auto& kv : n) {
-               std::string key = kv.first.as<std::string>();
-               auto f = slurm->find(key);
-               if (f == slurm->end()) {
-                 return InvalidArgument("config exec.slurm." + key +
-                                        ": unknown setting (known: conf, job_root, "
-                                        "poll_interval_ms)");
-               }
-               WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
-             }
-             return Status::Ok();
+             return NestedSection(n, "exec.slurm", *slurm, "conf, job_root, poll_interval_ms", c);
            }}};
 }
 
