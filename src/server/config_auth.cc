@@ -15,6 +15,13 @@ namespace weir::server::config_internal {
 
 namespace {
 
+// The string setting `name` (auth.jwt.<key>, auth.oidc.<key>) into `out`.
+Status ScalarString(const YAML::Node& v, const std::string& name, std::string& out) {
+  if (!v.IsScalar()) return InvalidArgument("config " + name + ": expected a string");
+  out = v.Scalar();
+  return Status::Ok();
+}
+
 // auth.jwt: a mapping onto auth::JwtConfig.
 Status JwtSection(const YAML::Node& n, ServerConfig& c) {
   if (n.IsNull()) {
@@ -27,11 +34,6 @@ Status JwtSection(const YAML::Node& n, ServerConfig& c) {
     const std::string key = kv.first.as<std::string>();
     const std::string name = "auth.jwt." + key;
     const YAML::Node& v = kv.second;
-    auto scalar = [&](std::string& out) -> Status {
-      if (!v.IsScalar()) return InvalidArgument("config " + name + ": expected a string");
-      out = v.Scalar();
-      return Status::Ok();
-    };
     auto seconds = [&](auto& out) -> Status {
       long long x = 0;
       if (!v.IsScalar() || !ParseInt64(v.Scalar(), &x) || x < 0 || x > 86400) {
@@ -42,10 +44,10 @@ Status JwtSection(const YAML::Node& n, ServerConfig& c) {
     };
     std::string text;
     if (key == "jwks_file") {
-      WEIR_RETURN_IF_ERROR(scalar(text));
+      WEIR_RETURN_IF_ERROR(ScalarString(v, name, text));
       j.jwks_file = text;
     } else if (key == "jwks_uri") {
-      WEIR_RETURN_IF_ERROR(scalar(j.jwks_uri));
+      WEIR_RETURN_IF_ERROR(ScalarString(v, name, j.jwks_uri));
     } else if (key == "issuers") {
       WEIR_RETURN_IF_ERROR(StringList(v, name, j.issuers));
     } else if (key == "audiences") {
@@ -55,11 +57,11 @@ Status JwtSection(const YAML::Node& n, ServerConfig& c) {
     } else if (key == "jwks_min_refresh_interval_s") {
       WEIR_RETURN_IF_ERROR(seconds(j.jwks_min_refresh_interval));
     } else if (key == "principal_claim") {
-      WEIR_RETURN_IF_ERROR(scalar(j.principal_claim));
+      WEIR_RETURN_IF_ERROR(ScalarString(v, name, j.principal_claim));
     } else if (key == "roles_claim") {
-      WEIR_RETURN_IF_ERROR(scalar(j.roles_claim));
+      WEIR_RETURN_IF_ERROR(ScalarString(v, name, j.roles_claim));
     } else if (key == "role_prefix") {
-      WEIR_RETURN_IF_ERROR(scalar(j.role_prefix));
+      WEIR_RETURN_IF_ERROR(ScalarString(v, name, j.role_prefix));
     } else {
       return InvalidArgument("config " + name +
                              ": unknown setting (known: audiences, issuers, jwks_file, "
@@ -83,25 +85,20 @@ Status OidcSection(const YAML::Node& n, ServerConfig& c) {
     const std::string key = kv.first.as<std::string>();
     const std::string name = "auth.oidc." + key;
     const YAML::Node& v = kv.second;
-    auto scalar = [&](std::string& out) -> Status {
-      if (!v.IsScalar()) return InvalidArgument("config " + name + ": expected a string");
-      out = v.Scalar();
-      return Status::Ok();
-    };
     if (key == "issuer") {
-      WEIR_RETURN_IF_ERROR(scalar(o.issuer));
+      WEIR_RETURN_IF_ERROR(ScalarString(v, name, o.issuer));
     } else if (key == "client_id") {
-      WEIR_RETURN_IF_ERROR(scalar(o.client_id));
+      WEIR_RETURN_IF_ERROR(ScalarString(v, name, o.client_id));
     } else if (key == "scopes") {
       std::vector<std::string> scopes;
       WEIR_RETURN_IF_ERROR(StringList(v, name, scopes));
       o.scopes = Join(scopes, " ");
     } else if (key == "authorization_endpoint") {
-      WEIR_RETURN_IF_ERROR(scalar(o.authorization_endpoint));
+      WEIR_RETURN_IF_ERROR(ScalarString(v, name, o.authorization_endpoint));
     } else if (key == "token_endpoint") {
-      WEIR_RETURN_IF_ERROR(scalar(o.token_endpoint));
+      WEIR_RETURN_IF_ERROR(ScalarString(v, name, o.token_endpoint));
     } else if (key == "token") {
-      WEIR_RETURN_IF_ERROR(scalar(o.token));
+      WEIR_RETURN_IF_ERROR(ScalarString(v, name, o.token));
     } else {
       return InvalidArgument("config " + name +
                              ": unknown setting (known: authorization_endpoint, client_id, "

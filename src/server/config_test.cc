@@ -332,6 +332,15 @@ TEST(ServerConfigTest, NestedMappingsNameTheirKeysInErrors) {
   EXPECT_EQ(empty->slurm_poll_interval_ms, ServerConfig().slurm_poll_interval_ms);
 }
 
+TEST(ServerConfigTest, AuthStringSettingsRefuseAListOrAMapping) {
+  auto jwt = ParseServerConfig("auth:\n  jwt:\n    jwks_uri: [a, b]\n");
+  ASSERT_FALSE(jwt.ok());
+  EXPECT_EQ(jwt.status().message(), "config auth.jwt.jwks_uri: expected a string");
+  auto oidc = ParseServerConfig("auth:\n  oidc:\n    client_id: {a: b}\n");
+  ASSERT_FALSE(oidc.ok());
+  EXPECT_EQ(oidc.status().message(), "config auth.oidc.client_id: expected a string");
+}
+
 TEST(Descriptors, ConnectionCapFitsUnderTheLimitWithTheReserve) {
   auto roomy = FitConnections(1 << 20, 4096, 1024);
   ASSERT_TRUE(roomy.ok());
