@@ -13,8 +13,9 @@
 //
 // Blobs are removed only by Delete, which the leader's database cleanup calls for blobs that
 // nothing references and that are older than its grace period (cluster/leader_tasks.h); a Put of
-// content already present refreshes the blob's modified time where the backend can (local), so
-// a publish that re-uses an old orphan's bytes makes it young again.
+// content already present refreshes the blob's modified time (local: touches the file; S3:
+// uploads an object older than an hour again), so a publish that re-uses an old orphan's bytes
+// makes it young again.
 //
 // Backends are built by name through NewBlobStore ("local" today). Every backend passes the
 // contract suite in blob_store_contract.h.

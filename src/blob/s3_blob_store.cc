@@ -242,8 +242,18 @@ class S3BlobStore final : public ChunkedBlobStore {
                              " does not match the expected sha256 " + *expected);
     }
     Result<fetch::S3ObjectInfo> head = client_->HeadObject(options_.bucket, ObjectKey(key));
-    if (head.ok()) return BlobInfo{key, size};  // content-addressed: already stored
-    if (head.status().code() != StatusCode::kNotFound) return head.status();
+    if (head.ok()) {
+      // Content-addressed: already stored. A recent copy is enough; an old one is uploaded again
+      // (the same bytes) to make it young for the orphan cleanup, as the local backend touches
+      // its file. A LastModified that does not parse counts as old.
+      Result<TimePoint> modified = ParseHttpDate(head->last_modified);
+      Clock& clock = options_.clock ? *options_.clock : SystemClock::Instance();
+      if (modified.ok() && clock.Now() - *modified < options_.refresh_after) {
+        return BlobInfo{key, size};
+      }
+    } else if (head.status().code() != StatusCode::kNotFound) {
+      return head.status();
+    }
     fetch::S3PutOptions put;
     put.content_type = "application/octet-stream";
     put.metadata = {{"sha256", key}};
@@ -329,6 +339,7 @@ Result<std::unique_ptr<BlobStore>> NewS3BlobStoreFromConfig(const BlobStoreConfi
   options.bucket = get("bucket");
   options.prefix = get("prefix");
   options.scratch_dir = config.root;
+  options.clock = &clock;
   return NewS3BlobStore(std::move(options), std::shared_ptr<fetch::S3Client>(std::move(*client)));
 }
 

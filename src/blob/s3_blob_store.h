@@ -36,6 +36,12 @@ struct S3BlobStoreOptions {
   std::string bucket;
   std::string prefix;                 // "" or "a/b" (slashes at either end are dropped)
   std::filesystem::path scratch_dir;  // temp files of Puts and reads; "" → system temp folder
+  // A Put of content already stored uploads it again when the object is older than this, so
+  // that its LastModified shows the new publish to the orphan-blob cleanup (which deletes
+  // unreferenced blobs older than its grace period, 24 h by default: keep this well below it).
+  // Younger copies are left as they are, which bounds the re-uploads of one content.
+  Millis refresh_after = std::chrono::hours(1);
+  Clock* clock = nullptr;  // for the object's age; nullptr → the system clock
 };
 
 // kInvalidArgument for an empty bucket or a null client.

@@ -128,6 +128,41 @@ TEST_F(S3BlobStoreTest, CorruptObjectIsDetectedOnRead) {
   EXPECT_EQ((*store)->Open(key).status().code(), StatusCode::kInternal);
 }
 
+// The orphan-blob cleanup deletes unreferenced blobs by age, so a publish that stores bytes an
+// old orphan already holds must make the object young again; a recent copy is not sent twice.
+// The object is tampered with after the first Put so that a second upload shows in its content.
+TEST_F(S3BlobStoreTest, APutOfAnOldObjectUploadsItAgainAndOfARecentOneDoesNot) {
+  auto client = Client();
+  FakeClock clock(SystemClock::Instance().Now());
+  S3BlobStoreOptions o{"blobs", "refresh", tmp_.path()};
+  o.clock = &clock;
+  auto store = NewS3BlobStore(o, client);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto first = (*store)->PutBytes("published twice");
+  ASSERT_TRUE(first.ok()) << first.status();
+  fs::path other = tmp_ / "other";
+  std::ofstream(other) << "tampered content";
+  ASSERT_TRUE(client->PutObject("blobs", "refresh/" + first->key, other).ok());
+
+  // A minute later the copy is recent: left as it is (and still reads as corrupt).
+  clock.Advance(std::chrono::minutes(1));
+  ASSERT_TRUE((*store)->PutBytes("published twice").ok());
+  EXPECT_EQ((*store)->Open(first->key).status().code(), StatusCode::kInternal)
+      << "a copy younger than refresh_after was uploaded again";
+
+  // Two hours later it is old: the same bytes go up again, and the object is whole and young.
+  clock.Advance(std::chrono::hours(2));
+  auto again = (*store)->PutBytes("published twice");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->key, first->key);
+  auto reader = (*store)->Open(first->key);
+  ASSERT_TRUE(reader.ok()) << "an old copy was not uploaded again: " << reader.status();
+  auto listed = (*store)->List("");
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_GE((*listed)[0].modified, SystemClock::Instance().Now() - std::chrono::minutes(1));
+}
+
 TEST(S3BlobStoreSettings, FromConfigValidatesAndBuilds) {
   BlobStoreConfig config;
   config.root = "/tmp";

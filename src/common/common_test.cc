@@ -34,6 +34,19 @@ TEST(TimeFormat, AcceptsOffsetsAndRejectsGarbage) {
   EXPECT_FALSE(ParseIso8601("2021-02-01T19:22:39Zjunk").ok());
 }
 
+TEST(TimeFormat, ReadsHttpDatesAsS3SendsThem) {
+  auto t = ParseHttpDate("Mon, 07 Dec 2026 05:31:09 GMT");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(FormatIso8601(*t), "2026-12-07T05:31:09.000Z");
+  EXPECT_EQ(FormatIso8601(*ParseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT")),
+            "1994-11-06T08:49:37.000Z");
+  EXPECT_FALSE(ParseHttpDate("2026-12-07T05:31:09Z").ok());
+  EXPECT_FALSE(ParseHttpDate("Mon, 07 Dez 2026 05:31:09 GMT").ok());
+  EXPECT_FALSE(ParseHttpDate("Mon, 07 Dec 2026 05:31:09 CET").ok());
+  EXPECT_FALSE(ParseHttpDate("Mon, 07 Dec 2026 05:31:09 GMT and more").ok());
+  EXPECT_FALSE(ParseHttpDate("").ok());
+}
+
 TEST(TimeFormat, Durations) {
   EXPECT_EQ(FormatIsoDuration(Millis(0)), "PT0S");
   EXPECT_EQ(FormatIsoDuration(Millis(143)), "PT0.143S");

@@ -25,7 +25,8 @@ Result<TimePoint> ParseIso8601(std::string_view s) {
   if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
                   &consumed) != 6 ||
       consumed != 19) {
-    return InvalidArgument("time '" + str + "': expected ISO-8601 such as 2021-02-01T19:22:39.455Z");
+    return InvalidArgument("time '" + str +
+                           "': expected ISO-8601 such as 2021-02-01T19:22:39.455Z");
   }
   std::tm tm{};
   tm.tm_year = y - 1900;
@@ -61,6 +62,37 @@ Result<TimePoint> ParseIso8601(std::string_view s) {
   }
   if (i != str.size()) return InvalidArgument("time '" + str + "': trailing characters");
   return FromEpochMillis((secs - offset) * 1000 + millis);
+}
+
+Result<TimePoint> ParseHttpDate(std::string_view s) {
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const std::string str(s);
+  auto bad = [&] {
+    return InvalidArgument("time '" + str + "': expected an HTTP date such as " +
+                           "Sun, 06 Nov 1994 08:49:37 GMT");
+  };
+  char day[4] = {}, month[4] = {}, zone[4] = {};
+  int d, y, h, mi, sec;
+  int consumed = 0;
+  if (std::sscanf(str.c_str(), "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3[A-Z]%n", day, &d,
+                  month, &y, &h, &mi, &sec, zone, &consumed) != 8 ||
+      static_cast<size_t>(consumed) != str.size() || std::string_view(zone) != "GMT") {
+    return bad();
+  }
+  int mo = -1;
+  for (int i = 0; i < 12; ++i) {
+    if (kMonths[i] == month) mo = i;
+  }
+  if (mo < 0 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return bad();
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return FromEpochMillis(static_cast<int64_t>(timegm(&tm)) * 1000);
 }
 
 std::string FormatIsoDuration(Millis d) {
