@@ -12,19 +12,35 @@
 
 namespace weir::cluster {
 
+namespace {
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+// A setting whose 0 turns the task's work off, as admin/tasks shows it: "0 (<zero_means>)".
+std::string ZeroMeans(int64_t value, const char* zero_means) {
+  return value == 0 ? "0 (" + std::string(zero_means) + ")" : std::to_string(value);
+}
+
+// What the cleanup tasks share: run every cleanup.interval_minutes, shown after `settings`.
+LeaderTask CleanupTask(const char* name, Millis interval, Settings settings) {
+  LeaderTask t;
+  t.name = name;
+  t.interval = interval;
+  t.settings = std::move(settings);
+  t.settings.emplace_back(
+      "cleanup.interval_minutes",
+      std::to_string(std::chrono::duration_cast<std::chrono::minutes>(interval).count()));
+  return t;
+}
+
+}  // namespace
+
 LeaderTask DatabaseCleanupTask(CleanupOptions options, std::shared_ptr<store::JobStore> jobs,
                                ArchiveRemover remove_archive, Clock& clock) {
-  LeaderTask t;
-  t.name = kTaskDatabaseCleanup;
-  t.interval = options.interval;
-  t.settings = {
-      {"cleanup.job_retention_days", options.job_retention_days == 0
-                                         ? std::string("0 (keep every job)")
-                                         : std::to_string(options.job_retention_days)},
-      {"cleanup.batch_size", std::to_string(options.batch_size)},
-      {"cleanup.interval_minutes",
-       std::to_string(std::chrono::duration_cast<std::chrono::minutes>(options.interval).count())},
-  };
+  LeaderTask t = CleanupTask(
+      kTaskDatabaseCleanup, options.interval,
+      {{"cleanup.job_retention_days", ZeroMeans(options.job_retention_days, "keep every job")},
+       {"cleanup.batch_size", std::to_string(options.batch_size)}});
   t.run = [options, jobs = std::move(jobs), remove_archive = std::move(remove_archive),
            &clock](const LeaderTask::Context& ctx) -> Status {
     if (options.job_retention_days <= 0) return Status::Ok();
@@ -61,17 +77,10 @@ LeaderTask DatabaseCleanupTask(CleanupOptions options, std::shared_ptr<store::Jo
 
 LeaderTask OrphanBlobCleanupTask(OrphanBlobOptions options, std::shared_ptr<blob::BlobStore> blobs,
                                  std::vector<BlobReferences> references, Clock& clock) {
-  LeaderTask t;
-  t.name = kTaskOrphanBlobCleanup;
-  t.interval = options.interval;
-  t.settings = {
-      {"cleanup.orphan_blob_grace_hours", options.grace_hours == 0
-                                              ? std::string("0 (delete no blob)")
-                                              : std::to_string(options.grace_hours)},
-      {"cleanup.interval_minutes",
-       std::to_string(std::chrono::duration_cast<std::chrono::minutes>(options.interval).count())},
-      {"blob backend", std::string(blobs->backend())},
-  };
+  LeaderTask t = CleanupTask(
+      kTaskOrphanBlobCleanup, options.interval,
+      {{"cleanup.orphan_blob_grace_hours", ZeroMeans(options.grace_hours, "delete no blob")}});
+  t.settings.emplace_back("blob backend", std::string(blobs->backend()));
   t.run = [options, blobs = std::move(blobs), references = std::move(references),
            &clock](const LeaderTask::Context& ctx) -> Status {
     if (options.grace_hours <= 0) return Status::Ok();

@@ -399,6 +399,25 @@ TEST_F(OrphanBlobsTest, GraceZeroDeletesNoBlob) {
   EXPECT_TRUE(shown) << "admin/tasks says that no blob is deleted";
 }
 
+TEST_F(OrphanBlobsTest, AdminTasksShowEachCleanupsSettingsInOrder) {
+  using Settings = std::vector<std::pair<std::string, std::string>>;
+  auto node = StartNode("a", true);
+  ASSERT_TRUE(node);
+  node->AddLeaderTask(Cleanup(0, 250));
+  node->AddLeaderTask(Task(36));
+  std::vector<TaskView> views;
+  const TaskView* cleanup = View(*node, kTaskDatabaseCleanup, views);
+  ASSERT_NE(cleanup, nullptr);
+  EXPECT_EQ(cleanup->settings, (Settings{{"cleanup.job_retention_days", "0 (keep every job)"},
+                                         {"cleanup.batch_size", "250"},
+                                         {"cleanup.interval_minutes", "60"}}));
+  const TaskView* orphans = View(*node, kTaskOrphanBlobCleanup, views);
+  ASSERT_NE(orphans, nullptr);
+  EXPECT_EQ(orphans->settings, (Settings{{"cleanup.orphan_blob_grace_hours", "36"},
+                                         {"cleanup.interval_minutes", "60"},
+                                         {"blob backend", "local"}}));
+}
+
 TEST_F(OrphanBlobsTest, EveryPageOfTheListingIsSwept) {
   auto node = StartNode("a", true);
   std::vector<std::string> orphans;

@@ -1,6 +1,7 @@
 // The DAG runner: one Tick reads the state of running jobs, admits waiting instances by their
 // run strategy, reserves and submits ready steps, retries failed ones with backoff, and finishes
-// instances. Also Stop and Restart.
+// instances. Also Stop and Restart. A tick's leadership (and a new lead's catch-up) is in
+// runner_catch_up.cc, the kills of stopped steps' jobs in runner_kill.cc.
 //
 // A step's launch is two-phase so that a crash never runs it twice: under `mu`, in a committed
 // transaction, the step gets its job id (a new UUID) and an attempt row (SUBMITTING); then,
@@ -14,7 +15,6 @@
 #include <cctype>
 #include <cmath>
 #include <functional>
-#include <set>
 
 #include "common/ids.h"
 #include "common/strings.h"
@@ -216,101 +216,6 @@ void Scheduler::Impl::FailAttempt(const LoadedVersion& v, StepRow& s, const std:
   }
 }
 
-void Scheduler::Impl::RunKills(const std::vector<PendingKill>& kills) {
-  for (const PendingKill& k : kills) {
-    {
-      std::lock_guard<std::mutex> lock(kill_mu);
-      if (!kills_sent.emplace(k.job_id, ++kill_seq).second) continue;  // asked already
-    }
-    Status s = launcher->Kill(k.job_id);
-    if (s.ok() || s.code() == StatusCode::kNotFound) continue;
-    if (s.code() == StatusCode::kFailedPrecondition) {
-      // Another node holds the job: its scheduler's KillPass kills it.
-      spdlog::debug("scheduler: kill job {} ({}): {}; its node kills it", k.job_id, k.why,
-                    s.ToString());
-      continue;
-    }
-    spdlog::warn("scheduler: kill job {} ({}): {}; asking again on the next pass", k.job_id, k.why,
-                 s.ToString());
-    std::lock_guard<std::mutex> lock(kill_mu);
-    kills_sent.erase(k.job_id);
-  }
-}
-
-void Scheduler::Impl::KillPass() {
-  uint64_t read_at = 0;
-  {
-    std::lock_guard<std::mutex> lock(kill_mu);
-    read_at = kill_seq;
-  }
-  Result<std::vector<store::WfKillingAttempt>> rows = [&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return store->KillingAttempts();
-  }();
-  killing.clear();
-  if (!rows.ok()) {
-    spdlog::warn("scheduler: reading the jobs stops asked to kill: {}", rows.status().ToString());
-    return;
-  }
-  std::set<std::string> ids;
-  std::vector<PendingKill> kills;
-  for (const store::WfKillingAttempt& a : *rows) {
-    ids.insert(a.job_id);
-    kills.push_back({a.job_id, "workflow " + InstanceId(a.deployed_id, a.instance) + " step '" +
-                                   a.step + "': " + a.message});
-  }
-  {
-    // Forget the jobs whose end is recorded (asked before the read, no longer KILLING).
-    std::lock_guard<std::mutex> lock(kill_mu);
-    std::erase_if(kills_sent, [&](const auto& sent) {
-      return sent.second <= read_at && !ids.count(sent.first);
-    });
-  }
-  RunKills(kills);
-  killing = std::move(*rows);
-}
-
-Status Scheduler::Impl::RecordKilledEnds(int64_t now_ms) {
-  struct Ended {
-    const store::WfKillingAttempt* attempt;
-    std::string status;
-    std::string message;
-  };
-  std::vector<Ended> ended;
-  for (const store::WfKillingAttempt& a : killing) {
-    Result<StepJobState> st = launcher->State(a.job_id);
-    if (!st.ok()) {
-      if (st.status().code() != StatusCode::kNotFound) continue;  // try again next tick
-      ended.push_back({&a, "LOST",
-                       a.message + "; job " + a.job_id +
-                           ": not found in the job "
-                           "service"});
-    } else if (!model::IsActive(st->status)) {
-      std::string status(model::JobStatusName(st->status));
-      ended.push_back({&a, status,
-                       st->status == model::JobStatus::kKilled
-                           ? a.message
-                           : a.message + "; job " + a.job_id + " ended " + status +
-                                 " before the kill reached it"});
-    }
-  }
-  if (ended.empty()) return Status::Ok();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    WEIR_ASSIGN_OR_RETURN(auto txn, BeginLeading());
-    for (const Ended& e : ended) {
-      WEIR_RETURN_IF_ERROR(FinishAttempt(e.attempt->job_id, e.status, e.message, now_ms));
-    }
-    WEIR_RETURN_IF_ERROR(txn->Commit());
-  }
-  // Recorded: a second pass of this tick (a new lead's) has nothing more to do for them.
-  std::set<std::string> recorded;
-  for (const Ended& e : ended) recorded.insert(e.attempt->job_id);
-  std::erase_if(killing,
-                [&](const store::WfKillingAttempt& a) { return recorded.count(a.job_id); });
-  return Status::Ok();
-}
-
 Status Scheduler::Impl::StopLocked(InstanceRow& row, std::string_view message, int64_t now_ms,
                                    std::vector<PendingKill>& kills) {
   WEIR_ASSIGN_OR_RETURN(std::vector<StepRow> steps, LoadSteps(row.deployed_id, row.number));
@@ -336,22 +241,30 @@ Status Scheduler::Impl::StopLocked(InstanceRow& row, std::string_view message, i
       WEIR_RETURN_IF_ERROR(SaveStep(row.deployed_id, row.number, s));
     }
   }
-  row.status = InstanceStatus::kStopped;
-  metrics::Weir().workflow_instances.With({"STOPPED"}).Inc();
-  row.message = std::string(message);
-  row.finished_ms = now_ms;
-  return SaveInstance(row, now_ms);
+  return EndInstance(row, InstanceStatus::kStopped, std::string(message), now_ms);
+}
+
+Status Scheduler::Impl::StartInstance(InstanceRow& r, int64_t now_ms) {
+  r.status = InstanceStatus::kRunning;
+  metrics::Weir().workflow_instances.With({"RUNNING"}).Inc();
+  r.started_ms = now_ms;
+  return SaveInstance(r, now_ms);
+}
+
+Status Scheduler::Impl::EndInstance(InstanceRow& r, InstanceStatus status, std::string message,
+                                    int64_t now_ms) {
+  r.status = status;
+  metrics::Weir().workflow_instances.With({std::string(InstanceStatusName(status))}).Inc();
+  r.message = std::move(message);
+  r.finished_ms = now_ms;
+  return SaveInstance(r, now_ms);
 }
 
 Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
                                  std::vector<PendingLaunch>& launches) {
   Result<std::shared_ptr<const LoadedVersion>> vr = LoadVersion(r.deployed_id, r.version);
   if (!vr.ok()) {
-    r.status = InstanceStatus::kFailed;
-    metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
-    r.message = vr.status().message();
-    r.finished_ms = now_ms;
-    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    WEIR_RETURN_IF_ERROR(EndInstance(r, InstanceStatus::kFailed, vr.status().message(), now_ms));
     return Status::Ok();
   }
   const LoadedVersion& v = **vr;
@@ -455,14 +368,13 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
     const auto skipped = std::count_if(steps.begin(), steps.end(), [](const StepRow& s) {
       return s.status == StepStatus::kSkipped;
     });
-    r.status = InstanceStatus::kSucceeded;
-    metrics::Weir().workflow_instances.With({"SUCCEEDED"}).Inc();
-    r.message = skipped == 0 ? "all " + std::to_string(steps.size()) + " steps succeeded"
-                             : std::to_string(steps.size() - static_cast<size_t>(skipped)) +
-                                   " steps succeeded, " + std::to_string(skipped) +
-                                   " skipped by their trigger rule";
-    r.finished_ms = now_ms;
-    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    WEIR_RETURN_IF_ERROR(EndInstance(
+        r, InstanceStatus::kSucceeded,
+        skipped == 0
+            ? "all " + std::to_string(steps.size()) + " steps succeeded"
+            : std::to_string(steps.size() - static_cast<size_t>(skipped)) + " steps succeeded, " +
+                  std::to_string(skipped) + " skipped by their trigger rule",
+        now_ms));
     WEIR_RETURN_IF_ERROR(RecordUpstreamSuccess(r, now_ms));
   } else if (!any_live) {
     std::string why;
@@ -477,11 +389,8 @@ Status Scheduler::Impl::StepPass(InstanceRow& r, int64_t now_ms,
         WEIR_RETURN_IF_ERROR(SaveStep(r.deployed_id, r.number, s));
       }
     }
-    r.status = InstanceStatus::kFailed;
-    metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
-    r.message = why.empty() ? "no step can run any more" : why;
-    r.finished_ms = now_ms;
-    WEIR_RETURN_IF_ERROR(SaveInstance(r, now_ms));
+    WEIR_RETURN_IF_ERROR(EndInstance(r, InstanceStatus::kFailed,
+                                     why.empty() ? "no step can run any more" : why, now_ms));
   }
   return Status::Ok();
 }
@@ -530,10 +439,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
     std::erase_if(bf_running, std::not_fn(still_running));
     for (InstanceRow* c : bf_waiting) {
       if (static_cast<int>(bf_running.size()) >= bf_parallel[c]) break;  // in fire-time order
-      c->status = InstanceStatus::kRunning;
-      metrics::Weir().workflow_instances.With({"RUNNING"}).Inc();
-      c->started_ms = now_ms;
-      WEIR_RETURN_IF_ERROR(SaveInstance(*c, now_ms));
+      WEIR_RETURN_IF_ERROR(StartInstance(*c, now_ms));
       bf_running.push_back(c);
       WEIR_RETURN_IF_ERROR(StepPass(*c, now_ms, launches));
     }
@@ -543,11 +449,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
       InstanceRow& c = *waiting[k];
       Result<std::shared_ptr<const LoadedVersion>> v = LoadVersion(c.deployed_id, c.version);
       if (!v.ok()) {
-        c.status = InstanceStatus::kFailed;
-        metrics::Weir().workflow_instances.With({"FAILED"}).Inc();
-        c.message = v.status().message();
-        c.finished_ms = now_ms;
-        WEIR_RETURN_IF_ERROR(SaveInstance(c, now_ms));
+        WEIR_RETURN_IF_ERROR(EndInstance(c, InstanceStatus::kFailed, v.status().message(), now_ms));
         continue;
       }
       const workflow::Workflow& wf = (*v)->wf;
@@ -597,10 +499,7 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
           break;
       }
       if (start) {
-        c.status = InstanceStatus::kRunning;
-        metrics::Weir().workflow_instances.With({"RUNNING"}).Inc();
-        c.started_ms = now_ms;
-        WEIR_RETURN_IF_ERROR(SaveInstance(c, now_ms));
+        WEIR_RETURN_IF_ERROR(StartInstance(c, now_ms));
         running.push_back(&c);
         WEIR_RETURN_IF_ERROR(StepPass(c, now_ms, launches));
       }
@@ -615,60 +514,6 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
     kills.clear();
   }
   return committed;
-}
-
-bool Scheduler::Impl::StillLeading() {
-  if (!options.leader_token) return true;
-  if (options.leader_token() == lead_token) return true;
-  report.lost_lead = true;
-  return false;
-}
-
-Result<std::unique_ptr<store::SchedulerStore::Transaction>> Scheduler::Impl::BeginLeading() {
-  if (!StillLeading()) {
-    return FailedPrecondition("scheduler: this node no longer leads (fencing token " +
-                              std::to_string(lead_token) + ")");
-  }
-  WEIR_ASSIGN_OR_RETURN(auto txn, Begin());
-  if (!options.fence_lease.empty()) {
-    if (Status s = store->CheckFence(options.fence_lease, lead_token); !s.ok()) {
-      if (s.code() == StatusCode::kFailedPrecondition) report.lost_lead = true;
-      return s;  // `txn` rolls back
-    }
-  }
-  return txn;
-}
-
-Status Scheduler::Impl::TickOnce() {
-  std::lock_guard<std::mutex> tick(tick_mu);
-  // Every node, leading or not: a stop answered by any node kills the step jobs this one holds.
-  KillPass();
-  const int64_t token = options.leader_token ? options.leader_token() : 1;
-  if (token == 0) return Status::Ok();  // not the leader: the leader's scheduler acts
-  lead_token = token;
-  report = TickReport{};
-  report.token = token;
-  Status s;
-  if (options.leader_token && token != led_with) {
-    // A new lead: continue what the previous leader left running before firing anything.
-    report.new_lead = true;
-    spdlog::info("scheduler: leading with fencing token {}: continuing running instances", token);
-    s = RunPass(ToEpochMillis(clock.Now()));
-    if (s.ok() && !report.lost_lead) led_with = token;
-  }
-  if (s.ok() && !report.lost_lead) {
-    FirePass(ToEpochMillis(clock.Now()));
-    if (!report.lost_lead) s = RunPass(ToEpochMillis(clock.Now()));
-  }
-  if (report.lost_lead) {
-    spdlog::warn("scheduler: the lead with fencing token {} ended during a tick; stopped there",
-                 token);
-    led_with = 0;
-    s = Status::Ok();
-  }
-  report.status = s;
-  if (options.on_tick) options.on_tick(report);
-  return s;
 }
 
 void Scheduler::Impl::FirePass(int64_t now) {

@@ -1,6 +1,7 @@
 // Private to src/scheduler/: the Scheduler's state and the helpers shared by scheduler.cc
-// (deployments, queries, instance creation), triggers.cc (cron fires) and runner.cc (the DAG
-// runner: admission, steps, stop, restart).
+// (deployments, queries, instance creation), rows.cc (rows and their conversions), triggers.cc
+// (cron fires) and runner.cc (the DAG runner: admission, steps, stop, restart; a tick's
+// leadership in runner_catch_up.cc, the kills of stopped steps' jobs in runner_kill.cc).
 //
 // Locking: `mu` guards the database connection and the caches; every helper below marked
 // REQUIRES: mu runs with it held. `tick_mu` serialises Tick(); it is always taken before `mu`.
@@ -137,7 +138,8 @@ struct Scheduler::Impl {
   std::thread loop;
   std::shared_ptr<Waker> waker = std::make_shared<Waker>();
 
-  // Leadership of the running tick (runner.cc). REQUIRES: tick_mu (only tick code reads them).
+  // Leadership of the running tick (runner_catch_up.cc). REQUIRES: tick_mu (only tick code reads
+  // them).
   int64_t lead_token = 0;  // the fencing token the running tick leads with
   int64_t led_with = 0;    // the token of the last lead whose running instances were continued
   TickReport report;       // of the running tick
@@ -167,14 +169,22 @@ struct Scheduler::Impl {
   void Wake();
   void LoopMain();
 
-  // ---- scheduler.cc: rows and versions. REQUIRES: mu ----
-  Result<DeploymentRow> LoadDeployment(std::string_view id);
-  Status SaveDeploymentState(const DeploymentRow& d, int64_t now_ms);
+  // ---- scheduler.cc: versions. REQUIRES: mu ----
   Result<std::shared_ptr<const LoadedVersion>> LoadVersion(const std::string& id, int64_t version);
   // Points the deployment at `version`, records the activation, restarts the trigger cursor
   // when the schedule changes. Writes the deployment row.
   Status SetActive(DeploymentRow& d, const LoadedVersion& v, std::string_view reason,
                    std::string_view actor, int64_t now_ms);
+  // Creates instance next_instance of the active version (inside the caller's transaction).
+  // Parameter problems of a manual run are returned; for cron runs they produce a FAILED
+  // instance that says why.
+  Result<InstanceRow> CreateInstance(DeploymentRow& d, std::string_view trigger, int64_t logical_ms,
+                                     const Params& overrides, std::string_view requested_by,
+                                     bool manual, int64_t now_ms);
+
+  // ---- rows.cc: rows. REQUIRES: mu ----
+  Result<DeploymentRow> LoadDeployment(std::string_view id);
+  Status SaveDeploymentState(const DeploymentRow& d, int64_t now_ms);
   Result<InstanceRow> LoadInstance(std::string_view id, int64_t number);
   Result<std::vector<StepRow>> LoadSteps(std::string_view id, int64_t number);
   Status SaveInstance(const InstanceRow& r, int64_t now_ms);
@@ -183,12 +193,6 @@ struct Scheduler::Impl {
                        int attempt, const std::string& job_id, int64_t now_ms);
   Status FinishAttempt(const std::string& job_id, std::string_view status, std::string_view message,
                        std::optional<int64_t> finished_ms);
-  // Creates instance next_instance of the active version (inside the caller's transaction).
-  // Parameter problems of a manual run are returned; for cron runs they produce a FAILED
-  // instance that says why.
-  Result<InstanceRow> CreateInstance(DeploymentRow& d, std::string_view trigger, int64_t logical_ms,
-                                     const Params& overrides, std::string_view requested_by,
-                                     bool manual, int64_t now_ms);
   Result<Instance> BuildInstance(const InstanceRow& row, bool with_steps);
   Result<DeployedWorkflow> BuildDeployed(const DeploymentRow& d);
 
@@ -245,8 +249,10 @@ struct Scheduler::Impl {
   Status FireAfter(DeploymentRow& d, int64_t logical_ms, const std::string& failure,
                    int64_t now_ms);
 
-  // ---- runner.cc ----
+  // ---- runner_catch_up.cc ----
   Status TickOnce();
+
+  // ---- runner.cc ----
   // REQUIRES: tick_mu. Cron and `after:` fires; then job states, admission, steps, completion.
   void FirePass(int64_t now_ms);
   Status RunPass(int64_t now_ms);
@@ -262,10 +268,18 @@ struct Scheduler::Impl {
   // (RecordKilledEnds).
   Status StopLocked(InstanceRow& row, std::string_view message, int64_t now_ms,
                     std::vector<PendingKill>& kills);
+  // REQUIRES: mu. Admits `r`: RUNNING from `now_ms` (counted in the workflow_instances
+  // metric); writes the row.
+  Status StartInstance(InstanceRow& r, int64_t now_ms);
+  // REQUIRES: mu. Ends `r` with the final `status` and `message` at `now_ms` (counted in the
+  // workflow_instances metric); writes the row.
+  Status EndInstance(InstanceRow& r, InstanceStatus status, std::string message, int64_t now_ms);
   // REQUIRES: mu. Records a failed attempt: WAITING_RETRY with backoff or FAILED.
   void FailAttempt(const LoadedVersion& v, StepRow& s, const std::string& message, int64_t now_ms);
   Result<model::JobRequest> BuildRequest(const LoadedVersion& v, const InstanceRow& inst,
                                          const StepRow& s);
+
+  // ---- runner_kill.cc ----
   // Without mu. Asks the launcher to kill each job not asked before by this scheduler. A job
   // held by another node (kFailedPrecondition) counts as asked: that node's KillPass kills it.
   // A kill that may work later (kUnavailable, ...) is asked again by the next KillPass.
@@ -277,9 +291,5 @@ struct Scheduler::Impl {
   // `killing` that ended (one fenced transaction when any did).
   Status RecordKilledEnds(int64_t now_ms);
 };
-
-// JSON helpers for Params columns.
-std::string ParamsToJson(const Params& p);
-Params ParamsFromJson(std::string_view text);
 
 }  // namespace weir::scheduler

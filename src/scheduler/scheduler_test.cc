@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 
@@ -197,6 +198,13 @@ const std::string kChain = "id: etl\njobs:\n" + Job("extract", "extract ${EXECUT
                            "params:\n  TABLE: events\n  TARGET_DB: dev_db\n"
                            "dag:\n  - extract -> transform -> load\n";
 
+const std::string kEtl = "prod:acme.warehouse.etl";
+
+// Step "a" retried once after 5s, then "b".
+const std::string kRetryAThenB = "id: etl\njobs:\n" +
+                                 Job("a", "a", "    retries: {count: 1, backoff: 5s}\n") +
+                                 Job("b", "b", "    depends_on: [a]\n");
+
 struct Blob {
   std::string uuid;
   std::string sha;
@@ -291,6 +299,26 @@ class SchedulerTest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(s.ok()) << s;
   }
 
+  // Sets the clock to `iso`, then ticks.
+  void TickAt(const char* iso) {
+    clock_.Set(At(iso));
+    Tick();
+  }
+
+  // A scheduler of a node of the cluster over this test's storage: it leads while `token` gives
+  // a fencing token other than 0 (SchedulerOptions::leader_token), checked against the lease
+  // `fence_lease` when that is set; `reports` gets the report of each of its ticks.
+  std::unique_ptr<Scheduler> OpenNode(std::function<int64_t()> token,
+                                      std::vector<TickReport>* reports = nullptr,
+                                      const std::string& fence_lease = "",
+                                      std::shared_ptr<StepLauncher> launcher = nullptr) {
+    SchedulerOptions o;
+    o.leader_token = std::move(token);
+    o.fence_lease = fence_lease;
+    if (reports) o.on_tick = [reports](const TickReport& r) { reports->push_back(r); };
+    return OpenScheduler(o, std::move(launcher));
+  }
+
   Instance Run(const std::string& id, Params params = {}) {
     RunRequest r;
     r.params = std::move(params);
@@ -298,6 +326,12 @@ class SchedulerTest : public ::testing::TestWithParam<std::string> {
     auto i = sched_->Run(id, r);
     EXPECT_TRUE(i.ok()) << i.status();
     return i.ok() ? *i : Instance{};
+  }
+
+  // A manual run of `id`, then a tick (which starts it).
+  void RunAndTick(const std::string& id) {
+    Run(id);
+    Tick();
   }
 
   Instance Inst(const std::string& id, int64_t n) {
@@ -325,6 +359,22 @@ class SchedulerTest : public ::testing::TestWithParam<std::string> {
     std::string job = JobOf(id, n, step);
     ASSERT_FALSE(job.empty()) << step << " has no job";
     launcher_->Finish(job, status, status == JobStatus::kSucceeded ? "ok" : "Job failed.");
+    Tick();
+  }
+
+  // Deploys kEtl with the one step "a", runs it and ticks: the job id of its step.
+  std::string StartOneStepJob() {
+    Deploy("id: etl\njobs:\n" + Job("a", "a"));
+    RunAndTick(kEtl);
+    return JobOf(kEtl, 1, "a");
+  }
+
+  // With kRetryAThenB deployed: a run whose step "a" fails its first attempt and is retried
+  // after its backoff (5s); its second attempt is running.
+  void RunAndRetryA() {
+    RunAndTick(kEtl);
+    Complete(kEtl, 1, "a", JobStatus::kFailed);
+    clock_.Advance(5s);
     Tick();
   }
 
@@ -419,8 +469,6 @@ class SchedulerTest : public ::testing::TestWithParam<std::string> {
   std::shared_ptr<FakeLauncher> launcher_ = std::make_shared<FakeLauncher>();
   std::unique_ptr<Scheduler> sched_;
 };
-
-const std::string kEtl = "prod:acme.warehouse.etl";
 
 // ---- deployments ----------------------------------------------------------------------------
 
@@ -654,8 +702,7 @@ TEST_P(SchedulerTest, ParallelBranchesStartTogetherAndJoin) {
   const std::string diamond = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") + Job("c", "c") +
                               Job("d", "d", "    depends_on: [b, c]\n") + "dag:\n  - a -> b, c\n";
   Deploy(diamond);
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   Complete(kEtl, 1, "a");
   Instance i = Inst(kEtl, 1);
   EXPECT_EQ(Step(i, "b").status, StepStatus::kRunning);
@@ -676,8 +723,7 @@ TEST_P(SchedulerTest, AFailureStopsOnlyItsDownstreamIndependentStepsRunToTheEnd)
                           Job("d", "d") + Job("e", "e", "    retries: {count: 1, backoff: 5s}\n") +
                           "dag:\n  - a -> b\n  - c -> d\n";
   Deploy(two);
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   Complete(kEtl, 1, "a", JobStatus::kFailed);
   Instance i = Inst(kEtl, 1);
   EXPECT_EQ(Step(i, "a").status, StepStatus::kFailed);
@@ -709,8 +755,7 @@ TEST_P(SchedulerTest, RetriesTwiceWithExponentialBackoffThenSucceeds) {
   const std::string flaky =
       "id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 2, backoff: 10s, multiplier: 3}\n");
   Deploy(flaky);
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   std::string first = JobOf(kEtl, 1, "a");
   Complete(kEtl, 1, "a", JobStatus::kFailed);
   StepRun s = Step(Inst(kEtl, 1), "a");
@@ -741,13 +786,8 @@ TEST_P(SchedulerTest, RetriesTwiceWithExponentialBackoffThenSucceeds) {
 }
 
 TEST_P(SchedulerTest, RetriesSpentFailTheInstance) {
-  Deploy("id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 1, backoff: 5s}\n") +
-         Job("b", "b", "    depends_on: [a]\n"));
-  Run(kEtl);
-  Tick();
-  Complete(kEtl, 1, "a", JobStatus::kFailed);
-  clock_.Advance(5s);
-  Tick();
+  Deploy(kRetryAThenB);
+  RunAndRetryA();
   Complete(kEtl, 1, "a", JobStatus::kFailed);
   Instance i = Inst(kEtl, 1);
   EXPECT_EQ(i.status, InstanceStatus::kFailed);
@@ -759,13 +799,8 @@ TEST_P(SchedulerTest, RetriesSpentFailTheInstance) {
 
 TEST_P(SchedulerTest, EventsFollowEachCommittedTransitionInOrder) {
   if (!OnSqlite()) GTEST_SKIP() << "reads the committed rows through a second SQLite connection";
-  Deploy("id: etl\njobs:\n" + Job("a", "a", "    retries: {count: 1, backoff: 5s}\n") +
-         Job("b", "b", "    depends_on: [a]\n"));
-  Run(kEtl);
-  Tick();
-  Complete(kEtl, 1, "a", JobStatus::kFailed);
-  clock_.Advance(5s);
-  Tick();
+  Deploy(kRetryAThenB);
+  RunAndRetryA();
   Complete(kEtl, 1, "a");
   Complete(kEtl, 1, "b");
   ASSERT_EQ(Inst(kEtl, 1).status, InstanceStatus::kSucceeded);
@@ -808,8 +843,7 @@ TEST_P(SchedulerTest, ARolledBackChangeHasNoEvent) {
 
 TEST_P(SchedulerTest, RestartRunsOnlyTheIncompleteSteps) {
   Deploy(kChain);
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   std::string extract_job = JobOf(kEtl, 1, "extract");
   Complete(kEtl, 1, "extract");
   Complete(kEtl, 1, "transform", JobStatus::kFailed);
@@ -837,8 +871,7 @@ TEST_P(SchedulerTest, StopKillsRunningJobsAndStartsNothingMore) {
   const std::string fork = "id: etl\njobs:\n" + Job("a", "a") + Job("b", "b") +
                            Job("c", "c", "    depends_on: [a, b]\n");
   Deploy(fork);
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   std::string a = JobOf(kEtl, 1, "a"), b = JobOf(kEtl, 1, "b");
   auto s = sched_->Stop(kEtl, 1, "erin");
   ASSERT_TRUE(s.ok()) << s.status();
@@ -864,8 +897,7 @@ TEST_P(SchedulerTest, RollbackNextInstanceUsesV1WhileInFlightV2FinishesOnV2) {
   const std::string v2 = "id: etl\njobs:\n" + Job("a", "version two");
   Deploy(v1);
   Deploy(v2);
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   ASSERT_EQ(Inst(kEtl, 1).version, 2);
   auto rb = sched_->Rollback(kEtl, std::nullopt, "ops");
   ASSERT_TRUE(rb.ok()) << rb.status();
@@ -939,8 +971,7 @@ TEST_P(SchedulerTest, StepsGetBundleAssetsAsDependenciesAndFileUrisMapped) {
   DeployRequest r;
   r.manifest_json = Manifest(def, "prod", {asset}, {file});
   ASSERT_TRUE(sched_->Deploy(r).ok());
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   Instance i = Inst(kEtl, 1);
   ASSERT_EQ(i.assets.size(), 1u);
   EXPECT_EQ(i.assets[0].uuid, asset.uuid);
@@ -966,8 +997,7 @@ TEST_P(SchedulerTest, AssetDependenciesKeepTheirFileName) {
   DeployRequest r;
   r.manifest_json = Manifest(def, "prod", {asset}, {});
   ASSERT_TRUE(sched_->Deploy(r).ok());
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   Instance i = Inst(kEtl, 1);
   EXPECT_THAT(Step(i, "a").assets, ElementsAre(asset.uuid));
   model::JobRequest req = launcher_->Get(Step(i, "a").job_id).request;
@@ -980,10 +1010,8 @@ TEST_P(SchedulerTest, AssetDependenciesKeepTheirFileName) {
 
 TEST_P(SchedulerTest, FirstOnlySkipsNewInstancesWhileOneRuns) {
   Deploy("id: etl\nrun_strategy: first_only\njobs:\n" + Job("a", "a"));
-  Run(kEtl);
-  Tick();
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
+  RunAndTick(kEtl);
   Instance skipped = Inst(kEtl, 2);
   EXPECT_EQ(skipped.status, InstanceStatus::kStopped);
   EXPECT_THAT(skipped.message, HasSubstr("skipped"));
@@ -993,12 +1021,10 @@ TEST_P(SchedulerTest, FirstOnlySkipsNewInstancesWhileOneRuns) {
 
 TEST_P(SchedulerTest, LastOnlyStopsTheRunningInstanceForTheNewOne) {
   Deploy("id: etl\nrun_strategy: last_only\njobs:\n" + Job("a", "a"));
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   std::string old_job = JobOf(kEtl, 1, "a");
   Run(kEtl);
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kStopped);
   EXPECT_THAT(Inst(kEtl, 1).message, HasSubstr("superseded by instance 3"));
   EXPECT_EQ(Inst(kEtl, 2).status, InstanceStatus::kStopped);
@@ -1026,11 +1052,9 @@ const std::string kHourly =
 TEST_P(SchedulerTest, CronFiresOnceAcrossARestartAndAcrossTwoSchedulers) {
   Deploy(kHourly);
   EXPECT_EQ(sched_->Get(kEtl)->next_fire, At("2026-03-02T11:00:00Z"));
-  clock_.Set(At("2026-03-02T10:59:59Z"));
-  Tick();
+  TickAt("2026-03-02T10:59:59Z");
   EXPECT_EQ(CountInstances(kEtl), 0);
-  clock_.Set(At("2026-03-02T11:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T11:00:00Z");
   ASSERT_EQ(CountInstances(kEtl), 1);
   Instance i = Inst(kEtl, 1);
   EXPECT_EQ(i.trigger, "cron");
@@ -1041,14 +1065,12 @@ TEST_P(SchedulerTest, CronFiresOnceAcrossARestartAndAcrossTwoSchedulers) {
 
   // A restart: a new scheduler over the same database does not fire 11:00 again.
   Open();
-  clock_.Set(At("2026-03-02T11:00:30Z"));
-  Tick();
+  TickAt("2026-03-02T11:00:30Z");
   EXPECT_EQ(CountInstances(kEtl), 1);
 
   // A second scheduler whose cursor lags (e.g. it read the row before the first one fired):
   // the (workflow, fire time) row stops the duplicate.
-  clock_.Set(At("2026-03-02T12:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T12:00:00Z");
   ASSERT_EQ(CountInstances(kEtl), 2);
   Sql("UPDATE wf_deployments SET cursor_ms = " +
       std::to_string(ToEpochMillis(At("2026-03-02T11:30:00Z"))));
@@ -1064,11 +1086,9 @@ TEST_P(SchedulerTest, CronFiresInTheWorkflowsTimeZone) {
   Deploy("id: etl\nschedule: \"30 2 * * *\"\ntimezone: Asia/Kolkata\njobs:\n" +
          Job("a", "at ${EXECUTION_DATE}"));
   EXPECT_EQ(sched_->Get(kEtl)->next_fire, At("2026-03-02T21:00:00Z"));
-  clock_.Set(At("2026-03-02T20:59:59Z"));
-  Tick();
+  TickAt("2026-03-02T20:59:59Z");
   EXPECT_EQ(CountInstances(kEtl), 0);
-  clock_.Set(At("2026-03-02T21:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T21:00:00Z");
   ASSERT_EQ(CountInstances(kEtl), 1);
   EXPECT_EQ(Inst(kEtl, 1).trigger_time, At("2026-03-02T21:00:00Z"));
   EXPECT_EQ(Inst(kEtl, 1).params.at("EXECUTION_DATE"), "2026-03-02T21:00:00.000Z");
@@ -1080,12 +1100,10 @@ TEST_P(SchedulerTest, CronKeepsLocalTimeAcrossADstChange) {
   Deploy("id: etl\nschedule: \"0 9 * * *\"\ntimezone: America/New_York\njobs:\n" +
          Job("a", "at ${EXECUTION_DATE}"));
   EXPECT_EQ(sched_->Get(kEtl)->next_fire, At("2026-03-07T14:00:00Z"));
-  clock_.Set(At("2026-03-07T14:00:05Z"));
-  Tick();
+  TickAt("2026-03-07T14:00:05Z");
   ASSERT_EQ(CountInstances(kEtl), 1);
   EXPECT_EQ(sched_->Get(kEtl)->next_fire, At("2026-03-08T13:00:00Z"));
-  clock_.Set(At("2026-03-08T13:00:05Z"));
-  Tick();
+  TickAt("2026-03-08T13:00:05Z");
   ASSERT_EQ(CountInstances(kEtl), 2);
   EXPECT_EQ(Inst(kEtl, 2).trigger_time, At("2026-03-08T13:00:00Z"));
 }
@@ -1109,8 +1127,7 @@ TEST_P(SchedulerTest, CatchUpPoliciesAfterDowntime) {
     EXPECT_EQ(Inst(all_id, n).trigger_time, At("2026-03-02T11:00:00Z") + std::chrono::hours(n - 1));
   }
   // On time again: every policy fires the next hour once.
-  clock_.Set(At("2026-03-02T16:00:10Z"));
-  Tick();
+  TickAt("2026-03-02T16:00:10Z");
   EXPECT_EQ(CountInstances(kEtl), 2);
   EXPECT_EQ(CountInstances(none_id), 1);
   EXPECT_EQ(CountInstances(all_id), 6);
@@ -1132,8 +1149,7 @@ TEST_P(SchedulerTest, ANewScheduleDoesNotFireForTimesBeforeItsActivation) {
   Deploy(kHourly);
   Tick();
   EXPECT_EQ(CountInstances(kEtl), 0);
-  clock_.Set(At("2026-03-02T13:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T13:00:00Z");
   EXPECT_EQ(CountInstances(kEtl), 1);
 }
 
@@ -1163,8 +1179,7 @@ TEST_P(SchedulerTest, InstancesAreListedNewestFirstInPages) {
 
 TEST_P(SchedulerTest, RecoverResolvesJobsThatEndedWhileDown) {
   Deploy(kChain);
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   std::string job = JobOf(kEtl, 1, "extract");
   sched_.reset();                                 // down
   launcher_->Finish(job, JobStatus::kSucceeded);  // the job ends meanwhile
@@ -1216,8 +1231,7 @@ TEST_P(SchedulerTest, TriggerRulesDecideWhatRunsAfterAFailureAndTheInstanceEndsA
       Job("report", "report", "    depends_on: [a]\n    trigger_rule: one_success\n") +
       Job("on_ok", "on_ok", "    depends_on: [d]\n    trigger_rule: one_failed\n");
   Deploy(wf);
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   Complete(kEtl, 1, "d");
   EXPECT_EQ(Step(Inst(kEtl, 1), "on_ok").status, StepStatus::kSkipped);
   EXPECT_EQ(Step(Inst(kEtl, 1), "cleanup").status, StepStatus::kPending);  // a still runs
@@ -1240,8 +1254,7 @@ TEST_P(SchedulerTest, TriggerRulesDecideWhatRunsAfterAFailureAndTheInstanceEndsA
 
 TEST_P(SchedulerTest, AFailureWithoutHandlersEndsTheInstanceWithDownstreamUpstreamFailed) {
   Deploy(kChain);
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   Complete(kEtl, 1, "extract", JobStatus::kFailed);
   Instance i = Inst(kEtl, 1);
   EXPECT_EQ(i.status, InstanceStatus::kFailed);
@@ -1258,8 +1271,7 @@ TEST_P(SchedulerTest, AFailureWithoutHandlersEndsTheInstanceWithDownstreamUpstre
 TEST_P(SchedulerTest, OneFailedHandlerIsSkippedWhenEverythingSucceeds) {
   Deploy("id: etl\njobs:\n" + Job("a", "a") +
          Job("alert", "alert", "    depends_on: [a]\n    trigger_rule: one_failed\n"));
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   Complete(kEtl, 1, "a");
   Instance i = Inst(kEtl, 1);
   EXPECT_EQ(Step(i, "alert").status, StepStatus::kSkipped);
@@ -1292,8 +1304,7 @@ TEST_P(SchedulerTest, ANoMatchRefusalFailsTheStepAtOnceWithoutSpendingRetries) {
   EXPECT_THAT(i.message, HasSubstr("No cluster/command"));
   // A capacity refusal still waits and a job failure still retries.
   Deploy("id: etl\njobs:\n" + Job("a", "b", "    retries: {count: 3, backoff: 5s}\n"));
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   Complete(kEtl, 2, "a", JobStatus::kFailed);
   EXPECT_EQ(Step(Inst(kEtl, 2), "a").status, StepStatus::kWaitingRetry);
 }
@@ -1312,8 +1323,7 @@ TEST_P(SchedulerTest, LogicalDatesInTheWorkflowsTimeZone) {
   EXPECT_THAT(launcher_->Get(JobOf(kEtl, 1, "a")).request.command_arguments,
               ElementsAre("a 2026-03-02T01:30:00.000Z 2026-03-02T07:00:00+05:30 2026-03-02"));
   // A cron instance gets them too; and they cannot be overridden.
-  clock_.Set(At("2026-03-04T01:30:00Z"));
-  Tick();
+  TickAt("2026-03-04T01:30:00Z");
   EXPECT_EQ(Inst(kEtl, 3).params.at("EXECUTION_DAY"), "2026-03-04");
   RunRequest r;
   r.params = {{"EXECUTION_DAY", "2026-01-01"}};
@@ -1326,8 +1336,7 @@ TEST_P(SchedulerTest, BackfillCreatesOneInstancePerFireTimeBoundedAndSkipsTimesA
   Deploy("id: etl\nschedule: \"0 7 * * *\"\ntimezone: Asia/Kolkata\njobs:\n" +
          Job("a", "a ${EXECUTION_DAY}"));
   Tick();
-  clock_.Set(At("2026-03-02T01:30:00Z"));
-  Tick();
+  TickAt("2026-03-02T01:30:00Z");
   ASSERT_EQ(CountInstances(kEtl), 1);
   Complete(kEtl, 1, "a");
   BackfillRequest b;
@@ -1370,8 +1379,7 @@ TEST_P(SchedulerTest, BackfillCreatesOneInstancePerFireTimeBoundedAndSkipsTimesA
 
 TEST_P(SchedulerTest, AFailedJobsStderrTailIsInTheStepMessage) {
   Deploy("id: etl\njobs:\n" + Job("a", "a"));
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   launcher_->SetStderrTail(JobOf(kEtl, 1, "a"), "Traceback\nValueError: bad row 7");
   Complete(kEtl, 1, "a", JobStatus::kFailed);
   Instance i = Inst(kEtl, 1);
@@ -1402,14 +1410,12 @@ TEST_P(SchedulerTest, PausedWorkflowFiresNoCronButRunsManuallyAndResumeSkipsMiss
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_TRUE(p->paused);
   EXPECT_FALSE(p->next_fire.has_value());
-  clock_.Set(At("2026-03-02T11:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T11:00:00Z");
   EXPECT_EQ(CountInstances(kEtl), 0);
 
   Open();  // a restart keeps the pause
   EXPECT_TRUE(sched_->Get(kEtl)->paused);
-  clock_.Set(At("2026-03-02T12:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T12:00:00Z");
   EXPECT_EQ(CountInstances(kEtl), 0);
   EXPECT_EQ(Run(kEtl).trigger, "manual");
   EXPECT_EQ(CountInstances(kEtl), 1);
@@ -1421,8 +1427,7 @@ TEST_P(SchedulerTest, PausedWorkflowFiresNoCronButRunsManuallyAndResumeSkipsMiss
   EXPECT_EQ(r->next_fire, At("2026-03-02T13:00:00Z"));
   Tick();
   EXPECT_EQ(CountInstances(kEtl), 1);  // 11:00 and 12:00 were missed while paused
-  clock_.Set(At("2026-03-02T13:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T13:00:00Z");
   ASSERT_EQ(CountInstances(kEtl), 2);
   EXPECT_EQ(Inst(kEtl, 2).trigger, "cron");
   EXPECT_EQ(Inst(kEtl, 2).trigger_time, At("2026-03-02T13:00:00Z"));
@@ -1436,8 +1441,7 @@ TEST_P(SchedulerTest, UndeployStopsFiresAndRunsKeepsVersionsAndRedeployRestores)
   auto u = sched_->Undeploy(kEtl, "carol");
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_TRUE(u->undeployed.has_value());
-  clock_.Set(At("2026-03-02T11:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T11:00:00Z");
   EXPECT_EQ(CountInstances(kEtl), 0);
   RunRequest r;
   auto refused = sched_->Run(kEtl, r);
@@ -1450,8 +1454,7 @@ TEST_P(SchedulerTest, UndeployStopsFiresAndRunsKeepsVersionsAndRedeployRestores)
   Deploy(kHourly);  // the same bundle: no new version, but deployed again
   EXPECT_FALSE(sched_->Get(kEtl)->undeployed.has_value());
   EXPECT_EQ(sched_->Versions(kEtl)->size(), 1u);
-  clock_.Set(At("2026-03-02T12:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T12:00:00Z");
   EXPECT_EQ(CountInstances(kEtl), 1);
 }
 
@@ -1465,14 +1468,12 @@ TEST_P(SchedulerTest, DeployPausedFiresNoCronAndLaterDeploysKeepIt) {
   ASSERT_TRUE(sched_->Deploy(r).ok());
   const std::string id = "branch:feature-x:acme.warehouse.etl";
   EXPECT_TRUE(sched_->Get(id)->paused);
-  clock_.Set(At("2026-03-02T11:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T11:00:00Z");
   EXPECT_EQ(CountInstances(id), 0);
   EXPECT_EQ(Run(id).trigger, "manual");
   Deploy(kHourly, "branch:feature-x");
   EXPECT_TRUE(sched_->Get(id)->paused);
-  clock_.Set(At("2026-03-02T12:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T12:00:00Z");
   EXPECT_EQ(CountInstances(id), 1);
 }
 
@@ -1580,10 +1581,7 @@ TEST_P(SchedulerTest, ABundleThatDiffersOnlyInItsCommitCreatesNoVersion) {
 TEST_P(SchedulerTest, OnlyTheLeaderTicksAndANewLeaderContinuesWhatRuns) {
   std::atomic<int64_t> token{0};
   std::vector<TickReport> reports;
-  SchedulerOptions o;
-  o.leader_token = [&] { return token.load(); };
-  o.on_tick = [&](const TickReport& r) { reports.push_back(r); };
-  sched_ = OpenScheduler(o);
+  sched_ = OpenNode([&] { return token.load(); }, &reports);
   ASSERT_NE(sched_, nullptr);
   Deploy(kHourly);
   Deploy(kChain, "staging");
@@ -1614,8 +1612,7 @@ TEST_P(SchedulerTest, OnlyTheLeaderTicksAndANewLeaderContinuesWhatRuns) {
   token = 0;
   launcher_->Finish(JobOf(staging, 1, "extract"), JobStatus::kSucceeded, "ok");
   launcher_->Finish(JobOf(kEtl, 1, "a"), JobStatus::kSucceeded, "ok");
-  clock_.Set(At("2026-03-02T12:00:00Z"));
-  Tick();
+  TickAt("2026-03-02T12:00:00Z");
   EXPECT_EQ(CountInstances(kEtl), 1);
   EXPECT_EQ(Step(Inst(staging, 1), "extract").status, StepStatus::kRunning);
   EXPECT_EQ(launcher_->count(), 2u);
@@ -1647,11 +1644,7 @@ TEST_P(SchedulerTest, AFencedOldLeaderWritesNothing) {
   auto mine = stores->nodes->AcquireLease("leader", "old", clock_.Now(), 15s);
   ASSERT_TRUE(mine.ok()) << mine.status();
   std::vector<TickReport> reports;
-  SchedulerOptions o;
-  o.leader_token = [t = mine->token] { return t; };
-  o.fence_lease = "leader";
-  o.on_tick = [&](const TickReport& r) { reports.push_back(r); };
-  sched_ = OpenScheduler(o);
+  sched_ = OpenNode([t = mine->token] { return t; }, &reports, "leader");
   ASSERT_NE(sched_, nullptr);
   Deploy(kHourly);
   Run(kEtl);
@@ -1668,8 +1661,7 @@ TEST_P(SchedulerTest, AFencedOldLeaderWritesNothing) {
   ASSERT_GT(theirs->token, mine->token);
   launcher_->Finish(JobOf(kEtl, 1, "a"), JobStatus::kSucceeded, "ok");
   clock_.Set(At("2026-03-02T11:00:00Z"));
-  Run(kEtl);
-  Tick();
+  RunAndTick(kEtl);
   EXPECT_EQ(CountInstances(kEtl), 2) << "the fenced leader fired 11:00";
   EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kRunning);
   EXPECT_EQ(Inst(kEtl, 2).status, InstanceStatus::kCreated);
@@ -1678,10 +1670,8 @@ TEST_P(SchedulerTest, AFencedOldLeaderWritesNothing) {
   EXPECT_EQ(reports.back().fires, 0);
 
   // The new leader continues both instances and fires 11:00 once.
-  SchedulerOptions n;
-  n.leader_token = [t = theirs->token] { return t; };
-  n.fence_lease = "leader";
-  std::unique_ptr<Scheduler> leader = OpenScheduler(n);
+  std::unique_ptr<Scheduler> leader =
+      OpenNode([t = theirs->token] { return t; }, nullptr, "leader");
   ASSERT_NE(leader, nullptr);
   ASSERT_TRUE(leader->Tick().ok());
   EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kSucceeded);
@@ -1700,20 +1690,13 @@ TEST_P(SchedulerTest, AFencedOldLeaderWritesNothing) {
 // real end once it came.
 TEST_P(SchedulerTest, AStopThroughAnotherNodeKillsTheStepJobOnceWhereItRuns) {
   launcher_->SetKillEndsJob(false);  // the command takes its time to end after the kill
-  SchedulerOptions lead;
-  lead.leader_token = [] { return int64_t{7}; };
-  sched_ = OpenScheduler(lead);
+  sched_ = OpenNode([] { return int64_t{7}; });
   ASSERT_NE(sched_, nullptr);
-  Deploy("id: etl\njobs:\n" + Job("a", "a"));
-  Run(kEtl);
-  Tick();
-  const std::string job = JobOf(kEtl, 1, "a");
+  const std::string job = StartOneStepJob();
   ASSERT_FALSE(job.empty());
 
   auto elsewhere = std::make_shared<OtherNodeLauncher>(launcher_);
-  SchedulerOptions follow;
-  follow.leader_token = [] { return int64_t{0}; };
-  std::unique_ptr<Scheduler> follower = OpenScheduler(follow, elsewhere);
+  std::unique_ptr<Scheduler> follower = OpenNode([] { return int64_t{0}; }, nullptr, "", elsewhere);
   ASSERT_NE(follower, nullptr);
   auto stopped = follower->Stop(kEtl, 1, "erin");
   ASSERT_TRUE(stopped.ok()) << stopped.status();
@@ -1754,21 +1737,14 @@ TEST_P(SchedulerTest, AStopThroughAnotherNodeKillsTheStepJobOnceWhereItRuns) {
 TEST_P(SchedulerTest, TheNodeHoldingAStoppedStepsJobKillsItAfterTheLeadMoved) {
   launcher_->SetKillEndsJob(false);
   std::atomic<int64_t> token{7};
-  SchedulerOptions holder;
-  holder.leader_token = [&] { return token.load(); };
-  sched_ = OpenScheduler(holder);
+  sched_ = OpenNode([&] { return token.load(); });
   ASSERT_NE(sched_, nullptr);
-  Deploy("id: etl\njobs:\n" + Job("a", "a"));
-  Run(kEtl);
-  Tick();
-  const std::string job = JobOf(kEtl, 1, "a");
+  const std::string job = StartOneStepJob();
   ASSERT_FALSE(job.empty());
 
   token = 0;  // the lead passes to another node, which continues the running instance
   auto elsewhere = std::make_shared<OtherNodeLauncher>(launcher_);
-  SchedulerOptions next;
-  next.leader_token = [] { return int64_t{9}; };
-  std::unique_ptr<Scheduler> leader = OpenScheduler(next, elsewhere);
+  std::unique_ptr<Scheduler> leader = OpenNode([] { return int64_t{9}; }, nullptr, "", elsewhere);
   ASSERT_NE(leader, nullptr);
   ASSERT_TRUE(leader->Tick().ok());
   EXPECT_EQ(Step(Inst(kEtl, 1), "a").status, StepStatus::kRunning);

@@ -1,81 +1,21 @@
+// The server config's YAML schema: one table of setters per section (the large sections in
+// config_<section>.cc, see config_internal.h), the checks across settings, and the loading.
 #include "server/config.h"
 
-#include <arpa/inet.h>
-#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
-#include <algorithm>
-#include <cstdlib>
-#include <fstream>
-#include <functional>
 #include <map>
-#include <sstream>
+#include <string>
+#include <vector>
 
 #include "common/fs.h"
 #include "common/strings.h"
-#include "exec/run_as.h"
 #include "fetch/perimeter.h"
+#include "server/config_internal.h"
 
 namespace weir::server {
 
-namespace {
-
-// store.url with store.type postgresql: a postgresql:// URI holding no password (a config file
-// is read by many; the password comes from store.password_env or store.password_file).
-Status CheckStoreUrl(const ServerConfig& c) {
-  if (c.store_type != "postgresql") return Status::Ok();
-  const std::string& url = c.store_url;
-  if (url.empty()) {
-    return InvalidArgument(
-        "config store.url: required with store.type postgresql "
-        "(postgresql://USER@HOST:PORT/DATABASE)");
-  }
-  const bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
-  if (!uri) {
-    return InvalidArgument("config store.url: must start with postgresql:// (got a value of " +
-                           std::to_string(url.size()) + " characters)");
-  }
-  const size_t start = url.find("://") + 3;
-  const size_t at = url.find('@', start);
-  const size_t end = url.find_first_of("/?", start);
-  const bool userinfo_password = at != std::string::npos &&
-                                 (end == std::string::npos || at < end) &&
-                                 url.substr(start, at - start).find(':') != std::string::npos;
-  const size_t query = url.find('?');
-  const bool query_password =
-      query != std::string::npos && (url.find("?password=", query) != std::string::npos ||
-                                     url.find("&password=", query) != std::string::npos);
-  if (userinfo_password || query_password) {
-    return InvalidArgument(
-        "config store.url: holds a password; put it in a file named by store.password_file or "
-        "a variable named by store.password_env instead");
-  }
-  if (!c.store_password_env.empty() && !c.store_password_file.empty()) {
-    return InvalidArgument("config store.password_env, store.password_file: set one, not both");
-  }
-  return Status::Ok();
-}
-
-using Setter = std::function<Status(const YAML::Node&, ServerConfig&)>;
-
-template <typename T>
-Setter Field(T ServerConfig::*member, std::string key) {
-  return [member, key](const YAML::Node& n, ServerConfig& c) -> Status {
-    try {
-      if constexpr (std::is_same_v<T, std::filesystem::path>) {
-        c.*member = n.as<std::string>();
-      } else {
-        c.*member = n.as<T>();
-      }
-    } catch (const YAML::Exception&) {
-      return InvalidArgument("config " + key + ": expected " +
-                             (std::is_same_v<T, bool> ? "true or false"
-                              : std::is_integral_v<T> ? "a whole number"
-                                                      : "a string"));
-    }
-    return Status::Ok();
-  };
-}
+namespace config_internal {
 
 // A YAML sequence of strings ("[a, b]" or a block list); an empty or null value clears it.
 Setter ListField(std::vector<std::string> ServerConfig::*member, std::string key) {
@@ -119,6 +59,22 @@ Status StringListMap(const YAML::Node& n, const std::string& key,
   return Status::Ok();
 }
 
+Status NestedSection(const YAML::Node& n, const std::string& name, const SectionTable& table,
+                     const std::string& keys, ServerConfig& c) {
+  if (n.IsNull()) return Status::Ok();
+  if (!n.IsMap()) return InvalidArgument("config " + name + ": expected a mapping (" + keys + ")");
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>();
+    auto f = table.find(key);
+    if (f == table.end()) {
+      return InvalidArgument("config " + name + "." + key + ": unknown setting (known: " + keys +
+                             ")");
+    }
+    WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
+  }
+  return Status::Ok();
+}
+
 Status StringList(const YAML::Node& n, const std::string& key, std::vector<std::string>& out) {
   out.clear();
   if (n.IsNull()) return Status::Ok();
@@ -134,192 +90,15 @@ Status StringList(const YAML::Node& n, const std::string& key, std::vector<std::
   return Status::Ok();
 }
 
-// auth.jwt: a mapping onto auth::JwtConfig.
-Status JwtSection(const YAML::Node& n, ServerConfig& c) {
-  if (n.IsNull()) {
-    c.jwt.reset();
-    return Status::Ok();
-  }
-  if (!n.IsMap()) return InvalidArgument("config auth.jwt: expected a mapping");
-  auth::JwtConfig j;
-  for (const auto& kv : n) {
-    const std::string key = kv.first.as<std::string>();
-    const std::string name = "auth.jwt." + key;
-    const YAML::Node& v = kv.second;
-    auto scalar = [&](std::string& out) -> Status {
-      if (!v.IsScalar()) return InvalidArgument("config " + name + ": expected a string");
-      out = v.Scalar();
-      return Status::Ok();
-    };
-    auto seconds = [&](auto& out) -> Status {
-      long long x = 0;
-      if (!v.IsScalar() || !ParseInt64(v.Scalar(), &x) || x < 0 || x > 86400) {
-        return InvalidArgument("config " + name + ": expected whole seconds, 0 to 86400");
-      }
-      out = std::remove_reference_t<decltype(out)>(x);
-      return Status::Ok();
-    };
-    std::string text;
-    if (key == "jwks_file") {
-      WEIR_RETURN_IF_ERROR(scalar(text));
-      j.jwks_file = text;
-    } else if (key == "jwks_uri") {
-      WEIR_RETURN_IF_ERROR(scalar(j.jwks_uri));
-    } else if (key == "issuers") {
-      WEIR_RETURN_IF_ERROR(StringList(v, name, j.issuers));
-    } else if (key == "audiences") {
-      WEIR_RETURN_IF_ERROR(StringList(v, name, j.audiences));
-    } else if (key == "leeway_s") {
-      WEIR_RETURN_IF_ERROR(seconds(j.leeway));
-    } else if (key == "jwks_min_refresh_interval_s") {
-      WEIR_RETURN_IF_ERROR(seconds(j.jwks_min_refresh_interval));
-    } else if (key == "principal_claim") {
-      WEIR_RETURN_IF_ERROR(scalar(j.principal_claim));
-    } else if (key == "roles_claim") {
-      WEIR_RETURN_IF_ERROR(scalar(j.roles_claim));
-    } else if (key == "role_prefix") {
-      WEIR_RETURN_IF_ERROR(scalar(j.role_prefix));
-    } else {
-      return InvalidArgument("config " + name +
-                             ": unknown setting (known: audiences, issuers, jwks_file, "
-                             "jwks_min_refresh_interval_s, jwks_uri, leeway_s, principal_claim, "
-                             "role_prefix, roles_claim)");
-    }
-  }
-  c.jwt = std::move(j);
-  return Status::Ok();
-}
+}  // namespace config_internal
 
-// auth.oidc: a mapping onto auth::OidcClientConfig; scopes is a space-separated string or a list.
-Status OidcSection(const YAML::Node& n, ServerConfig& c) {
-  if (n.IsNull()) {
-    c.oidc.reset();
-    return Status::Ok();
-  }
-  if (!n.IsMap()) return InvalidArgument("config auth.oidc: expected a mapping");
-  auth::OidcClientConfig o;
-  for (const auto& kv : n) {
-    const std::string key = kv.first.as<std::string>();
-    const std::string name = "auth.oidc." + key;
-    const YAML::Node& v = kv.second;
-    auto scalar = [&](std::string& out) -> Status {
-      if (!v.IsScalar()) return InvalidArgument("config " + name + ": expected a string");
-      out = v.Scalar();
-      return Status::Ok();
-    };
-    if (key == "issuer") {
-      WEIR_RETURN_IF_ERROR(scalar(o.issuer));
-    } else if (key == "client_id") {
-      WEIR_RETURN_IF_ERROR(scalar(o.client_id));
-    } else if (key == "scopes") {
-      std::vector<std::string> scopes;
-      WEIR_RETURN_IF_ERROR(StringList(v, name, scopes));
-      o.scopes = Join(scopes, " ");
-    } else if (key == "authorization_endpoint") {
-      WEIR_RETURN_IF_ERROR(scalar(o.authorization_endpoint));
-    } else if (key == "token_endpoint") {
-      WEIR_RETURN_IF_ERROR(scalar(o.token_endpoint));
-    } else if (key == "token") {
-      WEIR_RETURN_IF_ERROR(scalar(o.token));
-    } else {
-      return InvalidArgument("config " + name +
-                             ": unknown setting (known: authorization_endpoint, client_id, "
-                             "issuer, scopes, token, token_endpoint)");
-    }
-  }
-  c.oidc = std::move(o);
-  return Status::Ok();
-}
+namespace {
 
-// An https:// URL with a host, or http:// to 127.0.0.1, localhost or [::1] (a provider on this
-// machine, as in tests): the UI sends codes and verifiers there and trusts what comes back.
-Status CheckProviderUrl(const std::string& url, const std::string& key) {
-  const std::string lower = ToLower(url);
-  const bool https = StartsWith(lower, "https://");
-  if (!https && !StartsWith(lower, "http://")) {
-    return InvalidArgument("config " + key + ": must be an https:// URL");
-  }
-  std::string_view authority = std::string_view(lower).substr(https ? 8 : 7);
-  authority = authority.substr(0, authority.find_first_of("/?#"));
-  if (authority.empty() || authority.find('@') != std::string_view::npos ||
-      lower.find_first_of("?#") != std::string::npos) {
-    return InvalidArgument("config " + key +
-                           ": must be an https:// URL with a host and no user, query or fragment");
-  }
-  if (https) return Status::Ok();
-  std::string_view host = authority;
-  host =
-      StartsWith(host, "[") ? host.substr(0, host.find(']') + 1) : host.substr(0, host.find(':'));
-  if (host == "127.0.0.1" || host == "localhost" || host == "[::1]") return Status::Ok();
-  return InvalidArgument("config " + key +
-                         ": must be https:// (http:// only to 127.0.0.1, localhost or [::1])");
-}
-
-// auth.oidc against itself and auth.jwt: a UI that signs in to get a token the server then
-// refuses is a start-up error, not a puzzle for the first user.
-Status CheckOidc(const ServerConfig& c) {
-  if (!c.oidc) return Status::Ok();
-  const auth::OidcClientConfig& o = *c.oidc;
-  if (o.issuer.empty()) {
-    return InvalidArgument("config auth.oidc.issuer: required (the OpenID provider's URL)");
-  }
-  WEIR_RETURN_IF_ERROR(CheckProviderUrl(o.issuer, "auth.oidc.issuer"));
-  if (!o.authorization_endpoint.empty()) {
-    WEIR_RETURN_IF_ERROR(
-        CheckProviderUrl(o.authorization_endpoint, "auth.oidc.authorization_endpoint"));
-  }
-  if (!o.token_endpoint.empty()) {
-    WEIR_RETURN_IF_ERROR(CheckProviderUrl(o.token_endpoint, "auth.oidc.token_endpoint"));
-  }
-  if (o.client_id.empty()) {
-    return InvalidArgument(
-        "config auth.oidc.client_id: required (the public client registered at the provider)");
-  }
-  const std::vector<std::string> scopes = Split(o.scopes, ' ');
-  if (std::find(scopes.begin(), scopes.end(), "openid") == scopes.end()) {
-    return InvalidArgument("config auth.oidc.scopes: must include openid");
-  }
-  if (o.token != "id_token" && o.token != "access_token") {
-    return InvalidArgument("config auth.oidc.token: must be id_token or access_token");
-  }
-  if (!c.jwt) {
-    return InvalidArgument(
-        "config auth.oidc: needs auth.jwt to verify the provider's tokens (jwks_uri of the "
-        "provider, its issuer in auth.jwt.issuers)");
-  }
-  const auto& issuers = c.jwt->issuers;
-  if (std::find(issuers.begin(), issuers.end(), o.issuer) == issuers.end()) {
-    return InvalidArgument("config auth.jwt.issuers: must hold auth.oidc.issuer '" + o.issuer +
-                           "' (else the server refuses the tokens the UI signs in for)");
-  }
-  const auto& audiences = c.jwt->audiences;
-  if (o.token == "id_token" &&
-      std::find(audiences.begin(), audiences.end(), o.client_id) == audiences.end()) {
-    return InvalidArgument("config auth.jwt.audiences: must hold auth.oidc.client_id '" +
-                           o.client_id + "' (the ID token the UI sends has it as its aud)");
-  }
-  return Status::Ok();
-}
-
-// auth.mtls: {enabled, roles: {CN: [roles]}, default_roles: [roles]}.
-Status MtlsSection(const YAML::Node& n, ServerConfig& c) {
-  if (n.IsNull()) return Status::Ok();
-  if (!n.IsMap()) return InvalidArgument("config auth.mtls: expected a mapping");
-  for (const auto& kv : n) {
-    const std::string key = kv.first.as<std::string>();
-    if (key == "enabled") {
-      WEIR_RETURN_IF_ERROR(Field(&ServerConfig::mtls_enabled, "auth.mtls.enabled")(kv.second, c));
-    } else if (key == "roles") {
-      WEIR_RETURN_IF_ERROR(StringListMap(kv.second, "auth.mtls.roles", c.mtls_roles));
-    } else if (key == "default_roles") {
-      WEIR_RETURN_IF_ERROR(StringList(kv.second, "auth.mtls.default_roles", c.mtls_default_roles));
-    } else {
-      return InvalidArgument("config auth.mtls." + key +
-                             ": unknown setting (known: default_roles, enabled, roles)");
-    }
-  }
-  return Status::Ok();
-}
+using config_internal::Field;
+using config_internal::ListField;
+using config_internal::SectionTable;
+using config_internal::Setter;
+using config_internal::StringListMap;
 
 const std::map<std::string, std::map<std::string, Setter>>& Schema() {
   static const auto* schema = new std::map<std::string, std::map<std::string, Setter>>{
@@ -386,29 +165,14 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          }},
         {"tls",
          [](const YAML::Node& n, ServerConfig& c) -> Status {
-           if (n.IsNull()) return Status::Ok();
-           if (!n.IsMap()) {
-             return InvalidArgument(
-                 "config server.tls: expected a mapping (cert, key, client_ca, "
-                 "handshake_timeout_ms)");
-           }
-           static const auto* tls = new std::map<std::string, Setter>{
+           static const auto* tls = new SectionTable{
                {"cert", Field(&ServerConfig::tls_cert, "server.tls.cert")},
                {"key", Field(&ServerConfig::tls_key, "server.tls.key")},
                {"client_ca", Field(&ServerConfig::tls_client_ca, "server.tls.client_ca")},
                {"handshake_timeout_ms",
                 Field(&ServerConfig::tls_handshake_timeout_ms, "server.tls.handshake_timeout_ms")}};
-           for (const auto& kv : n) {
-             std::string key = kv.first.as<std::string>();
-             auto f = tls->find(key);
-             if (f == tls->end()) {
-               return InvalidArgument("config server.tls." + key +
-                                      ": unknown setting (known: cert, key, client_ca, "
-                                      "handshake_timeout_ms)");
-             }
-             WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
-           }
-           return Status::Ok();
+           return config_internal::NestedSection(n, "server.tls", *tls,
+                                                 "cert, key, client_ca, handshake_timeout_ms", c);
          }},
         {"output_listing_max_entries",
          Field(&ServerConfig::output_listing_max_entries, "server.output_listing_max_entries")},
@@ -419,31 +183,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
         {"advertise_url", Field(&ServerConfig::advertise_url, "server.advertise_url")},
         {"log_level", Field(&ServerConfig::log_level, "server.log_level")},
         {"log_format", Field(&ServerConfig::log_format, "server.log_format")}}},
-      {"exec",
-       {{"slurm",
-         [](const YAML::Node& n, ServerConfig& c) -> Status {
-           if (n.IsNull()) return Status::Ok();
-           if (!n.IsMap()) {
-             return InvalidArgument(
-                 "config exec.slurm: expected a mapping (conf, job_root, poll_interval_ms)");
-           }
-           static const auto* slurm = new std::map<std::string, Setter>{
-               {"conf", Field(&ServerConfig::slurm_conf, "exec.slurm.conf")},
-               {"job_root", Field(&ServerConfig::slurm_job_root, "exec.slurm.job_root")},
-               {"poll_interval_ms",
-                Field(&ServerConfig::slurm_poll_interval_ms, "exec.slurm.poll_interval_ms")}};
-           for (const auto& kv : n) {
-             std::string key = kv.first.as<std::string>();
-             auto f = slurm->find(key);
-             if (f == slurm->end()) {
-               return InvalidArgument("config exec.slurm." + key +
-                                      ": unknown setting (known: conf, job_root, "
-                                      "poll_interval_ms)");
-             }
-             WEIR_RETURN_IF_ERROR(f->second(kv.second, c));
-           }
-           return Status::Ok();
-         }}}},
+      {"exec", config_internal::ExecSection()},
       {"audit",
        {{"retention_days", Field(&ServerConfig::audit_retention_days, "audit.retention_days")}}},
       {"events",
@@ -463,73 +203,13 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          Field(&ServerConfig::webhooks_timeout_seconds, "webhooks.timeout_seconds")},
         {"allowed_networks",
          ListField(&ServerConfig::webhooks_allowed_networks, "webhooks.allowed_networks")}}},
-      {"metrics",
-       {{"public", Field(&ServerConfig::metrics_public, "metrics.public")},
-        {"user_interval_seconds",
-         Field(&ServerConfig::metrics_user_interval_seconds, "metrics.user_interval_seconds")},
-        {"user_max_series",
-         Field(&ServerConfig::metrics_user_max_series, "metrics.user_max_series")}}},
-      {"cleanup",
-       {{"job_retention_days",
-         Field(&ServerConfig::cleanup_job_retention_days, "cleanup.job_retention_days")},
-        {"batch_size", Field(&ServerConfig::cleanup_batch_size, "cleanup.batch_size")},
-        {"interval_minutes",
-         Field(&ServerConfig::cleanup_interval_minutes, "cleanup.interval_minutes")},
-        {"orphan_blob_grace_hours", Field(&ServerConfig::cleanup_orphan_blob_grace_hours,
-                                          "cleanup.orphan_blob_grace_hours")}}},
-      {"store",
-       {{"type", Field(&ServerConfig::store_type, "store.type")},
-        {"sqlite_path", Field(&ServerConfig::sqlite_path, "store.sqlite_path")},
-        {"url", Field(&ServerConfig::store_url, "store.url")},
-        {"password_env", Field(&ServerConfig::store_password_env, "store.password_env")},
-        {"password_file", Field(&ServerConfig::store_password_file, "store.password_file")},
-        {"pool_size", Field(&ServerConfig::store_pool_size, "store.pool_size")}}},
-      {"jobs",
-       {{"default_memory_mb",
-         Field(&ServerConfig::default_job_memory_mb, "jobs.default_memory_mb")},
-        {"max_memory_mb", Field(&ServerConfig::max_job_memory_mb, "jobs.max_memory_mb")},
-        {"max_system_memory_mb",
-         Field(&ServerConfig::max_system_memory_mb, "jobs.max_system_memory_mb")},
-        {"max_active_jobs_per_user",
-         Field(&ServerConfig::max_active_jobs_per_user, "jobs.max_active_jobs_per_user")},
-        {"queue_enabled", Field(&ServerConfig::queue_enabled, "jobs.queue_enabled")},
-        {"max_queued_jobs", Field(&ServerConfig::max_queued_jobs, "jobs.max_queued_jobs")},
-        {"max_stdout_bytes", Field(&ServerConfig::max_stdout_bytes, "jobs.max_stdout_bytes")},
-        {"max_stderr_bytes", Field(&ServerConfig::max_stderr_bytes, "jobs.max_stderr_bytes")},
-        {"kill_grace_ms", Field(&ServerConfig::kill_grace_ms, "jobs.kill_grace_ms")},
-        {"local_heartbeat_timeout_ms",
-         Field(&ServerConfig::local_heartbeat_timeout_ms, "jobs.local_heartbeat_timeout_ms")},
-        {"local_max_upload_bytes",
-         Field(&ServerConfig::local_max_upload_bytes, "jobs.local_max_upload_bytes")},
-        {"setup_threads", Field(&ServerConfig::setup_threads, "jobs.setup_threads")},
-        {"min_free_disk_mb", Field(&ServerConfig::min_free_disk_mb, "jobs.min_free_disk_mb")},
-        {"run_as_user", Field(&ServerConfig::run_as_user, "jobs.run_as_user")},
-        {"run_as_user_map", Field(&ServerConfig::run_as_user_map, "jobs.run_as_user_map")},
-        {"run_as_min_uid", Field(&ServerConfig::run_as_min_uid, "jobs.run_as_min_uid")},
-        {"create_missing_users",
-         Field(&ServerConfig::create_missing_users, "jobs.create_missing_users")},
-        {"run_as_env", ListField(&ServerConfig::run_as_env, "jobs.run_as_env")}}},
-      {"node",
-       {{"heartbeat_interval_ms",
-         Field(&ServerConfig::node_heartbeat_interval_ms, "node.heartbeat_interval_ms")},
-        {"claim_interval_ms",
-         Field(&ServerConfig::node_claim_interval_ms, "node.claim_interval_ms")}}},
-      {"forwarding",
-       {{"enabled", Field(&ServerConfig::forwarding_enabled, "forwarding.enabled")},
-        {"connect_timeout_ms",
-         Field(&ServerConfig::forwarding_connect_timeout_ms, "forwarding.connect_timeout_ms")},
-        {"read_timeout_ms",
-         Field(&ServerConfig::forwarding_read_timeout_ms, "forwarding.read_timeout_ms")}}},
-      {"leader",
-       {{"mode", Field(&ServerConfig::leader_mode, "leader.mode")},
-        {"static", Field(&ServerConfig::leader_static, "leader.static")},
-        {"lease_ttl_ms", Field(&ServerConfig::leader_lease_ttl_ms, "leader.lease_ttl_ms")},
-        {"lost_node_check_interval_ms",
-         Field(&ServerConfig::lost_node_check_interval_ms, "leader.lost_node_check_interval_ms")},
-        {"lost_node_stale_after_ms",
-         Field(&ServerConfig::lost_node_stale_after_ms, "leader.lost_node_stale_after_ms")},
-        {"lost_node_failures",
-         Field(&ServerConfig::lost_node_failures, "leader.lost_node_failures")}}},
+      {"metrics", config_internal::MetricsSection()},
+      {"cleanup", config_internal::CleanupSection()},
+      {"store", config_internal::StoreSection()},
+      {"jobs", config_internal::JobsSection()},
+      {"node", config_internal::NodeSection()},
+      {"forwarding", config_internal::ForwardingSection()},
+      {"leader", config_internal::LeaderSection()},
       {"attachments",
        {{"max_file_bytes",
          Field(&ServerConfig::max_attachment_bytes, "attachments.max_file_bytes")},
@@ -544,33 +224,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
          [](const YAML::Node& n, ServerConfig& c) {
            return StringListMap(n, "assets.namespace_owners", c.namespace_owners);
          }}}},
-      {"auth",
-       {{"mode", Field(&ServerConfig::auth_mode, "auth.mode")},
-        {"static_tokens_file", Field(&ServerConfig::static_tokens_file, "auth.static_tokens_file")},
-        {"jwt", JwtSection},
-        {"oidc", OidcSection},
-        {"mtls", MtlsSection},
-        {"admin_impersonation",
-         Field(&ServerConfig::admin_impersonation, "auth.admin_impersonation")},
-        {"output_readable_by_all",
-         Field(&ServerConfig::output_readable_by_all, "auth.output_readable_by_all")},
-        {"deploy_roles",
-         [](const YAML::Node& n, ServerConfig& c) -> Status {
-           c.deploy_roles.clear();
-           if (n.IsNull()) return Status::Ok();
-           if (!n.IsMap()) {
-             return InvalidArgument(
-                 "config auth.deploy_roles: expected a mapping of environment: role");
-           }
-           for (const auto& kv : n) {
-             if (!kv.first.IsScalar() || !kv.second.IsScalar() || kv.second.Scalar().empty()) {
-               return InvalidArgument(
-                   "config auth.deploy_roles: expected a mapping of environment: role");
-             }
-             c.deploy_roles[kv.first.Scalar()] = kv.second.Scalar();
-           }
-           return Status::Ok();
-         }}}},
+      {"auth", config_internal::AuthSection()},
       {"archive",
        {{"location", Field(&ServerConfig::archive_location, "archive.location")},
         {"output_cache_max_bytes",
@@ -601,44 +255,7 @@ const std::map<std::string, std::map<std::string, Setter>>& Schema() {
 }
 
 Status CheckRanges(const ServerConfig& c) {
-  if (c.leader_mode != "static" && c.leader_mode != "database") {
-    return InvalidArgument("config leader.mode: must be static or database");
-  }
-  for (auto [v, key] :
-       {std::pair{c.node_heartbeat_interval_ms, "node.heartbeat_interval_ms"},
-        std::pair{c.node_claim_interval_ms, "node.claim_interval_ms"},
-        std::pair{c.forwarding_connect_timeout_ms, "forwarding.connect_timeout_ms"},
-        std::pair{c.forwarding_read_timeout_ms, "forwarding.read_timeout_ms"},
-        std::pair{c.leader_lease_ttl_ms, "leader.lease_ttl_ms"},
-        std::pair{c.lost_node_check_interval_ms, "leader.lost_node_check_interval_ms"},
-        std::pair{c.lost_node_stale_after_ms, "leader.lost_node_stale_after_ms"}}) {
-    if (v < 1 || v > 24LL * 3600 * 1000) {
-      return InvalidArgument(std::string("config ") + key + ": must be 1 ms to 24 h");
-    }
-  }
-  if (c.lost_node_failures < 1) {
-    return InvalidArgument("config leader.lost_node_failures: must be ≥ 1");
-  }
-  if (c.cleanup_job_retention_days < 0 || c.cleanup_job_retention_days > 100000) {
-    return InvalidArgument("config cleanup.job_retention_days: must be 0 (keep all) to 100000");
-  }
-  if (c.cleanup_batch_size < 1 || c.cleanup_batch_size > 100000) {
-    return InvalidArgument("config cleanup.batch_size: must be 1 to 100000");
-  }
-  if (c.cleanup_interval_minutes < 1 || c.cleanup_interval_minutes > 7 * 24 * 60) {
-    return InvalidArgument("config cleanup.interval_minutes: must be 1 to 10080 (a week)");
-  }
-  if (c.cleanup_orphan_blob_grace_hours < 0 || c.cleanup_orphan_blob_grace_hours > 100000) {
-    return InvalidArgument(
-        "config cleanup.orphan_blob_grace_hours: must be 0 (delete no blob) to 100000");
-  }
-  if (c.metrics_user_interval_seconds < 1 || c.metrics_user_interval_seconds > 86400) {
-    return InvalidArgument("config metrics.user_interval_seconds: must be 1 to 86400");
-  }
-  if (c.metrics_user_max_series < 0 || c.metrics_user_max_series > 100000) {
-    return InvalidArgument(
-        "config metrics.user_max_series: must be 0 (every user under _other) to 100000");
-  }
+  WEIR_RETURN_IF_ERROR(config_internal::CheckCluster(c));
   if (c.http_threads < 1 || c.http_threads > 64) {
     return InvalidArgument("config server.http_threads: must be 1 to 64");
   }
@@ -718,14 +335,7 @@ Status CheckRanges(const ServerConfig& c) {
     Result<fetch::IpNetwork> parsed = fetch::IpNetwork::Parse(network);
     if (!parsed.ok()) return parsed.status().WithContext("config webhooks.allowed_networks");
   }
-  if (c.store_type != "sqlite" && c.store_type != "postgresql") {
-    return InvalidArgument("config store.type: '" + c.store_type +
-                           "' is not supported (use sqlite or postgresql)");
-  }
-  if (Status s = CheckStoreUrl(c); !s.ok()) return s;
-  if (c.store_pool_size < 1 || c.store_pool_size > 1000) {
-    return InvalidArgument("config store.pool_size: must be 1 to 1000");
-  }
+  WEIR_RETURN_IF_ERROR(config_internal::CheckStore(c));
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error"};
   bool level_ok = false;
   for (const char* l : kLevels) level_ok |= c.log_level == l;
@@ -736,59 +346,8 @@ Status CheckRanges(const ServerConfig& c) {
     return InvalidArgument("config server.log_format: '" + c.log_format +
                            "' is not a log format (use text or json)");
   }
-  if (c.default_job_memory_mb <= 0 || c.max_job_memory_mb <= 0 || c.max_system_memory_mb <= 0) {
-    return InvalidArgument("config jobs: memory settings must be positive");
-  }
-  if (c.default_job_memory_mb > c.max_job_memory_mb) {
-    return InvalidArgument("config jobs.default_memory_mb: must not exceed jobs.max_memory_mb");
-  }
-  if (c.setup_threads < 1) return InvalidArgument("config jobs.setup_threads: must be at least 1");
-  if (c.kill_grace_ms < 0) return InvalidArgument("config jobs.kill_grace_ms: must be ≥ 0");
-  if (c.local_heartbeat_timeout_ms < 300) {
-    return InvalidArgument("config jobs.local_heartbeat_timeout_ms: must be ≥ 300");
-  }
-  if (c.local_max_upload_bytes < 1) {
-    return InvalidArgument("config jobs.local_max_upload_bytes: must be ≥ 1");
-  }
-  if (c.slurm_poll_interval_ms < 10 || c.slurm_poll_interval_ms > 60000) {
-    return InvalidArgument("config exec.slurm.poll_interval_ms: must be 10 to 60000");
-  }
-  if (!c.slurm_job_root.empty() && !c.slurm_job_root.is_absolute()) {
-    return InvalidArgument("config exec.slurm.job_root: must be an absolute path");
-  }
-  if (c.min_free_disk_mb < 0 || c.min_free_disk_mb > (int64_t{1} << 40)) {
-    return InvalidArgument("config jobs.min_free_disk_mb: must be between 0 (no floor) and 2^40");
-  }
-  if (!exec::ParseUserMapRule(c.run_as_user_map).ok()) {
-    return InvalidArgument("config jobs.run_as_user_map: must be strip-domain or exact");
-  }
-  for (const std::string& name : c.run_as_env) {
-    const size_t stem = !name.empty() && name.back() == '*' ? name.size() - 1 : name.size();
-    bool ok = stem > 0 || name == "*";
-    for (size_t i = 0; i < stem; ++i) {
-      const char ch = name[i];
-      ok = ok && (ch == '_' || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-                  (i > 0 && ch >= '0' && ch <= '9'));
-    }
-    if (!ok) {
-      return InvalidArgument("config jobs.run_as_env: '" + name +
-                             "' is not a variable name (letters, digits and _, or a prefix "
-                             "ending in '*' such as LC_*)");
-    }
-  }
-  if (c.run_as_min_uid < 1 || c.run_as_min_uid > (int64_t{1} << 31)) {
-    return InvalidArgument(
-        "config jobs.run_as_min_uid: must be 1 to 2^31 (root is always refused)");
-  }
-  if (c.auth_mode != "none" && c.auth_mode != "required") {
-    return InvalidArgument("config auth.mode: must be none or required");
-  }
-  if (c.auth_mode == "required" && c.static_tokens_file.empty() && !c.jwt && !c.mtls_enabled) {
-    return InvalidArgument(
-        "config auth.mode: required, but no credentials are configured; set "
-        "auth.static_tokens_file, auth.jwt or auth.mtls.enabled");
-  }
-  WEIR_RETURN_IF_ERROR(CheckOidc(c));
+  WEIR_RETURN_IF_ERROR(config_internal::CheckJobs(c));
+  WEIR_RETURN_IF_ERROR(config_internal::CheckAuth(c));
   if (c.s3_addressing != "auto" && c.s3_addressing != "path" && c.s3_addressing != "virtual") {
     return InvalidArgument("config s3.addressing: must be auto, path or virtual");
   }
@@ -839,60 +398,6 @@ Status ParseListen(std::string_view listen, ServerConfig& config) {
   config.listen_host = host;
   config.listen_port = static_cast<uint16_t>(port);
   return Status::Ok();
-}
-
-Result<store::StoreLocation> StoreLocationOf(const ServerConfig& c) {
-  store::StoreLocation where;
-  where.type = c.store_type;
-  where.sqlite_path = c.SqlitePath().string();
-  where.url = c.store_url;
-  where.pool_size = c.store_pool_size;
-  if (c.store_type != "postgresql") return where;
-  if (!c.store_password_env.empty()) {
-    const char* v = std::getenv(c.store_password_env.c_str());
-    if (v == nullptr || *v == '\0') {
-      return InvalidArgument("config store.password_env: the variable " + c.store_password_env +
-                             " is not set");
-    }
-    where.password = v;
-  } else if (!c.store_password_file.empty()) {
-    struct stat st {};
-    if (::stat(c.store_password_file.c_str(), &st) != 0) {
-      return ErrnoStatus("config store.password_file: " + c.store_password_file.string(), errno);
-    }
-    if ((st.st_mode & S_IROTH) != 0) {
-      return InvalidArgument("config store.password_file: " + c.store_password_file.string() +
-                             " is readable by every user; chmod o-r it");
-    }
-    std::ifstream in(c.store_password_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) {
-      return InvalidArgument("config store.password_file: cannot read " +
-                             c.store_password_file.string());
-    }
-    where.password = text.str();
-    while (!where.password.empty() &&
-           (where.password.back() == '\n' || where.password.back() == '\r')) {
-      where.password.pop_back();
-    }
-  }
-  return where;
-}
-
-Status CheckAuthExposure(const ServerConfig& c) {
-  if (c.auth_mode != "none" || c.insecure_no_auth) return Status::Ok();
-  const std::string& h = c.listen_host;
-  in_addr v4{};
-  if (h == "localhost" || h == "::1" ||
-      (::inet_pton(AF_INET, h.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127)) {
-    return Status::Ok();
-  }
-  return PermissionDenied(
-      "server.listen " + h +
-      ": auth.mode is none, so anyone who reaches this address can run commands as the "
-      "server's user; set auth.mode: required (docs/security.md), listen on 127.0.0.1, or "
-      "pass --insecure-no-auth to accept the risk");
 }
 
 Result<ServerConfig> ParseServerConfig(std::string_view yaml_text, ServerConfig c) {

@@ -307,6 +307,40 @@ TEST(ServerConfigTest, TlsSettingsAndTheirPairing) {
                    .ok());
 }
 
+// server.tls and exec.slurm share one parser for a mapping under a setting: each error names the
+// setting and lists its keys; an empty mapping changes nothing.
+TEST(ServerConfigTest, NestedMappingsNameTheirKeysInErrors) {
+  auto message = [](const std::string& yaml) {
+    auto c = ParseServerConfig(yaml);
+    return c.ok() ? std::string("(accepted)") : c.status().message();
+  };
+  EXPECT_EQ(message("server:\n  tls: [a]\n"),
+            "config server.tls: expected a mapping (cert, key, client_ca, handshake_timeout_ms)");
+  EXPECT_EQ(message("server:\n  tls:\n    certificate: /c.pem\n"),
+            "config server.tls.certificate: unknown setting (known: cert, key, client_ca, "
+            "handshake_timeout_ms)");
+  EXPECT_EQ(message("exec:\n  slurm: 5\n"),
+            "config exec.slurm: expected a mapping (conf, job_root, poll_interval_ms)");
+  EXPECT_EQ(message("exec:\n  slurm:\n    partition: x\n"),
+            "config exec.slurm.partition: unknown setting (known: conf, job_root, "
+            "poll_interval_ms)");
+  EXPECT_EQ(message("exec:\n  slurm:\n    poll_interval_ms: often\n"),
+            "config exec.slurm.poll_interval_ms: expected a whole number");
+  auto empty = ParseServerConfig("server:\n  tls:\nexec:\n  slurm:\n");
+  ASSERT_TRUE(empty.ok()) << empty.status().message();
+  EXPECT_TRUE(empty->tls_cert.empty());
+  EXPECT_EQ(empty->slurm_poll_interval_ms, ServerConfig().slurm_poll_interval_ms);
+}
+
+TEST(ServerConfigTest, AuthStringSettingsRefuseAListOrAMapping) {
+  auto jwt = ParseServerConfig("auth:\n  jwt:\n    jwks_uri: [a, b]\n");
+  ASSERT_FALSE(jwt.ok());
+  EXPECT_EQ(jwt.status().message(), "config auth.jwt.jwks_uri: expected a string");
+  auto oidc = ParseServerConfig("auth:\n  oidc:\n    client_id: {a: b}\n");
+  ASSERT_FALSE(oidc.ok());
+  EXPECT_EQ(oidc.status().message(), "config auth.oidc.client_id: expected a string");
+}
+
 TEST(Descriptors, ConnectionCapFitsUnderTheLimitWithTheReserve) {
   auto roomy = FitConnections(1 << 20, 4096, 1024);
   ASSERT_TRUE(roomy.ok());

@@ -31,6 +31,21 @@ std::string Truncate(std::string s, size_t max) {
   return s;
 }
 
+JobEvent JobEventOf(std::string event, const JobRecord& rec) {
+  return JobEvent{.event = std::move(event),
+                  .id = rec.id,
+                  .user = rec.request.user,
+                  .cluster = rec.job.cluster_name,
+                  .command = rec.job.command_name,
+                  .status = std::string(model::JobStatusName(rec.job.status))};
+}
+
+void LogJobEvent(std::string event, const JobRecord& rec, std::string message) {
+  JobEvent e = JobEventOf(std::move(event), rec);
+  e.message = std::move(message);
+  service::LogJobEvent(e);
+}
+
 namespace {
 
 bool IsPlainFileName(std::string_view name) {
@@ -259,13 +274,7 @@ Result<std::string> JobServiceImpl::SubmitNew(Submission submission) {
   }
 
   metrics::Weir().job_transitions.With({"INIT"}).Inc();
-  LogJobEvent(JobEvent{.event = "accepted",
-                       .id = id,
-                       .user = rec.request.user,
-                       .cluster = rec.job.cluster_name,
-                       .command = rec.job.command_name,
-                       .status = std::string(model::JobStatusName(rec.job.status)),
-                       .message = rec.job.status_msg});
+  LogJobEvent("accepted", rec, rec.job.status_msg);
   bool kill_now = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -535,14 +544,8 @@ void JobServiceImpl::OnJobProgress(const exec::JobProgress& p) {
   m.job_transitions.With({"RUNNING"}).Inc();
   const std::chrono::duration<double> waited = rec.updated - rec.created;
   m.job_submit_to_running.With({}).Observe(std::max(0.0, waited.count()));
-  LogJobEvent(JobEvent{
-      .event = "started",
-      .id = rec.id,
-      .user = rec.request.user,
-      .cluster = rec.job.cluster_name,
-      .command = rec.job.command_name,
-      .status = std::string(model::JobStatusName(rec.job.status)),
-      .message = "slurm job " + rec.execution.slurm_job_id + " on " + rec.execution.host_name});
+  LogJobEvent("started", rec,
+              "slurm job " + rec.execution.slurm_job_id + " on " + rec.execution.host_name);
 }
 
 }  // namespace weir::service::internal

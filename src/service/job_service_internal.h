@@ -50,6 +50,12 @@ constexpr size_t kMaxStatusMsg = 255;
 // `s` cut to at most `max` bytes, never in the middle of a UTF-8 sequence.
 std::string Truncate(std::string s, size_t max);
 
+// The server log's event `event` of the job `rec` (service/job_log.h): its id, user, cluster,
+// command and status from the record; the caller adds what else applies.
+JobEvent JobEventOf(std::string event, const JobRecord& rec);
+// Logs JobEventOf(event, rec) with `message`.
+void LogJobEvent(std::string event, const JobRecord& rec, std::string message);
+
 // kLocal: a local-mode job set up for its runner (INIT, prepared) or running elsewhere (RUNNING).
 enum class Phase { kQueued, kAccepted, kSettingUp, kLaunching, kRunning, kLocal };
 
@@ -312,15 +318,11 @@ bool JobServiceImpl::FinishJob(const std::string& id, F finish) {
     duration_ms = std::max<int64_t>(0, (*rec.job.finished - *rec.job.started).count());
   }
   metrics::Weir().job_transitions.With({std::string(model::JobStatusName(rec.job.status))}).Inc();
-  LogJobEvent(JobEvent{.event = rec.job.status == JobStatus::kKilled ? "killed" : "finished",
-                       .id = id,
-                       .user = rec.request.user,
-                       .cluster = rec.job.cluster_name,
-                       .command = rec.job.command_name,
-                       .status = std::string(model::JobStatusName(rec.job.status)),
-                       .exit_code = rec.execution.exit_code,
-                       .duration_ms = duration_ms,
-                       .message = rec.job.status_msg});
+  JobEvent event = JobEventOf(rec.job.status == JobStatus::kKilled ? "killed" : "finished", rec);
+  event.exit_code = rec.execution.exit_code;
+  event.duration_ms = duration_ms;
+  event.message = rec.job.status_msg;
+  LogJobEvent(event);
   DropArchiveLocationWithoutDirectory(rec);
   // Stored now, or kept and retried until the store takes it (then archived by OnStored).
   Status st = WriteRecord(rec);

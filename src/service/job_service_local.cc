@@ -56,14 +56,8 @@ Result<JobRecord> JobServiceImpl::LocalRunStarted(const std::string& job_id,
   }
   // The store refuses it when a kill made the job final meanwhile.
   WEIR_RETURN_IF_ERROR(WriteRecord(rec));
-  LogJobEvent(JobEvent{
-      .event = "started",
-      .id = job_id,
-      .user = rec.request.user,
-      .cluster = rec.job.cluster_name,
-      .command = rec.job.command_name,
-      .status = std::string(model::JobStatusName(rec.job.status)),
-      .message = "local run on " + rec.execution.host_name + ", pid " + std::to_string(pid)});
+  LogJobEvent("started", rec,
+              "local run on " + rec.execution.host_name + ", pid " + std::to_string(pid));
   return rec;
 }
 

@@ -165,13 +165,7 @@ void JobServiceImpl::SetUp(const std::string& id) {
     }
     Status written = WriteRecord(rec);
     if (!written.ok()) spdlog::error("job {}: record prepared: {}", id, written.ToString());
-    LogJobEvent(JobEvent{.event = "prepared",
-                         .id = id,
-                         .user = rec.request.user,
-                         .cluster = rec.job.cluster_name,
-                         .command = rec.job.command_name,
-                         .status = std::string(model::JobStatusName(rec.job.status)),
-                         .message = rec.job.status_msg});
+    LogJobEvent("prepared", rec, rec.job.status_msg);
     RemoveStaging(id);  // the job directory holds its own links to the attachments
     return;
   }
@@ -214,15 +208,9 @@ void JobServiceImpl::SetUp(const std::string& id) {
     const std::chrono::duration<double> waited = rec.updated - rec.created;
     m.job_submit_to_running.With({}).Observe(std::max(0.0, waited.count()));
   }
-  LogJobEvent(JobEvent{.event = launched->running ? "started" : "launched",
-                       .id = id,
-                       .user = rec.request.user,
-                       .cluster = rec.job.cluster_name,
-                       .command = rec.job.command_name,
-                       .status = std::string(model::JobStatusName(rec.job.status)),
-                       .message = launched->slurm_job_id.empty()
-                                      ? "pid " + std::to_string(launched->pid)
-                                      : "slurm job " + launched->slurm_job_id});
+  LogJobEvent(launched->running ? "started" : "launched", rec,
+              launched->slurm_job_id.empty() ? "pid " + std::to_string(launched->pid)
+                                             : "slurm job " + launched->slurm_job_id);
   RemoveStaging(id);  // the job directory holds its own links to the attachments
 
   std::optional<exec::JobEnd> pending;

@@ -21,13 +21,7 @@ Result<std::string> JobServiceImpl::SubmitShared(JobRecord rec) {
   rec.job.status_msg = std::string(model::kMsgQueued);
   WEIR_RETURN_IF_ERROR(jobs_->CreateJob(rec));
   metrics::Weir().job_transitions.With({"INIT"}).Inc();
-  LogJobEvent(JobEvent{.event = "accepted",
-                       .id = id,
-                       .user = rec.request.user,
-                       .cluster = rec.job.cluster_name,
-                       .command = rec.job.command_name,
-                       .status = std::string(model::JobStatusName(rec.job.status)),
-                       .message = "queued for the first node with capacity"});
+  LogJobEvent("accepted", rec, "queued for the first node with capacity");
   WakeClaimer();
   return id;
 }
