@@ -1,5 +1,6 @@
 // PostgresStore: the shared job queue, the cleanup of finished jobs, cluster nodes and leases.
 
+#include "store/lease.h"
 #include "store/postgres/postgres_store_internal.h"
 
 namespace weir::store::postgres {
@@ -155,14 +156,7 @@ Result<LeaseRecord> PostgresStore::AcquireLease(const std::string& name, const s
                                         " WHERE name = $1 FOR UPDATE",
                                         key));
   LeaseRecord l = ReadLease(q, name);
-  const bool renew = l.holder == node && l.expires > now;
-  if (renew || l.holder.empty() || l.expires <= now) {
-    if (!renew) {
-      l.holder = node;
-      ++l.token;
-      l.acquired = now;
-    }
-    l.expires = now + ttl;
+  if (TakeOrRenewLease(l, node, now, ttl)) {
     Params p;
     p.Add(l.holder).Add(l.token).Add(ToEpochMillis(l.acquired)).Add(ToEpochMillis(l.expires));
     p.Add(name);

@@ -1,4 +1,5 @@
 // SqliteStore: the shared job queue, the cleanup of finished jobs, cluster nodes and leases.
+#include "store/lease.h"
 #include "store/sqlite/sqlite_store_internal.h"
 
 namespace weir::store::sqlite {
@@ -158,14 +159,7 @@ Result<LeaseRecord> SqliteStore::AcquireLease(const std::string& name, const std
   std::lock_guard lock(mu_);
   WEIR_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*db_, /*write=*/true));
   WEIR_ASSIGN_OR_RETURN(LeaseRecord l, ReadLease(*db_, name));
-  const bool renew = l.holder == node && l.expires > now;
-  if (renew || l.holder.empty() || l.expires <= now) {
-    if (!renew) {
-      l.holder = node;
-      ++l.token;
-      l.acquired = now;
-    }
-    l.expires = now + ttl;
+  if (TakeOrRenewLease(l, node, now, ttl)) {
     WEIR_ASSIGN_OR_RETURN(Stmt up,
                           db_->Prepare("INSERT OR REPLACE INTO leases (name, holder,"
                                        " token, acquired, expires) VALUES (?, ?, ?, ?, ?)"));
