@@ -407,6 +407,9 @@ Status Scheduler::Impl::Advance(int64_t now_ms, std::vector<PendingLaunch>& laun
   {
     for (const auto& [id, n] : keys) {
       WEIR_ASSIGN_OR_RETURN(InstanceRow r, LoadInstance(id, n));
+      // Ended since the listing, which is read before the transaction: by a stop that another
+      // node answered. Admitting it again would overwrite its STOPPED.
+      if (IsFinal(r.status)) continue;
       active.push_back(std::move(r));
     }
   }

@@ -1732,6 +1732,40 @@ TEST_P(SchedulerTest, AStopThroughAnotherNodeKillsTheStepJobOnceWhereItRuns) {
   EXPECT_EQ(launcher_->count(), 1u);  // nothing started after the stop
 }
 
+// A stop answered by another node can commit while the leader's tick is between listing the
+// active instances (read before its transaction) and reading each of them in it. The leader then
+// sees the instance ended and leaves it: admitting it again ended it FAILED ("no step can run any
+// more"), as a slow three-node test once showed. The stop lands exactly there: the leader asks
+// for its fencing token first when its tick starts, then when Advance begins its transaction.
+TEST_P(SchedulerTest, AStopCommittedWhileTheLeaderTicksStaysStopped) {
+  std::atomic<int> token_calls{0};
+  std::function<void()> at_second_call;
+  sched_ = OpenNode([&] {
+    if (++token_calls == 2 && at_second_call) std::exchange(at_second_call, nullptr)();
+    return int64_t{7};
+  });
+  ASSERT_NE(sched_, nullptr);
+  const std::string job = StartOneStepJob();
+  ASSERT_FALSE(job.empty());
+  auto elsewhere = std::make_shared<OtherNodeLauncher>(launcher_);
+  std::unique_ptr<Scheduler> follower = OpenNode([] { return int64_t{0}; }, nullptr, "", elsewhere);
+  ASSERT_NE(follower, nullptr);
+
+  Result<Instance> stopped = Internal("the stop never ran");
+  at_second_call = [&] { stopped = follower->Stop(kEtl, 1, "erin"); };
+  token_calls = 0;
+  Tick();
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->status, InstanceStatus::kStopped);
+  Instance i = Inst(kEtl, 1);
+  EXPECT_EQ(i.status, InstanceStatus::kStopped) << i.message;
+  EXPECT_EQ(i.message, "stopped by erin");
+  EXPECT_EQ(Step(i, "a").status, StepStatus::kStopped);
+  Tick();
+  EXPECT_EQ(Inst(kEtl, 1).status, InstanceStatus::kStopped);
+  EXPECT_EQ(launcher_->count(), 1u);  // nothing started after the stop
+}
+
 // The instance is stopped while the lead moves: the node that holds the job no longer leads,
 // yet its tick kills the job (once); the new leader, which cannot kill it, records its end.
 TEST_P(SchedulerTest, TheNodeHoldingAStoppedStepsJobKillsItAfterTheLeadMoved) {
