@@ -131,8 +131,9 @@ export function useLoad(load, deps) {
 }
 
 // Calls onEvent for each live job event; when the server has no event stream, calls onPoll every
-// `intervalMs` instead. Returns the current mode ("live", "connecting", "polling").
-export function useLive(onEvent, onPoll, intervalMs = 2000) {
+// `intervalMs` instead (with `pollWhenLive`, also while the stream is live: for state that no job
+// event marks). Returns the current mode ("live", "connecting", "polling").
+export function useLive(onEvent, onPoll, intervalMs = 2000, pollWhenLive = false) {
   const [mode, setMode] = useState(liveMode());
   const handlers = useRef({ onEvent, onPoll });
   handlers.current = { onEvent, onPoll };
@@ -146,10 +147,10 @@ export function useLive(onEvent, onPoll, intervalMs = 2000) {
     };
   }, []);
   useEffect(() => {
-    if (mode === "live" || !onPoll) return undefined;
+    if ((mode === "live" && !pollWhenLive) || !onPoll) return undefined;
     const t = setInterval(() => handlers.current.onPoll && handlers.current.onPoll(), intervalMs);
     return () => clearInterval(t);
-  }, [mode, intervalMs]);
+  }, [mode, intervalMs, pollWhenLive, !onPoll]);
   return mode;
 }
 

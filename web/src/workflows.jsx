@@ -172,11 +172,13 @@ export function InstancePage() {
   const i = inst.data;
   const running = !i || !FINAL_INSTANCE.includes(i.status);
   // Step states follow their jobs' events (grouping = the workflow); an instance that is still
-  // going is also re-read every 2 s, for the states no job event marks (PENDING, WAITING_RETRY).
+  // going is also re-read every 2 s, live or not: for the states no job event marks (PENDING,
+  // WAITING_RETRY), and because the scheduler records a step's end after its job's last event.
   const mode = useLive(
     (e) => e.grouping === id && inst.reload(),
     running ? () => inst.reload() : null,
     2000,
+    true,
   );
   return (
     <section>
