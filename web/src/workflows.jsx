@@ -94,10 +94,17 @@ export function WorkflowPage() {
   const id = decoded(useParams().id);
   const wf = useLoad(() => getJson(wfUrl(id)), [id]);
   const instances = useLoad(() => getJson(wfUrl(id) + "/instances?size=50"), [id]);
+  // Instances follow their steps' job events; while one is still going the list is also re-read
+  // every 3 s, live or not, since the scheduler records an instance's end after its last job's
+  // event.
+  const going = ((instances.data && instances.data.instances) || []).some(
+    (x) => !FINAL_INSTANCE.includes(x.status),
+  );
   const mode = useLive(
     (e) => e.grouping === id && instances.reload(),
     () => instances.reload(),
     3000,
+    going,
   );
   const w = wf.data;
   const items = (instances.data && instances.data.instances) || [];
