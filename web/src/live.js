@@ -1,6 +1,6 @@
 // Live job changes for the pages: the server's event stream (GET /api/weir/v1/events, Server-Sent
 // Events) read with fetch() so the bearer token can be sent (EventSource cannot send headers).
-// When the server has no event stream (404 or 501: the PostgreSQL store, an older server) the
+// When the server has no event stream (404 or 501: an older server) the
 // subscribers are told to poll instead. One stream is shared by every subscriber of the tab.
 
 import { request } from "./api.js";
