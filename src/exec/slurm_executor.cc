@@ -445,7 +445,13 @@ class SlurmExecutor final : public Executor {
       return end;
     }
     const std::string named = " (Slurm job " + slurm_id.value_or("?") + ", state " + state + ")";
-    if (std::optional<int> code = ReadDoneExitCode(dir)) {
+    std::optional<int> code = ReadDoneExitCode(dir);
+    // A cancel in Slurm signals the batch script, which may still record the command's exit (143
+    // after SIGTERM): Slurm's state names why it ended.
+    const bool ended_by_slurm =
+        state == "TIMEOUT" || state == "CANCELLED" || state == "PREEMPTED" || state == "DEADLINE";
+    if (code && *code != 0 && state == "CANCELLED") code.reset();
+    if (code) {
       end.exit_code = *code;
       end.status = *code == 0 ? model::JobStatus::kSucceeded : model::JobStatus::kFailed;
       end.status_msg = std::string(*code == 0 ? model::kMsgSucceeded : model::kMsgFailed);
@@ -456,7 +462,7 @@ class SlurmExecutor final : public Executor {
       }
       return end;
     }
-    if (state == "TIMEOUT" || state == "CANCELLED" || state == "PREEMPTED" || state == "DEADLINE") {
+    if (ended_by_slurm) {
       end.status = model::JobStatus::kKilled;
       end.exit_code = model::kExitKilled;
       end.status_msg = state == "TIMEOUT"     ? "Job was killed by Slurm: it reached its time limit"
